@@ -1,0 +1,46 @@
+# One virtualenv per checkout, built from pyproject.toml; every target depends on it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= data
+SRC    := etl_duck tests benchmarks
+
+.PHONY: demo test lint fmt typecheck contracts pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## demo: generate a season of stats files, ingest them, print leaderboards + the last session, write a chart
+demo: $(STAMP)
+	$(BIN)/etl-duck --data-dir $(DATA) demo
+
+## test: lint, types, import contract, then the test suite (what CI runs)
+test: lint typecheck contracts pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy etl_duck
+
+contracts: $(STAMP)
+	$(BIN)/python -m tests.contracts
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --budget-seconds=180
+
+## bench: the benchmarks at the reduced default size (FULL=1 for 10 years)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(if $(FULL),--full,)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

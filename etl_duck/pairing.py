@@ -1,0 +1,261 @@
+"""Pair each round 2 with its round 1 and turn round-2 files into ROUND-ONLY values.
+
+Rules (STATS_FORMAT.md §5): CUM fields are R2 − R1, ROUND fields are already round-only,
+RATIO fields are recomputed. Which field is which lives in :mod:`etl_duck.fields` — this
+module only applies that table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from etl_duck.fields import CUM_FIELDS, DERIVED_TOTALS, EXTENDED_FIELDS, RESET_SENTINELS, ROUND_FIELDS, Scope
+from etl_duck.parse import FileStatus, PlayerLine, RoundFile
+
+#: Slack added to round 2's own length when looking back for its round 1 (§5.3).
+PAIR_SLACK = timedelta(minutes=15)
+
+
+class RowKind(StrEnum):
+    """How a player's round-only row was obtained."""
+
+    R1 = "r1"  # a round-1 line: already round-only
+    R2_DIFF = "r2_diff"  # R2 − R1 for CUM fields
+    R2_ONLY = "r2_only"  # joined in round 2: his counters started at 0, values are round-only
+    R2_RESET = "r2_reset"  # counters were reset by a reconnect (§5.6): raw R2 values, flagged
+    ORPHAN_R2 = "orphan_r2"  # no round 1 to subtract: values stay cumulative, never counted
+    INTERRUPTED = "interrupted"  # shutdown-path file: label unreliable, never counted
+
+
+WeaponGroups = dict[int, tuple[int, int, int, int, int]]
+Values = dict[str, int | float | None]
+
+
+@dataclass(slots=True)
+class PlayerRound:
+    """One player's ROUND-ONLY stats for one round."""
+
+    line: PlayerLine  # the line as written in this round's file
+    kind: RowKind
+    values: Values
+    weapons: WeaponGroups
+    paired_line_no: int | None = None  # the R1 line subtracted, if any
+
+    @property
+    def guid(self) -> str:
+        return self.line.guid
+
+
+@dataclass(slots=True)
+class Pairing:
+    """Result of pairing a set of rounds: which R1 each R2 continues."""
+
+    round1_of: dict[str, str] = field(default_factory=dict)  # R2 file name → R1 file name
+    orphans: set[str] = field(default_factory=set)  # R2 file names without an R1
+
+
+def player_key(line: PlayerLine, duplicated: set[str]) -> str:
+    """Identity used to pair lines: the GUID, plus the clean name where the GUID is shared
+    (omni-bots all write `OMNIBOT0`; 8-char prefixes can collide)."""
+    return f"{line.guid}:{line.name}" if line.guid in duplicated else line.guid
+
+
+def _duplicated_guids(*rounds: RoundFile) -> set[str]:
+    dup: set[str] = set()
+    for r in rounds:
+        seen: set[str] = set()
+        for p in r.players:
+            if p.guid in seen:
+                dup.add(p.guid)
+            seen.add(p.guid)
+    return dup
+
+
+def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
+    """Find the round 1 of every round 2 (§5.3, with the recommended checks).
+
+    Candidates: same map, labelled round 1, not interrupted, earlier than the R2 and at most
+    (R2 duration + 15 min) before it, whose H7 (the clock it set) equals the R2's H6. The
+    latest candidate wins; an R1 claimed by an earlier R2 is not taken twice.
+    """
+    usable = [r for r in rounds if r.header is not None and r.status is not FileStatus.EMPTY]
+    usable.sort(key=lambda r: (r.file.end_time, r.file.name))
+    result = Pairing()
+    claimed: set[str] = set()
+    r1_by_map: dict[str, list[RoundFile]] = {}
+    for r in usable:
+        assert r.header is not None
+        if r.status is FileStatus.INTERRUPTED:
+            continue
+        if r.file.round_number == 1:
+            r1_by_map.setdefault(r.header.map_name, []).append(r)
+            continue
+        length = timedelta(
+            milliseconds=r.header.play_time_ms
+            if r.header.play_time_ms and r.header.play_time_ms > 0
+            else r.header.time_limit_s * 1000
+        )
+        window = length + PAIR_SLACK
+        chosen: RoundFile | None = None
+        for cand in reversed(r1_by_map.get(r.header.map_name, [])):
+            assert cand.header is not None
+            gap = r.file.end_time - cand.file.end_time
+            if gap <= timedelta(0):
+                continue
+            if gap > window:
+                break
+            if cand.file.name in claimed:
+                break  # the latest R1 already has its R2: an older one is not ours either
+            if cand.header.next_time_limit_s == r.header.time_limit_s:
+                chosen = cand
+            break  # only the latest R1 in the window can be ours
+        if chosen is None:
+            result.orphans.add(r.file.name)
+        else:
+            claimed.add(chosen.file.name)
+            result.round1_of[r.file.name] = chosen.file.name
+    return result
+
+
+def _round_values(line: PlayerLine) -> tuple[Values, WeaponGroups]:
+    values = dict(line.values)
+    _recompute_ratios(values, line)
+    return values, dict(line.weapons)
+
+
+def _recompute_ratios(values: Values, line2: PlayerLine, line1: PlayerLine | None = None) -> None:
+    """Recompute the RATIO fields from round-only absolutes (§5.1); never difference them."""
+    played = values.get("time_played_s")
+    played_s = int(played) if isinstance(played, int) else 0
+    dead = values.get("time_dead_s")
+    if isinstance(dead, int) and dead > played_s:
+        # pre-c0rnp0rn8 writers re-add the running death every snapshot (§3.6): cap it
+        values["time_dead_s"] = dead = played_s
+    values["time_dead_pct"] = (
+        round(100 * dead / played_s, 1) if played_s > 0 and isinstance(dead, int) else None
+    )
+    if line1 is not None:
+        p2, p1 = line2.values["time_alive_pct"], line1.values["time_alive_pct"]
+        t2, t1 = line2.values["time_played_s"], line1.values["time_played_s"]
+        if played_s > 0 and None not in (p2, p1, t2, t1):
+            assert isinstance(p2, float) and isinstance(p1, float)
+            assert isinstance(t2, int) and isinstance(t1, int)
+            alive = (p2 * t2 - p1 * t1) / played_s
+            values["time_alive_pct"] = round(min(100.0, max(0.0, alive)), 1)
+        else:
+            values["time_alive_pct"] = None
+        received, deaths = values["damage_received"], values["deaths"]
+        assert isinstance(received, int) and isinstance(deaths, int)
+        meat = (received / deaths if deaths else received + 1) / 130
+        values["tank_meatshield"] = round(meat, 1) if received > 1000 and meat > 3 else 0.0
+        values["kd_written"] = None  # X26 is CUM-based (§3.5): K/D comes from the sums
+
+
+def difference(line2: PlayerLine, line1: PlayerLine) -> tuple[RowKind, Values, WeaponGroups]:
+    """Round-only values of a round-2 line given the same player's round-1 line."""
+    v2, v1 = line2.values, line1.values
+    went_down = any(
+        isinstance(v2[f], int | float)
+        and isinstance(v1[f], int | float)
+        and v2[f] < v1[f]  # type: ignore[operator]
+        for f in RESET_SENTINELS
+    )
+    if went_down or line2.rounds_counter <= line1.rounds_counter:
+        # A reconnect restarted his counters (§5.6): the R2 line is already round-only.
+        values, weapons = _round_values(line2)
+        return RowKind.R2_RESET, values, weapons
+    values = {}
+    for spec in EXTENDED_FIELDS:
+        a, b = v2[spec.name], v1[spec.name]
+        if spec.scope is Scope.CUM and isinstance(a, int) and isinstance(b, int):
+            values[spec.name] = max(0, a - b)
+        else:
+            values[spec.name] = a  # ROUND: as written; RATIO/IGNORE: recomputed below
+    weapons: WeaponGroups = {}
+    for wid, g2 in line2.weapons.items():
+        g1 = line1.weapons.get(wid, (0, 0, 0, 0, 0))
+        d = tuple(max(0, x - y) for x, y in zip(g2, g1, strict=True))
+        if any(d[:4]):
+            weapons[wid] = (d[0], d[1], d[2], d[3], d[4])
+    for name in DERIVED_TOTALS:
+        # Totals are differenced as totals (R1 + R2-only = R2 holds for them); a single
+        # weapon group that went down (seen once in real data: knife shots 4 → 2) is clamped
+        # at 0 in `weapons`, so Σ weapons can exceed the total by that amount.
+        a, b = v2[name], v1[name]
+        assert isinstance(a, int) and isinstance(b, int)
+        values[name] = max(0, a - b)
+    if line2.layout < 38:
+        values["bullets_fired"] = values["shots"]
+    _recompute_ratios(values, line2, line1)
+    return RowKind.R2_DIFF, values, weapons
+
+
+def round_only_rows(
+    round_file: RoundFile, round1: RoundFile | None, *, orphan: bool = False
+) -> list[PlayerRound]:
+    """Every player of ``round_file`` as round-only rows.
+
+    ``round1`` is its paired round 1 (round-2 files only). ``orphan`` marks a round 2 that
+    has none: its values stay as written (cumulative) and its rows say so.
+    """
+    rows: list[PlayerRound] = []
+    if round_file.status is FileStatus.INTERRUPTED:
+        for line in round_file.players:
+            values, weapons = _round_values(line)
+            rows.append(PlayerRound(line, RowKind.INTERRUPTED, values, weapons))
+        return rows
+    if round_file.file.round_number == 1 or (round1 is None and not orphan):
+        for line in round_file.players:
+            values, weapons = _round_values(line)
+            rows.append(PlayerRound(line, RowKind.R1, values, weapons))
+        return rows
+    if round1 is None:
+        for line in round_file.players:
+            values, weapons = _round_values(line)
+            rows.append(PlayerRound(line, RowKind.ORPHAN_R2, values, weapons))
+        return rows
+    dup = _duplicated_guids(round_file, round1)
+    by_key = {player_key(p, dup): p for p in round1.players}
+    for line in round_file.players:
+        line1 = by_key.get(player_key(line, dup))
+        if line1 is None:
+            values, weapons = _round_values(line)
+            rows.append(PlayerRound(line, RowKind.R2_ONLY, values, weapons))
+        else:
+            kind, values, weapons = difference(line, line1)
+            rows.append(PlayerRound(line, kind, values, weapons, line1.line_no))
+    return rows
+
+
+def round_only_all(rounds: Sequence[RoundFile]) -> dict[str, list[PlayerRound]]:
+    """Pair a set of rounds and return every file's round-only rows, by file name."""
+    pairing = pair_rounds(rounds)
+    by_name = {r.file.name: r for r in rounds}
+    out: dict[str, list[PlayerRound]] = {}
+    for r in rounds:
+        if r.header is None:
+            continue
+        r1_name = pairing.round1_of.get(r.file.name)
+        out[r.file.name] = round_only_rows(
+            r,
+            by_name[r1_name] if r1_name else None,
+            orphan=r.file.name in pairing.orphans,
+        )
+    return out
+
+
+__all__ = [
+    "CUM_FIELDS",
+    "ROUND_FIELDS",
+    "Pairing",
+    "PlayerRound",
+    "RowKind",
+    "difference",
+    "pair_rounds",
+    "player_key",
+    "round_only_all",
+    "round_only_rows",
+]

@@ -1,0 +1,406 @@
+"""Parse one c0rnp0rn round stats file into typed records (STATS_FORMAT.md §1–§4, §7).
+
+Pure functions over bytes: no I/O besides :func:`read_round_file`, no lake, no pairing.
+Every rejected line becomes a :class:`ParseError` naming the file, line and field; a file
+only fails as a whole when its name or header cannot be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from etl_duck.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
+
+#: Strict file-name rule (§1.1): anchored, so `-endstats.txt` and `_ws.txt` siblings fail it.
+FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)\.txt$")
+#: ET's colour escape: `^` followed by any character other than `^` (§3.4).
+COLOUR_CODE = re.compile(r"\^[^^]")
+_MSS = re.compile(r"^(\d+)(?:\.(\d+))?(?::(\d{2}))?$")
+_INT = re.compile(r"^[+-]?\d+$")
+_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+
+PARSER_VERSION = 1
+BOT_GUID = "OMNIBOT0"
+
+
+class ParseError(ValueError):
+    """A file or line that cannot be read; says where (file, 1-based line, field) and why."""
+
+    def __init__(self, file: str, line: int | None, field: str | None, reason: str) -> None:
+        self.file, self.line, self.field, self.reason = file, line, field, reason
+        where = file + (f":{line}" if line is not None else "")
+        super().__init__(f"{where}: {field + ': ' if field else ''}{reason}")
+
+
+class FileStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"  # last line cut (no trailing LF): complete lines kept, re-fetch later
+    EMPTY = "empty"  # 0 bytes: probably mid-write, retry later
+    INTERRUPTED = "interrupted"  # shutdown save path (§7.1): label unreliable, never paired
+
+
+@dataclass(frozen=True, slots=True)
+class FileName:
+    """What the file name says: the round's END time (server-local, naive), map, round."""
+
+    name: str
+    end_time: datetime
+    map_name: str
+    round_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Header line, H0…H8, with times in seconds."""
+
+    server_name: str
+    map_name: str
+    config: str
+    round_number: int
+    defender_side: int  # 1 Axis, 2 Allies
+    winner_side: int  # 0 none, 1 Axis, 2 Allies
+    time_limit_s: int  # H6
+    next_time_limit_s: int  # H7 (the stopwatch clock; see §2 for meaning)
+    play_time_ms: int | None  # H8 (c0rnp0rn8 only)
+    field_count: int  # 8 or 9
+
+    @property
+    def attackers_won(self) -> bool:
+        return self.winner_side != self.defender_side
+
+    @property
+    def time_limit_artefact(self) -> bool:
+        """R2 H7 > H6 is the writer's nextTimeLimit fallback garbage (§2)."""
+        return self.round_number == 2 and self.next_time_limit_s > self.time_limit_s
+
+
+@dataclass(slots=True)
+class PlayerLine:
+    """One player line, values exactly as written (round 2: cumulative where the spec says)."""
+
+    line_no: int
+    guid: str
+    name_raw: str
+    name: str
+    rounds_counter: int  # P2, the engine's sess.rounds (used to detect reconnects, §5.6)
+    team: int  # P3: 1 Axis, 2 Allies, 3 spectator
+    weapon_mask: int
+    layout: int  # extended-field count: 33, 36, 37 or 38
+    is_bot: bool
+    #: (hits, shots, kills, deaths, headshots) by weapon id, ascending.
+    weapons: dict[int, tuple[int, int, int, int, int]]
+    #: every extended field by name (None when this layout does not write it), plus the
+    #: totals derived from the weapon groups (kills, deaths, shots, hits, headshot_hits).
+    values: dict[str, int | float | None]
+
+
+@dataclass(slots=True)
+class RoundFile:
+    """A parsed stats file."""
+
+    file: FileName
+    sha256: str
+    size: int
+    status: FileStatus
+    header: Header | None  # None only for an EMPTY file
+    players: list[PlayerLine] = field(default_factory=list)
+    rejected: list[ParseError] = field(default_factory=list)
+
+    @property
+    def layout(self) -> int | None:
+        layouts = {p.layout for p in self.players}
+        return layouts.pop() if len(layouts) == 1 else (max(layouts) if layouts else None)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Round play time, best source first (§2); None when the file cannot tell."""
+        h = self.header
+        if h is None or self.status is FileStatus.INTERRUPTED:
+            return None
+        if h.play_time_ms is not None and h.play_time_ms > 0:
+            return h.play_time_ms / 1000
+        if h.round_number == 1:
+            return float(h.next_time_limit_s if h.attackers_won else h.time_limit_s)
+        if h.attackers_won and 0 < h.next_time_limit_s < h.time_limit_s:
+            return float(h.next_time_limit_s)
+        return None
+
+
+def clean_name(raw: str) -> str:
+    """Remove ET colour codes by ET's rule: `^` + any character but `^` (`^$Blue^7Jay` → `BlueJay`)."""
+    return COLOUR_CODE.sub("", raw)
+
+
+def is_bot_name(clean: str) -> bool:
+    return clean.lstrip().upper().startswith("[BOT]")
+
+
+def parse_file_name(name: str) -> FileName:
+    """Read date, time, map and round from a stats file name; ParseError if it is not one."""
+    m = FILE_NAME.match(name)
+    if m is None:
+        raise ParseError(name, None, "file name", "not a round stats file name")
+    y, mo, d, hh, mi, ss, map_name, rnd = m.groups()
+    try:
+        end = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss))
+    except ValueError as exc:
+        raise ParseError(name, None, "file name", f"invalid date/time: {exc}") from None
+    return FileName(name, end, map_name, int(rnd))
+
+
+def is_stats_file_name(name: str) -> bool:
+    return FILE_NAME.match(name) is not None
+
+
+def parse_mss(text: str) -> int:
+    """`M:SS` (minutes unbounded) or decimal minutes (`20.00`) → whole seconds."""
+    m = _MSS.match(text.strip())
+    if m is None:
+        raise ValueError(f"not M:SS: {text!r}")
+    minutes, frac, secs = m.groups()
+    if secs is not None:
+        if frac is not None:
+            raise ValueError(f"not M:SS: {text!r}")
+        if int(secs) >= 60:
+            raise ValueError(f"seconds >= 60 in {text!r}")
+        return int(minutes) * 60 + int(secs)
+    return round(float(f"{minutes}.{frac or 0}") * 60)
+
+
+def _decode(raw: bytes) -> str:
+    # The engine writes raw bytes; names are never re-encoded (§1.4). Decode UTF-8 and fall
+    # back to cp1252, then latin-1 (never errors='ignore': it silently changes names).
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def _int(text: str, file: str, line: int | None, name: str) -> int:
+    if _INT.match(text) is None:
+        raise ParseError(file, line, name, f"not an integer: {text!r}")
+    return int(text)
+
+
+def _tenths(text: str, file: str, line: int, name: str) -> int:
+    """A `%0.1f` value as an exact count of tenths (so 0.1-minute times become exact seconds)."""
+    t = text.strip()
+    if _NUM.match(t) is None:
+        raise ParseError(file, line, name, f"not a number: {text!r}")
+    neg = t.startswith("-")
+    t = t.lstrip("+-")
+    whole, _, frac = t.partition(".")
+    frac = (frac + "00")[:2]
+    tenths = int(whole or "0") * 10 + int(frac[0]) + (1 if int(frac[1]) >= 5 else 0)
+    return -tenths if neg else tenths
+
+
+def parse_header(text: str, file: str) -> Header:
+    parts = text.split("\\")
+    if len(parts) not in (8, 9):
+        raise ParseError(file, 1, "header", f"expected 8 or 9 fields, found {len(parts)}")
+    names = ("H3 round", "H4 defender", "H5 winner")
+    rnd, dfd, win = (_int(parts[i].strip(), file, 1, names[i - 3]) for i in (3, 4, 5))
+    if rnd not in (1, 2):
+        raise ParseError(file, 1, "H3 round", f"round must be 1 or 2, found {rnd}")
+    limits: list[int] = []
+    for i, label in ((6, "H6 time limit"), (7, "H7 next time limit")):
+        try:
+            limits.append(parse_mss(parts[i]))
+        except ValueError as exc:
+            raise ParseError(file, 1, label, str(exc)) from None
+    play_ms: int | None = None
+    if len(parts) == 9:
+        h8 = parts[8].strip()
+        if h8.endswith(".0"):
+            h8 = h8[:-2]
+        play_ms = _int(h8, file, 1, "H8 play time")
+    return Header(
+        server_name=parts[0],
+        map_name=parts[1],
+        config=parts[2],
+        round_number=rnd,
+        defender_side=dfd,
+        winner_side=win,
+        time_limit_s=limits[0],
+        next_time_limit_s=limits[1],
+        play_time_ms=play_ms,
+        field_count=len(parts),
+    )
+
+
+def parse_player_line(text: str, file: str, line_no: int, header_fields: int) -> PlayerLine:
+    """Split one player line (§3.2); ParseError names the offending field."""
+    prefix, tab, tail = text.partition("\t")
+    if not tab:
+        raise ParseError(file, line_no, "extended fields", "no TAB-separated extended fields")
+    parts = prefix.split("\\", 4)
+    if len(parts) != 5:
+        raise ParseError(file, line_no, "prefix", f"expected 5 `\\` fields, found {len(parts)}")
+    guid, name_raw, p2, p3, weapon_text = parts
+    if "\\" in weapon_text:
+        raise ParseError(file, line_no, "prefix", "too many `\\` fields")
+    rounds_counter = _int(p2, file, line_no, "P2 rounds")
+    team = _int(p3, file, line_no, "P3 team")
+    tokens = weapon_text.split()
+    if not tokens:
+        raise ParseError(file, line_no, "P4 weapon mask", "missing")
+    mask = _int(tokens[0], file, line_no, "P4 weapon mask")
+    if mask < 0 or mask >= 1 << len(WEAPONS):
+        raise ParseError(file, line_no, "P4 weapon mask", f"out of range: {mask}")
+    ids = [i for i in range(len(WEAPONS)) if mask >> i & 1]
+    if len(tokens) - 1 != 5 * len(ids):
+        raise ParseError(
+            file,
+            line_no,
+            "P4 weapon groups",
+            f"mask has {len(ids)} weapons → {5 * len(ids)} values expected, found {len(tokens) - 1}",
+        )
+    weapons: dict[int, tuple[int, int, int, int, int]] = {}
+    totals = [0, 0, 0, 0, 0]
+    for n, wid in enumerate(ids):
+        vals = tuple(
+            _int(tokens[1 + 5 * n + k], file, line_no, f"weapon {WEAPONS[wid]} {stat}")
+            for k, stat in enumerate(("hits", "shots", "kills", "deaths", "headshots"))
+        )
+        if min(vals) < 0:
+            raise ParseError(file, line_no, f"weapon {WEAPONS[wid]}", "negative value")
+        weapons[wid] = (vals[0], vals[1], vals[2], vals[3], vals[4])
+        for k in range(5):
+            totals[k] += vals[k]
+    ext = tail.split("\t")
+    names = LAYOUTS.get(len(ext))
+    if names is None:
+        raise ParseError(
+            file, line_no, "extended fields", f"unknown layout: {len(ext)} fields (33/36/37/38 known)"
+        )
+    if header_fields == 9 and len(ext) != 38:
+        raise ParseError(
+            file, line_no, "extended fields", f"c0rnp0rn8 header but {len(ext)} fields (38 expected)"
+        )
+    values: dict[str, int | float | None] = dict.fromkeys(FIELD_BY_NAME)
+    for name, text_value in zip(names, ext, strict=True):
+        spec = FIELD_BY_NAME[name]
+        label = f"X{names.index(name)} {name}"
+        if spec.kind is Kind.INT:
+            values[name] = _int(text_value.strip(), file, line_no, label)
+        else:
+            tenths = _tenths(text_value, file, line_no, label)
+            values[name] = tenths * 6 if spec.kind is Kind.MINUTES else tenths / 10
+    hits, shots, kills, deaths, hs = totals
+    values.update(kills=kills, deaths=deaths, shots=shots, hits=hits, headshot_hits=hs)
+    if len(ext) < 38:
+        # 33/36/37 writers accumulate X20 at every snapshot (§3.6): Σ shots is the truth.
+        values["bullets_fired"] = shots
+    name = clean_name(name_raw)
+    return PlayerLine(
+        line_no=line_no,
+        guid=guid.strip().upper(),
+        name_raw=name_raw,
+        name=name,
+        rounds_counter=rounds_counter,
+        team=team,
+        weapon_mask=mask,
+        layout=len(ext),
+        is_bot=guid.strip().upper() == BOT_GUID or is_bot_name(name),
+        weapons=weapons,
+        values=values,
+    )
+
+
+def _interrupted(header: Header, players: list[PlayerLine]) -> bool:
+    """The shutdown save path (§7.1)."""
+    if header.play_time_ms is not None:
+        return header.play_time_ms < 0
+    # older writers: R2 whose H7 is the fallback artefact, or R1 whose players outlived H6
+    if header.time_limit_artefact:
+        return True
+    if header.round_number == 1 and players:
+        longest = max(int(p.values["time_played_s"] or 0) for p in players)
+        return longest > header.time_limit_s + 60
+    return False
+
+
+def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
+    """Parse a whole file's bytes.
+
+    Lenient (default): raises ParseError only for a bad name or header; bad player lines
+    are collected in ``rejected`` and a cut last line makes the file ``partial``.
+    ``strict=True`` raises the first problem instead, so nothing incomplete passes.
+    """
+    file = parse_file_name(name)
+    sha = hashlib.sha256(data).hexdigest()
+    if not data:
+        return RoundFile(file, sha, 0, FileStatus.EMPTY, None)
+    complete = data.endswith(b"\n")
+    raw_lines = data.split(b"\n")
+    if complete:
+        raw_lines.pop()  # the text after the final LF is empty
+    else:
+        raw_lines.pop()  # the cut last line is dropped, never half-stored
+        if strict:
+            raise ParseError(name, len(raw_lines) + 1, "line", "file cut mid-line (partial)")
+        if not raw_lines:
+            raise ParseError(name, 1, "header", "file cut inside the header line")
+    lines = [_decode(r).rstrip("\r") for r in raw_lines]
+    header = parse_header(lines[0], name)
+    if header.round_number != file.round_number:
+        raise ParseError(
+            name, 1, "H3 round", f"header says round {header.round_number}, name says {file.round_number}"
+        )
+    if header.map_name != file.map_name:
+        raise ParseError(
+            name, 1, "H1 map", f"header says {header.map_name!r}, name says {file.map_name!r}"
+        )
+    players: list[PlayerLine] = []
+    rejected: list[ParseError] = []
+    for no, text in enumerate(lines[1:], start=2):
+        if not text.strip():
+            blank = ParseError(name, no, "line", "blank line")
+            if strict:
+                raise blank
+            rejected.append(blank)
+            continue
+        try:
+            players.append(parse_player_line(text, name, no, header.field_count))
+        except ParseError as err:
+            if strict:
+                raise
+            rejected.append(err)
+    if not complete:
+        status = FileStatus.PARTIAL
+    elif _interrupted(header, players):
+        status = FileStatus.INTERRUPTED
+    else:
+        status = FileStatus.OK
+    return RoundFile(file, sha, len(data), status, header, players, rejected)
+
+
+def read_round_file(path: Path) -> RoundFile:
+    return parse_bytes(path.read_bytes(), path.name)
+
+
+__all__ = [
+    "DERIVED_TOTALS",
+    "FILE_NAME",
+    "FileName",
+    "FileStatus",
+    "Header",
+    "ParseError",
+    "PlayerLine",
+    "RoundFile",
+    "clean_name",
+    "is_stats_file_name",
+    "parse_bytes",
+    "parse_file_name",
+    "parse_header",
+    "parse_player_line",
+    "read_round_file",
+]

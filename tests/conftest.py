@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = SHARED / "fixtures" / "stats"
+REAL = SHARED / "fixtures" / "real"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="run long fuzz/crash/scale tests")
+    parser.addoption(
+        "--budget-seconds",
+        type=float,
+        default=0,
+        help="fail the run when the whole suite takes longer than this (0 = no budget)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+_START = time.monotonic()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    budget = session.config.getoption("--budget-seconds")
+    took = time.monotonic() - _START
+    if budget and took > budget:
+        print(f"\nsuite wall time {took:.0f} s exceeds the budget of {budget:.0f} s")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    d = tmp_path / "data"
+    d.mkdir()
+    yield d

@@ -1,0 +1,166 @@
+"""Round-2 pairing and differencing: fixtures (EXPECTED.md §1.1/§1.2) and the real set."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from etl_duck.fields import CUM_FIELDS, ROUND_FIELDS
+from etl_duck.pairing import RowKind, difference, pair_rounds, round_only_all
+from etl_duck.parse import read_round_file
+from tests.conftest import FIXTURES, REAL
+
+R1 = read_round_file(FIXTURES / "2026-03-14-213512-supply-round-1.txt")
+R2 = read_round_file(FIXTURES / "2026-03-14-214449-supply-round-2.txt")
+
+
+def _rows() -> dict[str, dict[str, object]]:
+    rows = round_only_all([R1, R2])[R2.file.name]
+    return {r.guid: {"kind": r.kind, **r.values} for r in rows}
+
+
+def test_fixture_pairs() -> None:
+    p = pair_rounds([R2, R1])
+    assert p.round1_of == {R2.file.name: R1.file.name} and not p.orphans
+
+
+@pytest.mark.parametrize(
+    ("guid", "expected"),
+    [
+        (
+            "7A3E9B21",
+            dict(
+                kills=7, deaths=7, damage_given=1006, time_played_s=474, damage_received=1372,
+                shots=182, hits=58, headshot_hits=9, self_kills=2, xp=83, headshot_kills=2,
+                denied_playtime_s=100, time_dead_s=132, revives_given=5,
+            ),
+        ),
+        (
+            "E0A4B2C8",
+            dict(
+                kills=8, deaths=8, damage_given=1560, time_played_s=474, damage_received=1670,
+                shots=257, hits=80, headshot_hits=9, self_kills=1, xp=77, headshot_kills=3,
+                denied_playtime_s=99, time_dead_s=192, revives_given=2,
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_required_round_only_values(guid: str, expected: dict[str, int]) -> None:
+    row = _rows()[guid]
+    assert row["kind"] is RowKind.R2_DIFF
+    assert {k: row[k] for k in expected} == expected
+
+
+def test_recomputed_ratios() -> None:
+    rows = _rows()
+    assert rows["7A3E9B21"]["time_alive_pct"] == pytest.approx(71.3, abs=0.15)
+    assert rows["E0A4B2C8"]["time_alive_pct"] == pytest.approx(61.0, abs=0.15)
+    assert rows["7A3E9B21"]["time_dead_pct"] == pytest.approx(100 * 132 / 474, abs=0.1)
+    assert rows["7A3E9B21"]["kd_written"] is None  # K/D comes from the differenced sums
+
+
+def test_other_players() -> None:
+    rows = _rows()
+    got = {g: (r["kills"], r["deaths"], r["damage_given"], r["time_played_s"]) for g, r in rows.items()}
+    assert got["B7E21D04"] == (9, 10, 1672, 474)
+    assert got["5C6D8E9F"] == (5, 10, 1228, 474)
+    assert got["91D3F5A7"] == (11, 5, 1820, 474)
+    assert rows["91D3F5A7"]["team_kills"] == 1
+    assert got["D4F7092B"] == (8, 8, 1914, 474)
+    assert rows["D4F7092B"]["kind"] is RowKind.R2_ONLY
+    assert "2C8F6A13" not in rows  # left after R1: no R2 row, no error
+
+
+def test_round_fields_are_not_subtracted() -> None:
+    raven1 = next(p for p in R1.players if p.guid == "7A3E9B21")
+    raven2 = next(p for p in R2.players if p.guid == "7A3E9B21")
+    _, values, _ = difference(raven2, raven1)
+    for f in ROUND_FIELDS:
+        if f != "time_dead_s":  # capped at time played in old writers only
+            assert values[f] == raven2.values[f], f
+
+
+def test_reconnect_detected_by_counter_drop() -> None:
+    raven1 = next(p for p in R1.players if p.guid == "7A3E9B21")
+    raven2 = next(p for p in R2.players if p.guid == "7A3E9B21")
+    lower = dataclasses.replace(raven2, values={**raven2.values, "kills": 1})
+    kind, values, _ = difference(lower, raven1)
+    assert kind is RowKind.R2_RESET and values["damage_given"] == raven2.values["damage_given"]
+
+
+def test_reconnect_detected_by_rounds_counter() -> None:
+    # counters all grew, but P2 did not: a reconnect in the R1→R2 break (§5.6)
+    raven1 = next(p for p in R1.players if p.guid == "7A3E9B21")
+    raven2 = next(p for p in R2.players if p.guid == "7A3E9B21")
+    same = dataclasses.replace(raven2, rounds_counter=raven1.rounds_counter)
+    kind, values, _ = difference(same, raven1)
+    assert kind is RowKind.R2_RESET and values["kills"] == raven2.values["kills"]
+
+
+def test_interrupted_file_is_never_paired() -> None:
+    shut = read_round_file(FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt")
+    rows = round_only_all([shut])[shut.file.name]
+    assert {r.kind for r in rows} == {RowKind.INTERRUPTED}
+    assert shut.file.name not in pair_rounds([shut]).round1_of
+
+
+def test_consistency_check_refuses_a_mismatched_clock() -> None:
+    assert R2.header is not None
+    other = dataclasses.replace(R2, header=dataclasses.replace(R2.header, time_limit_s=600))
+    p = pair_rounds([R1, other])
+    assert p.orphans == {R2.file.name}
+
+
+def test_window_refuses_a_round1_too_long_before() -> None:
+    late = dataclasses.replace(
+        R2, file=dataclasses.replace(R2.file, end_time=R2.file.end_time.replace(hour=23))
+    )
+    assert pair_rounds([R1, late]).orphans == {R2.file.name}
+
+
+# --------------------------------------------------------------------------- real set
+
+REAL_ROUNDS = [read_round_file(p) for p in sorted(REAL.glob("*.txt"))]
+REAL_ORPHANS = {
+    "2024-05-09-200616-etl_sp_delivery-round-2.txt",
+    "2024-08-13-231656-sw_goldrush_te-round-2.txt",
+    "2024-09-12-174949-supply-round-2.txt",
+    "2025-01-06-221847-supply-round-2.txt",
+    "2025-01-10-221224-etl_adlernest-round-2.txt",
+    "2025-05-05-214759-etl_adlernest-round-2.txt",
+    "2025-05-22-225410-te_escape2-round-2.txt",
+    "2025-08-21-215952-etl_adlernest-round-2.txt",
+    "2025-09-23-215543-etl_sp_delivery-round-2.txt",
+    "2025-10-12-220306-te_escape2-round-2.txt",
+}
+
+
+def test_real_round2s_pair_or_are_the_ten_orphans() -> None:
+    p = pair_rounds(REAL_ROUNDS)
+    r2 = {r.file.name for r in REAL_ROUNDS if r.file.round_number == 2}
+    assert p.orphans == REAL_ORPHANS
+    assert set(p.round1_of) == r2 - REAL_ORPHANS
+    for r2name, r1name in p.round1_of.items():
+        assert r1name.split("-round-")[0][18:] == r2name.split("-round-")[0][18:]  # same map
+        assert r1name < r2name
+
+
+def test_real_differences_are_never_negative_and_add_up() -> None:
+    p = pair_rounds(REAL_ROUNDS)
+    by_name = {r.file.name: r for r in REAL_ROUNDS}
+    rows = round_only_all(REAL_ROUNDS)
+    checked = 0
+    for r2name, r1name in p.round1_of.items():
+        r1 = {x.guid: x for x in by_name[r1name].players}
+        for row in rows[r2name]:
+            for f in CUM_FIELDS:
+                v = row.values[f]
+                assert v is None or v >= 0, (r2name, row.guid, f)
+            if row.kind is RowKind.R2_DIFF:
+                line1 = r1[row.guid]
+                for f in CUM_FIELDS:
+                    if f != "bullets_fired" or row.line.layout == 38:
+                        assert line1.values[f] + row.values[f] == row.line.values[f], (r2name, f)  # type: ignore[operator]
+                checked += 1
+    assert checked > 150

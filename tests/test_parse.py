@@ -1,0 +1,240 @@
+"""The parser against the hand-built fixtures (EXPECTED.md) and the 92 real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl_duck.fields import LAYOUTS
+from etl_duck.parse import (
+    FileStatus,
+    ParseError,
+    clean_name,
+    parse_bytes,
+    parse_file_name,
+    parse_mss,
+    read_round_file,
+)
+from tests.conftest import FIXTURES, REAL
+
+R1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+R2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
+
+
+def test_file_name_reads_date_time_map_round() -> None:
+    f = parse_file_name("2025-11-02-000624-etl_adlernest-round-2.txt")
+    assert (f.end_time.isoformat(), f.map_name, f.round_number) == (
+        "2025-11-02T00:06:24",
+        "etl_adlernest",
+        2,
+    )
+    # map names may contain '-': anchored suffix, not split by position
+    assert parse_file_name("2025-01-01-200000-my-map-v2-round-1.txt").map_name == "my-map-v2"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2025-11-02-000624-etl_adlernest-round-2-endstats.txt",
+        "2025-11-02-000624-etl_adlernest-round-2_ws.txt",
+        "notes.txt",
+        "2025-13-02-000624-x-round-1.txt",
+    ],
+)
+def test_non_stats_file_names_are_refused(name: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        parse_file_name(name)
+    assert exc.value.file == name
+
+
+def test_clean_name_uses_ets_rule() -> None:
+    assert clean_name("^$Blue^7Jay") == "BlueJay"
+    assert clean_name("^3.^7wolf^3.") == ".wolf."
+    assert clean_name("^^7") == "^"  # `^^` is not a code; `^7` is
+    assert clean_name("abc^") == "abc^"  # a trailing lone ^ stays
+    assert clean_name("^a#^7p^au^7rans^a.^7only") == "#purans.only"
+
+
+def test_mss() -> None:
+    assert parse_mss("8:41") == 521
+    assert parse_mss("86:40") == 5200
+    assert parse_mss("0:00") == 0
+    assert parse_mss("20.00") == 1200  # decimal minutes (jaymod)
+    with pytest.raises(ValueError):
+        parse_mss("8:61")
+
+
+def test_supply_round1_header_and_players() -> None:
+    r = read_round_file(R1)
+    assert r.status is FileStatus.OK and not r.rejected
+    h = r.header
+    assert h is not None
+    assert (h.map_name, h.round_number, h.defender_side, h.winner_side) == ("supply", 1, 1, 2)
+    assert (h.time_limit_s, h.next_time_limit_s, h.play_time_ms) == (720, 521, 521460)
+    assert r.duration_s == pytest.approx(521.46)
+    assert h.attackers_won
+    names = {p.guid: p.name for p in r.players}
+    assert names == {
+        "7A3E9B21": "Raven",
+        "B7E21D04": "BlueJay",
+        "5C6D8E9F": ".wolf.",
+        "E0A4B2C8": "Dr. Fun",
+        "91D3F5A7": "IceMan",
+        "2C8F6A13": "lefty:)",
+    }
+    raven = next(p for p in r.players if p.guid == "7A3E9B21")
+    assert raven.name_raw == "^1Ra^7ven"
+    v = raven.values
+    assert (v["kills"], v["deaths"], v["damage_given"], v["time_played_s"]) == (8, 12, 1584, 522)
+    blue = next(p for p in r.players if p.guid == "B7E21D04")
+    assert blue.values["kd_written"] == 10.0  # kills 9 + 1 with zero deaths
+    lefty = next(p for p in r.players if p.guid == "2C8F6A13")
+    assert (lefty.values["kills"], lefty.values["deaths"], lefty.values["damage_given"]) == (
+        5,
+        9,
+        1398,
+    )
+
+
+def test_every_fixture_line_holds_the_file_invariants() -> None:
+    for path in (R1, R2):
+        r = read_round_file(path)
+        assert r.header is not None and r.header.round_number == r.file.round_number
+        for p in r.players:
+            assert p.layout == 38
+            assert p.values["bullets_fired"] == p.values["shots"]
+            assert p.values["dpm_written"] == 0.0
+            assert set(p.weapons) == {i for i in range(28) if p.weapon_mask >> i & 1}
+
+
+def test_truncated_file_keeps_complete_lines_and_is_partial() -> None:
+    r = read_round_file(FIXTURES / "2026-03-14-220518-etl_adlernest-round-1.txt")
+    assert r.status is FileStatus.PARTIAL
+    assert r.header is not None
+    assert (r.header.round_number, r.header.next_time_limit_s, r.header.play_time_ms) == (
+        1,
+        372,
+        372540,
+    )
+    assert sorted(p.guid for p in r.players) == ["5C6D8E9F", "E0A4B2C8"]
+
+
+def test_empty_file_is_empty_not_an_error() -> None:
+    r = read_round_file(FIXTURES / "2026-03-14-221702-te_escape2-round-1.txt")
+    assert r.status is FileStatus.EMPTY and r.header is None and r.players == []
+
+
+def test_header_only_file_is_a_round_with_no_players() -> None:
+    r = read_round_file(FIXTURES / "2026-03-14-223140-etl_frostbite-round-1.txt")
+    assert r.status is FileStatus.OK and r.players == [] and not r.rejected
+    assert r.header is not None and r.header.play_time_ms == 600210
+    assert not r.header.attackers_won
+
+
+def test_wrong_field_counts_reject_lines_with_line_numbers() -> None:
+    name = "2026-03-14-224455-sw_goldrush_te-round-1.txt"
+    r = read_round_file(FIXTURES / name)
+    assert [p.guid for p in r.players] == ["7A3E9B21"]
+    rejected = {e.line: e for e in r.rejected}
+    assert sorted(rejected) == [3, 4, 5]
+    assert all(e.file == name for e in r.rejected)
+    assert rejected[3].field == "extended fields" and "37" in rejected[3].reason
+    assert rejected[4].field == "P4 weapon groups"
+    assert rejected[5].field == "extended fields" and "40" in rejected[5].reason
+    assert f"{name}:4: P4 weapon groups" in str(rejected[4])
+
+
+def test_shutdown_path_file_is_interrupted() -> None:
+    r = read_round_file(FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt")
+    assert r.status is FileStatus.INTERRUPTED
+    assert r.header is not None and r.header.play_time_ms is not None
+    assert r.header.play_time_ms < 0 and r.header.time_limit_artefact
+    assert r.duration_s is None
+    assert len(r.players) == 4 and not r.rejected
+
+
+def test_non_numeric_value_names_the_field() -> None:
+    lines = R1.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"\t1890\t", b"\t18x0\t")
+    r = parse_bytes(b"\n".join(lines), R1.name)
+    assert len(r.players) == 5
+    (err,) = r.rejected
+    assert (err.line, err.field) == (2, "X0 damage_given")
+
+
+def test_strict_mode_raises_the_first_problem() -> None:
+    data = R1.read_bytes()[:-10]
+    with pytest.raises(ParseError) as exc:
+        parse_bytes(data, R1.name, strict=True)
+    assert exc.value.line == 7
+
+
+def test_bad_header_fails_the_file() -> None:
+    with pytest.raises(ParseError) as exc:
+        parse_bytes(b"srv\\supply\\x\\one\\1\\2\\12:00\\8:41\n", "2026-01-01-200000-supply-round-1.txt")
+    assert (exc.value.line, exc.value.field) == (1, "H3 round")
+
+
+def test_header_round_must_match_the_name() -> None:
+    data = R1.read_bytes()
+    with pytest.raises(ParseError, match="H3 round"):
+        parse_bytes(data, "2026-03-14-213512-supply-round-2.txt")
+
+
+def test_latin1_names_are_decoded_not_dropped() -> None:
+    lines = R1.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"Dr. ", "Dr\xe9 ".encode("latin-1"))
+    r = parse_bytes(b"\n".join(lines), R1.name)
+    assert any(p.name == "Dré Fun" for p in r.players)
+
+
+# --------------------------------------------------------------------------- real files
+
+REAL_FILES = sorted(REAL.glob("*.txt"))
+
+
+def test_real_set_is_there() -> None:
+    assert len(REAL_FILES) == 92
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_every_real_file_parses(path: Path) -> None:
+    r = read_round_file(path)
+    assert r.status in (FileStatus.OK, FileStatus.INTERRUPTED)
+    assert not r.rejected, r.rejected
+    assert r.header is not None and r.header.round_number == r.file.round_number
+    for p in r.players:
+        assert p.layout in LAYOUTS
+        assert p.values["dpm_written"] == 0.0
+        assert len(p.guid) == 8
+
+
+def test_real_layouts_cover_all_generations() -> None:
+    layouts = {read_round_file(p).layout for p in REAL_FILES} - {None}
+    assert layouts == {33, 36, 37, 38}
+
+
+def test_crlf_copies_parse_identically() -> None:
+    crlf = sorted((REAL / "crlf").glob("*.txt"))
+    assert len(crlf) == 4
+    for path in crlf:
+        a, b = read_round_file(path), read_round_file(REAL / path.name)
+        assert a.header == b.header
+        assert [(p.guid, p.name_raw, p.values, p.weapons) for p in a.players] == [
+            (p.guid, p.name_raw, p.values, p.weapons) for p in b.players
+        ]
+
+
+def test_33_field_layout_maps_multikills_by_position() -> None:
+    r = read_round_file(REAL / "2024-04-16-220731-te_escape2-round-1.txt")
+    p = r.players[0]
+    assert p.layout == 33
+    assert p.values["denied_playtime_s"] is None and p.values["revives_given"] is None
+    # 33-field writers: X27 useful kills, X28..X32 multikills 2..6
+    raw = (REAL / r.file.name).read_text().splitlines()[1].split("\t")[1:]
+    assert p.values["useful_kills"] == int(raw[27])
+    assert p.values["multikill_2"] == int(raw[28])
+    assert p.values["multikill_6"] == int(raw[32])
+    # inflated X20 in old writers → Σ shots
+    assert p.values["bullets_fired"] == p.values["shots"]
