@@ -51,7 +51,9 @@ def _print_json(obj: Any) -> None:
 
 @app.command()
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="Stats files (give R1 and R2 to see round-only R2 values).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Stats files (give R1 and R2 to see round-only R2 values).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show what the parser reads from stats files: header and one row per player."""
@@ -117,7 +119,9 @@ def parse(
                 f"duration={hdr.get('duration_s')}"
             )
             for rej in e["rejected"]:
-                console.print(f"  [red]rejected[/red] line {rej['line']} {rej['field']}: {rej['reason']}")
+                console.print(
+                    f"  [red]rejected[/red] line {rej['line']} {rej['field']}: {rej['reason']}"
+                )
             t = Table("guid", "name", "team", "row", "kills", "deaths", "dmg", "time_s", "xp")
             for p in e["players"]:
                 t.add_row(
@@ -137,7 +141,9 @@ def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder to write stats files into.")] = Path(
         "synthetic"
     ),
-    days: Annotated[int, typer.Option(help="Days of history (1 = one evening, 3650 = 10 years).")] = 90,
+    days: Annotated[
+        int, typer.Option(help="Days of history (1 = one evening, 3650 = 10 years).")
+    ] = 90,
     seed: Annotated[int, typer.Option(help="Random seed; same seed → same files.")] = 7,
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-06",
 ) -> None:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from etl_duck.fields import CUM_FIELDS, DERIVED_TOTALS, EXTENDED_FIELDS, RESET_SENTINELS, ROUND_FIELDS, Scope
+from etl_duck.fields import (
+    CUM_FIELDS,
+    DERIVED_TOTALS,
+    EXTENDED_FIELDS,
+    RESET_SENTINELS,
+    ROUND_FIELDS,
+    Scope,
+)
 from etl_duck.parse import FileStatus, PlayerLine, RoundFile
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
@@ -158,16 +165,14 @@ def difference(line2: PlayerLine, line1: PlayerLine) -> tuple[RowKind, Values, W
     """Round-only values of a round-2 line given the same player's round-1 line."""
     v2, v1 = line2.values, line1.values
     went_down = any(
-        isinstance(v2[f], int | float)
-        and isinstance(v1[f], int | float)
-        and v2[f] < v1[f]  # type: ignore[operator]
+        isinstance(v2[f], int | float) and isinstance(v1[f], int | float) and v2[f] < v1[f]  # type: ignore[operator]
         for f in RESET_SENTINELS
     )
     if went_down or line2.rounds_counter <= line1.rounds_counter:
         # A reconnect restarted his counters (§5.6): the R2 line is already round-only.
-        values, weapons = _round_values(line2)
-        return RowKind.R2_RESET, values, weapons
-    values = {}
+        raw_values, raw_weapons = _round_values(line2)
+        return RowKind.R2_RESET, raw_values, raw_weapons
+    values: Values = {}
     for spec in EXTENDED_FIELDS:
         a, b = v2[spec.name], v1[spec.name]
         if spec.scope is Scope.CUM and isinstance(a, int) and isinstance(b, int):

@@ -279,11 +279,17 @@ def parse_player_line(text: str, file: str, line_no: int, header_fields: int) ->
     names = LAYOUTS.get(len(ext))
     if names is None:
         raise ParseError(
-            file, line_no, "extended fields", f"unknown layout: {len(ext)} fields (33/36/37/38 known)"
+            file,
+            line_no,
+            "extended fields",
+            f"unknown layout: {len(ext)} fields (33/36/37/38 known)",
         )
     if header_fields == 9 and len(ext) != 38:
         raise ParseError(
-            file, line_no, "extended fields", f"c0rnp0rn8 header but {len(ext)} fields (38 expected)"
+            file,
+            line_no,
+            "extended fields",
+            f"c0rnp0rn8 header but {len(ext)} fields (38 expected)",
         )
     values: dict[str, int | float | None] = dict.fromkeys(FIELD_BY_NAME)
     for name, text_value in zip(names, ext, strict=True):
@@ -353,7 +359,10 @@ def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
     header = parse_header(lines[0], name)
     if header.round_number != file.round_number:
         raise ParseError(
-            name, 1, "H3 round", f"header says round {header.round_number}, name says {file.round_number}"
+            name,
+            1,
+            "H3 round",
+            f"header says round {header.round_number}, name says {file.round_number}",
         )
     if header.map_name != file.map_name:
         raise ParseError(

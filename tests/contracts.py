@@ -25,7 +25,14 @@ CORE_MODULES = (
     "etl_duck.query",
     "etl_duck.cache",
 )
-FORBIDDEN = ("discord", "asyncssh", "matplotlib", "etl_duck.bot", "etl_duck.fetch", "etl_duck.charts")
+FORBIDDEN = (
+    "discord",
+    "asyncssh",
+    "matplotlib",
+    "etl_duck.bot",
+    "etl_duck.fetch",
+    "etl_duck.charts",
+)
 STARTUP_MODULE = "etl_duck.query"
 STARTUP_BUDGET_MS = 150.0
 
@@ -52,12 +59,12 @@ def probe(module: str) -> tuple[float, list[str]]:
 def violations(module: str) -> list[str]:
     """Forbidden modules a cold import of ``module`` pulls in."""
     _, loaded = probe(module)
-    return sorted(
-        m for m in loaded for bad in FORBIDDEN if m == bad or m.startswith(bad + ".")
-    )
+    return sorted(m for m in loaded for bad in FORBIDDEN if m == bad or m.startswith(bad + "."))
 
 
-def check(modules: tuple[str, ...] = CORE_MODULES, budget_ms: float = STARTUP_BUDGET_MS) -> list[str]:
+def check(
+    modules: tuple[str, ...] = CORE_MODULES, budget_ms: float = STARTUP_BUDGET_MS
+) -> list[str]:
     problems: list[str] = []
     for module in modules:
         bad = violations(module)

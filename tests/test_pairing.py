@@ -62,7 +62,9 @@ def test_recomputed_ratios() -> None:
 
 def test_other_players() -> None:
     rows = _rows()
-    got = {g: (r["kills"], r["deaths"], r["damage_given"], r["time_played_s"]) for g, r in rows.items()}
+    got = {
+        g: (r["kills"], r["deaths"], r["damage_given"], r["time_played_s"]) for g, r in rows.items()
+    }
     assert got["B7E21D04"] == (9, 10, 1672, 474)
     assert got["5C6D8E9F"] == (5, 10, 1228, 474)
     assert got["91D3F5A7"] == (11, 5, 1820, 474)

@@ -172,7 +172,9 @@ def test_strict_mode_raises_the_first_problem() -> None:
 
 def test_bad_header_fails_the_file() -> None:
     with pytest.raises(ParseError) as exc:
-        parse_bytes(b"srv\\supply\\x\\one\\1\\2\\12:00\\8:41\n", "2026-01-01-200000-supply-round-1.txt")
+        parse_bytes(
+            b"srv\\supply\\x\\one\\1\\2\\12:00\\8:41\n", "2026-01-01-200000-supply-round-1.txt"
+        )
     assert (exc.value.line, exc.value.field) == (1, "H3 round")
 
 

@@ -1,0 +1,495 @@
+"""Ingest stats files into the lake: one commit per batch, idempotent, crash-safe.
+
+Every partition's content is a pure function of the raw files of the sessions dated on
+that day, so a batch simply (1) stores new files in ``raw/``, (2) re-groups sessions,
+(3) rebuilds the session-date partitions whose sessions changed from their raw files and
+(4) commits. Late files, merged sessions and a round 1 arriving after its round 2 need no
+special code: the affected partitions are rebuilt whole. ``rebuild`` is the same with
+every partition affected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from etl_duck.fields import DERIVED_TOTALS, EXTENDED_FIELDS, WEAPONS
+from etl_duck.lake import (
+    FILES_SCHEMA,
+    PLAYER_ROUNDS_SCHEMA,
+    REJECTED_SCHEMA,
+    ROUND_INDEX_SCHEMA,
+    ROUNDS_SCHEMA,
+    TABLES,
+    WEAPON_ROUNDS_SCHEMA,
+    Lake,
+    failpoint,
+    table_from_rows,
+    write_bytes_atomic,
+)
+from etl_duck.pairing import PlayerRound, pair_rounds, round_only_rows
+from etl_duck.parse import (
+    PARSER_VERSION,
+    FileStatus,
+    ParseError,
+    RoundFile,
+    is_stats_file_name,
+    parse_bytes,
+)
+from etl_duck.sessions import RoundTime, Session, group_sessions, round_start
+
+RESTART_WINDOW = timedelta(minutes=15)
+DEFAULT_FILLER_MAPS: tuple[str, ...] = ("mp_sillyctf",)
+_FIELD_NAMES = tuple(f.name for f in EXTENDED_FIELDS)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    session_gap_minutes: int = 60
+    filler_maps: tuple[str, ...] = DEFAULT_FILLER_MAPS
+    timezone: str = "Europe/Berlin"
+    workers: int = 0  # parse processes for big batches; 0 = decide from the batch size
+
+
+@dataclass
+class IngestReport:
+    ingested: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # partial files that grew
+    duplicates: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not round stats files (e.g. endstats)
+    empty: list[str] = field(default_factory=list)  # 0 bytes: retry later
+    partial: list[str] = field(default_factory=list)  # stored, flagged, awaiting re-fetch
+    quarantined: dict[str, str] = field(default_factory=dict)  # name → reason
+    rejected_lines: int = 0
+    partitions_written: int = 0
+    version: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.ingested)} ingested, {len(self.replaced)} replaced, "
+            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped (not round files), "
+            f"{len(self.empty)} empty (retry later), {len(self.partial)} partial, "
+            f"{len(self.quarantined)} quarantined, {self.rejected_lines} rejected lines; "
+            f"lake version {self.version}"
+        )
+
+
+def stable_id(text: str) -> int:
+    """Deterministic 63-bit id from a name (rounds are identified by their file name)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith("."))
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def _parse_one(item: tuple[str, bytes]) -> RoundFile | ParseError:
+    name, data = item
+    try:
+        return parse_bytes(data, name)
+    except ParseError as exc:
+        return exc
+
+
+def _parse_many(items: list[tuple[str, bytes]], workers: int) -> list[RoundFile | ParseError]:
+    if workers == 0:
+        workers = min(os.cpu_count() or 1, 4) if len(items) > 2000 else 1
+    if workers <= 1:
+        return [_parse_one(i) for i in items]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_parse_one, items, chunksize=256))
+
+
+# --------------------------------------------------------------------------- row building
+
+
+def _round_time(r: RoundFile) -> RoundTime:
+    assert r.header is not None
+    return RoundTime(
+        r.file.name,
+        r.file.end_time,
+        round_start(r.file.end_time, r.duration_s, r.header.time_limit_s),
+    )
+
+
+def _round_reasons(
+    rounds: list[RoundFile], opts: IngestOptions
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Per file: why the round does not count (None = it counts); and R2 → R1 pairs."""
+    pairing = pair_rounds(rounds)
+    paired_r1 = set(pairing.round1_of.values())
+    reasons: dict[str, str | None] = {}
+    by_map: dict[str, list[RoundFile]] = {}
+    for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
+        if r.file.round_number == 1 and r.status is not FileStatus.INTERRUPTED:
+            by_map.setdefault(r.file.map_name, []).append(r)
+    restarted: set[str] = set()
+    for r1s in by_map.values():
+        for a, b in itertools.pairwise(r1s):
+            if a.file.name not in paired_r1 and b.file.end_time - a.file.end_time <= RESTART_WINDOW:
+                restarted.add(a.file.name)
+    for r in rounds:
+        players = [p for p in r.players if p.team in (1, 2)]
+        bots = sum(1 for p in players if p.is_bot)
+        reason: str | None = None
+        if r.status is FileStatus.INTERRUPTED:
+            reason = "interrupted"
+        elif r.status is FileStatus.PARTIAL:
+            reason = "partial"
+        elif r.file.name in pairing.orphans:
+            reason = "orphan_r2"
+        elif r.file.name in restarted:
+            reason = "restart"
+        elif r.file.map_name in opts.filler_maps:
+            reason = "filler_map"
+        elif bots and 2 * bots >= len(players):
+            reason = "bot_majority"
+        else:
+            r1 = pairing.round1_of.get(r.file.name)
+            if r1 is not None and r1 in {
+                x.file.name for x in rounds if x.status is FileStatus.PARTIAL
+            }:
+                reason = "partial_round1"
+        reasons[r.file.name] = reason
+    return reasons, pairing.round1_of
+
+
+def _player_reason(row: PlayerRound, round_reason: str | None) -> str | None:
+    if round_reason is not None:
+        return round_reason
+    if row.line.is_bot:
+        return "bot"
+    if row.line.team not in (1, 2):
+        return "spectator"
+    return None
+
+
+def build_partition(
+    sessions: Sequence[Session], files: dict[str, RoundFile], opts: IngestOptions
+) -> dict[str, list[dict[str, Any]]]:
+    """All rows of the sessions of one session date (one partition per table)."""
+    out: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+    for s in sessions:
+        rounds = [files[n] for n in s.rounds]
+        reasons, round1_of = _round_reasons(rounds, opts)
+        by_name = {r.file.name: r for r in rounds}
+        for r in rounds:
+            h = r.header
+            assert h is not None
+            rid = stable_id(r.file.name)
+            r1 = round1_of.get(r.file.name)
+            match_id = stable_id(r1) if r1 else rid
+            reason = reasons[r.file.name]
+            rows = round_only_rows(r, by_name[r1] if r1 else None, orphan=reason == "orphan_r2")
+            team_players = [p for p in r.players if p.team in (1, 2)]
+            out["rounds"].append(
+                {
+                    "round_id": rid,
+                    "match_id": match_id,
+                    "session_id": s.session_id,
+                    "file_name": r.file.name,
+                    "sha256": r.sha256,
+                    "map_name": r.file.map_name,
+                    "round_number": r.file.round_number,
+                    "end_time": r.file.end_time,
+                    "start_time": _round_time(r).start_time,
+                    "timezone": opts.timezone,
+                    "duration_s": r.duration_s,
+                    "time_limit_s": h.time_limit_s,
+                    "next_time_limit_s": h.next_time_limit_s,
+                    "play_time_ms": h.play_time_ms,
+                    "defender_side": h.defender_side,
+                    "winner_side": h.winner_side,
+                    "attackers_won": h.attackers_won,
+                    "server_name": h.server_name,
+                    "config": h.config,
+                    "layout": r.layout,
+                    "file_status": r.status.value,
+                    "paired_round_id": stable_id(r1) if r1 else None,
+                    "players": len(team_players),
+                    "bots": sum(1 for p in team_players if p.is_bot),
+                    "counted": reason is None,
+                    "reason": reason,
+                    "parser_version": PARSER_VERSION,
+                }
+            )
+            for row in rows:
+                why = _player_reason(row, reason)
+                line = row.line
+                rec: dict[str, Any] = {
+                    "round_id": rid,
+                    "match_id": match_id,
+                    "session_id": s.session_id,
+                    "map_name": r.file.map_name,
+                    "round_number": r.file.round_number,
+                    "end_time": r.file.end_time,
+                    "guid": line.guid,
+                    "name": line.name,
+                    "name_raw": line.name_raw,
+                    "team": line.team,
+                    "is_bot": line.is_bot,
+                    "rounds_counter": line.rounds_counter,
+                    "row_kind": row.kind.value,
+                    "counted": why is None,
+                    "reason": why,
+                    "line_no": line.line_no,
+                    "layout": line.layout,
+                }
+                for n in DERIVED_TOTALS:
+                    rec[n] = row.values[n]
+                for n in _FIELD_NAMES:
+                    rec[n] = row.values[n]
+                out["player_rounds"].append(rec)
+                for wid, (h_, s_, k_, d_, hs_) in sorted(row.weapons.items()):
+                    out["weapon_rounds"].append(
+                        {
+                            "round_id": rid,
+                            "session_id": s.session_id,
+                            "map_name": r.file.map_name,
+                            "guid": line.guid,
+                            "weapon_id": wid,
+                            "weapon": WEAPONS[wid],
+                            "hits": h_,
+                            "shots": s_,
+                            "kills": k_,
+                            "deaths": d_,
+                            "headshots": hs_,
+                            "counted": why is None,
+                        }
+                    )
+    return out
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+_SCHEMA_OF = {
+    "rounds": ROUNDS_SCHEMA,
+    "player_rounds": PLAYER_ROUNDS_SCHEMA,
+    "weapon_rounds": WEAPON_ROUNDS_SCHEMA,
+}
+
+
+def ingest_paths(
+    data_dir: Path | str,
+    paths: Sequence[Path | str],
+    options: IngestOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    rebuild: bool = False,
+) -> IngestReport:
+    """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
+
+    Also picks up files already in ``raw/`` that are not in the ledger (a crashed run's
+    leftovers), so rerunning after a crash completes the job.
+    """
+    opts = options or IngestOptions()
+    lake = Lake(data_dir)
+    report = IngestReport()
+    with lake.writer_lock():
+        snap = lake.current_dir()
+        ledger_rows = [] if rebuild else lake.read_state("files", snap).to_pylist()
+        ledger = {r["file_name"]: r for r in ledger_rows}
+        by_sha = {r["content_sha256"]: r["file_name"] for r in ledger_rows}
+        rejected_rows = [] if rebuild else lake.read_state("rejected_lines", snap).to_pylist()
+        index_rows = [] if rebuild else lake.read_state("round_index", snap).to_pylist()
+
+        # 1. store new files in raw/ (idempotent by name + sha256)
+        candidates = _expand(Path(p) for p in paths)
+        raw_known = {lake.raw_path(n).resolve() for n in ledger}
+        for existing in sorted(lake.raw_dir.glob("*/*.txt")) if lake.raw_dir.exists() else []:
+            if existing.resolve() not in raw_known:
+                candidates.append(existing)  # a crashed run's leftovers, or a rebuild
+        new: dict[str, bytes] = {}
+        seen: dict[str, str] = {}  # content sha → name, this batch
+        for i, path in enumerate(candidates):
+            if progress is not None and i % 500 == 0:
+                progress(i, len(candidates))
+            name = path.name
+            if not is_stats_file_name(name):
+                report.skipped.append(str(path))
+                continue
+            data = path.read_bytes()
+            if not data:
+                report.empty.append(name)
+                continue
+            csha = content_sha256(data)
+            old = ledger.get(name)
+            first = by_sha.get(csha) or seen.get(csha)
+            if first is not None:
+                # same content (CRLF copies included) under this or another name: keep the first
+                report.duplicates.append(name)
+                continue
+            if name in new:
+                kept = new[name].replace(b"\r\n", b"\n")
+                if data.replace(b"\r\n", b"\n").startswith(kept):
+                    new[name] = data  # the same file seen again after it grew
+                    seen[csha] = name
+                elif not kept.startswith(data.replace(b"\r\n", b"\n")):
+                    _conflict(
+                        lake, report, name, data, "another file of the same name in this batch"
+                    )
+                continue
+            if old is not None:
+                if old["status"] == "partial" and len(data) > old["size"]:
+                    report.replaced.append(name)  # a partial file that grew: re-fetched
+                else:
+                    _conflict(
+                        lake,
+                        report,
+                        name,
+                        data,
+                        f"the ingested file (sha256 {old['sha256'][:12]}…)",
+                    )
+                    continue
+            new[name] = data
+            seen[csha] = name
+        for name, data in new.items():
+            target = lake.raw_path(name)
+            if not (target.exists() and target.read_bytes() == data):
+                write_bytes_atomic(target, data, tmp_dir=lake.raw_dir / ".incoming")
+        failpoint("raw stored")
+
+        # 2. parse the new files
+        parsed: dict[str, RoundFile] = {}
+        for name, res in zip(new, _parse_many(list(new.items()), opts.workers), strict=True):
+            if isinstance(res, ParseError):
+                report.quarantined[name] = str(res)
+                _quarantine(lake, name, new[name], str(res))
+                ledger[name] = _ledger_row(name, new[name], "quarantined", str(res), 0)
+                continue
+            parsed[name] = res
+            rejected_rows = [r for r in rejected_rows if r["file_name"] != name]
+            for err in res.rejected:
+                rejected_rows.append(
+                    {"file_name": name, "line": err.line, "field": err.field, "reason": err.reason}
+                )
+            report.rejected_lines += len(res.rejected)
+            if res.status is FileStatus.PARTIAL:
+                report.partial.append(name)
+            if name not in report.replaced:
+                report.ingested.append(name)
+
+        # 3. regroup sessions; find the session dates whose content changes
+        old_index = {r["file_name"]: r for r in index_rows}
+        times = {n: RoundTime(n, r["end_time"], r["start_time"]) for n, r in old_index.items()}
+        for name, rf in parsed.items():
+            times[name] = _round_time(rf)
+        sessions = group_sessions(times.values(), opts.session_gap_minutes)
+        session_of = {n: s for s in sessions for n in s.rounds}
+        affected: set[date] = set()
+        for name in parsed:
+            affected.add(session_of[name].session_date)
+            if name in old_index:
+                affected.add(old_index[name]["session_date"])
+        for n, r in old_index.items():
+            s = session_of[n]
+            if r["session_id"] != s.session_id or r["session_date"] != s.session_date:
+                affected.update((r["session_date"], s.session_date))
+
+        # 4. rebuild the affected partitions from raw (only their sessions' files are read)
+        by_date: dict[date, list[Session]] = {}
+        for s in sessions:
+            if s.session_date in affected:
+                by_date.setdefault(s.session_date, []).append(s)
+        need = [n for d in by_date for s in by_date[d] for n in s.rounds if n not in parsed]
+        reread = [(n, lake.raw_path(n).read_bytes()) for n in need]
+        for (n, _), res in zip(reread, _parse_many(reread, opts.workers), strict=True):
+            if isinstance(res, ParseError):  # raw changed under us (or a parser change)
+                raise res
+            parsed[n] = res
+        changes: dict[str, dict[date, pa.Table | None]] = {t: {} for t in TABLES}
+        for d in sorted(affected):
+            rows = build_partition(by_date.get(d, []), parsed, opts)
+            for t in TABLES:
+                changes[t][d] = table_from_rows(rows[t], _SCHEMA_OF[t]) if rows[t] else None
+        if rebuild:  # dates that no longer hold any session disappear
+            for t in TABLES:
+                for iso in lake.manifest(snap).partitions[t]:
+                    changes[t].setdefault(date.fromisoformat(iso), None)
+        report.partitions_written = len(affected)
+
+        # 5. state + commit
+        new_version = lake.version() + 1
+        for name, rf in parsed.items():
+            if name in new:
+                status = "partial" if rf.status is FileStatus.PARTIAL else rf.status.value
+                ledger[name] = _ledger_row(name, new[name], status, None, new_version)
+        index = [
+            {
+                "file_name": n,
+                "end_time": t.end_time,
+                "start_time": t.start_time,
+                "session_id": session_of[n].session_id,
+                "session_date": session_of[n].session_date,
+            }
+            for n, t in sorted(times.items())
+        ]
+        if not new and not rebuild:
+            report.version = lake.version()
+            return report
+        lake.commit(
+            changes,
+            {
+                "files": table_from_rows(
+                    sorted(ledger.values(), key=lambda r: r["file_name"]), FILES_SCHEMA
+                ),
+                "rejected_lines": table_from_rows(rejected_rows, REJECTED_SCHEMA),
+                "round_index": table_from_rows(index, ROUND_INDEX_SCHEMA),
+            },
+        )
+        report.version = new_version
+    return report
+
+
+def _ledger_row(
+    name: str, data: bytes, status: str, reason: str | None, version: int
+) -> dict[str, Any]:
+    return {
+        "file_name": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_sha256": content_sha256(data),
+        "size": len(data),
+        "status": status,
+        "reason": reason,
+        "ingested_version": version,
+    }
+
+
+def content_sha256(data: bytes) -> str:
+    """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _conflict(lake: Lake, report: IngestReport, name: str, data: bytes, other: str) -> None:
+    reason = f"{name}: content differs from {other} with the same name; kept the first"
+    report.quarantined[name] = reason
+    _quarantine(lake, name, data, reason)
+
+
+def _quarantine(lake: Lake, name: str, data: bytes, reason: str) -> None:
+    q = lake.quarantine_dir
+    write_bytes_atomic(q / name, data, tmp_dir=q / ".incoming")
+    write_bytes_atomic(q / f"{name}.reason", (reason + "\n").encode(), tmp_dir=q / ".incoming")
+
+
+def rebuild(data_dir: Path | str, options: IngestOptions | None = None) -> IngestReport:
+    """Recreate the whole lake from ``raw/`` (same content as incremental ingests)."""
+    return ingest_paths(data_dir, [], options, rebuild=True)

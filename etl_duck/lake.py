@@ -1,0 +1,456 @@
+"""The Parquet lake on disk: schemas, snapshots, the atomic commit, the writer lock.
+
+Layout under the data directory::
+
+    raw/YYYY-MM-DD/<file>.txt           immutable copies of the stats files (source of truth)
+    quarantine/<file>.txt + .reason     files that could not be parsed, with the reason
+    lake -> .lake/v00000042             symlink to the current snapshot (the commit point)
+    .lake/v00000042/
+        _manifest.json                  version, per-partition versions and row counts
+        _state/files.parquet            the ingest ledger (name, sha256, size, status, reason)
+        _state/rejected_lines.parquet   bad lines inside good files (file, line, field, reason)
+        _state/round_index.parquet      every round's times and session (for session merging)
+        rounds/session_date=YYYY-MM-DD/v00000042.parquet
+        player_rounds/session_date=…/…
+        weapon_rounds/session_date=…/…
+
+A commit builds the next snapshot beside the current one — unchanged partition files are
+hard links, changed ones are written, fsynced and renamed — then swaps the ``lake`` symlink
+with one atomic rename. Readers (the query API, DuckDB or Polars globbing
+``data/lake/<table>/**/*.parquet``) therefore see the old or the new version, never half a
+commit, and never a temp file. Old snapshots stay for a grace period for in-flight readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl_duck.fields import DERIVED_TOTALS, EXTENDED_FIELDS, Kind
+
+TABLES = ("rounds", "player_rounds", "weapon_rounds")
+SNAPSHOT_DIR = ".lake"
+LINK = "lake"
+KEEP_SNAPSHOTS = 3  # current + two before it, for readers still holding an older one
+GRACE_SECONDS = 120.0
+
+# --------------------------------------------------------------------------- schemas
+
+ROUNDS_SCHEMA = pa.schema(
+    [
+        ("round_id", pa.int64()),
+        ("match_id", pa.int64()),
+        ("session_id", pa.int64()),
+        ("file_name", pa.string()),
+        ("sha256", pa.string()),
+        ("map_name", pa.string()),
+        ("round_number", pa.int8()),
+        ("end_time", pa.timestamp("s")),  # server-local time from the file name (round END)
+        ("start_time", pa.timestamp("s")),  # derived: end − duration − 3 s
+        ("timezone", pa.string()),
+        ("duration_s", pa.float64()),  # best source per STATS_FORMAT.md §2; null if unknown
+        ("time_limit_s", pa.int32()),
+        ("next_time_limit_s", pa.int32()),
+        ("play_time_ms", pa.int64()),
+        ("defender_side", pa.int8()),
+        ("winner_side", pa.int8()),
+        ("attackers_won", pa.bool_()),
+        ("server_name", pa.string()),
+        ("config", pa.string()),
+        ("layout", pa.int8()),
+        ("file_status", pa.string()),  # ok | partial | interrupted
+        ("paired_round_id", pa.int64()),  # for a round 2: its round 1
+        ("players", pa.int16()),
+        ("bots", pa.int16()),
+        ("counted", pa.bool_()),
+        ("reason", pa.string()),
+        ("parser_version", pa.int16()),
+    ]
+)
+
+
+def _value_type(kind: Kind) -> pa.DataType:
+    return pa.float64() if kind is Kind.TENTHS else pa.int32()
+
+
+PLAYER_ROUNDS_SCHEMA = pa.schema(
+    [
+        ("round_id", pa.int64()),
+        ("match_id", pa.int64()),
+        ("session_id", pa.int64()),
+        ("map_name", pa.string()),
+        ("round_number", pa.int8()),
+        ("end_time", pa.timestamp("s")),
+        ("guid", pa.string()),
+        ("name", pa.string()),
+        ("name_raw", pa.string()),
+        ("team", pa.int8()),
+        ("is_bot", pa.bool_()),
+        ("rounds_counter", pa.int16()),
+        ("row_kind", pa.string()),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | interrupted
+        ("counted", pa.bool_()),
+        ("reason", pa.string()),
+        ("line_no", pa.int32()),
+        ("layout", pa.int8()),
+        *[(n, pa.int32()) for n in DERIVED_TOTALS],
+        *[(f.name, _value_type(f.kind)) for f in EXTENDED_FIELDS],
+    ]
+)
+
+WEAPON_ROUNDS_SCHEMA = pa.schema(
+    [
+        ("round_id", pa.int64()),
+        ("session_id", pa.int64()),
+        ("map_name", pa.string()),
+        ("guid", pa.string()),
+        ("weapon_id", pa.int8()),
+        ("weapon", pa.string()),
+        ("hits", pa.int32()),
+        ("shots", pa.int32()),
+        ("kills", pa.int32()),
+        ("deaths", pa.int32()),
+        ("headshots", pa.int32()),
+        ("counted", pa.bool_()),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "rounds": ROUNDS_SCHEMA,
+    "player_rounds": PLAYER_ROUNDS_SCHEMA,
+    "weapon_rounds": WEAPON_ROUNDS_SCHEMA,
+}
+
+FILES_SCHEMA = pa.schema(
+    [
+        ("file_name", pa.string()),
+        ("sha256", pa.string()),
+        ("content_sha256", pa.string()),  # sha256 with CRLF → LF: identity for dedupe
+        ("size", pa.int64()),
+        ("status", pa.string()),  # ok | partial | interrupted | quarantined
+        ("reason", pa.string()),
+        ("ingested_version", pa.int64()),
+    ]
+)
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("file_name", pa.string()),
+        ("line", pa.int32()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+ROUND_INDEX_SCHEMA = pa.schema(
+    [
+        ("file_name", pa.string()),
+        ("end_time", pa.timestamp("s")),
+        ("start_time", pa.timestamp("s")),
+        ("session_id", pa.int64()),
+        ("session_date", pa.date32()),
+    ]
+)
+STATE_SCHEMAS: dict[str, pa.Schema] = {
+    "files": FILES_SCHEMA,
+    "rejected_lines": REJECTED_SCHEMA,
+    "round_index": ROUND_INDEX_SCHEMA,
+}
+
+
+# --------------------------------------------------------------------------- failpoints
+
+_FAIL_AT = int(os.environ.get("ETL_DUCK_FAILPOINT", "0") or 0)
+_fail_count = 0
+
+
+def failpoint(name: str) -> None:
+    """Crash-test hook: with ETL_DUCK_FAILPOINT=k the process SIGKILLs itself at the k-th
+    failpoint it passes. A no-op otherwise (one integer comparison)."""
+    global _fail_count
+    if _FAIL_AT:
+        _fail_count += 1
+        if _fail_count == _FAIL_AT:
+            os.kill(os.getpid(), 9)
+
+
+def set_failpoint(k: int) -> None:
+    """Arm the crash-test hook in this process (used by forked crash tests)."""
+    global _FAIL_AT, _fail_count
+    _FAIL_AT, _fail_count = k, 0
+
+
+# --------------------------------------------------------------------------- fs helpers
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
+    """temp → fsync → rename → fsync dir. The temp file lives in ``tmp_dir`` (same fs)."""
+    tmp_dir = tmp_dir or path.parent
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f".{path.name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class Partition:
+    file: str  # path relative to the snapshot
+    version: int  # lake version that last wrote it
+    rows: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: int
+    created: float
+    partitions: dict[str, dict[str, Partition]]  # table → session_date ISO → partition
+
+    @staticmethod
+    def empty() -> Manifest:
+        return Manifest(0, 0.0, {t: {} for t in TABLES})
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "created": self.created,
+                "partitions": {
+                    t: {d: [p.file, p.version, p.rows] for d, p in sorted(parts.items())}
+                    for t, parts in self.partitions.items()
+                },
+            },
+            indent=1,
+        )
+
+    @staticmethod
+    def from_json(text: str) -> Manifest:
+        raw = json.loads(text)
+        return Manifest(
+            int(raw["version"]),
+            float(raw["created"]),
+            {
+                t: {d: Partition(str(v[0]), int(v[1]), int(v[2])) for d, v in parts.items()}
+                for t, parts in raw["partitions"].items()
+            },
+        )
+
+    def partition_versions(self, table: str) -> dict[str, int]:
+        return {d: p.version for d, p in self.partitions.get(table, {}).items()}
+
+
+# --------------------------------------------------------------------------- the lake
+
+
+class LockTimeout(RuntimeError):
+    pass
+
+
+class Lake:
+    """A data directory: raw files, quarantine and the versioned Parquet lake."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+        self.raw_dir = self.data_dir / "raw"
+        self.quarantine_dir = self.data_dir / "quarantine"
+        self.snapshots = self.data_dir / SNAPSHOT_DIR
+        self.link = self.data_dir / LINK
+
+    # ---- reading (lock-free)
+
+    def current_dir(self) -> Path | None:
+        """The snapshot the ``lake`` link points at now (resolved once: a consistent view)."""
+        try:
+            target = os.readlink(self.link)
+        except FileNotFoundError:
+            return None
+        return (self.data_dir / target).resolve()
+
+    def manifest(self, snapshot: Path | None = None) -> Manifest:
+        snap = snapshot or self.current_dir()
+        if snap is None:
+            return Manifest.empty()
+        return Manifest.from_json((snap / "_manifest.json").read_text())
+
+    def version(self) -> int:
+        snap = self.current_dir()
+        if snap is None:
+            return 0
+        # the snapshot folder name carries the version: no file read needed
+        return int(snap.name[1:])
+
+    def read_state(self, name: str, snapshot: Path | None = None) -> pa.Table:
+        snap = snapshot or self.current_dir()
+        path = None if snap is None else snap / "_state" / f"{name}.parquet"
+        if path is None or not path.exists():
+            return STATE_SCHEMAS[name].empty_table()
+        return pq.read_table(path, schema=STATE_SCHEMAS[name])
+
+    def partition_files(self, table: str, snapshot: Path | None = None) -> list[Path]:
+        snap = snapshot or self.current_dir()
+        if snap is None:
+            return []
+        m = self.manifest(snap)
+        return [snap / p.file for _, p in sorted(m.partitions[table].items())]
+
+    def raw_path(self, file_name: str) -> Path:
+        return self.raw_dir / file_name[:10] / file_name
+
+    # ---- writing (one writer at a time)
+
+    @contextlib.contextmanager
+    def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
+        """Serialise writers (bot and CLI may both try). Readers never take it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(
+                            f"another writer holds {self.data_dir}/.writer.lock"
+                        ) from None
+                    time.sleep(0.05)
+            self.recover()
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def recover(self) -> None:
+        """Remove what a crashed commit left: staging folders and uncommitted snapshots."""
+        if not self.snapshots.exists():
+            return
+        current = self.current_dir()
+        for child in self.snapshots.iterdir():
+            if child.name.endswith(".tmp"):
+                shutil.rmtree(child, ignore_errors=True)
+            elif current is not None and child.name > current.name:
+                shutil.rmtree(child, ignore_errors=True)  # renamed but never linked
+            elif current is None and child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+        for leftover in self.data_dir.glob(".lake-link.*"):
+            leftover.unlink(missing_ok=True)
+
+    def commit(
+        self,
+        changes: Mapping[str, Mapping[date, pa.Table | None]],
+        state: Mapping[str, pa.Table],
+    ) -> Manifest:
+        """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
+
+        ``changes``: per table, the full new content of each changed session-date
+        partition (``None`` or an empty table removes it). ``state``: full replacements
+        of the state tables (files, rejected_lines, round_index).
+        """
+        current_snap = self.current_dir()
+        old = self.manifest(current_snap) if current_snap else Manifest.empty()
+        version = old.version + 1
+        vname = f"v{version:08d}"
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        staging = self.snapshots / f"{vname}.tmp"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        partitions: dict[str, dict[str, Partition]] = {}
+        for table in TABLES:
+            parts = dict(old.partitions.get(table, {}))
+            changed = {d.isoformat(): t for d, t in changes.get(table, {}).items()}
+            for d in changed:
+                parts.pop(d, None)
+            # unchanged partitions: hard links, so a commit costs O(changed data)
+            for p in parts.values():
+                assert current_snap is not None
+                dst = staging / p.file
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(current_snap / p.file, dst)
+            for d, t in sorted(changed.items()):
+                if t is None or t.num_rows == 0:
+                    continue
+                rel = f"{table}/session_date={d}/{vname}.parquet"
+                _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
+                failpoint("partition written")
+                parts[d] = Partition(rel, version, t.num_rows)
+            partitions[table] = parts
+        (staging / "_state").mkdir()
+        for name, schema in STATE_SCHEMAS.items():
+            t = state.get(name)
+            if t is None:
+                src = None if current_snap is None else current_snap / "_state" / f"{name}.parquet"
+                if src is not None and src.exists():
+                    os.link(src, staging / "_state" / f"{name}.parquet")
+                continue
+            _write_parquet(t.cast(schema), staging / "_state" / f"{name}.parquet")
+        failpoint("state written")
+        manifest = Manifest(version, time.time(), partitions)
+        with open(staging / "_manifest.json", "w") as fh:
+            fh.write(manifest.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        for dirpath, _dirs, _files in os.walk(staging):
+            fsync_dir(Path(dirpath))
+        failpoint("snapshot staged")
+        final = self.snapshots / vname
+        os.replace(staging, final)
+        fsync_dir(self.snapshots)
+        failpoint("snapshot renamed")
+        tmp_link = self.data_dir / f".lake-link.{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        os.symlink(f"{SNAPSHOT_DIR}/{vname}", tmp_link)
+        os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
+        fsync_dir(self.data_dir)
+        failpoint("link swapped")
+        self._collect_garbage(final)
+        return manifest
+
+    def _collect_garbage(self, current: Path) -> None:
+        now = time.time()
+        snaps = sorted(p for p in self.snapshots.iterdir() if p.name.startswith("v") and p.is_dir())
+        old = [p for p in snaps if p.name < current.name][: -(KEEP_SNAPSHOTS - 1) or None]
+        for p in old:
+            try:
+                age = now - p.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age > GRACE_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Column-wise construction (much faster than from_pylist for wide rows)."""
+    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
+    return pa.Table.from_pydict(cols, schema=schema)

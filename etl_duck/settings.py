@@ -1,0 +1,59 @@
+"""Settings from the environment / `.env` (prefix ``ETL_DUCK_``), validated by pydantic.
+
+Only the outer layers (CLI, fetch, bot) read this; the query core takes plain arguments so
+notebooks can use it without configuration and its import stays cheap.
+Secrets are ``SecretStr``: their repr is ``'**********'``, so they never reach logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ETL_DUCK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- lake and analytics
+    data_dir: Path = Path("data")
+    session_gap_minutes: int = Field(60, ge=1, description="gap that starts a new gaming session")
+    timezone: str = Field("Europe/Berlin", description="the game server's local time zone")
+    min_rounds: int = Field(10, ge=0, description="minimum rounds to appear on a leaderboard")
+    filler_maps: list[str] = Field(default_factory=lambda: ["mp_sillyctf"])
+    slow_query_ms: float = Field(50.0, description="queries slower than this are logged")
+
+    # --- SSH / SFTP fetch (the game server)
+    ssh_host: str | None = None
+    ssh_port: int = 22
+    ssh_user: str | None = None
+    ssh_key_path: Path | None = None
+    ssh_key_passphrase: SecretStr | None = None
+    ssh_known_hosts: Path = Path("~/.ssh/known_hosts")
+    ssh_remote_dir: str = ".etlegacy/legacy/gamestats"
+    fetch_parallel: int = Field(5, ge=1, le=64, description="concurrent downloads")
+    fetch_stable_seconds: float = Field(
+        30.0, description="a file older than this (mtime) is taken without a second look"
+    )
+    poll_interval_s: float = Field(60.0, gt=0)
+    active_poll_interval_s: float = Field(10.0, gt=0, description="poll interval during a session")
+    connect_timeout_s: float = 15.0
+
+    # --- Discord bot
+    discord_token: SecretStr | None = None
+    discord_guild_id: int | None = Field(None, description="sync commands to this guild (dev)")
+    production: bool = Field(False, description="sync commands globally instead of to one guild")
+    stats_channel_id: int | None = None
+    voice_channel_ids: list[int] = Field(default_factory=list)
+    admin_role_ids: list[int] = Field(default_factory=list)
+    admin_user_ids: list[int] = Field(default_factory=list)
+    session_start_players: int = Field(6, ge=1, description="voice members that start a session")
+    session_end_players: int = Field(2, ge=0, description="below this many, a session may end")
+    session_end_minutes: float = Field(10.0, description="…after staying below for this long")
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
