@@ -157,6 +157,299 @@ def synth(
     )
 
 
+# --------------------------------------------------------------------------- lake
+
+
+def _ingest_options() -> Any:
+    from etl_duck.ingest import IngestOptions
+    from etl_duck.settings import load_settings
+
+    st = load_settings(data_dir=STATE.data_dir)
+    return IngestOptions(
+        session_gap_minutes=st.session_gap_minutes,
+        filler_maps=tuple(st.filler_maps),
+        timezone=st.timezone,
+    )
+
+
+def _print_report(report: Any) -> None:
+    console.print(report.summary())
+    for name, reason in sorted(report.quarantined.items()):
+        console.print(f"  [red]quarantined[/red] {name}: {reason}")
+    for name in report.partial:
+        console.print(f"  [yellow]partial[/yellow] {name}: complete lines kept, will be re-fetched")
+    for name in report.empty:
+        console.print(f"  [yellow]empty[/yellow] {name}: retry later")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Stats files or folders.")],
+) -> None:
+    """Ingest stats files into the lake (one commit for the whole batch)."""
+    from rich.progress import Progress
+
+    from etl_duck.ingest import ingest_paths
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("reading files", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = ingest_paths(STATE.data_dir, paths, _ingest_options(), tick)
+    _print_report(report)
+
+
+@app.command()
+def rebuild() -> None:
+    """Recreate the lake from data/raw (same content as before)."""
+    from etl_duck.ingest import rebuild as rebuild_lake
+
+    _print_report(rebuild_lake(STATE.data_dir, _ingest_options()))
+
+
+def _stats() -> Any:
+    from etl_duck.query import Stats
+    from etl_duck.settings import load_settings
+
+    st = load_settings(data_dir=STATE.data_dir)
+    return Stats(STATE.data_dir, min_rounds=st.min_rounds, slow_query_ms=st.slow_query_ms)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lake version, sessions, rounds, players, date range, quarantined files."""
+    info = _stats().status()
+    if as_json:
+        _print_json(info)
+        return
+    t = Table(show_header=False, title=f"etl-duck lake at {STATE.data_dir}")
+    for key in ("version", "sessions", "rounds", "counted_rounds", "player_rounds", "players",
+                "first_date", "last_date", "files", "rejected_lines"):  # fmt: skip
+        t.add_row(key.replace("_", " "), str(info.get(key)))
+    for reason, n in info["excluded"].items():
+        t.add_row(f"not counted: {reason}", str(n))
+    console.print(t)
+    for name, reason in info["quarantined"].items():
+        console.print(f"[red]quarantined[/red] {name}: {reason}")
+    for name in info["partial"]:
+        console.print(f"[yellow]partial, awaiting re-fetch[/yellow] {name}")
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[red]{exc}[/red]")
+    raise typer.Exit(1)
+
+
+def _rows(df: Any) -> list[dict[str, Any]]:
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+        for r in df.to_dicts()
+    ]
+
+
+@app.command()
+def top(
+    stat: Annotated[
+        str,
+        typer.Argument(
+            help="kills, kd, dpm, accuracy, headshot_rate, games, revives, gibs, objectives, efficiency, teamwork, multikills, grenade_kills"
+        ),
+    ],
+    window: Annotated[
+        str, typer.Option(help="all | season | month | week | session | FROM..TO")
+    ] = "all",
+    limit: Annotated[int, typer.Option(help="How many players.")] = 10,
+    min_rounds: Annotated[
+        int | None, typer.Option(help="Minimum rounds (default: setting).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A leaderboard."""
+    from etl_duck.metrics import resolve_metric
+    from etl_duck.query import NoData
+
+    stats = _stats()
+    try:
+        metric = resolve_metric(stat)
+        w = stats.resolve_window(window)
+        board = stats.leaderboard(metric.key, w, limit=limit, min_rounds=min_rounds)
+    except (ValueError, NoData) as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"stat": metric.key, "window": w.label, "rows": _rows(board)})
+        return
+    t = Table("#", "player", metric.label, "rounds", "kills", "deaths", "DPM",
+              title=f"{metric.label} — {w.label}")  # fmt: skip
+    for r in board.iter_rows(named=True):
+        t.add_row(str(r["rank"]), r["name"], metric.format(r["value"]), str(r["rounds"]),
+                  str(r["kills"]), str(r["deaths"]), f"{r['dpm'] or 0:.1f}")  # fmt: skip
+    console.print(t)
+    if board.is_empty():
+        console.print("no player has enough rounds in this window")
+
+
+def _session_json(rep: Any) -> dict[str, Any]:
+    return {
+        "session_id": rep.session_id,
+        "session_date": rep.session_date.isoformat(),
+        "start_time": rep.start_time.isoformat(),
+        "end_time": rep.end_time.isoformat(),
+        "players": _rows(rep.players),
+        "maps": _rows(rep.maps),
+        "teams": None
+        if rep.teams is None
+        else [{"name": t.name, "points": t.points, "players": list(t.players)} for t in rep.teams],
+        "mvp": None
+        if rep.mvp is None
+        else {"guid": rep.mvp["guid"], "name": rep.mvp["name"], "dpm": rep.mvp["dpm"]},
+    }
+
+
+def print_session(rep: Any) -> None:
+    console.print(
+        f"[bold]Session {rep.session_date}[/bold]  {rep.start_time:%H:%M} → {rep.end_time:%H:%M} "
+        f"({rep.duration}) · {rep.maps.height} maps · {rep.players.height} players"
+    )
+    t = Table("player", "rounds", "kills", "deaths", "K/D", "DPM", "acc %", "revives")
+    for r in rep.players.iter_rows(named=True):
+        t.add_row(r["name"], str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
+                  f"{r['kd']:.2f}", f"{r['dpm'] or 0:.1f}", f"{r['accuracy'] or 0:.1f}",
+                  str(r["revives"]))  # fmt: skip
+    console.print(t)
+    m = Table("map", "rounds", "winner", "outcome")
+    for r in rep.maps.iter_rows(named=True):
+        m.add_row(
+            r["map_name"],
+            str(r["rounds"]),
+            str(r.get("winner") or "—"),
+            str(r.get("outcome") or "—"),
+        )
+    console.print(m)
+    if rep.teams:
+        a, b = rep.teams
+        console.print(f"Score: {a.name} {a.points} – {b.points} {b.name}")
+        console.print(f"  {a.name}: {', '.join(a.players)}")
+        console.print(f"  {b.name}: {', '.join(b.players)}")
+    if rep.mvp:
+        console.print(
+            f"MVP: [bold]{rep.mvp['name']}[/bold] ({rep.mvp['dpm']:.1f} DPM, {rep.mvp['kills']} kills)"
+        )
+
+
+@app.command()
+def session(
+    which: Annotated[
+        str, typer.Argument(help="last or YYYY-MM-DD (the day the session started)")
+    ] = "last",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The last session, or the session of a date: players, maps, stopwatch score, MVP."""
+    from etl_duck.query import NoData
+
+    try:
+        day = None if which == "last" else date.fromisoformat(which)
+        rep = _stats().session(day)
+    except (ValueError, NoData) as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(_session_json(rep))
+    else:
+        print_session(rep)
+
+
+@app.command()
+def sessions(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sessions, newest first (optionally one month)."""
+    try:
+        df = _stats().sessions(month)
+    except ValueError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(_rows(df))
+        return
+    t = Table("date", "start", "end", "rounds", "maps", "players")
+    for r in df.iter_rows(named=True):
+        t.add_row(str(r["session_date"]), f"{r['start_time']:%H:%M}", f"{r['end_time']:%H:%M}",
+                  str(r["rounds"]), str(r["maps"]), str(r["players"]))  # fmt: skip
+    console.print(t)
+
+
+@app.command()
+def player(
+    name_or_guid: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A player's career card."""
+    from etl_duck.query import NoData, PlayerNotFound
+
+    try:
+        card = _stats().player(name_or_guid)
+    except (PlayerNotFound, NoData) as exc:
+        _fail(exc)
+    tot = card.totals
+    if as_json:
+        _print_json({
+            "guid": card.guid, "name": card.name,
+            **{k: v for k, v in tot.items() if k not in ("guid", "name")},
+            "weapons": _rows(card.weapons.head(5)), "last_rounds": _rows(card.last_rounds),
+            "aliases": _rows(card.aliases), "maps": _rows(card.maps),
+        })  # fmt: skip
+        return
+    console.print(f"[bold]{card.name}[/bold] ({card.guid})")
+    console.print(
+        f"rounds {tot['rounds']} · kills {tot['kills']} · deaths {tot['deaths']} · "
+        f"K/D {tot['kd']:.2f} · DPM {tot['dpm'] or 0:.1f} · accuracy {tot['accuracy'] or 0:.1f}%"
+    )
+    w = Table("weapon", "kills", "accuracy %")
+    for r in card.weapons.head(5).iter_rows(named=True):
+        w.add_row(r["weapon"], str(r["kills"]), f"{r['accuracy'] or 0:.1f}")
+    console.print(w)
+    console.print("aliases: " + ", ".join(card.aliases["name"].to_list()))
+
+
+@app.command()
+def export(
+    query: Annotated[str, typer.Argument(help="A query name from queries/ (e.g. player_totals).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet | json")] = "csv",
+    out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("export.csv"),
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="name=value (dates as YYYY-MM-DD)")
+    ] = None,
+) -> None:
+    """Run one query over the lake and write the rows to a file."""
+    from etl_duck.query import ALL_FROM, ALL_TO, query_names
+
+    if query not in query_names():
+        _fail(ValueError(f"unknown query {query!r}; choose one of: {', '.join(query_names())}"))
+    params: dict[str, Any] = {
+        "date_from": ALL_FROM,
+        "date_to": ALL_TO,
+        "session_id": None,
+        "limit": 100,
+    }
+    for p in param or []:
+        key, _, value = p.partition("=")
+        params[key] = date.fromisoformat(value) if key.startswith(("date", "day")) else value
+    df = _stats().run(query, **params)
+    if fmt == "csv":
+        df.write_csv(out)
+    elif fmt == "parquet":
+        df.write_parquet(out)
+    elif fmt == "json":
+        out.write_text(json.dumps(_rows(df), indent=1, default=str))
+    else:
+        _fail(ValueError(f"unknown format {fmt!r}; use csv, parquet or json"))
+    console.print(f"wrote {df.height} rows to {out}")
+
+
 def main() -> None:
     app()
 

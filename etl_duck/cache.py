@@ -1,0 +1,122 @@
+"""The query cache: an LRU keyed on (query, parameters, version of the data it read).
+
+There is no TTL: a commit changes the version part of the key, so new data is never
+hidden and unchanged data is never recomputed. Identical concurrent requests share one
+computation (single flight), both for threads and for asyncio tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cachetools import LRUCache
+
+T = TypeVar("T")
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    shared: int = 0  # requests that joined a computation already in flight
+    size: int = 0
+    maxsize: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class QueryCache:
+    """Thread-safe LRU with single-flight computation."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._lru: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+        self._inflight: dict[Hashable, Future[Any]] = {}
+        self._async_inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self.hits = self.misses = self.shared = 0
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(
+                self.hits, self.misses, self.shared, len(self._lru), int(self._lru.maxsize)
+            )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lru.clear()
+
+    def peek(self, key: Hashable) -> tuple[bool, Any]:
+        """(found, value) without computing; counts a hit when found."""
+        with self._lock:
+            try:
+                value = self._lru[key]
+            except KeyError:
+                return False, None
+            self.hits += 1
+            return True, value
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return the cached value or compute it once, whoever else asks meanwhile."""
+        with self._lock:
+            try:
+                value: T = self._lru[key]
+                self.hits += 1
+                return value
+            except KeyError:
+                pass
+            fut = self._inflight.get(key)
+            owner = fut is None
+            if fut is None:
+                fut = Future()
+                self._inflight[key] = fut
+                self.misses += 1
+            else:
+                self.shared += 1
+        if not owner:
+            return fut.result()  # type: ignore[no-any-return]
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                self._inflight.pop(key, None)
+            fut.set_exception(exc)
+            raise
+        with self._lock:
+            self._lru[key] = value
+            self._inflight.pop(key, None)
+        fut.set_result(value)
+        return value
+
+    async def aget_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Async variant: a hit returns at once on the loop; a miss runs ``compute`` in a
+        worker thread (never on the event loop); concurrent identical awaits share it."""
+        found, value = self.peek(key)
+        if found:
+            return value  # type: ignore[no-any-return]
+        fut = self._async_inflight.get(key)
+        if fut is not None:
+            with self._lock:
+                self.shared += 1
+            return await asyncio.shield(fut)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._async_inflight[key] = fut
+        try:
+            result = await asyncio.to_thread(self.get_or_compute, key, compute)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: waiters get it; nobody else must
+            raise
+        else:
+            fut.set_result(result)
+            return result
+        finally:
+            self._async_inflight.pop(key, None)

@@ -1,0 +1,657 @@
+"""The query API: DuckDB SQL from ``queries/*.sql`` over the lake, results as Polars frames.
+
+Serving path (DESIGN.md, "Measured pitfall: small files"): the lake keeps one Parquet file
+per session date, which is the right durable layout but too many files to open per query.
+:class:`Serving` keeps the three tables in an in-process DuckDB database and refreshes
+them *incrementally*: when the lake version changes it reloads only the session-date
+partitions whose version changed. Queries then scan memory, not 1,500 files.
+
+Every public method goes through :class:`~etl_duck.cache.QueryCache`, keyed on (query,
+parameters, last version that changed any partition the query reads). This module imports
+no discord, asyncssh or matplotlib (checked by ``tests/contracts.py``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import polars as pl
+
+from etl_duck.cache import QueryCache
+from etl_duck.lake import SCHEMAS, TABLES, Lake
+from etl_duck.metrics import METRICS, Metric, resolve_metric, with_metrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+QUERY_DIR = Path(
+    os.environ.get("ETL_DUCK_QUERIES", Path(__file__).resolve().parents[1] / "queries")
+)
+ALL_FROM, ALL_TO = date(1970, 1, 1), date(9999, 12, 31)
+WINDOWS = ("all", "season", "month", "week", "session")
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of ``queries/<name>.sql`` (names come from code, never from users)."""
+    return (QUERY_DIR / f"{name}.sql").read_text()
+
+
+def query_names() -> list[str]:
+    return sorted(p.stem for p in QUERY_DIR.glob("*.sql"))
+
+
+class NoData(LookupError):
+    """The lake holds no (counted) data for this request."""
+
+
+class PlayerNotFound(LookupError):
+    def __init__(self, text: str, suggestions: list[str]) -> None:
+        self.text, self.suggestions = text, suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"No player matches {text!r}.{hint}")
+
+
+# --------------------------------------------------------------------------- serving tables
+
+
+class Serving:
+    """In-memory copies of the lake tables, refreshed per changed partition."""
+
+    def __init__(self, lake: Lake, threads: int = 2) -> None:
+        self.lake = lake
+        self.con = duckdb.connect(":memory:", config={"threads": threads})
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._loaded: dict[str, dict[str, int]] = {t: {} for t in TABLES}
+        self.version = 0
+        self.changed_at: dict[date, int] = {}  # last lake version that changed each date
+        self._dates: list[date] = []
+        self.max_changed = 0
+        self.last_date: date | None = None
+        for table, schema in SCHEMAS.items():
+            self.con.register("_empty", schema.empty_table())
+            self.con.execute(
+                f"CREATE TABLE {table} AS SELECT *, NULL::DATE AS session_date FROM _empty"
+            )
+            self.con.unregister("_empty")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """One cursor per thread (DuckDB connections are not shared across threads)."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self.con.cursor()
+            self._local.cur = cur
+        return cur
+
+    def refresh(self) -> int:
+        """Bring the tables to the lake's current version; cheap when nothing changed."""
+        if self.lake.version() == self.version:
+            return self.version
+        with self._lock:
+            snap = self.lake.current_dir()
+            if snap is None:
+                return self.version
+            manifest = self.lake.manifest(snap)
+            if manifest.version == self.version:
+                return self.version
+            t0 = time.perf_counter()
+            changed_dates: set[str] = set()
+            cur = self.con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                for table in TABLES:
+                    new = manifest.partition_versions(table)
+                    old = self._loaded[table]
+                    stale = sorted(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
+                    if not stale:
+                        continue
+                    changed_dates.update(stale)
+                    if old:
+                        cur.execute(
+                            f"DELETE FROM {table} WHERE session_date IN (SELECT unnest($d::DATE[]))",
+                            {"d": stale},
+                        )
+                    files = [
+                        str(snap / manifest.partitions[table][d].file) for d in stale if d in new
+                    ]
+                    if files:
+                        cur.execute(
+                            f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet($f, "
+                            "hive_partitioning = true, hive_types = {'session_date': DATE})",
+                            {"f": files},
+                        )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+            for table in TABLES:
+                self._loaded[table] = manifest.partition_versions(table)
+            for d in changed_dates:
+                self.changed_at[date.fromisoformat(d)] = manifest.version
+            self._dates = sorted(self.changed_at)
+            self.max_changed = max(self.changed_at.values(), default=0)
+            live = self._loaded["rounds"]
+            self.last_date = date.fromisoformat(max(live)) if live else None
+            self.version = manifest.version
+            log.info(
+                "serving refreshed to v%d: %d partitions in %.0f ms",
+                manifest.version,
+                len(changed_dates),
+                (time.perf_counter() - t0) * 1000,
+            )
+            return self.version
+
+    def signature(self, date_from: date, date_to: date) -> int:
+        """Last version that changed any partition in [date_from, date_to]."""
+        if date_from <= ALL_FROM and date_to >= ALL_TO:
+            return self.max_changed
+        lo = bisect.bisect_left(self._dates, date_from)
+        hi = bisect.bisect_right(self._dates, date_to)
+        return max((self.changed_at[d] for d in self._dates[lo:hi]), default=0)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    date_from: date
+    date_to: date
+    session_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.name == "all":
+            return "all time"
+        if self.name == "session":
+            return f"session of {self.date_from.isoformat()}"
+        return f"{self.name} {self.date_from.isoformat()} → {self.date_to.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    guids: frozenset[str]
+    players: tuple[str, ...]
+    points: int
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    session_id: int
+    session_date: date
+    start_time: datetime
+    end_time: datetime
+    players: pl.DataFrame  # per-player totals + metrics, by DPM
+    maps: pl.DataFrame  # per-match results incl. stopwatch outcome
+    rounds: pl.DataFrame
+    teams: tuple[Team, Team] | None
+    mvp: dict[str, Any] | None
+    dpm_timeline: pl.DataFrame
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end_time - self.start_time
+
+
+@dataclass(frozen=True)
+class PlayerCard:
+    guid: str
+    name: str
+    totals: dict[str, Any]
+    weapons: pl.DataFrame
+    last_rounds: pl.DataFrame
+    aliases: pl.DataFrame
+    maps: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+class Stats:
+    """Everything a user can ask, over one data directory. Thread-safe."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        min_rounds: int = 10,
+        slow_query_ms: float = 50.0,
+        cache: QueryCache | None = None,
+        threads: int = 2,
+    ) -> None:
+        self.lake = Lake(data_dir)
+        self.serving = Serving(self.lake, threads=threads)
+        self.cache = cache or QueryCache()
+        self.min_rounds = min_rounds
+        self.slow_query_ms = slow_query_ms
+        self.timings: dict[str, list[float]] = {}
+
+    # ---- plumbing
+
+    def version(self) -> int:
+        return self.serving.refresh()
+
+    def run(self, name: str, **params: Any) -> pl.DataFrame:
+        """Run one ``queries/<name>.sql`` with named parameters (uncached, timed)."""
+        self.serving.refresh()
+        t0 = time.perf_counter()
+        text = sql(name)
+        used = {k: v for k, v in params.items() if f"${k}" in text}
+        df: pl.DataFrame = self.serving.cursor().sql(text, params=used).pl()
+        ms = (time.perf_counter() - t0) * 1000
+        self.timings.setdefault(name, []).append(ms)
+        if ms > self.slow_query_ms:
+            log.warning("slow query %s %.1f ms params=%s", name, ms, used)
+        return df
+
+    def _cached(self, key: Hashable, window: tuple[date, date], compute: Callable[[], T]) -> T:
+        self.serving.refresh()
+        sig = self.serving.signature(*window)
+        return self.cache.get_or_compute((key, sig), compute)
+
+    def cache_key(self, method: str, *args: Any) -> Hashable:
+        return (method, *args)
+
+    # ---- windows
+
+    def resolve_window(self, window: str = "all", as_of: date | None = None) -> Window:
+        """`all`, `season` (calendar quarter), `month`, `week`, `session` (the last one) or
+        `YYYY-MM-DD..YYYY-MM-DD`. Relative windows count from the latest session date in
+        the lake (or ``as_of``), so history and live data behave the same."""
+        w = window.strip().lower()
+        if w == "all":
+            return Window("all", ALL_FROM, ALL_TO)
+        if ".." in w:
+            a, _, b = w.partition("..")
+            try:
+                lo, hi = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
+            except ValueError:
+                raise ValueError(f"bad date range {window!r}; use YYYY-MM-DD..YYYY-MM-DD") from None
+            if hi < lo:
+                raise ValueError(f"date range {window!r} ends before it starts")
+            return Window("range", lo, hi)
+        self.serving.refresh()
+        ref = as_of or self.serving.last_date or date.today()
+        if w == "season":
+            q0 = (ref.month - 1) // 3 * 3 + 1
+            start = date(ref.year, q0, 1)
+            end = date(ref.year + (q0 == 10), (q0 + 2) % 12 + 1, 1) - timedelta(days=1)
+            return Window("season", start, end)
+        if w == "month":
+            start = ref.replace(day=1)
+            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            return Window("month", start, end)
+        if w == "week":
+            start = ref - timedelta(days=ref.weekday())
+            return Window("week", start, start + timedelta(days=6))
+        if w == "session":
+            sid, sdate = self._last_session_id()
+            return Window("session", sdate, sdate, sid)
+        raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)} or FROM..TO")
+
+    # ---- leaderboards
+
+    def player_totals(self, window: Window) -> pl.DataFrame:
+        """Per-player sums and every registry metric over a window (cached)."""
+
+        def compute() -> pl.DataFrame:
+            df = self.run(
+                "player_totals",
+                date_from=window.date_from,
+                date_to=window.date_to,
+                session_id=window.session_id,
+            )
+            return with_metrics(df)
+
+        key = ("player_totals", window.date_from, window.date_to, window.session_id)
+        return self._cached(key, (window.date_from, window.date_to), compute)
+
+    def leaderboard(
+        self,
+        metric: str,
+        window: str | Window = "all",
+        limit: int = 10,
+        min_rounds: int | None = None,
+    ) -> pl.DataFrame:
+        """Top players by one metric: rank, guid, name, value, rounds + the base sums."""
+        m = resolve_metric(metric)
+        w = window if isinstance(window, Window) else self.resolve_window(window)
+        threshold = self.min_rounds if min_rounds is None else min_rounds
+        if w.name == "session":
+            threshold = 0  # one session: everyone who played counts
+        key = ("leaderboard", m.key, w.date_from, w.date_to, w.session_id, limit, threshold)
+
+        def compute() -> pl.DataFrame:
+            return rank(self.player_totals(w), m, limit, threshold)
+
+        return self._cached(key, (w.date_from, w.date_to), compute)
+
+    @staticmethod
+    def metrics() -> dict[str, Metric]:
+        return METRICS
+
+    # ---- sessions
+
+    def _last_session_id(self) -> tuple[int, date]:
+        df = self.run("last_session")
+        if df.is_empty():
+            raise NoData("No sessions in the lake yet.")
+        return int(df["session_id"][0]), df["session_date"][0]
+
+    def session_id_for(self, day: date | None) -> tuple[int, date]:
+        if day is None:
+            return self._cached(("last_session_id",), (ALL_FROM, ALL_TO), self._last_session_id)
+
+        def compute() -> tuple[int, date]:
+            df = self.run("session_on_date", day=day)
+            if df.is_empty():
+                raise NoData(f"No session on {day.isoformat()}.")
+            return int(df["session_id"][0]), df["session_date"][0]
+
+        return self._cached(("session_on", day), (day - timedelta(days=1), day), compute)
+
+    def session(self, day: date | None = None) -> SessionReport:
+        """The session that started on ``day`` (or the last session): players, maps, score."""
+        sid, sdate = self.session_id_for(day)
+
+        def compute() -> SessionReport:
+            return self._session_report(sid, sdate)
+
+        return self._cached(("session", sid), (sdate, sdate), compute)
+
+    def last_session(self) -> SessionReport:
+        return self.session(None)
+
+    def _session_report(self, sid: int, sdate: date) -> SessionReport:
+        window = Window("session", sdate, sdate, sid)
+        players = self.player_totals(window).sort(
+            ["dpm", "kills"], descending=True, nulls_last=True
+        )
+        rounds = self.run("session_rounds", session_id=sid)
+        sides = self.run("session_sides", session_id=sid)
+        maps = self.run("session_maps", session_id=sid)
+        timeline = self.run("session_dpm_timeline", session_id=sid)
+        outcomes, teams = score_stopwatch(rounds, sides, players)
+        if not outcomes.is_empty():
+            maps = maps.join(outcomes, on="match_id", how="left")
+        counted = rounds.filter(pl.col("counted"))
+        mvp = pick_mvp(players, counted.height)
+        start = rounds["end_time"].min() if rounds.is_empty() else rounds["start_time"].min()
+        return SessionReport(
+            session_id=sid,
+            session_date=sdate,
+            start_time=start,  # type: ignore[arg-type]
+            end_time=rounds["end_time"].max(),  # type: ignore[arg-type]
+            players=players,
+            maps=maps,
+            rounds=rounds,
+            teams=teams,
+            mvp=mvp,
+            dpm_timeline=timeline,
+        )
+
+    def sessions(self, month: str | None = None) -> pl.DataFrame:
+        """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""
+        if month:
+            try:
+                start = date.fromisoformat(f"{month}-01")
+            except ValueError:
+                raise ValueError(f"bad month {month!r}; use YYYY-MM") from None
+            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        else:
+            start, end = ALL_FROM, ALL_TO
+
+        def compute() -> pl.DataFrame:
+            return self.run("session_list", date_from=start, date_to=end)
+
+        return self._cached(("sessions", start, end), (start, end), compute)
+
+    # ---- players
+
+    def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:
+        """Players matching a GUID prefix or a (fuzzy) alias, best first: guid, name, score."""
+        text = text.strip()
+        if not text:
+            return pl.DataFrame(schema={"guid": pl.String, "name": pl.String, "score": pl.Float64})
+
+        def compute() -> pl.DataFrame:
+            df = self.run("player_directory", text=text)
+            if df.is_empty():
+                return df.select("guid", "name", pl.lit(0.0).alias("score"), "rounds", "last_seen")
+            scored = df.with_columns(
+                score=pl.when(pl.col("guid_match") & (len(text) >= 4))
+                .then(2.0)
+                .when(pl.col("name").str.to_lowercase() == text.lower())
+                .then(1.5)
+                .when(pl.col("contains_text"))
+                .then(1.0 + pl.col("similarity") / 10)
+                .otherwise(pl.col("similarity"))
+            )
+            best = (
+                scored.sort(["score", "last_seen"], descending=True)
+                .group_by("guid", maintain_order=True)
+                .agg(
+                    pl.col("name").first(),
+                    pl.col("score").first(),
+                    pl.col("rounds").sum(),
+                    pl.col("last_seen").max(),
+                )  # fmt: skip
+                .filter(pl.col("score") >= 0.75)
+                .sort(["score", "rounds"], descending=True)
+                .head(limit)
+            )
+            return best
+
+        return self._cached(("find_player", text.lower(), limit), (ALL_FROM, ALL_TO), compute)
+
+    def resolve_player(self, text: str) -> tuple[str, str]:
+        """(guid, current name) for a GUID, GUID prefix or alias; PlayerNotFound otherwise."""
+        found = self.find_player(text)
+        if found.is_empty():
+            raise PlayerNotFound(text, [])
+        top = found.row(0, named=True)
+        strong = top["score"] >= 1.5 or (
+            top["score"] >= 1.0 and (found.height == 1 or found["score"][1] < top["score"])
+        )
+        if not strong:
+            raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
+        return str(top["guid"]), str(top["name"])
+
+    def player(self, text: str) -> PlayerCard:
+        """Career card: totals + metrics, top weapons, last rounds, aliases, maps."""
+        guid, _ = self.resolve_player(text)
+
+        def compute() -> PlayerCard:
+            totals = self.player_totals(Window("all", ALL_FROM, ALL_TO)).filter(
+                pl.col("guid") == guid
+            )
+            if totals.is_empty():
+                raise NoData(f"Player {guid} has no counted rounds.")
+            row = totals.row(0, named=True)
+            return PlayerCard(
+                guid=guid,
+                name=str(row["name"]),
+                totals=row,
+                weapons=self.run("player_weapons", guid=guid, date_from=ALL_FROM, date_to=ALL_TO),
+                last_rounds=self.run("player_last_rounds", guid=guid, limit=5),
+                aliases=self.run("player_aliases", guid=guid),
+                maps=self.run("player_maps", guid=guid),
+            )
+
+        return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
+
+    def map_stats(self, text: str) -> pl.DataFrame:
+        guid, _ = self.resolve_player(text)
+        return self._cached(
+            ("map_stats", guid), (ALL_FROM, ALL_TO), lambda: self.run("player_maps", guid=guid)
+        )
+
+    def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
+        """Two players side by side: one row each, every metric."""
+        ga, _ = self.resolve_player(a)
+        gb, _ = self.resolve_player(b)
+        w = self.resolve_window(window)
+        totals = self.player_totals(w)
+        out = totals.filter(pl.col("guid").is_in([ga, gb]))
+        if out.height < 2 and ga != gb:
+            missing = {ga, gb} - set(out["guid"].to_list())
+            raise NoData(f"No counted rounds for {', '.join(sorted(missing))} in {w.label}.")
+        return out.sort(pl.col("guid") == gb)
+
+    def status(self) -> dict[str, Any]:
+        """Headline numbers of the lake (version, sessions, rounds, players, dates)."""
+
+        def compute() -> dict[str, Any]:
+            row = self.run("lake_status").row(0, named=True)
+            excluded = self.run("excluded_rounds")
+            return {
+                **row,
+                "excluded": dict(zip(excluded["reason"], excluded["rounds"], strict=True)),
+            }
+
+        info = self._cached(("status",), (ALL_FROM, ALL_TO), compute)
+        files = self.lake.read_state("files")
+        quarantined = [r for r in files.to_pylist() if r["status"] == "quarantined"]
+        partial = [r["file_name"] for r in files.to_pylist() if r["status"] == "partial"]
+        return {
+            "version": self.serving.version,
+            **info,
+            "files": files.num_rows,
+            "quarantined": {r["file_name"]: r["reason"] for r in quarantined},
+            "partial": partial,
+            "rejected_lines": self.lake.read_state("rejected_lines").num_rows,
+        }
+
+    def warm(self) -> None:
+        """Fill the cache for the common questions (after each commit)."""
+        try:
+            self.last_session()
+        except NoData:
+            return
+        for key in ("kills", "dpm", "kd"):
+            self.leaderboard(key)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> pl.DataFrame:
+    board = (
+        totals.filter(pl.col(metric.sample) >= min_rounds)
+        .filter(pl.col(metric.key).is_not_null())
+        .sort([metric.key, "rounds", "guid"], descending=[metric.descending, True, False])
+        .head(limit)
+    )
+    return board.select(
+        pl.int_range(1, board.height + 1).alias("rank"),
+        "guid",
+        "name",
+        pl.col(metric.key).alias("value"),
+        pl.all().exclude("guid", "name"),
+    )
+
+
+def pick_mvp(players: pl.DataFrame, rounds: int) -> dict[str, Any] | None:
+    """Highest DPM among players who played at least half the session's rounds."""
+    eligible = players.filter(pl.col("rounds") * 2 >= rounds).filter(pl.col("dpm").is_not_null())
+    if eligible.is_empty():
+        return None
+    return eligible.sort(["dpm", "kills"], descending=True).row(0, named=True)
+
+
+def score_stopwatch(
+    rounds: pl.DataFrame, sides: pl.DataFrame, players: pl.DataFrame
+) -> tuple[pl.DataFrame, tuple[Team, Team] | None]:
+    """Stopwatch results per match and the session's two teams (STATS_FORMAT.md §5.8).
+
+    Teams are found by GUID sets, not side numbers (players swap sides each round). A map
+    where the round-2 attackers completed is theirs (they beat the clock round 1 set);
+    otherwise the round-1 attackers win if they completed; otherwise it is a double
+    fullhold, scored 1–1. A map win is 2 points.
+    """
+    counted = rounds.filter(pl.col("counted"))
+    by_round: dict[int, dict[str, int]] = {}
+    for r in sides.iter_rows(named=True):
+        by_round.setdefault(r["round_id"], {})[r["guid"]] = r["team"]
+    teams: list[set[str]] = []
+    points = [0, 0]
+    rows: list[dict[str, Any]] = []
+    for match_id, grp in counted.group_by("match_id", maintain_order=True):
+        r1s = grp.filter(pl.col("round_number") == 1)
+        r2s = grp.filter(pl.col("round_number") == 2)
+        if r1s.is_empty() or r2s.is_empty():
+            continue
+        r1, r2 = r1s.row(0, named=True), r2s.row(0, named=True)
+        side1 = by_round.get(r1["round_id"], {})
+        att1 = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
+        def1 = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
+        side2 = by_round.get(r2["round_id"], {})
+        att2 = {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
+        def2 = {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
+        group_r1_att = att1 | def2  # the same people: R1 attackers defend in R2
+        group_r1_def = def1 | att2
+        if not teams:
+            teams = [set(group_r1_att), set(group_r1_def)]
+        a_overlap = len(group_r1_att & teams[0]) + len(group_r1_def & teams[1])
+        b_overlap = len(group_r1_att & teams[1]) + len(group_r1_def & teams[0])
+        att_team = 0 if a_overlap >= b_overlap else 1
+        teams[att_team] |= group_r1_att
+        teams[1 - att_team] |= group_r1_def
+        r1_done = bool(r1["attackers_won"])
+        r2_done = bool(r2["attackers_won"])
+        if r2_done:
+            winner: int | None = 1 - att_team  # R2 attackers = R1 defenders beat the clock
+            outcome = "beat the clock"
+        elif r1_done:
+            winner = att_team
+            outcome = "clock held"
+        else:
+            winner = None
+            outcome = "double fullhold"
+        if winner is None:
+            points[0] += 1
+            points[1] += 1
+        else:
+            points[winner] += 2
+        rows.append(
+            {
+                "match_id": match_id[0],
+                "winner": None if winner is None else ("A", "B")[winner],
+                "outcome": outcome,
+                "clock_s": r2["time_limit_s"],
+                "r2_time_s": r2["next_time_limit_s"] if r2_done else None,
+            }
+        )
+    if not teams:
+        return pl.DataFrame(), None
+    names = (
+        dict(zip(players["guid"], players["name"], strict=True)) if not players.is_empty() else {}
+    )
+    # a player seen on both sides (team switch) belongs where he played most: drop from both
+    both = teams[0] & teams[1]
+    result = tuple(
+        Team(
+            name=f"Team {label}",
+            guids=frozenset(t - both),
+            players=tuple(sorted(names.get(g, g) for g in t - both)),
+            points=points[i],
+        )
+        for i, (label, t) in enumerate(zip(("A", "B"), teams, strict=True))
+    )
+    return pl.DataFrame(rows), (result[0], result[1])

@@ -1,0 +1,12 @@
+-- Known players and their names, for lookup by GUID prefix or (fuzzy) alias.
+-- Params: $text (the lookup text).
+SELECT guid,
+       name,
+       count(*)                                            AS rounds,
+       max(end_time)                                       AS last_seen,
+       starts_with(guid, upper($text))                     AS guid_match,
+       jaro_winkler_similarity(lower(name), lower($text))  AS similarity,
+       contains(lower(name), lower($text))                 AS contains_text
+FROM player_rounds
+WHERE NOT is_bot
+GROUP BY guid, name
