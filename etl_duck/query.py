@@ -13,6 +13,7 @@ no discord, asyncssh or matplotlib (checked by ``tests/contracts.py``).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import os
@@ -451,7 +452,7 @@ class Stats:
                     pl.col("score").first(),
                     pl.col("rounds").sum(),
                     pl.col("last_seen").max(),
-                )  # fmt: skip
+                )
                 .filter(pl.col("score") >= 0.75)
                 .sort(["score", "rounds"], descending=True)
                 .head(limit)
@@ -655,3 +656,22 @@ def score_stopwatch(
         for i, (label, t) in enumerate(zip(("A", "B"), teams, strict=True))
     )
     return pl.DataFrame(rows), (result[0], result[1])
+
+
+class AsyncStats:
+    """The same API for an event loop: every call runs in a worker thread
+    (``asyncio.to_thread``), so DuckDB and Polars never block the loop. Identical concurrent
+    calls share one computation through the cache's single flight."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        fn = getattr(self.stats, name)
+        if not callable(fn):
+            return fn  # type: ignore[no-any-return]
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+        return call
