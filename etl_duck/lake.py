@@ -315,7 +315,7 @@ class Lake:
         path = None if snap is None else snap / "_state" / f"{name}.parquet"
         if path is None or not path.exists():
             return STATE_SCHEMAS[name].empty_table()
-        return pq.read_table(path, schema=STATE_SCHEMAS[name])
+        return pq.ParquetFile(path).read().cast(STATE_SCHEMAS[name])
 
     def partition_files(self, table: str, snapshot: Path | None = None) -> list[Path]:
         snap = snapshot or self.current_dir()

@@ -1,0 +1,68 @@
+"""Helpers for lake tests: content digests, file builders."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+from etl_duck.lake import TABLES, Lake
+from tests.conftest import FIXTURES
+
+R1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+R2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
+HEADER_ONLY = FIXTURES / "2026-03-14-223140-etl_frostbite-round-1.txt"
+
+
+def content_digest(data_dir: Path) -> str:
+    """A digest of every table's rows, independent of file names and versions."""
+    lake = Lake(data_dir)
+    snap = lake.current_dir()
+    if snap is None:
+        return "empty"
+    h = hashlib.sha256()
+    con = duckdb.connect()
+    for table in TABLES:
+        files = [str(p) for p in lake.partition_files(table, snap)]
+        if not files:
+            h.update(f"{table}:none".encode())
+            continue
+        rows = con.execute(
+            "SELECT * FROM read_parquet($f, hive_partitioning = true) ORDER BY ALL", {"f": files}
+        ).fetchall()
+        h.update(f"{table}:{len(rows)}:{rows!r}".encode())
+    return h.hexdigest()
+
+
+def table_rows(data_dir: Path, table: str, where: str = "true") -> list[dict[str, object]]:
+    glob = str(data_dir / "lake" / table / "**" / "*.parquet")
+    con = duckdb.connect()
+    cur = con.execute(
+        f"SELECT * FROM read_parquet($g, hive_partitioning = true) WHERE {where} ORDER BY ALL",
+        {"g": glob},
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def header_only_round(
+    folder: Path, stamp: str, map_name: str = "etl_frostbite", tag: str = ""
+) -> Path:
+    """A valid header-only round-1 file named for ``stamp`` (YYYY-MM-DD-HHMMSS)."""
+    text = HEADER_ONLY.read_bytes().replace(b"etl_frostbite", map_name.encode())
+    text = text.replace(b"Server", f"Server{stamp}{tag}".encode(), 1)  # unique content
+    path = folder / f"{stamp}-{map_name}-round-1.txt"
+    path.write_bytes(text)
+    return path
+
+
+def renamed_pair(folder: Path, r1_stamp: str, r2_stamp: str, tag: str) -> tuple[Path, Path]:
+    """The supply fixture pair under new timestamps, with unique content."""
+    out = []
+    for src, stamp, n in ((R1, r1_stamp, 1), (R2, r2_stamp, 2)):
+        text = src.read_bytes().replace(b"Server", f"Server {tag}".encode(), 1)
+        p = folder / f"{stamp}-supply-round-{n}.txt"
+        p.write_bytes(text)
+        out.append(p)
+    return out[0], out[1]

@@ -1,0 +1,253 @@
+"""Ingest into the lake: idempotence, order independence, late data, bad input, readers."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from etl_duck.ingest import ingest_paths, rebuild
+from etl_duck.lake import Lake
+from tests.conftest import FIXTURES, REAL
+from tests.lakecheck import R1, R2, content_digest, header_only_round, renamed_pair, table_rows
+
+REAL_FILES = sorted(REAL.glob("*.txt"))
+
+
+def test_real_files_land_with_reasons(data_dir: Path) -> None:
+    report = ingest_paths(data_dir, [REAL])
+    assert len(report.ingested) == 92 and report.version == 1
+    assert report.skipped == [str(REAL / "README.md")]
+    assert len(report.duplicates) == 4  # the CRLF copies are the same files
+    rounds = table_rows(data_dir, "rounds")
+    assert len(rounds) == 92
+    assert sum(1 for r in rounds if r["reason"] == "orphan_r2") == 10
+    assert all(r["counted"] == (r["reason"] is None) for r in rounds)
+    players = table_rows(data_dir, "player_rounds")
+    assert all(p["counted"] == (p["reason"] is None) for p in players)
+    # raw copies kept under raw/<date>/
+    assert (data_dir / "raw" / "2025-11-11" / "2025-11-11-233911-braundorf_b4-round-2.txt").exists()
+
+
+def test_types_are_explicit(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    df = pl.scan_parquet(
+        data_dir / "lake/player_rounds/**/*.parquet", hive_partitioning=True
+    ).collect()
+    assert df.schema["kills"] == pl.Int32 and df.schema["time_played_s"] == pl.Int32
+    assert df.schema["end_time"] == pl.Datetime("us") or str(df.schema["end_time"]).startswith(
+        "Datetime"
+    )
+    assert df.schema["session_date"] == pl.Date
+    assert df.filter(pl.col("guid") == "7A3E9B21", pl.col("round_number") == 2)[
+        "kills"
+    ].to_list() == [7]
+
+
+def test_same_files_twice_change_nothing(data_dir: Path) -> None:
+    ingest_paths(data_dir, [REAL])
+    before = content_digest(data_dir)
+    report = ingest_paths(data_dir, [REAL])
+    assert report.ingested == [] and len(report.duplicates) == 96
+    assert Lake(data_dir).version() == 1  # nothing new: no commit
+    assert content_digest(data_dir) == before
+
+
+def test_order_and_batching_do_not_matter(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    ingest_paths(a, [REAL])
+    files = list(REAL_FILES)
+    random.Random(3).shuffle(files)
+    for i in range(0, len(files), 11):
+        ingest_paths(b, files[i : i + 11])
+    random.Random(4).shuffle(files)
+    for i in range(0, len(files), 4):
+        ingest_paths(c, files[i : i + 4])
+    assert content_digest(a) == content_digest(b) == content_digest(c)
+    assert Lake(c).version() == 23
+
+
+def test_rebuild_gives_the_same_content(data_dir: Path) -> None:
+    files = list(REAL_FILES)
+    for i in range(0, len(files), 20):
+        ingest_paths(data_dir, files[i : i + 20])
+    before = content_digest(data_dir)
+    shutil.rmtree(data_dir / ".lake")
+    (data_dir / "lake").unlink()
+    report = rebuild(data_dir)
+    assert len(report.ingested) == 92
+    assert content_digest(data_dir) == before
+
+
+def test_round1_after_its_round2_redifferences_it(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R2])
+    (r2,) = table_rows(data_dir, "rounds")
+    assert (r2["counted"], r2["reason"]) == (False, "orphan_r2")
+    raven = table_rows(data_dir, "player_rounds", "guid = '7A3E9B21'")
+    assert raven[0]["kills"] == 15 and raven[0]["row_kind"] == "orphan_r2"
+    ingest_paths(data_dir, [R1])
+    rows = {
+        r["round_number"]: r for r in table_rows(data_dir, "player_rounds", "guid = '7A3E9B21'")
+    }
+    assert (rows[2]["kills"], rows[2]["row_kind"], rows[2]["counted"]) == (7, "r2_diff", True)
+    assert rows[2]["match_id"] == rows[1]["match_id"]
+
+
+def test_a_late_file_merges_two_sessions(data_dir: Path, tmp_path: Path) -> None:
+    early = header_only_round(tmp_path, "2026-01-10-200000")
+    late = header_only_round(tmp_path, "2026-01-10-220000", "supply")
+    ingest_paths(data_dir, [early, late])
+    assert len({r["session_id"] for r in table_rows(data_dir, "rounds")}) == 2
+    bridge = header_only_round(tmp_path, "2026-01-10-210000", "te_escape2")
+    ingest_paths(data_dir, [bridge])
+    assert len({r["session_id"] for r in table_rows(data_dir, "rounds")}) == 1
+
+
+def test_a_session_across_midnight_stays_whole(data_dir: Path, tmp_path: Path) -> None:
+    files = [
+        header_only_round(tmp_path, "2026-01-10-234500"),
+        header_only_round(tmp_path, "2026-01-11-002000", "supply"),
+        header_only_round(tmp_path, "2026-01-11-010000", "te_escape2"),
+    ]
+    ingest_paths(data_dir, files)
+    rounds = table_rows(data_dir, "rounds")
+    assert {str(r["session_date"]) for r in rounds} == {"2026-01-10"}
+    assert len({r["session_id"] for r in rounds}) == 1
+    assert [p.name for p in (data_dir / "lake" / "rounds").iterdir()] == ["session_date=2026-01-10"]
+
+
+def test_a_late_file_that_moves_a_session_to_another_date_rewrites_both(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-01-11-003000")])
+    assert {str(r["session_date"]) for r in table_rows(data_dir, "rounds")} == {"2026-01-11"}
+    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-01-10-235000", "supply")])
+    assert {str(r["session_date"]) for r in table_rows(data_dir, "rounds")} == {"2026-01-10"}
+    assert not (data_dir / "lake" / "rounds" / "session_date=2026-01-11").exists()
+
+
+def test_bad_input_is_handled_and_the_batch_lands(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "2026-03-14-235959-supply-round-1.txt"
+    bad.write_bytes(b"srv\\supply\\cfg\\1\\one\\2\\12:00\\8:41\\1000\n")
+    (tmp_path / "2026-03-14-213512-supply-round-1-endstats.txt").write_text("award\tx\t1\n")
+    report = ingest_paths(data_dir, [FIXTURES, tmp_path])
+    # the unparseable file: quarantined with file, line and field in the reason
+    assert set(report.quarantined) == {bad.name}
+    reason = (data_dir / "quarantine" / f"{bad.name}.reason").read_text()
+    assert f"{bad.name}:1: H4 defender" in reason
+    assert (data_dir / "quarantine" / bad.name).read_bytes() == bad.read_bytes()
+    # not a round file: skipped and counted, not quarantined
+    assert any(s.endswith("-endstats.txt") for s in report.skipped)
+    # empty → retry later, not stored; partial → stored, flagged
+    assert report.empty == ["2026-03-14-221702-te_escape2-round-1.txt"]
+    assert report.partial == ["2026-03-14-220518-etl_adlernest-round-1.txt"]
+    assert report.rejected_lines == 3
+    lake = Lake(data_dir)
+    rejected = lake.read_state("rejected_lines").to_pylist()
+    assert sorted((r["line"], r["field"]) for r in rejected) == [
+        (3, "extended fields"),
+        (4, "P4 weapon groups"),
+        (5, "extended fields"),
+    ]
+    rounds = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}
+    assert rounds["2026-03-14-220518-etl_adlernest-round-1.txt"]["reason"] == "partial"
+    assert rounds["2026-03-14-230004-etl_sp_delivery-round-2.txt"]["reason"] == "interrupted"
+    assert rounds["2026-03-14-214449-supply-round-2.txt"]["counted"]
+    assert len(rounds) == 6  # the good files of the batch landed
+    files = {r["file_name"]: r for r in lake.read_state("files").to_pylist()}
+    assert files[bad.name]["status"] == "quarantined"
+
+
+def test_partial_file_is_replaced_when_it_grows(data_dir: Path, tmp_path: Path) -> None:
+    full = R1.read_bytes()
+    path = tmp_path / R1.name
+    path.write_bytes(full[: full.rindex(b"\n", 0, len(full) - 1) + 20])  # cut inside the last line
+    report = ingest_paths(data_dir, [path])
+    assert report.partial == [R1.name]
+    assert len(table_rows(data_dir, "player_rounds")) == 5
+    path.write_bytes(full)
+    report = ingest_paths(data_dir, [path])
+    assert report.replaced == [R1.name]
+    rows = table_rows(data_dir, "player_rounds")
+    assert len(rows) == 6 and all(r["counted"] for r in rows)
+    assert (data_dir / "raw" / "2026-03-14" / R1.name).read_bytes() == full
+
+
+def test_empty_file_is_retried(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / R1.name
+    path.write_bytes(b"")
+    assert ingest_paths(data_dir, [path]).empty == [R1.name]
+    path.write_bytes(R1.read_bytes())
+    assert ingest_paths(data_dir, [path]).ingested == [R1.name]
+
+
+def test_notebook_readers_see_the_lake(data_dir: Path) -> None:
+    ingest_paths(data_dir, [REAL])
+    pl_total = (
+        pl.scan_parquet(data_dir / "lake/player_rounds/**/*.parquet", hive_partitioning=True)
+        .filter(pl.col("counted"))
+        .select(pl.col("kills").sum())
+        .collect()
+        .item()
+    )
+    duck_total = (
+        duckdb.connect()
+        .execute(
+            "SELECT sum(kills) FROM read_parquet($g, hive_partitioning = true) WHERE counted",
+            {"g": f"{data_dir}/lake/player_rounds/**/*.parquet"},
+        )
+        .fetchone()
+    )
+    assert duck_total is not None and pl_total == duck_total[0] > 0
+    assert not list((data_dir / "lake").rglob("*.tmp"))
+
+
+def test_readers_never_see_half_a_commit(data_dir: Path, tmp_path: Path) -> None:
+    """A reader polls while 30 commits land; every read matches one committed version."""
+    lake = Lake(data_dir)
+    batches = []
+    for i in range(30):
+        d = tmp_path / f"b{i}"
+        d.mkdir()
+        day = 1 + i % 28
+        batches.append(
+            list(
+                renamed_pair(
+                    d, f"2026-02-{day:02d}-2{i % 3}0000", f"2026-02-{day:02d}-2{i % 3}0900", f"b{i}"
+                )
+            )
+        )
+    committed: dict[int, int] = {0: 0}
+    stop = threading.Event()
+    bad: list[str] = []
+    reads = [0]
+
+    def reader() -> None:
+        con = duckdb.connect()
+        while not stop.is_set():
+            snap = lake.current_dir()
+            if snap is None:
+                continue
+            m = lake.manifest(snap)
+            files = [str(snap / p.file) for p in m.partitions["player_rounds"].values()]
+            n = con.execute("SELECT count(*) FROM read_parquet($f)", {"f": files}).fetchone()
+            expected = sum(p.rows for p in m.partitions["player_rounds"].values())
+            if n is None or n[0] != expected:
+                bad.append(f"v{m.version}: {n} != {expected}")
+            reads[0] += 1
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i, files in enumerate(batches, start=1):
+            ingest_paths(data_dir, files)
+            committed[i] = len(table_rows(data_dir, "player_rounds"))
+    finally:
+        stop.set()
+        t.join()
+    assert not bad and reads[0] > 10
+    assert committed[30] == 30 * 12  # 6 players in R1, 6 in R2 (one left, one joined)
