@@ -210,8 +210,10 @@ def write_bytes_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> 
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+    failpoint("temp file written")
     os.replace(tmp, path)
     fsync_dir(path.parent)
+    failpoint("file renamed")
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
