@@ -46,3 +46,16 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     d = tmp_path / "data"
     d.mkdir()
     yield d
+
+
+@pytest.fixture(scope="session")
+def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """Four months of a synthetic community, ingested once for the whole run: (data dir, Truth)."""
+    from etl_duck.ingest import ingest_paths
+    from etl_duck.synth import generate
+
+    files = tmp_path_factory.mktemp("synthetic-files")
+    truth = generate(files, seed=5, days=120)
+    data = tmp_path_factory.mktemp("synthetic-data")
+    ingest_paths(data, [files])
+    return data, truth

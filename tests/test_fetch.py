@@ -1,0 +1,615 @@
+"""Fetch over a real asyncssh SFTP server on 127.0.0.1 (tests/sftp_server.py): no mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncssh
+import pytest
+
+from etl_duck.fetch import (
+    INCOMING,
+    AuthError,
+    Fetcher,
+    FetchReport,
+    HostKeyError,
+    display_name,
+    hostile_reason,
+    raw_path,
+    run_fetch,
+    run_watch,
+)
+from tests.conftest import FIXTURES
+from tests.sftp_server import Hooks, SFTPTestServer, serve_in_thread
+
+T = TypeVar("T")
+FIXTURE = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+#: header + two player lines: small, valid, ends with LF
+CONTENT = b"".join(FIXTURE.read_bytes().splitlines(keepends=True)[:3])
+OLD = 3600.0  # seconds: older than fetch_stable_seconds (30 s), taken on the first look
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def stats_names(n: int, start: datetime = datetime(2026, 3, 14, 20, 0, 0)) -> list[str]:
+    out = []
+    for i in range(n):
+        t = start + timedelta(minutes=7 * i)
+        out.append(f"{t:%Y-%m-%d-%H%M%S}-supply-round-{1 + i % 2}.txt")
+    return out
+
+
+class Recorder:
+    """The injected ingest: records every batch."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.batches: list[list[Path]] = []
+        self.fail_times = fail_times
+        self.lock = threading.Lock()
+
+    def __call__(self, paths: list[Path]) -> int:
+        with self.lock:
+            self.batches.append(list(paths))
+            if self.fail_times:
+                self.fail_times -= 1
+                raise RuntimeError("lake is locked (test)")
+        return len(paths)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for b in self.batches for p in b]
+
+    def assert_once(self) -> None:
+        dupes = [n for n, c in Counter(self.names).items() if c > 1]
+        assert not dupes, f"ingested more than once: {dupes}"
+
+
+def raw_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file in the raw store (date folders only) by name."""
+    raw = data_dir / "raw"
+    if not raw.exists():
+        return {}
+    return {p.name: p.read_bytes() for p in raw.glob("*/*") if p.parent.name != INCOMING}
+
+
+def assert_clean(data_dir: Path, server: SFTPTestServer) -> None:
+    """Raw copies are whole and where they belong; nothing left in .incoming; server untouched."""
+    for name, data in raw_files(data_dir).items():
+        assert data == (server.folder / name).read_bytes(), f"{name}: raw copy differs"
+        assert raw_path(data_dir, name).is_file()
+    incoming = data_dir / "raw" / INCOMING
+    leftovers = list(incoming.iterdir()) if incoming.exists() else []
+    assert leftovers == [], f"left in .incoming: {leftovers}"
+    assert server.hooks.mutations == []
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_hostile_reason_and_display_name() -> None:
+    good = b"2026-03-14-213512-supply-round-1.txt"
+    assert hostile_reason(good) is None
+    assert hostile_reason("2026-03-14-213512-größe-round-1.txt".encode()) is None
+    assert hostile_reason(b"../x") == "path traversal"
+    assert hostile_reason(b"a/../../x") == "path traversal"
+    assert hostile_reason(b"/etc/passwd") == "absolute path"
+    assert hostile_reason(b"a/b") == "contains a path separator"
+    assert hostile_reason(b"..\\..\\x") == "path traversal"
+    assert hostile_reason(good + b"\n") == "control or invisible character in name"
+    assert hostile_reason(b"a\x00b") == "control or invisible character in name"
+    assert hostile_reason("a\u202eb".encode()) == "control or invisible character in name"
+    assert hostile_reason(b"\xff\xfe") == "name is not valid UTF-8"
+    assert hostile_reason(b"x" * 256) == "name longer than 255 bytes"
+    assert display_name(b"a\x1b[31mb\n") == "a\\x1b[31mb\\n"
+    assert display_name(b"\xffok") == "\\xffok"
+
+
+# --------------------------------------------------------------------------- polling
+
+
+def test_new_files_between_polls_each_ingested_exactly_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            first, later = stats_names(5)[:2], stats_names(5)[2:]
+            for name in first:
+                server.write(name, CONTENT, age_s=OLD)
+            server.write("2026-03-14-213512-supply-round-1-endstats.txt", b"x\n", age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r1 = await fetcher.poll_once()
+                assert sorted(r1.downloaded) == sorted(first)
+                assert r1.bytes == 2 * len(CONTENT) and r1.listed == 2
+                for name in later:  # written "now": the first look only records them
+                    server.write(name, CONTENT)
+                r2 = await fetcher.poll_once()
+                assert r2.downloaded == [] and sorted(r2.pending) == sorted(later)
+                assert r2.known == 2
+                r3 = await fetcher.poll_once()  # unchanged since the last look: stable
+                assert sorted(r3.downloaded) == sorted(later)
+                r4 = await fetcher.poll_once()
+                assert r4.downloaded == [] and r4.pending == [] and r4.known == 5
+            assert [len(b) for b in rec.batches] == [2, 3]  # one ingest call per batch
+            rec.assert_once()
+            assert sorted(rec.names) == sorted(first + later)
+            assert all(p == raw_path(data, p.name) for b in rec.batches for p in b)
+            assert sorted(raw_files(data)) == sorted(first + later)  # endstats ignored
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_growing_file_is_taken_only_once_complete(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            lines = FIXTURE.read_bytes().splitlines(keepends=True)
+            server.write(name, b"".join(lines[:2]))
+            rec = Recorder()
+            data = tmp_path / "data"
+            settings = server.settings(data, fetch_stable_seconds=3600)
+            async with Fetcher(settings, rec) as fetcher:
+                assert (await fetcher.poll_once()).pending == [name]  # first look
+                server.append(name, lines[2][:20])  # the writer is mid-line
+                assert (await fetcher.poll_once()).pending == [name]  # changed: not stable
+                server.append(name, lines[2][20:] + b"".join(lines[3:]))
+                assert (await fetcher.poll_once()).pending == [name]  # changed again
+                r = await fetcher.poll_once()  # two equal looks
+                assert r.downloaded == [name]
+            assert raw_files(data)[name] == FIXTURE.read_bytes()
+            assert rec.names == [name]
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_partial_copy_is_fetched_again_when_the_file_grows(tmp_path: Path) -> None:
+    # A writer that paused long enough to look stable: the partial copy is stored, and when
+    # the remote file grows (different size) it is fetched again and replaced atomically.
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            whole = FIXTURE.read_bytes()
+            server.write(name, whole[:500], age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                assert raw_files(data)[name] == whole[:500]
+                server.write(name, whole, age_s=OLD - 1)
+                r = await fetcher.poll_once()
+                assert r.downloaded == [name]
+            assert raw_files(data)[name] == whole
+            assert [b[0].name for b in rec.batches] == [name, name]  # ingest sees the new copy
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_zero_byte_files_are_never_taken(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            old, new = stats_names(2)
+            server.write(old, b"", age_s=OLD)
+            server.write(new, b"")
+            rec = Recorder()
+            async with Fetcher(server.settings(tmp_path / "data"), rec) as fetcher:
+                for _ in range(3):
+                    r = await fetcher.poll_once()
+                    assert r.downloaded == [] and sorted(r.empty) == sorted([old, new])
+            assert rec.batches == [] and server.hooks.opens == Counter()
+
+    run(main())
+
+
+def test_age_rule_uses_the_injected_clock(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            mtime = (server.write(name, CONTENT, age_s=OLD)).stat().st_mtime
+            settings = server.settings(tmp_path / "data", fetch_stable_seconds=60)
+            # "now" is just after the write: too young, and only one look so far
+            async with Fetcher(settings, Recorder(), clock=lambda: mtime + 5) as fetcher:
+                assert (await fetcher.poll_once()).pending == [name]
+            # "now" is past the stable age: taken at the first look
+            async with Fetcher(settings, Recorder(), clock=lambda: mtime + 61) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+
+    run(main())
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_connection_dropped_mid_transfer_then_a_later_poll_completes(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(20)
+        victim = names[7]
+        hooks = Hooks(drop_after={victim: 300}, read_delay_s=0.005)
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r1 = await fetcher.poll_once()
+                assert r1.connection_lost
+                assert victim in dict(r1.failed)
+                assert victim not in raw_files(data)  # never half a file in data/raw
+                assert_clean(data, server)
+                assert sorted(rec.names) == sorted(r1.downloaded)
+                r2 = await fetcher.poll_once()  # reconnects
+                assert not r2.connection_lost and r2.failed == []
+                assert victim in r2.downloaded
+            assert hooks.dropped == {victim}
+            assert sorted(rec.names) == sorted(names)
+            rec.assert_once()
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_watch_reconnects_after_a_drop_and_stops_cleanly(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(12)
+        hooks = Hooks(drop_after={names[3]: 100, names[9]: 250})
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            reports: list[FetchReport] = []
+            settings = server.settings(tmp_path / "data", poll_interval_s=0.05)
+            stop = asyncio.Event()
+            async with Fetcher(settings, rec) as fetcher:
+                task = asyncio.create_task(fetcher.watch(stop, on_report=reports.append))
+                deadline = time.monotonic() + 15
+                while len(set(rec.names)) < len(names) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                stop.set()
+                await asyncio.wait_for(task, 5)  # returns once stop is set
+            assert sorted(rec.names) == sorted(names)
+            rec.assert_once()
+            assert hooks.dropped == {names[3], names[9]}
+            assert any(r.connection_lost for r in reports)
+            assert_clean(tmp_path / "data", server)
+
+    run(main())
+
+
+def test_watch_backs_off_while_the_server_is_unreachable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        server = await SFTPTestServer(tmp_path).start()
+        await server.stop()  # nothing listens on that port any more
+        settings = server.settings(tmp_path / "data", reconnect_backoff_s=0.02)
+        stop = asyncio.Event()
+        async with Fetcher(settings, Recorder()) as fetcher:
+            task = asyncio.create_task(fetcher.watch(stop))
+            await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.wait_for(task, 3)
+
+    with caplog.at_level(logging.WARNING, logger="etl_duck.fetch"):
+        run(main())
+    waits = [float(m.split("retrying in ")[1].split(" s")[0]) for m in caplog.messages]
+    assert len(waits) >= 3
+    assert waits[:4] == sorted(waits[:4]) and waits[1] > waits[0]  # exponential, capped
+    assert max(waits) <= 0.5
+    assert all("cannot connect to etl@127.0.0.1" in m for m in caplog.messages)
+
+
+def test_unknown_host_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            server.write(stats_names(1)[0], CONTENT, age_s=OLD)
+            other = asyncssh.generate_private_key("ssh-ed25519")
+            # known_hosts knows some other host, not this one
+            server.write_known_hosts(text=f"example.org {other.export_public_key().decode()}")
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                with pytest.raises(HostKeyError) as err:
+                    await fetcher.poll_once()
+            msg = str(err.value)
+            assert "127.0.0.1" in msg and str(server.port) in msg
+            assert str(server.known_hosts) in msg
+            assert "not in known_hosts" in msg and "Will not connect" in msg
+            assert raw_files(data) == {} and server.hooks.opens == Counter()
+
+    run(main())
+
+
+def test_changed_host_key_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            server.write(stats_names(1)[0], CONTENT, age_s=OLD)
+            server.write_known_hosts(asyncssh.generate_private_key("ssh-ed25519"))
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                with pytest.raises(HostKeyError) as err:
+                    await fetcher.check()
+            msg = str(err.value)
+            assert "does NOT match" in msg and str(server.port) in msg
+            assert str(server.known_hosts) in msg and "Will not connect" in msg
+            assert raw_files(data) == {}
+
+    run(main())
+
+
+def test_missing_known_hosts_file_is_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            server.known_hosts.unlink()
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                with pytest.raises(HostKeyError, match="does not exist: will not connect"):
+                    await fetcher.poll_once()
+
+    run(main())
+
+
+def test_wrong_key_is_a_clear_auth_error_without_the_passphrase(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            secret = "correct horse battery staple"
+            wrong = tmp_path / "keys" / "id_wrong"
+            # PKCS#8: encrypted OpenSSH-format keys need the optional bcrypt package
+            asyncssh.generate_private_key("ssh-ed25519").write_private_key(
+                str(wrong), "pkcs8-pem", passphrase=secret
+            )
+            os.chmod(wrong, 0o600)
+            settings = server.settings(
+                tmp_path / "data", ssh_key_path=wrong, ssh_key_passphrase=secret
+            )
+            async with Fetcher(settings, Recorder()) as fetcher:
+                with pytest.raises(AuthError) as err:
+                    await fetcher.poll_once()
+            msg = str(err.value)
+            assert "'etl'" in msg and f"127.0.0.1:{server.port}" in msg and str(wrong) in msg
+            assert secret not in msg and secret not in repr(settings)
+
+            bad = server.settings(tmp_path / "data", ssh_key_path=wrong, ssh_key_passphrase="x")
+            async with Fetcher(bad, Recorder()) as fetcher:
+                with pytest.raises(AuthError, match="cannot load SSH key") as err2:
+                    await fetcher.poll_once()
+            assert secret not in str(err2.value) and str(wrong) in str(err2.value)
+
+    run(main())
+
+
+def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
+    good = "2026-03-14-213512-supply-round-1.txt"
+    injected = [  # names no real file system can hold; a hostile server can still send them
+        b"../2026-03-14-213512-supply-round-1.txt",
+        b"/etc/2026-03-14-213512-supply-round-1.txt",
+        b"2026-03-14-213512-../../../../tmp/x-round-1.txt",
+        b"2026-03-14-213512-..\\..\\x-round-1.txt",
+        b"2026-03-14-213512-\xff\xfe-round-1.txt",
+    ]
+    real = [  # legal on Linux, hostile to logs, terminals and the stats regex
+        good + "\n",
+        "2026-03-14-213512-sup\x1b[2Jply-round-1.txt",
+        "2026-03-14-213512-sup\u202eply-round-1.txt",
+    ]
+
+    async def main() -> None:
+        hooks = Hooks(extra_names=[(n, len(CONTENT)) for n in injected])
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in [good, *real]:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r = await fetcher.poll_once()
+                assert r.downloaded == [good]
+                skipped = dict(r.skipped)
+                assert len(skipped) == len(injected) + len(real)
+                assert skipped["../2026-03-14-213512-supply-round-1.txt"] == "path traversal"
+                assert skipped["/etc/2026-03-14-213512-supply-round-1.txt"] == "absolute path"
+                assert skipped[good + "\\n"] == "control or invisible character in name"
+                assert skipped["2026-03-14-213512-\\xff\\xfe-round-1.txt"] == (
+                    "name is not valid UTF-8"
+                )
+                assert all(n.isprintable() for n in skipped)  # reported names are safe to print
+                assert "skipped" in await fetcher.check()
+                assert dict((await fetcher.poll_once()).skipped) == skipped  # reported each poll
+            assert set(hooks.opens) == {good}  # hostile names are never even opened
+            every = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+            inside = [p for p in every if p.startswith("data")]
+            assert inside == [f"data/raw/2026-03-14/{good}"]
+            assert rec.names == [good]
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_permission_denied_on_one_file_the_rest_land(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(10)
+        hooks = Hooks(deny={names[4]})
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r = await fetcher.poll_once()
+                assert sorted(r.downloaded) == sorted(set(names) - {names[4]})
+                assert dict(r.failed) == {names[4]: "permission denied (Permission denied)"}
+                assert not r.connection_lost and not r.ok
+                r2 = await fetcher.poll_once()  # retried, still denied, nothing else redone
+                assert r2.downloaded == [] and list(dict(r2.failed)) == [names[4]]
+                hooks.deny.clear()
+                assert (await fetcher.poll_once()).downloaded == [names[4]]
+            assert sorted(rec.names) == sorted(names)
+            rec.assert_once()
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_ingest_failure_is_retried_and_a_dead_process_journal_recovered(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            names = stats_names(3)
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            rec = Recorder(fail_times=1)
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r1 = await fetcher.poll_once()
+                assert r1.ingest_error == "RuntimeError: lake is locked (test)"
+                assert sorted(raw_files(data)) == sorted(names)  # landed; journal kept
+                r2 = await fetcher.poll_once()  # nothing new downloaded, ingest retried
+                assert r2.downloaded == [] and r2.ingest_error is None
+                assert sorted(p.name for p in r2.ingested) == sorted(names)
+            assert [sorted(p.name for p in b) for b in rec.batches] == [sorted(names)] * 2
+            assert list((data / "raw" / INCOMING).iterdir()) == []
+
+            # a process that died between the raw commit and ingest left its journal behind
+            server.write(extra := stats_names(4)[3], CONTENT, age_s=OLD)
+            rec2 = Recorder(fail_times=1)
+            async with Fetcher(server.settings(data), rec2) as fetcher:
+                await fetcher.poll_once()
+            (journal,) = (data / "raw" / INCOMING).glob("batch-*.json")
+            dead = subprocess.run(
+                [sys.executable, "-c", "import os; print(os.getpid())"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            body = json.loads(journal.read_text())
+            journal.write_text(json.dumps(body | {"pid": int(dead)}))
+            rec3 = Recorder()
+            async with Fetcher(server.settings(data), rec3) as fetcher:
+                r = await fetcher.poll_once()
+            assert r.downloaded == [] and [p.name for p in r.ingested] == [extra]
+            assert rec3.names == [extra]
+            assert_clean(data, server)
+
+    run(main())
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def test_backlog_of_1000_files_bounded_parallelism(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(1000)
+        hooks = Hooks(read_delay_s=0.001)  # so downloads overlap and the bound is visible
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            progress: list[tuple[int, int]] = []
+            data = tmp_path / "data"
+            settings = server.settings(data, fetch_parallel=5)
+            async with Fetcher(settings, rec, progress=lambda d, t: progress.append((d, t))) as f:
+                t0 = time.perf_counter()
+                r = await f.poll_once()
+                took = time.perf_counter() - t0
+            print(f"\n1,000-file backlog over loopback SFTP: {took:.2f} s")
+            assert len(r.downloaded) == 1000 and r.failed == [] and r.bytes == 1000 * len(CONTENT)
+            assert 2 <= hooks.max_open <= 5  # parallel, and never more than the setting
+            assert [len(b) for b in rec.batches] == [1000]  # one ingest call for the batch
+            assert progress[0] == (0, 1000) and progress[-1] == (1000, 1000)
+            assert len(raw_files(data)) == 1000
+            assert_clean(data, server)
+
+    run(main())
+
+
+# --------------------------------------------------------------------------- check / CLI
+
+
+def test_check_connects_and_lists(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            for name in stats_names(3):
+                server.write(name, CONTENT, age_s=OLD)
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                line = await fetcher.check()
+            assert line == (
+                f"etl@127.0.0.1:{server.port}:gamestats: 3 stats files, 3 not yet fetched"
+            )
+            assert server.hooks.opens == Counter()
+
+    run(main())
+
+
+def test_run_fetch_and_run_watch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names = stats_names(4)
+    with serve_in_thread(tmp_path) as server:
+        for name in names[:2]:
+            server.write(name, CONTENT, age_s=OLD)
+        data = tmp_path / "data"
+        rec = Recorder()
+        assert run_fetch(server.settings(data), ingest=rec) == 0
+        assert sorted(rec.names) == sorted(names[:2])
+        assert "2 downloaded" in capsys.readouterr().out
+
+        for name in names[2:]:
+            server.write(name, CONTENT, age_s=OLD)
+        settings = server.settings(data, poll_interval_s=0.05)
+
+        def interrupt_when_done() -> None:
+            deadline = time.monotonic() + 10
+            while len(rec.names) < 4 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+
+        threading.Thread(target=interrupt_when_done, daemon=True).start()
+        assert run_watch(settings, ingest=rec) == 0
+        assert sorted(rec.names) == sorted(names)
+        rec.assert_once()
+
+        server.write_known_hosts(asyncssh.generate_private_key("ssh-ed25519"))
+        assert run_fetch(server.settings(data), ingest=rec) == 2
+        assert "does NOT match" in capsys.readouterr().err
+    assert run_fetch(server.settings(data), ingest=rec) == 3  # server gone
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) -> None:
+    ingest = pytest.importorskip("etl_duck.ingest")
+    if not hasattr(ingest, "ingest_paths"):
+        pytest.skip("etl_duck.ingest.ingest_paths not written yet")
+    import duckdb
+
+    fixtures = sorted(p for p in FIXTURES.glob("*.txt") if p.stat().st_size > 0)
+
+    async def main() -> FetchReport:
+        async with SFTPTestServer(tmp_path) as server:
+            for p in fixtures:
+                server.write(p.name, p.read_bytes(), age_s=OLD)
+            async with Fetcher(server.settings(tmp_path / "data")) as fetcher:  # default ingest
+                t0 = time.perf_counter()
+                report = await fetcher.poll_once()
+                report.seconds = time.perf_counter() - t0
+                return report
+
+    report = run(main())
+    assert report.ingest_error is None, report.ingest_error
+    assert sorted(report.downloaded) == sorted(p.name for p in fixtures)
+    lake = tmp_path / "data" / "lake" / "rounds"
+    count = duckdb.sql(
+        f"select count(*) from read_parquet('{lake}/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    assert count[0][0] >= 1
+    assert report.seconds < 5
