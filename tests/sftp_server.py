@@ -65,7 +65,7 @@ class _Open:
 class HookedSFTPServer(asyncssh.SFTPServer):
     """Chrooted, read-only SFTP server with test hooks."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, server: SFTPTestServer) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], server: SFTPTestServer) -> None:
         super().__init__(chan, chroot=os.fsencode(server.root))
         self._server = server
         self._hooks = server.hooks

@@ -608,7 +608,7 @@ def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) ->
     assert report.ingest_error is None, report.ingest_error
     assert sorted(report.downloaded) == sorted(p.name for p in fixtures)
     lake = tmp_path / "data" / "lake" / "rounds"
-    count = duckdb.sql(
+    count = duckdb.execute(
         f"select count(*) from read_parquet('{lake}/**/*.parquet', hive_partitioning=true)"
     ).fetchall()
     assert count[0][0] >= 1

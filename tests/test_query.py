@@ -6,6 +6,7 @@ it really wrote), never with the project's SQL or metric code.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -176,7 +177,7 @@ def test_stopwatch_score_follows_the_truth(lake: tuple[Stats, Truth]) -> None:
             key=lambda r: r.end_time,
         )
         outcomes: list[str] = []
-        for r1, r2 in zip(evening, evening[1:], strict=False):
+        for r1, r2 in itertools.pairwise(evening):
             if r1.round_number == 1 and r2.round_number == 2 and r1.map_name == r2.map_name:
                 if r2.winner_side != r2.defender_side:
                     outcomes.append("beat the clock")
@@ -263,7 +264,7 @@ def test_session_window_is_the_last_session(lake: tuple[Stats, Truth]) -> None:
 
 
 def test_the_golden_data_is_not_trivial(lake: tuple[Stats, Truth]) -> None:
-    stats, truth = lake
+    stats, _truth = lake
     rep = stats.last_session()
     assert rep.maps.drop_nulls("outcome").height >= 5
     assert rep.players.height >= 6
