@@ -450,6 +450,78 @@ def export(
     console.print(f"wrote {df.height} rows to {out}")
 
 
+# --------------------------------------------------------------------------- server side
+
+
+@app.command()
+def fetch() -> None:
+    """Fetch new stats files from the game server over SFTP once, then ingest them."""
+    from etl_duck.fetch import run_fetch
+    from etl_duck.settings import load_settings
+
+    raise typer.Exit(run_fetch(load_settings(data_dir=STATE.data_dir)))
+
+
+@app.command()
+def watch() -> None:
+    """Poll the game server for new files until Ctrl-C (faster while a session is on)."""
+    from etl_duck.fetch import run_watch
+    from etl_duck.settings import load_settings
+
+    raise typer.Exit(run_watch(load_settings(data_dir=STATE.data_dir)))
+
+
+@app.command()
+def bot(
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate settings and connectivity, except Discord.")
+    ] = False,
+) -> None:
+    """Run the Discord bot (token and channels from the environment / .env)."""
+    from etl_duck.bot import run_bot
+    from etl_duck.settings import load_settings
+
+    raise typer.Exit(run_bot(load_settings(data_dir=STATE.data_dir), check=check))
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="Days of synthetic history (a season = 90).")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic community.")] = 7,
+) -> None:
+    """Generate a season of stats files, ingest them, show leaderboards, the last session
+    and write a chart — the whole job on the embedded default, no server needed."""
+    from etl_duck.charts import session_overview_png
+    from etl_duck.ingest import ingest_paths
+    from etl_duck.synth import generate
+
+    files = STATE.data_dir / "synthetic"
+    files.mkdir(parents=True, exist_ok=True)
+    truth = generate(files, seed=seed, days=days)
+    console.rule("1. a synthetic season")
+    console.print(
+        f"{len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds in {files}"
+    )
+    console.rule("2. ingest")
+    _print_report(ingest_paths(STATE.data_dir, [files], _ingest_options()))
+    console.rule("3. status")
+    status(as_json=False)
+    console.rule("4. leaderboards")
+    top("kills", window="all", limit=5, min_rounds=None, as_json=False)
+    top("dpm", window="month", limit=5, min_rounds=None, as_json=False)
+    console.rule("5. the last session")
+    rep = _stats().last_session()
+    print_session(rep)
+    chart = STATE.data_dir / "charts" / f"session-{rep.session_date}.png"
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    chart.write_bytes(session_overview_png(rep))
+    console.rule("6. chart")
+    console.print(f"wrote {chart}")
+
+
 def main() -> None:
     app()
 

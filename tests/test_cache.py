@@ -1,0 +1,109 @@
+"""The version-keyed cache: never stale, never recomputed needlessly, single flight."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from etl_duck.cache import QueryCache
+from etl_duck.ingest import ingest_paths
+from etl_duck.query import AsyncStats, Stats
+from tests.lakecheck import R1, R2, renamed_pair
+
+
+def test_a_commit_changes_the_answer_at_once(data_dir: Path, tmp_path: Path) -> None:
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir, min_rounds=0)
+    before = stats.leaderboard("kills")
+    raven = before.filter(before["guid"] == "7A3E9B21")["value"].item()
+    ingest_paths(data_dir, [R2])  # the next call must see it: no TTL, no stale entry
+    after = stats.leaderboard("kills")
+    assert after.filter(after["guid"] == "7A3E9B21")["value"].item() == raven + 7
+
+
+def test_no_commit_means_the_same_object_and_no_query(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    stats = Stats(data_dir, min_rounds=0)
+    first = stats.leaderboard("dpm")
+    runs = sum(len(v) for v in stats.timings.values())
+    assert stats.leaderboard("dpm") is first
+    assert sum(len(v) for v in stats.timings.values()) == runs
+    assert stats.cache.stats().hits >= 1
+
+
+def test_a_commit_elsewhere_keeps_other_windows_cached(data_dir: Path, tmp_path: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    stats = Stats(data_dir, min_rounds=0)
+    session_board = stats.leaderboard("kills", "2026-03-14..2026-03-14")
+    ingest_paths(
+        data_dir, list(renamed_pair(tmp_path, "2026-04-01-210000", "2026-04-01-211000", "x"))
+    )
+    # the March partition did not change: same object; all-time did: recomputed
+    assert stats.leaderboard("kills", "2026-03-14..2026-03-14") is session_board
+    assert stats.leaderboard("kills")["value"].max() > session_board["value"].max()
+
+
+def test_concurrent_identical_requests_run_once(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    stats = Stats(data_dir, min_rounds=0)
+    stats.version()
+    real_run = stats.run
+    calls = []
+
+    def slow_run(name: str, **params: object) -> object:
+        calls.append(name)
+        time.sleep(0.2)
+        return real_run(name, **params)
+
+    stats.run = slow_run  # type: ignore[method-assign]
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(stats.leaderboard("kd"))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["player_totals"]
+    assert len({id(r) for r in results}) == 1
+    assert stats.cache.stats().shared == 7
+
+
+def test_async_identical_requests_share_one_computation(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    stats = Stats(data_dir, min_rounds=0)
+    api = AsyncStats(stats)
+
+    async def main() -> list[object]:
+        return list(await asyncio.gather(*[api.leaderboard("kills") for _ in range(100)]))
+
+    results = asyncio.run(main())
+    assert len({id(r) for r in results}) == 1
+    assert len(stats.timings["player_totals"]) == 1
+
+
+def test_errors_are_not_cached_and_reach_every_waiter() -> None:
+    cache = QueryCache()
+    attempts = []
+
+    def boom() -> int:
+        attempts.append(1)
+        raise RuntimeError("no")
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            cache.get_or_compute("k", boom)
+    assert len(attempts) == 2
+    assert cache.get_or_compute("k", lambda: 5) == 5
+
+
+def test_lru_evicts_the_oldest() -> None:
+    cache = QueryCache(maxsize=2)
+    for k in "abc":
+        cache.get_or_compute(k, lambda k=k: k)
+    assert cache.peek("a") == (False, None)
+    assert cache.peek("c") == (True, "c")

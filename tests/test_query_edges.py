@@ -1,0 +1,117 @@
+"""Query edge cases: empty lake, one round, midnight, renames, orphans, zero deaths/time."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from etl_duck.ingest import ingest_paths
+from etl_duck.parse import read_round_file
+from etl_duck.query import NoData, PlayerNotFound, Stats
+from tests.lakecheck import R1, R2, header_only_round
+
+
+def test_empty_lake(data_dir: Path) -> None:
+    stats = Stats(data_dir)
+    assert stats.version() == 0
+    assert stats.leaderboard("kills").is_empty()
+    assert stats.sessions().is_empty()
+    with pytest.raises(NoData):
+        stats.last_session()
+    with pytest.raises(PlayerNotFound):
+        stats.player("anyone")
+    assert stats.status()["rounds"] == 0
+
+
+def test_one_round(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir, min_rounds=0)
+    board = stats.leaderboard("kills", limit=3)
+    kills = sorted((p.values["kills"] for p in read_round_file(R1).players), reverse=True)
+    assert board["value"].to_list() == kills[:3]
+    rep = stats.last_session()
+    assert rep.players.height == 6 and rep.teams is None  # no complete map to score
+
+
+def test_zero_deaths_and_zero_time(data_dir: Path, tmp_path: Path) -> None:
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir, min_rounds=0)
+    blue = stats.player("BlueJay").totals  # 9 kills, 0 deaths in round 1
+    assert (blue["deaths"], blue["kd"], blue["efficiency"]) == (0, 9.0, 100.0)
+    # a line with X22 = 0.0: DPM is undefined (null), never a division by zero
+    text = R1.read_text().splitlines()
+    fields = text[2].split("\t")
+    fields[23] = "0.0"
+    text[2] = "\t".join(fields)
+    zero = tmp_path / "2026-03-20-213512-supply-round-1.txt"
+    zero.write_text("\n".join(text) + "\n")
+    other = Stats(tmp_path / "d2", min_rounds=0)
+    ingest_paths(tmp_path / "d2", [zero])
+    card = other.player(text[2].split("\\")[0]).totals
+    assert card["time_played_s"] == 0 and card["dpm"] is None
+
+
+def test_renamed_player_keeps_one_identity(data_dir: Path, tmp_path: Path) -> None:
+    ingest_paths(data_dir, [R1, R2])
+    renamed = tmp_path / "2026-03-15-213512-supply-round-1.txt"
+    renamed.write_bytes(
+        R1.read_bytes().replace(b"^1Ra^7ven", b"^1Crow").replace(b"Server", b"Srv", 1)
+    )
+    ingest_paths(data_dir, [renamed])
+    stats = Stats(data_dir, min_rounds=0)
+    card = stats.player("Raven")
+    assert card.name == "Crow"  # the latest name
+    assert set(card.aliases["name"]) == {"Raven", "Crow"}
+    board = stats.leaderboard("kills", limit=50)
+    assert board.filter(board["guid"] == "7A3E9B21")["name"].item() == "Crow"
+    assert board.filter(board["guid"] == "7A3E9B21")["value"].item() == 8 + 7 + 8
+
+
+def test_orphan_round2_is_left_out(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R2])
+    stats = Stats(data_dir, min_rounds=0)
+    assert stats.leaderboard("kills").is_empty()
+    assert stats.status()["excluded"] == {"orphan_r2": 1}
+
+
+def test_a_date_resolves_to_the_session_that_started_that_day(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    files = [
+        header_only_round(tmp_path, "2026-01-10-234500"),
+        header_only_round(tmp_path, "2026-01-11-003000", "supply"),
+    ]
+    ingest_paths(data_dir, files)
+    stats = Stats(data_dir)
+    a = stats.session(date(2026, 1, 10))
+    assert a.session_date == date(2026, 1, 10) and a.rounds.height == 2
+    assert stats.session(date(2026, 1, 11)).session_id == a.session_id  # ran into that day
+    with pytest.raises(NoData):
+        stats.session(date(2026, 1, 12))
+
+
+def test_unknown_player_gets_suggestions(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir)
+    with pytest.raises(PlayerNotFound) as exc:
+        stats.player("Ravn")
+    assert "Raven" in exc.value.suggestions or stats.resolve_player("Ravn")[1] == "Raven"
+
+
+def test_bad_window_and_metric_are_clear_errors(data_dir: Path) -> None:
+    stats = Stats(data_dir)
+    with pytest.raises(ValueError, match="unknown leaderboard"):
+        stats.leaderboard("nonsense")
+    with pytest.raises(ValueError, match="window"):
+        stats.resolve_window("fortnight")
+    with pytest.raises(ValueError, match="ends before"):
+        stats.resolve_window("2026-02-01..2026-01-01")
+
+
+def test_sql_injection_is_just_a_name(data_dir: Path) -> None:
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir)
+    assert stats.find_player("x'; DROP TABLE player_rounds; --").is_empty()
+    assert stats.leaderboard("kills", min_rounds=0).height == 6
