@@ -7,14 +7,16 @@ computation (single flight), both for threads and for asyncio tasks.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cachetools import LRUCache
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -98,6 +100,8 @@ class QueryCache:
     async def aget_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Async variant: a hit returns at once on the loop; a miss runs ``compute`` in a
         worker thread (never on the event loop); concurrent identical awaits share it."""
+        import asyncio  # only event-loop users pay for it
+
         found, value = self.peek(key)
         if found:
             return value  # type: ignore[no-any-return]

@@ -13,25 +13,26 @@ no discord, asyncssh or matplotlib (checked by ``tests/contracts.py``).
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
-import polars as pl
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from etl_duck.cache import QueryCache
-from etl_duck.lake import SCHEMAS, TABLES, Lake
-from etl_duck.metrics import METRICS, Metric, resolve_metric, with_metrics
+
+if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query` is cheap
+    import duckdb
+    import polars as pl
+
+    from etl_duck.lake import Lake
+    from etl_duck.metrics import Metric
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +72,10 @@ class Serving:
     """In-memory copies of the lake tables, refreshed per changed partition."""
 
     def __init__(self, lake: Lake, threads: int = 2) -> None:
+        import duckdb
+
+        from etl_duck.lake import SCHEMAS, TABLES
+
         self.lake = lake
         self.con = duckdb.connect(":memory:", config={"threads": threads})
         self._local = threading.local()
@@ -98,6 +103,8 @@ class Serving:
 
     def refresh(self) -> int:
         """Bring the tables to the lake's current version; cheap when nothing changed."""
+        from etl_duck.lake import TABLES
+
         if self.lake.version() == self.version:
             return self.version
         with self._lock:
@@ -218,7 +225,7 @@ class PlayerCard:
     weapons: pl.DataFrame
     last_rounds: pl.DataFrame
     aliases: pl.DataFrame
-    maps: pl.DataFrame = field(default_factory=pl.DataFrame)
+    maps: pl.DataFrame
 
 
 # --------------------------------------------------------------------------- the API
@@ -236,6 +243,8 @@ class Stats:
         cache: QueryCache | None = None,
         threads: int = 2,
     ) -> None:
+        from etl_duck.lake import Lake
+
         self.lake = Lake(data_dir)
         self.serving = Serving(self.lake, threads=threads)
         self.cache = cache or QueryCache()
@@ -310,6 +319,7 @@ class Stats:
 
     def player_totals(self, window: Window) -> pl.DataFrame:
         """Per-player sums and every registry metric over a window (cached)."""
+        from etl_duck.metrics import with_metrics
 
         def compute() -> pl.DataFrame:
             df = self.run(
@@ -331,6 +341,8 @@ class Stats:
         min_rounds: int | None = None,
     ) -> pl.DataFrame:
         """Top players by one metric: rank, guid, name, value, rounds + the base sums."""
+        from etl_duck.metrics import resolve_metric
+
         m = resolve_metric(metric)
         w = window if isinstance(window, Window) else self.resolve_window(window)
         threshold = self.min_rounds if min_rounds is None else min_rounds
@@ -345,6 +357,8 @@ class Stats:
 
     @staticmethod
     def metrics() -> dict[str, Metric]:
+        from etl_duck.metrics import METRICS
+
         return METRICS
 
     # ---- sessions
@@ -380,6 +394,8 @@ class Stats:
         return self.session(None)
 
     def _session_report(self, sid: int, sdate: date) -> SessionReport:
+        import polars as pl
+
         window = Window("session", sdate, sdate, sid)
         players = self.player_totals(window).sort(
             ["dpm", "kills"], descending=True, nulls_last=True
@@ -427,6 +443,8 @@ class Stats:
 
     def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:
         """Players matching a GUID prefix or a (fuzzy) alias, best first: guid, name, score."""
+        import polars as pl
+
         text = text.strip()
         if not text:
             return pl.DataFrame(schema={"guid": pl.String, "name": pl.String, "score": pl.Float64})
@@ -476,6 +494,8 @@ class Stats:
 
     def player(self, text: str) -> PlayerCard:
         """Career card: totals + metrics, top weapons, last rounds, aliases, maps."""
+        import polars as pl
+
         guid, _ = self.resolve_player(text)
 
         def compute() -> PlayerCard:
@@ -505,6 +525,8 @@ class Stats:
 
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
         """Two players side by side: one row each, every metric."""
+        import polars as pl
+
         ga, _ = self.resolve_player(a)
         gb, _ = self.resolve_player(b)
         w = self.resolve_window(window)
@@ -553,6 +575,8 @@ class Stats:
 
 
 def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> pl.DataFrame:
+    import polars as pl
+
     board = (
         totals.filter(pl.col(metric.sample) >= min_rounds)
         .filter(pl.col(metric.key).is_not_null())
@@ -570,6 +594,8 @@ def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> p
 
 def pick_mvp(players: pl.DataFrame, rounds: int) -> dict[str, Any] | None:
     """Highest DPM among players who played at least half the session's rounds."""
+    import polars as pl
+
     eligible = players.filter(pl.col("rounds") * 2 >= rounds).filter(pl.col("dpm").is_not_null())
     if eligible.is_empty():
         return None
@@ -586,6 +612,8 @@ def score_stopwatch(
     otherwise the round-1 attackers win if they completed; otherwise it is a double
     fullhold, scored 1–1. A map win is 2 points.
     """
+    import polars as pl
+
     counted = rounds.filter(pl.col("counted"))
     by_round: dict[int, dict[str, int]] = {}
     for r in sides.iter_rows(named=True):
@@ -665,7 +693,7 @@ class AsyncStats:
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._inflight: dict[Hashable, Any] = {}  # key → asyncio.Future
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         fn = getattr(self.stats, name)
@@ -673,6 +701,8 @@ class AsyncStats:
             return fn  # type: ignore[no-any-return]
 
         async def call(*args: Any, **kwargs: Any) -> Any:
+            import asyncio
+
             try:
                 key: Hashable = (name, args, tuple(sorted(kwargs.items())))
                 hash(key)
@@ -681,7 +711,7 @@ class AsyncStats:
             pending = self._inflight.get(key)
             if pending is not None:
                 return await asyncio.shield(pending)
-            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut = asyncio.get_running_loop().create_future()
             self._inflight[key] = fut
             try:
                 result = await asyncio.to_thread(fn, *args, **kwargs)

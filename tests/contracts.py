@@ -48,11 +48,12 @@ print(json.dumps({"ms": ms, "modules": sorted(sys.modules)}))
 def probe(module: str) -> tuple[float, list[str]]:
     out = subprocess.run(
         [sys.executable, "-X", "frozen_modules=on", "-c", _PROBE, module],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    data = json.loads(out)
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"cannot import {module}:\n{out.stderr}")
+    data = json.loads(out.stdout)
     return float(data["ms"]), list(data["modules"])
 
 
