@@ -1,0 +1,106 @@
+"""The `etl-duck` command line, end to end on real files in a temp data dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from etl_duck.cli import app
+from tests.conftest import FIXTURES, REAL
+from tests.lakecheck import R1, R2
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_parse_json_shows_round_only_values() -> None:
+    code, out = run("parse", str(R1), str(R2), "--json")
+    assert code == 0
+    files = {f["file"]: f for f in json.loads(out)}
+    r2 = {p["guid"]: p for p in files[R2.name]["players"]}
+    raven = r2["7A3E9B21"]
+    assert (raven["name"], raven["kills"], raven["deaths"], raven["damage_given"], raven["time_played_s"]) == (
+        "Raven", 7, 7, 1006, 474,
+    )  # fmt: skip
+    assert files[R2.name]["header"]["duration_s"] == 472.31
+
+
+def test_parse_reports_bad_lines_and_fails_on_a_bad_file(tmp_path: Path) -> None:
+    code, out = run(
+        "parse", str(FIXTURES / "2026-03-14-224455-sw_goldrush_te-round-1.txt"), "--json"
+    )
+    assert code == 0 and [r["line"] for r in json.loads(out)["rejected"]] == [3, 4, 5]
+    bad = tmp_path / "2026-03-14-235959-supply-round-1.txt"
+    bad.write_text("srv\\supply\\cfg\\x\\1\\2\\12:00\\8:41\n")
+    code, out = run("parse", str(bad))
+    assert code == 2 and f"{bad.name}:1: H3 round" in out
+
+
+def test_ingest_status_top_session_player_export(tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    code, out = run("--data-dir", d, "ingest", str(REAL))
+    assert code == 0 and "92 ingested" in out and "4 duplicate" in out
+    code, out = run("--data-dir", d, "status", "--json")
+    status = json.loads(out)
+    assert (status["rounds"], status["excluded"]) == (92, {"orphan_r2": 10})
+    code, out = run("--data-dir", d, "top", "kills", "--limit", "3", "--min-rounds", "1", "--json")
+    rows = json.loads(out)["rows"]
+    assert len(rows) == 3 and {
+        "guid",
+        "name",
+        "kills",
+        "deaths",
+        "damage_given",
+        "dpm",
+        "rounds",
+    } <= set(rows[0])
+    truth = (
+        pl.scan_parquet(Path(d) / "lake/player_rounds/**/*.parquet", hive_partitioning=True)
+        .filter(pl.col("counted"))
+        .group_by("guid")
+        .agg(pl.col("kills").sum())
+        .sort("kills", descending=True)
+        .collect()
+    )
+    assert [r["kills"] for r in rows] == truth["kills"].head(3).to_list()
+    code, out = run("--data-dir", d, "session", "2025-11-11", "--json")
+    s = json.loads(out)
+    assert s["session_date"] == "2025-11-11" and len(s["maps"]) == 10 and s["mvp"]["guid"]
+    code, out = run("--data-dir", d, "player", "vid", "--json")
+    assert json.loads(out)["guid"] == "D8423F90"
+    code, out = run("--data-dir", d, "player", "nobody-like-this")
+    assert code == 1 and "No player matches" in out
+    target = tmp_path / "totals.parquet"
+    code, out = run(
+        "--data-dir", d, "export", "player_totals", "--format", "parquet", "--out", str(target)
+    )
+    assert code == 0 and pl.read_parquet(target)["kills"].sum() == truth["kills"].sum()
+    code, out = run("--data-dir", d, "sessions", "--month", "2025-10", "--json")
+    assert {r["session_date"] for r in json.loads(out)} == {"2025-10-02", "2025-10-12"}
+
+
+def test_rebuild_keeps_the_content(tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    run("--data-dir", d, "ingest", str(REAL))
+    before = run("--data-dir", d, "status", "--json")[1]
+    code, out = run("--data-dir", d, "rebuild")
+    assert code == 0 and "92 ingested" in out
+    after = json.loads(run("--data-dir", d, "status", "--json")[1])
+    assert {k: v for k, v in after.items() if k != "version"} == {
+        k: v for k, v in json.loads(before).items() if k != "version"
+    }
+
+
+def test_bad_arguments_are_clear(tmp_path: Path) -> None:
+    d = str(tmp_path / "data")
+    code, out = run("--data-dir", d, "top", "nonsense")
+    assert code == 1 and "unknown leaderboard" in out
+    code, out = run("--data-dir", d, "session", "last")
+    assert code == 1 and "No sessions" in out
