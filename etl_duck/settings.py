@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(60.0, gt=0)
     active_poll_interval_s: float = Field(10.0, gt=0, description="poll interval during a session")
     connect_timeout_s: float = 15.0
+    # added by the fetch module
+    fetch_recheck_s: float = Field(
+        0.5, gt=0, description="when a poll leaves new files pending, look again this soon"
+    )
+    fetch_timeout_s: float = Field(60.0, gt=0, description="one file's download, at most")
+    fetch_max_file_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="larger remote files are skipped (stats are KBs)"
+    )
+    ssh_keepalive_s: float = Field(15.0, ge=0, description="detect a dead connection (0: off)")
+    reconnect_backoff_s: float = Field(1.0, gt=0, description="first wait after a failure")
+    reconnect_backoff_max_s: float = Field(300.0, gt=0, description="longest wait (doubling)")
 
     # --- Discord bot
     discord_token: SecretStr | None = None
@@ -53,6 +64,13 @@ class Settings(BaseSettings):
     session_start_players: int = Field(6, ge=1, description="voice members that start a session")
     session_end_players: int = Field(2, ge=0, description="below this many, a session may end")
     session_end_minutes: float = Field(10.0, description="…after staying below for this long")
+    # added by the bot module
+    voice_recount_s: float = Field(
+        5.0, ge=0, description="voice member counts are recomputed at most this often"
+    )
+    page_timeout_s: float = Field(
+        180.0, gt=0, description="paged answers stop reacting to buttons after this long"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -45,6 +45,8 @@ class Hooks:
     extra_names: list[tuple[bytes, int]] = field(default_factory=list)
     #: seconds each read waits (makes concurrency observable)
     read_delay_s: float = 0.0
+    #: abort the connection when the client next lists a folder (then reset)
+    drop_next_list: bool = False
     # --- observations
     open_now: int = 0
     max_open: int = 0
@@ -71,6 +73,10 @@ class HookedSFTPServer(asyncssh.SFTPServer):
         self._hooks = server.hooks
 
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        if self._hooks.drop_next_list:
+            self._hooks.drop_next_list = False
+            self.connection.abort()
+            raise asyncssh.SFTPConnectionLost("dropped by test hook")
         async for entry in super().scandir(path):
             yield entry
         remote = posixpath.normpath(path.decode("utf-8", "surrogateescape").lstrip("/"))

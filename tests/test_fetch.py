@@ -264,29 +264,95 @@ def test_connection_dropped_mid_transfer_then_a_later_poll_completes(tmp_path: P
     run(main())
 
 
-def test_watch_reconnects_after_a_drop_and_stops_cleanly(tmp_path: Path) -> None:
+def test_a_cancelled_poll_leaves_nothing_half_done(tmp_path: Path) -> None:
+    # Ctrl-C or the bot shutting down mid-backlog: no partial raw file, no stray temp file
+    # after the next poll, and every file still ingested exactly once.
     async def main() -> None:
-        names = stats_names(12)
-        hooks = Hooks(drop_after={names[3]: 100, names[9]: 250})
+        names = stats_names(60)
+        hooks = Hooks(read_delay_s=0.01)
         async with SFTPTestServer(tmp_path, hooks=hooks) as server:
             for name in names:
                 server.write(name, CONTENT, age_s=OLD)
             rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                task = asyncio.create_task(fetcher.poll_once())
+                while hooks.opens.total() < 10:
+                    await asyncio.sleep(0.005)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert rec.batches == []
+                for name, content in raw_files(data).items():  # only whole files, if any
+                    assert content == CONTENT, name
+                r = await fetcher.poll_once()
+                assert r.failed == [] and not r.connection_lost
+            assert sorted(rec.names) == sorted(names)
+            rec.assert_once()
+            assert_clean(data, server)
+
+    run(main())
+
+
+def test_watch_reconnects_after_a_drop_and_stops_cleanly(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(14)
+        backlog, fresh = names[:12], names[12:]
+        hooks = Hooks(drop_after={names[3]: 100, names[9]: 250})
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in backlog:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
             reports: list[FetchReport] = []
-            settings = server.settings(tmp_path / "data", poll_interval_s=0.05)
+            # the slow interval would never fire here: the session is active, so the fast one
+            settings = server.settings(
+                tmp_path / "data",
+                poll_interval_s=600,
+                active_poll_interval_s=0.05,
+                fetch_recheck_s=0.05,
+                fetch_stable_seconds=3600,
+            )
             stop = asyncio.Event()
-            async with Fetcher(settings, rec) as fetcher:
-                task = asyncio.create_task(fetcher.watch(stop, on_report=reports.append))
+
+            async def until(want: list[str]) -> None:
                 deadline = time.monotonic() + 15
-                while len(set(rec.names)) < len(names) and time.monotonic() < deadline:
+                while not set(want) <= set(rec.names) and time.monotonic() < deadline:
                     await asyncio.sleep(0.02)
+
+            async with Fetcher(settings, rec) as fetcher:
+                task = asyncio.create_task(
+                    fetcher.watch(stop, lambda: True, on_report=reports.append)
+                )
+                await until(backlog)
+                for name in fresh:  # new rounds arrive while watching
+                    server.write(name, CONTENT)
+                await until(names)
                 stop.set()
                 await asyncio.wait_for(task, 5)  # returns once stop is set
             assert sorted(rec.names) == sorted(names)
             rec.assert_once()
             assert hooks.dropped == {names[3], names[9]}
             assert any(r.connection_lost for r in reports)
+            assert any(set(r.pending) == set(fresh) for r in reports)  # first look only records
             assert_clean(tmp_path / "data", server)
+
+    run(main())
+
+
+def test_a_connection_that_died_between_polls_is_replaced_at_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        names = stats_names(2)
+        async with SFTPTestServer(tmp_path) as server:
+            server.write(names[0], CONTENT, age_s=OLD)
+            rec = Recorder()
+            async with Fetcher(server.settings(tmp_path / "data"), rec) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [names[0]]
+                server.hooks.drop_next_list = True  # e.g. sshd restarted: the old link is dead
+                server.write(names[1], CONTENT, age_s=OLD)
+                r = await fetcher.poll_once()  # no error: reconnected within the poll
+                assert r.downloaded == [names[1]] and not r.connection_lost
+            assert not server.hooks.drop_next_list
+            assert rec.names == names
 
     run(main())
 
@@ -592,11 +658,12 @@ def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) ->
         pytest.skip("etl_duck.ingest.ingest_paths not written yet")
     import duckdb
 
-    fixtures = sorted(p for p in FIXTURES.glob("*.txt") if p.stat().st_size > 0)
+    every = sorted(FIXTURES.glob("*.txt"))
+    fixtures = [p for p in every if p.stat().st_size > 0]
 
     async def main() -> FetchReport:
         async with SFTPTestServer(tmp_path) as server:
-            for p in fixtures:
+            for p in every:
                 server.write(p.name, p.read_bytes(), age_s=OLD)
             async with Fetcher(server.settings(tmp_path / "data")) as fetcher:  # default ingest
                 t0 = time.perf_counter()
@@ -611,5 +678,5 @@ def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) ->
     count = duckdb.execute(
         f"select count(*) from read_parquet('{lake}/**/*.parquet', hive_partitioning=true)"
     ).fetchall()
-    assert count[0][0] >= 1
+    assert count[0][0] == len(fixtures)  # every fetched round is queryable (0-byte one: never)
     assert report.seconds < 5
