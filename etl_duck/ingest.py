@@ -33,17 +33,23 @@ from etl_duck.lake import (
     WEAPON_ROUNDS_SCHEMA,
     Lake,
     failpoint,
+    store_files_atomic,
     table_from_rows,
     write_bytes_atomic,
 )
 from etl_duck.pairing import PlayerRound, pair_rounds, round_only_rows
 from etl_duck.parse import (
     PARSER_VERSION,
+    FileName,
     FileStatus,
+    Header,
     ParseError,
     RoundFile,
+    RoundHead,
+    header_duration,
     is_stats_file_name,
     parse_bytes,
+    parse_head,
 )
 from etl_duck.sessions import RoundTime, Session, group_sessions, round_start
 
@@ -100,32 +106,56 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def _parse_one(item: tuple[str, bytes]) -> RoundFile | ParseError:
-    name, data = item
-    try:
-        return parse_bytes(data, name)
-    except ParseError as exc:
-        return exc
+@dataclass(frozen=True)
+class BuildJob:
+    """One session date to (re)build: its sessions and the bytes of their files."""
+
+    day: date
+    sessions: tuple[Session, ...]
+    files: tuple[tuple[str, bytes], ...]
+    opts: IngestOptions
 
 
-def _parse_many(items: list[tuple[str, bytes]], workers: int) -> list[RoundFile | ParseError]:
+@dataclass(frozen=True)
+class BuildResult:
+    day: date
+    tables: dict[str, pa.Table]
+    status: dict[str, str]  # file name → ok | partial | interrupted
+    rejected: dict[str, list[tuple[int | None, str | None, str]]]  # bad lines per file
+
+
+def build_date(job: BuildJob) -> BuildResult:
+    """Parse a date's files and build its partitions. Pure: runs in a worker process."""
+    parsed = {n: parse_bytes(b, n) for n, b in job.files}
+    return BuildResult(
+        job.day,
+        build_partition(job.sessions, parsed, job.opts),
+        {n: r.status.value for n, r in parsed.items()},
+        {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
+    )
+
+
+def _run_jobs(jobs: list[BuildJob], workers: int) -> list[BuildResult]:
+    files = sum(len(j.files) for j in jobs)
     if workers == 0:
-        workers = min(os.cpu_count() or 1, 4) if len(items) > 2000 else 1
-    if workers <= 1:
-        return [_parse_one(i) for i in items]
+        # processes pay off for backfills; small batches stay in-process (no spawn cost)
+        workers = min(os.cpu_count() or 1, 4) if files > 1500 else 1
+    if workers <= 1 or len(jobs) < 2:
+        return [build_date(j) for j in jobs]
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_parse_one, items, chunksize=256))
+        return list(pool.map(build_date, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
 
 
 # --------------------------------------------------------------------------- row building
 
 
-def _round_time(r: RoundFile) -> RoundTime:
-    assert r.header is not None
+def _round_time(file: FileName, header: Header) -> RoundTime:
+    """Start = end − header duration − 3 s; from the header alone, so the session a file
+    lands in is known before the (parallel) full parse."""
     return RoundTime(
-        r.file.name,
-        r.file.end_time,
-        round_start(r.file.end_time, r.duration_s, r.header.time_limit_s),
+        file.name,
+        file.end_time,
+        round_start(file.end_time, header_duration(header), header.time_limit_s),
     )
 
 
@@ -181,11 +211,20 @@ def _player_reason(row: PlayerRound, round_reason: str | None) -> str | None:
     return None
 
 
+_PLAYER_VALUE_COLUMNS = (*DERIVED_TOTALS, *_FIELD_NAMES)
+
+
 def build_partition(
     sessions: Sequence[Session], files: dict[str, RoundFile], opts: IngestOptions
-) -> dict[str, list[dict[str, Any]]]:
-    """All rows of the sessions of one session date (one partition per table)."""
-    out: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+) -> dict[str, pa.Table]:
+    """All rows of the sessions of one session date (one partition per table).
+
+    Rows are built as tuples in schema order and transposed once (a 10-year backfill
+    builds ~2 M weapon rows: per-row dicts would dominate the ingest).
+    """
+    rounds_rows: list[dict[str, Any]] = []
+    player_rows: list[tuple[Any, ...]] = []
+    weapon_rows: list[tuple[Any, ...]] = []
     for s in sessions:
         rounds = [files[n] for n in s.rounds]
         reasons, round1_of = _round_reasons(rounds, opts)
@@ -199,7 +238,7 @@ def build_partition(
             reason = reasons[r.file.name]
             rows = round_only_rows(r, by_name[r1] if r1 else None, orphan=reason == "orphan_r2")
             team_players = [p for p in r.players if p.team in (1, 2)]
-            out["rounds"].append(
+            rounds_rows.append(
                 {
                     "round_id": rid,
                     "match_id": match_id,
@@ -209,7 +248,7 @@ def build_partition(
                     "map_name": r.file.map_name,
                     "round_number": r.file.round_number,
                     "end_time": r.file.end_time,
-                    "start_time": _round_time(r).start_time,
+                    "start_time": _round_time(r.file, h).start_time,
                     "timezone": opts.timezone,
                     "duration_s": r.duration_s,
                     "time_limit_s": h.time_limit_s,
@@ -230,61 +269,57 @@ def build_partition(
                     "parser_version": PARSER_VERSION,
                 }
             )
+            head = (
+                rid,
+                match_id,
+                s.session_id,
+                r.file.map_name,
+                r.file.round_number,
+                r.file.end_time,
+            )
             for row in rows:
                 why = _player_reason(row, reason)
                 line = row.line
-                rec: dict[str, Any] = {
-                    "round_id": rid,
-                    "match_id": match_id,
-                    "session_id": s.session_id,
-                    "map_name": r.file.map_name,
-                    "round_number": r.file.round_number,
-                    "end_time": r.file.end_time,
-                    "guid": line.guid,
-                    "name": line.name,
-                    "name_raw": line.name_raw,
-                    "team": line.team,
-                    "is_bot": line.is_bot,
-                    "rounds_counter": line.rounds_counter,
-                    "row_kind": row.kind.value,
-                    "counted": why is None,
-                    "reason": why,
-                    "line_no": line.line_no,
-                    "layout": line.layout,
-                }
-                for n in DERIVED_TOTALS:
-                    rec[n] = row.values[n]
-                for n in _FIELD_NAMES:
-                    rec[n] = row.values[n]
-                out["player_rounds"].append(rec)
-                for wid, (h_, s_, k_, d_, hs_) in sorted(row.weapons.items()):
-                    out["weapon_rounds"].append(
-                        {
-                            "round_id": rid,
-                            "session_id": s.session_id,
-                            "map_name": r.file.map_name,
-                            "guid": line.guid,
-                            "weapon_id": wid,
-                            "weapon": WEAPONS[wid],
-                            "hits": h_,
-                            "shots": s_,
-                            "kills": k_,
-                            "deaths": d_,
-                            "headshots": hs_,
-                            "counted": why is None,
-                        }
+                v = row.values
+                counted = why is None
+                player_rows.append(
+                    (
+                        *head,
+                        line.guid, line.name, line.name_raw, line.team, line.is_bot,
+                        line.rounds_counter, row.kind.value, counted, why, line.line_no,
+                        line.layout, *[v[n] for n in _PLAYER_VALUE_COLUMNS],
                     )
-    return out
+                )  # fmt: skip
+                for wid, g in sorted(row.weapons.items()):
+                    weapon_rows.append(
+                        (
+                            rid,
+                            s.session_id,
+                            r.file.map_name,
+                            line.guid,
+                            wid,
+                            WEAPONS[wid],
+                            *g,
+                            counted,
+                        )
+                    )
+    return {
+        "rounds": table_from_rows(rounds_rows, ROUNDS_SCHEMA),
+        "player_rounds": _transpose(player_rows, PLAYER_ROUNDS_SCHEMA),
+        "weapon_rounds": _transpose(weapon_rows, WEAPON_ROUNDS_SCHEMA),
+    }
+
+
+def _transpose(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    if not rows:
+        return schema.empty_table()
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+    )
 
 
 # --------------------------------------------------------------------------- ingest
-
-
-_SCHEMA_OF = {
-    "rounds": ROUNDS_SCHEMA,
-    "player_rounds": PLAYER_ROUNDS_SCHEMA,
-    "weapon_rounds": WEAPON_ROUNDS_SCHEMA,
-}
 
 
 def ingest_paths(
@@ -317,6 +352,10 @@ def ingest_paths(
         for existing in sorted(lake.raw_dir.glob("*/*.txt")) if lake.raw_dir.exists() else []:
             if existing.resolve() not in raw_known:
                 candidates.append(existing)  # a crashed run's leftovers, or a rebuild
+        unique: dict[Path, Path] = {}
+        for c in candidates:
+            unique.setdefault(c.resolve(), c)  # a raw file given explicitly is read once
+        candidates = list(unique.values())
         new: dict[str, bytes] = {}
         seen: dict[str, str] = {}  # content sha → name, this batch
         for i, path in enumerate(candidates):
@@ -361,41 +400,36 @@ def ingest_paths(
                     continue
             new[name] = data
             seen[csha] = name
-        for name, data in new.items():
-            target = lake.raw_path(name)
-            if not (target.exists() and target.read_bytes() == data):
-                write_bytes_atomic(target, data, tmp_dir=lake.raw_dir / ".incoming")
+        store_files_atomic(
+            [
+                (lake.raw_path(name), data)
+                for name, data in new.items()
+                if not (lake.raw_path(name).exists() and lake.raw_path(name).read_bytes() == data)
+            ],
+            tmp_dir=lake.raw_dir / ".incoming",
+        )
         failpoint("raw stored")
 
-        # 2. parse the new files
-        parsed: dict[str, RoundFile] = {}
-        for name, res in zip(new, _parse_many(list(new.items()), opts.workers), strict=True):
-            if isinstance(res, ParseError):
-                report.quarantined[name] = str(res)
-                _quarantine(lake, name, new[name], str(res))
-                ledger[name] = _ledger_row(name, new[name], "quarantined", str(res), 0)
-                continue
-            parsed[name] = res
-            rejected_rows = [r for r in rejected_rows if r["file_name"] != name]
-            for err in res.rejected:
-                rejected_rows.append(
-                    {"file_name": name, "line": err.line, "field": err.field, "reason": err.reason}
-                )
-            report.rejected_lines += len(res.rejected)
-            if res.status is FileStatus.PARTIAL:
-                report.partial.append(name)
-            if name not in report.replaced:
-                report.ingested.append(name)
+        # 2. read the new files' names and headers (a bad one is quarantined)
+        heads: dict[str, RoundHead] = {}
+        for name, data in list(new.items()):
+            try:
+                heads[name] = parse_head(data, name)
+            except ParseError as exc:
+                report.quarantined[name] = str(exc)
+                _quarantine(lake, name, data, str(exc))
+                ledger[name] = _ledger_row(name, data, "quarantined", str(exc), 0)
+                del new[name]
 
         # 3. regroup sessions; find the session dates whose content changes
         old_index = {r["file_name"]: r for r in index_rows}
         times = {n: RoundTime(n, r["end_time"], r["start_time"]) for n, r in old_index.items()}
-        for name, rf in parsed.items():
-            times[name] = _round_time(rf)
+        for name, head in heads.items():
+            times[name] = _round_time(head.file, head.header)
         sessions = group_sessions(times.values(), opts.session_gap_minutes)
         session_of = {n: s for s in sessions for n in s.rounds}
         affected: set[date] = set()
-        for name in parsed:
+        for name in heads:
             affected.add(session_of[name].session_date)
             if name in old_index:
                 affected.add(old_index[name]["session_date"])
@@ -404,34 +438,54 @@ def ingest_paths(
             if r["session_id"] != s.session_id or r["session_date"] != s.session_date:
                 affected.update((r["session_date"], s.session_date))
 
-        # 4. rebuild the affected partitions from raw (only their sessions' files are read)
+        # 4. rebuild the affected partitions from their files (in parallel for backfills)
         by_date: dict[date, list[Session]] = {}
         for s in sessions:
             if s.session_date in affected:
                 by_date.setdefault(s.session_date, []).append(s)
-        need = [n for d in by_date for s in by_date[d] for n in s.rounds if n not in parsed]
-        reread = [(n, lake.raw_path(n).read_bytes()) for n in need]
-        for (n, _), res in zip(reread, _parse_many(reread, opts.workers), strict=True):
-            if isinstance(res, ParseError):  # raw changed under us (or a parser change)
-                raise res
-            parsed[n] = res
-        changes: dict[str, dict[date, pa.Table | None]] = {t: {} for t in TABLES}
-        for d in sorted(affected):
-            rows = build_partition(by_date.get(d, []), parsed, opts)
+        jobs = [
+            BuildJob(
+                d,
+                tuple(ss),
+                tuple(
+                    (n, new[n] if n in new else lake.raw_path(n).read_bytes())
+                    for s in ss
+                    for n in s.rounds
+                ),
+                opts,
+            )
+            for d, ss in sorted(by_date.items())
+        ]
+        changes: dict[str, dict[date, pa.Table | None]] = {
+            t: {d: None for d in affected} for t in TABLES
+        }
+        new_version = lake.version() + 1
+        for res in _run_jobs(jobs, opts.workers):
             for t in TABLES:
-                changes[t][d] = table_from_rows(rows[t], _SCHEMA_OF[t]) if rows[t] else None
+                changes[t][res.day] = res.tables[t] if res.tables[t].num_rows else None
+            for name, status in res.status.items():
+                if name not in new:
+                    continue
+                ledger[name] = _ledger_row(name, new[name], status, None, new_version)
+                rejected_rows = [r for r in rejected_rows if r["file_name"] != name]
+                for line, fld, why in res.rejected[name]:
+                    rejected_rows.append(
+                        {"file_name": name, "line": line, "field": fld, "reason": why}
+                    )
+                report.rejected_lines += len(res.rejected[name])
+                if status == FileStatus.PARTIAL.value:
+                    report.partial.append(name)
+                if name not in report.replaced:
+                    report.ingested.append(name)
         if rebuild:  # dates that no longer hold any session disappear
             for t in TABLES:
                 for iso in lake.manifest(snap).partitions[t]:
                     changes[t].setdefault(date.fromisoformat(iso), None)
         report.partitions_written = len(affected)
+        report.partial.sort()
+        report.ingested.sort()
 
         # 5. state + commit
-        new_version = lake.version() + 1
-        for name, rf in parsed.items():
-            if name in new:
-                status = "partial" if rf.status is FileStatus.PARTIAL else rf.status.value
-                ledger[name] = _ledger_row(name, new[name], status, None, new_version)
         index = [
             {
                 "file_name": n,

@@ -216,11 +216,27 @@ def write_bytes_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> 
     failpoint("file renamed")
 
 
+def store_files_atomic(items: list[tuple[Path, bytes]], tmp_dir: Path) -> None:
+    """Many files at once: each written to a temp file and renamed into place, then ONE
+    ``os.sync()`` makes data and directory entries durable together. Per-file fsyncs
+    cost ~3 ms each here (a 36k-file backfill: minutes); a crash before the sync leaves
+    files that the ledger does not list yet, which the next ingest re-reads."""
+    if not items:
+        return
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    for path, data in items:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f".{path.name}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        failpoint("temp file written")
+        os.replace(tmp, path)
+    os.sync()
+    failpoint("files synced")
+
+
 def _write_parquet(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
 
 
 # --------------------------------------------------------------------------- manifest
@@ -421,10 +437,9 @@ class Lake:
         manifest = Manifest(version, time.time(), partitions)
         with open(staging / "_manifest.json", "w") as fh:
             fh.write(manifest.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
-        for dirpath, _dirs, _files in os.walk(staging):
-            fsync_dir(Path(dirpath))
+        # one sync for the whole snapshot (files and directories) before it is renamed
+        # into place: the same guarantee as fsyncing each file and folder, at one cost
+        os.sync()
         failpoint("snapshot staged")
         final = self.snapshots / vname
         os.replace(staging, final)

@@ -121,16 +121,20 @@ class RoundFile:
     @property
     def duration_s(self) -> float | None:
         """Round play time, best source first (§2); None when the file cannot tell."""
-        h = self.header
-        if h is None or self.status is FileStatus.INTERRUPTED:
+        if self.header is None or self.status is FileStatus.INTERRUPTED:
             return None
-        if h.play_time_ms is not None and h.play_time_ms > 0:
-            return h.play_time_ms / 1000
-        if h.round_number == 1:
-            return float(h.next_time_limit_s if h.attackers_won else h.time_limit_s)
-        if h.attackers_won and 0 < h.next_time_limit_s < h.time_limit_s:
-            return float(h.next_time_limit_s)
-        return None
+        return header_duration(self.header)
+
+
+def header_duration(h: Header) -> float | None:
+    """Round play time from the header alone (§2): H8 → R1 clock → R2 clock → unknown."""
+    if h.play_time_ms is not None:
+        return h.play_time_ms / 1000 if h.play_time_ms > 0 else None
+    if h.round_number == 1:
+        return float(h.next_time_limit_s if h.attackers_won else h.time_limit_s)
+    if h.attackers_won and 0 < h.next_time_limit_s < h.time_limit_s:
+        return float(h.next_time_limit_s)
+    return None
 
 
 def clean_name(raw: str) -> str:
@@ -427,6 +431,55 @@ def _interrupted(header: Header, players: list[PlayerLine]) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class RoundHead:
+    """What the name and the first line say, enough to place a round in time."""
+
+    file: FileName
+    header: Header
+    partial: bool
+
+
+def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool]:
+    complete = data.endswith(b"\n")
+    raw_lines = data.split(b"\n")
+    raw_lines.pop()  # after a final LF: empty; otherwise the cut last line, never half-stored
+    if not complete:
+        if strict:
+            raise ParseError(name, len(raw_lines) + 1, "line", "file cut mid-line (partial)")
+        if not raw_lines:
+            raise ParseError(name, 1, "header", "file cut inside the header line")
+    return [_decode(r).rstrip("\r") for r in raw_lines], complete
+
+
+def _check_header(header: Header, file: FileName) -> None:
+    if header.round_number != file.round_number:
+        raise ParseError(
+            file.name,
+            1,
+            "H3 round",
+            f"header says round {header.round_number}, name says {file.round_number}",
+        )
+    if header.map_name != file.map_name:
+        raise ParseError(
+            file.name, 1, "H1 map", f"header says {header.map_name!r}, name says {file.map_name!r}"
+        )
+
+
+def parse_head(data: bytes, name: str) -> RoundHead:
+    """Name + header only (cheap); raises ParseError exactly when :func:`parse_bytes` would
+    fail the whole file. Empty data is a ParseError here (check emptiness first)."""
+    file = parse_file_name(name)
+    if not data:
+        raise ParseError(name, None, "file", "empty")
+    first, nl, _ = data.partition(b"\n")
+    if not nl:
+        raise ParseError(name, 1, "header", "file cut inside the header line")
+    header = parse_header(_decode(first).rstrip("\r"), name)
+    _check_header(header, file)
+    return RoundHead(file, header, not data.endswith(b"\n"))
+
+
 def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
     """Parse a whole file's bytes.
 
@@ -438,39 +491,15 @@ def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
     sha = hashlib.sha256(data).hexdigest()
     if not data:
         return RoundFile(file, sha, 0, FileStatus.EMPTY, None)
-    complete = data.endswith(b"\n")
-    raw_lines = data.split(b"\n")
-    if complete:
-        raw_lines.pop()  # the text after the final LF is empty
-    else:
-        raw_lines.pop()  # the cut last line is dropped, never half-stored
-        if strict:
-            raise ParseError(name, len(raw_lines) + 1, "line", "file cut mid-line (partial)")
-        if not raw_lines:
-            raise ParseError(name, 1, "header", "file cut inside the header line")
-    lines = [_decode(r).rstrip("\r") for r in raw_lines]
+    lines, complete = _split_lines(data, name, strict)
     header = parse_header(lines[0], name)
-    if header.round_number != file.round_number:
-        raise ParseError(
-            name,
-            1,
-            "H3 round",
-            f"header says round {header.round_number}, name says {file.round_number}",
-        )
-    if header.map_name != file.map_name:
-        raise ParseError(
-            name, 1, "H1 map", f"header says {header.map_name!r}, name says {file.map_name!r}"
-        )
+    _check_header(header, file)
     players: list[PlayerLine] = []
     rejected: list[ParseError] = []
     for no, text in enumerate(lines[1:], start=2):
-        if not text.strip():
-            blank = ParseError(name, no, "line", "blank line")
-            if strict:
-                raise blank
-            rejected.append(blank)
-            continue
         try:
+            if not text.strip():
+                raise ParseError(name, no, "line", "blank line")
             players.append(parse_player_line(text, name, no, header.field_count))
         except ParseError as err:
             if strict:
