@@ -283,11 +283,12 @@ def top(
     if as_json:
         _print_json({"stat": metric.key, "window": w.label, "rows": _rows(board)})
         return
-    t = Table("#", "player", metric.label, "rounds", "kills", "deaths", "DPM",
+    extra = [c for c in ("kills", "deaths", "dpm") if c != metric.key]
+    t = Table("#", "player", metric.label, "rounds", *[c.upper() if c == "dpm" else c for c in extra],
               title=f"{metric.label} — {w.label}")  # fmt: skip
     for r in board.iter_rows(named=True):
-        t.add_row(str(r["rank"]), r["name"], metric.format(r["value"]), str(r["rounds"]),
-                  str(r["kills"]), str(r["deaths"]), f"{r['dpm'] or 0:.1f}")  # fmt: skip
+        cells = [f"{r[c] or 0:.1f}" if c == "dpm" else str(r[c]) for c in extra]
+        t.add_row(str(r["rank"]), r["name"], metric.format(r["value"]), str(r["rounds"]), *cells)
     console.print(t)
     if board.is_empty():
         console.print("no player has enough rounds in this window")

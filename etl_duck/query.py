@@ -640,7 +640,8 @@ def score_stopwatch(
 ) -> tuple[pl.DataFrame, tuple[Team, Team] | None]:
     """Stopwatch results per match and the session's two teams (STATS_FORMAT.md §5.8).
 
-    Teams are found by GUID sets, not side numbers (players swap sides each round). A map
+    Teams are found by GUID sets, not side numbers (players swap sides each round); a player
+    belongs to the team he played most maps with (teams may be redrafted). A map
     where the round-2 attackers completed is theirs (they beat the clock round 1 set);
     otherwise the round-1 attackers win if they completed; otherwise it is a double
     fullhold, scored 1–1. A map win is 2 points.
@@ -651,7 +652,9 @@ def score_stopwatch(
     by_round: dict[int, dict[str, int]] = {}
     for r in sides.iter_rows(named=True):
         by_round.setdefault(r["round_id"], {})[r["guid"]] = r["team"]
-    teams: list[set[str]] = []
+    # votes[guid] = [maps with team A, maps with team B]: teams can be redrafted during an
+    # evening, so each player belongs to the team he played most of the session with
+    votes: dict[str, list[int]] = {}
     points = [0, 0]
     rows: list[dict[str, Any]] = []
     for match_id, grp in counted.group_by("match_id", maintain_order=True):
@@ -661,26 +664,23 @@ def score_stopwatch(
             continue
         r1, r2 = r1s.row(0, named=True), r2s.row(0, named=True)
         side1 = by_round.get(r1["round_id"], {})
-        att1 = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
-        def1 = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
         side2 = by_round.get(r2["round_id"], {})
-        att2 = {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
-        def2 = {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
-        group_r1_att = att1 | def2  # the same people: R1 attackers defend in R2
-        group_r1_def = def1 | att2
-        if not teams:
-            teams = [set(group_r1_att), set(group_r1_def)]
-        a_overlap = len(group_r1_att & teams[0]) + len(group_r1_def & teams[1])
-        b_overlap = len(group_r1_att & teams[1]) + len(group_r1_def & teams[0])
-        att_team = 0 if a_overlap >= b_overlap else 1
-        teams[att_team] |= group_r1_att
-        teams[1 - att_team] |= group_r1_def
-        r1_done = bool(r1["attackers_won"])
-        r2_done = bool(r2["attackers_won"])
-        if r2_done:
+        # the same people: R1 attackers defend in R2 (side numbers swap, GUIDs do not)
+        group_att = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
+        group_att |= {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
+        group_def = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
+        group_def |= {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
+        lean = sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_att)
+        lean -= sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_def)
+        att_team = 0 if lean >= 0 else 1
+        for g in group_att - group_def:
+            votes.setdefault(g, [0, 0])[att_team] += 1
+        for g in group_def - group_att:
+            votes.setdefault(g, [0, 0])[1 - att_team] += 1
+        if r2["attackers_won"]:
             winner: int | None = 1 - att_team  # R2 attackers = R1 defenders beat the clock
             outcome = "beat the clock"
-        elif r1_done:
+        elif r1["attackers_won"]:
             winner = att_team
             outcome = "clock held"
         else:
@@ -697,24 +697,26 @@ def score_stopwatch(
                 "winner": None if winner is None else ("A", "B")[winner],
                 "outcome": outcome,
                 "clock_s": r2["time_limit_s"],
-                "r2_time_s": r2["next_time_limit_s"] if r2_done else None,
+                "r2_time_s": r2["next_time_limit_s"] if r2["attackers_won"] else None,
             }
         )
-    if not teams:
+    if not rows:
         return pl.DataFrame(), None
     names = (
         dict(zip(players["guid"], players["name"], strict=True)) if not players.is_empty() else {}
     )
-    # a player seen on both sides (team switch) belongs where he played most: drop from both
-    both = teams[0] & teams[1]
+    rosters = (
+        {g for g, v in votes.items() if v[0] > v[1]},
+        {g for g, v in votes.items() if v[1] > v[0]},
+    )
     result = tuple(
         Team(
             name=f"Team {label}",
-            guids=frozenset(t - both),
-            players=tuple(sorted(names.get(g, g) for g in t - both)),
+            guids=frozenset(t),
+            players=tuple(sorted(names.get(g, g) for g in t)),
             points=points[i],
         )
-        for i, (label, t) in enumerate(zip(("A", "B"), teams, strict=True))
+        for i, (label, t) in enumerate(zip(("A", "B"), rosters, strict=True))
     )
     return pl.DataFrame(rows), (result[0], result[1])
 
