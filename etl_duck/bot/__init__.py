@@ -1,0 +1,82 @@
+"""The Discord bot: slash commands over the cached query API, charts, round posts and
+voice-driven sessions. Entry point: :func:`run_bot` (``etl-duck bot [--check]``).
+
+Layout: ``client`` (the Bot and its shared services), ``cogs/`` (one per feature),
+``embeds/`` (pure result → embed builders), ``respond`` (timing, deferral, failures),
+``paginate``, ``autocomplete``, ``voice`` (session rules), ``ingestor`` (commit hooks),
+``lakeread`` (single-partition reads for posts), ``commandsync``, ``checks`` (--check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from etl_duck.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = (
+    "etl-duck bot: no Discord bot token.\n"
+    "Set ETL_DUCK_DISCORD_TOKEN in the environment or in .env (Discord developer portal → "
+    "your application → Bot → Reset Token).\n"
+    "`etl-duck bot --check` validates everything else without a token."
+)
+
+
+def run_bot(settings: Settings, check: bool = False) -> int:
+    """Run the bot until stopped; exit code 0 (clean stop), 1 (failure), 2 (setup problem).
+
+    With ``check`` print a checklist of the setup (data dir, lake, link store, SSH) and
+    return 0 if it passed, 1 otherwise, without contacting Discord.
+    """
+    if check:
+        from etl_duck.bot.checks import print_results, run_checks
+
+        return print_results(asyncio.run(run_checks(settings)), sys.stdout)
+    token = settings.discord_token
+    if token is None or not token.get_secret_value().strip():
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    import discord
+
+    discord.utils.setup_logging(level=logging.INFO)
+    try:
+        return asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        return 0
+    except discord.LoginFailure:
+        print("etl-duck bot: Discord rejected the token (ETL_DUCK_DISCORD_TOKEN).", file=sys.stderr)
+        return 2
+
+
+async def _serve(settings: Settings) -> int:
+    from etl_duck.bot.client import EtlDuckBot
+    from etl_duck.bot.ingestor import Ingestor
+    from etl_duck.links import LinkStore
+    from etl_duck.query import AsyncStats, Stats
+
+    stats = Stats(
+        settings.data_dir, min_rounds=settings.min_rounds, slow_query_ms=settings.slow_query_ms
+    )
+    ingestor = Ingestor.from_settings(settings)
+    fetcher = None
+    if settings.ssh_host:
+        from etl_duck.fetch import Fetcher  # lazy: asyncssh only when fetching is configured
+
+        fetcher = Fetcher(settings, ingest=ingestor)
+    else:
+        log.warning("ETL_DUCK_SSH_HOST is not set: the bot serves the lake but fetches nothing")
+    links = LinkStore.in_data_dir(settings.data_dir)
+    bot = EtlDuckBot(settings, AsyncStats(stats), links, fetcher=fetcher, ingestor=ingestor)
+    try:
+        token = settings.discord_token
+        assert token is not None
+        async with bot:
+            await bot.start(token.get_secret_value())
+    finally:
+        links.close()
+    return 0

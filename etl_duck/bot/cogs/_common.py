@@ -1,0 +1,31 @@
+"""Small pieces the command cogs share: date parsing, session lookup, the empty-lake check."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from etl_duck.bot.client import EtlDuckBot
+from etl_duck.bot.respond import UserError
+from etl_duck.query import NoData, SessionReport
+
+
+def parse_day(text: str | None) -> date | None:
+    """`YYYY-MM-DD` (or empty / `last` for the last session)."""
+    if text is None or text.strip().lower() in ("", "last"):
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"`{text}` is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
+
+
+async def session_report(bot: EtlDuckBot, text: str | None) -> SessionReport:
+    report: SessionReport = await bot.stats.session(parse_day(text))
+    return report
+
+
+async def ensure_data(bot: EtlDuckBot) -> None:
+    """Raise NoData on an empty lake, so a lookup says "no data yet", not "not found"."""
+    version: int = await bot.stats.version()
+    if version == 0:
+        raise NoData("nothing has been ingested into the lake yet.")

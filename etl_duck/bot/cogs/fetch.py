@@ -1,0 +1,70 @@
+"""Runs the fetcher's watch loop inside the bot (faster while a session is on)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from discord.ext import commands
+
+from etl_duck.bot.client import EtlDuckBot
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+class FetchCog(commands.Cog, name="Fetch"):
+    def __init__(self, bot: EtlDuckBot) -> None:
+        self.bot = bot
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None
+
+    async def cog_load(self) -> None:
+        if self.bot.fetcher is not None:
+            self._stop.clear()
+            self._task = self.bot.spawn(self._watch(), "fetch-watch")
+
+    async def cog_unload(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            try:  # a poll in progress finishes (nothing half-fetched), then watch returns
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self.bot.fetcher is not None:
+            await self.bot.fetcher.close()
+
+    def _on_report(self, report: Any) -> None:
+        state = self.bot.fetch_state
+        state.last_poll = datetime.now()
+        state.last_summary = str(report.summary())
+        state.error = None
+
+    async def _watch(self) -> None:
+        fetcher = self.bot.fetcher
+        assert fetcher is not None
+        state = self.bot.fetch_state
+        watch: Callable[..., Awaitable[None]] = fetcher.watch
+        kwargs: dict[str, Any] = {}
+        # the real Fetcher reports each poll (for /status); a minimal one need not
+        if "on_report" in inspect.signature(watch).parameters:
+            kwargs["on_report"] = self._on_report
+        state.running, state.error = True, None
+        try:
+            await watch(self._stop, self.bot.session_active, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # host key, key or settings problems: retrying cannot fix them; queries go on
+            state.error = f"{type(exc).__name__}: {exc}"
+            log.error("fetch loop stopped: %s", state.error)
+        finally:
+            state.running = False

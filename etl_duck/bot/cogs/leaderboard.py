@@ -1,0 +1,70 @@
+"""/leaderboard: any registry metric over any window, paged, optionally charted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import polars as pl
+from discord import app_commands
+from discord.ext import commands
+
+from etl_duck import charts
+from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.client import EtlDuckBot
+from etl_duck.bot.embeds.board import leaderboard_pages
+from etl_duck.bot.paginate import paged
+from etl_duck.bot.respond import Reply, UserError, before_chart, respond
+from etl_duck.metrics import resolve_metric
+from etl_duck.query import Window
+
+from ._common import ensure_data
+
+BOARD_LIMIT = 50  # five pages of ten
+CHART_ROWS = 10
+CHART_PNG = "leaderboard.png"
+
+
+class LeaderboardCog(commands.Cog, name="Leaderboards"):
+    def __init__(self, bot: EtlDuckBot) -> None:
+        self.bot = bot
+
+    async def board_reply(self, user_id: int, stat: str, window: str, chart: bool) -> Reply:
+        stats = self.bot.stats
+        await ensure_data(self.bot)
+        try:
+            metric = resolve_metric(stat)
+            w: Window = await stats.resolve_window(window)
+        except ValueError as exc:  # unknown stat / bad window: the message lists the options
+            raise UserError(str(exc)) from None
+        min_rounds = 0 if w.name == "session" else self.bot.sync_stats.min_rounds
+        board: pl.DataFrame = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT)
+        files: list[tuple[str, bytes]] = []
+        if chart and not board.is_empty():
+            top = board.head(CHART_ROWS)
+            label = f"{metric.label} — {w.label}"
+            await before_chart()
+            png = await self.bot.cached(
+                ("chart.board", metric.key, w, BOARD_LIMIT),
+                lambda: charts.leaderboard_png(top, label),
+            )
+            files.append((CHART_PNG, png))
+        pages = leaderboard_pages(board, metric, w.label, min_rounds, CHART_PNG if files else None)
+        first, view = paged(pages, user_id, self.bot.settings.page_timeout_s)
+        return Reply(embeds=[first], view=view, files=files)
+
+    @app_commands.command(name="leaderboard", description="Top players by one stat")
+    @app_commands.describe(
+        stat="What to rank by (kills, kd, dpm, accuracy, …)",
+        window="all (default), season, month, week, session or YYYY-MM-DD..YYYY-MM-DD",
+        chart="Attach a bar chart of the top ten",
+    )
+    @app_commands.autocomplete(stat=ac.metrics, window=ac.windows)
+    async def leaderboard(
+        self,
+        interaction: discord.Interaction[Any],
+        stat: str,
+        window: str = "all",
+        chart: bool = False,
+    ) -> None:
+        await respond(interaction, self.board_reply(interaction.user.id, stat, window, chart))

@@ -1,0 +1,136 @@
+"""/stats, /compare, /find_player and /map_stats."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import discord
+import polars as pl
+from discord import app_commands
+from discord.ext import commands
+
+from etl_duck import charts
+from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.client import EtlDuckBot
+from etl_duck.bot.embeds import player as player_embeds
+from etl_duck.bot.paginate import paged
+from etl_duck.bot.respond import Reply, UserError, before_chart, respond
+from etl_duck.query import PlayerCard, Window
+
+from ._common import ensure_data
+
+RADAR_PNG = "compare.png"
+
+
+class PlayersCog(commands.Cog, name="Players"):
+    def __init__(self, bot: EtlDuckBot) -> None:
+        self.bot = bot
+
+    async def target(
+        self, user: discord.abc.User, player: str | None, member: discord.abc.User | None
+    ) -> str:
+        """What to look up: the player given, else the member's or the caller's link."""
+        if player and player.strip():
+            return player
+        who = member or user
+        guid = await asyncio.to_thread(self.bot.links.guid_for, who.id)
+        if guid is not None:
+            return guid
+        if member is not None:
+            raise UserError(f"{member.display_name} has not linked a player (they can use /link).")
+        raise UserError("Name a player, or link yourself to your player once with /link.")
+
+    # ------------------------------------------------------------------ /stats
+
+    async def stats_reply(
+        self, user: discord.abc.User, player: str | None, member: discord.abc.User | None
+    ) -> Reply:
+        await ensure_data(self.bot)
+        text = await self.target(user, player, member)
+        card: PlayerCard = await self.bot.stats.player(text)
+        return Reply(embeds=[player_embeds.card(card)])
+
+    @app_commands.command(name="stats", description="A player's career card")
+    @app_commands.describe(
+        player="Name or GUID (default: your linked player)",
+        member="A server member who linked a player",
+    )
+    @app_commands.autocomplete(player=ac.players)
+    async def stats(
+        self,
+        interaction: discord.Interaction[Any],
+        player: str | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        await respond(interaction, self.stats_reply(interaction.user, player, member))
+
+    # ------------------------------------------------------------------ /compare
+
+    async def compare_reply(self, p1: str, p2: str, window: str) -> Reply:
+        stats = self.bot.stats
+        await ensure_data(self.bot)
+        try:
+            w: Window = await stats.resolve_window(window)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        rows: pl.DataFrame = await stats.compare(p1, p2, window)
+        if rows.height < 2:
+            raise UserError("Those are the same player; pick two different ones.")
+        metrics = player_embeds.RADAR_METRICS
+        await before_chart()
+        png = await self.bot.cached(
+            ("chart.radar", tuple(rows["guid"].to_list()), w),
+            lambda: charts.compare_radar_png(rows, metrics),
+        )
+        embed = player_embeds.compare(rows, w.label, RADAR_PNG)
+        return Reply(embeds=[embed], files=[(RADAR_PNG, png)])
+
+    @app_commands.command(
+        name="compare", description="Two players side by side, with a radar chart"
+    )
+    @app_commands.describe(
+        player1="Name or GUID", player2="Name or GUID", window="all (default), season, month, …"
+    )
+    @app_commands.autocomplete(player1=ac.players, player2=ac.players, window=ac.windows)
+    async def compare(
+        self,
+        interaction: discord.Interaction[Any],
+        player1: str,
+        player2: str,
+        window: str = "all",
+    ) -> None:
+        await respond(interaction, self.compare_reply(player1, player2, window))
+
+    # ------------------------------------------------------------------ /find_player
+
+    async def find_reply(self, text: str) -> Reply:
+        if not text.strip():
+            raise UserError("Type part of a name or a GUID.")
+        await ensure_data(self.bot)
+        found: pl.DataFrame = await self.bot.stats.find_player(text, limit=15)
+        return Reply(embeds=[player_embeds.find_results(text, found)])
+
+    @app_commands.command(name="find_player", description="Search players by name or GUID")
+    @app_commands.describe(text="Part of a name (any alias) or a GUID prefix")
+    async def find_player(self, interaction: discord.Interaction[Any], text: str) -> None:
+        await respond(interaction, self.find_reply(text))
+
+    # ------------------------------------------------------------------ /map_stats
+
+    async def maps_reply(self, user: discord.abc.User, player: str | None) -> Reply:
+        await ensure_data(self.bot)
+        text = await self.target(user, player, None)
+        guid, name = await self.bot.stats.resolve_player(text)
+        maps: pl.DataFrame = await self.bot.stats.map_stats(guid)
+        pages = player_embeds.map_pages(name, guid, maps)
+        first, view = paged(pages, user.id, self.bot.settings.page_timeout_s)
+        return Reply(embeds=[first], view=view)
+
+    @app_commands.command(name="map_stats", description="A player's results per map")
+    @app_commands.describe(player="Name or GUID (default: your linked player)")
+    @app_commands.autocomplete(player=ac.players)
+    async def map_stats(
+        self, interaction: discord.Interaction[Any], player: str | None = None
+    ) -> None:
+        await respond(interaction, self.maps_reply(interaction.user, player))

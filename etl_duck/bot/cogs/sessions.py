@@ -1,0 +1,107 @@
+"""/last_session, /session and /sessions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import discord
+import polars as pl
+from discord import app_commands
+from discord.ext import commands
+
+from etl_duck import charts
+from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.client import EtlDuckBot
+from etl_duck.bot.embeds import board as board_embeds
+from etl_duck.bot.embeds import session as session_embeds
+from etl_duck.bot.lakeread import session_weapons
+from etl_duck.bot.paginate import paged
+from etl_duck.bot.respond import Reply, UserError, before_chart, respond
+from etl_duck.query import SessionReport
+
+from ._common import ensure_data, session_report
+
+SessionView = Literal["summary", "top", "maps", "weapons", "graphs"]
+OVERVIEW_PNG = "session_overview.png"
+TIMELINE_PNG = "dpm_timeline.png"
+
+
+async def session_charts(bot: EtlDuckBot, rep: SessionReport) -> tuple[bytes, bytes]:
+    """Both session charts, rendered in a worker thread and cached per lake version."""
+    # the key names the report's content too: a chart is never cached for a stale report
+    ident = (rep.session_id, rep.end_time, rep.rounds.height)
+    await before_chart()
+    overview = await bot.cached(
+        ("chart.overview", *ident), lambda: charts.session_overview_png(rep)
+    )
+    timeline = await bot.cached(("chart.timeline", *ident), lambda: charts.dpm_timeline_png(rep))
+    return overview, timeline
+
+
+async def session_view_reply(bot: EtlDuckBot, rep: SessionReport, view: str) -> Reply:
+    if view == "top":
+        return Reply(embeds=[session_embeds.top(rep)])
+    if view == "maps":
+        return Reply(embeds=[session_embeds.maps(rep)])
+    if view == "weapons":
+        data_dir = bot.settings.data_dir
+        table: pl.DataFrame = await bot.cached(
+            ("session_weapons", rep.session_id, rep.session_date),
+            lambda: session_weapons(data_dir, rep.session_id, rep.session_date),
+        )
+        return Reply(embeds=[session_embeds.weapons(rep, table)])
+    if view == "graphs":
+        overview, timeline = await session_charts(bot, rep)
+        return Reply(
+            embeds=session_embeds.graphs(rep, OVERVIEW_PNG, TIMELINE_PNG),
+            files=[(OVERVIEW_PNG, overview), (TIMELINE_PNG, timeline)],
+        )
+    return Reply(embeds=[session_embeds.summary(rep)])
+
+
+class SessionsCog(commands.Cog, name="Sessions"):
+    """Gaming sessions: the last one, one by date, the list."""
+
+    def __init__(self, bot: EtlDuckBot) -> None:
+        self.bot = bot
+
+    async def _session(self, day: str | None, view: str) -> Reply:
+        rep = await session_report(self.bot, day)
+        return await session_view_reply(self.bot, rep, view)
+
+    @app_commands.command(name="last_session", description="The last gaming session")
+    @app_commands.describe(view="summary (default), top players, maps, weapons or graphs")
+    async def last_session(
+        self, interaction: discord.Interaction[Any], view: SessionView = "summary"
+    ) -> None:
+        await respond(interaction, self._session(None, view))
+
+    @app_commands.command(name="session", description="The gaming session of a date")
+    @app_commands.describe(
+        date="The day the session started, YYYY-MM-DD",
+        view="summary (default), top players, maps, weapons or graphs",
+    )
+    @app_commands.autocomplete(date=ac.session_dates)
+    async def session(
+        self, interaction: discord.Interaction[Any], date: str, view: SessionView = "summary"
+    ) -> None:
+        await respond(interaction, self._session(date, view))
+
+    @app_commands.command(name="sessions", description="Gaming sessions, newest first")
+    @app_commands.describe(month="Only this month, YYYY-MM")
+    @app_commands.autocomplete(month=ac.months)
+    async def sessions(
+        self, interaction: discord.Interaction[Any], month: str | None = None
+    ) -> None:
+        async def work() -> Reply:
+            await ensure_data(self.bot)
+            try:
+                table: pl.DataFrame = await self.bot.stats.sessions(month)
+            except ValueError as exc:  # a bad month string: the message says the format
+                raise UserError(str(exc)) from None
+            title = f"Sessions in {month}" if month else "Sessions"
+            pages = board_embeds.session_pages(table, title)
+            first, view = paged(pages, interaction.user.id, self.bot.settings.page_timeout_s)
+            return Reply(embeds=[first], view=view)
+
+        await respond(interaction, work())

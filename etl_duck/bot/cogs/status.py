@@ -1,0 +1,60 @@
+"""/status: the lake, the fetch loop, the voice session, the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from etl_duck.bot.client import EtlDuckBot
+from etl_duck.bot.embeds import system
+from etl_duck.bot.respond import Reply, respond
+
+
+def bot_lines(bot: EtlDuckBot) -> dict[str, str]:
+    """Short status lines about the bot's own moving parts (nothing secret)."""
+    fs = bot.fetch_state
+    if not fs.configured:
+        fetch = "SSH not configured"
+    else:
+        fetch = "watching" if fs.running else "stopped"
+        if fs.last_poll:
+            fetch += f"; last poll {fs.last_poll:%H:%M:%S}: {fs.last_summary or '—'}"
+        if fs.error:
+            fetch += f"; error: {fs.error}"
+    t = bot.tracker
+    if not bot.settings.voice_channel_ids:
+        voice = "no voice channels configured"
+    elif t.active:
+        voice = f"session on ({t.players} in voice, peak {t.peak})"
+    else:
+        voice = f"idle ({t.players} in voice; starts at {t.start_players})"
+    cache = bot.cache.stats()
+    latency = bot.latency
+    return {
+        "Fetch": fetch,
+        "Voice": voice,
+        "Cache": f"{cache.hit_rate * 100:.0f} % hits, {cache.size} entries",
+        "Gateway": "—"
+        if math.isnan(latency) or math.isinf(latency)
+        else f"{latency * 1000:.0f} ms",
+    }
+
+
+class StatusCog(commands.Cog, name="Status"):
+    def __init__(self, bot: EtlDuckBot) -> None:
+        self.bot = bot
+
+    async def status_reply(self) -> Reply:
+        info: dict[str, Any] = await self.bot.stats.status()
+        lines = bot_lines(self.bot)
+        lines["Linked users"] = str(await asyncio.to_thread(self.bot.links.count))
+        return Reply(embeds=[system.status(info, lines)])
+
+    @app_commands.command(name="status", description="Lake, fetch, voice session and cache status")
+    async def status(self, interaction: discord.Interaction[Any]) -> None:
+        await respond(interaction, self.status_reply())

@@ -1,0 +1,1 @@
+"""Embed builders: pure functions from query results to ``discord.Embed``."""

@@ -1,0 +1,105 @@
+"""Embeds about players: career card, comparison, search results, per-map stats."""
+
+from __future__ import annotations
+
+import discord
+import polars as pl
+
+from etl_duck.bot.format import cell, esc, fit_table, num, table
+from etl_duck.metrics import METRICS
+from etl_duck.query import PlayerCard
+
+COLOUR = discord.Colour.green()
+CARD_METRICS = ("kills", "kd", "dpm", "accuracy", "headshot_rate", "efficiency", "revives",
+                "gibs", "objectives")  # fmt: skip
+COMPARE_METRICS = ("games", "kills", "kd", "dpm", "accuracy", "headshot_rate", "efficiency",
+                   "revives", "gibs", "objectives", "multikills", "teamwork")  # fmt: skip
+RADAR_METRICS = ["dpm", "kd", "accuracy", "headshot_rate", "efficiency"]
+MAPS_PER_PAGE = 15
+
+
+def card(c: PlayerCard) -> discord.Embed:
+    t = c.totals
+    embed = discord.Embed(title=esc(c.name), colour=COLOUR)
+    embed.description = f"GUID `{c.guid}` · {num(t['rounds'])} counted rounds"
+    embed.add_field(name="Deaths", value=num(t["deaths"]), inline=True)
+    for key in CARD_METRICS:
+        m = METRICS[key]
+        embed.add_field(name=m.label, value=m.format(t.get(key)), inline=True)
+    if not c.weapons.is_empty():
+        rows = [[cell(w["weapon"], 12), num(w["kills"]), num(w["accuracy"], 1)]
+                for w in c.weapons.head(5).iter_rows(named=True)]  # fmt: skip
+        embed.add_field(name="Top weapons", value=fit_table(["weapon", "K", "acc%"], rows))
+    if not c.maps.is_empty():
+        rows = [[cell(m["map_name"], 14), num(m["rounds"]), num(m["dpm"], 1)]
+                for m in c.maps.head(5).iter_rows(named=True)]  # fmt: skip
+        embed.add_field(name="Most played maps", value=fit_table(["map", "rnd", "DPM"], rows))
+    aliases = [] if c.aliases.is_empty() else [str(a) for a in c.aliases["name"].to_list()]
+    others = [a for a in aliases if a != c.name]
+    if others:
+        embed.add_field(
+            name="Also known as", value=", ".join(esc(a) for a in others[:10])[:1024], inline=False
+        )
+    return embed
+
+
+def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord.Embed:
+    """Two players side by side; ▲ marks the better value of each metric."""
+    a, b = rows.row(0, named=True), rows.row(1, named=True) if rows.height > 1 else None
+    embed = discord.Embed(
+        title=f"{esc(a['name'])} vs {esc(b['name']) if b else '—'}",
+        description=f"Window: {window_label}",
+        colour=COLOUR,
+    )
+    lines = []
+    for key in COMPARE_METRICS:
+        m = METRICS[key]
+        va, vb = a.get(key), (b.get(key) if b else None)
+        mark_a = mark_b = " "
+        if va is not None and vb is not None and va != vb:
+            a_better = (va > vb) == m.descending
+            mark_a, mark_b = ("▲", " ") if a_better else (" ", "▲")
+        lines.append([m.label, m.format(va) + mark_a, m.format(vb) + mark_b])
+    embed.add_field(
+        name="Side by side",
+        value=table(["", cell(a["name"], 12), cell(b["name"], 12) if b else "—"], lines),
+        inline=False,
+    )
+    if chart:
+        embed.set_image(url=f"attachment://{chart}")
+    return embed
+
+
+def find_results(text: str, found: pl.DataFrame) -> discord.Embed:
+    embed = discord.Embed(title=f"Players matching “{esc(text)}”", colour=COLOUR)
+    if found.is_empty():
+        embed.description = "Nobody. Try part of a name, or a GUID prefix."
+        return embed
+    rows = [
+        [cell(r["name"]), str(r["guid"]), num(r["rounds"]),
+         r["last_seen"].strftime("%Y-%m-%d") if r.get("last_seen") else "—"]
+        for r in found.iter_rows(named=True)
+    ]  # fmt: skip
+    embed.description = fit_table(
+        ["name", "guid", "rounds", "last seen"], rows, limit=4000, right=[False, False, True, True]
+    )
+    return embed
+
+
+def map_pages(name: str, guid: str, maps: pl.DataFrame) -> list[discord.Embed]:
+    title = f"{esc(name)} — maps"
+    if maps.is_empty():
+        return [discord.Embed(title=title, description="No counted rounds.", colour=COLOUR)]
+    rows = [
+        [cell(m["map_name"], 16), num(m["rounds"]), num(m["kills"]), num(m["deaths"]),
+         num(m["kd"], 2), num(m["dpm"], 1)]
+        for m in maps.iter_rows(named=True)
+    ]  # fmt: skip
+    pages = []
+    chunks = [rows[i : i + MAPS_PER_PAGE] for i in range(0, len(rows), MAPS_PER_PAGE)]
+    for i, chunk in enumerate(chunks):
+        embed = discord.Embed(title=title, colour=COLOUR)
+        embed.description = fit_table(["map", "rnd", "K", "D", "K/D", "DPM"], chunk, limit=4000)
+        embed.set_footer(text=f"GUID {guid} · page {i + 1}/{len(chunks)} · {len(rows)} maps")
+        pages.append(embed)
+    return pages

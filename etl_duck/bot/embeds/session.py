@@ -1,0 +1,178 @@
+"""Embeds for one gaming session (a :class:`~etl_duck.query.SessionReport`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import polars as pl
+
+from etl_duck.bot.awards import Award
+from etl_duck.bot.format import cell, day, duration, esc, fit_table, num
+from etl_duck.query import SessionReport
+
+COLOUR = discord.Colour.blurple()
+
+
+def counted_rounds(rep: SessionReport) -> int:
+    return rep.rounds.filter(pl.col("counted")).height
+
+
+def _title(rep: SessionReport, what: str = "") -> str:
+    return f"Session {day(rep.session_date)}" + (f" — {what}" if what else "")
+
+
+def _base(rep: SessionReport, what: str = "") -> discord.Embed:
+    embed = discord.Embed(title=_title(rep, what), colour=COLOUR)
+    embed.set_footer(text=f"session {rep.session_id}")
+    return embed
+
+
+def score_line(rep: SessionReport) -> str | None:
+    if rep.teams is None:
+        return None
+    a, b = rep.teams
+    return f"{esc(a.name)} **{a.points}** – **{b.points}** {esc(b.name)}"
+
+
+def mvp_line(rep: SessionReport) -> str | None:
+    if rep.mvp is None:
+        return None
+    m = rep.mvp
+    return f"**{esc(m['name'])}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
+
+
+def _player_rows(players: pl.DataFrame, limit: int | None = None) -> list[list[str]]:
+    rows = players.head(limit) if limit else players
+    return [
+        [cell(r["name"]), num(r["kills"]), num(r["deaths"]), num(r["kd"], 2), num(r["dpm"], 1)]
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+def summary(rep: SessionReport) -> discord.Embed:
+    embed = _base(rep)
+    embed.description = (
+        f"{rep.start_time:%H:%M} → {rep.end_time:%H:%M} ({duration(rep.duration)}) · "
+        f"{rep.maps.height} maps · {counted_rounds(rep)} rounds · {rep.players.height} players"
+    )
+    if (score := score_line(rep)) is not None:
+        embed.add_field(name="Score", value=score, inline=True)
+    if (mvp := mvp_line(rep)) is not None:
+        embed.add_field(name="MVP", value=mvp, inline=True)
+    if not rep.players.is_empty():
+        embed.add_field(
+            name="Top players by DPM",
+            value=fit_table(["player", "K", "D", "K/D", "DPM"], _player_rows(rep.players, 5)),
+            inline=False,
+        )
+    if not rep.maps.is_empty():
+        maps = ", ".join(esc(m) for m in rep.maps["map_name"].to_list())
+        embed.add_field(name="Maps", value=maps[:1024], inline=False)
+    return embed
+
+
+def top(rep: SessionReport) -> discord.Embed:
+    embed = _base(rep, "players")
+    rows = [
+        [cell(r["name"], 14), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+         num(r["dpm"], 1), num(r["accuracy"], 1), num(r["revives"])]
+        for r in rep.players.iter_rows(named=True)
+    ]  # fmt: skip
+    embed.description = fit_table(
+        ["player", "rnd", "K", "D", "DPM", "acc%", "rev"], rows, limit=4000
+    )
+    return embed
+
+
+def _outcome(m: dict[str, Any]) -> str:
+    winner = m.get("winner")
+    outcome = m.get("outcome") or "—"
+    if winner:
+        return f"Team {winner}: {outcome}"
+    return str(outcome)
+
+
+def maps(rep: SessionReport) -> discord.Embed:
+    embed = _base(rep, "maps")
+    rows = [
+        [cell(m["map_name"], 18), duration(m.get("play_time_s")), num(m.get("kills")),
+         _outcome(m)]
+        for m in rep.maps.iter_rows(named=True)
+    ]  # fmt: skip
+    embed.description = fit_table(
+        ["map", "time", "kills", "result"], rows, limit=4000, right=[False, True, True, False]
+    )
+    if (score := score_line(rep)) is not None:
+        embed.add_field(name="Score", value=score)
+    return embed
+
+
+def weapons(rep: SessionReport, table: pl.DataFrame) -> discord.Embed:
+    embed = _base(rep, "weapons")
+    rows = [
+        [cell(w["weapon"], 14), num(w["kills"]), num(w["deaths"]), num(w["accuracy"], 1),
+         num(w["headshots"])]
+        for w in table.iter_rows(named=True)
+    ]  # fmt: skip
+    embed.description = (
+        fit_table(["weapon", "kills", "deaths", "acc%", "hs"], rows, limit=4000)
+        if rows
+        else "No weapon stats in this session."
+    )
+    return embed
+
+
+def graphs(rep: SessionReport, overview: str, timeline: str) -> list[discord.Embed]:
+    """Two embeds showing the attached PNGs ``overview`` and ``timeline``."""
+    first = _base(rep, "overview")
+    first.description = f"{rep.players.height} players · {rep.maps.height} maps"
+    first.set_image(url=f"attachment://{overview}")
+    second = discord.Embed(title="DPM per map", colour=COLOUR)
+    second.set_image(url=f"attachment://{timeline}")
+    return [first, second]
+
+
+def score(rep: SessionReport) -> discord.Embed:
+    embed = _base(rep, "stopwatch score")
+    line = score_line(rep)
+    embed.description = line or "No complete map (round 1 + round 2) in this session."
+    wins = [
+        f"**{esc(m['map_name'])}** — {_outcome(m)}"
+        + (f" ({duration(m['r2_time_s'])} vs {duration(m['clock_s'])})"
+           if m.get("r2_time_s") is not None else "")
+        for m in rep.maps.iter_rows(named=True)
+        if m.get("outcome")
+    ]  # fmt: skip
+    if wins:
+        embed.add_field(name="Maps", value="\n".join(wins)[:1024], inline=False)
+    return embed
+
+
+def teams(rep: SessionReport) -> discord.Embed:
+    embed = _base(rep, "teams")
+    if rep.teams is None:
+        embed.description = "Teams could not be determined (no complete map in this session)."
+        return embed
+    by_guid = {r["guid"]: r for r in rep.players.iter_rows(named=True)}
+    for team in rep.teams:
+        members = sorted(
+            (by_guid[g] for g in team.guids if g in by_guid),
+            key=lambda r: -(r["dpm"] or 0.0),
+        )
+        rows = [[cell(r["name"]), num(r["kills"]), num(r["dpm"], 1)] for r in members]
+        embed.add_field(
+            name=f"{team.name} — {team.points} points",
+            value=fit_table(["player", "K", "DPM"], rows) if rows else "—",
+            inline=True,
+        )
+    return embed
+
+
+def awards(rep: SessionReport, won: list[Award]) -> discord.Embed:
+    embed = _base(rep, "awards")
+    if not won:
+        embed.description = "No awards: nobody played a counted round."
+    for a in won:
+        embed.add_field(name=a.title, value=f"**{esc(a.name)}** — {a.shown}", inline=True)
+    return embed

@@ -1,0 +1,59 @@
+"""Embeds about the bot and the lake: /status and /cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from etl_duck.bot.format import esc, num
+from etl_duck.cache import CacheStats
+
+COLOUR = discord.Colour.dark_grey()
+
+
+def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
+    embed = discord.Embed(title="etl-duck status", colour=COLOUR)
+    if info.get("sessions"):
+        embed.description = (
+            f"Lake version {info['version']} · {num(info['sessions'])} sessions · "
+            f"{num(info['counted_rounds'])} counted rounds · {num(info['players'])} players\n"
+            f"{info['first_date']} → {info['last_date']}"
+        )
+    else:
+        embed.description = "The lake is empty: no data yet."
+    excluded = info.get("excluded") or {}
+    if excluded:
+        embed.add_field(
+            name="Not counted",
+            value=", ".join(f"{esc(k)}: {v}" for k, v in excluded.items())[:1024],
+            inline=False,
+        )
+    quarantined = info.get("quarantined") or {}
+    if quarantined:
+        embed.add_field(
+            name=f"Quarantined files ({len(quarantined)})",
+            value="\n".join(f"`{esc(n)}`" for n in list(quarantined)[:5])[:1024],
+            inline=False,
+        )
+    for name, value in bot.items():
+        embed.add_field(name=name, value=value[:1024] or "—", inline=True)
+    return embed
+
+
+def cache(stats: CacheStats, version: int, timings: dict[str, list[float]]) -> discord.Embed:
+    embed = discord.Embed(title="Query cache", colour=COLOUR)
+    embed.add_field(name="Hits", value=num(stats.hits))
+    embed.add_field(name="Misses", value=num(stats.misses))
+    embed.add_field(name="Shared (single flight)", value=num(stats.shared))
+    embed.add_field(name="Hit rate", value=num(stats.hit_rate * 100, 1, " %"))
+    embed.add_field(name="Entries", value=f"{stats.size} / {stats.maxsize}")
+    embed.add_field(name="Lake version", value=str(version))
+    slow = sorted(((name, max(ms)) for name, ms in timings.items() if ms), key=lambda t: -t[1])[:5]
+    if slow:
+        embed.add_field(
+            name="Slowest queries (max ms)",
+            value="\n".join(f"`{n}` {ms:.1f}" for n, ms in slow),
+            inline=False,
+        )
+    return embed

@@ -1,0 +1,80 @@
+"""Text helpers for embeds: escaping, numbers, durations and monospace tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import discord
+
+FIELD_MAX = 1024  # Discord's limit for one embed field value
+DESCRIPTION_MAX = 4096
+NAME_WIDTH = 16  # names are cut to this in tables so columns stay aligned on phones
+
+
+def esc(text: Any) -> str:
+    """A player-chosen name, safe in embed markdown (names may contain * _ ` | …)."""
+    return discord.utils.escape_markdown(str(text))
+
+
+def cell(text: Any, width: int = NAME_WIDTH) -> str:
+    """A name for a code-block table: no backticks (they would close the block), cut."""
+    s = str(text).replace("`", "'").replace("\n", " ")
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def num(value: Any, decimals: int = 0, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{decimals}f}{unit}"
+
+
+def duration(value: timedelta | float | int | None, compact: bool = False) -> str:
+    """`2 h 19 min` (compact: `2h19`) for long spans, `6:51` (m:ss) for rounds."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        h, m = seconds // 3600, seconds % 3600 // 60
+        return f"{h}h{m:02d}" if compact else f"{h} h {m:02d} min"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def day(value: date | datetime) -> str:
+    return value.strftime("%a %Y-%m-%d")
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool] | None = None
+) -> str:
+    """A monospace table in a code block (first column left-aligned, numbers right)."""
+    right = right or [i > 0 for i in range(len(headers))]
+    text = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return " ".join(
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
+        ).rstrip()
+
+    return "```\n" + "\n".join([line(headers), *(line(r) for r in text)]) + "\n```"
+
+
+def fit_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    limit: int = FIELD_MAX,
+    right: Sequence[bool] | None = None,
+) -> str:
+    """:func:`table` with as many rows as fit in ``limit`` characters (a '…' row if cut)."""
+    for n in range(len(rows), -1, -1):
+        shown = list(rows[:n])
+        if n < len(rows):
+            shown.append(["…"] + [""] * (len(headers) - 1))
+        text = table(headers, shown, right)
+        if len(text) <= limit:
+            return text
+    return "…"

@@ -1,0 +1,156 @@
+"""Answering an interaction: timing, deferral, friendly failures, file buffers.
+
+Every command builds a :class:`Reply` in a coroutine whose blocking work runs in worker
+threads; :func:`respond` sends it. Discord drops an interaction that is not acknowledged
+within 3 s, so the work calls :func:`before_chart` right before it renders a chart (which
+defers: "thinking…"), and any other reply is deferred only if it is still not ready after
+:data:`DEFER_AFTER_S` (a cold cache after a big commit). The common case answers directly,
+and input errors found before a chart stay private (ephemeral) answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+import discord
+
+from etl_duck.query import NoData, PlayerNotFound
+
+from .format import esc
+
+log = logging.getLogger(__name__)
+
+DEFER_AFTER_S = 2.0
+APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
+
+
+_DEFER: contextvars.ContextVar[Callable[[], Coroutine[Any, Any, None]] | None] = (
+    contextvars.ContextVar("etl_duck_defer", default=None)
+)
+
+
+async def before_chart() -> None:
+    """Acknowledge the interaction now: what follows (a chart) takes a while."""
+    defer = _DEFER.get()
+    if defer is not None:
+        await defer()
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad date, not linked, not allowed): shown as is."""
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, PNG bytes)
+    view: discord.ui.View | None = None
+    ephemeral: bool = False
+
+
+def failure_reply(exc: BaseException) -> Reply | None:
+    """The user-facing answer for an expected failure; None for a bug."""
+    if isinstance(exc, PlayerNotFound):
+        embed = discord.Embed(
+            title="Player not found",
+            description=f"No player matches **{esc(exc.text)}**.",
+            colour=discord.Colour.orange(),
+        )
+        if exc.suggestions:
+            embed.add_field(
+                name="Did you mean", value="\n".join(f"• {esc(s)}" for s in exc.suggestions)
+            )
+        return Reply(embeds=[embed], ephemeral=True)
+    if isinstance(exc, NoData):
+        return Reply(content=f"No data yet: {exc}", ephemeral=True)
+    if isinstance(exc, UserError):
+        return Reply(content=str(exc), ephemeral=True)
+    return None
+
+
+def _command_name(interaction: discord.Interaction[Any]) -> str:
+    command = getattr(interaction, "command", None)
+    return getattr(command, "qualified_name", None) or "interaction"
+
+
+async def respond(
+    interaction: discord.Interaction[Any], work: Awaitable[Reply], *, defer: bool = False
+) -> None:
+    """Run ``work`` and send its reply; ``defer`` at once if it is known to be slow."""
+
+    deferring = False
+
+    async def defer_now() -> None:
+        nonlocal deferring
+        # the flag is set before the request: the work and this function may both ask
+        if deferring or interaction.response.is_done():
+            return
+        deferring = True
+        await interaction.response.defer(thinking=True)
+
+    token = _DEFER.set(defer_now)  # the task copies this context: before_chart() finds it
+    try:
+        task = asyncio.ensure_future(work)
+    finally:
+        _DEFER.reset(token)
+    try:
+        if defer:
+            await defer_now()
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+        if not done:
+            await defer_now()
+        reply = await task
+    except Exception as exc:
+        if not task.done():
+            task.cancel()
+        known = failure_reply(exc)
+        if known is None:
+            # full trace to the log (no locals, no settings), a short apology to the user
+            log.exception("/%s failed (user %s)", _command_name(interaction), interaction.user.id)
+            known = Reply(content=APOLOGY, ephemeral=True)
+        reply = known
+    try:
+        await send(interaction, reply)
+    except discord.HTTPException:
+        log.exception("could not send the reply to /%s", _command_name(interaction))
+
+
+async def send(interaction: discord.Interaction[Any], reply: Reply) -> None:
+    """Send as the first response or as a follow-up; always close the PNG buffers."""
+    buffers = [BytesIO(data) for _, data in reply.files]
+    files = [
+        discord.File(b, filename=name) for b, (name, _) in zip(buffers, reply.files, strict=True)
+    ]
+    kwargs: dict[str, Any] = {"ephemeral": reply.ephemeral}
+    if reply.content:
+        kwargs["content"] = reply.content
+    if reply.embeds:
+        kwargs["embeds"] = reply.embeds
+    if files:
+        kwargs["files"] = files
+    if reply.view is not None:
+        kwargs["view"] = reply.view
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)
+        else:
+            await interaction.response.send_message(**kwargs)
+        bind = getattr(reply.view, "bind", None)
+        if callable(bind):
+            bind(interaction)  # lets a paginator disable its buttons on timeout
+    finally:
+        for f, b in zip(files, buffers, strict=True):
+            f.close()  # restores the buffer's close(), which discord.File stubs out
+            b.close()
+
+
+def attach(embed: discord.Embed, name: str) -> discord.Embed:
+    """Show the attached PNG ``name`` inside the embed."""
+    return embed.set_image(url=f"attachment://{name}")

@@ -1,0 +1,169 @@
+"""/leaderboard (pages, chart, bad input), /status and the autocomplete callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.format import cell
+from etl_duck.bot.paginate import Paginator
+from etl_duck.metrics import METRICS
+from tests.bot_fakes import (
+    FakeInteraction,
+    FakeUser,
+    bot_running,
+    field_value,
+    invoke,
+    lake_sql,
+    run,
+    table_rows,
+    template_lake,
+)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return template_lake(tmp_path_factory)
+
+
+def kills_board(lake: Path) -> list[tuple[str, int, int]]:
+    """(name, kills, rounds) of every counted player, as the kills board ranks them."""
+    rows = lake_sql(
+        lake,
+        """SELECT arg_max(name, end_time), sum(kills) k, count(*) r, guid FROM {t}
+           WHERE counted GROUP BY guid ORDER BY k DESC, r DESC, guid""",
+    )
+    return [(n, int(k), int(r)) for n, k, r, _ in rows]
+
+
+def test_leaderboard_pages(lake: Path, tmp_path: Path) -> None:
+    want = kills_board(lake)
+    user = FakeUser(id=31)
+
+    async def main() -> tuple[FakeInteraction, list[list[list[str]]], Paginator]:
+        async with bot_running(lake, tmp_path / "links.db", page_timeout_s=90.0) as bot:
+            inter = await invoke(bot, "leaderboard", FakeInteraction(bot, user), stat="kills")
+            view = inter.last.view
+            assert isinstance(view, Paginator)
+            pages = [table_rows(str(inter.last.embed.description), 2)]
+            while not view.next_page.disabled:
+                click = FakeInteraction(bot, user)
+                await view.next_page.callback(click)  # type: ignore[arg-type]
+                pages.append(table_rows(str(click.last.embed.description), 2))
+            return inter, pages, view
+
+    inter, pages, view = run(main())
+    assert inter.last.embed.title == "Kills — all time"
+    assert view.timeout == 90.0
+    assert len(pages) == -(-len(want) // 10) and all(len(p) <= 10 for p in pages)
+    got = [r for page in pages for r in page]
+    # rank · player · value · rounds; the name column is left-aligned after the rank
+    assert [r[0].split(maxsplit=1)[1] for r in got] == [cell(n) for n, _, _ in want]
+    assert [int(r[0].split()[0]) for r in got] == list(range(1, len(want) + 1))
+    assert [int(r[1].replace(",", "")) for r in got] == [k for _, k, _ in want]
+    assert [int(r[2]) for r in got] == [r for _, _, r in want]
+
+
+def test_leaderboard_window_chart_and_bad_input(lake: Path, tmp_path: Path) -> None:
+    sid = lake_sql(lake, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
+    dpm = lake_sql(
+        lake,
+        f"""SELECT arg_max(name, end_time),
+                   sum(CASE WHEN time_played_s > 0 THEN damage_given ELSE 0 END) * 60.0
+                   / sum(time_played_s) AS d
+            FROM {{t}} WHERE counted AND session_id = {sid} GROUP BY guid ORDER BY d DESC""",
+    )
+
+    async def main() -> list[FakeInteraction]:
+        async with bot_running(lake, tmp_path / "links.db") as bot:
+            return [
+                await invoke(bot, "leaderboard", stat="dpm", window="session", chart=True),
+                await invoke(bot, "leaderboard", stat="damage"),  # an alias
+                await invoke(bot, "leaderboard", stat="elo"),
+                await invoke(bot, "leaderboard", stat="kills", window="fortnight"),
+                await invoke(bot, "leaderboard", stat="kills", window="2025-11-01..2025-10-01"),
+            ]
+
+    session, alias, bad_stat, bad_window, backwards = run(main())
+    assert session.response.deferred
+    msg = session.last
+    assert msg.files["leaderboard.png"].startswith(b"\x89PNG")
+    assert msg.embed.image.url == "attachment://leaderboard.png"
+    rows = table_rows(str(msg.embed.description), 2)
+    assert [r[1] for r in rows] == [f"{d:,.1f}" for _, d in dpm]
+    assert msg.view is None  # six players: one page
+    assert alias.last.embed.title == "DPM — all time"
+    assert bad_stat.last.ephemeral and "choose one of" in str(bad_stat.last.content)
+    assert bad_window.last.ephemeral and "unknown window" in str(bad_window.last.content)
+    assert backwards.last.ephemeral and "ends before it starts" in str(backwards.last.content)
+
+
+def test_status(lake: Path, tmp_path: Path) -> None:
+    sessions, counted = lake_sql(
+        lake,
+        "SELECT count(DISTINCT session_id), count(*) FILTER (WHERE counted) FROM {t}",
+        "rounds",
+    )[0]
+
+    async def main() -> FakeInteraction:
+        async with bot_running(lake, tmp_path / "links.db") as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main()).last.embed
+    assert f"{sessions} sessions · {counted} counted rounds" in str(embed.description)
+    assert field_value(embed, "Fetch") == "SSH not configured"
+    assert field_value(embed, "Linked users") == "0"
+
+
+def test_autocomplete(lake: Path, tmp_path: Path) -> None:
+    most_active = lake_sql(
+        lake, "SELECT guid, count(*) c FROM {t} WHERE counted GROUP BY guid ORDER BY c DESC, guid"
+    )
+    dates = [
+        str(d)
+        for (d,) in lake_sql(
+            lake,
+            "SELECT DISTINCT session_date FROM {t} WHERE session_date >= '2025-11-01' "
+            "ORDER BY session_date DESC",
+            "rounds",
+        )
+    ]
+    months = [
+        m
+        for (m,) in lake_sql(
+            lake,
+            "SELECT DISTINCT strftime(session_date, '%Y-%m') m FROM {t} ORDER BY m DESC",
+            "rounds",
+        )
+    ]
+
+    async def main() -> dict[str, list[tuple[str, str]]]:
+        async with bot_running(lake, tmp_path / "links.db") as bot:
+            inter = FakeInteraction(bot)
+
+            def pairs(choices: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+                return [(c.name, c.value) for c in choices]
+
+            return {
+                "vi": pairs(await ac.players(inter, "vi")),  # type: ignore[arg-type]
+                "blank": pairs(await ac.players(inter, "")),  # type: ignore[arg-type]
+                "dp": pairs(await ac.metrics(inter, "dp")),  # type: ignore[arg-type]
+                "all_metrics": pairs(await ac.metrics(inter, "")),  # type: ignore[arg-type]
+                "windows": pairs(await ac.windows(inter, "")),  # type: ignore[arg-type]
+                "range": pairs(await ac.windows(inter, "2025-01-01..")),  # type: ignore[arg-type]
+                "dates": pairs(await ac.session_dates(inter, "2025-11")),  # type: ignore[arg-type]
+                "months": pairs(await ac.months(inter, "")),  # type: ignore[arg-type]
+            }
+
+    got = run(main())
+    assert got["vi"][0] == ("vid (D8423F90)", "D8423F90")  # shows the name, sends the GUID
+    assert [v for _, v in got["blank"]] == [g for g, _ in most_active][:25]
+    assert ("dpm" in [v for _, v in got["dp"]]) and all("dp" in v for _, v in got["dp"])
+    assert [v for _, v in got["all_metrics"]] == list(METRICS)[:25]
+    assert [v for _, v in got["windows"]] == ["all", "season", "month", "week", "session"]
+    assert got["range"][-1][1] == "2025-01-01.."
+    assert [v for _, v in got["dates"]] == dates
+    assert [v for _, v in got["months"]] == months
+    assert all(len(n) <= 100 for choices in got.values() for n, _ in choices)

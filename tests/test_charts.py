@@ -1,0 +1,83 @@
+"""PNG charts: valid images of the expected size, thread-safe, no pyplot, no discord."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl_duck import charts
+from etl_duck.query import SessionReport, Stats
+from tests.bot_fakes import template_lake
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def stats(tmp_path_factory: pytest.TempPathFactory) -> Stats:
+    return Stats(template_lake(tmp_path_factory), min_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def report(stats: Stats) -> SessionReport:
+    return stats.last_session()
+
+
+def test_session_charts(report: SessionReport) -> None:
+    assert png_size(charts.session_overview_png(report)) == (1000, 700)
+    assert png_size(charts.dpm_timeline_png(report)) == (1100, 600)
+
+
+def test_compare_and_leaderboard_charts(stats: Stats) -> None:
+    rows = stats.compare("vid", "SuperBoyy")
+    assert png_size(charts.compare_radar_png(rows, ["dpm", "kd", "accuracy"])) == (700, 700)
+    board = stats.leaderboard("kills", limit=10)
+    assert png_size(charts.leaderboard_png(board, "Kills — all time")) == (900, 600)
+
+
+def test_empty_inputs_still_render(report: SessionReport) -> None:
+    empty = SessionReport(
+        report.session_id, report.session_date, report.start_time, report.end_time,
+        report.players.clear(), report.maps.clear(), report.rounds.clear(), None, None,
+        report.dpm_timeline.clear(),
+    )  # fmt: skip
+    for data in (
+        charts.session_overview_png(empty),
+        charts.dpm_timeline_png(empty),
+        charts.compare_radar_png(pl.DataFrame(), ["dpm"]),
+        charts.leaderboard_png(pl.DataFrame({"name": [], "value": []}), "nothing"),
+    ):
+        assert data[:8] == PNG
+
+
+def test_concurrent_rendering_in_threads(report: SessionReport) -> None:
+    """Each call owns its Figure and canvas, so worker threads do not interfere."""
+    board = report.players.select("name", pl.col("dpm").alias("value"))
+    expected = charts.leaderboard_png(board, "DPM")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: charts.leaderboard_png(board, "DPM"), range(4)))
+    assert all(r == expected for r in results)
+
+
+def test_no_pyplot_and_no_discord() -> None:
+    code = (
+        "import sys, etl_duck.charts as c; c.warm_up(); "
+        "bad = [m for m in sys.modules if m == 'matplotlib.pyplot' or m.startswith('discord')]; "
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout  # fmt: skip
+    assert out.strip() == "[]"
