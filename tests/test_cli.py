@@ -104,3 +104,12 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     assert code == 1 and "unknown leaderboard" in out
     code, out = run("--data-dir", d, "session", "last")
     assert code == 1 and "No sessions" in out
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    code, out = run("--data-dir", str(d), "demo", "--days", "10")
+    assert code == 0, out
+    assert "ingested" in out and "MVP" in out
+    charts = list((d / "charts").glob("session-*.png"))
+    assert len(charts) == 1 and charts[0].read_bytes()[:4] == b"\x89PNG"
