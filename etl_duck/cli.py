@@ -38,8 +38,18 @@ def _global(
             help="Where raw files, the lake and the quarantine live.",
         ),
     ] = Path("data"),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log timings and slow queries.")
+    ] = False,
 ) -> None:
+    import logging
+
     STATE.data_dir = data_dir
+    # the CLI prints its own results; library logs (slow queries, refreshes) on request
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _print_json(obj: Any) -> None:
