@@ -436,7 +436,8 @@ def export(
     ] = None,
 ) -> None:
     """Run one query over the lake and write the rows to a file."""
-    from etl_duck.query import ALL_FROM, ALL_TO, query_names
+    from etl_duck.query import ALL_FROM, ALL_TO
+    from etl_duck.sqlfiles import query_names
 
     if query not in query_names():
         _fail(ValueError(f"unknown query {query!r}; choose one of: {', '.join(query_names())}"))

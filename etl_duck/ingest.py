@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from etl_duck import rollups
 from etl_duck.fields import DERIVED_TOTALS, EXTENDED_FIELDS, WEAPONS
 from etl_duck.lake import (
     FILES_SCHEMA,
@@ -460,7 +461,9 @@ def ingest_paths(
             t: {d: None for d in affected} for t in TABLES
         }
         new_version = lake.version() + 1
+        rebuilt: dict[date, dict[str, pa.Table]] = {}
         for res in _run_jobs(jobs, opts.workers):
+            rebuilt[res.day] = res.tables
             for t in TABLES:
                 changes[t][res.day] = res.tables[t] if res.tables[t].num_rows else None
             for name, status in res.status.items():
@@ -499,6 +502,7 @@ def ingest_paths(
         if not new and not rebuild:
             report.version = lake.version()
             return report
+        serving = rollups.update(None if rebuild else lake.read_serving(snap), rebuilt, affected)
         lake.commit(
             changes,
             {
@@ -508,6 +512,7 @@ def ingest_paths(
                 "rejected_lines": table_from_rows(rejected_rows, REJECTED_SCHEMA),
                 "round_index": table_from_rows(index, ROUND_INDEX_SCHEMA),
             },
+            serving,
         )
         report.version = new_version
     return report

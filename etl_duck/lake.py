@@ -335,6 +335,14 @@ class Lake:
             return STATE_SCHEMAS[name].empty_table()
         return pq.ParquetFile(path).read().cast(STATE_SCHEMAS[name])
 
+    def read_serving(self, snapshot: Path | None = None) -> dict[str, pa.Table]:
+        """The compact serving tables of a snapshot (see :mod:`etl_duck.rollups`)."""
+        snap = snapshot or self.current_dir()
+        folder = None if snap is None else snap / "_serving"
+        if folder is None or not folder.exists():
+            return {}
+        return {p.stem: pq.ParquetFile(p).read() for p in sorted(folder.glob("*.parquet"))}
+
     def partition_files(self, table: str, snapshot: Path | None = None) -> list[Path]:
         snap = snapshot or self.current_dir()
         if snap is None:
@@ -388,6 +396,7 @@ class Lake:
         self,
         changes: Mapping[str, Mapping[date, pa.Table | None]],
         state: Mapping[str, pa.Table],
+        serving: Mapping[str, pa.Table] | None = None,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
@@ -433,6 +442,9 @@ class Lake:
                     os.link(src, staging / "_state" / f"{name}.parquet")
                 continue
             _write_parquet(t.cast(schema), staging / "_state" / f"{name}.parquet")
+        (staging / "_serving").mkdir()
+        for name, t in (serving or {}).items():
+            _write_parquet(t, staging / "_serving" / f"{name}.parquet")
         failpoint("state written")
         manifest = Manifest(version, time.time(), partitions)
         with open(staging / "_manifest.json", "w") as fh:

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from etl_duck.cache import QueryCache
+from etl_duck.sqlfiles import sql
 
 if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query` is cheap
     import duckdb
@@ -37,21 +36,8 @@ if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query`
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-QUERY_DIR = Path(
-    os.environ.get("ETL_DUCK_QUERIES", Path(__file__).resolve().parents[1] / "queries")
-)
 ALL_FROM, ALL_TO = date(1970, 1, 1), date(9999, 12, 31)
 WINDOWS = ("all", "season", "month", "week", "session")
-
-
-@cache
-def sql(name: str) -> str:
-    """The text of ``queries/<name>.sql`` (names come from code, never from users)."""
-    return (QUERY_DIR / f"{name}.sql").read_text()
-
-
-def query_names() -> list[str]:
-    return sorted(p.stem for p in QUERY_DIR.glob("*.sql"))
 
 
 class NoData(LookupError):
@@ -69,35 +55,43 @@ class PlayerNotFound(LookupError):
 
 
 class Serving:
-    """In-memory copies of the lake tables, refreshed per changed partition."""
+    """The compact serving tables of the current snapshot, in memory, plus scoped views
+    over the per-date partitions for detail questions (one session, a player's last
+    rounds). Reloaded when the lake version changes (a few single files, ~0.1 s)."""
+
+    DETAIL = ("player_rounds", "weapon_rounds")
 
     def __init__(self, lake: Lake, threads: int = 2) -> None:
         import duckdb
 
-        from etl_duck.lake import SCHEMAS, TABLES
+        from etl_duck.lake import SCHEMAS
+        from etl_duck.rollups import ROLLUPS
 
         self.lake = lake
         self.con = duckdb.connect(":memory:", config={"threads": threads})
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._loaded: dict[str, dict[str, int]] = {t: {} for t in TABLES}
         self.version = 0
+        self.snapshot: Path | None = None
+        self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         self.changed_at: dict[date, int] = {}  # last lake version that changed each date
+        self._loaded: dict[str, dict[str, int]] = {}
         self._dates: list[date] = []
         self.max_changed = 0
         self.last_date: date | None = None
+        # empty tables of every shape, so queries bind before the first commit
         for table, schema in SCHEMAS.items():
             self.con.register("_empty", schema.empty_table())
             self.con.execute(
-                f"CREATE TABLE {table} AS SELECT *, NULL::DATE AS session_date FROM _empty"
+                f"CREATE TABLE _empty_{table} AS SELECT *, NULL::DATE AS session_date FROM _empty"
             )
             self.con.unregister("_empty")
-        # the per-(session, player) rollup the leaderboards read (queries/rollup_*.sql)
-        self.con.execute(
-            "CREATE TABLE player_sessions AS "
-            + sql("rollup_player_sessions").replace("$dates::DATE[]", "[]::DATE[]")
-            + " LIMIT 0"
-        )
+        self.con.execute("CREATE TABLE rounds AS SELECT * FROM _empty_rounds")
+        for name, query in ROLLUPS.items():
+            text = sql(query).replace("$dates::DATE[]", "[]::DATE[]")
+            for detail in self.DETAIL:
+                text = text.replace(f"FROM {detail}", f"FROM _empty_{detail}")
+            self.con.execute(f"CREATE TABLE {name} AS {text} LIMIT 0")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """One cursor per thread (DuckDB connections are not shared across threads)."""
@@ -110,6 +104,7 @@ class Serving:
     def refresh(self) -> int:
         """Bring the tables to the lake's current version; cheap when nothing changed."""
         from etl_duck.lake import TABLES
+        from etl_duck.rollups import SERVING_TABLES
 
         if self.lake.version() == self.version:
             return self.version
@@ -121,64 +116,67 @@ class Serving:
             if manifest.version == self.version:
                 return self.version
             t0 = time.perf_counter()
-            changed_dates: set[str] = set()
             cur = self.con.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                for table in TABLES:
-                    new = manifest.partition_versions(table)
-                    old = self._loaded[table]
-                    stale = sorted(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
-                    if not stale:
-                        continue
-                    changed_dates.update(stale)
-                    if old:
+                for name in SERVING_TABLES:
+                    path = snap / "_serving" / f"{name}.parquet"
+                    cur.execute(f"DELETE FROM {name}")
+                    if path.exists():
                         cur.execute(
-                            f"DELETE FROM {table} WHERE session_date IN (SELECT unnest($d::DATE[]))",
-                            {"d": stale},
+                            f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
+                            {"f": str(path)},
                         )
-                    files = [
-                        str(snap / manifest.partitions[table][d].file) for d in stale if d in new
-                    ]
-                    if files:
-                        cur.execute(
-                            f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet($f, "
-                            "hive_partitioning = true, hive_types = {'session_date': DATE})",
-                            {"f": files},
-                        )
-                if changed_dates:
-                    days = sorted(changed_dates)
-                    cur.execute(
-                        "DELETE FROM player_sessions "
-                        "WHERE session_date IN (SELECT unnest($d::DATE[]))",
-                        {"d": days},
-                    )
-                    cur.execute(
-                        "INSERT INTO player_sessions BY NAME " + sql("rollup_player_sessions"),
-                        {"dates": days},
-                    )
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             finally:
                 cur.close()
+            changed: set[str] = set()
             for table in TABLES:
-                self._loaded[table] = manifest.partition_versions(table)
-            for d in changed_dates:
+                new = manifest.partition_versions(table)
+                old = self._loaded.get(table, {})
+                changed.update(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
+                self._loaded[table] = new
+            for d in changed:
                 self.changed_at[date.fromisoformat(d)] = manifest.version
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
+            self.partitions = {
+                t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES
+            }
             live = self._loaded["rounds"]
             self.last_date = date.fromisoformat(max(live)) if live else None
+            self.snapshot = snap
             self.version = manifest.version
             log.info(
-                "serving refreshed to v%d: %d partitions in %.0f ms",
+                "serving refreshed to v%d (%d dates changed) in %.0f ms",
                 manifest.version,
-                len(changed_dates),
+                len(changed),
                 (time.perf_counter() - t0) * 1000,
             )
             return self.version
+
+    def scope(self, cur: duckdb.DuckDBPyConnection, dates: list[date]) -> None:
+        """Point this cursor's ``player_rounds`` / ``weapon_rounds`` at the partitions of
+        ``dates`` only (temp views; file paths come from the manifest, never from users)."""
+        for table in self.DETAIL:
+            files = [
+                str(self.snapshot / f)
+                for d in dates
+                if self.snapshot is not None
+                and (f := self.partitions.get(table, {}).get(d.isoformat()))
+            ]
+            if files:
+                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                source = (
+                    f"read_parquet([{listed}], hive_partitioning = true, "
+                    "hive_types = {'session_date': DATE})"
+                )
+            else:
+                source = f"_empty_{table}"
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
 
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""
@@ -290,13 +288,19 @@ class Stats:
     def version(self) -> int:
         return self.serving.refresh()
 
-    def run(self, name: str, **params: Any) -> pl.DataFrame:
-        """Run one ``queries/<name>.sql`` with named parameters (uncached, timed)."""
+    def run(self, name: str, dates: list[date] | None = None, **params: Any) -> pl.DataFrame:
+        """Run one ``queries/<name>.sql`` with named parameters (uncached, timed).
+
+        Queries over the detail tables (``player_rounds``, ``weapon_rounds``) name the
+        session ``dates`` whose partitions they read."""
         self.serving.refresh()
         t0 = time.perf_counter()
         text = sql(name)
         used = {k: v for k, v in params.items() if f"${k}" in text}
-        df = _to_polars(self.serving.cursor().execute(text, used))
+        cur = self.serving.cursor()
+        if dates is not None:
+            self.serving.scope(cur, dates)
+        df = _to_polars(cur.execute(text, used))
         ms = (time.perf_counter() - t0) * 1000
         self.timings.setdefault(name, []).append(ms)
         if ms > self.slow_query_ms:
@@ -434,9 +438,9 @@ class Stats:
             ["dpm", "kills"], descending=True, nulls_last=True
         )
         rounds = self.run("session_rounds", session_id=sid)
-        sides = self.run("session_sides", session_id=sid)
-        maps = self.run("session_maps", session_id=sid)
-        timeline = self.run("session_dpm_timeline", session_id=sid)
+        sides = self.run("session_sides", [sdate], session_id=sid)
+        maps = self.run("session_maps", [sdate], session_id=sid)
+        timeline = self.run("session_dpm_timeline", [sdate], session_id=sid)
         outcomes, teams = score_stopwatch(rounds, sides, players)
         if not outcomes.is_empty():
             maps = maps.join(outcomes, on="match_id", how="left")
@@ -543,7 +547,12 @@ class Stats:
                 name=str(row["name"]),
                 totals=row,
                 weapons=self.run("player_weapons", guid=guid, date_from=ALL_FROM, date_to=ALL_TO),
-                last_rounds=self.run("player_last_rounds", guid=guid, limit=5),
+                last_rounds=self.run(
+                    "player_last_rounds",
+                    self.run("player_recent_dates", guid=guid, limit=5)["session_date"].to_list(),
+                    guid=guid,
+                    limit=5,
+                ),
                 aliases=self.run("player_aliases", guid=guid),
                 maps=self.run("player_maps", guid=guid),
             )
@@ -588,6 +597,9 @@ class Stats:
         return {
             "version": self.serving.version,
             **info,
+            "player_rounds": sum(
+                p.rows for p in self.lake.manifest().partitions["player_rounds"].values()
+            ),
             "files": files.num_rows,
             "quarantined": {r["file_name"]: r["reason"] for r in quarantined},
             "partial": partial,

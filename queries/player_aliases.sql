@@ -1,7 +1,8 @@
 -- Every name a GUID has used, with rounds and last use (all rows: identity, not stats).
 -- Params: $guid.
-SELECT name, count(*) AS rounds, min(end_time) AS first_seen, max(end_time) AS last_seen
-FROM player_rounds
-WHERE guid = $guid AND NOT is_bot
+SELECT name, sum(rounds)::BIGINT AS rounds, min(first_seen) AS first_seen,
+       max(last_seen) AS last_seen
+FROM player_name_sessions
+WHERE guid = $guid
 GROUP BY name
 ORDER BY last_seen DESC

@@ -2,11 +2,10 @@
 -- Params: $text (the lookup text).
 SELECT guid,
        name,
-       count(*)                                            AS rounds,
-       max(end_time)                                       AS last_seen,
+       sum(rounds)::BIGINT                                 AS rounds,
+       max(last_seen)                                      AS last_seen,
        starts_with(guid, upper($text))                     AS guid_match,
        jaro_winkler_similarity(lower(name), lower($text))  AS similarity,
        contains(lower(name), lower($text))                 AS contains_text
-FROM player_rounds
-WHERE NOT is_bot
+FROM player_name_sessions
 GROUP BY guid, name

@@ -24,6 +24,8 @@ CORE_MODULES = (
     "etl_duck.metrics",
     "etl_duck.query",
     "etl_duck.cache",
+    "etl_duck.rollups",
+    "etl_duck.sqlfiles",
 )
 FORBIDDEN = (
     "discord",

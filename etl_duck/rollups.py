@@ -1,0 +1,105 @@
+"""Compact serving tables kept in every lake snapshot (``_serving/*.parquet``).
+
+The durable layout is one Parquet file per session date and table; opening 1,500 of them
+per question is the small-file problem. So each commit also writes a handful of single
+files: every round, and per-(session, player) rollups. They are maintained incrementally
+— rows of the session dates a commit rebuilt are replaced, the rest are carried over — and
+are derived data: a notebook reading ``lake/<table>/**`` never sees them, and a rebuild
+recreates them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from datetime import date
+
+import pyarrow as pa
+
+from etl_duck.lake import PLAYER_ROUNDS_SCHEMA, ROUNDS_SCHEMA, WEAPON_ROUNDS_SCHEMA
+from etl_duck.sqlfiles import sql
+
+#: serving table → the query that builds its rows from `player_rounds` / `weapon_rounds`
+ROLLUPS: dict[str, str] = {
+    "player_sessions": "rollup_player_sessions",
+    "player_weapon_sessions": "rollup_player_weapons",
+    "player_map_sessions": "rollup_player_maps",
+    "player_name_sessions": "rollup_player_names",
+}
+SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
+#: a total order for each table, so a rebuild writes byte-identical files
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "rounds": ("session_date", "end_time", "file_name"),
+    "player_sessions": ("session_date", "session_id", "guid"),
+    "player_weapon_sessions": ("session_date", "session_id", "guid", "weapon_id"),
+    "player_map_sessions": ("session_date", "session_id", "guid", "map_name"),
+    "player_name_sessions": ("session_date", "session_id", "guid", "name"),
+}
+
+
+def with_date(table: pa.Table, day: date) -> pa.Table:
+    """Add the hive partition column the files themselves do not carry."""
+    return table.append_column("session_date", pa.array([day] * table.num_rows, pa.date32()))
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables([t.cast(schema) for t in tables])
+
+
+def _schema_with_date(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field("session_date", pa.date32()))
+
+
+def update(
+    old: Mapping[str, pa.Table] | None,
+    rebuilt: Mapping[date, Mapping[str, pa.Table]],
+    changed: set[date],
+) -> dict[str, pa.Table]:
+    """New serving tables: ``old`` minus the ``changed`` dates, plus ``rebuilt`` ones."""
+    import duckdb
+
+    days = sorted(changed)
+    fresh = {
+        "rounds": _concat(
+            [with_date(t["rounds"], d) for d, t in rebuilt.items()],
+            _schema_with_date(ROUNDS_SCHEMA),
+        ),
+    }
+    con = duckdb.connect(config={"threads": 1})
+    con.register(
+        "player_rounds",
+        _concat(
+            [with_date(t["player_rounds"], d) for d, t in rebuilt.items()],
+            _schema_with_date(PLAYER_ROUNDS_SCHEMA),
+        ),
+    )
+    con.register(
+        "weapon_rounds",
+        _concat(
+            [with_date(t["weapon_rounds"], d) for d, t in rebuilt.items()],
+            _schema_with_date(WEAPON_ROUNDS_SCHEMA),
+        ),
+    )
+    with warnings.catch_warnings():  # DB-API arrow copy: negligible for these sizes
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+        for name, query in ROLLUPS.items():
+            fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
+    con.close()
+    out: dict[str, pa.Table] = {}
+    for name, new_rows in fresh.items():
+        kept = None if old is None else old.get(name)
+        if kept is not None and kept.num_rows:
+            import pyarrow.compute as pc
+
+            keep = pc.invert(pc.is_in(kept["session_date"], pa.array(days, pa.date32())))
+            kept = kept.filter(keep)
+            out[name] = (
+                pa.concat_tables([kept, new_rows.cast(kept.schema)]) if new_rows.num_rows else kept
+            )
+        else:
+            out[name] = new_rows
+        out[name] = out[name].sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+    return out
