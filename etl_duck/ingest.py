@@ -502,7 +502,15 @@ def ingest_paths(
         if not new and not rebuild:
             report.version = lake.version()
             return report
-        serving = rollups.update(None if rebuild else lake.read_serving(snap), rebuilt, affected)
+        old_serving = None if rebuild else lake.read_serving(snap)
+        if old_serving == {} and snap is not None:
+            # a snapshot written before serving files existed: derive them from every partition
+            every = _read_partitions(lake, snap)
+            rebuilt = {**every, **rebuilt}
+            affected_serving = affected | set(every)
+        else:
+            affected_serving = affected
+        serving = rollups.update(old_serving or None, rebuilt, affected_serving)
         lake.commit(
             changes,
             {
@@ -516,6 +524,18 @@ def ingest_paths(
         )
         report.version = new_version
     return report
+
+
+def _read_partitions(lake: Lake, snap: Path) -> dict[date, dict[str, pa.Table]]:
+    import pyarrow.parquet as pq
+
+    out: dict[date, dict[str, pa.Table]] = {}
+    for table, parts in lake.manifest(snap).partitions.items():
+        for iso, p in parts.items():
+            out.setdefault(date.fromisoformat(iso), {})[table] = pq.ParquetFile(
+                snap / p.file
+            ).read()
+    return {d: t for d, t in out.items() if set(t) == set(TABLES)}
 
 
 def _ledger_row(

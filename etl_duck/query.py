@@ -161,6 +161,9 @@ class Serving:
     def scope(self, cur: duckdb.DuckDBPyConnection, dates: list[date]) -> None:
         """Point this cursor's ``player_rounds`` / ``weapon_rounds`` at the partitions of
         ``dates`` only (temp views; file paths come from the manifest, never from users)."""
+        key = (self.snapshot, tuple(dates))
+        if getattr(self._local, "scope", None) == key and cur is getattr(self._local, "cur", None):
+            return  # this cursor already looks at exactly these partitions
         for table in self.DETAIL:
             files = [
                 str(self.snapshot / f)
@@ -177,6 +180,7 @@ class Serving:
             else:
                 source = f"_empty_{table}"
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
+        self._local.scope = key
 
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""
@@ -669,12 +673,13 @@ def score_stopwatch(
     votes: dict[str, list[int]] = {}
     points = [0, 0]
     rows: list[dict[str, Any]] = []
-    for match_id, grp in counted.group_by("match_id", maintain_order=True):
-        r1s = grp.filter(pl.col("round_number") == 1)
-        r2s = grp.filter(pl.col("round_number") == 2)
-        if r1s.is_empty() or r2s.is_empty():
+    matches: dict[int, dict[int, dict[str, Any]]] = {}
+    for row in counted.iter_rows(named=True):  # a session has ~20 rounds: plain rows
+        matches.setdefault(row["match_id"], {}).setdefault(row["round_number"], row)
+    for match_id, by_number in matches.items():
+        if 1 not in by_number or 2 not in by_number:
             continue
-        r1, r2 = r1s.row(0, named=True), r2s.row(0, named=True)
+        r1, r2 = by_number[1], by_number[2]
         side1 = by_round.get(r1["round_id"], {})
         side2 = by_round.get(r2["round_id"], {})
         # the same people: R1 attackers defend in R2 (side numbers swap, GUIDs do not)
@@ -705,7 +710,7 @@ def score_stopwatch(
             points[winner] += 2
         rows.append(
             {
-                "match_id": match_id[0],
+                "match_id": match_id,
                 "winner": None if winner is None else ("A", "B")[winner],
                 "outcome": outcome,
                 "clock_s": r2["time_limit_s"],
