@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl_duck.lake import PLAYER_ROUNDS_SCHEMA, ROUNDS_SCHEMA, WEAPON_ROUNDS_SCHEMA
 from etl_duck.sqlfiles import sql
@@ -92,8 +93,6 @@ def update(
     for name, new_rows in fresh.items():
         kept = None if old is None else old.get(name)
         if kept is not None and kept.num_rows:
-            import pyarrow.compute as pc
-
             keep = pc.invert(pc.is_in(kept["session_date"], pa.array(days, pa.date32())))
             kept = kept.filter(keep)
             out[name] = (
