@@ -1,0 +1,274 @@
+"""Shared pieces of the benchmarks: timing, the synthetic data set, machine facts.
+
+Timing is ``time.perf_counter`` around the whole client round trip. A :class:`Timing` keeps
+every sample, so the report can give the median, the p95 and the first (cold) run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+START = date(2016, 1, 4)  # a Monday; the synthetic history starts here
+SEED = 7
+BACKLOG_FILES = 100
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """Samples of one measured operation, in milliseconds."""
+
+    samples: list[float] = field(default_factory=list)
+    first: float | None = None  # the first (cold) run, not part of ``samples``
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def p95(self) -> float:
+        if not self.samples:
+            return float("nan")
+        s = sorted(self.samples)
+        return s[min(len(s) - 1, max(0, round(0.95 * (len(s) - 1))))]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "median_ms": self.median,
+            "p95_ms": self.p95,
+            "first_ms": self.first,
+            "n": self.n,
+        }
+
+
+def time_ms(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    reps: int = 20,
+    min_reps: int = 5,
+    budget_s: float = 10.0,
+    before: Callable[[], Any] | None = None,
+    first: bool = True,
+) -> Timing:
+    """Run ``fn`` once cold (``first``), then up to ``reps`` times, at least ``min_reps``,
+    stopping early once ``budget_s`` of measured time is spent. ``before`` runs untimed
+    before every call (e.g. clearing a cache)."""
+    t = Timing()
+    if first:
+        if before is not None:
+            before()
+        t.first, _ = time_ms(fn)
+    spent = 0.0
+    for i in range(reps):
+        if before is not None:
+            before()
+        ms, _ = time_ms(fn)
+        t.samples.append(ms)
+        spent += ms / 1000
+        if i + 1 >= min_reps and spent > budget_s:
+            break
+    return t
+
+
+# --------------------------------------------------------------------------- data set
+
+
+@dataclass
+class Dataset:
+    """A synthetic history split into what the lake holds, a backlog and one late file."""
+
+    days: int
+    files_dir: Path  # every generated file (flat)
+    history: list[Path]  # the first ``days`` days: ingested up front
+    backlog: list[Path]  # the next BACKLOG_FILES files, in file-time order
+    late_file: Path  # a counted round 1 after the backlog (visibility latency)
+    gen_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        if self.days < 365:
+            return f"{self.days} days"
+        years = round(self.days / 365, 1)
+        return f"{years:g} year" if years == 1 else f"{years:g} years"
+
+
+def make_dataset(days: int, out: Path, backlog: int = BACKLOG_FILES) -> Dataset:
+    """Generate ``days`` days of history plus enough following days for the backlog."""
+    from etl_duck.synth import generate
+
+    files_dir = out / "files"
+    extra = 28
+    t0 = time.perf_counter()
+    while True:
+        truth = generate(files_dir, seed=SEED, start=START, days=days + extra)
+        cut = START + timedelta(days=days)
+        ordered = sorted(truth.rounds, key=lambda r: (r.end_time, r.file_name))
+        hist = [r for r in ordered if r.end_time.date() < cut]
+        after = [r for r in ordered if r.end_time.date() >= cut]
+        # a counted round 1 that does not turn an earlier round 1 into a "restart"
+        late = [
+            r
+            for i, r in enumerate(after)
+            if i >= backlog
+            and r.kind == "normal"
+            and r.round_number == 1
+            and r.map_name != "mp_sillyctf"
+            and not any(
+                p.map_name == r.map_name
+                and p.round_number == 1
+                and r.end_time - p.end_time <= timedelta(minutes=20)
+                for p in after[max(0, i - 6) : i]
+            )
+        ]
+        if len(after) > backlog and late:
+            break
+        extra *= 2
+    gen_s = time.perf_counter() - t0
+    return Dataset(
+        days=days,
+        files_dir=files_dir,
+        history=[files_dir / r.file_name for r in hist],
+        backlog=[files_dir / r.file_name for r in after[:backlog]],
+        late_file=files_dir / late[0].file_name,
+        gen_s=gen_s,
+    )
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict[str, str]:
+    import duckdb
+    import polars
+    import psutil
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram_gib": f"{psutil.virtual_memory().total / 2**30:.1f}",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "polars": polars.__version__,
+        "pyarrow": _version("pyarrow"),
+        "psycopg": _version("psycopg"),
+    }
+
+
+def _version(module: str) -> str:
+    try:
+        mod = __import__(module)
+    except ImportError:
+        return "not installed"
+    return str(getattr(mod, "__version__", "?"))
+
+
+class MemorySampler:
+    """Samples a ``() -> (rss, pss)`` function (MiB) in a thread; keeps the peaks."""
+
+    def __init__(self, probe: Callable[[], tuple[float, float]], interval: float = 0.25) -> None:
+        self.probe = probe
+        self.interval = interval
+        self.peak_rss = 0.0
+        self.peak_pss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            rss, pss = self.probe()
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, pss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def children_memory() -> tuple[float, float]:
+    """(Σ RSS, Σ PSS) in MiB of this process's children (e.g. a parse process pool)."""
+    import psutil
+
+    rss = pss = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            info = child.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
+
+
+def vm_hwm_mib() -> float:
+    """Peak RSS of this process image (VmHWM). Unlike ``ru_maxrss``, which Linux carries
+    over from the parent across fork + exec, it starts afresh in a new interpreter."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_json_subprocess(args: list[str], timeout: float = 1800.0) -> dict[str, Any]:
+    """Run ``python -m <args>`` in a fresh interpreter; its last stdout line is JSON."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
