@@ -322,11 +322,12 @@ class Lake:
         return Manifest.from_json((snap / "_manifest.json").read_text())
 
     def version(self) -> int:
-        snap = self.current_dir()
-        if snap is None:
+        """The committed version: one readlink, no file read (checked before every query)."""
+        try:
+            target = os.readlink(self.link)
+        except FileNotFoundError:
             return 0
-        # the snapshot folder name carries the version: no file read needed
-        return int(snap.name[1:])
+        return int(target.rsplit("/v", 1)[1])
 
     def read_state(self, name: str, snapshot: Path | None = None) -> pa.Table:
         snap = snapshot or self.current_dir()

@@ -286,6 +286,8 @@ class Stats:
         self.min_rounds = min_rounds
         self.slow_query_ms = slow_query_ms
         self.timings: dict[str, list[float]] = {}
+        self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
+        self._all_time_lock = threading.Lock()
 
     # ---- plumbing
 
@@ -359,8 +361,14 @@ class Stats:
     # ---- leaderboards
 
     def player_totals(self, window: Window) -> pl.DataFrame:
-        """Per-player sums and every registry metric over a window (cached)."""
+        """Per-player sums and every registry metric over a window (cached).
+
+        All-time totals are materialised once per lake version (the serving refresh) —
+        every all-time board and career card reads them — other windows are queried."""
         from etl_duck.metrics import with_metrics
+
+        if window.name == "all":
+            return self._all_time_totals()
 
         def compute() -> pl.DataFrame:
             df = self.run(
@@ -373,6 +381,23 @@ class Stats:
 
         key = ("player_totals", window.date_from, window.date_to, window.session_id)
         return self._cached(key, (window.date_from, window.date_to), compute)
+
+    def _all_time_totals(self) -> pl.DataFrame:
+        from etl_duck.metrics import with_metrics
+
+        version = self.serving.refresh()
+        cached = self._all_time
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with self._all_time_lock:
+            cached = self._all_time
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            df = with_metrics(
+                self.run("player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None)
+            )
+            self._all_time = (version, df)
+            return df
 
     def leaderboard(
         self,
