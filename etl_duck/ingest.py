@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -341,17 +341,40 @@ def ingest_paths(
     report = IngestReport()
     with lake.writer_lock():
         snap = lake.current_dir()
-        ledger_rows = [] if rebuild else lake.read_state("files", snap).to_pylist()
-        ledger = {r["file_name"]: r for r in ledger_rows}
-        by_sha = {r["content_sha256"]: r["file_name"] for r in ledger_rows}
-        rejected_rows = [] if rebuild else lake.read_state("rejected_lines", snap).to_pylist()
-        index_rows = [] if rebuild else lake.read_state("round_index", snap).to_pylist()
+        # state tables stay Arrow; only the columns the checks need become Python lists
+        # (a 10-year ledger has 32k rows: whole-row dicts cost more than the commit)
+        ledger_tab = FILES_SCHEMA.empty_table() if rebuild else lake.read_state("files", snap)
+        rejected_tab = (
+            REJECTED_SCHEMA.empty_table() if rebuild else lake.read_state("rejected_lines", snap)
+        )
+        index_tab = (
+            ROUND_INDEX_SCHEMA.empty_table() if rebuild else lake.read_state("round_index", snap)
+        )
+        ledger: dict[str, dict[str, Any]] = {
+            n: {"sha256": h, "status": st, "size": z}
+            for n, h, st, z in zip(
+                *(
+                    ledger_tab.column(c).to_pylist()
+                    for c in ("file_name", "sha256", "status", "size")
+                ),
+                strict=True,
+            )
+        }
+        by_sha = dict(
+            zip(
+                ledger_tab.column("content_sha256").to_pylist(),
+                ledger_tab.column("file_name").to_pylist(),
+                strict=True,
+            )
+        )
+        ledger_updates: dict[str, dict[str, Any]] = {}
+        rejected_rows: list[dict[str, Any]] = []
 
         # 1. store new files in raw/ (idempotent by name + sha256)
         candidates = _expand(Path(p) for p in paths)
         # raw files the ledger does not list: a crashed run's leftovers, or a rebuild
         # (names, not resolved paths: 32k realpath calls cost seconds at 10 years)
-        candidates.extend(p for p in _raw_files(lake.raw_dir) if p.name not in ledger)
+        candidates.extend(_raw_files_not_in(lake.raw_dir, ledger))
         unique: dict[str, Path] = {}
         for c in candidates:
             unique.setdefault(os.path.abspath(c), c)  # a raw file given explicitly: read once
@@ -418,11 +441,17 @@ def ingest_paths(
             except ParseError as exc:
                 report.quarantined[name] = str(exc)
                 _quarantine(lake, name, data, str(exc))
-                ledger[name] = _ledger_row(name, data, "quarantined", str(exc), 0)
+                ledger_updates[name] = _ledger_row(name, data, "quarantined", str(exc), 0)
                 del new[name]
 
         # 3. regroup sessions; find the session dates whose content changes
-        old_index = {r["file_name"]: r for r in index_rows}
+        old_index = {
+            n: {"end_time": e, "start_time": st, "session_id": sid, "session_date": sd}
+            for n, e, st, sid, sd in zip(
+                *(index_tab.column(c).to_pylist() for c in ROUND_INDEX_SCHEMA.names),
+                strict=True,
+            )
+        }
         times = {n: RoundTime(n, r["end_time"], r["start_time"]) for n, r in old_index.items()}
         for name, head in heads.items():
             times[name] = _round_time(head.file, head.header)
@@ -468,8 +497,7 @@ def ingest_paths(
             for name, status in res.status.items():
                 if name not in new:
                     continue
-                ledger[name] = _ledger_row(name, new[name], status, None, new_version)
-                rejected_rows = [r for r in rejected_rows if r["file_name"] != name]
+                ledger_updates[name] = _ledger_row(name, new[name], status, None, new_version)
                 for line, fld, why in res.rejected[name]:
                     rejected_rows.append(
                         {"file_name": name, "line": line, "field": fld, "reason": why}
@@ -488,16 +516,17 @@ def ingest_paths(
         report.ingested.sort()
 
         # 5. state + commit
-        index = [
-            {
-                "file_name": n,
-                "end_time": t.end_time,
-                "start_time": t.start_time,
-                "session_id": session_of[n].session_id,
-                "session_date": session_of[n].session_date,
-            }
-            for n, t in sorted(times.items())
-        ]
+        names = sorted(times)
+        index = pa.Table.from_arrays(
+            [
+                pa.array(names, pa.string()),
+                pa.array([times[n].end_time for n in names], pa.timestamp("s")),
+                pa.array([times[n].start_time for n in names], pa.timestamp("s")),
+                pa.array([session_of[n].session_id for n in names], pa.int64()),
+                pa.array([session_of[n].session_date for n in names], pa.date32()),
+            ],
+            schema=ROUND_INDEX_SCHEMA,
+        )
         if not new and not rebuild:
             report.version = lake.version()
             return report
@@ -513,11 +542,15 @@ def ingest_paths(
         lake.commit(
             changes,
             {
-                "files": table_from_rows(
-                    sorted(ledger.values(), key=lambda r: r["file_name"]), FILES_SCHEMA
+                "files": _replace_rows(
+                    ledger_tab, table_from_rows(list(ledger_updates.values()), FILES_SCHEMA)
                 ),
-                "rejected_lines": table_from_rows(rejected_rows, REJECTED_SCHEMA),
-                "round_index": table_from_rows(index, ROUND_INDEX_SCHEMA),
+                "rejected_lines": _replace_rows(
+                    rejected_tab,
+                    table_from_rows(rejected_rows, REJECTED_SCHEMA),
+                    names=set(ledger_updates),
+                ),
+                "round_index": index,
             },
             serving,
         )
@@ -525,7 +558,22 @@ def ingest_paths(
     return report
 
 
-def _raw_files(raw_dir: Path) -> list[Path]:
+def _replace_rows(old: pa.Table, new: pa.Table, names: set[str] | None = None) -> pa.Table:
+    """``old`` without the rows of ``names`` (default: the file names in ``new``), plus
+    ``new``, ordered by file name."""
+    import pyarrow.compute as pc
+
+    drop = names if names is not None else set(new.column("file_name").to_pylist())
+    if drop and old.num_rows:
+        old = old.filter(pc.invert(pc.is_in(old["file_name"], pa.array(sorted(drop)))))
+    both = pa.concat_tables([old.cast(new.schema), new]) if old.num_rows else new
+    keys = [k for k in ("file_name", "line", "field") if k in both.column_names]
+    return both.sort_by([(k, "ascending") for k in keys])
+
+
+def _raw_files_not_in(raw_dir: Path, ledger: Mapping[str, object]) -> list[Path]:
+    """Files under raw/<date>/ whose names the ledger does not list (checked by name from
+    the directory entries: no path object or realpath per stored file)."""
     if not raw_dir.exists():
         return []
     out: list[Path] = []
@@ -533,7 +581,11 @@ def _raw_files(raw_dir: Path) -> list[Path]:
         for day in sorted(days, key=lambda e: e.name):
             if day.is_dir() and not day.name.startswith("."):
                 with os.scandir(day.path) as files:
-                    out.extend(sorted(Path(f.path) for f in files if f.name.endswith(".txt")))
+                    out.extend(
+                        Path(f.path)
+                        for f in sorted(files, key=lambda e: e.name)
+                        if f.name.endswith(".txt") and f.name not in ledger
+                    )
     return out
 
 

@@ -90,15 +90,22 @@ def update(
             fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
     con.close()
     out: dict[str, pa.Table] = {}
-    for name, new_rows in fresh.items():
+    for name, fresh_rows in fresh.items():
+        keys = [(k, "ascending") for k in SORT_KEYS[name]]
+        new_rows = fresh_rows.sort_by(keys)
         kept = None if old is None else old.get(name)
-        if kept is not None and kept.num_rows:
-            keep = pc.invert(pc.is_in(kept["session_date"], pa.array(days, pa.date32())))
-            kept = kept.filter(keep)
-            out[name] = (
-                pa.concat_tables([kept, new_rows.cast(kept.schema)]) if new_rows.num_rows else kept
-            )
-        else:
+        if kept is None or not kept.num_rows:
             out[name] = new_rows
-        out[name] = out[name].sort_by([(k, "ascending") for k in SORT_KEYS[name]])
+            continue
+        kept = kept.filter(pc.invert(pc.is_in(kept["session_date"], pa.array(days, pa.date32()))))
+        if not new_rows.num_rows:
+            out[name] = kept
+            continue
+        both = pa.concat_tables([kept, new_rows.cast(kept.schema)])
+        # the live case appends a session after all others: already in order, no re-sort
+        in_order = (
+            not kept.num_rows
+            or pc.max(kept["session_date"]).as_py() < pc.min(new_rows["session_date"]).as_py()
+        )
+        out[name] = both if in_order else both.sort_by(keys)
     return out
