@@ -79,6 +79,7 @@ class Serving:
         self._dates: list[date] = []
         self.max_changed = 0
         self.last_date: date | None = None
+        self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
         # empty tables of every shape, so queries bind before the first commit
         for table, schema in SCHEMAS.items():
             self.con.register("_empty", schema.empty_table())
@@ -128,11 +129,14 @@ class Serving:
                             {"f": str(path)},
                         )
                 cur.execute("COMMIT")
+                # the last session is asked for constantly: answer it from memory
+                last = cur.execute(sql("last_session")).fetchall()
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             finally:
                 cur.close()
+            self.last_session = (int(last[0][0]), last[0][1]) if last else None
             changed: set[str] = set()
             for table in TABLES:
                 new = manifest.partition_versions(table)
@@ -430,10 +434,11 @@ class Stats:
     # ---- sessions
 
     def _last_session_id(self) -> tuple[int, date]:
-        df = self.run("last_session")
-        if df.is_empty():
+        """From the serving refresh (``queries/last_session.sql`` runs once per version)."""
+        self.serving.refresh()
+        if self.serving.last_session is None:
             raise NoData("No sessions in the lake yet.")
-        return int(df["session_id"][0]), df["session_date"][0]
+        return self.serving.last_session
 
     def session_id_for(self, day: date | None) -> tuple[int, date]:
         if day is None:
