@@ -13,11 +13,9 @@ from datetime import timedelta
 from enum import StrEnum
 
 from etl_duck.fields import (
-    CUM_FIELDS,
     DERIVED_TOTALS,
     EXTENDED_FIELDS,
     RESET_SENTINELS,
-    ROUND_FIELDS,
     Scope,
 )
 from etl_duck.parse import FileStatus, PlayerLine, RoundFile
@@ -253,8 +251,6 @@ def round_only_all(rounds: Sequence[RoundFile]) -> dict[str, list[PlayerRound]]:
 
 
 __all__ = [
-    "CUM_FIELDS",
-    "ROUND_FIELDS",
     "Pairing",
     "PlayerRound",
     "RowKind",

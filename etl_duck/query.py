@@ -322,9 +322,6 @@ class Stats:
         sig = self.serving.signature(*window)
         return self.cache.get_or_compute((key, sig), compute)
 
-    def cache_key(self, method: str, *args: Any) -> Hashable:
-        return (method, *args)
-
     # ---- windows
 
     def resolve_window(self, window: str = "all", as_of: date | None = None) -> Window:
