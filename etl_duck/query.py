@@ -257,6 +257,18 @@ class SessionReport:
 
 
 @dataclass(frozen=True)
+class CareerIndex:
+    """Per-player lookups for career cards, valid for one lake version."""
+
+    version: int
+    weapons: dict[str, pl.DataFrame]
+    maps: dict[str, pl.DataFrame]
+    aliases: dict[str, pl.DataFrame]  # newest name first
+    names: dict[str, set[str]]  # lower-case alias → GUIDs
+    dates: dict[str, list[tuple[date, int]]]  # GUID → (session date, counted rounds), newest first
+
+
+@dataclass(frozen=True)
 class PlayerCard:
     guid: str
     name: str
@@ -292,6 +304,7 @@ class Stats:
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
+        self._career_index: CareerIndex | None = None
 
     # ---- plumbing
 
@@ -549,6 +562,12 @@ class Stats:
 
     def resolve_player(self, text: str) -> tuple[str, str]:
         """(guid, current name) for a GUID, GUID prefix or alias; PlayerNotFound otherwise."""
+        career = self._career()
+        key = text.strip()
+        exact = {key.upper()} & career.aliases.keys() or career.names.get(key.lower(), set())
+        if len(exact) == 1:  # a full GUID or an unambiguous exact alias: no fuzzy search
+            guid = next(iter(exact))
+            return guid, str(career.aliases[guid]["name"][0])
         found = self.find_player(text)
         if found.is_empty():
             raise PlayerNotFound(text, [])
@@ -559,6 +578,41 @@ class Stats:
         if not strong:
             raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
         return str(top["guid"]), str(top["name"])
+
+    def _career(self) -> CareerIndex:
+        """Per-player weapons, maps, aliases and session dates, built once per lake version
+        (four queries over the rollups) so a career card is lookups plus one small read."""
+
+        version = self.serving.refresh()
+        index = self._career_index
+        if index is not None and index.version == version:
+            return index
+        with self._all_time_lock:
+            index = self._career_index
+            if index is not None and index.version == version:
+                return index
+
+            def split(name: str) -> dict[str, pl.DataFrame]:
+                df = self.run(name)
+                return {
+                    str(k[0]): v.drop("guid")
+                    for k, v in df.partition_by("guid", as_dict=True).items()
+                }
+
+            aliases = split("career_aliases")
+            names: dict[str, set[str]] = {}
+            for guid, df in aliases.items():
+                for n in df["name"]:
+                    names.setdefault(str(n).lower(), set()).add(guid)
+            sessions = self.run("career_sessions")
+            dates: dict[str, list[tuple[date, int]]] = {}
+            for g, d, r in sessions.iter_rows():
+                dates.setdefault(g, []).append((d, r))
+            index = CareerIndex(
+                version, split("career_weapons"), split("career_maps"), aliases, names, dates
+            )
+            self._career_index = index
+            return index
 
     def player(self, text: str) -> PlayerCard:
         """Career card: totals + metrics, top weapons, last rounds, aliases, maps."""
@@ -573,19 +627,24 @@ class Stats:
             if totals.is_empty():
                 raise NoData(f"Player {guid} has no counted rounds.")
             row = totals.row(0, named=True)
+            career = self._career()
+            # the newest partitions that together hold at least 5 of his counted rounds
+            wanted: list[date] = []
+            held = 0
+            for d, n in career.dates.get(guid, []):
+                if held >= 5:
+                    break
+                wanted.append(d)
+                held += n
+            empty = pl.DataFrame()
             return PlayerCard(
                 guid=guid,
                 name=str(row["name"]),
                 totals=row,
-                weapons=self.run("player_weapons", guid=guid, date_from=ALL_FROM, date_to=ALL_TO),
-                last_rounds=self.run(
-                    "player_last_rounds",
-                    self.run("player_recent_dates", guid=guid, limit=5)["session_date"].to_list(),
-                    guid=guid,
-                    limit=5,
-                ),
-                aliases=self.run("player_aliases", guid=guid),
-                maps=self.run("player_maps", guid=guid),
+                weapons=career.weapons.get(guid, empty),
+                last_rounds=self.run("player_last_rounds", wanted, guid=guid, limit=5),
+                aliases=career.aliases.get(guid, empty),
+                maps=career.maps.get(guid, empty),
             )
 
         return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
@@ -645,6 +704,7 @@ class Stats:
             return
         for key in ("kills", "dpm", "kd"):
             self.leaderboard(key)
+        self._career()
 
 
 # --------------------------------------------------------------------------- pure helpers
