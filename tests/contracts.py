@@ -89,10 +89,12 @@ def check(
     return problems
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.contracts [MODULE...]``: all core modules by default."""
     import importlib.util
 
-    present = tuple(m for m in CORE_MODULES if importlib.util.find_spec(m) is not None)
+    names = tuple(argv if argv is not None else sys.argv[1:]) or CORE_MODULES
+    present = tuple(m for m in names if importlib.util.find_spec(m) is not None)
     problems = check(present)
     for p in problems:
         print(p, file=sys.stderr)

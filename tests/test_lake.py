@@ -207,10 +207,10 @@ def test_notebook_readers_see_the_lake(data_dir: Path) -> None:
 
 
 def test_readers_never_see_half_a_commit(data_dir: Path, tmp_path: Path) -> None:
-    """A reader polls while 30 commits land; every read matches one committed version."""
+    """A reader polls while 15 commits land; every read matches one committed version."""
     lake = Lake(data_dir)
     batches = []
-    for i in range(30):
+    for i in range(15):
         d = tmp_path / f"b{i}"
         d.mkdir()
         day = 1 + i % 28
@@ -250,4 +250,4 @@ def test_readers_never_see_half_a_commit(data_dir: Path, tmp_path: Path) -> None
         stop.set()
         t.join()
     assert not bad and reads[0] > 10
-    assert committed[30] == 30 * 12  # 6 players in R1, 6 in R2 (one left, one joined)
+    assert committed[15] == 15 * 12  # 6 players in R1, 6 in R2 (one left, one joined)
