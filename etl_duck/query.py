@@ -650,10 +650,11 @@ class Stats:
         return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
 
     def map_stats(self, text: str) -> pl.DataFrame:
+        """A player's all-time stats per map (from the per-version career index)."""
+        import polars as pl
+
         guid, _ = self.resolve_player(text)
-        return self._cached(
-            ("map_stats", guid), (ALL_FROM, ALL_TO), lambda: self.run("player_maps", guid=guid)
-        )
+        return self._career().maps.get(guid, pl.DataFrame())
 
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
         """Two players side by side: one row each, every metric."""
