@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ from etl_duck.lake import (
     TABLES,
     WEAPON_ROUNDS_SCHEMA,
     Lake,
+    Manifest,
     failpoint,
+    split_years,
     store_files_atomic,
     table_from_rows,
     write_bytes_atomic,
@@ -323,6 +325,9 @@ def _transpose(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
 # --------------------------------------------------------------------------- ingest
 
 
+PENDING = ".ingest-pending"  # names stored in raw/ but not yet committed (crash recovery)
+
+
 def ingest_paths(
     data_dir: Path | str,
     paths: Sequence[Path | str],
@@ -333,16 +338,21 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
 
-    Also picks up files already in ``raw/`` that are not in the ledger (a crashed run's
-    leftovers), so rerunning after a crash completes the job.
+    Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
+    ``data/.ingest-pending``), so rerunning after a crash completes the job.
+
+    The cost of a small batch does not grow with the history: the ledger is checked with
+    vectorised lookups, sessions are regrouped only around the new rounds, and only the
+    year shards of state and serving tables that change are rewritten.
     """
     opts = options or IngestOptions()
     lake = Lake(data_dir)
     report = IngestReport()
     with lake.writer_lock():
         snap = lake.current_dir()
-        # state tables stay Arrow; only the columns the checks need become Python lists
-        # (a 10-year ledger has 32k rows: whole-row dicts cost more than the commit)
+        manifest = lake.manifest(snap)
+        # a snapshot written before state/serving were sharded: rewrite every shard once
+        legacy = snap is not None and not manifest.shards
         ledger_tab = FILES_SCHEMA.empty_table() if rebuild else lake.read_state("files", snap)
         rejected_tab = (
             REJECTED_SCHEMA.empty_table() if rebuild else lake.read_state("rejected_lines", snap)
@@ -350,37 +360,20 @@ def ingest_paths(
         index_tab = (
             ROUND_INDEX_SCHEMA.empty_table() if rebuild else lake.read_state("round_index", snap)
         )
-        ledger: dict[str, dict[str, Any]] = {
-            n: {"sha256": h, "status": st, "size": z}
-            for n, h, st, z in zip(
-                *(
-                    ledger_tab.column(c).to_pylist()
-                    for c in ("file_name", "sha256", "status", "size")
-                ),
-                strict=True,
-            )
-        }
-        by_sha = dict(
-            zip(
-                ledger_tab.column("content_sha256").to_pylist(),
-                ledger_tab.column("file_name").to_pylist(),
-                strict=True,
-            )
-        )
         ledger_updates: dict[str, dict[str, Any]] = {}
         rejected_rows: list[dict[str, Any]] = []
 
         # 1. store new files in raw/ (idempotent by name + sha256)
         candidates = _expand(Path(p) for p in paths)
-        # raw files the ledger does not list: a crashed run's leftovers, or a rebuild
-        # (names, not resolved paths: 32k realpath calls cost seconds at 10 years)
-        candidates.extend(_raw_files_not_in(lake.raw_dir, ledger))
+        if rebuild:
+            candidates.extend(_raw_files_not_in(lake.raw_dir, {}))
+        else:
+            candidates.extend(_pending_raw_files(lake))
         unique: dict[str, Path] = {}
         for c in candidates:
             unique.setdefault(os.path.abspath(c), c)  # a raw file given explicitly: read once
         candidates = list(unique.values())
-        new: dict[str, bytes] = {}
-        seen: dict[str, str] = {}  # content sha → name, this batch
+        loaded: list[tuple[str, bytes, str]] = []  # name, bytes, content sha256
         for i, path in enumerate(candidates):
             if progress is not None and i % 500 == 0:
                 progress(i, len(candidates))
@@ -392,7 +385,16 @@ def ingest_paths(
             if not data:
                 report.empty.append(name)
                 continue
-            csha = content_sha256(data)
+            loaded.append((name, data, content_sha256(data)))
+        # the ledger (32k rows at 10 years) is probed, not turned into Python objects
+        ledger = _lookup(ledger_tab, "file_name", [n for n, _, _ in loaded])
+        by_sha = {
+            k: str(v["file_name"])
+            for k, v in _lookup(ledger_tab, "content_sha256", [c for _, _, c in loaded]).items()
+        }
+        new: dict[str, bytes] = {}
+        seen: dict[str, str] = {}  # content sha → name, this batch
+        for name, data, csha in loaded:
             old = ledger.get(name)
             first = by_sha.get(csha) or seen.get(csha)
             if first is not None:
@@ -423,6 +425,10 @@ def ingest_paths(
                     continue
             new[name] = data
             seen[csha] = name
+        if new and not rebuild:
+            # named before they are stored: a crash before the commit leaves a list the
+            # next ingest reads (instead of scanning all of raw/, 32k files at 10 years)
+            write_bytes_atomic(lake.data_dir / PENDING, "\n".join(sorted(new)).encode())
         store_files_atomic(
             [
                 (lake.raw_path(name), data)
@@ -444,34 +450,18 @@ def ingest_paths(
                 ledger_updates[name] = _ledger_row(name, data, "quarantined", str(exc), 0)
                 del new[name]
 
-        # 3. regroup sessions; find the session dates whose content changes
-        old_index = {
-            n: {"end_time": e, "start_time": st, "session_id": sid, "session_date": sd}
-            for n, e, st, sid, sd in zip(
-                *(index_tab.column(c).to_pylist() for c in ROUND_INDEX_SCHEMA.names),
-                strict=True,
-            )
-        }
-        times = {n: RoundTime(n, r["end_time"], r["start_time"]) for n, r in old_index.items()}
-        for name, head in heads.items():
-            times[name] = _round_time(head.file, head.header)
-        sessions = group_sessions(times.values(), opts.session_gap_minutes)
-        session_of = {n: s for s in sessions for n in s.rounds}
-        affected: set[date] = set()
-        for name in heads:
-            affected.add(session_of[name].session_date)
-            if name in old_index:
-                affected.add(old_index[name]["session_date"])
-        for n, r in old_index.items():
-            s = session_of[n]
-            if r["session_id"] != s.session_id or r["session_date"] != s.session_date:
-                affected.update((r["session_date"], s.session_date))
+        # 3. regroup the sessions the new rounds touch; find the dates whose content changes
+        regroup = regroup_sessions(
+            index_tab,
+            {n: _round_time(h.file, h.header) for n, h in heads.items()},
+            opts.session_gap_minutes,
+        )
+        affected = regroup.affected
+        by_date: dict[date, list[Session]] = {}
+        for s in regroup.sessions:
+            by_date.setdefault(s.session_date, []).append(s)
 
         # 4. rebuild the affected partitions from their files (in parallel for backfills)
-        by_date: dict[date, list[Session]] = {}
-        for s in sessions:
-            if s.session_date in affected:
-                by_date.setdefault(s.session_date, []).append(s)
         jobs = [
             BuildJob(
                 d,
@@ -509,53 +499,173 @@ def ingest_paths(
                     report.ingested.append(name)
         if rebuild:  # dates that no longer hold any session disappear
             for t in TABLES:
-                for iso in lake.manifest(snap).partitions[t]:
+                for iso in manifest.partitions[t]:
                     changes[t].setdefault(date.fromisoformat(iso), None)
         report.partitions_written = len(affected)
         report.partial.sort()
         report.ingested.sort()
 
-        # 5. state + commit
-        names = sorted(times)
-        index = pa.Table.from_arrays(
-            [
-                pa.array(names, pa.string()),
-                pa.array([times[n].end_time for n in names], pa.timestamp("s")),
-                pa.array([times[n].start_time for n in names], pa.timestamp("s")),
-                pa.array([session_of[n].session_id for n in names], pa.int64()),
-                pa.array([session_of[n].session_date for n in names], pa.date32()),
-            ],
-            schema=ROUND_INDEX_SCHEMA,
-        )
         if not new and not rebuild:
+            (lake.data_dir / PENDING).unlink(missing_ok=True)
             report.version = lake.version()
             return report
-        old_serving = None if rebuild else lake.read_serving(snap)
-        if old_serving == {} and snap is not None:
-            # a snapshot written before serving files existed: derive them from every partition
-            every = _read_partitions(lake, snap)
+
+        # 5. state + serving (only the year shards that change) + commit
+        everything = rebuild or legacy
+        state = {
+            "files": _changed_shards(
+                ledger_tab,
+                table_from_rows(list(ledger_updates.values()), FILES_SCHEMA),
+                set(ledger_updates),
+                everything,
+            ),
+            "rejected_lines": _changed_shards(
+                rejected_tab,
+                table_from_rows(rejected_rows, REJECTED_SCHEMA),
+                set(ledger_updates),
+                everything,
+            ),
+            "round_index": _changed_shards(
+                index_tab, regroup.index_rows, regroup.index_drop, everything
+            ),
+        }
+        years = None if everything else {str(d.year) for d in affected}
+        old_serving = None if rebuild else lake.read_serving(snap, years)
+        affected_serving = affected
+        if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
+            # a snapshot written before (some of) the serving tables existed: derive them
+            # all from every partition, once
+            every = _read_partitions(lake, snap) if snap is not None else {}
             rebuilt = {**every, **rebuilt}
             affected_serving = affected | set(every)
-        else:
-            affected_serving = affected
-        serving = rollups.update(old_serving or None, rebuilt, affected_serving)
-        lake.commit(
-            changes,
-            {
-                "files": _replace_rows(
-                    ledger_tab, table_from_rows(list(ledger_updates.values()), FILES_SCHEMA)
-                ),
-                "rejected_lines": _replace_rows(
-                    rejected_tab,
-                    table_from_rows(rejected_rows, REJECTED_SCHEMA),
-                    names=set(ledger_updates),
-                ),
-                "round_index": index,
-            },
-            serving,
-        )
+            old_serving, years = None, None
+        fresh = rollups.update(old_serving, rebuilt, affected_serving)
+        serving = {name: split_years(t, "session_date") for name, t in fresh.items()}
+        for shards in serving.values():
+            for y in years or ():
+                shards.setdefault(y, None)  # a year whose rows all went away
+        if rebuild:  # shards of years that no longer hold data disappear
+            _drop_missing(manifest, state, serving)
+        lake.commit(changes, state, serving)
+        (lake.data_dir / PENDING).unlink(missing_ok=True)
         report.version = new_version
     return report
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """What new rounds do to the sessions: the sessions of every affected date, the dates,
+    and the round-index rows to replace."""
+
+    sessions: list[Session]
+    affected: set[date]
+    index_rows: pa.Table  # new round-index rows (regrouped rounds)
+    index_drop: set[str]  # file names whose old index rows go
+
+
+def regroup_sessions(index: pa.Table, new: Mapping[str, RoundTime], gap_minutes: int) -> Regroup:
+    """Regroup only the sessions within the gap of a new (or changed) round: sessions are
+    separated by more than the gap, so no other session can change. Then add the untouched
+    sessions that share an affected date (a partition holds every session of its date).
+    ``index`` is the round index (ROUND_INDEX_SCHEMA) before the batch."""
+    import bisect
+
+    import pyarrow.compute as pc
+
+    gap_s = gap_minutes * 60
+    near: set[int] = set()
+    if index.num_rows and new:
+        order = pc.sort_indices(index, [("end_time", "ascending")])
+        ends = pc.cast(index["end_time"].take(order), pa.int64()).to_pylist()
+        sids = index["session_id"].take(order).to_pylist()
+        for rt in new.values():
+            t = int((rt.end_time - _EPOCH).total_seconds())
+            lo = bisect.bisect_left(ends, t - gap_s)
+            hi = bisect.bisect_right(ends, t + gap_s)
+            near.update(sids[lo:hi])
+        again = pc.is_in(index["file_name"], pa.array(sorted(new), pa.string()))
+        near.update(index["session_id"].filter(again).to_pylist())  # a partial file that grew
+    selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
+    picked = index.filter(selected)
+    times = {**_round_times(picked), **new}
+    regrouped = group_sessions(times.values(), gap_minutes)
+    affected = set(picked["session_date"].to_pylist()) | {s.session_date for s in regrouped}
+    same_day = pc.and_(
+        pc.invert(selected),
+        pc.is_in(index["session_date"], pa.array(sorted(affected), pa.date32())),
+    )
+    others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes)
+    rows = sorted((n, s) for s in regrouped for n in s.rounds)
+    index_rows = pa.Table.from_arrays(
+        [
+            pa.array([n for n, _ in rows], pa.string()),
+            pa.array([times[n].end_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([times[n].start_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([s.session_id for _, s in rows], pa.int64()),
+            pa.array([s.session_date for _, s in rows], pa.date32()),
+        ],
+        schema=ROUND_INDEX_SCHEMA,
+    )
+    drop = set(picked["file_name"].to_pylist()) | set(new)
+    return Regroup([*regrouped, *others], affected, index_rows, drop)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _round_times(index: pa.Table) -> dict[str, RoundTime]:
+    cols = (index.column(c).to_pylist() for c in ("file_name", "end_time", "start_time"))
+    return {n: RoundTime(n, e, st) for n, e, st in zip(*cols, strict=True)}
+
+
+def _lookup(table: pa.Table, key: str, values: list[str]) -> dict[str, dict[str, Any]]:
+    """Rows of ``table`` whose ``key`` is one of ``values``, as {value: row}."""
+    import pyarrow.compute as pc
+
+    if not values or not table.num_rows:
+        return {}
+    positions = pc.index_in(pa.array(values, pa.string()), value_set=table[key]).to_pylist()
+    hits = [(v, i) for v, i in zip(values, positions, strict=True) if i is not None]
+    if not hits:
+        return {}
+    rows = table.take([i for _, i in hits]).to_pylist()
+    return {v: r for (v, _), r in zip(hits, rows, strict=True)}
+
+
+def _changed_shards(
+    old: pa.Table, new: pa.Table, drop: set[str], everything: bool
+) -> dict[str, pa.Table | None]:
+    """The year shards of a state table (keyed by file name) that change: ``old`` without
+    the rows of ``drop``, plus ``new``. ``everything``: every shard, changed or not."""
+    import pyarrow.compute as pc
+
+    if everything:
+        years = None
+    else:
+        years = {n[:4] for n in drop} | {n[:4] for n in new.column("file_name").to_pylist()}
+        if not years:
+            return {}
+        old_years = pc.utf8_slice_codeunits(old["file_name"], 0, 4)
+        old = old.filter(pc.is_in(old_years, pa.array(sorted(years), pa.string())))
+    shards: dict[str, pa.Table | None] = dict(
+        split_years(_replace_rows(old, new, names=drop), "file_name")
+    )
+    for y in years or ():
+        shards.setdefault(y, None)
+    return shards
+
+
+def _drop_missing(
+    manifest: Manifest,
+    state: dict[str, dict[str, pa.Table | None]],
+    serving: dict[str, dict[str, pa.Table | None]],
+) -> None:
+    """A rebuild replaces everything: old shards not rewritten are removed."""
+    for group, shards in manifest.shards.items():
+        kind, name = group.split("/", 1)
+        target = state if kind == "state" else serving
+        for year in shards:
+            target.setdefault(name, {}).setdefault(year, None)
 
 
 def _replace_rows(old: pa.Table, new: pa.Table, names: set[str] | None = None) -> pa.Table:
@@ -569,6 +679,15 @@ def _replace_rows(old: pa.Table, new: pa.Table, names: set[str] | None = None) -
     both = pa.concat_tables([old.cast(new.schema), new]) if old.num_rows else new
     keys = [k for k in ("file_name", "line", "field") if k in both.column_names]
     return both.sort_by([(k, "ascending") for k in keys])
+
+
+def _pending_raw_files(lake: Lake) -> list[Path]:
+    """Raw files a crashed ingest stored but did not commit (``PENDING`` names them)."""
+    try:
+        names = (lake.data_dir / PENDING).read_text().split()
+    except FileNotFoundError:
+        return []
+    return [p for n in names if is_stats_file_name(n) and (p := lake.raw_path(n)).is_file()]
 
 
 def _raw_files_not_in(raw_dir: Path, ledger: Mapping[str, object]) -> list[Path]:
@@ -598,7 +717,10 @@ def _read_partitions(lake: Lake, snap: Path) -> dict[date, dict[str, pa.Table]]:
             out.setdefault(date.fromisoformat(iso), {})[table] = pq.ParquetFile(
                 snap / p.file
             ).read()
-    return {d: t for d, t in out.items() if set(t) == set(TABLES)}
+    schemas = {"rounds": ROUNDS_SCHEMA, "player_rounds": PLAYER_ROUNDS_SCHEMA}
+    schemas["weapon_rounds"] = WEAPON_ROUNDS_SCHEMA
+    # a date of header-only rounds has a rounds partition but no player or weapon rows
+    return {d: {t: ts.get(t, schemas[t].empty_table()) for t in TABLES} for d, ts in out.items()}
 
 
 def _ledger_row(

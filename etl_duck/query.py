@@ -76,6 +76,7 @@ class Serving:
         self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         self.changed_at: dict[date, int] = {}  # last lake version that changed each date
         self._loaded: dict[str, dict[str, int]] = {}
+        self._serving_files: dict[str, dict[str, str]] = {}  # table → year → shard file
         self._dates: list[date] = []
         self.max_changed = 0
         self.last_date: date | None = None
@@ -118,16 +119,39 @@ class Serving:
                 return self.version
             t0 = time.perf_counter()
             cur = self.con.cursor()
+            loaded: dict[str, dict[str, str]] = {}
+            reloaded = 0
             cur.execute("BEGIN TRANSACTION")
             try:
                 for name in SERVING_TABLES:
-                    path = snap / "_serving" / f"{name}.parquet"
-                    cur.execute(f"DELETE FROM {name}")
-                    if path.exists():
-                        cur.execute(
-                            f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
-                            {"f": str(path)},
-                        )
+                    # only the year shards whose file changed (names carry the version)
+                    if manifest.shards:
+                        shards = manifest.shards.get(f"serving/{name}", {})
+                        new_files = {y: p.file for y, p in shards.items()}
+                    else:  # a snapshot written before serving tables were sharded
+                        flat = f"_serving/{name}.parquet"
+                        new_files = {"*": flat} if (snap / flat).exists() else {}
+                    old_files = self._serving_files.get(name, {})
+                    if ("*" in old_files) != ("*" in new_files):  # layout changed: start over
+                        cur.execute(f"DELETE FROM {name}")
+                        old_files = {}
+                    for year in sorted(old_files.keys() | new_files.keys()):
+                        if old_files.get(year) == new_files.get(year):
+                            continue
+                        reloaded += 1
+                        if year == "*":
+                            cur.execute(f"DELETE FROM {name}")
+                        else:
+                            cur.execute(
+                                f"DELETE FROM {name} WHERE year(session_date) = $y",
+                                {"y": int(year)},
+                            )
+                        if year in new_files:
+                            cur.execute(
+                                f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
+                                {"f": str(snap / new_files[year])},
+                            )
+                    loaded[name] = new_files
                 cur.execute("COMMIT")
                 # the last session is asked for constantly: answer it from memory
                 last = cur.execute(sql("last_session")).fetchall()
@@ -136,6 +160,7 @@ class Serving:
                 raise
             finally:
                 cur.close()
+            self._serving_files = loaded
             self.last_session = (int(last[0][0]), last[0][1]) if last else None
             changed: set[str] = set()
             for table in TABLES:
@@ -155,9 +180,10 @@ class Serving:
             self.snapshot = snap
             self.version = manifest.version
             log.info(
-                "serving refreshed to v%d (%d dates changed) in %.0f ms",
+                "serving refreshed to v%d (%d dates changed, %d shards reloaded) in %.0f ms",
                 manifest.version,
                 len(changed),
+                reloaded,
                 (time.perf_counter() - t0) * 1000,
             )
             return self.version
@@ -265,7 +291,7 @@ class CareerIndex:
     maps: dict[str, pl.DataFrame]
     aliases: dict[str, pl.DataFrame]  # newest name first
     names: dict[str, set[str]]  # lower-case alias → GUIDs
-    dates: dict[str, list[tuple[date, int]]]  # GUID → (session date, counted rounds), newest first
+    last_rounds: dict[str, pl.DataFrame]  # newest first
 
 
 @dataclass(frozen=True)
@@ -284,6 +310,8 @@ class PlayerCard:
 
 class Stats:
     """Everything a user can ask, over one data directory. Thread-safe."""
+
+    LAST_ROUNDS = 5  # rounds on a career card (the serving tails keep this many per session)
 
     def __init__(
         self,
@@ -580,8 +608,8 @@ class Stats:
         return str(top["guid"]), str(top["name"])
 
     def _career(self) -> CareerIndex:
-        """Per-player weapons, maps, aliases and session dates, built once per lake version
-        (four queries over the rollups) so a career card is lookups plus one small read."""
+        """Per-player weapons, maps, aliases and last rounds, built once per lake version
+        (four queries over the serving tables) so a career card is dictionary lookups."""
 
         version = self.serving.refresh()
         index = self._career_index
@@ -592,8 +620,8 @@ class Stats:
             if index is not None and index.version == version:
                 return index
 
-            def split(name: str) -> dict[str, pl.DataFrame]:
-                df = self.run(name)
+            def split(name: str, **params: Any) -> dict[str, pl.DataFrame]:
+                df = self.run(name, **params)
                 return {
                     str(k[0]): v.drop("guid")
                     for k, v in df.partition_by("guid", as_dict=True).items()
@@ -604,12 +632,13 @@ class Stats:
             for guid, df in aliases.items():
                 for n in df["name"]:
                     names.setdefault(str(n).lower(), set()).add(guid)
-            sessions = self.run("career_sessions")
-            dates: dict[str, list[tuple[date, int]]] = {}
-            for g, d, r in sessions.iter_rows():
-                dates.setdefault(g, []).append((d, r))
             index = CareerIndex(
-                version, split("career_weapons"), split("career_maps"), aliases, names, dates
+                version,
+                split("career_weapons"),
+                split("career_maps"),
+                aliases,
+                names,
+                split("career_last_rounds", limit=self.LAST_ROUNDS),
             )
             self._career_index = index
             return index
@@ -628,21 +657,13 @@ class Stats:
                 raise NoData(f"Player {guid} has no counted rounds.")
             row = totals.row(0, named=True)
             career = self._career()
-            # the newest partitions that together hold at least 5 of his counted rounds
-            wanted: list[date] = []
-            held = 0
-            for d, n in career.dates.get(guid, []):
-                if held >= 5:
-                    break
-                wanted.append(d)
-                held += n
             empty = pl.DataFrame()
             return PlayerCard(
                 guid=guid,
                 name=str(row["name"]),
                 totals=row,
                 weapons=career.weapons.get(guid, empty),
-                last_rounds=self.run("player_last_rounds", wanted, guid=guid, limit=5),
+                last_rounds=career.last_rounds.get(guid, empty),
                 aliases=career.aliases.get(guid, empty),
                 maps=career.maps.get(guid, empty),
             )

@@ -28,6 +28,7 @@ ROLLUPS: dict[str, str] = {
     "player_weapon_sessions": "rollup_player_weapons",
     "player_map_sessions": "rollup_player_maps",
     "player_name_sessions": "rollup_player_names",
+    "player_round_tails": "rollup_player_round_tails",
 }
 SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
 #: a total order for each table, so a rebuild writes byte-identical files
@@ -37,6 +38,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "player_weapon_sessions": ("session_date", "session_id", "guid", "weapon_id"),
     "player_map_sessions": ("session_date", "session_id", "guid", "map_name"),
     "player_name_sessions": ("session_date", "session_id", "guid", "name"),
+    "player_round_tails": ("session_date", "session_id", "guid", "end_time", "round_id"),
 }
 
 

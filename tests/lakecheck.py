@@ -16,7 +16,8 @@ HEADER_ONLY = FIXTURES / "2026-03-14-223140-etl_frostbite-round-1.txt"
 
 
 def content_digest(data_dir: Path) -> str:
-    """A digest of every table's rows, independent of file names and versions."""
+    """A digest of every table's rows, the serving tables and the round index, independent
+    of file names and versions."""
     lake = Lake(data_dir)
     snap = lake.current_dir()
     if snap is None:
@@ -32,6 +33,14 @@ def content_digest(data_dir: Path) -> str:
             "SELECT * FROM read_parquet($f, hive_partitioning = true) ORDER BY ALL", {"f": files}
         ).fetchall()
         h.update(f"{table}:{len(rows)}:{rows!r}".encode())
+    # derived data maintained incrementally must equal what one batch would build
+    derived = {f"serving/{k}": v for k, v in sorted(lake.read_serving(snap).items())}
+    derived["state/round_index"] = lake.read_state("round_index", snap)
+    for name, arrow in derived.items():
+        con.register("t", arrow)
+        rows = con.execute("SELECT * FROM t ORDER BY ALL").fetchall()
+        con.unregister("t")
+        h.update(f"{name}:{len(rows)}:{rows!r}".encode())
     return h.hexdigest()
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
-from etl_duck.ingest import ingest_paths, rebuild
-from etl_duck.lake import Lake
+from etl_duck.ingest import PENDING, ingest_paths, rebuild
+from etl_duck.lake import KEEP_SNAPSHOTS, Lake
+from etl_duck.query import Stats
 from tests.conftest import FIXTURES, REAL
 from tests.lakecheck import R1, R2, content_digest, header_only_round, renamed_pair, table_rows
 
@@ -251,3 +257,85 @@ def test_readers_never_see_half_a_commit(data_dir: Path, tmp_path: Path) -> None
         t.join()
     assert not bad and reads[0] > 10
     assert committed[15] == 15 * 12  # 6 players in R1, 6 in R2 (one left, one joined)
+
+
+def test_a_failed_commit_is_finished_by_the_next_ingest(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files stored in raw/ by a run that died before its commit are listed in
+    ``.ingest-pending``; the next ingest (given nothing) commits them."""
+    ingest_paths(data_dir, REAL_FILES[:10])
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed before the link swap")
+
+    monkeypatch.setattr(Lake, "commit", die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(data_dir, REAL_FILES[10:20])
+    monkeypatch.undo()
+    assert (data_dir / PENDING).exists() and Lake(data_dir).version() == 1
+    report = ingest_paths(data_dir, [])
+    assert len(report.ingested) == 10 and not (data_dir / PENDING).exists()
+    whole = data_dir.parent / "whole"
+    ingest_paths(whole, REAL_FILES[:20])
+    assert content_digest(data_dir) == content_digest(whole)
+
+
+def test_old_snapshots_are_collected_after_the_grace_period(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl_duck.lake as lake_mod
+
+    for i in range(0, 30, 6):
+        ingest_paths(data_dir, REAL_FILES[i : i + 6])
+    snaps = data_dir / ".lake"
+    assert len([p for p in snaps.iterdir() if p.name.startswith("v")]) >= KEEP_SNAPSHOTS
+    monkeypatch.setattr(lake_mod, "GRACE_SECONDS", -1.0)
+    ingest_paths(data_dir, REAL_FILES[30:36])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the detached rm -rf finishes on its own
+        left = sorted(p.name for p in snaps.iterdir())
+        if len(left) == KEEP_SNAPSHOTS:
+            break
+        time.sleep(0.05)
+    current = Lake(data_dir).current_dir()
+    assert current is not None and left[-1] == current.name
+    assert left == [f"v{v:08d}" for v in range(4, 7)]
+
+
+def test_a_snapshot_from_before_sharding_is_read_and_upgraded(data_dir: Path) -> None:
+    """Lakes written before state and serving tables were sharded by year (one file per
+    table) are still read, and the next ingest rewrites them in the sharded layout."""
+    whole = data_dir.parent / "whole"
+    ingest_paths(whole, REAL_FILES)
+    ingest_paths(data_dir, REAL_FILES[:60])
+    lake = Lake(data_dir)
+    snap = lake.current_dir()
+    assert snap is not None
+    manifest = lake.manifest(snap)
+    for group, shards in manifest.shards.items():  # the old layout: one file per table
+        kind, name = group.split("/", 1)
+        for p in shards.values():
+            if name == "player_round_tails":  # and older still: a serving table it lacked
+                (snap / p.file).unlink()
+        if not shards or name == "player_round_tails":
+            continue
+        flat = pa.concat_tables([pq.read_table(snap / p.file) for p in shards.values()])
+        for p in shards.values():
+            (snap / p.file).unlink()
+        shutil.rmtree(snap / f"_{kind}" / name)
+        pq.write_table(flat, snap / f"_{kind}" / f"{name}.parquet")
+    (snap / "_manifest.json").write_text(
+        json.dumps({k: v for k, v in json.loads(manifest.to_json()).items() if k != "shards"})
+    )
+    stats = Stats(data_dir, min_rounds=0)
+    before = stats.leaderboard("kills", limit=100)
+    assert before.height > 0 and Lake(data_dir).manifest().shards == {}
+    assert stats.player(str(before["guid"][0])).last_rounds.is_empty()  # no tails yet
+    ingest_paths(data_dir, REAL_FILES[60:])
+    assert Lake(data_dir).manifest().shards  # upgraded
+    assert content_digest(data_dir) == content_digest(whole)
+    after = stats.leaderboard("kills", limit=100)
+    assert after.equals(Stats(whole, min_rounds=0).leaderboard("kills", limit=100))
+    guid = str(after["guid"][0])
+    assert stats.player(guid).last_rounds.height == 5

@@ -1,0 +1,105 @@
+"""Sessions: regrouping only around new rounds equals grouping the whole history.
+
+Ingest regroups just the sessions within the gap of a batch's rounds (so a live commit does
+not touch 10 years of rounds). These properties check it against ``group_sessions`` over
+everything, for random histories split into random batches, including re-sent rounds whose
+start changed (a partial file that grew) and rounds that bridge two sessions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from etl_duck.ingest import regroup_sessions
+from etl_duck.lake import ROUND_INDEX_SCHEMA
+from etl_duck.sessions import RoundTime, Session, group_sessions
+
+GAP = 60
+BASE = datetime(2026, 3, 14, 20, 0)
+
+
+def _index(sessions: list[Session], times: dict[str, RoundTime]) -> pa.Table:
+    rows = sorted((n, s) for s in sessions for n in s.rounds)
+    return pa.Table.from_arrays(
+        [
+            pa.array([n for n, _ in rows], pa.string()),
+            pa.array([times[n].end_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([times[n].start_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([s.session_id for _, s in rows], pa.int64()),
+            pa.array([s.session_date for _, s in rows], pa.date32()),
+        ],
+        schema=ROUND_INDEX_SCHEMA,
+    )
+
+
+def _by_date(sessions: list[Session]) -> dict[date, set[Session]]:
+    out: dict[date, set[Session]] = defaultdict(set)
+    for s in sessions:
+        out[s.session_date].add(s)
+    return out
+
+
+rounds_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 60 * 24 * 6),  # end: minutes after BASE (six days: midnights, gaps)
+        st.integers(0, 40 * 60),  # duration in seconds (up to 40 min: starts before midnight)
+        st.integers(0, 7),  # batch
+        st.booleans(),  # re-sent later with a shorter duration (a partial file that grew)
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rounds_strategy)
+def test_regrouping_around_new_rounds_equals_grouping_everything(
+    spec: list[tuple[int, int, int, bool]],
+) -> None:
+    batches: dict[int, dict[str, RoundTime]] = defaultdict(dict)
+    for i, (minute, duration, batch, resend) in enumerate(spec):
+        end = BASE + timedelta(minutes=minute, seconds=i)  # unique end times
+        name = f"{end:%Y-%m-%d-%H%M%S}-map{i}-round-1.txt"
+        rt = RoundTime(name, end, end - timedelta(seconds=duration + 3))
+        batches[batch][name] = rt
+        if resend:  # the same round again, later, with a different start
+            batches[batch + 1][name] = RoundTime(name, end, end - timedelta(seconds=duration // 2))
+    index = ROUND_INDEX_SCHEMA.empty_table()
+    seen: dict[str, RoundTime] = {}
+    for b in sorted(batches):
+        new = batches[b]
+        before = _by_date(group_sessions(seen.values(), GAP))
+        seen.update(new)
+        everything = group_sessions(seen.values(), GAP)
+        after = _by_date(everything)
+
+        result = regroup_sessions(index, new, GAP)
+
+        # every date whose sessions changed is rebuilt, with exactly its sessions
+        changed = {d for d in before.keys() | after.keys() if before.get(d) != after.get(d)}
+        assert changed <= result.affected
+        assert _by_date(result.sessions) == {d: after[d] for d in result.affected if d in after}
+        keep = pc.invert(pc.is_in(index["file_name"], pa.array(sorted(result.index_drop))))
+        index = pa.concat_tables([index.filter(keep), result.index_rows]).sort_by("file_name")
+        assert index.equals(_index(everything, seen))
+
+
+def test_a_round_between_two_sessions_merges_them() -> None:
+    def rt(name: str, minute: int) -> RoundTime:
+        end = BASE + timedelta(minutes=minute)
+        return RoundTime(name, end, end - timedelta(minutes=10))
+
+    first = {"a": rt("a", 0), "b": rt("b", 20)}
+    second = {"c": rt("c", 130), "d": rt("d", 150)}  # 110 min after b: another session
+    sessions = group_sessions({**first, **second}.values(), GAP)
+    assert len(sessions) == 2
+    index = _index(sessions, {**first, **second})
+    result = regroup_sessions(index, {"x": rt("x", 75)}, GAP)  # within 60 min of b and c
+    assert [s.rounds for s in result.sessions] == [("a", "b", "x", "c", "d")]
+    assert result.index_drop == {"a", "b", "c", "d", "x"}
