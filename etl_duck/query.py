@@ -17,7 +17,7 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, KeysView
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -282,16 +282,45 @@ class SessionReport:
         return self.end_time - self.start_time
 
 
+class ByPlayer:
+    """A frame ordered by ``guid``, looked up per player as a zero-copy slice (splitting it
+    into one frame per player costs ~0.1 ms a player, ~150 ms per lake version)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        import polars as pl
+
+        self.frame = frame
+        runs = frame.group_by("guid", maintain_order=True).agg(pl.len().alias("n"))
+        starts = runs["n"].cum_sum() - runs["n"]
+        self._at = {
+            str(g): (int(a), int(n))
+            for g, a, n in zip(runs["guid"], starts, runs["n"], strict=True)
+        }
+
+    def keys(self) -> KeysView[str]:
+        return self._at.keys()
+
+    def __contains__(self, guid: object) -> bool:
+        return guid in self._at
+
+    def __getitem__(self, guid: str) -> pl.DataFrame:
+        start, n = self._at[guid]
+        return self.frame.slice(start, n).drop("guid")
+
+    def get(self, guid: str, default: pl.DataFrame) -> pl.DataFrame:
+        return self[guid] if guid in self._at else default
+
+
 @dataclass(frozen=True)
 class CareerIndex:
     """Per-player lookups for career cards, valid for one lake version."""
 
     version: int
-    weapons: dict[str, pl.DataFrame]
-    maps: dict[str, pl.DataFrame]
-    aliases: dict[str, pl.DataFrame]  # newest name first
+    weapons: ByPlayer
+    maps: ByPlayer
+    aliases: ByPlayer  # newest name first
     names: dict[str, set[str]]  # lower-case alias → GUIDs
-    last_rounds: dict[str, pl.DataFrame]  # newest first
+    last_rounds: ByPlayer  # newest first
 
 
 @dataclass(frozen=True)
@@ -620,25 +649,17 @@ class Stats:
             if index is not None and index.version == version:
                 return index
 
-            def split(name: str, **params: Any) -> dict[str, pl.DataFrame]:
-                df = self.run(name, **params)
-                return {
-                    str(k[0]): v.drop("guid")
-                    for k, v in df.partition_by("guid", as_dict=True).items()
-                }
-
-            aliases = split("career_aliases")
+            aliases = ByPlayer(self.run("career_aliases"))
             names: dict[str, set[str]] = {}
-            for guid, df in aliases.items():
-                for n in df["name"]:
-                    names.setdefault(str(n).lower(), set()).add(guid)
+            for guid, name in zip(aliases.frame["guid"], aliases.frame["name"], strict=True):
+                names.setdefault(str(name).lower(), set()).add(str(guid))
             index = CareerIndex(
                 version,
-                split("career_weapons"),
-                split("career_maps"),
+                ByPlayer(self.run("career_weapons")),
+                ByPlayer(self.run("career_maps")),
                 aliases,
                 names,
-                split("career_last_rounds", limit=self.LAST_ROUNDS),
+                ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS)),
             )
             self._career_index = index
             return index

@@ -221,6 +221,23 @@ def test_player_card(lake: tuple[Stats, Truth]) -> None:
     assert dict(zip(card.maps["map_name"], card.maps["kills"], strict=True)) == per_map
 
 
+def test_every_players_last_rounds(lake: tuple[Stats, Truth]) -> None:
+    """Last rounds come from per-session tails: right for players whose newest session
+    holds fewer than five rounds too (the five then span several sessions)."""
+    stats, truth = lake
+    ends = {r.file_name: r.end_time for r in truth.rounds}
+    by_player: dict[str, list[Any]] = defaultdict(list)
+    for r in _counted(truth):
+        by_player[r.guid].append(ends[r.file_name])
+    spanning = 0
+    for guid, mine in by_player.items():
+        latest = sorted(mine, reverse=True)[:5]
+        card = stats.player(guid)
+        assert card.last_rounds["end_time"].to_list() == latest, guid
+        spanning += len({t.date() for t in latest}) > 1
+    assert spanning > 0  # some cards do span sessions
+
+
 def test_find_player_by_guid_prefix_alias_and_typo(lake: tuple[Stats, Truth]) -> None:
     stats, truth = lake
     humans = [r for r in truth.player_rounds if not r.is_bot]
