@@ -34,11 +34,13 @@ from etl_duck.lake import (
     WEAPON_ROUNDS_SCHEMA,
     Lake,
     Manifest,
+    Written,
     failpoint,
     split_years,
     store_files_atomic,
     table_from_rows,
     write_bytes_atomic,
+    write_partition,
 )
 from etl_duck.pairing import PlayerRound, pair_rounds, round_only_rows
 from etl_duck.parse import (
@@ -117,36 +119,60 @@ class BuildJob:
     sessions: tuple[Session, ...]
     files: tuple[tuple[str, bytes], ...]
     opts: IngestOptions
+    scratch: str  # where its partitions are encoded (``Lake.scratch``)
 
 
 @dataclass(frozen=True)
 class BuildResult:
     day: date
-    tables: dict[str, pa.Table]
+    written: dict[str, Written | None]  # table → encoded partition (None: no rows)
     status: dict[str, str]  # file name → ok | partial | interrupted
     rejected: dict[str, list[tuple[int | None, str | None, str]]]  # bad lines per file
 
 
-def build_date(job: BuildJob) -> BuildResult:
-    """Parse a date's files and build its partitions. Pure: runs in a worker process."""
-    parsed = {n: parse_bytes(b, n) for n, b in job.files}
-    return BuildResult(
-        job.day,
-        build_partition(job.sessions, parsed, job.opts),
-        {n: r.status.value for n, r in parsed.items()},
-        {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
-    )
+@dataclass(frozen=True)
+class ChunkResult:
+    dates: list[BuildResult]
+    serving: dict[str, pa.Table]  # the serving rows of these dates (rollups.fresh_rows)
 
 
-def _run_jobs(jobs: list[BuildJob], workers: int) -> list[BuildResult]:
+def build_chunk(jobs: Sequence[BuildJob]) -> ChunkResult:
+    """Parse the files of some session dates, encode their partitions and compute their
+    serving rows. Pure apart from the files it writes in the scratch folder, so a backfill
+    runs chunks in worker processes: the Parquet encoding and the rollups (most of a
+    backfill's cost besides parsing) run on every core, and only small results travel."""
+    results: list[BuildResult] = []
+    tables: dict[date, dict[str, pa.Table]] = {}
+    for job in jobs:
+        parsed = {n: parse_bytes(b, n) for n, b in job.files}
+        built = build_partition(job.sessions, parsed, job.opts)
+        tables[job.day] = built
+        results.append(
+            BuildResult(
+                job.day,
+                {
+                    t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
+                    for t in TABLES
+                },
+                {n: r.status.value for n, r in parsed.items()},
+                {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
+            )
+        )
+    return ChunkResult(results, rollups.fresh_rows(tables) if tables else {})
+
+
+def _run_jobs(jobs: list[BuildJob], workers: int) -> list[ChunkResult]:
     files = sum(len(j.files) for j in jobs)
     if workers == 0:
         # processes pay off for backfills; small batches stay in-process (no spawn cost)
         workers = min(os.cpu_count() or 1, 4) if files > 1500 else 1
     if workers <= 1 or len(jobs) < 2:
-        return [build_date(j) for j in jobs]
+        return [build_chunk(jobs)] if jobs else []
+    # ~8 chunks per worker balances the load; each chunk's rollups are one DuckDB pass
+    size = max(1, len(jobs) // (workers * 8))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(build_date, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+        return list(pool.map(build_chunk, chunks))
 
 
 # --------------------------------------------------------------------------- row building
@@ -462,6 +488,7 @@ def ingest_paths(
             by_date.setdefault(s.session_date, []).append(s)
 
         # 4. rebuild the affected partitions from their files (in parallel for backfills)
+        scratch = str(lake.scratch())
         jobs = [
             BuildJob(
                 d,
@@ -472,31 +499,33 @@ def ingest_paths(
                     for n in s.rounds
                 ),
                 opts,
+                scratch,
             )
             for d, ss in sorted(by_date.items())
         ]
-        changes: dict[str, dict[date, pa.Table | None]] = {
+        changes: dict[str, dict[date, pa.Table | Written | None]] = {
             t: {d: None for d in affected} for t in TABLES
         }
         new_version = lake.version() + 1
-        rebuilt: dict[date, dict[str, pa.Table]] = {}
-        for res in _run_jobs(jobs, opts.workers):
-            rebuilt[res.day] = res.tables
-            for t in TABLES:
-                changes[t][res.day] = res.tables[t] if res.tables[t].num_rows else None
-            for name, status in res.status.items():
-                if name not in new:
-                    continue
-                ledger_updates[name] = _ledger_row(name, new[name], status, None, new_version)
-                for line, fld, why in res.rejected[name]:
-                    rejected_rows.append(
-                        {"file_name": name, "line": line, "field": fld, "reason": why}
-                    )
-                report.rejected_lines += len(res.rejected[name])
-                if status == FileStatus.PARTIAL.value:
-                    report.partial.append(name)
-                if name not in report.replaced:
-                    report.ingested.append(name)
+        fresh: list[dict[str, pa.Table]] = []
+        for chunk in _run_jobs(jobs, opts.workers):
+            fresh.append(chunk.serving)
+            for res in chunk.dates:
+                for t in TABLES:
+                    changes[t][res.day] = res.written[t]
+                for name, status in res.status.items():
+                    if name not in new:
+                        continue
+                    ledger_updates[name] = _ledger_row(name, new[name], status, None, new_version)
+                    for line, fld, why in res.rejected[name]:
+                        rejected_rows.append(
+                            {"file_name": name, "line": line, "field": fld, "reason": why}
+                        )
+                    report.rejected_lines += len(res.rejected[name])
+                    if status == FileStatus.PARTIAL.value:
+                        report.partial.append(name)
+                    if name not in report.replaced:
+                        report.ingested.append(name)
         if rebuild:  # dates that no longer hold any session disappear
             for t in TABLES:
                 for iso in manifest.partitions[t]:
@@ -536,11 +565,14 @@ def ingest_paths(
             # a snapshot written before (some of) the serving tables existed: derive them
             # all from every partition, once
             every = _read_partitions(lake, snap) if snap is not None else {}
-            rebuilt = {**every, **rebuilt}
+            for d in affected:
+                every.pop(d, None)  # rebuilt in this batch: their fresh rows are in `fresh`
+            if every:
+                fresh.append(rollups.fresh_rows(every))
             affected_serving = affected | set(every)
             old_serving, years = None, None
-        fresh = rollups.update(old_serving, rebuilt, affected_serving)
-        serving = {name: split_years(t, "session_date") for name, t in fresh.items()}
+        merged = rollups.merge(old_serving, fresh, affected_serving)
+        serving = {name: split_years(t, "session_date") for name, t in merged.items()}
         for shards in serving.values():
             for y in years or ():
                 shards.setdefault(y, None)  # a year whose rows all went away

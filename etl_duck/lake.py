@@ -244,6 +244,24 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", write_statistics=True)
 
 
+@dataclass(frozen=True)
+class Written:
+    """A partition already written as Parquet (by a parse worker) into ``Lake.scratch``:
+    the commit moves it into the snapshot with one rename instead of encoding it."""
+
+    path: str
+    rows: int
+
+
+def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
+    """Encode one partition of table ``name`` (cast to its schema) at ``path``."""
+    if not table.num_rows:
+        return None
+    _write_parquet(table.cast(SCHEMAS[name]), Path(path))
+    failpoint("partition written")
+    return Written(path, table.num_rows)
+
+
 # --------------------------------------------------------------------------- manifest
 
 
@@ -398,6 +416,13 @@ class Lake:
         m = self.manifest(snap)
         return [snap / p.file for _, p in sorted(m.partitions[table].items())]
 
+    def scratch(self) -> Path:
+        """A folder for partitions encoded before the commit (by parse workers). Its name
+        ends in ``.tmp``, so the next writer's :meth:`recover` removes what a crash left."""
+        path = self.snapshots / "scratch.tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def raw_path(self, file_name: str) -> Path:
         return self.raw_dir / file_name[:10] / file_name
 
@@ -442,14 +467,15 @@ class Lake:
 
     def commit(
         self,
-        changes: Mapping[str, Mapping[date, pa.Table | None]],
+        changes: Mapping[str, Mapping[date, pa.Table | Written | None]],
         state: Mapping[str, Mapping[str, pa.Table | None]],
         serving: Mapping[str, Mapping[str, pa.Table | None]] | None = None,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
         ``changes``: per table, the full new content of each changed session-date
-        partition (``None`` or an empty table removes it). ``state`` and ``serving``: per
+        partition (``None`` or an empty table removes it; a :class:`Written` file in
+        :meth:`scratch` is moved in). ``state`` and ``serving``: per
         table, the full new content of each changed year shard (same rule). Everything
         not named is carried over from the current snapshot by hard link.
         """
@@ -478,13 +504,18 @@ class Lake:
                 os.mkdir(f"{dst_root}/{p.file.rsplit('/', 1)[0]}")
                 os.link(f"{src_root}/{p.file}", f"{dst_root}/{p.file}")
             for d, t in sorted(changed.items()):
-                if t is None or t.num_rows == 0:
+                if t is None or (isinstance(t, pa.Table) and t.num_rows == 0):
                     continue
                 rel = f"{table}/session_date={d}/{vname}.parquet"
                 (staging / rel).parent.mkdir(exist_ok=True)
-                _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
-                failpoint("partition written")
-                parts[d] = Partition(rel, version, t.num_rows)
+                if isinstance(t, Written):
+                    os.replace(t.path, staging / rel)  # encoded by a worker: just move it
+                    rows = t.rows
+                else:
+                    _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
+                    failpoint("partition written")
+                    rows = t.num_rows
+                parts[d] = Partition(rel, version, rows)
             partitions[table] = parts
         shards: dict[str, dict[str, Partition]] = {}
         for kind, changed_groups in (("state", state), ("serving", serving or {})):
@@ -526,6 +557,7 @@ class Lake:
         failpoint("link swapped")
         # old snapshots go in the background: deleting one is ~5k directories, and no
         # reader or writer waits for it (an interrupted deletion is finished next time)
+        shutil.rmtree(self.snapshots / "scratch.tmp", ignore_errors=True)
         self._collect_garbage(final)
         return manifest
 

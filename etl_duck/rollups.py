@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -83,13 +83,10 @@ def _schema_with_date(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field("session_date", pa.date32()))
 
 
-def update(
-    old: Mapping[str, pa.Table] | None,
-    rebuilt: Mapping[date, Mapping[str, pa.Table]],
-    changed: set[date],
-) -> dict[str, pa.Table]:
-    """New serving tables: ``old`` minus the ``changed`` dates, plus ``rebuilt`` ones."""
-    days = sorted(changed)
+def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Serving rows of the rebuilt session dates (every serving table, ``session_date``
+    included). Pure: backfills run it in the parse workers, one chunk of dates at a time."""
+    days = sorted(rebuilt)
     fresh = {
         "rounds": _concat(
             [with_date(t["rounds"], d) for d, t in rebuilt.items()],
@@ -97,43 +94,60 @@ def update(
         ),
     }
     con = _connection()
-    con.register(
-        "player_rounds",
-        _concat(
-            [with_date(t["player_rounds"], d) for d, t in rebuilt.items()],
-            _schema_with_date(PLAYER_ROUNDS_SCHEMA),
-        ),
-    )
-    con.register(
-        "weapon_rounds",
-        _concat(
-            [with_date(t["weapon_rounds"], d) for d, t in rebuilt.items()],
-            _schema_with_date(WEAPON_ROUNDS_SCHEMA),
-        ),
-    )
-    with warnings.catch_warnings():  # DB-API arrow copy: negligible for these sizes
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        for name, query in ROLLUPS.items():
-            fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
-    for name in ("player_rounds", "weapon_rounds"):
-        con.unregister(name)
+    for table, schema in (
+        ("player_rounds", PLAYER_ROUNDS_SCHEMA),
+        ("weapon_rounds", WEAPON_ROUNDS_SCHEMA),
+    ):
+        con.register(
+            table,
+            _concat(
+                [with_date(t[table], d) for d, t in rebuilt.items()], _schema_with_date(schema)
+            ),
+        )
+    try:
+        with warnings.catch_warnings():  # DB-API arrow copy: negligible for these sizes
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+            for name, query in ROLLUPS.items():
+                fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
+    finally:
+        for table in ("player_rounds", "weapon_rounds"):
+            con.unregister(table)
+    return fresh
+
+
+def merge(
+    old: Mapping[str, pa.Table] | None,
+    fresh: Sequence[Mapping[str, pa.Table]],
+    changed: set[date],
+) -> dict[str, pa.Table]:
+    """New serving tables: ``old`` minus the ``changed`` dates, plus the ``fresh`` rows
+    (one mapping per chunk of rebuilt dates), in each table's total order."""
+    days = sorted(changed)
     out: dict[str, pa.Table] = {}
-    for name, fresh_rows in fresh.items():
+    for name in SERVING_TABLES:
+        parts = [f[name] for f in fresh if f[name].num_rows]
         keys = [(k, "ascending") for k in SORT_KEYS[name]]
-        new_rows = fresh_rows.sort_by(keys)
+        new_rows = (
+            pa.concat_tables([p.cast(parts[0].schema) for p in parts]).sort_by(keys)
+            if parts
+            else None
+        )
         kept = None if old is None else old.get(name)
+        if kept is not None and kept.num_rows:
+            gone = pc.is_in(kept["session_date"], pa.array(days, pa.date32()))
+            kept = kept.filter(pc.invert(gone))
         if kept is None or not kept.num_rows:
-            out[name] = new_rows
+            out[name] = new_rows if new_rows is not None else _empty(fresh, name)
             continue
-        kept = kept.filter(pc.invert(pc.is_in(kept["session_date"], pa.array(days, pa.date32()))))
-        if not new_rows.num_rows:
+        if new_rows is None:
             out[name] = kept
             continue
         both = pa.concat_tables([kept, new_rows.cast(kept.schema)])
         # the live case appends a session after all others: already in order, no re-sort
-        in_order = (
-            not kept.num_rows
-            or pc.max(kept["session_date"]).as_py() < pc.min(new_rows["session_date"]).as_py()
-        )
+        in_order = pc.max(kept["session_date"]).as_py() < pc.min(new_rows["session_date"]).as_py()
         out[name] = both if in_order else both.sort_by(keys)
     return out
+
+
+def _empty(fresh: Sequence[Mapping[str, pa.Table]], name: str) -> pa.Table:
+    return fresh[0][name] if fresh else pa.table({})
