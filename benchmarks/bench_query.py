@@ -83,18 +83,7 @@ class EtlOps:
         return self.stats.player(self.card_name)
 
     def weapon_totals(self) -> pl.DataFrame:
-        # Stats has no public cached "weapon totals" call (the career card embeds them), so
-        # the query is cached here exactly as Stats caches its own: key + lake signature.
-        stats = self.stats
-        stats.serving.refresh()
-        key = (("bench_player_weapons", self.card_guid), stats.serving.signature(ALL_FROM, ALL_TO))
-        result: pl.DataFrame = stats.cache.get_or_compute(
-            key,
-            lambda: stats.run(
-                "player_weapons", guid=self.card_guid, date_from=ALL_FROM, date_to=ALL_TO
-            ),
-        )
-        return result
+        return self.stats.weapon_stats(self.card_guid)
 
 
 def pick_card_player(data_dir: Path) -> tuple[str, str]:

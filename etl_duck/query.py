@@ -698,6 +698,22 @@ class Stats:
         guid, _ = self.resolve_player(text)
         return self._career().maps.get(guid, pl.DataFrame())
 
+    def weapon_stats(self, text: str, window: str | Window = "all") -> pl.DataFrame:
+        """A player's weapon totals over a window, most kills first: all time from the
+        per-version career index, other windows from the per-session weapon rollup."""
+        import polars as pl
+
+        guid, _ = self.resolve_player(text)
+        w = window if isinstance(window, Window) else self.resolve_window(window)
+        if w.name == "all":
+            return self._career().weapons.get(guid, pl.DataFrame())
+
+        def compute() -> pl.DataFrame:
+            return self.run("player_weapons", guid=guid, date_from=w.date_from, date_to=w.date_to)
+
+        key = ("weapon_stats", guid, w.date_from, w.date_to)
+        return self._cached(key, (w.date_from, w.date_to), compute)
+
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
         """Two players side by side: one row each, every metric."""
         import polars as pl

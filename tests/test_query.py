@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from etl_duck.fields import WEAPONS
 from etl_duck.metrics import METRICS
 from etl_duck.query import Stats, Window
 from etl_duck.synth import Truth, TruthPlayerRound
@@ -236,6 +237,30 @@ def test_every_players_last_rounds(lake: tuple[Stats, Truth]) -> None:
         assert card.last_rounds["end_time"].to_list() == latest, guid
         spanning += len({t.date() for t in latest}) > 1
     assert spanning > 0  # some cards do span sessions
+
+
+def test_weapon_stats_all_time_and_a_month(lake: tuple[Stats, Truth]) -> None:
+    stats, truth = lake
+    counted = _counted(truth)
+    guid = max(_expected_totals(counted), key=lambda g: _expected_totals(counted)[g]["rounds"])
+    month = stats.resolve_window("month")
+    days = _session_dates(truth)
+    day_of = {r.file_name: days[r.session_index] for r in truth.rounds}
+    for window, keep in (
+        ("all", lambda r: True),
+        (month, lambda r: month.date_from <= day_of[r.file_name] <= month.date_to),
+    ):
+        kills: dict[str, int] = defaultdict(int)
+        shots: dict[str, int] = defaultdict(int)
+        for r in counted:
+            if r.guid == guid and keep(r):
+                for wid, g in r.weapons.items():
+                    kills[WEAPONS[wid]] += g[2]
+                    shots[WEAPONS[wid]] += g[1]
+        got = stats.weapon_stats(guid, window)
+        assert dict(zip(got["weapon"], got["kills"], strict=True)) == kills
+        assert dict(zip(got["weapon"], got["shots"], strict=True)) == shots
+        assert got["kills"].to_list() == sorted(got["kills"].to_list(), reverse=True)
 
 
 def test_find_player_by_guid_prefix_alias_and_typo(lake: tuple[Stats, Truth]) -> None:
