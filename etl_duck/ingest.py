@@ -455,14 +455,12 @@ def ingest_paths(
             # named before they are stored: a crash before the commit leaves a list the
             # next ingest reads (instead of scanning all of raw/, 32k files at 10 years)
             write_bytes_atomic(lake.data_dir / PENDING, "\n".join(sorted(new)).encode())
-        store_files_atomic(
-            [
-                (lake.raw_path(name), data)
-                for name, data in new.items()
-                if not (lake.raw_path(name).exists() and lake.raw_path(name).read_bytes() == data)
-            ],
-            tmp_dir=lake.raw_dir / ".incoming",
-        )
+        to_store: list[tuple[Path, bytes]] = []
+        for name, data in new.items():
+            target = lake.raw_path(name)
+            if not (target.exists() and target.read_bytes() == data):  # not already in raw/
+                to_store.append((target, data))
+        store_files_atomic(to_store, tmp_dir=lake.raw_dir / ".incoming")
         failpoint("raw stored")
 
         # 2. read the new files' names and headers (a bad one is quarantined)

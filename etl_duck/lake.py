@@ -229,8 +229,11 @@ def store_files_atomic(items: list[tuple[Path, bytes]], tmp_dir: Path) -> None:
     if not items:
         return
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    folders: set[Path] = set()
     for path, data in items:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in folders:  # one mkdir per date folder, not per file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
         tmp = tmp_dir / f".{path.name}.{os.getpid()}.tmp"
         tmp.write_bytes(data)
         failpoint("temp file written")

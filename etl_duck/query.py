@@ -296,6 +296,7 @@ class ByPlayer:
             str(g): (int(a), int(n))
             for g, a, n in zip(runs["guid"], starts, runs["n"], strict=True)
         }
+        self._slices: dict[str, pl.DataFrame] = {}  # handed out: the same frame next time
 
     def keys(self) -> KeysView[str]:
         return self._at.keys()
@@ -304,8 +305,11 @@ class ByPlayer:
         return guid in self._at
 
     def __getitem__(self, guid: str) -> pl.DataFrame:
-        start, n = self._at[guid]
-        return self.frame.slice(start, n).drop("guid")
+        got = self._slices.get(guid)
+        if got is None:
+            start, n = self._at[guid]
+            got = self._slices[guid] = self.frame.slice(start, n).drop("guid")
+        return got
 
     def get(self, guid: str, default: pl.DataFrame) -> pl.DataFrame:
         return self[guid] if guid in self._at else default
@@ -320,6 +324,7 @@ class CareerIndex:
     maps: ByPlayer
     aliases: ByPlayer  # newest name first
     names: dict[str, set[str]]  # lower-case alias → GUIDs
+    current_names: dict[str, str]  # GUID → newest name
     last_rounds: ByPlayer  # newest first
 
 
@@ -621,10 +626,12 @@ class Stats:
         """(guid, current name) for a GUID, GUID prefix or alias; PlayerNotFound otherwise."""
         career = self._career()
         key = text.strip()
-        exact = {key.upper()} & career.aliases.keys() or career.names.get(key.lower(), set())
-        if len(exact) == 1:  # a full GUID or an unambiguous exact alias: no fuzzy search
+        if key.upper() in career.current_names:  # a full GUID
+            return key.upper(), career.current_names[key.upper()]
+        exact = career.names.get(key.lower(), set())
+        if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
             guid = next(iter(exact))
-            return guid, str(career.aliases[guid]["name"][0])
+            return guid, career.current_names[guid]
         found = self.find_player(text)
         if found.is_empty():
             raise PlayerNotFound(text, [])
@@ -653,12 +660,14 @@ class Stats:
             names: dict[str, set[str]] = {}
             for guid, name in zip(aliases.frame["guid"], aliases.frame["name"], strict=True):
                 names.setdefault(str(name).lower(), set()).add(str(guid))
+            newest = aliases.frame.group_by("guid", maintain_order=True).first()
             index = CareerIndex(
                 version,
                 ByPlayer(self.run("career_weapons")),
                 ByPlayer(self.run("career_maps")),
                 aliases,
                 names,
+                {str(g): str(n) for g, n in zip(newest["guid"], newest["name"], strict=True)},
                 ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS)),
             )
             self._career_index = index
@@ -705,10 +714,10 @@ class Stats:
 
         guid, _ = self.resolve_player(text)
         w = window if isinstance(window, Window) else self.resolve_window(window)
-        if w.name == "all":
-            return self._career().weapons.get(guid, pl.DataFrame())
 
         def compute() -> pl.DataFrame:
+            if w.name == "all":
+                return self._career().weapons.get(guid, pl.DataFrame())
             return self.run("player_weapons", guid=guid, date_from=w.date_from, date_to=w.date_to)
 
         key = ("weapon_stats", guid, w.date_from, w.date_to)
