@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,14 @@ class IngestOptions:
     filler_maps: tuple[str, ...] = DEFAULT_FILLER_MAPS
     timezone: str = "Europe/Berlin"
     workers: int = 0  # parse processes for big batches; 0 = decide from the batch size
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings the lake's content depends on (stored in each manifest)."""
+        return {
+            "session_gap_minutes": self.session_gap_minutes,
+            "filler_maps": sorted(self.filler_maps),
+            "timezone": self.timezone,
+        }
 
 
 @dataclass
@@ -171,8 +180,30 @@ def _run_jobs(jobs: list[BuildJob], workers: int) -> list[ChunkResult]:
     # ~8 chunks per worker balances the load; each chunk's rollups are one DuckDB pass
     size = max(1, len(jobs) // (workers * 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(workers) as pool:
+    # spawned, not forked: a forked worker inherits every descriptor of the writer, the
+    # writer lock's included, and would hold it after a SIGKILL of the writer. Workers
+    # also wait on their queue forever once the writer is gone, so each one watches it.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    with pool:
         return list(pool.map(build_chunk, chunks))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the writer that started this worker is gone."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 # --------------------------------------------------------------------------- row building
@@ -379,6 +410,9 @@ def ingest_paths(
         manifest = lake.manifest(snap)
         # a snapshot written before state/serving were sharded: rewrite every shard once
         legacy = snap is not None and not manifest.shards
+        # written under other settings (session gap, filler maps, timezone): re-derive every
+        # partition from raw/, keeping the ledger (sessions may regroup anywhere)
+        resettle = bool(manifest.options) and manifest.options != opts.fingerprint()
         ledger_tab = FILES_SCHEMA.empty_table() if rebuild else lake.read_state("files", snap)
         rejected_tab = (
             REJECTED_SCHEMA.empty_table() if rebuild else lake.read_state("rejected_lines", snap)
@@ -454,7 +488,11 @@ def ingest_paths(
         if new and not rebuild:
             # named before they are stored: a crash before the commit leaves a list the
             # next ingest reads (instead of scanning all of raw/, 32k files at 10 years)
-            write_bytes_atomic(lake.data_dir / PENDING, "\n".join(sorted(new)).encode())
+            write_bytes_atomic(
+                lake.data_dir / PENDING,
+                "\n".join(sorted(new)).encode(),
+                tmp_dir=lake.raw_dir / ".incoming",
+            )
         to_store: list[tuple[Path, bytes]] = []
         for name, data in new.items():
             target = lake.raw_path(name)
@@ -479,6 +517,7 @@ def ingest_paths(
             index_tab,
             {n: _round_time(h.file, h.header) for n, h in heads.items()},
             opts.session_gap_minutes,
+            everything=resettle,
         )
         affected = regroup.affected
         by_date: dict[date, list[Session]] = {}
@@ -486,7 +525,7 @@ def ingest_paths(
             by_date.setdefault(s.session_date, []).append(s)
 
         # 4. rebuild the affected partitions from their files (in parallel for backfills)
-        scratch = str(lake.scratch())
+        scratch = str(lake.scratch()) if by_date else ""  # this ingest's own folder
         jobs = [
             BuildJob(
                 d,
@@ -524,7 +563,7 @@ def ingest_paths(
                         report.partial.append(name)
                     if name not in report.replaced:
                         report.ingested.append(name)
-        if rebuild:  # dates that no longer hold any session disappear
+        if rebuild or resettle:  # dates that no longer hold any session disappear
             for t in TABLES:
                 for iso in manifest.partitions[t]:
                     changes[t].setdefault(date.fromisoformat(iso), None)
@@ -532,13 +571,14 @@ def ingest_paths(
         report.partial.sort()
         report.ingested.sort()
 
-        if not new and not rebuild:
+        if not new and not rebuild and not resettle:
+            lake.drop_scratch()
             (lake.data_dir / PENDING).unlink(missing_ok=True)
             report.version = lake.version()
             return report
 
         # 5. state + serving (only the year shards that change) + commit
-        everything = rebuild or legacy
+        everything = rebuild or legacy or resettle
         state = {
             "files": _changed_shards(
                 ledger_tab,
@@ -559,6 +599,7 @@ def ingest_paths(
         years = None if everything else {str(d.year) for d in affected}
         old_serving = None if rebuild else lake.read_serving(snap, years)
         affected_serving = affected
+        replace_serving = rebuild  # every serving shard is written: drop the others
         if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
             # a snapshot written before (some of) the serving tables existed: derive them
             # all from every partition, once
@@ -569,14 +610,17 @@ def ingest_paths(
                 fresh.append(rollups.fresh_rows(every))
             affected_serving = affected | set(every)
             old_serving, years = None, None
+            replace_serving = True
         merged = rollups.merge(old_serving, fresh, affected_serving)
         serving = {name: split_years(t, "session_date") for name, t in merged.items()}
         for shards in serving.values():
             for y in years or ():
                 shards.setdefault(y, None)  # a year whose rows all went away
         if rebuild:  # shards of years that no longer hold data disappear
-            _drop_missing(manifest, state, serving)
-        lake.commit(changes, state, serving)
+            _drop_missing(manifest, state)
+        if replace_serving or years is None:
+            _drop_missing(manifest, serving, kind="serving")
+        lake.commit(changes, state, serving, options=opts.fingerprint())
         (lake.data_dir / PENDING).unlink(missing_ok=True)
         report.version = new_version
     return report
@@ -593,18 +637,21 @@ class Regroup:
     index_drop: set[str]  # file names whose old index rows go
 
 
-def regroup_sessions(index: pa.Table, new: Mapping[str, RoundTime], gap_minutes: int) -> Regroup:
+def regroup_sessions(
+    index: pa.Table, new: Mapping[str, RoundTime], gap_minutes: int, *, everything: bool = False
+) -> Regroup:
     """Regroup only the sessions within the gap of a new (or changed) round: sessions are
     separated by more than the gap, so no other session can change. Then add the untouched
     sessions that share an affected date (a partition holds every session of its date).
+    ``everything`` regroups the whole index (the session gap setting changed).
     ``index`` is the round index (ROUND_INDEX_SCHEMA) before the batch."""
     import bisect
 
     import pyarrow.compute as pc
 
     gap_s = gap_minutes * 60
-    near: set[int] = set()
-    if index.num_rows and new:
+    near: set[int] = set(index["session_id"].to_pylist()) if everything else set()
+    if index.num_rows and new and not everything:
         order = pc.sort_indices(index, [("end_time", "ascending")])
         ends = pc.cast(index["end_time"].take(order), pa.int64()).to_pylist()
         sids = index["session_id"].take(order).to_pylist()
@@ -686,16 +733,13 @@ def _changed_shards(
 
 
 def _drop_missing(
-    manifest: Manifest,
-    state: dict[str, dict[str, pa.Table | None]],
-    serving: dict[str, dict[str, pa.Table | None]],
+    manifest: Manifest, target: dict[str, dict[str, pa.Table | None]], kind: str = "state"
 ) -> None:
-    """A rebuild replaces everything: old shards not rewritten are removed."""
+    """When ``target`` replaces all of a kind's shards, old ones not rewritten go."""
     for group, shards in manifest.shards.items():
-        kind, name = group.split("/", 1)
-        target = state if kind == "state" else serving
-        for year in shards:
-            target.setdefault(name, {}).setdefault(year, None)
+        if group.startswith(f"{kind}/"):
+            for year in shards:
+                target.setdefault(group.split("/", 1)[1], {}).setdefault(year, None)
 
 
 def _replace_rows(old: pa.Table, new: pa.Table, names: set[str] | None = None) -> pa.Table:

@@ -260,7 +260,8 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     """Encode one partition of table ``name`` (cast to its schema) at ``path``."""
     if not table.num_rows:
         return None
-    _write_parquet(table.cast(SCHEMAS[name]), Path(path))
+    # no mkdir: if the scratch folder is gone, its writer died and the next one removed it
+    pq.write_table(table.cast(SCHEMAS[name]), path, compression="zstd", write_statistics=True)
     failpoint("partition written")
     return Written(path, table.num_rows)
 
@@ -297,6 +298,8 @@ class Manifest:
     #: "state/<name>" or "serving/<name>" → year → shard; empty in snapshots written before
     #: tables were sharded (read as one file per table, see ``Lake.read_state``)
     shards: dict[str, dict[str, Partition]] = field(default_factory=dict)
+    #: the ingest settings the content was derived with (IngestOptions.fingerprint)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def empty() -> Manifest:
@@ -311,6 +314,7 @@ class Manifest:
                 "created": self.created,
                 "partitions": _parts_to_json(self.partitions),
                 "shards": _parts_to_json(self.shards),
+                "options": self.options,
             },
             separators=(",", ":"),
         )
@@ -323,6 +327,7 @@ class Manifest:
             float(raw["created"]),
             _parts_from_json(raw["partitions"]),
             _parts_from_json(raw.get("shards", {})),
+            dict(raw.get("options", {})),
         )
 
     def partition_versions(self, table: str) -> dict[str, int]:
@@ -346,6 +351,7 @@ class Lake:
         self.snapshots = self.data_dir / SNAPSHOT_DIR
         self.link = self.data_dir / LINK
         self._manifests: dict[Path, Manifest] = {}  # the last snapshot's, parsed
+        self._scratch: Path | None = None
 
     # ---- reading (lock-free)
 
@@ -420,11 +426,20 @@ class Lake:
         return [snap / p.file for _, p in sorted(m.partitions[table].items())]
 
     def scratch(self) -> Path:
-        """A folder for partitions encoded before the commit (by parse workers). Its name
-        ends in ``.tmp``, so the next writer's :meth:`recover` removes what a crash left."""
-        path = self.snapshots / "scratch.tmp"
-        path.mkdir(parents=True, exist_ok=True)
+        """A new folder for partitions encoded before the commit (by parse workers), one
+        per ingest: a worker that outlives a killed writer can only write into its own.
+        Its name ends in ``.tmp``, so the next writer's :meth:`recover` removes it."""
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        path = self.snapshots / f"scratch-{os.getpid()}-{time.time_ns()}.tmp"
+        path.mkdir()
+        self._scratch = path
         return path
+
+    def drop_scratch(self) -> None:
+        """Remove this writer's scratch folder (after the commit moved its files out)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def raw_path(self, file_name: str) -> Path:
         return self.raw_dir / file_name[:10] / file_name
@@ -455,6 +470,10 @@ class Lake:
 
     def recover(self) -> None:
         """Remove what a crashed commit left: staging folders and uncommitted snapshots."""
+        # temp files of interrupted raw/pending writes (``.<name>.<pid>.tmp``; fetch's
+        # downloads in the same folder end in .part and are not touched)
+        for leftover in (self.raw_dir / ".incoming").glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
         if not self.snapshots.exists():
             return
         current = self.current_dir()
@@ -473,6 +492,7 @@ class Lake:
         changes: Mapping[str, Mapping[date, pa.Table | Written | None]],
         state: Mapping[str, Mapping[str, pa.Table | None]],
         serving: Mapping[str, Mapping[str, pa.Table | None]] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
@@ -480,7 +500,8 @@ class Lake:
         partition (``None`` or an empty table removes it; a :class:`Written` file in
         :meth:`scratch` is moved in). ``state`` and ``serving``: per
         table, the full new content of each changed year shard (same rule). Everything
-        not named is carried over from the current snapshot by hard link.
+        not named is carried over from the current snapshot by hard link. ``options``:
+        the settings the content was derived with (kept from the current snapshot if None).
         """
         current_snap = self.current_dir()
         old = self.manifest(current_snap) if current_snap else Manifest.empty()
@@ -541,7 +562,13 @@ class Lake:
                     kept[key] = Partition(rel, version, t.num_rows)
                 shards[group] = kept
         failpoint("state written")
-        manifest = Manifest(version, time.time(), partitions, shards)
+        manifest = Manifest(
+            version,
+            time.time(),
+            partitions,
+            shards,
+            dict(old.options if options is None else options),
+        )
         with open(staging / "_manifest.json", "w") as fh:
             fh.write(manifest.to_json())
         # one sync for the whole snapshot (files and directories) before it is renamed
@@ -558,9 +585,11 @@ class Lake:
         os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
         fsync_dir(self.data_dir)
         failpoint("link swapped")
+        # the predecessor's grace period runs from now (the manifest's mtime says when)
+        os.utime(final / "_manifest.json")
         # old snapshots go in the background: deleting one is ~5k directories, and no
         # reader or writer waits for it (an interrupted deletion is finished next time)
-        shutil.rmtree(self.snapshots / "scratch.tmp", ignore_errors=True)
+        self.drop_scratch()
         self._collect_garbage(final)
         return manifest
 
@@ -572,7 +601,9 @@ class Lake:
         now = time.time()
         try:
             snaps = sorted(
-                p for p in self.snapshots.iterdir() if p.name.startswith("v") and p.is_dir()
+                p
+                for p in self.snapshots.iterdir()
+                if p.name.startswith("v") and "." not in p.name and p.is_dir()
             )
         except FileNotFoundError:
             return

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from etl_duck import lake as lake_mod
-from etl_duck.ingest import ingest_paths
+from etl_duck.ingest import PENDING, IngestOptions, ingest_paths
 from etl_duck.lake import Lake
 from tests.lakecheck import header_only_round, renamed_pair
 
@@ -42,6 +42,13 @@ def digest(data_dir: Path) -> str:
             )
     names = sorted(lake.read_state("files", snap).column("file_name").to_pylist())
     h.update(repr(names).encode())
+    # derived tables too: the serving rollups and the round index (rows in a total order)
+    derived = {f"serving/{k}": v for k, v in sorted(lake.read_serving(snap).items())}
+    derived["state/round_index"] = lake.read_state("round_index", snap)
+    for name, t in derived.items():
+        if t.num_rows:
+            t = t.sort_by([(c, "ascending") for c in t.column_names])
+        h.update(f"{name}:{t.to_pylist()!r}".encode())
     return h.hexdigest()
 
 
@@ -96,6 +103,8 @@ def _check_and_finish(work: Path, sc: dict[str, object]) -> str:
     assert not [p for p in (work / "lake").rglob("*") if p.name.endswith(".tmp")]
     ingest_paths(work, sc["batch"])  # type: ignore[arg-type]  # the rerun completes the job
     assert digest(work) == sc["new"]
+    left = [p for p in work.rglob("*") if p.name.endswith(".tmp") or p.name == PENDING]
+    assert not left, left
     return "new" if state == sc["new"] else "old"
 
 
@@ -137,3 +146,52 @@ def test_kill_at_random_times(scenario: dict[str, object], request: pytest.Fixtu
         outcomes.append(_check_and_finish(work, scenario))
         assert i < kills
     assert len(outcomes) == kills
+
+
+def test_a_killed_backfill_leaves_no_worker_holding_the_lock(tmp_path: Path) -> None:
+    """Backfills parse in a process pool. After a SIGKILL of the writer its workers must
+    not keep the writer lock (forked workers inherited it and waited forever): the next
+    ingest takes the lock at once and completes the job."""
+    from tests.conftest import REAL
+
+    files = sorted(REAL.glob("*.txt"))
+    clean = tmp_path / "clean"
+    ingest_paths(clean, files)
+    work = tmp_path / "work"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ingest_paths(work, files, IngestOptions(workers=2))
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while not list((work / ".lake").glob("scratch-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.005)  # the pool is about to start
+    time.sleep(0.3)  # workers spawning or parsing
+    import psutil
+
+    workers = [c.pid for c in psutil.Process(pid).children()]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with Lake(work).writer_lock(timeout=15):  # LockTimeout if a worker still held it
+        pass
+    ingest_paths(work, files, IngestOptions(workers=2))
+    assert digest(work) == digest(clean)
+    assert not [p for p in work.rglob("*") if p.name.endswith(".tmp")]
+    # and the orphaned workers are gone (they watch their writer), not waiting forever
+    deadline = time.monotonic() + 10
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not _alive(workers)
+
+
+def _alive(pids: list[int]) -> list[int]:
+    import psutil
+
+    out = []
+    for p in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+    return out

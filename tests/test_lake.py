@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_duck.ingest import PENDING, ingest_paths, rebuild
+from etl_duck.ingest import PENDING, IngestOptions, ingest_paths, rebuild
 from etl_duck.lake import KEEP_SNAPSHOTS, Lake
 from etl_duck.query import Stats
 from tests.conftest import FIXTURES, REAL
@@ -291,7 +291,9 @@ def test_old_snapshots_are_collected_after_the_grace_period(
     snaps = data_dir / ".lake"
     assert len([p for p in snaps.iterdir() if p.name.startswith("v")]) >= KEEP_SNAPSHOTS
     monkeypatch.setattr(lake_mod, "GRACE_SECONDS", -1.0)
+    (snaps / "v00000000.gc" / "x").mkdir(parents=True)  # a deletion still in progress
     ingest_paths(data_dir, REAL_FILES[30:36])
+    assert not list(snaps.glob("*.gc.gc"))  # handed to rm again, not renamed again
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # the detached rm -rf finishes on its own
         left = sorted(p.name for p in snaps.iterdir())
@@ -339,3 +341,19 @@ def test_a_snapshot_from_before_sharding_is_read_and_upgraded(data_dir: Path) ->
     assert after.equals(Stats(whole, min_rounds=0).leaderboard("kills", limit=100))
     guid = str(after["guid"][0])
     assert stats.player(guid).last_rounds.height == 5
+
+
+def test_changed_settings_re_derive_the_lake_at_the_next_ingest(data_dir: Path) -> None:
+    """The session gap and filler maps shape every partition; a lake ingested under other
+    settings is re-derived whole by the next ingest (the same content as a rebuild)."""
+    wide = IngestOptions(session_gap_minutes=240, filler_maps=("supply",))
+    ingest_paths(data_dir, REAL_FILES[:60])
+    assert Lake(data_dir).manifest().options == IngestOptions().fingerprint()
+    ingest_paths(data_dir, REAL_FILES[60:], wide)
+    assert Lake(data_dir).manifest().options == wide.fingerprint()
+    whole = data_dir.parent / "whole"
+    ingest_paths(whole, REAL_FILES, wide)
+    assert content_digest(data_dir) == content_digest(whole)
+    supply = table_rows(data_dir, "rounds", "map_name = 'supply'")
+    assert supply and not any(r["counted"] for r in supply)  # now a filler map
+    assert any(r["reason"] == "filler_map" for r in supply)
