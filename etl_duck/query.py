@@ -17,7 +17,7 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, KeysView
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -297,12 +297,6 @@ class ByPlayer:
             for g, a, n in zip(runs["guid"], starts, runs["n"], strict=True)
         }
         self._slices: dict[str, pl.DataFrame] = {}  # handed out: the same frame next time
-
-    def keys(self) -> KeysView[str]:
-        return self._at.keys()
-
-    def __contains__(self, guid: object) -> bool:
-        return guid in self._at
 
     def __getitem__(self, guid: str) -> pl.DataFrame:
         got = self._slices.get(guid)
