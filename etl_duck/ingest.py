@@ -571,7 +571,7 @@ def ingest_paths(
         report.partial.sort()
         report.ingested.sort()
 
-        if not new and not rebuild and not resettle:
+        if not new and not rebuild and not resettle and not legacy:
             lake.drop_scratch()
             (lake.data_dir / PENDING).unlink(missing_ok=True)
             report.version = lake.version()

@@ -168,6 +168,10 @@ class Serving:
                 old = self._loaded.get(table, {})
                 changed.update(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
                 self._loaded[table] = new
+            if reloaded and not changed:
+                # serving tables changed with no partition (an old lake upgraded, a serving
+                # table derived): answers may differ for any date, so every key moves on
+                changed.update(self._loaded["rounds"])
             for d in changed:
                 self.changed_at[date.fromisoformat(d)] = manifest.version
             self._dates = sorted(self.changed_at)
