@@ -543,7 +543,7 @@ def ingest_paths(
         changes: dict[str, dict[date, pa.Table | Written | None]] = {
             t: {d: None for d in affected} for t in TABLES
         }
-        new_version = lake.version() + 1
+        new_version = manifest.version + 1
         fresh: list[dict[str, pa.Table]] = []
         for chunk in _run_jobs(jobs, opts.workers):
             fresh.append(chunk.serving)
@@ -672,8 +672,14 @@ def regroup_sessions(
         pc.is_in(index["session_date"], pa.array(sorted(affected), pa.date32())),
     )
     others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes)
-    rows = sorted((n, s) for s in regrouped for n in s.rounds)
-    index_rows = pa.Table.from_arrays(
+    drop = set(picked["file_name"].to_pylist()) | set(new)
+    return Regroup([*regrouped, *others], affected, round_index_rows(regrouped, times), drop)
+
+
+def round_index_rows(sessions: Sequence[Session], times: Mapping[str, RoundTime]) -> pa.Table:
+    """Round-index rows (ROUND_INDEX_SCHEMA) of the rounds of ``sessions``, by file name."""
+    rows = sorted((n, s) for s in sessions for n in s.rounds)
+    return pa.Table.from_arrays(
         [
             pa.array([n for n, _ in rows], pa.string()),
             pa.array([times[n].end_time for n, _ in rows], pa.timestamp("s")),
@@ -683,8 +689,6 @@ def regroup_sessions(
         ],
         schema=ROUND_INDEX_SCHEMA,
     )
-    drop = set(picked["file_name"].to_pylist()) | set(new)
-    return Regroup([*regrouped, *others], affected, index_rows, drop)
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -242,8 +242,9 @@ def store_files_atomic(items: list[tuple[Path, bytes]], tmp_dir: Path) -> None:
     failpoint("files synced")
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
 
 
@@ -261,7 +262,7 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     if not table.num_rows:
         return None
     # no mkdir: if the scratch folder is gone, its writer died and the next one removed it
-    pq.write_table(table.cast(SCHEMAS[name]), path, compression="zstd", write_statistics=True)
+    _write_parquet(table.cast(SCHEMAS[name]), Path(path), make_folder=False)
     failpoint("partition written")
     return Written(path, table.num_rows)
 

@@ -16,26 +16,12 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl_duck.ingest import regroup_sessions
+from etl_duck.ingest import regroup_sessions, round_index_rows
 from etl_duck.lake import ROUND_INDEX_SCHEMA
 from etl_duck.sessions import RoundTime, Session, group_sessions
 
 GAP = 60
 BASE = datetime(2025, 12, 29, 20, 0)  # six days from here cross a New Year
-
-
-def _index(sessions: list[Session], times: dict[str, RoundTime]) -> pa.Table:
-    rows = sorted((n, s) for s in sessions for n in s.rounds)
-    return pa.Table.from_arrays(
-        [
-            pa.array([n for n, _ in rows], pa.string()),
-            pa.array([times[n].end_time for n, _ in rows], pa.timestamp("s")),
-            pa.array([times[n].start_time for n, _ in rows], pa.timestamp("s")),
-            pa.array([s.session_id for _, s in rows], pa.int64()),
-            pa.array([s.session_date for _, s in rows], pa.date32()),
-        ],
-        schema=ROUND_INDEX_SCHEMA,
-    )
 
 
 def _by_date(sessions: list[Session]) -> dict[date, set[Session]]:
@@ -87,7 +73,7 @@ def test_regrouping_around_new_rounds_equals_grouping_everything(
         assert _by_date(result.sessions) == {d: after[d] for d in result.affected if d in after}
         keep = pc.invert(pc.is_in(index["file_name"], pa.array(sorted(result.index_drop))))
         index = pa.concat_tables([index.filter(keep), result.index_rows]).sort_by("file_name")
-        assert index.equals(_index(everything, seen))
+        assert index.equals(round_index_rows(everything, seen))
 
 
 def test_a_round_between_two_sessions_merges_them() -> None:
@@ -99,7 +85,7 @@ def test_a_round_between_two_sessions_merges_them() -> None:
     second = {"c": rt("c", 130), "d": rt("d", 150)}  # 110 min after b: another session
     sessions = group_sessions({**first, **second}.values(), GAP)
     assert len(sessions) == 2
-    index = _index(sessions, {**first, **second})
+    index = round_index_rows(sessions, {**first, **second})
     result = regroup_sessions(index, {"x": rt("x", 75)}, GAP)  # within 60 min of b and c
     assert [s.rounds for s in result.sessions] == [("a", "b", "x", "c", "d")]
     assert result.index_drop == {"a", "b", "c", "d", "x"}
