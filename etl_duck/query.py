@@ -135,22 +135,26 @@ class Serving:
                     if ("*" in old_files) != ("*" in new_files):  # layout changed: start over
                         cur.execute(f"DELETE FROM {name}")
                         old_files = {}
-                    for year in sorted(old_files.keys() | new_files.keys()):
-                        if old_files.get(year) == new_files.get(year):
-                            continue
-                        reloaded += 1
-                        if year == "*":
-                            cur.execute(f"DELETE FROM {name}")
-                        else:
-                            cur.execute(
-                                f"DELETE FROM {name} WHERE year(session_date) = $y",
-                                {"y": int(year)},
-                            )
-                        if year in new_files:
-                            cur.execute(
-                                f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
-                                {"f": str(snap / new_files[year])},
-                            )
+                    stale = sorted(
+                        y
+                        for y in old_files.keys() | new_files.keys()
+                        if old_files.get(y) != new_files.get(y)
+                    )
+                    reloaded += len(stale)
+                    if "*" in stale:
+                        cur.execute(f"DELETE FROM {name}")
+                    elif stale:
+                        cur.execute(
+                            f"DELETE FROM {name} WHERE year(session_date) IN "
+                            "(SELECT unnest($years::INTEGER[]))",
+                            {"years": [int(y) for y in stale]},
+                        )
+                    files = [str(snap / new_files[y]) for y in stale if y in new_files]
+                    if files:  # one scan of every changed shard (a cold start: all of them)
+                        cur.execute(
+                            f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
+                            {"f": files},
+                        )
                     loaded[name] = new_files
                 cur.execute("COMMIT")
                 # the last session is asked for constantly: answer it from memory
