@@ -68,6 +68,7 @@ class Serving:
         from etl_duck.rollups import ROLLUPS
 
         self.lake = lake
+        self.threads = threads
         self.con = duckdb.connect(":memory:", config={"threads": threads})
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -121,6 +122,9 @@ class Serving:
             cur = self.con.cursor()
             loaded: dict[str, dict[str, str]] = {}
             reloaded = 0
+            # one thread for the load: a parallel scan of many shard files keeps ~15 MiB
+            # more resident for good, and is barely faster (0.6 vs 0.7 s at 10 years)
+            cur.execute("SET threads = 1")
             cur.execute("BEGIN TRANSACTION")
             try:
                 for name in SERVING_TABLES:
@@ -163,6 +167,7 @@ class Serving:
                 cur.execute("ROLLBACK")
                 raise
             finally:
+                cur.execute(f"SET threads = {int(self.threads)}")
                 cur.close()
             self._serving_files = loaded
             self.last_session = (int(last[0][0]), last[0][1]) if last else None
