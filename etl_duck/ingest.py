@@ -31,6 +31,7 @@ from etl_duck.lake import (
     REJECTED_SCHEMA,
     ROUND_INDEX_SCHEMA,
     ROUNDS_SCHEMA,
+    SCHEMAS,
     TABLES,
     WEAPON_ROUNDS_SCHEMA,
     Lake,
@@ -137,6 +138,9 @@ class BuildResult:
     written: dict[str, Written | None]  # table → encoded partition (None: no rows)
     status: dict[str, str]  # file name → ok | partial | interrupted
     rejected: dict[str, list[tuple[int | None, str | None, str]]]  # bad lines per file
+    #: files whose rows could not be built (name → reason): nothing of this date was
+    #: written; the writer quarantines them and builds the date again without them
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,21 +157,60 @@ def build_chunk(jobs: Sequence[BuildJob]) -> ChunkResult:
     results: list[BuildResult] = []
     tables: dict[date, dict[str, pa.Table]] = {}
     for job in jobs:
-        parsed = {n: parse_bytes(b, n) for n, b in job.files}
-        built = build_partition(job.sessions, parsed, job.opts)
-        tables[job.day] = built
-        results.append(
-            BuildResult(
-                job.day,
-                {
-                    t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
-                    for t in TABLES
-                },
-                {n: r.status.value for n, r in parsed.items()},
-                {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
-            )
-        )
+        result, built = _build_job(job)
+        results.append(result)
+        if built is not None:
+            tables[job.day] = built
     return ChunkResult(results, rollups.fresh_rows(tables) if tables else {})
+
+
+def _build_job(job: BuildJob) -> tuple[BuildResult, dict[str, pa.Table] | None]:
+    """One date's partitions; a file whose rows cannot be built is reported, never raised,
+    so one bad file quarantines itself instead of failing the batch (and every later one)."""
+    parsed: dict[str, RoundFile] = {}
+    failed: dict[str, str] = {}
+    for n, b in job.files:
+        try:
+            parsed[n] = parse_bytes(b, n)
+        except ParseError as exc:  # parse_bytes raises nothing else
+            failed[n] = str(exc)
+    if not failed:
+        try:
+            built = build_partition(job.sessions, parsed, job.opts)
+            written = {
+                t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
+                for t in TABLES
+            }
+        except Exception as exc:
+            failed = _culprits(job, parsed, exc)
+    if failed:
+        return BuildResult(job.day, {}, {}, {}, failed), None
+    return (
+        BuildResult(
+            job.day,
+            written,
+            {n: r.status.value for n, r in parsed.items()},
+            {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
+        ),
+        built,
+    )
+
+
+def _culprits(job: BuildJob, parsed: dict[str, RoundFile], exc: Exception) -> dict[str, str]:
+    """The files of a date whose rows cannot be built, each tried alone (a rare, slow path:
+    the parser's range checks should leave nothing for it to find)."""
+    failed: dict[str, str] = {}
+    for name, rf in parsed.items():
+        alone = Session(0, job.day, rf.file.end_time, rf.file.end_time, (name,))
+        try:
+            for t, table in build_partition([alone], {name: rf}, job.opts).items():
+                table.cast(SCHEMAS[t])
+        except Exception as own:
+            failed[name] = f"{name}: its rows cannot be stored: {type(own).__name__}: {own}"
+    if not failed:  # only the combination fails: the date's files are all suspect
+        why = f"rows of session date {job.day} cannot be built: {type(exc).__name__}: {exc}"
+        failed = {name: f"{name}: {why}" for name in parsed}
+    return failed
 
 
 def _run_jobs(jobs: list[BuildJob], workers: int) -> list[ChunkResult]:
@@ -513,39 +556,60 @@ def ingest_paths(
                 del new[name]
 
         # 3. regroup the sessions the new rounds touch; find the dates whose content changes
-        regroup = regroup_sessions(
-            index_tab,
-            {n: _round_time(h.file, h.header) for n, h in heads.items()},
-            opts.session_gap_minutes,
-            everything=resettle,
-        )
-        affected = regroup.affected
-        by_date: dict[date, list[Session]] = {}
-        for s in regroup.sessions:
-            by_date.setdefault(s.session_date, []).append(s)
-
-        # 4. rebuild the affected partitions from their files (in parallel for backfills)
-        scratch = str(lake.scratch()) if by_date else ""  # this ingest's own folder
-        jobs = [
-            BuildJob(
-                d,
-                tuple(ss),
-                tuple(
-                    (n, new[n] if n in new else lake.raw_path(n).read_bytes())
-                    for s in ss
-                    for n in s.rounds
-                ),
-                opts,
-                scratch,
+        # 4. rebuild the affected partitions from their files (in parallel for backfills).
+        # A file whose rows cannot be built is quarantined and the dates are built again
+        # without it: one bad file never fails the batch, nor wedges the pending list.
+        new_version = manifest.version + 1
+        removed: set[str] = set()  # already-committed files that can no longer be built
+        while True:
+            regroup = regroup_sessions(
+                index_tab,
+                {n: _round_time(h.file, h.header) for n, h in heads.items()},
+                opts.session_gap_minutes,
+                everything=resettle,
+                removed=removed,
             )
-            for d, ss in sorted(by_date.items())
-        ]
+            affected = regroup.affected
+            by_date: dict[date, list[Session]] = {}
+            for s in regroup.sessions:
+                by_date.setdefault(s.session_date, []).append(s)
+            scratch = str(lake.scratch()) if by_date else ""  # this ingest's own folder
+            jobs = [
+                BuildJob(
+                    d,
+                    tuple(ss),
+                    tuple(
+                        (n, new[n] if n in new else lake.raw_path(n).read_bytes())
+                        for s in ss
+                        for n in s.rounds
+                    ),
+                    opts,
+                    scratch,
+                )
+                for d, ss in sorted(by_date.items())
+            ]
+            chunks = _run_jobs(jobs, opts.workers)
+            failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
+            if not failed:
+                break
+            # quarantine the new files among them; old ones only when no new file is to blame
+            blamed = {n: w for n, w in failed.items() if n in new} or failed
+            for name, why in sorted(blamed.items()):
+                if name in new:
+                    data = new.pop(name)
+                else:
+                    data = lake.raw_path(name).read_bytes()
+                    removed.add(name)
+                heads.pop(name, None)
+                report.quarantined[name] = why
+                _quarantine(lake, name, data, why)
+                ledger_updates[name] = _ledger_row(name, data, "quarantined", why, new_version)
+            lake.drop_scratch()
         changes: dict[str, dict[date, pa.Table | Written | None]] = {
             t: {d: None for d in affected} for t in TABLES
         }
-        new_version = manifest.version + 1
         fresh: list[dict[str, pa.Table]] = []
-        for chunk in _run_jobs(jobs, opts.workers):
+        for chunk in chunks:
             fresh.append(chunk.serving)
             for res in chunk.dates:
                 for t in TABLES:
@@ -571,7 +635,7 @@ def ingest_paths(
         report.partial.sort()
         report.ingested.sort()
 
-        if not new and not rebuild and not resettle and not legacy:
+        if not ledger_updates and not rebuild and not resettle and not legacy:
             lake.drop_scratch()
             (lake.data_dir / PENDING).unlink(missing_ok=True)
             report.version = lake.version()
@@ -638,7 +702,12 @@ class Regroup:
 
 
 def regroup_sessions(
-    index: pa.Table, new: Mapping[str, RoundTime], gap_minutes: int, *, everything: bool = False
+    index: pa.Table,
+    new: Mapping[str, RoundTime],
+    gap_minutes: int,
+    *,
+    everything: bool = False,
+    removed: set[str] | None = None,
 ) -> Regroup:
     """Regroup only the sessions within the gap of a new (or changed) round: sessions are
     separated by more than the gap, so no other session can change. Then add the untouched
@@ -660,11 +729,14 @@ def regroup_sessions(
             lo = bisect.bisect_left(ends, t - gap_s)
             hi = bisect.bisect_right(ends, t + gap_s)
             near.update(sids[lo:hi])
-        again = pc.is_in(index["file_name"], pa.array(sorted(new), pa.string()))
-        near.update(index["session_id"].filter(again).to_pylist())  # a partial file that grew
+    gone = removed or set()
+    if index.num_rows and (new or gone) and not everything:
+        # a partial file that grew, or a committed round that is being taken out
+        again = pc.is_in(index["file_name"], pa.array(sorted({*new, *gone}), pa.string()))
+        near.update(index["session_id"].filter(again).to_pylist())
     selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
     picked = index.filter(selected)
-    times = {**_round_times(picked), **new}
+    times = {n: t for n, t in {**_round_times(picked), **new}.items() if n not in gone}
     regrouped = group_sessions(times.values(), gap_minutes)
     affected = set(picked["session_date"].to_pylist()) | {s.session_date for s in regrouped}
     same_day = pc.and_(
@@ -672,7 +744,7 @@ def regroup_sessions(
         pc.is_in(index["session_date"], pa.array(sorted(affected), pa.date32())),
     )
     others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes)
-    drop = set(picked["file_name"].to_pylist()) | set(new)
+    drop = set(picked["file_name"].to_pylist()) | set(new) | gone
     return Regroup([*regrouped, *others], affected, round_index_rows(regrouped, times), drop)
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from etl_duck.fields import FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
+from etl_duck.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
 
 #: Strict file-name rule (§1.1): anchored, so `-endstats.txt` and `_ws.txt` siblings fail it.
 FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)\.txt$")
@@ -28,6 +28,23 @@ _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 PARSER_VERSION = 1
 BOT_GUID = "OMNIBOT0"
+
+# Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
+# time). Every number is checked here against its lake column AND the game, so a value the
+# lake cannot store is a ParseError naming file, line and field like any other bad value.
+INT32_MAX = 2**31 - 1
+INT16_MAX = 2**15 - 1
+#: no round, and no round's cumulative counter, lasts a week (bounds every time field, so a
+#: derived start time can never leave the calendar)
+MAX_ROUND_SECONDS = 7 * 24 * 3600
+MAX_RATIO = 1e9  # X8/X23/X24/X26: percentages and ratios; inflated writers reach ~300
+#: sv_maxclients is at most 64 in ET; the Lua writes one line per client GUID
+MAX_PLAYER_LINES = 128
+#: the Lua's os.date() on a real server: ET (2003) to far beyond any history we will hold
+YEARS = (2000, 2999)
+_MAX_DIGITS = 12  # longer digit strings are out of every range (and int() refuses > 4,300)
+#: fields that may be negative in the game (XP: ET takes skill points away for team kills)
+SIGNED_FIELDS = frozenset({"xp"})
 
 
 class ParseError(ValueError):
@@ -152,6 +169,12 @@ def parse_file_name(name: str) -> FileName:
     if m is None:
         raise ParseError(name, None, "file name", "not a round stats file name")
     y, mo, d, hh, mi, ss, map_name, rnd = m.groups()
+    if not YEARS[0] <= int(y) <= YEARS[1]:
+        raise ParseError(
+            name, None, "file name", f"year {y} outside {YEARS[0]}–{YEARS[1]} (not a real round)"
+        )
+    if len(rnd) > 2:
+        raise ParseError(name, None, "file name", f"round number {rnd} out of range")
     try:
         end = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss))
     except ValueError as exc:
@@ -169,13 +192,19 @@ def parse_mss(text: str) -> int:
     if m is None:
         raise ValueError(f"not M:SS: {text!r}")
     minutes, frac, secs = m.groups()
+    if len(minutes) > 6 or (frac is not None and len(frac) > _MAX_DIGITS):
+        raise ValueError(f"out of range: {text.strip()[:20]!r}")
     if secs is not None:
         if frac is not None:
             raise ValueError(f"not M:SS: {text!r}")
         if int(secs) >= 60:
             raise ValueError(f"seconds >= 60 in {text!r}")
-        return int(minutes) * 60 + int(secs)
-    return round(float(f"{minutes}.{frac or 0}") * 60)
+        total = int(minutes) * 60 + int(secs)
+    else:
+        total = round(float(f"{minutes}.{frac or 0}") * 60)
+    if total > MAX_ROUND_SECONDS:
+        raise ValueError(f"out of range: {text.strip()!r} is longer than a week")
+    return total
 
 
 def _decode(raw: bytes) -> str:
@@ -189,10 +218,23 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def _int(text: str, file: str, line: int | None, name: str) -> int:
-    if _INT.match(text) is None:
-        raise ParseError(file, line, name, f"not an integer: {text!r}")
-    return int(text)
+def _int(
+    text: str,
+    file: str,
+    line: int | None,
+    name: str,
+    lo: int = 0,
+    hi: int = INT32_MAX,
+) -> int:
+    """An integer field within [lo, hi] (its lake column and the game's own range)."""
+    if _INT.match(text) is None or not text.isascii():
+        raise ParseError(file, line, name, f"not an integer: {text[:40]!r}")
+    if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+        raise ParseError(file, line, name, f"out of range: {text[:20]}… ({len(text)} digits)")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise ParseError(file, line, name, f"out of range: {value} (allowed {lo}…{hi})")
+    return value
 
 
 def _tenths(text: str, file: str, line: int, name: str) -> int:
@@ -203,6 +245,8 @@ def _tenths(text: str, file: str, line: int, name: str) -> int:
     neg = t.startswith("-")
     t = t.lstrip("+-")
     whole, _, frac = t.partition(".")
+    if len(whole.lstrip("0")) > _MAX_DIGITS or not t.isascii():
+        raise ParseError(file, line, name, f"out of range: {text.strip()[:20]!r}")
     frac = (frac + "00")[:2]
     tenths = int(whole or "0") * 10 + int(frac[0]) + (1 if int(frac[1]) >= 5 else 0)
     return -tenths if neg else tenths
@@ -213,9 +257,15 @@ def parse_header(text: str, file: str) -> Header:
     if len(parts) not in (8, 9):
         raise ParseError(file, 1, "header", f"expected 8 or 9 fields, found {len(parts)}")
     names = ("H3 round", "H4 defender", "H5 winner")
-    rnd, dfd, win = (_int(parts[i].strip(), file, 1, names[i - 3]) for i in (3, 4, 5))
+    rnd, dfd, win = (_int(parts[i].strip(), file, 1, names[i - 3], -9, 99) for i in (3, 4, 5))
     if rnd not in (1, 2):
         raise ParseError(file, 1, "H3 round", f"round must be 1 or 2, found {rnd}")
+    if dfd not in (1, 2):
+        raise ParseError(
+            file, 1, "H4 defender", f"side must be 1 (Axis) or 2 (Allies), found {dfd}"
+        )
+    if win not in (0, 1, 2):
+        raise ParseError(file, 1, "H5 winner", f"side must be 0, 1 or 2, found {win}")
     limits: list[int] = []
     for i, label in ((6, "H6 time limit"), (7, "H7 next time limit")):
         try:
@@ -227,7 +277,8 @@ def parse_header(text: str, file: str) -> Header:
         h8 = parts[8].strip()
         if h8.endswith(".0"):
             h8 = h8[:-2]
-        play_ms = _int(h8, file, 1, "H8 play time")
+        limit_ms = MAX_ROUND_SECONDS * 1000
+        play_ms = _int(h8, file, 1, "H8 play time", -limit_ms, limit_ms)
     return Header(
         server_name=parts[0],
         map_name=parts[1],
@@ -270,7 +321,7 @@ def parse_player_line(text: str, file: str, line_no: int, header_fields: int) ->
     """
     try:
         return _parse_player_line_fast(text, line_no, header_fields)
-    except (ValueError, IndexError, KeyError):
+    except (ValueError, IndexError, KeyError, ArithmeticError):
         return _parse_player_line_checked(text, file, line_no, header_fields)
 
 
@@ -283,10 +334,14 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     if not (parts[4].isascii() and tail.isascii()) or "_" in parts[4] or "_" in tail:
         raise ValueError("slow path")
     guid, name_raw, p2, p3, weapon_text = parts
+    if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096:
+        raise ValueError("slow path")
     nums = [int(t) for t in weapon_text.split()]
     mask = nums[0]
     ids = _mask_ids(mask)
     if mask < 0 or mask >= 1 << len(WEAPONS) or len(nums) != 1 + 5 * len(ids) or min(nums) < 0:
+        raise ValueError("slow path")
+    if max(nums) > INT32_MAX:  # out of range: the checked path names the field
         raise ValueError("slow path")
     weapons: dict[int, tuple[int, int, int, int, int]] = {}
     hits = shots = kills = deaths = hs = 0
@@ -299,7 +354,11 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
         kills += g[2]
         deaths += g[3]
         hs += g[4]
+    if max(hits, shots, kills, deaths, hs) > INT32_MAX:
+        raise ValueError("slow path")
     ext = tail.split("\t")
+    if len(tail) > 4096:
+        raise ValueError("slow path")
     int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[len(ext)]
     if header_fields == 9 and len(ext) != 38:
         raise ValueError("slow path")
@@ -307,14 +366,31 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     minutes = [ext[i] for i in minute_idx]
     if _TENTHS_LIST.fullmatch(" ".join(tenths + minutes)) is None:
         raise ValueError("slow path")
+    ints = [int(ext[i]) for i in int_idx]
+    floats = [float(t) for t in tenths]
+    mins = [float(t) for t in minutes]
+    # one comparison per kind for the common case; anything out of range (or a negative XP,
+    # which the game allows) goes to the checked path, which accepts it or names the field
+    if (
+        min(ints) < 0
+        or max(ints) > INT32_MAX
+        or min(floats) < 0
+        or max(floats) > MAX_RATIO
+        or min(mins) < 0
+        or max(mins) * 60 > MAX_ROUND_SECONDS
+    ):
+        raise ValueError("slow path")
     values = dict(_EMPTY_VALUES)
-    values.update(zip(int_names, [int(ext[i]) for i in int_idx], strict=True))
-    values.update(zip(tenth_names, [float(t) for t in tenths], strict=True))
-    values.update(zip(minute_names, [round(float(t) * 10) * 6 for t in minutes], strict=True))
+    values.update(zip(int_names, ints, strict=True))
+    values.update(zip(tenth_names, floats, strict=True))
+    values.update(zip(minute_names, [round(m * 10) * 6 for m in mins], strict=True))
     values["kills"], values["deaths"], values["shots"] = kills, deaths, shots
     values["hits"], values["headshot_hits"] = hits, hs
     if len(ext) < 38:
         values["bullets_fired"] = shots  # old writers' X20 is inflated (§3.6)
+    rounds_counter, team = int(p2), int(p3)
+    if not (0 <= rounds_counter <= INT16_MAX and 0 <= team <= 3):
+        raise ValueError("slow path")
     name = COLOUR_CODE.sub("", name_raw)
     g8 = guid.strip().upper()
     return PlayerLine(
@@ -322,8 +398,8 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
         guid=g8,
         name_raw=name_raw,
         name=name,
-        rounds_counter=int(p2),
-        team=int(p3),
+        rounds_counter=rounds_counter,
+        team=team,
         weapon_mask=mask,
         layout=len(ext),
         is_bot=g8 == BOT_GUID or is_bot_name(name),
@@ -344,8 +420,9 @@ def _parse_player_line_checked(
     guid, name_raw, p2, p3, weapon_text = parts
     if "\\" in weapon_text:
         raise ParseError(file, line_no, "prefix", "too many `\\` fields")
-    rounds_counter = _int(p2, file, line_no, "P2 rounds")
-    team = _int(p3, file, line_no, "P3 team")
+    rounds_counter = _int(p2, file, line_no, "P2 rounds", 0, INT16_MAX)
+    # 0 free (non-team game types), 1 Axis, 2 Allies, 3 spectator
+    team = _int(p3, file, line_no, "P3 team", 0, 3)
     tokens = weapon_text.split()
     if not tokens:
         raise ParseError(file, line_no, "P4 weapon mask", "missing")
@@ -367,11 +444,14 @@ def _parse_player_line_checked(
             _int(tokens[1 + 5 * n + k], file, line_no, f"weapon {WEAPONS[wid]} {stat}")
             for k, stat in enumerate(("hits", "shots", "kills", "deaths", "headshots"))
         )
-        if min(vals) < 0:
-            raise ParseError(file, line_no, f"weapon {WEAPONS[wid]}", "negative value")
         weapons[wid] = (vals[0], vals[1], vals[2], vals[3], vals[4])
         for k in range(5):
             totals[k] += vals[k]
+    for total, stat in zip(totals, DERIVED_TOTALS, strict=True):
+        if total > INT32_MAX:
+            raise ParseError(
+                file, line_no, "P4 weapon groups", f"{stat} add up to {total}, out of range"
+            )
     ext = tail.split("\t")
     names = LAYOUTS.get(len(ext))
     if names is None:
@@ -393,10 +473,16 @@ def _parse_player_line_checked(
         spec = FIELD_BY_NAME[name]
         label = f"X{names.index(name)} {name}"
         if spec.kind is Kind.INT:
-            values[name] = _int(text_value.strip(), file, line_no, label)
-        else:
-            tenths = _tenths(text_value, file, line_no, label)
-            values[name] = tenths * 6 if spec.kind is Kind.MINUTES else tenths / 10
+            lo = -INT32_MAX - 1 if name in SIGNED_FIELDS else 0
+            values[name] = _int(text_value.strip(), file, line_no, label, lo)
+            continue
+        tenths = _tenths(text_value, file, line_no, label)
+        hi = MAX_ROUND_SECONDS * 10 // 60 if spec.kind is Kind.MINUTES else MAX_RATIO * 10
+        if not 0 <= tenths <= hi:
+            raise ParseError(
+                file, line_no, label, f"out of range: {text_value.strip()} (allowed 0…{hi / 10:g})"
+            )
+        values[name] = tenths * 6 if spec.kind is Kind.MINUTES else tenths / 10
     hits, shots, kills, deaths, hs = totals
     values.update(kills=kills, deaths=deaths, shots=shots, hits=hits, headshot_hits=hs)
     if len(ext) < 38:
@@ -469,6 +555,15 @@ def _check_header(header: Header, file: FileName) -> None:
 def parse_head(data: bytes, name: str) -> RoundHead:
     """Name + header only (cheap); raises ParseError exactly when :func:`parse_bytes` would
     fail the whole file. Empty data is a ParseError here (check emptiness first)."""
+    try:
+        return _parse_head(data, name)
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(name, None, "file", f"{INTERNAL_ERROR}: {exc!r}") from exc
+
+
+def _parse_head(data: bytes, name: str) -> RoundHead:
     file = parse_file_name(name)
     if not data:
         raise ParseError(name, None, "file", "empty")
@@ -486,7 +581,21 @@ def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
     Lenient (default): raises ParseError only for a bad name or header; bad player lines
     are collected in ``rejected`` and a cut last line makes the file ``partial``.
     ``strict=True`` raises the first problem instead, so nothing incomplete passes.
+    No other exception leaves this function (fuzzed: ``tests/test_parse_fuzz.py``).
     """
+    try:
+        return _parse_bytes(data, name, strict)
+    except ParseError:
+        raise
+    except Exception as exc:  # a parser bug must still quarantine one file, not stop a batch
+        raise ParseError(name, None, "file", f"{INTERNAL_ERROR}: {exc!r}") from exc
+
+
+#: the reason prefix of a ParseError that stands for a parser bug (the fuzz test counts them)
+INTERNAL_ERROR = "internal parser error"
+
+
+def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     file = parse_file_name(name)
     sha = hashlib.sha256(data).hexdigest()
     if not data:
@@ -494,6 +603,13 @@ def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
     lines, complete = _split_lines(data, name, strict)
     header = parse_header(lines[0], name)
     _check_header(header, file)
+    if len(lines) - 1 > MAX_PLAYER_LINES:
+        raise ParseError(
+            name,
+            MAX_PLAYER_LINES + 2,
+            "player lines",
+            f"{len(lines) - 1} player lines; a server has at most 64 clients",
+        )
     players: list[PlayerLine] = []
     rejected: list[ParseError] = []
     for no, text in enumerate(lines[1:], start=2):

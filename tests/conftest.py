@@ -14,6 +14,12 @@ REAL = SHARED / "fixtures" / "real"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="run long fuzz/crash/scale tests")
     parser.addoption(
+        "--fuzz-mutants",
+        type=int,
+        default=0,
+        help="parser fuzz size (default: 1,500 in a normal run, 100,000 with --runslow)",
+    )
+    parser.addoption(
         "--budget-seconds",
         type=float,
         default=0,

@@ -1,0 +1,111 @@
+"""One bad file never stops ingestion: out-of-range values, rows that cannot be built,
+a batch of nothing but bad files (issue: one number once stopped every later ingest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import etl_duck.ingest as ingest_module
+from etl_duck.ingest import PENDING, ingest_paths, rebuild
+from etl_duck.lake import Lake
+from etl_duck.query import Stats
+from tests.conftest import REAL
+from tests.lakecheck import table_rows
+
+BREWDOG = REAL / "2025-09-25-000238-et_brewdog-round-1.txt"
+
+
+def _with_value(folder: Path, name: str, field_index: int, value: bytes) -> Path:
+    lines = BREWDOG.read_bytes().split(b"\n")
+    parts = lines[1].split(b"\t")
+    parts[field_index] = value
+    lines[1] = b"\t".join(parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"\n".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("value", [b"99999999999", b"-2147483649", b"1" * 400])
+def test_an_out_of_range_value_rejects_its_line_and_later_ingests_go_on(
+    data_dir: Path, tmp_path: Path, value: bytes
+) -> None:
+    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, value)
+    first = ingest_paths(data_dir, [bad])
+    assert first.ingested == [bad.name] and first.rejected_lines == 1
+    assert not (data_dir / PENDING).exists()
+    rejected = Lake(data_dir).read_state("rejected_lines").to_pylist()
+    assert rejected[0]["field"] == "X0 damage_given" and "out of range" in rejected[0]["reason"]
+    players = table_rows(data_dir, "player_rounds")
+    assert len(players) == 5  # the other five players of the file landed
+    second = ingest_paths(data_dir, [REAL])
+    assert len(second.ingested) == 92 and second.version == 2
+
+
+def test_a_file_whose_rows_cannot_be_built_is_quarantined_and_the_batch_lands(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = "2025-09-24-233657-te_escape2-round-2.txt"
+    real_build = ingest_module.build_partition
+
+    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
+        if victim in files:
+            raise OverflowError("simulated: a value the encoder cannot take")
+        return real_build(sessions, files, opts)
+
+    monkeypatch.setattr(ingest_module, "build_partition", build)
+    report = ingest_paths(data_dir, [REAL])
+    assert set(report.quarantined) == {victim}
+    assert "OverflowError" in report.quarantined[victim]
+    assert len(report.ingested) == 91 and report.version == 1
+    assert not (data_dir / PENDING).exists()  # nothing left to wedge the next ingest
+    assert (data_dir / "quarantine" / victim).exists()
+    status = Stats(data_dir).status()
+    assert victim in status["quarantined"]
+    rounds = {r["file_name"] for r in table_rows(data_dir, "rounds")}
+    assert victim not in rounds and len(rounds) == 91
+    # the raw copy stays (raw/ is the source of truth); the next ingest is not blocked
+    assert (data_dir / "raw" / "2025-09-24" / victim).exists()
+    assert ingest_paths(data_dir, [REAL]).quarantined == {}
+
+
+def test_a_committed_file_that_can_no_longer_be_built_leaves_the_lake_visibly(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_paths(data_dir, [REAL / "2025-09-24-233255-te_escape2-round-1.txt"])
+    old = "2025-09-24-233255-te_escape2-round-1.txt"
+    real_build = ingest_module.build_partition
+
+    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
+        if old in files:
+            raise ValueError("simulated")
+        return real_build(sessions, files, opts)
+
+    monkeypatch.setattr(ingest_module, "build_partition", build)
+    report = ingest_paths(data_dir, [REAL / "2025-09-24-233657-te_escape2-round-2.txt"])
+    assert set(report.quarantined) == {old} and report.ingested == [
+        "2025-09-24-233657-te_escape2-round-2.txt"
+    ]
+    rounds = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}
+    assert set(rounds) == {"2025-09-24-233657-te_escape2-round-2.txt"}
+    assert Stats(data_dir).status()["quarantined"].keys() == {old}
+
+
+def test_a_batch_of_only_bad_files_is_still_recorded_for_status(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad.write_bytes(b"not a header\n")
+    report = ingest_paths(data_dir, [bad])
+    assert set(report.quarantined) == {bad.name}
+    assert Stats(data_dir).status()["quarantined"].keys() == {bad.name}
+
+
+def test_rebuild_after_a_quarantine_gives_the_same_lake(data_dir: Path, tmp_path: Path) -> None:
+    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
+    ingest_paths(data_dir, [REAL, bad])
+    before = sorted(r["file_name"] for r in table_rows(data_dir, "rounds"))
+    rebuild(data_dir)
+    assert sorted(r["file_name"] for r in table_rows(data_dir, "rounds")) == before
