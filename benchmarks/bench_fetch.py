@@ -55,14 +55,14 @@ def _write_backlog(folder: Path, n_files: int) -> int:
 
 def _real_ingest_available() -> bool:
     try:
-        from etl_duck.ingest import ingest_paths  # noqa: F401
+        from etl_duck.ingest.run import ingest_paths  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def run(n_files: int = 100, runs: int = RUNS) -> dict[str, Any]:
-    from etl_duck.fetch import Fetcher
+    from etl_duck.fetch.poller import Fetcher
     from etl_duck.settings import Settings
 
     real_ingest = _real_ingest_available()
@@ -155,14 +155,14 @@ async def _latency(settings: Any, folder: Path) -> list[float]:
     seconds from the file being complete on the server to ingest returned (queryable)."""
     import random
 
-    from etl_duck.fetch import Fetcher
+    from etl_duck.fetch.poller import Fetcher
 
     real = _real_ingest_available()
     done: dict[str, float] = {}
 
     def ingest(paths: list[Path]) -> object:
         if real:
-            from etl_duck.ingest import ingest_paths
+            from etl_duck.ingest.run import ingest_paths
 
             result: object = ingest_paths(settings.data_dir, paths)
         else:

@@ -25,7 +25,7 @@ from benchmarks.common import MemorySampler, children_memory, run_json_subproces
 
 def ingest_files(data_dir: Path, paths: Sequence[Path]) -> dict[str, Any]:
     """``ingest_paths`` in THIS process (meant for the subprocess entry point)."""
-    from etl_duck.ingest import ingest_paths
+    from etl_duck.ingest.run import ingest_paths
 
     with MemorySampler(children_memory) as workers:
         t0 = time.perf_counter()
@@ -88,7 +88,7 @@ def visibility(
 ) -> dict[str, Any]:
     """One new file lands: ingest it (in process), then poll ``Stats.leaderboard`` until the
     answer includes it. Returns the split and the total in milliseconds."""
-    from etl_duck.ingest import ingest_paths
+    from etl_duck.ingest.run import ingest_paths
 
     before = _board(stats)
     t0 = time.perf_counter()

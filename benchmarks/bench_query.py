@@ -31,7 +31,9 @@ from typing import Any
 import polars as pl
 
 from benchmarks.common import Timing, measure, time_ms
-from etl_duck.query import ALL_FROM, ALL_TO, AsyncStats, Stats, Window
+from etl_duck.query.aio import AsyncStats
+from etl_duck.query.stats import Stats
+from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 
 # The original's leaderboard thresholds: HAVING COUNT(DISTINCT round_id) > 10 (kills) and
 # > 50 (DPM); etl-duck's min_rounds is "at least", so it gets threshold + 1.

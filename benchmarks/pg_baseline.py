@@ -995,9 +995,9 @@ def backlog_sequential(conn: Any, files: Sequence[Path], round1_of: dict[str, Pa
     2, re-read to difference it), then ONE transaction per file. Returns seconds."""
     import hashlib
 
-    from etl_duck.fields import WEAPONS
-    from etl_duck.pairing import round_only_rows
-    from etl_duck.parse import read_round_file
+    from etl_duck.domain.fields import WEAPONS
+    from etl_duck.domain.pairing import round_only_rows
+    from etl_duck.domain.parse import read_round_file
 
     t0 = time.perf_counter()
     for path in files:

@@ -80,8 +80,8 @@ def _terminate_cleanly() -> Iterator[None]:
 
 def _round1_map(ds: Dataset) -> dict[str, Path]:
     """R2 file name → its R1 path, for the backlog (the original re-read the R1 file)."""
-    from etl_duck.pairing import pair_rounds
-    from etl_duck.parse import read_round_file
+    from etl_duck.domain.pairing import pair_rounds
+    from etl_duck.domain.parse import read_round_file
 
     paths = ds.history[-60:] + ds.backlog
     by_name = {p.name: p for p in paths}
@@ -102,7 +102,7 @@ def run_size(
     """Everything for one history size; returns a JSON-able dict."""
     from benchmarks import bench_ingest, bench_query
     from benchmarks import pg_baseline as pgb
-    from etl_duck.query import Stats
+    from etl_duck.query.stats import Stats
 
     kmin = bench_query.KILLS_MIN_GAMES if kills_min_games is None else kills_min_games
     dmin = bench_query.DPM_MIN_GAMES if dpm_min_games is None else dpm_min_games
@@ -262,7 +262,7 @@ def _per_version_cost(stats: Any, reps: int) -> dict[str, float]:
     commit; a miss in the query tables above does not include them."""
     import statistics
 
-    from etl_duck.query import ALL_FROM, ALL_TO, Window
+    from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 
     totals, career = [], []
     for _ in range(reps):

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from etl_duck.query import SessionReport
+    from etl_duck.query.stats import SessionReport
 
 BACKGROUND = "#2b2d31"  # Discord's dark theme, so charts do not glare in the client
 FOREGROUND = "#dbdee1"
@@ -150,7 +150,7 @@ def compare_radar_png(rows: pl.DataFrame, metrics: list[str]) -> bytes:
     fig = _figure(7, 7, left=0.12, right=0.88, top=0.88, bottom=0.16)
     if rows.is_empty() or not metrics:
         return _empty(fig, "nothing to compare")
-    from etl_duck.metrics import METRICS
+    from etl_duck.domain.metrics import METRICS
 
     n = len(metrics)
     angles = [2 * math.pi * i / n for i in range(n)]

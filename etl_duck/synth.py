@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from etl_duck import fields
+from etl_duck.domain import fields
 
 __all__ = [
     "VALUE_NAMES",
@@ -366,7 +366,7 @@ if (
     or _CUM_X != (0, 1, 2, 3, 4, 5, 6, 7, 20, 22)
     or _ROUND_X != _ROUND_X_EXPECTED
 ):  # pragma: no cover
-    raise RuntimeError("etl_duck.fields changed: update etl_duck.synth's layout")
+    raise RuntimeError("etl_duck.domain.fields changed: update etl_duck.synth's layout")
 
 
 @dataclass(slots=True)

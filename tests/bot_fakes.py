@@ -20,10 +20,11 @@ import duckdb
 from discord import app_commands
 
 from etl_duck.bot.client import EtlDuckBot
-from etl_duck.bot.ingestor import Ingestor
-from etl_duck.ingest import ingest_paths
+from etl_duck.ingest.run import ingest_paths
 from etl_duck.links import LinkStore
-from etl_duck.query import AsyncStats, Stats
+from etl_duck.pipeline import Ingestor
+from etl_duck.query.aio import AsyncStats
+from etl_duck.query.stats import Stats
 from etl_duck.settings import Settings
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"

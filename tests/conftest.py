@@ -57,7 +57,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """Four months of a synthetic community, ingested once for the whole run: (data dir, Truth)."""
-    from etl_duck.ingest import ingest_paths
+    from etl_duck.ingest.run import ingest_paths
     from etl_duck.synth import generate
 
     files = tmp_path_factory.mktemp("synthetic-files")

@@ -3,7 +3,7 @@
 1. The query core (parsing, pairing, sessions, lake, ingest, queries, cache) imports no
    `discord`, `asyncssh` or `matplotlib`, and nothing from the bot, fetch or chart layers:
    notebooks, the CLI and exports must be able to use it without them.
-2. A cold ``import etl_duck.query`` stays under the start-up budget (measured median of
+2. A cold ``import etl_duck.query.stats`` stays under the start-up budget (measured median of
    several cold interpreters; see README "Development").
 """
 
@@ -15,16 +15,19 @@ import subprocess
 import sys
 
 CORE_MODULES = (
-    "etl_duck.fields",
-    "etl_duck.parse",
-    "etl_duck.pairing",
-    "etl_duck.sessions",
-    "etl_duck.lake",
-    "etl_duck.ingest",
-    "etl_duck.metrics",
-    "etl_duck.query",
-    "etl_duck.cache",
-    "etl_duck.rollups",
+    "etl_duck.domain.fields",
+    "etl_duck.domain.parse",
+    "etl_duck.domain.pairing",
+    "etl_duck.domain.sessions",
+    "etl_duck.domain.counting",
+    "etl_duck.domain.metrics",
+    "etl_duck.domain.scoring",
+    "etl_duck.lake.snapshot",
+    "etl_duck.lake.rawstore",
+    "etl_duck.lake.rollups",
+    "etl_duck.ingest.run",
+    "etl_duck.query.stats",
+    "etl_duck.query.aio",
     "etl_duck.sqlfiles",
 )
 FORBIDDEN = (

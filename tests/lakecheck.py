@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from etl_duck.lake import TABLES, Lake
+from etl_duck.lake.schemas import TABLES
+from etl_duck.lake.snapshot import Lake
 from tests.conftest import FIXTURES
 
 R1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"

@@ -14,8 +14,8 @@ import pytest
 
 from etl_duck.bot.commandsync import sync_if_changed
 from etl_duck.bot.format import cell
-from etl_duck.bot.ingestor import Ingestor
 from etl_duck.bot.voice import CachedCount, Change, SessionTracker
+from etl_duck.pipeline import Ingestor
 from tests.bot_fakes import (
     FakeChannel,
     FakeFetcher,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import etl_duck.fetch
+import etl_duck.fetch.poller
 from etl_duck.bot import run_bot
 from tests.bot_fakes import make_lake, settings_for, template_lake
 
@@ -83,14 +83,14 @@ def test_check_tries_ssh_when_configured(
 ) -> None:
     data = make_lake(tmp_path / "data", [])
     ssh = {"ssh_host": "game.example", "ssh_user": "et", "ssh_key_passphrase": SECRET}
-    monkeypatch.setattr(etl_duck.fetch, "Fetcher", GoodFetcher)
+    monkeypatch.setattr(etl_duck.fetch.poller, "Fetcher", GoodFetcher)
     assert run_bot(settings_for(data, **ssh), check=True) == 0
     out = capsys.readouterr().out
     assert lines(out)["game server (SSH)"].startswith("[ ok ]")
     assert "et@game.example:22:gamestats: 12 stats files" in out
     assert GoodFetcher.closed == 1
 
-    monkeypatch.setattr(etl_duck.fetch, "Fetcher", BadFetcher)
+    monkeypatch.setattr(etl_duck.fetch.poller, "Fetcher", BadFetcher)
     assert run_bot(settings_for(data, **ssh), check=True) == 1
     out = capsys.readouterr().out
     assert lines(out)["game server (SSH)"].startswith("[FAIL]")

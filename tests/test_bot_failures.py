@@ -16,7 +16,7 @@ from discord import app_commands
 
 from etl_duck.bot import respond as respond_module
 from etl_duck.bot.respond import APOLOGY
-from etl_duck.query import Stats
+from etl_duck.query.stats import Stats
 from tests.bot_fakes import (
     FakeInteraction,
     FakeResponse,

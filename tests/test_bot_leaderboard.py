@@ -9,7 +9,7 @@ import pytest
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.format import cell
 from etl_duck.bot.paginate import Paginator
-from etl_duck.metrics import METRICS
+from etl_duck.domain.metrics import METRICS
 from tests.bot_fakes import (
     FakeInteraction,
     FakeUser,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.cache import QueryCache
-from etl_duck.ingest import ingest_paths
-from etl_duck.query import AsyncStats, Stats
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.query.aio import AsyncStats
+from etl_duck.query.cache import QueryCache
+from etl_duck.query.stats import Stats
 from tests.lakecheck import R1, R2, renamed_pair
 
 

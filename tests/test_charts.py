@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from etl_duck import charts
-from etl_duck.query import SessionReport, Stats
+from etl_duck.query.stats import SessionReport, Stats
 from tests.bot_fakes import template_lake
 
 PNG = b"\x89PNG\r\n\x1a\n"

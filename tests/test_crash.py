@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck import lake as lake_mod
-from etl_duck.ingest import PENDING, IngestOptions, ingest_paths
-from etl_duck.lake import Lake
+from etl_duck.ingest.options import IngestOptions
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.lake import fsutil as lake_mod
+from etl_duck.lake.rawstore import PENDING
+from etl_duck.lake.snapshot import Lake
 from tests.lakecheck import header_only_round, renamed_pair
 
 

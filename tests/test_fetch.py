@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import asyncssh
 import pytest
 
-from etl_duck.fetch import (
+from etl_duck.fetch.poller import (
     INCOMING,
     AuthError,
     Fetcher,
@@ -371,7 +371,7 @@ def test_watch_backs_off_while_the_server_is_unreachable(
             stop.set()
             await asyncio.wait_for(task, 3)
 
-    with caplog.at_level(logging.WARNING, logger="etl_duck.fetch"):
+    with caplog.at_level(logging.WARNING, logger="etl_duck.fetch.poller"):
         run(main())
     waits = [float(m.split("retrying in ")[1].split(" s")[0]) for m in caplog.messages]
     assert len(waits) >= 3
@@ -653,7 +653,7 @@ def test_run_fetch_and_run_watch(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) -> None:
-    ingest = pytest.importorskip("etl_duck.ingest")
+    ingest = pytest.importorskip("etl_duck.ingest.run")
     if not hasattr(ingest, "ingest_paths"):
         pytest.skip("etl_duck.ingest.ingest_paths not written yet")
     import duckdb

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import etl_duck.ingest as ingest_module
-from etl_duck.ingest import PENDING, ingest_paths, rebuild
-from etl_duck.lake import Lake
-from etl_duck.query import Stats
+import etl_duck.ingest.build as ingest_module
+from etl_duck.ingest.run import ingest_paths, rebuild
+from etl_duck.lake.rawstore import PENDING
+from etl_duck.lake.snapshot import Lake
+from etl_duck.query.stats import Stats
 from tests.conftest import REAL
 from tests.lakecheck import table_rows
 

@@ -15,9 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_duck.ingest import PENDING, IngestOptions, ingest_paths, rebuild
-from etl_duck.lake import KEEP_SNAPSHOTS, Lake
-from etl_duck.query import Stats
+from etl_duck.ingest.options import IngestOptions
+from etl_duck.ingest.run import ingest_paths, rebuild
+from etl_duck.lake.gc import KEEP_SNAPSHOTS
+from etl_duck.lake.rawstore import PENDING
+from etl_duck.lake.snapshot import Lake
+from etl_duck.query.stats import Stats
 from tests.conftest import FIXTURES, REAL
 from tests.lakecheck import R1, R2, content_digest, header_only_round, renamed_pair, table_rows
 
@@ -284,7 +287,7 @@ def test_a_failed_commit_is_finished_by_the_next_ingest(
 def test_old_snapshots_are_collected_after_the_grace_period(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import etl_duck.lake as lake_mod
+    import etl_duck.lake.gc as lake_mod
 
     for i in range(0, 30, 6):
         ingest_paths(data_dir, REAL_FILES[i : i + 6])

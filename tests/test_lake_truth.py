@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etl_duck.fields import CUM_FIELDS, ROUND_FIELDS
+from etl_duck.domain.fields import CUM_FIELDS, ROUND_FIELDS
 from etl_duck.synth import Truth
 
 

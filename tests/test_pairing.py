@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from etl_duck.fields import CUM_FIELDS, ROUND_FIELDS
-from etl_duck.pairing import RowKind, difference, pair_rounds, round_only_all
-from etl_duck.parse import read_round_file
+from etl_duck.domain.fields import CUM_FIELDS, ROUND_FIELDS
+from etl_duck.domain.pairing import RowKind, difference, pair_rounds, round_only_all
+from etl_duck.domain.parse import read_round_file
 from tests.conftest import FIXTURES, REAL
 
 R1 = read_round_file(FIXTURES / "2026-03-14-213512-supply-round-1.txt")

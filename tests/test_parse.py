@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.fields import LAYOUTS
-from etl_duck.parse import (
+from etl_duck.domain.fields import LAYOUTS
+from etl_duck.domain.parse import (
     FileStatus,
     ParseError,
     clean_name,

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.ingest import IngestOptions, _round_time, build_partition
-from etl_duck.lake import SCHEMAS
-from etl_duck.parse import INTERNAL_ERROR, ParseError, parse_bytes, parse_head
-from etl_duck.sessions import group_sessions
+from etl_duck.domain.parse import INTERNAL_ERROR, ParseError, parse_bytes, parse_head
+from etl_duck.domain.sessions import group_sessions
+from etl_duck.ingest.build import build_partition, round_time
+from etl_duck.ingest.options import IngestOptions
+from etl_duck.lake.schemas import SCHEMAS
 from tests.conftest import REAL
 
 #: values a broken or hostile writer could put in any numeric field
@@ -34,7 +35,7 @@ def _files() -> list[tuple[str, bytes]]:
 
 def _sessions(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
     """Each real file's session (its neighbours are built with the mutant: pairing runs)."""
-    times = {n: _round_time(h.file, h.header) for n, d in files if (h := parse_head(d, n))}
+    times = {n: round_time(h.file, h.header) for n, d in files if (h := parse_head(d, n))}
     out: dict[str, list[str]] = {}
     for s in group_sessions(times.values(), 60):
         for n in s.rounds:
@@ -122,7 +123,7 @@ def test_mutants_of_real_files_parse_and_store_or_raise_parse_error(mutants: int
         # the mutant in its real session: pairing, differencing and the lake schemas
         names = sessions[name]
         parsed = {n: rf if n == name else parse_bytes(files[n], n) for n in names}
-        times = [_round_time(r.file, r.header) for r in parsed.values() if r.header]
+        times = [round_time(r.file, r.header) for r in parsed.values() if r.header]
         for table, rows in build_partition(group_sessions(times), parsed, opts).items():
             rows.cast(SCHEMAS[table])  # raises if a value does not fit its column
 

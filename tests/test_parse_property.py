@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl_duck.parse import ParseError, RoundFile, parse_bytes
+from etl_duck.domain.parse import ParseError, RoundFile, parse_bytes
 from tests.lakecheck import R1, R2
 
 FILES = [(R1.name, R1.read_bytes()), (R2.name, R2.read_bytes())]

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from etl_duck.fields import WEAPONS
-from etl_duck.metrics import METRICS
-from etl_duck.query import Stats, Window
+from etl_duck.domain.fields import WEAPONS
+from etl_duck.domain.metrics import METRICS
+from etl_duck.query.stats import Stats
+from etl_duck.query.windows import Window
 from etl_duck.synth import Truth, TruthPlayerRound
 
 WEAPON_GRENADE = 11

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.ingest import ingest_paths
-from etl_duck.parse import read_round_file
-from etl_duck.query import NoData, PlayerNotFound, Stats
+from etl_duck.domain.parse import read_round_file
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.query.stats import NoData, PlayerNotFound, Stats
 from tests.lakecheck import R1, R2, header_only_round
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.fields import CUM_FIELDS, ROUND_FIELDS
-from etl_duck.pairing import RowKind, round_only_all
-from etl_duck.parse import read_round_file
+from etl_duck.domain.fields import CUM_FIELDS, ROUND_FIELDS
+from etl_duck.domain.pairing import RowKind, round_only_all
+from etl_duck.domain.parse import read_round_file
 from etl_duck.synth import Truth, generate
 
 UNPAIRED_KINDS = {"orphan_r2", "interrupted"}

@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl_duck.ingest import regroup_sessions, round_index_rows
-from etl_duck.lake import ROUND_INDEX_SCHEMA
-from etl_duck.sessions import RoundTime, Session, group_sessions
+from etl_duck.domain.sessions import RoundTime, Session, group_sessions
+from etl_duck.ingest.state import regroup_sessions, round_index_rows
+from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA
 
 GAP = 60
 BASE = datetime(2025, 12, 29, 20, 0)  # six days from here cross a New Year

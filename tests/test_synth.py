@@ -1,7 +1,7 @@
 """The synthetic community generator: exact c0rnp0rn8 format, truth that matches the files,
 stopwatch semantics, scale and the awkward cases (STATS_FORMAT.md is the authority).
 
-The line parser here is deliberately independent of ``etl_duck.parse``.
+The line parser here is deliberately independent of ``etl_duck.domain.parse``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck import fields
+from etl_duck.domain import fields
 from etl_duck.synth import (
     VALUE_NAMES,
     Truth,

@@ -55,9 +55,10 @@ def run_bot(settings: Settings, check: bool = False) -> int:
 
 async def _serve(settings: Settings) -> int:
     from etl_duck.bot.client import EtlDuckBot
-    from etl_duck.bot.ingestor import Ingestor
     from etl_duck.links import LinkStore
-    from etl_duck.query import AsyncStats, Stats
+    from etl_duck.pipeline import Ingestor
+    from etl_duck.query.aio import AsyncStats
+    from etl_duck.query.stats import Stats
 
     stats = Stats(
         settings.data_dir, min_rounds=settings.min_rounds, slow_query_ms=settings.slow_query_ms
@@ -65,7 +66,7 @@ async def _serve(settings: Settings) -> int:
     ingestor = Ingestor.from_settings(settings)
     fetcher = None
     if settings.ssh_host:
-        from etl_duck.fetch import Fetcher  # lazy: asyncssh only when fetching is configured
+        from etl_duck.fetch.poller import Fetcher  # lazy: asyncssh only when fetching is configured
 
         fetcher = Fetcher(settings, ingest=ingestor)
     else:

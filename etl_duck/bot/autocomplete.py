@@ -16,7 +16,7 @@ import discord
 import polars as pl
 from discord import app_commands
 
-from etl_duck.metrics import METRICS
+from etl_duck.domain.metrics import METRICS
 
 if TYPE_CHECKING:
     from etl_duck.bot.client import EtlDuckBot

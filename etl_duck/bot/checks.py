@@ -92,7 +92,7 @@ def check_data_dir(data_dir: Path) -> CheckResult:
 
 
 def check_lake(data_dir: Path, min_rounds: int) -> CheckResult:
-    from etl_duck.query import Stats
+    from etl_duck.query.stats import Stats
 
     try:
         info = Stats(data_dir, min_rounds=min_rounds).status()
@@ -137,7 +137,7 @@ async def check_ssh(settings: Settings, make_fetcher: Callable[[Settings], Any])
 
 
 def _default_fetcher(settings: Settings) -> Any:
-    from etl_duck.fetch import Fetcher  # lazy: asyncssh only when SSH is configured
+    from etl_duck.fetch.poller import Fetcher  # lazy: asyncssh only when SSH is configured
 
     return Fetcher(settings)
 

@@ -15,13 +15,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from etl_duck.bot.ingestor import Ingestor
 from etl_duck.bot.protocols import FetcherLike
 from etl_duck.bot.respond import APOLOGY
 from etl_duck.bot.voice import SessionTracker
-from etl_duck.cache import QueryCache
 from etl_duck.links import LinkStore
-from etl_duck.query import AsyncStats, Stats
+from etl_duck.pipeline import Ingestor
+from etl_duck.query.aio import AsyncStats
+from etl_duck.query.cache import QueryCache
+from etl_duck.query.stats import Stats
 from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from etl_duck.lake import Lake
+from etl_duck.lake.snapshot import Lake
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.query import NoData, PlayerNotFound
+from etl_duck.query.stats import NoData, PlayerNotFound
 
 from .format import esc
 

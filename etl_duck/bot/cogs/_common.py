@@ -6,7 +6,7 @@ from datetime import date
 
 from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.respond import UserError
-from etl_duck.query import NoData, SessionReport
+from etl_duck.query.stats import NoData, SessionReport
 
 
 def parse_day(text: str | None) -> date | None:

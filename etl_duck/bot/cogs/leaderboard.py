@@ -15,8 +15,8 @@ from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds.board import leaderboard_pages
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
-from etl_duck.metrics import resolve_metric
-from etl_duck.query import Window
+from etl_duck.domain.metrics import resolve_metric
+from etl_duck.query.windows import Window
 
 from ._common import ensure_data
 

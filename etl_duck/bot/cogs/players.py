@@ -16,7 +16,8 @@ from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import player as player_embeds
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
-from etl_duck.query import PlayerCard, Window
+from etl_duck.query.players import PlayerCard
+from etl_duck.query.windows import Window
 
 from ._common import ensure_data
 

@@ -18,8 +18,8 @@ from discord.ext import commands
 from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import posts
 from etl_duck.bot.lakeread import RoundDetail, match_players, round_detail
-from etl_duck.ingest import IngestReport
-from etl_duck.query import NoData, SessionReport
+from etl_duck.ingest.options import IngestReport
+from etl_duck.query.stats import NoData, SessionReport
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.awards import session_awards
 from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.respond import Reply, respond
+from etl_duck.domain.scoring import session_awards
 
 from ._common import session_report
 

@@ -17,7 +17,7 @@ from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.lakeread import session_weapons
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
-from etl_duck.query import SessionReport
+from etl_duck.query.stats import SessionReport
 
 from ._common import ensure_data, session_report
 

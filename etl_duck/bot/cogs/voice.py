@@ -15,7 +15,7 @@ from discord.ext import commands
 from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
-from etl_duck.query import NoData, SessionReport
+from etl_duck.query.stats import NoData, SessionReport
 
 from .sessions import OVERVIEW_PNG, session_charts
 

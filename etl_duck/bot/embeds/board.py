@@ -6,7 +6,7 @@ import discord
 import polars as pl
 
 from etl_duck.bot.format import cell, duration, fit_table, num
-from etl_duck.metrics import Metric
+from etl_duck.domain.metrics import Metric
 
 COLOUR = discord.Colour.gold()
 PAGE_SIZE = 10

@@ -6,8 +6,8 @@ import discord
 import polars as pl
 
 from etl_duck.bot.format import cell, esc, fit_table, num, table
-from etl_duck.metrics import METRICS
-from etl_duck.query import PlayerCard
+from etl_duck.domain.metrics import METRICS
+from etl_duck.query.players import PlayerCard
 
 COLOUR = discord.Colour.green()
 CARD_METRICS = ("kills", "kd", "dpm", "accuracy", "headshot_rate", "efficiency", "revives",

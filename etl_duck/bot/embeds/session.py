@@ -7,9 +7,9 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.awards import Award
 from etl_duck.bot.format import cell, day, duration, esc, fit_table, num
-from etl_duck.query import SessionReport
+from etl_duck.domain.scoring import Award
+from etl_duck.query.stats import SessionReport
 
 COLOUR = discord.Colour.blurple()
 

@@ -7,7 +7,7 @@ from typing import Any
 import discord
 
 from etl_duck.bot.format import esc, num
-from etl_duck.cache import CacheStats
+from etl_duck.query.cache import CacheStats
 
 COLOUR = discord.Colour.dark_grey()
 

@@ -1,16 +1,15 @@
-"""The Parquet lake on disk: schemas, snapshots, the atomic commit, the writer lock.
+"""The lake's snapshots: the read side (lock-free), the writer lock and the commit, which
+stages the next snapshot and publishes it by one atomic rename of the ``lake`` link.
 
 Layout under the data directory::
 
-    raw/YYYY-MM-DD/<file>.txt           immutable copies of the stats files (source of truth)
-    quarantine/<file>.txt + .reason     files that could not be parsed, with the reason
     lake -> .lake/v00000042             symlink to the current snapshot (the commit point)
     .lake/v00000042/
         _manifest.json                  version, per-partition and per-shard versions
         _state/files/2035-v…parquet     the ingest ledger (name, sha256, size, status, reason)
         _state/rejected_lines/…         bad lines inside good files (file, line, field, reason)
         _state/round_index/…            every round's times and session (for session merging)
-        _serving/<table>/2035-v….parquet  compact serving tables (see etl_duck.rollups)
+        _serving/<table>/2035-v….parquet  compact serving tables (see etl_duck.lake.rollups)
         rounds/session_date=YYYY-MM-DD/v00000042.parquet
         player_rounds/session_date=…/…
         weapon_rounds/session_date=…/…
@@ -30,12 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,203 +41,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl_duck.fields import DERIVED_TOTALS, EXTENDED_FIELDS, Kind
+from etl_duck.lake.fsutil import failpoint, fsync_dir
+from etl_duck.lake.manifest import Manifest, Partition
+from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS, TABLES
 
-TABLES = ("rounds", "player_rounds", "weapon_rounds")
 SNAPSHOT_DIR = ".lake"
 LINK = "lake"
-KEEP_SNAPSHOTS = 3  # current + two before it, for readers still holding an older one
-GRACE_SECONDS = 120.0
-
-# --------------------------------------------------------------------------- schemas
-
-ROUNDS_SCHEMA = pa.schema(
-    [
-        ("round_id", pa.int64()),
-        ("match_id", pa.int64()),
-        ("session_id", pa.int64()),
-        ("file_name", pa.string()),
-        ("sha256", pa.string()),
-        ("map_name", pa.string()),
-        ("round_number", pa.int8()),
-        ("end_time", pa.timestamp("s")),  # server-local time from the file name (round END)
-        ("start_time", pa.timestamp("s")),  # derived: end − duration − 3 s
-        ("timezone", pa.string()),
-        ("duration_s", pa.float64()),  # best source per STATS_FORMAT.md §2; null if unknown
-        ("time_limit_s", pa.int32()),
-        ("next_time_limit_s", pa.int32()),
-        ("play_time_ms", pa.int64()),
-        ("defender_side", pa.int8()),
-        ("winner_side", pa.int8()),
-        ("attackers_won", pa.bool_()),
-        ("server_name", pa.string()),
-        ("config", pa.string()),
-        ("layout", pa.int8()),
-        ("file_status", pa.string()),  # ok | partial | interrupted
-        ("paired_round_id", pa.int64()),  # for a round 2: its round 1
-        ("players", pa.int16()),
-        ("bots", pa.int16()),
-        ("counted", pa.bool_()),
-        ("reason", pa.string()),
-        ("parser_version", pa.int16()),
-    ]
-)
-
-
-def _value_type(kind: Kind) -> pa.DataType:
-    return pa.float64() if kind is Kind.TENTHS else pa.int32()
-
-
-PLAYER_ROUNDS_SCHEMA = pa.schema(
-    [
-        ("round_id", pa.int64()),
-        ("match_id", pa.int64()),
-        ("session_id", pa.int64()),
-        ("map_name", pa.string()),
-        ("round_number", pa.int8()),
-        ("end_time", pa.timestamp("s")),
-        ("guid", pa.string()),
-        ("name", pa.string()),
-        ("name_raw", pa.string()),
-        ("team", pa.int8()),
-        ("is_bot", pa.bool_()),
-        ("rounds_counter", pa.int16()),
-        ("row_kind", pa.string()),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | interrupted
-        ("counted", pa.bool_()),
-        ("reason", pa.string()),
-        ("line_no", pa.int32()),
-        ("layout", pa.int8()),
-        *[(n, pa.int32()) for n in DERIVED_TOTALS],
-        *[(f.name, _value_type(f.kind)) for f in EXTENDED_FIELDS],
-    ]
-)
-
-WEAPON_ROUNDS_SCHEMA = pa.schema(
-    [
-        ("round_id", pa.int64()),
-        ("session_id", pa.int64()),
-        ("map_name", pa.string()),
-        ("guid", pa.string()),
-        ("weapon_id", pa.int8()),
-        ("weapon", pa.string()),
-        ("hits", pa.int32()),
-        ("shots", pa.int32()),
-        ("kills", pa.int32()),
-        ("deaths", pa.int32()),
-        ("headshots", pa.int32()),
-        ("counted", pa.bool_()),
-    ]
-)
-
-SCHEMAS: dict[str, pa.Schema] = {
-    "rounds": ROUNDS_SCHEMA,
-    "player_rounds": PLAYER_ROUNDS_SCHEMA,
-    "weapon_rounds": WEAPON_ROUNDS_SCHEMA,
-}
-
-FILES_SCHEMA = pa.schema(
-    [
-        ("file_name", pa.string()),
-        ("sha256", pa.string()),
-        ("content_sha256", pa.string()),  # sha256 with CRLF → LF: identity for dedupe
-        ("size", pa.int64()),
-        ("status", pa.string()),  # ok | partial | interrupted | quarantined
-        ("reason", pa.string()),
-        ("ingested_version", pa.int64()),
-    ]
-)
-REJECTED_SCHEMA = pa.schema(
-    [
-        ("file_name", pa.string()),
-        ("line", pa.int32()),
-        ("field", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
-ROUND_INDEX_SCHEMA = pa.schema(
-    [
-        ("file_name", pa.string()),
-        ("end_time", pa.timestamp("s")),
-        ("start_time", pa.timestamp("s")),
-        ("session_id", pa.int64()),
-        ("session_date", pa.date32()),
-    ]
-)
-STATE_SCHEMAS: dict[str, pa.Schema] = {
-    "files": FILES_SCHEMA,
-    "rejected_lines": REJECTED_SCHEMA,
-    "round_index": ROUND_INDEX_SCHEMA,
-}
-
-
-# --------------------------------------------------------------------------- failpoints
-
-_FAIL_AT = int(os.environ.get("ETL_DUCK_FAILPOINT", "0") or 0)
-_fail_count = 0
-
-
-def failpoint(name: str) -> None:
-    """Crash-test hook: with ETL_DUCK_FAILPOINT=k the process SIGKILLs itself at the k-th
-    failpoint it passes. A no-op otherwise (one integer comparison)."""
-    global _fail_count
-    if _FAIL_AT:
-        _fail_count += 1
-        if _fail_count == _FAIL_AT:
-            os.kill(os.getpid(), 9)
-
-
-def set_failpoint(k: int) -> None:
-    """Arm the crash-test hook in this process (used by forked crash tests)."""
-    global _FAIL_AT, _fail_count
-    _FAIL_AT, _fail_count = k, 0
-
-
-# --------------------------------------------------------------------------- fs helpers
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_bytes_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """temp → fsync → rename → fsync dir. The temp file lives in ``tmp_dir`` (same fs)."""
-    tmp_dir = tmp_dir or path.parent
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f".{path.name}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    failpoint("temp file written")
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-    failpoint("file renamed")
-
-
-def store_files_atomic(items: list[tuple[Path, bytes]], tmp_dir: Path) -> None:
-    """Many files at once: each written to a temp file and renamed into place, then ONE
-    ``os.sync()`` makes data and directory entries durable together. Per-file fsyncs
-    cost ~3 ms each here (a 36k-file backfill: minutes); a crash before the sync leaves
-    files that the ledger does not list yet, which the next ingest re-reads."""
-    if not items:
-        return
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    folders: set[Path] = set()
-    for path, data in items:
-        if path.parent not in folders:  # one mkdir per date folder, not per file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(path.parent)
-        tmp = tmp_dir / f".{path.name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        failpoint("temp file written")
-        os.replace(tmp, path)
-    os.sync()
-    failpoint("files synced")
 
 
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
@@ -267,74 +74,6 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     return Written(path, table.num_rows)
 
 
-# --------------------------------------------------------------------------- manifest
-
-
-@dataclass(frozen=True)
-class Partition:
-    file: str  # path relative to the snapshot
-    version: int  # lake version that last wrote it
-    rows: int
-
-
-def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, Any]:
-    return {
-        g: {k: [p.file, p.version, p.rows] for k, p in sorted(parts.items())}
-        for g, parts in groups.items()
-    }
-
-
-def _parts_from_json(raw: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, dict[str, Partition]]:
-    return {
-        g: {k: Partition(str(v[0]), int(v[1]), int(v[2])) for k, v in parts.items()}
-        for g, parts in raw.items()
-    }
-
-
-@dataclass(frozen=True)
-class Manifest:
-    version: int
-    created: float
-    partitions: dict[str, dict[str, Partition]]  # table → session_date ISO → partition
-    #: "state/<name>" or "serving/<name>" → year → shard; empty in snapshots written before
-    #: tables were sharded (read as one file per table, see ``Lake.read_state``)
-    shards: dict[str, dict[str, Partition]] = field(default_factory=dict)
-    #: the ingest settings the content was derived with (IngestOptions.fingerprint)
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def empty() -> Manifest:
-        return Manifest(0, 0.0, {t: {} for t in TABLES}, {})
-
-    def to_json(self) -> str:
-        # one line per table: the C encoder (``indent`` falls back to pure Python, ~90 ms
-        # for the ~5k partitions of a 10-year lake)
-        return json.dumps(
-            {
-                "version": self.version,
-                "created": self.created,
-                "partitions": _parts_to_json(self.partitions),
-                "shards": _parts_to_json(self.shards),
-                "options": self.options,
-            },
-            separators=(",", ":"),
-        )
-
-    @staticmethod
-    def from_json(text: str) -> Manifest:
-        raw = json.loads(text)
-        return Manifest(
-            int(raw["version"]),
-            float(raw["created"]),
-            _parts_from_json(raw["partitions"]),
-            _parts_from_json(raw.get("shards", {})),
-            dict(raw.get("options", {})),
-        )
-
-    def partition_versions(self, table: str) -> dict[str, int]:
-        return {d: p.version for d, p in self.partitions.get(table, {}).items()}
-
-
 # --------------------------------------------------------------------------- the lake
 
 
@@ -343,12 +82,11 @@ class LockTimeout(RuntimeError):
 
 
 class Lake:
-    """A data directory: raw files, quarantine and the versioned Parquet lake."""
+    """The versioned Parquet lake of a data directory (``raw/`` and ``quarantine/`` belong
+    to :mod:`etl_duck.lake.rawstore`)."""
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
-        self.raw_dir = self.data_dir / "raw"
-        self.quarantine_dir = self.data_dir / "quarantine"
         self.snapshots = self.data_dir / SNAPSHOT_DIR
         self.link = self.data_dir / LINK
         self._manifests: dict[Path, Manifest] = {}  # the last snapshot's, parsed
@@ -401,7 +139,7 @@ class Lake:
     def read_serving(
         self, snapshot: Path | None = None, years: set[str] | None = None
     ) -> dict[str, pa.Table]:
-        """The compact serving tables of a snapshot (see :mod:`etl_duck.rollups`): all of
+        """The compact serving tables of a snapshot (see :mod:`etl_duck.lake.rollups`): all of
         it, or only the shards of ``years``. Empty if the snapshot has none."""
         snap = snapshot or self.current_dir()
         if snap is None:
@@ -442,9 +180,6 @@ class Lake:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
-    def raw_path(self, file_name: str) -> Path:
-        return self.raw_dir / file_name[:10] / file_name
-
     # ---- writing (one writer at a time)
 
     @contextlib.contextmanager
@@ -471,10 +206,6 @@ class Lake:
 
     def recover(self) -> None:
         """Remove what a crashed commit left: staging folders and uncommitted snapshots."""
-        # temp files of interrupted raw/pending writes (``.<name>.<pid>.tmp``; fetch's
-        # downloads in the same folder end in .part and are not touched)
-        for leftover in (self.raw_dir / ".incoming").glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
         if not self.snapshots.exists():
             return
         current = self.current_dir()
@@ -588,76 +319,8 @@ class Lake:
         failpoint("link swapped")
         # the predecessor's grace period runs from now (the manifest's mtime says when)
         os.utime(final / "_manifest.json")
-        # old snapshots go in the background: deleting one is ~5k directories, and no
-        # reader or writer waits for it (an interrupted deletion is finished next time)
         self.drop_scratch()
-        self._collect_garbage(final)
         return manifest
-
-    def _collect_garbage(self, current: Path) -> None:
-        """Remove snapshots older than the last ``KEEP_SNAPSHOTS`` once past the grace
-        period. Each is renamed out of the way (one atomic step) and deleted by a detached
-        ``rm -rf``: ~10k entries per snapshot at 10 years, which a Python loop would delete
-        while holding the GIL beside the queries and the next commit."""
-        now = time.time()
-        try:
-            snaps = sorted(
-                p
-                for p in self.snapshots.iterdir()
-                if p.name.startswith("v") and "." not in p.name and p.is_dir()
-            )
-        except FileNotFoundError:
-            return
-        older = [p for p in snaps if p.name < current.name]
-        old = older[: -(KEEP_SNAPSHOTS - 1) or None]
-        doomed: list[str] = []
-        for p, successor in zip(old, [*older[1:], current], strict=False):
-            try:
-                # a reader may hold a snapshot until its successor is GRACE_SECONDS old
-                superseded = (successor / "_manifest.json").stat().st_mtime
-            except OSError:
-                superseded = 0.0
-            try:
-                if now - superseded <= GRACE_SECONDS:
-                    continue
-                gone = p.with_name(p.name + ".gc")
-                os.replace(p, gone)
-            except OSError:
-                continue
-            doomed.append(str(gone))
-        doomed += [str(p) for p in self.snapshots.glob("*.gc") if str(p) not in doomed]
-        if doomed:
-            _remove_in_background(doomed)
-
-
-def _remove_in_background(paths: list[str]) -> None:
-    import subprocess
-
-    try:
-        subprocess.Popen(
-            ["rm", "-rf", "--", *paths],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # outlives a CLI ingest that exits right after commit
-        )
-    except OSError:  # no rm: delete here (slower, same result)
-        for p in paths:
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def split_years(table: pa.Table, column: str) -> dict[str, pa.Table]:
-    """Rows by year of ``column``: a date, or a file name (which starts with its date)."""
-    import pyarrow.compute as pc
-
-    if not table.num_rows:
-        return {}
-    col = table[column]
-    if pa.types.is_string(col.type):
-        years = pc.utf8_slice_codeunits(col, 0, 4)
-    else:
-        years = pc.cast(pc.year(col), pa.string())
-    return {str(y): table.filter(pc.equal(years, y)) for y in sorted(pc.unique(years).to_pylist())}
 
 
 def group_dir(group: str) -> str:
@@ -672,9 +335,3 @@ def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema 
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-
-
-def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Column-wise construction (much faster than from_pylist for wide rows)."""
-    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
-    return pa.Table.from_pydict(cols, schema=schema)

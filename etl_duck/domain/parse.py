@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from etl_duck.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
+from etl_duck.domain.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
 
 #: Strict file-name rule (§1.1): anchored, so `-endstats.txt` and `_ws.txt` siblings fail it.
 FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)\.txt$")

@@ -1,7 +1,7 @@
 """Pair each round 2 with its round 1 and turn round-2 files into ROUND-ONLY values.
 
 Rules (STATS_FORMAT.md §5): CUM fields are R2 − R1, ROUND fields are already round-only,
-RATIO fields are recomputed. Which field is which lives in :mod:`etl_duck.fields` — this
+RATIO fields are recomputed. Which field is which lives in :mod:`etl_duck.domain.fields` — this
 module only applies that table.
 """
 
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from etl_duck.fields import (
+from etl_duck.domain.fields import (
     DERIVED_TOTALS,
     EXTENDED_FIELDS,
     RESET_SENTINELS,
     Scope,
 )
-from etl_duck.parse import FileStatus, PlayerLine, RoundFile
+from etl_duck.domain.parse import FileStatus, PlayerLine, RoundFile
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
 PAIR_SLACK = timedelta(minutes=15)

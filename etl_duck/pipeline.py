@@ -15,7 +15,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from etl_duck.ingest import IngestOptions, IngestReport, ingest_paths
+from etl_duck.ingest.options import IngestOptions, IngestReport
+from etl_duck.ingest.run import ingest_paths
 from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)

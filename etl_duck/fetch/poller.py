@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from etl_duck.parse import ParseError, is_stats_file_name, parse_file_name
+from etl_duck.domain.parse import ParseError, is_stats_file_name, parse_file_name
 
 if TYPE_CHECKING:
     from etl_duck.settings import Settings
@@ -837,7 +837,8 @@ class Fetcher:
 
     def _default_ingest(self) -> Ingest:
         # lazy: the ingest pulls in the lake (pyarrow, duckdb); fetch alone must stay light
-        from etl_duck.ingest import IngestOptions, ingest_paths
+        from etl_duck.ingest.options import IngestOptions
+        from etl_duck.ingest.run import ingest_paths
 
         s = self.settings
         # the same options as `etl-duck ingest`, so both build the same sessions

@@ -13,7 +13,6 @@ no discord, asyncssh or matplotlib (checked by ``tests/contracts.py``).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 import time
@@ -23,21 +22,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from etl_duck.cache import QueryCache
+from etl_duck.domain.scoring import Team, pick_mvp, score_stopwatch
+from etl_duck.query.cache import QueryCache
+from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
+from etl_duck.query.serving import Serving, _to_polars
+from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
 
-if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query` is cheap
-    import duckdb
+if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.stats` is cheap
     import polars as pl
 
-    from etl_duck.lake import Lake
-    from etl_duck.metrics import Metric
+    from etl_duck.domain.metrics import Metric
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-ALL_FROM, ALL_TO = date(1970, 1, 1), date(9999, 12, 31)
-WINDOWS = ("all", "season", "month", "week", "session")
 
 
 class NoData(LookupError):
@@ -49,232 +47,6 @@ class PlayerNotFound(LookupError):
         self.text, self.suggestions = text, suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"No player matches {text!r}.{hint}")
-
-
-# --------------------------------------------------------------------------- serving tables
-
-
-class Serving:
-    """The compact serving tables of the current snapshot, in memory, plus scoped views
-    over the per-date partitions for detail questions (one session, a player's last
-    rounds). Reloaded when the lake version changes (a few single files, ~0.1 s)."""
-
-    DETAIL = ("player_rounds", "weapon_rounds")
-
-    def __init__(self, lake: Lake, threads: int = 2) -> None:
-        import duckdb
-
-        from etl_duck.lake import SCHEMAS
-        from etl_duck.rollups import ROLLUPS
-
-        self.lake = lake
-        self.threads = threads
-        self.con = duckdb.connect(":memory:", config={"threads": threads})
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self.version = 0
-        self.snapshot: Path | None = None
-        self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
-        self.changed_at: dict[date, int] = {}  # last lake version that changed each date
-        self._loaded: dict[str, dict[str, int]] = {}
-        self._serving_files: dict[str, dict[str, str]] = {}  # table → year → shard file
-        self._dates: list[date] = []
-        self.max_changed = 0
-        self.last_date: date | None = None
-        self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
-        # empty tables of every shape, so queries bind before the first commit
-        for table, schema in SCHEMAS.items():
-            self.con.register("_empty", schema.empty_table())
-            self.con.execute(
-                f"CREATE TABLE _empty_{table} AS SELECT *, NULL::DATE AS session_date FROM _empty"
-            )
-            self.con.unregister("_empty")
-        self.con.execute("CREATE TABLE rounds AS SELECT * FROM _empty_rounds")
-        for name, query in ROLLUPS.items():
-            text = sql(query).replace("$dates::DATE[]", "[]::DATE[]")
-            for detail in self.DETAIL:
-                text = text.replace(f"FROM {detail}", f"FROM _empty_{detail}")
-            self.con.execute(f"CREATE TABLE {name} AS {text} LIMIT 0")
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """One cursor per thread (DuckDB connections are not shared across threads)."""
-        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self.con.cursor()
-            self._local.cur = cur
-        return cur
-
-    def refresh(self) -> int:
-        """Bring the tables to the lake's current version; cheap when nothing changed."""
-        from etl_duck.lake import TABLES
-        from etl_duck.rollups import SERVING_TABLES
-
-        if self.lake.version() == self.version:
-            return self.version
-        with self._lock:
-            snap = self.lake.current_dir()
-            if snap is None:
-                return self.version
-            manifest = self.lake.manifest(snap)
-            if manifest.version == self.version:
-                return self.version
-            t0 = time.perf_counter()
-            cur = self.con.cursor()
-            loaded: dict[str, dict[str, str]] = {}
-            reloaded = 0
-            # one thread for the load: a parallel scan of many shard files keeps ~15 MiB
-            # more resident for good, and is barely faster (0.6 vs 0.7 s at 10 years)
-            cur.execute("SET threads = 1")
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for name in SERVING_TABLES:
-                    # only the year shards whose file changed (names carry the version)
-                    if manifest.shards:
-                        shards = manifest.shards.get(f"serving/{name}", {})
-                        new_files = {y: p.file for y, p in shards.items()}
-                    else:  # a snapshot written before serving tables were sharded
-                        flat = f"_serving/{name}.parquet"
-                        new_files = {"*": flat} if (snap / flat).exists() else {}
-                    old_files = self._serving_files.get(name, {})
-                    if ("*" in old_files) != ("*" in new_files):  # layout changed: start over
-                        cur.execute(f"DELETE FROM {name}")
-                        old_files = {}
-                    stale = sorted(
-                        y
-                        for y in old_files.keys() | new_files.keys()
-                        if old_files.get(y) != new_files.get(y)
-                    )
-                    reloaded += len(stale)
-                    if "*" in stale:
-                        cur.execute(f"DELETE FROM {name}")
-                    elif stale:
-                        cur.execute(
-                            f"DELETE FROM {name} WHERE year(session_date) IN "
-                            "(SELECT unnest($years::INTEGER[]))",
-                            {"years": [int(y) for y in stale]},
-                        )
-                    files = [str(snap / new_files[y]) for y in stale if y in new_files]
-                    if files:  # one scan of every changed shard (a cold start: all of them)
-                        cur.execute(
-                            f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
-                            {"f": files},
-                        )
-                    loaded[name] = new_files
-                cur.execute("COMMIT")
-                # the last session is asked for constantly: answer it from memory
-                last = cur.execute(sql("last_session")).fetchall()
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.execute(f"SET threads = {int(self.threads)}")
-                cur.close()
-            self._serving_files = loaded
-            self.last_session = (int(last[0][0]), last[0][1]) if last else None
-            changed: set[str] = set()
-            for table in TABLES:
-                new = manifest.partition_versions(table)
-                old = self._loaded.get(table, {})
-                changed.update(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
-                self._loaded[table] = new
-            if reloaded and not changed:
-                # serving tables changed with no partition (an old lake upgraded, a serving
-                # table derived): answers may differ for any date, so every key moves on
-                changed.update(self._loaded["rounds"])
-            for d in changed:
-                self.changed_at[date.fromisoformat(d)] = manifest.version
-            self._dates = sorted(self.changed_at)
-            self.max_changed = max(self.changed_at.values(), default=0)
-            self.partitions = {
-                t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES
-            }
-            live = self._loaded["rounds"]
-            self.last_date = date.fromisoformat(max(live)) if live else None
-            self.snapshot = snap
-            self.version = manifest.version
-            log.info(
-                "serving refreshed to v%d (%d dates changed, %d shards reloaded) in %.0f ms",
-                manifest.version,
-                len(changed),
-                reloaded,
-                (time.perf_counter() - t0) * 1000,
-            )
-            return self.version
-
-    def scope(self, cur: duckdb.DuckDBPyConnection, dates: list[date]) -> None:
-        """Point this cursor's ``player_rounds`` / ``weapon_rounds`` at the partitions of
-        ``dates`` only (temp views; file paths come from the manifest, never from users)."""
-        key = (self.snapshot, tuple(dates))
-        if getattr(self._local, "scope", None) == key and cur is getattr(self._local, "cur", None):
-            return  # this cursor already looks at exactly these partitions
-        for table in self.DETAIL:
-            files = [
-                str(self.snapshot / f)
-                for d in dates
-                if self.snapshot is not None
-                and (f := self.partitions.get(table, {}).get(d.isoformat()))
-            ]
-            if files:
-                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-                source = (
-                    f"read_parquet([{listed}], hive_partitioning = true, "
-                    "hive_types = {'session_date': DATE})"
-                )
-            else:
-                source = f"_empty_{table}"
-            cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
-        self._local.scope = key
-
-    def signature(self, date_from: date, date_to: date) -> int:
-        """Last version that changed any partition in [date_from, date_to]."""
-        if date_from <= ALL_FROM and date_to >= ALL_TO:
-            return self.max_changed
-        lo = bisect.bisect_left(self._dates, date_from)
-        hi = bisect.bisect_right(self._dates, date_to)
-        return max((self.changed_at[d] for d in self._dates[lo:hi]), default=0)
-
-
-def _to_polars(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Result → Polars via Arrow. DuckDB 2.0's ``con.sql(text).pl()`` re-tokenises the SQL in
-    Python on every call (~40 % slower here); the DB-API path's extra copy is negligible
-    for the small results these queries return."""
-    import warnings
-
-    import polars as pl
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        table = result.to_arrow_table()
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    return df
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Window:
-    name: str
-    date_from: date
-    date_to: date
-    session_id: int | None = None
-
-    @property
-    def label(self) -> str:
-        if self.name == "all":
-            return "all time"
-        if self.name == "session":
-            return f"session of {self.date_from.isoformat()}"
-        return f"{self.name} {self.date_from.isoformat()} → {self.date_to.isoformat()}"
-
-
-@dataclass(frozen=True)
-class Team:
-    name: str
-    guids: frozenset[str]
-    players: tuple[str, ...]
-    points: int
 
 
 @dataclass(frozen=True)
@@ -295,57 +67,6 @@ class SessionReport:
         return self.end_time - self.start_time
 
 
-class ByPlayer:
-    """A frame ordered by ``guid``, looked up per player as a zero-copy slice (splitting it
-    into one frame per player costs ~0.1 ms a player, ~150 ms per lake version)."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        import polars as pl
-
-        self.frame = frame
-        runs = frame.group_by("guid", maintain_order=True).agg(pl.len().alias("n"))
-        starts = runs["n"].cum_sum() - runs["n"]
-        self._at = {
-            str(g): (int(a), int(n))
-            for g, a, n in zip(runs["guid"], starts, runs["n"], strict=True)
-        }
-        self._slices: dict[str, pl.DataFrame] = {}  # handed out: the same frame next time
-
-    def __getitem__(self, guid: str) -> pl.DataFrame:
-        got = self._slices.get(guid)
-        if got is None:
-            start, n = self._at[guid]
-            got = self._slices[guid] = self.frame.slice(start, n).drop("guid")
-        return got
-
-    def get(self, guid: str, default: pl.DataFrame) -> pl.DataFrame:
-        return self[guid] if guid in self._at else default
-
-
-@dataclass(frozen=True)
-class CareerIndex:
-    """Per-player lookups for career cards, valid for one lake version."""
-
-    version: int
-    weapons: ByPlayer
-    maps: ByPlayer
-    aliases: ByPlayer  # newest name first
-    names: dict[str, set[str]]  # lower-case alias → GUIDs
-    current_names: dict[str, str]  # GUID → newest name
-    last_rounds: ByPlayer  # newest first
-
-
-@dataclass(frozen=True)
-class PlayerCard:
-    guid: str
-    name: str
-    totals: dict[str, Any]
-    weapons: pl.DataFrame
-    last_rounds: pl.DataFrame
-    aliases: pl.DataFrame
-    maps: pl.DataFrame
-
-
 # --------------------------------------------------------------------------- the API
 
 
@@ -363,7 +84,7 @@ class Stats:
         cache: QueryCache | None = None,
         threads: int = 2,
     ) -> None:
-        from etl_duck.lake import Lake
+        from etl_duck.lake.snapshot import Lake
 
         self.lake = Lake(data_dir)
         self.serving = Serving(self.lake, threads=threads)
@@ -448,7 +169,7 @@ class Stats:
 
         All-time totals are materialised once per lake version (the serving refresh) —
         every all-time board and career card reads them — other windows are queried."""
-        from etl_duck.metrics import with_metrics
+        from etl_duck.domain.metrics import with_metrics
 
         if window.name == "all":
             return self._all_time_totals()
@@ -466,7 +187,7 @@ class Stats:
         return self._cached(key, (window.date_from, window.date_to), compute)
 
     def _all_time_totals(self) -> pl.DataFrame:
-        from etl_duck.metrics import with_metrics
+        from etl_duck.domain.metrics import with_metrics
 
         version = self.serving.refresh()
         cached = self._all_time
@@ -490,7 +211,7 @@ class Stats:
         min_rounds: int | None = None,
     ) -> pl.DataFrame:
         """Top players by one metric: rank, guid, name, value, rounds + the base sums."""
-        from etl_duck.metrics import resolve_metric
+        from etl_duck.domain.metrics import resolve_metric
 
         m = resolve_metric(metric)
         w = window if isinstance(window, Window) else self.resolve_window(window)
@@ -506,7 +227,7 @@ class Stats:
 
     @staticmethod
     def metrics() -> dict[str, Metric]:
-        from etl_duck.metrics import METRICS
+        from etl_duck.domain.metrics import METRICS
 
         return METRICS
 
@@ -801,141 +522,3 @@ def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> p
         pl.col(metric.key).alias("value"),
         pl.all().exclude("guid", "name"),
     )
-
-
-def pick_mvp(players: pl.DataFrame, rounds: int) -> dict[str, Any] | None:
-    """Highest DPM among players who played at least half the session's rounds."""
-    import polars as pl
-
-    eligible = players.filter(pl.col("rounds") * 2 >= rounds).filter(pl.col("dpm").is_not_null())
-    if eligible.is_empty():
-        return None
-    return eligible.sort(["dpm", "kills"], descending=True).row(0, named=True)
-
-
-def score_stopwatch(
-    rounds: pl.DataFrame, sides: pl.DataFrame, players: pl.DataFrame
-) -> tuple[pl.DataFrame, tuple[Team, Team] | None]:
-    """Stopwatch results per match and the session's two teams (STATS_FORMAT.md §5.8).
-
-    Teams are found by GUID sets, not side numbers (players swap sides each round); a player
-    belongs to the team he played most maps with (teams may be redrafted). A map
-    where the round-2 attackers completed is theirs (they beat the clock round 1 set);
-    otherwise the round-1 attackers win if they completed; otherwise it is a double
-    fullhold, scored 1–1. A map win is 2 points.
-    """
-    import polars as pl
-
-    counted = rounds.filter(pl.col("counted"))
-    by_round: dict[int, dict[str, int]] = {}
-    for r in sides.iter_rows(named=True):
-        by_round.setdefault(r["round_id"], {})[r["guid"]] = r["team"]
-    # votes[guid] = [maps with team A, maps with team B]: teams can be redrafted during an
-    # evening, so each player belongs to the team he played most of the session with
-    votes: dict[str, list[int]] = {}
-    points = [0, 0]
-    rows: list[dict[str, Any]] = []
-    matches: dict[int, dict[int, dict[str, Any]]] = {}
-    for row in counted.iter_rows(named=True):  # a session has ~20 rounds: plain rows
-        matches.setdefault(row["match_id"], {}).setdefault(row["round_number"], row)
-    for match_id, by_number in matches.items():
-        if 1 not in by_number or 2 not in by_number:
-            continue
-        r1, r2 = by_number[1], by_number[2]
-        side1 = by_round.get(r1["round_id"], {})
-        side2 = by_round.get(r2["round_id"], {})
-        # the same people: R1 attackers defend in R2 (side numbers swap, GUIDs do not)
-        group_att = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
-        group_att |= {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
-        group_def = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
-        group_def |= {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
-        lean = sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_att)
-        lean -= sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_def)
-        att_team = 0 if lean >= 0 else 1
-        for g in group_att - group_def:
-            votes.setdefault(g, [0, 0])[att_team] += 1
-        for g in group_def - group_att:
-            votes.setdefault(g, [0, 0])[1 - att_team] += 1
-        if r2["attackers_won"]:
-            winner: int | None = 1 - att_team  # R2 attackers = R1 defenders beat the clock
-            outcome = "beat the clock"
-        elif r1["attackers_won"]:
-            winner = att_team
-            outcome = "clock held"
-        else:
-            winner = None
-            outcome = "double fullhold"
-        if winner is None:
-            points[0] += 1
-            points[1] += 1
-        else:
-            points[winner] += 2
-        rows.append(
-            {
-                "match_id": match_id,
-                "winner": None if winner is None else ("A", "B")[winner],
-                "outcome": outcome,
-                "clock_s": r2["time_limit_s"],
-                "r2_time_s": r2["next_time_limit_s"] if r2["attackers_won"] else None,
-            }
-        )
-    if not rows:
-        return pl.DataFrame(), None
-    names = (
-        dict(zip(players["guid"], players["name"], strict=True)) if not players.is_empty() else {}
-    )
-    rosters = (
-        {g for g, v in votes.items() if v[0] > v[1]},
-        {g for g, v in votes.items() if v[1] > v[0]},
-    )
-    result = tuple(
-        Team(
-            name=f"Team {label}",
-            guids=frozenset(t),
-            players=tuple(sorted(names.get(g, g) for g in t)),
-            points=points[i],
-        )
-        for i, (label, t) in enumerate(zip(("A", "B"), rosters, strict=True))
-    )
-    return pl.DataFrame(rows), (result[0], result[1])
-
-
-class AsyncStats:
-    """The same API for an event loop: every call runs in a worker thread
-    (``asyncio.to_thread``), so DuckDB and Polars never block the loop. Identical calls in
-    flight at the same time share one thread hop (and the cache shares the computation)."""
-
-    def __init__(self, stats: Stats) -> None:
-        self.stats = stats
-        self._inflight: dict[Hashable, Any] = {}  # key → asyncio.Future
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        fn = getattr(self.stats, name)
-        if not callable(fn):
-            return fn  # type: ignore[no-any-return]
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            import asyncio
-
-            try:
-                key: Hashable = (name, args, tuple(sorted(kwargs.items())))
-                hash(key)
-            except TypeError:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            pending = self._inflight.get(key)
-            if pending is not None:
-                return await asyncio.shield(pending)
-            fut = asyncio.get_running_loop().create_future()
-            self._inflight[key] = fut
-            try:
-                result = await asyncio.to_thread(fn, *args, **kwargs)
-            except BaseException as exc:
-                fut.set_exception(exc)
-                fut.exception()  # retrieved: only the waiters re-raise it
-                raise
-            finally:
-                self._inflight.pop(key, None)
-            fut.set_result(result)
-            return result
-
-        return call

@@ -67,8 +67,8 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show what the parser reads from stats files: header and one row per player."""
-    from etl_duck.pairing import round_only_all
-    from etl_duck.parse import ParseError, read_round_file
+    from etl_duck.domain.pairing import round_only_all
+    from etl_duck.domain.parse import ParseError, read_round_file
 
     rounds = []
     for f in files:
@@ -171,7 +171,7 @@ def synth(
 
 
 def _ingest_options() -> Any:
-    from etl_duck.ingest import IngestOptions
+    from etl_duck.ingest.options import IngestOptions
     from etl_duck.settings import load_settings
 
     st = load_settings(data_dir=STATE.data_dir)
@@ -199,7 +199,7 @@ def ingest(
     """Ingest stats files into the lake (one commit for the whole batch)."""
     from rich.progress import Progress
 
-    from etl_duck.ingest import ingest_paths
+    from etl_duck.ingest.run import ingest_paths
 
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("reading files", total=None)
@@ -214,13 +214,13 @@ def ingest(
 @app.command()
 def rebuild() -> None:
     """Recreate the lake from data/raw (same content as before)."""
-    from etl_duck.ingest import rebuild as rebuild_lake
+    from etl_duck.ingest.run import rebuild as rebuild_lake
 
     _print_report(rebuild_lake(STATE.data_dir, _ingest_options()))
 
 
 def _stats() -> Any:
-    from etl_duck.query import Stats
+    from etl_duck.query.stats import Stats
     from etl_duck.settings import load_settings
 
     st = load_settings(data_dir=STATE.data_dir)
@@ -280,8 +280,8 @@ def top(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A leaderboard."""
-    from etl_duck.metrics import resolve_metric
-    from etl_duck.query import NoData
+    from etl_duck.domain.metrics import resolve_metric
+    from etl_duck.query.stats import NoData
 
     stats = _stats()
     try:
@@ -360,7 +360,7 @@ def session(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The last session, or the session of a date: players, maps, stopwatch score, MVP."""
-    from etl_duck.query import NoData
+    from etl_duck.query.stats import NoData
 
     try:
         day = None if which == "last" else date.fromisoformat(which)
@@ -399,7 +399,7 @@ def player(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A player's career card."""
-    from etl_duck.query import NoData, PlayerNotFound
+    from etl_duck.query.stats import NoData, PlayerNotFound
 
     try:
         card = _stats().player(name_or_guid)
@@ -436,7 +436,7 @@ def export(
     ] = None,
 ) -> None:
     """Run one query over the lake and write the rows to a file."""
-    from etl_duck.query import ALL_FROM, ALL_TO
+    from etl_duck.query.windows import ALL_FROM, ALL_TO
     from etl_duck.sqlfiles import query_names
 
     if query not in query_names():
@@ -468,7 +468,7 @@ def export(
 @app.command()
 def fetch() -> None:
     """Fetch new stats files from the game server over SFTP once, then ingest them."""
-    from etl_duck.fetch import run_fetch
+    from etl_duck.fetch.poller import run_fetch
     from etl_duck.settings import load_settings
 
     raise typer.Exit(run_fetch(load_settings(data_dir=STATE.data_dir)))
@@ -477,7 +477,7 @@ def fetch() -> None:
 @app.command()
 def watch() -> None:
     """Poll the game server for new files until Ctrl-C (faster while a session is on)."""
-    from etl_duck.fetch import run_watch
+    from etl_duck.fetch.poller import run_watch
     from etl_duck.settings import load_settings
 
     raise typer.Exit(run_watch(load_settings(data_dir=STATE.data_dir)))
@@ -507,7 +507,7 @@ def demo(
     """Generate a season of stats files, ingest them, show leaderboards, the last session
     and write a chart — the whole job on the embedded default, no server needed."""
     from etl_duck.charts import session_overview_png
-    from etl_duck.ingest import ingest_paths
+    from etl_duck.ingest.run import ingest_paths
     from etl_duck.synth import generate
 
     files = STATE.data_dir / "synthetic"

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_duck.lake import PLAYER_ROUNDS_SCHEMA, ROUNDS_SCHEMA, WEAPON_ROUNDS_SCHEMA
+from etl_duck.lake.schemas import PLAYER_ROUNDS_SCHEMA, ROUNDS_SCHEMA, WEAPON_ROUNDS_SCHEMA
 from etl_duck.sqlfiles import sql
 
 #: serving table → the query that builds its rows from `player_rounds` / `weapon_rounds`

@@ -1,0 +1,200 @@
+"""The ingest's state tables (ledger, rejected lines, round index): lookups, session
+regrouping around new rounds, and the year shards a commit rewrites."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from etl_duck.domain.sessions import RoundTime, Session, group_sessions
+from etl_duck.lake.manifest import Manifest
+from etl_duck.lake.schemas import (
+    PLAYER_ROUNDS_SCHEMA,
+    ROUND_INDEX_SCHEMA,
+    ROUNDS_SCHEMA,
+    TABLES,
+    WEAPON_ROUNDS_SCHEMA,
+    split_years,
+)
+from etl_duck.lake.snapshot import Lake
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """What new rounds do to the sessions: the sessions of every affected date, the dates,
+    and the round-index rows to replace."""
+
+    sessions: list[Session]
+    affected: set[date]
+    index_rows: pa.Table  # new round-index rows (regrouped rounds)
+    index_drop: set[str]  # file names whose old index rows go
+
+
+def regroup_sessions(
+    index: pa.Table,
+    new: Mapping[str, RoundTime],
+    gap_minutes: int,
+    *,
+    everything: bool = False,
+    removed: set[str] | None = None,
+) -> Regroup:
+    """Regroup only the sessions within the gap of a new (or changed) round: sessions are
+    separated by more than the gap, so no other session can change. Then add the untouched
+    sessions that share an affected date (a partition holds every session of its date).
+    ``everything`` regroups the whole index (the session gap setting changed).
+    ``index`` is the round index (ROUND_INDEX_SCHEMA) before the batch."""
+    import bisect
+
+    import pyarrow.compute as pc
+
+    gap_s = gap_minutes * 60
+    near: set[int] = set(index["session_id"].to_pylist()) if everything else set()
+    if index.num_rows and new and not everything:
+        order = pc.sort_indices(index, [("end_time", "ascending")])
+        ends = pc.cast(index["end_time"].take(order), pa.int64()).to_pylist()
+        sids = index["session_id"].take(order).to_pylist()
+        for rt in new.values():
+            t = int((rt.end_time - _EPOCH).total_seconds())
+            lo = bisect.bisect_left(ends, t - gap_s)
+            hi = bisect.bisect_right(ends, t + gap_s)
+            near.update(sids[lo:hi])
+    gone = removed or set()
+    if index.num_rows and (new or gone) and not everything:
+        # a partial file that grew, or a committed round that is being taken out
+        again = pc.is_in(index["file_name"], pa.array(sorted({*new, *gone}), pa.string()))
+        near.update(index["session_id"].filter(again).to_pylist())
+    selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
+    picked = index.filter(selected)
+    times = {n: t for n, t in {**_round_times(picked), **new}.items() if n not in gone}
+    regrouped = group_sessions(times.values(), gap_minutes)
+    affected = set(picked["session_date"].to_pylist()) | {s.session_date for s in regrouped}
+    same_day = pc.and_(
+        pc.invert(selected),
+        pc.is_in(index["session_date"], pa.array(sorted(affected), pa.date32())),
+    )
+    others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes)
+    drop = set(picked["file_name"].to_pylist()) | set(new) | gone
+    return Regroup([*regrouped, *others], affected, round_index_rows(regrouped, times), drop)
+
+
+def round_index_rows(sessions: Sequence[Session], times: Mapping[str, RoundTime]) -> pa.Table:
+    """Round-index rows (ROUND_INDEX_SCHEMA) of the rounds of ``sessions``, by file name."""
+    rows = sorted((n, s) for s in sessions for n in s.rounds)
+    return pa.Table.from_arrays(
+        [
+            pa.array([n for n, _ in rows], pa.string()),
+            pa.array([times[n].end_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([times[n].start_time for n, _ in rows], pa.timestamp("s")),
+            pa.array([s.session_id for _, s in rows], pa.int64()),
+            pa.array([s.session_date for _, s in rows], pa.date32()),
+        ],
+        schema=ROUND_INDEX_SCHEMA,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _round_times(index: pa.Table) -> dict[str, RoundTime]:
+    cols = (index.column(c).to_pylist() for c in ("file_name", "end_time", "start_time"))
+    return {n: RoundTime(n, e, st) for n, e, st in zip(*cols, strict=True)}
+
+
+def lookup(table: pa.Table, key: str, values: list[str]) -> dict[str, dict[str, Any]]:
+    """Rows of ``table`` whose ``key`` is one of ``values``, as {value: row}."""
+    import pyarrow.compute as pc
+
+    if not values or not table.num_rows:
+        return {}
+    positions = pc.index_in(pa.array(values, pa.string()), value_set=table[key]).to_pylist()
+    hits = [(v, i) for v, i in zip(values, positions, strict=True) if i is not None]
+    if not hits:
+        return {}
+    rows = table.take([i for _, i in hits]).to_pylist()
+    return {v: r for (v, _), r in zip(hits, rows, strict=True)}
+
+
+def changed_shards(
+    old: pa.Table, new: pa.Table, drop: set[str], everything: bool
+) -> dict[str, pa.Table | None]:
+    """The year shards of a state table (keyed by file name) that change: ``old`` without
+    the rows of ``drop``, plus ``new``. ``everything``: every shard, changed or not."""
+    import pyarrow.compute as pc
+
+    if everything:
+        years = None
+    else:
+        years = {n[:4] for n in drop} | {n[:4] for n in new.column("file_name").to_pylist()}
+        if not years:
+            return {}
+        old_years = pc.utf8_slice_codeunits(old["file_name"], 0, 4)
+        old = old.filter(pc.is_in(old_years, pa.array(sorted(years), pa.string())))
+    shards: dict[str, pa.Table | None] = dict(
+        split_years(_replace_rows(old, new, names=drop), "file_name")
+    )
+    for y in years or ():
+        shards.setdefault(y, None)
+    return shards
+
+
+def drop_missing(
+    manifest: Manifest, target: dict[str, dict[str, pa.Table | None]], kind: str = "state"
+) -> None:
+    """When ``target`` replaces all of a kind's shards, old ones not rewritten go."""
+    for group, shards in manifest.shards.items():
+        if group.startswith(f"{kind}/"):
+            for year in shards:
+                target.setdefault(group.split("/", 1)[1], {}).setdefault(year, None)
+
+
+def _replace_rows(old: pa.Table, new: pa.Table, names: set[str] | None = None) -> pa.Table:
+    """``old`` without the rows of ``names`` (default: the file names in ``new``), plus
+    ``new``, ordered by file name."""
+    import pyarrow.compute as pc
+
+    drop = names if names is not None else set(new.column("file_name").to_pylist())
+    if drop and old.num_rows:
+        old = old.filter(pc.invert(pc.is_in(old["file_name"], pa.array(sorted(drop)))))
+    both = pa.concat_tables([old.cast(new.schema), new]) if old.num_rows else new
+    keys = [k for k in ("file_name", "line", "field") if k in both.column_names]
+    return both.sort_by([(k, "ascending") for k in keys])
+
+
+def read_partitions(lake: Lake, snap: Path) -> dict[date, dict[str, pa.Table]]:
+    import pyarrow.parquet as pq
+
+    out: dict[date, dict[str, pa.Table]] = {}
+    for table, parts in lake.manifest(snap).partitions.items():
+        for iso, p in parts.items():
+            out.setdefault(date.fromisoformat(iso), {})[table] = pq.ParquetFile(
+                snap / p.file
+            ).read()
+    schemas = {"rounds": ROUNDS_SCHEMA, "player_rounds": PLAYER_ROUNDS_SCHEMA}
+    schemas["weapon_rounds"] = WEAPON_ROUNDS_SCHEMA
+    # a date of header-only rounds has a rounds partition but no player or weapon rows
+    return {d: {t: ts.get(t, schemas[t].empty_table()) for t in TABLES} for d, ts in out.items()}
+
+
+def ledger_row(
+    name: str, data: bytes, status: str, reason: str | None, version: int
+) -> dict[str, Any]:
+    return {
+        "file_name": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_sha256": content_sha256(data),
+        "size": len(data),
+        "status": status,
+        "reason": reason,
+        "ingested_version": version,
+    }
+
+
+def content_sha256(data: bytes) -> str:
+    """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()

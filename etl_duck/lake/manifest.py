@@ -1,0 +1,76 @@
+"""The snapshot manifest: every partition and shard file of one lake version, with the
+version that wrote it, and the settings the content was derived with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from etl_duck.lake.schemas import TABLES
+
+
+@dataclass(frozen=True)
+class Partition:
+    file: str  # path relative to the snapshot
+    version: int  # lake version that last wrote it
+    rows: int
+
+
+def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, Any]:
+    return {
+        g: {k: [p.file, p.version, p.rows] for k, p in sorted(parts.items())}
+        for g, parts in groups.items()
+    }
+
+
+def _parts_from_json(raw: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, dict[str, Partition]]:
+    return {
+        g: {k: Partition(str(v[0]), int(v[1]), int(v[2])) for k, v in parts.items()}
+        for g, parts in raw.items()
+    }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: int
+    created: float
+    partitions: dict[str, dict[str, Partition]]  # table → session_date ISO → partition
+    #: "state/<name>" or "serving/<name>" → year → shard; empty in snapshots written before
+    #: tables were sharded (read as one file per table, see ``Lake.read_state``)
+    shards: dict[str, dict[str, Partition]] = field(default_factory=dict)
+    #: the ingest settings the content was derived with (IngestOptions.fingerprint)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def empty() -> Manifest:
+        return Manifest(0, 0.0, {t: {} for t in TABLES}, {})
+
+    def to_json(self) -> str:
+        # one line per table: the C encoder (``indent`` falls back to pure Python, ~90 ms
+        # for the ~5k partitions of a 10-year lake)
+        return json.dumps(
+            {
+                "version": self.version,
+                "created": self.created,
+                "partitions": _parts_to_json(self.partitions),
+                "shards": _parts_to_json(self.shards),
+                "options": self.options,
+            },
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def from_json(text: str) -> Manifest:
+        raw = json.loads(text)
+        return Manifest(
+            int(raw["version"]),
+            float(raw["created"]),
+            _parts_from_json(raw["partitions"]),
+            _parts_from_json(raw.get("shards", {})),
+            dict(raw.get("options", {})),
+        )
+
+    def partition_versions(self, table: str) -> dict[str, int]:
+        return {d: p.version for d, p in self.partitions.get(table, {}).items()}
