@@ -13,7 +13,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 import duckdb
@@ -363,3 +363,9 @@ async def invoke(
     inter = interaction or FakeInteraction(bot)
     await cmd.callback(cmd.binding, inter, **kwargs)  # type: ignore[arg-type]
     return inter
+
+
+if TYPE_CHECKING:  # mypy checks the fakes against the protocols the bot relies on
+    from etl_duck.bot.protocols import FetcherLike
+
+    _fetcher_fits: FetcherLike = FakeFetcher()

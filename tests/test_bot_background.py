@@ -467,3 +467,34 @@ def test_setup_hook_loads_one_cog_per_feature(tmp_path: Path) -> None:
     assert cogs == EXPECTED_COGS
     assert commands == EXPECTED_COMMANDS
     assert len(synced) == 1 and synced[0].id == 9  # development: one guild
+
+
+def test_a_download_by_the_real_fetcher_makes_the_bot_poll_fast(tmp_path: Path) -> None:
+    """The live bug: the bot read an attribute only the test fake had, so a file arriving
+    never sped up polling. Drive the real Fetcher against the real SFTP test server."""
+    from etl_duck.fetch.poller import Fetcher
+    from tests.sftp_server import SFTPTestServer
+
+    data = tmp_path / "data"
+    data.mkdir()
+    first = real_files()[0]
+
+    async def main() -> tuple[bool, list[str], bool]:
+        async with SFTPTestServer(tmp_path / "sftp") as server:
+            server.write_known_hosts()
+            ingestor = Ingestor(data)
+            fetcher = Fetcher(server.settings(data), ingest=ingestor)
+            bot = make_bot(data, fetcher=fetcher, ingestor=ingestor)
+            try:
+                before = bot.session_active()
+                server.write(first.name, first.read_bytes(), age_s=3600)
+                report = await fetcher.poll_once()
+                return before, report.downloaded, bot.session_active()
+            finally:
+                await fetcher.close()
+                bot.links.close()
+
+    before, downloaded, after = run(main())
+    assert before is False
+    assert downloaded == [first.name]
+    assert after is True  # a file arrived within the session gap: poll fast

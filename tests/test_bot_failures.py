@@ -88,7 +88,7 @@ def test_a_bug_gets_an_apology_and_a_logged_trace(
         async with bot_running(
             lake, tmp_path / "links.db", discord_token=SECRET, ssh_key_passphrase=SECRET
         ) as bot:
-            bot.sync_stats.session = broken  # type: ignore[method-assign]
+            bot.stats.stats.session = broken  # type: ignore[method-assign]
             failed = await invoke(bot, "last_session")
             # errors raised outside a command body go through the tree's error handler
             denied, crashed = FakeInteraction(bot), FakeInteraction(bot)
@@ -158,7 +158,7 @@ def test_event_loop_never_blocks(lake: Path, tmp_path: Path) -> None:
     async def main() -> list[tuple[list[float], FakeInteraction, FakeInteraction, float]]:
         async with bot_running(data, tmp_path / "links.db") as bot:
             await bot.prepare()  # what setup_hook does before the bot takes commands
-            bot.sync_stats.session = slow_session.__get__(bot.sync_stats)  # type: ignore[method-assign]
+            bot.stats.stats.session = slow_session.__get__(bot.stats.stats)  # type: ignore[method-assign]
             runs = []
             for _ in range(3):
                 runs.append(await attempt(bot))
@@ -195,7 +195,7 @@ def test_slow_answer_is_deferred_in_time(
 
     async def main() -> tuple[FakeInteraction, float]:
         async with bot_running(lake, tmp_path / "links.db") as bot:
-            bot.sync_stats.status = slow_status.__get__(bot.sync_stats)  # type: ignore[method-assign]
+            bot.stats.stats.status = slow_status.__get__(bot.stats.stats)  # type: ignore[method-assign]
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             inter = await invoke(bot, "status")

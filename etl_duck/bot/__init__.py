@@ -4,7 +4,7 @@ voice-driven sessions. Entry point: :func:`run_bot` (``etl-duck bot [--check]``)
 Layout: ``client`` (the Bot and its shared services), ``cogs/`` (one per feature),
 ``embeds/`` (pure result → embed builders), ``respond`` (timing, deferral, failures),
 ``paginate``, ``autocomplete``, ``voice`` (session rules), ``ingestor`` (commit hooks),
-``lakeread`` (single-partition reads for posts), ``commandsync``, ``checks`` (--check).
+``commandsync``, ``checks`` (--check).
 """
 
 from __future__ import annotations

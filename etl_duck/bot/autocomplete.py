@@ -59,11 +59,9 @@ async def players(interaction: discord.Interaction[Any], current: str) -> Choice
 
     async def lookup() -> pl.DataFrame:
         if text:
-            found: pl.DataFrame = await stats.find_player(text, limit=MAX_CHOICES)
+            found = await stats.find_player(text, limit=MAX_CHOICES)
             return found
-        board: pl.DataFrame = await stats.leaderboard(
-            "games", "all", limit=MAX_CHOICES, min_rounds=0
-        )
+        board = await stats.leaderboard("games", "all", limit=MAX_CHOICES, min_rounds=0)
         return board
 
     found = await _guarded(lookup(), pl.DataFrame())
@@ -95,7 +93,7 @@ async def windows(interaction: discord.Interaction[Any], current: str) -> Choice
 async def session_dates(interaction: discord.Interaction[Any], current: str) -> Choices:
     """Days with a session, newest first, filtered by what was typed."""
     stats = _bot(interaction).stats
-    sessions: pl.DataFrame = await _guarded(stats.sessions(None), pl.DataFrame())
+    sessions = await _guarded(stats.sessions(None), pl.DataFrame())
     if sessions.is_empty():
         return []
     text = current.strip()
@@ -114,7 +112,7 @@ async def session_dates(interaction: discord.Interaction[Any], current: str) -> 
 
 async def months(interaction: discord.Interaction[Any], current: str) -> Choices:
     stats = _bot(interaction).stats
-    sessions: pl.DataFrame = await _guarded(stats.sessions(None), pl.DataFrame())
+    sessions = await _guarded(stats.sessions(None), pl.DataFrame())
     if sessions.is_empty():
         return []
     counts: dict[str, int] = {}

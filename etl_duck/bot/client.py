@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,7 +22,6 @@ from etl_duck.links import LinkStore
 from etl_duck.pipeline import Ingestor
 from etl_duck.query.aio import AsyncStats
 from etl_duck.query.cache import QueryCache
-from etl_duck.query.stats import Stats
 from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class EtlDuckBot(commands.Bot):
         )
         self.settings = settings
         self.stats = stats
-        self.cache = cache or stats.stats.cache
+        self.cache = cache or stats.cache
         self.links = links
         self.fetcher = fetcher
         self.ingestor = ingestor
@@ -136,20 +135,6 @@ class EtlDuckBot(commands.Bot):
 
     # ------------------------------------------------------------------ shared services
 
-    @property
-    def sync_stats(self) -> Stats:
-        return self.stats.stats
-
-    async def cached(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
-        """``compute()`` in a worker thread through the version-keyed query cache."""
-        stats = self.stats.stats
-
-        def work() -> T:
-            version = stats.version()  # before computing: a later commit makes a new key
-            return self.cache.get_or_compute(("bot", *key, version), compute)
-
-        return await asyncio.to_thread(work)
-
     def is_admin(self, user: discord.abc.User | Any) -> bool:
         """Admins are listed by user id or role id in the settings (nobody if both empty)."""
         s = self.settings
@@ -162,9 +147,9 @@ class EtlDuckBot(commands.Bot):
         """Poll fast: a voice session is on, or a file arrived within the session gap."""
         if self.tracker.active:
             return True
-        last = getattr(self.fetcher, "last_download", None)
+        last = self.fetcher.last_download if self.fetcher is not None else None
         gap = self.settings.session_gap_minutes * 60.0
-        return isinstance(last, float) and time.monotonic() - last < gap
+        return last is not None and time.time() - last < gap
 
     async def stats_channel(self) -> discord.abc.Messageable | None:
         cid = self.settings.stats_channel_id

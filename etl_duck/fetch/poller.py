@@ -315,6 +315,8 @@ class Fetcher:
         self._interrupted = False  # a poll ended early: its temp files may be left over
         #: newest remote mtime among the stats files (epoch s): when the server last wrote one
         self.last_activity: float | None = None
+        #: local epoch seconds (``time.time()``) of the last poll that downloaded a file
+        self.last_download: float | None = None
 
     # ----------------------------------------------------------------- connection
 
@@ -604,6 +606,8 @@ class Fetcher:
         self._seen = seen
         verified = await self._download_all(todo, report) if todo else []
         batch = await self._commit(verified) if verified else None
+        if verified:
+            self.last_download = time.time()
         for v in verified:
             report.downloaded.append(v.file.name)
             report.bytes += v.file.size

@@ -1,49 +1,157 @@
-"""The query API for an event loop: every call runs in a worker thread."""
+"""The query API for an event loop, typed: every call runs :class:`Stats` in a worker thread
+(``asyncio.to_thread``), so DuckDB and Polars never block the loop.
+
+There is one cache, inside :class:`Stats`. This facade adds only in-flight sharing:
+identical calls awaited at the same time share one thread hop (the cache would share the
+computation anyway, but each waiter would hold a worker thread).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from etl_duck.query.stats import Stats
+from etl_duck.query.stats import RoundDetail, SessionReport, Stats
+from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from etl_duck.query.cache import QueryCache
+    from etl_duck.query.players import PlayerCard
+
+T = TypeVar("T")
 
 
 class AsyncStats:
-    """The same API for an event loop: every call runs in a worker thread
-    (``asyncio.to_thread``), so DuckDB and Polars never block the loop. Identical calls in
-    flight at the same time share one thread hop (and the cache shares the computation)."""
+    """:class:`Stats` for coroutines: the same methods, awaited."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
-        self._inflight: dict[Hashable, Any] = {}  # key → asyncio.Future
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        fn = getattr(self.stats, name)
-        if not callable(fn):
-            return fn  # type: ignore[no-any-return]
+    # ---- plain attributes (no I/O)
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            import asyncio
+    @property
+    def cache(self) -> QueryCache:
+        return self.stats.cache
 
-            try:
-                key: Hashable = (name, args, tuple(sorted(kwargs.items())))
-                hash(key)
-            except TypeError:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            pending = self._inflight.get(key)
-            if pending is not None:
-                return await asyncio.shield(pending)
-            fut = asyncio.get_running_loop().create_future()
-            self._inflight[key] = fut
-            try:
-                result = await asyncio.to_thread(fn, *args, **kwargs)
-            except BaseException as exc:
-                fut.set_exception(exc)
-                fut.exception()  # retrieved: only the waiters re-raise it
-                raise
-            finally:
-                self._inflight.pop(key, None)
-            fut.set_result(result)
+    @property
+    def min_rounds(self) -> int:
+        return self.stats.min_rounds
+
+    @property
+    def timings(self) -> dict[str, list[float]]:
+        return self.stats.timings
+
+    # ---- the single-flight thread hop
+
+    async def _call(self, key: Hashable | None, fn: Callable[[], T]) -> T:
+        if key is None:  # an uncacheable call (a closure): no sharing
+            return await asyncio.to_thread(fn)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            result: T = await asyncio.shield(pending)
             return result
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            value = await asyncio.to_thread(fn)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: only the waiters re-raise it
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        fut.set_result(value)
+        return value
 
-        return call
+    # ---- the API
+
+    async def version(self) -> int:
+        return await self._call(("version",), self.stats.version)
+
+    async def cached(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        window: tuple[date, date] = (ALL_FROM, ALL_TO),
+    ) -> T:
+        """:meth:`Stats.cached` (e.g. a chart's PNG), computed in a worker thread."""
+        return await self._call(
+            ("cached", key, window), lambda: self.stats.cached(key, compute, window)
+        )
+
+    async def resolve_window(self, window: str = "all") -> Window:
+        return await self._call(("window", window), lambda: self.stats.resolve_window(window))
+
+    async def leaderboard(
+        self,
+        metric: str,
+        window: str | Window = "all",
+        limit: int = 10,
+        min_rounds: int | None = None,
+    ) -> pl.DataFrame:
+        key = ("leaderboard", metric, window, limit, min_rounds)
+        return await self._call(
+            key, lambda: self.stats.leaderboard(metric, window, limit, min_rounds)
+        )
+
+    async def player_totals(self, window: Window) -> pl.DataFrame:
+        return await self._call(("totals", window), lambda: self.stats.player_totals(window))
+
+    async def session(self, day: date | None = None) -> SessionReport:
+        return await self._call(("session", day), lambda: self.stats.session(day))
+
+    async def last_session(self) -> SessionReport:
+        return await self._call(("session", None), self.stats.last_session)
+
+    async def sessions(self, month: str | None = None) -> pl.DataFrame:
+        return await self._call(("sessions", month), lambda: self.stats.sessions(month))
+
+    async def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:
+        return await self._call(
+            ("find_player", text, limit), lambda: self.stats.find_player(text, limit)
+        )
+
+    async def resolve_player(self, text: str) -> tuple[str, str]:
+        return await self._call(("resolve", text), lambda: self.stats.resolve_player(text))
+
+    async def player(self, text: str) -> PlayerCard:
+        return await self._call(("player", text), lambda: self.stats.player(text))
+
+    async def map_stats(self, text: str) -> pl.DataFrame:
+        return await self._call(("map_stats", text), lambda: self.stats.map_stats(text))
+
+    async def weapon_stats(self, text: str, window: str | Window = "all") -> pl.DataFrame:
+        return await self._call(
+            ("weapon_stats", text, window), lambda: self.stats.weapon_stats(text, window)
+        )
+
+    async def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
+        return await self._call(("compare", a, b, window), lambda: self.stats.compare(a, b, window))
+
+    async def round_detail(self, file_name: str) -> RoundDetail | None:
+        return await self._call(
+            ("round_detail", file_name), lambda: self.stats.round_detail(file_name)
+        )
+
+    async def match_players(self, session_date: date, match_id: int) -> pl.DataFrame:
+        return await self._call(
+            ("match_players", session_date, match_id),
+            lambda: self.stats.match_players(session_date, match_id),
+        )
+
+    async def session_weapons(self, session_id: int, session_date: date) -> pl.DataFrame:
+        return await self._call(
+            ("session_weapons", session_id),
+            lambda: self.stats.session_weapons(session_id, session_date),
+        )
+
+    async def status(self) -> dict[str, Any]:
+        return await self._call(("status",), self.stats.status)
+
+    async def warm(self) -> None:
+        await self._call(("warm",), self.stats.warm)

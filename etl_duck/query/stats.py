@@ -50,6 +50,13 @@ class PlayerNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class RoundDetail:
+    round: dict[str, Any]  # the `rounds` row (with session_date)
+    players: pl.DataFrame  # per-player round-only totals + every metric, by DPM
+    session_date: date
+
+
+@dataclass(frozen=True)
 class SessionReport:
     session_id: int
     session_date: date
@@ -120,10 +127,21 @@ class Stats:
             log.warning("slow query %s %.1f ms params=%s", name, ms, used)
         return df
 
-    def _cached(self, key: Hashable, window: tuple[date, date], compute: Callable[[], T]) -> T:
+    def cached(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        window: tuple[date, date] = (ALL_FROM, ALL_TO),
+    ) -> T:
+        """``compute()`` through the one query cache, keyed on ``key`` and the last lake
+        version that changed any session date in ``window`` (all time by default): the
+        entry point for anything derived from query results (charts, embeds' tables)."""
         self.serving.refresh()
         sig = self.serving.signature(*window)
         return self.cache.get_or_compute((key, sig), compute)
+
+    def _cached(self, key: Hashable, window: tuple[date, date], compute: Callable[[], T]) -> T:
+        return self.cached(key, compute, window)
 
     # ---- windows
 
@@ -464,6 +482,54 @@ class Stats:
             missing = {ga, gb} - set(out["guid"].to_list())
             raise NoData(f"No counted rounds for {', '.join(sorted(missing))} in {w.label}.")
         return out.sort(pl.col("guid") == gb)
+
+    # ---- one round, one match, one session's weapons (posts read one partition)
+
+    def round_detail(self, file_name: str) -> RoundDetail | None:
+        """The round stored from ``file_name`` and its players' round-only totals with every
+        registry metric, by DPM; None if the lake does not hold it."""
+
+        def compute() -> RoundDetail | None:
+            found = self.run("round_by_file", file_name=file_name)
+            if found.is_empty():
+                return None
+            rnd = found.row(0, named=True)
+            sdate: date = rnd["session_date"]
+            players = self._by_dpm(
+                self.run("round_players", [sdate], round_id=rnd["round_id"], match_id=None)
+            )
+            return RoundDetail(round=rnd, players=players, session_date=sdate)
+
+        return self._cached(("round_detail", file_name), (ALL_FROM, ALL_TO), compute)
+
+    def match_players(self, session_date: date, match_id: int) -> pl.DataFrame:
+        """Per-player totals over both rounds of one match (counted rows), by DPM."""
+
+        def compute() -> pl.DataFrame:
+            rows = self.run("round_players", [session_date], round_id=None, match_id=match_id)
+            return self._by_dpm(rows)
+
+        key = ("match_players", session_date, match_id)
+        return self._cached(key, (session_date, session_date), compute)
+
+    def session_weapons(self, session_id: int, session_date: date) -> pl.DataFrame:
+        """Weapon totals of one session (counted rows), most kills first, with accuracy."""
+        from etl_duck.domain.metrics import ACCURACY
+
+        def compute() -> pl.DataFrame:
+            rows = self.run("session_weapons", [session_date], session_id=session_id)
+            return rows.with_columns(ACCURACY.alias("accuracy"))
+
+        key = ("session_weapons", session_id)
+        return self._cached(key, (session_date, session_date), compute)
+
+    @staticmethod
+    def _by_dpm(rows: pl.DataFrame) -> pl.DataFrame:
+        from etl_duck.domain.metrics import with_metrics
+
+        if rows.is_empty():
+            return rows
+        return with_metrics(rows).sort(["dpm", "kills"], descending=True, nulls_last=True)
 
     def status(self) -> dict[str, Any]:
         """Headline numbers of the lake (version, sessions, rounds, players, dates)."""

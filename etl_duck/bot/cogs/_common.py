@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.respond import UserError
 from etl_duck.query.stats import NoData, SessionReport
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 
 def parse_day(text: str | None) -> date | None:
@@ -20,7 +23,7 @@ def parse_day(text: str | None) -> date | None:
 
 
 async def session_report(bot: EtlDuckBot, text: str | None) -> SessionReport:
-    report: SessionReport = await bot.stats.session(parse_day(text))
+    report = await bot.stats.session(parse_day(text))
     return report
 
 

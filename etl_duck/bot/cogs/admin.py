@@ -7,16 +7,18 @@ holds however the command is reached (and is testable by calling the callback).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import system
 from etl_duck.bot.format import esc
 from etl_duck.bot.respond import Reply, UserError, respond
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 DENIED = "Only admins can use this command (see ETL_DUCK_ADMIN_USER_IDS / ADMIN_ROLE_IDS)."
 
@@ -51,7 +53,7 @@ class AdminCog(commands.Cog, name="Admin"):
     async def cache_reply(self, user: discord.abc.User) -> Reply:
         self.require_admin(user)
         version: int = await self.bot.stats.version()
-        timings = dict(self.bot.sync_stats.timings)
+        timings = dict(self.bot.stats.timings)
         return Reply(
             embeds=[system.cache(self.bot.cache.stats(), version, timings)], ephemeral=True
         )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discord.ext import commands
 
-from etl_duck.bot.client import EtlDuckBot
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
+    from etl_duck.bot.protocols import FetchReportLike
+
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class FetchCog(commands.Cog, name="Fetch"):
         if self.bot.fetcher is not None:
             await self.bot.fetcher.close()
 
-    def _on_report(self, report: Any) -> None:
+    def _on_report(self, report: FetchReportLike) -> None:
         state = self.bot.fetch_state
         state.last_poll = datetime.now()
         state.last_summary = str(report.summary())
@@ -52,14 +53,9 @@ class FetchCog(commands.Cog, name="Fetch"):
         fetcher = self.bot.fetcher
         assert fetcher is not None
         state = self.bot.fetch_state
-        watch: Callable[..., Awaitable[None]] = fetcher.watch
-        kwargs: dict[str, Any] = {}
-        # the real Fetcher reports each poll (for /status); a minimal one need not
-        if "on_report" in inspect.signature(watch).parameters:
-            kwargs["on_report"] = self._on_report
         state.running, state.error = True, None
         try:
-            await watch(self._stop, self.bot.session_active, **kwargs)
+            await fetcher.watch(self._stop, self.bot.session_active, on_report=self._on_report)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

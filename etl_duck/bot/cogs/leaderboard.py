@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
-import polars as pl
 from discord import app_commands
 from discord.ext import commands
 
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds.board import leaderboard_pages
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
-from etl_duck.query.windows import Window
 
 from ._common import ensure_data
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 BOARD_LIMIT = 50  # five pages of ten
 CHART_ROWS = 10
@@ -34,19 +34,20 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
         await ensure_data(self.bot)
         try:
             metric = resolve_metric(stat)
-            w: Window = await stats.resolve_window(window)
+            w = await stats.resolve_window(window)
         except ValueError as exc:  # unknown stat / bad window: the message lists the options
             raise UserError(str(exc)) from None
-        min_rounds = 0 if w.name == "session" else self.bot.sync_stats.min_rounds
-        board: pl.DataFrame = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT)
+        min_rounds = 0 if w.name == "session" else stats.min_rounds
+        board = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT)
         files: list[tuple[str, bytes]] = []
         if chart and not board.is_empty():
             top = board.head(CHART_ROWS)
             label = f"{metric.label} — {w.label}"
             await before_chart()
-            png = await self.bot.cached(
+            png = await stats.cached(
                 ("chart.board", metric.key, w, BOARD_LIMIT),
                 lambda: charts.leaderboard_png(top, label),
+                (w.date_from, w.date_to),
             )
             files.append((CHART_PNG, png))
         pages = leaderboard_pages(board, metric, w.label, min_rounds, CHART_PNG if files else None)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.format import esc
 from etl_duck.bot.respond import Reply, respond
 
 from ._common import ensure_data
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 
 class LinksCog(commands.Cog, name="Links"):

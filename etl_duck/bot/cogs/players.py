@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
-import polars as pl
 from discord import app_commands
 from discord.ext import commands
 
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import player as player_embeds
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
-from etl_duck.query.players import PlayerCard
-from etl_duck.query.windows import Window
 
 from ._common import ensure_data
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 RADAR_PNG = "compare.png"
 
@@ -49,7 +48,7 @@ class PlayersCog(commands.Cog, name="Players"):
     ) -> Reply:
         await ensure_data(self.bot)
         text = await self.target(user, player, member)
-        card: PlayerCard = await self.bot.stats.player(text)
+        card = await self.bot.stats.player(text)
         return Reply(embeds=[player_embeds.card(card)])
 
     @app_commands.command(name="stats", description="A player's career card")
@@ -72,17 +71,18 @@ class PlayersCog(commands.Cog, name="Players"):
         stats = self.bot.stats
         await ensure_data(self.bot)
         try:
-            w: Window = await stats.resolve_window(window)
+            w = await stats.resolve_window(window)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        rows: pl.DataFrame = await stats.compare(p1, p2, window)
+        rows = await stats.compare(p1, p2, window)
         if rows.height < 2:
             raise UserError("Those are the same player; pick two different ones.")
         metrics = player_embeds.RADAR_METRICS
         await before_chart()
-        png = await self.bot.cached(
+        png = await stats.cached(
             ("chart.radar", tuple(rows["guid"].to_list()), w),
             lambda: charts.compare_radar_png(rows, metrics),
+            (w.date_from, w.date_to),
         )
         embed = player_embeds.compare(rows, w.label, RADAR_PNG)
         return Reply(embeds=[embed], files=[(RADAR_PNG, png)])
@@ -109,7 +109,7 @@ class PlayersCog(commands.Cog, name="Players"):
         if not text.strip():
             raise UserError("Type part of a name or a GUID.")
         await ensure_data(self.bot)
-        found: pl.DataFrame = await self.bot.stats.find_player(text, limit=15)
+        found = await self.bot.stats.find_player(text, limit=15)
         return Reply(embeds=[player_embeds.find_results(text, found)])
 
     @app_commands.command(name="find_player", description="Search players by name or GUID")
@@ -123,7 +123,7 @@ class PlayersCog(commands.Cog, name="Players"):
         await ensure_data(self.bot)
         text = await self.target(user, player, None)
         guid, name = await self.bot.stats.resolve_player(text)
-        maps: pl.DataFrame = await self.bot.stats.map_stats(guid)
+        maps = await self.bot.stats.map_stats(guid)
         pages = player_embeds.map_pages(name, guid, maps)
         first, view = paged(pages, user.id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from discord.ext import commands
 
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import posts
-from etl_duck.bot.lakeread import RoundDetail, match_players, round_detail
 from etl_duck.ingest.options import IngestReport
-from etl_duck.query.stats import NoData, SessionReport
+from etl_duck.query.stats import NoData, RoundDetail
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if len(names) > MAX_ROUND_POSTS:
             await channel.send(embed=posts.backlog_post(len(names), names[0], names[-1]))
             return
-        data_dir = self.bot.settings.data_dir
         for name in names:
-            detail = await asyncio.to_thread(round_detail, data_dir, name)
+            detail = await self.bot.stats.round_detail(name)
             if detail is None or not detail.round.get("counted"):
                 log.info("no round post for %s: not a counted round", name)
                 continue
@@ -85,12 +85,10 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
 
     async def _post_map(self, channel: Any, detail: RoundDetail) -> None:
         r = detail.round
-        players: pl.DataFrame = await asyncio.to_thread(
-            match_players, self.bot.settings.data_dir, detail.session_date, r["match_id"]
-        )
+        players = await self.bot.stats.match_players(detail.session_date, r["match_id"])
         result = None
         try:
-            rep: SessionReport = await self.bot.stats.session(detail.session_date)
+            rep = await self.bot.stats.session(detail.session_date)
         except NoData:
             log.info("no session report for %s yet", detail.session_date)
         else:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 
 from ._common import session_report
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 DATE_HELP = "The day the session started, YYYY-MM-DD (default: the last session)"
 

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
-import polars as pl
 from discord import app_commands
 from discord.ext import commands
 
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import board as board_embeds
 from etl_duck.bot.embeds import session as session_embeds
-from etl_duck.bot.lakeread import session_weapons
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
 
 from ._common import ensure_data, session_report
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 SessionView = Literal["summary", "top", "maps", "weapons", "graphs"]
 OVERVIEW_PNG = "session_overview.png"
@@ -31,10 +31,13 @@ async def session_charts(bot: EtlDuckBot, rep: SessionReport) -> tuple[bytes, by
     # the key names the report's content too: a chart is never cached for a stale report
     ident = (rep.session_id, rep.end_time, rep.rounds.height)
     await before_chart()
-    overview = await bot.cached(
-        ("chart.overview", *ident), lambda: charts.session_overview_png(rep)
+    day = (rep.session_date, rep.session_date)
+    overview = await bot.stats.cached(
+        ("chart.overview", *ident), lambda: charts.session_overview_png(rep), day
     )
-    timeline = await bot.cached(("chart.timeline", *ident), lambda: charts.dpm_timeline_png(rep))
+    timeline = await bot.stats.cached(
+        ("chart.timeline", *ident), lambda: charts.dpm_timeline_png(rep), day
+    )
     return overview, timeline
 
 
@@ -44,11 +47,7 @@ async def session_view_reply(bot: EtlDuckBot, rep: SessionReport, view: str) -> 
     if view == "maps":
         return Reply(embeds=[session_embeds.maps(rep)])
     if view == "weapons":
-        data_dir = bot.settings.data_dir
-        table: pl.DataFrame = await bot.cached(
-            ("session_weapons", rep.session_id, rep.session_date),
-            lambda: session_weapons(data_dir, rep.session_id, rep.session_date),
-        )
+        table = await bot.stats.session_weapons(rep.session_id, rep.session_date)
         return Reply(embeds=[session_embeds.weapons(rep, table)])
     if view == "graphs":
         overview, timeline = await session_charts(bot, rep)
@@ -96,7 +95,7 @@ class SessionsCog(commands.Cog, name="Sessions"):
         async def work() -> Reply:
             await ensure_data(self.bot)
             try:
-                table: pl.DataFrame = await self.bot.stats.sessions(month)
+                table = await self.bot.stats.sessions(month)
             except ValueError as exc:  # a bad month string: the message says the format
                 raise UserError(str(exc)) from None
             title = f"Sessions in {month}" if month else "Sessions"

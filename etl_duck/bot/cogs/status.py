@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import system
 from etl_duck.bot.respond import Reply, respond
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 
 def bot_lines(bot: EtlDuckBot) -> dict[str, str]:

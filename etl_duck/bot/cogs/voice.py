@@ -7,17 +7,19 @@ import asyncio
 import contextlib
 import logging
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
-from etl_duck.bot.client import EtlDuckBot
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
-from etl_duck.query.stats import NoData, SessionReport
+from etl_duck.query.stats import NoData
 
 from .sessions import OVERVIEW_PNG, session_charts
+
+if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
+    from etl_duck.bot.client import EtlDuckBot
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         if channel is None:
             return
         try:
-            rep: SessionReport = await self.bot.stats.last_session()
+            rep = await self.bot.stats.last_session()
         except NoData:
             return
         embed = session_embeds.summary(rep)

@@ -8,7 +8,7 @@ import discord
 import polars as pl
 
 from etl_duck.bot.format import cell, duration, esc, fit_table, num
-from etl_duck.bot.lakeread import RoundDetail
+from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
 
