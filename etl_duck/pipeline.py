@@ -36,14 +36,7 @@ class Ingestor:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ingestor:
-        return cls(
-            settings.data_dir,
-            IngestOptions(
-                session_gap_minutes=settings.session_gap_minutes,
-                filler_maps=tuple(settings.filler_maps),
-                timezone=settings.timezone,
-            ),
-        )
+        return cls(settings.data_dir, settings.ingest_options())
 
     def subscribe(self, loop: asyncio.AbstractEventLoop, listener: Listener) -> None:
         with self._lock:

@@ -8,9 +8,14 @@ Secrets are ``SecretStr``: their repr is ``'**********'``, so they never reach l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from etl_duck.ingest.options import IngestOptions
+    from etl_duck.query.stats import Stats
 
 
 class Settings(BaseSettings):
@@ -71,6 +76,23 @@ class Settings(BaseSettings):
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
+
+    # ---- the one place settings become the library's arguments
+
+    def ingest_options(self) -> IngestOptions:
+        """What the lake's content depends on (CLI, fetch pipeline and bot share it)."""
+        from etl_duck.ingest.options import IngestOptions
+
+        return IngestOptions(
+            session_gap_minutes=self.session_gap_minutes,
+            filler_maps=tuple(self.filler_maps),
+            timezone=self.timezone,
+        )
+
+    def stats(self) -> Stats:
+        from etl_duck.query.stats import Stats
+
+        return Stats(self.data_dir, min_rounds=self.min_rounds, slow_query_ms=self.slow_query_ms)
 
 
 def load_settings(**overrides: object) -> Settings:

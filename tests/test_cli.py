@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
-from etl_duck.cli.app import app
+from etl_duck.cli import app
 from tests.conftest import FIXTURES, REAL
 from tests.lakecheck import R1, R2
 

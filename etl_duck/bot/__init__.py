@@ -58,11 +58,8 @@ async def _serve(settings: Settings) -> int:
     from etl_duck.links import LinkStore
     from etl_duck.pipeline import Ingestor
     from etl_duck.query.aio import AsyncStats
-    from etl_duck.query.stats import Stats
 
-    stats = Stats(
-        settings.data_dir, min_rounds=settings.min_rounds, slow_query_ms=settings.slow_query_ms
-    )
+    stats = settings.stats()
     ingestor = Ingestor.from_settings(settings)
     fetcher = None
     if settings.ssh_host:

@@ -1,0 +1,125 @@
+"""`parse` and `synth`: what the parser reads, and a synthetic community."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from etl_duck.cli.app import (
+    app,
+    console,
+    err_console,
+    print_json,
+)
+
+
+@app.command()
+def parse(
+    files: Annotated[
+        list[Path], typer.Argument(help="Stats files (give R1 and R2 to see round-only R2 values).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what the parser reads from stats files: header and one row per player."""
+    from etl_duck.domain.pairing import round_only_all
+    from etl_duck.domain.parse import ParseError, read_round_file
+
+    rounds = []
+    for f in files:
+        try:
+            rounds.append(read_round_file(f))
+        except (ParseError, OSError) as exc:
+            err_console.print(f"[red]error[/red] {exc}")
+            raise typer.Exit(2) from None
+    rows = round_only_all(rounds)
+    out = []
+    for r in rounds:
+        h = r.header
+        entry: dict[str, Any] = {
+            "file": r.file.name,
+            "status": r.status.value,
+            "map": r.file.map_name,
+            "round": r.file.round_number,
+            "end_time": r.file.end_time.isoformat(),
+            "layout": r.layout,
+            "header": None
+            if h is None
+            else {
+                "server": h.server_name,
+                "config": h.config,
+                "defender_side": h.defender_side,
+                "winner_side": h.winner_side,
+                "time_limit_s": h.time_limit_s,
+                "next_time_limit_s": h.next_time_limit_s,
+                "play_time_ms": h.play_time_ms,
+                "duration_s": r.duration_s,
+            },
+            "rejected": [
+                {"line": e.line, "field": e.field, "reason": e.reason} for e in r.rejected
+            ],
+            "players": [
+                {
+                    "guid": p.guid,
+                    "name": p.line.name,
+                    "name_raw": p.line.name_raw,
+                    "team": p.line.team,
+                    "is_bot": p.line.is_bot,
+                    "row": p.kind.value,
+                    **p.values,
+                    "weapons": {str(k): list(v) for k, v in p.weapons.items()},
+                }
+                for p in rows.get(r.file.name, [])
+            ],
+        }
+        out.append(entry)
+    if as_json:
+        print_json(out if len(out) > 1 else out[0])
+    else:
+        for e in out:
+            hdr = e["header"] or {}
+            console.print(
+                f"[bold]{e['file']}[/bold]  status={e['status']} layout={e['layout']} "
+                f"limit={hdr.get('time_limit_s')}s clock={hdr.get('next_time_limit_s')}s "
+                f"duration={hdr.get('duration_s')}"
+            )
+            for rej in e["rejected"]:
+                console.print(
+                    f"  [red]rejected[/red] line {rej['line']} {rej['field']}: {rej['reason']}"
+                )
+            t = Table("guid", "name", "team", "row", "kills", "deaths", "dmg", "time_s", "xp")
+            for p in e["players"]:
+                t.add_row(
+                    p["guid"], p["name"], str(p["team"]), p["row"], str(p["kills"]),
+                    str(p["deaths"]), str(p["damage_given"]), str(p["time_played_s"]), str(p["xp"]),
+                )  # fmt: skip
+            console.print(t)
+    if any(r.status.value == "empty" for r in rounds):
+        raise typer.Exit(3)
+
+
+# --------------------------------------------------------------------------- synth
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write stats files into.")] = Path(
+        "synthetic"
+    ),
+    days: Annotated[
+        int, typer.Option(help="Days of history (1 = one evening, 3650 = 10 years).")
+    ] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed → same files.")] = 7,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-06",
+) -> None:
+    """Generate a synthetic community's stats files (deterministic)."""
+    from etl_duck.synth import generate
+
+    out.mkdir(parents=True, exist_ok=True)
+    truth = generate(out, seed=seed, start=date.fromisoformat(start), days=days)
+    console.print(
+        f"wrote {len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds to {out}"
+    )

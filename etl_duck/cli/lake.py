@@ -1,0 +1,76 @@
+"""`ingest`, `rebuild`, `status`: the lake and its raw store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from etl_duck.cli.app import (
+    STATE,
+    app,
+    console,
+    err_console,
+    ingest_options,
+    open_stats,
+    print_json,
+)
+
+
+def print_report(report: Any) -> None:
+    console.print(report.summary())
+    for name, reason in sorted(report.quarantined.items()):
+        console.print(f"  [red]quarantined[/red] {name}: {reason}")
+    for name in report.partial:
+        console.print(f"  [yellow]partial[/yellow] {name}: complete lines kept, will be re-fetched")
+    for name in report.empty:
+        console.print(f"  [yellow]empty[/yellow] {name}: retry later")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Stats files or folders.")],
+) -> None:
+    """Ingest stats files into the lake (one commit for the whole batch)."""
+    from rich.progress import Progress
+
+    from etl_duck.ingest.run import ingest_paths
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("reading files", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = ingest_paths(STATE.data_dir, paths, ingest_options(), tick)
+    print_report(report)
+
+
+@app.command()
+def rebuild() -> None:
+    """Recreate the lake from data/raw (same content as before)."""
+    from etl_duck.ingest.run import rebuild as rebuild_lake
+
+    print_report(rebuild_lake(STATE.data_dir, ingest_options()))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lake version, sessions, rounds, players, date range, quarantined files."""
+    info = open_stats().status()
+    if as_json:
+        print_json(info)
+        return
+    t = Table(show_header=False, title=f"etl-duck lake at {STATE.data_dir}")
+    for key in ("version", "sessions", "rounds", "counted_rounds", "player_rounds", "players",
+                "first_date", "last_date", "files", "rejected_lines"):  # fmt: skip
+        t.add_row(key.replace("_", " "), str(info.get(key)))
+    for reason, n in info["excluded"].items():
+        t.add_row(f"not counted: {reason}", str(n))
+    console.print(t)
+    for name, reason in info["quarantined"].items():
+        console.print(f"[red]quarantined[/red] {name}: {reason}")
+    for name in info["partial"]:
+        console.print(f"[yellow]partial, awaiting re-fetch[/yellow] {name}")
