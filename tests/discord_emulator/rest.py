@@ -457,8 +457,7 @@ class Rest:
         if req.method == "GET":
             return 200, self.emu.message_payload(message)
         if req.method == "DELETE":
-            message.deleted = True
-            inter.done.set()
+            message.deleted = True  # a deleted "thinking…" message answers nothing yet
             return 204, None
         payload = req.body()
         if problems := check_message(payload, req.files, edit=True):

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.format import esc
+from etl_duck.bot.options import PlayerText
 from etl_duck.bot.respond import Reply, respond
 
 from ._common import ensure_data
@@ -40,7 +41,7 @@ class LinksCog(commands.Cog, name="Links"):
     @app_commands.command(name="link", description="Link your Discord account to your player")
     @app_commands.describe(player="Your player name or GUID")
     @app_commands.autocomplete(player=ac.players)
-    async def link(self, interaction: discord.Interaction[Any], player: str) -> None:
+    async def link(self, interaction: discord.Interaction[Any], player: PlayerText) -> None:
         await respond(interaction, self.link_reply(interaction.user.id, player))
 
     @app_commands.command(name="unlink", description="Remove the link to your player")
