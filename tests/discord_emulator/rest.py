@@ -23,6 +23,8 @@ from .rules import (
     check_message,
     check_upload_size,
     error_body,
+    markdown_findings,
+    message_texts,
     violation,
 )
 
@@ -341,6 +343,11 @@ class Rest:
             via="interaction",
         )
 
+    def _check_markdown(self, where: str, payload: dict[str, Any]) -> None:
+        for text in message_texts(payload):
+            for problem in markdown_findings(text):
+                self.emu.finding(f"{where}: {problem}")
+
     def _check_refs(self, where: str, embeds: list[dict[str, Any]], names: set[str]) -> None:
         """An embed that shows ``attachment://x`` without the file x shows nothing."""
         for e in embeds:
@@ -378,6 +385,7 @@ class Rest:
                 raise Refused(problems)
             names = {n for n, _ in files}
             self._check_refs(inter.describe(), list(data.get("embeds") or []), names)
+            self._check_markdown(inter.describe(), data)
             inter.original = self._message(inter, data, files, int(data.get("flags", 0)) & (EPHEMERAL | SUPPRESS_EMBEDS))  # fmt: skip
         elif cb_type == 5:
             flags = LOADING | (int(data.get("flags", 0)) & EPHEMERAL)
@@ -388,6 +396,7 @@ class Rest:
             assert inter.source is not None
             kept = {a.filename for a in inter.source.attachments} | {n for n, _ in files}
             self._check_refs(inter.describe(), list(data.get("embeds") or []), kept)
+            self._check_markdown(inter.describe(), data)
             inter.source.apply(data, [Attachment(self.emu.ids.next(), n, d) for n, d in files])
             inter.source.edits += 1
             inter.source.edited = time.time()
@@ -422,6 +431,7 @@ class Rest:
         if problems := check_message(payload, req.files):
             raise Refused(problems)
         self._check_refs(inter.describe(), list(payload.get("embeds") or []), {n for n, _ in req.files})  # fmt: skip
+        self._check_markdown(inter.describe(), payload)
         wanted = int(payload.get("flags", 0)) & EPHEMERAL
         original = inter.original
         if original is not None and original.loading and not original.deleted:
@@ -464,6 +474,7 @@ class Rest:
             raise Refused(problems)
         self._check_refs(inter.describe(), list(payload.get("embeds") or message.embeds),
                          {n for n, _ in req.files} | {a.filename for a in message.attachments})  # fmt: skip
+        self._check_markdown(inter.describe(), payload)
         message.apply(payload, [Attachment(self.emu.ids.next(), n, d) for n, d in req.files])
         message.flags &= ~LOADING
         message.edits += 1
@@ -493,6 +504,7 @@ class Rest:
             raise Refused(problems)
         self._check_refs(f"channel message in {cid}", list(payload.get("embeds") or []),
                          {n for n, _ in req.files})  # fmt: skip
+        self._check_markdown(f"channel message in {cid}", payload)
         emu = self.emu
         nonce = payload.get("nonce")
         if nonce is not None and payload.get("enforce_nonce"):

@@ -379,3 +379,30 @@ def check_commands(commands: Sequence[Any]) -> list[Violation]:
 
 def describe(violations: Iterable[Violation]) -> str:
     return "\n".join(str(v) for v in violations)
+
+
+# ---------------------------------------------------------------------------- rendering
+# Not rules Discord enforces: what it accepts but shows other than the bot meant
+# (https://support.discord.com/hc/en-us/articles/210298617 — Markdown text formatting).
+
+_CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
+_ESCAPE = re.compile(r"\\[\\*_~|`>#\-\[\]()]")
+
+
+def markdown_findings(text: str) -> list[str]:
+    """Inside a code span or block Markdown is off: a backslash escape shows its backslash.
+    (An escaped backtick outside code opens no span: escapes are masked to find the spans.)"""
+    masked = re.sub(r"\\.", "\0\0", text, flags=re.DOTALL)
+    spans = (text[m.start() : m.end()] for m in _CODE.finditer(masked))
+    return [f"an escaped character inside code shows its backslash: {span[:60]!r}"
+            for span in spans if _ESCAPE.search(span)]  # fmt: skip
+
+
+def message_texts(payload: Mapping[str, Any]) -> list[str]:
+    """The Markdown-rendered texts of a message (content, embed titles, descriptions, fields)."""
+    out = [_text(payload.get("content"))]
+    for e in payload.get("embeds") or []:
+        if isinstance(e, Mapping):
+            out += [_text(e.get("title")), _text(e.get("description"))]
+            out += [_text(f.get("value")) for f in e.get("fields") or [] if isinstance(f, Mapping)]
+    return [t for t in out if t]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from etl_duck.bot.format import code
 from etl_duck.bot.respond import UserError
 from etl_duck.query.stats import NoData, SessionReport
 
@@ -19,7 +20,7 @@ def parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"`{text}` is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
+        raise UserError(f"{code(text)} is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
 
 
 async def session_report(bot: EtlDuckBot, text: str | None) -> SessionReport:

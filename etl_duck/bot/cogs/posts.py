@@ -2,6 +2,7 @@
 
 Each round file is posted at most once per bot process (a duplicate re-ingest does not
 repost it); a file fetched while still partial is posted when its complete version lands.
+Posts ride out rate limits and lost answers without duplicates (``deliver.post``).
 A large batch (a backlog after downtime) gets one line instead of a wall of posts.
 """
 
@@ -12,9 +13,11 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import discord
 import polars as pl
 from discord.ext import commands
 
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import posts
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail
@@ -72,16 +75,25 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if channel is None:
             return
         if len(names) > MAX_ROUND_POSTS:
-            await channel.send(embed=posts.backlog_post(len(names), names[0], names[-1]))
+            embed = posts.backlog_post(len(names), names[0], names[-1])
+            await self._post(channel, nonce("backlog", *names), embed)
             return
         for name in names:
             detail = await self.bot.stats.round_detail(name)
             if detail is None or not detail.round.get("counted"):
                 log.info("no round post for %s: not a counted round", name)
                 continue
-            await channel.send(embed=posts.round_post(detail))
+            await self._post(channel, nonce("round", name), posts.round_post(detail))
             if detail.round["round_number"] == 2:
                 await self._post_map(channel, detail)
+
+    async def _post(self, channel: Any, key: str, embed: discord.Embed) -> None:
+        """One post, retried until it is through (see ``deliver``); a post that still fails
+        is logged and the next one is tried."""
+        try:
+            await post(channel, key, embed=embed)
+        except Exception:
+            log.exception("could not post %r", embed.title)
 
     async def _post_map(self, channel: Any, detail: RoundDetail) -> None:
         r = detail.round
@@ -96,4 +108,5 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             if rep.session_id == r["session_id"] and "outcome" in rep.maps.columns:
                 hit = rep.maps.filter(pl.col("match_id") == r["match_id"])
                 result = None if hit.is_empty() else hit.row(0, named=True)
-        await channel.send(embed=posts.map_post(str(r["map_name"]), players, result))
+        embed = posts.map_post(str(r["map_name"]), players, result)
+        await self._post(channel, nonce("map", r["match_id"]), embed)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
 from etl_duck.query.stats import NoData
@@ -122,10 +122,5 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         embed.title = f"Session over — {embed.title}"
         overview, _ = await session_charts(self.bot, rep)
         embed.set_image(url=f"attachment://{OVERVIEW_PNG}")
-        buf = BytesIO(overview)
-        file = discord.File(buf, filename=OVERVIEW_PNG)
-        try:
-            await channel.send(embed=embed, file=file)
-        finally:
-            file.close()
-            buf.close()
+        key = nonce("session", rep.session_id, rep.end_time)
+        await post(channel, key, embed=embed, png=(OVERVIEW_PNG, overview))

@@ -6,7 +6,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.bot.format import esc, num
+from etl_duck.bot.format import code, esc, num
 from etl_duck.query.cache import CacheStats
 
 COLOUR = discord.Colour.dark_grey()
@@ -33,7 +33,7 @@ def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
     if quarantined:
         embed.add_field(
             name=f"Quarantined files ({len(quarantined)})",
-            value="\n".join(f"`{esc(n)}`" for n in list(quarantined)[:5])[:1024],
+            value="\n".join(code(n) for n in list(quarantined)[:5])[:1024],
             inline=False,
         )
     for name, value in bot.items():
@@ -53,7 +53,7 @@ def cache(stats: CacheStats, version: int, timings: dict[str, list[float]]) -> d
     if slow:
         embed.add_field(
             name="Slowest queries (max ms)",
-            value="\n".join(f"`{n}` {ms:.1f}" for n, ms in slow),
+            value="\n".join(f"{code(n)} {ms:.1f}" for n, ms in slow),
             inline=False,
         )
     return embed
