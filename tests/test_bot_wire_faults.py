@@ -132,8 +132,10 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
     wait_until("the first round post", lambda: bool(round_posts(st, EVENING[0])))
 
     moves = st.wire.read(emu.session_moves)
-    st.run(emu.reconnect())  # op 7
+    st.run(emu.reconnect())  # op 7 …
+    missed = st.run(emu.start_slash("status"))  # … and a command while the bot reconnects
     live_again(st, moves)
+    wait_until("the command sent during the reconnect", lambda: missed.answered)
     arrive(server, EVENING[1])
     sync(st)
     wait_until("the map post", lambda: len(map_posts(st)) == 1)
@@ -146,7 +148,10 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
 
     moves = st.wire.read(emu.session_moves)
     st.run(emu.drop_socket())  # no close frame: the client finds out by itself
+    missed = st.run(emu.start_slash("last_session"))
     live_again(st, moves)
+    wait_until("the command sent while the socket was down", lambda: missed.answered)
+    assert st.wire.read(emu.replayed) >= 2, "RESUME replayed what the bot missed"
     lost = emu.fault(CHANNEL_MESSAGES, "lost_response", count=1)  # created, answer lost
     arrive(server, EVENING[3])
     moves = st.wire.read(emu.session_moves)
@@ -157,6 +162,7 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
     assert lost.hits == 1
     live_again(st, moves)
 
+    outage = emu.fault(CHANNEL_MESSAGES, "503", count=1)  # discord.py does not retry a 503
     for p in players:
         st.run(emu.voice(p, None))
     wait_until("the session-end post", lambda: any(
@@ -172,6 +178,7 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
         "Map finished: etl\\_frostbite",
     ]
     ends = [m for m in st.posts() if m.embeds and str(m.embeds[0]["title"]).startswith("Session over")]  # fmt: skip
+    assert outage.hits == 1
     assert len(ends) == 1 and [a.filename for a in ends[0].attachments] == ["session_overview.png"]
     assert ends[0].attachments[0].data.startswith(b"\x89PNG")
     refused = st.refusals()[refusals:]

@@ -70,6 +70,7 @@ class Session:
     conn: Connection | None = None
     valid: bool = True
     resumes: int = 0
+    replayed: int = 0  # events sent again on RESUME (missed while the socket was down)
 
     def next_event(self, t: str, d: Any) -> dict[str, Any]:
         self.seq += 1
@@ -286,6 +287,7 @@ class Gateway:
         session.resumes += 1
         for event in list(session.sent):
             if event["s"] > seq:
+                session.replayed += 1
                 await conn.send(event)
         await conn.send(session.next_event("RESUMED", {}))
         async with self.changed:

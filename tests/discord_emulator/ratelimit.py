@@ -79,8 +79,14 @@ class Decision:
 
 
 class RateLimiter:
-    def __init__(self, limits: dict[str, tuple[int, float]] | None = None) -> None:
+    def __init__(
+        self,
+        limits: dict[str, tuple[int, float]] | None = None,
+        global_per_second: int = GLOBAL_PER_SECOND,
+    ) -> None:
         self.limits = dict(ROUTE_LIMITS if limits is None else limits)
+        self.global_per_second = global_per_second
+        self.default = DEFAULT_LIMIT
         self.buckets: dict[str, Bucket] = {}
         self.faults: list[Fault] = []
         self._global: deque[float] = deque()
@@ -91,6 +97,11 @@ class RateLimiter:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def reset(self) -> None:
+        """Fresh buckets and an empty global window."""
+        self.buckets.clear()
+        self._global.clear()
 
     def _fault_for(self, route: str) -> Fault | None:
         for f in self.faults:
@@ -107,10 +118,10 @@ class RateLimiter:
         if not exempt_global:
             while self._global and now - self._global[0] >= 1.0:
                 self._global.popleft()
-            if len(self._global) >= GLOBAL_PER_SECOND:
+            if len(self._global) >= self.global_per_second:
                 return Decision(limited="global", retry_after=1.0 - (now - self._global[0]))
             self._global.append(now)
-        limit, window = self.limits.get(route, DEFAULT_LIMIT)
+        limit, window = self.limits.get(route, self.default)
         key = f"{route}:{major}"
         bucket = self.buckets.get(key)
         if bucket is None:

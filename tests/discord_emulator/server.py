@@ -108,6 +108,7 @@ class Emulator:
         heartbeat_interval_ms: int = 41_250,
         identify_window_s: float = 5.0,
         route_limits: dict[str, tuple[int, float]] | None = None,
+        global_per_second: int = 50,
         privileged_intents: int = 0,
     ) -> None:
         self.ids = Snowflakes()
@@ -142,7 +143,7 @@ class Emulator:
         self.findings: list[str] = []
         self.injected: list[str] = []  # faults served (429s, 503s, lost responses)
         self.requests: list[tuple[float, str, str, int]] = []  # (t, method, route, status)
-        self.limits = RateLimiter(route_limits)
+        self.limits = RateLimiter(route_limits, global_per_second)
         self.gateway = Gateway(
             self, heartbeat_interval_ms=heartbeat_interval_ms, identify_window_s=identify_window_s
         )
@@ -307,6 +308,9 @@ class Emulator:
 
         return await self.gateway.wait(ready, timeout)
 
+    def replayed(self) -> int:
+        return sum(x.replayed for x in self.gateway.sessions.values())
+
     def session_moves(self) -> int:
         return self.gateway.identifies + sum(x.resumes for x in self.gateway.sessions.values())
 
@@ -393,7 +397,9 @@ class Emulator:
     async def _start(
         self, type_: int, user: User, data: dict[str, Any], message: Message | None = None
     ) -> Interaction:
-        assert self.gateway.live, "no live gateway session to dispatch the interaction on"
+        s = self.gateway.current
+        # a session whose socket is down gets the event on RESUME, as on Discord
+        assert s is not None and s.valid, "no gateway session to dispatch the interaction on"
         channel = message.channel_id if message is not None else self.general_channel.id
         inter = Interaction(
             self.ids.next(), secrets.token_urlsafe(48), type_, user, channel, data, source=message
@@ -448,6 +454,12 @@ class Emulator:
         **others: Any,
     ) -> Interaction:
         """Type ``text`` into ``option`` of ``/name``; the answer's choices are in ``.choices``."""
+        inter = await self.start_autocomplete(name, option, text, user, **others)
+        return await self._wait(inter, wait)
+
+    async def start_autocomplete(
+        self, name: str, option: str, text: str, user: User | None = None, **others: Any
+    ) -> Interaction:
         cmd = self.command(name)
         opts, _ = self._options(cmd, {**others, option: text}, option)
         data = {
@@ -457,20 +469,22 @@ class Emulator:
             "guild_id": str(self.guild_id),
             "options": opts,
         }
-        inter = await self._start(AUTOCOMPLETE, user or self.owner, data)
-        return await self._wait(inter, wait)
+        return await self._start(AUTOCOMPLETE, user or self.owner, data)
 
     async def click(
         self, message: Message, label: str, user: User | None = None, *, wait: float = 30.0
     ) -> Interaction:
         """Press the button labelled ``label`` (a user cannot press a disabled one)."""
+        inter = await self.start_click(message, label, user)
+        return await self._wait(inter, wait)
+
+    async def start_click(self, message: Message, label: str, user: User | None = None) -> Interaction:  # fmt: skip
         buttons = [b for b in message.buttons() if b.get("label") == label]
         assert buttons, f"no button {label!r} on the message (has {message.buttons()})"
         button = buttons[0]
         assert not button.get("disabled"), f"button {label!r} is disabled"
         data = {"custom_id": button["custom_id"], "component_type": button["type"]}
-        inter = await self._start(COMPONENT, user or self.owner, data, message)
-        return await self._wait(inter, wait)
+        return await self._start(COMPONENT, user or self.owner, data, message)
 
     async def voice(self, user: User, channel: Channel | None) -> None:
         """``user`` joins ``channel`` (None: leaves voice)."""
