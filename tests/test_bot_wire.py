@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from etl_duck.domain.metrics import METRICS
@@ -67,6 +68,8 @@ def stage(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield st
     finally:
         st.close()
+    # the test-only endpoints were the bot's only while it ran
+    assert discord.http.Route.BASE == "https://discord.com/api/v10"
 
 
 @dataclass(frozen=True)
