@@ -13,6 +13,7 @@ from etl_duck.cli.app import (
     app,
     console,
     err_console,
+    fail,
     ingest_options,
     open_stats,
     print_json,
@@ -99,3 +100,42 @@ def resolve(
     print_report(
         resolve_name(STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options())
     )
+
+
+@app.command()
+def check() -> None:
+    """Verify every file of the current snapshot against the checksums in its manifest."""
+    from etl_duck.lake.snapshot import Lake, verify
+
+    manifest, damages = verify(Lake(STATE.data_dir))
+    if not damages:
+        console.print(
+            f"OK: lake version {manifest.version}, {len(manifest.files())} files match their "
+            "checksums"
+        )
+        return
+    for d in damages:
+        where = (
+            f"an intact copy of an older version is at {d.intact_copy}"
+            if d.intact_copy
+            else "no older snapshot holds an intact copy"
+        )
+        err_console.print(f"[red]damaged[/red] {d.file}: {d.problem}; {where}", soft_wrap=True)
+    fail(
+        f"{len(damages)} damaged file(s) in lake version {manifest.version}: run `etl-duck "
+        "rebuild` to recreate the lake from raw/ (the source of truth)"
+    )
+
+
+@app.command("lake-path")
+def lake_path(
+    lease: Annotated[
+        float, typer.Option(help="Seconds the snapshot is held for you (renew by asking again).")
+    ] = 600.0,
+) -> None:
+    """Print the current snapshot's folder, held for a while: read it from a notebook or
+    another process (`read_parquet('<path>/player_rounds/**/*.parquet')`) and every file
+    belongs to one commit."""
+    from etl_duck import snapshot_path
+
+    print(snapshot_path(STATE.data_dir, lease))

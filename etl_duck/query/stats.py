@@ -120,7 +120,20 @@ class Stats:
         cur = self.serving.cursor()
         if dates is not None:
             self.serving.scope(cur, dates)
-        df = _to_polars(cur.execute(text, used))
+        try:
+            df = _to_polars(cur.execute(text, used))
+        except Exception as exc:
+            import duckdb
+
+            if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException) and (
+                "parquet" in str(exc).lower()
+            ):
+                from etl_duck.lake.snapshot import LakeDamaged, damaged_message
+
+                raise LakeDamaged(
+                    damaged_message(self.serving.snapshot or "the lake", str(exc).splitlines()[0])
+                ) from None
+            raise
         ms = (time.perf_counter() - t0) * 1000
         self.timings.setdefault(name, []).append(ms)
         if ms > self.slow_query_ms:
