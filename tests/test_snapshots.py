@@ -248,3 +248,37 @@ def test_a_full_disk_is_one_sentence_and_the_lake_is_unchanged(
     monkeypatch.undo()
     assert ingest_paths(data_dir, []).committed  # the rerun finishes the job
     assert len(table_rows(data_dir, "rounds")) == 11
+
+
+def test_status_answers_from_one_snapshot_while_commits_land(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Every number of one status answer belongs to one version (before: 7 of 1,546 reads
+    during commits mixed two, e.g. rounds of v22 and files of v23)."""
+    from etl_duck.query.stats import Stats
+
+    files = [header_only_round(tmp_path, f"2026-07-{1 + i % 28:02d}-2{i % 3}0000", tag=str(i))
+             for i in range(30)]  # fmt: skip
+    ingest_paths(data_dir, files[:1])
+    stats = Stats(data_dir)
+    stop = threading.Event()
+    mixed: list[str] = []
+    reads = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            info = stats.status()
+            # each file is one round, each commit adds one: three counts of one version agree
+            if not info["files"] == info["rounds"] == info["version"]:
+                mixed.append(f"v{info['version']}: {info['files']} files, {info['rounds']} rounds")
+            reads[0] += 1
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for f in files[1:]:
+            ingest_paths(data_dir, [f])
+    finally:
+        stop.set()
+        t.join()
+    assert mixed == [] and reads[0] > 20, (mixed[:3], reads)
