@@ -9,6 +9,7 @@ runs it in a thread, the way Discord is another machine); tests drive it through
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -112,8 +113,12 @@ class Emulator:
         privileged_intents: int = 0,
     ) -> None:
         self.ids = Snowflakes()
-        self.token = f"emulator.{secrets.token_urlsafe(24)}"
         self.application_id = self.ids.next()
+        # shaped like a bot token: base64(bot id) . base64(time) . secret
+        self.token = ".".join(
+            base64.urlsafe_b64encode(part).decode().rstrip("=")
+            for part in (str(self.application_id).encode(), b"emul", secrets.token_bytes(27))
+        )
         self.bot_user = User(self.application_id, "etl-duck", bot=True)
         self.privileged_intents = privileged_intents
         self.guild_id = self.ids.next()
