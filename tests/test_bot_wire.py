@@ -102,7 +102,8 @@ def facts(st: Stage) -> Facts:
         "SELECT count(DISTINCT guid) FROM {t} WHERE counted AND session_id = "
         "(SELECT max(session_id) FROM {t})",
     )[0][0]
-    sessions = lake_sql(data, "SELECT count(DISTINCT session_id) FROM {t}", "rounds")[0][0]
+    # sessions with a counted round (what every session command lists)
+    sessions = lake_sql(data, "SELECT count(DISTINCT session_id) FROM {t} WHERE counted", "rounds")[0][0]  # fmt: skip
     guids = {r[0] for r in lake_sql(data, "SELECT DISTINCT guid FROM {t}")}
     dates = {r[0].isoformat() for r in lake_sql(data, "SELECT DISTINCT session_date FROM {t}", "rounds")}  # fmt: skip
     return Facts(min_rounds, board[0][0], board[1][0], int(board[0][1]), len(board), last,
