@@ -36,7 +36,7 @@ contracts: $(STAMP)
 	$(BIN)/python -m tests.contracts
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest --budget-seconds=240
+	$(BIN)/python -m pytest -n auto --budget-seconds=240
 
 ## bench: the benchmarks at the reduced default size (FULL=1 for 10 years)
 bench: $(STAMP)

@@ -3,6 +3,8 @@ with rate-limit headers, 429s and injected faults applied to every request in on
 
 from __future__ import annotations
 
+import email
+import email.message
 import json
 import logging
 import re
@@ -220,16 +222,20 @@ class Rest:
         payload: Any = None
         files: list[tuple[str, bytes]] = []
         if request.content_type == "multipart/form-data":
-            reader = await request.multipart()
+            # the standard library's MIME parser: aiohttp's own reader warns on every part
+            head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
+            form = email.message_from_bytes(head + await request.read())
             size = 0
-            async for part in reader:
-                name = getattr(part, "name", None)
-                data = await part.read()  # type: ignore[union-attr]
+            for part in form.get_payload():
+                assert isinstance(part, email.message.Message)
+                name = part.get_param("name", header="content-disposition")
+                data = part.get_payload(decode=True)
+                assert isinstance(data, bytes)
                 if name == "payload_json":
                     payload = json.loads(data)
-                elif name is not None and name.startswith("files["):
+                elif isinstance(name, str) and name.startswith("files["):
                     size += len(data)
-                    files.append((str(getattr(part, "filename", None) or name), bytes(data)))
+                    files.append((part.get_filename() or name, data))
             if problems := check_upload_size(size):
                 raise Refused(problems)
         elif request.can_read_body:
