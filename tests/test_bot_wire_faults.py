@@ -131,14 +131,21 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
     assert EVENING[0] in sync(st).text()
     wait_until("the first round post", lambda: bool(round_posts(st, EVENING[0])))
 
+    # op 9 while a commit's posts are on their way: the posts go on (REST), the bot waits as
+    # discord.py does (5 s) and identifies anew
+    arrive(server, EVENING[1])
+    moves = st.wire.read(emu.session_moves)
+    pending = st.run(emu.start_slash("sync"))
+    st.run(emu.invalidate_session(resumable=False))
+    wait_until("/sync during a session invalidation", lambda: pending.answered)
+    wait_until("the map post", lambda: len(map_posts(st)) == 1)
+    live_again(st, moves)
+
     moves = st.wire.read(emu.session_moves)
     st.run(emu.reconnect())  # op 7 …
     missed = st.run(emu.start_slash("status"))  # … and a command while the bot reconnects
     live_again(st, moves)
     wait_until("the command sent during the reconnect", lambda: missed.answered)
-    arrive(server, EVENING[1])
-    sync(st)
-    wait_until("the map post", lambda: len(map_posts(st)) == 1)
 
     storm = emu.fault(CHANNEL_MESSAGES, "429", count=7, retry_after=0.2)  # > discord.py's 5 tries
     arrive(server, EVENING[2])
@@ -154,13 +161,9 @@ def test_an_evening_of_faults_posts_every_round_exactly_once(
     assert st.wire.read(emu.replayed) >= 2, "RESUME replayed what the bot missed"
     lost = emu.fault(CHANNEL_MESSAGES, "lost_response", count=1)  # created, answer lost
     arrive(server, EVENING[3])
-    moves = st.wire.read(emu.session_moves)
-    pending = st.run(emu.start_slash("sync"))
-    st.run(emu.invalidate_session(resumable=False))  # op 9: a new IDENTIFY, after discord.py's wait
-    wait_until("/sync during a session invalidation", lambda: pending.answered)
+    sync(st)
     wait_until("the second map post", lambda: len(map_posts(st)) == 2)
     assert lost.hits == 1
-    live_again(st, moves)
 
     outage = emu.fault(CHANNEL_MESSAGES, "503", count=1)  # discord.py does not retry a 503
     for p in players:
