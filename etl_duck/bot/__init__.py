@@ -3,8 +3,9 @@ voice-driven sessions. Entry point: :func:`run_bot` (``etl-duck bot [--check]``)
 
 Layout: ``client`` (the Bot and its shared services), ``cogs/`` (one per feature),
 ``embeds/`` (pure result → embed builders), ``respond`` (timing, deferral, failures),
-``paginate``, ``autocomplete``, ``voice`` (session rules), ``ingestor`` (commit hooks),
-``commandsync``, ``checks`` (--check), ``endpoints`` (test-only: a Discord emulator).
+``paginate``, ``autocomplete``, ``voice`` (session rules), ``options`` (text option lengths),
+``deliver`` (the bot's own posts, exactly once), ``commandsync``, ``checks`` (--check),
+``endpoints`` (test-only: a Discord emulator).
 """
 
 from __future__ import annotations
