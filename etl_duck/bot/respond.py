@@ -11,6 +11,7 @@ and input errors found before a chart stay private (ephemeral) answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -148,7 +149,9 @@ async def send(
     try:
         if interaction.response.is_done():
             if public_deferral and reply.ephemeral:
-                await interaction.delete_original_response()
+                # if the delete fails the reply still goes out (public): better than nothing
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
             await interaction.followup.send(**kwargs)
         else:
             await interaction.response.send_message(**kwargs)

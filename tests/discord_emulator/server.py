@@ -34,7 +34,7 @@ from .payloads import (
 )
 from .ratelimit import Fault, FaultKind, RateLimiter
 from .rest import Rest
-from .rules import RULES, Violation
+from .rules import Violation
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,3 @@ class Emulator:
             self.voice_states[user.id] = state
             payload = state.payload(self.guild_id)
         await self.gateway.dispatch("VOICE_STATE_UPDATE", payload)
-
-
-def rule_ids() -> list[str]:
-    return list(RULES)
