@@ -35,15 +35,26 @@ def report(stats: Stats) -> SessionReport:
 
 
 def test_session_charts(report: SessionReport) -> None:
-    assert png_size(charts.session_overview_png(report)) == (1000, 700)
-    assert png_size(charts.dpm_timeline_png(report)) == (1100, 600)
+    assert png_size(charts.session_overview_png(report)) == (1200, 850)
+    # small multiples: one panel per player, four a row (6 players here: 3 a row, 2 rows)
+    assert report.players.height == 6
+    assert png_size(charts.dpm_timeline_png(report)) == (1200, 540)
+
+
+def test_a_leaderboard_axis_shows_the_differences() -> None:
+    """294 and 336 DPM must not look alike: the axis starts near the smallest value."""
+    lo, hi = charts.value_axis([294.5, 336.1])
+    assert 250 < lo < 294.5 and hi > 336.1
+    assert (336.1 - lo) / (294.5 - lo) > 2  # the longer bar is at least twice the shorter
+    assert charts.value_axis([5, 120]) == (0.0, pytest.approx(120 + 115 * 0.3))  # far apart: 0
+    assert charts.value_axis([-3.0, 2.0])[0] < -3.0  # negatives stay visible
 
 
 def test_compare_and_leaderboard_charts(stats: Stats) -> None:
     rows = stats.compare("vid", "SuperBoyy")
     assert png_size(charts.compare_radar_png(rows, ["dpm", "kd", "accuracy"])) == (700, 700)
     board = stats.leaderboard("kills", limit=10)
-    assert png_size(charts.leaderboard_png(board, "Kills — all time")) == (900, 600)
+    assert png_size(charts.leaderboard_png(board, "Kills — all time")) == (900, 620)
 
 
 def test_empty_inputs_still_render(report: SessionReport) -> None:

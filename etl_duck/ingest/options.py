@@ -36,6 +36,7 @@ class IngestReport:
     rejected_lines: int = 0
     partitions_written: int = 0
     version: int = 0
+    rebuilt: bool = False  # a rebuild from raw/: every file is listed, none of them is new
 
     def summary(self) -> str:
         return (

@@ -79,7 +79,7 @@ def ingest_paths(
     opts = options or IngestOptions()
     lake = Lake(data_dir)
     raw = RawStore(data_dir)
-    report = IngestReport()
+    report = IngestReport(rebuilt=rebuild)
     with lake.writer_lock():
         raw.recover()
         snap = lake.current_dir()

@@ -102,11 +102,25 @@ class AsyncStats:
     async def player_totals(self, window: Window) -> pl.DataFrame:
         return await self._call(("totals", window), lambda: self.stats.player_totals(window))
 
+    async def session_id_for(self, day: date | None) -> tuple[int, date]:
+        return await self._call(("session_id_for", day), lambda: self.stats.session_id_for(day))
+
     async def session(self, day: date | None = None) -> SessionReport:
         return await self._call(("session", day), lambda: self.stats.session(day))
 
     async def last_session(self) -> SessionReport:
         return await self._call(("session", None), self.stats.last_session)
+
+    async def session_by_id(self, sid: int, sdate: date) -> SessionReport:
+        return await self._call(("session_id", sid), lambda: self.stats.session_by_id(sid, sdate))
+
+    async def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
+        return await self._call(
+            ("vs_average", sid), lambda: self.stats.session_vs_average(sid, sdate)
+        )
+
+    async def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
+        return await self._call(None, lambda: self.stats.rounds_by_files(names))
 
     async def sessions(self, month: str | None = None) -> pl.DataFrame:
         return await self._call(("sessions", month), lambda: self.stats.sessions(month))

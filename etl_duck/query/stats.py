@@ -20,9 +20,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from etl_duck.domain.scoring import Team, pick_mvp, score_stopwatch
+from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
+from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
 from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
 from etl_duck.query.serving import Serving, _to_polars
@@ -36,6 +37,16 @@ if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class TeamOverrides(Protocol):
+    """Where admins' team corrections live (``etl_duck.botstate.BotState``): outside the
+    lake, so they survive a rebuild; session ids are derived from file names, so a rebuilt
+    lake finds them again."""
+
+    def teams_for(self, session_id: int) -> tuple[TeamOverride, ...] | None: ...
+
+    def teams_revision(self) -> int: ...
 
 
 class NoData(LookupError):
@@ -68,6 +79,8 @@ class SessionReport:
     teams: tuple[Team, Team] | None
     mvp: dict[str, Any] | None
     dpm_timeline: pl.DataFrame
+    segments: tuple[Segment, ...] = ()  # the score per opponent (one when nobody changed)
+    overridden: bool = False  # teams were set by an admin (/set_teams)
 
     @property
     def duration(self) -> timedelta:
@@ -90,6 +103,7 @@ class Stats:
         slow_query_ms: float = 50.0,
         cache: QueryCache | None = None,
         threads: int = 2,
+        teams: TeamOverrides | None = None,
     ) -> None:
         from etl_duck.lake.snapshot import Lake
 
@@ -98,6 +112,7 @@ class Stats:
         self.cache = cache or QueryCache()
         self.min_rounds = min_rounds
         self.slow_query_ms = slow_query_ms
+        self.teams = teams
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
@@ -273,11 +288,16 @@ class Stats:
     def session(self, day: date | None = None) -> SessionReport:
         """The session that started on ``day`` (or the last session): players, maps, score."""
         sid, sdate = self.session_id_for(day)
+        return self.session_by_id(sid, sdate)
+
+    def session_by_id(self, sid: int, sdate: date) -> SessionReport:
+        """One session's report (cached; an admin's team override moves the key on)."""
+        revision = self.teams.teams_revision() if self.teams is not None else 0
 
         def compute() -> SessionReport:
             return self._session_report(sid, sdate)
 
-        return self._cached(("session", sid), (sdate, sdate), compute)
+        return self._cached(("session", sid, revision), (sdate, sdate), compute)
 
     def last_session(self) -> SessionReport:
         return self.session(None)
@@ -293,9 +313,9 @@ class Stats:
         sides = self.run("session_sides", [sdate], session_id=sid)
         maps = self.run("session_maps", [sdate], session_id=sid)
         timeline = self.run("session_dpm_timeline", [sdate], session_id=sid)
-        outcomes, teams = score_stopwatch(rounds, sides, players)
-        if not outcomes.is_empty():
-            maps = maps.join(outcomes, on="match_id", how="left")
+        override = self.teams.teams_for(sid) if self.teams is not None else None
+        score = score_stopwatch(rounds, sides, players, override)
+        maps = maps.join(score.maps, on="match_id", how="left")
         counted = rounds.filter(pl.col("counted"))
         mvp = pick_mvp(players, counted.height)
         start = rounds["end_time"].min() if rounds.is_empty() else rounds["start_time"].min()
@@ -307,10 +327,42 @@ class Stats:
             players=players,
             maps=maps,
             rounds=rounds,
-            teams=teams,
+            teams=score.teams,
             mvp=mvp,
             dpm_timeline=timeline,
+            segments=score.segments,
+            overridden=bool(override),
         )
+
+    def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
+        """Each player of a session against his own history before it: tonight's kills and
+        DPM, his kills per round × tonight's rounds (``expected_kills``) and his DPM before
+        (``avg_dpm``); ``history_rounds`` 0 for a first night. By tonight's DPM."""
+        import polars as pl
+
+        def compute() -> pl.DataFrame:
+            tonight = self.player_totals(Window("session", sdate, sdate, sid))
+            before = self.player_totals(Window("range", ALL_FROM, sdate - timedelta(days=1)))
+            hist = before.select(
+                "guid",
+                pl.col("rounds").alias("history_rounds"),
+                (pl.col("kills") / pl.col("rounds")).alias("kills_per_round"),
+                pl.col("dpm").alias("avg_dpm"),
+            )
+            out = tonight.select("guid", "name", "rounds", "kills", "dpm").join(
+                hist, on="guid", how="left"
+            )
+            return out.with_columns(
+                pl.col("history_rounds").fill_null(0),
+                (pl.col("kills_per_round") * pl.col("rounds")).alias("expected_kills"),
+            ).sort(["dpm", "kills"], descending=True, nulls_last=True)
+
+        return self._cached(("vs_average", sid), (ALL_FROM, sdate), compute)
+
+    def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
+        """Session, match and counted flag of some round files (serving table, uncached:
+        the names are a commit's)."""
+        return self.run("rounds_by_files", names=sorted(names))
 
     def sessions(self, month: str | None = None) -> pl.DataFrame:
         """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""

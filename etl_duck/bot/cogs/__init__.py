@@ -5,6 +5,7 @@ from __future__ import annotations
 from discord.ext import commands
 
 from .admin import AdminCog
+from .digest import DigestCog
 from .fetch import FetchCog
 from .leaderboard import LeaderboardCog
 from .links import LinksCog
@@ -24,9 +25,10 @@ COGS: tuple[type[commands.Cog], ...] = (
     StatusCog,
     AdminCog,
     RoundPostsCog,
+    DigestCog,
     VoiceCog,
     FetchCog,
 )
 
-__all__ = ["COGS", "AdminCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
+__all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
            "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
