@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from etl_duck.domain.endstats import is_endstats_file_name, parse_endstats_name
 from etl_duck.domain.parse import ParseError, is_stats_file_name, parse_file_name
 
 if TYPE_CHECKING:
@@ -205,8 +206,8 @@ class RemoteFile:
 
 
 def raw_path(data_dir: Path, name: str) -> Path:
-    """Where a stats file lives in the raw store: ``raw/YYYY-MM-DD/<name>``."""
-    fn = parse_file_name(name)
+    """Where a stats (or endstats) file lives in the raw store: ``raw/YYYY-MM-DD/<name>``."""
+    fn = parse_endstats_name(name) if is_endstats_file_name(name) else parse_file_name(name)
     return data_dir / "raw" / fn.end_time.strftime("%Y-%m-%d") / name
 
 
@@ -518,15 +519,16 @@ class Fetcher:
                 self._skip(report, display_name(raw), reason)
                 continue
             name = raw.decode("utf-8")
-            if not is_stats_file_name(name):
-                continue  # endstats, weapon stats, anything else: not ours, not reported
+            endstats = is_endstats_file_name(name)  # awards and versus rows (§10): ours too
+            if not (endstats or is_stats_file_name(name)):
+                continue  # weapon stats, anything else: not ours, not reported
             report.listed += 1
             attrs = entry.attrs
             if attrs.type not in (asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_UNKNOWN):
                 self._skip(report, name, "not a regular file")
                 continue
             try:
-                fn = parse_file_name(name)
+                fn = parse_endstats_name(name) if endstats else parse_file_name(name)
             except ParseError as exc:
                 self._skip(report, name, exc.reason)
                 continue

@@ -26,10 +26,11 @@ class IngestOptions:
 
 @dataclass
 class IngestReport:
-    ingested: list[str] = field(default_factory=list)
+    ingested: list[str] = field(default_factory=list)  # round stats files
+    endstats: list[str] = field(default_factory=list)  # endstats files stored (§10)
     replaced: list[str] = field(default_factory=list)  # partial files that grew
     duplicates: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # not round stats files (e.g. endstats)
+    skipped: list[str] = field(default_factory=list)  # neither round nor endstats files
     empty: list[str] = field(default_factory=list)  # 0 bytes: retry later
     partial: list[str] = field(default_factory=list)  # stored, flagged, awaiting re-fetch
     quarantined: dict[str, str] = field(default_factory=dict)  # name → reason
@@ -40,8 +41,9 @@ class IngestReport:
 
     def summary(self) -> str:
         return (
-            f"{len(self.ingested)} ingested, {len(self.replaced)} replaced, "
-            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped (not round files), "
+            f"{len(self.ingested)} ingested, {len(self.endstats)} endstats, "
+            f"{len(self.replaced)} replaced, "
+            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped (not stats files), "
             f"{len(self.empty)} empty (retry later), {len(self.partial)} partial, "
             f"{len(self.quarantined)} quarantined, {self.rejected_lines} rejected lines; "
             f"lake version {self.version}"

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, is_stats_file_name, parse_head
 from etl_duck.domain.sessions import Session
+from etl_duck.ingest import endstats
 from etl_duck.ingest.build import BuildJob, round_time, run_jobs
 from etl_duck.ingest.options import IngestOptions, IngestReport
 from etl_duck.ingest.state import (
@@ -114,7 +115,7 @@ def ingest_paths(
             if progress is not None and i % 500 == 0:
                 progress(i, len(candidates))
             name = path.name
-            if not is_stats_file_name(name):
+            if not (is_stats_file_name(name) or endstats.is_endstats_file_name(name)):
                 report.skipped.append(str(path))
                 continue
             data = path.read_bytes()
@@ -168,9 +169,22 @@ def ingest_paths(
         raw.store(new)
         failpoint("raw stored")
 
-        # 2. read the new files' names and headers (a bad one is quarantined)
+        # 2. read the new files' names and headers (a bad one is quarantined); endstats
+        # files have no header: they are checked here and join their round's build
         heads: dict[str, RoundHead] = {}
+        arrived: dict[str, bytes] = {}
+        checked: dict[str, tuple[str, list[tuple[int | None, str | None, str]]]] = {}
         for name, data in list(new.items()):
+            if endstats.is_endstats_file_name(name):
+                try:
+                    checked[name] = endstats.check(name, data)
+                    arrived[name] = data
+                except ParseError as exc:
+                    report.quarantined[name] = str(exc)
+                    raw.quarantine(name, data, str(exc))
+                    ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
+                del new[name]
+                continue
             try:
                 heads[name] = parse_head(data, name)
             except ParseError as exc:
@@ -185,13 +199,16 @@ def ingest_paths(
         # without it: one bad file never fails the batch, nor wedges the pending list.
         new_version = manifest.version + 1
         removed: set[str] = set()  # already-committed files that can no longer be built
+        known = sorted({*endstats.known_endstats(ledger_tab), *arrived})
         while True:
+            times = {n: round_time(h.file, h.header) for n, h in heads.items()}
             regroup = regroup_sessions(
                 index_tab,
-                {n: round_time(h.file, h.header) for n, h in heads.items()},
+                times,
                 opts.session_gap_minutes,
                 everything=resettle,
                 removed=removed,
+                touched=endstats.touched_rounds(arrived, index_tab, times),
             )
             affected = regroup.affected
             by_date: dict[date, list[Session]] = {}
@@ -209,6 +226,10 @@ def ingest_paths(
                     ),
                     opts,
                     scratch,
+                    tuple(
+                        (n, arrived[n] if n in arrived else raw.path(n).read_bytes())
+                        for n in endstats.select_for(ss, known)
+                    ),
                 )
                 for d, ss in sorted(by_date.items())
             ]
@@ -251,6 +272,14 @@ def ingest_paths(
                         report.partial.append(name)
                     if name not in report.replaced:
                         report.ingested.append(name)
+        for name, (status, skipped) in checked.items():
+            ledger_updates[name] = ledger_row(name, arrived[name], status, None, new_version)
+            rejected_rows.extend(
+                {"file_name": name, "line": ln, "field": fld, "reason": why}
+                for ln, fld, why in skipped
+            )
+            report.rejected_lines += len(skipped)
+            report.endstats.append(name)
         if rebuild or resettle:  # dates that no longer hold any session disappear
             for t in TABLES:
                 for iso in manifest.partitions[t]:

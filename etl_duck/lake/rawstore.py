@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import is_stats_file_name
 from etl_duck.lake.fsutil import store_files_atomic, write_bytes_atomic
 
@@ -64,7 +65,11 @@ class RawStore:
             names = (self.data_dir / PENDING).read_text().split()
         except FileNotFoundError:
             return []
-        return [p for n in names if is_stats_file_name(n) and (p := self.path(n)).is_file()]
+        return [
+            p
+            for n in names
+            if (is_stats_file_name(n) or is_endstats_file_name(n)) and (p := self.path(n)).is_file()
+        ]
 
     def clear_pending(self) -> None:
         (self.data_dir / PENDING).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 if TYPE_CHECKING:
     import polars as pl
 
+    from etl_duck.domain.records import Event
     from etl_duck.query.cache import QueryCache
     from etl_duck.query.players import PlayerCard
 
@@ -162,6 +163,35 @@ class AsyncStats:
         return await self._call(
             ("session_weapons", session_id),
             lambda: self.stats.session_weapons(session_id, session_date),
+        )
+
+    async def teammates(
+        self, text: str, min_maps: int | None = None
+    ) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(
+            ("teammates", text, min_maps), lambda: self.stats.teammates(text, min_maps)
+        )
+
+    async def lineups(self, window: str = "all", min_maps: int | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("lineups", window, min_maps), lambda: self.stats.lineups(window, min_maps)
+        )
+
+    async def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(("rivals", text), lambda: self.stats.rivals(text))
+
+    async def records(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        return await self._call(("records", map_name), lambda: self.stats.records(map_name))
+
+    async def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        return await self._call(("bests", text), lambda: self.stats.personal_bests(text))
+
+    async def session_events(self, sid: int) -> list[Event]:
+        return await self._call(("session_events", sid), lambda: self.stats.session_events(sid))
+
+    async def round_events(self, sid: int, file_name: str) -> list[Event]:
+        return await self._call(
+            ("round_events", sid, file_name), lambda: self.stats.round_events(sid, file_name)
         )
 
     async def status(self) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class Serving:
         self.con.execute("CREATE TABLE rounds AS SELECT * FROM _empty_rounds")
         for name, query in ROLLUPS.items():
             text = sql(query).replace("$dates::DATE[]", "[]::DATE[]")
-            for detail in self.DETAIL:
+            for detail in (t for t in SCHEMAS if t != "rounds"):
                 text = text.replace(f"FROM {detail}", f"FROM _empty_{detail}")
             self.con.execute(f"CREATE TABLE {name} AS {text} LIMIT 0")
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.
     import polars as pl
 
     from etl_duck.domain.metrics import Metric
+    from etl_duck.domain.records import Event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,36 @@ class PlayerNotFound(LookupError):
         self.text, self.suggestions = text, suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"No player matches {text!r}.{hint}")
+
+
+class AmbiguousPlayer(PlayerNotFound):
+    """Several players match about equally well: ask which one (``candidates``: guid, name,
+    rounds, last_seen rows, best first)."""
+
+    def __init__(self, text: str, candidates: list[dict[str, Any]]) -> None:
+        self.candidates = candidates
+        super().__init__(text, [str(c["name"]) for c in candidates])
+        self.args = (f"{text!r} matches several players: " + ", ".join(
+            f"{c['name']} ({c['guid']})" for c in candidates) + "; name one by GUID.",)  # fmt: skip
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class SocialIndex:
+    """Everything the social questions read, built once per lake version: per-map results,
+    best rounds, endstats versus sums, per-session totals, and every record, personal best
+    and milestone event ever (announcement keys are stable, so this is recomputable)."""
+
+    results: pl.DataFrame
+    bests: pl.DataFrame
+    versus: pl.DataFrame
+    sessions: pl.DataFrame
+    rounds: pl.DataFrame
+    records: list[Event]
+    personal: list[Event]
+    milestones: list[Event]
 
 
 @dataclass(frozen=True)
@@ -94,6 +125,8 @@ class Stats:
     """Everything a user can ask, over one data directory. Thread-safe."""
 
     LAST_ROUNDS = 5  # rounds on a career card (the serving tails keep this many per session)
+    TIE_MARGIN = 0.1  # name matches this close to the best one are "near-tied": ask
+    CHOICES = 10  # players offered when a name is ambiguous
 
     def __init__(
         self,
@@ -434,10 +467,14 @@ class Stats:
         if found.is_empty():
             raise PlayerNotFound(text, [])
         top = found.row(0, named=True)
-        strong = top["score"] >= 1.5 or (
-            top["score"] >= 1.0 and (found.height == 1 or found["score"][1] < top["score"])
-        )
-        if not strong:
+        # near-tied matches (`slomix` in five names): ask, never pick one silently
+        close = found.filter(found["score"] >= top["score"] - self.TIE_MARGIN)
+        if len(exact) > 1 or (close.height > 1 and top["score"] < 1.5):
+            pool = found if len(exact) > 1 else close
+            if len(exact) > 1:
+                pool = pool.filter(pool["guid"].is_in(sorted(exact)))
+            raise AmbiguousPlayer(text, pool.head(self.CHOICES).to_dicts())
+        if top["score"] < 1.0:
             raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
         return str(top["guid"]), str(top["name"])
 
@@ -582,6 +619,166 @@ class Stats:
         if rows.is_empty():
             return rows
         return with_metrics(rows).sort(["dpm", "kills"], descending=True, nulls_last=True)
+
+    # ---- duos, rivals, records and milestones (issue 17)
+
+    def social(self) -> SocialIndex:
+        """The social index of the current lake version (cached; a commit anywhere moves it)."""
+
+        def compute() -> SocialIndex:
+            from etl_duck.domain import records
+
+            rounds = self.run("social_rounds")
+            bests = self.run("social_map_bests")
+            sessions = self.run("social_sessions")
+            return SocialIndex(
+                results=self.run("social_match_results"),
+                bests=bests,
+                versus=self.run("social_versus"),
+                sessions=sessions,
+                rounds=rounds,
+                records=records.round_record_events(rounds, bests),
+                personal=records.personal_best_events(bests),
+                milestones=records.milestone_events(sessions),
+            )
+
+        return self._cached(("social",), (ALL_FROM, ALL_TO), compute)
+
+    def teammates(self, text: str, min_maps: int | None = None) -> tuple[str, str, pl.DataFrame]:
+        """(guid, name, one row per teammate: maps together / apart, records, win rates)."""
+        from etl_duck.domain import social
+
+        guid, name = self.resolve_player(text)
+        n = social.MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            return social.teammates(self.social().results, guid, n)
+
+        return guid, name, self._cached(("teammates", guid, n), (ALL_FROM, ALL_TO), compute)
+
+    def lineups(self, window: str | Window = "all", min_maps: int | None = None) -> pl.DataFrame:
+        """Recurring rosters against each other over a window, with their records."""
+        import polars as pl
+
+        from etl_duck.domain import social
+
+        w = window if isinstance(window, Window) else self.resolve_window(window)
+        n = social.MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            results = self.social().results.filter(
+                pl.col("session_date").is_between(w.date_from, w.date_to)
+            )
+            return social.lineups(results, n)
+
+        return self._cached(("lineups", w.date_from, w.date_to, n), (ALL_FROM, ALL_TO), compute)
+
+    def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
+        """(guid, name, per opponent: rounds, kills, deaths, K/D — endstats versus rows)."""
+        from etl_duck.domain import social
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> pl.DataFrame:
+            return social.rivals(self.social().versus, guid)
+
+        return guid, name, self._cached(("rivals", guid), (ALL_FROM, ALL_TO), compute)
+
+    def records(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        """The standing records: all-time and per map (or one map), with their holders."""
+        from etl_duck.domain import records
+
+        def compute() -> list[dict[str, Any]]:
+            idx = self.social()
+            standing = records.current_records(idx.records, idx.rounds, idx.bests)
+            return self._with_team_holders(standing)
+
+        rows = self._cached(("records",), (ALL_FROM, ALL_TO), compute)
+        if map_name is None:
+            return rows
+        want = map_name.strip().lower()
+        return [r for r in rows if r["scope"] == "all" or r["scope"].lower() == want]
+
+    def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        from etl_duck.domain import records
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> list[dict[str, Any]]:
+            idx = self.social()
+            return records.personal_bests(idx.bests, idx.sessions, guid)
+
+        return guid, name, self._cached(("bests", guid), (ALL_FROM, ALL_TO), compute)
+
+    def session_events(self, sid: int) -> list[Event]:
+        """Records broken, personal bests and milestones of one session, in time order
+        (time records' holders filled in)."""
+
+        def compute() -> list[Event]:
+            idx = self.social()
+            events = [e for e in (*idx.records, *idx.personal, *idx.milestones)
+                      if e.session_id == sid]  # fmt: skip
+            return self._with_event_holders(events)
+
+        return self._cached(("session_events", sid), (ALL_FROM, ALL_TO), compute)
+
+    def round_events(self, sid: int, file_name: str) -> list[Event]:
+        """What one round set: records and personal bests (milestones: the session's)."""
+        return [e for e in self.session_events(sid) if e.file_name == file_name]
+
+    def _sides(self, files: list[str]) -> dict[tuple[str, bool], str]:
+        """(round file, attacking?) → that side, as its clan tag or its first names."""
+        import polars as pl
+
+        from etl_duck.domain.teams import clan_tag
+
+        if not files:
+            return {}
+        rounds = self.social().rounds.filter(pl.col("file_name").is_in(files))
+        dates = sorted(set(rounds["session_date"].to_list()))
+        rows = self.run("round_attackers", dates, names=sorted(files))
+        out: dict[tuple[str, bool], str] = {}
+        for (f, attacking), part in rows.group_by("file_name", "attacking", maintain_order=True):
+            names = [str(n) for n in part["name"].to_list()]
+            tag = clan_tag(names)
+            shown = tag or (", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
+            out[(str(f), bool(attacking))] = shown
+        return out
+
+    @staticmethod
+    def _holder(sides: dict[tuple[str, bool], str], kind: str, file_name: str | None) -> str:
+        """Completions are the attackers', holds the defenders'."""
+        attacking = kind == "fastest_completion"
+        fallback = "the attackers" if attacking else "the defenders"
+        return sides.get((file_name or "", attacking), fallback)
+
+    def _with_event_holders(self, events: list[Event]) -> list[Event]:
+        import dataclasses
+
+        timed = ("fastest_completion", "longest_hold")
+        files = sorted({f for e in events if e.kind in timed
+                        for f in (e.file_name, e.previous_file) if f})  # fmt: skip
+        sides = self._sides(files)
+        return [
+            dataclasses.replace(
+                e,
+                holder=self._holder(sides, e.kind, e.file_name),
+                previous_holder=self._holder(sides, e.kind, e.previous_file),
+            )
+            if e.kind in timed
+            else e
+            for e in events
+        ]
+
+    def _with_team_holders(self, standing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        timed = ("fastest_completion", "longest_hold")
+        sides = self._sides(sorted(r["file_name"] for r in standing if r["kind"] in timed))
+        return [
+            {**r, "holder": self._holder(sides, r["kind"], r["file_name"])}
+            if r["kind"] in timed
+            else r
+            for r in standing
+        ]
 
     def status(self) -> dict[str, Any]:
         """Headline numbers of the lake (version, sessions, rounds, players, dates)."""

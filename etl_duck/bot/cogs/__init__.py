@@ -13,6 +13,7 @@ from .players import PlayersCog
 from .posts import RoundPostsCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
+from .social import RecordsCog, SocialCog
 from .status import StatusCog
 from .voice import VoiceCog
 
@@ -22,6 +23,8 @@ COGS: tuple[type[commands.Cog], ...] = (
     PlayersCog,
     ScoringCog,
     LinksCog,
+    SocialCog,
+    RecordsCog,
     StatusCog,
     AdminCog,
     RoundPostsCog,
@@ -31,4 +34,5 @@ COGS: tuple[type[commands.Cog], ...] = (
 )
 
 __all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
+           "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog", "StatusCog",
+           "VoiceCog"]  # fmt: skip

@@ -94,8 +94,12 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             return  # another process posted it meanwhile
         rep = await self._report(detail)
         match = _match_row(rep, detail.round["match_id"])
+        notes: list[str] = []
+        records: Any = self.bot.get_cog("Records")
+        if records is not None:
+            notes = await records.round_notes(int(detail.round["session_id"]), name)
         try:
-            await channel.send(embed=posts.round_post(detail, match))
+            await channel.send(embed=posts.round_post(detail, match, notes))
         except Exception:
             await asyncio.to_thread(state.release, ROUND, name)
             raise
