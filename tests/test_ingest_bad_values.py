@@ -51,10 +51,10 @@ def test_a_file_whose_rows_cannot_be_built_is_quarantined_and_the_batch_lands(
     victim = "2025-09-24-233657-te_escape2-round-2.txt"
     real_build = ingest_module.build_partition
 
-    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
+    def build(sessions, files, opts, *endstats):  # type: ignore[no-untyped-def]
         if victim in files:
             raise OverflowError("simulated: a value the encoder cannot take")
-        return real_build(sessions, files, opts)
+        return real_build(sessions, files, opts, *endstats)
 
     monkeypatch.setattr(ingest_module, "build_partition", build)
     report = ingest_paths(data_dir, [REAL])
@@ -79,10 +79,10 @@ def test_a_committed_file_that_can_no_longer_be_built_leaves_the_lake_visibly(
     old = "2025-09-24-233255-te_escape2-round-1.txt"
     real_build = ingest_module.build_partition
 
-    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
+    def build(sessions, files, opts, *endstats):  # type: ignore[no-untyped-def]
         if old in files:
             raise ValueError("simulated")
-        return real_build(sessions, files, opts)
+        return real_build(sessions, files, opts, *endstats)
 
     monkeypatch.setattr(ingest_module, "build_partition", build)
     report = ingest_paths(data_dir, [REAL / "2025-09-24-233657-te_escape2-round-2.txt"])

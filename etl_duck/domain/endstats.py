@@ -156,6 +156,7 @@ def parse_endstats(data: bytes, name: str) -> Endstats:
         out.partial = True
     subject: tuple[str, str] | None = None
     orphans: list[int] = []  # opponent rows without a VS_HEADER (older writers)
+    headers = 0
     for no, raw in enumerate(lines, start=1):
         text = _decode(raw.rstrip(b"\r"))
         if not text.strip():
@@ -168,17 +169,20 @@ def parse_endstats(data: bytes, name: str) -> Endstats:
                 subject = None
                 continue
             subject = (parts[1].strip(), guid[:8].upper())
+            headers += 1
             continue
         if len(parts) != 3:
             out.skipped.append((no, "line", f"expected 3 TAB-separated fields, found {len(parts)}"))
             continue
         first, second, third = parts
         kills, deaths = _int(second), _int(third)
-        if first in KNOWN_AWARDS or kills is None or deaths is None:
+        numbers = kills is not None and deaths is not None
+        if subject is not None and numbers:  # in a block: an opponent may be "Mortarmagnet"
+            assert kills is not None and deaths is not None
+            out.versus.append(Versus(no, subject[0], subject[1], first.strip(), kills, deaths))
+        elif first in KNOWN_AWARDS or not numbers:
             value, unit = split_value(third)
             out.awards.append(Award(no, first.strip(), second.strip(), value, unit, third.strip()))
-        elif subject is not None:
-            out.versus.append(Versus(no, subject[0], subject[1], first.strip(), kills, deaths))
         else:
             orphans.append(no)
     if orphans:
@@ -192,7 +196,7 @@ def parse_endstats(data: bytes, name: str) -> Endstats:
                 "are kept",
             )
         )
-    if not out.awards and not out.versus and lines:
+    if lines and not (out.awards or out.versus or headers or orphans):
         raise ParseError(name, None, "file", "no award or versus row in an endstats file")
     return out
 

@@ -28,7 +28,7 @@ class Serving:
     over the per-date partitions for detail questions (one session, a player's last
     rounds). Reloaded when the lake version changes (a few single files, ~0.1 s)."""
 
-    DETAIL = ("player_rounds", "weapon_rounds")
+    DETAIL = ("player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
 
     def __init__(self, lake: Lake, threads: int = 2) -> None:
         import duckdb

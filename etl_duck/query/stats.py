@@ -96,6 +96,7 @@ class RoundDetail:
     round: dict[str, Any]  # the `rounds` row (with session_date)
     players: pl.DataFrame  # per-player round-only totals + every metric, by DPM
     session_date: date
+    awards: pl.DataFrame | None = None  # the round's endstats awards, if its file landed
 
 
 @dataclass(frozen=True)
@@ -587,7 +588,8 @@ class Stats:
             players = self._by_dpm(
                 self.run("round_players", [sdate], round_id=rnd["round_id"], match_id=None)
             )
-            return RoundDetail(round=rnd, players=players, session_date=sdate)
+            awards = self.run("round_awards", [sdate], round_id=rnd["round_id"])
+            return RoundDetail(round=rnd, players=players, session_date=sdate, awards=awards)
 
         return self._cached(("round_detail", file_name), (ALL_FROM, ALL_TO), compute)
 

@@ -9,7 +9,6 @@ GUID (``shared``).
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -34,19 +33,25 @@ class LinksCog(commands.Cog, name="Links"):
         self.bot = bot
 
     async def proven(self, claim: Claim) -> str | None:
-        """The in-game name that shows the claim's code (used since the claim), if any."""
+        """An in-game name of the claimed GUID that shows the claim's code, if any. A code is
+        only handed out if no name of that GUID contains it yet (see :meth:`new_claim`), so
+        a name with it was used after the claim."""
         try:
             card = await self.bot.stats.player(claim.guid)
         except LookupError:
             return None
         if card.aliases.is_empty():
             return None
-        since = claim.created_at.date() - timedelta(days=1)  # lake times are server-local
-        hits = card.aliases.filter(
-            pl.col("name").str.contains(claim.code, literal=True)
-            & (pl.col("last_seen").dt.date() >= since)
-        )
+        hits = card.aliases.filter(pl.col("name").str.contains(claim.code, literal=True))
         return None if hits.is_empty() else str(hits["name"][0])
+
+    async def new_claim(self, user_id: int, guid: str) -> Claim:
+        """A claim whose code no name of the GUID contains yet."""
+        for _ in range(20):
+            claim = await asyncio.to_thread(self.bot.links.claim, user_id, guid)
+            if await self.proven(claim) is None:
+                return claim
+        raise UserError("Could not make a code for this player; ask an admin (/admin_link).")
 
     async def link_reply(self, user_id: int, player: str | None) -> Reply:
         await ensure_data(self.bot)
@@ -61,7 +66,7 @@ class LinksCog(commands.Cog, name="Links"):
             if await asyncio.to_thread(links.guid_for, user_id) == guid:
                 return Reply(content=f"You are already linked to **{esc(name)}**.", ephemeral=True)
             try:
-                claim = await asyncio.to_thread(links.claim, user_id, guid)
+                claim = await self.new_claim(user_id, guid)
             except LinkConflict:
                 raise UserError(
                     f"**{esc(name)}** is linked to another Discord account. If it is yours, "

@@ -109,10 +109,29 @@ def round_post(
             value=fit_table(TIMES, _time_rows(players)),
             inline=False,
         )
+    if detail.awards is not None and not detail.awards.is_empty():
+        embed.add_field(name="Awards", value=awards_text(detail.awards), inline=False)
     if notes:
         embed.add_field(name="Records", value="\n".join(notes)[:1024], inline=False)
     embed.set_footer(text=str(r["file_name"]))
     return embed
+
+
+AWARDS_SHOWN = 8  # of the ~25 a file lists: the first ones (the writer's order)
+
+
+def awards_text(awards: pl.DataFrame) -> str:
+    """`Most damage given: **vid** (3214)` for the first awards of the endstats file."""
+    seen: set[str] = set()
+    lines = []
+    for a in awards.iter_rows(named=True):
+        if a["award"] in seen:  # the writer repeats "Longest killing spree"
+            continue
+        seen.add(a["award"])
+        lines.append(f"{esc(a['award'])}: **{esc(a['name'])}** ({esc(a['value_text'])})")
+    more = len(seen) - AWARDS_SHOWN
+    text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")
+    return text[:1024]
 
 
 def halves(match: dict[str, Any]) -> list[str]:
