@@ -22,7 +22,7 @@ from etl_duck.cli import app
 from etl_duck.domain import records as rec
 from etl_duck.ingest.run import rebuild
 from etl_duck.pipeline import Ingestor
-from etl_duck.query.stats import AmbiguousPlayer, Stats
+from etl_duck.query.stats import PlayerAmbiguous, Stats
 from etl_duck.synth import Truth
 from tests.bot_fakes import (
     REAL,
@@ -250,7 +250,7 @@ def test_near_tied_names_ask_with_a_chooser(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     data = template_lake(tmp_path_factory)
-    with pytest.raises(AmbiguousPlayer) as info:
+    with pytest.raises(PlayerAmbiguous) as info:
         Stats(data, min_rounds=1).resolve_player("slomix")
     assert len(info.value.candidates) == 5
     me, other = FakeUser(id=11), FakeUser(id=12)
@@ -369,7 +369,7 @@ def test_social_questions_from_the_bot_and_the_cli(
     result = cli.invoke(app, ["--data-dir", str(data), "records", "supply", "--json"])
     assert {r["kind"] for r in json.loads(result.output)} >= {"fastest_completion", "round_kills"}
     result = cli.invoke(app, ["--data-dir", str(data), "teammates", "slomix"])
-    assert result.exit_code == 1 and "matches several players" in result.output
+    assert result.exit_code == 1 and "matches 5 players" in result.output
     result = cli.invoke(app, ["--data-dir", str(data), "highlights", "2025-11-11", "--json"])
     keys = [e["key"] for e in json.loads(result.output)]
     assert keys and len(keys) == len(set(keys))

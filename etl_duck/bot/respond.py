@@ -20,7 +20,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.query.stats import AmbiguousPlayer, NoData, PlayerNotFound
+from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
 from .format import esc
 
@@ -62,19 +62,15 @@ class PlayerChooser(discord.ui.View):
     """ "Which player did you mean?": a menu of the near-tied players; picking one answers
     the command again with that GUID, in the same message."""
 
-    def __init__(self, exc: AmbiguousPlayer, retry: Retry, owner_id: int, timeout: float = 180.0):
+    def __init__(self, exc: PlayerAmbiguous, retry: Retry, owner_id: int, timeout: float = 180.0):
         super().__init__(timeout=timeout)
         self.exc, self.retry, self.owner_id = exc, retry, owner_id
         self.picked: str | None = None
         self.menu: discord.ui.Select[PlayerChooser] = discord.ui.Select(
             placeholder="Which player did you mean?",
             options=[
-                discord.SelectOption(
-                    label=str(c["name"])[:100],
-                    value=str(c["guid"]),
-                    description=_seen(c)[:100],
-                )
-                for c in exc.candidates[:25]
+                discord.SelectOption(label=name[:100], value=guid, description=f"GUID {guid}")
+                for guid, name in exc.candidates[:25]
             ],
         )
         self.menu.callback = self._picked  # type: ignore[method-assign]
@@ -111,13 +107,7 @@ class PlayerChooser(discord.ui.View):
                 b.close()
 
 
-def _seen(c: dict[str, Any]) -> str:
-    last = c.get("last_seen")
-    when = f" · last seen {last:%Y-%m-%d}" if last is not None else ""
-    return f"{c['guid']} · {c.get('rounds') or 0} rounds{when}"
-
-
-def chooser_reply(exc: AmbiguousPlayer, retry: Retry, owner_id: int) -> Reply:
+def chooser_reply(exc: PlayerAmbiguous, retry: Retry, owner_id: int) -> Reply:
     embed = discord.Embed(
         title="Which player?",
         description=f"**{esc(exc.text)}** matches {len(exc.candidates)} players about equally "
@@ -190,7 +180,7 @@ async def respond(
         if not task.done():
             task.cancel()
         known = failure_reply(exc)
-        if isinstance(exc, AmbiguousPlayer) and retry is not None:
+        if isinstance(exc, PlayerAmbiguous) and retry is not None:
             known = chooser_reply(exc, retry, interaction.user.id)
         if known is None:
             # full trace to the log (no locals, no settings), a short apology to the user

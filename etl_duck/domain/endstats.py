@@ -91,8 +91,11 @@ class Endstats:
     file: EndstatsName
     awards: list[Award] = field(default_factory=list)
     versus: list[Versus] = field(default_factory=list)
-    #: lines not used, with why: (line number, field, reason)
+    #: bad lines, with why: (line number, field, reason)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
+    #: why some rows say nothing, for an older writer's file (not a problem of the file):
+    #: opponent rows without a VS_HEADER cannot be attributed to a player
+    note: str | None = None
     partial: bool = False  # the last line was cut (written while fetched)
 
 
@@ -187,14 +190,10 @@ def parse_endstats(data: bytes, name: str) -> Endstats:
             orphans.append(no)
     if orphans:
         span = f"lines {orphans[0]}–{orphans[-1]}" if len(orphans) > 1 else f"line {orphans[0]}"
-        out.skipped.append(
-            (
-                orphans[0],
-                VS_HEADER,
-                f"{len(orphans)} opponent rows ({span}) have no VS_HEADER (an older endstats "
-                "writer): they cannot be attributed to a player and are skipped; the awards "
-                "are kept",
-            )
+        rows = "opponent rows" if len(orphans) > 1 else "opponent row"
+        out.note = (
+            f"{len(orphans)} {rows} ({span}) without a VS_HEADER (an older endstats writer): "
+            "they cannot be attributed to a player and are skipped; the awards are kept"
         )
     if lines and not (out.awards or out.versus or headers or orphans):
         raise ParseError(name, None, "file", "no award or versus row in an endstats file")

@@ -30,6 +30,7 @@ from etl_duck.domain.sessions import RoundTime, Session
 from etl_duck.lake.schemas import ENDSTATS_AWARDS_SCHEMA, ENDSTATS_VERSUS_SCHEMA, table_from_rows
 
 __all__ = [
+    "Checked",
     "build_endstats",
     "check",
     "is_endstats_file_name",
@@ -41,12 +42,17 @@ __all__ = [
 _WINDOW = timedelta(seconds=PAIR_WINDOW_S)
 
 
-def check(name: str, data: bytes) -> tuple[str, list[tuple[int | None, str | None, str]]]:
-    """The ledger status (ok | partial) and the skipped lines of a new endstats file;
-    :class:`ParseError` if nothing in it can be used (the file is quarantined)."""
+#: what the ingest records of a new endstats file: ledger status (ok | partial), a note
+#: (an older writer's unattributable rows; not a problem) and its bad lines
+Checked = tuple[str, str | None, list[tuple[int | None, str | None, str]]]
+
+
+def check(name: str, data: bytes) -> Checked:
+    """The ledger status, note and bad lines of a new endstats file; :class:`ParseError`
+    if nothing in it can be used (the file is quarantined)."""
     es = parse_endstats(data, name)
     status = FileStatus.PARTIAL.value if es.partial else FileStatus.OK.value
-    return status, [(line, fld, why) for line, fld, why in es.skipped]
+    return status, es.note, [(line, fld, why) for line, fld, why in es.skipped]
 
 
 def known_endstats(ledger: pa.Table) -> list[str]:

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from etl_duck.domain.sessions import RoundTime, Session, group_sessions
 from etl_duck.lake.manifest import Manifest
+from etl_duck.lake.rawstore import content_sha256
 from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA, SCHEMAS, TABLES, split_years
 from etl_duck.lake.snapshot import Lake
 
@@ -188,8 +189,3 @@ def ledger_row(
         "reason": reason,
         "ingested_version": version,
     }
-
-
-def content_sha256(data: bytes) -> str:
-    """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
-    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
