@@ -66,7 +66,7 @@ def admit(
             progress("reading files", i, len(candidates))
         name = path.name
         if not (is_stats_file_name(name) or is_endstats_file_name(name)):
-            why = f"not a round stats file name (expected {FILE_NAME_PATTERN}, or -endstats.txt)"
+            why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
             report.skipped[str(path)] = why
             continue
         data = path.read_bytes()
