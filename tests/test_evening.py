@@ -174,6 +174,10 @@ def test_the_real_night_splits_per_opponent(tmp_path_factory: pytest.TempPathFac
 
 
 def test_coalescer_folds_a_burst_into_one_run() -> None:
+    """Requests in one tick join the pending run; requests within the interval after a run
+    become exactly one more run, which sees the latest state (a frozen clock: the interval
+    never passes by itself, so a loaded machine cannot change the count)."""
+
     async def main() -> list[tuple[str, int]]:
         runs: list[tuple[str, int]] = []
         seen = {"v": 0}
@@ -181,20 +185,22 @@ def test_coalescer_folds_a_burst_into_one_run() -> None:
         async def work(key: str) -> None:
             runs.append((key, seen["v"]))
 
-        c: Coalescer[str] = Coalescer(work, min_interval=0.2)
+        c: Coalescer[str] = Coalescer(work, min_interval=0.05, clock=lambda: 0.0)
         c.request("s1")
-        for v in range(1, 20):  # a burst while the first run is pending or just done
+        for v in range(1, 10):  # the same tick: they join the first run
             seen["v"] = v
             c.request("s1")
-            await asyncio.sleep(0.005)
-        c.request("s2")
+        while not runs:
+            await asyncio.sleep(0.001)
+        for v in range(10, 20):  # a burst right after it: one more run
+            seen["v"] = v
+            c.request("s1")
+        c.request("s2")  # another session: its own run at once
         await c.flush()
         return runs
 
     runs = run(main())
-    assert [k for k, _ in runs].count("s1") == 2  # the first at once, the burst as one more
-    assert ("s1", 19) in runs  # ... which saw the latest state
-    assert [k for k, _ in runs].count("s2") == 1
+    assert runs == [("s1", 9), ("s2", 19), ("s1", 19)]
 
 
 # --------------------------------------------------------------------------- through the bot
