@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from etl_duck.ingest.options import IngestOptions
 
 if TYPE_CHECKING:
-    from etl_duck.query.stats import Stats
+    from etl_duck.query.stats import Stats, TeamOverrides
 
 _INGEST = IngestOptions()  # the defaults
 
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
+    scoreboard_interval_s: float = Field(
+        5.0, ge=0, description="the live scoreboard is edited at most this often (rate limits)"
+    )
 
     # ---- the one place settings become the library's arguments
 
@@ -93,10 +96,22 @@ class Settings(BaseSettings):
             timezone=self.timezone,
         )
 
-    def stats(self) -> Stats:
+    def stats(self, teams: TeamOverrides | None = None) -> Stats:
+        """The query API; ``teams``: where admins' team corrections live (default: the bot
+        state store of the data directory, if there is one)."""
         from etl_duck.query.stats import Stats
 
-        return Stats(self.data_dir, min_rounds=self.min_rounds, slow_query_ms=self.slow_query_ms)
+        if teams is None:
+            from etl_duck.botstate import BotState, state_path
+
+            if state_path(self.data_dir).exists():
+                teams = BotState.in_data_dir(self.data_dir)
+        return Stats(
+            self.data_dir,
+            min_rounds=self.min_rounds,
+            slow_query_ms=self.slow_query_ms,
+            teams=teams,
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -46,8 +46,20 @@ def report(stats: Stats) -> SessionReport:
 
 
 def test_session_charts(report: SessionReport) -> None:
-    assert png_size(charts.session_overview_png(report)) == (1000, 700)
-    assert png_size(charts.dpm_timeline_png(report)) == (1100, 600)
+    assert png_size(charts.session_overview_png(report)) == (1200, 850)
+    # small multiples: one panel per player, four a row (6 players here: 3 a row, 2 rows)
+    assert report.players.height == 6
+    assert png_size(charts.dpm_timeline_png(report)) == (1200, 540)
+
+
+def test_a_leaderboard_axis_shows_the_differences() -> None:
+    """294 and 336 DPM must not look alike: the axis starts near the smallest value."""
+    lo, hi = charts.value_axis([294.5, 336.1])
+    assert 250 < lo < 294.5 and hi > 336.1
+    assert (336.1 - lo) / (294.5 - lo) > 2  # the longer bar is at least twice the shorter
+    lo, hi = charts.value_axis([5, 120])  # far apart: the axis starts at 0
+    assert lo == 0.0 and hi == pytest.approx(120 + 115 * 0.3)
+    assert charts.value_axis([-3.0, 2.0])[0] < -3.0  # negatives stay visible
 
 
 def test_compare_and_leaderboard_charts(stats: Stats) -> None:
@@ -55,7 +67,7 @@ def test_compare_and_leaderboard_charts(stats: Stats) -> None:
     assert png_size(charts.compare_radar_png(rows, ["dpm", "kd", "accuracy"])) == (700, 700)
     board = stats.leaderboard("kills", limit=10)
     png = charts.leaderboard_png(board, "Kills — all time")
-    assert png_size(png) == (900, 600)
+    assert png_size(png) == (900, 620)
     # bars are drawn, and they follow the data: halving the last player's value (the axis
     # stays set by the first) shrinks the ink
     ink = pixels_of(png, charts.PALETTE[0])

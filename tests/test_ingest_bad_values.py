@@ -34,10 +34,10 @@ def _fail_builds_with(monkeypatch: pytest.MonkeyPatch, victim: str, error: Excep
     """Building any date's rows that include ``victim`` raises ``error``."""
     real_build = ingest_module.build_partition
 
-    def build(sessions: Any, files: Any, opts: Any) -> Any:
+    def build(sessions: Any, files: Any, opts: Any, *endstats: Any) -> Any:
         if victim in files:
             raise error
-        return real_build(sessions, files, opts)
+        return real_build(sessions, files, opts, *endstats)
 
     monkeypatch.setattr(ingest_module, "build_partition", build)
 

@@ -79,10 +79,13 @@ class Manifest:
     @staticmethod
     def from_json(text: str) -> Manifest:
         raw = json.loads(text)
+        # a snapshot written before a table existed simply has no partitions of it
+        partitions: dict[str, dict[str, Partition]] = {t: {} for t in TABLES}
+        partitions |= _parts_from_json(raw["partitions"])
         return Manifest(
             int(raw["version"]),
             float(raw["created"]),
-            _parts_from_json(raw["partitions"]),
+            partitions,
             _parts_from_json(raw.get("shards", {})),
             dict(raw.get("options", {})),
         )

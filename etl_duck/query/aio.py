@@ -19,6 +19,7 @@ from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 if TYPE_CHECKING:
     import polars as pl
 
+    from etl_duck.domain.records import Event
     from etl_duck.query.cache import QueryCache
     from etl_duck.query.players import PlayerCard
 
@@ -102,11 +103,25 @@ class AsyncStats:
     async def player_totals(self, window: Window) -> pl.DataFrame:
         return await self._call(("totals", window), lambda: self.stats.player_totals(window))
 
+    async def session_id_for(self, day: date | None) -> tuple[int, date]:
+        return await self._call(("session_id_for", day), lambda: self.stats.session_id_for(day))
+
     async def session(self, day: date | None = None) -> SessionReport:
         return await self._call(("session", day), lambda: self.stats.session(day))
 
     async def last_session(self) -> SessionReport:
         return await self._call(("session", None), self.stats.last_session)
+
+    async def session_by_id(self, sid: int, sdate: date) -> SessionReport:
+        return await self._call(("session_id", sid), lambda: self.stats.session_by_id(sid, sdate))
+
+    async def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
+        return await self._call(
+            ("vs_average", sid), lambda: self.stats.session_vs_average(sid, sdate)
+        )
+
+    async def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
+        return await self._call(None, lambda: self.stats.rounds_by_files(names))
 
     async def sessions(self, month: str | None = None) -> pl.DataFrame:
         return await self._call(("sessions", month), lambda: self.stats.sessions(month))
@@ -148,6 +163,35 @@ class AsyncStats:
         return await self._call(
             ("session_weapons", session_id),
             lambda: self.stats.session_weapons(session_id, session_date),
+        )
+
+    async def teammates(
+        self, text: str, min_maps: int | None = None
+    ) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(
+            ("teammates", text, min_maps), lambda: self.stats.teammates(text, min_maps)
+        )
+
+    async def lineups(self, window: str = "all", min_maps: int | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("lineups", window, min_maps), lambda: self.stats.lineups(window, min_maps)
+        )
+
+    async def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(("rivals", text), lambda: self.stats.rivals(text))
+
+    async def records(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        return await self._call(("records", map_name), lambda: self.stats.records(map_name))
+
+    async def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        return await self._call(("bests", text), lambda: self.stats.personal_bests(text))
+
+    async def session_events(self, sid: int) -> list[Event]:
+        return await self._call(("session_events", sid), lambda: self.stats.session_events(sid))
+
+    async def round_events(self, sid: int, file_name: str) -> list[Event]:
+        return await self._call(
+            ("round_events", sid, file_name), lambda: self.stats.round_events(sid, file_name)
         )
 
     async def status(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from discord.ext import commands
 
 from .admin import AdminCog
+from .digest import DigestCog
 from .fetch import FetchCog
 from .leaderboard import LeaderboardCog
 from .links import LinksCog
@@ -12,6 +13,7 @@ from .players import PlayersCog
 from .posts import RoundPostsCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
+from .social import RecordsCog, SocialCog
 from .status import StatusCog
 from .voice import VoiceCog
 
@@ -21,12 +23,16 @@ COGS: tuple[type[commands.Cog], ...] = (
     PlayersCog,
     ScoringCog,
     LinksCog,
+    SocialCog,
+    RecordsCog,
     StatusCog,
     AdminCog,
     RoundPostsCog,
+    DigestCog,
     VoiceCog,
     FetchCog,
 )
 
-__all__ = ["COGS", "AdminCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
+__all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
+           "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog", "StatusCog",
+           "VoiceCog"]  # fmt: skip

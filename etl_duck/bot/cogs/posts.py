@@ -1,23 +1,29 @@
-"""After each ingest commit: warm the cache, then post new rounds (and finished maps).
+"""After each ingest commit: warm the cache, post new rounds (and finished maps), and keep
+the session's live scoreboard up to date.
 
-Each round file is posted at most once per bot process (a duplicate re-ingest does not
-repost it); a file fetched while still partial is posted when its complete version lands.
-A large batch (a backlog after downtime) gets one line instead of a wall of posts.
+Each round, map and scoreboard is posted at most once, ever: the marks live in the bot's
+state store (``etl_duck.botstate``), outside the lake, so neither a restart nor a rebuild
+(whose commit lists every file as new) repeats a post. A file fetched while still partial
+is posted when its complete version lands. A large batch (a backlog after downtime) gets
+one line instead of a wall of posts, and the scoreboard is edited once for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from discord.ext import commands
 
+from etl_duck.bot.coalesce import Coalescer
 from etl_duck.bot.embeds import posts
+from etl_duck.bot.embeds.scoreboard import scoreboard
+from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
-from etl_duck.query.stats import NoData, RoundDetail
+from etl_duck.query.stats import NoData, RoundDetail, SessionReport
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -25,15 +31,15 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
 log = logging.getLogger(__name__)
 
 MAX_ROUND_POSTS = 4  # more new rounds than this in one commit is a backlog, not live play
-REMEMBER = 10_000  # posted file names kept (a few years of rounds)
+ROUND, MAP, BACKLOG, SCOREBOARD = "round", "map", "backlog", "scoreboard"
 
 
 class RoundPostsCog(commands.Cog, name="Round posts"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
-        self._posted: set[str] = set()
-        self._order: deque[str] = deque()
         self._lock = asyncio.Lock()  # one commit at a time, in commit order
+        self._boards: dict[int, date] = {}  # sessions whose scoreboard wants an edit
+        self.scoreboards = Coalescer(self._update_scoreboard, bot.settings.scoreboard_interval_s)
 
     async def cog_load(self) -> None:
         if self.bot.ingestor is not None:
@@ -42,12 +48,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
     async def cog_unload(self) -> None:
         if self.bot.ingestor is not None:
             self.bot.ingestor.unsubscribe(self.on_commit)
-
-    def _remember(self, name: str) -> None:
-        self._posted.add(name)
-        self._order.append(name)
-        while len(self._order) > REMEMBER:
-            self._posted.discard(self._order.popleft())
+        self.scoreboards.cancel()
 
     async def on_commit(self, report: IngestReport) -> None:
         async with self._lock:
@@ -60,40 +61,119 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         # a partial file (still being written when fetched) is posted once it is complete:
         # when a later commit replaces it with the grown file
         complete = (set(report.ingested) | set(report.replaced)) - set(report.partial)
-        names = sorted(n for n in complete if n not in self._posted)
+        if report.rebuilt:  # the same rounds again, from raw/: nothing to tell anyone
+            complete = set()
+        state = self.bot.state
+        names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete))
         # warm first: the commit changed the version, so the first /last_session after it
         # would otherwise pay for the refresh and the queries
         await self.bot.stats.warm()
         if not names:
             return
-        for n in names:
-            self._remember(n)
+        live = len(names) <= MAX_ROUND_POSTS
+        await self._scoreboards_for(names, live)
         channel = await self.bot.stats_channel()
         if channel is None:
             return
-        if len(names) > MAX_ROUND_POSTS:
-            await channel.send(embed=posts.backlog_post(len(names), names[0], names[-1]))
+        if not live:
+            claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
+            if claimed:
+                await channel.send(embed=posts.backlog_post(len(claimed), claimed[0], claimed[-1]))
             return
         for name in names:
-            detail = await self.bot.stats.round_detail(name)
-            if detail is None or not detail.round.get("counted"):
-                log.info("no round post for %s: not a counted round", name)
-                continue
-            await channel.send(embed=posts.round_post(detail))
-            if detail.round["round_number"] == 2:
-                await self._post_map(channel, detail)
+            await self._post_round(channel, name)
 
-    async def _post_map(self, channel: Any, detail: RoundDetail) -> None:
-        r = detail.round
-        players = await self.bot.stats.match_players(detail.session_date, r["match_id"])
-        result = None
+    async def _post_round(self, channel: Any, name: str) -> None:
+        state = self.bot.state
+        detail = await self.bot.stats.round_detail(name)
+        if detail is None or not detail.round.get("counted"):
+            log.info("no round post for %s: not a counted round", name)
+            await asyncio.to_thread(state.claim, ROUND, name)  # nothing to post, ever
+            return
+        if not await asyncio.to_thread(state.claim, ROUND, name):
+            return  # another process posted it meanwhile
+        rep = await self._report(detail)
+        match = _match_row(rep, detail.round["match_id"])
+        notes: list[str] = []
+        records: Any = self.bot.get_cog("Records")
+        if records is not None:
+            notes = await records.round_notes(int(detail.round["session_id"]), name)
         try:
-            rep = await self.bot.stats.session(detail.session_date)
+            await channel.send(embed=posts.round_post(detail, match, notes))
+        except Exception:
+            await asyncio.to_thread(state.release, ROUND, name)
+            raise
+        if detail.round["round_number"] == 2:
+            await self._post_map(channel, detail, rep, match)
+
+    async def _report(self, detail: RoundDetail) -> SessionReport | None:
+        try:
+            rep = await self.bot.stats.session_by_id(
+                int(detail.round["session_id"]), detail.session_date
+            )
         except NoData:
             log.info("no session report for %s yet", detail.session_date)
-        else:
-            # the stopwatch outcome comes from the session scoring (same rules as /session_score)
-            if rep.session_id == r["session_id"] and "outcome" in rep.maps.columns:
-                hit = rep.maps.filter(pl.col("match_id") == r["match_id"])
-                result = None if hit.is_empty() else hit.row(0, named=True)
-        await channel.send(embed=posts.map_post(str(r["map_name"]), players, result))
+            return None
+        return rep
+
+    async def _post_map(
+        self,
+        channel: Any,
+        detail: RoundDetail,
+        rep: SessionReport | None,
+        match: dict[str, Any] | None,
+    ) -> None:
+        r = detail.round
+        key = str(r["match_id"])
+        if not await asyncio.to_thread(self.bot.state.claim, MAP, key):
+            return
+        players = await self.bot.stats.match_players(detail.session_date, r["match_id"])
+        mvp = pick_mvp(players, 2) if not players.is_empty() else None
+        score = None
+        if rep is not None and match is not None and match.get("segment") is not None:
+            score = rep.segments[int(match["segment"])].line()
+        try:
+            await channel.send(embed=posts.map_post(str(r["map_name"]), players, match, mvp, score))
+        except Exception:
+            await asyncio.to_thread(self.bot.state.release, MAP, key)
+            raise
+
+    # ------------------------------------------------------------------ live scoreboard
+
+    async def _scoreboards_for(self, names: list[str], live: bool) -> None:
+        """Ask for a scoreboard edit of each session these rounds belong to: a session that
+        has a scoreboard, or the lake's last session when rounds arrive live (a backlog of
+        old sessions does not open scoreboards for them)."""
+        rows = await self.bot.stats.rounds_by_files(names)
+        rows = rows.filter(pl.col("counted"))
+        if rows.is_empty():
+            return
+        try:
+            last_sid, _ = await self.bot.stats.session_id_for(None)
+        except NoData:
+            return
+        for sid, sdate in rows.select("session_id", "session_date").unique().iter_rows():
+            has = await asyncio.to_thread(self.bot.state.message, SCOREBOARD, str(sid))
+            if has is not None or (live and sid == last_sid):
+                self._boards[int(sid)] = sdate
+                self.scoreboards.request(int(sid))
+
+    async def refresh_scoreboard(self, sid: int, sdate: date) -> None:
+        """Edit a session's scoreboard if it has one (its teams were corrected)."""
+        if await asyncio.to_thread(self.bot.state.message, SCOREBOARD, str(sid)) is not None:
+            self._boards[sid] = sdate
+            self.scoreboards.request(sid)
+
+    async def _update_scoreboard(self, sid: int) -> None:
+        channel = await self.bot.stats_channel()
+        if channel is None:
+            return
+        rep = await self.bot.stats.session_by_id(sid, self._boards[sid])
+        await self.bot.edit_or_send(SCOREBOARD, str(sid), channel, scoreboard(rep))
+
+
+def _match_row(rep: SessionReport | None, match_id: int) -> dict[str, Any] | None:
+    if rep is None or rep.maps.is_empty():
+        return None
+    hit = rep.maps.filter(pl.col("match_id") == match_id)
+    return None if hit.is_empty() else hit.row(0, named=True)

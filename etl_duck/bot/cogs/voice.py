@@ -1,22 +1,18 @@
 """Voice-driven sessions: counts members in the configured voice channels, marks a
-session's start (fast polling) and end (a summary post)."""
+session's start (fast polling) and end (the session digest, see the digest cog)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
-from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
 from etl_duck.query.stats import NoData
-
-from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -111,21 +107,10 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
                 await fetcher.poll_once()
             except Exception as exc:
                 log.warning("final fetch before the session post failed: %s", exc)
-        channel = await self.bot.stats_channel()
-        if channel is None:
-            return
         try:
             rep = await self.bot.stats.last_session()
         except NoData:
             return
-        embed = session_embeds.summary(rep)
-        embed.title = f"Session over — {embed.title}"
-        overview, _ = await session_charts(self.bot, rep)
-        embed.set_image(url=f"attachment://{OVERVIEW_PNG}")
-        buf = BytesIO(overview)
-        file = discord.File(buf, filename=OVERVIEW_PNG)
-        try:
-            await channel.send(embed=embed, file=file)
-        finally:
-            file.close()
-            buf.close()
+        digest: Any = self.bot.get_cog("Digest")
+        if digest is not None:
+            await digest.post_digest(rep)
