@@ -29,6 +29,7 @@ ROLLUPS: dict[str, str] = {
     "player_map_sessions": "rollup_player_maps",
     "player_name_sessions": "rollup_player_names",
     "player_round_tails": "rollup_player_round_tails",
+    "map_players": "rollup_map_players",  # stopwatch map results by player: the rating input
 }
 SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
 #: a total order for each table, so a rebuild writes byte-identical files
@@ -39,6 +40,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "player_map_sessions": ("session_date", "session_id", "guid", "map_name"),
     "player_name_sessions": ("session_date", "session_id", "guid", "name"),
     "player_round_tails": ("session_date", "session_id", "guid", "end_time", "round_id"),
+    "map_players": ("session_date", "start_time", "match_id", "guid"),
 }
 
 
@@ -94,6 +96,7 @@ def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.T
         ),
     }
     con = _connection()
+    con.register("rounds", fresh["rounds"])
     for table, schema in (
         ("player_rounds", PLAYER_ROUNDS_SCHEMA),
         ("weapon_rounds", WEAPON_ROUNDS_SCHEMA),
@@ -110,7 +113,7 @@ def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.T
             for name, query in ROLLUPS.items():
                 fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
     finally:
-        for table in ("player_rounds", "weapon_rounds"):
+        for table in ("rounds", "player_rounds", "weapon_rounds"):
             con.unregister(table)
     return fresh
 

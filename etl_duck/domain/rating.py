@@ -1,0 +1,443 @@
+"""Skill rating from stopwatch map results: μ, σ and a conservative rating per player, and
+the walk-forward prediction of every map (pure: a function of the map results alone).
+
+The model is openskill's Weng–Lin Bayesian rating (``openskill.models``), a TrueSkill-like
+team rating with an open licence and no factor-graph code of our own. Two things are ours:
+
+* **Partial play.** A player who played a share ``w`` of a map enters his team as the
+  scaled rating (w·μ, w·σ): the team's strength is Σ w·μ, and un-scaling the update gives
+  Δμ ∝ w·σ² and a σ that shrinks with w² (TrueSkill's partial-play rule). openskill's own
+  ``weights`` normalise within a team and *divide* a loser's update by the weight, which
+  would punish a late joiner most for a lost map, so they are not used.
+* **Time.** Before each map a player's σ² grows by τ² (skills drift) plus ``drift²`` per
+  day since his last map (a returning player is less certain), never above the prior σ.
+
+Walk-forward: events are ordered by time; a map's *prediction* happens at its start and
+uses only the updates of maps that *ended* at or before that instant; its *update* happens
+at its end. So adding later files never changes an earlier prediction, and the result does
+not depend on the order files were ingested in (only on the map results).
+
+Incremental: :func:`replay` takes the previous :class:`RatingRun` and starts from the last
+checkpoint before the first event that differs, so a commit that appends one map costs one
+update, and the result is identical (bit for bit) to a full recompute.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+Z = 3.0  # conservative rating = μ − Zσ: the skill we are ~99.9 % sure a player exceeds
+CHECKPOINT_EVERY = 256  # events between saved states (late data replays from the last one)
+
+
+@dataclass(frozen=True, slots=True)
+class RatingConfig:
+    """The model and its hyper-parameters (chosen by walk-forward log-loss, DECISIONS.md)."""
+
+    model: str = "ThurstoneMostellerFull"
+    mu: float = 25.0
+    sigma: float = 6.25
+    beta: float = 12.0
+    tau: float = 25.0 / 300.0  # per map
+    drift_per_day: float = 25.0 / 300.0 / 3.0  # σ growth per day away (as √days)
+
+    def new_model(self) -> Any:
+        from openskill import models
+
+        cls = getattr(models, self.model)
+        # tau=0: the dynamics are applied here (on the unscaled σ), not inside rate()
+        return cls(mu=self.mu, sigma=self.sigma, beta=self.beta, tau=0.0)
+
+
+DEFAULT = RatingConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class MapPlayer:
+    guid: str
+    first: bool  # on the team that attacked first
+    weight: float  # share of the map's playing time, (0, 1]
+    seconds: int  # own seconds played (for DPM)
+    damage: int  # damage given over rows with time (DPM numerator)
+
+
+@dataclass(frozen=True, slots=True)
+class MapResult:
+    """One counted stopwatch map: who played for which team, and how it ended."""
+
+    match_id: int
+    session_id: int
+    session_date: date
+    map_name: str
+    start_time: datetime
+    end_time: datetime
+    result: float  # for the team that attacked first: 1 won, 0.5 double fullhold, 0 lost
+    players: tuple[MapPlayer, ...]  # by GUID
+
+    def team(self, first: bool) -> tuple[MapPlayer, ...]:
+        return tuple(p for p in self.players if p.first == first)
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerRating:
+    guid: str
+    mu: float
+    sigma: float
+    maps: int
+    wins: int
+    losses: int
+    ties: int
+    last_end: datetime
+
+    @property
+    def rating(self) -> float:
+        return self.mu - Z * self.sigma
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The pre-map forecast of one map (walk-forward) next to what happened."""
+
+    match_id: int
+    session_date: date
+    map_name: str
+    start_time: datetime
+    end_time: datetime
+    p_first: float  # P(the team that attacked first wins)
+    result: float
+    first_mu: float  # summed μ of each team at the start
+    second_mu: float
+    first_players: int
+    second_players: int
+    unrated: int  # players without a rated map before this one
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    guid: str
+    end_time: datetime
+    match_id: int
+    mu: float
+    sigma: float
+
+
+# an event: (time, order, match_id, kind, map). Updates sort before predictions at the same
+# instant ("ended before it started" includes ending exactly then); ties broken by match id
+_UPDATE, _PREDICT = 0, 1
+Event = tuple[datetime, int, int, MapResult]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    index: int  # events applied
+    states: dict[str, PlayerRating]
+    predictions: int
+    history: int
+
+
+@dataclass(frozen=True)
+class RatingRun:
+    """The ratings after every map, each map's prediction, and the rating history."""
+
+    config: RatingConfig
+    events: tuple[Event, ...]
+    states: dict[str, PlayerRating]
+    predictions: tuple[Prediction, ...]
+    history: tuple[HistoryPoint, ...]
+    checkpoints: tuple[Checkpoint, ...]
+    replayed: int = 0  # events computed by the replay that made this run (diagnostics)
+    last_time: datetime | None = None  # the end of the last map ("now" for σ widening)
+
+    @property
+    def maps(self) -> int:
+        return len(self.predictions)
+
+    def rating(self, guid: str, at: datetime | None = None) -> PlayerRating:
+        """A player's rating now (σ widened for the time since his last map), or a new
+        player's prior."""
+        state = self.states.get(guid)
+        when = at or self.last_time
+        if state is None:
+            return PlayerRating(guid, self.config.mu, self.config.sigma, 0, 0, 0, 0,
+                                when or datetime.min)  # fmt: skip
+        sigma = _widened(state, when, self.config, per_map=False)
+        return PlayerRating(guid, state.mu, sigma, state.maps, state.wins, state.losses,
+                            state.ties, state.last_end)  # fmt: skip
+
+    def player_history(self, guid: str) -> list[HistoryPoint]:
+        return [h for h in self.history if h.guid == guid]
+
+
+# --------------------------------------------------------------------------- the replay
+
+
+def events_of(maps: Iterable[MapResult]) -> tuple[Event, ...]:
+    out: list[Event] = []
+    for m in maps:
+        out.append((m.start_time, _PREDICT, m.match_id, m))
+        out.append((m.end_time, _UPDATE, m.match_id, m))
+    out.sort(key=lambda e: (e[0], e[1], e[2]))
+    return tuple(out)
+
+
+def replay(
+    maps: Iterable[MapResult],
+    config: RatingConfig = DEFAULT,
+    previous: RatingRun | None = None,
+) -> RatingRun:
+    """Rate every map in time order (full recompute, or from ``previous``'s last checkpoint
+    before the first event that differs: the same result either way)."""
+    events = events_of(maps)
+    start = 0
+    states: dict[str, PlayerRating] = {}
+    predictions: list[Prediction] = []
+    history: list[HistoryPoint] = []
+    checkpoints: list[Checkpoint] = []
+    if previous is not None and previous.config == config:
+        same = _common_prefix(previous.events, events)
+        usable = [c for c in previous.checkpoints if c.index <= same]
+        if usable:
+            cp = usable[-1]
+            start = cp.index
+            states = dict(cp.states)
+            predictions = list(previous.predictions[: cp.predictions])
+            history = list(previous.history[: cp.history])
+            checkpoints = list(usable)
+    model = config.new_model()
+    for i in range(start, len(events)):
+        if i % CHECKPOINT_EVERY == 0 and (not checkpoints or checkpoints[-1].index < i):
+            checkpoints.append(Checkpoint(i, dict(states), len(predictions), len(history)))
+        when, kind, _, m = events[i]
+        if kind == _PREDICT:
+            predictions.append(_predict(model, config, states, m))
+        else:
+            _update(model, config, states, m, history)
+    last_time = max((e[0] for e in events if e[1] == _UPDATE), default=None)
+    return RatingRun(
+        config=config,
+        events=events,
+        states=states,
+        predictions=tuple(predictions),
+        history=tuple(history),
+        checkpoints=tuple(checkpoints),
+        replayed=len(events) - start,
+        last_time=last_time,
+    )
+
+
+def _common_prefix(old: Sequence[Event], new: Sequence[Event]) -> int:
+    n = min(len(old), len(new))
+    i = 0
+    while i < n:
+        a, b = old[i], new[i]
+        if not (a[0] == b[0] and a[1] == b[1] and a[2] == b[2] and (a[3] is b[3] or a[3] == b[3])):
+            break
+        i += 1
+    return i
+
+
+def _widened(
+    state: PlayerRating, when: datetime | None, config: RatingConfig, per_map: bool
+) -> float:
+    """σ before a map at ``when``: + τ² per map, + drift² per day away, at most the prior."""
+    var = state.sigma * state.sigma
+    if per_map:
+        var += config.tau * config.tau
+    if when is not None and when > state.last_end:
+        days = (when - state.last_end).total_seconds() / 86400.0
+        var += config.drift_per_day * config.drift_per_day * days
+    return min(math.sqrt(var), config.sigma)
+
+
+def _prior(config: RatingConfig, guid: str, when: datetime) -> PlayerRating:
+    return PlayerRating(guid, config.mu, config.sigma, 0, 0, 0, 0, when)
+
+
+def _predict(
+    model: Any, config: RatingConfig, states: dict[str, PlayerRating], m: MapResult
+) -> Prediction:
+    teams: list[list[Any]] = [[], []]
+    mus = [0.0, 0.0]
+    unrated = 0
+    for p in m.players:
+        s = states.get(p.guid)
+        if s is None:
+            unrated += 1
+            mu, sigma = config.mu, config.sigma
+        else:
+            mu, sigma = s.mu, _widened(s, m.start_time, config, per_map=True)
+        t = 0 if p.first else 1
+        teams[t].append(model.rating(mu=mu, sigma=sigma, name=p.guid))
+        mus[t] += mu
+    p_first = model.predict_win(teams)[0] if teams[0] and teams[1] else 0.5
+    return Prediction(
+        match_id=m.match_id,
+        session_date=m.session_date,
+        map_name=m.map_name,
+        start_time=m.start_time,
+        end_time=m.end_time,
+        p_first=float(p_first),
+        result=m.result,
+        first_mu=mus[0],
+        second_mu=mus[1],
+        first_players=len(teams[0]),
+        second_players=len(teams[1]),
+        unrated=unrated,
+    )
+
+
+def _update(
+    model: Any,
+    config: RatingConfig,
+    states: dict[str, PlayerRating],
+    m: MapResult,
+    history: list[HistoryPoint],
+) -> None:
+    first = [p for p in m.players if p.first]
+    second = [p for p in m.players if not p.first]
+    if not first or not second:
+        return  # a one-sided map says nothing about skill
+    teams: list[list[Any]] = []
+    olds: list[list[tuple[MapPlayer, PlayerRating, float]]] = []
+    for side in (first, second):
+        team, old = [], []
+        for p in side:
+            s = states.get(p.guid) or _prior(config, p.guid, m.start_time)
+            sigma = _widened(s, m.start_time, config, per_map=True)
+            w = p.weight
+            team.append(model.rating(mu=w * s.mu, sigma=w * sigma, name=p.guid))
+            old.append((p, s, sigma))
+        teams.append(team)
+        olds.append(old)
+    ranks = [0.0, 0.0] if m.result == 0.5 else ([0.0, 1.0] if m.result > 0.5 else [1.0, 0.0])
+    rated = model.rate(teams, ranks=ranks)
+    outcome = (m.result, 1.0 - m.result)
+    for t in (0, 1):
+        for (p, s, _), r in zip(olds[t], rated[t], strict=True):
+            w = p.weight
+            won = outcome[t] == 1.0
+            lost = outcome[t] == 0.0
+            new = PlayerRating(
+                guid=p.guid,
+                mu=r.mu / w,
+                sigma=r.sigma / w,
+                maps=s.maps + 1,
+                wins=s.wins + won,
+                losses=s.losses + lost,
+                ties=s.ties + (not won and not lost),
+                last_end=m.end_time,
+            )
+            states[p.guid] = new
+            history.append(HistoryPoint(p.guid, m.end_time, m.match_id, new.mu, new.sigma))
+
+
+# --------------------------------------------------------------------------- forecasts
+
+
+def win_probability(
+    team_a: Sequence[tuple[float, float]], team_b: Sequence[tuple[float, float]], beta: float
+) -> float:
+    """P(team A beats team B) from (μ, σ) pairs: Φ((ΣμA − ΣμB) / √(2β² + ΣσA² + ΣσB²)), the
+    two-team forecast of openskill's models (``predict_win``), without building objects."""
+    mu = sum(m for m, _ in team_a) - sum(m for m, _ in team_b)
+    var = 2 * beta * beta + sum(s * s for _, s in team_a) + sum(s * s for _, s in team_b)
+    return 0.5 * (1.0 + math.erf(mu / math.sqrt(2.0 * var)))
+
+
+def brier(predictions: Iterable[tuple[float, float]]) -> float:
+    """Mean (p − outcome)² over (p, outcome) pairs; a tie is outcome 0.5."""
+    pairs = list(predictions)
+    return sum((p - o) ** 2 for p, o in pairs) / len(pairs) if pairs else float("nan")
+
+
+def log_loss(predictions: Iterable[tuple[float, float]], eps: float = 1e-12) -> float:
+    """Mean −[o·ln p + (1 − o)·ln(1 − p)] (a tie counts half a win, half a loss)."""
+    pairs = list(predictions)
+    if not pairs:
+        return float("nan")
+    total = 0.0
+    for p, o in pairs:
+        p = min(1 - eps, max(eps, p))
+        total -= o * math.log(p) + (1 - o) * math.log(1 - p)
+    return total / len(pairs)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    if len(a) != len(b) or len(a) < 2:
+        return float("nan")
+    ra, rb = _ranks(a), _ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va = sum((x - ma) ** 2 for x in ra)
+    vb = sum((y - mb) ** 2 for y in rb)
+    return cov / math.sqrt(va * vb) if va and vb else float("nan")
+
+
+def _ranks(xs: Sequence[float]) -> list[float]:
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    ranks = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+# --------------------------------------------------------------------------- from rows
+
+
+@dataclass
+class _Acc:
+    head: dict[str, Any]
+    players: list[MapPlayer] = field(default_factory=list)
+
+
+def maps_from_rows(rows: Iterable[dict[str, Any]]) -> list[MapResult]:
+    """MapResults from ``map_players`` serving rows (``queries/rollup_map_players.sql``),
+    ordered by start time then match id; players by GUID."""
+    acc: dict[int, _Acc] = {}
+    for r in rows:
+        a = acc.get(r["match_id"])
+        if a is None:
+            a = acc[r["match_id"]] = _Acc(r)
+        share = r["seconds"] / r["map_seconds"] if r["map_seconds"] else 1.0
+        a.players.append(
+            MapPlayer(
+                guid=r["guid"],
+                first=bool(r["first_attack"]),
+                weight=min(1.0, max(share, 1e-3)),
+                seconds=int(r["time_played_s"]),
+                damage=int(r["dpm_damage"]),
+            )
+        )
+    out = [
+        MapResult(
+            match_id=int(mid),
+            session_id=int(a.head["session_id"]),
+            session_date=a.head["session_date"],
+            map_name=str(a.head["map_name"]),
+            start_time=a.head["start_time"],
+            end_time=a.head["end_time"],
+            result=float(a.head["result_first"]),
+            players=tuple(sorted(a.players, key=lambda p: p.guid)),
+        )
+        for mid, a in acc.items()
+    ]
+    out.sort(key=lambda m: (m.start_time, m.match_id))
+    return out
+
+
+def at_or_before(points: Sequence[HistoryPoint], when: datetime) -> HistoryPoint | None:
+    """The last history point at or before ``when`` (points in time order)."""
+    i = bisect.bisect_right([p.end_time for p in points], when)
+    return points[i - 1] if i else None
