@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     voice_recount_s: float = Field(
         5.0, ge=0, description="voice member counts are recomputed at most this often"
     )
+    team_channel_ids: list[int] = Field(
+        default_factory=list,
+        description="the two team voice channels: a split into them is forecast and scored",
+    )
+    forecast_settle_s: float = Field(
+        20.0, ge=0, description="teams must stay unchanged this long before a forecast post"
+    )
+    forecast_min_players: int = Field(
+        2, ge=1, description="linked players needed in each team channel for a forecast"
+    )
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )

@@ -244,16 +244,11 @@ def walk_forward(run: RatingRun) -> Scoreboard:
     for _, kind, match_id, m in run.events:
         if kind == _PREDICT:
             mean = pool[0] * 60 / pool[1] if pool[1] else 0.0
-
-            def dpm_sum(first: bool) -> float:
-                total = 0.0
-                for p in m.players:
-                    if p.first == first:
-                        c = career.get(p.guid)
-                        total += c[0] * 60 / c[1] if c and c[1] else mean
-                return total
-
-            x_dpm = (dpm_sum(True) - dpm_sum(False)) / 100.0
+            sums = [0.0, 0.0]  # Σ career DPM of the first / second attackers
+            for p in m.players:
+                c = career.get(p.guid)
+                sums[0 if p.first else 1] += c[0] * 60 / c[1] if c and c[1] else mean
+            x_dpm = (sums[0] - sums[1]) / 100.0
             q = rating_p[match_id]
             x_rat = logit(q)
             pending[match_id] = (x_rat, x_dpm)
@@ -304,3 +299,26 @@ def calibrate(run: RatingRun, last: int = 2000) -> Calibration:
     fit.ys = [p.result for p in tail]
     fit._fit()
     return Calibration(fit.coef[0], fit.coef[1])
+
+
+def played_by(
+    maps: Sequence[MapResult], team_a: Sequence[str], team_b: Sequence[str], after: object
+) -> tuple[MapResult, float] | None:
+    """The first map (by start) ending after ``after`` (a datetime, or None: any) that the
+    two posted teams played, and team A's result in it (1 won, 0.5 tie, 0 lost).
+
+    Teams match when at least 60 % of the posted players sit on the same sides of the map
+    (a straggler or a substitute does not hide the map), and more than the other way round.
+    """
+    a, b = set(team_a), set(team_b)
+    need = 0.6 * (len(a) + len(b))
+    for m in sorted(maps, key=lambda x: (x.start_time, x.match_id)):
+        if after is not None and m.end_time <= after:  # type: ignore[operator]
+            continue
+        first = {p.guid for p in m.players if p.first}
+        second = {p.guid for p in m.players if not p.first}
+        straight = len(a & first) + len(b & second)
+        crossed = len(a & second) + len(b & first)
+        if max(straight, crossed) >= need and straight != crossed:
+            return m, (m.result if straight > crossed else 1.0 - m.result)
+    return None

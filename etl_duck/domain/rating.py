@@ -44,7 +44,9 @@ class RatingConfig:
     sigma: float = 6.25
     beta: float = 12.0
     tau: float = 25.0 / 300.0  # per map
-    drift_per_day: float = 25.0 / 300.0 / 3.0  # σ growth per day away (as √days)
+    # σ² grows by drift² per day away: a regular back after a year is about as uncertain
+    # as after his first dozen maps (σ ≈ 5 of the prior 6.25)
+    drift_per_day: float = 0.15
 
     def new_model(self) -> Any:
         from openskill import models
@@ -212,7 +214,7 @@ def replay(
     for i in range(start, len(events)):
         if i % CHECKPOINT_EVERY == 0 and (not checkpoints or checkpoints[-1].index < i):
             checkpoints.append(Checkpoint(i, dict(states), len(predictions), len(history)))
-        when, kind, _, m = events[i]
+        _when, kind, _, m = events[i]
         if kind == _PREDICT:
             predictions.append(_predict(model, config, states, m))
         else:

@@ -109,7 +109,7 @@ def index(run: RatingRun, names: dict[str, str]) -> RatingIndex:
                 "last_played": r.last_end,
             }
         )
-    schema = {
+    schema: dict[str, Any] = {
         "guid": pl.String, "name": pl.String, "rating": pl.Float64, "mu": pl.Float64,
         "sigma": pl.Float64, "maps": pl.Int64, "wins": pl.Int64, "losses": pl.Int64,
         "ties": pl.Int64, "trend": pl.Float64, "last_played": pl.Datetime("us"),

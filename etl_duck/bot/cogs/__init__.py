@@ -10,6 +10,7 @@ from .leaderboard import LeaderboardCog
 from .links import LinksCog
 from .players import PlayersCog
 from .posts import RoundPostsCog
+from .rating import RatingCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
 from .status import StatusCog
@@ -24,9 +25,10 @@ COGS: tuple[type[commands.Cog], ...] = (
     StatusCog,
     AdminCog,
     RoundPostsCog,
+    RatingCog,
     VoiceCog,
     FetchCog,
 )
 
 __all__ = ["COGS", "AdminCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
+           "RatingCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
