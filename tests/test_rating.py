@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +137,9 @@ def test_incremental_equals_full_recompute(real: Path, other_orders: dict[str, A
     follower = other_orders["follower"].ratings()  # replayed from checkpoints, commit by commit
     full = Stats(other_orders["newest"]).ratings()
     assert follower.states == full.states and follower.predictions == full.predictions
-    (first, n1), *_, (last, n_last) = other_orders["replayed"]
+    (first, n1), *later = other_orders["replayed"]
     assert first == n1  # the first run computes everything
+    assert len(later) == 2
 
 
 def test_an_appended_map_replays_only_itself() -> None:
@@ -174,7 +175,6 @@ def test_no_leakage_later_maps_never_change_earlier_forecasts() -> None:
 
 def test_no_leakage_in_the_lake(tmp_path: Path) -> None:
     files = real_files()
-    days = sorted({f.name[:10] for f in files})
     early = tmp_path / "early"
     ingest_paths(early, [f for f in files if f.name[:10] < "2025-11-11"])  # not the last evening
     first = {p.match_id: p for p in Stats(early).ratings().predictions}
@@ -262,15 +262,15 @@ def test_scores_and_baselines() -> None:
     assert brier([(0.5, 1.0), (0.5, 0.0)]) == 0.25
     assert brier([(0.8, 1.0), (0.3, 0.5)]) == pytest.approx((0.04 + 0.04) / 2)
     assert log_loss([(0.5, 1.0)]) == pytest.approx(math.log(2))
-    assert log_loss([(0.9, 1.0), (0.9, 0.0)]) == pytest.approx(
-        -(math.log(0.9) + math.log(0.1)) / 2
-    )
+    assert log_loss([(0.9, 1.0), (0.9, 0.0)]) == pytest.approx(-(math.log(0.9) + math.log(0.1)) / 2)
     run = replay(synthetic_maps(400, seed=8))
     board = F.walk_forward(run)
     assert [r.match_id for r in board.rows] == [p.match_id for p in run.predictions]
     ties = sum(1 for r in board.rows if r.result == 0.5)
     b, ll, n = board.score("coin")
-    assert n == 400 and b == pytest.approx(0.25 * (n - ties) / n) and ll == pytest.approx(math.log(2))
+    assert (
+        n == 400 and b == pytest.approx(0.25 * (n - ties) / n) and ll == pytest.approx(math.log(2))
+    )
     assert all(0.30 <= r.p["old_bot"] <= 0.70 for r in board.rows)
     assert all(r.p["dpm"] == 0.5 for r in board.rows[:20])  # nothing fitted yet
     # the rating learns the synthetic skill: it beats the coin flip
@@ -321,7 +321,7 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
     out = json.loads(pred.output)
     assert len(out["maps"]) == stats.ratings().maps
     assert {s["method"] for s in out["scores"]} == set(F.METHODS)
-    assert all(VID in m["first_guids"] + m["second_guids"] for m in out["maps"][:1]) or True
+    assert sum(VID in m["first_guids"] + m["second_guids"] for m in out["maps"]) == card["maps"]
     bal = runner.invoke(app, [*base, "balance", "vid", "olz", "carniee", "endekk", "--json",
                               "--apart", "vid,olz"])  # fmt: skip
     assert bal.exit_code == 0, bal.output
@@ -383,6 +383,3 @@ def synthetic_maps(n: int, seed: int) -> list[MapResult]:
 def _flip(m: MapResult) -> MapResult:
     return MapResult(m.match_id, m.session_id, m.session_date, m.map_name, m.start_time,
                      m.end_time, 1.0 - m.result, m.players)  # fmt: skip
-
-
-_ = date  # (dates appear in MapResult construction via datetime.date())

@@ -60,7 +60,7 @@ def logit(p: float, eps: float = 1e-6) -> float:
 @dataclass
 class Logistic:
     """A logistic regression refitted on everything seen so far (Newton's method, a light
-    ridge for stability), refitted when the data grew by 5 % (at least 20 maps): the
+    ridge for stability), refitted when the data grew by 10 % (at least 20 maps): the
     walk-forward fit costs O(n log n) in all, not O(n²)."""
 
     features: int
@@ -81,14 +81,14 @@ class Logistic:
         self.xs.append(tuple(x))
         self.ys.append(y)
         n = len(self.ys)
-        if n - self.fitted_at >= max(20, n // 20):
+        if n - self.fitted_at >= max(20, n // 10):
             self._fit()
             self.fitted_at = n
 
     def _fit(self) -> None:
         k = self.features + 1
         coef = list(self.coef)
-        for _ in range(6):
+        for _ in range(5):
             grad = [0.0] * k
             hess = [[0.0] * k for _ in range(k)]
             for x, y in zip(self.xs, self.ys, strict=True):
