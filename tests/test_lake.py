@@ -30,7 +30,10 @@ REAL_FILES = sorted(REAL.glob("*.txt"))
 def test_real_files_land_with_reasons(data_dir: Path) -> None:
     report = ingest_paths(data_dir, [REAL])
     assert len(report.ingested) == 92 and report.version == 1
-    assert report.skipped == [str(REAL / "README.md")]
+    assert list(report.skipped) == [str(REAL / "README.md")]
+    assert (
+        "expected YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt" in report.skipped[str(REAL / "README.md")]
+    )
     assert len(report.duplicates) == 4  # the CRLF copies are the same files
     rounds = table_rows(data_dir, "rounds")
     assert len(rounds) == 92
@@ -183,7 +186,10 @@ def test_partial_file_is_replaced_when_it_grows(data_dir: Path, tmp_path: Path) 
     assert report.replaced == [R1.name]
     rows = table_rows(data_dir, "player_rounds")
     assert len(rows) == 6 and all(r["counted"] for r in rows)
-    assert (data_dir / "raw" / "2026-03-14" / R1.name).read_bytes() == full
+    # raw/ keeps both: the cut copy where it was stored first, the full one beside it
+    assert (data_dir / "raw" / "2026-03-14" / R1.name).read_bytes() != full
+    versions = list((data_dir / "raw" / "2026-03-14" / ".versions").iterdir())
+    assert [v.read_bytes() for v in versions] == [full]
 
 
 def test_empty_file_is_retried(data_dir: Path, tmp_path: Path) -> None:

@@ -27,6 +27,10 @@ def print_report(report: Any) -> None:
         console.print(f"  [yellow]partial[/yellow] {name}: complete lines kept, will be re-fetched")
     for name in report.empty:
         console.print(f"  [yellow]empty[/yellow] {name}: retry later")
+    for key, reason in sorted(report.conflicts.items()):
+        console.print(f"  [red]conflict[/red] {key}: {reason}", markup=True, soft_wrap=True)
+    for line in report.rejected:
+        console.print(f"  [yellow]rejected line[/yellow] {line}", soft_wrap=True)
 
 
 @app.command()
@@ -74,3 +78,24 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print(f"[red]quarantined[/red] {name}: {reason}")
     for name in info["partial"]:
         console.print(f"[yellow]partial, awaiting re-fetch[/yellow] {name}")
+    for key, reason in info["conflicts"].items():
+        console.print(f"[red]conflict[/red] {key}: {reason}", soft_wrap=True)
+
+
+@app.command()
+def resolve(
+    name: Annotated[str, typer.Argument(help="The round file name (as `status` lists it).")],
+    keep: Annotated[
+        str | None, typer.Option(help="The version to count (its id, as `status` shows it).")
+    ] = None,
+    dismiss: Annotated[
+        bool, typer.Option("--dismiss", help="Set the file aside: it stays out of the lake.")
+    ] = False,
+) -> None:
+    """Settle a version conflict or a quarantined file; recorded in raw/, so a rebuild
+    makes the same choice."""
+    from etl_duck.ingest.run import resolve as resolve_name
+
+    print_report(
+        resolve_name(STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options())
+    )

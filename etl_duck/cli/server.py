@@ -15,7 +15,7 @@ from etl_duck.cli.app import (
 @app.command()
 def fetch() -> None:
     """Fetch new stats files from the game server over SFTP once, then ingest them."""
-    from etl_duck.fetch.poller import run_fetch
+    from etl_duck.cli.fetching import run_fetch
     from etl_duck.settings import load_settings
 
     raise typer.Exit(run_fetch(load_settings(data_dir=STATE.data_dir)))
@@ -24,7 +24,7 @@ def fetch() -> None:
 @app.command()
 def watch() -> None:
     """Poll the game server for new files until Ctrl-C (faster while a session is on)."""
-    from etl_duck.fetch.poller import run_watch
+    from etl_duck.cli.fetching import run_watch
     from etl_duck.settings import load_settings
 
     raise typer.Exit(run_watch(load_settings(data_dir=STATE.data_dir)))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -42,8 +43,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl_duck.lake.fsutil import failpoint, fsync_dir
-from etl_duck.lake.manifest import Manifest, Partition
+from etl_duck.lake.manifest import Manifest, Partition, file_checksum
 from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS, TABLES
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = ".lake"
 LINK = "lake"
@@ -62,6 +65,7 @@ class Written:
 
     path: str
     rows: int
+    checksum: str
 
 
 def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
@@ -71,7 +75,11 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     # no mkdir: if the scratch folder is gone, its writer died and the next one removed it
     _write_parquet(table.cast(SCHEMAS[name]), Path(path), make_folder=False)
     failpoint("partition written")
-    return Written(path, table.num_rows)
+    return Written(path, table.num_rows, file_checksum(path))
+
+
+class LakeDamaged(RuntimeError):
+    """A file of the lake cannot be read. The message names it and the way out."""
 
 
 # --------------------------------------------------------------------------- the lake
@@ -110,10 +118,33 @@ class Lake:
         # (~20 ms for the ~5k partitions of a 10-year lake)
         cached = self._manifests.get(snap)
         if cached is None:
-            cached = Manifest.from_json((snap / "_manifest.json").read_text())
+            path = snap / "_manifest.json"
+            try:
+                cached = Manifest.from_json(path.read_text())
+            except FileNotFoundError:
+                raise LakeDamaged(
+                    f"{path} is missing: the lake cannot be read (raw/ is intact: run "
+                    "`etl-duck rebuild` to recreate the lake from it)"
+                ) from None
+            except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+                raise LakeDamaged(
+                    f"{path} is damaged ({type(exc).__name__}: {exc}); the lake cannot be "
+                    "read (raw/ is intact: run `etl-duck rebuild` to recreate the lake from it)"
+                ) from None
             if not snap.name.endswith(".tmp"):
                 self._manifests = {snap: cached}
         return cached
+
+    def fresh_manifest(self) -> Manifest:
+        """An empty manifest whose version continues after every snapshot on disk (for a
+        rebuild, which must not read a possibly damaged current manifest)."""
+        latest = self.version()
+        if self.snapshots.exists():
+            for child in self.snapshots.iterdir():
+                stem = child.name.split(".", 1)[0]
+                if stem.startswith("v") and stem[1:].isdigit():
+                    latest = max(latest, int(stem[1:]))
+        return Manifest(latest, 0.0, Manifest.empty().partitions, {})
 
     def version(self) -> int:
         """The committed version: one readlink, no file read (checked before every query)."""
@@ -205,19 +236,51 @@ class Lake:
             os.close(fd)  # closing the descriptor releases the flock
 
     def recover(self) -> None:
-        """Remove what a crashed commit left: staging folders and uncommitted snapshots."""
+        """Remove what a crashed commit left (staging folders, snapshots renamed but never
+        linked); relink a ``lake`` link that went missing to the newest complete snapshot."""
         if not self.snapshots.exists():
             return
         current = self.current_dir()
+        if current is None or not current.exists():
+            current = self._relink_newest()
         for child in self.snapshots.iterdir():
             if child.name.endswith(".tmp"):
                 shutil.rmtree(child, ignore_errors=True)
-            elif current is not None and child.name > current.name:
+            elif current is not None and child.name > current.name and child.name[1:].isdigit():
                 shutil.rmtree(child, ignore_errors=True)  # renamed but never linked
-            elif current is None and child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
         for leftover in self.data_dir.glob(".lake-link.*"):
             leftover.unlink(missing_ok=True)
+
+    def _relink_newest(self) -> Path | None:
+        """The link is gone (deleted by hand, a bad restore): point it at the newest snapshot
+        whose manifest reads and whose files all exist — never at nothing, which would let
+        the next commit publish a lake of only its own files."""
+        names = sorted(
+            (
+                c.name
+                for c in self.snapshots.iterdir()
+                if c.name[:1] == "v" and c.name[1:].isdigit()
+            ),
+            reverse=True,
+        )
+        for name in names:
+            snap = self.snapshots / name
+            try:
+                manifest = Manifest.from_json((snap / "_manifest.json").read_text())
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                continue
+            if all((snap / f).exists() for f in manifest.files()):
+                log.warning("the lake link was missing: relinked to %s", snap)
+                self._publish(name)
+                return snap.resolve()
+        return None
+
+    def _publish(self, vname: str) -> None:
+        tmp_link = self.data_dir / f".lake-link.{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        os.symlink(f"{SNAPSHOT_DIR}/{vname}", tmp_link)
+        os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
+        fsync_dir(self.data_dir)
 
     def commit(
         self,
@@ -225,6 +288,7 @@ class Lake:
         state: Mapping[str, Mapping[str, pa.Table | None]],
         serving: Mapping[str, Mapping[str, pa.Table | None]] | None = None,
         options: Mapping[str, Any] | None = None,
+        base: Manifest | None = None,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
@@ -234,9 +298,14 @@ class Lake:
         table, the full new content of each changed year shard (same rule). Everything
         not named is carried over from the current snapshot by hard link. ``options``:
         the settings the content was derived with (kept from the current snapshot if None).
+        ``base``: the manifest the changes apply to (default: the current snapshot's; a
+        rebuild passes :meth:`fresh_manifest`, so nothing is carried over).
         """
         current_snap = self.current_dir()
-        old = self.manifest(current_snap) if current_snap else Manifest.empty()
+        if base is not None:
+            old = base
+        else:
+            old = self.manifest(current_snap) if current_snap else Manifest.empty()
         version = old.version + 1
         vname = f"v{version:08d}"
         self.snapshots.mkdir(parents=True, exist_ok=True)
@@ -266,12 +335,12 @@ class Lake:
                 (staging / rel).parent.mkdir(exist_ok=True)
                 if isinstance(t, Written):
                     os.replace(t.path, staging / rel)  # encoded by a worker: just move it
-                    rows = t.rows
+                    rows, checksum = t.rows, t.checksum
                 else:
                     _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
                     failpoint("partition written")
-                    rows = t.num_rows
-                parts[d] = Partition(rel, version, rows)
+                    rows, checksum = t.num_rows, file_checksum(staging / rel)
+                parts[d] = Partition(rel, version, rows, checksum)
             partitions[table] = parts
         shards: dict[str, dict[str, Partition]] = {}
         for kind, changed_groups in (("state", state), ("serving", serving or {})):
@@ -291,7 +360,7 @@ class Lake:
                     rel = f"{group_dir(group)}/{key}-{vname}.parquet"
                     schema = STATE_SCHEMAS.get(group.split("/", 1)[1]) if kind == "state" else None
                     _write_parquet(t if schema is None else t.cast(schema), staging / rel)
-                    kept[key] = Partition(rel, version, t.num_rows)
+                    kept[key] = Partition(rel, version, t.num_rows, file_checksum(staging / rel))
                 shards[group] = kept
         failpoint("state written")
         manifest = Manifest(
@@ -311,11 +380,7 @@ class Lake:
         os.replace(staging, final)
         fsync_dir(self.snapshots)
         failpoint("snapshot renamed")
-        tmp_link = self.data_dir / f".lake-link.{os.getpid()}"
-        tmp_link.unlink(missing_ok=True)
-        os.symlink(f"{SNAPSHOT_DIR}/{vname}", tmp_link)
-        os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
-        fsync_dir(self.data_dir)
+        self._publish(vname)
         failpoint("link swapped")
         # the predecessor's grace period runs from now (the manifest's mtime says when)
         os.utime(final / "_manifest.json")

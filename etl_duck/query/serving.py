@@ -4,9 +4,11 @@ refreshed incrementally when the lake version changes (DESIGN.md "small files").
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,12 +75,23 @@ class Serving:
             self._local.cur = cur
         return cur
 
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[tuple[int, Path | None]]:
+        """Hold the tables at their current version while this thread reads several things
+        that must agree (other threads' refreshes wait; this thread's are no-ops)."""
+        with self._lock:
+            self._local.pinned = True
+            try:
+                yield self.version, self.snapshot
+            finally:
+                self._local.pinned = False
+
     def refresh(self) -> int:
         """Bring the tables to the lake's current version; cheap when nothing changed."""
         from etl_duck.lake.rollups import SERVING_TABLES
         from etl_duck.lake.schemas import TABLES
 
-        if self.lake.version() == self.version:
+        if getattr(self._local, "pinned", False) or self.lake.version() == self.version:
             return self.version
         with self._lock:
             snap = self.lake.current_dir()
