@@ -85,7 +85,7 @@ def index(run: RatingRun, names: dict[str, str]) -> RatingIndex:
     import polars as pl
 
     history: dict[str, list[HistoryPoint]] = {}
-    for h in run.history:
+    for h in run.history.points():
         history.setdefault(h.guid, []).append(h)
     rows: list[dict[str, Any]] = []
     z = 3.0
