@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
+
+    @field_validator("team_channel_ids")
+    @classmethod
+    def _two_teams(cls, ids: list[int]) -> list[int]:
+        if ids and (len(ids) != 2 or ids[0] == ids[1]):
+            raise ValueError("give exactly two different voice channel ids (team A, team B)")
+        return ids
 
     # ---- the one place settings become the library's arguments
 

@@ -172,3 +172,20 @@ def test_voice_forecast_post_then_came_true(tmp_path: Path, tmp_path_factory: An
     assert ("did not come true" in str(verdict.embed.description)) == (not came_true)
     assert scored == 1 and brier == pytest.approx((p_a - outcome_a) ** 2, abs=0.01)
     assert "1 scored" in str(after.last.embed.footer.text)
+
+
+def test_predict_without_team_channels_and_bad_setting(lake: Path, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from etl_duck.settings import Settings
+
+    async def main() -> FakeInteraction:
+        async with bot_running(lake, tmp_path / "links.db") as bot:
+            inter = FakeInteraction(bot)
+            await slash(bot, "predict", inter)
+            return inter
+
+    inter = run(main())
+    assert inter.last.ephemeral and "TEAM_CHANNEL_IDS" in str(inter.last.content)
+    with pytest.raises(ValidationError, match="two different voice channel ids"):
+        Settings(_env_file=None, team_channel_ids=[5])  # type: ignore[call-arg]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -159,10 +159,7 @@ class HistoryLog:
 
     def points(self, guid: str | None = None) -> list[HistoryPoint]:
         return [
-            HistoryPoint(*p)
-            for seg in self.segments
-            for p in seg
-            if guid is None or p[0] == guid
+            HistoryPoint(*p) for seg in self.segments for p in seg if guid is None or p[0] == guid
         ]
 
 
@@ -334,20 +331,23 @@ def _prior(config: RatingConfig, guid: str, when: datetime) -> PlayerRating:
 def _predict(
     model: Any, config: RatingConfig, states: dict[str, PlayerRating], m: MapResult
 ) -> Prediction:
-    teams: list[list[Any]] = [[], []]
+    # the two-team forecast of openskill's ``predict_win``, computed directly (the same
+    # formula, checked in tests/test_rating.py): building rating objects per forecast was
+    # half the cost of a full replay
+    teams: list[list[tuple[float, float]]] = [[], []]
     mus = [0.0, 0.0]
     unrated = 0
-    for p in m.players:
-        s = states.get(p.guid)
+    for guid, first, *_ in m.roster:
+        s = states.get(guid)
         if s is None:
             unrated += 1
             mu, sigma = config.mu, config.sigma
         else:
             mu, sigma = s.mu, _widened(s, m.start_time, config, per_map=True)
-        t = 0 if p.first else 1
-        teams[t].append(model.rating(mu=mu, sigma=sigma, name=p.guid))
+        t = 0 if first else 1
+        teams[t].append((mu, sigma))
         mus[t] += mu
-    p_first = model.predict_win(teams)[0] if teams[0] and teams[1] else 0.5
+    p_first = win_probability(teams[0], teams[1], config.beta) if teams[0] and teams[1] else 0.5
     return Prediction(
         match_id=m.match_id,
         session_date=m.session_date,
@@ -469,42 +469,38 @@ def _ranks(xs: Sequence[float]) -> list[float]:
 # --------------------------------------------------------------------------- from rows
 
 
-@dataclass
-class _Acc:
-    head: dict[str, Any]
-    players: list[MapPlayer] = field(default_factory=list)
+MAP_COLUMNS = (
+    "match_id", "session_id", "session_date", "map_name", "start_time", "end_time", "guid",
+    "first_attack", "seconds", "map_seconds", "result_first", "dpm_damage", "time_played_s",
+)  # fmt: skip
 
 
-def maps_from_rows(rows: Iterable[dict[str, Any]]) -> list[MapResult]:
-    """MapResults from ``map_players`` serving rows (``queries/rollup_map_players.sql``),
-    ordered by start time then match id; players by GUID."""
-    acc: dict[int, _Acc] = {}
+def maps_from_rows(rows: Iterable[Sequence[Any]]) -> list[MapResult]:
+    """MapResults from ``map_players`` serving rows in :data:`MAP_COLUMNS` order
+    (``queries/rating_map_players.sql``), ordered by start time then match id."""
+    heads: dict[int, Sequence[Any]] = {}
+    players: dict[int, list[tuple[str, bool, float, int, int]]] = {}
     for r in rows:
-        a = acc.get(r["match_id"])
-        if a is None:
-            a = acc[r["match_id"]] = _Acc(r)
-        share = r["seconds"] / r["map_seconds"] if r["map_seconds"] else 1.0
-        a.players.append(
-            MapPlayer(
-                guid=r["guid"],
-                first=bool(r["first_attack"]),
-                weight=min(1.0, max(share, 1e-3)),
-                seconds=int(r["time_played_s"]),
-                damage=int(r["dpm_damage"]),
-            )
+        mid = r[0]
+        if mid not in heads:
+            heads[mid] = r
+            players[mid] = []
+        share = r[8] / r[9] if r[9] else 1.0
+        players[mid].append(
+            (str(r[6]), bool(r[7]), min(1.0, max(share, 1e-3)), int(r[12]), int(r[11]))
         )
     out = [
         MapResult(
-            match_id=int(mid),
-            session_id=int(a.head["session_id"]),
-            session_date=a.head["session_date"],
-            map_name=str(a.head["map_name"]),
-            start_time=a.head["start_time"],
-            end_time=a.head["end_time"],
-            result=float(a.head["result_first"]),
-            roster=roster(a.players),
+            int(mid),
+            int(h[1]),
+            h[2],
+            str(h[3]),
+            h[4],
+            h[5],
+            float(h[10]),
+            tuple(sorted(players[mid])),
         )
-        for mid, a in acc.items()
+        for mid, h in heads.items()
     ]
     out.sort(key=lambda m: (m.start_time, m.match_id))
     return out

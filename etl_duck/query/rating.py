@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from etl_duck.domain.forecasts import Calibration, Scoreboard
 from etl_duck.domain.rating import (
     DEFAULT,
+    MAP_COLUMNS,
     HistoryPoint,
     MapResult,
     RatingConfig,
@@ -60,8 +61,8 @@ class RatingBook:
             )
             cur = self.serving.cursor()
             res = cur.execute(sql("rating_map_players"), {"all": first, "dates": changed})
-            cols = [d[0] for d in res.description]
-            maps = maps_from_rows(dict(zip(cols, r, strict=True)) for r in res.fetchall())
+            assert tuple(d[0] for d in res.description) == MAP_COLUMNS
+            maps = maps_from_rows(res.fetchall())
             by_date = {} if first else {d: v for d, v in self._by_date.items() if d not in changed}
             for m in maps:
                 by_date.setdefault(m.session_date, []).append(m)

@@ -66,6 +66,12 @@ class RatingCog(commands.Cog, name="Rating"):
     async def cog_load(self) -> None:
         if self.bot.ingestor is not None:
             self.bot.ingestor.subscribe(asyncio.get_running_loop(), self.on_commit)
+        # the first replay of a long history takes seconds: do it now, not in a command
+        self.bot.spawn(self._warm(), "rating-warm")
+
+    async def _warm(self) -> None:
+        with contextlib.suppress(NoData):
+            await self.bot.stats.ratings()
 
     async def cog_unload(self) -> None:
         if self.bot.ingestor is not None:
@@ -264,6 +270,7 @@ class RatingCog(commands.Cog, name="Rating"):
 
     async def on_commit(self, report: IngestReport) -> None:
         try:
+            await self._warm()  # one incremental update per commit (~30 ms at 10 years)
             await self.resolve_forecasts()
         except Exception:
             log.exception("resolving forecasts failed (lake version %s)", report.version)
