@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -133,7 +134,10 @@ def section(res: dict[str, Any]) -> str:
     L = [BEGIN, "## Skill rating: walk-forward forecasts and cost", ""]
     L.append(f"Command: `{res['command']}` · run {res['started']} on {res['machine']['cpu']} "
              f"× {res['machine']['cores']} cores · synthetic community seed {SEED}, from "
-             f"{START}; all figures from this one run.")  # fmt: skip
+             f"{START}; all figures from this one run (1-minute load average "
+             f"{res.get('load_start', float('nan')):.1f} at the start, "
+             f"{res.get('load_end', float('nan')):.1f} at the end: the machine is shared)."
+             )  # fmt: skip
     L.append("")
     for size in res["sizes"]:
         years = size["days"] / 365
@@ -200,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m benchmarks.bench_rating", *(argv or sys.argv[1:])]),
         "machine": machine_info(),
         "started": f"{datetime.now():%Y-%m-%d %H:%M}",
+        "load_start": os.getloadavg()[0],
         "sizes": [],
     }
     for y in args.years.split(","):
@@ -208,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             res["sizes"].append(run_size(round(float(y) * 365), work))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    res["load_end"] = os.getloadavg()[0]
     args.out.with_name("RATING.json").write_text(json.dumps(res, indent=1, default=str))
     write_section(section(res), args.out)
     log(f"wrote the rating section of {args.out}")

@@ -331,6 +331,14 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
     for s in splits:
         a = {p["guid"] for p in s["team_a"]}
         assert (VID in a) != ("5D989160" in a)
+    fc = runner.invoke(app, [*base, "predict", "vid,olz", "carniee,endekk", "--json"])
+    got = json.loads(fc.output)
+    want_fc = stats.forecast(["vid", "olz"], ["carniee", "endekk"])
+    assert got["p_a"] == pytest.approx(want_fc.p_a) and 0 < got["p_a"] < 1
+    swapped = json.loads(runner.invoke(app, [*base, "predict", "carniee,endekk", "vid,olz",
+                                             "--json"]).output)  # fmt: skip
+    assert swapped["p_a"] == pytest.approx(1 - got["p_a"])  # sides unknown: symmetric
+    assert runner.invoke(app, [*base, "predict", "vid", "vid"]).exit_code == 2
     bad = runner.invoke(app, [*base, "balance", "vid", "--apart", "vid"])
     assert bad.exit_code == 2
     missing = runner.invoke(app, [*base, "rating", "qqqqzzzz"])

@@ -173,3 +173,34 @@ def balance(
         for j in range(max(len(a), len(b))):
             t.add_row(a[j] if j < len(a) else "", b[j] if j < len(b) else "")
         console.print(t)
+
+
+@app.command()
+def predict(
+    team_a: Annotated[str, typer.Argument(help="Team A: names or GUIDs, comma-separated.")],
+    team_b: Annotated[str, typer.Argument(help="Team B: names or GUIDs, comma-separated.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Forecast for two teams (what /predict posts for the teams in voice)."""
+    from etl_duck.query.stats import NoData, PlayerNotFound
+
+    a = [x.strip() for x in team_a.split(",") if x.strip()]
+    b = [x.strip() for x in team_b.split(",") if x.strip()]
+    try:
+        fc = open_stats().forecast(a, b)
+    except (PlayerNotFound, NoData) as exc:
+        fail(exc)
+    except ValueError as exc:
+        fail(exc, EXIT_USAGE)
+    if as_json:
+        print_json({
+            "team_a": [{"guid": g, "name": n} for g, n in fc.team_a],
+            "team_b": [{"guid": g, "name": n} for g, n in fc.team_b],
+            "p_a": fc.p_a, "mu_a": fc.mu_a, "mu_b": fc.mu_b,
+            "rating_a": fc.rating_a, "rating_b": fc.rating_b,
+        })  # fmt: skip
+        return
+    console.print(
+        f"Team A ({', '.join(n for _, n in fc.team_a)}): {fc.p_a:.0%}  ·  "
+        f"Team B ({', '.join(n for _, n in fc.team_b)}): {1 - fc.p_a:.0%}"
+    )
