@@ -23,7 +23,7 @@ import math
 import random
 import re
 from bisect import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -954,7 +954,7 @@ class _Sim:
         slots2 = [(p, side_of(p, 2), r2_frac[p.key]) for p in r2_players]
 
         # optional restart / interruption before the real round 1
-        restart = special and not orphan and rng.random() < 0.02 and ms1 <= 780_000
+        restart = special and not orphan and rng.random() < 0.02
         interrupted = special and lonely and not (restart or orphan) and rng.random() < 0.012
 
         if interrupted:
@@ -998,8 +998,6 @@ class _Sim:
 
         # round 1
         pause1 = rng.uniform(30, 240) if rng.random() < 0.04 else 0.0
-        if restart:
-            pause1 = 0.0  # keep the replayed round 1 within 15 minutes of the restart
         prs1 = self._play_round(slots1, ms1, mp.defender)
         ev.now += ms1 / 1000 + pause1 + 3
         p2_r1 = {pr.p.key: ev.p2(pr.p) for pr in prs1}
@@ -1278,16 +1276,21 @@ def generate(
     days: int = 28,
     evenings_per_week: tuple[int, int] = (3, 4),
     write: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Truth:
     """Generate ``days`` days of community history into ``out_dir`` (flat) and return the truth.
 
-    ``write=False`` skips the files (same truth, same randomness).
+    ``write=False`` skips the files (same truth, same randomness). ``progress(phase, done,
+    total)`` is told after each evening.
     """
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
     sim = _Sim(seed, out_dir if write else None)
-    for day in _evening_days(seed, start, days, evenings_per_week):
+    evenings = _evening_days(seed, start, days, evenings_per_week)
+    for i, day in enumerate(evenings, start=1):
         sim.evening(day)
+        if progress is not None:
+            progress("writing evenings", i, len(evenings))
     files = sim.files
     truth = Truth(skills=dict(sim.skills))
     # session index by the 60-minute rule over file times (end to end)

@@ -103,7 +103,8 @@ def test_leaderboard_window_chart_and_bad_input(lake: Path, tmp_path: Path) -> N
 def test_status(lake: Path, tmp_path: Path) -> None:
     sessions, counted = lake_sql(
         lake,
-        "SELECT count(DISTINCT session_id), count(*) FILTER (WHERE counted) FROM {t}",
+        # a session is one with a counted round (as /sessions and /session list them)
+        "SELECT count(DISTINCT session_id) FILTER (WHERE counted), count(*) FILTER (WHERE counted) FROM {t}",
         "rounds",
     )[0]
 
@@ -126,7 +127,7 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
         for (d,) in lake_sql(
             lake,
             "SELECT DISTINCT session_date FROM {t} WHERE session_date >= '2025-11-01' "
-            "ORDER BY session_date DESC",
+            "AND counted ORDER BY session_date DESC",
             "rounds",
         )
     ]
@@ -134,7 +135,7 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
         m
         for (m,) in lake_sql(
             lake,
-            "SELECT DISTINCT strftime(session_date, '%Y-%m') m FROM {t} ORDER BY m DESC",
+            "SELECT DISTINCT strftime(session_date, '%Y-%m') m FROM {t} WHERE counted ORDER BY m DESC",
             "rounds",
         )
     ]
@@ -167,3 +168,36 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
     assert [v for _, v in got["dates"]] == dates
     assert [v for _, v in got["months"]] == months
     assert all(len(n) <= 100 for choices in got.values() for n, _ in choices)
+
+
+def test_status_lists_every_open_problem(tmp_path: Path) -> None:
+    """/status shows what `etl-duck status` shows: quarantined files, version conflicts and
+    rejected lines, each with its reason (fixing them is an admin's job)."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES
+
+    data = tmp_path / "data"
+    src = tmp_path / "src"
+    src.mkdir()
+    r1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+    lines = r1.read_bytes().split(b"\n")
+    bad_line = lines[:]
+    bad_line[2] = bad_line[2].replace(b"\t", b"\t99999999999\t", 1)  # one field too many
+    (src / r1.name).write_bytes(b"\n".join(bad_line))
+    bad = src / "2026-03-14-230000-supply-round-1.txt"
+    bad.write_bytes(b"not a header\n")
+    ingest_paths(data, [src])
+    shorter = tmp_path / "later"
+    shorter.mkdir()
+    (shorter / r1.name).write_bytes(b"\n".join(bad_line[:3]) + b"\n")  # shrank: a conflict
+    ingest_paths(data, [shorter])
+
+    async def main() -> FakeInteraction:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main()).last.embed
+    assert bad.name in field_value(embed, "Quarantined files (1)")
+    conflicts = field_value(embed, "Version conflicts (1)")
+    assert r1.name in conflicts and "etl-duck resolve" in conflicts
+    assert f"{r1.name}:3: extended fields" in field_value(embed, "Rejected lines (1)")

@@ -342,7 +342,7 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
     bad = runner.invoke(app, [*base, "balance", "vid", "--apart", "vid"])
     assert bad.exit_code == 2
     missing = runner.invoke(app, [*base, "rating", "qqqqzzzz"])
-    assert missing.exit_code == 1 and "No player" in missing.output
+    assert missing.exit_code == 2 and "No player" in missing.output
 
 
 # --------------------------------------------------------------------------- helpers

@@ -60,7 +60,9 @@ def rating(
         return
     try:
         card = stats.player_rating(player)
-    except (PlayerNotFound, NoData) as exc:
+    except PlayerNotFound as exc:  # (or several match: the message lists them)
+        fail(exc, EXIT_USAGE)
+    except NoData as exc:
         fail(exc)
     row = card.row
     if as_json:
@@ -158,9 +160,9 @@ def balance(
             avoid_previous=avoid_previous,
             limit=limit,
         )
-    except (PlayerNotFound, NoData) as exc:
+    except NoData as exc:
         fail(exc)
-    except (BalanceError, ValueError) as exc:
+    except (PlayerNotFound, BalanceError, ValueError) as exc:
         fail(exc, EXIT_USAGE)
     if as_json:
         print_json(balance_json(res))
@@ -188,9 +190,9 @@ def predict(
     b = [x.strip() for x in team_b.split(",") if x.strip()]
     try:
         fc = open_stats().forecast(a, b)
-    except (PlayerNotFound, NoData) as exc:
+    except NoData as exc:
         fail(exc)
-    except ValueError as exc:
+    except (PlayerNotFound, ValueError) as exc:
         fail(exc, EXIT_USAGE)
     if as_json:
         print_json({

@@ -32,6 +32,7 @@ import fcntl
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = ".lake"
 LINK = "lake"
+LEASES = "leases"  # .lake/leases/<snapshot>.<pid>.<n>: held until the file's mtime
+LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
 
 
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
@@ -78,15 +81,24 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     return Written(path, table.num_rows, file_checksum(path))
 
 
-class LakeDamaged(RuntimeError):
+class LakeError(RuntimeError):
+    """A problem with the data directory whose message is one sentence naming the thing,
+    the cause and the fix (the CLI prints it as is)."""
+
+
+class LakeDamaged(LakeError):
     """A file of the lake cannot be read. The message names it and the way out."""
+
+
+class DiskFull(LakeError):
+    """A write failed for lack of space; the previous version is intact."""
 
 
 # --------------------------------------------------------------------------- the lake
 
 
-class LockTimeout(RuntimeError):
-    pass
+class LockTimeout(LakeError):
+    """Another writer (an ingest, the bot's fetch) holds the data directory's lock."""
 
 
 class Lake:
@@ -135,6 +147,28 @@ class Lake:
                 self._manifests = {snap: cached}
         return cached
 
+    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> Path:
+        """Hold ``snapshot`` for ``seconds`` (the writer's expiry keeps it meanwhile): a
+        file whose mtime is the expiry time. Renew by calling again; no lock, no writer."""
+        folder = self.snapshots / LEASES
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{snapshot.name}.{os.getpid()}.{threading.get_ident()}"
+        path.touch()
+        until = time.time() + seconds
+        os.utime(path, (until, until))
+        return path
+
+    def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
+        """The current snapshot, resolved once and leased: read it for ``seconds``."""
+        for _ in range(3):  # the link may move between the readlink and the lease
+            snap = self.current_dir()
+            if snap is None:
+                return None
+            self.lease(snap, seconds)
+            if snap.exists():
+                return snap
+        raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
+
     def fresh_manifest(self) -> Manifest:
         """An empty manifest whose version continues after every snapshot on disk (for a
         rebuild, which must not read a possibly damaged current manifest)."""
@@ -164,7 +198,7 @@ class Lake:
             path = snap / "_state" / f"{name}.parquet"
             if not path.exists():
                 return STATE_SCHEMAS[name].empty_table()
-            return pq.ParquetFile(path).read().cast(STATE_SCHEMAS[name])
+            return read_parquet_file(path).cast(STATE_SCHEMAS[name])
         return _read_shards(snap, manifest.shards.get(f"state/{name}", {}), STATE_SCHEMAS[name])
 
     def read_serving(
@@ -227,7 +261,9 @@ class Lake:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise LockTimeout(
-                            f"another writer holds {self.data_dir}/.writer.lock"
+                            f"another ingest holds {self.data_dir}/.writer.lock (the bot's "
+                            "fetch, or another etl-duck command): wait for it and run the "
+                            "command again"
                         ) from None
                     time.sleep(0.05)
             self.recover()
@@ -244,7 +280,7 @@ class Lake:
         if current is None or not current.exists():
             current = self._relink_newest()
         for child in self.snapshots.iterdir():
-            if child.name.endswith(".tmp"):
+            if child.name.endswith(".tmp") and child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
             elif current is not None and child.name > current.name and child.name[1:].isdigit():
                 shutil.rmtree(child, ignore_errors=True)  # renamed but never linked
@@ -394,9 +430,86 @@ def group_dir(group: str) -> str:
 
 
 def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema | None) -> pa.Table:
-    tables = [pq.ParquetFile(snap / p.file).read() for _, p in sorted(shards.items())]
+    tables = [read_parquet_file(snap / p.file) for _, p in sorted(shards.items())]
     if schema is not None:
         tables = [t.cast(schema) for t in tables]
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def damaged_message(path: Path | str, problem: str) -> str:
+    """The one sentence for a lake file that cannot be read."""
+    return (
+        f"{path}: {problem}. The lake cannot be read at this version; `etl-duck check` "
+        "lists every damaged file and which older snapshot still holds an intact copy, "
+        "`etl-duck rebuild` recreates the lake from raw/ (the source of truth)"
+    )
+
+
+def read_parquet_file(path: Path) -> pa.Table:
+    """One Parquet file of the lake; LakeDamaged (naming it) if it cannot be read."""
+    try:
+        return pq.ParquetFile(path).read()
+    except FileNotFoundError:
+        raise LakeDamaged(damaged_message(path, "missing")) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeDamaged(damaged_message(path, f"unreadable ({exc})")) from None
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A file of the current snapshot that does not match its manifest."""
+
+    file: Path
+    problem: str  # "missing" | "checksum mismatch"
+    intact_copy: Path | None  # the same partition in an older snapshot, verified
+
+
+def verify(lake: Lake) -> tuple[Manifest, list[Damage]]:
+    """Check every file of the current snapshot against the checksums in its manifest
+    (``etl-duck check``). Files written before checksums existed are checked for presence."""
+    snap = lake.current_dir()
+    if snap is None:
+        raise LakeDamaged(f"no lake at {lake.link}: nothing to check (run `etl-duck ingest`)")
+    manifest = lake.manifest(snap)
+    damages: list[Damage] = []
+    older = sorted(
+        (c for c in lake.snapshots.iterdir() if c.name[:1] == "v" and c.name[1:].isdigit()
+         and c.name < snap.name),
+        reverse=True,
+    )  # fmt: skip
+    for rel, part in sorted(manifest.files().items()):
+        path = snap / rel
+        if not path.exists():
+            problem = "missing"
+        elif part.checksum and file_checksum(path) != part.checksum:
+            problem = "checksum mismatch"
+        else:
+            continue
+        damages.append(Damage(path, problem, _intact_copy(lake, older, path, rel)))
+    return manifest, damages
+
+
+def _intact_copy(lake: Lake, older: list[Path], damaged: Path, rel: str) -> Path | None:
+    """The same partition or shard in an older snapshot, if its own checksum holds and it
+    is not the same file (a hard link shares the damage)."""
+    key = rel.rsplit("/", 1)[0]  # table/session_date=… or _state/<name>
+    for snap in older:
+        try:
+            manifest = lake.manifest(snap)
+        except LakeDamaged:
+            continue
+        for other_rel, part in manifest.files().items():
+            if other_rel.rsplit("/", 1)[0] != key:
+                continue
+            if rel.startswith("_") and other_rel.rsplit("/", 1)[1][:4] != rel.rsplit("/", 1)[1][:4]:
+                continue  # shards: the same year
+            other = snap / other_rel
+            try:
+                same = damaged.exists() and os.path.samefile(other, damaged)
+                if not same and part.checksum and file_checksum(other) == part.checksum:
+                    return other
+            except OSError:
+                continue
+    return None
