@@ -434,13 +434,13 @@ def test_commands_resync_after_a_change(tmp_path: Path) -> None:
 
 
 EXPECTED_COGS = [
-    "Admin", "Fetch", "Leaderboards", "Links", "Players", "Round posts", "Scoring", "Sessions",
-    "Status", "Voice sessions",
+    "Admin", "Fetch", "Leaderboards", "Links", "Players", "Rating", "Round posts", "Scoring",
+    "Sessions", "Status", "Voice sessions",
 ]  # fmt: skip
 EXPECTED_COMMANDS = [
-    "awards", "cache", "compare", "find_player", "last_session", "leaderboard", "link",
-    "map_stats", "session", "session_score", "sessions", "stats", "status", "sync", "teams",
-    "unlink",
+    "awards", "balance", "cache", "compare", "find_player", "last_session", "leaderboard",
+    "link", "map_stats", "predict", "rating", "session", "session_score", "sessions", "stats",
+    "status", "sync", "teams", "unlink",
 ]  # fmt: skip
 
 
