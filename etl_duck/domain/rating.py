@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
 Z = 3.0  # conservative rating = μ − Zσ: the skill we are ~99.9 % sure a player exceeds
+DENSE_EVENTS = 4096  # the last ~2 months of maps keep every checkpoint
+SPARSE_EVERY = 16  # before that, one checkpoint in 16
 CHECKPOINT_EVERY = 64  # events between saved states (a commit replays from the last one)
 
 
@@ -266,6 +269,7 @@ def replay(
     for i in range(start, len(events)):
         if i % CHECKPOINT_EVERY == 0 and (not checkpoints or checkpoints[-1].index < i):
             checkpoints.append(Checkpoint(i, dict(states), len(predictions), history.cut()))
+            _thin(checkpoints)
         _when, kind, _, m = events[i]
         if kind == _PREDICT:
             predictions.append(_predict(model, config, states, m))
@@ -295,6 +299,19 @@ def _events(maps: list[MapResult], previous: RatingRun | None) -> tuple[Event, .
     out = kept + list(events_of([m for m in maps if id(m) not in had]))
     out.sort()  # two sorted runs: a merge
     return tuple(out)
+
+
+def _thin(checkpoints: list[Checkpoint]) -> None:
+    """Keep every checkpoint of the last :data:`DENSE_EVENTS` events, one in
+    :data:`SPARSE_EVERY` before (a file that late is rare; a state copy is ~20 KiB)."""
+    last = checkpoints[-1].index
+    keep = [
+        c
+        for c in checkpoints
+        if c.index >= last - DENSE_EVENTS or c.index % (CHECKPOINT_EVERY * SPARSE_EVERY) == 0
+    ]
+    if len(keep) != len(checkpoints):
+        checkpoints[:] = keep
 
 
 def _common_prefix(old: Sequence[Event], new: Sequence[Event]) -> int:
@@ -482,24 +499,24 @@ def maps_from_rows(rows: Iterable[Sequence[Any]]) -> list[MapResult]:
     players: dict[int, list[tuple[str, bool, float, int, int]]] = {}
     for r in rows:
         mid = r[0]
-        if mid not in heads:
-            heads[mid] = r
+        if mid not in heads:  # only what a MapResult keeps: rows are many, maps are few
+            heads[mid] = (r[1], r[2], r[3], r[4], r[5], r[10])
             players[mid] = []
         share = r[8] / r[9] if r[9] else 1.0
-        players[mid].append(
-            (str(r[6]), bool(r[7]), min(1.0, max(share, 1e-3)), int(r[12]), int(r[11]))
+        players[mid].append(  # one GUID string per player, not one per row
+            (sys.intern(str(r[6])), bool(r[7]), min(1.0, max(share, 1e-3)), int(r[12]), int(r[11]))
         )
     out = [
         MapResult(
             int(mid),
-            int(h[1]),
-            h[2],
-            str(h[3]),
+            int(h[0]),
+            h[1],
+            str(h[2]),
+            h[3],
             h[4],
-            h[5],
-            float(h[10]),
+            float(h[5]),
             tuple(sorted(players[mid])),
-        )
+        )  # fmt: skip
         for mid, h in heads.items()
     ]
     out.sort(key=lambda m: (m.start_time, m.match_id))
