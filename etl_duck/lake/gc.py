@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from etl_duck.lake.snapshot import LEASES
+from etl_duck.lake.snapshot import LEASES, lease_lock
 
 KEEP_SNAPSHOTS = 2  # the current one + the one before it
 
@@ -56,18 +56,19 @@ def expire_snapshots(snapshots: Path, current: Path) -> list[str]:
     except FileNotFoundError:
         return []
     older = [n for n in snaps if n < current.name]
-    keep = set(older[-(KEEP_SNAPSHOTS - 1) :]) if KEEP_SNAPSHOTS > 1 else set()
-    keep |= live_leases(snapshots)
     doomed: list[str] = []
     expired: list[str] = []
-    for name in older:
-        if name in keep:
-            continue
-        gone = snapshots / f"{name}.gc"
-        with _quiet():
-            os.replace(snapshots / name, gone)
-            doomed.append(str(gone))
-            expired.append(name)
+    with lease_lock(snapshots, shared=False):  # no lease can be taken while we decide
+        keep = set(older[-(KEEP_SNAPSHOTS - 1) :]) if KEEP_SNAPSHOTS > 1 else set()
+        keep |= live_leases(snapshots)
+        for name in older:
+            if name in keep:
+                continue
+            gone = snapshots / f"{name}.gc"
+            with _quiet():
+                os.replace(snapshots / name, gone)
+                doomed.append(str(gone))
+                expired.append(name)
     doomed += [str(p) for p in snapshots.glob("*.gc") if str(p) not in doomed]
     if doomed:
         _remove_in_background(doomed)

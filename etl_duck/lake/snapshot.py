@@ -147,16 +147,22 @@ class Lake:
                 self._manifests = {snap: cached}
         return cached
 
-    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> Path:
-        """Hold ``snapshot`` for ``seconds`` (the writer's expiry keeps it meanwhile): a
-        file whose mtime is the expiry time. Renew by calling again; no lock, no writer."""
+    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> bool:
+        """Hold ``snapshot`` for ``seconds`` (expiry keeps it meanwhile): a file whose mtime
+        is the expiry time; renew by calling again. False when the snapshot is already
+        gone. Expiry scans leases and removes snapshots under an exclusive lock of the
+        leases folder, a lease takes it shared: a snapshot is either leased before expiry
+        looks, or gone before the lease (never removed under a fresh lease)."""
         folder = self.snapshots / LEASES
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{snapshot.name}.{os.getpid()}.{threading.get_ident()}"
-        path.touch()
-        until = time.time() + seconds
-        os.utime(path, (until, until))
-        return path
+        with lease_lock(self.snapshots, shared=True):
+            if not snapshot.exists():
+                return False
+            path.touch()
+            until = time.time() + seconds
+            os.utime(path, (until, until))
+        return True
 
     def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
         """The current snapshot, resolved once and leased: read it for ``seconds``."""
@@ -164,8 +170,7 @@ class Lake:
             snap = self.current_dir()
             if snap is None:
                 return None
-            self.lease(snap, seconds)
-            if snap.exists():
+            if self.lease(snap, seconds):
                 return snap
         raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
 
@@ -436,6 +441,20 @@ def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema 
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+@contextlib.contextmanager
+def lease_lock(snapshots: Path, *, shared: bool) -> Iterator[None]:
+    """The leases folder's lock: readers' leases share it, snapshot expiry holds it alone
+    (for milliseconds: a scan of the leases and a few renames)."""
+    folder = snapshots / LEASES
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def damaged_message(path: Path | str, problem: str) -> str:
