@@ -516,7 +516,7 @@ def maps_from_rows(rows: Iterable[Sequence[Any]]) -> list[MapResult]:
             h[4],
             float(h[5]),
             tuple(sorted(players[mid])),
-        )  # fmt: skip
+        )
         for mid, h in heads.items()
     ]
     out.sort(key=lambda m: (m.start_time, m.match_id))
