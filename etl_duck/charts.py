@@ -278,6 +278,30 @@ def leaderboard_png(board: pl.DataFrame, label: str) -> bytes:
     return _png(fig)
 
 
+def rating_history_png(history: pl.DataFrame, name: str) -> bytes:
+    """A player's μ after each rated map with the ±σ band and the conservative rating
+    (μ − 3σ): the output of ``Stats.player_rating(...).history``."""
+    fig = _figure(9, 4, left=0.08, right=0.97, top=0.9, bottom=0.14)
+    if history.is_empty():
+        return _empty(fig, "no rated map yet")
+    x = list(range(1, history.height + 1))
+    mu = [float(v) for v in history["mu"].to_list()]
+    sigma = [float(v) for v in history["sigma"].to_list()]
+    ax = fig.add_subplot()
+    _style(ax, f"{name}: skill rating over {history.height} maps")
+    ax.fill_between(x, [m - s for m, s in zip(mu, sigma, strict=True)],
+                    [m + s for m, s in zip(mu, sigma, strict=True)],
+                    color=PALETTE[0], alpha=0.25, label="μ ± σ")  # fmt: skip
+    ax.plot(x, mu, color=PALETTE[0], linewidth=1.5, label="μ")
+    ax.plot(x, [m - 3 * s for m, s in zip(mu, sigma, strict=True)], color=PALETTE[2],
+            linewidth=1.2, label="rating (μ − 3σ)")  # fmt: skip
+    ax.set_xlabel("rated maps")
+    legend = ax.legend(loc="lower right", facecolor=BACKGROUND, edgecolor=GRID, fontsize=8)
+    for text in legend.get_texts():
+        text.set_color(FOREGROUND)
+    return _png(fig)
+
+
 def warm_up() -> None:
     """Render a tiny chart once: the first render loads fonts and caches (≈0.1 s holding
     the GIL), which a process should pay at start-up, not during its first command."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etl_duck.ingest.options import IngestOptions
@@ -79,12 +79,29 @@ class Settings(BaseSettings):
     voice_recount_s: float = Field(
         5.0, ge=0, description="voice member counts are recomputed at most this often"
     )
+    team_channel_ids: list[int] = Field(
+        default_factory=list,
+        description="the two team voice channels: a split into them is forecast and scored",
+    )
+    forecast_settle_s: float = Field(
+        20.0, ge=0, description="teams must stay unchanged this long before a forecast post"
+    )
+    forecast_min_players: int = Field(
+        2, ge=1, description="linked players needed in each team channel for a forecast"
+    )
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
     scoreboard_interval_s: float = Field(
         5.0, ge=0, description="the live scoreboard is edited at most this often (rate limits)"
     )
+
+    @field_validator("team_channel_ids")
+    @classmethod
+    def _two_teams(cls, ids: list[int]) -> list[int]:
+        if ids and (len(ids) != 2 or ids[0] == ids[1]):
+            raise ValueError("give exactly two different voice channel ids (team A, team B)")
+        return ids
 
     # ---- the one place settings become the library's arguments
 

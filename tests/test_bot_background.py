@@ -444,14 +444,14 @@ def test_commands_resync_after_a_change(tmp_path: Path) -> None:
 
 
 EXPECTED_COGS = [
-    "Admin", "Digest", "Fetch", "Leaderboards", "Links", "Players", "Records", "Round posts",
-    "Scoring", "Sessions", "Social", "Status", "Voice sessions",
+    "Admin", "Digest", "Fetch", "Leaderboards", "Links", "Players", "Rating", "Records",
+    "Round posts", "Scoring", "Sessions", "Social", "Status", "Voice sessions",
 ]  # fmt: skip
 EXPECTED_COMMANDS = [
-    "admin_link", "awards", "cache", "compare", "digest", "display_name", "find_player",
-    "last_session", "leaderboard", "lineups", "link", "map_stats", "records", "rivals",
-    "session", "session_score", "sessions", "set_teams", "stats", "status", "sync", "teammates",
-    "teams", "unlink",
+    "admin_link", "awards", "balance", "cache", "compare", "digest", "display_name",
+    "find_player", "last_session", "leaderboard", "lineups", "link", "map_stats", "predict",
+    "rating", "records", "rivals", "session", "session_score", "sessions", "set_teams", "stats",
+    "status", "sync", "teammates", "teams", "unlink",
 ]  # fmt: skip
 
 

@@ -32,6 +32,7 @@ ROLLUPS: dict[str, str] = {
     "player_match_results": "rollup_player_match_results",
     "player_map_bests": "rollup_player_map_bests",
     "player_versus_sessions": "rollup_player_versus",
+    "map_players": "rollup_map_players",  # stopwatch map results by player: the rating input
 }
 SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
 #: a total order for each table, so a rebuild writes byte-identical files
@@ -45,6 +46,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "player_match_results": ("session_date", "session_id", "match_id", "guid"),
     "player_map_bests": ("session_date", "session_id", "guid", "map_name"),
     "player_versus_sessions": ("session_date", "session_id", "guid", "opponent_guid"),
+    "map_players": ("session_date", "start_time", "match_id", "guid"),
 }
 
 

@@ -19,9 +19,12 @@ from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 if TYPE_CHECKING:
     import polars as pl
 
+    from etl_duck.domain.forecasts import Calibration
+    from etl_duck.domain.rating import RatingRun
     from etl_duck.domain.records import Event
     from etl_duck.query.cache import QueryCache
     from etl_duck.query.players import PlayerCard
+    from etl_duck.query.rating import Balance, PlayerRatingCard, Predictions, TeamForecast
 
 T = TypeVar("T")
 
@@ -193,6 +196,46 @@ class AsyncStats:
         return await self._call(
             ("round_events", sid, file_name), lambda: self.stats.round_events(sid, file_name)
         )
+
+    async def ratings(self) -> RatingRun:
+        return await self._call(("ratings",), self.stats.ratings)
+
+    async def rating_calibration(self) -> Calibration:
+        return await self._call(("rating_calibration",), self.stats.rating_calibration)
+
+    async def rating_top(self, limit: int = 10, min_maps: int | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("rating_top", limit, min_maps), lambda: self.stats.rating_top(limit, min_maps)
+        )
+
+    async def player_rating(self, text: str) -> PlayerRatingCard:
+        return await self._call(("player_rating", text), lambda: self.stats.player_rating(text))
+
+    async def predictions(self) -> Predictions:
+        return await self._call(("predictions",), self.stats.predictions)
+
+    async def forecast(self, team_a: list[str], team_b: list[str]) -> TeamForecast:
+        key = ("forecast", tuple(team_a), tuple(team_b))
+        return await self._call(key, lambda: self.stats.forecast(team_a, team_b))
+
+    async def balance(
+        self,
+        players: list[str],
+        *,
+        apart: list[tuple[str, str]] | None = None,
+        together: list[tuple[str, str]] | None = None,
+        avoid_previous: bool = False,
+        limit: int = 10,
+    ) -> Balance:
+        key = ("balance", tuple(players), tuple(apart or ()), tuple(together or ()),
+               avoid_previous, limit)  # fmt: skip
+        return await self._call(
+            key,
+            lambda: self.stats.balance(
+                players, apart=apart, together=together, avoid_previous=avoid_previous,
+                limit=limit,
+            ),
+        )  # fmt: skip
 
     async def status(self) -> dict[str, Any]:
         return await self._call(("status",), self.stats.status)

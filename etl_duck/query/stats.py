@@ -26,6 +26,14 @@ from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatc
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
 from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
+from etl_duck.query.rating import (
+    Balance,
+    PlayerRatingCard,
+    Predictions,
+    RatingBook,
+    RatingIndex,
+    TeamForecast,
+)
 from etl_duck.query.serving import Serving, _to_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
@@ -33,7 +41,9 @@ from etl_duck.sqlfiles import sql
 if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.stats` is cheap
     import polars as pl
 
+    from etl_duck.domain.forecasts import Calibration
     from etl_duck.domain.metrics import Metric
+    from etl_duck.domain.rating import RatingRun
     from etl_duck.domain.records import Event
 
 log = logging.getLogger(__name__)
@@ -133,6 +143,7 @@ class Stats:
     """Everything a user can ask, over one data directory. Thread-safe."""
 
     LAST_ROUNDS = 5  # rounds on a career card (the serving tails keep this many per session)
+    RATING_MIN_MAPS = 10  # maps a player needs for the rating leaderboard and a rank
 
     def __init__(
         self,
@@ -156,6 +167,7 @@ class Stats:
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
         self._career_index: CareerIndex | None = None
+        self._rating_book = RatingBook(self.serving)
 
     # ---- plumbing
 
@@ -808,6 +820,147 @@ class Stats:
             else r
             for r in standing
         ]
+
+    # ---- skill rating, forecasts, balanced teams (etl_duck.domain.rating)
+
+    def ratings(self) -> RatingRun:
+        """Every player's rating after every counted stopwatch map, and each map's
+        walk-forward forecast: one replay per lake version, incremental across commits."""
+        return self.cached(("rating_run",), self._rating_book.run)
+
+    def _rating_index(self) -> RatingIndex:
+        from etl_duck.query.rating import index
+
+        def compute() -> RatingIndex:
+            return index(self.ratings(), self._career().current_names)
+
+        return self.cached(("rating_index",), compute)
+
+    def rating_calibration(self) -> Calibration:
+        """The side-and-confidence calibration of the rating's forecast, fitted on the
+        last maps (see ``etl_duck.domain.forecasts.calibrate``)."""
+        from etl_duck.domain.forecasts import calibrate
+
+        return self.cached(("rating_calibration",), lambda: calibrate(self.ratings()))
+
+    def rating_top(self, limit: int = 10, min_maps: int | None = None) -> pl.DataFrame:
+        """The conservative-rating leaderboard of players with at least ``min_maps`` maps."""
+        import polars as pl
+
+        need = self.RATING_MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            table = self._rating_index().table.filter(pl.col("maps") >= need).head(limit)
+            return table.with_columns(pl.int_range(1, table.height + 1).alias("rank"))
+
+        return self.cached(("rating_top", limit, need), compute)
+
+    def player_rating(self, text: str) -> PlayerRatingCard:
+        """One player's μ, σ, conservative rating, rank, maps, trend and history."""
+        import polars as pl
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> PlayerRatingCard:
+            idx = self._rating_index()
+            row = idx.table.filter(pl.col("guid") == guid)
+            if row.is_empty():
+                raise NoData(f"{name} has no rated stopwatch map yet.")
+            ranked = idx.table.filter(pl.col("maps") >= self.RATING_MIN_MAPS)
+            hit = ranked.with_row_index("pos").filter(pl.col("guid") == guid)
+            points = idx.history.get(guid, [])
+            history = pl.DataFrame(
+                {
+                    "end_time": [h.end_time for h in points],
+                    "match_id": [h.match_id for h in points],
+                    "mu": [h.mu for h in points],
+                    "sigma": [h.sigma for h in points],
+                },
+                schema={"end_time": pl.Datetime("us"), "match_id": pl.Int64,
+                        "mu": pl.Float64, "sigma": pl.Float64},
+            ).with_columns(rating=pl.col("mu") - 3 * pl.col("sigma"))  # fmt: skip
+            return PlayerRatingCard(
+                guid=guid,
+                name=name,
+                row=row.row(0, named=True),
+                rank=None if hit.is_empty() else int(hit["pos"][0]) + 1,
+                ranked_players=ranked.height,
+                min_maps=self.RATING_MIN_MAPS,
+                history=history,
+            )
+
+        return self.cached(("player_rating", guid), compute)
+
+    def predictions(self) -> Predictions:
+        """Every counted map's walk-forward forecast by the rating and by the baselines,
+        next to the result, with Brier score and log-loss per method."""
+        from etl_duck.query.rating import predictions
+
+        def compute() -> Predictions:
+            return predictions(self.ratings(), self._career().current_names)
+
+        return self.cached(("predictions",), compute)
+
+    def _rated(self, texts: list[str]) -> list[tuple[str, str]]:
+        out = [self.resolve_player(t) for t in texts]
+        seen: set[str] = set()
+        for guid, name in out:
+            if guid in seen:
+                raise ValueError(f"{name} is listed twice")
+            seen.add(guid)
+        return out
+
+    def forecast(self, team_a: list[str], team_b: list[str]) -> TeamForecast:
+        """P(team A beats team B) for two rosters (names or GUIDs), before sides are known."""
+        from etl_duck.query.rating import forecast
+
+        a, b = self._rated(team_a), self._rated(team_b)
+        if not a or not b:
+            raise ValueError("a forecast needs a player on each team")
+        if {g for g, _ in a} & {g for g, _ in b}:
+            raise ValueError("a player cannot be on both teams")
+        return forecast(self.ratings(), self.rating_calibration(), a, b)
+
+    def balance(
+        self,
+        players: list[str],
+        *,
+        apart: list[tuple[str, str]] | None = None,
+        together: list[tuple[str, str]] | None = None,
+        avoid_previous: bool = False,
+        limit: int = 10,
+    ) -> Balance:
+        """Splits of ``players`` into two teams, fairest forecast first; keep pairs apart or
+        together, and optionally never repeat the last session's split."""
+        from etl_duck.query.rating import balance
+
+        people = self._rated(players)
+        guid_of = dict(zip(players, (g for g, _ in people), strict=True))
+
+        def pairs(given: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+            out = []
+            for x, y in given or []:
+                gx, gy = self.resolve_player(x)[0], self.resolve_player(y)[0]
+                out.append((guid_of.get(x, gx), guid_of.get(y, gy)))
+            return out
+
+        previous = None
+        if avoid_previous:
+            try:
+                teams = self.last_session().teams
+            except NoData:
+                teams = None
+            if teams is not None:
+                previous = (teams[0].guids, teams[1].guids)
+        return balance(
+            self.ratings(),
+            self.rating_calibration(),
+            people,
+            apart=pairs(apart),
+            together=pairs(together),
+            avoid=previous,
+            limit=limit,
+        )
 
     def status(self) -> dict[str, Any]:
         """Headline numbers of the lake and every open problem (quarantined files, version

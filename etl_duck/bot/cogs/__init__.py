@@ -11,6 +11,7 @@ from .leaderboard import LeaderboardCog
 from .links import LinksCog
 from .players import PlayersCog
 from .posts import RoundPostsCog
+from .rating import RatingCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
 from .social import RecordsCog, SocialCog
@@ -29,10 +30,11 @@ COGS: tuple[type[commands.Cog], ...] = (
     AdminCog,
     RoundPostsCog,
     DigestCog,
+    RatingCog,
     VoiceCog,
     FetchCog,
 )
 
 __all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog", "StatusCog",
-           "VoiceCog"]  # fmt: skip
+           "RatingCog", "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog",
+           "StatusCog", "VoiceCog"]  # fmt: skip
