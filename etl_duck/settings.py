@@ -10,12 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from etl_duck.ingest.options import IngestOptions
+
 if TYPE_CHECKING:
-    from etl_duck.ingest.options import IngestOptions
-    from etl_duck.query.stats import Stats
+    from etl_duck.query.stats import Stats, TeamOverrides
+
+_INGEST = IngestOptions()  # the defaults
 
 
 class Settings(BaseSettings):
@@ -25,10 +28,13 @@ class Settings(BaseSettings):
 
     # --- lake and analytics
     data_dir: Path = Path("data")
-    session_gap_minutes: int = Field(60, ge=1, description="gap that starts a new gaming session")
-    timezone: str = Field("Europe/Berlin", description="the game server's local time zone")
+    # the ingest's own defaults: one place says what the lake is derived with
+    session_gap_minutes: int = Field(
+        _INGEST.session_gap_minutes, ge=1, description="gap that starts a new gaming session"
+    )
+    timezone: str = Field(_INGEST.timezone, description="the game server's local time zone")
     min_rounds: int = Field(10, ge=0, description="minimum rounds to appear on a leaderboard")
-    filler_maps: list[str] = Field(default_factory=lambda: ["mp_sillyctf"])
+    filler_maps: list[str] = Field(default_factory=lambda: list(_INGEST.filler_maps))
     slow_query_ms: float = Field(50.0, description="queries slower than this are logged")
 
     # --- SSH / SFTP fetch (the game server)
@@ -73,9 +79,30 @@ class Settings(BaseSettings):
     voice_recount_s: float = Field(
         5.0, ge=0, description="voice member counts are recomputed at most this often"
     )
+    team_channel_ids: list[int] = Field(
+        default_factory=list,
+        description="the two team voice channels: a split into them is forecast and scored",
+    )
+    forecast_settle_s: float = Field(
+        20.0, ge=0, description="teams must stay unchanged this long before a forecast post"
+    )
+    forecast_min_players: int = Field(
+        2, ge=1, description="linked players needed in each team channel for a forecast"
+    )
     page_timeout_s: float = Field(
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
+    scoreboard_interval_s: float = Field(
+        5.0, ge=0, description="the live scoreboard is edited at most this often (rate limits)"
+    )
+
+    @field_validator("team_channel_ids")
+    @classmethod
+    def _two_teams(cls, ids: list[int]) -> list[int]:
+        if ids and (len(ids) != 2 or ids[0] == ids[1]):
+            raise ValueError("give exactly two different voice channel ids (team A, team B)")
+        return ids
+
     # TEST ONLY: point discord.py at a Discord emulator (tests/discord_emulator). Unset in
     # production: discord.py then talks to https://discord.com/api/v10 and its own gateway.
     discord_api_base: str | None = Field(
@@ -93,18 +120,28 @@ class Settings(BaseSettings):
 
     def ingest_options(self) -> IngestOptions:
         """What the lake's content depends on (CLI, fetch pipeline and bot share it)."""
-        from etl_duck.ingest.options import IngestOptions
-
         return IngestOptions(
             session_gap_minutes=self.session_gap_minutes,
             filler_maps=tuple(self.filler_maps),
             timezone=self.timezone,
         )
 
-    def stats(self) -> Stats:
+    def stats(self, teams: TeamOverrides | None = None) -> Stats:
+        """The query API; ``teams``: where admins' team corrections live (default: the bot
+        state store of the data directory, if there is one)."""
         from etl_duck.query.stats import Stats
 
-        return Stats(self.data_dir, min_rounds=self.min_rounds, slow_query_ms=self.slow_query_ms)
+        if teams is None:
+            from etl_duck.botstate import BotState, state_path
+
+            if state_path(self.data_dir).exists():
+                teams = BotState.in_data_dir(self.data_dir)
+        return Stats(
+            self.data_dir,
+            min_rounds=self.min_rounds,
+            slow_query_ms=self.slow_query_ms,
+            teams=teams,
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

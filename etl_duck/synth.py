@@ -19,6 +19,7 @@ community evolves evening by evening, so a shorter history is a prefix of a long
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from bisect import bisect
@@ -48,7 +49,7 @@ BOT_GUID = "OMNIBOT0"
 SESSION_GAP_S = 3600
 
 
-def clean_name(raw: str) -> str:
+def clean_name(raw: str) -> str:  # deliberately not the parser's: the truth stays independent
     """ET colour rule: ``^`` followed by any character except ``^`` is a colour code."""
     return _COLOUR_RE.sub("", raw)
 
@@ -98,6 +99,9 @@ class Truth:
 
     rounds: list[TruthRound] = field(default_factory=list)
     player_rounds: list[TruthPlayerRound] = field(default_factory=list)
+    #: every human player's latent skill by GUID (~0.6–1.7): it drives his volume of fire,
+    #: accuracy and deaths, and which team wins a map (the rating should recover its order)
+    skills: dict[str, float] = field(default_factory=dict)
 
     def round_by_file(self) -> dict[str, TruthRound]:
         return {r.file_name: r for r in self.rounds}
@@ -512,6 +516,7 @@ class _Sim:
         self.guids: set[str] = {BOT_GUID}
         self.handles_used: set[str] = set()
         self.odd_names = [] if longest else list(_ODD_NAMES)
+        self.skills: dict[str, float] = {}  # GUID -> latent skill (the Truth's)
         pool = self.rng.randint(40, 60)
         if crowd is not None:
             pool = max(pool, crowd + 10)
@@ -588,6 +593,7 @@ class _Sim:
         guid = self._new_guid()
         p = _Player(guid, guid, name, 1.0, 0.5, (), (), 0.1, handle=handle)
         self._skill(p)
+        self.skills[guid] = p.skill
         return p
 
     def _rename(self, p: _Player) -> None:
@@ -817,26 +823,35 @@ class _Sim:
         return prs
 
     # ---------------------------------------------------------------- one map
-    def _durations(self, mp: _Map) -> tuple[int, int, int, int, int, int]:
+    def _durations(
+        self, mp: _Map, edge1: float = 0.0, edge2: float = 0.0
+    ) -> tuple[int, int, int, int, int, int]:
         """The stopwatch clock of a map (§2, §5.8): R1 play ms, R1 H7 (= the time R2 must
-        beat, in s), R1 H5, R2 play ms, R2 H7 (s), R2 H5."""
+        beat, in s), R1 H5, R2 play ms, R2 H7 (s), R2 H5.
+
+        ``edge1`` / ``edge2``: how much stronger the attackers of round 1 / round 2 are than
+        their defenders (see :func:`_edge`): stronger attackers complete more often and
+        faster, so the latent skill decides maps through the clock, as in the game."""
         rng = self.rng
         limit = mp.limit_s
         d = mp.defender
         a = 3 - d
+        p_complete = min(0.95, max(0.05, mp.p_complete + _EDGE_COMPLETE * edge1))
         r = rng.random()
         if r < 0.03:  # attackers surrender: short round, but H7 = H6 and defenders "win"
             ms1 = int(rng.uniform(60, limit * 0.5) * 1000)
             t1, w1 = limit, d
-        elif r < 0.03 + mp.p_complete:
-            s = min(limit - 5.0, max(60.0, rng.gauss(mp.frac * limit, 0.18 * limit)))
+        elif r < 0.03 + p_complete:
+            pace = mp.frac * math.exp(-_EDGE_PACE * edge1)
+            s = min(limit - 5.0, max(60.0, rng.gauss(pace * limit, 0.18 * limit)))
             ms1 = int(s * 1000)
             t1, w1 = ms1 // 1000, a
         else:
             ms1 = limit * 1000 + rng.randrange(0, 500)
             t1, w1 = limit, d
         r = rng.random()
-        attempt = max(45.0, rng.gauss(mp.frac * limit, 0.2 * limit))
+        pace = mp.frac * math.exp(-_EDGE_PACE * edge2)
+        attempt = max(45.0, rng.gauss(pace * limit, 0.2 * limit))
         if r < 0.02:
             ms2 = int(rng.uniform(45, max(46.0, t1 * 0.6)) * 1000)
             h7, w2 = t1, d
@@ -912,7 +927,13 @@ class _Sim:
     ) -> None:
         """Play one map (R1 + R2) with the players present in each round."""
         rng = self.rng
-        ms1, t1, w1, ms2, h7_2, w2 = self._durations(mp)
+        # sides: one clan attacks in round 1 and defends in round 2 (stopwatch swap)
+        att_clan = rng.randrange(2)
+        edge1 = _edge([p for p in r1 if ev.clan[p.key] == att_clan],
+                      [p for p in r1 if ev.clan[p.key] != att_clan])  # fmt: skip
+        edge2 = _edge([p for p in r2 if ev.clan[p.key] != att_clan],
+                      [p for p in r2 if ev.clan[p.key] == att_clan])  # fmt: skip
+        ms1, t1, w1, ms2, h7_2, w2 = self._durations(mp, edge1, edge2)
         bots_in = sum(p.is_bot for p in r1)
         humans_in = len(r1) - bots_in
         kind = "bot_majority" if bots_in > humans_in else "normal"
@@ -949,9 +970,6 @@ class _Sim:
         orphan = special and lonely and rng.random() < 0.02
         if orphan:
             kind_r2 = "orphan_r2"
-
-        # sides: one clan attacks in round 1 and defends in round 2 (stopwatch swap)
-        att_clan = rng.randrange(2)
 
         def side_of(p: _Player, rnd: int) -> int:
             attacking = (ev.clan[p.key] == att_clan) == (rnd == 1)
@@ -1213,6 +1231,22 @@ class _Evening:
 _BULLET_IDS = frozenset(wid for k in _K.values() if k.bullet for wid in (k.axis, k.allies))
 
 
+# How the latent skill decides maps: the attackers' edge (difference of the teams' summed
+# skill per player of an average team, ~±0.1 after a snake draft) moves the chance to
+# complete round 1 and scales the pace of an attack.
+_EDGE_COMPLETE = 2.5
+_EDGE_PACE = 2.5
+
+
+def _edge(attackers: Sequence[_Player], defenders: Sequence[_Player]) -> float:
+    """The attackers' advantage: summed skill per player of an average-sized team, so a
+    numbers advantage counts too (an omni-bot counts with its own, weak, skill)."""
+    n = (len(attackers) + len(defenders)) / 2
+    if not n:
+        return 0.0
+    return (sum(p.skill for p in attackers) - sum(p.skill for p in defenders)) / n
+
+
 def _pick_index(rng: random.Random, weights: Sequence[float]) -> int:
     x = rng.random() * sum(weights)
     for i, w in enumerate(weights):
@@ -1289,7 +1323,7 @@ def generate(
         if progress is not None:
             progress("writing evenings", i, len(evenings))
     files = sim.files
-    truth = Truth()
+    truth = Truth(skills=dict(sim.skills))
     # session index by the 60-minute rule over file times (end to end)
     session = -1
     prev: datetime | None = None

@@ -20,6 +20,7 @@ import duckdb
 from discord import app_commands
 
 from etl_duck.bot.client import EtlDuckBot
+from etl_duck.botstate import BotState
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.links import LinkStore
 from etl_duck.pipeline import Ingestor
@@ -166,12 +167,51 @@ class FakeInteraction:
         return self.sent[-1]
 
 
-class FakeChannel:
-    def __init__(self) -> None:
-        self.sent: list[Sent] = []
+class FakeMessage:
+    """A message the bot sent to a :class:`FakeChannel`; its edits are recorded there."""
 
-    async def send(self, content: str | None = None, **kw: Any) -> None:
-        self.sent.append(_record("message", content=content, **kw))
+    def __init__(self, channel: FakeChannel, message_id: int, sent: Sent) -> None:
+        self.channel = channel
+        self.id = message_id
+        self.sent = sent
+
+    async def edit(self, **kw: Any) -> FakeMessage:
+        if self.id in self.channel.deleted:
+            raise discord.NotFound(_FakeHTTPResponse(404), "Unknown Message")
+        record = _record("edit", **kw)
+        self.channel.edits.append((self.id, record))
+        return self
+
+
+class _FakeHTTPResponse:
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "Not Found"
+
+
+class FakeChannel:
+    """A text channel: ``sent`` holds new messages in order, ``edits`` (message id, what the
+    edit carried) every edit; ``messages`` maps ids to the messages."""
+
+    def __init__(self, channel_id: int = 555) -> None:
+        self.id = channel_id
+        self.sent: list[Sent] = []
+        self.edits: list[tuple[int, Sent]] = []
+        self.messages: dict[int, FakeMessage] = {}
+        self.deleted: set[int] = set()
+
+    async def send(self, content: str | None = None, **kw: Any) -> FakeMessage:
+        record = _record("message", content=content, **kw)
+        self.sent.append(record)
+        msg = FakeMessage(self, 9000 + len(self.sent), record)
+        self.messages[msg.id] = msg
+        return msg
+
+    def get_partial_message(self, message_id: int) -> FakeMessage:
+        return self.messages.get(message_id) or FakeMessage(self, message_id, Sent())
+
+    def titles(self) -> list[str]:
+        return [str(m.embed.title) for m in self.sent if m.embeds]
 
 
 class FakeFetchReport:
@@ -244,7 +284,7 @@ def copy_lake(src: Path, dst: Path) -> Path:
 
 
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": data_dir, "min_rounds": 1}
+    values: dict[str, Any] = {"data_dir": data_dir, "min_rounds": 1, "scoreboard_interval_s": 0.05}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -256,18 +296,24 @@ def make_bot(
     ingestor: Ingestor | None = None,
     clock: Callable[[], float] | None = None,
     links_at: Path | None = None,
+    state_at: Path | None = None,
     **overrides: Any,
 ) -> EtlDuckBot:
     """A bot over ``data_dir`` (not logged in); start it with :func:`started`.
-    ``links_at``: where the link store lives (default: under ``data_dir``)."""
+    ``links_at`` / ``state_at``: where the link store and the bot state live (default:
+    beside ``links_at``, else under ``data_dir``)."""
     settings = settings_for(data_dir, **overrides)
-    stats = Stats(data_dir, min_rounds=settings.min_rounds)
+    if state_at is None and links_at is not None:
+        state_at = links_at.with_name(links_at.stem + "-state.sqlite3")
+    state = BotState(state_at) if state_at else BotState.in_data_dir(data_dir)
+    stats = Stats(data_dir, min_rounds=settings.min_rounds, teams=state)
     extra: dict[str, Any] = {} if clock is None else {"clock": clock}
     links = LinkStore(links_at) if links_at else LinkStore.in_data_dir(data_dir)
     return EtlDuckBot(
         settings,
         AsyncStats(stats),
         links,
+        state=state,
         fetcher=fetcher,
         ingestor=ingestor,
         sync_commands=False,
@@ -352,6 +398,7 @@ async def bot_running(
     finally:
         await bot.close()
         bot.links.close()
+        bot.state.close()
 
 
 async def invoke(

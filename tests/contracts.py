@@ -22,12 +22,16 @@ CORE_MODULES = (
     "etl_duck.domain.counting",
     "etl_duck.domain.metrics",
     "etl_duck.domain.scoring",
+    "etl_duck.domain.rating",
+    "etl_duck.domain.forecasts",
+    "etl_duck.domain.balance",
     "etl_duck.lake.snapshot",
     "etl_duck.lake.rawstore",
     "etl_duck.lake.rollups",
     "etl_duck.ingest.run",
     "etl_duck.query.stats",
     "etl_duck.query.aio",
+    "etl_duck.query.rating",
     "etl_duck.sqlfiles",
 )
 FORBIDDEN = (

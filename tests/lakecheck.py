@@ -38,11 +38,20 @@ def content_digest(data_dir: Path) -> str:
     derived = {f"serving/{k}": v for k, v in sorted(lake.read_serving(snap).items())}
     derived["state/round_index"] = lake.read_state("round_index", snap)
     for name, arrow in derived.items():
+        if not arrow.num_columns:  # a serving table that never had a row (no endstats yet)
+            h.update(f"{name}:empty".encode())
+            continue
         con.register("t", arrow)
         rows = con.execute("SELECT * FROM t ORDER BY ALL").fetchall()
         con.unregister("t")
         h.update(f"{name}:{len(rows)}:{rows!r}".encode())
     return h.hexdigest()
+
+
+def num(value: object) -> float:
+    """A Polars scalar (``Series.max()`` and friends) as a number, for comparisons."""
+    assert isinstance(value, int | float), value
+    return float(value)
 
 
 def table_rows(data_dir: Path, table: str, where: str = "true") -> list[dict[str, object]]:

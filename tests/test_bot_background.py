@@ -56,7 +56,17 @@ def last_session_numbers(data: Path) -> tuple[int, int, int]:
     return int(rounds), int(maps), int(kills)
 
 
-def round_kills(data: Path, file_name: str) -> dict[str, int]:
+def post_kills(embed: Any) -> dict[str, int]:
+    """Kills per player from a round post's two team blocks (K/D/G is the second column)."""
+    out: dict[str, int] = {}
+    for f in embed.fields:
+        if str(f.name).endswith(("— attack", "— defence")):
+            for row in table_rows(str(f.value), 6):
+                out[row[0]] = int(row[1].split("/")[0])
+    return out
+
+
+def round_kills(data: Path, file_name: str, width: int = 16) -> dict[str, int]:
     rows = lake_sql(
         data,
         f"""SELECT p.name, p.kills FROM {{t}} p
@@ -64,7 +74,7 @@ def round_kills(data: Path, file_name: str) -> dict[str, int]:
               USING (round_id)
             WHERE r.file_name = '{file_name}' AND p.counted""",
     )
-    return {cell(n): int(k) for n, k in rows}
+    return {cell(n, width): int(k) for n, k in rows}
 
 
 def test_commit_shows_new_data_and_posts_each_round_once(
@@ -99,16 +109,16 @@ def test_commit_shows_new_data_and_posts_each_round_once(
     new_total = sum(int(r[1]) for r in table_rows(str(new_board.last.embed.description), 2))
     assert (old_total, new_total) == (before[2], after[2])
 
-    titles = [m.embed.title for m in channel.sent]
-    assert titles == [
+    board, *posts = channel.sent  # the live scoreboard opened with the first new round
+    assert str(board.embed.title).startswith("Scoreboard — Tue 2025-11-11")
+    assert [m.embed.title for m in posts] == [
         "braundorf\\_b4 — round 1",
         "braundorf\\_b4 — round 2",
         "Map finished: braundorf\\_b4",
     ]
-    for msg, name in zip(channel.sent[:2], held, strict=True):
-        rows = table_rows(field_value(msg.embed, "Players"), 3)
-        assert {r[0]: int(r[1]) for r in rows} == round_kills(data, name.name)
-    both = table_rows(field_value(channel.sent[2].embed, "Both rounds"), 3)
+    for msg, name in zip(posts[:2], held, strict=True):
+        assert post_kills(msg.embed) == round_kills(data, name.name, 12)
+    both = table_rows(field_value(posts[2].embed, "Both rounds"), 3)
     r1, r2 = (round_kills(data, f.name) for f in held)
     assert {r[0]: int(r[1]) for r in both} == {n: r1.get(n, 0) + r2.get(n, 0) for n in r1 | r2}
     r1_won, r2_won = (
@@ -118,7 +128,7 @@ def test_commit_shows_new_data_and_posts_each_round_once(
         for f in held
     )
     outcome = "beat the clock" if r2_won else "clock held" if r1_won else "double fullhold"
-    assert outcome in str(channel.sent[2].embed.description)
+    assert outcome in str(posts[2].embed.description)
 
 
 def test_a_backlog_is_one_post(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -159,12 +169,12 @@ def test_a_partial_file_is_posted_once_complete(
                 cut.write_bytes(payload)
                 report = await asyncio.to_thread(ingestor, [cut])
                 await ingestor.wait_idle()
-                counts.append(len(channel.sent))
+                counts.append(len([t for t in channel.titles() if "Scoreboard" not in t]))
                 assert report.version >= 1
             return counts
 
     assert run(main()) == [0, 2, 2]  # partial: nothing; complete: round + map; again: nothing
-    assert [m.embed.title for m in channel.sent] == [
+    assert [t for t in channel.titles() if "Scoreboard" not in t] == [
         "braundorf\\_b4 — round 2",
         "Map finished: braundorf\\_b4",
     ]
@@ -192,7 +202,7 @@ def test_fetch_watch_runs_in_the_bot_and_posts_after_its_commits(
             data, tmp_path / "links.db", channel, fetcher=fetcher, ingestor=ingestor
         ) as bot:
             for _ in range(200):
-                if fetcher.polls >= 3 and len(channel.sent) >= 3:
+                if fetcher.polls >= 3 and len(channel.sent) >= 4:
                     break
                 await asyncio.sleep(0.01)
             await ingestor.wait_idle()
@@ -205,7 +215,7 @@ def test_fetch_watch_runs_in_the_bot_and_posts_after_its_commits(
             return fetcher.active_seen, field_value(status.last.embed, "Fetch")
 
     active_seen, fetch_line = run(main())
-    assert [m.embed.title for m in channel.sent] == [  # once each, in play order
+    assert [t for t in channel.titles() if "Scoreboard" not in t] == [  # once each, in order
         "braundorf\\_b4 — round 1",
         "braundorf\\_b4 — round 2",
         "Map finished: braundorf\\_b4",
@@ -362,7 +372,7 @@ def test_voice_sessions_start_fast_polling_and_end_with_a_post(
     assert started_ok and not still_active
     assert len(channel.sent) == 1
     post = channel.sent[0]
-    assert str(post.embed.title).startswith("Session over — Session Tue 2025-11-11")
+    assert str(post.embed.title) == "Session digest — Tue 2025-11-11"
     assert post.files["session_overview.png"].startswith(b"\x89PNG")
     assert all(b.closed for b in post.buffers)
 
@@ -434,13 +444,14 @@ def test_commands_resync_after_a_change(tmp_path: Path) -> None:
 
 
 EXPECTED_COGS = [
-    "Admin", "Fetch", "Leaderboards", "Links", "Players", "Round posts", "Scoring", "Sessions",
-    "Status", "Voice sessions",
+    "Admin", "Digest", "Fetch", "Leaderboards", "Links", "Players", "Rating", "Records",
+    "Round posts", "Scoring", "Sessions", "Social", "Status", "Voice sessions",
 ]  # fmt: skip
 EXPECTED_COMMANDS = [
-    "awards", "cache", "compare", "find_player", "last_session", "leaderboard", "link",
-    "map_stats", "session", "session_score", "sessions", "stats", "status", "sync", "teams",
-    "unlink",
+    "admin_link", "awards", "balance", "cache", "compare", "digest", "display_name",
+    "find_player", "last_session", "leaderboard", "lineups", "link", "map_stats", "predict",
+    "rating", "records", "rivals", "session", "session_score", "sessions", "set_teams", "stats",
+    "status", "sync", "teammates", "teams", "unlink",
 ]  # fmt: skip
 
 

@@ -129,26 +129,28 @@ def test_new_files_between_polls_each_ingested_exactly_once(tmp_path: Path) -> N
             first, later = stats_names(5)[:2], stats_names(5)[2:]
             for name in first:
                 server.write(name, CONTENT, age_s=OLD)
-            server.write("2026-03-14-213512-supply-round-1-endstats.txt", b"x\n", age_s=OLD)
+            endstats = "2026-03-14-213512-supply-round-1-endstats.txt"  # fetched too (§10)
+            server.write(endstats, b"x\n", age_s=OLD)
+            server.write("2026-03-14-213512-supply-round-1_ws.txt", b"x\n", age_s=OLD)  # not ours
             rec = Recorder()
             data = tmp_path / "data"
             async with Fetcher(server.settings(data), rec) as fetcher:
                 r1 = await fetcher.poll_once()
-                assert sorted(r1.downloaded) == sorted(first)
-                assert r1.bytes == 2 * len(CONTENT) and r1.listed == 2
+                assert sorted(r1.downloaded) == sorted([*first, endstats])
+                assert r1.bytes == 2 * len(CONTENT) + 2 and r1.listed == 3
                 for name in later:  # written "now": the first look only records them
                     server.write(name, CONTENT)
                 r2 = await fetcher.poll_once()
                 assert r2.downloaded == [] and sorted(r2.pending) == sorted(later)
-                assert r2.known == 2
+                assert r2.known == 3
                 r3 = await fetcher.poll_once()  # unchanged since the last look: stable
                 assert sorted(r3.downloaded) == sorted(later)
                 r4 = await fetcher.poll_once()
-                assert r4.downloaded == [] and r4.pending == [] and r4.known == 5
-            assert [len(b) for b in rec.batches] == [2, 3]  # one ingest call per batch
+                assert r4.downloaded == [] and r4.pending == [] and r4.known == 6
+            assert [len(b) for b in rec.batches] == [3, 3]  # one ingest call per batch
             rec.assert_once()
-            assert sorted(rec.names) == sorted(first + later)
-            assert sorted(raw_files(data)) == sorted(first + later)  # endstats ignored
+            assert sorted(rec.names) == sorted([*first, *later, endstats])
+            assert sorted(raw_files(data)) == sorted([*first, *later, endstats])
             assert_clean(data, server)
 
     run(main())

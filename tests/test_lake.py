@@ -144,15 +144,20 @@ def test_a_late_file_that_moves_a_session_to_another_date_rewrites_both(
 def test_bad_input_is_handled_and_the_batch_lands(data_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "2026-03-14-235959-supply-round-1.txt"
     bad.write_bytes(b"srv\\supply\\cfg\\1\\one\\2\\12:00\\8:41\\1000\n")
-    (tmp_path / "2026-03-14-213512-supply-round-1-endstats.txt").write_text("award\tx\t1\n")
+    (tmp_path / "2026-03-14-213511-supply-round-1-endstats.txt").write_text("Most deaths\tx\t1\n")
+    (tmp_path / "2026-03-14-213512-supply-round-1_ws.txt").write_text("weapon stats\n")
     report = ingest_paths(data_dir, [FIXTURES, tmp_path])
     # the unparseable file: quarantined with file, line and field in the reason
     assert set(report.quarantined) == {bad.name}
     reason = (data_dir / "quarantine" / f"{bad.name}.reason").read_text()
     assert f"{bad.name}:1: H4 defender" in reason
     assert (data_dir / "quarantine" / bad.name).read_bytes() == bad.read_bytes()
-    # not a round file: skipped and counted, not quarantined
-    assert any(s.endswith("-endstats.txt") for s in report.skipped)
+    # not a stats file: skipped and counted, not quarantined; an endstats file lands
+    assert "2026-03-14-213512-supply-round-1_ws.txt" in [Path(s).name for s in report.skipped]
+    assert report.endstats == ["2026-03-14-213511-supply-round-1-endstats.txt"]
+    (award,) = table_rows(data_dir, "endstats_awards")
+    assert (award["award"], award["name"], award["value"]) == ("Most deaths", "x", 1.0)
+    assert award["guid"] is None  # nobody called "x" played that round
     # empty → retry later, not stored; partial → stored, flagged
     assert report.empty == ["2026-03-14-221702-te_escape2-round-1.txt"]
     assert report.partial == ["2026-03-14-220518-etl_adlernest-round-1.txt"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.links import LinkStore, links_path
+from etl_duck.links import LinkConflict, LinkStore, links_path
 
 
 def test_link_unlink_and_lookup(tmp_path: Path) -> None:
@@ -18,7 +18,9 @@ def test_link_unlink_and_lookup(tmp_path: Path) -> None:
         assert store.guid_for(1) == "D8423F90"  # normalised
         store.link(1, "EDBB5DA9")  # re-link replaces
         assert store.guid_for(1) == "EDBB5DA9"
-        store.link(2, "EDBB5DA9")
+        with pytest.raises(LinkConflict):  # one Discord account per GUID …
+            store.link(2, "EDBB5DA9")
+        store.link(2, "EDBB5DA9", shared=True)  # … unless an admin overrides
         assert store.users_for("edbb5da9") == [1, 2]
         assert store.count() == 2
         assert store.unlink(1) is True

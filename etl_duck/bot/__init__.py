@@ -73,11 +73,13 @@ def run_bot(settings: Settings, check: bool = False) -> int:
 async def _serve(settings: Settings) -> int:
     from etl_duck.bot.client import EtlDuckBot
     from etl_duck.bot.endpoints import discord_endpoints
+    from etl_duck.botstate import BotState
     from etl_duck.links import LinkStore
     from etl_duck.pipeline import Ingestor
     from etl_duck.query.aio import AsyncStats
 
-    stats = settings.stats()
+    state = BotState.in_data_dir(settings.data_dir)
+    stats = settings.stats(teams=state)
     ingestor = Ingestor.from_settings(settings)
     fetcher = None
     if settings.ssh_host:
@@ -87,7 +89,9 @@ async def _serve(settings: Settings) -> int:
     else:
         log.warning("ETL_DUCK_SSH_HOST is not set: the bot serves the lake but fetches nothing")
     links = LinkStore.in_data_dir(settings.data_dir)
-    bot = EtlDuckBot(settings, AsyncStats(stats), links, fetcher=fetcher, ingestor=ingestor)
+    bot = EtlDuckBot(
+        settings, AsyncStats(stats), links, state=state, fetcher=fetcher, ingestor=ingestor
+    )
     try:
         token = settings.discord_token
         assert token is not None
@@ -96,4 +100,5 @@ async def _serve(settings: Settings) -> int:
                 await bot.start(token.get_secret_value())
     finally:
         links.close()
+        state.close()
     return 0

@@ -15,9 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.protocols import FetcherLike
 from etl_duck.bot.respond import APOLOGY
 from etl_duck.bot.voice import SessionTracker
+from etl_duck.botstate import BotState
 from etl_duck.links import LinkStore
 from etl_duck.pipeline import Ingestor
 from etl_duck.query.aio import AsyncStats
@@ -54,6 +56,7 @@ class EtlDuckBot(commands.Bot):
         stats: AsyncStats,
         links: LinkStore,
         *,
+        state: BotState | None = None,
         fetcher: FetcherLike | None = None,
         ingestor: Ingestor | None = None,
         cache: QueryCache | None = None,
@@ -70,6 +73,8 @@ class EtlDuckBot(commands.Bot):
         self.stats = stats
         self.cache = cache or stats.cache
         self.links = links
+        # what was posted / announced, scoreboard messages, team overrides: outside the lake
+        self.state = state or BotState.in_data_dir(settings.data_dir)
         self.fetcher = fetcher
         self.ingestor = ingestor
         self.clock = clock
@@ -150,6 +155,26 @@ class EtlDuckBot(commands.Bot):
         last = self.fetcher.last_download if self.fetcher is not None else None
         gap = self.settings.session_gap_minutes * 60.0
         return last is not None and time.time() - last < gap
+
+    async def edit_or_send(
+        self, kind: str, key: str, channel: Any, embed: discord.Embed
+    ) -> tuple[str, Any]:
+        """Edit the message remembered for ``(kind, key)``, or send a new one (first time,
+        or the old one was deleted) and remember it: ("edited" | "sent", message)."""
+        where = await asyncio.to_thread(self.state.message, kind, key)
+        if where is not None and where[0] == getattr(channel, "id", where[0]):
+            partial = getattr(channel, "get_partial_message", None)
+            try:
+                msg = partial(where[1]) if partial else await channel.fetch_message(where[1])
+                await msg.edit(embed=embed)
+                return "edited", msg
+            except discord.NotFound:
+                log.info("%s message %s was deleted: posting a new one", kind, where[1])
+        # a nonce of this message's generation: a lost answer cannot make two scoreboards
+        msg = await post(channel, nonce(kind, key, where[1] if where else 0), embed=embed)
+        cid = getattr(channel, "id", None) or 0
+        await asyncio.to_thread(self.state.set_message, kind, key, cid, msg.id)
+        return "sent", msg
 
     async def stats_channel(self) -> discord.abc.Messageable | None:
         cid = self.settings.stats_channel_id

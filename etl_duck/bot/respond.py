@@ -21,7 +21,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.query.stats import NoData, PlayerNotFound
+from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
 from .format import esc
 
@@ -56,6 +56,69 @@ class Reply:
     ephemeral: bool = False
 
 
+Retry = Callable[[str, str], Awaitable[Reply]]  # (ambiguous text, chosen GUID) → the answer
+
+
+class PlayerChooser(discord.ui.View):
+    """ "Which player did you mean?": a menu of the near-tied players; picking one answers
+    the command again with that GUID, in the same message."""
+
+    def __init__(self, exc: PlayerAmbiguous, retry: Retry, owner_id: int, timeout: float = 180.0):
+        super().__init__(timeout=timeout)
+        self.exc, self.retry, self.owner_id = exc, retry, owner_id
+        self.picked: str | None = None
+        self.menu: discord.ui.Select[PlayerChooser] = discord.ui.Select(
+            placeholder="Which player did you mean?",
+            options=[
+                discord.SelectOption(label=name[:100], value=guid, description=f"GUID {guid}")
+                for guid, name in exc.candidates[:25]
+            ],
+        )
+        self.menu.callback = self._picked  # type: ignore[method-assign]
+        self.add_item(self.menu)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who asked can choose; run the command yourself.", ephemeral=True
+        )
+        return False
+
+    async def _picked(self, interaction: discord.Interaction[Any]) -> None:
+        self.picked = str(self.menu.values[0])
+        try:
+            reply = await self.retry(self.exc.text, self.picked)
+        except Exception as exc:
+            reply = failure_reply(exc) or Reply(content=APOLOGY, ephemeral=True)
+            if failure_reply(exc) is None:
+                log.exception("the chosen player's answer failed")
+        self.stop()
+        buffers = [BytesIO(data) for _, data in reply.files]
+        files = [
+            discord.File(b, filename=n) for b, (n, _) in zip(buffers, reply.files, strict=True)
+        ]
+        try:
+            await interaction.response.edit_message(
+                content=reply.content, embeds=reply.embeds, attachments=files, view=reply.view
+            )
+        finally:
+            for f, b in zip(files, buffers, strict=True):
+                f.close()
+                b.close()
+
+
+def chooser_reply(exc: PlayerAmbiguous, retry: Retry, owner_id: int) -> Reply:
+    embed = discord.Embed(
+        title="Which player?",
+        description=f"**{esc(exc.text)}** matches {len(exc.candidates)} players about equally "
+        "well. Pick one (or ask again with a GUID).",
+        colour=discord.Colour.orange(),
+    )
+    # public, like the answer it turns into once a player is picked
+    return Reply(embeds=[embed], view=PlayerChooser(exc, retry, owner_id))
+
+
 def failure_reply(exc: BaseException) -> Reply | None:
     """The user-facing answer for an expected failure; None for a bug."""
     if isinstance(exc, PlayerNotFound):
@@ -82,9 +145,15 @@ def _command_name(interaction: discord.Interaction[Any]) -> str:
 
 
 async def respond(
-    interaction: discord.Interaction[Any], work: Awaitable[Reply], *, defer: bool = False
+    interaction: discord.Interaction[Any],
+    work: Awaitable[Reply],
+    *,
+    defer: bool = False,
+    retry: Retry | None = None,
 ) -> None:
-    """Run ``work`` and send its reply; ``defer`` at once if it is known to be slow."""
+    """Run ``work`` and send its reply; ``defer`` at once if it is known to be slow.
+    ``retry(text, guid)``: how to answer again once the user picked the player an ambiguous
+    name meant (without it, an ambiguous name is answered like an unknown one)."""
 
     deferring = False
 
@@ -112,6 +181,8 @@ async def respond(
         if not task.done():
             task.cancel()
         known = failure_reply(exc)
+        if isinstance(exc, PlayerAmbiguous) and retry is not None:
+            known = chooser_reply(exc, retry, interaction.user.id)
         if known is None:
             # full trace to the log (no locals, no settings), a short apology to the user
             log.exception("/%s failed (user %s)", _command_name(interaction), interaction.user.id)

@@ -114,6 +114,18 @@ def _session_json(rep: SessionReport) -> dict[str, Any]:
         "mvp": None
         if rep.mvp is None
         else {"guid": rep.mvp["guid"], "name": rep.mvp["name"], "dpm": rep.mvp["dpm"]},
+        "teams_set_by_admin": rep.overridden,
+        "score_per_opponent": [
+            {
+                "maps": [s.first + 1, s.last + 1],
+                "teams": list(s.names),
+                "map_wins": list(s.wins),
+                "draws": s.draws,
+                "line": s.line(),
+                "players": [sorted(s.rosters[0]), sorted(s.rosters[1])],
+            }
+            for s in rep.segments
+        ],
     }
 
 
@@ -130,18 +142,24 @@ def print_session(rep: SessionReport) -> None:
     console.print(t)
     m = Table("map", "rounds", "winner", "outcome")
     for r in rep.maps.iter_rows(named=True):
+        winner = r.get("team_a") if r.get("winner") == "A" else r.get("team_b")
         m.add_row(
             r["map_name"],
             str(r["rounds"]),
-            str(r.get("winner") or "—"),
+            escape(str(winner if r.get("winner") else "—")),
             str(r.get("outcome") or "—"),
         )
     console.print(m)
     if rep.teams:
         a, b = rep.teams
-        console.print(f"Score: {a.name} {a.points} – {b.points} {b.name}")
-        console.print(f"  {a.name}: {escape(', '.join(a.players))}")
-        console.print(f"  {b.name}: {escape(', '.join(b.players))}")
+        if len(rep.segments) > 1:  # the opponents changed: the score per opponent
+            for seg in rep.segments:
+                line = f"{seg.line()} (maps {seg.first + 1}–{seg.last + 1})"
+                console.print(f"Score: {escape(line)}")
+        else:
+            console.print(f"Score: {escape(a.name)} {a.points} – {b.points} {escape(b.name)}")
+        console.print(f"  {escape(a.name)}: {escape(', '.join(a.players))}")
+        console.print(f"  {escape(b.name)}: {escape(', '.join(b.players))}")
     if rep.mvp:
         console.print(
             f"MVP: [bold]{escape(rep.mvp['name'])}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "

@@ -58,6 +58,8 @@ def print_report(report: IngestReport) -> int:
             "yet); ingest it again later",
             soft_wrap=True,
         )
+    for name, note in sorted(report.endstats_notes.items()):  # not a problem: an old writer
+        console.print(f"  [dim]note[/dim] {escape(name)}: {escape(note)}", soft_wrap=True)
     return EXIT_PARTIAL if report.problems else EXIT_OK
 
 

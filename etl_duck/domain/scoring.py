@@ -1,10 +1,14 @@
 """Stopwatch scoring, the session MVP and session awards (STATS_FORMAT.md §5.8): pure
-functions over a session's rounds, sides and per-player totals."""
+functions over a session's rounds, sides and per-player totals. Team names and the
+per-opponent split come from :mod:`etl_duck.domain.teams`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from etl_duck.domain.teams import MapSides, Segment, name_teams, split_segments
 
 if TYPE_CHECKING:  # polars loads on first use: `import etl_duck.query` stays cheap
     import polars as pl
@@ -18,6 +22,42 @@ class Team:
     points: int
 
 
+@dataclass(frozen=True)
+class TeamOverride:
+    """An admin's word on one team of a session (``/set_teams``): its name (None: name it
+    automatically) and players who belong to it (the rest go where they played)."""
+
+    name: str | None
+    guids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SessionScore:
+    """``maps``: one row per match with R1 (complete or not): winner (`A`/`B`/None),
+    outcome (None while round 2 is missing), both halves' times, who attacked first and
+    the segment; ``teams``: the session's two teams (None without a complete map);
+    ``segments``: the score per opponent."""
+
+    maps: pl.DataFrame
+    teams: tuple[Team, Team] | None
+    segments: tuple[Segment, ...] = field(default=())
+
+
+#: the per-match rows of :func:`score_stopwatch` (typed: a session may hold one map only)
+SCORE_COLUMNS: dict[str, str] = {
+    "match_id": "Int64", "winner": "String", "outcome": "String", "r1_time_s": "Float64",
+    "r1_held": "Boolean", "clock_s": "Float64", "r2_time_s": "Float64", "r2_held": "Boolean",
+    "r1_attackers": "String", "segment": "Int64", "team_a": "String", "team_b": "String",
+}  # fmt: skip
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    import polars as pl
+
+    schema = {k: getattr(pl, v) for k, v in SCORE_COLUMNS.items()}
+    return pl.DataFrame(rows, schema=schema)
+
+
 def pick_mvp(players: pl.DataFrame, rounds: int) -> dict[str, Any] | None:
     """Highest DPM among players who played at least half the session's rounds."""
     import polars as pl
@@ -28,16 +68,45 @@ def pick_mvp(players: pl.DataFrame, rounds: int) -> dict[str, Any] | None:
     return eligible.sort(["dpm", "kills"], descending=True).row(0, named=True)
 
 
+def half_times(r1: dict[str, Any] | None, r2: dict[str, Any] | None) -> dict[str, Any]:
+    """Both halves of a map as players tell them: round 1 either set a time (the
+    attackers completed: the clock for round 2) or was held for the full limit; round 2
+    either beat the clock (its time) or was held for the whole clock."""
+    out: dict[str, Any] = {"r1_time_s": None, "r1_held": None, "clock_s": None,
+                           "r2_time_s": None, "r2_held": None}  # fmt: skip
+    if r1 is not None:
+        done = bool(r1["attackers_won"])
+        t = r1["next_time_limit_s"] if done and r1.get("next_time_limit_s") else None
+        if done and t is None:
+            t = r1.get("duration_s")
+        out["r1_time_s"] = t if done else r1["time_limit_s"]
+        out["r1_held"] = not done
+    if r2 is not None:
+        clock = r2["time_limit_s"]
+        done = bool(r2["attackers_won"])
+        h7 = r2.get("next_time_limit_s")
+        t = h7 if done and h7 and (clock is None or h7 <= clock) else None
+        if done and t is None:
+            t = r2.get("duration_s")
+        out.update(clock_s=clock, r2_time_s=t if done else clock, r2_held=not done)
+    elif r1 is not None:
+        out["clock_s"] = out["r1_time_s"]  # the time round 2 will have to beat
+    return out
+
+
 def score_stopwatch(
-    rounds: pl.DataFrame, sides: pl.DataFrame, players: pl.DataFrame
-) -> tuple[pl.DataFrame, tuple[Team, Team] | None]:
-    """Stopwatch results per match and the session's two teams (STATS_FORMAT.md §5.8).
+    rounds: pl.DataFrame,
+    sides: pl.DataFrame,
+    players: pl.DataFrame,
+    override: Sequence[TeamOverride] | None = None,
+) -> SessionScore:
+    """Stopwatch results per match, the session's two teams and the score per opponent.
 
     Teams are found by GUID sets, not side numbers (players swap sides each round); a player
-    belongs to the team he played most maps with (teams may be redrafted). A map
-    where the round-2 attackers completed is theirs (they beat the clock round 1 set);
-    otherwise the round-1 attackers win if they completed; otherwise it is a double
-    fullhold, scored 1–1. A map win is 2 points.
+    belongs to the team he played most maps with (teams may be redrafted), unless an admin
+    ``override`` anchors players to a team. A map where the round-2 attackers completed is
+    theirs (they beat the clock round 1 set); otherwise the round-1 attackers win if they
+    completed; otherwise it is a double fullhold, scored 1–1. A map win is 2 points.
     """
     import polars as pl
 
@@ -45,28 +114,49 @@ def score_stopwatch(
     by_round: dict[int, dict[str, int]] = {}
     for r in sides.iter_rows(named=True):
         by_round.setdefault(r["round_id"], {})[r["guid"]] = r["team"]
+    anchors: list[frozenset[str]] = [o.guids for o in override or ()][:2]
     # votes[guid] = [maps with team A, maps with team B]: teams can be redrafted during an
     # evening, so each player belongs to the team he played most of the session with
     votes: dict[str, list[int]] = {}
     points = [0, 0]
     rows: list[dict[str, Any]] = []
+    played: list[MapSides] = []
+    rosters_of: list[tuple[frozenset[str], frozenset[str]]] = []  # per row: teams A, B
     matches: dict[int, dict[int, dict[str, Any]]] = {}
     for row in counted.iter_rows(named=True):  # a session has ~20 rounds: plain rows
         matches.setdefault(row["match_id"], {}).setdefault(row["round_number"], row)
+
+    def lean_of(group: set[str]) -> tuple[int, int]:
+        """(anchored lean, voted lean) of a group toward team A."""
+        anchored = len(group & anchors[0]) if anchors else 0
+        anchored -= len(group & anchors[1]) if len(anchors) > 1 else 0
+        return anchored, sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group)
+
     for match_id, by_number in matches.items():
-        if 1 not in by_number or 2 not in by_number:
-            continue
-        r1, r2 = by_number[1], by_number[2]
+        r1, r2 = by_number.get(1), by_number.get(2)
+        if r1 is None:
+            continue  # an orphan round 2 does not count, so this is only defensive
         side1 = by_round.get(r1["round_id"], {})
-        side2 = by_round.get(r2["round_id"], {})
+        side2 = by_round.get(r2["round_id"], {}) if r2 is not None else {}
         # the same people: R1 attackers defend in R2 (side numbers swap, GUIDs do not)
         group_att = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
-        group_att |= {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
         group_def = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
-        group_def |= {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
-        lean = sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_att)
-        lean -= sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group_def)
+        if r2 is not None:
+            group_att |= {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
+            group_def |= {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
+        (a_att, v_att), (a_def, v_def) = lean_of(group_att), lean_of(group_def)
+        lean = a_att - a_def if a_att != a_def else v_att - v_def
         att_team = 0 if lean >= 0 else 1
+        att, dfn = frozenset(group_att - group_def), frozenset(group_def - group_att)
+        pair = (att, dfn) if att_team == 0 else (dfn, att)
+        times = half_times(r1, r2)
+        row = {"match_id": match_id, "winner": None, "outcome": None, **times,
+               "r1_attackers": ("A", "B")[att_team], "segment": None,
+               "team_a": None, "team_b": None}  # fmt: skip
+        rows.append(row)
+        rosters_of.append(pair)
+        if r2 is None:
+            continue  # round 2 still to come: the scoreboard shows the time to beat
         for g in group_att - group_def:
             votes.setdefault(g, [0, 0])[att_team] += 1
         for g in group_def - group_att:
@@ -85,34 +175,51 @@ def score_stopwatch(
             points[1] += 1
         else:
             points[winner] += 2
-        rows.append(
-            {
-                "match_id": match_id,
-                "winner": None if winner is None else ("A", "B")[winner],
-                "outcome": outcome,
-                "clock_s": r2["time_limit_s"],
-                "r2_time_s": r2["next_time_limit_s"] if r2["attackers_won"] else None,
-            }
-        )
-    if not rows:
-        return pl.DataFrame(), None
+        row.update(winner=None if winner is None else ("A", "B")[winner], outcome=outcome)
+        played.append(MapSides(pair, winner))
     names = (
         dict(zip(players["guid"], players["name"], strict=True)) if not players.is_empty() else {}
     )
-    rosters = (
-        {g for g, v in votes.items() if v[0] > v[1]},
-        {g for g, v in votes.items() if v[1] > v[0]},
+    rounds_of = (
+        dict(zip(players["guid"], players["rounds"], strict=True)) if not players.is_empty() else {}
     )
+    fixed = [o.name for o in override or ()][:2]
+
+    def name_pair(pair: tuple[frozenset[str], frozenset[str]]) -> tuple[str, str]:
+        a, b = name_teams(pair, rounds_of, names, fixed)
+        return a, b
+
+    for r, pair in zip(rows, rosters_of, strict=True):
+        if r["outcome"] is None:  # a map in progress: name the sides it has so far
+            r["team_a"], r["team_b"] = name_pair(pair)
+    if not played:
+        return SessionScore(_frame(rows), None, ())
+    for g in (a for o in anchors for a in o):  # an anchored player is on his team
+        votes[g] = [1, 0] if g in anchors[0] else [0, 1]
+    rosters = (
+        frozenset(g for g, v in votes.items() if v[0] > v[1]),
+        frozenset(g for g, v in votes.items() if v[1] > v[0]),
+    )
+    segments = split_segments(played, name_pair)
+    team_names = [
+        (fixed[i] if i < len(fixed) else None)
+        or " / ".join(dict.fromkeys(seg.names[i] for seg in segments))
+        for i in (0, 1)
+    ]
     result = tuple(
         Team(
-            name=f"Team {label}",
-            guids=frozenset(t),
-            players=tuple(sorted(names.get(g, g) for g in t)),
+            name=team_names[i],
+            guids=rosters[i],
+            players=tuple(sorted(names.get(g, g) for g in rosters[i])),
             points=points[i],
         )
-        for i, (label, t) in enumerate(zip(("A", "B"), rosters, strict=True))
+        for i in (0, 1)
     )
-    return pl.DataFrame(rows), (result[0], result[1])
+    complete = [r for r in rows if r["outcome"] is not None]
+    for seg_index, seg in enumerate(segments):
+        for r in complete[seg.first : seg.last + 1]:
+            r.update(segment=seg_index, team_a=seg.names[0], team_b=seg.names[1])
+    return SessionScore(_frame(rows), (result[0], result[1]), tuple(segments))
 
 
 # --------------------------------------------------------------------------- awards

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import asyncssh
 
+from etl_duck.domain.endstats import is_endstats_file_name, parse_endstats_name
 from etl_duck.domain.parse import ParseError, is_stats_file_name, parse_file_name
 from etl_duck.fetch.sftp import CONNECTION_ERRORS, Connection, FetchConnectionError, FetchError
 
@@ -100,15 +101,16 @@ async def list_stats_files(
             skip(display_name(raw), reason)
             continue
         name = raw.decode("utf-8")
-        if not is_stats_file_name(name):
-            continue  # endstats, weapon stats, anything else: not ours, not reported
+        endstats = is_endstats_file_name(name)  # awards and versus rows (§10): ours too
+        if not (endstats or is_stats_file_name(name)):
+            continue  # weapon stats, anything else: not ours, not reported
         listed += 1
         attrs = entry.attrs
         if attrs.type not in (asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_UNKNOWN):
             skip(name, "not a regular file")
             continue
         try:
-            fn = parse_file_name(name)
+            fn = parse_endstats_name(name) if endstats else parse_file_name(name)
         except ParseError as exc:
             skip(name, exc.reason)
             continue

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
 from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
@@ -64,7 +65,7 @@ def admit(
         if progress is not None and i % 500 == 0:
             progress("reading files", i, len(candidates))
         name = path.name
-        if not is_stats_file_name(name):
+        if not (is_stats_file_name(name) or is_endstats_file_name(name)):
             why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
             report.skipped[str(path)] = why
             continue

@@ -28,6 +28,7 @@ from etl_duck.domain.parse import (
     parse_bytes,
 )
 from etl_duck.domain.sessions import RoundTime, Session, round_start
+from etl_duck.ingest.endstats import build_endstats
 from etl_duck.ingest.options import IngestOptions, Progress
 from etl_duck.lake import rollups
 from etl_duck.lake.schemas import (
@@ -57,6 +58,8 @@ class BuildJob:
     files: tuple[tuple[str, bytes], ...]
     opts: IngestOptions
     scratch: str  # where its partitions are encoded (``Lake.scratch``)
+    #: the endstats files whose time falls within these sessions (paired at build time)
+    endstats: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def _build_job(job: BuildJob) -> tuple[BuildResult, dict[str, pa.Table] | None]:
             failed[n] = str(exc)
     if not failed:
         try:
-            built = build_partition(job.sessions, parsed, job.opts)
+            built = build_partition(job.sessions, parsed, job.opts, job.endstats)
             written = {
                 t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
                 for t in TABLES
@@ -205,9 +208,13 @@ _PLAYER_VALUE_COLUMNS = (*DERIVED_TOTALS, *_FIELD_NAMES)
 
 
 def build_partition(
-    sessions: Sequence[Session], files: dict[str, RoundFile], opts: IngestOptions
+    sessions: Sequence[Session],
+    files: dict[str, RoundFile],
+    opts: IngestOptions,
+    endstats: Sequence[tuple[str, bytes]] = (),
 ) -> dict[str, pa.Table]:
-    """All rows of the sessions of one session date (one partition per table).
+    """All rows of the sessions of one session date (one partition per table), the
+    endstats rows of its rounds included.
 
     Rows are built as tuples in schema order and transposed once (a 10-year backfill
     builds ~2 M weapon rows: per-row dicts would dominate the ingest).
@@ -297,6 +304,7 @@ def build_partition(
         "rounds": table_from_rows(rounds_rows, ROUNDS_SCHEMA),
         "player_rounds": _transpose(player_rows, PLAYER_ROUNDS_SCHEMA),
         "weapon_rounds": _transpose(weapon_rows, WEAPON_ROUNDS_SCHEMA),
+        **build_endstats(endstats, rounds_rows, files),
     }
 
 

@@ -32,7 +32,10 @@ class IngestOptions:
 class IngestReport:
     """What one ingest did. Every problem is named (file, and line and field where known)."""
 
-    ingested: list[str] = field(default_factory=list)
+    ingested: list[str] = field(default_factory=list)  # round stats files
+    endstats: list[str] = field(default_factory=list)  # endstats files stored (§10)
+    #: endstats files of an older writer: why some of their rows say nothing (not a problem)
+    endstats_notes: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)  # grew, or an admin kept another version
     duplicates: list[str] = field(default_factory=list)  # content the lake already holds
     skipped: dict[str, str] = field(default_factory=dict)  # path → why (not a round file)
@@ -44,6 +47,7 @@ class IngestReport:
     partitions_written: int = 0
     version: int = 0
     committed: bool = False  # a new lake version was published
+    rebuilt: bool = False  # a rebuild from raw/: every file is listed, none of them is new
 
     @property
     def rejected_lines(self) -> int:
@@ -64,9 +68,10 @@ class IngestReport:
     def summary(self) -> str:
         parts = [f"{len(self.ingested)} ingested"]
         for label, items in (
+            ("endstats", self.endstats),
             ("replaced", self.replaced),
             ("duplicate", self.duplicates),
-            ("skipped (not round files)", self.skipped),
+            ("skipped (not stats files)", self.skipped),
             ("empty (retry later)", self.empty),
             ("partial (awaiting the rest)", self.partial),
             ("quarantined", self.quarantined),

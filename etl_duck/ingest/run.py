@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import Session
+from etl_duck.ingest import endstats
 from etl_duck.ingest.admit import admit
 from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, round_time, run_jobs
@@ -111,7 +112,7 @@ def _ingest_locked(
     recheck: Sequence[str],
 ) -> IngestReport:
     raw = RawStore(lake.data_dir)
-    report = IngestReport()
+    report = IngestReport(rebuilt=rebuild)
     raw.recover()
     snap = None if rebuild else lake.current_dir()
     if snap is None and not rebuild:
@@ -174,9 +175,22 @@ def _ingest_locked(
         for v in choice.conflicts
     ]
 
-    # 2. read the changed files' names and headers (a bad one is quarantined)
+    # 2. read the changed files' names and headers (a bad one is quarantined); endstats
+    # files have no header: they are checked here and join their round's build
     heads: dict[str, RoundHead] = {}
+    arrived: dict[str, bytes] = {}
+    checked: dict[str, endstats.Checked] = {}
     for name, data in list(new.items()):
+        if endstats.is_endstats_file_name(name):
+            try:
+                checked[name] = endstats.check(name, data)
+                arrived[name] = data
+            except ParseError as exc:
+                report.quarantined[name] = str(exc)
+                raw.quarantine(name, data, str(exc))
+                ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
+            del new[name]
+            continue
         try:
             heads[name] = parse_head(data, name)
         except ParseError as exc:
@@ -190,13 +204,16 @@ def _ingest_locked(
     # 4. rebuild the affected partitions from their files (in parallel for backfills).
     # A file whose rows cannot be built is quarantined and the dates are built again
     # without it: one bad file never fails the batch, nor wedges the pending list.
+    known = sorted({*endstats.known_endstats(ledger_tab), *arrived})
     while True:
+        times = {n: round_time(h.file, h.header) for n, h in heads.items()}
         regroup = regroup_sessions(
             index_tab,
-            {n: round_time(h.file, h.header) for n, h in heads.items()},
+            times,
             opts.session_gap_minutes,
             everything=resettle,
             removed=removed,
+            touched=endstats.touched_rounds(arrived, index_tab, times),
         )
         affected = regroup.affected
         by_date: dict[date, list[Session]] = {}
@@ -210,6 +227,10 @@ def _ingest_locked(
                 tuple((n, new[n] if n in new else _counted(raw, n)) for s in ss for n in s.rounds),
                 opts,
                 scratch,
+                tuple(
+                    (n, arrived[n] if n in arrived else _counted(raw, n))
+                    for n in endstats.select_for(ss, known)
+                ),
             )
             for d, ss in sorted(by_date.items())
         ]
@@ -250,6 +271,15 @@ def _ingest_locked(
                     report.partial.append(name)
                 if name not in report.replaced:
                     report.ingested.append(name)
+    for name, (status, note, skipped) in checked.items():
+        ledger_updates[name] = ledger_row(name, arrived[name], status, note, new_version)
+        raw.release(name)
+        for line, fld, why in skipped:
+            rejected_rows.append({"file_name": name, "line": line, "field": fld, "reason": why})
+            report.rejected.append(f"{name}:{line}: {fld}: {why}")
+        if note:
+            report.endstats_notes[name] = note
+        report.endstats.append(name)
     if resettle:  # dates that no longer hold any session disappear
         for t in TABLES:
             for iso in manifest.partitions[t]:
@@ -316,7 +346,9 @@ def _ingest_locked(
         drop_missing(manifest, state)
     if replace_serving or years is None:
         drop_missing(manifest, serving, kind="serving")
-    committed = lake.commit(changes, state, serving, options=opts.fingerprint(), base=manifest)
+    committed = lake.commit(
+        changes, state, serving, options=opts.fingerprint(), base=manifest, fresh=rebuild
+    )
     raw.clear_pending()
     # old snapshots go in the background: deleting one is ~5k directories, and no
     # reader or writer waits for it (an interrupted deletion is finished next time)

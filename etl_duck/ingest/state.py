@@ -15,14 +15,7 @@ import pyarrow as pa
 from etl_duck.domain.sessions import RoundTime, Session, group_sessions
 from etl_duck.lake.manifest import Manifest
 from etl_duck.lake.rawstore import content_sha256
-from etl_duck.lake.schemas import (
-    PLAYER_ROUNDS_SCHEMA,
-    ROUND_INDEX_SCHEMA,
-    ROUNDS_SCHEMA,
-    TABLES,
-    WEAPON_ROUNDS_SCHEMA,
-    split_years,
-)
+from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA, SCHEMAS, TABLES, split_years
 from etl_duck.lake.snapshot import Lake
 
 
@@ -44,12 +37,15 @@ def regroup_sessions(
     *,
     everything: bool = False,
     removed: set[str] | None = None,
+    touched: set[str] | None = None,
 ) -> Regroup:
     """Regroup only the sessions within the gap of a new (or changed) round: sessions are
     separated by more than the gap, so no other session can change. Then add the untouched
     sessions that share an affected date (a partition holds every session of its date).
     ``everything`` regroups the whole index (the session gap setting changed).
-    ``index`` is the round index (ROUND_INDEX_SCHEMA) before the batch."""
+    ``touched``: committed rounds whose sessions are rebuilt although no round changed (an
+    endstats file of theirs arrived). ``index`` is the round index (ROUND_INDEX_SCHEMA)
+    before the batch."""
     import bisect
 
     import pyarrow.compute as pc
@@ -66,9 +62,10 @@ def regroup_sessions(
             hi = bisect.bisect_right(ends, t + gap_s)
             near.update(sids[lo:hi])
     gone = removed or set()
-    if index.num_rows and (new or gone) and not everything:
-        # a partial file that grew, or a committed round that is being taken out
-        again = pc.is_in(index["file_name"], pa.array(sorted({*new, *gone}), pa.string()))
+    again_names = {*new, *gone, *(touched or ())}
+    if index.num_rows and again_names and not everything:
+        # a partial file that grew, a committed round being taken out, or one touched
+        again = pc.is_in(index["file_name"], pa.array(sorted(again_names), pa.string()))
         near.update(index["session_id"].filter(again).to_pylist())
     selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
     picked = index.filter(selected)
@@ -176,10 +173,8 @@ def read_partitions(lake: Lake, snap: Path) -> dict[date, dict[str, pa.Table]]:
             out.setdefault(date.fromisoformat(iso), {})[table] = pq.ParquetFile(
                 snap / p.file
             ).read()
-    schemas = {"rounds": ROUNDS_SCHEMA, "player_rounds": PLAYER_ROUNDS_SCHEMA}
-    schemas["weapon_rounds"] = WEAPON_ROUNDS_SCHEMA
     # a date of header-only rounds has a rounds partition but no player or weapon rows
-    return {d: {t: ts.get(t, schemas[t].empty_table()) for t in TABLES} for d, ts in out.items()}
+    return {d: {t: ts.get(t, SCHEMAS[t].empty_table()) for t in TABLES} for d, ts in out.items()}
 
 
 def ledger_row(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,32 @@ class Manifest:
     @staticmethod
     def from_json(text: str) -> Manifest:
         raw = json.loads(text)
+        # a snapshot written before a table existed simply has no partitions of it
+        partitions: dict[str, dict[str, Partition]] = {t: {} for t in TABLES}
+        partitions |= _parts_from_json(raw["partitions"])
         return Manifest(
             int(raw["version"]),
             float(raw["created"]),
-            _parts_from_json(raw["partitions"]),
+            partitions,
             _parts_from_json(raw.get("shards", {})),
             dict(raw.get("options", {})),
         )
+
+    def with_checksums(self, checksums: Mapping[str, str]) -> Manifest:
+        """The same manifest with the checksums of files written after it was planned."""
+        if not checksums:
+            return self
+
+        def fill(groups: dict[str, dict[str, Partition]]) -> dict[str, dict[str, Partition]]:
+            return {
+                g: {
+                    k: replace(p, checksum=checksums[p.file]) if p.file in checksums else p
+                    for k, p in parts.items()
+                }
+                for g, parts in groups.items()
+            }
+
+        return replace(self, partitions=fill(self.partitions), shards=fill(self.shards))
 
     def files(self) -> dict[str, Partition]:
         """Every data file of the snapshot (partitions and shards) by relative path."""

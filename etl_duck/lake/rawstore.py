@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import is_stats_file_name
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths, write_bytes_atomic
 
@@ -212,7 +213,7 @@ class RawStore:
             names = (self.data_dir / PENDING).read_text().split()
         except FileNotFoundError:
             return []
-        return [n for n in names if is_stats_file_name(n)]
+        return [n for n in names if _ours(n)]
 
     def clear_pending(self) -> None:
         (self.data_dir / PENDING).unlink(missing_ok=True)
@@ -303,7 +304,7 @@ class RawStore:
     # ---- listing and recovery
 
     def names(self) -> list[str]:
-        """Every stored round file name (a scan of raw/: rebuild only)."""
+        """Every stored round (and endstats) file name (a scan of raw/: rebuild only)."""
         if not self.raw_dir.exists():
             return []
         out: list[str] = []
@@ -311,11 +312,7 @@ class RawStore:
             for day in sorted(days, key=lambda e: e.name):
                 if day.is_dir() and not day.name.startswith("."):
                     with os.scandir(day.path) as files:
-                        out.extend(
-                            sorted(
-                                f.name for f in files if f.is_file() and is_stats_file_name(f.name)
-                            )
-                        )
+                        out.extend(sorted(f.name for f in files if f.is_file() and _ours(f.name)))
         return out
 
     def recover(self) -> None:
@@ -332,3 +329,8 @@ def _norm_prefix(shorter: RawVersion, longer: RawVersion) -> bool:
     a = shorter.data.replace(b"\r\n", b"\n")
     b = longer.data.replace(b"\r\n", b"\n")
     return len(b) > len(a) and b.startswith(a)
+
+
+def _ours(name: str) -> bool:
+    """A round stats file or an endstats file (STATS_FORMAT.md §1.1, §10)."""
+    return is_stats_file_name(name) or is_endstats_file_name(name)

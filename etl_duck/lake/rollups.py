@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_duck.lake.schemas import PLAYER_ROUNDS_SCHEMA, ROUNDS_SCHEMA, WEAPON_ROUNDS_SCHEMA
+from etl_duck.lake.schemas import ROUNDS_SCHEMA, SCHEMAS
 from etl_duck.sqlfiles import sql
 
 #: serving table → the query that builds its rows from `player_rounds` / `weapon_rounds`
@@ -29,6 +29,10 @@ ROLLUPS: dict[str, str] = {
     "player_map_sessions": "rollup_player_maps",
     "player_name_sessions": "rollup_player_names",
     "player_round_tails": "rollup_player_round_tails",
+    "player_match_results": "rollup_player_match_results",
+    "player_map_bests": "rollup_player_map_bests",
+    "player_versus_sessions": "rollup_player_versus",
+    "map_players": "rollup_map_players",  # stopwatch map results by player: the rating input
 }
 SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
 #: a total order for each table, so a rebuild writes byte-identical files
@@ -39,6 +43,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "player_map_sessions": ("session_date", "session_id", "guid", "map_name"),
     "player_name_sessions": ("session_date", "session_id", "guid", "name"),
     "player_round_tails": ("session_date", "session_id", "guid", "end_time", "round_id"),
+    "player_match_results": ("session_date", "session_id", "match_id", "guid"),
+    "player_map_bests": ("session_date", "session_id", "guid", "map_name"),
+    "player_versus_sessions": ("session_date", "session_id", "guid", "opponent_guid"),
+    "map_players": ("session_date", "start_time", "match_id", "guid"),
 }
 
 
@@ -94,24 +102,25 @@ def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.T
         ),
     }
     con = _connection()
-    for table, schema in (
-        ("player_rounds", PLAYER_ROUNDS_SCHEMA),
-        ("weapon_rounds", WEAPON_ROUNDS_SCHEMA),
-    ):
+    details = [(t, schema) for t, schema in SCHEMAS.items() if t != "rounds"]
+    for table, schema in details:
         con.register(
             table,
             _concat(
-                [with_date(t[table], d) for d, t in rebuilt.items()], _schema_with_date(schema)
+                [with_date(t[table], d) for d, t in rebuilt.items() if table in t],
+                _schema_with_date(schema),
             ),
         )
+    con.register("rounds", fresh["rounds"])
     try:
         with warnings.catch_warnings():  # DB-API arrow copy: negligible for these sizes
             warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
             for name, query in ROLLUPS.items():
                 fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
     finally:
-        for table in ("player_rounds", "weapon_rounds"):
+        for table, _ in details:
             con.unregister(table)
+        con.unregister("rounds")
     return fresh
 
 

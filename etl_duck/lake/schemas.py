@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from etl_duck.domain.fields import DERIVED_TOTALS, EXTENDED_FIELDS, Kind
 
-TABLES = ("rounds", "player_rounds", "weapon_rounds")
+TABLES = ("rounds", "player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
 
 ROUNDS_SCHEMA = pa.schema(
     [
@@ -93,10 +93,50 @@ WEAPON_ROUNDS_SCHEMA = pa.schema(
     ]
 )
 
+# From the endstats files (STATS_FORMAT.md §10), one row per award / versus row, joined to
+# the round their file pairs with (its ids, map, round and `counted`); names matched to
+# GUIDs through that round's stats file (null when no player of the round has the name).
+_ENDSTATS_ROUND = [
+    ("round_id", pa.int64()),
+    ("match_id", pa.int64()),
+    ("session_id", pa.int64()),
+    ("map_name", pa.string()),
+    ("round_number", pa.int8()),
+    ("end_time", pa.timestamp("s")),  # the round's (its stats file name)
+    ("file_name", pa.string()),  # the endstats file
+    ("line_no", pa.int32()),
+]
+ENDSTATS_AWARDS_SCHEMA = pa.schema(
+    [
+        *_ENDSTATS_ROUND,
+        ("award", pa.string()),
+        ("name", pa.string()),  # clean name as the file writes it
+        ("guid", pa.string()),
+        ("value", pa.float64()),  # the first number of the value text
+        ("unit", pa.string()),  # the words after it (`seconds`, `percent`, …)
+        ("value_text", pa.string()),
+        ("counted", pa.bool_()),
+    ]
+)
+ENDSTATS_VERSUS_SCHEMA = pa.schema(
+    [
+        *_ENDSTATS_ROUND,
+        ("guid", pa.string()),  # the VS_HEADER's player (8 hex, as in the stats files)
+        ("name", pa.string()),
+        ("opponent_guid", pa.string()),
+        ("opponent_name", pa.string()),
+        ("kills", pa.int32()),  # the player killed the opponent
+        ("deaths", pa.int32()),  # the opponent killed the player
+        ("counted", pa.bool_()),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "rounds": ROUNDS_SCHEMA,
     "player_rounds": PLAYER_ROUNDS_SCHEMA,
     "weapon_rounds": WEAPON_ROUNDS_SCHEMA,
+    "endstats_awards": ENDSTATS_AWARDS_SCHEMA,
+    "endstats_versus": ENDSTATS_VERSUS_SCHEMA,
 }
 
 FILES_SCHEMA = pa.schema(

@@ -19,8 +19,12 @@ from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 if TYPE_CHECKING:
     import polars as pl
 
+    from etl_duck.domain.forecasts import Calibration
+    from etl_duck.domain.rating import RatingRun
+    from etl_duck.domain.records import Event
     from etl_duck.query.cache import QueryCache
     from etl_duck.query.players import PlayerCard
+    from etl_duck.query.rating import Balance, PlayerRatingCard, Predictions, TeamForecast
 
 T = TypeVar("T")
 
@@ -102,11 +106,25 @@ class AsyncStats:
     async def player_totals(self, window: Window) -> pl.DataFrame:
         return await self._call(("totals", window), lambda: self.stats.player_totals(window))
 
+    async def session_id_for(self, day: date | None) -> tuple[int, date]:
+        return await self._call(("session_id_for", day), lambda: self.stats.session_id_for(day))
+
     async def session(self, day: date | None = None) -> SessionReport:
         return await self._call(("session", day), lambda: self.stats.session(day))
 
     async def last_session(self) -> SessionReport:
         return await self._call(("session", None), self.stats.last_session)
+
+    async def session_by_id(self, sid: int, sdate: date) -> SessionReport:
+        return await self._call(("session_id", sid), lambda: self.stats.session_by_id(sid, sdate))
+
+    async def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
+        return await self._call(
+            ("vs_average", sid), lambda: self.stats.session_vs_average(sid, sdate)
+        )
+
+    async def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
+        return await self._call(None, lambda: self.stats.rounds_by_files(names))
 
     async def sessions(self, month: str | None = None) -> pl.DataFrame:
         return await self._call(("sessions", month), lambda: self.stats.sessions(month))
@@ -149,6 +167,75 @@ class AsyncStats:
             ("session_weapons", session_id),
             lambda: self.stats.session_weapons(session_id, session_date),
         )
+
+    async def teammates(
+        self, text: str, min_maps: int | None = None
+    ) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(
+            ("teammates", text, min_maps), lambda: self.stats.teammates(text, min_maps)
+        )
+
+    async def lineups(self, window: str = "all", min_maps: int | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("lineups", window, min_maps), lambda: self.stats.lineups(window, min_maps)
+        )
+
+    async def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
+        return await self._call(("rivals", text), lambda: self.stats.rivals(text))
+
+    async def records(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        return await self._call(("records", map_name), lambda: self.stats.records(map_name))
+
+    async def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        return await self._call(("bests", text), lambda: self.stats.personal_bests(text))
+
+    async def session_events(self, sid: int) -> list[Event]:
+        return await self._call(("session_events", sid), lambda: self.stats.session_events(sid))
+
+    async def round_events(self, sid: int, file_name: str) -> list[Event]:
+        return await self._call(
+            ("round_events", sid, file_name), lambda: self.stats.round_events(sid, file_name)
+        )
+
+    async def ratings(self) -> RatingRun:
+        return await self._call(("ratings",), self.stats.ratings)
+
+    async def rating_calibration(self) -> Calibration:
+        return await self._call(("rating_calibration",), self.stats.rating_calibration)
+
+    async def rating_top(self, limit: int = 10, min_maps: int | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("rating_top", limit, min_maps), lambda: self.stats.rating_top(limit, min_maps)
+        )
+
+    async def player_rating(self, text: str) -> PlayerRatingCard:
+        return await self._call(("player_rating", text), lambda: self.stats.player_rating(text))
+
+    async def predictions(self) -> Predictions:
+        return await self._call(("predictions",), self.stats.predictions)
+
+    async def forecast(self, team_a: list[str], team_b: list[str]) -> TeamForecast:
+        key = ("forecast", tuple(team_a), tuple(team_b))
+        return await self._call(key, lambda: self.stats.forecast(team_a, team_b))
+
+    async def balance(
+        self,
+        players: list[str],
+        *,
+        apart: list[tuple[str, str]] | None = None,
+        together: list[tuple[str, str]] | None = None,
+        avoid_previous: bool = False,
+        limit: int = 10,
+    ) -> Balance:
+        key = ("balance", tuple(players), tuple(apart or ()), tuple(together or ()),
+               avoid_previous, limit)  # fmt: skip
+        return await self._call(
+            key,
+            lambda: self.stats.balance(
+                players, apart=apart, together=together, avoid_previous=avoid_previous,
+                limit=limit,
+            ),
+        )  # fmt: skip
 
     async def status(self) -> dict[str, Any]:
         return await self._call(("status",), self.stats.status)

@@ -30,7 +30,7 @@ class Serving:
     over the per-date partitions for detail questions (one session, a player's last
     rounds). Reloaded when the lake version changes (a few single files, ~0.1 s)."""
 
-    DETAIL = ("player_rounds", "weapon_rounds")
+    DETAIL = ("player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
 
     def __init__(self, lake: Lake, threads: int = 2) -> None:
         import duckdb
@@ -64,7 +64,7 @@ class Serving:
         self.con.execute("CREATE TABLE rounds AS SELECT * FROM _empty_rounds")
         for name, query in ROLLUPS.items():
             text = sql(query).replace("$dates::DATE[]", "[]::DATE[]")
-            for detail in self.DETAIL:
+            for detail in (t for t in SCHEMAS if t != "rounds"):
                 text = text.replace(f"FROM {detail}", f"FROM _empty_{detail}")
             self.con.execute(f"CREATE TABLE {name} AS {text} LIMIT 0")
 
@@ -102,7 +102,8 @@ class Serving:
                 self._check_link()  # no link: a new data dir, or one deleted by hand
             return self.version
         with self._lock:
-            snap = self.lake.current_dir()
+            # lease before reading: expiry must not remove the snapshot mid-load
+            snap = self.lake.pin()
             if snap is None:
                 self._check_link()
                 return self.version

@@ -20,11 +20,20 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from etl_duck.domain.scoring import Team, pick_mvp, score_stopwatch
+from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
+from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
 from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
+from etl_duck.query.rating import (
+    Balance,
+    PlayerRatingCard,
+    Predictions,
+    RatingBook,
+    RatingIndex,
+    TeamForecast,
+)
 from etl_duck.query.serving import Serving, _to_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
@@ -32,10 +41,23 @@ from etl_duck.sqlfiles import sql
 if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.stats` is cheap
     import polars as pl
 
+    from etl_duck.domain.forecasts import Calibration
     from etl_duck.domain.metrics import Metric
+    from etl_duck.domain.rating import RatingRun
+    from etl_duck.domain.records import Event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class TeamOverrides(Protocol):
+    """Where admins' team corrections live (``etl_duck.botstate.BotState``): outside the
+    lake, so they survive a rebuild; session ids are derived from file names, so a rebuilt
+    lake finds them again."""
+
+    def teams_for(self, session_id: int) -> tuple[TeamOverride, ...] | None: ...
+
+    def teams_revision(self) -> int: ...
 
 
 class NoData(LookupError):
@@ -71,10 +93,27 @@ AMBIGUOUS_WITHIN = 0.05
 
 
 @dataclass(frozen=True)
+class SocialIndex:
+    """Everything the social questions read, built once per lake version: per-map results,
+    best rounds, endstats versus sums, per-session totals, and every record, personal best
+    and milestone event ever (announcement keys are stable, so this is recomputable)."""
+
+    results: pl.DataFrame
+    bests: pl.DataFrame
+    versus: pl.DataFrame
+    sessions: pl.DataFrame
+    rounds: pl.DataFrame
+    records: list[Event]
+    personal: list[Event]
+    milestones: list[Event]
+
+
+@dataclass(frozen=True)
 class RoundDetail:
     round: dict[str, Any]  # the `rounds` row (with session_date)
     players: pl.DataFrame  # per-player round-only totals + every metric, by DPM
     session_date: date
+    awards: pl.DataFrame | None = None  # the round's endstats awards, if its file landed
 
 
 @dataclass(frozen=True)
@@ -89,6 +128,8 @@ class SessionReport:
     teams: tuple[Team, Team] | None
     mvp: dict[str, Any] | None
     dpm_timeline: pl.DataFrame
+    segments: tuple[Segment, ...] = ()  # the score per opponent (one when nobody changed)
+    overridden: bool = False  # teams were set by an admin (/set_teams)
 
     @property
     def duration(self) -> timedelta:
@@ -102,6 +143,7 @@ class Stats:
     """Everything a user can ask, over one data directory. Thread-safe."""
 
     LAST_ROUNDS = 5  # rounds on a career card (the serving tails keep this many per session)
+    RATING_MIN_MAPS = 10  # maps a player needs for the rating leaderboard and a rank
 
     def __init__(
         self,
@@ -111,6 +153,7 @@ class Stats:
         slow_query_ms: float = 50.0,
         cache: QueryCache | None = None,
         threads: int = 2,
+        teams: TeamOverrides | None = None,
     ) -> None:
         from etl_duck.lake.snapshot import Lake
 
@@ -119,10 +162,12 @@ class Stats:
         self.cache = cache or QueryCache()
         self.min_rounds = min_rounds
         self.slow_query_ms = slow_query_ms
+        self.teams = teams
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
         self._career_index: CareerIndex | None = None
+        self._rating_book = RatingBook(self.serving)
 
     # ---- plumbing
 
@@ -308,11 +353,16 @@ class Stats:
     def session(self, day: date | None = None) -> SessionReport:
         """The session that started on ``day`` (or the last session): players, maps, score."""
         sid, sdate = self.session_id_for(day)
+        return self.session_by_id(sid, sdate)
+
+    def session_by_id(self, sid: int, sdate: date) -> SessionReport:
+        """One session's report (cached; an admin's team override moves the key on)."""
+        revision = self.teams.teams_revision() if self.teams is not None else 0
 
         def compute() -> SessionReport:
             return self._session_report(sid, sdate)
 
-        return self._cached(("session", sid), (sdate, sdate), compute)
+        return self._cached(("session", sid, revision), (sdate, sdate), compute)
 
     def last_session(self) -> SessionReport:
         return self.session(None)
@@ -328,9 +378,9 @@ class Stats:
         sides = self.run("session_sides", [sdate], session_id=sid)
         maps = self.run("session_maps", [sdate], session_id=sid)
         timeline = self.run("session_dpm_timeline", [sdate], session_id=sid)
-        outcomes, teams = score_stopwatch(rounds, sides, players)
-        if not outcomes.is_empty():
-            maps = maps.join(outcomes, on="match_id", how="left")
+        override = self.teams.teams_for(sid) if self.teams is not None else None
+        score = score_stopwatch(rounds, sides, players, override)
+        maps = maps.join(score.maps, on="match_id", how="left")
         counted = rounds.filter(pl.col("counted"))
         mvp = pick_mvp(players, counted.height)
         start = rounds["end_time"].min() if rounds.is_empty() else rounds["start_time"].min()
@@ -342,10 +392,42 @@ class Stats:
             players=players,
             maps=maps,
             rounds=rounds,
-            teams=teams,
+            teams=score.teams,
             mvp=mvp,
             dpm_timeline=timeline,
+            segments=score.segments,
+            overridden=bool(override),
         )
+
+    def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
+        """Each player of a session against his own history before it: tonight's kills and
+        DPM, his kills per round × tonight's rounds (``expected_kills``) and his DPM before
+        (``avg_dpm``); ``history_rounds`` 0 for a first night. By tonight's DPM."""
+        import polars as pl
+
+        def compute() -> pl.DataFrame:
+            tonight = self.player_totals(Window("session", sdate, sdate, sid))
+            before = self.player_totals(Window("range", ALL_FROM, sdate - timedelta(days=1)))
+            hist = before.select(
+                "guid",
+                pl.col("rounds").alias("history_rounds"),
+                (pl.col("kills") / pl.col("rounds")).alias("kills_per_round"),
+                pl.col("dpm").alias("avg_dpm"),
+            )
+            out = tonight.select("guid", "name", "rounds", "kills", "dpm").join(
+                hist, on="guid", how="left"
+            )
+            return out.with_columns(
+                pl.col("history_rounds").fill_null(0),
+                (pl.col("kills_per_round") * pl.col("rounds")).alias("expected_kills"),
+            ).sort(["dpm", "kills"], descending=True, nulls_last=True)
+
+        return self._cached(("vs_average", sid), (ALL_FROM, sdate), compute)
+
+    def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
+        """Session, match and counted flag of some round files (serving table, uncached:
+        the names are a commit's)."""
+        return self.run("rounds_by_files", names=sorted(names))
 
     def sessions(self, month: str | None = None) -> pl.DataFrame:
         """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""
@@ -545,7 +627,8 @@ class Stats:
             players = self._by_dpm(
                 self.run("round_players", [sdate], round_id=rnd["round_id"], match_id=None)
             )
-            return RoundDetail(round=rnd, players=players, session_date=sdate)
+            awards = self.run("round_awards", [sdate], round_id=rnd["round_id"])
+            return RoundDetail(round=rnd, players=players, session_date=sdate, awards=awards)
 
         return self._cached(("round_detail", file_name), (ALL_FROM, ALL_TO), compute)
 
@@ -577,6 +660,307 @@ class Stats:
         if rows.is_empty():
             return rows
         return with_metrics(rows).sort(["dpm", "kills"], descending=True, nulls_last=True)
+
+    # ---- duos, rivals, records and milestones (issue 17)
+
+    def social(self) -> SocialIndex:
+        """The social index of the current lake version (cached; a commit anywhere moves it)."""
+
+        def compute() -> SocialIndex:
+            from etl_duck.domain import records
+
+            rounds = self.run("social_rounds")
+            bests = self.run("social_map_bests")
+            sessions = self.run("social_sessions")
+            return SocialIndex(
+                results=self.run("social_match_results"),
+                bests=bests,
+                versus=self.run("social_versus"),
+                sessions=sessions,
+                rounds=rounds,
+                records=records.round_record_events(rounds, bests),
+                personal=records.personal_best_events(bests),
+                milestones=records.milestone_events(sessions),
+            )
+
+        return self._cached(("social",), (ALL_FROM, ALL_TO), compute)
+
+    def teammates(self, text: str, min_maps: int | None = None) -> tuple[str, str, pl.DataFrame]:
+        """(guid, name, one row per teammate: maps together / apart, records, win rates)."""
+        from etl_duck.domain import social
+
+        guid, name = self.resolve_player(text)
+        n = social.MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            return social.teammates(self.social().results, guid, n)
+
+        return guid, name, self._cached(("teammates", guid, n), (ALL_FROM, ALL_TO), compute)
+
+    def lineups(self, window: str | Window = "all", min_maps: int | None = None) -> pl.DataFrame:
+        """Recurring rosters against each other over a window, with their records."""
+        import polars as pl
+
+        from etl_duck.domain import social
+
+        w = window if isinstance(window, Window) else self.resolve_window(window)
+        n = social.MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            results = self.social().results.filter(
+                pl.col("session_date").is_between(w.date_from, w.date_to)
+            )
+            return social.lineups(results, n)
+
+        return self._cached(("lineups", w.date_from, w.date_to, n), (ALL_FROM, ALL_TO), compute)
+
+    def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
+        """(guid, name, per opponent: rounds, kills, deaths, K/D — endstats versus rows)."""
+        from etl_duck.domain import social
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> pl.DataFrame:
+            return social.rivals(self.social().versus, guid)
+
+        return guid, name, self._cached(("rivals", guid), (ALL_FROM, ALL_TO), compute)
+
+    def records(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        """The standing records: all-time and per map (or one map), with their holders."""
+        from etl_duck.domain import records
+
+        def compute() -> list[dict[str, Any]]:
+            idx = self.social()
+            standing = records.current_records(idx.records, idx.rounds, idx.bests)
+            return self._with_team_holders(standing)
+
+        rows = self._cached(("records",), (ALL_FROM, ALL_TO), compute)
+        if map_name is None:
+            return rows
+        want = map_name.strip().lower()
+        return [r for r in rows if r["scope"] == "all" or r["scope"].lower() == want]
+
+    def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        from etl_duck.domain import records
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> list[dict[str, Any]]:
+            idx = self.social()
+            return records.personal_bests(idx.bests, idx.sessions, guid)
+
+        return guid, name, self._cached(("bests", guid), (ALL_FROM, ALL_TO), compute)
+
+    def session_events(self, sid: int) -> list[Event]:
+        """Records broken, personal bests and milestones of one session, in time order
+        (time records' holders filled in)."""
+
+        def compute() -> list[Event]:
+            idx = self.social()
+            events = [e for e in (*idx.records, *idx.personal, *idx.milestones)
+                      if e.session_id == sid]  # fmt: skip
+            return self._with_event_holders(events)
+
+        return self._cached(("session_events", sid), (ALL_FROM, ALL_TO), compute)
+
+    def round_events(self, sid: int, file_name: str) -> list[Event]:
+        """What one round set: records and personal bests (milestones: the session's)."""
+        return [e for e in self.session_events(sid) if e.file_name == file_name]
+
+    def _sides(self, files: list[str]) -> dict[tuple[str, bool], str]:
+        """(round file, attacking?) → that side, as its clan tag or its first names."""
+        import polars as pl
+
+        from etl_duck.domain.teams import clan_tag
+
+        if not files:
+            return {}
+        rounds = self.social().rounds.filter(pl.col("file_name").is_in(files))
+        dates = sorted(set(rounds["session_date"].to_list()))
+        rows = self.run("round_attackers", dates, names=sorted(files))
+        out: dict[tuple[str, bool], str] = {}
+        for (f, attacking), part in rows.group_by("file_name", "attacking", maintain_order=True):
+            names = [str(n) for n in part["name"].to_list()]
+            tag = clan_tag(names)
+            shown = tag or (", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
+            out[(str(f), bool(attacking))] = shown
+        return out
+
+    @staticmethod
+    def _holder(sides: dict[tuple[str, bool], str], kind: str, file_name: str | None) -> str:
+        """Completions are the attackers', holds the defenders'."""
+        attacking = kind == "fastest_completion"
+        fallback = "the attackers" if attacking else "the defenders"
+        return sides.get((file_name or "", attacking), fallback)
+
+    def _with_event_holders(self, events: list[Event]) -> list[Event]:
+        import dataclasses
+
+        timed = ("fastest_completion", "longest_hold")
+        files = sorted({f for e in events if e.kind in timed
+                        for f in (e.file_name, e.previous_file) if f})  # fmt: skip
+        sides = self._sides(files)
+        return [
+            dataclasses.replace(
+                e,
+                holder=self._holder(sides, e.kind, e.file_name),
+                previous_holder=self._holder(sides, e.kind, e.previous_file),
+            )
+            if e.kind in timed
+            else e
+            for e in events
+        ]
+
+    def _with_team_holders(self, standing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        timed = ("fastest_completion", "longest_hold")
+        sides = self._sides(sorted(r["file_name"] for r in standing if r["kind"] in timed))
+        return [
+            {**r, "holder": self._holder(sides, r["kind"], r["file_name"])}
+            if r["kind"] in timed
+            else r
+            for r in standing
+        ]
+
+    # ---- skill rating, forecasts, balanced teams (etl_duck.domain.rating)
+
+    def ratings(self) -> RatingRun:
+        """Every player's rating after every counted stopwatch map, and each map's
+        walk-forward forecast: one replay per lake version, incremental across commits."""
+        return self.cached(("rating_run",), self._rating_book.run)
+
+    def _rating_index(self) -> RatingIndex:
+        from etl_duck.query.rating import index
+
+        def compute() -> RatingIndex:
+            return index(self.ratings(), self._career().current_names)
+
+        return self.cached(("rating_index",), compute)
+
+    def rating_calibration(self) -> Calibration:
+        """The side-and-confidence calibration of the rating's forecast, fitted on the
+        last maps (see ``etl_duck.domain.forecasts.calibrate``)."""
+        from etl_duck.domain.forecasts import calibrate
+
+        return self.cached(("rating_calibration",), lambda: calibrate(self.ratings()))
+
+    def rating_top(self, limit: int = 10, min_maps: int | None = None) -> pl.DataFrame:
+        """The conservative-rating leaderboard of players with at least ``min_maps`` maps."""
+        import polars as pl
+
+        need = self.RATING_MIN_MAPS if min_maps is None else min_maps
+
+        def compute() -> pl.DataFrame:
+            table = self._rating_index().table.filter(pl.col("maps") >= need).head(limit)
+            return table.with_columns(pl.int_range(1, table.height + 1).alias("rank"))
+
+        return self.cached(("rating_top", limit, need), compute)
+
+    def player_rating(self, text: str) -> PlayerRatingCard:
+        """One player's μ, σ, conservative rating, rank, maps, trend and history."""
+        import polars as pl
+
+        guid, name = self.resolve_player(text)
+
+        def compute() -> PlayerRatingCard:
+            idx = self._rating_index()
+            row = idx.table.filter(pl.col("guid") == guid)
+            if row.is_empty():
+                raise NoData(f"{name} has no rated stopwatch map yet.")
+            ranked = idx.table.filter(pl.col("maps") >= self.RATING_MIN_MAPS)
+            hit = ranked.with_row_index("pos").filter(pl.col("guid") == guid)
+            points = idx.history.get(guid, [])
+            history = pl.DataFrame(
+                {
+                    "end_time": [h.end_time for h in points],
+                    "match_id": [h.match_id for h in points],
+                    "mu": [h.mu for h in points],
+                    "sigma": [h.sigma for h in points],
+                },
+                schema={"end_time": pl.Datetime("us"), "match_id": pl.Int64,
+                        "mu": pl.Float64, "sigma": pl.Float64},
+            ).with_columns(rating=pl.col("mu") - 3 * pl.col("sigma"))  # fmt: skip
+            return PlayerRatingCard(
+                guid=guid,
+                name=name,
+                row=row.row(0, named=True),
+                rank=None if hit.is_empty() else int(hit["pos"][0]) + 1,
+                ranked_players=ranked.height,
+                min_maps=self.RATING_MIN_MAPS,
+                history=history,
+            )
+
+        return self.cached(("player_rating", guid), compute)
+
+    def predictions(self) -> Predictions:
+        """Every counted map's walk-forward forecast by the rating and by the baselines,
+        next to the result, with Brier score and log-loss per method."""
+        from etl_duck.query.rating import predictions
+
+        def compute() -> Predictions:
+            return predictions(self.ratings(), self._career().current_names)
+
+        return self.cached(("predictions",), compute)
+
+    def _rated(self, texts: list[str]) -> list[tuple[str, str]]:
+        out = [self.resolve_player(t) for t in texts]
+        seen: set[str] = set()
+        for guid, name in out:
+            if guid in seen:
+                raise ValueError(f"{name} is listed twice")
+            seen.add(guid)
+        return out
+
+    def forecast(self, team_a: list[str], team_b: list[str]) -> TeamForecast:
+        """P(team A beats team B) for two rosters (names or GUIDs), before sides are known."""
+        from etl_duck.query.rating import forecast
+
+        a, b = self._rated(team_a), self._rated(team_b)
+        if not a or not b:
+            raise ValueError("a forecast needs a player on each team")
+        if {g for g, _ in a} & {g for g, _ in b}:
+            raise ValueError("a player cannot be on both teams")
+        return forecast(self.ratings(), self.rating_calibration(), a, b)
+
+    def balance(
+        self,
+        players: list[str],
+        *,
+        apart: list[tuple[str, str]] | None = None,
+        together: list[tuple[str, str]] | None = None,
+        avoid_previous: bool = False,
+        limit: int = 10,
+    ) -> Balance:
+        """Splits of ``players`` into two teams, fairest forecast first; keep pairs apart or
+        together, and optionally never repeat the last session's split."""
+        from etl_duck.query.rating import balance
+
+        people = self._rated(players)
+        guid_of = dict(zip(players, (g for g, _ in people), strict=True))
+
+        def pairs(given: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+            out = []
+            for x, y in given or []:
+                gx, gy = self.resolve_player(x)[0], self.resolve_player(y)[0]
+                out.append((guid_of.get(x, gx), guid_of.get(y, gy)))
+            return out
+
+        previous = None
+        if avoid_previous:
+            try:
+                teams = self.last_session().teams
+            except NoData:
+                teams = None
+            if teams is not None:
+                previous = (teams[0].guids, teams[1].guids)
+        return balance(
+            self.ratings(),
+            self.rating_calibration(),
+            people,
+            apart=pairs(apart),
+            together=pairs(together),
+            avoid=previous,
+            limit=limit,
+        )
 
     def status(self) -> dict[str, Any]:
         """Headline numbers of the lake and every open problem (quarantined files, version

@@ -5,13 +5,16 @@ from __future__ import annotations
 from discord.ext import commands
 
 from .admin import AdminCog
+from .digest import DigestCog
 from .fetch import FetchCog
 from .leaderboard import LeaderboardCog
 from .links import LinksCog
 from .players import PlayersCog
 from .posts import RoundPostsCog
+from .rating import RatingCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
+from .social import RecordsCog, SocialCog
 from .status import StatusCog
 from .voice import VoiceCog
 
@@ -21,12 +24,17 @@ COGS: tuple[type[commands.Cog], ...] = (
     PlayersCog,
     ScoringCog,
     LinksCog,
+    SocialCog,
+    RecordsCog,
     StatusCog,
     AdminCog,
     RoundPostsCog,
+    DigestCog,
+    RatingCog,
     VoiceCog,
     FetchCog,
 )
 
-__all__ = ["COGS", "AdminCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
+__all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
+           "RatingCog", "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog",
+           "StatusCog", "VoiceCog"]  # fmt: skip

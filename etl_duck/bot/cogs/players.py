@@ -50,7 +50,9 @@ class PlayersCog(commands.Cog, name="Players"):
         await ensure_data(self.bot)
         text = await self.target(user, player, member)
         card = await self.bot.stats.player(text)
-        return Reply(embeds=[player_embeds.card(card)])
+        _, _, bests = await self.bot.stats.personal_bests(card.guid)
+        shown = await asyncio.to_thread(self.bot.links.display_name_for, card.guid)
+        return Reply(embeds=[player_embeds.card(card, bests, shown)])
 
     @app_commands.command(name="stats", description="A player's career card")
     @app_commands.describe(
@@ -64,7 +66,11 @@ class PlayersCog(commands.Cog, name="Players"):
         player: PlayerText | None = None,
         member: discord.Member | None = None,
     ) -> None:
-        await respond(interaction, self.stats_reply(interaction.user, player, member))
+        await respond(
+            interaction,
+            self.stats_reply(interaction.user, player, member),
+            retry=lambda _, guid: self.stats_reply(interaction.user, guid, None),
+        )
 
     # ------------------------------------------------------------------ /compare
 
@@ -102,7 +108,13 @@ class PlayersCog(commands.Cog, name="Players"):
         player2: PlayerText,
         window: WindowText = "all",
     ) -> None:
-        await respond(interaction, self.compare_reply(player1, player2, window))
+        await respond(
+            interaction,
+            self.compare_reply(player1, player2, window),
+            retry=lambda text, guid: self.compare_reply(
+                guid if player1 == text else player1, guid if player2 == text else player2, window
+            ),
+        )
 
     # ------------------------------------------------------------------ /find_player
 
@@ -135,4 +147,8 @@ class PlayersCog(commands.Cog, name="Players"):
     async def map_stats(
         self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
-        await respond(interaction, self.maps_reply(interaction.user, player))
+        await respond(
+            interaction,
+            self.maps_reply(interaction.user, player),
+            retry=lambda _, guid: self.maps_reply(interaction.user, guid),
+        )

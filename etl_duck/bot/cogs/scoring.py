@@ -1,7 +1,9 @@
-"""/session_score, /teams and /awards for the last session or the session of a date."""
+"""/session_score, /teams and /awards for the last session or the session of a date, and
+the admins' /set_teams correction (kept in the bot state store, outside the lake)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -11,10 +13,12 @@ from discord.ext import commands
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.options import DateText
-from etl_duck.bot.respond import Reply, respond
-from etl_duck.domain.scoring import session_awards
+from etl_duck.bot.respond import Reply, UserError, respond
+from etl_duck.domain.scoring import TeamOverride, session_awards
+from etl_duck.query.stats import PlayerNotFound
 
 from ._common import session_report
+from .admin import DENIED
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -37,6 +41,89 @@ class ScoringCog(commands.Cog, name="Scoring"):
     async def awards_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
         return Reply(embeds=[session_embeds.awards(rep, session_awards(rep.players))])
+
+    async def set_teams_reply(
+        self,
+        user: discord.abc.User,
+        date: str | None,
+        team1: str | None,
+        players1: str | None,
+        team2: str | None,
+        players2: str | None,
+        clear: bool = False,
+    ) -> Reply:
+        if not self.bot.is_admin(user):
+            raise UserError(DENIED)
+        rep = await session_report(self.bot, date)
+        state = self.bot.state
+        if clear:
+            removed = await asyncio.to_thread(state.clear_teams, rep.session_id)
+            text = "Teams are automatic again." if removed else "There was no correction."
+            rep = await self.bot.stats.session_by_id(rep.session_id, rep.session_date)
+            await self._refresh_board(rep.session_id, rep)
+            return Reply(content=text, embeds=[session_embeds.teams(rep)])
+        played = set(rep.players["guid"].to_list())
+        teams: list[TeamOverride] = []
+        seen: set[str] = set()
+        for name, listed in ((team1, players1), (team2, players2)):
+            guids = await self._guids(listed or "", played)
+            if guids & seen:
+                raise UserError("A player cannot be on both teams.")
+            seen |= guids
+            if name or guids:
+                teams.append(TeamOverride((name or "").strip() or None, frozenset(guids)))
+        if not seen:
+            raise UserError("Name at least one player of a team (names or GUIDs, comma-separated).")
+        await asyncio.to_thread(state.set_teams, rep.session_id, teams, user.id)
+        rep = await self.bot.stats.session_by_id(rep.session_id, rep.session_date)
+        await self._refresh_board(rep.session_id, rep)
+        return Reply(
+            content="Teams corrected for this session.", embeds=[session_embeds.teams(rep)]
+        )
+
+    async def _guids(self, listed: str, played: set[str]) -> set[str]:
+        out: set[str] = set()
+        for item in (x.strip() for x in listed.split(",")):
+            if not item:
+                continue
+            try:
+                guid, name = await self.bot.stats.resolve_player(item)
+            except PlayerNotFound as exc:
+                raise UserError(str(exc)) from None
+            if guid not in played:
+                raise UserError(f"{name} ({guid}) did not play in that session.")
+            out.add(guid)
+        return out
+
+    async def _refresh_board(self, sid: int, rep: Any) -> None:
+        posts: Any = self.bot.get_cog("Round posts")
+        if posts is not None:
+            await posts.refresh_scoreboard(sid, rep.session_date)
+
+    @app_commands.command(name="set_teams", description="Admin: correct the teams of a session")
+    @app_commands.describe(
+        team1="Name of one team (empty: named automatically)",
+        players1="Its players, comma-separated names or GUIDs (the rest go where they played)",
+        team2="Name of the other team",
+        players2="Its players",
+        date=DATE_HELP,
+        clear="Remove the correction: teams are detected again",
+    )
+    @app_commands.autocomplete(date=ac.session_dates)
+    async def set_teams(
+        self,
+        interaction: discord.Interaction[Any],
+        team1: str | None = None,
+        players1: str | None = None,
+        team2: str | None = None,
+        players2: str | None = None,
+        date: str | None = None,
+        clear: bool = False,
+    ) -> None:
+        await respond(
+            interaction,
+            self.set_teams_reply(interaction.user, date, team1, players1, team2, players2, clear),
+        )
 
     @app_commands.command(name="session_score", description="Stopwatch score of a session")
     @app_commands.describe(date=DATE_HELP)

@@ -1,5 +1,5 @@
 """Voice-driven sessions: counts members in the configured voice channels, marks a
-session's start (fast polling) and end (a summary post)."""
+session's start (fast polling) and end (the session digest, see the digest cog)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from etl_duck.bot.deliver import nonce, post
-from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
 from etl_duck.query.stats import NoData
-
-from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -111,16 +107,10 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
                 await fetcher.poll_once()
             except Exception as exc:
                 log.warning("final fetch before the session post failed: %s", exc)
-        channel = await self.bot.stats_channel()
-        if channel is None:
-            return
         try:
             rep = await self.bot.stats.last_session()
         except NoData:
             return
-        embed = session_embeds.summary(rep)
-        embed.title = f"Session over — {embed.title}"
-        overview, _ = await session_charts(self.bot, rep)
-        embed.set_image(url=f"attachment://{OVERVIEW_PNG}")
-        key = nonce("session", rep.session_id, rep.end_time)
-        await post(channel, key, embed=embed, png=(OVERVIEW_PNG, overview))
+        digest: Any = self.bot.get_cog("Digest")
+        if digest is not None:
+            await digest.post_digest(rep)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import discord
 import polars as pl
 
@@ -18,9 +21,12 @@ RADAR_METRICS = ["dpm", "kd", "accuracy", "headshot_rate", "efficiency"]
 MAPS_PER_PAGE = 15
 
 
-def card(c: PlayerCard) -> discord.Embed:
+def card(
+    c: PlayerCard, bests: Sequence[dict[str, Any]] = (), display_name: str | None = None
+) -> discord.Embed:
     t = c.totals
-    embed = discord.Embed(title=esc(c.name), colour=COLOUR)
+    title = esc(display_name) + f" ({esc(c.name)})" if display_name else esc(c.name)
+    embed = discord.Embed(title=title, colour=COLOUR)
     embed.description = f"GUID `{c.guid}` · {num(t['rounds'])} counted rounds"
     embed.add_field(name="Deaths", value=num(t["deaths"]), inline=True)
     for key in CARD_METRICS:
@@ -34,6 +40,10 @@ def card(c: PlayerCard) -> discord.Embed:
         rows = [[cell(m["map_name"], 14), num(m["rounds"]), num(m["dpm"], 1)]
                 for m in c.maps.head(5).iter_rows(named=True)]  # fmt: skip
         embed.add_field(name="Most played maps", value=fit_table(["map", "rnd", "DPM"], rows))
+    if bests:
+        embed.add_field(name="Personal bests", value=bests_text(bests)[:1024], inline=False)
+    if not c.last_rounds.is_empty():
+        embed.add_field(name="Recent form", value=form_text(c.last_rounds, t)[:1024], inline=False)
     aliases = [] if c.aliases.is_empty() else [str(a) for a in c.aliases["name"].to_list()]
     others = [a for a in aliases if a != c.name]
     if others:
@@ -41,6 +51,40 @@ def card(c: PlayerCard) -> discord.Embed:
             name="Also known as", value=", ".join(esc(a) for a in others[:10])[:1024], inline=False
         )
     return embed
+
+
+def _best_value(b: dict[str, Any]) -> str:
+    if b["kind"] in ("round_dpm", "session_dpm"):
+        return f"{b['value']:,.1f} DPM"
+    unit = {"round_kills": "kills", "session_kills": "kills", "round_damage": "damage"}[b["kind"]]
+    return f"{b['value']:,.0f} {unit}"
+
+
+def bests_text(bests: Sequence[dict[str, Any]]) -> str:
+    """`most kills in a round: 26 kills (etl_sp_delivery, 2024-05-19)`."""
+    lines = []
+    for b in bests:
+        where = [esc(b["map_name"])] if b.get("map_name") else []
+        if b.get("when") is not None:
+            where.append(f"{b['when']:%Y-%m-%d}")
+        lines.append(f"{b['label']}: **{_best_value(b)}** ({', '.join(where)})")
+    return "\n".join(lines)
+
+
+def form_text(last: pl.DataFrame, totals: dict[str, Any]) -> str:
+    """The last rounds, newest first, and their DPM against the career DPM."""
+    rows = [[cell(r["map_name"], 14), f"R{r['round_number']}", f"{num(r['kills'])}/{num(r['deaths'])}",
+             num(r["dpm"], 0), f"{r['end_time']:%m-%d}"]
+            for r in last.iter_rows(named=True)]  # fmt: skip
+    table = fit_table(["map", "rnd", "K/D", "DPM", "day"], rows, limit=900)
+    dmg = sum(int(r["damage_given"] or 0) for r in last.iter_rows(named=True))
+    secs = sum(int(r["time_played_s"] or 0) for r in last.iter_rows(named=True))
+    career = totals.get("dpm")
+    if secs > 0 and career:
+        recent = dmg * 60.0 / secs
+        arrow = "▲" if recent >= career else "▼"
+        table += f"last {last.height} rounds: {recent:,.0f} DPM {arrow} career {career:,.0f}"
+    return table
 
 
 def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord.Embed:

@@ -1,7 +1,9 @@
-"""Embeds the bot posts on its own: a finished round, a finished map, a finished session."""
+"""Embeds the bot posts on its own during an evening: a finished round (two team blocks), a
+finished map (both halves, who set and who beat the clock, the map MVP) and a backlog."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -11,35 +13,184 @@ from etl_duck.bot.format import cell, code, duration, esc, fit_table, num
 from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
+SIDES = {1: "Axis", 2: "Allies"}
 
 
-def _players_table(players: pl.DataFrame, limit: int = 12) -> str:
-    rows = [[cell(p["name"]), num(p["kills"]), num(p["deaths"]), num(p["dpm"], 1)]
-            for p in players.head(limit).iter_rows(named=True)]  # fmt: skip
-    return fit_table(["player", "K", "D", "DPM"], rows)
+def team_names(rnd: dict[str, Any], match: dict[str, Any] | None) -> dict[int, str]:
+    """Side (1 Axis, 2 Allies) → the team's name in this round, from the session scoring's
+    row of the match (R1 attackers defend in R2); plain side names without one."""
+    names = dict(SIDES)
+    if not match or not match.get("team_a") or not match.get("r1_attackers"):
+        return names
+    first = match["team_a"] if match["r1_attackers"] == "A" else match["team_b"]
+    second = match["team_b"] if match["r1_attackers"] == "A" else match["team_a"]
+    attackers = first if rnd["round_number"] == 1 else second
+    defenders = second if rnd["round_number"] == 1 else first
+    att_side = 3 - int(rnd["defender_side"])
+    names[att_side], names[3 - att_side] = str(attackers), str(defenders)
+    return names
 
 
-def round_post(detail: RoundDetail) -> discord.Embed:
+def round_result(rnd: dict[str, Any], names: dict[int, str]) -> str:
+    """What happened, in the stopwatch's words (never "Duration —")."""
+    att_side = 3 - int(rnd["defender_side"])
+    att, dfn = esc(names[att_side]), esc(names[3 - att_side])
+    won = bool(rnd.get("attackers_won"))
+    if rnd["round_number"] == 1:
+        if won:
+            clock = rnd.get("next_time_limit_s") or rnd.get("duration_s")
+            return f"**{att}** completed the objective in **{duration(clock)}**: the time to beat"
+        return f"**{dfn}** held for the full **{duration(rnd.get('time_limit_s'))}**"
+    clock = rnd.get("time_limit_s")
+    if won:
+        took = rnd.get("next_time_limit_s")
+        if not took or (clock and took > clock):
+            took = rnd.get("duration_s")
+        return f"**{att}** beat the clock: **{duration(took)}** against {duration(clock)}"
+    return f"**{dfn}** held: the clock of **{duration(clock)}** stands"
+
+
+def _core_rows(players: pl.DataFrame) -> list[list[str]]:
+    return [
+        [cell(p["name"], 12), f"{num(p['kills'])}/{num(p['deaths'])}/{num(p['gibs'])}",
+         num(p["dpm"]), f"{_k(p['damage_given'])}/{_k(p['damage_received'])}",
+         num(p["accuracy"]), num(p["headshot_hits"]), num(p["revives"])]
+        for p in players.iter_rows(named=True)
+    ]  # fmt: skip
+
+
+def _k(value: Any) -> str:
+    """Damage compactly: 2.1k."""
+    if value is None:
+        return "—"
+    v = float(value)
+    return f"{v / 1000:.1f}k" if v >= 1000 else f"{v:.0f}"
+
+
+def _time_rows(players: pl.DataFrame) -> list[list[str]]:
+    return [
+        [cell(p["name"], 12), duration(p["time_played_s"]), duration(p["time_dead_s"]),
+         duration(p["denied_playtime_s"]), num(p["multikills"])]
+        for p in players.iter_rows(named=True)
+    ]  # fmt: skip
+
+
+CORE = ["player", "K/D/G", "DPM", "dmg ±", "acc", "HS", "rev"]
+TIMES = ["player", "played", "dead", "denied", "MK"]
+
+
+def round_post(
+    detail: RoundDetail,
+    match: dict[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> discord.Embed:
+    """A finished round: the result, then one block per team (K/D/gibs, DPM, damage given/
+    received, accuracy, headshots, revives) and the time block (played, dead, denied,
+    multikills). ``notes``: records and personal bests this round set."""
     r = detail.round
+    names = team_names(r, match)
     embed = discord.Embed(title=f"{esc(r['map_name'])} — round {r['round_number']}", colour=COLOUR)
-    result = "attackers completed the objective" if r.get("attackers_won") else "defence held"
-    parts = [f"Duration {duration(r.get('duration_s'))}", result]
-    if r["round_number"] == 1 and r.get("attackers_won") and r.get("next_time_limit_s"):
-        parts.append(f"clock set to {duration(r['next_time_limit_s'])}")
-    embed.description = " · ".join(parts)
-    if not detail.players.is_empty():
-        embed.add_field(name="Players", value=_players_table(detail.players), inline=False)
+    embed.description = round_result(r, names)
+    players = detail.players
+    if not players.is_empty():
+        att_side = 3 - int(r["defender_side"])
+        for side in (att_side, 3 - att_side):
+            mine = players.filter(pl.col("team") == side)
+            if mine.is_empty():
+                continue
+            role = "attack" if side == att_side else "defence"
+            embed.add_field(
+                name=f"{esc(names[side])} — {role}",
+                value=fit_table(CORE, _core_rows(mine)),
+                inline=False,
+            )
+        embed.add_field(
+            name="Time played · dead · denied, multikills",
+            value=fit_table(TIMES, _time_rows(players)),
+            inline=False,
+        )
+    if detail.awards is not None and not detail.awards.is_empty():
+        embed.add_field(name="Awards", value=awards_text(detail.awards), inline=False)
+    if notes:
+        embed.add_field(name="Records", value="\n".join(notes)[:1024], inline=False)
     embed.set_footer(text=str(r["file_name"]))
     return embed
 
 
-def map_post(map_name: str, players: pl.DataFrame, result: dict[str, Any] | None) -> discord.Embed:
+AWARDS_SHOWN = 8  # of the ~25 a file lists: the first ones (the writer's order)
+
+
+def awards_text(awards: pl.DataFrame) -> str:
+    """`Most damage given: **vid** (3214)` for the first awards of the endstats file."""
+    seen: set[str] = set()
+    lines = []
+    for a in awards.iter_rows(named=True):
+        if a["award"] in seen:  # the writer repeats "Longest killing spree"
+            continue
+        seen.add(a["award"])
+        lines.append(f"{esc(a['award'])}: **{esc(a['name'])}** ({esc(a['value_text'])})")
+    more = len(seen) - AWARDS_SHOWN
+    text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")
+    return text[:1024]
+
+
+def halves(match: dict[str, Any]) -> list[str]:
+    """Both halves of a finished map: who set the clock, who beat it (or held)."""
+    first = match["team_a"] if match.get("r1_attackers") == "A" else match.get("team_b")
+    second = match.get("team_b") if match.get("r1_attackers") == "A" else match.get("team_a")
+    first, second = esc(first or "Round-1 attackers"), esc(second or "Round-2 attackers")
+    lines = []
+    if match.get("r1_held"):
+        lines.append(f"Round 1: {second} held for the full **{duration(match['r1_time_s'])}**")
+    else:
+        lines.append(f"Round 1: {first} set the clock: **{duration(match['r1_time_s'])}**")
+    if match.get("r2_held") is None:
+        lines.append(f"Round 2: {second} to beat **{duration(match.get('clock_s'))}**")
+    elif match["r2_held"]:
+        lines.append(f"Round 2: {first} held, the clock of {duration(match['clock_s'])} stands")
+    else:
+        lines.append(
+            f"Round 2: {second} beat the clock in **{duration(match['r2_time_s'])}** "
+            f"(against {duration(match['clock_s'])})"
+        )
+    return lines
+
+
+def winner_name(match: dict[str, Any]) -> str | None:
+    w = match.get("winner")
+    if w is None:
+        return None
+    return str(match.get("team_a") if w == "A" else match.get("team_b") or f"Team {w}")
+
+
+def map_post(
+    map_name: str,
+    players: pl.DataFrame,
+    result: dict[str, Any] | None,
+    mvp: dict[str, Any] | None = None,
+    score: str | None = None,
+) -> discord.Embed:
     embed = discord.Embed(title=f"Map finished: {esc(map_name)}", colour=COLOUR)
+    lines: list[str] = []
     if result and result.get("outcome"):
-        winner = f"Team {result['winner']} — " if result.get("winner") else ""
-        embed.description = f"{winner}{result['outcome']}"
+        won = winner_name(result)
+        head = f"**{esc(won)}** win — {result['outcome']}" if won else str(result["outcome"])
+        lines = [head, *halves(result)]
+    if score:
+        lines.append(f"Score: {esc(score)}")
+    embed.description = "\n".join(lines) or None
+    if mvp is not None:
+        embed.add_field(
+            name="Map MVP",
+            value=f"**{esc(mvp['name'])}** — {num(mvp['dpm'], 1)} DPM, {num(mvp['kills'])} kills",
+            inline=False,
+        )
     if not players.is_empty():
-        embed.add_field(name="Both rounds", value=_players_table(players), inline=False)
+        rows = [[cell(p["name"]), num(p["kills"]), num(p["deaths"]), num(p["dpm"], 1)]
+                for p in players.head(12).iter_rows(named=True)]  # fmt: skip
+        embed.add_field(
+            name="Both rounds", value=fit_table(["player", "K", "D", "DPM"], rows), inline=False
+        )
     return embed
 
 

@@ -29,8 +29,14 @@ def _base(rep: SessionReport, what: str = "") -> discord.Embed:
 
 
 def score_line(rep: SessionReport) -> str | None:
+    """Stopwatch points (2 a map); when the opponents changed during the evening, the score
+    per opponent in maps instead (a total over two opponents tells nobody anything)."""
     if rep.teams is None:
         return None
+    if len(rep.segments) > 1:
+        return "\n".join(
+            f"**{esc(seg.line())}** (maps {seg.first + 1}–{seg.last + 1})" for seg in rep.segments
+        )
     a, b = rep.teams
     return f"{esc(a.name)} **{a.points}** – **{b.points}** {esc(b.name)}"
 
@@ -89,7 +95,8 @@ def _outcome(m: dict[str, Any]) -> str:
     winner = m.get("winner")
     outcome = m.get("outcome") or "—"
     if winner:
-        return f"Team {winner}: {outcome}"
+        name = m.get("team_a") if winner == "A" else m.get("team_b")
+        return f"{esc(name or 'Team ' + str(winner))}: {outcome}"
     return str(outcome)
 
 
@@ -155,6 +162,8 @@ def teams(rep: SessionReport) -> discord.Embed:
         embed.description = "Teams could not be determined (no complete map in this session)."
         return embed
     by_guid = {r["guid"]: r for r in rep.players.iter_rows(named=True)}
+    if rep.overridden:
+        embed.description = "Teams as corrected by an admin (/set_teams)."
     for team in rep.teams:
         members = sorted(
             (by_guid[g] for g in team.guids if g in by_guid),

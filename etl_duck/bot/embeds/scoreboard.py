@@ -1,0 +1,149 @@
+"""The live scoreboard (one message per session, edited after each round) and the session
+digest (posted when the evening ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+import polars as pl
+
+from etl_duck.bot.embeds.posts import winner_name
+from etl_duck.bot.format import day, duration, esc, num
+from etl_duck.domain.scoring import Award
+from etl_duck.query.stats import SessionReport
+
+COLOUR = discord.Colour.gold()
+
+
+def score_lines(rep: SessionReport) -> list[str]:
+    """The score per opponent: `slomix. 2–1 ///M. (maps 1–3)`; one line when nobody changed."""
+    if not rep.segments:
+        return []
+    many = len(rep.segments) > 1
+    out = []
+    for seg in rep.segments:
+        where = f" (maps {seg.first + 1}–{seg.last + 1})" if many and seg.maps > 1 else ""
+        if many and seg.maps == 1:
+            where = f" (map {seg.first + 1})"
+        out.append(f"**{esc(seg.line())}**{where}")
+    return out
+
+
+def map_line(i: int, m: dict[str, Any]) -> str:
+    """`3. supply — ///M. set 11:52 · slomix. beat it in 7:52 → slomix.`"""
+    first = m.get("team_a") if m.get("r1_attackers") == "A" else m.get("team_b")
+    second = m.get("team_b") if m.get("r1_attackers") == "A" else m.get("team_a")
+    first, second = esc(first or "?"), esc(second or "?")
+    head = f"`{i:>2}` **{esc(m['map_name'])}** — "
+    if m.get("r1_held"):
+        r1 = f"{second} held {duration(m.get('r1_time_s'))}"
+    else:
+        r1 = f"{first} set {duration(m.get('r1_time_s'))}"
+    if m.get("outcome") is None:
+        return f"{head}{r1} · {second} to beat **{duration(m.get('clock_s'))}** …"
+    if m.get("r2_held"):
+        r2 = f"{second} fell short"
+    else:
+        r2 = f"{second} beat it in {duration(m.get('r2_time_s'))}"
+    won = winner_name(m)
+    return f"{head}{r1} · {r2} → **{esc(won)}**" if won else f"{head}{r1} · {r2} → draw"
+
+
+def _map_lines(rep: SessionReport) -> list[str]:
+    if rep.maps.is_empty() or "r1_time_s" not in rep.maps.columns:
+        return []
+    return [map_line(i + 1, m) for i, m in enumerate(rep.maps.iter_rows(named=True))]
+
+
+def _mvp(rep: SessionReport) -> str | None:
+    if rep.mvp is None:
+        return None
+    m = rep.mvp
+    return f"**{esc(m['name'])}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
+
+
+def _fit(lines: Sequence[str], limit: int) -> str:
+    """Lines joined, the oldest dropped first when they do not fit."""
+    shown = list(lines)
+    while shown and len("\n".join(shown)) > limit:
+        shown.pop(0)
+    dropped = len(lines) - len(shown)
+    return (f"… {dropped} earlier\n" if dropped else "") + "\n".join(shown)
+
+
+def scoreboard(rep: SessionReport) -> discord.Embed:
+    counted = rep.rounds.filter(pl.col("counted")).height
+    embed = discord.Embed(title=f"Scoreboard — {day(rep.session_date)}", colour=COLOUR)
+    score = score_lines(rep)
+    maps = _map_lines(rep)
+    parts = [*score, ""] if score else []
+    embed.description = _fit(parts + maps, 4000) if maps else "First round in: warming up."
+    if rep.teams is not None:
+        for team in rep.teams:
+            embed.add_field(
+                name=f"{esc(team.name)} — {team.points} pts",
+                value=esc(", ".join(team.players))[:1024] or "—",
+                inline=True,
+            )
+    if (mvp := _mvp(rep)) is not None:
+        embed.add_field(name="MVP so far", value=mvp, inline=False)
+    embed.set_footer(
+        text=f"Live · {counted} rounds · last round {rep.end_time:%H:%M} · session {rep.session_id}"
+    )
+    return embed
+
+
+def vs_average_lines(table: pl.DataFrame, limit: int = 16) -> list[str]:
+    """`carniee: +6 kills · −40 DPM` (tonight against the player's own average)."""
+    out = []
+    for r in table.head(limit).iter_rows(named=True):
+        if r.get("history_rounds", 0) == 0:
+            out.append(f"**{esc(r['name'])}**: first night with us")
+            continue
+        dk = r["kills"] - r["expected_kills"]
+        parts = [f"{_signed(dk)} kills"]
+        if r.get("dpm") is not None and r.get("avg_dpm") is not None:
+            parts.append(f"{_signed(r['dpm'] - r['avg_dpm'])} DPM")
+        out.append(f"**{esc(r['name'])}**: " + " · ".join(parts))
+    return out
+
+
+def _signed(value: float) -> str:
+    v = round(value)
+    return f"+{v}" if v > 0 else (f"−{-v}" if v < 0 else "±0")
+
+
+def digest(
+    rep: SessionReport,
+    awards: Sequence[Award],
+    vs_average: pl.DataFrame,
+    records: Sequence[str] = (),
+    milestones: Sequence[str] = (),
+    chart: str | None = None,
+) -> discord.Embed:
+    counted = rep.rounds.filter(pl.col("counted")).height
+    embed = discord.Embed(title=f"Session digest — {day(rep.session_date)}", colour=COLOUR)
+    embed.description = (
+        f"{rep.start_time:%H:%M} → {rep.end_time:%H:%M} ({duration(rep.duration)}) · "
+        f"{rep.maps.height} maps · {counted} rounds · {rep.players.height} players"
+    )
+    if score := score_lines(rep):
+        embed.add_field(name="Score", value="\n".join(score)[:1024], inline=False)
+    if (mvp := _mvp(rep)) is not None:
+        embed.add_field(name="MVP", value=mvp, inline=False)
+    if awards:
+        lines = [f"{a.title}: **{esc(a.name)}** ({a.shown})" for a in awards]
+        embed.add_field(name="Awards", value=_fit(lines, 1024), inline=False)
+    if records:
+        embed.add_field(name="Records broken", value=_fit(records, 1024), inline=False)
+    if milestones:
+        embed.add_field(name="Milestones", value=_fit(milestones, 1024), inline=False)
+    lines = vs_average_lines(vs_average)
+    if lines:
+        embed.add_field(name="Tonight vs your average", value=_fit(lines, 1024), inline=False)
+    if chart:
+        embed.set_image(url=f"attachment://{chart}")
+    embed.set_footer(text=f"session {rep.session_id}")
+    return embed

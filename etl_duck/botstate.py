@@ -1,0 +1,237 @@
+"""The bot's own state: what it already posted or announced, the live scoreboard message of
+each session, and admins' team corrections (``/set_teams``).
+
+None of it is lake data: the lake is derived from ``raw/`` and may be rebuilt at any time,
+while "this round was posted", "this record was announced" and "these are the teams" must
+survive a rebuild and a restart of the bot. So it lives in its own small transactional
+store under ``data_dir/state/`` — SQLite (stdlib) in WAL mode, like the link store, because
+the bot and the CLI may open it at once.
+
+"Exactly once" is kept by *claiming* a mark before the post (one INSERT in a transaction:
+only one caller wins, even across processes), *settling* it with the message once the post
+is through, and releasing it if the post fails. A mark claimed but never settled is a post
+that a crash or a restart interrupted: the next bot sends it again with the same nonce
+(``etl_duck.bot.deliver``), which Discord answers with the first message if that one did
+arrive — so the post is neither lost nor repeated (within the minutes Discord keeps nonces).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from etl_duck.domain.scoring import TeamOverride
+
+
+def state_path(data_dir: Path | str) -> Path:
+    return Path(data_dir) / "state" / "bot.sqlite3"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class BotState:
+    """Thread-safe; each write is one transaction."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # one connection shared by threads, serialised by the lock
+        self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+        with self._lock, self._con:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS marks ("
+                " kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " channel_id INTEGER, message_id INTEGER, at TEXT NOT NULL,"
+                " PRIMARY KEY (kind, key))"
+            )
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS team_overrides ("
+                " session_id INTEGER NOT NULL, slot INTEGER NOT NULL,"
+                " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
+                " PRIMARY KEY (session_id, slot))"
+            )
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path | str) -> BotState:
+        return cls(state_path(data_dir))
+
+    # ------------------------------------------------------------------ marks
+
+    def claim(self, kind: str, key: str) -> bool:
+        """Mark ``(kind, key)`` as done; False if it already was (by anyone, ever)."""
+        return bool(self.claim_many(kind, [key]))
+
+    def claim_many(self, kind: str, keys: Iterable[str]) -> list[str]:
+        """Claim several marks in one transaction; returns those that were new, in order."""
+        new: list[str] = []
+        with self._lock, self._con:
+            for key in dict.fromkeys(keys):
+                cur = self._con.execute(
+                    "INSERT OR IGNORE INTO marks (kind, key, at) VALUES (?, ?, ?)",
+                    (kind, key, _now()),
+                )
+                if cur.rowcount:
+                    new.append(key)
+        return new
+
+    def settle(self, kind: str, keys: Iterable[str], channel_id: int, message_id: int) -> None:
+        """The post of claimed marks is through (message id 0: there was nothing to post)."""
+        with self._lock, self._con:
+            self._con.executemany(
+                "UPDATE marks SET channel_id = ?, message_id = ?, at = ? WHERE kind = ? AND key = ?",
+                [(int(channel_id), int(message_id), _now(), kind, k) for k in keys],
+            )
+
+    def pending(self, kind: str, within_s: float, keys: Iterable[str] | None = None) -> list[str]:
+        """Marks claimed within the last ``within_s`` seconds and never settled (their post
+        was interrupted), oldest first; ``keys``: only among these."""
+        since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? AND message_id IS NULL AND at >= ? "
+                "ORDER BY at, key",
+                (kind, since),
+            ).fetchall()
+        found = [str(r[0]) for r in rows]
+        if keys is None:
+            return found
+        wanted = set(keys)
+        return [k for k in found if k in wanted]
+
+    def recent(self, kind: str, within_s: float) -> list[str]:
+        """Marks claimed or settled within the last ``within_s`` seconds, oldest first."""
+        since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? AND at >= ? ORDER BY at, key", (kind, since)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def release(self, kind: str, key: str) -> None:
+        """Undo a claim whose post failed (so a later attempt may post it)."""
+        with self._lock, self._con:
+            self._con.execute("DELETE FROM marks WHERE kind = ? AND key = ?", (kind, key))
+
+    def claimed(self, kind: str, key: str) -> bool:
+        with self._lock:
+            row = self._con.execute(
+                "SELECT 1 FROM marks WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return row is not None
+
+    def unclaimed(self, kind: str, keys: Iterable[str]) -> list[str]:
+        """The keys not yet marked, in order (no claim)."""
+        wanted = list(dict.fromkeys(keys))
+        with self._lock:
+            done = {
+                str(r[0])
+                for r in self._con.execute("SELECT key FROM marks WHERE kind = ?", (kind,))
+            } if wanted else set()  # fmt: skip
+        return [k for k in wanted if k not in done]
+
+    def set_message(self, kind: str, key: str, channel_id: int, message_id: int) -> None:
+        """Remember the message that carries a mark (the scoreboard is edited later)."""
+        with self._lock, self._con:
+            self._con.execute(
+                "INSERT INTO marks (kind, key, channel_id, message_id, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET channel_id = excluded.channel_id, "
+                "message_id = excluded.message_id, at = excluded.at",
+                (kind, key, int(channel_id), int(message_id), _now()),
+            )
+
+    def message(self, kind: str, key: str) -> tuple[int, int] | None:
+        """(channel id, message id) of a mark, if it has one."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT channel_id, message_id FROM marks WHERE kind = ? AND key = ?",
+                (kind, key),
+            ).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return int(
+                self._con.execute("SELECT count(*) FROM marks WHERE kind = ?", (kind,)).fetchone()[
+                    0
+                ]
+            )
+
+    # ------------------------------------------------------------------ team overrides
+
+    def set_teams(
+        self, session_id: int, teams: Sequence[TeamOverride], by: int | None = None
+    ) -> None:
+        """Replace a session's team override (one or two teams)."""
+        if not 1 <= len(teams) <= 2:
+            raise ValueError("a team override names one or two teams")
+        with self._lock, self._con:
+            self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (session_id,))
+            for slot, team in enumerate(teams):
+                self._con.execute(
+                    "INSERT INTO team_overrides (session_id, slot, name, guids, set_by, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (session_id, slot, team.name, json.dumps(sorted(team.guids)), by, _now()),
+                )
+            self._bump()
+
+    def clear_teams(self, session_id: int) -> bool:
+        with self._lock, self._con:
+            cur = self._con.execute(
+                "DELETE FROM team_overrides WHERE session_id = ?", (session_id,)
+            )
+            if cur.rowcount:
+                self._bump()
+            return cur.rowcount > 0
+
+    def teams_for(self, session_id: int) -> tuple[TeamOverride, ...] | None:
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT name, guids FROM team_overrides WHERE session_id = ? ORDER BY slot",
+                (session_id,),
+            ).fetchall()
+        if not rows:
+            return None
+        return tuple(TeamOverride(r[0], frozenset(json.loads(r[1]))) for r in rows)
+
+    def teams_revision(self) -> int:
+        """Moves on with every change of any override (the session cache key carries it)."""
+        with self._lock:
+            row = self._con.execute("SELECT value FROM meta WHERE key = 'teams'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _bump(self) -> None:
+        self._con.execute(
+            "INSERT INTO meta (key, value) VALUES ('teams', 1) "
+            "ON CONFLICT (key) DO UPDATE SET value = value + 1"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> BotState:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,238 @@
+"""`teammates`, `lineups`, `rivals`, `records`, `bests`, `highlights`, `set-teams`: who you
+win with, who kills you, which records fell — the bot's questions from the command line.
+With ``--json``, rows about players are keyed by their GUID."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from etl_duck.cli.app import (
+    EXIT_USAGE,
+    STATE,
+    app,
+    console,
+    fail,
+    json_rows,
+    open_stats,
+    print_json,
+)
+
+
+def _keyed(df: Any) -> dict[str, dict[str, Any]]:
+    return {r["guid"]: {k: v for k, v in r.items() if k != "guid"} for r in json_rows(df)}
+
+
+def _day(which: str) -> date | None:
+    try:
+        return None if which == "last" else date.fromisoformat(which)
+    except ValueError:
+        fail(f"{which!r} is not a date; use YYYY-MM-DD or last", EXIT_USAGE)
+
+
+def _lookup_errors() -> tuple[type[Exception], ...]:
+    from etl_duck.query.stats import NoData, PlayerNotFound
+
+    return (PlayerNotFound, NoData, ValueError)
+
+
+@app.command()
+def teammates(
+    player: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
+    min_maps: Annotated[
+        int | None, typer.Option(help="Maps together to count (default 3).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Win rate on maps together vs apart with each teammate; the best partner."""
+    from etl_duck.domain.social import best_partner
+
+    try:
+        guid, name, mates = open_stats().teammates(player, min_maps)
+    except _lookup_errors() as exc:
+        fail(exc)
+    best = best_partner(mates, min_maps if min_maps is not None else 3)
+    if as_json:
+        print_json({"guid": guid, "name": name,
+                    "best_partner": None if best is None else best["guid"],
+                    "rows": _keyed(mates)})  # fmt: skip
+        return
+    t = Table("teammate", "maps together", "W-L-D", "win %", "maps apart", "win % apart",
+              title=f"{name} ({guid}) — teammates")  # fmt: skip
+    for r in mates.iter_rows(named=True):
+        t.add_row(str(r["name"]), str(r["together_maps"]),
+                  f"{r['together_won']}-{r['together_lost']}-{r['together_drawn']}",
+                  f"{r['together_rate'] or 0:.0f}", str(r["apart_maps"]),
+                  "—" if r["apart_rate"] is None else f"{r['apart_rate']:.0f}")  # fmt: skip
+    console.print(t)
+    if best is not None:
+        console.print(f"best partner: {best['name']} ({best['together_rate']:.0f} % over "
+                      f"{best['together_maps']} maps)")  # fmt: skip
+
+
+@app.command()
+def lineups(
+    window: Annotated[str, typer.Option(help="all | season | month | week | FROM..TO")] = "all",
+    min_maps: Annotated[int | None, typer.Option(help="Maps met to count (default 3).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recurring rosters against each other, with their records."""
+    try:
+        table = open_stats().lineups(window, min_maps)
+    except _lookup_errors() as exc:
+        fail(exc)
+    if as_json:
+        rows = json_rows(table) if not table.is_empty() else []
+        for r in rows:  # the rosters as GUID lists (the keys are comma-joined GUIDs)
+            r["guids_a"], r["guids_b"] = r.pop("lineup_a").split(","), r.pop("lineup_b").split(",")
+        print_json(rows)
+        return
+    t = Table("lineup", "vs lineup", "maps", "W-L-D", "last met")
+    for r in table.iter_rows(named=True):
+        t.add_row(", ".join(r["names_a"]), ", ".join(r["names_b"]), str(r["maps"]),
+                  f"{r['won_a']}-{r['won_b']}-{r['drawn']}", f"{r['last_met']:%Y-%m-%d}")  # fmt: skip
+    console.print(t)
+
+
+@app.command()
+def rivals(
+    player: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Nemesis, easiest prey and K/D per opponent (from the endstats files)."""
+    from etl_duck.domain.social import nemesis_and_prey
+
+    try:
+        guid, name, table = open_stats().rivals(player)
+    except _lookup_errors() as exc:
+        fail(exc)
+    nemesis, prey = nemesis_and_prey(table)
+    if as_json:
+        print_json({"guid": guid, "name": name,
+                    "nemesis": None if nemesis is None else nemesis["guid"],
+                    "easiest_prey": None if prey is None else prey["guid"],
+                    "rows": _keyed(table)})  # fmt: skip
+        return
+    t = Table("opponent", "rounds", "kills", "deaths", "K/D", title=f"{name} ({guid}) — rivals")
+    for r in table.iter_rows(named=True):
+        t.add_row(str(r["name"]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
+                  f"{r['kd']:.2f}")  # fmt: skip
+    console.print(t)
+    if table.is_empty():
+        console.print("no attributed versus rows (endstats files need VS_HEADER lines)")
+
+
+@app.command()
+def records(
+    map_name: Annotated[str | None, typer.Argument(help="One map (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Standing records: all-time and per map."""
+    from etl_duck.domain.records import ROUND_RECORDS, _shown
+
+    rows = open_stats().records(map_name)
+    if as_json:
+        print_json([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                    for r in rows])  # fmt: skip
+        return
+    t = Table("scope", "record", "value", "holder", "when")
+    for r in rows:
+        _, unit, _ = ROUND_RECORDS[r["kind"]]
+        t.add_row(r["scope"], r["label"], _shown(r["value"], unit), str(r["holder"]),
+                  f"{r['when']:%Y-%m-%d}")  # fmt: skip
+    console.print(t)
+
+
+@app.command()
+def bests(
+    player: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A player's personal bests."""
+    try:
+        guid, name, rows = open_stats().personal_bests(player)
+    except _lookup_errors() as exc:
+        fail(exc)
+    if as_json:
+        print_json({"guid": guid, "name": name, "bests": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in rows]})  # fmt: skip
+        return
+    t = Table("best", "value", "map", "when", title=f"{name} ({guid}) — personal bests")
+    for r in rows:
+        t.add_row(r["label"], f"{r['value']:,.1f}", str(r["map_name"] or "—"),
+                  f"{r['when']:%Y-%m-%d}")  # fmt: skip
+    console.print(t)
+
+
+@app.command()
+def highlights(
+    which: Annotated[str, typer.Argument(help="last or YYYY-MM-DD")] = "last",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Records broken, personal bests and milestones of a session."""
+    stats = open_stats()
+    try:
+        sid, _ = stats.session_id_for(_day(which))
+    except _lookup_errors() as exc:
+        fail(exc)
+    events = stats.session_events(sid)
+    if as_json:
+        print_json([{"key": e.key, "kind": e.kind, "scope": e.scope, "guid": e.guid,
+                     "holder": e.holder, "value": e.value, "previous": e.previous,
+                     "file_name": e.file_name, "text": e.text()} for e in events])  # fmt: skip
+        return
+    for e in events:
+        console.print(e.text().replace("**", ""))
+    if not events:
+        console.print("no record, personal best or milestone in this session")
+
+
+@app.command("set-teams")
+def set_teams(
+    which: Annotated[str, typer.Argument(help="last or YYYY-MM-DD (the session)")] = "last",
+    team1: Annotated[str | None, typer.Option(help="Name of one team.")] = None,
+    players1: Annotated[
+        str | None, typer.Option(help="Its players: names or GUIDs, comma-separated.")
+    ] = None,
+    team2: Annotated[str | None, typer.Option(help="Name of the other team.")] = None,
+    players2: Annotated[str | None, typer.Option(help="Its players.")] = None,
+    clear: Annotated[bool, typer.Option(help="Remove the correction.")] = False,
+) -> None:
+    """Correct a session's teams (kept in data/state, outside the lake: survives rebuilds)."""
+    from etl_duck.botstate import BotState
+    from etl_duck.domain.scoring import TeamOverride
+
+    with BotState.in_data_dir(STATE.data_dir) as state:
+        stats = open_stats()
+        try:
+            sid, sdate = stats.session_id_for(_day(which))
+            rep = stats.session_by_id(sid, sdate)
+        except _lookup_errors() as exc:
+            fail(exc)
+        if clear:
+            state.clear_teams(sid)
+            console.print(f"teams of session {sid} are detected automatically again")
+            return
+        played = set(rep.players["guid"].to_list())
+        teams = []
+        for name, listed in ((team1, players1), (team2, players2)):
+            guids = set()
+            for item in filter(None, (x.strip() for x in (listed or "").split(","))):
+                try:
+                    guid, _ = stats.resolve_player(item)
+                except _lookup_errors() as exc:
+                    fail(exc, EXIT_USAGE)
+                if guid not in played:
+                    fail(f"{item} ({guid}) did not play in session {sid}", EXIT_USAGE)
+                guids.add(guid)
+            if name or guids:
+                teams.append(TeamOverride(name, frozenset(guids)))
+        if not any(t.guids for t in teams):
+            fail("name at least one player of a team (--players1)", EXIT_USAGE)
+        state.set_teams(sid, teams)
+        console.print(f"teams of session {sid} corrected: " + " vs ".join(
+            f"{t.name or '(auto)'} ({len(t.guids)} anchored)" for t in teams))  # fmt: skip

@@ -1,0 +1,217 @@
+"""The endstats file (STATS_FORMAT.md §10): the server's ``endstats.lua`` writes one per
+round, ``YYYY-MM-DD-HHMMSS-<map>-round-<N>-endstats.txt``, a second or two before the
+round's stats file. Pure parsing; matching names to GUIDs happens at build time, against
+the round's own stats file.
+
+The writer appends TAB-separated rows with colour codes stripped (``et.Q_CleanStr``):
+
+* awards, first: ``award<TAB>player<TAB>value`` — ~50 award names; the same award may
+  appear twice; values are numbers or a number with words (``113 seconds``,
+  ``50.47 percent``, ``12.3 m``, ``3 kills in 1.23s``, ``Damage received vs death ratio:
+  4.32x``);
+* then one block per player: newer writers start it with ``VS_HEADER<TAB>clean
+  name<TAB>32-hex GUID``, followed by ``opponent<TAB>kills<TAB>deaths`` rows (kills: the
+  block's player killed that opponent; deaths: the opponent killed him). Older writers
+  wrote the rows without the header: whose block it is cannot be known, so those rows are
+  skipped (with one reason per file) and the awards are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from etl_duck.domain.parse import ParseError
+
+ENDSTATS_NAME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)-endstats\.txt$"
+)
+VS_HEADER = "VS_HEADER"
+PAIR_WINDOW_S = 60  # an endstats file belongs to the round file of its map and round ±60 s
+
+#: the award names the writer knows (endstats.lua `topshot_names` and the accuracy awards)
+KNOWN_AWARDS = frozenset(
+    {
+        "Most damage given", "Most damage received", "Most team damage given",
+        "Most team damage received", "Most teamkills", "Most selfkills", "Most deaths",
+        "Most kills per minute", "Quickest multikill w/ light weapons",
+        "Farthest riflenade kill", "Most light weapon kills", "Most pistol kills",
+        "Most rifle kills", "Most riflenade kills", "Most sniper kills", "Most knife kills",
+        "Most air support kills", "Most mine kills", "Most grenade kills", "Most panzer kills",
+        "Most mortar kills", "Most panzer deaths", "Mortarmagnet", "Most multikills",
+        "Most MG42 kills", "Most MG42 deaths", "Most revives", "Most revived",
+        "Best K/D ratio", "Most dynamites planted", "Most dynamites defused",
+        "Most doublekills", "Longest killing spree", "Longest death spree",
+        "Most objectives stolen", "Most objectives returned", "Most corpse gibs",
+        "Most kill assists", "Most killsteals", "Most headshot kills",
+        "Most damage per minute", "Tank/Meatshield (Refuses to die)",
+        "Most useful kills (>Half respawn time left)", "Full respawn king",
+        "Least time dead (What spawn?)", "Most playtime denied", "Most useless kills",
+        "Highest light weapons accuracy", "Highest headshot accuracy", "Most headshots",
+        "Most bullets fired",
+    }
+)  # fmt: skip
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_GUID = re.compile(r"[0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{24})?")
+MAX_VALUE = 1e9  # as the stats parser: no real award comes near
+
+
+@dataclass(frozen=True)
+class EndstatsName:
+    name: str
+    end_time: datetime  # the writer's own os.date: ~1-2 s before the round file's
+    map_name: str
+    round_number: int
+
+
+@dataclass(frozen=True)
+class Award:
+    line: int
+    award: str
+    player: str  # clean name as written
+    value: float | None  # the first number of the value text
+    unit: str | None  # what follows it (`seconds`, `percent`, `m`, `kills in 1.23s`, …)
+    text: str  # the value as written
+
+
+@dataclass(frozen=True)
+class Versus:
+    line: int
+    subject: str  # the VS_HEADER's clean name
+    subject_guid: str  # first 8 characters of its GUID, upper-case (the stats files' form)
+    opponent: str
+    kills: int  # the subject killed the opponent
+    deaths: int  # the opponent killed the subject
+
+
+@dataclass
+class Endstats:
+    file: EndstatsName
+    awards: list[Award] = field(default_factory=list)
+    versus: list[Versus] = field(default_factory=list)
+    #: bad lines, with why: (line number, field, reason)
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)
+    #: why some rows say nothing, for an older writer's file (not a problem of the file):
+    #: opponent rows without a VS_HEADER cannot be attributed to a player
+    note: str | None = None
+    partial: bool = False  # the last line was cut (written while fetched)
+
+
+def is_endstats_file_name(name: str) -> bool:
+    return ENDSTATS_NAME.match(name) is not None
+
+
+def parse_endstats_name(name: str) -> EndstatsName:
+    m = ENDSTATS_NAME.match(name)
+    if m is None:
+        raise ParseError(
+            name, None, "file name", "not YYYY-MM-DD-HHMMSS-<map>-round-N-endstats.txt"
+        )
+    y, mo, d, h, mi, s, map_name, rn = m.groups()
+    try:
+        end = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s))
+    except ValueError as exc:
+        raise ParseError(name, None, "file name", f"bad timestamp: {exc}") from None
+    if not 2000 <= end.year <= 2999 or rn not in ("1", "2"):
+        raise ParseError(name, None, "file name", "year 2000-2999 and round 1 or 2 expected")
+    return EndstatsName(name, end, map_name, int(rn))
+
+
+def split_value(text: str) -> tuple[float | None, str | None]:
+    """`113 seconds` → (113.0, "seconds"); `3 kills in 1.23s` → (3.0, "kills in 1.23s");
+    `Damage received vs death ratio: 4.32x` → (4.32, "x"); no number → (None, None)."""
+    m = _NUMBER.search(text)
+    if m is None:
+        return None, None
+    value = float(m.group())
+    if abs(value) > MAX_VALUE:
+        return None, None
+    unit = text[m.end() :].strip()
+    return value, unit or None
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _int(text: str) -> int | None:
+    t = text.strip()
+    if not t.lstrip("-").isdigit():
+        return None
+    v = int(t)
+    return v if 0 <= v <= 100_000 else None
+
+
+def parse_endstats(data: bytes, name: str) -> Endstats:
+    """Every award and attributable versus row of one endstats file. Raises
+    :class:`ParseError` only for a bad name or a file without one usable line."""
+    out = Endstats(parse_endstats_name(name))
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif lines:  # no final LF: the writer (or the copy) was cut mid-line
+        lines.pop()
+        out.partial = True
+    subject: tuple[str, str] | None = None
+    orphans: list[int] = []  # opponent rows without a VS_HEADER (older writers)
+    headers = 0
+    for no, raw in enumerate(lines, start=1):
+        text = _decode(raw.rstrip(b"\r"))
+        if not text.strip():
+            continue
+        parts = text.split("\t")
+        if parts[0] == VS_HEADER:
+            guid = parts[2].strip() if len(parts) == 3 else ""
+            if len(parts) != 3 or not _GUID.fullmatch(guid):
+                out.skipped.append((no, "VS_HEADER", "expected VS_HEADER<TAB>name<TAB>GUID"))
+                subject = None
+                continue
+            subject = (parts[1].strip(), guid[:8].upper())
+            headers += 1
+            continue
+        if len(parts) != 3:
+            out.skipped.append((no, "line", f"expected 3 TAB-separated fields, found {len(parts)}"))
+            continue
+        first, second, third = parts
+        kills, deaths = _int(second), _int(third)
+        numbers = kills is not None and deaths is not None
+        if subject is not None and numbers:  # in a block: an opponent may be "Mortarmagnet"
+            assert kills is not None and deaths is not None
+            out.versus.append(Versus(no, subject[0], subject[1], first.strip(), kills, deaths))
+        elif first in KNOWN_AWARDS or not numbers:
+            value, unit = split_value(third)
+            out.awards.append(Award(no, first.strip(), second.strip(), value, unit, third.strip()))
+        else:
+            orphans.append(no)
+    if orphans:
+        span = f"lines {orphans[0]}–{orphans[-1]}" if len(orphans) > 1 else f"line {orphans[0]}"
+        rows = "opponent rows" if len(orphans) > 1 else "opponent row"
+        out.note = (
+            f"{len(orphans)} {rows} ({span}) without a VS_HEADER (an older endstats writer): "
+            "they cannot be attributed to a player and are skipped; the awards are kept"
+        )
+    if lines and not (out.awards or out.versus or headers or orphans):
+        raise ParseError(name, None, "file", "no award or versus row in an endstats file")
+    return out
+
+
+def pair_endstats(es: EndstatsName, rounds: list[tuple[str, datetime, str, int]]) -> str | None:
+    """The round file an endstats file belongs to: same map and round number, nearest end
+    time within ±:data:`PAIR_WINDOW_S` (the endstats file is written first, so a round
+    ending after it wins a tie). ``rounds``: (file name, end time, map, round number)."""
+    best: tuple[float, int, str] | None = None
+    for file_name, end, map_name, number in rounds:
+        if map_name != es.map_name or number != es.round_number:
+            continue
+        delta = (end - es.end_time).total_seconds()
+        if abs(delta) > PAIR_WINDOW_S:
+            continue
+        key = (abs(delta), 0 if delta >= 0 else 1, file_name)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]

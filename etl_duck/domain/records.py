@@ -1,0 +1,321 @@
+"""Records, personal bests and milestones: pure functions over the serving tables (every
+round; per (session, player, map) best rounds; per (session, player) totals).
+
+* **Map records**: fastest completion (the shortest time attackers needed to complete a
+  round of the map), longest hold (the longest a defence lasted before the attackers
+  completed: a full hold is the whole clock, which every full hold ties), most kills in a
+  round, best round DPM (rounds of ≥ 5 minutes played). **All-time records**: most kills
+  in a round and best round DPM over every map.
+* A record is **broken** by a round that beats every earlier round strictly (by end time);
+  the first round ever played on a map sets no record worth telling (nothing to beat).
+* **Personal bests** per player: most kills, best DPM and most damage in a round; broken
+  when strictly beaten after at least :data:`PB_HISTORY` rounds of history (a newcomer's
+  first evening is all personal bests — not news).
+* **Milestones**: career totals crossing a threshold (1,000 kills, 100 sessions, …),
+  reached in the session whose totals crossed it.
+
+Every event carries a ``key`` that does not depend on when it is computed (kind, scope,
+round file or threshold, player): the bot announces each key once, ever — also after a
+rebuild (same files → same keys) and a restart (the keys are kept outside the lake).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PB_HISTORY = 20  # rounds a player must have played before his personal bests are news
+
+#: (kind, label, unit, larger is better)
+ROUND_RECORDS = {
+    "fastest_completion": ("fastest completion", "time", False),
+    "longest_hold": ("longest hold", "time", True),
+    "round_kills": ("most kills in a round", "kills", True),
+    "round_dpm": ("best round DPM", "DPM", True),
+}
+PERSONAL = {
+    "round_kills": ("most kills in a round", "kills"),
+    "round_dpm": ("best round DPM", "DPM"),
+    "round_damage": ("most damage in a round", "damage"),
+}
+MILESTONES = {
+    "kills": ("kills", (500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)),
+    "sessions": ("sessions", (10, 25, 50, 100, 250, 500, 1_000)),
+    "rounds": ("rounds", (100, 250, 500, 1_000, 2_500, 5_000)),
+    "revives": ("revives", (100, 250, 500, 1_000, 2_500, 5_000)),
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One record broken, personal best or milestone."""
+
+    key: str  # the announcement key: stable across rebuilds
+    kind: str
+    scope: str  # map name, "all" (all-time) or "personal" / "milestone"
+    session_id: int
+    file_name: str | None  # the round that set it (None for milestones)
+    end_time: Any
+    holder: str  # a player's name or a team's names
+    guid: str | None
+    value: float
+    previous: float | None
+    previous_holder: str | None
+    previous_when: Any
+    previous_file: str | None = None
+
+    def text(self) -> str:
+        """How the bot says it (names escaped by the caller if needed)."""
+        if self.scope == "milestone":
+            label = MILESTONES[self.kind][0]
+            return f"🎯 **{self.holder}** reached **{int(self.value):,} {label}**"
+        if self.scope == "personal":
+            label, unit = PERSONAL[self.kind]
+            return (
+                f"📈 **{self.holder}** — personal best, {label}: **{_shown(self.value, unit)}**"
+                f" (was {_shown(self.previous, unit)})"
+            )
+        label, unit, _ = ROUND_RECORDS[self.kind]
+        where = "all-time" if self.scope == "all" else f"on {self.scope}"
+        was = ""
+        if self.previous is not None:
+            when = f", {self.previous_when:%Y-%m-%d}" if self.previous_when else ""
+            was = f" (was {_shown(self.previous, unit)} by {self.previous_holder}{when})"
+        return (
+            f"🏆 Record {where} — {label}: **{_shown(self.value, unit)}** by **{self.holder}**{was}"
+        )
+
+
+def _shown(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "time":
+        v = round(value)
+        return f"{v // 60}:{v % 60:02d}"
+    if unit == "DPM":
+        return f"{value:,.1f} DPM"
+    return f"{value:,.0f} {unit}"
+
+
+def _running(rows: list[dict[str, Any]], better: bool, scope: str, kind: str) -> list[Event]:
+    """Events where a row beats every earlier row (rows in time order)."""
+    out: list[Event] = []
+    best: dict[str, Any] | None = None
+    for r in rows:
+        v = r["value"]
+        if v is None:
+            continue
+        if best is not None and ((v > best["value"]) if better else (v < best["value"])):
+            out.append(
+                Event(
+                    key=f"record|{kind}|{scope}|{r['file_name']}|{r.get('guid') or ''}",
+                    kind=kind,
+                    scope=scope,
+                    session_id=int(r["session_id"]),
+                    file_name=r["file_name"],
+                    end_time=r["end_time"],
+                    holder=str(r["holder"]),
+                    guid=r.get("guid"),
+                    value=float(v),
+                    previous=float(best["value"]),
+                    previous_holder=str(best["holder"]),
+                    previous_when=best["end_time"],
+                    previous_file=best["file_name"],
+                )
+            )
+        if best is None or ((v > best["value"]) if better else (v < best["value"])):
+            best = r
+    return out
+
+
+def completion_times(rounds: pl.DataFrame) -> pl.DataFrame:
+    """Counted rounds the attackers completed, with the time they needed: round 1's H7
+    (the clock it set), round 2's H7 when it is a time (≤ the clock), else the measured
+    duration."""
+    import polars as pl
+
+    done = rounds.filter(pl.col("counted") & pl.col("attackers_won"))
+    h7 = pl.col("next_time_limit_s").cast(pl.Float64)
+    ok_h7 = (pl.col("round_number") == 1) | (h7 <= pl.col("time_limit_s"))
+    return done.with_columns(
+        pl.when(h7.is_not_null() & (h7 > 0) & ok_h7)
+        .then(h7)
+        .otherwise(pl.col("duration_s"))
+        .alias("completion_s")
+    ).filter(pl.col("completion_s").is_not_null() & (pl.col("completion_s") > 0))
+
+
+def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event]:
+    """Every record ever broken, in time order. ``rounds``: the serving rounds; ``bests``:
+    ``player_map_bests``. Time records are held by a round's attacking side, whose names
+    the caller fills in (``holder`` is empty): they are read only for the rounds shown."""
+    import polars as pl
+
+    events: list[Event] = []
+    done = completion_times(rounds).sort("end_time", "file_name")
+    for map_name, part in done.group_by("map_name", maintain_order=True):
+        rows = [{**r, "value": r["completion_s"], "holder": ""} for r in part.iter_rows(named=True)]
+        for kind in ("fastest_completion", "longest_hold"):
+            _, _, better = ROUND_RECORDS[kind]
+            events += _running(rows, better, str(map_name[0]), kind)
+    if not bests.is_empty():
+        for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
+            frame = bests.select(
+                "session_id", "guid", pl.col("name").alias("holder"), "map_name",
+                pl.col(f"{column}").alias("value"),
+                pl.col(f"{column}_file").alias("file_name"),
+                pl.col(f"{column}_end").alias("end_time"),
+            ).filter(pl.col("value").is_not_null()).sort("end_time", "file_name", "guid")  # fmt: skip
+            rows = frame.to_dicts()
+            events += _running(rows, True, "all", kind)
+            by_map: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                by_map.setdefault(r["map_name"], []).append(r)
+            for name, part_rows in by_map.items():
+                events += _running(part_rows, True, name, kind)
+    return sorted(events, key=lambda e: (e.end_time, e.key))
+
+
+def current_records(
+    events: list[Event], rounds: pl.DataFrame, bests: pl.DataFrame
+) -> list[dict[str, Any]]:
+    """The standing record of each (scope, kind): the first holder where nobody broke it."""
+    import polars as pl
+
+    standing: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def keep(scope: str, kind: str, value: float, holder: str, when: Any, file: str) -> None:
+        standing[(scope, kind)] = {"scope": scope, "kind": kind, "label": ROUND_RECORDS[kind][0],
+                                   "value": value, "holder": holder, "when": when, "file_name": file}  # fmt: skip
+
+    done = completion_times(rounds).sort("end_time", "file_name")
+    for map_name, part in done.group_by("map_name", maintain_order=True):
+        first = part.row(0, named=True)
+        for kind in ("fastest_completion", "longest_hold"):
+            keep(
+                str(map_name[0]),
+                kind,
+                first["completion_s"],
+                "",
+                first["end_time"],
+                first["file_name"],
+            )
+    if not bests.is_empty():
+        for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
+            rows = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "guid")
+            if rows.is_empty():
+                continue
+            first = rows.row(0, named=True)
+            keep("all", kind, first[column], first["name"], first[f"{column}_end"],
+                 first[f"{column}_file"])  # fmt: skip
+            for map_name, part in rows.group_by("map_name", maintain_order=True):
+                f = part.row(0, named=True)
+                keep(str(map_name[0]), kind, f[column], f["name"], f[f"{column}_end"],
+                     f[f"{column}_file"])  # fmt: skip
+    for e in events:  # events are in time order: the last one of each stands
+        standing[(e.scope, e.kind)] = {"scope": e.scope, "kind": e.kind,
+                                       "label": ROUND_RECORDS[e.kind][0], "value": e.value,
+                                       "holder": e.holder, "when": e.end_time,
+                                       "file_name": e.file_name}  # fmt: skip
+    return sorted(standing.values(), key=lambda r: (r["scope"] != "all", r["scope"], r["kind"]))
+
+
+def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list[Event]:
+    """Personal bests beaten after ``history`` rounds of the player's own history."""
+    import polars as pl
+
+    events: list[Event] = []
+    if bests.is_empty():
+        return events
+    for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
+                         ("round_damage", "best_damage")):  # fmt: skip
+        frame = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "map_name")
+        for guid, part in frame.group_by("guid", maintain_order=True):
+            best: dict[str, Any] | None = None
+            played = 0
+            for r in part.iter_rows(named=True):
+                v = r[column]
+                if best is not None and v > best[column] and played >= history:
+                    events.append(
+                        Event(f"pb|{kind}|{guid[0]}|{r[f'{column}_file']}", kind, "personal",
+                              int(r["session_id"]), r[f"{column}_file"], r[f"{column}_end"],
+                              str(r["name"]), str(guid[0]), float(v), float(best[column]),
+                              str(r["name"]), best[f"{column}_end"], best[f"{column}_file"])
+                    )  # fmt: skip
+                if best is None or v > best[column]:
+                    best = r
+                played += int(r["rounds"])
+    return sorted(events, key=lambda e: (e.end_time, e.key))
+
+
+def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> list[dict[str, Any]]:
+    """A player's bests: round kills / DPM / damage (with map and day), and his best
+    session by DPM (≥ 4 rounds) and by kills."""
+    import polars as pl
+
+    out: list[dict[str, Any]] = []
+    mine = bests.filter(pl.col("guid") == guid) if not bests.is_empty() else bests
+    for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
+                         ("round_damage", "best_damage")):  # fmt: skip
+        if mine.is_empty():
+            break
+        rows = mine.filter(pl.col(column).is_not_null())
+        if rows.is_empty():
+            continue
+        top = rows.sort([column, f"{column}_end"], descending=[True, False]).row(0, named=True)
+        out.append({"kind": kind, "label": PERSONAL[kind][0], "value": top[column],
+                    "map_name": top["map_name"], "when": top[f"{column}_end"],
+                    "file_name": top[f"{column}_file"]})  # fmt: skip
+    own = sessions.filter(pl.col("guid") == guid) if not sessions.is_empty() else sessions
+    if not own.is_empty():
+        own = own.with_columns(
+            pl.when(pl.col("time_played_s") > 0)
+            .then(pl.col("dpm_damage") * 60.0 / pl.col("time_played_s"))
+            .alias("dpm")
+        )
+        long = own.filter(pl.col("rounds") >= 4)
+        if not long.is_empty():
+            top = long.sort("dpm", descending=True, nulls_last=True).row(0, named=True)
+            out.append({"kind": "session_dpm", "label": "best session DPM (≥ 4 rounds)",
+                        "value": top["dpm"], "map_name": None, "when": top["session_date"],
+                        "file_name": None})  # fmt: skip
+        top = own.sort("kills", descending=True).row(0, named=True)
+        out.append({"kind": "session_kills", "label": "most kills in a session",
+                    "value": float(top["kills"]), "map_name": None, "when": top["session_date"],
+                    "file_name": None})  # fmt: skip
+    return out
+
+
+def milestone_events(sessions: pl.DataFrame) -> list[Event]:
+    """Career thresholds crossed, each in the session that crossed it. ``sessions``: the
+    per-(session, player) totals (``player_sessions``)."""
+    import polars as pl
+
+    if sessions.is_empty():
+        return []
+    frame = sessions.sort("session_date", "session_id").with_columns(
+        pl.lit(1).alias("sessions_one")
+    )
+    columns = {"kills": "kills", "sessions": "sessions_one", "rounds": "rounds",
+               "revives": "revives"}  # fmt: skip
+    # old layouts do not write revives: a null is 0 here (nothing to count towards)
+    frame = frame.with_columns([pl.col(c).fill_null(0) for c in columns.values()])
+    frame = frame.with_columns(
+        [pl.col(c).cum_sum().over("guid").alias(f"cum_{k}") for k, c in columns.items()]
+    )
+    events: list[Event] = []
+    for r in frame.iter_rows(named=True):
+        for kind, column in columns.items():
+            now = int(r[f"cum_{kind}"])
+            before = now - int(r[column])
+            for t in MILESTONES[kind][1]:
+                if before < t <= now:
+                    events.append(
+                        Event(f"milestone|{kind}|{t}|{r['guid']}", kind, "milestone",
+                              int(r["session_id"]), None, r["last_end"], str(r["name"]),
+                              str(r["guid"]), float(t), None, None, None)
+                    )  # fmt: skip
+    return events

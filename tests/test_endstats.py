@@ -1,0 +1,254 @@
+"""Endstats files (issue 17, STATS_FORMAT.md §10): the parser (awards with units, versus
+blocks with and without VS_HEADER, the one real file), and their landing in the lake with
+the same atomic rules as round files — in any order, rebuilt identically — and rivals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from etl_duck.domain.endstats import (
+    KNOWN_AWARDS,
+    is_endstats_file_name,
+    pair_endstats,
+    parse_endstats,
+    parse_endstats_name,
+    split_value,
+)
+from etl_duck.domain.parse import ParseError, is_stats_file_name
+from etl_duck.ingest.run import ingest_paths, rebuild
+from etl_duck.lake.snapshot import Lake
+from etl_duck.query.stats import Stats
+from tests.conftest import SHARED
+from tests.lakecheck import content_digest, table_rows
+
+REAL_ENDSTATS = (
+    SHARED / "fixtures" / "endstats" / "2026-01-12-224606-te_escape2-round-2-endstats.txt"
+)
+REAL = SHARED / "fixtures" / "real"
+# a real te_escape2 pair whose players are the endstats file's (vid, bronze., carniee, …)
+PAIR = ("2025-09-24-233255-te_escape2-round-1.txt", "2025-09-24-233657-te_escape2-round-2.txt")
+
+
+def the_round_of_the_real_endstats(folder: Path) -> list[Path]:
+    """The real te_escape2 pair under the endstats file's time (content made unique, so the
+    lake does not take it for the 2025 copy): round 2 ends one second after the endstats."""
+    out = []
+    for src, stamp in zip(PAIR, ("2026-01-12-223955", "2026-01-12-224607"), strict=True):
+        data = (REAL / src).read_bytes().replace(b"only\\te_escape2", b"only2026\\te_escape2", 1)
+        path = folder / f"{stamp}-te_escape2-round-{src[-5]}.txt"
+        path.write_bytes(data)
+        out.append(path)
+    return out
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def test_names_and_pairing_window() -> None:
+    name = REAL_ENDSTATS.name
+    assert is_endstats_file_name(name) and not is_stats_file_name(name)
+    es = parse_endstats_name(name)
+    assert (es.end_time, es.map_name, es.round_number) == (
+        datetime(2026, 1, 12, 22, 46, 6), "te_escape2", 2,
+    )  # fmt: skip
+    rounds = [
+        ("a-round-2.txt", datetime(2026, 1, 12, 22, 46, 7), "te_escape2", 2),
+        ("b-round-2.txt", datetime(2026, 1, 12, 22, 46, 5), "te_escape2", 2),  # as near, before
+        ("c-round-1.txt", datetime(2026, 1, 12, 22, 46, 6), "te_escape2", 1),  # other round
+        ("d-round-2.txt", datetime(2026, 1, 12, 22, 46, 6), "supply", 2),  # other map
+    ]
+    assert pair_endstats(es, rounds) == "a-round-2.txt"  # written first: the later file wins
+    late = [("x", datetime(2026, 1, 12, 22, 47, 7), "te_escape2", 2)]  # 61 s
+    assert pair_endstats(es, late) is None
+    with pytest.raises(ParseError):
+        parse_endstats_name("2026-01-12-224606-te_escape2-round-2.txt")
+
+
+def test_values_keep_their_units() -> None:
+    assert split_value("3214") == (3214.0, None)
+    assert split_value("113 seconds") == (113.0, "seconds")
+    assert split_value("50.47 percent") == (50.47, "percent")
+    assert split_value("12.3 m") == (12.3, "m")
+    assert split_value("3 kills in 1.23s") == (3.0, "kills in 1.23s")
+    assert split_value("Damage received vs death ratio: 4.32x") == (4.32, "x")
+    assert split_value("45.2 percent, 3.21 min") == (45.2, "percent, 3.21 min")
+    assert split_value("none") == (None, None)
+
+
+def test_the_real_file_keeps_awards_and_skips_headerless_blocks() -> None:
+    data = REAL_ENDSTATS.read_bytes()
+    assert b"\r\n" in data  # copied through a Windows share, as many real files were
+    es = parse_endstats(data, REAL_ENDSTATS.name)
+    assert not es.partial
+    lines = [ln for ln in data.replace(b"\r", b"").decode().split("\n") if ln]
+    award_lines = [ln for ln in lines if ln.split("\t")[0] in KNOWN_AWARDS]
+    assert len(es.awards) == len(award_lines) == 23
+    assert [a.award for a in es.awards].count("Longest killing spree") == 2  # as written
+    denied = next(a for a in es.awards if a.award == "Most playtime denied")
+    assert (denied.player, denied.value, denied.unit) == ("v_kt_r", 113.0, "seconds")
+    # 18 opponent rows without VS_HEADER: nothing attributed, one reason for the file (a
+    # note: an older writer's file is not a bad file)
+    assert es.versus == [] and es.skipped == []
+    assert es.note is not None and "18 opponent rows (lines 24–41)" in es.note
+    assert "cannot be attributed" in es.note
+
+
+VS_FILE = (
+    "Most damage given\tvid\t3214\n"
+    "Most playtime denied\tv_kt_r\t113 seconds\n"
+    "VS_HEADER\tvid\td8423f90aaaabbbbccccddddeeeeffff\n"
+    "carniee\t4\t0\n"
+    "SuperBoyy\t3\t2\n"
+    "VS_HEADER\tcarniee\t0A26D447000000000000000000000000\n"
+    "vid\t0\t4\n"
+    "bronze.\t2\t3\n"
+    "VS_HEADER\tbroken\n"  # a damaged header: its rows are not attributed to anyone
+    "vid\t1\t1\n"
+)
+
+
+def test_vs_header_blocks_are_attributed() -> None:
+    es = parse_endstats(VS_FILE.encode(), "2026-01-12-224606-te_escape2-round-2-endstats.txt")
+    assert [(v.subject_guid, v.opponent, v.kills, v.deaths) for v in es.versus] == [
+        ("D8423F90", "carniee", 4, 0),
+        ("D8423F90", "SuperBoyy", 3, 2),
+        ("0A26D447", "vid", 0, 4),
+        ("0A26D447", "bronze.", 2, 3),
+    ]
+    assert [a.award for a in es.awards] == ["Most damage given", "Most playtime denied"]
+    assert [(ln, f) for ln, f, _ in es.skipped] == [(9, "VS_HEADER")]
+    assert es.note is not None and es.note.startswith("1 opponent row (line 10) without")
+
+
+def test_a_cut_file_keeps_its_complete_lines_and_garbage_is_an_error() -> None:
+    cut = VS_FILE.encode()[:-4]  # the writer was still appending
+    es = parse_endstats(cut, "2026-01-12-224606-te_escape2-round-2-endstats.txt")
+    assert es.partial and len(es.versus) == 4
+    with pytest.raises(ParseError, match="no award or versus row"):
+        parse_endstats(b"\x00\x01\x02\n", "2026-01-12-224606-te_escape2-round-2-endstats.txt")
+
+
+names = st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="\t"),
+                min_size=1, max_size=12).filter(lambda s: s.strip() == s and s != "VS_HEADER")  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    awards=st.lists(
+        st.tuples(st.sampled_from(sorted(KNOWN_AWARDS)), names, st.integers(0, 10**6)), max_size=8
+    ),
+    blocks=st.lists(
+        st.tuples(
+            names,
+            st.integers(0, 2**32 - 1),
+            st.lists(st.tuples(names, st.integers(0, 99), st.integers(0, 99)), max_size=6),
+        ),
+        max_size=5,
+    ),
+)
+def test_round_trip(
+    awards: list[tuple[str, str, int]],
+    blocks: list[tuple[str, int, list[tuple[str, int, int]]]],
+) -> None:
+    """What a VS_HEADER writer writes is what the parser reads back."""
+    lines = [f"{a}\t{p}\t{v}" for a, p, v in awards]
+    for subject, guid, rows in blocks:
+        lines.append(f"VS_HEADER\t{subject}\t{guid:032X}")
+        lines += [f"{o}\t{k}\t{d}" for o, k, d in rows]
+    if not lines:
+        return
+    es = parse_endstats(
+        ("\n".join(lines) + "\n").encode(), "2026-01-12-224606-x-round-1-endstats.txt"
+    )
+    assert [(a.award, a.player, a.value) for a in es.awards] == [
+        (a, p, float(v)) for a, p, v in awards
+    ]
+    assert [(v.subject, v.subject_guid, v.opponent, v.kills, v.deaths) for v in es.versus] == [
+        (s, f"{g:032X}"[:8], o, k, d) for s, g, rows in blocks for o, k, d in rows
+    ]
+    assert es.skipped == []
+
+
+# --------------------------------------------------------------------------- the lake
+
+
+def test_real_endstats_land_with_their_round_in_any_order(tmp_path: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    endstats = incoming / REAL_ENDSTATS.name
+    endstats.write_bytes(REAL_ENDSTATS.read_bytes())
+    digests: list[str] = []
+    for order in ([r1, r2], [endstats]), ([endstats], [r1, r2]), ([r1, r2, endstats],):
+        data = tmp_path / f"data{len(digests)}"
+        for batch in order:
+            report = ingest_paths(data, batch)
+            if endstats in batch:
+                assert report.endstats == [endstats.name] and not report.problems
+                assert "without a VS_HEADER" in report.endstats_notes[endstats.name]
+        digests.append(content_digest(data))
+    assert len(set(digests)) == 1  # the same lake whatever came first
+    rebuild(data)
+    assert content_digest(data) == digests[0]
+    awards = table_rows(data, "endstats_awards")
+    assert len(awards) == 23 and all(a["counted"] for a in awards)
+    # names matched to GUIDs through the round's own stats file
+    guid_of = {r["name"]: r["guid"] for r in table_rows(data, "player_rounds")}
+    assert {a["name"]: a["guid"] for a in awards} == {
+        n: guid_of[n] for n in ("vid", "bronze.", "carniee", "SuperBoyy", "v_kt_r")
+    }
+    assert {a["file_name"] for a in awards} == {REAL_ENDSTATS.name}
+    assert {a["round_id"] for a in awards} == {
+        r["round_id"] for r in table_rows(data, "rounds") if r["file_name"] == r2.name
+    }
+    assert not list((data / "lake" / "endstats_versus").rglob("*.parquet"))  # headerless
+    detail = Stats(data, min_rounds=1).round_detail(r2.name)  # what the round post shows
+    assert detail is not None and detail.awards is not None and detail.awards.height == 23
+    files = {r["file_name"]: r for r in Lake(data).read_state("files").to_pylist()}
+    assert files[REAL_ENDSTATS.name]["status"] == "ok"
+    assert "without a VS_HEADER" in files[REAL_ENDSTATS.name]["reason"]  # the why, kept
+    assert Lake(data).read_state("rejected_lines").num_rows == 0  # nothing wrong with it
+    assert report.version >= 1
+
+
+def test_vs_header_rows_give_rivals(tmp_path: Path) -> None:
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    data = tmp_path / "data"
+    ingest_paths(data, [r1, r2])
+    players = {str(r["name"]): str(r["guid"]) for r in table_rows(data, "player_rounds")}
+    # one block per player of round 2, as the newer writer makes them: kills against each
+    # opponent, chosen here so that every pair is seen from both sides consistently
+    r2_rows = [r for r in table_rows(data, "player_rounds") if r["round_number"] == 2]
+    assert r2_rows
+    sides = {str(r["name"]): r["team"] for r in r2_rows if r["team"] in (1, 2)}
+    names = sorted(sides)
+    kills = {
+        (a, b): (len(a) * 3 + len(b)) % 7 for a in names for b in names if sides[a] != sides[b]
+    }
+    lines = ["Most damage given\tvid\t3214"]
+    for a in names:
+        lines.append(f"VS_HEADER\t{a}\t{players[a]}{'0' * 24}")
+        lines += [f"{b}\t{kills[a, b]}\t{kills[b, a]}" for b in names if sides[b] != sides[a]]
+    (incoming / "2026-01-12-224606-te_escape2-round-2-endstats.txt").write_text(
+        "\n".join(lines) + "\n"
+    )
+    ingest_paths(data, [incoming / "2026-01-12-224606-te_escape2-round-2-endstats.txt"])
+    versus = table_rows(data, "endstats_versus")
+    assert len(versus) == len(kills)
+    assert all(v["opponent_guid"] == players[str(v["opponent_name"])] for v in versus)
+    stats = Stats(data, min_rounds=1)
+    me = names[0]
+    _, _, table = stats.rivals(players[me])
+    expected = {players[b]: (kills[me, b], kills[b, me]) for b in names if (me, b) in kills}
+    got = {r["guid"]: (r["kills"], r["deaths"]) for r in table.iter_rows(named=True)}
+    assert got == expected
+    assert all(r["rounds"] == 1 for r in table.iter_rows(named=True))
+    nemesis = max(expected.items(), key=lambda kv: (kv[1][1], -kv[1][0]))
+    assert table.row(0, named=True)["guid"] == nemesis[0]  # most deaths first

@@ -1,0 +1,410 @@
+"""The evening, told well (issue 16): team names from clan tags, the score per opponent,
+the live scoreboard (edited, not re-posted; a backlog is one edit), rich round and map
+posts, the digest, /set_teams surviving a rebuild, and no repeats after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_duck.bot.coalesce import Coalescer
+from etl_duck.botstate import BotState
+from etl_duck.domain.teams import MapSides, clan_tag, name_teams, split_segments
+from etl_duck.ingest.run import rebuild
+from etl_duck.pipeline import Ingestor
+from etl_duck.query.stats import Stats
+from tests.bot_fakes import (
+    FakeChannel,
+    FakeRole,
+    FakeUser,
+    bot_running,
+    field_value,
+    invoke,
+    lake_copy,
+    lake_sql,
+    real_files,
+    run,
+    table_rows,
+    template_lake,
+)
+
+NIGHT = date(2025, 11, 1)
+LAST_THREE_MAPS = (  # of the 2025-11-11 session: the scoreboard tests hold them back
+    "2025-11-11-231115-etl_frostbite-round-1.txt",
+    "2025-11-11-231657-etl_frostbite-round-2.txt",
+    "2025-11-11-232245-erdenberg_t2-round-1.txt",
+    "2025-11-11-232808-erdenberg_t2-round-2.txt",
+    "2025-11-11-233403-braundorf_b4-round-1.txt",
+    "2025-11-11-233911-braundorf_b4-round-2.txt",
+)
+ADMIN = FakeUser(id=7, name="admin", roles=[FakeRole(42)])
+
+
+def held_files(names: tuple[str, ...]) -> list[Path]:
+    return [f for f in real_files() if f.name in names]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_clan_tags_prefix_suffix_case_and_majority() -> None:
+    slomix = ["slomix.carniee", "slomix.SuperBoyy", "slomix.olz", "slomix.endekk"]
+    assert clan_tag(slomix) == "slomix."
+    assert clan_tag(["///M.Demonslayer", "///M.rAzzdog", "///M.Gekku"]) == "///M."
+    # case-insensitive, shown as most of them write it
+    assert clan_tag(["ripaZha eLx", "ripaZha zubl1k", "ripazha dAFF", "ripaZha x"]) == "ripaZha"
+    assert clan_tag(["vid|TAG", "bronze|tag", "carl|TAG"]) == "|TAG"
+    assert clan_tag(["[DC]vid", "[DC]bronze", "[dc] carl", "guest"]) == "[DC]"
+    # a tag must be worn by most of the roster, and names alone are no tag
+    assert clan_tag(["[DC]vid", "bronze", "carl", "guest"]) is None
+    assert clan_tag(["vid", "bronze.", "carniee"]) is None
+    assert clan_tag(["carniee", "carl"]) is None  # a shared start without a separator
+
+
+def test_team_names_fall_back_to_captains_and_never_collide() -> None:
+    names = {"a": "vid", "b": "bronze.", "c": "carl", "d": "x.1", "e": "x.2", "f": "x.3"}
+    rounds = {"a": 10, "b": 12, "c": 12, "d": 5, "e": 5, "f": 5}
+    got = name_teams([{"a", "b", "c"}, {"d", "e", "f"}], rounds, names)
+    assert got == ("Team bronze.", "x.")  # most rounds, then alphabetical
+    # one clan split in two: both sides by their captains
+    names.update(a="x.vid", b="x.bronze", c="x.carl")
+    assert name_teams([{"a", "b", "c"}, {"d", "e", "f"}], rounds, names) == (
+        "Team x.bronze",
+        "Team x.1",
+    )
+    assert name_teams([{"a"}, {"d"}], rounds, names, ["Mix", None]) == ("Mix", "Team x.1")
+
+
+def test_segments_split_on_a_new_opponent_not_on_a_substitute() -> None:
+    home = frozenset("abcde")
+    m_clan, r_clan = frozenset("xyz"), frozenset("pqrst")
+
+    def sides(a: frozenset[str], b: frozenset[str], w: int | None) -> MapSides:
+        return MapSides((a, b), w)
+
+    maps = [
+        sides(home, m_clan, 0),
+        sides(home - {"e"} | {"f"}, m_clan, 1),  # a substitute: same segment
+        sides(home, m_clan, 0),
+        sides(home, r_clan, 1),  # another clan: a new segment
+        sides(home, r_clan, None),
+    ]
+    label = {m_clan: "M", r_clan: "R"}
+    segs = split_segments(
+        maps, lambda pair: ("home", label.get(pair[1], "R" if "p" in pair[1] else "M"))
+    )
+    assert [(s.first, s.last, s.names, s.wins, s.draws) for s in segs] == [
+        (0, 2, ("home", "M"), (2, 1), 0),
+        (3, 4, ("home", "R"), (0, 1), 1),
+    ]
+    assert [s.line() for s in segs] == ["home 2–1 M", "R 1–0–1 home"]
+    # equal names on both sides of a change: one segment (an admin named them so)
+    merged = split_segments(maps, lambda pair: ("home", "Mix"))
+    assert [(s.first, s.last, s.wins, s.draws) for s in merged] == [(0, 4, (2, 2), 1)]
+
+
+# --------------------------------------------------------------------------- the real night
+
+
+def independent_split(data: Path) -> Counter[tuple[str, str, str]]:
+    """(our clan, their clan, result) per complete map of 2025-11-01, from the Parquet
+    files: the clan of a side is its players' name prefix, the winner by the stopwatch rule."""
+    rows = lake_sql(
+        data,
+        """SELECT r.match_id, r.round_number, r.attackers_won, r.defender_side, p.team, p.name
+           FROM {t} p JOIN read_parquet('"""
+        + str(data)
+        + """/lake/rounds/**/*.parquet', hive_partitioning = true) r USING (round_id)
+           WHERE r.counted AND p.counted AND r.session_id = (
+               SELECT min(session_id) FROM read_parquet('"""
+        + str(data)
+        + """/lake/rounds/**/*.parquet', hive_partitioning = true)
+               WHERE session_date = DATE '2025-11-01')""",
+    )
+    matches: dict[int, dict[int, dict[str, Any]]] = {}
+    for mid, rn, won, dfn, team, name in rows:
+        rnd = matches.setdefault(mid, {}).setdefault(rn, {"won": won, "att": set()})
+        if team in (1, 2) and team != dfn:
+            rnd["att"].add(name.lower().split(".")[0].split(" ")[0])
+    out: Counter[tuple[str, str, str]] = Counter()
+    for by in matches.values():
+        if 1 not in by or 2 not in by:
+            continue
+        (first,), (second,) = by[1]["att"], by[2]["att"]  # one clan attacks each round
+        opponent = first if second == "slomix" else second
+        if by[2]["won"]:
+            winner = second
+        elif by[1]["won"]:
+            winner = first
+        else:
+            winner = "draw"
+        result = "draw" if winner == "draw" else ("won" if winner == "slomix" else "lost")
+        out[("slomix", opponent, result)] += 1
+    return out
+
+
+def test_the_real_night_splits_per_opponent(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = template_lake(tmp_path_factory)
+    truth = independent_split(data)
+    assert truth == Counter(
+        {("slomix", "///m", "won"): 2, ("slomix", "///m", "lost"): 1,
+         ("slomix", "ripazha", "lost"): 3, ("slomix", "ripazha", "draw"): 1}
+    )  # fmt: skip
+    rep = Stats(data, min_rounds=1).session(NIGHT)
+    assert [(s.first, s.last, set(s.names)) for s in rep.segments] == [
+        (0, 2, {"///M.", "slomix."}),
+        (3, 6, {"ripaZha", "slomix."}),
+    ]
+    assert [s.line() for s in rep.segments] == ["slomix. 2–1 ///M.", "ripaZha 3–0–1 slomix."]
+    assert rep.teams is not None
+    assert {t.name for t in rep.teams} == {"slomix.", "///M. / ripaZha"}
+    # every complete map carries its segment and the names of both sides
+    assert rep.maps["segment"].to_list() == [0, 0, 0, 1, 1, 1, 1]
+    assert set(rep.maps["team_a"].to_list() + rep.maps["team_b"].to_list()) == {
+        "slomix.", "///M.", "ripaZha"
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- coalescing
+
+
+def test_coalescer_folds_a_burst_into_one_run() -> None:
+    """Requests in one tick join the pending run; requests within the interval after a run
+    become exactly one more run, which sees the latest state (a frozen clock: the interval
+    never passes by itself, so a loaded machine cannot change the count)."""
+
+    async def main() -> list[tuple[str, int]]:
+        runs: list[tuple[str, int]] = []
+        seen = {"v": 0}
+
+        async def work(key: str) -> None:
+            runs.append((key, seen["v"]))
+
+        c: Coalescer[str] = Coalescer(work, min_interval=0.05, clock=lambda: 0.0)
+        c.request("s1")
+        for v in range(1, 10):  # the same tick: they join the first run
+            seen["v"] = v
+            c.request("s1")
+        while not runs:
+            await asyncio.sleep(0.001)
+        for v in range(10, 20):  # a burst right after it: one more run
+            seen["v"] = v
+            c.request("s1")
+        c.request("s2")  # another session: its own run at once
+        await c.flush()
+        return runs
+
+    runs = run(main())
+    assert runs == [("s1", 9), ("s2", 19), ("s1", 19)]
+
+
+# --------------------------------------------------------------------------- through the bot
+
+
+def scoreboard_messages(channel: FakeChannel) -> list[int]:
+    return [
+        mid
+        for mid, m in channel.messages.items()
+        if str(m.sent.embed.title).startswith("Scoreboard")
+    ]
+
+
+def test_live_scoreboard_is_edited_and_a_backlog_is_one_edit(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data = lake_copy(tmp_path_factory, tmp_path / "data", LAST_THREE_MAPS)
+    files = held_files(LAST_THREE_MAPS)
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+
+    async def main() -> tuple[int, int]:
+        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor) as bot:
+            cog: Any = bot.get_cog("Round posts")
+            await asyncio.to_thread(ingestor, files[:1])  # frostbite round 1: live
+            await ingestor.wait_idle()
+            await cog.scoreboards.flush()
+            after_first = len(channel.edits)
+            await asyncio.to_thread(ingestor, files[1:])  # five rounds at once: a backlog
+            await ingestor.wait_idle()
+            await cog.scoreboards.flush()
+            return after_first, len(channel.edits)
+
+    after_first, after_backlog = run(main())
+    (board_id,) = scoreboard_messages(channel)  # one scoreboard message, never re-posted
+    first = channel.messages[board_id].sent.embed
+    assert "etl\\_frostbite" in str(first.description) and "to beat **3:37**" in str(
+        first.description
+    )
+    assert after_first == 0 and after_backlog == 1  # the backlog: exactly one edit
+    edited = channel.edits[-1]
+    assert edited[0] == board_id
+    text = str(edited[1].embed.description)
+    assert text.count("\n`") == 10 and "braundorf\\_b4" in text  # all ten maps
+    assert "…" not in text.split("braundorf")[1]  # the last map is complete
+    titles = channel.titles()
+    assert titles.count("5 rounds ingested") == 1  # the backlog itself: one line
+
+
+def test_round_and_map_posts_tell_the_stopwatch(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    held = LAST_THREE_MAPS[2:4]  # erdenberg: round 2 was held (its duration is unknown)
+    data = lake_copy(tmp_path_factory, tmp_path / "data", held)
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+
+    async def main() -> None:
+        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor):
+            await asyncio.to_thread(ingestor, held_files(held))
+            await ingestor.wait_idle()
+
+    run(main())
+    posts = {str(m.embed.title): m.embed for m in channel.sent}
+    r1, r2 = posts["erdenberg\\_t2 — round 1"], posts["erdenberg\\_t2 — round 2"]
+    assert "completed the objective in **4:43**" in str(r1.description)
+    assert "held: the clock of **4:43** stands" in str(r2.description)  # not "Duration —"
+    for embed, number in ((r1, 1), (r2, 2)):
+        blocks = [f for f in embed.fields if str(f.name).endswith(("— attack", "— defence"))]
+        assert len(blocks) == 2
+        shown = {row[0]: row for b in blocks for row in table_rows(str(b.value), 6)}
+        expected = lake_sql(
+            data,
+            f"""SELECT p.name, p.kills, p.deaths, p.gibs, p.revives_given FROM {{t}} p
+                JOIN read_parquet('{data}/lake/rounds/**/*.parquet', hive_partitioning = true) r
+                USING (round_id) WHERE r.file_name = '{held[number - 1]}' AND p.counted""",
+        )
+        assert {n[:12] if len(n) <= 12 else n[:11] + "…" for n, *_ in expected} == set(shown)
+        for name, k, d, g, rev in expected:
+            row = shown[name if len(name) <= 12 else name[:11] + "…"]
+            assert row[1] == f"{k}/{d}/{g}" and row[6] == str(rev)
+        assert "played" in field_value(embed, "Time played · dead · denied, multikills")
+    m = posts["Map finished: erdenberg\\_t2"]
+    desc = str(m.description)
+    assert "clock held" in desc and "set the clock: **4:43**" in desc and "held, the clock" in desc
+    assert "DPM" in field_value(m, "Map MVP")
+
+
+def test_restart_posts_nothing_twice_and_keeps_editing_the_scoreboard(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    held = LAST_THREE_MAPS[4:]
+    data = lake_copy(tmp_path_factory, tmp_path / "data", held)
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+    first, second = held_files(held)
+
+    async def one_bot(files: list[Path], replay: Any = None) -> Any:
+        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor) as bot:
+            cog: Any = bot.get_cog("Round posts")
+            if replay is not None:  # the same commit seen again (a listener replayed it)
+                await cog.on_commit(replay)
+            report = await asyncio.to_thread(ingestor, files) if files else None
+            await ingestor.wait_idle()
+            await cog.scoreboards.flush()
+            return report
+
+    report = run(one_bot([first]))
+    sent_before = channel.titles()
+    run(one_bot([], replay=report))  # a restarted bot sees the same commit: nothing new
+    assert channel.titles() == sent_before
+    run(one_bot([second]))  # the next round after the restart
+    titles = channel.titles()
+    assert [t for t in titles if t.startswith("Scoreboard")] == ["Scoreboard — Tue 2025-11-11"]
+    assert titles.count("braundorf\\_b4 — round 1") == 1
+    assert titles.count("braundorf\\_b4 — round 2") == 1
+    (board_id,) = scoreboard_messages(channel)
+    assert [mid for mid, _ in channel.edits] == [board_id]  # edited by the second bot
+    # a rebuild lists every file as new: still nothing is posted again
+    n = len(channel.sent)
+    report = rebuild(data)
+    run(one_bot([], replay=report))
+    assert len(channel.sent) == n
+
+
+def test_set_teams_is_admin_only_and_survives_a_rebuild(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data = lake_copy(tmp_path_factory, tmp_path / "data")
+    state_at = tmp_path / "state.sqlite3"
+    guests = "///M.Demonslayer, ///M.rAzzdog, ///M.Gekku, ripaZha eLx, ripaZha zubl1k"
+
+    async def main() -> tuple[Any, Any]:
+        async with bot_running(
+            data, tmp_path / "links.db", state_at=state_at, admin_role_ids=[42]
+        ) as bot:
+            denied = await invoke(bot, "set_teams", team1="Mix", players1=guests, date="2025-11-01")
+            done = await invoke(
+                bot, "set_teams", FakeInteraction_for(bot), team1="Guests", players1=guests,
+                team2="slomix", players2="slomix.carniee", date="2025-11-01",
+            )  # fmt: skip
+            return denied, done
+
+    denied, done = run(main())
+    assert denied.last.ephemeral and "Only admins" in str(denied.last.content)
+    names = [str(f.name) for f in done.last.embed.fields]
+    assert names[0].startswith("Guests —") and names[1].startswith("slomix —")
+    rebuild(data)  # the lake is recreated from raw/: the correction is not lake data
+    with BotState(state_at) as state:
+        rep = Stats(data, min_rounds=1, teams=state).session(NIGHT)
+    assert rep.overridden and rep.teams is not None
+    assert [t.name for t in rep.teams] == ["Guests", "slomix"]
+    # one name for both opponents: one segment, the whole evening's maps in it
+    assert [s.line() for s in rep.segments] == ["Guests 4–2–1 slomix"]
+    guests_guids = rep.teams[0].guids
+    assert {rep.players.filter(rep.players["guid"] == g)["name"][0] for g in guests_guids} >= {
+        "///M.Gekku", "ripaZha eLx"
+    }  # fmt: skip
+
+
+def FakeInteraction_for(bot: Any) -> Any:
+    from tests.bot_fakes import FakeInteraction
+
+    return FakeInteraction(bot, ADMIN)
+
+
+def test_digest_scores_per_opponent_and_compares_with_each_players_average(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data = template_lake(tmp_path_factory)
+
+    async def main() -> Any:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            return await invoke(bot, "digest", date="2025-11-01")
+
+    inter = run(main())
+    embed = inter.last.embed
+    assert str(embed.title) == "Session digest — Sat 2025-11-01"
+    assert field_value(embed, "Score").splitlines() == [
+        "**slomix. 2–1 ///M.** (maps 1–3)",
+        "**ripaZha 3–0–1 slomix.** (maps 4–7)",
+    ]
+    assert "ripaZha eLx" in field_value(embed, "MVP")
+    assert inter.last.files["session_overview.png"].startswith(b"\x89PNG")
+    lines = field_value(embed, "Tonight vs your average").splitlines()
+    # an independent count for one regular: kills tonight − his kills per round before ×
+    # tonight's rounds, from the Parquet files
+    rows = lake_sql(
+        data,
+        """SELECT guid, arg_max(name, end_time) FILTER (WHERE tonight),
+                  count(*) FILTER (WHERE tonight), sum(kills) FILTER (WHERE tonight),
+                  count(*) FILTER (WHERE end_time < '2025-11-01'),
+                  sum(kills) FILTER (WHERE end_time < '2025-11-01')
+           FROM (SELECT *, end_time BETWEEN '2025-11-01 12:00' AND '2025-11-02 12:00' AS tonight
+                 FROM {t} WHERE counted)
+           GROUP BY guid""",
+    )
+    carniee = next(r for r in rows if r[1] == "slomix.carniee")
+    _, name, rounds, kills, h_rounds, h_kills = carniee
+    assert h_rounds > 0
+    diff = round(kills - h_kills / h_rounds * rounds)
+    shown = f"+{diff}" if diff > 0 else (f"−{-diff}" if diff < 0 else "±0")
+    assert any(ln.startswith(f"**{name}**: {shown} kills") for ln in lines)
+    newcomers = [r[1] for r in rows if r[2] and not r[4]]
+    assert newcomers and all(
+        any(ln == f"**{n}**: first night with us" for ln in lines) for n in newcomers[:3]
+    )
