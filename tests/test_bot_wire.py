@@ -86,6 +86,8 @@ class Facts:
     sessions: int
     guids: frozenset[str]
     dates: frozenset[str]
+    last_guids: tuple[str, ...]  # the last session's counted players, most rounds first
+    a_map: str
 
 
 def facts(st: Stage) -> Facts:
@@ -106,8 +108,15 @@ def facts(st: Stage) -> Facts:
     sessions = lake_sql(data, "SELECT count(DISTINCT session_id) FROM {t} WHERE counted", "rounds")[0][0]  # fmt: skip
     guids = {r[0] for r in lake_sql(data, "SELECT DISTINCT guid FROM {t}")}
     dates = {r[0].isoformat() for r in lake_sql(data, "SELECT DISTINCT session_date FROM {t}", "rounds")}  # fmt: skip
+    last_guids = tuple(r[0] for r in lake_sql(
+        data,
+        "SELECT guid FROM {t} WHERE counted AND session_id = (SELECT max(session_id) FROM {t}) "
+        "GROUP BY guid ORDER BY count(*) DESC, guid",
+    ))  # fmt: skip
+    a_map = lake_sql(data, "SELECT min(map_name) FROM {t} WHERE counted", "rounds")[0][0]
     return Facts(min_rounds, board[0][0], board[1][0], int(board[0][1]), len(board), last,
-                 int(players), int(sessions), frozenset(guids), frozenset(dates))  # fmt: skip
+                 int(players), int(sessions), frozenset(guids), frozenset(dates), last_guids,
+                 str(a_map))  # fmt: skip
 
 
 @pytest.fixture
@@ -156,6 +165,7 @@ def test_every_command_and_view_answers_within_discords_limits(st: Stage) -> Non
     calls += [("leaderboard", {"stat": key}) for key in METRICS]
     calls += [("leaderboard", {"stat": "dpm", "window": w})
               for w in ("season", "month", "week", "session")]  # fmt: skip
+    blue, red = f.last_guids[:2], f.last_guids[2:4]
     calls += [
         ("stats", {"player": f.top_guid}),
         ("compare", {"player1": f.top_guid, "player2": f.second_guid}),
@@ -164,21 +174,41 @@ def test_every_command_and_view_answers_within_discords_limits(st: Stage) -> Non
         ("session_score", {}),
         ("teams", {}),
         ("awards", {"date": f.last_date.isoformat()}),
+        ("set_teams", {"team1": "Blue", "players1": ", ".join(blue), "team2": "Red",
+                       "players2": ", ".join(red)}),
+        ("teams", {"date": f.last_date.isoformat()}),
+        ("set_teams", {"clear": True}),
+        ("teammates", {"player": f.top_guid}),
+        ("lineups", {}),
+        ("rivals", {"player": f.top_guid}),
+        ("records", {}),
+        ("records", {"map": f.a_map}),
+        ("digest", {}),
+        ("digest", {"date": f.last_date.isoformat()}),
+        ("rating player", {"player": f.top_guid}),
+        ("rating top", {}),
+        ("balance", {"players": ", ".join(f.last_guids[:4])}),
+        ("predict", {}),
         ("status", {}),
         ("cache", {}),
         ("sync", {}),
-    ]
+    ]  # fmt: skip
     replies: dict[str, Message] = {}
     for name, options in calls:
         reply = answered(st.slash(name, **options))
         replies[f"{name} {sorted(options.items())}"] = reply
-    # linking: /link as a member, then /stats for that member, then /unlink
-    assert "Linked you" in answered(st.slash("link", player, player=f.top_guid)).content
+    # linking: /link asks for proof; an admin links the member; the card follows the link
+    asked = answered(st.slash("link", player, player=f.top_guid))
+    assert asked.ephemeral and "in your in-game name" in asked.content
+    assert "Linked" in answered(st.slash("admin_link", member=player, player=f.top_guid)).content
     card = answered(st.slash("stats", member=player))
     assert f.top_guid in card.embeds[0]["description"]
+    assert "Champ" in answered(st.slash("display_name", player, name="Champ")).content
     assert "removed" in answered(st.slash("unlink", player)).content
-    called = {name for name, _ in calls} | {"link", "unlink"}
+    called = {name for name, _ in calls} | {"link", "admin_link", "display_name", "unlink"}
     assert called == set(st.wire.read(emu.command_names)), "a command is not exercised here"
+    corrected = replies[f"teams {sorted({'date': f.last_date.isoformat()}.items())}"]
+    assert "Blue" in corrected.text() and "Red" in corrected.text()
 
     # numbers, against plain SQL over the Parquet files
     board = replies[f"leaderboard {sorted({'stat': 'kills', 'chart': True}.items())}"]
@@ -260,30 +290,38 @@ def test_paged_answers_turn_to_the_last_page(st: Stage) -> None:
 FIRST_CHAR = {"stat": "k", "window": "s", "date": "2", "month": "2"}  # players: "a"
 
 
+def options_of(st: Stage) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(what a user types after the slash, the part holding the options, one option) for
+    every option of every command and sub-command the bot registered."""
+    out = []
+    for name in st.wire.read(st.emu.command_names):
+        _, part = st.wire.read(partial(st.emu.schema, name))
+        out += [(name, part, o) for o in part.get("options") or []]
+    return out
+
+
 def test_autocomplete_with_one_character(st: Stage) -> None:
     f = facts(st)
-    commands = st.wire.read(lambda: [c for c in st.emu.commands[str(st.emu.guild_id)]])
     months = {d[:7] for d in f.dates}
     tried = 0
-    for cmd in commands:
-        for option in cmd.get("options") or []:
-            if not option.get("autocomplete"):
-                continue
-            name = option["name"]
-            text = FIRST_CHAR.get(name, "a")
-            inter = st.autocomplete(cmd["name"], name, text)
-            assert inter.answered and inter.choices is not None, f"/{cmd['name']} {name}"
-            values = [str(c["value"]) for c in inter.choices]
-            assert values, f"/{cmd['name']} {name}: no choice for {text!r}"
-            if name.startswith("player"):
-                assert set(values) <= f.guids
-            elif name == "date":
-                assert set(values) <= f.dates
-            elif name == "month":
-                assert set(values) <= months
-            elif name == "stat":
-                assert set(values) <= set(METRICS) and "kills" in values
-            tried += 1
+    for command, _, option in options_of(st):
+        if not option.get("autocomplete"):
+            continue
+        name = option["name"]
+        text = FIRST_CHAR.get(name, "a")
+        inter = st.autocomplete(command, name, text)
+        assert inter.answered and inter.choices is not None, f"/{command} {name}"
+        values = [str(c["value"]) for c in inter.choices]
+        assert values, f"/{command} {name}: no choice for {text!r}"
+        if name.startswith("player"):
+            assert set(values) <= f.guids
+        elif name == "date":
+            assert set(values) <= f.dates
+        elif name == "month":
+            assert set(values) <= months
+        elif name == "stat":
+            assert set(values) <= set(METRICS) and "kills" in values
+        tried += 1
     assert tried >= 9  # every autocompleted option of every command
     if st.name == "synthetic":  # the crowd's 35-character Markdown names come back whole
         inter = st.autocomplete("stats", "player", "*")
@@ -297,26 +335,27 @@ def test_autocomplete_with_one_character(st: Stage) -> None:
 def test_the_longest_input_a_user_can_type_is_answered_within_limits(st: Stage) -> None:
     """Discord lets a user type up to an option's max_length (6,000 characters when the
     command declares none) into a string option; whatever the bot echoes must still fit."""
-    commands = st.wire.read(lambda: list(st.emu.commands[str(st.emu.guild_id)]))
     tried = 0
-    for cmd in commands:
-        for option in cmd.get("options") or []:
-            if option["type"] != 3 or option.get("choices"):
-                continue
-            longest = int(option.get("max_length", 6000))
-            text = ("*_`|" * 1500)[:longest]  # Markdown characters: escaping doubles them
-            options = {option["name"]: text, **_required(cmd, option)}
-            answered(st.slash(cmd["name"], None, **options))
-            tried += 1
-    assert tried >= 10
+    for command, part, option in options_of(st):
+        if option["type"] != 3 or option.get("choices"):
+            continue
+        longest = int(option.get("max_length", 6000))
+        text = ("*_`|" * 1500)[:longest]  # Markdown characters: escaping doubles them
+        options = {option["name"]: text, **_required(st, part, option)}
+        answered(st.slash(command, None, **options))
+        tried += 1
+    assert tried >= 20
 
 
-def _required(cmd: dict[str, Any], but: dict[str, Any]) -> dict[str, Any]:
-    """Valid values for the other required options of ``cmd``."""
-    values = {"stat": "kills", "player1": "a", "player2": "b", "date": "2025-01-01",
-              "text": "a", "player": "a"}  # fmt: skip
-    return {o["name"]: values[o["name"]] for o in cmd.get("options") or []
-            if o.get("required") and o["name"] != but["name"]}  # fmt: skip
+def _required(st: Stage, part: dict[str, Any], but: dict[str, Any]) -> dict[str, Any]:
+    """Valid values for the other required options."""
+    values: dict[str, Any] = {"stat": "kills", "player1": "a", "player2": "b",
+                              "date": "2025-01-01", "text": "a", "player": "a"}  # fmt: skip
+    out: dict[str, Any] = {}
+    for o in part.get("options") or []:
+        if o.get("required") and o["name"] != but["name"]:
+            out[o["name"]] = st.emu.owner if o["type"] == 6 else values[o["name"]]
+    return out
 
 
 # --------------------------------------------------------------------------- admins

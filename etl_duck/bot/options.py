@@ -19,3 +19,11 @@ WindowText = app_commands.Range[str, 1, 32]
 DateText = app_commands.Range[str, 1, 10]
 #: ``YYYY-MM``
 MonthText = app_commands.Range[str, 1, 7]
+#: a map's BSP name, e.g. ``sw_goldrush_te``
+MapText = app_commands.Range[str, 1, 64]
+#: a name to show on a card, or a team's name
+NameText = app_commands.Range[str, 1, 32]
+#: names or GUIDs, comma-separated (a team, or everyone in voice for /balance)
+PlayersText = app_commands.Range[str, 1, 800]
+#: pairs of players, ``a+b; c+d``
+PairsText = app_commands.Range[str, 1, 400]

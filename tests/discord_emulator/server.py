@@ -322,17 +322,54 @@ class Emulator:
     # ------------------------------------------------------------------ playing a user
 
     def command(self, name: str) -> dict[str, Any]:
+        """A registered slash command by name (``"rating"``; ``"rating player"`` is the
+        command ``rating``, see :meth:`schema`)."""
+        top = name.split()[0]
         for scope in (str(self.guild_id), "global"):
             for c in self.commands.get(scope, []):
-                if c["name"] == name and c.get("type", 1) == 1:
+                if c["name"] == top and c.get("type", 1) == 1:
                     return c
-        raise AssertionError(f"the bot registered no slash command {name!r}")
+        raise AssertionError(f"the bot registered no slash command {top!r}")
+
+    def schema(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the command, the part that takes the options): the command itself, or the
+        sub-command named after it (``"rating player"``)."""
+        cmd = self.command(name)
+        words = name.split()
+        if len(words) == 1:
+            assert not any(o["type"] in (1, 2) for o in cmd.get("options") or []), (
+                f"/{name} has sub-commands: name one"
+            )
+            return cmd, cmd
+        subs = [o for o in cmd.get("options") or [] if o["type"] == 1 and o["name"] == words[1]]
+        assert subs, f"/{cmd['name']} has no sub-command {words[1]!r}"
+        return cmd, subs[0]
+
+    def _data(self, name: str, values: dict[str, Any], focused: str | None) -> dict[str, Any]:
+        """The ``data`` of a command interaction as the Discord client builds it."""
+        cmd, part = self.schema(name)
+        opts, resolved = self._options(part, values, focused)
+        if part is not cmd:
+            opts = [{"name": part["name"], "type": 1, "options": opts}]
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": 1,
+            "guild_id": str(self.guild_id),
+            "options": opts,
+        }
+        if resolved:
+            data["resolved"] = resolved
+        return data
 
     def command_names(self) -> list[str]:
+        """Every slash command a user can run: ``name``, or ``name sub`` per sub-command."""
         seen: dict[str, None] = {}
         for scope in (str(self.guild_id), "global"):
             for c in self.commands.get(scope, []):
-                seen[c["name"]] = None
+                subs = [o["name"] for o in c.get("options") or [] if o["type"] == 1]
+                for sub in subs or [""]:
+                    seen[f"{c['name']} {sub}".strip()] = None
         return list(seen)
 
     def _options(
@@ -428,25 +465,16 @@ class Emulator:
         return inter
 
     async def slash(
-        self, name: str, user: User | None = None, *, wait: float = 30.0, **options: Any
+        self, name: str, user: User | None = None, /, *, wait: float = 30.0, **options: Any
     ) -> Interaction:
         """Run ``/name`` as ``user`` (default: the guild owner); waits for the answer."""
         inter = await self.start_slash(name, user, **options)
         return await self._wait(inter, wait)
 
-    async def start_slash(self, name: str, user: User | None = None, **options: Any) -> Interaction:
-        cmd = self.command(name)
-        opts, resolved = self._options(cmd, options, None)
-        data: dict[str, Any] = {
-            "id": cmd["id"],
-            "name": name,
-            "type": 1,
-            "guild_id": str(self.guild_id),
-            "options": opts,
-        }
-        if resolved:
-            data["resolved"] = resolved
-        return await self._start(COMMAND, user or self.owner, data)
+    async def start_slash(
+        self, name: str, user: User | None = None, /, **options: Any
+    ) -> Interaction:
+        return await self._start(COMMAND, user or self.owner, self._data(name, options, None))
 
     async def autocomplete(
         self,
@@ -454,6 +482,7 @@ class Emulator:
         option: str,
         text: str,
         user: User | None = None,
+        /,
         *,
         wait: float = 30.0,
         **others: Any,
@@ -463,17 +492,9 @@ class Emulator:
         return await self._wait(inter, wait)
 
     async def start_autocomplete(
-        self, name: str, option: str, text: str, user: User | None = None, **others: Any
+        self, name: str, option: str, text: str, user: User | None = None, /, **others: Any
     ) -> Interaction:
-        cmd = self.command(name)
-        opts, _ = self._options(cmd, {**others, option: text}, option)
-        data = {
-            "id": cmd["id"],
-            "name": name,
-            "type": 1,
-            "guild_id": str(self.guild_id),
-            "options": opts,
-        }
+        data = self._data(name, {**others, option: text}, option)
         return await self._start(AUTOCOMPLETE, user or self.owner, data)
 
     async def click(

@@ -81,11 +81,11 @@ class Stage:
             roles.append(emu.fake_admin_role)
         return self.wire.read(lambda: emu.add_user(name, roles=roles))
 
-    def slash(self, name: str, user: User | None = None, **options: Any) -> Interaction:
+    def slash(self, name: str, user: User | None = None, /, **options: Any) -> Interaction:
         return self.run(self.emu.slash(name, user, **options))
 
     def autocomplete(
-        self, name: str, option: str, text: str, user: User | None = None, **others: Any
+        self, name: str, option: str, text: str, user: User | None = None, /, **others: Any
     ) -> Interaction:
         return self.run(self.emu.autocomplete(name, option, text, user, **others))
 

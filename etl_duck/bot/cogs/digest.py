@@ -15,6 +15,7 @@ from discord.ext import commands
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import scoreboard as board
+from etl_duck.bot.options import DateText
 from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
@@ -79,5 +80,7 @@ class DigestCog(commands.Cog, name="Digest"):
     @app_commands.command(name="digest", description="The digest of a session")
     @app_commands.describe(date="The day the session started, YYYY-MM-DD (default: the last)")
     @app_commands.autocomplete(date=ac.session_dates)
-    async def digest(self, interaction: discord.Interaction[Any], date: str | None = None) -> None:
+    async def digest(
+        self, interaction: discord.Interaction[Any], date: DateText | None = None
+    ) -> None:
         await respond(interaction, self.digest_reply(date))

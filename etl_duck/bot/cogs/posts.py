@@ -81,6 +81,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if channel is None:
             return 0
         log.info("sending %d round and %d map post(s) a restart interrupted", len(names), len(maps))
+        if names:  # their session's scoreboard missed them too (or was never sent)
+            await self._scoreboards_for(names, True)
         for name in names:
             await self._post_round(channel, name, resume=True)
         maps = set(await asyncio.to_thread(state.pending, MAP, RESEND_WITHIN_S))
@@ -98,7 +100,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         return len(names)
 
     async def _claim(self, kind: str, key: str, *, resume: bool = False) -> bool:
-        """Claim a mark; when resuming, a mark claimed but never settled counts as ours."""
+        """Claim a mark; ``resume``: a mark claimed but never settled counts as ours (this
+        commit claimed it up front, or a restart interrupted its post)."""
         state = self.bot.state
         if await asyncio.to_thread(state.claim, kind, key):
             return True
@@ -150,8 +153,15 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
                 embed = posts.backlog_post(len(claimed), claimed[0], claimed[-1])
                 await self._send(channel, ROUND, claimed, embed)
             return
-        for name in names:
-            await self._post_round(channel, name)
+        # claim every round of the commit, and the map of every round 2, before the first
+        # post: a restart part-way through finds the rest claimed but unsettled and sends them
+        claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
+        rows = await self.bot.stats.rounds_by_files(claimed)
+        finished = rows.filter(pl.col("counted") & (pl.col("round_number") == 2))
+        keys = [str(m) for m in finished["match_id"].to_list()]
+        await asyncio.to_thread(state.claim_many, MAP, keys)
+        for name in claimed:
+            await self._post_round(channel, name, resume=True)
 
     async def _post_round(self, channel: Any, name: str, *, resume: bool = False) -> None:
         state = self.bot.state

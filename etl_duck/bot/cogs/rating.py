@@ -17,6 +17,7 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
+from etl_duck.bot.options import PairsText, PlayersText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.balance import BalanceError
 from etl_duck.domain.forecasts import played_by
@@ -116,7 +117,7 @@ class RatingCog(commands.Cog, name="Rating"):
     @app_commands.describe(player="Name or GUID (default: your linked player)")
     @app_commands.autocomplete(player=ac.players)
     async def rating_player(
-        self, interaction: discord.Interaction[Any], player: str | None = None
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
         await respond(interaction, self.player_reply(interaction.user.id, player))
 
@@ -160,9 +161,9 @@ class RatingCog(commands.Cog, name="Rating"):
     async def balance(
         self,
         interaction: discord.Interaction[Any],
-        players: str | None = None,
-        apart: str | None = None,
-        together: str | None = None,
+        players: PlayersText | None = None,
+        apart: PairsText | None = None,
+        together: PairsText | None = None,
         avoid_previous: bool = False,
     ) -> None:
         await respond(

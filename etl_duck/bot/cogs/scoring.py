@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import session as session_embeds
-from etl_duck.bot.options import DateText
+from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
 from etl_duck.query.stats import PlayerNotFound
@@ -113,11 +113,11 @@ class ScoringCog(commands.Cog, name="Scoring"):
     async def set_teams(
         self,
         interaction: discord.Interaction[Any],
-        team1: str | None = None,
-        players1: str | None = None,
-        team2: str | None = None,
-        players2: str | None = None,
-        date: str | None = None,
+        team1: NameText | None = None,
+        players1: PlayersText | None = None,
+        team2: NameText | None = None,
+        players2: PlayersText | None = None,
+        date: DateText | None = None,
         clear: bool = False,
     ) -> None:
         await respond(
