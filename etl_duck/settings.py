@@ -77,6 +77,18 @@ class Settings(BaseSettings):
         180.0, gt=0, description="paged answers stop reacting to buttons after this long"
     )
 
+    # --- the static site (`etl-duck site`)
+    site_dir: Path | None = Field(
+        None, description="where `etl-duck site` publishes the site (default: DATA_DIR/site)"
+    )
+    site_url: str | None = Field(
+        None, description="public URL of the site: the bot links its posts to the pages"
+    )
+    site_title: str = Field("etl-duck", description="the site's name, on every page")
+    site_on_commit: bool = Field(
+        False, description="`etl-duck watch` and the bot rebuild the site after each commit"
+    )
+
     # ---- the one place settings become the library's arguments
 
     def ingest_options(self) -> IngestOptions:
@@ -88,6 +100,9 @@ class Settings(BaseSettings):
             filler_maps=tuple(self.filler_maps),
             timezone=self.timezone,
         )
+
+    def site_path(self) -> Path:
+        return self.site_dir if self.site_dir is not None else self.data_dir / "site"
 
     def stats(self) -> Stats:
         from etl_duck.query.stats import Stats

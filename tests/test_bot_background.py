@@ -435,7 +435,7 @@ def test_commands_resync_after_a_change(tmp_path: Path) -> None:
 
 EXPECTED_COGS = [
     "Admin", "Fetch", "Leaderboards", "Links", "Players", "Round posts", "Scoring", "Sessions",
-    "Status", "Voice sessions",
+    "Static site", "Status", "Voice sessions",
 ]  # fmt: skip
 EXPECTED_COMMANDS = [
     "awards", "cache", "compare", "find_player", "last_session", "leaderboard", "link",

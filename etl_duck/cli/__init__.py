@@ -6,7 +6,7 @@ other module is one group of commands.
 
 from __future__ import annotations
 
-from etl_duck.cli import analytics, demo, files, lake, server  # noqa: F401  (register commands)
+from etl_duck.cli import analytics, demo, files, lake, server, site  # noqa: F401  (register commands)
 from etl_duck.cli.app import app
 
 

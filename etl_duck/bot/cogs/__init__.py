@@ -12,6 +12,7 @@ from .players import PlayersCog
 from .posts import RoundPostsCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
+from .site import SiteCog
 from .status import StatusCog
 from .voice import VoiceCog
 
@@ -26,7 +27,8 @@ COGS: tuple[type[commands.Cog], ...] = (
     RoundPostsCog,
     VoiceCog,
     FetchCog,
+    SiteCog,
 )
 
 __all__ = ["COGS", "AdminCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RoundPostsCog", "ScoringCog", "SessionsCog", "StatusCog", "VoiceCog"]  # fmt: skip
+           "RoundPostsCog", "ScoringCog", "SessionsCog", "SiteCog", "StatusCog", "VoiceCog"]  # fmt: skip

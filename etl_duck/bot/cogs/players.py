@@ -15,7 +15,7 @@ from etl_duck.bot.embeds import player as player_embeds
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 
-from ._common import ensure_data
+from ._common import ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -49,7 +49,7 @@ class PlayersCog(commands.Cog, name="Players"):
         await ensure_data(self.bot)
         text = await self.target(user, player, member)
         card = await self.bot.stats.player(text)
-        return Reply(embeds=[player_embeds.card(card)])
+        return Reply(embeds=linked([player_embeds.card(card)], self.bot.site.player(card.guid)))
 
     @app_commands.command(name="stats", description="A player's career card")
     @app_commands.describe(
@@ -124,7 +124,7 @@ class PlayersCog(commands.Cog, name="Players"):
         text = await self.target(user, player, None)
         guid, name = await self.bot.stats.resolve_player(text)
         maps = await self.bot.stats.map_stats(guid)
-        pages = player_embeds.map_pages(name, guid, maps)
+        pages = linked(player_embeds.map_pages(name, guid, maps), self.bot.site.player(guid))
         first, view = paged(pages, user.id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view)
 

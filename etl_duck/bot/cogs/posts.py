@@ -19,6 +19,8 @@ from etl_duck.bot.embeds import posts
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail
 
+from ._common import linked
+
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
 
@@ -72,14 +74,18 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if channel is None:
             return
         if len(names) > MAX_ROUND_POSTS:
-            await channel.send(embed=posts.backlog_post(len(names), names[0], names[-1]))
+            (embed,) = linked(
+                [posts.backlog_post(len(names), names[0], names[-1])], self.bot.site.sessions()
+            )
+            await channel.send(embed=embed)
             return
         for name in names:
             detail = await self.bot.stats.round_detail(name)
             if detail is None or not detail.round.get("counted"):
                 log.info("no round post for %s: not a counted round", name)
                 continue
-            await channel.send(embed=posts.round_post(detail))
+            url = self.bot.site.session(detail.round["session_id"])
+            await channel.send(embed=linked([posts.round_post(detail)], url)[0])
             if detail.round["round_number"] == 2:
                 await self._post_map(channel, detail)
 
@@ -96,4 +102,5 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             if rep.session_id == r["session_id"] and "outcome" in rep.maps.columns:
                 hit = rep.maps.filter(pl.col("match_id") == r["match_id"])
                 result = None if hit.is_empty() else hit.row(0, named=True)
-        await channel.send(embed=posts.map_post(str(r["map_name"]), players, result))
+        embed = posts.map_post(str(r["map_name"]), players, result)
+        await channel.send(embed=linked([embed], self.bot.site.session(r["session_id"]))[0])

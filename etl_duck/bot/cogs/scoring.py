@@ -13,7 +13,7 @@ from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 
-from ._common import session_report
+from ._common import linked, session_report
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -27,15 +27,20 @@ class ScoringCog(commands.Cog, name="Scoring"):
 
     async def score_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.score(rep)])
+        return Reply(
+            embeds=linked([session_embeds.score(rep)], self.bot.site.session(rep.session_id))
+        )
 
     async def teams_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.teams(rep)])
+        return Reply(
+            embeds=linked([session_embeds.teams(rep)], self.bot.site.session(rep.session_id))
+        )
 
     async def awards_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.awards(rep, session_awards(rep.players))])
+        embed = session_embeds.awards(rep, session_awards(rep.players))
+        return Reply(embeds=linked([embed], self.bot.site.session(rep.session_id)))
 
     @app_commands.command(name="session_score", description="Stopwatch score of a session")
     @app_commands.describe(date=DATE_HELP)

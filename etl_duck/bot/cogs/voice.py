@@ -16,6 +16,7 @@ from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.voice import CachedCount, Change
 from etl_duck.query.stats import NoData
 
+from ._common import linked
 from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -120,6 +121,7 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
             return
         embed = session_embeds.summary(rep)
         embed.title = f"Session over — {embed.title}"
+        linked([embed], self.bot.site.session(rep.session_id))
         overview, _ = await session_charts(self.bot, rep)
         embed.set_image(url=f"attachment://{OVERVIEW_PNG}")
         buf = BytesIO(overview)
