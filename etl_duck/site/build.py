@@ -18,7 +18,11 @@ from etl_duck.site.render import asset
 
 log = logging.getLogger(__name__)
 
-ASSETS = {"assets/site.css": "site.css", "assets/search.js": "search.js"}
+ASSETS = {
+    "assets/site.css": "site.css",
+    "assets/search.js": "search.js",
+    "assets/favicon.svg": "favicon.svg",
+}
 ATTEMPTS = 3  # a commit landing during a build: start over (at most this often)
 
 

@@ -6,16 +6,20 @@
   var list = document.getElementById("search-results");
   if (!input || !list) { return; }
   var root = input.getAttribute("data-root") || "";
-  var loading = false;
+  var waiting = null; // callbacks waiting for the index while it loads
 
   function load(then) {
     if (window.ETL_DUCK_PLAYERS) { then(); return; }
-    if (loading) { return; }
-    loading = true;
+    if (waiting) { waiting.push(then); return; }
+    waiting = [then];
     var s = document.createElement("script");
     s.src = input.getAttribute("data-index");
-    s.onload = function () { loading = false; then(); };
-    s.onerror = function () { loading = false; show([], "The player index could not be loaded."); };
+    s.onload = function () {
+      var calls = waiting;
+      waiting = null;
+      calls.forEach(function (f) { f(); });
+    };
+    s.onerror = function () { waiting = null; show([], "The player index could not be loaded."); };
     document.head.appendChild(s);
   }
 
