@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    kept_sections,
     BACKLOG_FILES,
     ROOT,
     Dataset,
@@ -865,7 +866,8 @@ def write_report(res: dict[str, Any], out: Path) -> None:
     L.append("")
     L.append("![PostgreSQL-with-indexes ÷ etl-duck cache miss](ratios.png)")
     L.append("")
-    out.write_text("\n".join(L))
+    # sections other benchmarks wrote into this file (e.g. bench_site) are kept
+    out.write_text("\n".join(L) + kept_sections(out))
 
 
 METHOD = [
