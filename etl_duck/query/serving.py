@@ -202,6 +202,10 @@ class Serving:
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
         self._local.scope = key
 
+    def date_version(self, day: date) -> int:
+        """``signature(day, day)`` as one lookup (keys of thousands of single dates)."""
+        return self.changed_at.get(day, 0)
+
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""
         if date_from <= ALL_FROM and date_to >= ALL_TO:

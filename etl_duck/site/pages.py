@@ -156,6 +156,9 @@ class Plan:
     def signature(self, date_from: date = ALL_FROM, date_to: date = ALL_TO) -> int:
         return self.stats.serving.signature(date_from, date_to)
 
+    def day_signature(self, day: date) -> int:
+        return self.stats.serving.date_version(day)
+
     def key(self, *parts: Any) -> str:
         return page_key(*self.base, *parts)
 
@@ -202,7 +205,7 @@ class Plan:
         for i, (sid, day) in enumerate(zip(ids, days, strict=True)):
             prev_id = ids[i - 1] if i > 0 else None
             next_id = ids[i + 1] if i + 1 < len(ids) else None
-            key = self.key("session", sid, self.signature(day, day), prev_id, next_id)
+            key = self.key("session", sid, self.day_signature(day), prev_id, next_id)
             render = self._session_renderer(int(sid), day, prev_id, next_id)
             pages.append(Page(urls.session(sid, self.scope), key, render, group=day.year))
         return pages
@@ -210,17 +213,11 @@ class Plan:
     def _player_pages(self) -> list[Page]:
         totals = self.stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         dates = self.stats.player_dates()
-        versions: dict[date, int] = {}
         rating = self.signature() if self.has_rating else 0
         pages = []
         for guid in sorted(str(g) for g in totals["guid"]):
             days = dates.get(guid, [])
-            last = 0
-            for d in days:
-                v = versions.get(d)
-                if v is None:
-                    v = versions[d] = self.signature(d, d)
-                last = max(last, v)
+            last = max((self.day_signature(d) for d in days), default=0)
             key = self.key("player", guid, last, len(days), rating)
             render = functools.partial(self._player, guid)
             pages.append(Page(urls.player(guid, self.scope), key, render))

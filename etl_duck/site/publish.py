@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,18 +121,31 @@ class SiteDir:
         shutil.rmtree(staged, ignore_errors=True)
 
     def prune(self, keep: int = KEEP) -> list[Path]:
-        """Delete all but the newest ``keep`` published versions (and stray stagings)."""
+        """Drop all but the newest ``keep`` published versions (and stray stagings): each is
+        renamed to ``*.gc`` (gone for readers at once) and deleted by a detached ``rm -rf``,
+        so the build does not wait for thousands of unlinks (the lake's old snapshots go
+        the same way). A ``*.gc`` left by a crash goes with the next prune."""
         current, _ = self.current()
-        done = sorted(p for p in self.versions.glob("v*") if not p.name.endswith(".tmp"))
-        removed = []
-        for stray in self.versions.glob("v*.tmp"):  # stagings of builds that died
-            shutil.rmtree(stray, ignore_errors=True)
-            removed.append(stray)
+        done = sorted(
+            p for p in self.versions.glob("v*") if not p.name.endswith((".tmp", ".gc"))
+        )
+        doomed = list(self.versions.glob("v*.tmp")) + list(self.versions.glob("v*.gc"))
         for old in done[:-keep] if keep > 0 else done:
-            if current is not None and old.resolve() == current:
-                continue
-            shutil.rmtree(old, ignore_errors=True)
-            removed.append(old)
+            if current is None or old.resolve() != current:
+                doomed.append(old)
+        removed = []
+        for path in doomed:
+            gone = path if path.name.endswith(".gc") else path.with_name(path.name + ".gc")
+            with contextlib.suppress(FileNotFoundError):
+                if gone != path:
+                    os.replace(path, gone)
+                removed.append(gone)
+        if removed:
+            subprocess.Popen(
+                ["rm", "-rf", "--", *map(str, removed)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
         return removed
 
 

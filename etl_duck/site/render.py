@@ -87,6 +87,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a typo in a template fails the build
         trim_blocks=True,
         lstrip_blocks=True,
+        # compiled templates cached on disk (the per-user temp folder Jinja manages): a
+        # fresh `etl-duck site` process skips ~0.2 s of compiling
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     env.filters.update(num=num, duration=duration, day=day, clock=clock, raw=raw)
     env.globals.update(urls=urls)
