@@ -99,7 +99,9 @@ def run(n_files: int = 100, runs: int = RUNS) -> dict[str, Any]:
             for i in range(runs):
                 data = base / f"data-{i}"
                 settings = settings_for(data)
-                ingest = None if real_ingest else (lambda paths: len(paths))
+                from etl_duck.pipeline import Ingestor
+
+                ingest: Any = Ingestor(data) if real_ingest else (lambda paths: len(paths))
                 took, connect, report = asyncio.run(_one(Fetcher(settings, ingest)))
                 if len(report.downloaded) != n_files or report.ingest_error:
                     raise RuntimeError(f"run {i}: {report.summary()} {report.ingest_error}")

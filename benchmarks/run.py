@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    kept_sections,
     BACKLOG_FILES,
     ROOT,
     Dataset,
+    kept_sections,
     machine_info,
     make_dataset,
     peak_rss_mib,

@@ -13,11 +13,13 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl_duck.ingest.options import IngestOptions, IngestReport
 from etl_duck.ingest.run import ingest_paths
-from etl_duck.settings import Settings
+
+if TYPE_CHECKING:
+    from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
 

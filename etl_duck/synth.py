@@ -936,7 +936,7 @@ class _Sim:
         slots2 = [(p, side_of(p, 2), r2_frac[p.key]) for p in r2_players]
 
         # optional restart / interruption before the real round 1
-        restart = special and not orphan and rng.random() < 0.02 and ms1 <= 780_000
+        restart = special and not orphan and rng.random() < 0.02
         interrupted = special and lonely and not (restart or orphan) and rng.random() < 0.012
 
         if interrupted:
@@ -980,8 +980,6 @@ class _Sim:
 
         # round 1
         pause1 = rng.uniform(30, 240) if rng.random() < 0.04 else 0.0
-        if restart:
-            pause1 = 0.0  # keep the replayed round 1 within 15 minutes of the restart
         prs1 = self._play_round(slots1, ms1, mp.defender)
         ev.now += ms1 / 1000 + pause1 + 3
         p2_r1 = {pr.p.key: ev.p2(pr.p) for pr in prs1}

@@ -47,6 +47,9 @@ class Hooks:
     read_delay_s: float = 0.0
     #: abort the connection when the client next lists a folder (then reset)
     drop_next_list: bool = False
+    #: list a symbolic link with its target's attributes (as a regular file), as some
+    #: servers do; only an lstat of the entry tells
+    links_look_regular: bool = False
     # --- observations
     open_now: int = 0
     max_open: int = 0
@@ -78,6 +81,21 @@ class HookedSFTPServer(asyncssh.SFTPServer):
             self.connection.abort()
             raise asyncssh.SFTPConnectionLost("dropped by test hook")
         async for entry in super().scandir(path):
+            if (
+                self._hooks.links_look_regular
+                and entry.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK
+            ):
+                local = os.path.join(
+                    self._server.root, path.decode().lstrip("/"), os.fsdecode(entry.filename)
+                )
+                st = os.stat(local)  # the target's attributes
+                entry.attrs = asyncssh.SFTPAttrs(
+                    type=asyncssh.FILEXFER_TYPE_REGULAR,
+                    size=st.st_size,
+                    permissions=0o100644,
+                    atime=int(st.st_atime),
+                    mtime=int(st.st_mtime),
+                )
             yield entry
         remote = posixpath.normpath(path.decode("utf-8", "surrogateescape").lstrip("/"))
         if remote == self._server.remote_dir:

@@ -167,3 +167,36 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
     assert [v for _, v in got["dates"]] == dates
     assert [v for _, v in got["months"]] == months
     assert all(len(n) <= 100 for choices in got.values() for n, _ in choices)
+
+
+def test_status_lists_every_open_problem(tmp_path: Path) -> None:
+    """/status shows what `etl-duck status` shows: quarantined files, version conflicts and
+    rejected lines, each with its reason (fixing them is an admin's job)."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES
+
+    data = tmp_path / "data"
+    src = tmp_path / "src"
+    src.mkdir()
+    r1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+    lines = r1.read_bytes().split(b"\n")
+    bad_line = lines[:]
+    bad_line[2] = bad_line[2].replace(b"\t", b"\t99999999999\t", 1)  # one field too many
+    (src / r1.name).write_bytes(b"\n".join(bad_line))
+    bad = src / "2026-03-14-230000-supply-round-1.txt"
+    bad.write_bytes(b"not a header\n")
+    ingest_paths(data, [src])
+    shorter = tmp_path / "later"
+    shorter.mkdir()
+    (shorter / r1.name).write_bytes(b"\n".join(bad_line[:3]) + b"\n")  # shrank: a conflict
+    ingest_paths(data, [shorter])
+
+    async def main() -> FakeInteraction:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main()).last.embed
+    assert bad.name in field_value(embed, "Quarantined files (1)")
+    conflicts = field_value(embed, "Version conflicts (1)")
+    assert r1.name in conflicts and "etl-duck resolve" in conflicts
+    assert f"{r1.name}:3: extended fields" in field_value(embed, "Rejected lines (1)")

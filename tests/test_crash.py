@@ -4,8 +4,8 @@ Each run forks a child that ingests a batch into a copy of a committed lake and 
 itself (SIGKILL) at the k-th failpoint — between every write, fsync, rename and the link
 swap — or is killed by the parent after a random delay. After every kill the lake must be
 exactly at the old or the new version, hold no stray temp file, and a rerun must complete
-the job with nothing lost or duplicated. Default: >= 200 kill points; more with
-``--runslow`` (CRASH_KILLS env sets the random-kill count).
+the job with nothing lost or duplicated. Default: every failpoint plus 40 random kills;
+1,000 random kills with ``--runslow`` (CRASH_KILLS env sets the count).
 """
 
 from __future__ import annotations
@@ -131,14 +131,15 @@ def test_kill_at_every_failpoint(scenario: dict[str, object]) -> None:
 
 
 def test_kill_at_random_times(scenario: dict[str, object], request: pytest.FixtureRequest) -> None:
-    points = int(str(scenario["points"]))
-    default = max(200 - points, 50)
+    """SIGKILL after a random delay: a bounded sample in CI (every failpoint is covered by
+    the test above), 1,000 kills with --runslow, or CRASH_KILLS."""
+    default = 40
     kills = int(
         os.environ.get("CRASH_KILLS", 1000 if request.config.getoption("--runslow") else default)
     )
     rng = random.Random(11)
     outcomes = []
-    for i in range(kills):
+    for _ in range(kills):
         work = _fresh(scenario, "work")
         pid = _run_child(work, scenario["batch"], 0)  # type: ignore[arg-type]
         time.sleep(rng.uniform(0, 0.12))
@@ -146,8 +147,8 @@ def test_kill_at_random_times(scenario: dict[str, object], request: pytest.Fixtu
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         outcomes.append(_check_and_finish(work, scenario))
-        assert i < kills
-    assert len(outcomes) == kills
+    # the delays straddle the commit: kills land both before and after the link swap
+    assert {"old", "new"} <= set(outcomes), outcomes
 
 
 def test_a_killed_backfill_leaves_no_worker_holding_the_lock(tmp_path: Path) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,18 +18,12 @@ from typing import Any, TypeVar
 import asyncssh
 import pytest
 
-from etl_duck.fetch.poller import (
-    INCOMING,
-    AuthError,
-    Fetcher,
-    FetchReport,
-    HostKeyError,
-    display_name,
-    hostile_reason,
-    raw_path,
-    run_fetch,
-    run_watch,
-)
+from etl_duck.cli.fetching import run_fetch, run_watch
+from etl_duck.fetch.poller import FETCH_DIR, Fetcher, FetchReport
+from etl_duck.fetch.remote import display_name, hostile_reason
+from etl_duck.fetch.sftp import AuthError, HostKeyError
+from etl_duck.lake.rawstore import INCOMING, RawStore
+from etl_duck.pipeline import Ingestor
 from tests.conftest import FIXTURES
 from tests.sftp_server import Hooks, SFTPTestServer, serve_in_thread
 
@@ -54,25 +46,36 @@ def stats_names(n: int, start: datetime = datetime(2026, 3, 14, 20, 0, 0)) -> li
     return out
 
 
+@dataclass(frozen=True)
+class Got:
+    name: str
+    data: bytes
+
+
 class Recorder:
-    """The injected ingest: records every batch."""
+    """The injected ingest: records every batch and stores it through the real raw store,
+    as the real ingest does (the fetch itself never writes raw/)."""
 
     def __init__(self, fail_times: int = 0) -> None:
-        self.batches: list[list[Path]] = []
+        self.batches: list[list[Got]] = []
         self.fail_times = fail_times
         self.lock = threading.Lock()
 
     def __call__(self, paths: list[Path]) -> int:
         with self.lock:
-            self.batches.append(list(paths))
+            batch = [Got(p.name, p.read_bytes()) for p in paths]
+            self.batches.append(batch)
             if self.fail_times:
                 self.fail_times -= 1
                 raise RuntimeError("lake is locked (test)")
+            data_dir = paths[0].parents[2]  # data/.fetch/<batch>/<name>
+            RawStore(data_dir).store((g.name, g.data) for g in batch)
+            RawStore(data_dir).clear_pending()
         return len(paths)
 
     @property
     def names(self) -> list[str]:
-        return [p.name for b in self.batches for p in b]
+        return [g.name for b in self.batches for g in b]
 
     def assert_once(self) -> None:
         dupes = [n for n, c in Counter(self.names).items() if c > 1]
@@ -80,21 +83,19 @@ class Recorder:
 
 
 def raw_files(data_dir: Path) -> dict[str, bytes]:
-    """Every file in the raw store (date folders only) by name."""
-    raw = data_dir / "raw"
-    if not raw.exists():
-        return {}
-    return {p.name: p.read_bytes() for p in raw.glob("*/*") if p.parent.name != INCOMING}
+    """The counted version of every file in the raw store, by name."""
+    raw = RawStore(data_dir)
+    return {n: c.counted.data for n in raw.names() if (c := raw.decide(n)) is not None}
 
 
 def assert_clean(data_dir: Path, server: SFTPTestServer) -> None:
-    """Raw copies are whole and where they belong; nothing left in .incoming; server untouched."""
+    """Raw copies are whole and where they belong; no download left behind; server untouched."""
     for name, data in raw_files(data_dir).items():
         assert data == (server.folder / name).read_bytes(), f"{name}: raw copy differs"
-        assert raw_path(data_dir, name).is_file()
-    incoming = data_dir / "raw" / INCOMING
-    leftovers = list(incoming.iterdir()) if incoming.exists() else []
-    assert leftovers == [], f"left in .incoming: {leftovers}"
+        assert RawStore(data_dir).path(name).is_file()
+    for folder in (data_dir / "raw" / INCOMING, data_dir / FETCH_DIR):
+        leftovers = list(folder.iterdir()) if folder.exists() else []
+        assert leftovers == [], f"left in {folder}: {leftovers}"
     assert server.hooks.mutations == []
 
 
@@ -147,7 +148,6 @@ def test_new_files_between_polls_each_ingested_exactly_once(tmp_path: Path) -> N
             assert [len(b) for b in rec.batches] == [2, 3]  # one ingest call per batch
             rec.assert_once()
             assert sorted(rec.names) == sorted(first + later)
-            assert all(p == raw_path(data, p.name) for b in rec.batches for p in b)
             assert sorted(raw_files(data)) == sorted(first + later)  # endstats ignored
             assert_clean(data, server)
 
@@ -196,6 +196,7 @@ def test_partial_copy_is_fetched_again_when_the_file_grows(tmp_path: Path) -> No
                 assert r.downloaded == [name]
             assert raw_files(data)[name] == whole
             assert [b[0].name for b in rec.batches] == [name, name]  # ingest sees the new copy
+            assert [v.data for v in RawStore(data).versions(name)] == [whole[:500], whole]
             assert_clean(data, server)
 
     run(main())
@@ -495,7 +496,7 @@ def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
                 assert dict((await fetcher.poll_once()).skipped) == skipped  # reported each poll
             assert set(hooks.opens) == {good}  # hostile names are never even opened
             every = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-            inside = [p for p in every if p.startswith("data")]
+            inside = [p for p in every if p.startswith("data") and "/." not in p]
             assert inside == [f"data/raw/2026-03-14/{good}"]
             assert rec.names == [good]
             assert_clean(data, server)
@@ -528,7 +529,9 @@ def test_permission_denied_on_one_file_the_rest_land(tmp_path: Path) -> None:
     run(main())
 
 
-def test_ingest_failure_is_retried_and_a_dead_process_journal_recovered(tmp_path: Path) -> None:
+def test_a_failed_ingest_loses_nothing_and_the_files_are_handed_over_again(
+    tmp_path: Path,
+) -> None:
     async def main() -> None:
         async with SFTPTestServer(tmp_path) as server:
             names = stats_names(3)
@@ -539,33 +542,95 @@ def test_ingest_failure_is_retried_and_a_dead_process_journal_recovered(tmp_path
             async with Fetcher(server.settings(data), rec) as fetcher:
                 r1 = await fetcher.poll_once()
                 assert r1.ingest_error == "RuntimeError: lake is locked (test)"
-                assert sorted(raw_files(data)) == sorted(names)  # landed; journal kept
-                r2 = await fetcher.poll_once()  # nothing new downloaded, ingest retried
-                assert r2.downloaded == [] and r2.ingest_error is None
-                assert sorted(p.name for p in r2.ingested) == sorted(names)
-            assert [sorted(p.name for p in b) for b in rec.batches] == [sorted(names)] * 2
-            assert list((data / "raw" / INCOMING).iterdir()) == []
-
-            # a process that died between the raw commit and ingest left its journal behind
-            server.write(extra := stats_names(4)[3], CONTENT, age_s=OLD)
-            rec2 = Recorder(fail_times=1)
-            async with Fetcher(server.settings(data), rec2) as fetcher:
-                await fetcher.poll_once()
-            (journal,) = (data / "raw" / INCOMING).glob("batch-*.json")
-            dead = subprocess.run(
-                [sys.executable, "-c", "import os; print(os.getpid())"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            body = json.loads(journal.read_text())
-            journal.write_text(json.dumps(body | {"pid": int(dead)}))
-            rec3 = Recorder()
-            async with Fetcher(server.settings(data), rec3) as fetcher:
-                r = await fetcher.poll_once()
-            assert r.downloaded == [] and [p.name for p in r.ingested] == [extra]
-            assert rec3.names == [extra]
+                assert raw_files(data) == {}  # nothing stored: the server still has them
+                r2 = await fetcher.poll_once()  # fetched again and handed over again
+                assert sorted(r2.downloaded) == sorted(names) and r2.ingest_error is None
+                r3 = await fetcher.poll_once()
+                assert r3.downloaded == [] and r3.known == 3
+            assert [sorted(g.name for g in b) for b in rec.batches] == [sorted(names)] * 2
             assert_clean(data, server)
+
+    run(main())
+
+
+def test_a_crash_after_the_store_is_committed_by_the_next_ingest(tmp_path: Path) -> None:
+    """The real pipeline: raw copies stored (and listed as pending) by an ingest that died
+    before its commit are committed by the next one, without downloading them again."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            fixtures = sorted(FIXTURES.glob("*supply*.txt"))
+            for p in fixtures:
+                server.write(p.name, p.read_bytes(), age_s=OLD)
+            data = tmp_path / "data"
+            real = Ingestor(data)
+            crashed: list[str] = []
+
+            def store_then_crash(paths: list[Path]) -> None:
+                RawStore(data).store((p.name, p.read_bytes()) for p in paths)
+                crashed.extend(p.name for p in paths)
+                raise RuntimeError("killed before the commit (test)")
+
+            async with Fetcher(server.settings(data), store_then_crash) as fetcher:
+                assert (await fetcher.poll_once()).ingest_error is not None
+            async with Fetcher(server.settings(data), real) as fetcher:
+                r = await fetcher.poll_once()
+            assert r.downloaded == [] and r.known == len(fixtures)
+            assert sorted(crashed) == [p.name for p in fixtures]
+            assert RawStore(data).pending() == sorted(crashed)  # listed, not yet committed
+            report = real([])  # the next ingest (any: a poll with new files, or the bot's)
+            assert sorted(report.ingested) == sorted(crashed)
+            assert RawStore(data).pending() == []
+
+    run(main())
+
+
+@pytest.mark.parametrize("links_look_regular", [False, True])
+def test_a_symbolic_link_on_the_server_is_never_fetched(
+    tmp_path: Path, links_look_regular: bool
+) -> None:
+    async def main() -> None:
+        hooks = Hooks(links_look_regular=links_look_regular)
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            good, link = stats_names(2)
+            server.write(good, CONTENT, age_s=OLD)
+            secret = server.folder / "secret.txt"  # inside the chroot: a listing can follow it
+            secret.write_bytes(CONTENT.replace(b"supply", b"secret"))
+            os.utime(secret, (time.time() - OLD, time.time() - OLD))
+            os.symlink(secret, server.folder / link)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                r = await fetcher.poll_once()
+            assert r.downloaded == [good]
+            assert link in dict(r.skipped) and "not a regular file" in dict(r.skipped)[link]
+            assert list(raw_files(data)) == [good]
+
+    run(main())
+
+
+def test_a_changed_remote_file_never_overwrites_its_raw_copy(tmp_path: Path) -> None:
+    """The server's copy shrank after it was fetched: both versions are kept, the counted
+    one stays, and the conflict is listed (real ingest, real raw store)."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            name = FIXTURE.name
+            whole = FIXTURE.read_bytes()
+            server.write(name, whole, age_s=OLD)
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Ingestor(data)) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                server.write(name, CONTENT, age_s=OLD - 5)  # shorter: header + 2 lines
+                r = await fetcher.poll_once()
+                assert r.downloaded == [name]
+                conflicts = r.ingest_result.conflicts  # type: ignore[attr-defined]
+                assert len(conflicts) == 1 and "shorter" in next(iter(conflicts.values()))
+                again = await fetcher.poll_once()  # that size is stored: not fetched again
+                assert again.downloaded == [] and again.known == 1
+            versions = RawStore(data).versions(name)
+            assert [v.data for v in versions] == [whole, CONTENT]
+            assert RawStore(data).decide(name).counted.data == whole  # type: ignore[union-attr]
 
     run(main())
 
@@ -646,16 +711,13 @@ def test_run_fetch_and_run_watch(tmp_path: Path, capsys: pytest.CaptureFixture[s
         server.write_known_hosts(asyncssh.generate_private_key("ssh-ed25519"))
         assert run_fetch(server.settings(data), ingest=rec) == 2
         assert "does NOT match" in capsys.readouterr().err
-    assert run_fetch(server.settings(data), ingest=rec) == 3  # server gone
+    assert run_fetch(server.settings(data), ingest=rec) == 1  # server gone: failed
 
 
 # --------------------------------------------------------------------------- end to end
 
 
 def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) -> None:
-    ingest = pytest.importorskip("etl_duck.ingest.run")
-    if not hasattr(ingest, "ingest_paths"):
-        pytest.skip("etl_duck.ingest.ingest_paths not written yet")
     import duckdb
 
     every = sorted(FIXTURES.glob("*.txt"))
@@ -665,7 +727,8 @@ def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) ->
         async with SFTPTestServer(tmp_path) as server:
             for p in every:
                 server.write(p.name, p.read_bytes(), age_s=OLD)
-            async with Fetcher(server.settings(tmp_path / "data")) as fetcher:  # default ingest
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Ingestor(data)) as fetcher:
                 t0 = time.perf_counter()
                 report = await fetcher.poll_once()
                 report.seconds = time.perf_counter() - t0

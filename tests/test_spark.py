@@ -98,7 +98,9 @@ def _board(spark: Any, value: str, order: str) -> list[tuple[str, float, int]]:
 
 def _etl_board(data: Path, metric: str) -> list[tuple[str, float, int]]:
     board = Stats(data).leaderboard(metric, "all", limit=LIMIT, min_rounds=MIN_ROUNDS)
-    return [(str(r["guid"]), float(r["value"]), int(r["rounds"])) for r in board.iter_rows(named=True)]
+    return [
+        (str(r["guid"]), float(r["value"]), int(r["rounds"])) for r in board.iter_rows(named=True)
+    ]
 
 
 def test_spark_sees_every_partition(spark: Any, lake: Path) -> None:

@@ -139,7 +139,10 @@ async def check_ssh(settings: Settings, make_fetcher: Callable[[Settings], Any])
 def _default_fetcher(settings: Settings) -> Any:
     from etl_duck.fetch.poller import Fetcher  # lazy: asyncssh only when SSH is configured
 
-    return Fetcher(settings)
+    def no_ingest(paths: list[Path]) -> None:  # --check lists, never downloads
+        raise RuntimeError("bot --check does not ingest")
+
+    return Fetcher(settings, no_ingest)
 
 
 async def run_checks(

@@ -15,7 +15,7 @@ from etl_duck.cli.app import (
 @app.command()
 def fetch() -> None:
     """Fetch new stats files from the game server over SFTP once, then ingest them."""
-    from etl_duck.fetch.poller import run_fetch
+    from etl_duck.cli.fetching import run_fetch
     from etl_duck.settings import load_settings
 
     raise typer.Exit(run_fetch(load_settings(data_dir=STATE.data_dir)))
@@ -25,7 +25,7 @@ def fetch() -> None:
 def watch() -> None:
     """Poll the game server for new files until Ctrl-C (faster while a session is on).
     With ETL_DUCK_SITE_ON_COMMIT the static site is rebuilt after each commit."""
-    from etl_duck.fetch.poller import run_watch
+    from etl_duck.cli.fetching import run_watch
     from etl_duck.settings import load_settings
 
     settings = load_settings(data_dir=STATE.data_dir)

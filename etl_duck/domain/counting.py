@@ -7,9 +7,43 @@ import itertools
 from datetime import timedelta
 
 from etl_duck.domain.pairing import PlayerRound, pair_rounds
-from etl_duck.domain.parse import FileStatus, RoundFile
+from etl_duck.domain.parse import FileStatus, RoundFile, header_duration
+from etl_duck.domain.sessions import round_start
 
-RESTART_WINDOW = timedelta(minutes=15)
+#: A round 1 is a restart (abandoned, replayed) when another round 1 of the same map
+#: STARTS within this long after it ENDED, with no round 2 of that map in between. Measured
+#: on the round's own timeline (start = file time − header duration − 3 s), so a replay of
+#: any length is caught; the gap covers a map restart, warm-up and in-round pauses.
+RESTART_GAP = timedelta(minutes=10)
+
+
+def restarted_round1s(rounds: list[RoundFile], paired_r1: set[str]) -> set[str]:
+    """File names of round 1s that were abandoned and replayed (see RESTART_GAP)."""
+    by_map: dict[str, list[RoundFile]] = {}
+    r2_ends: dict[str, list[RoundFile]] = {}
+    for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
+        if r.status is FileStatus.INTERRUPTED or r.header is None:
+            continue
+        if r.file.round_number == 1:
+            by_map.setdefault(r.file.map_name, []).append(r)
+        else:
+            r2_ends.setdefault(r.file.map_name, []).append(r)
+    restarted: set[str] = set()
+    for map_name, r1s in by_map.items():
+        for a, b in itertools.pairwise(r1s):
+            if a.file.name in paired_r1:
+                continue
+            assert b.header is not None
+            b_start = round_start(b.file.end_time, header_duration(b.header), b.header.time_limit_s)
+            if b_start - a.file.end_time > RESTART_GAP:
+                continue
+            between = any(
+                a.file.end_time < r2.file.end_time < b.file.end_time
+                for r2 in r2_ends.get(map_name, ())
+            )
+            if not between:
+                restarted.add(a.file.name)
+    return restarted
 
 
 def round_reasons(
@@ -19,15 +53,7 @@ def round_reasons(
     pairing = pair_rounds(rounds)
     paired_r1 = set(pairing.round1_of.values())
     reasons: dict[str, str | None] = {}
-    by_map: dict[str, list[RoundFile]] = {}
-    for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
-        if r.file.round_number == 1 and r.status is not FileStatus.INTERRUPTED:
-            by_map.setdefault(r.file.map_name, []).append(r)
-    restarted: set[str] = set()
-    for r1s in by_map.values():
-        for a, b in itertools.pairwise(r1s):
-            if a.file.name not in paired_r1 and b.file.end_time - a.file.end_time <= RESTART_WINDOW:
-                restarted.add(a.file.name)
+    restarted = restarted_round1s(rounds, paired_r1)
     for r in rounds:
         players = [p for p in r.players if p.team in (1, 2)]
         bots = sum(1 for p in players if p.is_bot)

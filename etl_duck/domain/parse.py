@@ -18,6 +18,8 @@ from typing import Any
 
 from etl_duck.domain.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
 
+#: The round file name the Lua writes (§1.1), as users should read it in messages.
+FILE_NAME_PATTERN = "YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt"
 #: Strict file-name rule (§1.1): anchored, so `-endstats.txt` and `_ws.txt` siblings fail it.
 FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)\.txt$")
 #: ET's colour escape: `^` followed by any character other than `^` (§3.4).

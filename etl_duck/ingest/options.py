@@ -26,22 +26,50 @@ class IngestOptions:
 
 @dataclass
 class IngestReport:
+    """What one ingest did. Every problem is named (file, and line and field where known)."""
+
     ingested: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)  # partial files that grew
-    duplicates: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # not round stats files (e.g. endstats)
-    empty: list[str] = field(default_factory=list)  # 0 bytes: retry later
-    partial: list[str] = field(default_factory=list)  # stored, flagged, awaiting re-fetch
+    replaced: list[str] = field(default_factory=list)  # grew, or an admin kept another version
+    duplicates: list[str] = field(default_factory=list)  # content the lake already holds
+    skipped: dict[str, str] = field(default_factory=dict)  # path → why (not a round file)
+    empty: list[str] = field(default_factory=list)  # 0 bytes: the writer is not done; retry
+    partial: list[str] = field(default_factory=list)  # last line cut: stored, not counted yet
     quarantined: dict[str, str] = field(default_factory=dict)  # name → reason
-    rejected_lines: int = 0
+    conflicts: dict[str, str] = field(default_factory=dict)  # "name@version" → reason
+    rejected: list[str] = field(default_factory=list)  # "file:line: field: reason"
     partitions_written: int = 0
     version: int = 0
+    committed: bool = False  # a new lake version was published
+
+    @property
+    def rejected_lines(self) -> int:
+        return len(self.rejected)
+
+    @property
+    def problems(self) -> bool:
+        """Some input did not land as a counted round (the CLI exits 3)."""
+        return bool(
+            self.quarantined
+            or self.conflicts
+            or self.rejected
+            or self.skipped
+            or self.empty
+            or self.partial
+        )
 
     def summary(self) -> str:
-        return (
-            f"{len(self.ingested)} ingested, {len(self.replaced)} replaced, "
-            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped (not round files), "
-            f"{len(self.empty)} empty (retry later), {len(self.partial)} partial, "
-            f"{len(self.quarantined)} quarantined, {self.rejected_lines} rejected lines; "
-            f"lake version {self.version}"
-        )
+        parts = [f"{len(self.ingested)} ingested"]
+        for label, items in (
+            ("replaced", self.replaced),
+            ("duplicate", self.duplicates),
+            ("skipped (not round files)", self.skipped),
+            ("empty (retry later)", self.empty),
+            ("partial (awaiting the rest)", self.partial),
+            ("quarantined", self.quarantined),
+            ("conflicting versions", self.conflicts),
+            ("rejected lines", self.rejected),
+        ):
+            if items:
+                parts.append(f"{len(items)} {label}")
+        where = f"lake version {self.version}" + ("" if self.committed else " (unchanged)")
+        return f"{', '.join(parts)}; {where}"

@@ -10,21 +10,24 @@ every partition affected.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import errno
+import shutil
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, is_stats_file_name, parse_head
+from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import Session
+from etl_duck.ingest.admit import admit
+from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, round_time, run_jobs
 from etl_duck.ingest.options import IngestOptions, IngestReport
 from etl_duck.ingest.state import (
     changed_shards,
-    content_sha256,
     drop_missing,
     ledger_row,
     lookup,
@@ -32,31 +35,19 @@ from etl_duck.ingest.state import (
     regroup_sessions,
 )
 from etl_duck.lake import gc, rollups
-from etl_duck.lake.fsutil import failpoint
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
+    CONFLICTS_SCHEMA,
     FILES_SCHEMA,
     REJECTED_SCHEMA,
-    ROUND_INDEX_SCHEMA,
+    STATE_SCHEMAS,
     TABLES,
     split_years,
     table_from_rows,
 )
-from etl_duck.lake.snapshot import Lake, Written
+from etl_duck.lake.snapshot import DiskFull, Lake, LakeDamaged, LakeError, Written
 
-__all__ = ["PENDING", "IngestOptions", "IngestReport", "ingest_paths", "rebuild"]
-
-
-def _expand(paths: Iterable[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(
-                sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith("."))
-            )
-        else:
-            out.append(p)
-    return out
+__all__ = ["PENDING", "IngestOptions", "IngestReport", "ingest_paths", "rebuild", "resolve"]
 
 
 def ingest_paths(
@@ -66,263 +57,305 @@ def ingest_paths(
     progress: Callable[[int, int], None] | None = None,
     *,
     rebuild: bool = False,
+    recheck: Sequence[str] = (),
 ) -> IngestReport:
     """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
 
     Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
-    ``data/.ingest-pending``), so rerunning after a crash completes the job.
+    ``data/.ingest-pending``), so rerunning after a crash completes the job. ``recheck``:
+    names whose counted version an admin changed (``etl-duck resolve``).
 
     The cost of a small batch does not grow with the history: the ledger is checked with
     vectorised lookups, sessions are regrouped only around the new rounds, and only the
-    year shards of state and serving tables that change are rewritten.
+    year shards of state and serving tables that change are rewritten. ``rebuild`` reads
+    nothing but ``raw/`` (a damaged snapshot cannot stop it).
     """
     opts = options or IngestOptions()
     lake = Lake(data_dir)
-    raw = RawStore(data_dir)
-    report = IngestReport()
     with lake.writer_lock():
-        raw.recover()
-        snap = lake.current_dir()
-        manifest = lake.manifest(snap)
-        # a snapshot written before state/serving were sharded: rewrite every shard once
-        legacy = snap is not None and not manifest.shards
-        # written under other settings (session gap, filler maps, timezone): re-derive every
-        # partition from raw/, keeping the ledger (sessions may regroup anywhere)
-        resettle = bool(manifest.options) and manifest.options != opts.fingerprint()
-        ledger_tab = FILES_SCHEMA.empty_table() if rebuild else lake.read_state("files", snap)
-        rejected_tab = (
-            REJECTED_SCHEMA.empty_table() if rebuild else lake.read_state("rejected_lines", snap)
-        )
-        index_tab = (
-            ROUND_INDEX_SCHEMA.empty_table() if rebuild else lake.read_state("round_index", snap)
-        )
-        ledger_updates: dict[str, dict[str, Any]] = {}
-        rejected_rows: list[dict[str, Any]] = []
+        try:
+            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise DiskFull(_disk_full(lake, paths, exc)) from exc
 
-        # 1. store new files in raw/ (idempotent by name + sha256)
-        candidates = _expand(Path(p) for p in paths)
-        if rebuild:
-            candidates.extend(raw.files_not_in({}))
-        else:
-            candidates.extend(raw.pending())
-        unique: dict[str, Path] = {}
-        for c in candidates:
-            unique.setdefault(os.path.abspath(c), c)  # a raw file given explicitly: read once
-        candidates = list(unique.values())
-        loaded: list[tuple[str, bytes, str]] = []  # name, bytes, content sha256
-        for i, path in enumerate(candidates):
-            if progress is not None and i % 500 == 0:
-                progress(i, len(candidates))
-            name = path.name
-            if not is_stats_file_name(name):
-                report.skipped.append(str(path))
-                continue
-            data = path.read_bytes()
-            if not data:
-                report.empty.append(name)
-                continue
-            loaded.append((name, data, content_sha256(data)))
-        # the ledger (32k rows at 10 years) is probed, not turned into Python objects
-        ledger = lookup(ledger_tab, "file_name", [n for n, _, _ in loaded])
-        by_sha = {
-            k: str(v["file_name"])
-            for k, v in lookup(ledger_tab, "content_sha256", [c for _, _, c in loaded]).items()
-        }
-        new: dict[str, bytes] = {}
-        seen: dict[str, str] = {}  # content sha → name, this batch
-        for name, data, csha in loaded:
-            old = ledger.get(name)
-            first = by_sha.get(csha) or seen.get(csha)
-            if first is not None:
-                # same content (CRLF copies included) under this or another name: keep the first
-                report.duplicates.append(name)
-                continue
-            if name in new:
-                kept = new[name].replace(b"\r\n", b"\n")
-                if data.replace(b"\r\n", b"\n").startswith(kept):
-                    new[name] = data  # the same file seen again after it grew
-                    seen[csha] = name
-                elif not kept.startswith(data.replace(b"\r\n", b"\n")):
-                    _conflict(
-                        raw, report, name, data, "another file of the same name in this batch"
-                    )
-                continue
-            if old is not None:
-                if old["status"] == "partial" and len(data) > old["size"]:
-                    report.replaced.append(name)  # a partial file that grew: re-fetched
-                else:
-                    _conflict(
-                        raw,
-                        report,
-                        name,
-                        data,
-                        f"the ingested file (sha256 {old['sha256'][:12]}…)",
-                    )
-                    continue
-            new[name] = data
-            seen[csha] = name
-        if new and not rebuild:
-            # named before they are stored: a crash before the commit leaves a list the
-            # next ingest reads (instead of scanning all of raw/, 32k files at 10 years)
-            raw.mark_pending(sorted(new))
-        raw.store(new)
-        failpoint("raw stored")
 
-        # 2. read the new files' names and headers (a bad one is quarantined)
-        heads: dict[str, RoundHead] = {}
-        for name, data in list(new.items()):
-            try:
-                heads[name] = parse_head(data, name)
-            except ParseError as exc:
-                report.quarantined[name] = str(exc)
-                raw.quarantine(name, data, str(exc))
-                ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
-                del new[name]
-
-        # 3. regroup the sessions the new rounds touch; find the dates whose content changes
-        # 4. rebuild the affected partitions from their files (in parallel for backfills).
-        # A file whose rows cannot be built is quarantined and the dates are built again
-        # without it: one bad file never fails the batch, nor wedges the pending list.
-        new_version = manifest.version + 1
-        removed: set[str] = set()  # already-committed files that can no longer be built
-        while True:
-            regroup = regroup_sessions(
-                index_tab,
-                {n: round_time(h.file, h.header) for n, h in heads.items()},
-                opts.session_gap_minutes,
-                everything=resettle,
-                removed=removed,
+def _disk_full(lake: Lake, paths: Sequence[Path | str], exc: OSError) -> str:
+    """One sentence: what could not be written, that nothing changed, what space it needs."""
+    batch = sum(p.stat().st_size for p in admit_expand([Path(x) for x in paths]) if p.exists())
+    snap = lake.current_dir()
+    last = 0
+    if snap is not None:
+        with contextlib.suppress(LakeError, OSError):
+            m = lake.manifest(snap)
+            last = sum(
+                (snap / p.file).stat().st_size for p in m.files().values() if p.version == m.version
             )
-            affected = regroup.affected
-            by_date: dict[date, list[Session]] = {}
-            for s in regroup.sessions:
-                by_date.setdefault(s.session_date, []).append(s)
-            scratch = str(lake.scratch()) if by_date else ""  # this ingest's own folder
-            jobs = [
-                BuildJob(
-                    d,
-                    tuple(ss),
-                    tuple(
-                        (n, new[n] if n in new else raw.path(n).read_bytes())
-                        for s in ss
-                        for n in s.rounds
-                    ),
-                    opts,
-                    scratch,
-                )
-                for d, ss in sorted(by_date.items())
-            ]
-            chunks = run_jobs(jobs, opts.workers)
-            failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
-            if not failed:
-                break
-            # quarantine the new files among them; old ones only when no new file is to blame
-            blamed = {n: w for n, w in failed.items() if n in new} or failed
-            for name, why in sorted(blamed.items()):
-                if name in new:
-                    data = new.pop(name)
-                else:
-                    data = raw.path(name).read_bytes()
-                    removed.add(name)
-                heads.pop(name, None)
-                report.quarantined[name] = why
-                raw.quarantine(name, data, why)
-                ledger_updates[name] = ledger_row(name, data, "quarantined", why, new_version)
-            lake.drop_scratch()
-        changes: dict[str, dict[date, pa.Table | Written | None]] = {
-            t: {d: None for d in affected} for t in TABLES
+    needed = 2 * (batch + last) + (1 << 20)  # the batch's raw copies + a commit like the last
+    free = shutil.disk_usage(lake.data_dir).free
+    return (
+        f"disk full: could not write {exc.filename or lake.data_dir}; the lake is unchanged at "
+        f"version {lake.version()} (nothing of this batch is committed). The next commit needs "
+        f"about {needed / 1e6:,.1f} MB free in {lake.data_dir} ({free / 1e6:,.1f} MB free now): "
+        "free space and run the same command again"
+    )
+
+
+def _ingest_locked(
+    lake: Lake,
+    paths: Sequence[Path | str],
+    opts: IngestOptions,
+    progress: Callable[[int, int], None] | None,
+    rebuild: bool,
+    recheck: Sequence[str],
+) -> IngestReport:
+    raw = RawStore(lake.data_dir)
+    report = IngestReport()
+    raw.recover()
+    snap = None if rebuild else lake.current_dir()
+    if snap is None and not rebuild:
+        # no lake (and none to relink): only a first ingest may start from nothing —
+        # committing now would publish a lake without the rounds raw/ holds
+        stranded = set(raw.names()) - set(raw.pending())
+        if stranded:
+            raise LakeDamaged(
+                f"no lake at {lake.link}, but raw/ holds {len(stranded)} committed files "
+                "and no complete snapshot is left: run `etl-duck rebuild` to recreate "
+                "the lake from raw/"
+            )
+    manifest = lake.manifest(snap) if snap is not None else lake.fresh_manifest()
+    # a snapshot written before state/serving were sharded: rewrite every shard once
+    legacy = snap is not None and not manifest.shards
+    # written under other settings (session gap, filler maps, timezone): re-derive every
+    # partition from raw/, keeping the ledger (sessions may regroup anywhere)
+    resettle = bool(manifest.options) and manifest.options != opts.fingerprint()
+
+    def state_table(name: str) -> pa.Table:
+        if snap is None:
+            return STATE_SCHEMAS[name].empty_table()
+        return lake.read_state(name, snap)
+
+    ledger_tab = state_table("files")
+    rejected_tab = state_table("rejected_lines")
+    index_tab = state_table("round_index")
+    conflicts_tab = state_table("conflicts")
+    new_version = manifest.version + 1
+    ledger_updates: dict[str, dict[str, Any]] = {}
+    rejected_rows: list[dict[str, Any]] = []
+
+    # 1. store new versions in raw/; decide which version of each touched name counts
+    admitted = admit(
+        raw,
+        ledger_tab,
+        [Path(p) for p in paths],
+        report,
+        everything=rebuild,
+        recheck=recheck,
+        progress=progress,
+    )
+    new = admitted.changed
+    removed: set[str] = set()  # committed files that leave the lake
+    for name in admitted.set_aside:
+        choice = admitted.choices[name]
+        why = f"{name}: set aside by an admin (version {choice.counted.id})"
+        ledger_updates[name] = ledger_row(name, choice.counted.data, "dismissed", why, 0)
+        removed.add(name)
+    conflict_rows = [
+        {
+            "file_name": name,
+            "version": v.id,
+            "size": v.size,
+            "raw_path": str(v.path.relative_to(raw.data_dir)),
+            "counted_version": choice.counted.id,
+            "reason": choice.conflict_reason(v),
         }
-        fresh: list[dict[str, pa.Table]] = []
-        for chunk in chunks:
-            fresh.append(chunk.serving)
-            for res in chunk.dates:
-                for t in TABLES:
-                    changes[t][res.day] = res.written[t]
-                for name, status in res.status.items():
-                    if name not in new:
-                        continue
-                    ledger_updates[name] = ledger_row(name, new[name], status, None, new_version)
-                    for line, fld, why in res.rejected[name]:
-                        rejected_rows.append(
-                            {"file_name": name, "line": line, "field": fld, "reason": why}
-                        )
-                    report.rejected_lines += len(res.rejected[name])
-                    if status == FileStatus.PARTIAL.value:
-                        report.partial.append(name)
-                    if name not in report.replaced:
-                        report.ingested.append(name)
-        if rebuild or resettle:  # dates that no longer hold any session disappear
+        for name, choice in sorted(admitted.choices.items())
+        for v in choice.conflicts
+    ]
+
+    # 2. read the changed files' names and headers (a bad one is quarantined)
+    heads: dict[str, RoundHead] = {}
+    for name, data in list(new.items()):
+        try:
+            heads[name] = parse_head(data, name)
+        except ParseError as exc:
+            report.quarantined[name] = str(exc)
+            raw.quarantine(name, data, str(exc))
+            ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
+            del new[name]
+            removed.add(name)  # a grown or chosen version that no longer reads
+
+    # 3. regroup the sessions the new rounds touch; find the dates whose content changes
+    # 4. rebuild the affected partitions from their files (in parallel for backfills).
+    # A file whose rows cannot be built is quarantined and the dates are built again
+    # without it: one bad file never fails the batch, nor wedges the pending list.
+    while True:
+        regroup = regroup_sessions(
+            index_tab,
+            {n: round_time(h.file, h.header) for n, h in heads.items()},
+            opts.session_gap_minutes,
+            everything=resettle,
+            removed=removed,
+        )
+        affected = regroup.affected
+        by_date: dict[date, list[Session]] = {}
+        for s in regroup.sessions:
+            by_date.setdefault(s.session_date, []).append(s)
+        scratch = str(lake.scratch()) if by_date else ""  # this ingest's own folder
+        jobs = [
+            BuildJob(
+                d,
+                tuple(ss),
+                tuple((n, new[n] if n in new else _counted(raw, n)) for s in ss for n in s.rounds),
+                opts,
+                scratch,
+            )
+            for d, ss in sorted(by_date.items())
+        ]
+        chunks = run_jobs(jobs, opts.workers)
+        failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
+        if not failed:
+            break
+        # quarantine the new files among them; old ones only when no new file is to blame
+        blamed = {n: w for n, w in failed.items() if n in new} or failed
+        for name, why in sorted(blamed.items()):
+            data = new.pop(name) if name in new else _counted(raw, name)
+            removed.add(name)
+            heads.pop(name, None)
+            report.quarantined[name] = why
+            raw.quarantine(name, data, why)
+            ledger_updates[name] = ledger_row(name, data, "quarantined", why, new_version)
+        lake.drop_scratch()
+    changes: dict[str, dict[date, pa.Table | Written | None]] = {
+        t: {d: None for d in affected} for t in TABLES
+    }
+    fresh: list[dict[str, pa.Table]] = []
+    for chunk in chunks:
+        fresh.append(chunk.serving)
+        for res in chunk.dates:
             for t in TABLES:
-                for iso in manifest.partitions[t]:
-                    changes[t].setdefault(date.fromisoformat(iso), None)
-        report.partitions_written = len(affected)
-        report.partial.sort()
-        report.ingested.sort()
+                changes[t][res.day] = res.written[t]
+            for name, status in res.status.items():
+                if name not in new:
+                    continue
+                ledger_updates[name] = ledger_row(name, new[name], status, None, new_version)
+                raw.release(name)  # it reads now: no quarantine copy stays behind
+                for line, fld, why in res.rejected[name]:
+                    rejected_rows.append(
+                        {"file_name": name, "line": line, "field": fld, "reason": why}
+                    )
+                    report.rejected.append(f"{name}:{line}: {fld}: {why}")
+                if status == FileStatus.PARTIAL.value:
+                    report.partial.append(name)
+                if name not in report.replaced:
+                    report.ingested.append(name)
+    if resettle:  # dates that no longer hold any session disappear
+        for t in TABLES:
+            for iso in manifest.partitions[t]:
+                changes[t].setdefault(date.fromisoformat(iso), None)
+    report.partitions_written = len(affected)
+    report.partial.sort()
+    report.ingested.sort()
+    touched = set(admitted.choices)
+    old_conflicts = lookup(conflicts_tab, "file_name", sorted(touched))
+    conflicts_changed = bool(conflict_rows) or bool(old_conflicts)
 
-        if not ledger_updates and not rebuild and not resettle and not legacy:
-            lake.drop_scratch()
-            raw.clear_pending()
-            report.version = lake.version()
-            return report
-
-        # 5. state + serving (only the year shards that change) + commit
-        everything = rebuild or legacy or resettle
-        state = {
-            "files": changed_shards(
-                ledger_tab,
-                table_from_rows(list(ledger_updates.values()), FILES_SCHEMA),
-                set(ledger_updates),
-                everything,
-            ),
-            "rejected_lines": changed_shards(
-                rejected_tab,
-                table_from_rows(rejected_rows, REJECTED_SCHEMA),
-                set(ledger_updates),
-                everything,
-            ),
-            "round_index": changed_shards(
-                index_tab, regroup.index_rows, regroup.index_drop, everything
-            ),
-        }
-        years = None if everything else {str(d.year) for d in affected}
-        old_serving = None if rebuild else lake.read_serving(snap, years)
-        affected_serving = affected
-        replace_serving = rebuild  # every serving shard is written: drop the others
-        if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
-            # a snapshot written before (some of) the serving tables existed: derive them
-            # all from every partition, once
-            every = read_partitions(lake, snap) if snap is not None else {}
-            for d in affected:
-                every.pop(d, None)  # rebuilt in this batch: their fresh rows are in `fresh`
-            if every:
-                fresh.append(rollups.fresh_rows(every))
-            affected_serving = affected | set(every)
-            old_serving, years = None, None
-            replace_serving = True
-        merged = rollups.merge(old_serving, fresh, affected_serving)
-        serving = {name: split_years(t, "session_date") for name, t in merged.items()}
-        for shards in serving.values():
-            for y in years or ():
-                shards.setdefault(y, None)  # a year whose rows all went away
-        if rebuild:  # shards of years that no longer hold data disappear
-            drop_missing(manifest, state)
-        if replace_serving or years is None:
-            drop_missing(manifest, serving, kind="serving")
-        committed = lake.commit(changes, state, serving, options=opts.fingerprint())
+    if not (ledger_updates or conflicts_changed or rebuild or resettle or legacy):
+        lake.drop_scratch()
         raw.clear_pending()
-        # old snapshots go in the background: deleting one is ~5k directories, and no
-        # reader or writer waits for it (an interrupted deletion is finished next time)
-        gc.expire_snapshots(lake.snapshots, lake.snapshots / f"v{committed.version:08d}")
-        report.version = new_version
+        report.version = lake.version()
+        return report
+
+    # 5. state + serving (only the year shards that change) + commit
+    everything = rebuild or legacy or resettle
+    state = {
+        "files": changed_shards(
+            ledger_tab,
+            table_from_rows(list(ledger_updates.values()), FILES_SCHEMA),
+            set(ledger_updates),
+            everything,
+        ),
+        "rejected_lines": changed_shards(
+            rejected_tab,
+            table_from_rows(rejected_rows, REJECTED_SCHEMA),
+            set(ledger_updates),
+            everything,
+        ),
+        "round_index": changed_shards(
+            index_tab, regroup.index_rows, regroup.index_drop, everything
+        ),
+        "conflicts": changed_shards(
+            conflicts_tab,
+            table_from_rows(conflict_rows, CONFLICTS_SCHEMA),
+            touched,
+            everything,
+        ),
+    }
+    years = None if everything else {str(d.year) for d in affected}
+    old_serving = None if rebuild else lake.read_serving(snap, years)
+    affected_serving = affected
+    replace_serving = rebuild  # every serving shard is written: drop the others
+    if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
+        # a snapshot written before (some of) the serving tables existed: derive them
+        # all from every partition, once
+        every = read_partitions(lake, snap) if snap is not None else {}
+        for d in affected:
+            every.pop(d, None)  # rebuilt in this batch: their fresh rows are in `fresh`
+        if every:
+            fresh.append(rollups.fresh_rows(every))
+        affected_serving = affected | set(every)
+        old_serving, years = None, None
+        replace_serving = True
+    merged = rollups.merge(old_serving, fresh, affected_serving)
+    serving = {name: split_years(t, "session_date") for name, t in merged.items()}
+    for shards in serving.values():
+        for y in years or ():
+            shards.setdefault(y, None)  # a year whose rows all went away
+    if rebuild:  # shards of years that no longer hold data disappear
+        drop_missing(manifest, state)
+    if replace_serving or years is None:
+        drop_missing(manifest, serving, kind="serving")
+    committed = lake.commit(changes, state, serving, options=opts.fingerprint(), base=manifest)
+    raw.clear_pending()
+    # old snapshots go in the background: deleting one is ~5k directories, and no
+    # reader or writer waits for it (an interrupted deletion is finished next time)
+    gc.expire_snapshots(lake.snapshots, lake.snapshots / f"v{committed.version:08d}")
+    report.version = committed.version
+    report.committed = True
     return report
 
 
-def _conflict(raw: RawStore, report: IngestReport, name: str, data: bytes, other: str) -> None:
-    reason = f"{name}: content differs from {other} with the same name; kept the first"
-    report.quarantined[name] = reason
-    raw.quarantine(name, data, reason)
+def _counted(raw: RawStore, name: str) -> bytes:
+    """The bytes of the version that counts for a committed round (rebuilt with new ones)."""
+    choice = raw.decide(name)
+    if choice is None:
+        raise FileNotFoundError(f"{raw.path(name)}: the raw copy of a committed round is gone")
+    return choice.counted.data
 
 
 def rebuild(data_dir: Path | str, options: IngestOptions | None = None) -> IngestReport:
     """Recreate the whole lake from ``raw/`` (same content as incremental ingests)."""
     return ingest_paths(data_dir, [], options, rebuild=True)
+
+
+def resolve(
+    data_dir: Path | str,
+    name: str,
+    *,
+    keep: str | None = None,
+    dismiss: bool = False,
+    options: IngestOptions | None = None,
+) -> IngestReport:
+    """An admin's answer to a conflict or a quarantine: count version ``keep`` of ``name``
+    from now on, or set ``name`` aside (``dismiss``). Recorded in raw/ (so a rebuild makes
+    the same choice), then applied by one ingest commit."""
+    lake, raw = Lake(data_dir), RawStore(data_dir)
+    with lake.writer_lock():
+        if keep is not None:
+            raw.keep(name, keep)
+        elif dismiss:
+            raw.dismiss(name)
+        else:
+            raise ValueError("resolve needs --keep VERSION or --dismiss")
+    return ingest_paths(data_dir, [], options, recheck=[name])

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from etl_duck.domain.sessions import RoundTime, Session, group_sessions
 from etl_duck.lake.manifest import Manifest
+from etl_duck.lake.rawstore import content_sha256
 from etl_duck.lake.schemas import (
     PLAYER_ROUNDS_SCHEMA,
     ROUND_INDEX_SCHEMA,
@@ -193,8 +194,3 @@ def ledger_row(
         "reason": reason,
         "ingested_version": version,
     }
-
-
-def content_sha256(data: bytes) -> str:
-    """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
-    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()

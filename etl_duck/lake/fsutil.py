@@ -5,6 +5,7 @@ directories, atomic writes (temp → fsync → rename → fsync dir) and batched
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 # --------------------------------------------------------------------------- failpoints
@@ -75,3 +76,43 @@ def store_files_atomic(items: list[tuple[Path, bytes]], tmp_dir: Path) -> None:
         os.replace(tmp, path)
     os.sync()
     failpoint("files synced")
+
+
+#: above this many files one ``syncfs`` of the data directory's file system beats fsyncing
+#: each (a backfill stores ~32k raw files; ~3 ms per fsync here)
+SYNCFS_ABOVE = 64
+
+
+def sync_paths(files: Iterable[Path], folders: Iterable[Path]) -> None:
+    """Make ``files`` (written, not yet fsynced) and the entries of ``folders`` durable:
+    fsync each for a small batch; one ``syncfs`` of their file system for a large one.
+    Never the whole machine (``os.sync`` waits for every other process's dirty pages)."""
+    files, folders = list(files), list(dict.fromkeys(folders))
+    if not files and not folders:
+        return
+    if len(files) > SYNCFS_ABOVE and _syncfs((files or folders)[0]):
+        return
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in folders:
+        fsync_dir(folder)
+
+
+def _syncfs(path: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``path``; False where unavailable."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)

@@ -1,5 +1,12 @@
 """Snapshot expiry, an operation of its own (as in iceberg-python): the writer calls
 :func:`expire_snapshots` after a commit; the commit itself only publishes.
+
+The rule (DECISIONS.md "Old snapshots"): keep the current snapshot and the one before it
+(a reader that resolved the ``lake`` link just before the swap), plus every snapshot a
+reader holds a live lease on (:meth:`etl_duck.lake.snapshot.Lake.lease`: the query API and
+``etl_duck.snapshot_path`` take one). Everything else goes at once, whatever its age, so a
+burst of commits cannot multiply disk use (before: every snapshot was kept until its
+successor was 120 s old — 80 commits in two minutes kept 80 snapshots).
 """
 
 from __future__ import annotations
@@ -9,44 +16,72 @@ import shutil
 import time
 from pathlib import Path
 
-KEEP_SNAPSHOTS = 3  # current + two before it, for readers still holding an older one
-GRACE_SECONDS = 120.0
+from etl_duck.lake.snapshot import LEASES
+
+KEEP_SNAPSHOTS = 2  # the current one + the one before it
 
 
-def expire_snapshots(snapshots: Path, current: Path) -> None:
-    """Remove snapshots older than the last ``KEEP_SNAPSHOTS`` once past the grace
-    period. Each is renamed out of the way (one atomic step) and deleted by a detached
-    ``rm -rf``: ~10k entries per snapshot at 10 years, which a Python loop would delete
-    while holding the GIL beside the queries and the next commit."""
-    now = time.time()
+def live_leases(snapshots: Path, now: float | None = None) -> set[str]:
+    """Names of snapshots with a lease that has not run out; expired lease files go."""
+    now = time.time() if now is None else now
+    held: set[str] = set()
+    try:
+        entries = list(os.scandir(snapshots / LEASES))
+    except FileNotFoundError:
+        return held
+    for e in entries:
+        try:
+            until = e.stat().st_mtime  # a lease file's mtime is its expiry
+        except FileNotFoundError:
+            continue
+        if until > now:
+            held.add(e.name.split(".", 1)[0])
+        else:
+            with _quiet():
+                os.unlink(e.path)
+    return held
+
+
+def expire_snapshots(snapshots: Path, current: Path) -> list[str]:
+    """Expire the snapshots the rule does not keep; returns their names. Each is renamed out
+    of the way (one atomic step) and deleted by a detached ``rm -rf``: ~10k entries per
+    snapshot at 10 years, which a Python loop would delete while holding the GIL beside the
+    queries and the next commit."""
     try:
         snaps = sorted(
-            p
+            p.name
             for p in snapshots.iterdir()
-            if p.name.startswith("v") and "." not in p.name and p.is_dir()
+            if p.name.startswith("v") and p.name[1:].isdigit() and p.is_dir()
         )
     except FileNotFoundError:
-        return
-    older = [p for p in snaps if p.name < current.name]
-    old = older[: -(KEEP_SNAPSHOTS - 1) or None]
+        return []
+    older = [n for n in snaps if n < current.name]
+    keep = set(older[-(KEEP_SNAPSHOTS - 1) :]) if KEEP_SNAPSHOTS > 1 else set()
+    keep |= live_leases(snapshots)
     doomed: list[str] = []
-    for p, successor in zip(old, [*older[1:], current], strict=False):
-        try:
-            # a reader may hold a snapshot until its successor is GRACE_SECONDS old
-            superseded = (successor / "_manifest.json").stat().st_mtime
-        except OSError:
-            superseded = 0.0
-        try:
-            if now - superseded <= GRACE_SECONDS:
-                continue
-            gone = p.with_name(p.name + ".gc")
-            os.replace(p, gone)
-        except OSError:
+    expired: list[str] = []
+    for name in older:
+        if name in keep:
             continue
-        doomed.append(str(gone))
+        gone = snapshots / f"{name}.gc"
+        with _quiet():
+            os.replace(snapshots / name, gone)
+            doomed.append(str(gone))
+            expired.append(name)
     doomed += [str(p) for p in snapshots.glob("*.gc") if str(p) not in doomed]
     if doomed:
         _remove_in_background(doomed)
+    return expired
+
+
+class _quiet:
+    """Ignore OSError (a concurrent remover got there first)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, OSError)
 
 
 def _remove_in_background(paths: list[str]) -> None:

@@ -3,9 +3,11 @@ version that wrote it, and the settings the content was derived with."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from etl_duck.lake.schemas import TABLES
@@ -16,18 +18,31 @@ class Partition:
     file: str  # path relative to the snapshot
     version: int  # lake version that last wrote it
     rows: int
+    checksum: str = ""  # blake2b-64 of the file (``etl-duck check``); "" before checksums
+
+
+def file_checksum(path: str | Path) -> str:
+    """The checksum a manifest keeps for a file: blake2b, 8 bytes, hex."""
+    h = hashlib.blake2b(digest_size=8)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, Any]:
     return {
-        g: {k: [p.file, p.version, p.rows] for k, p in sorted(parts.items())}
+        g: {k: [p.file, p.version, p.rows, p.checksum] for k, p in sorted(parts.items())}
         for g, parts in groups.items()
     }
 
 
 def _parts_from_json(raw: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, dict[str, Partition]]:
     return {
-        g: {k: Partition(str(v[0]), int(v[1]), int(v[2])) for k, v in parts.items()}
+        g: {
+            k: Partition(str(v[0]), int(v[1]), int(v[2]), str(v[3]) if len(v) > 3 else "")
+            for k, v in parts.items()
+        }
         for g, parts in raw.items()
     }
 
@@ -71,6 +86,12 @@ class Manifest:
             _parts_from_json(raw.get("shards", {})),
             dict(raw.get("options", {})),
         )
+
+    def files(self) -> dict[str, Partition]:
+        """Every data file of the snapshot (partitions and shards) by relative path."""
+        out = {p.file: p for parts in self.partitions.values() for p in parts.values()}
+        out.update({p.file: p for parts in self.shards.values() for p in parts.values()})
+        return out
 
     def partition_versions(self, table: str) -> dict[str, int]:
         return {d: p.version for d, p in self.partitions.get(table, {}).items()}

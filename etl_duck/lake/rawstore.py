@@ -1,29 +1,97 @@
 """The raw store: the sole owner of ``raw/`` (the source of truth) and ``quarantine/``.
 
-    raw/YYYY-MM-DD/<file>.txt           immutable copies of the stats files
-    raw/.incoming/                      temp files of stores in progress
-    quarantine/<file>.txt + .reason     files that could not be parsed, with the reason
-    .ingest-pending                     names stored but not yet committed (crash recovery)
+    raw/YYYY-MM-DD/<name>                            the first version stored of a file
+    raw/YYYY-MM-DD/.versions/<name>@<arrival>-<id>   every later distinct version
+    raw/YYYY-MM-DD/.versions/<name>@<arrival>.keep   an admin's choice (holds a version id)
+    raw/YYYY-MM-DD/.versions/<name>@<arrival>.dismiss  an admin set the name aside
+    raw/.incoming/                                   temp files of stores in progress
+    quarantine/<name> + <name>.reason                copies of files that cannot be read
+    .ingest-pending                                  names stored but not yet committed
 
-Nothing here ever overwrites or deletes a raw copy.
+Nothing here ever overwrites or deletes a raw copy: a store links a fully written temp file
+into place, and a name that is taken gets a new version beside it. Which version of a name
+counts is a pure function of what is stored (:meth:`RawStore.decide`), so ``rebuild`` needs
+nothing but ``raw/``:
+
+* a later version that extends the counted one (the counted one is a prefix of it, CRLF
+  aside) is the file growing — it was fetched while the Lua was still writing — and counts
+  instead, also when the cut was at a line break;
+* any other later version (shorter, or different) is a **conflict**: kept, listed, and the
+  counted version stays until an admin keeps another (``etl-duck resolve NAME --keep ID``).
+
+A version's id is the first 12 hex digits of its content sha256 (CRLF normalised).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from etl_duck.domain.parse import is_stats_file_name
-from etl_duck.lake.fsutil import store_files_atomic, write_bytes_atomic
+from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths, write_bytes_atomic
 
 RAW = "raw"
 QUARANTINE = "quarantine"
 INCOMING = ".incoming"
+VERSIONS = ".versions"
 PENDING = ".ingest-pending"  # names stored in raw/ but not yet committed (crash recovery)
+ID_LENGTH = 12
+
+
+def content_sha256(data: bytes) -> str:
+    """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RawVersion:
+    """One stored version of a round file."""
+
+    name: str
+    path: Path
+    arrival: int  # ns since the epoch when it was stored; 0 for the first version
+    size: int
+    content_sha256: str
+    data: bytes = field(repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.content_sha256[:ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which version of a name counts, and why; the versions that do not."""
+
+    name: str
+    counted: RawVersion
+    why: str  # "first version" | "grew from <id>" | "kept by an admin"
+    superseded: tuple[RawVersion, ...] = ()  # earlier, shorter versions of the counted one
+    conflicts: tuple[RawVersion, ...] = ()  # open: an admin must pick
+    dismissed: tuple[RawVersion, ...] = ()  # set aside by an admin's choice
+    set_aside: bool = False  # an admin dismissed the name (it stays out of the lake)
+
+    def conflict_reason(self, v: RawVersion) -> str:
+        shrank = _norm_prefix(v, self.counted)
+        what = "is shorter than (a prefix of)" if shrank else "differs from"
+        return (
+            f"{v.name}: version {v.id} ({v.size:,} B) {what} the counted version "
+            f"{self.counted.id} ({self.counted.size:,} B); both kept — "
+            f"`etl-duck resolve {v.name} --keep {v.id}` to count it instead"
+        )
+
+
+class RawStoreError(ValueError):
+    """An admin's request the raw store cannot carry out (unknown name or version)."""
 
 
 class RawStore:
-    """``raw/`` and ``quarantine/`` of one data directory."""
+    """``raw/`` and ``quarantine/`` of one data directory. Writes happen under the lake's
+    writer lock (:meth:`etl_duck.lake.snapshot.Lake.writer_lock`)."""
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
@@ -31,65 +99,236 @@ class RawStore:
         self.quarantine_dir = self.data_dir / QUARANTINE
         self.incoming = self.raw_dir / INCOMING
 
-    def path(self, file_name: str) -> Path:
-        """Where a stats file lives: ``raw/YYYY-MM-DD/<name>`` (the name's own date)."""
-        return self.raw_dir / file_name[:10] / file_name
+    # ---- where things are
 
-    def store(self, items: dict[str, bytes]) -> None:
-        """Store new files (name → bytes) durably, one sync for the batch."""
-        to_store: list[tuple[Path, bytes]] = []
-        for name, data in items.items():
+    def path(self, name: str) -> Path:
+        """The first version of a stats file: ``raw/YYYY-MM-DD/<name>`` (its own date)."""
+        return self.raw_dir / name[:10] / name
+
+    def _versions_dir(self, name: str) -> Path:
+        return self.raw_dir / name[:10] / VERSIONS
+
+    def versions(self, name: str, known: Mapping[Path, bytes] | None = None) -> list[RawVersion]:
+        """Every stored version of ``name``, in the order they arrived, with its bytes
+        (``known``: bytes already in memory by path, not read again)."""
+        known = known or {}
+        out: list[RawVersion] = []
+        first = self.path(name)
+        paths = [(first, 0)] + [(e, a) for e, a, _ in self._entries(name, "")]
+        for path, arrival in paths:
+            try:
+                data = known[path] if path in known else path.read_bytes()
+            except FileNotFoundError:
+                return out  # no first version: nothing stored under this name
+            out.append(RawVersion(name, path, arrival, len(data), content_sha256(data), data))
+        return out
+
+    def sizes(self, name: str) -> set[int]:
+        """Sizes of every stored version (fetch compares a remote file against them)."""
+        sizes: set[int] = set()
+        try:
+            sizes.add(self.path(name).stat().st_size)
+        except FileNotFoundError:
+            return sizes
+        for entry, _, _ in self._entries(name, ""):
+            sizes.add(entry.stat().st_size)
+        return sizes
+
+    def _entries(self, name: str, suffix: str) -> list[tuple[Path, int, str]]:
+        """(path, arrival, rest) of ``.versions/<name>@<arrival><rest>`` entries whose rest
+        ends with ``suffix`` ("" = versions: ``-<id>``), in arrival order."""
+        folder = self._versions_dir(name)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        prefix = name + "@"
+        out: list[tuple[Path, int, str]] = []
+        for entry in names:
+            if not entry.startswith(prefix) or entry.startswith("."):
+                continue
+            stamp, sep, rest = entry[len(prefix) :].partition("-" if not suffix else ".")
+            if not sep or not stamp.isdigit():
+                continue
+            if (suffix and "." + rest != suffix) or (not suffix and len(rest) != ID_LENGTH):
+                continue
+            out.append((folder / entry, int(stamp), rest))
+        return sorted(out, key=lambda e: (e[1], e[0].name))
+
+    # ---- storing
+
+    def store(self, items: Iterable[tuple[str, bytes]]) -> list[RawVersion]:
+        """Store each file unless a version with the same content is already there; never
+        overwrite. Names are added to the pending list first (a crash before the commit
+        leaves a list the next ingest reads), and one sync makes the batch durable.
+        Returns the versions stored now."""
+        items = list(items)
+        if not items:
+            return []
+        self.mark_pending(n for n, _ in items)
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        stored: list[RawVersion] = []
+        written: list[Path] = []
+        folders: set[Path] = set()
+        now = time.time_ns()
+        seen: dict[str, set[str]] = {}  # name → content stored so far (this batch too)
+        for i, (name, data) in enumerate(items):
+            csha = content_sha256(data)
+            if name not in seen:
+                seen[name] = {v.content_sha256 for v in self.versions(name)}
+            if csha in seen[name]:
+                continue  # this content is stored already (a CRLF copy included)
+            seen[name].add(csha)
             target = self.path(name)
-            if not (target.exists() and target.read_bytes() == data):  # not already in raw/
-                to_store.append((target, data))
-        store_files_atomic(to_store, tmp_dir=self.incoming)
+            arrival = 0
+            if target.exists():  # the name is taken: a new version beside it
+                arrival = now + i
+                target = self._versions_dir(name) / f"{name}@{arrival:020d}-{csha[:ID_LENGTH]}"
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            tmp = self.incoming / f".{name}.{os.getpid()}.{i}.tmp"
+            tmp.write_bytes(data)
+            failpoint("temp file written")
+            os.link(tmp, target)  # fails if taken: a raw copy is never replaced
+            tmp.unlink()
+            written.append(target)
+            stored.append(RawVersion(name, target, arrival, len(data), csha, data))
+        sync_paths(written, folders)
+        failpoint("files synced")
+        return stored
+
+    def mark_pending(self, names: Iterable[str]) -> None:
+        """Add names to the pending list (durably, before their files are stored)."""
+        pending = set(self.pending())
+        added = set(names) - pending
+        if added:
+            text = "\n".join(sorted(pending | added)).encode()
+            write_bytes_atomic(self.data_dir / PENDING, text, tmp_dir=self.incoming)
+
+    def pending(self) -> list[str]:
+        """Names a crashed ingest stored but did not commit."""
+        try:
+            names = (self.data_dir / PENDING).read_text().split()
+        except FileNotFoundError:
+            return []
+        return [n for n in names if is_stats_file_name(n)]
+
+    def clear_pending(self) -> None:
+        (self.data_dir / PENDING).unlink(missing_ok=True)
+
+    # ---- which version counts
+
+    def decide(self, name: str, known: Mapping[Path, bytes] | None = None) -> Choice | None:
+        """Apply the version rule (module doc) to everything stored for ``name``."""
+        versions = self.versions(name, known)
+        if not versions:
+            return None
+        events: list[tuple[int, int, RawVersion | str]] = [(v.arrival, 0, v) for v in versions]
+        events += [
+            (a, 1, "keep:" + p.read_text().strip()) for p, a, _ in self._entries(name, ".keep")
+        ]
+        events += [(a, 1, "dismiss") for _, a, _ in self._entries(name, ".dismiss")]
+        events.sort(key=lambda e: (e[0], e[1]))
+        counted = versions[0]
+        chain: list[RawVersion] = []
+        conflicts: list[RawVersion] = []
+        dismissed: list[RawVersion] = []
+        why, set_aside = "first version", False
+        for _, _, event in events[1:]:
+            if isinstance(event, RawVersion):
+                if _norm_prefix(counted, event):  # the file grew: the longer version counts
+                    chain.append(counted)
+                    why, counted = f"grew from {counted.id}", event
+                else:
+                    conflicts.append(event)
+            elif event == "dismiss":
+                set_aside = True
+                dismissed += conflicts
+                conflicts = []
+            else:
+                wanted = event.removeprefix("keep:")
+                target = next(v for v in versions if v.content_sha256.startswith(wanted))
+                dismissed += [v for v in [counted, *conflicts] if v is not target]
+                chain = [v for v in chain if _norm_prefix(v, target)]
+                conflicts, counted, why, set_aside = [], target, "kept by an admin", False
+        dismissed = [v for v in dismissed if v is not counted and v not in chain]
+        return Choice(
+            name, counted, why, tuple(chain), tuple(conflicts), tuple(dismissed), set_aside
+        )
+
+    def _decision_marker(self, name: str, kind: str, text: str) -> None:
+        folder = self._versions_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / f"{name}@{time.time_ns():020d}.{kind}"
+        write_bytes_atomic(marker, text.encode(), tmp_dir=self.incoming)
+        fsync_dir(folder.parent)
+
+    def keep(self, name: str, version: str) -> RawVersion:
+        """An admin's choice: ``version`` (an id or a longer sha prefix) counts for ``name``
+        from now on. Appends a marker; nothing stored is changed."""
+        versions = self.versions(name)
+        if not versions:
+            raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
+        wanted = version.strip().lower()
+        hits = [v for v in versions if v.content_sha256.startswith(wanted)] if wanted else []
+        if len(wanted) < 6 or len(hits) != 1:
+            ids = ", ".join(v.id for v in versions)
+            raise RawStoreError(
+                f"{name}: no single version {version!r} (give at least 6 characters of one "
+                f"of: {ids})"
+            )
+        self._decision_marker(name, "keep", hits[0].content_sha256)
+        return hits[0]
+
+    def dismiss(self, name: str) -> None:
+        """An admin sets ``name`` aside: it stays out of the lake and out of the open list
+        (a later version of it is considered again)."""
+        if not self.versions(name):
+            raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
+        self._decision_marker(name, "dismiss", "dismissed\n")
+
+    # ---- quarantine (copies for the admin; raw/ keeps the bytes)
 
     def quarantine(self, name: str, data: bytes, reason: str) -> None:
         q = self.quarantine_dir
         write_bytes_atomic(q / name, data, tmp_dir=q / INCOMING)
         write_bytes_atomic(q / f"{name}.reason", (reason + "\n").encode(), tmp_dir=q / INCOMING)
 
-    # ---- the pending list: names stored before their commit
-
-    def mark_pending(self, names: list[str]) -> None:
-        """Named before they are stored: a crash before the commit leaves a list the next
-        ingest reads (instead of scanning all of raw/, 32k files at 10 years)."""
-        write_bytes_atomic(
-            self.data_dir / PENDING, "\n".join(sorted(names)).encode(), tmp_dir=self.incoming
-        )
-
-    def pending(self) -> list[Path]:
-        """Raw files a crashed ingest stored but did not commit."""
-        try:
-            names = (self.data_dir / PENDING).read_text().split()
-        except FileNotFoundError:
-            return []
-        return [p for n in names if is_stats_file_name(n) and (p := self.path(n)).is_file()]
-
-    def clear_pending(self) -> None:
-        (self.data_dir / PENDING).unlink(missing_ok=True)
+    def release(self, name: str) -> None:
+        """The name reads now (a grown or chosen version): drop its quarantine copy."""
+        for p in (self.quarantine_dir / name, self.quarantine_dir / f"{name}.reason"):
+            p.unlink(missing_ok=True)
 
     # ---- listing and recovery
 
-    def files_not_in(self, ledger: set[str] | dict[str, object]) -> list[Path]:
-        """Files under raw/<date>/ whose names ``ledger`` does not list (checked by name from
-        the directory entries: no path object or realpath per stored file)."""
+    def names(self) -> list[str]:
+        """Every stored round file name (a scan of raw/: rebuild only)."""
         if not self.raw_dir.exists():
             return []
-        out: list[Path] = []
+        out: list[str] = []
         with os.scandir(self.raw_dir) as days:
             for day in sorted(days, key=lambda e: e.name):
                 if day.is_dir() and not day.name.startswith("."):
                     with os.scandir(day.path) as files:
                         out.extend(
-                            Path(f.path)
-                            for f in sorted(files, key=lambda e: e.name)
-                            if f.name.endswith(".txt") and f.name not in ledger
+                            sorted(
+                                f.name for f in files if f.is_file() and is_stats_file_name(f.name)
+                            )
                         )
         return out
 
     def recover(self) -> None:
-        """Remove temp files of interrupted stores (``.<name>.<pid>.tmp``; fetch's downloads
-        in the same folder end in .part and are not touched). Call under the writer lock."""
+        """Remove temp files of interrupted stores (``.<name>.<pid>.<i>.tmp``; fetch's
+        downloads in the same folder are its own). Call under the writer lock."""
         for leftover in self.incoming.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
+
+
+def _norm_prefix(shorter: RawVersion, longer: RawVersion) -> bool:
+    """True when ``longer`` extends ``shorter`` (CRLF aside) and is not the same content."""
+    if shorter.content_sha256 == longer.content_sha256:
+        return False
+    a = shorter.data.replace(b"\r\n", b"\n")
+    b = longer.data.replace(b"\r\n", b"\n")
+    return len(b) > len(a) and b.startswith(a)

@@ -127,10 +127,21 @@ ROUND_INDEX_SCHEMA = pa.schema(
         ("session_date", pa.date32()),
     ]
 )
+CONFLICTS_SCHEMA = pa.schema(
+    [
+        ("file_name", pa.string()),
+        ("version", pa.string()),  # content sha256 prefix (RawVersion.id)
+        ("size", pa.int64()),
+        ("raw_path", pa.string()),  # relative to the data directory
+        ("counted_version", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 STATE_SCHEMAS: dict[str, pa.Schema] = {
     "files": FILES_SCHEMA,
     "rejected_lines": REJECTED_SCHEMA,
     "round_index": ROUND_INDEX_SCHEMA,
+    "conflicts": CONFLICTS_SCHEMA,  # open version conflicts (etl_duck.lake.rawstore)
 }
 
 

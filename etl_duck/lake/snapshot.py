@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -42,11 +44,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl_duck.lake.fsutil import failpoint, fsync_dir
-from etl_duck.lake.manifest import Manifest, Partition
+from etl_duck.lake.manifest import Manifest, Partition, file_checksum
 from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS, TABLES
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = ".lake"
 LINK = "lake"
+LEASES = "leases"  # .lake/leases/<snapshot>.<pid>.<n>: held until the file's mtime
+LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
 
 
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
@@ -62,6 +68,7 @@ class Written:
 
     path: str
     rows: int
+    checksum: str
 
 
 def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
@@ -71,14 +78,27 @@ def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     # no mkdir: if the scratch folder is gone, its writer died and the next one removed it
     _write_parquet(table.cast(SCHEMAS[name]), Path(path), make_folder=False)
     failpoint("partition written")
-    return Written(path, table.num_rows)
+    return Written(path, table.num_rows, file_checksum(path))
+
+
+class LakeError(RuntimeError):
+    """A problem with the data directory whose message is one sentence naming the thing,
+    the cause and the fix (the CLI prints it as is)."""
+
+
+class LakeDamaged(LakeError):
+    """A file of the lake cannot be read. The message names it and the way out."""
+
+
+class DiskFull(LakeError):
+    """A write failed for lack of space; the previous version is intact."""
 
 
 # --------------------------------------------------------------------------- the lake
 
 
-class LockTimeout(RuntimeError):
-    pass
+class LockTimeout(LakeError):
+    """Another writer (an ingest, the bot's fetch) holds the data directory's lock."""
 
 
 class Lake:
@@ -110,10 +130,55 @@ class Lake:
         # (~20 ms for the ~5k partitions of a 10-year lake)
         cached = self._manifests.get(snap)
         if cached is None:
-            cached = Manifest.from_json((snap / "_manifest.json").read_text())
+            path = snap / "_manifest.json"
+            try:
+                cached = Manifest.from_json(path.read_text())
+            except FileNotFoundError:
+                raise LakeDamaged(
+                    f"{path} is missing: the lake cannot be read (raw/ is intact: run "
+                    "`etl-duck rebuild` to recreate the lake from it)"
+                ) from None
+            except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+                raise LakeDamaged(
+                    f"{path} is damaged ({type(exc).__name__}: {exc}); the lake cannot be "
+                    "read (raw/ is intact: run `etl-duck rebuild` to recreate the lake from it)"
+                ) from None
             if not snap.name.endswith(".tmp"):
                 self._manifests = {snap: cached}
         return cached
+
+    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> Path:
+        """Hold ``snapshot`` for ``seconds`` (the writer's expiry keeps it meanwhile): a
+        file whose mtime is the expiry time. Renew by calling again; no lock, no writer."""
+        folder = self.snapshots / LEASES
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{snapshot.name}.{os.getpid()}.{threading.get_ident()}"
+        path.touch()
+        until = time.time() + seconds
+        os.utime(path, (until, until))
+        return path
+
+    def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
+        """The current snapshot, resolved once and leased: read it for ``seconds``."""
+        for _ in range(3):  # the link may move between the readlink and the lease
+            snap = self.current_dir()
+            if snap is None:
+                return None
+            self.lease(snap, seconds)
+            if snap.exists():
+                return snap
+        raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
+
+    def fresh_manifest(self) -> Manifest:
+        """An empty manifest whose version continues after every snapshot on disk (for a
+        rebuild, which must not read a possibly damaged current manifest)."""
+        latest = self.version()
+        if self.snapshots.exists():
+            for child in self.snapshots.iterdir():
+                stem = child.name.split(".", 1)[0]
+                if stem.startswith("v") and stem[1:].isdigit():
+                    latest = max(latest, int(stem[1:]))
+        return Manifest(latest, 0.0, Manifest.empty().partitions, {})
 
     def version(self) -> int:
         """The committed version: one readlink, no file read (checked before every query)."""
@@ -133,7 +198,7 @@ class Lake:
             path = snap / "_state" / f"{name}.parquet"
             if not path.exists():
                 return STATE_SCHEMAS[name].empty_table()
-            return pq.ParquetFile(path).read().cast(STATE_SCHEMAS[name])
+            return read_parquet_file(path).cast(STATE_SCHEMAS[name])
         return _read_shards(snap, manifest.shards.get(f"state/{name}", {}), STATE_SCHEMAS[name])
 
     def read_serving(
@@ -196,7 +261,9 @@ class Lake:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise LockTimeout(
-                            f"another writer holds {self.data_dir}/.writer.lock"
+                            f"another ingest holds {self.data_dir}/.writer.lock (the bot's "
+                            "fetch, or another etl-duck command): wait for it and run the "
+                            "command again"
                         ) from None
                     time.sleep(0.05)
             self.recover()
@@ -205,19 +272,51 @@ class Lake:
             os.close(fd)  # closing the descriptor releases the flock
 
     def recover(self) -> None:
-        """Remove what a crashed commit left: staging folders and uncommitted snapshots."""
+        """Remove what a crashed commit left (staging folders, snapshots renamed but never
+        linked); relink a ``lake`` link that went missing to the newest complete snapshot."""
         if not self.snapshots.exists():
             return
         current = self.current_dir()
+        if current is None or not current.exists():
+            current = self._relink_newest()
         for child in self.snapshots.iterdir():
-            if child.name.endswith(".tmp"):
+            if child.name.endswith(".tmp") and child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
-            elif current is not None and child.name > current.name:
+            elif current is not None and child.name > current.name and child.name[1:].isdigit():
                 shutil.rmtree(child, ignore_errors=True)  # renamed but never linked
-            elif current is None and child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
         for leftover in self.data_dir.glob(".lake-link.*"):
             leftover.unlink(missing_ok=True)
+
+    def _relink_newest(self) -> Path | None:
+        """The link is gone (deleted by hand, a bad restore): point it at the newest snapshot
+        whose manifest reads and whose files all exist — never at nothing, which would let
+        the next commit publish a lake of only its own files."""
+        names = sorted(
+            (
+                c.name
+                for c in self.snapshots.iterdir()
+                if c.name[:1] == "v" and c.name[1:].isdigit()
+            ),
+            reverse=True,
+        )
+        for name in names:
+            snap = self.snapshots / name
+            try:
+                manifest = Manifest.from_json((snap / "_manifest.json").read_text())
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                continue
+            if all((snap / f).exists() for f in manifest.files()):
+                log.warning("the lake link was missing: relinked to %s", snap)
+                self._publish(name)
+                return snap.resolve()
+        return None
+
+    def _publish(self, vname: str) -> None:
+        tmp_link = self.data_dir / f".lake-link.{os.getpid()}"
+        tmp_link.unlink(missing_ok=True)
+        os.symlink(f"{SNAPSHOT_DIR}/{vname}", tmp_link)
+        os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
+        fsync_dir(self.data_dir)
 
     def commit(
         self,
@@ -225,6 +324,7 @@ class Lake:
         state: Mapping[str, Mapping[str, pa.Table | None]],
         serving: Mapping[str, Mapping[str, pa.Table | None]] | None = None,
         options: Mapping[str, Any] | None = None,
+        base: Manifest | None = None,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
@@ -234,9 +334,14 @@ class Lake:
         table, the full new content of each changed year shard (same rule). Everything
         not named is carried over from the current snapshot by hard link. ``options``:
         the settings the content was derived with (kept from the current snapshot if None).
+        ``base``: the manifest the changes apply to (default: the current snapshot's; a
+        rebuild passes :meth:`fresh_manifest`, so nothing is carried over).
         """
         current_snap = self.current_dir()
-        old = self.manifest(current_snap) if current_snap else Manifest.empty()
+        if base is not None:
+            old = base
+        else:
+            old = self.manifest(current_snap) if current_snap else Manifest.empty()
         version = old.version + 1
         vname = f"v{version:08d}"
         self.snapshots.mkdir(parents=True, exist_ok=True)
@@ -266,12 +371,12 @@ class Lake:
                 (staging / rel).parent.mkdir(exist_ok=True)
                 if isinstance(t, Written):
                     os.replace(t.path, staging / rel)  # encoded by a worker: just move it
-                    rows = t.rows
+                    rows, checksum = t.rows, t.checksum
                 else:
                     _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
                     failpoint("partition written")
-                    rows = t.num_rows
-                parts[d] = Partition(rel, version, rows)
+                    rows, checksum = t.num_rows, file_checksum(staging / rel)
+                parts[d] = Partition(rel, version, rows, checksum)
             partitions[table] = parts
         shards: dict[str, dict[str, Partition]] = {}
         for kind, changed_groups in (("state", state), ("serving", serving or {})):
@@ -291,7 +396,7 @@ class Lake:
                     rel = f"{group_dir(group)}/{key}-{vname}.parquet"
                     schema = STATE_SCHEMAS.get(group.split("/", 1)[1]) if kind == "state" else None
                     _write_parquet(t if schema is None else t.cast(schema), staging / rel)
-                    kept[key] = Partition(rel, version, t.num_rows)
+                    kept[key] = Partition(rel, version, t.num_rows, file_checksum(staging / rel))
                 shards[group] = kept
         failpoint("state written")
         manifest = Manifest(
@@ -311,11 +416,7 @@ class Lake:
         os.replace(staging, final)
         fsync_dir(self.snapshots)
         failpoint("snapshot renamed")
-        tmp_link = self.data_dir / f".lake-link.{os.getpid()}"
-        tmp_link.unlink(missing_ok=True)
-        os.symlink(f"{SNAPSHOT_DIR}/{vname}", tmp_link)
-        os.replace(tmp_link, self.link)  # THE commit point: one atomic rename
-        fsync_dir(self.data_dir)
+        self._publish(vname)
         failpoint("link swapped")
         # the predecessor's grace period runs from now (the manifest's mtime says when)
         os.utime(final / "_manifest.json")
@@ -329,9 +430,86 @@ def group_dir(group: str) -> str:
 
 
 def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema | None) -> pa.Table:
-    tables = [pq.ParquetFile(snap / p.file).read() for _, p in sorted(shards.items())]
+    tables = [read_parquet_file(snap / p.file) for _, p in sorted(shards.items())]
     if schema is not None:
         tables = [t.cast(schema) for t in tables]
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def damaged_message(path: Path | str, problem: str) -> str:
+    """The one sentence for a lake file that cannot be read."""
+    return (
+        f"{path}: {problem}. The lake cannot be read at this version; `etl-duck check` "
+        "lists every damaged file and which older snapshot still holds an intact copy, "
+        "`etl-duck rebuild` recreates the lake from raw/ (the source of truth)"
+    )
+
+
+def read_parquet_file(path: Path) -> pa.Table:
+    """One Parquet file of the lake; LakeDamaged (naming it) if it cannot be read."""
+    try:
+        return pq.ParquetFile(path).read()
+    except FileNotFoundError:
+        raise LakeDamaged(damaged_message(path, "missing")) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeDamaged(damaged_message(path, f"unreadable ({exc})")) from None
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A file of the current snapshot that does not match its manifest."""
+
+    file: Path
+    problem: str  # "missing" | "checksum mismatch"
+    intact_copy: Path | None  # the same partition in an older snapshot, verified
+
+
+def verify(lake: Lake) -> tuple[Manifest, list[Damage]]:
+    """Check every file of the current snapshot against the checksums in its manifest
+    (``etl-duck check``). Files written before checksums existed are checked for presence."""
+    snap = lake.current_dir()
+    if snap is None:
+        raise LakeDamaged(f"no lake at {lake.link}: nothing to check (run `etl-duck ingest`)")
+    manifest = lake.manifest(snap)
+    damages: list[Damage] = []
+    older = sorted(
+        (c for c in lake.snapshots.iterdir() if c.name[:1] == "v" and c.name[1:].isdigit()
+         and c.name < snap.name),
+        reverse=True,
+    )  # fmt: skip
+    for rel, part in sorted(manifest.files().items()):
+        path = snap / rel
+        if not path.exists():
+            problem = "missing"
+        elif part.checksum and file_checksum(path) != part.checksum:
+            problem = "checksum mismatch"
+        else:
+            continue
+        damages.append(Damage(path, problem, _intact_copy(lake, older, path, rel)))
+    return manifest, damages
+
+
+def _intact_copy(lake: Lake, older: list[Path], damaged: Path, rel: str) -> Path | None:
+    """The same partition or shard in an older snapshot, if its own checksum holds and it
+    is not the same file (a hard link shares the damage)."""
+    key = rel.rsplit("/", 1)[0]  # table/session_date=… or _state/<name>
+    for snap in older:
+        try:
+            manifest = lake.manifest(snap)
+        except LakeDamaged:
+            continue
+        for other_rel, part in manifest.files().items():
+            if other_rel.rsplit("/", 1)[0] != key:
+                continue
+            if rel.startswith("_") and other_rel.rsplit("/", 1)[1][:4] != rel.rsplit("/", 1)[1][:4]:
+                continue  # shards: the same year
+            other = snap / other_rel
+            try:
+                same = damaged.exists() and os.path.samefile(other, damaged)
+                if not same and part.checksum and file_checksum(other) == part.checksum:
+                    return other
+            except OSError:
+                continue
+    return None

@@ -4,9 +4,11 @@ refreshed incrementally when the lake version changes (DESIGN.md "small files").
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +45,7 @@ class Serving:
         self._lock = threading.Lock()
         self.version = 0
         self.snapshot: Path | None = None
+        self._lease_renew_at = 0.0
         self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         self.changed_at: dict[date, int] = {}  # last lake version that changed each date
         self._loaded: dict[str, dict[str, int]] = {}
@@ -73,16 +76,35 @@ class Serving:
             self._local.cur = cur
         return cur
 
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[tuple[int, Path | None]]:
+        """Hold the tables at their current version while this thread reads several things
+        that must agree (other threads' refreshes wait; this thread's are no-ops)."""
+        with self._lock:
+            self._local.pinned = True
+            try:
+                yield self.version, self.snapshot
+            finally:
+                self._local.pinned = False
+
     def refresh(self) -> int:
         """Bring the tables to the lake's current version; cheap when nothing changed."""
         from etl_duck.lake.rollups import SERVING_TABLES
         from etl_duck.lake.schemas import TABLES
 
-        if self.lake.version() == self.version:
+        if getattr(self._local, "pinned", False):
+            return self.version
+        current = self.lake.version()
+        if current == self.version:
+            if self.snapshot is not None and time.time() > self._lease_renew_at:
+                self._hold(self.snapshot)
+            elif current == 0:
+                self._check_link()  # no link: a new data dir, or one deleted by hand
             return self.version
         with self._lock:
             snap = self.lake.current_dir()
             if snap is None:
+                self._check_link()
                 return self.version
             manifest = self.lake.manifest(snap)
             if manifest.version == self.version:
@@ -132,8 +154,19 @@ class Serving:
                 cur.execute("COMMIT")
                 # the last session is asked for constantly: answer it from memory
                 last = cur.execute(sql("last_session")).fetchall()
-            except BaseException:
+            except BaseException as exc:
                 cur.execute("ROLLBACK")
+                import duckdb
+
+                if isinstance(exc, duckdb.Error):
+                    from etl_duck.lake.snapshot import LakeDamaged
+
+                    first = str(exc).splitlines()[0]
+                    raise LakeDamaged(
+                        f"the serving tables of {snap} cannot be read ({first}); "
+                        "`etl-duck check` lists damaged files, `etl-duck rebuild` repairs "
+                        "the lake from raw/"
+                    ) from None
                 raise
             finally:
                 cur.execute(f"SET threads = {int(self.threads)}")
@@ -167,6 +200,7 @@ class Serving:
             }
             live = self._loaded["rounds"]
             self.last_date = date.fromisoformat(max(live)) if live else None
+            self._hold(snap)
             self.snapshot = snap
             self.version = manifest.version
             log.info(
@@ -177,6 +211,33 @@ class Serving:
                 (time.perf_counter() - t0) * 1000,
             )
             return self.version
+
+    def _check_link(self) -> None:
+        """No ``lake`` link: a new data dir, or a link deleted by hand (say so: queries
+        would otherwise answer as if the lake were empty)."""
+        from etl_duck.lake.snapshot import LakeDamaged
+
+        try:
+            versions = [c.name for c in self.lake.snapshots.iterdir() if c.name[1:].isdigit()]
+        except FileNotFoundError:
+            return
+        if versions:
+            raise LakeDamaged(
+                f"{self.lake.link} is missing although {self.lake.snapshots} holds snapshots "
+                f"up to {max(versions)}: run `etl-duck ingest` (it relinks the newest "
+                "complete snapshot) or `etl-duck rebuild`"
+            )
+
+    def _hold(self, snap: Path) -> None:
+        """Lease the snapshot the views read (the writer's expiry keeps it); renewed by
+        queries after half the lease, so a busy process never loses its files mid-query.
+        The snapshot left behind keeps a short lease for queries still running on it."""
+        from etl_duck.lake.snapshot import LEASE_SECONDS
+
+        if self.snapshot is not None and self.snapshot != snap:
+            self.lake.lease(self.snapshot, 60.0)
+        self.lake.lease(snap, LEASE_SECONDS)
+        self._lease_renew_at = time.time() + LEASE_SECONDS / 2
 
     def scope(self, cur: duckdb.DuckDBPyConnection, dates: list[date]) -> None:
         """Point this cursor's ``player_rounds`` / ``weapon_rounds`` at the partitions of

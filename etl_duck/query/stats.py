@@ -120,7 +120,20 @@ class Stats:
         cur = self.serving.cursor()
         if dates is not None:
             self.serving.scope(cur, dates)
-        df = _to_polars(cur.execute(text, used))
+        try:
+            df = _to_polars(cur.execute(text, used))
+        except Exception as exc:
+            import duckdb
+
+            if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException) and (
+                "parquet" in str(exc).lower()
+            ):
+                from etl_duck.lake.snapshot import LakeDamaged, damaged_message
+
+                raise LakeDamaged(
+                    damaged_message(self.serving.snapshot or "the lake", str(exc).splitlines()[0])
+                ) from None
+            raise
         ms = (time.perf_counter() - t0) * 1000
         self.timings.setdefault(name, []).append(ms)
         if ms > self.slow_query_ms:
@@ -632,30 +645,36 @@ class Stats:
         return with_metrics(rows).sort(["dpm", "kills"], descending=True, nulls_last=True)
 
     def status(self) -> dict[str, Any]:
-        """Headline numbers of the lake (version, sessions, rounds, players, dates)."""
-
-        def compute() -> dict[str, Any]:
+        """Headline numbers of the lake and every open problem (quarantined files, version
+        conflicts, rejected lines, partial files), all from ONE snapshot: no commit can
+        land between the numbers of one answer."""
+        self.serving.refresh()
+        with self.serving.pinned() as (version, snap):
             row = self.run("lake_status").row(0, named=True)
             excluded = self.run("excluded_rounds")
-            return {
-                **row,
-                "excluded": dict(zip(excluded["reason"], excluded["rounds"], strict=True)),
-            }
-
-        info = self._cached(("status",), (ALL_FROM, ALL_TO), compute)
-        files = self.lake.read_state("files")
-        quarantined = [r for r in files.to_pylist() if r["status"] == "quarantined"]
-        partial = [r["file_name"] for r in files.to_pylist() if r["status"] == "partial"]
+            files = self.lake.read_state("files", snap) if snap else None
+            ledger = files.to_pylist() if files is not None else []
+            rejected = self.lake.read_state("rejected_lines", snap).to_pylist() if snap else []
+            conflicts = self.lake.read_state("conflicts", snap).to_pylist() if snap else []
+            manifest = self.lake.manifest(snap) if snap else None
         return {
-            "version": self.serving.version,
-            **info,
-            "player_rounds": sum(
-                p.rows for p in self.lake.manifest().partitions["player_rounds"].values()
-            ),
-            "files": files.num_rows,
-            "quarantined": {r["file_name"]: r["reason"] for r in quarantined},
-            "partial": partial,
-            "rejected_lines": self.lake.read_state("rejected_lines").num_rows,
+            "version": version,
+            **row,
+            "excluded": dict(zip(excluded["reason"], excluded["rounds"], strict=True)),
+            "player_rounds": sum(p.rows for p in manifest.partitions["player_rounds"].values())
+            if manifest
+            else 0,
+            "files": len(ledger),
+            "quarantined": {
+                r["file_name"]: r["reason"] for r in ledger if r["status"] == "quarantined"
+            },
+            "conflicts": {f"{r['file_name']}@{r['version']}": r["reason"] for r in conflicts},
+            "partial": [r["file_name"] for r in ledger if r["status"] == "partial"],
+            "dismissed": [r["file_name"] for r in ledger if r["status"] == "dismissed"],
+            "rejected": [
+                f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}" for r in rejected
+            ],
+            "rejected_lines": len(rejected),
         }
 
     def warm(self) -> None:

@@ -126,9 +126,7 @@ class SiteDir:
         so the build does not wait for thousands of unlinks (the lake's old snapshots go
         the same way). A ``*.gc`` left by a crash goes with the next prune."""
         current, _ = self.current()
-        done = sorted(
-            p for p in self.versions.glob("v*") if not p.name.endswith((".tmp", ".gc"))
-        )
+        done = sorted(p for p in self.versions.glob("v*") if not p.name.endswith((".tmp", ".gc")))
         doomed = list(self.versions.glob("v*.tmp")) + list(self.versions.glob("v*.gc"))
         for old in done[:-keep] if keep > 0 else done:
             if current is None or old.resolve() != current:

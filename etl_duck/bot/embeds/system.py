@@ -29,16 +29,37 @@ def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
             value=", ".join(f"{esc(k)}: {v}" for k, v in excluded.items())[:1024],
             inline=False,
         )
-    quarantined = info.get("quarantined") or {}
-    if quarantined:
-        embed.add_field(
-            name=f"Quarantined files ({len(quarantined)})",
-            value="\n".join(f"`{esc(n)}`" for n in list(quarantined)[:5])[:1024],
-            inline=False,
-        )
+    # every open problem, as `etl-duck status` lists it (each field within Discord's 1,024)
+    problems = (
+        (
+            "Quarantined files",
+            [f"`{esc(n)}`: {esc(r)}" for n, r in (info.get("quarantined") or {}).items()],
+        ),
+        (
+            "Version conflicts",
+            [f"`{esc(k)}`: {esc(r)}" for k, r in (info.get("conflicts") or {}).items()],
+        ),
+        ("Rejected lines", [esc(line) for line in info.get("rejected") or []]),
+        ("Partial files (awaiting the rest)", [f"`{esc(n)}`" for n in info.get("partial") or []]),
+    )
+    for title, lines in problems:
+        if lines:
+            embed.add_field(name=f"{title} ({len(lines)})", value=_fit(lines, 1024), inline=False)
     for name, value in bot.items():
         embed.add_field(name=name, value=value[:1024] or "—", inline=True)
     return embed
+
+
+def _fit(lines: list[str], limit: int) -> str:
+    """As many whole lines as fit, then how many more (fix them with `etl-duck status`)."""
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        more = f"… and {len(lines) - i} more (`etl-duck status`)"
+        if sum(len(x) + 1 for x in out) + len(line) + len(more) + 2 > limit:
+            out.append(more)
+            break
+        out.append(line[: limit - len(more) - 2])
+    return "\n".join(out)
 
 
 def cache(stats: CacheStats, version: int, timings: dict[str, list[float]]) -> discord.Embed:

@@ -1,0 +1,190 @@
+"""The bodies of `etl-duck fetch` and `etl-duck watch`: the fetcher wired to the ingest
+pipeline, with progress, one summary line per poll and the exit-code scheme."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from etl_duck.fetch.poller import FetchReport, Ingest
+    from etl_duck.settings import Settings
+
+
+def report_lines(report: FetchReport) -> list[str]:
+    lines = [report.summary()]
+    lines += [f"  failed  {n}: {r}" for n, r in report.failed]
+    lines += [f"  skipped {n}: {r}" for n, r in report.skipped]
+    if report.ingest_error:
+        lines.append(f"  ingest  {report.ingest_error}")
+    summary = getattr(report.ingest_result, "summary", None)
+    if callable(summary):  # the real ingest's IngestReport
+        lines.append(f"  ingest  {summary()}")
+        lines += [f"    quarantined {n}: {r}" for n, r in report.ingest_result.quarantined.items()]  # type: ignore[attr-defined]
+        lines += [f"    conflict {n}: {r}" for n, r in report.ingest_result.conflicts.items()]  # type: ignore[attr-defined]
+        lines += [f"    rejected line {r}" for r in report.ingest_result.rejected]  # type: ignore[attr-defined]
+    return lines
+
+
+def exit_code(report: FetchReport) -> int:
+    if not report.ok:
+        return EXIT_FAILED
+    problems = getattr(report.ingest_result, "problems", False)
+    return EXIT_PARTIAL if problems or report.skipped else EXIT_OK
+
+
+def _ingest(settings: Settings) -> Ingest:
+    from etl_duck.pipeline import Ingestor
+
+    return Ingestor.from_settings(settings)
+
+
+def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
+    """``etl-duck fetch``: one poll, with a progress bar for a backlog and a summary.
+
+    Retries a connection lost mid-transfer a few times. Exit codes (README "Exit codes"):
+    0 done, 1 some files or the ingest failed / server unreachable, 2 setup problem (host
+    key, authentication, settings), 3 committed but some input was quarantined, rejected
+    or skipped, 130 interrupted (nothing half-fetched or half-ingested).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    from etl_duck.fetch.poller import Fetcher
+
+    out, err = Console(), Console(stderr=True)
+
+    async def main() -> int:
+        with Bar(
+            TextColumn("fetching"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task: Any = None
+
+            def on_progress(done: int, total: int) -> None:
+                nonlocal task
+                if total < 2:
+                    return  # a bar only for a backlog
+                if task is None:
+                    task = bar.add_task("fetch", total=total)
+                bar.update(task, completed=done, total=total)
+
+            fetcher = Fetcher(settings, ingest or _ingest(settings), progress=on_progress)
+            async with fetcher:
+                report = await fetcher.poll_once()
+                delay = settings.reconnect_backoff_s
+                for _ in range(3):
+                    if not report.connection_lost:
+                        break
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    task = None
+                    report = report.merge(await fetcher.poll_once())
+        for line in report_lines(report):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        return exit_code(report)
+
+    return run_async(main, err)
+
+
+def run_watch(
+    settings: Settings,
+    *,
+    ingest: Ingest | None = None,
+    on_start: Callable[[], object] | None = None,
+) -> int:
+    """``etl-duck watch``: poll until Ctrl-C (or SIGTERM); exit 0 on a clean stop.
+
+    ``on_start`` runs on the event loop before the first poll (``watch`` subscribes commit
+    listeners there, e.g. the static site's rebuild).
+
+    Polls faster while a session looks active: the server wrote a round file within
+    ``session_gap_minutes`` (the bot passes its own voice-channel rule to ``watch``).
+    The first Ctrl-C lets the current poll finish; a second one interrupts it (still safe:
+    nothing is ingested half).
+    """
+    from rich.console import Console
+
+    from etl_duck.fetch.poller import Fetcher
+
+    out, err = Console(), Console(stderr=True)
+
+    async def main() -> int:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        current = asyncio.current_task()
+
+        def on_signal() -> None:
+            if stop.is_set() and current is not None:
+                current.cancel()
+            else:
+                err.print("stopping after the current poll (Ctrl-C again to interrupt)")
+                stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal)
+
+        def on_report(report: FetchReport) -> None:
+            if report.downloaded or report.failed or report.ingest_error:
+                stamp = time.strftime("%H:%M:%S")
+                for line in report_lines(report):
+                    out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
+
+        if on_start is not None:
+            on_start()
+        async with Fetcher(settings, ingest or _ingest(settings)) as fetcher:
+            gap = settings.session_gap_minutes * 60.0
+
+            def active() -> bool:
+                # a session is on while the server wrote a round file within the session gap
+                last = fetcher.last_activity
+                return last is not None and time.time() - last < gap
+
+            out.print(
+                f"watching {settings.ssh_user}@{settings.ssh_host}:{settings.ssh_port} every "
+                f"{settings.poll_interval_s:g} s ({settings.active_poll_interval_s:g} s in a "
+                "session); Ctrl-C stops",
+                markup=False,
+                highlight=False,
+            )
+            try:
+                await fetcher.watch(stop, active, on_report=on_report)
+            except asyncio.CancelledError:
+                err.print("interrupted: nothing half-fetched or half-ingested")
+                return EXIT_INTERRUPTED
+        return EXIT_OK
+
+    return run_async(main, err)
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, int]], err: Any) -> int:
+    """Run a command's coroutine; setup problems exit 2, a failure 1, Ctrl-C 130."""
+    from rich.markup import escape
+
+    from etl_duck.fetch.sftp import AuthError, FetchConfigError, FetchError, HostKeyError
+
+    try:
+        return int(asyncio.run(main()))
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing half-fetched or half-ingested")
+        return EXIT_INTERRUPTED
+    except (HostKeyError, AuthError, FetchConfigError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return EXIT_USAGE
+    except (OSError, FetchError) as exc:  # the local side, or the server is unreachable
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return EXIT_FAILED

@@ -1,0 +1,134 @@
+"""The game server's stats folder as we see it: safe names, listing with lstat semantics
+(only regular files), and the stability rule for files the Lua may still be writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncssh
+
+from etl_duck.domain.parse import ParseError, is_stats_file_name, parse_file_name
+from etl_duck.fetch.sftp import CONNECTION_ERRORS, Connection, FetchConnectionError, FetchError
+
+log = logging.getLogger(__name__)
+
+_NAME_MAX = 255  # bytes, the usual file-system limit for one name
+
+
+def display_name(name: str | bytes) -> str:
+    """A name safe to print or log: invalid UTF-8 and control/format characters escaped."""
+    text = name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else name
+    return "".join(
+        c if unicodedata.category(c) not in _UNSAFE_CATEGORIES else ascii(c)[1:-1] for c in text
+    )
+
+
+#: Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def hostile_reason(raw: bytes) -> str | None:
+    """Why a remote name must not be used as a local file name, or None when it is safe.
+
+    The server is not trusted: a name with a separator or ``..`` could escape the raw store,
+    control characters can hide in logs and terminals (and ``$`` in a regex matches before a
+    trailing newline, so the stats pattern alone would accept ``…-round-1.txt\\n``).
+    """
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "name is not valid UTF-8"
+    if name.startswith("/"):
+        return "absolute path"
+    if "/" in name or "\\" in name:
+        parts = name.replace("\\", "/").split("/")
+        return "path traversal" if ".." in parts else "contains a path separator"
+    if any(unicodedata.category(c) in _UNSAFE_CATEGORIES for c in name):
+        return "control or invisible character in name"
+    if len(raw) > _NAME_MAX:
+        return f"name longer than {_NAME_MAX} bytes"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    name: str
+    raw_name: bytes  # exactly as the server sent it: used to open the file
+    size: int
+    mtime: int | None
+    date: str  # YYYY-MM-DD folder in the raw store (the file name's date)
+
+
+Skip = Callable[[str, str], None]  # (display name, reason)
+
+
+async def list_stats_files(
+    link: Connection, max_bytes: int, skip: Skip, failed: Callable[[str, str], None]
+) -> tuple[list[RemoteFile], int]:
+    """The stats files of the remote folder (and how many safe stats names it holds).
+    Hostile names, non-regular entries and oversized files are reported through ``skip``."""
+    for attempt in (1, 2):
+        reused = link.open
+        sftp = await link.client()
+        try:
+            entries = await sftp.readdir(link.remote_dir)  # bytes in, bytes names out
+            break
+        except CONNECTION_ERRORS as exc:
+            await link.drop()
+            # a connection kept between polls may have died quietly (server restart):
+            # one fresh attempt at once, before the caller's backoff
+            if not reused or attempt == 2:
+                msg = f"connection to {link.where} lost: {exc}"
+                raise FetchConnectionError(msg) from None
+        except asyncssh.SFTPError as exc:
+            folder = link.remote_dir.decode("utf-8", "backslashreplace")
+            msg = f"cannot list {folder!r} on {link.where}: {exc.reason}"
+            raise FetchError(msg) from None
+    files: list[RemoteFile] = []
+    listed = 0
+    for entry in entries:
+        raw = entry.filename
+        assert isinstance(raw, bytes)
+        if raw in (b".", b".."):
+            continue
+        reason = hostile_reason(raw)
+        if reason is not None:
+            skip(display_name(raw), reason)
+            continue
+        name = raw.decode("utf-8")
+        if not is_stats_file_name(name):
+            continue  # endstats, weapon stats, anything else: not ours, not reported
+        listed += 1
+        attrs = entry.attrs
+        if attrs.type not in (asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_UNKNOWN):
+            skip(name, "not a regular file")
+            continue
+        try:
+            fn = parse_file_name(name)
+        except ParseError as exc:
+            skip(name, exc.reason)
+            continue
+        if attrs.size is None:
+            failed(name, "server did not report a size")
+            continue
+        if attrs.size > max_bytes:
+            skip(name, f"larger than fetch_max_file_bytes ({attrs.size:,} B)")
+            continue
+        files.append(
+            RemoteFile(name, raw, attrs.size, attrs.mtime, fn.end_time.strftime("%Y-%m-%d"))
+        )
+    return files, listed
+
+
+async def is_regular(link: Connection, raw_name: bytes) -> bool:
+    """lstat the remote entry: listings may report a symbolic link as a regular file (its
+    target's attributes), and we fetch regular files only — never a link's target."""
+    sftp = await link.client()
+    attrs = await sftp.lstat(link.remote_path(raw_name))
+    if attrs.type == asyncssh.FILEXFER_TYPE_UNKNOWN and attrs.permissions is not None:
+        return (attrs.permissions & 0o170000) == 0o100000  # S_IFREG, for SFTPv3 servers
+    return bool(attrs.type == asyncssh.FILEXFER_TYPE_REGULAR)

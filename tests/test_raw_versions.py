@@ -1,0 +1,104 @@
+"""raw/ is the source of truth: every version of a name is kept, the growth rule picks the
+counted one, conflicts stay listed until an admin resolves them, rebuild agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl_duck.ingest.run import ingest_paths, rebuild, resolve
+from etl_duck.lake.rawstore import RawStore, RawStoreError
+from etl_duck.query.stats import Stats
+from tests.lakecheck import R1, content_digest, table_rows
+
+FULL = R1.read_bytes()
+LINES = FULL.split(b"\n")
+
+
+def _write(folder: Path, data: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / R1.name
+    path.write_bytes(data)
+    return path
+
+
+def _players(data_dir: Path) -> int:
+    return len(table_rows(data_dir, "player_rounds"))
+
+
+def test_a_file_cut_at_a_line_break_grows_into_its_full_version(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    cut = b"\n".join(LINES[:3]) + b"\n"  # header + 2 players: a valid, shorter file
+    first = ingest_paths(data_dir, [_write(tmp_path / "a", cut)])
+    assert first.ingested == [R1.name] and first.partial == []
+    assert _players(data_dir) == 2
+    second = ingest_paths(data_dir, [_write(tmp_path / "b", FULL)])
+    assert second.replaced == [R1.name] and not second.conflicts
+    assert _players(data_dir) == 6
+    versions = RawStore(data_dir).versions(R1.name)
+    assert [v.data for v in versions] == [cut, FULL]  # both kept, never overwritten
+    assert Stats(data_dir).status()["conflicts"] == {}
+    before = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == before
+
+
+def test_a_version_that_shrank_is_a_conflict_and_the_counted_one_stays(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    ingest_paths(data_dir, [_write(tmp_path / "a", FULL)])
+    shrunk = b"\n".join(LINES[:3]) + b"\n"
+    report = ingest_paths(data_dir, [_write(tmp_path / "b", shrunk)])
+    (key,) = report.conflicts
+    assert key.startswith(R1.name + "@") and "shorter" in report.conflicts[key]
+    assert _players(data_dir) == 6
+    status = Stats(data_dir).status()
+    assert list(status["conflicts"]) == [key]
+    rebuild(data_dir)  # the ledger's choice, not the newest file, decides
+    assert _players(data_dir) == 6
+    assert list(Stats(data_dir).status()["conflicts"]) == [key]
+    # the same conflicting copy again is a duplicate, not a second conflict
+    again = ingest_paths(data_dir, [_write(tmp_path / "c", shrunk)])
+    assert again.duplicates == [R1.name] and again.ingested == []
+
+
+def test_an_admin_keeps_the_other_version_and_rebuild_agrees(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    ingest_paths(data_dir, [_write(tmp_path / "a", FULL)])
+    other = FULL.replace(b"\\1\\1\\2\\", b"\\1\\1\\1\\", 1)  # another winner: differs
+    assert other != FULL
+    report = ingest_paths(data_dir, [_write(tmp_path / "b", other)])
+    (key,) = report.conflicts
+    version = key.split("@", 1)[1]
+    assert "differs" in report.conflicts[key]
+    with pytest.raises(RawStoreError):
+        resolve(data_dir, R1.name, keep="zz")
+    done = resolve(data_dir, R1.name, keep=version)
+    assert done.replaced == [R1.name] and done.committed
+    (round_row,) = table_rows(data_dir, "rounds")
+    assert round_row["winner_side"] == 1
+    assert Stats(data_dir).status()["conflicts"] == {}
+    before = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == before
+
+
+def test_a_dismissed_file_leaves_the_lake_and_the_open_list(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "2030-01-01-120000-supply-round-1.txt"
+    bad.write_bytes(b"not a header\n")
+    ingest_paths(data_dir, [bad])
+    assert bad.name in Stats(data_dir).status()["quarantined"]
+    resolve(data_dir, bad.name, dismiss=True)
+    status = Stats(data_dir).status()
+    assert bad.name not in status["quarantined"] and status["dismissed"] == [bad.name]
+
+
+def test_a_rerun_after_a_crash_counts_each_file_once(data_dir: Path, tmp_path: Path) -> None:
+    """The raw copies of a batch are stored but the commit never happened (pending list)."""
+    raw = RawStore(data_dir)
+    raw.store([(R1.name, FULL)])  # what a crashed ingest left: stored, pending, no commit
+    report = ingest_paths(data_dir, [_write(tmp_path / "a", FULL)])
+    assert report.ingested == [R1.name] and report.duplicates == []
