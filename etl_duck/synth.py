@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import re
 from bisect import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -1242,16 +1242,21 @@ def generate(
     days: int = 28,
     evenings_per_week: tuple[int, int] = (3, 4),
     write: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Truth:
     """Generate ``days`` days of community history into ``out_dir`` (flat) and return the truth.
 
-    ``write=False`` skips the files (same truth, same randomness).
+    ``write=False`` skips the files (same truth, same randomness). ``progress(phase, done,
+    total)`` is told after each evening.
     """
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
     sim = _Sim(seed, out_dir if write else None)
-    for day in _evening_days(seed, start, days, evenings_per_week):
+    evenings = _evening_days(seed, start, days, evenings_per_week)
+    for i, day in enumerate(evenings, start=1):
         sim.evening(day)
+        if progress is not None:
+            progress("writing evenings", i, len(evenings))
     files = sim.files
     truth = Truth()
     # session index by the 60-minute rule over file times (end to end)

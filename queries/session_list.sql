@@ -1,5 +1,6 @@
--- Gaming sessions (one row each) between two session dates; counted rounds only for the
--- numbers, but every session that has any round is listed.
+-- Gaming sessions (one row each) between two session dates: those with at least one
+-- counted round (the same definition `session DATE` and `last` use). `rounds` = counted
+-- rounds, `matches` = maps played (a map played twice counts twice), `maps` = distinct maps.
 -- Params: $date_from, $date_to.
 WITH players AS (
     SELECT session_id, count(DISTINCT guid) AS players
@@ -20,4 +21,5 @@ FROM rounds r
 LEFT JOIN players p USING (session_id)
 WHERE r.session_date BETWEEN $date_from AND $date_to
 GROUP BY r.session_id, r.session_date
+HAVING count(*) FILTER (WHERE r.counted) > 0
 ORDER BY r.session_id DESC

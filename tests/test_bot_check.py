@@ -11,7 +11,8 @@ import etl_duck.fetch.poller
 from etl_duck.bot import run_bot
 from tests.bot_fakes import make_lake, settings_for, template_lake
 
-SECRET = "never-print-this-token"
+#: the shape of a real bot token (base64 bot id . timestamp . secret); never printed
+SECRET = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhJk3a.never-print-this-secret-part-xyz0123"
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,22 @@ def test_check_passes_without_a_token(
     assert run_bot(settings_for(lake, discord_token=SECRET), check=True) == 0
     text = capsys.readouterr().out
     out = lines(text)
-    assert "25 sessions" in out["lake"] and "2024-04-16 → 2025-11-11" in out["lake"]
-    assert "set (not tried" in out["discord token"]
+    # sessions with a counted round (as `sessions` and `session DATE` count them)
+    assert "16 sessions" in out["lake"] and "2024-04-16 → 2025-11-11" in out["lake"]
+    assert (
+        out["discord token"].startswith("[ ok ]")
+        and "bot id 123456789012345678" in out["discord token"]
+    )
+    assert "verified only when the bot connects" in out["discord token"]
     assert SECRET not in text
+
+    # a bogus token fails --check (it used to pass, and fail only when connecting)
+    assert run_bot(settings_for(lake, discord_token="not-a-token"), check=True) == 1
+    out = lines(capsys.readouterr().out)
+    assert (
+        out["discord token"].startswith("[FAIL]")
+        and "does not look like a bot token" in out["discord token"]
+    )
 
 
 def test_check_fails_on_an_unusable_data_dir(

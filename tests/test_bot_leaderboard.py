@@ -103,7 +103,8 @@ def test_leaderboard_window_chart_and_bad_input(lake: Path, tmp_path: Path) -> N
 def test_status(lake: Path, tmp_path: Path) -> None:
     sessions, counted = lake_sql(
         lake,
-        "SELECT count(DISTINCT session_id), count(*) FILTER (WHERE counted) FROM {t}",
+        # a session is one with a counted round (as /sessions and /session list them)
+        "SELECT count(DISTINCT session_id) FILTER (WHERE counted), count(*) FILTER (WHERE counted) FROM {t}",
         "rounds",
     )[0]
 
@@ -126,7 +127,7 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
         for (d,) in lake_sql(
             lake,
             "SELECT DISTINCT session_date FROM {t} WHERE session_date >= '2025-11-01' "
-            "ORDER BY session_date DESC",
+            "AND counted ORDER BY session_date DESC",
             "rounds",
         )
     ]
@@ -134,7 +135,7 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
         m
         for (m,) in lake_sql(
             lake,
-            "SELECT DISTINCT strftime(session_date, '%Y-%m') m FROM {t} ORDER BY m DESC",
+            "SELECT DISTINCT strftime(session_date, '%Y-%m') m FROM {t} WHERE counted ORDER BY m DESC",
             "rounds",
         )
     ]

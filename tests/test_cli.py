@@ -36,17 +36,18 @@ def test_parse_reports_bad_lines_and_fails_on_a_bad_file(tmp_path: Path) -> None
     code, out = run(
         "parse", str(FIXTURES / "2026-03-14-224455-sw_goldrush_te-round-1.txt"), "--json"
     )
-    assert code == 0 and [r["line"] for r in json.loads(out)["rejected"]] == [3, 4, 5]
+    assert code == 3 and [r["line"] for r in json.loads(out)["rejected"]] == [3, 4, 5]
     bad = tmp_path / "2026-03-14-235959-supply-round-1.txt"
     bad.write_text("srv\\supply\\cfg\\x\\1\\2\\12:00\\8:41\n")
     code, out = run("parse", str(bad))
-    assert code == 2 and f"{bad.name}:1: H3 round" in out
+    assert code == 1 and f"{bad.name}:1: H3 round" in out
 
 
 def test_ingest_status_top_session_player_export(tmp_path: Path) -> None:
     d = str(tmp_path / "data")
     code, out = run("--data-dir", d, "ingest", str(REAL))
-    assert code == 0 and "92 ingested" in out and "4 duplicate" in out
+    assert code == 3 and "92 ingested" in out and "4 duplicate" in out  # README.md skipped
+    assert f"skipped {REAL / 'README.md'}: not a round stats file name" in " ".join(out.split())
     code, out = run("--data-dir", d, "status", "--json")
     status = json.loads(out)
     assert (status["rounds"], status["excluded"]) == (92, {"orphan_r2": 10})
@@ -76,7 +77,7 @@ def test_ingest_status_top_session_player_export(tmp_path: Path) -> None:
     code, out = run("--data-dir", d, "player", "vid", "--json")
     assert json.loads(out)["guid"] == "D8423F90"
     code, out = run("--data-dir", d, "player", "nobody-like-this")
-    assert code == 1 and "No player matches" in out
+    assert code == 2 and "No player matches" in out
     target = tmp_path / "totals.parquet"
     code, out = run(
         "--data-dir", d, "export", "player_totals", "--format", "parquet", "--out", str(target)
@@ -91,7 +92,7 @@ def test_rebuild_keeps_the_content(tmp_path: Path) -> None:
     run("--data-dir", d, "ingest", str(REAL))
     before = run("--data-dir", d, "status", "--json")[1]
     code, out = run("--data-dir", d, "rebuild")
-    assert code == 0 and "92 ingested" in out
+    assert code == 0 and "92 ingested" in out  # rebuild reads raw/ only: nothing skipped
     after = json.loads(run("--data-dir", d, "status", "--json")[1])
     assert {k: v for k, v in after.items() if k != "version"} == {
         k: v for k, v in json.loads(before).items() if k != "version"
@@ -100,10 +101,13 @@ def test_rebuild_keeps_the_content(tmp_path: Path) -> None:
 
 def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     d = str(tmp_path / "data")
-    code, out = run("--data-dir", d, "top", "nonsense")
-    assert code == 1 and "unknown leaderboard" in out
     code, out = run("--data-dir", d, "session", "last")
-    assert code == 1 and "No sessions" in out
+    assert code == 1 and "no lake at" in out
+    run("--data-dir", d, "ingest", str(FIXTURES / "2026-03-14-223140-etl_frostbite-round-1.txt"))
+    code, out = run("--data-dir", d, "top", "nonsense")
+    assert code == 2 and "unknown leaderboard" in out
+    code, out = run("--data-dir", d, "session", "2020-01-01")
+    assert code == 1 and "No session on 2020-01-01" in out
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:

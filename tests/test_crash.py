@@ -80,11 +80,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     count = root / "count"
     shutil.copytree(base, count, symlinks=True)
     lake_mod.set_failpoint(10**9)
+    t0 = time.perf_counter()
     ingest_paths(count, batch_b)
+    took = time.perf_counter() - t0  # how long the batch takes on this machine, now
     points = lake_mod._fail_count
     lake_mod.set_failpoint(0)
     assert old != new and points >= 15
-    return {"root": root, "base": base, "batch": batch_b, "old": old, "new": new, "points": points}
+    return {"root": root, "base": base, "batch": batch_b, "old": old, "new": new,
+            "points": points, "took": took}  # fmt: skip
 
 
 def _run_child(work: Path, batch: list[Path], failpoint: int) -> int:
@@ -142,7 +145,9 @@ def test_kill_at_random_times(scenario: dict[str, object], request: pytest.Fixtu
     for _ in range(kills):
         work = _fresh(scenario, "work")
         pid = _run_child(work, scenario["batch"], 0)  # type: ignore[arg-type]
-        time.sleep(rng.uniform(0, 0.12))
+        # delays straddle the whole ingest (a child's start-up included), however busy the
+        # machine is: some kills land before the link swap, some after
+        time.sleep(rng.uniform(0, 2.5 * float(str(scenario["took"]))))
         with contextlib.suppress(ProcessLookupError):  # it may have finished already
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

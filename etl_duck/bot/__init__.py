@@ -41,16 +41,32 @@ def run_bot(settings: Settings, check: bool = False) -> int:
     if token is None or not token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    import aiohttp
     import discord
 
+    # one handler on the root logger: the CLI's plain one would print every line twice
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
     discord.utils.setup_logging(level=logging.INFO)
     try:
         return asyncio.run(_serve(settings))
     except KeyboardInterrupt:
         return 0
     except discord.LoginFailure:
-        print("etl-duck bot: Discord rejected the token (ETL_DUCK_DISCORD_TOKEN).", file=sys.stderr)
+        print(
+            "etl-duck bot: Discord rejected the token (ETL_DUCK_DISCORD_TOKEN): copy it again "
+            "from the developer portal → Bot → Reset Token",
+            file=sys.stderr,
+        )
         return 2
+    except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+        print(
+            f"etl-duck bot: cannot reach Discord ({type(exc).__name__}: {exc}); check this "
+            "machine's network and DNS, then start the bot again",
+            file=sys.stderr,
+        )
+        return 1
 
 
 async def _serve(settings: Settings) -> int:

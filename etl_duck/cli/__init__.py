@@ -12,37 +12,22 @@ import sys
 from collections.abc import Sequence
 
 from etl_duck.cli import analytics, demo, files, lake, server, site  # noqa: F401  (register commands)
-from etl_duck.cli.app import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    STATE,
-    app,
-    err_console,
-)
+from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, STATE, app, err_console
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run one command line; returns the exit code (README "Exit codes")."""
-    import click
-
+    """Run one command line; returns the exit code (README "Exit codes"). Usage errors are
+    Typer's own (exit 2); long commands say what Ctrl-C left behind (exit 130)."""
     try:
-        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:  # bad flag, missing argument: usage error
-        exc.show()
-        return EXIT_USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        err_console.print(
-            "interrupted — the lake is unchanged (a commit is all or nothing); run the same "
-            "command again to finish",
-            highlight=False,
-        )
+        app(args=list(argv) if argv is not None else None, prog_name="etl-duck")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False, soft_wrap=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
         return _explain(exc)
-    return int(result) if isinstance(result, int) else 0
+    return 0
 
 
 def _explain(exc: Exception) -> int:

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from etl_duck.cli.app import (
+    EXIT_USAGE,
+    JsonFlag,
     app,
     console,
+    err_console,
     fail,
     json_rows,
     open_stats,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from etl_duck.query.stats import SessionReport
+
+
+def num(value: Any, decimals: int = 0, unit: str = "") -> str:
+    """A number as people read it; "—" where the files do not say (never "None")."""
+    if value is None:
+        return "—"
+    return f"{value:,.{decimals}f}{unit}" if decimals else f"{value:,}{unit}"
 
 
 @app.command()
@@ -25,7 +39,8 @@ def top(
     stat: Annotated[
         str,
         typer.Argument(
-            help="kills, kd, dpm, accuracy, headshot_rate, games, revives, gibs, objectives, efficiency, teamwork, multikills, grenade_kills"
+            help="kills, kd, dpm, accuracy, headshot_rate, games, revives, gibs, objectives, "
+            "efficiency, teamwork, multikills, grenade_kills"
         ),
     ],
     window: Annotated[
@@ -33,41 +48,64 @@ def top(
     ] = "all",
     limit: Annotated[int, typer.Option(help="How many players.")] = 10,
     min_rounds: Annotated[
-        int | None, typer.Option(help="Minimum rounds (default: setting).")
+        int | None, typer.Option(help="Minimum rounds (default: the setting).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """A leaderboard."""
+    show_top(stat, window, limit, min_rounds, as_json)
+
+
+def show_top(
+    stat: str, window: str = "all", limit: int = 10, min_rounds: int | None = None,
+    as_json: bool = False,
+) -> None:  # fmt: skip
     from etl_duck.domain.metrics import resolve_metric
     from etl_duck.query.stats import NoData
 
     stats = open_stats()
     try:
         metric = resolve_metric(stat)
+    except ValueError as exc:
+        fail(exc, EXIT_USAGE)
+    try:
         w = stats.resolve_window(window)
         board = stats.leaderboard(metric.key, w, limit=limit, min_rounds=min_rounds)
-    except (ValueError, NoData) as exc:
+    except ValueError as exc:
+        fail(exc, EXIT_USAGE)
+    except NoData as exc:
         fail(exc)
     if as_json:
         print_json({"stat": metric.key, "window": w.label, "rows": json_rows(board)})
         return
+    title = f"{metric.label} — {w.label}"
+    if not metric.descending:
+        title += " (lower is better)"
+    # the metric's own column, then rounds (unless that is the metric), then context
     extra = [c for c in ("kills", "deaths", "dpm") if c != metric.key]
-    t = Table("#", "player", metric.label, "rounds", *[c.upper() if c == "dpm" else c for c in extra],
-              title=f"{metric.label} — {w.label}")  # fmt: skip
+    columns = ["#", "player", metric.label]
+    if metric.key != "games":
+        columns.append("rounds")
+    t = Table(*columns, *[c.upper() if c == "dpm" else c for c in extra], title=title)
     for r in board.iter_rows(named=True):
-        cells = [f"{r[c] or 0:.1f}" if c == "dpm" else str(r[c]) for c in extra]
-        t.add_row(str(r["rank"]), r["name"], metric.format(r["value"]), str(r["rounds"]), *cells)
+        cells = [num(r[c], 1) if c == "dpm" else num(r[c]) for c in extra]
+        row = [str(r["rank"]), escape(r["name"]), metric.format(r["value"])]
+        if metric.key != "games":
+            row.append(num(r["rounds"]))
+        t.add_row(*row, *cells)
     console.print(t)
     if board.is_empty():
-        console.print("no player has enough rounds in this window")
+        threshold = f"{min_rounds}" if min_rounds is not None else "the minimum"
+        console.print(f"no player has {threshold} rounds in {w.label} (try --min-rounds 0)")
 
 
-def _session_json(rep: Any) -> dict[str, Any]:
+def _session_json(rep: SessionReport) -> dict[str, Any]:
     return {
         "session_id": rep.session_id,
         "session_date": rep.session_date.isoformat(),
         "start_time": rep.start_time.isoformat(),
         "end_time": rep.end_time.isoformat(),
+        "maps_played": rep.maps.height,
         "players": json_rows(rep.players),
         "maps": json_rows(rep.maps),
         "teams": None
@@ -79,16 +117,16 @@ def _session_json(rep: Any) -> dict[str, Any]:
     }
 
 
-def print_session(rep: Any) -> None:
+def print_session(rep: SessionReport) -> None:
     console.print(
         f"[bold]Session {rep.session_date}[/bold]  {rep.start_time:%H:%M} → {rep.end_time:%H:%M} "
-        f"({rep.duration}) · {rep.maps.height} maps · {rep.players.height} players"
+        f"({rep.duration}) · {rep.maps.height} maps played · {rep.players.height} players"
     )
     t = Table("player", "rounds", "kills", "deaths", "K/D", "DPM", "acc %", "revives")
     for r in rep.players.iter_rows(named=True):
-        t.add_row(r["name"], str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
-                  f"{r['kd']:.2f}", f"{r['dpm'] or 0:.1f}", f"{r['accuracy'] or 0:.1f}",
-                  str(r["revives"]))  # fmt: skip
+        t.add_row(escape(r["name"]), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+                  num(r["kd"], 2), num(r["dpm"], 1), num(r["accuracy"], 1),
+                  num(r["revives"]))  # fmt: skip
     console.print(t)
     m = Table("map", "rounds", "winner", "outcome")
     for r in rep.maps.iter_rows(named=True):
@@ -102,29 +140,48 @@ def print_session(rep: Any) -> None:
     if rep.teams:
         a, b = rep.teams
         console.print(f"Score: {a.name} {a.points} – {b.points} {b.name}")
-        console.print(f"  {a.name}: {', '.join(a.players)}")
-        console.print(f"  {b.name}: {', '.join(b.players)}")
+        console.print(f"  {a.name}: {escape(', '.join(a.players))}")
+        console.print(f"  {b.name}: {escape(', '.join(b.players))}")
     if rep.mvp:
         console.print(
-            f"MVP: [bold]{rep.mvp['name']}[/bold] ({rep.mvp['dpm']:.1f} DPM, {rep.mvp['kills']} kills)"
+            f"MVP: [bold]{escape(rep.mvp['name'])}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "
+            f"{num(rep.mvp['kills'])} kills)"
+        )
+
+
+def parse_day(text: str) -> date | None:
+    """`last`, `today`, `yesterday` or YYYY-MM-DD (None = the last session)."""
+    t = text.strip().lower()
+    if t in ("", "last"):
+        return None
+    if t == "today":
+        return date.today()
+    if t == "yesterday":
+        return date.today() - timedelta(days=1)
+    try:
+        return date.fromisoformat(t)
+    except ValueError:
+        fail(
+            f"{text!r} is not a session date: use last, today, yesterday or YYYY-MM-DD", EXIT_USAGE
         )
 
 
 @app.command()
 def session(
     which: Annotated[
-        str, typer.Argument(help="last or YYYY-MM-DD (the day the session started)")
+        str,
+        typer.Argument(help="last, today, yesterday or YYYY-MM-DD (the day the session started)"),
     ] = "last",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """The last session, or the session of a date: players, maps, stopwatch score, MVP."""
     from etl_duck.query.stats import NoData
 
+    day = parse_day(which)
     try:
-        day = None if which == "last" else date.fromisoformat(which)
         rep = open_stats().session(day)
-    except (ValueError, NoData) as exc:
-        fail(exc)
+    except NoData as exc:
+        fail(f"{exc} (`etl-duck sessions` lists the sessions)")
     if as_json:
         print_json(_session_json(rep))
     else:
@@ -134,34 +191,45 @@ def session(
 @app.command()
 def sessions(
     month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Sessions, newest first (optionally one month)."""
+    """Sessions with at least one counted round, newest first (optionally one month)."""
     try:
         df = open_stats().sessions(month)
     except ValueError as exc:
-        fail(exc)
+        fail(exc, EXIT_USAGE)
     if as_json:
         print_json(json_rows(df))
         return
-    t = Table("date", "start", "end", "rounds", "maps", "players")
+    t = Table("date", "start", "end", "counted rounds", "maps played", "players")
     for r in df.iter_rows(named=True):
         t.add_row(str(r["session_date"]), f"{r['start_time']:%H:%M}", f"{r['end_time']:%H:%M}",
-                  str(r["rounds"]), str(r["maps"]), str(r["players"]))  # fmt: skip
+                  num(r["rounds"]), num(r["matches"]), num(r["players"]))  # fmt: skip
     console.print(t)
+    if df.is_empty():
+        console.print("no session with a counted round" + (f" in {month}" if month else ""))
 
 
 @app.command()
 def player(
-    name_or_guid: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    name_or_guid: Annotated[
+        str, typer.Argument(help="A name (fuzzy, colour codes allowed), GUID or GUID prefix.")
+    ],
+    as_json: JsonFlag = False,
 ) -> None:
     """A player's career card."""
-    from etl_duck.query.stats import NoData, PlayerNotFound
+    from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
     try:
         card = open_stats().player(name_or_guid)
-    except (PlayerNotFound, NoData) as exc:
+    except PlayerAmbiguous as exc:
+        err_console.print(f"{escape(repr(exc.text))} matches several players; which one?")
+        for guid, name in exc.candidates:
+            err_console.print(f"  {escape(name)}  (etl-duck player {guid})", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except PlayerNotFound as exc:
+        fail(exc, EXIT_USAGE)
+    except NoData as exc:
         fail(exc)
     tot = card.totals
     if as_json:
@@ -172,49 +240,91 @@ def player(
             "aliases": json_rows(card.aliases), "maps": json_rows(card.maps),
         })  # fmt: skip
         return
-    console.print(f"[bold]{card.name}[/bold] ({card.guid})")
+    console.print(f"[bold]{escape(card.name)}[/bold] ({card.guid})")
     console.print(
-        f"rounds {tot['rounds']} · kills {tot['kills']} · deaths {tot['deaths']} · "
-        f"K/D {tot['kd']:.2f} · DPM {tot['dpm'] or 0:.1f} · accuracy {tot['accuracy'] or 0:.1f}%"
+        f"rounds {num(tot['rounds'])} · kills {num(tot['kills'])} · deaths {num(tot['deaths'])} · "
+        f"K/D {num(tot['kd'], 2)} · DPM {num(tot['dpm'], 1)} · "
+        f"accuracy {num(tot['accuracy'], 1, '%')}"
     )
     w = Table("weapon", "kills", "accuracy %")
     for r in card.weapons.head(5).iter_rows(named=True):
-        w.add_row(r["weapon"], str(r["kills"]), f"{r['accuracy'] or 0:.1f}")
+        w.add_row(r["weapon"], num(r["kills"]), num(r["accuracy"], 1))
     console.print(w)
-    console.print("aliases: " + ", ".join(card.aliases["name"].to_list()))
+    console.print("aliases: " + escape(", ".join(card.aliases["name"].to_list())))
+
+
+#: queries behind the serving tables and cards: not rows a person exports
+INTERNAL_QUERIES = ("rollup_", "career_", "round_by_file", "last_session", "lake_status")
+#: parameters the query API fills in when an export does not give them
+DEFAULTS: dict[str, Any] = {"session_id": None, "limit": 100}
+
+
+def exportable() -> list[str]:
+    from etl_duck.sqlfiles import query_names
+
+    return [q for q in query_names() if not q.startswith(INTERNAL_QUERIES)]
 
 
 @app.command()
 def export(
-    query: Annotated[str, typer.Argument(help="A query name from queries/ (e.g. player_totals).")],
+    query: Annotated[
+        str, typer.Argument(help="A query name (e.g. player_totals); any other lists them.")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="csv | parquet | json")] = "csv",
-    out: Annotated[Path, typer.Option("--out", help="Output file.")] = Path("export.csv"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: export.<format>).")
+    ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="name=value (dates as YYYY-MM-DD)")
+        list[str] | None,
+        typer.Option("--param", help="name=value, repeatable (dates as YYYY-MM-DD)"),
     ] = None,
 ) -> None:
-    """Run one query over the lake and write the rows to a file."""
+    """Run one query over the lake and write its rows, sorted, to a file."""
     from etl_duck.query.windows import ALL_FROM, ALL_TO
-    from etl_duck.sqlfiles import query_names
+    from etl_duck.sqlfiles import parameters, reads_detail
 
-    if query not in query_names():
-        fail(ValueError(f"unknown query {query!r}; choose one of: {', '.join(query_names())}"))
+    if query not in exportable():
+        fail(f"unknown query {query!r}; choose one of: {', '.join(exportable())}", EXIT_USAGE)
+    if fmt not in ("csv", "parquet", "json"):
+        fail(f"unknown format {fmt!r}; use csv, parquet or json", EXIT_USAGE)
+    wanted = parameters(query)
     params: dict[str, Any] = {
-        "date_from": ALL_FROM,
-        "date_to": ALL_TO,
-        "session_id": None,
-        "limit": 100,
+        k: v
+        for k, v in {**DEFAULTS, "date_from": ALL_FROM, "date_to": ALL_TO}.items()
+        if k in wanted
     }
     for p in param or []:
-        key, _, value = p.partition("=")
-        params[key] = date.fromisoformat(value) if key.startswith(("date", "day")) else value
-    df = open_stats().run(query, **params)
+        key, eq, value = p.partition("=")
+        if not eq or key not in wanted:
+            takes = ", ".join(sorted(wanted)) or "no parameters"
+            fail(f"{query} has no parameter {key!r} (it takes: {takes})", EXIT_USAGE)
+        try:
+            params[key] = date.fromisoformat(value) if key.startswith(("date", "day")) else value
+        except ValueError:
+            fail(f"--param {key}={value}: not a date (use YYYY-MM-DD)", EXIT_USAGE)
+    missing = sorted(wanted - params.keys())
+    if missing:
+        needed = " ".join(f"--param {m}=…" for m in missing)
+        fail(f"{query} needs {', '.join(missing)}: add {needed}", EXIT_USAGE)
+    stats = open_stats()
+    dates = None
+    if reads_detail(query):  # it reads one session's partition: the session id names it
+        sid = params.get("session_id")
+        if sid is None:
+            fail(f"{query} reads one session: add --param session_id=… (`etl-duck sessions "
+                 "--json` lists them)", EXIT_USAGE)  # fmt: skip
+        try:
+            dates = [date.fromisoformat(f"{str(sid)[:4]}-{str(sid)[4:6]}-{str(sid)[6:8]}")]
+            params["session_id"] = int(sid)
+        except ValueError:
+            fail(f"--param session_id={sid}: not a session id (YYYYMMDDHHMMSS)", EXIT_USAGE)
+    df = stats.run(query, dates, **params)
+    df = df.sort(df.columns, nulls_last=True)  # one order for every format
+    target = out or Path(f"export.{fmt}")
     if fmt == "csv":
-        df.write_csv(out)
+        df.write_csv(target)
     elif fmt == "parquet":
-        df.write_parquet(out)
-    elif fmt == "json":
-        out.write_text(json.dumps(json_rows(df), indent=1, default=str))
+        df.write_parquet(target)
     else:
-        fail(ValueError(f"unknown format {fmt!r}; use csv, parquet or json"))
-    console.print(f"wrote {df.height} rows to {out}")
+        target.write_text(json.dumps(json_rows(df), indent=1, default=str))
+    console.print(f"wrote {df.height} rows to {target}")

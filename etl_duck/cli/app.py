@@ -40,6 +40,20 @@ class State:
 
 STATE = State()
 
+#: ``--json`` on every command that prints results (a flag: no value; `metavar=""` keeps
+#: Typer's help from showing it as ``--json <bool>``)
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Machine-readable output (JSON on stdout).", metavar="")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from etl_duck import __version__
+
+        console.print(f"etl-duck {__version__}")
+        raise typer.Exit(EXIT_OK)
+
 
 @app.callback()
 def _global(
@@ -52,7 +66,18 @@ def _global(
         ),
     ] = Path("data"),
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log timings and slow queries.")
+        bool,
+        typer.Option("--verbose", "-v", help="Log progress details; show tracebacks.", metavar=""),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+            metavar="",
+        ),
     ] = False,
 ) -> None:
     import logging
@@ -81,7 +106,20 @@ def ingest_options() -> IngestOptions:
 
 
 def open_stats() -> Stats:
+    """The query API over ``--data-dir``; a clear error when there is no lake there."""
+    require_lake()
     return settings().stats()
+
+
+def require_lake() -> None:
+    """No lake at ``--data-dir``: say where we looked and what to do (not an empty table)."""
+    data_dir = STATE.data_dir
+    if (data_dir / "lake").is_symlink() or (data_dir / ".lake").is_dir():
+        return  # a lake, or a damaged one (the query API names the damage)
+    fail(
+        f"no lake at {data_dir}/lake — pass --data-dir DIR (or set ETL_DUCK_DATA_DIR) or run "
+        "`etl-duck ingest FILES…` to create one"
+    )
 
 
 def fail(exc: Exception | str, code: int = EXIT_FAILED) -> NoReturn:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from etl_duck.cli.analytics import print_session, top
+from etl_duck.cli.analytics import print_session, show_top
 from etl_duck.cli.app import (
     STATE,
     app,
@@ -14,7 +16,7 @@ from etl_duck.cli.app import (
     ingest_options,
     open_stats,
 )
-from etl_duck.cli.lake import print_report, status
+from etl_duck.cli.lake import print_report, show_status
 
 
 @app.command()
@@ -38,10 +40,10 @@ def demo(
     console.rule("2. ingest")
     print_report(ingest_paths(STATE.data_dir, [files], ingest_options()))
     console.rule("3. status")
-    status(as_json=False)
+    show_status()
     console.rule("4. leaderboards")
-    top("kills", window="all", limit=5, min_rounds=None, as_json=False)
-    top("dpm", window="month", limit=5, min_rounds=None, as_json=False)
+    show_top("kills", window="all", limit=5)
+    show_top("dpm", window="month", limit=5)
     console.rule("5. the last session")
     rep = open_stats().last_session()
     print_session(rep)
@@ -50,3 +52,11 @@ def demo(
     chart.write_bytes(session_overview_png(rep))
     console.rule("6. chart")
     console.print(f"wrote {chart}")
+    console.rule("next")
+    exe = Path(sys.executable).parent / "etl-duck"
+    console.print(
+        f"etl-duck is installed in the project's virtualenv: run {exe} --help (or "
+        "`source .venv/bin/activate` first, then `etl-duck --help`); this demo's lake is "
+        f"at {STATE.data_dir} (`etl-duck --data-dir {STATE.data_dir} status`)",
+        highlight=False,
+    )

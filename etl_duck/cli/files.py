@@ -7,14 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from etl_duck.cli.app import (
-    app,
-    console,
-    err_console,
-    print_json,
-)
+from etl_duck.cli.app import EXIT_PARTIAL, EXIT_USAGE, JsonFlag, app, console, fail, print_json
 
 
 @app.command()
@@ -22,19 +18,21 @@ def parse(
     files: Annotated[
         list[Path], typer.Argument(help="Stats files (give R1 and R2 to see round-only R2 values).")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show what the parser reads from stats files: header and one row per player."""
     from etl_duck.domain.pairing import round_only_all
     from etl_duck.domain.parse import ParseError, read_round_file
 
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        fail(f"no such file: {', '.join(map(str, missing))}", EXIT_USAGE)
     rounds = []
     for f in files:
         try:
             rounds.append(read_round_file(f))
-        except (ParseError, OSError) as exc:
-            err_console.print(f"[red]error[/red] {exc}")
-            raise typer.Exit(2) from None
+        except ParseError as exc:
+            fail(f"{exc} (the whole file cannot be read)")
     rows = round_only_all(rounds)
     out = []
     for r in rounds:
@@ -80,15 +78,24 @@ def parse(
         print_json(out if len(out) > 1 else out[0])
     else:
         for e in out:
-            hdr = e["header"] or {}
+            hdr = e["header"]
+            if hdr is None:
+                console.print(
+                    f"[bold]{escape(e['file'])}[/bold]  empty: 0 bytes (the writer had not "
+                    "written it yet); nothing to read"
+                )
+                continue
+            duration = hdr["duration_s"]
             console.print(
-                f"[bold]{e['file']}[/bold]  status={e['status']} layout={e['layout']} "
-                f"limit={hdr.get('time_limit_s')}s clock={hdr.get('next_time_limit_s')}s "
-                f"duration={hdr.get('duration_s')}"
+                f"[bold]{escape(e['file'])}[/bold]  status={e['status']} layout={e['layout'] or '—'} "
+                f"time limit {hdr['time_limit_s']} s · clock {hdr['next_time_limit_s']} s · "
+                f"duration {'unknown' if duration is None else f'{duration:g} s'}"
             )
             for rej in e["rejected"]:
                 console.print(
-                    f"  [red]rejected[/red] line {rej['line']} {rej['field']}: {rej['reason']}"
+                    f"  [red]rejected[/red] {escape(e['file'])}:{rej['line']}: {rej['field']}: "
+                    f"{escape(rej['reason'])}",
+                    soft_wrap=True,
                 )
             t = Table("guid", "name", "team", "row", "kills", "deaths", "dmg", "time_s", "xp")
             for p in e["players"]:
@@ -97,8 +104,8 @@ def parse(
                     str(p["deaths"]), str(p["damage_given"]), str(p["time_played_s"]), str(p["xp"]),
                 )  # fmt: skip
             console.print(t)
-    if any(r.status.value == "empty" for r in rounds):
-        raise typer.Exit(3)
+    if any(r.status.value == "empty" or r.rejected for r in rounds):
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 # --------------------------------------------------------------------------- synth
@@ -116,10 +123,16 @@ def synth(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-06",
 ) -> None:
     """Generate a synthetic community's stats files (deterministic)."""
+    from etl_duck.cli.progress import PhaseProgress
     from etl_duck.synth import generate
 
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        fail(f"--start {start!r} is not a date (use YYYY-MM-DD)", EXIT_USAGE)
     out.mkdir(parents=True, exist_ok=True)
-    truth = generate(out, seed=seed, start=date.fromisoformat(start), days=days)
+    with PhaseProgress() as progress:
+        truth = generate(out, seed=seed, start=first, days=days, progress=progress)
     console.print(
         f"wrote {len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds to {out}"
     )

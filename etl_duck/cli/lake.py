@@ -1,15 +1,22 @@
-"""`ingest`, `rebuild`, `status`: the lake and its raw store."""
+"""`ingest`, `rebuild`, `status`, `resolve`, `check`, `lake-path`: the lake and its raw
+store. Every problem is named (file, line, field, reason) and sets the exit code."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from etl_duck.cli.app import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
     STATE,
+    JsonFlag,
     app,
     console,
     err_console,
@@ -18,69 +25,149 @@ from etl_duck.cli.app import (
     open_stats,
     print_json,
 )
+from etl_duck.cli.progress import PhaseProgress
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from etl_duck.ingest.options import IngestReport
 
 
-def print_report(report: Any) -> None:
-    console.print(report.summary())
+def print_report(report: IngestReport) -> int:
+    """The summary, then every problem on a line of its own; returns the exit code."""
+    console.print(escape(report.summary()), highlight=False)
     for name, reason in sorted(report.quarantined.items()):
-        console.print(f"  [red]quarantined[/red] {name}: {reason}")
-    for name in report.partial:
-        console.print(f"  [yellow]partial[/yellow] {name}: complete lines kept, will be re-fetched")
-    for name in report.empty:
-        console.print(f"  [yellow]empty[/yellow] {name}: retry later")
-    for key, reason in sorted(report.conflicts.items()):
-        console.print(f"  [red]conflict[/red] {key}: {reason}", markup=True, soft_wrap=True)
+        console.print(f"  [red]quarantined[/red] {escape(reason)}", soft_wrap=True)
+        if not reason.startswith(name):
+            console.print(f"    ({escape(name)})")
+    for _, reason in sorted(report.conflicts.items()):
+        console.print(f"  [red]conflict[/red] {escape(reason)}", soft_wrap=True)
     for line in report.rejected:
-        console.print(f"  [yellow]rejected line[/yellow] {line}", soft_wrap=True)
+        console.print(f"  [yellow]rejected line[/yellow] {escape(line)}", soft_wrap=True)
+    for path, why in sorted(report.skipped.items()):
+        console.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(why)}", soft_wrap=True)
+    for name in report.partial:
+        console.print(
+            f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; complete lines "
+            "kept, not counted until the whole file arrives",
+            soft_wrap=True,
+        )
+    for name in report.empty:
+        console.print(
+            f"  [yellow]empty[/yellow] {escape(name)}: 0 bytes (the writer had not written "
+            "yet); ingest it again later",
+            soft_wrap=True,
+        )
+    return EXIT_PARTIAL if report.problems else EXIT_OK
+
+
+def _interruptible(work: Callable[[], IngestReport]) -> IngestReport:
+    """Run an ingest; on Ctrl-C say what state the lake is in and how to finish."""
+    from etl_duck.lake.snapshot import Lake
+
+    try:
+        return work()
+    except KeyboardInterrupt:
+        version = Lake(STATE.data_dir).version()
+        err_console.print(
+            f"interrupted — the lake is at version {version} (a commit is all or nothing); "
+            "run the same command again to finish",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Stats files or folders.")],
+    paths: Annotated[list[Path], typer.Argument(help="Stats files or folders of them.")],
 ) -> None:
-    """Ingest stats files into the lake (one commit for the whole batch)."""
-    from rich.progress import Progress
-
+    """Ingest stats files into the lake (one commit for the whole batch). Files named
+    YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt are read; anything else is skipped and named."""
     from etl_duck.ingest.run import ingest_paths
 
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("reading files", total=None)
-
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        report = ingest_paths(STATE.data_dir, paths, ingest_options(), tick)
-    print_report(report)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(map(str, missing))}", EXIT_USAGE)
+    with PhaseProgress() as progress:
+        report = _interruptible(
+            lambda: ingest_paths(STATE.data_dir, paths, ingest_options(), progress)
+        )
+    raise typer.Exit(print_report(report))
 
 
 @app.command()
 def rebuild() -> None:
-    """Recreate the lake from data/raw (same content as before)."""
+    """Recreate the lake from data/raw alone (the versions the ledger counts, the choices
+    admins made); repairs a damaged lake."""
     from etl_duck.ingest.run import rebuild as rebuild_lake
 
-    print_report(rebuild_lake(STATE.data_dir, ingest_options()))
+    with PhaseProgress() as progress:
+        report = _interruptible(
+            lambda: rebuild_lake(STATE.data_dir, ingest_options(), progress=progress)
+        )
+    raise typer.Exit(print_report(report))
+
+
+def _leftovers(data_dir: Path) -> list[str]:
+    """Traces of an interrupted ingest, and what will clean them."""
+    from etl_duck.lake.rawstore import PENDING, RawStore
+
+    out: list[str] = []
+    pending = RawStore(data_dir).pending() if (data_dir / PENDING).exists() else []
+    if pending:
+        out.append(
+            f"{len(pending)} stored file(s) not yet committed ({data_dir / PENDING}): the next "
+            "`etl-duck ingest` (or the bot's next fetch) commits them"
+        )
+    scratch = list((data_dir / ".lake").glob("*.tmp")) if (data_dir / ".lake").exists() else []
+    if scratch:
+        out.append(
+            f"{len(scratch)} unfinished staging folder(s) in {data_dir / '.lake'}: the next "
+            "ingest removes them"
+        )
+    return out
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Lake version, sessions, rounds, players, date range, quarantined files."""
-    info = open_stats().status()
+def status(as_json: JsonFlag = False) -> None:
+    """Lake version, sessions, rounds, players, dates — and every open problem:
+    quarantined files, version conflicts, rejected lines, partial files, leftovers."""
+    raise typer.Exit(show_status(as_json))
+
+
+def show_status(as_json: bool = False) -> int:
+    """Print the status; returns the exit code (3 while problems are open)."""
+    info: dict[str, Any] = open_stats().status()
+    info["leftovers"] = _leftovers(STATE.data_dir)
+    problems = any(info[k] for k in ("quarantined", "conflicts", "rejected", "partial"))
     if as_json:
         print_json(info)
-        return
+        return EXIT_PARTIAL if problems else EXIT_OK
     t = Table(show_header=False, title=f"etl-duck lake at {STATE.data_dir}")
-    for key in ("version", "sessions", "rounds", "counted_rounds", "player_rounds", "players",
-                "first_date", "last_date", "files", "rejected_lines"):  # fmt: skip
-        t.add_row(key.replace("_", " "), str(info.get(key)))
+    for key, label in (("version", "lake version"), ("sessions", "sessions"),
+                       ("rounds", "rounds (files)"), ("counted_rounds", "counted rounds"),
+                       ("player_rounds", "player rows"), ("players", "players"),
+                       ("first_date", "first session"), ("last_date", "last session"),
+                       ("files", "files in the ledger")):  # fmt: skip
+        value = info.get(key)
+        t.add_row(label, "—" if value is None else str(value))
     for reason, n in info["excluded"].items():
         t.add_row(f"not counted: {reason}", str(n))
     console.print(t)
     for name, reason in info["quarantined"].items():
-        console.print(f"[red]quarantined[/red] {name}: {reason}")
-    for name in info["partial"]:
-        console.print(f"[yellow]partial, awaiting re-fetch[/yellow] {name}")
+        console.print(f"[red]quarantined[/red] {escape(name)}: {escape(reason)}", soft_wrap=True)
     for key, reason in info["conflicts"].items():
-        console.print(f"[red]conflict[/red] {key}: {reason}", soft_wrap=True)
+        console.print(f"[red]conflict[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
+    for line in info["rejected"]:
+        console.print(f"[yellow]rejected line[/yellow] {escape(line)}", soft_wrap=True)
+    for name in info["partial"]:
+        console.print(f"[yellow]partial, awaiting the rest[/yellow] {escape(name)}")
+    for line in info["leftovers"]:
+        console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
+    if not problems and not info["leftovers"]:
+        console.print("no open problems")
+    return EXIT_PARTIAL if problems else EXIT_OK
 
 
 @app.command()
@@ -90,16 +177,20 @@ def resolve(
         str | None, typer.Option(help="The version to count (its id, as `status` shows it).")
     ] = None,
     dismiss: Annotated[
-        bool, typer.Option("--dismiss", help="Set the file aside: it stays out of the lake.")
+        bool,
+        typer.Option("--dismiss", help="Set the file aside: it stays out of the lake.", metavar=""),
     ] = False,
 ) -> None:
     """Settle a version conflict or a quarantined file; recorded in raw/, so a rebuild
     makes the same choice."""
     from etl_duck.ingest.run import resolve as resolve_name
 
-    print_report(
-        resolve_name(STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options())
+    if (keep is None) == (not dismiss):
+        fail("give exactly one of --keep VERSION or --dismiss", EXIT_USAGE)
+    report = resolve_name(
+        STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options()
     )
+    raise typer.Exit(print_report(report))
 
 
 @app.command()

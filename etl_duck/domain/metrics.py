@@ -54,7 +54,7 @@ METRICS: dict[str, Metric] = {
         Metric("dpm", "DPM", DPM, decimals=1, help="Σdamage·60 / Σown seconds played"),
         Metric("accuracy", "Accuracy", ACCURACY, decimals=1, unit="%", help="Σhits / Σshots"),
         Metric(
-            "headshot_rate", "Headshot kills", HEADSHOT_RATE, decimals=1, unit="%",
+            "headshot_rate", "Headshot rate", HEADSHOT_RATE, decimals=1, unit="%",
             help="headshot kills / kills",
         ),
         Metric("games", "Rounds played", pl.col("rounds"), help="counted rounds played"),

@@ -10,7 +10,7 @@ conflicts is kept in raw/ and listed, never counted on its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
-from etl_duck.ingest.options import IngestReport
+from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
 from etl_duck.lake.fsutil import failpoint
 from etl_duck.lake.rawstore import Choice, RawStore, content_sha256
@@ -54,7 +54,7 @@ def admit(
     *,
     everything: bool = False,
     recheck: Iterable[str] = (),
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Admitted:
     """Store what is new among ``paths``; decide every touched name. ``everything``
     (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved."""
@@ -62,7 +62,7 @@ def admit(
     loaded: list[tuple[str, bytes]] = []
     for i, path in enumerate(candidates):
         if progress is not None and i % 500 == 0:
-            progress(i, len(candidates))
+            progress("reading files", i, len(candidates))
         name = path.name
         if not is_stats_file_name(name):
             why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
@@ -73,6 +73,8 @@ def admit(
             report.empty.append(name)  # the writer has not written yet: retry later
             continue
         loaded.append((name, data))
+    if progress is not None:
+        progress("reading files", len(candidates), len(candidates))
 
     # duplicates: content the ledger already counts (under this name or another); the
     # ledger (32k rows at 10 years) is probed, not turned into Python objects

@@ -28,7 +28,7 @@ from etl_duck.domain.parse import (
     parse_bytes,
 )
 from etl_duck.domain.sessions import RoundTime, Session, round_start
-from etl_duck.ingest.options import IngestOptions
+from etl_duck.ingest.options import IngestOptions, Progress
 from etl_duck.lake import rollups
 from etl_duck.lake.schemas import (
     PLAYER_ROUNDS_SCHEMA,
@@ -140,13 +140,18 @@ def _culprits(job: BuildJob, parsed: dict[str, RoundFile], exc: Exception) -> di
     return failed
 
 
-def run_jobs(jobs: list[BuildJob], workers: int) -> list[ChunkResult]:
+def run_jobs(
+    jobs: list[BuildJob], workers: int, progress: Progress | None = None
+) -> list[ChunkResult]:
     files = sum(len(j.files) for j in jobs)
     if workers == 0:
         # processes pay off for backfills; small batches stay in-process (no spawn cost)
         workers = min(os.cpu_count() or 1, 4) if files > 1500 else 1
     if workers <= 1 or len(jobs) < 2:
-        return [build_chunk(jobs)] if jobs else []
+        out = [build_chunk(jobs)] if jobs else []
+        if progress is not None and jobs:
+            progress("building partitions", files, files)
+        return out
     # ~8 chunks per worker balances the load; each chunk's rollups are one DuckDB pass
     size = max(1, len(jobs) // (workers * 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
@@ -159,8 +164,15 @@ def run_jobs(jobs: list[BuildJob], workers: int) -> list[ChunkResult]:
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+    results: list[ChunkResult] = []
+    done = 0
     with pool:
-        return list(pool.map(build_chunk, chunks))
+        for chunk, result in zip(chunks, pool.map(build_chunk, chunks), strict=True):
+            results.append(result)
+            done += sum(len(j.files) for j in chunk)
+            if progress is not None:
+                progress("building partitions", done, files)
+    return results
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: progress(phase, done, total): "reading files", "building partitions", "committing"
+Progress = Callable[[str, int, int], None]
 
 DEFAULT_FILLER_MAPS: tuple[str, ...] = ("mp_sillyctf",)
 

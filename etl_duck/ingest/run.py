@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from etl_duck.domain.sessions import Session
 from etl_duck.ingest.admit import admit
 from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, round_time, run_jobs
-from etl_duck.ingest.options import IngestOptions, IngestReport
+from etl_duck.ingest.options import IngestOptions, IngestReport, Progress
 from etl_duck.ingest.state import (
     changed_shards,
     drop_missing,
@@ -54,7 +54,7 @@ def ingest_paths(
     data_dir: Path | str,
     paths: Sequence[Path | str],
     options: IngestOptions | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     *,
     rebuild: bool = False,
     recheck: Sequence[str] = (),
@@ -106,7 +106,7 @@ def _ingest_locked(
     lake: Lake,
     paths: Sequence[Path | str],
     opts: IngestOptions,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     rebuild: bool,
     recheck: Sequence[str],
 ) -> IngestReport:
@@ -334,9 +334,11 @@ def _counted(raw: RawStore, name: str) -> bytes:
     return choice.counted.data
 
 
-def rebuild(data_dir: Path | str, options: IngestOptions | None = None) -> IngestReport:
+def rebuild(
+    data_dir: Path | str, options: IngestOptions | None = None, progress: Progress | None = None
+) -> IngestReport:
     """Recreate the whole lake from ``raw/`` (same content as incremental ingests)."""
-    return ingest_paths(data_dir, [], options, rebuild=True)
+    return ingest_paths(data_dir, [], options, progress, rebuild=True)
 
 
 def resolve(

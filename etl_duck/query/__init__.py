@@ -6,7 +6,16 @@ version-keyed LRU) and ``aio`` (the typed async facade for the bot). Imports no 
 asyncssh or matplotlib; heavy libraries load on first use.
 """
 
-from etl_duck.query.stats import NoData, PlayerNotFound, SessionReport, Stats
+from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
 
-__all__ = ["ALL_FROM", "ALL_TO", "NoData", "PlayerNotFound", "SessionReport", "Stats", "Window"]
+__all__ = [
+    "ALL_FROM",
+    "ALL_TO",
+    "NoData",
+    "PlayerAmbiguous",
+    "PlayerNotFound",
+    "SessionReport",
+    "Stats",
+    "Window",
+]

@@ -43,10 +43,31 @@ class NoData(LookupError):
 
 
 class PlayerNotFound(LookupError):
-    def __init__(self, text: str, suggestions: list[str]) -> None:
+    def __init__(self, text: str, suggestions: list[str], hint: str = "") -> None:
         self.text, self.suggestions = text, suggestions
-        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        if suggestions:
+            hint = f" Did you mean: {', '.join(suggestions)}?"
         super().__init__(f"No player matches {text!r}.{hint}")
+
+
+class PlayerAmbiguous(PlayerNotFound):
+    """Several players match about equally well: the caller must ask which one."""
+
+    def __init__(self, text: str, candidates: list[tuple[str, str]]) -> None:
+        self.candidates = candidates  # (guid, name), best first
+        listed = ", ".join(f"{name} ({guid})" for guid, name in candidates)
+        LookupError.__init__(
+            self,
+            f"{text!r} matches {len(candidates)} players: {listed}; give more of the "
+            "name, or a GUID",
+        )
+        self.text, self.suggestions = text, [n for _, n in candidates]
+
+
+#: GUIDs are 8 hex digits; shorter prefixes than this match too many players to be useful
+MIN_GUID_PREFIX = 4
+#: candidates within this score of the best are "about as good" (a lookup must ask)
+AMBIGUOUS_WITHIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -175,19 +196,20 @@ class Stats:
                 raise ValueError(f"date range {window!r} ends before it starts")
             return Window("range", lo, hi)
         self.serving.refresh()
-        ref = as_of or self.serving.last_date or date.today()
-        if w == "season":
-            q0 = (ref.month - 1) // 3 * 3 + 1
-            start = date(ref.year, q0, 1)
-            end = date(ref.year + (q0 == 10), (q0 + 2) % 12 + 1, 1) - timedelta(days=1)
-            return Window("season", start, end)
-        if w == "month":
-            start = ref.replace(day=1)
-            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-            return Window("month", start, end)
-        if w == "week":
-            start = ref - timedelta(days=ref.weekday())
-            return Window("week", start, start + timedelta(days=6))
+        today = date.today()
+        ref = as_of or self.serving.last_date or today
+        if w in ("season", "month", "week"):
+            if w == "season":
+                q0 = (ref.month - 1) // 3 * 3 + 1
+                start = date(ref.year, q0, 1)
+                end = date(ref.year + (q0 == 10), (q0 + 2) % 12 + 1, 1) - timedelta(days=1)
+            elif w == "month":
+                start = ref.replace(day=1)
+                end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            else:
+                start = ref - timedelta(days=ref.weekday())
+                end = start + timedelta(days=6)
+            return Window(w, start, end, latest_data=as_of is None and not start <= today <= end)
         if w == "session":
             sid, sdate = self._last_session_id()
             return Window("session", sdate, sdate, sid)
@@ -427,25 +449,37 @@ class Stats:
         return self._cached(("find_player", text.lower(), limit), (ALL_FROM, ALL_TO), compute)
 
     def resolve_player(self, text: str) -> tuple[str, str]:
-        """(guid, current name) for a GUID, GUID prefix or alias; PlayerNotFound otherwise."""
+        """(guid, current name) for a GUID, GUID prefix or alias (colour codes allowed, as
+        typed in the game). PlayerAmbiguous when several players match about equally
+        well; PlayerNotFound (with suggestions or a hint) when none does."""
+        from etl_duck.domain.parse import clean_name
+
         career = self._career()
-        key = text.strip()
+        key = clean_name(text).strip()
         if key.upper() in career.current_names:  # a full GUID
             return key.upper(), career.current_names[key.upper()]
         exact = career.names.get(key.lower(), set())
         if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
             guid = next(iter(exact))
             return guid, career.current_names[guid]
-        found = self.find_player(text)
+        if len(exact) > 1:  # one alias, several players (a name someone else took later)
+            raise PlayerAmbiguous(text, sorted((g, career.current_names[g]) for g in exact))
+        found = self.find_player(key)
         if found.is_empty():
-            raise PlayerNotFound(text, [])
+            hint = ""
+            if len(key) < MIN_GUID_PREFIX and all(c in "0123456789abcdefABCDEF" for c in key):
+                hint = f" GUID prefixes need at least {MIN_GUID_PREFIX} characters."
+            raise PlayerNotFound(text, [], hint)
         top = found.row(0, named=True)
-        strong = top["score"] >= 1.5 or (
-            top["score"] >= 1.0 and (found.height == 1 or found["score"][1] < top["score"])
-        )
-        if not strong:
-            raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
-        return str(top["guid"]), str(top["name"])
+        if top["score"] >= 1.5:  # a GUID prefix or an exact name
+            return str(top["guid"]), str(top["name"])
+        close = found.filter(found["score"] >= top["score"] - AMBIGUOUS_WITHIN)
+        if top["score"] >= 1.0 and close.height == 1:
+            return str(top["guid"]), str(top["name"])
+        if top["score"] >= 1.0:
+            rows = close.head(10).iter_rows(named=True)
+            raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
+        raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
 
     def _career(self) -> CareerIndex:
         """Per-player weapons, maps, aliases and last rounds, built once per lake version

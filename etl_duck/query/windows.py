@@ -16,6 +16,9 @@ class Window:
     date_from: date
     date_to: date
     session_id: int | None = None
+    #: a relative window counted from the latest data, not from today (so an old lake does
+    #: not look broken): said in the label
+    latest_data: bool = False
 
     @property
     def label(self) -> str:
@@ -23,4 +26,14 @@ class Window:
             return "all time"
         if self.name == "session":
             return f"session of {self.date_from.isoformat()}"
-        return f"{self.name} {self.date_from.isoformat()} → {self.date_to.isoformat()}"
+        d = self.date_from
+        if self.name == "month":
+            base = f"month {d:%Y-%m}"
+        elif self.name == "season":
+            base = f"season {d.year}-Q{(d.month - 1) // 3 + 1}"
+        elif self.name == "week":
+            year, week, _ = d.isocalendar()
+            base = f"week {year}-W{week:02d}"
+        else:
+            base = f"{d.isoformat()} → {self.date_to.isoformat()}"
+        return base + (" (latest data)" if self.latest_data else "")

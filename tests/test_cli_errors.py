@@ -1,0 +1,294 @@
+"""The admin's first hour, through the real entry point (``etl_duck.cli.run``, what the
+``etl-duck`` script calls): every error path is one clear line and an exit code from one
+scheme (0 done, 1 failed, 2 usage, 3 committed with problems, 130 interrupted); problems
+are named; output reads as a person expects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl_duck.cli import run
+from etl_duck.ingest.run import ingest_paths
+from tests.conftest import FIXTURES, REAL
+
+Result = tuple[int, str, str]
+
+
+@pytest.fixture(scope="module")
+def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cli") / "data"
+    ingest_paths(data, [REAL])
+    return data
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    code = run([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_clear_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- error paths
+
+
+def test_paths_that_do_not_exist_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    d = tmp_path / "data"
+    code, _, err = cli(capsys, "--data-dir", d, "ingest", tmp_path / "nodir")
+    assert code == 2 and "no such file or folder" in one_clear_line(err)
+    missing = tmp_path / "2030-01-01-120000-supply-round-1.txt"  # looks like a round file
+    code, _, err = cli(capsys, "--data-dir", d, "ingest", missing)
+    assert code == 2 and str(missing) in one_clear_line(err)
+    code, _, err = cli(capsys, "--data-dir", d, "parse", missing)
+    assert code == 2 and "no such file" in one_clear_line(err)
+
+
+def test_no_lake_says_where_it_looked_and_what_to_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for command in (["status"], ["top", "kills"], ["sessions"], ["player", "x"]):
+        code, out, err = cli(capsys, "--data-dir", tmp_path / "none", *command)
+        line = one_clear_line(err)
+        assert code == 1 and "no lake at" in line and "--data-dir" in line, command
+        assert out == ""
+
+
+def test_a_read_only_data_dir_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl_duck.lake.snapshot as snapshot
+
+    real_open = snapshot.os.open
+
+    def refuse(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".writer.lock"):  # root ignores chmod: refuse like a ro mount
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot.os, "open", refuse)
+    code, _, err = cli(capsys, "--data-dir", tmp_path / "d", "ingest", FIXTURES)
+    line = one_clear_line(err)
+    assert code == 1 and "permission denied" in line and ".writer.lock" in line
+    assert "must be writable" in line
+
+
+def test_export_checks_its_query_and_parameters(
+    capsys: pytest.CaptureFixture[str], real_lake: Path, tmp_path: Path
+) -> None:
+    d = real_lake
+    code, _, err = cli(capsys, "--data-dir", d, "export", "session_on_date")
+    assert code == 2 and "needs day: add --param day=" in one_clear_line(err)
+    code, _, err = cli(capsys, "--data-dir", d, "export", "player_totals", "--param", "nope=1")
+    assert code == 2 and "has no parameter 'nope'" in one_clear_line(err)
+    code, _, err = cli(capsys, "--data-dir", d, "export", "rollup_player_sessions")
+    line = one_clear_line(err)
+    assert code == 2 and "unknown query" in line and "rollup_" not in line.split("choose")[1]
+    code, _, err = cli(capsys, "--data-dir", d, "export", "session_on_date", "--param", "day=x")
+    assert code == 2 and "not a date" in one_clear_line(err)
+    # the format names the default file; CSV and JSON hold the same rows in the same order
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(out_dir)
+    try:
+        assert (
+            cli(capsys, "--data-dir", d, "export", "player_totals", "--format", "parquet")[0] == 0
+        )
+        assert cli(capsys, "--data-dir", d, "export", "player_totals", "--format", "json")[0] == 0
+        assert cli(capsys, "--data-dir", d, "export", "player_totals")[0] == 0
+    finally:
+        os.chdir(cwd)
+    import polars as pl
+
+    assert pl.read_parquet(out_dir / "export.parquet").height > 10
+    as_json = json.loads((out_dir / "export.json").read_text())
+    as_csv = pl.read_csv(out_dir / "export.csv")
+    assert [r["guid"] for r in as_json] == as_csv["guid"].to_list()
+
+
+def test_dates_and_flags_are_checked(capsys: pytest.CaptureFixture[str], real_lake: Path) -> None:
+    code, _, err = cli(capsys, "--data-dir", real_lake, "session", "yesterdy")
+    assert code == 2 and "is not a session date" in one_clear_line(err)
+    code, _, err = cli(capsys, "--data-dir", real_lake, "session", "2020-01-01")
+    assert code == 1 and "No session on 2020-01-01" in one_clear_line(err)
+    code, _, err = cli(capsys, "--data-dir", real_lake, "top", "kills", "--json", "true")
+    assert code == 2 and "Traceback" not in err  # a flag takes no value: Typer's usage error
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and out.startswith("etl-duck ")
+    code, out, _ = cli(capsys, "top", "--help")
+    assert "--json <bool>" not in " ".join(out.split())  # a flag, not a value
+
+
+def test_ctrl_c_says_where_the_lake_is_and_how_to_finish(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl_duck.ingest.run as ingest_run
+
+    d = tmp_path / "data"
+    ingest_paths(d, [FIXTURES / "2026-03-14-213512-supply-round-1.txt"])
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest_run, "ingest_paths", interrupted)
+    code, _, err = cli(capsys, "--data-dir", d, "ingest", FIXTURES)
+    line = one_clear_line(err)
+    assert code == 130 and "lake is at version 1" in line and "run the same command" in line
+
+
+def test_the_bot_without_network_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import discord.http
+
+    from tests.test_bot_check import SECRET
+
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:9/api/v10")  # refused
+    monkeypatch.setenv("ETL_DUCK_DISCORD_TOKEN", SECRET)
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code, out, err = cli(capsys, "--data-dir", tmp_path / "d", "bot")
+    finally:  # the bot installs its log handler on this test's captured stderr
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert code == 1 and "cannot reach Discord" in err and "Traceback" not in err
+    assert SECRET not in out + err
+    # discord.py's own log lines are printed once, not twice (plain and coloured)
+    logged = [line for line in err.splitlines() if "logging in using static token" in line]
+    assert len(logged) <= 1
+
+
+# --------------------------------------------------------------------------- problems named
+
+
+def test_ingest_names_every_problem_and_exits_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    r1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+    lines = r1.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"\t", b"\tx\t", 1)
+    (src / r1.name).write_bytes(b"\n".join(lines))
+    (src / f"{r1.stem} (copy).txt").write_bytes(r1.read_bytes())
+    (src / "stats 2025-11-01.txt").write_bytes(b"x")
+    (src / "2026-03-14-230000-supply-round-1.txt").write_bytes(b"broken header\n")
+    d = tmp_path / "data"
+    code, out, _ = cli(capsys, "--data-dir", d, "ingest", src)
+    text = " ".join(out.split())
+    assert code == 3
+    assert f"{r1.name}:3: extended fields" in text  # the rejected line, named
+    assert (
+        "(copy).txt: not a round stats file name (expected YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt)"
+        in text
+    )
+    assert "stats 2025-11-01.txt: not a round stats file name" in text
+    assert "quarantined 2026-03-14-230000-supply-round-1.txt" in text
+    code, out, _ = cli(capsys, "--data-dir", d, "status")
+    text = " ".join(out.split())
+    assert code == 3 and f"rejected line {r1.name}:3" in text
+    assert "quarantined 2026-03-14-230000-supply-round-1.txt" in text
+    info = json.loads(cli(capsys, "--data-dir", d, "status", "--json")[1])
+    assert info["rejected"] == [
+        f"{r1.name}:3: extended fields: unknown layout: 39 fields (33/36/37/38 known)"
+    ]
+    # a clean ingest exits 0
+    assert cli(capsys, "--data-dir", tmp_path / "clean", "ingest", r1)[0] == 0
+
+
+def test_status_mentions_leftovers_and_what_cleans_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from etl_duck.lake.rawstore import RawStore
+
+    d = tmp_path / "data"
+    ingest_paths(d, [FIXTURES / "2026-03-14-213512-supply-round-1.txt"])
+    r2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
+    RawStore(d).store([(r2.name, r2.read_bytes())])  # what an interrupted ingest leaves
+    _code, out, _ = cli(capsys, "--data-dir", d, "status")
+    text = " ".join(out.split())
+    assert "1 stored file(s) not yet committed" in text and "the next `etl-duck ingest`" in text
+    cli(capsys, "--data-dir", d, "ingest", r2)
+    assert "not yet committed" not in cli(capsys, "--data-dir", d, "status")[1]
+
+
+# --------------------------------------------------------------------------- output
+
+
+def test_leaderboards_label_what_they_show(
+    capsys: pytest.CaptureFixture[str], real_lake: Path
+) -> None:
+    d = real_lake
+    out = cli(capsys, "--data-dir", d, "top", "headshot_rate", "--limit", "3")[1]
+    assert "Headshot rate" in out and "Headshot kills" not in out
+    out = cli(capsys, "--data-dir", d, "top", "games", "--limit", "3")[1]
+    header = next(line for line in out.splitlines() if "player" in line)
+    assert header.count("rounds") + header.count("Rounds") == 1  # not twice
+    out = cli(capsys, "--data-dir", d, "top", "teamwork", "--limit", "3")[1]
+    assert "(lower is better)" in out
+    out = cli(capsys, "--data-dir", d, "top", "kills", "--window", "month", "--limit", "3")[1]
+    assert "month 2025-11 (latest data)" in out
+
+
+def test_sessions_and_session_agree(capsys: pytest.CaptureFixture[str], real_lake: Path) -> None:
+    d = real_lake
+    rows = json.loads(cli(capsys, "--data-dir", d, "sessions", "--json")[1])
+    assert rows and all(r["rounds"] > 0 for r in rows)  # only sessions with counted rounds
+    for r in rows[:5]:
+        code, out, _ = cli(capsys, "--data-dir", d, "session", r["session_date"], "--json")
+        s = json.loads(out)
+        assert code == 0 and s["maps_played"] == r["matches"]
+    text = cli(capsys, "--data-dir", d, "session", "2025-09-24")[1]
+    assert "None" not in text  # revives of old layouts show "—"
+    assert "maps played" in text
+
+
+def test_parse_of_an_empty_file_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "2030-01-01-120000-supply-round-1.txt"
+    empty.write_bytes(b"")
+    code, out, _ = cli(capsys, "parse", empty)
+    assert code == 3 and "empty: 0 bytes" in out and "None" not in out
+
+
+def test_player_lookup_asks_when_unsure(
+    capsys: pytest.CaptureFixture[str], real_lake: Path
+) -> None:
+    d = real_lake
+    code, _, err = cli(capsys, "--data-dir", d, "player", "s")
+    assert code == 2 and "matches several players; which one?" in err
+    assert err.count("etl-duck player ") >= 2
+    code, _, err = cli(capsys, "--data-dir", d, "player", "5D9")
+    assert code == 2 and "at least 4 characters" in one_clear_line(err)
+    code, out, _ = cli(capsys, "--data-dir", d, "player", "5D98")
+    assert code == 0 and "5D989160" in out
+    code, out, _ = cli(capsys, "--data-dir", d, "player", "^1.^7olz")  # as typed in game
+    assert code == 0 and "5D989160" in out
+
+
+def test_the_installed_script_runs_and_demo_says_how_to_run_it(tmp_path: Path) -> None:
+    exe = shutil.which("etl-duck", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    done = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("etl-duck ")
+    done = subprocess.run(
+        [exe, "--data-dir", str(tmp_path / "none"), "status"], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "no lake at" in done.stderr and "Traceback" not in done.stderr
