@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -113,9 +114,12 @@ def section(res: dict[str, Any]) -> str:
     cli = [c["wall_s"] for c in r["commits_cli"]]
     warm = [c["seconds"] for c in r["commits_warm"]]
     pages = [c["rendered"] for c in r["commits_cli"] + r["commits_warm"]]
-    ok = "✅" if r["full"]["wall_s"] <= TARGET_FULL_S else "❌"
-    ok2 = "✅" if _median(cli) <= TARGET_COMMIT_S else "❌"
+
+    def met(ok: bool) -> str:
+        return "✅" if ok else "❌"
+
     m = res["machine"]
+    load = res.get("load", [float("nan"), float("nan")])
     return "\n".join(
         [
             "## Static site (`etl-duck site`)",
@@ -130,16 +134,22 @@ def section(res: dict[str, Any]) -> str:
             "|---|---|---|",
             f"| Full site ≤ {TARGET_FULL_S:.0f} s (`etl-duck site`, fresh process, wall) | "
             f"{r['full']['wall_s']:.1f} s (build {r['full']['seconds']:.1f} s; peak RSS "
-            f"{r['full_peak_rss_mib']:.0f} MiB) | {ok} |",
-            f"| After a one-file commit ≤ {TARGET_COMMIT_S:.0f} s (`etl-duck site`, fresh "
-            f"process, wall) | median {_median(cli):.2f} s (max {max(cli):.2f} s) over "
-            f"{len(cli)} commits | {ok2} |",
+            f"{r['full_peak_rss_mib']:.0f} MiB) | {met(r['full']['wall_s'] <= TARGET_FULL_S)} |",
+            f"| After a one-file commit ≤ {TARGET_COMMIT_S:.0f} s: the commit listener "
+            f"(`etl-duck watch` / the bot, warm Stats) | median {_median(warm):.2f} s (max "
+            f"{max(warm):.2f} s) over {len(warm)} commits | "
+            f"{met(_median(warm) <= TARGET_COMMIT_S)} |",
+            f"| After a one-file commit ≤ {TARGET_COMMIT_S:.0f} s: `etl-duck site` in a fresh "
+            "process (wall: interpreter, imports and the serving load included) | median "
+            f"{_median(cli):.2f} s (max {max(cli):.2f} s) over {len(cli)} commits | "
+            f"{met(_median(cli) <= TARGET_COMMIT_S)} |",
+            "",
+            f"Load average (1 min) at the start and the end of the run: {load[0]:.1f} and "
+            f"{load[-1]:.1f} on {m['cores']} cores (a shared machine). A fresh process pays "
+            "~1 s for imports and ~0.6 s to load the 10-year serving tables before any page.",
             "",
             "| Other | Measured |",
             "|---|---|",
-            f"| After a one-file commit, long-running process (watch / bot listener, warm "
-            f"Stats) | median {_median(warm):.2f} s (max {max(warm):.2f} s) over {len(warm)} "
-            "commits |",
             f"| Pages rendered after a one-file commit | median {_median(pages):.0f} of "
             f"{r['full']['pages']:,} (home, indexes, search index, the session and its "
             "neighbour, its players, the leaderboards whose window holds the date) |",
@@ -160,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     work = args.work or Path(tempfile.mkdtemp(prefix="etl-duck-bench-site-"))
     try:
-        res = {
+        res: dict[str, Any] = {
             "command": " ".join(["python -m benchmarks.bench_site", *argv]),
             "machine": machine_info(),
             "started": f"{datetime.now():%Y-%m-%d %H:%M}",
+            "load": [os.getloadavg()[0]],
             "result": run(args.days, args.commits, work),
         }
+        res["load"].append(os.getloadavg()[0])
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

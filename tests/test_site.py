@@ -265,6 +265,9 @@ def test_out_must_be_a_site_or_empty(tmp_path: Path, built: tuple[Path, Path, St
     assert build_site(stats, empty, opts()).published and empty.is_symlink()
     code = CliRunner().invoke(app, ["--data-dir", str(data), "site", "--out", str(busy)])
     assert code.exit_code == 2 and "folder with files in it" in code.output
+    nothing = tmp_path / "no-data"
+    code = CliRunner().invoke(app, ["--data-dir", str(nothing), "site", "--out", str(empty)])
+    assert code.exit_code == 1 and "no lake at" in code.output
 
 
 def test_cli_site_json(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from etl_duck.cli.app import EXIT_USAGE, app, console, fail, print_json, settings
+from etl_duck.cli.app import EXIT_USAGE, app, console, fail, print_json, require_lake, settings
 
 
 @app.command()
@@ -28,6 +28,7 @@ def site(
     """Build or update the static site: only pages whose data changed are rendered."""
     from etl_duck.site import SiteError, SiteOptions, build_site
 
+    require_lake()
     s = settings()
     target = out if out is not None else s.site_path()
     try:
