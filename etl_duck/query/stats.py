@@ -338,12 +338,10 @@ class Stats:
     def session_reports(self, date_from: date, date_to: date) -> list[SessionReport]:
         """Every session that started in [date_from, date_to], oldest first, in one pass:
         the same reports as :meth:`session`, from a handful of queries over the window's
-        partitions instead of five per session (the static site renders thousands)."""
-
-        def compute() -> list[SessionReport]:
-            return self._session_reports(date_from, date_to, None)
-
-        return self._cached(("session_reports", date_from, date_to), (date_from, date_to), compute)
+        partitions instead of five per session (the static site renders thousands).
+        Not cached: a year of reports would crowd the LRU for one pass (the per-session
+        methods are)."""
+        return self._session_reports(date_from, date_to, None)
 
     def _session_report(self, sid: int, sdate: date) -> SessionReport:
         reports = self._session_reports(sdate, sdate, sid)
@@ -622,15 +620,11 @@ class Stats:
 
     def sessions_weapons(self, date_from: date, date_to: date) -> dict[int, pl.DataFrame]:
         """:meth:`session_weapons` of every session that started in the window, by session
-        id (one query over the window's partitions: the static site)."""
+        id, in one query over the window's partitions (a one-pass bulk read: not cached)."""
         from etl_duck.domain.metrics import ACCURACY
 
-        def compute() -> dict[int, pl.DataFrame]:
-            rows = self.run("session_weapons", self._dates_in(date_from, date_to), session_id=None)
-            return _by_session(rows.with_columns(ACCURACY.alias("accuracy")))
-
-        key = ("sessions_weapons", date_from, date_to)
-        return self._cached(key, (date_from, date_to), compute)
+        rows = self.run("session_weapons", self._dates_in(date_from, date_to), session_id=None)
+        return _by_session(rows.with_columns(ACCURACY.alias("accuracy")))
 
     # ---- a player's sessions (form, seasons)
 

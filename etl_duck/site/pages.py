@@ -97,31 +97,34 @@ def page_key(*parts: Any) -> str:
 
 
 class Sessions:
-    """Session reports and weapon tables for the session pages being rendered: per year in
-    one pass when many of a year's pages are stale (a full build), one by one otherwise."""
+    """Session reports and weapon tables for the session pages being rendered: a year in
+    one pass when many of its pages are stale (a full build), one by one otherwise. Holds
+    one year at a time (pages are rendered oldest first), so a full build of a long
+    history does not keep every report in memory."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.wanted: Counter[int] = Counter()
-        self._years: dict[int, tuple[dict[int, SessionReport], dict[int, pl.DataFrame]]] = {}
+        self._year: tuple[int, dict[int, SessionReport], dict[int, pl.DataFrame]] | None = None
 
     def get(self, session_id: int, day: date) -> tuple[SessionReport, pl.DataFrame]:
         year = day.year
         if self.wanted[year] >= BULK_SESSIONS:
-            if year not in self._years:
+            if self._year is None or self._year[0] != year:
+                self._year = None  # drop the previous year before loading the next
                 lo, hi = date(year, 1, 1), date(year, 12, 31)
                 reports = {r.session_id: r for r in self.stats.session_reports(lo, hi)}
-                self._years[year] = (reports, self.stats.sessions_weapons(lo, hi))
-            reports, weapons = self._years[year]
-            rep = reports[session_id]
-            return rep, weapons.get(session_id, _empty_weapons())
+                self._year = (year, reports, self.stats.sessions_weapons(lo, hi))
+            _, reports, weapons = self._year
+            return reports[session_id], weapons.get(session_id, _no_weapons())
         return (
             self.stats.session_by_id(session_id),
             self.stats.session_weapons(session_id, day),
         )
 
 
-def _empty_weapons() -> pl.DataFrame:
+def _no_weapons() -> pl.DataFrame:
+    """A session whose rounds recorded no weapon use (the page leaves the table out)."""
     import polars as pl
 
     return pl.DataFrame()
@@ -332,9 +335,9 @@ class Plan:
         )
 
     def _year(self, year: int) -> bytes:
-        listing = self.stats.sessions()
         import polars as pl
 
+        listing = self.stats.sessions()
         rows = listing.filter(pl.col("session_date").dt.year() == year)
         return self._render(
             "sessions_year.html",
