@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -42,16 +41,24 @@ def log(msg: str) -> None:
 
 
 def cli_site(data: Path, out: Path) -> dict[str, Any]:
-    """``etl-duck site --json`` in a fresh process; wall time measured around it."""
+    """``etl-duck site --json`` in a fresh process: wall time measured around it, and that
+    process's own peak RSS (``wait4``: not the ingest's parse workers)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-c", "from etl_duck.cli import main; main()", "--data-dir",
          str(data), "site", "--out", str(out), "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
     )  # fmt: skip
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    report: dict[str, Any] = json.loads(proc.stdout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"etl-duck site exited {proc.returncode}")
+    report: dict[str, Any] = json.loads(stdout)
     report["wall_s"] = wall
+    report["peak_rss_mib"] = usage.ru_maxrss / 1024
     return report
 
 
@@ -70,7 +77,7 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
 
     log("full site in a fresh process")
     full = cli_site(data, site)
-    full_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    full_rss = full["peak_rss_mib"]
     log(f"  {full['pages']} pages in {full['wall_s']:.1f} s")
     again = cli_site(data, site)
     files = ds.backlog[: 2 * commits]
