@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from etl_duck.ingest.options import IngestOptions
+
 if TYPE_CHECKING:
-    from etl_duck.ingest.options import IngestOptions
     from etl_duck.query.stats import Stats
+
+_INGEST = IngestOptions()  # the defaults
 
 
 class Settings(BaseSettings):
@@ -25,10 +28,13 @@ class Settings(BaseSettings):
 
     # --- lake and analytics
     data_dir: Path = Path("data")
-    session_gap_minutes: int = Field(60, ge=1, description="gap that starts a new gaming session")
-    timezone: str = Field("Europe/Berlin", description="the game server's local time zone")
+    # the ingest's own defaults: one place says what the lake is derived with
+    session_gap_minutes: int = Field(
+        _INGEST.session_gap_minutes, ge=1, description="gap that starts a new gaming session"
+    )
+    timezone: str = Field(_INGEST.timezone, description="the game server's local time zone")
     min_rounds: int = Field(10, ge=0, description="minimum rounds to appear on a leaderboard")
-    filler_maps: list[str] = Field(default_factory=lambda: ["mp_sillyctf"])
+    filler_maps: list[str] = Field(default_factory=lambda: list(_INGEST.filler_maps))
     slow_query_ms: float = Field(50.0, description="queries slower than this are logged")
 
     # --- SSH / SFTP fetch (the game server)
@@ -93,8 +99,6 @@ class Settings(BaseSettings):
 
     def ingest_options(self) -> IngestOptions:
         """What the lake's content depends on (CLI, fetch pipeline and bot share it)."""
-        from etl_duck.ingest.options import IngestOptions
-
         return IngestOptions(
             session_gap_minutes=self.session_gap_minutes,
             filler_maps=tuple(self.filler_maps),

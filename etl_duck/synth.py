@@ -48,7 +48,7 @@ BOT_GUID = "OMNIBOT0"
 SESSION_GAP_S = 3600
 
 
-def clean_name(raw: str) -> str:
+def clean_name(raw: str) -> str:  # deliberately not the parser's: the truth stays independent
     """ET colour rule: ``^`` followed by any character except ``^`` is a colour code."""
     return _COLOUR_RE.sub("", raw)
 

@@ -25,10 +25,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="parser fuzz size (default: 1,000 in a normal run, 100,000 with --runslow)",
     )
     parser.addoption(
-        "--budget-seconds",
+        "--cpu-budget-seconds",
         type=float,
         default=0,
-        help="fail the run when the whole suite takes longer than this (0 = no budget)",
+        help="fail when the suite's CPU time (every worker and its children) exceeds this; "
+        "CPU time does not grow when the machine is busy, wall time does (0 = no budget)",
+    )
+    parser.addoption(
+        "--wall-warning-seconds",
+        type=float,
+        default=0,
+        help="print a warning (never fail) when the suite's wall time exceeds this",
     )
 
 
@@ -49,12 +56,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _START = time.monotonic()
 
 
+def _cpu_seconds(children: bool = True) -> float:
+    """CPU time of this process and (optionally) its reaped children (parse workers, forks)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    if children:
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += kids.ru_utime + kids.ru_stime
+    return total
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    budget = session.config.getoption("--budget-seconds")
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: report its CPU time to the controller
+        workeroutput["cpu_seconds"] = _cpu_seconds()
+        return
     took = time.monotonic() - _START
-    if budget and took > budget:
-        print(f"\nsuite wall time {took:.0f} s exceeds the budget of {budget:.0f} s")
+    # with xdist, the workers report their own (and their children's) CPU time; the
+    # controller adds only its own, so a reaped worker is not counted twice
+    cpu = _cpu_seconds(children=False) + sum(_WORKER_CPU) if _WORKER_CPU else _cpu_seconds()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    line = f"suite: {took:.1f} s wall, {cpu:.1f} s CPU"
+    budget = config.getoption("--cpu-budget-seconds")
+    warn = config.getoption("--wall-warning-seconds")
+    if warn and took > warn:
+        line += f" — WARNING: wall time over {warn:.0f} s (a busy machine? see the CPU figure)"
+    if reporter is not None:
+        reporter.write_line(line)
+    if budget and cpu > budget and exitstatus == 0:
+        if reporter is not None:
+            reporter.write_line(f"CPU time {cpu:.0f} s exceeds the budget of {budget:.0f} s")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WORKER_CPU: list[float] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist hook (controller): collect each worker's CPU time as it finishes."""
+    out = getattr(node, "workeroutput", {})
+    if "cpu_seconds" in out:
+        _WORKER_CPU.append(float(out["cpu_seconds"]))
 
 
 @pytest.fixture

@@ -45,6 +45,12 @@ def content_digest(data_dir: Path) -> str:
     return h.hexdigest()
 
 
+def num(value: object) -> float:
+    """A Polars scalar (``Series.max()`` and friends) as a number, for comparisons."""
+    assert isinstance(value, int | float), value
+    return float(value)
+
+
 def table_rows(data_dir: Path, table: str, where: str = "true") -> list[dict[str, object]]:
     glob = str(data_dir / "lake" / table / "**" / "*.parquet")
     con = duckdb.connect()

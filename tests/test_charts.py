@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import subprocess
 import sys
@@ -24,6 +25,16 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+def pixels_of(data: bytes, colour: str) -> int:
+    """How many pixels of the PNG have exactly ``colour`` (#rrggbb): the marks drawn."""
+    from PIL import Image
+
+    rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    counts = dict((c, n) for n, c in image.getcolors(maxcolors=1 << 22) or [])
+    return counts.get(rgb, 0)
+
+
 @pytest.fixture(scope="module")
 def stats(tmp_path_factory: pytest.TempPathFactory) -> Stats:
     return Stats(template_lake(tmp_path_factory), min_rounds=1)
@@ -43,7 +54,17 @@ def test_compare_and_leaderboard_charts(stats: Stats) -> None:
     rows = stats.compare("vid", "SuperBoyy")
     assert png_size(charts.compare_radar_png(rows, ["dpm", "kd", "accuracy"])) == (700, 700)
     board = stats.leaderboard("kills", limit=10)
-    assert png_size(charts.leaderboard_png(board, "Kills — all time")) == (900, 600)
+    png = charts.leaderboard_png(board, "Kills — all time")
+    assert png_size(png) == (900, 600)
+    # bars are drawn, and they follow the data: halving the last player's value (the axis
+    # stays set by the first) shrinks the ink
+    ink = pixels_of(png, charts.PALETTE[0])
+    assert ink > 1000
+    last = pl.int_range(pl.len()) == pl.len() - 1
+    halved = board.with_columns(pl.when(last).then(pl.col("value") // 2).otherwise(pl.col("value")))
+    assert (
+        0 < pixels_of(charts.leaderboard_png(halved, "Kills — all time"), charts.PALETTE[0]) < ink
+    )
 
 
 def test_empty_inputs_still_render(report: SessionReport) -> None:
@@ -59,6 +80,7 @@ def test_empty_inputs_still_render(report: SessionReport) -> None:
         charts.leaderboard_png(pl.DataFrame({"name": [], "value": []}), "nothing"),
     ):
         assert data[:8] == PNG
+        assert pixels_of(data, charts.PALETTE[0]) == 0  # no data, no bars: only the notice
 
 
 def test_concurrent_rendering_in_threads(report: SessionReport) -> None:

@@ -6,6 +6,7 @@ are named; output reads as a person expects."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Result:
     code = run([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
@@ -69,16 +70,14 @@ def test_no_lake_says_where_it_looked_and_what_to_do(
 def test_a_read_only_data_dir_is_one_sentence(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import etl_duck.lake.snapshot as snapshot
-
-    real_open = snapshot.os.open
+    real_open = os.open
 
     def refuse(path: str, *args: object, **kwargs: object) -> int:
         if str(path).endswith(".writer.lock"):  # root ignores chmod: refuse like a ro mount
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(snapshot.os, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     code, _, err = cli(capsys, "--data-dir", tmp_path / "d", "ingest", FIXTURES)
     line = one_clear_line(err)
     assert code == 1 and "permission denied" in line and ".writer.lock" in line
@@ -101,8 +100,6 @@ def test_export_checks_its_query_and_parameters(
     # the format names the default file; CSV and JSON hold the same rows in the same order
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    import os
-
     cwd = os.getcwd()
     os.chdir(out_dir)
     try:

@@ -4,6 +4,7 @@ a batch of nothing but bad files (issue: one number once stopped every later ing
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,18 @@ def _with_value(folder: Path, name: str, field_index: int, value: bytes) -> Path
     return path
 
 
+def _fail_builds_with(monkeypatch: pytest.MonkeyPatch, victim: str, error: Exception) -> None:
+    """Building any date's rows that include ``victim`` raises ``error``."""
+    real_build = ingest_module.build_partition
+
+    def build(sessions: Any, files: Any, opts: Any) -> Any:
+        if victim in files:
+            raise error
+        return real_build(sessions, files, opts)
+
+    monkeypatch.setattr(ingest_module, "build_partition", build)
+
+
 @pytest.mark.parametrize("value", [b"99999999999", b"-2147483649", b"1" * 400])
 def test_an_out_of_range_value_rejects_its_line_and_later_ingests_go_on(
     data_dir: Path, tmp_path: Path, value: bytes
@@ -49,14 +62,9 @@ def test_a_file_whose_rows_cannot_be_built_is_quarantined_and_the_batch_lands(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = "2025-09-24-233657-te_escape2-round-2.txt"
-    real_build = ingest_module.build_partition
-
-    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
-        if victim in files:
-            raise OverflowError("simulated: a value the encoder cannot take")
-        return real_build(sessions, files, opts)
-
-    monkeypatch.setattr(ingest_module, "build_partition", build)
+    _fail_builds_with(
+        monkeypatch, victim, OverflowError("simulated: a value the encoder cannot take")
+    )
     report = ingest_paths(data_dir, [REAL])
     assert set(report.quarantined) == {victim}
     assert "OverflowError" in report.quarantined[victim]
@@ -77,14 +85,7 @@ def test_a_committed_file_that_can_no_longer_be_built_leaves_the_lake_visibly(
 ) -> None:
     ingest_paths(data_dir, [REAL / "2025-09-24-233255-te_escape2-round-1.txt"])
     old = "2025-09-24-233255-te_escape2-round-1.txt"
-    real_build = ingest_module.build_partition
-
-    def build(sessions, files, opts):  # type: ignore[no-untyped-def]
-        if old in files:
-            raise ValueError("simulated")
-        return real_build(sessions, files, opts)
-
-    monkeypatch.setattr(ingest_module, "build_partition", build)
+    _fail_builds_with(monkeypatch, old, ValueError("simulated"))
     report = ingest_paths(data_dir, [REAL / "2025-09-24-233657-te_escape2-round-2.txt"])
     assert set(report.quarantined) == {old} and report.ingested == [
         "2025-09-24-233657-te_escape2-round-2.txt"
@@ -107,6 +108,6 @@ def test_a_batch_of_only_bad_files_is_still_recorded_for_status(
 def test_rebuild_after_a_quarantine_gives_the_same_lake(data_dir: Path, tmp_path: Path) -> None:
     bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
     ingest_paths(data_dir, [REAL, bad])
-    before = sorted(r["file_name"] for r in table_rows(data_dir, "rounds"))
+    before = sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds"))
     rebuild(data_dir)
-    assert sorted(r["file_name"] for r in table_rows(data_dir, "rounds")) == before
+    assert sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds")) == before

@@ -15,7 +15,7 @@ def test_notebook_executes(
 ) -> None:
     data, _ = synthetic_lake
     monkeypatch.setenv("ETL_DUCK_DATA_DIR", str(data))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     namespace: dict[str, object] = {}
     cells = [c for c in nb.cells if c.cell_type == "code"]
     assert len(cells) >= 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def _counted(truth: Truth) -> list[TruthPlayerRound]:
     return list(truth.counted_rows())
 
 
-def _expected_totals(rows: list[TruthPlayerRound]) -> dict[str, dict[str, float | int | None]]:
+def _expected_totals(rows: list[TruthPlayerRound]) -> dict[str, dict[str, Any]]:
     acc: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
         a = acc[r.guid]
@@ -247,10 +248,18 @@ def test_weapon_stats_all_time_and_a_month(lake: tuple[Stats, Truth]) -> None:
     month = stats.resolve_window("month")
     days = _session_dates(truth)
     day_of = {r.file_name: days[r.session_index] for r in truth.rounds}
-    for window, keep in (
-        ("all", lambda r: True),
-        (month, lambda r: month.date_from <= day_of[r.file_name] <= month.date_to),
-    ):
+
+    def everything(r: TruthPlayerRound) -> bool:
+        return True
+
+    def this_month(r: TruthPlayerRound) -> bool:
+        return month.date_from <= day_of[r.file_name] <= month.date_to
+
+    windows: tuple[tuple[str | Window, Callable[[TruthPlayerRound], bool]], ...] = (
+        ("all", everything),
+        (month, this_month),
+    )
+    for window, keep in windows:
         kills: dict[str, int] = defaultdict(int)
         shots: dict[str, int] = defaultdict(int)
         for r in counted:

@@ -29,7 +29,7 @@ def test_one_round(data_dir: Path) -> None:
     ingest_paths(data_dir, [R1])
     stats = Stats(data_dir, min_rounds=0)
     board = stats.leaderboard("kills", limit=3)
-    kills = sorted((p.values["kills"] for p in read_round_file(R1).players), reverse=True)
+    kills = sorted((int(p.values["kills"] or 0) for p in read_round_file(R1).players), reverse=True)
     assert board["value"].to_list() == kills[:3]
     rep = stats.last_session()
     assert rep.players.height == 6 and rep.teams is None  # no complete map to score

@@ -104,8 +104,9 @@ def test_old_snapshots_go_at_once_unless_a_reader_holds_them(data_dir: Path) -> 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(_snapshots(data_dir)) > 3:
         time.sleep(0.05)  # the detached rm -rf finishes on its own
-    # the current one, the one before it, and the one a reader holds
-    assert _snapshots(data_dir) == ["v00000001", "v00000004", "v00000005"]
+    # the current one, the one before it, the spare the next commit builds in, and the one
+    # a reader holds
+    assert _snapshots(data_dir) == ["v00000001", "v00000003", "v00000004", "v00000005"]
     assert (
         held.name == "v00000001"
         and pl.scan_parquet(held / "rounds" / "**" / "*.parquet").collect().height == 6
@@ -114,9 +115,9 @@ def test_old_snapshots_go_at_once_unless_a_reader_holds_them(data_dir: Path) -> 
         os.utime(lease, (time.time() - 1, time.time() - 1))
     ingest_paths(data_dir, REAL_FILES[30:36])
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(_snapshots(data_dir)) > 2:
+    while time.monotonic() < deadline and len(_snapshots(data_dir)) > 3:
         time.sleep(0.05)
-    assert _snapshots(data_dir) == ["v00000005", "v00000006"]
+    assert _snapshots(data_dir) == ["v00000004", "v00000005", "v00000006"]
 
 
 def test_a_burst_of_commits_keeps_disk_bounded_and_a_held_reader_finishes(
@@ -149,7 +150,7 @@ def test_a_burst_of_commits_keeps_disk_bounded_and_a_held_reader_finishes(
         time.sleep(0.05)
     total, own = _du(data_dir / ".lake"), _du(current)
     assert total <= 3 * own, f".lake {total:,} B vs current snapshot {own:,} B"
-    assert len(_snapshots(data_dir)) == 3  # current, previous, held
+    assert len(_snapshots(data_dir)) == 4  # current, previous, spare, held
 
 
 def test_a_deleted_lake_link_is_reported_and_relinked_by_the_next_ingest(
@@ -282,3 +283,42 @@ def test_status_answers_from_one_snapshot_while_commits_land(
         stop.set()
         t.join()
     assert mixed == [] and reads[0] > 20, (mixed[:3], reads)
+
+
+def test_a_commit_touches_the_disk_the_same_whatever_the_history(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-file commit builds in a spare snapshot's folder: it creates, links and removes
+    a handful of entries however many partitions the lake holds (before: one folder and
+    one link per partition and table, every commit; 33k at 30 years)."""
+    counts: dict[str, int] = {}
+
+    def counting(name: str) -> None:
+        real = getattr(os, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            counts[name] = counts.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, call)
+
+    def one_commit(stamp: str) -> int:
+        counts.clear()
+        for name in ("mkdir", "link", "unlink", "rmdir"):
+            counting(name)
+        ingest_paths(data_dir, [header_only_round(tmp_path, stamp)])
+        monkeypatch.undo()
+        return sum(counts.values())
+
+    ingest_paths(data_dir, REAL_FILES[:10])  # a small history
+    for i in range(3):  # settle: spares exist
+        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-0{i + 1}-200000")])
+    small = one_commit("2026-06-10-200000")
+    ingest_paths(data_dir, REAL_FILES[10:])  # 9× the partitions
+    for i in range(3):
+        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-07-0{i + 1}-200000")])
+    large = one_commit("2026-07-10-200000")
+    partitions = sum(len(p) for p in Lake(data_dir).manifest().partitions.values())
+    assert partitions > 60
+    assert large <= small + 4, (small, large)  # flat: not one entry per partition
+    assert large < partitions

@@ -393,6 +393,23 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     rounds_counter, team = int(p2), int(p3)
     if not (0 <= rounds_counter <= INT16_MAX and 0 <= team <= 3):
         raise ValueError("slow path")
+    return _player_line(
+        line_no, guid, name_raw, rounds_counter, team, mask, len(ext), weapons, values
+    )
+
+
+def _player_line(
+    line_no: int,
+    guid: str,
+    name_raw: str,
+    rounds_counter: int,
+    team: int,
+    mask: int,
+    layout: int,
+    weapons: dict[int, tuple[int, int, int, int, int]],
+    values: dict[str, int | float | None],
+) -> PlayerLine:
+    """The parsed line, identity derived once: upper-case GUID, ET-clean name, bot flag."""
     name = COLOUR_CODE.sub("", name_raw)
     g8 = guid.strip().upper()
     return PlayerLine(
@@ -403,7 +420,7 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
         rounds_counter=rounds_counter,
         team=team,
         weapon_mask=mask,
-        layout=len(ext),
+        layout=layout,
         is_bot=g8 == BOT_GUID or is_bot_name(name),
         weapons=weapons,
         values=values,
@@ -490,19 +507,8 @@ def _parse_player_line_checked(
     if len(ext) < 38:
         # 33/36/37 writers accumulate X20 at every snapshot (§3.6): Σ shots is the truth.
         values["bullets_fired"] = shots
-    name = clean_name(name_raw)
-    return PlayerLine(
-        line_no=line_no,
-        guid=guid.strip().upper(),
-        name_raw=name_raw,
-        name=name,
-        rounds_counter=rounds_counter,
-        team=team,
-        weapon_mask=mask,
-        layout=len(ext),
-        is_bot=guid.strip().upper() == BOT_GUID or is_bot_name(name),
-        weapons=weapons,
-        values=values,
+    return _player_line(
+        line_no, guid, name_raw, rounds_counter, team, mask, len(ext), weapons, values
     )
 
 

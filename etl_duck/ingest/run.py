@@ -316,7 +316,9 @@ def _ingest_locked(
         drop_missing(manifest, state)
     if replace_serving or years is None:
         drop_missing(manifest, serving, kind="serving")
-    committed = lake.commit(changes, state, serving, options=opts.fingerprint(), base=manifest)
+    committed = lake.commit(
+        changes, state, serving, options=opts.fingerprint(), base=manifest, fresh=rebuild
+    )
     raw.clear_pending()
     # old snapshots go in the background: deleting one is ~5k directories, and no
     # reader or writer waits for it (an interrupted deletion is finished next time)

@@ -1,9 +1,9 @@
 """Snapshot expiry, an operation of its own (as in iceberg-python): the writer calls
 :func:`expire_snapshots` after a commit; the commit itself only publishes.
 
-The rule (DECISIONS.md "Old snapshots"): keep the current snapshot and the one before it
-(a reader that resolved the ``lake`` link just before the swap), plus every snapshot a
-reader holds a live lease on (:meth:`etl_duck.lake.snapshot.Lake.lease`: the query API and
+The rule (DECISIONS.md "Old snapshots"): keep the current snapshot, the one before it (a
+reader that resolved the ``lake`` link just before the swap) and one spare (the next
+commit builds in its folder), plus every snapshot a reader holds a live lease on (:meth:`etl_duck.lake.snapshot.Lake.lease`: the query API and
 ``etl_duck.snapshot_path`` take one). Everything else goes at once, whatever its age, so a
 burst of commits cannot multiply disk use (before: every snapshot was kept until its
 successor was 120 s old — 80 commits in two minutes kept 80 snapshots).
@@ -16,9 +16,11 @@ import shutil
 import time
 from pathlib import Path
 
-from etl_duck.lake.snapshot import LEASES
+from etl_duck.lake.snapshot import LEASES, lease_lock
 
-KEEP_SNAPSHOTS = 2  # the current one + the one before it
+#: the current one, the one before it (a reader that resolved the link just before the
+#: swap), and one spare: the next commit builds in the spare's folder (see Lake.commit)
+KEEP_SNAPSHOTS = 3
 
 
 def live_leases(snapshots: Path, now: float | None = None) -> set[str]:
@@ -56,18 +58,19 @@ def expire_snapshots(snapshots: Path, current: Path) -> list[str]:
     except FileNotFoundError:
         return []
     older = [n for n in snaps if n < current.name]
-    keep = set(older[-(KEEP_SNAPSHOTS - 1) :]) if KEEP_SNAPSHOTS > 1 else set()
-    keep |= live_leases(snapshots)
     doomed: list[str] = []
     expired: list[str] = []
-    for name in older:
-        if name in keep:
-            continue
-        gone = snapshots / f"{name}.gc"
-        with _quiet():
-            os.replace(snapshots / name, gone)
-            doomed.append(str(gone))
-            expired.append(name)
+    with lease_lock(snapshots, shared=False):  # no lease can be taken while we decide
+        keep = set(older[-(KEEP_SNAPSHOTS - 1) :]) if KEEP_SNAPSHOTS > 1 else set()
+        keep |= live_leases(snapshots)
+        for name in older:
+            if name in keep:
+                continue
+            gone = snapshots / f"{name}.gc"
+            with _quiet():
+                os.replace(snapshots / name, gone)
+                doomed.append(str(gone))
+                expired.append(name)
     doomed += [str(p) for p in snapshots.glob("*.gc") if str(p) not in doomed]
     if doomed:
         _remove_in_background(doomed)

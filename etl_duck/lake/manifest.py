@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,22 @@ class Manifest:
             _parts_from_json(raw.get("shards", {})),
             dict(raw.get("options", {})),
         )
+
+    def with_checksums(self, checksums: Mapping[str, str]) -> Manifest:
+        """The same manifest with the checksums of files written after it was planned."""
+        if not checksums:
+            return self
+
+        def fill(groups: dict[str, dict[str, Partition]]) -> dict[str, dict[str, Partition]]:
+            return {
+                g: {
+                    k: replace(p, checksum=checksums[p.file]) if p.file in checksums else p
+                    for k, p in parts.items()
+                }
+                for g, parts in groups.items()
+            }
+
+        return replace(self, partitions=fill(self.partitions), shards=fill(self.shards))
 
     def files(self) -> dict[str, Partition]:
         """Every data file of the snapshot (partitions and shards) by relative path."""

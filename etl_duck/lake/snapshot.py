@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl_duck.lake.fsutil import failpoint, fsync_dir
+from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths
 from etl_duck.lake.manifest import Manifest, Partition, file_checksum
 from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS, TABLES
 
@@ -147,16 +147,22 @@ class Lake:
                 self._manifests = {snap: cached}
         return cached
 
-    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> Path:
-        """Hold ``snapshot`` for ``seconds`` (the writer's expiry keeps it meanwhile): a
-        file whose mtime is the expiry time. Renew by calling again; no lock, no writer."""
+    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> bool:
+        """Hold ``snapshot`` for ``seconds`` (expiry keeps it meanwhile): a file whose mtime
+        is the expiry time; renew by calling again. False when the snapshot is already
+        gone. Expiry scans leases and removes snapshots under an exclusive lock of the
+        leases folder, a lease takes it shared: a snapshot is either leased before expiry
+        looks, or gone before the lease (never removed under a fresh lease)."""
         folder = self.snapshots / LEASES
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{snapshot.name}.{os.getpid()}.{threading.get_ident()}"
-        path.touch()
-        until = time.time() + seconds
-        os.utime(path, (until, until))
-        return path
+        with lease_lock(self.snapshots, shared=True):
+            if not snapshot.exists():
+                return False
+            path.touch()
+            until = time.time() + seconds
+            os.utime(path, (until, until))
+        return True
 
     def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
         """The current snapshot, resolved once and leased: read it for ``seconds``."""
@@ -164,8 +170,7 @@ class Lake:
             snap = self.current_dir()
             if snap is None:
                 return None
-            self.lease(snap, seconds)
-            if snap.exists():
+            if self.lease(snap, seconds):
                 return snap
         raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
 
@@ -325,17 +330,26 @@ class Lake:
         serving: Mapping[str, Mapping[str, pa.Table | None]] | None = None,
         options: Mapping[str, Any] | None = None,
         base: Manifest | None = None,
+        *,
+        fresh: bool = False,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
         ``changes``: per table, the full new content of each changed session-date
         partition (``None`` or an empty table removes it; a :class:`Written` file in
-        :meth:`scratch` is moved in). ``state`` and ``serving``: per
-        table, the full new content of each changed year shard (same rule). Everything
-        not named is carried over from the current snapshot by hard link. ``options``:
-        the settings the content was derived with (kept from the current snapshot if None).
-        ``base``: the manifest the changes apply to (default: the current snapshot's; a
-        rebuild passes :meth:`fresh_manifest`, so nothing is carried over).
+        :meth:`scratch` is moved in). ``state`` and ``serving``: per table, the full new
+        content of each changed year shard (same rule). Everything not named is carried
+        over from the current snapshot by hard link. ``options``: the settings the content
+        was derived with (kept from the current snapshot if None). ``base``: the manifest
+        the changes apply to (default: the current snapshot's; a rebuild passes
+        :meth:`fresh_manifest`, so nothing is carried over). ``fresh``: build the folder
+        whole, trusting no earlier snapshot (a rebuild).
+
+        The cost does not grow with the history: the new snapshot is built in a *spare*
+        snapshot's folder (one that is neither current nor previous nor leased), which
+        already holds all but the few partitions that changed since its version; only
+        those are unlinked and linked, and only the files and folders written are synced.
+        Without a spare (the first commits, a rebuild) the folder is built whole.
         """
         current_snap = self.current_dir()
         if base is not None:
@@ -348,69 +362,23 @@ class Lake:
         staging = self.snapshots / f"{vname}.tmp"
         if staging.exists():
             shutil.rmtree(staging)
-        staging.mkdir()
-        partitions: dict[str, dict[str, Partition]] = {}
-        src_root, dst_root = str(current_snap), str(staging)
-        for table in TABLES:
-            parts = dict(old.partitions.get(table, {}))
-            changed = {d.isoformat(): t for d, t in changes.get(table, {}).items()}
-            for d in changed:
-                parts.pop(d, None)
-            # unchanged partitions: hard links, so a commit writes only changed data
-            # (plain string paths: ~4,500 links per commit at 10 years)
-            os.mkdir(staging / table)
-            for p in parts.values():
-                # one folder per partition: plain mkdir + link (~4,500 each per commit at
-                # 10 years; string paths and no exists-checks keep it ~30 µs a partition)
-                os.mkdir(f"{dst_root}/{p.file.rsplit('/', 1)[0]}")
-                os.link(f"{src_root}/{p.file}", f"{dst_root}/{p.file}")
-            for d, t in sorted(changed.items()):
-                if t is None or (isinstance(t, pa.Table) and t.num_rows == 0):
-                    continue
-                rel = f"{table}/session_date={d}/{vname}.parquet"
-                (staging / rel).parent.mkdir(exist_ok=True)
-                if isinstance(t, Written):
-                    os.replace(t.path, staging / rel)  # encoded by a worker: just move it
-                    rows, checksum = t.rows, t.checksum
-                else:
-                    _write_parquet(t.cast(SCHEMAS[table]), staging / rel)
-                    failpoint("partition written")
-                    rows, checksum = t.num_rows, file_checksum(staging / rel)
-                parts[d] = Partition(rel, version, rows, checksum)
-            partitions[table] = parts
-        shards: dict[str, dict[str, Partition]] = {}
-        for kind, changed_groups in (("state", state), ("serving", serving or {})):
-            groups = {g for g in old.shards if g.startswith(f"{kind}/")}
-            groups |= {f"{kind}/{name}" for name in changed_groups}
-            for group in sorted(groups):
-                kept = dict(old.shards.get(group, {}))
-                changed_shards = changed_groups.get(group.split("/", 1)[1], {})
-                for key in changed_shards:
-                    kept.pop(key, None)
-                for p in kept.values():
-                    os.makedirs(f"{dst_root}/{group_dir(group)}", exist_ok=True)
-                    os.link(f"{src_root}/{p.file}", f"{dst_root}/{p.file}")
-                for key, t in sorted(changed_shards.items()):
-                    if t is None or t.num_rows == 0:
-                        continue
-                    rel = f"{group_dir(group)}/{key}-{vname}.parquet"
-                    schema = STATE_SCHEMAS.get(group.split("/", 1)[1]) if kind == "state" else None
-                    _write_parquet(t if schema is None else t.cast(schema), staging / rel)
-                    kept[key] = Partition(rel, version, t.num_rows, file_checksum(staging / rel))
-                shards[group] = kept
+        manifest, sources = self._plan(old, version, changes, state, serving or {}, options)
+        donor = None if fresh or current_snap is None else self._claim_spare(current_snap, staging)
+        if donor is None:
+            staging.mkdir()
+        built = _Build(staging, donor.files() if donor is not None else {})
+        for rel, source in sorted(sources.items()):
+            built.place(rel, source, current_snap)
+        built.drop_rest()
+        manifest = manifest.with_checksums(built.checksums)
         failpoint("state written")
-        manifest = Manifest(
-            version,
-            time.time(),
-            partitions,
-            shards,
-            dict(old.options if options is None else options),
-        )
         with open(staging / "_manifest.json", "w") as fh:
             fh.write(manifest.to_json())
-        # one sync for the whole snapshot (files and directories) before it is renamed
-        # into place: the same guarantee as fsyncing each file and folder, at one cost
-        os.sync()
+        built.written.append(staging / "_manifest.json")
+        # durable before it is renamed into place: exactly the files written and the
+        # folders whose entries changed (not the machine: os.sync waited for every
+        # other process's dirty pages)
+        sync_paths(built.written, built.folders)
         failpoint("snapshot staged")
         final = self.snapshots / vname
         os.replace(staging, final)
@@ -418,10 +386,96 @@ class Lake:
         failpoint("snapshot renamed")
         self._publish(vname)
         failpoint("link swapped")
-        # the predecessor's grace period runs from now (the manifest's mtime says when)
-        os.utime(final / "_manifest.json")
         self.drop_scratch()
         return manifest
+
+    def _plan(
+        self,
+        old: Manifest,
+        version: int,
+        changes: Mapping[str, Mapping[date, pa.Table | Written | None]],
+        state: Mapping[str, Mapping[str, pa.Table | None]],
+        serving: Mapping[str, Mapping[str, pa.Table | None]],
+        options: Mapping[str, Any] | None,
+    ) -> tuple[Manifest, dict[str, _Source]]:
+        """The next manifest, and where each of its files comes from: the current
+        snapshot (unchanged), a worker's scratch file, or a table to encode now."""
+        vname = f"v{version:08d}"
+        sources: dict[str, _Source] = {}
+        partitions: dict[str, dict[str, Partition]] = {}
+        for table in TABLES:
+            parts = dict(old.partitions.get(table, {}))
+            for d, t in sorted(changes.get(table, {}).items()):
+                iso = d.isoformat()
+                parts.pop(iso, None)
+                if t is None or (isinstance(t, pa.Table) and t.num_rows == 0):
+                    continue
+                rel = f"{table}/session_date={iso}/{vname}.parquet"
+                if isinstance(t, Written):
+                    parts[iso] = Partition(rel, version, t.rows, t.checksum)
+                    sources[rel] = ("move", t.path)
+                else:
+                    parts[iso] = Partition(rel, version, t.num_rows)  # checksum once written
+                    sources[rel] = ("write", t.cast(SCHEMAS[table]))
+            partitions[table] = parts
+        shards: dict[str, dict[str, Partition]] = {}
+        for kind, changed_groups in (("state", state), ("serving", serving)):
+            groups = {g for g in old.shards if g.startswith(f"{kind}/")}
+            groups |= {f"{kind}/{name}" for name in changed_groups}
+            for group in sorted(groups):
+                kept = dict(old.shards.get(group, {}))
+                name = group.split("/", 1)[1]
+                for key, t in sorted(changed_groups.get(name, {}).items()):
+                    kept.pop(key, None)
+                    if t is None or t.num_rows == 0:
+                        continue
+                    rel = f"{group_dir(group)}/{key}-{vname}.parquet"
+                    schema = STATE_SCHEMAS.get(name) if kind == "state" else None
+                    kept[key] = Partition(rel, version, t.num_rows)
+                    sources[rel] = ("write", t if schema is None else t.cast(schema))
+                shards[group] = kept
+        manifest = Manifest(
+            version,
+            time.time(),
+            partitions,
+            shards,
+            dict(old.options if options is None else options),
+        )
+        for rel in manifest.files():
+            sources.setdefault(rel, ("link", rel))
+        # checksums of the files encoded now are known once they are written
+        return manifest, sources
+
+    def _claim_spare(self, current: Path, staging: Path) -> Manifest | None:
+        """Take the newest snapshot folder that no reader can be using (not current, not
+        the one before it, not leased) as the new snapshot's folder: renamed to
+        ``staging`` at once (a crash leaves a ``.tmp`` folder the next writer removes).
+        Its manifest says which files it holds."""
+        names = sorted(
+            (
+                c.name
+                for c in self.snapshots.iterdir()
+                if c.name[:1] == "v" and c.name[1:].isdigit()
+            ),
+            reverse=True,
+        )
+        older = [n for n in names if n < current.name]
+        with lease_lock(self.snapshots, shared=False):
+            from etl_duck.lake.gc import live_leases  # gc imports this module
+
+            held = live_leases(self.snapshots)
+            for name in older[1:]:  # older[0] is the previous snapshot: kept for readers
+                if name in held:
+                    continue
+                try:
+                    manifest = Manifest.from_json(
+                        (self.snapshots / name / "_manifest.json").read_text()
+                    )
+                except (OSError, ValueError, KeyError, TypeError, IndexError):
+                    continue  # not a usable donor: expiry removes it
+                os.replace(self.snapshots / name, staging)
+                return manifest
+        return None
 
 
 def group_dir(group: str) -> str:
@@ -436,6 +490,79 @@ def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema 
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+_Source = tuple[
+    str, Any
+]  # ("link", rel in the current snapshot) | ("move", path) | ("write", table)
+
+
+class _Build:
+    """Turns a folder holding one snapshot's files (``have``: rel → Partition; empty for a
+    new folder) into the next snapshot's: place what is new, unlink what went."""
+
+    def __init__(self, root: Path, have: Mapping[str, Partition]) -> None:
+        self.root = root
+        self.have = dict(have)
+        self.written: list[Path] = []  # files whose data must be synced
+        self.folders: set[Path] = set()  # folders whose entries changed
+        self.checksums: dict[str, str] = {}  # rel → checksum of the files encoded here
+        self._made: set[Path] = set()
+
+    def _folder(self, path: Path) -> None:
+        folder = path.parent
+        if folder in self._made:
+            return
+        if not folder.exists():
+            self._folder(folder)
+            folder.mkdir()
+            self.folders.add(folder.parent)
+        self._made.add(folder)
+
+    def place(self, rel: str, source: _Source, current: Path | None) -> None:
+        if self.have.pop(rel, None) is not None:
+            return  # the donor holds this very file (same version, same name)
+        path = self.root / rel
+        self._folder(path)
+        kind, what = source
+        if kind == "link":
+            assert current is not None
+            os.link(current / rel, path)
+        elif kind == "move":
+            os.replace(what, path)  # encoded (and synced with the batch) by a worker
+            self.written.append(path)
+        else:
+            _write_parquet(what, path, make_folder=False)
+            failpoint("partition written")
+            self.written.append(path)
+            self.checksums[rel] = file_checksum(path)
+        self.folders.add(path.parent)
+
+    def drop_rest(self) -> None:
+        """Unlink the donor's files the new snapshot does not hold; remove emptied folders."""
+        (self.root / "_manifest.json").unlink(missing_ok=True)
+        for rel in self.have:
+            path = self.root / rel
+            path.unlink(missing_ok=True)
+            self.folders.add(path.parent)
+            with contextlib.suppress(OSError):  # not empty: another file lives there
+                path.parent.rmdir()
+                self.folders.add(path.parent.parent)
+        self.folders = {f for f in self.folders if f.exists()}
+
+
+@contextlib.contextmanager
+def lease_lock(snapshots: Path, *, shared: bool) -> Iterator[None]:
+    """The leases folder's lock: readers' leases share it, snapshot expiry holds it alone
+    (for milliseconds: a scan of the leases and a few renames)."""
+    folder = snapshots / LEASES
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def damaged_message(path: Path | str, problem: str) -> str:

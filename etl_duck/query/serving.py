@@ -102,7 +102,8 @@ class Serving:
                 self._check_link()  # no link: a new data dir, or one deleted by hand
             return self.version
         with self._lock:
-            snap = self.lake.current_dir()
+            # lease before reading: expiry must not remove the snapshot mid-load
+            snap = self.lake.pin()
             if snap is None:
                 self._check_link()
                 return self.version
