@@ -63,7 +63,7 @@ pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"browser test: {
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("browser")
     data = lake_copy(tmp_path_factory, base / "data")
-    build_site(Stats(data, min_rounds=1), base / "site", SiteOptions(title="Synthetic ET"))
+    build_site(Stats(data, min_rounds=1), base / "site", SiteOptions(title="Test community"))
     return data, base / "site"
 
 
@@ -175,7 +175,7 @@ def test_every_page_kind_loads_cleanly_and_the_crawl_finds_no_broken_link(
     with watched(browser) as w:
         for url in to_visit:  # each kind in the browser: scripts, styles, charts, no error
             w.open(url)
-            assert w.page.title().endswith("Synthetic ET"), url
+            assert w.page.title().endswith("Test community"), url
             seen.add(url)
         assert w.problems == [], w.problems
     # the crawl: every link of every reachable page, fetched from the server
