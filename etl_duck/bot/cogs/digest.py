@@ -19,7 +19,7 @@ from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
 
-from ._common import session_report
+from ._common import linked, session_report
 from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -65,6 +65,7 @@ class DigestCog(commands.Cog, name="Digest"):
             return False
         try:
             embed, png = await self.build(rep, announce=True)
+            linked([embed], self.bot.site.session(rep.session_id))
             buf = BytesIO(png)
             file = discord.File(buf, filename=OVERVIEW_PNG)
             try:
@@ -80,6 +81,7 @@ class DigestCog(commands.Cog, name="Digest"):
     async def digest_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
         embed, png = await self.build(rep, announce=False)
+        linked([embed], self.bot.site.session(rep.session_id))
         return Reply(embeds=[embed], files=[(OVERVIEW_PNG, png)])
 
     @app_commands.command(name="digest", description="The digest of a session")

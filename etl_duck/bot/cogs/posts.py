@@ -25,6 +25,8 @@ from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail, SessionReport
 
+from ._common import linked
+
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
 
@@ -78,7 +80,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if not live:
             claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
             if claimed:
-                await channel.send(embed=posts.backlog_post(len(claimed), claimed[0], claimed[-1]))
+                backlog = posts.backlog_post(len(claimed), claimed[0], claimed[-1])
+                await channel.send(embed=linked([backlog], self.bot.site.sessions())[0])
             return
         for name in names:
             await self._post_round(channel, name)
@@ -99,7 +102,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if records is not None:
             notes = await records.round_notes(int(detail.round["session_id"]), name)
         try:
-            await channel.send(embed=posts.round_post(detail, match, notes))
+            url = self.bot.site.session(detail.round["session_id"])
+            await channel.send(embed=linked([posts.round_post(detail, match, notes)], url)[0])
         except Exception:
             await asyncio.to_thread(state.release, ROUND, name)
             raise
@@ -133,7 +137,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if rep is not None and match is not None and match.get("segment") is not None:
             score = rep.segments[int(match["segment"])].line()
         try:
-            await channel.send(embed=posts.map_post(str(r["map_name"]), players, match, mvp, score))
+            embed = posts.map_post(str(r["map_name"]), players, match, mvp, score)
+            await channel.send(embed=linked([embed], self.bot.site.session(r["session_id"]))[0])
         except Exception:
             await asyncio.to_thread(self.bot.state.release, MAP, key)
             raise
