@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DATA   ?= data
 SRC    := etl_duck tests benchmarks
 
-.PHONY: demo test lint fmt typecheck contracts pytest bench clean
+.PHONY: demo test lint fmt typecheck contracts pytest bench clean test-spark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ contracts: $(STAMP)
 # machine) and only a warning on wall time, so a loaded CI host cannot fail the gate
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10 --cpu-budget-seconds=300 --wall-warning-seconds=90
+
+## test-spark: the lake's folders read by Spark SQL give the same answers (needs Java 17+;
+## installs the `spark` extra, pyspark ~450 MB, on first use)
+$(VENV)/.spark-stamp: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[spark]'
+	touch $@
+
+test-spark: $(VENV)/.spark-stamp
+	$(BIN)/python -m pytest --spark tests/test_spark.py
 
 ## bench: the benchmarks at the reduced default size (FULL=1 for 10 years)
 bench: $(STAMP)

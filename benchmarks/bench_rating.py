@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, SEED, START, machine_info
+from benchmarks.common import ROOT, SECTION_BEGIN, SECTION_END, SEED, START, machine_info
 
 OUT = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- rating:begin -->", "<!-- rating:end -->"
+BEGIN, END = SECTION_BEGIN.format(name="rating"), SECTION_END.format(name="rating")
 
 
 def log(msg: str) -> None:

@@ -272,3 +272,42 @@ def run_json_subprocess(args: list[str], timeout: float = 1800.0) -> dict[str, A
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+# --------------------------------------------------------------------------- report sections
+
+SECTION_BEGIN = "<!-- section:{name} begin -->"
+SECTION_END = "<!-- section:{name} end -->"
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` into ``path`` between this section's markers (replacing an older copy,
+    appending it otherwise): one benchmark's results beside another's in one report."""
+    begin, end = SECTION_BEGIN.format(name=name), SECTION_END.format(name=name)
+    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    old = path.read_text() if path.exists() else ""
+    if begin in old and end in old:
+        head, _, rest = old.partition(begin)
+        _, _, tail = rest.partition(end)
+        new = head + block + tail.lstrip("\n")
+    else:
+        new = old.rstrip("\n") + ("\n\n" if old else "") + block
+    path.write_text(new)
+
+
+def kept_sections(path: Path) -> str:
+    """The marked sections of an existing report, to append when it is rewritten."""
+    if not path.exists():
+        return ""
+    import re
+
+    found = re.findall(
+        r"<!-- section:(\S+) begin -->.*?<!-- section:\1 end -->\n?", path.read_text(), re.S
+    )
+    text = path.read_text()
+    blocks = []
+    for name in found:
+        begin, end = SECTION_BEGIN.format(name=name), SECTION_END.format(name=name)
+        start = text.index(begin)
+        blocks.append(text[start : text.index(end, start) + len(end)])
+    return "".join("\n\n" + b for b in blocks) + ("\n" if blocks else "")

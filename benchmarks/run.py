@@ -33,6 +33,7 @@ from benchmarks.common import (
     BACKLOG_FILES,
     ROOT,
     Dataset,
+    kept_sections,
     machine_info,
     make_dataset,
     peak_rss_mib,
@@ -865,13 +866,8 @@ def write_report(res: dict[str, Any], out: Path) -> None:
     L.append("")
     L.append("![PostgreSQL-with-indexes ÷ etl-duck cache miss](ratios.png)")
     L.append("")
-    # the skill-rating section is written by benchmarks.bench_rating: keep it
-    from benchmarks.bench_rating import BEGIN, END
-
-    old = out.read_text() if out.exists() else ""
-    if BEGIN in old and END in old:
-        L += ["", BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END]
-    out.write_text("\n".join(L))
+    # sections other benchmarks wrote into this file (e.g. bench_site) are kept
+    out.write_text("\n".join(L) + kept_sections(out))
 
 
 METHOD = [

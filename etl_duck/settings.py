@@ -103,6 +103,17 @@ class Settings(BaseSettings):
             raise ValueError("give exactly two different voice channel ids (team A, team B)")
         return ids
 
+    # --- the static site (`etl-duck site`)
+    site_dir: Path | None = Field(
+        None, description="where `etl-duck site` publishes the site (default: DATA_DIR/site)"
+    )
+    site_url: str | None = Field(
+        None, description="public URL of the site: the bot links its posts to the pages"
+    )
+    site_title: str = Field("etl-duck", description="the site's name, on every page")
+    site_on_commit: bool = Field(
+        False, description="`etl-duck watch` and the bot rebuild the site after each commit"
+    )
     # TEST ONLY: point discord.py at a Discord emulator (tests/discord_emulator). Unset in
     # production: discord.py then talks to https://discord.com/api/v10 and its own gateway.
     discord_api_base: str | None = Field(
@@ -125,6 +136,9 @@ class Settings(BaseSettings):
             filler_maps=tuple(self.filler_maps),
             timezone=self.timezone,
         )
+
+    def site_path(self) -> Path:
+        return self.site_dir if self.site_dir is not None else self.data_dir / "site"
 
     def stats(self, teams: TeamOverrides | None = None) -> Stats:
         """The query API; ``teams``: where admins' team corrections live (default: the bot

@@ -1,5 +1,6 @@
 -- Which side each counted player was on in each round of one session (team detection).
--- Params: $session_id.
-SELECT round_id, match_id, round_number, guid, team
+-- Reads the partitions the caller scopes player_rounds to.
+-- Params: $session_id (NULL = every session in scope).
+SELECT session_id, round_id, match_id, round_number, guid, team
 FROM player_rounds
-WHERE session_id = $session_id AND counted
+WHERE ($session_id IS NULL OR session_id = $session_id) AND counted

@@ -14,6 +14,11 @@ REAL = SHARED / "fixtures" / "real"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="run long fuzz/crash/scale tests")
     parser.addoption(
+        "--spark",
+        action="store_true",
+        help="run the Spark test (a JVM: ~20 s; make test-spark, .ci/run)",
+    )
+    parser.addoption(
         "--fuzz-mutants",
         type=int,
         default=0,
@@ -35,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--spark"):
+        no_spark = pytest.mark.skip(reason="Spark test: run with --spark (make test-spark)")
+        for item in items:
+            if "spark" in item.keywords:
+                item.add_marker(no_spark)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")

@@ -445,7 +445,7 @@ def test_commands_resync_after_a_change(tmp_path: Path) -> None:
 
 EXPECTED_COGS = [
     "Admin", "Digest", "Fetch", "Leaderboards", "Links", "Players", "Rating", "Records",
-    "Round posts", "Scoring", "Sessions", "Social", "Status", "Voice sessions",
+    "Round posts", "Scoring", "Sessions", "Social", "Static site", "Status", "Voice sessions",
 ]  # fmt: skip
 EXPECTED_COMMANDS = [
     "admin_link", "awards", "balance", "cache", "compare", "digest", "display_name",

@@ -25,6 +25,7 @@ from etl_duck.pipeline import Ingestor
 from etl_duck.query.aio import AsyncStats
 from etl_duck.query.cache import QueryCache
 from etl_duck.settings import Settings
+from etl_duck.site.urls import SiteLinks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,6 +81,7 @@ class EtlDuckBot(commands.Bot):
         self.clock = clock
         self.sync_commands = sync_commands
         self.fetch_state = FetchState(configured=fetcher is not None)
+        self.site = SiteLinks(settings.site_url)  # page links in embeds (None: no site)
         self.tracker = SessionTracker(
             start_players=settings.session_start_players,
             end_players=settings.session_end_players,

@@ -11,7 +11,7 @@ import errno
 import sys
 from collections.abc import Sequence
 
-from etl_duck.cli import analytics, demo, files, lake, rating, server, social  # noqa: F401
+from etl_duck.cli import analytics, demo, files, lake, rating, server, site, social  # noqa: F401
 from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, STATE, app, err_console
 
 

@@ -98,8 +98,16 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
     return run_async(main, err)
 
 
-def run_watch(settings: Settings, *, ingest: Ingest | None = None) -> int:
+def run_watch(
+    settings: Settings,
+    *,
+    ingest: Ingest | None = None,
+    on_start: Callable[[], object] | None = None,
+) -> int:
     """``etl-duck watch``: poll until Ctrl-C (or SIGTERM); exit 0 on a clean stop.
+
+    ``on_start`` runs on the event loop before the first poll (``watch`` subscribes commit
+    listeners there, e.g. the static site's rebuild).
 
     Polls faster while a session looks active: the server wrote a round file within
     ``session_gap_minutes`` (the bot passes its own voice-channel rule to ``watch``).
@@ -136,6 +144,8 @@ def run_watch(settings: Settings, *, ingest: Ingest | None = None) -> int:
                 for line in report_lines(report):
                     out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
 
+        if on_start is not None:
+            on_start()
         async with Fetcher(settings, ingest or _ingest(settings)) as fetcher:
             gap = settings.session_gap_minutes * 60.0
 

@@ -175,17 +175,25 @@ class Serving:
             self._serving_files = loaded
             self.last_session = (int(last[0][0]), last[0][1]) if last else None
             changed: set[str] = set()
+            written: dict[str, int] = {}  # date → newest version that wrote one of its files
             for table in TABLES:
                 new = manifest.partition_versions(table)
                 old = self._loaded.get(table, {})
                 changed.update(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
                 self._loaded[table] = new
+                for d, v in new.items():
+                    written[d] = max(v, written.get(d, 0))
             if reloaded and not changed:
                 # serving tables changed with no partition (an old lake upgraded, a serving
                 # table derived): answers may differ for any date, so every key moves on
                 changed.update(self._loaded["rounds"])
+                written = {}
             for d in changed:
-                self.changed_at[date.fromisoformat(d)] = manifest.version
+                # the version that last wrote the date's partitions (a changed date's files
+                # were written by this commit), so a fresh process derives the same keys as
+                # a long-running one and keys persisted outside (the static site) stay
+                # valid across restarts; a date that vanished changed now
+                self.changed_at[date.fromisoformat(d)] = written.get(d, manifest.version)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
             self.partitions = {
@@ -255,6 +263,10 @@ class Serving:
                 source = f"_empty_{table}"
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
         self._local.scope = key
+
+    def date_version(self, day: date) -> int:
+        """``signature(day, day)`` as one lookup (keys of thousands of single dates)."""
+        return self.changed_at.get(day, 0)
 
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""

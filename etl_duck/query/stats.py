@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -355,49 +355,28 @@ class Stats:
         sid, sdate = self.session_id_for(day)
         return self.session_by_id(sid, sdate)
 
-    def session_by_id(self, sid: int, sdate: date) -> SessionReport:
-        """One session's report (cached; an admin's team override moves the key on)."""
+    def session_by_id(self, sid: int, sdate: date | None = None) -> SessionReport:
+        """One session's report by its id (pages and links address sessions by id: two
+        sessions can start on the same day). Cached; an admin's team override moves the
+        key on. ``sdate``: the session's date when the caller knows it."""
+        if sdate is None:
+
+            def locate() -> date:
+                df = self.run("session_rounds", session_id=sid, date_from=ALL_FROM, date_to=ALL_TO)
+                if df.is_empty():
+                    raise NoData(f"No session {sid}.")
+                day: date = df["session_date"][0]
+                return day
+
+            sdate = self._cached(("session_date_of", sid), (ALL_FROM, ALL_TO), locate)
+        day = sdate
         revision = self.teams.teams_revision() if self.teams is not None else 0
-
-        def compute() -> SessionReport:
-            return self._session_report(sid, sdate)
-
-        return self._cached(("session", sid, revision), (sdate, sdate), compute)
+        return self._cached(
+            ("session", sid, revision), (day, day), lambda: self._session_report(sid, day)
+        )
 
     def last_session(self) -> SessionReport:
         return self.session(None)
-
-    def _session_report(self, sid: int, sdate: date) -> SessionReport:
-        import polars as pl
-
-        window = Window("session", sdate, sdate, sid)
-        players = self.player_totals(window).sort(
-            ["dpm", "kills"], descending=True, nulls_last=True
-        )
-        rounds = self.run("session_rounds", session_id=sid)
-        sides = self.run("session_sides", [sdate], session_id=sid)
-        maps = self.run("session_maps", [sdate], session_id=sid)
-        timeline = self.run("session_dpm_timeline", [sdate], session_id=sid)
-        override = self.teams.teams_for(sid) if self.teams is not None else None
-        score = score_stopwatch(rounds, sides, players, override)
-        maps = maps.join(score.maps, on="match_id", how="left")
-        counted = rounds.filter(pl.col("counted"))
-        mvp = pick_mvp(players, counted.height)
-        start = rounds["end_time"].min() if rounds.is_empty() else rounds["start_time"].min()
-        return SessionReport(
-            session_id=sid,
-            session_date=sdate,
-            start_time=start,  # type: ignore[arg-type]
-            end_time=rounds["end_time"].max(),  # type: ignore[arg-type]
-            players=players,
-            maps=maps,
-            rounds=rounds,
-            teams=score.teams,
-            mvp=mvp,
-            dpm_timeline=timeline,
-            segments=score.segments,
-            overridden=bool(override),
-        )
 
     def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
         """Each player of a session against his own history before it: tonight's kills and
@@ -428,6 +407,62 @@ class Stats:
         """Session, match and counted flag of some round files (serving table, uncached:
         the names are a commit's)."""
         return self.run("rounds_by_files", names=sorted(names))
+
+    def session_reports(self, date_from: date, date_to: date) -> list[SessionReport]:
+        """Every session that started in [date_from, date_to], oldest first, in one pass:
+        the same reports as :meth:`session`, from a handful of queries over the window's
+        partitions instead of five per session (the static site renders thousands).
+        Not cached: a year of reports would crowd the LRU for one pass (the per-session
+        methods are)."""
+        return self._session_reports(date_from, date_to, None)
+
+    def _session_report(self, sid: int, sdate: date) -> SessionReport:
+        reports = self._session_reports(sdate, sdate, sid)
+        if not reports:
+            raise NoData(f"No session {sid}.")
+        return reports[0]
+
+    def _session_reports(
+        self, date_from: date, date_to: date, sid: int | None
+    ) -> list[SessionReport]:
+        from etl_duck.domain.metrics import with_metrics
+
+        span: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "session_id": sid}
+        rounds = self.run("session_rounds", **span)
+        if rounds.is_empty():
+            return []
+        dates = self._dates_in(date_from, date_to)
+        frames = {
+            "rounds": rounds,
+            "players": with_metrics(self.run("session_players", **span)),
+            "sides": self.run("session_sides", dates, session_id=sid),
+            "maps": self.run("session_maps", dates, **span),
+            "timeline": self.run("session_dpm_timeline", dates, session_id=sid),
+        }
+        split = {name: _by_session(df) for name, df in frames.items()}
+
+        def part(name: str, session_id: int) -> pl.DataFrame:
+            got = split[name].get(session_id)
+            return got if got is not None else frames[name].clear().drop("session_id")
+
+        return [
+            _assemble_report(
+                session_id,
+                part("rounds", session_id),
+                part("players", session_id),
+                part("sides", session_id),
+                part("maps", session_id),
+                part("timeline", session_id),
+                self.teams.teams_for(session_id) if self.teams is not None else None,
+            )
+            for session_id in sorted(split["rounds"])
+        ]
+
+    def _dates_in(self, date_from: date, date_to: date) -> list[date]:
+        """Session dates in [date_from, date_to] that hold partitions (this version)."""
+        parts = self.serving.partitions.get("player_rounds", {})
+        lo, hi = date_from.isoformat(), date_to.isoformat()
+        return [date.fromisoformat(d) for d in sorted(parts) if lo <= d <= hi]
 
     def sessions(self, month: str | None = None) -> pl.DataFrame:
         """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""
@@ -575,6 +610,11 @@ class Stats:
 
         return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
 
+    def aliases(self) -> pl.DataFrame:
+        """Every name each player used (guid, name, rounds, first_seen, last_seen), newest
+        name first per player (from the per-version career index)."""
+        return self._career().aliases.frame
+
     def map_stats(self, text: str) -> pl.DataFrame:
         """A player's all-time stats per map (from the per-version career index)."""
         import polars as pl
@@ -648,10 +688,56 @@ class Stats:
 
         def compute() -> pl.DataFrame:
             rows = self.run("session_weapons", [session_date], session_id=session_id)
-            return rows.with_columns(ACCURACY.alias("accuracy"))
+            return rows.drop("session_id").with_columns(ACCURACY.alias("accuracy"))
 
         key = ("session_weapons", session_id)
         return self._cached(key, (session_date, session_date), compute)
+
+    def sessions_weapons(self, date_from: date, date_to: date) -> dict[int, pl.DataFrame]:
+        """:meth:`session_weapons` of every session that started in the window, by session
+        id, in one query over the window's partitions (a one-pass bulk read: not cached)."""
+        from etl_duck.domain.metrics import ACCURACY
+
+        rows = self.run("session_weapons", self._dates_in(date_from, date_to), session_id=None)
+        return _by_session(rows.with_columns(ACCURACY.alias("accuracy")))
+
+    # ---- a player's sessions (form, seasons)
+
+    def player_session_rows(self) -> pl.DataFrame:
+        """Every player's per-session totals (counted rows) with every registry metric,
+        ordered by GUID then session (one query per lake version)."""
+        from etl_duck.domain.metrics import with_metrics
+
+        return self._cached(
+            ("player_session_rows",),
+            (ALL_FROM, ALL_TO),
+            lambda: with_metrics(self.run("player_session_rows")),
+        )
+
+    def player_dates(self) -> dict[str, list[date]]:
+        """Each player's session dates (any non-bot row), oldest first: the dates whose
+        version keys decide whether something about the player changed."""
+
+        def compute() -> dict[str, list[date]]:
+            df = self.run("player_dates")
+            out: dict[str, list[date]] = {}
+            for guid, day in zip(df["guid"], df["session_date"], strict=True):
+                out.setdefault(str(guid), []).append(day)
+            return out
+
+        return self._cached(("player_dates",), (ALL_FROM, ALL_TO), compute)
+
+    def player_sessions(self, guid: str) -> pl.DataFrame:
+        """One player's per-session totals with every metric, oldest first (by exact GUID;
+        empty when the player has no counted round)."""
+        import polars as pl
+
+        index = self._cached(
+            ("player_session_index",),
+            (ALL_FROM, ALL_TO),
+            lambda: ByPlayer(self.player_session_rows()),
+        )
+        return index.get(guid, pl.DataFrame())
 
     @staticmethod
     def _by_dpm(rows: pl.DataFrame) -> pl.DataFrame:
@@ -1007,6 +1093,49 @@ class Stats:
 
 
 # --------------------------------------------------------------------------- pure helpers
+
+
+def _by_session(df: pl.DataFrame) -> dict[int, pl.DataFrame]:
+    """Split a multi-session frame into one frame per session (without ``session_id``)."""
+    if df.is_empty():
+        return {}
+    parts = df.partition_by("session_id", as_dict=True, maintain_order=True)
+    return {int(key[0]): part.drop("session_id") for key, part in parts.items()}
+
+
+def _assemble_report(
+    sid: int,
+    rounds: pl.DataFrame,
+    players: pl.DataFrame,
+    sides: pl.DataFrame,
+    maps: pl.DataFrame,
+    timeline: pl.DataFrame,
+    override: Sequence[TeamOverride] | None = None,
+) -> SessionReport:
+    """One session's report from its rows: stopwatch score (an admin's teams, if any),
+    teams and MVP."""
+    import polars as pl
+
+    sdate: date = rounds["session_date"][0]
+    rounds = rounds.drop("session_date")
+    players = players.sort(["dpm", "kills"], descending=True, nulls_last=True)
+    score = score_stopwatch(rounds, sides, players, override)
+    maps = maps.join(score.maps, on="match_id", how="left")
+    counted = rounds.filter(pl.col("counted"))
+    return SessionReport(
+        session_id=sid,
+        session_date=sdate,
+        start_time=rounds["start_time"].min(),  # type: ignore[arg-type]
+        end_time=rounds["end_time"].max(),  # type: ignore[arg-type]
+        players=players,
+        maps=maps,
+        rounds=rounds,
+        teams=score.teams,
+        mvp=pick_mvp(players, counted.height),
+        dpm_timeline=timeline,
+        segments=score.segments,
+        overridden=bool(override),
+    )
 
 
 def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> pl.DataFrame:

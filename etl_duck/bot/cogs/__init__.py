@@ -14,6 +14,7 @@ from .posts import RoundPostsCog
 from .rating import RatingCog
 from .scoring import ScoringCog
 from .sessions import SessionsCog
+from .site import SiteCog
 from .social import RecordsCog, SocialCog
 from .status import StatusCog
 from .voice import VoiceCog
@@ -33,8 +34,9 @@ COGS: tuple[type[commands.Cog], ...] = (
     RatingCog,
     VoiceCog,
     FetchCog,
+    SiteCog,
 )
 
 __all__ = ["COGS", "AdminCog", "DigestCog", "FetchCog", "LeaderboardCog", "LinksCog", "PlayersCog",
-           "RatingCog", "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SocialCog",
-           "StatusCog", "VoiceCog"]  # fmt: skip
+           "RatingCog", "RecordsCog", "RoundPostsCog", "ScoringCog", "SessionsCog", "SiteCog",
+           "SocialCog", "StatusCog", "VoiceCog"]  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+import discord
+
 from etl_duck.bot.format import code
 from etl_duck.bot.respond import UserError
 from etl_duck.query.stats import NoData, SessionReport
@@ -26,6 +28,15 @@ def parse_day(text: str | None) -> date | None:
 async def session_report(bot: EtlDuckBot, text: str | None) -> SessionReport:
     report = await bot.stats.session(parse_day(text))
     return report
+
+
+def linked(embeds: list[discord.Embed], url: str | None) -> list[discord.Embed]:
+    """Make each embed's title a link to its page on the static site (when there is one)."""
+    if url:
+        for embed in embeds:
+            if embed.title:
+                embed.url = url
+    return embeds
 
 
 async def ensure_data(bot: EtlDuckBot) -> None:

@@ -20,7 +20,7 @@ from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
 
-from ._common import session_report
+from ._common import linked, session_report
 from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -66,6 +66,7 @@ class DigestCog(commands.Cog, name="Digest"):
             return False
         try:
             embed, png = await self.build(rep, announce=True)
+            linked([embed], self.bot.site.session(rep.session_id))
             await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
         except Exception:
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
@@ -75,6 +76,7 @@ class DigestCog(commands.Cog, name="Digest"):
     async def digest_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
         embed, png = await self.build(rep, announce=False)
+        linked([embed], self.bot.site.session(rep.session_id))
         return Reply(embeds=[embed], files=[(OVERVIEW_PNG, png)])
 
     @app_commands.command(name="digest", description="The digest of a session")

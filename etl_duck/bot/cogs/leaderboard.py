@@ -16,7 +16,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
 
-from ._common import ensure_data
+from ._common import ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -52,6 +52,7 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
             )
             files.append((CHART_PNG, png))
         pages = leaderboard_pages(board, metric, w.label, min_rounds, CHART_PNG if files else None)
+        linked(pages, self.bot.site.leaderboard(metric.key, w.name))
         first, view = paged(pages, user_id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view, files=files)
 

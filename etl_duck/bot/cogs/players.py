@@ -16,7 +16,7 @@ from etl_duck.bot.options import PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 
-from ._common import ensure_data
+from ._common import ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -52,7 +52,9 @@ class PlayersCog(commands.Cog, name="Players"):
         card = await self.bot.stats.player(text)
         _, _, bests = await self.bot.stats.personal_bests(card.guid)
         shown = await asyncio.to_thread(self.bot.links.display_name_for, card.guid)
-        return Reply(embeds=[player_embeds.card(card, bests, shown)])
+        return Reply(
+            embeds=linked([player_embeds.card(card, bests, shown)], self.bot.site.player(card.guid))
+        )
 
     @app_commands.command(name="stats", description="A player's career card")
     @app_commands.describe(
@@ -137,7 +139,7 @@ class PlayersCog(commands.Cog, name="Players"):
         text = await self.target(user, player, None)
         guid, name = await self.bot.stats.resolve_player(text)
         maps = await self.bot.stats.map_stats(guid)
-        pages = player_embeds.map_pages(name, guid, maps)
+        pages = linked(player_embeds.map_pages(name, guid, maps), self.bot.site.player(guid))
         first, view = paged(pages, user.id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view)
 

@@ -29,6 +29,8 @@ from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail, SessionReport
 
+from ._common import linked
+
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
 
@@ -150,7 +152,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if not live:
             claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
             if claimed:
-                embed = posts.backlog_post(len(claimed), claimed[0], claimed[-1])
+                backlog = posts.backlog_post(len(claimed), claimed[0], claimed[-1])
+                embed = linked([backlog], self.bot.site.sessions())[0]
                 await self._send(channel, ROUND, claimed, embed)
             return
         # claim every round of the commit, and the map of every round 2, before the first
@@ -179,7 +182,9 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         records: Any = self.bot.get_cog("Records")
         if records is not None:
             notes = await records.round_notes(int(detail.round["session_id"]), name)
-        await self._send(channel, ROUND, [name], posts.round_post(detail, match, notes))
+        url = self.bot.site.session(detail.round["session_id"])
+        embed = linked([posts.round_post(detail, match, notes)], url)[0]
+        await self._send(channel, ROUND, [name], embed)
         if detail.round["round_number"] == 2:
             await self._post_map(channel, detail, rep, match, resume=resume)
 
@@ -212,6 +217,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if rep is not None and match is not None and match.get("segment") is not None:
             score = rep.segments[int(match["segment"])].line()
         embed = posts.map_post(str(r["map_name"]), players, match, mvp, score)
+        embed = linked([embed], self.bot.site.session(r["session_id"]))[0]
         await self._send(channel, MAP, [key], embed)
 
     # ------------------------------------------------------------------ live scoreboard

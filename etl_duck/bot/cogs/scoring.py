@@ -17,7 +17,7 @@ from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
 from etl_duck.query.stats import PlayerNotFound
 
-from ._common import session_report
+from ._common import linked, session_report
 from .admin import DENIED
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -32,15 +32,20 @@ class ScoringCog(commands.Cog, name="Scoring"):
 
     async def score_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.score(rep)])
+        return Reply(
+            embeds=linked([session_embeds.score(rep)], self.bot.site.session(rep.session_id))
+        )
 
     async def teams_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.teams(rep)])
+        return Reply(
+            embeds=linked([session_embeds.teams(rep)], self.bot.site.session(rep.session_id))
+        )
 
     async def awards_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)
-        return Reply(embeds=[session_embeds.awards(rep, session_awards(rep.players))])
+        embed = session_embeds.awards(rep, session_awards(rep.players))
+        return Reply(embeds=linked([embed], self.bot.site.session(rep.session_id)))
 
     async def set_teams_reply(
         self,

@@ -17,7 +17,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
 
-from ._common import ensure_data, session_report
+from ._common import ensure_data, linked, session_report
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -43,6 +43,12 @@ async def session_charts(bot: EtlDuckBot, rep: SessionReport) -> tuple[bytes, by
 
 
 async def session_view_reply(bot: EtlDuckBot, rep: SessionReport, view: str) -> Reply:
+    reply = await _session_view(bot, rep, view)
+    linked(reply.embeds, bot.site.session(rep.session_id))
+    return reply
+
+
+async def _session_view(bot: EtlDuckBot, rep: SessionReport, view: str) -> Reply:
     if view == "top":
         return Reply(embeds=[session_embeds.top(rep)])
     if view == "maps":
@@ -100,7 +106,7 @@ class SessionsCog(commands.Cog, name="Sessions"):
             except ValueError as exc:  # a bad month string: the message says the format
                 raise UserError(str(exc)) from None
             title = f"Sessions in {month}" if month else "Sessions"
-            pages = board_embeds.session_pages(table, title)
+            pages = linked(board_embeds.session_pages(table, title), self.bot.site.sessions())
             first, view = paged(pages, interaction.user.id, self.bot.settings.page_timeout_s)
             return Reply(embeds=[first], view=view)
 

@@ -1,0 +1,143 @@
+"""``build_site``: render the pages whose key changed, link the rest, publish atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl_duck.query.stats import Stats
+from etl_duck.site.pages import Page, Plan, SiteOptions, page_key
+from etl_duck.site.publish import FORMAT, MANIFEST, SiteDir, link_or_copy
+from etl_duck.site.render import asset
+
+log = logging.getLogger(__name__)
+
+ASSETS = {
+    "assets/site.css": "site.css",
+    "assets/search.js": "search.js",
+    "assets/favicon.svg": "favicon.svg",
+}
+ATTEMPTS = 3  # a commit landing during a build: start over (at most this often)
+
+
+@dataclass
+class SiteReport:
+    out: Path
+    version: int  # the site version now published (0: nothing yet)
+    lake_version: int
+    pages: int = 0
+    rendered: int = 0
+    reused: int = 0
+    removed: int = 0
+    published: bool = False
+    full: bool = False
+    seconds: float = 0.0
+    written: list[str] = field(default_factory=list)  # paths rendered this time
+
+    def summary(self) -> str:
+        if not self.published:
+            return (
+                f"site v{self.version} is up to date with lake v{self.lake_version} "
+                f"({self.pages} pages, {self.seconds:.2f} s)"
+            )
+        return (
+            f"site v{self.version} published from lake v{self.lake_version}: "
+            f"{self.rendered} pages rendered, {self.reused} unchanged, {self.removed} removed "
+            f"({self.pages} in all) in {self.seconds:.2f} s"
+        )
+
+
+def build_site(
+    stats: Stats, out: Path | str, options: SiteOptions | None = None, *, full: bool = False
+) -> SiteReport:
+    """Bring the site at ``out`` up to the lake's current version.
+
+    Only pages whose key changed since the published version are rendered (``full``:
+    all of them); the new version is published with one atomic link swap. A commit that
+    lands during the build restarts it, so a published site is one lake version
+    throughout (its links all resolve)."""
+    options = options or SiteOptions()
+    site = SiteDir(out)
+    t0 = time.perf_counter()
+    with site.lock():
+        for attempt in range(1, ATTEMPTS + 1):
+            report = _attempt(stats, site, options, full, last=attempt == ATTEMPTS)
+            if report is not None:
+                report.seconds = time.perf_counter() - t0
+                log.info("%s", report.summary())
+                return report
+            log.info("the lake changed during the site build; starting over")
+    raise AssertionError("unreachable: the last attempt always returns")
+
+
+def _attempt(
+    stats: Stats, site: SiteDir, options: SiteOptions, full: bool, *, last: bool
+) -> SiteReport | None:
+    lake_version = stats.version()
+    plan = Plan(stats, options)
+    prev_dir, prev = site.current()
+    if prev.get("lake_version", 0) > lake_version or prev.get("data_dir") != str(
+        stats.lake.data_dir.absolute()
+    ):
+        full = True  # another lake (recreated, or another data dir): keys are not comparable
+    pages = plan.pages()
+    pages += [_asset_page(path, name) for path, name in ASSETS.items()]
+    old: dict[str, str] = {} if full or prev_dir is None else prev.get("pages", {})
+    stale = [p for p in pages if old.get(p.path) != p.key]
+    current = {p.path for p in pages}
+    removed = [path for path in old if path not in current]
+    report = SiteReport(site.out, int(prev.get("version", 0)), lake_version, pages=len(pages))
+    report.full = full
+    if prev_dir is not None and not stale and not removed and not full:
+        return report  # nothing changed: no new version
+    plan.prepare(stale)
+    version = report.version + 1
+    staged = site.stage(version)
+    try:
+        stale_paths = {p.path for p in stale}
+        folders: set[str] = set()
+        for page in pages:
+            folder = page.path.rpartition("/")[0]
+            if folder and folder not in folders:
+                os.makedirs(staged / folder, exist_ok=True)
+                folders.add(folder)
+            if page.path in stale_paths:
+                (staged / page.path).write_bytes(page.render())
+                report.written.append(page.path)
+            else:
+                assert prev_dir is not None
+                link_or_copy(prev_dir / page.path, staged / page.path)
+        if not last and stats.version() != lake_version:
+            site.discard(staged)
+            return None
+        manifest = {
+            "format": FORMAT,
+            "version": version,
+            "lake_version": lake_version,
+            "data_dir": str(stats.lake.data_dir.absolute()),
+            "built": datetime.now(UTC).isoformat(timespec="seconds"),
+            "pages": {p.path: p.key for p in pages},
+        }
+        (staged / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
+        site.publish(staged, version)
+    except BaseException:
+        site.discard(staged)
+        raise
+    site.prune()
+    report.version = version
+    report.rendered = len(stale)
+    report.reused = len(pages) - len(stale)
+    report.removed = len(removed)
+    report.published = True
+    return report
+
+
+def _asset_page(path: str, name: str) -> Page:
+    data = asset(name)
+    return Page(path, page_key("asset", hashlib.sha256(data).hexdigest()), lambda: data)

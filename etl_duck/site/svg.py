@@ -1,0 +1,173 @@
+"""Inline SVG charts for the static site: plain markup, no JavaScript, no image files.
+
+Hand-written rather than matplotlib: a session page needs two charts and the full site has
+~2,000 pages; matplotlib's SVG backend takes ~50 ms a chart, these take microseconds, and
+they inherit the page's colours (``currentColor`` and CSS classes) in light and dark mode.
+Every text is escaped (player names are free text). Charts scale with their box
+(``viewBox``), so they stay readable on a phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)  # fmt: skip (Tableau 10: distinguishable, colour-blind aware)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    href: str | None = None
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def bars(items: Sequence[Bar], *, title: str, decimals: int = 1, unit: str = "") -> Markup:
+    """Horizontal bars, one per item, labelled with name and value (largest first as given)."""
+    shown = [b for b in items if b.value is not None]
+    if not shown:
+        return Markup("")
+    width, label_w, row = 420, 140, 24
+    top = max(float(b.value or 0.0) for b in shown) or 1.0
+    height = row * len(shown) + 8
+    out = [
+        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    span = width - label_w - 70
+    for i, b in enumerate(shown):
+        value = float(b.value or 0.0)
+        y = 4 + i * row
+        w = max(1.0, span * value / top)
+        name = b.label if len(b.label) <= 18 else b.label[:17] + "…"
+        label = f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(name)}</text>'
+        if b.href:
+            label = f'<a href="{escape(b.href)}">{label}</a>'
+        out.append(label)
+        out.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" '
+            f'fill="{PALETTE[i % len(PALETTE)]}" rx="2"/>'
+        )
+        out.append(
+            f'<text x="{label_w + w + 5:.1f}" y="{y + 16}" class="value">'
+            f"{escape(_fmt(value, decimals) + unit)}</text>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def line(
+    values: Sequence[float | None],
+    *,
+    title: str,
+    labels: Sequence[str] | None = None,
+    decimals: int = 1,
+) -> Markup:
+    """One series over time (e.g. DPM per session), with its mean as a dashed line."""
+    series = [v for v in values if v is not None]
+    if not series:
+        return Markup("")
+    return lines({"": values}, title=title, labels=labels, decimals=decimals, mean=True)
+
+
+def lines(
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    title: str,
+    labels: Sequence[str] | None = None,
+    decimals: int = 1,
+    mean: bool = False,
+) -> Markup:
+    """Several series over the same x steps (e.g. each player's DPM per map), with a legend.
+    Missing values (``None``) break a line instead of dropping to zero."""
+    points = [v for vs in series.values() for v in vs if v is not None]
+    if not points:
+        return Markup("")
+    n = max(len(vs) for vs in series.values())
+    width, height, left, right, top, bottom = 480, 220, 44, 10, 12, 28
+    lo, hi = min(0.0, min(points)), max(points)
+    hi = hi if hi > lo else lo + 1.0
+    pw, ph = width - left - right, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return top + ph * (1 - (v - lo) / (hi - lo))
+
+    out = [
+        f'<svg class="chart lines" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}"/>',
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}"/>',
+        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" class="tick">'
+        f"{escape(_fmt(hi, 0))}</text>",
+        f'<text x="{left - 4}" y="{top + ph}" text-anchor="end" class="tick">'
+        f"{escape(_fmt(lo, 0))}</text>",
+    ]
+    if labels:
+        out.append(
+            f'<text x="{left}" y="{height - 8}" class="tick">{escape(labels[0])}</text>'
+            f'<text x="{left + pw}" y="{height - 8}" text-anchor="end" class="tick">'
+            f"{escape(labels[-1])}</text>"
+        )
+    if mean and points:
+        avg = sum(points) / len(points)
+        out.append(
+            f'<line class="mean" x1="{left}" y1="{y(avg):.1f}" x2="{left + pw}" '
+            f'y2="{y(avg):.1f}"><title>mean {escape(_fmt(avg, decimals))}</title></line>'
+        )
+    for k, (name, vs) in enumerate(series.items()):
+        colour = PALETTE[k % len(PALETTE)]
+        runs: list[list[str]] = [[]]
+        for i, v in enumerate(vs):
+            if v is None:
+                runs.append([])
+                continue
+            runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
+        for run in runs:
+            if len(run) > 1:
+                out.append(
+                    f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                    f'points="{" ".join(run)}"/>'
+                )
+        for i, v in enumerate(vs):
+            if v is None:
+                continue
+            tip = (f"{name}: " if name else "") + (
+                f"{labels[i]}: " if labels and i < len(labels) else ""
+            )
+            out.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
+                f"<title>{escape(tip + _fmt(v, decimals))}</title></circle>"
+            )
+    out.append("</svg>")
+    legend = ""
+    named = [name for name in series if name]
+    if named:
+        legend = '<ul class="legend">' + "".join(
+            f'<li><span class="swatch" style="background:{PALETTE[k % len(PALETTE)]}"></span>'
+            f"{escape(name)}</li>"
+            for k, name in enumerate(named)
+        )
+        legend += "</ul>"
+    return Markup("".join(out) + legend)

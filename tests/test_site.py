@@ -1,0 +1,334 @@
+"""The static site (`etl-duck site`): every page kind from the real fixtures, numbers checked
+against plain DuckDB over the lake's Parquet, incremental rebuilds that rewrite exactly the
+pages whose data changed (and equal a full build byte for byte), keys that survive a new
+process, atomic publishing, the CLI, the commit listener and the bot's links."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from etl_duck.cli import app
+from etl_duck.domain.metrics import METRICS
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.pipeline import Ingestor
+from etl_duck.query.stats import Stats
+from etl_duck.query.windows import WINDOWS
+from etl_duck.site import SiteError, SiteOptions, build_site, publish, slots, urls
+from etl_duck.site.updater import SiteUpdater
+from tests import sitecheck
+from tests.bot_fakes import bot_running, invoke, lake_copy, lake_sql, real_files, run
+
+LAST_DAY = "2025-11-11"
+LAST_R2 = "2025-11-11-233911-braundorf_b4-round-2.txt"
+VID = "D8423F90"
+
+
+def last_day_files() -> list[Path]:
+    return [f for f in real_files() if f.name.startswith(LAST_DAY)]
+
+
+def stats_for(data: Path) -> Stats:
+    return Stats(data, min_rounds=1)
+
+
+def opts() -> SiteOptions:
+    return SiteOptions(title="Test community")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Stats]:
+    """The real fixtures' lake and its site, built once for the read-only tests."""
+    base = tmp_path_factory.mktemp("site")
+    data = lake_copy(tmp_path_factory, base / "data")
+    stats = stats_for(data)
+    build_site(stats, base / "site", opts())
+    return data, base / "site", stats
+
+
+# --------------------------------------------------------------------------- what is built
+
+
+def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Path, Stats]) -> None:
+    data, site, stats = built
+    assert site.is_symlink() and (site / publish.MANIFEST).is_file()
+    sessions = lake_sql(
+        data, "SELECT DISTINCT session_id, session_date FROM {t} WHERE counted", "rounds"
+    )
+    players = {g for (g,) in lake_sql(data, "SELECT DISTINCT guid FROM {t} WHERE counted")}
+    expected = {"index.html", "sessions/index.html", "players/index.html",
+                "leaderboards/index.html", "search.json", "search.js", "assets/site.css",
+                "assets/search.js", "assets/favicon.svg"}  # fmt: skip
+    expected |= {urls.session(sid) for sid, _ in sessions}
+    expected |= {urls.sessions_year(day.year) for _, day in sessions}
+    expected |= {urls.player(g) for g in players}
+    expected |= {urls.leaderboard(m, w) for m in METRICS for w in WINDOWS}
+    if slots.available(stats, slots.RECORDS):  # records exist (issue 17): their page too
+        expected.add("records.html")
+    manifest = json.loads((site / publish.MANIFEST).read_text())
+    assert set(manifest["pages"]) == expected
+    assert all((site / p).stat().st_size > 0 for p in expected)
+    # the crawl: every link of every page points at a file of the site
+    root = site.resolve()
+    for page in sitecheck.all_pages(site):
+        for target in sitecheck.local_links(page, root):
+            assert target.is_file(), f"{page.relative_to(root)} links to missing {target}"
+            assert root in target.parents, f"{page} links outside the site: {target}"
+    # no external resource anywhere (CDN, web font)
+    for page in sitecheck.all_pages(site):
+        assert "http://" not in page.read_text() and "https://" not in page.read_text()
+
+
+def test_session_page_numbers_equal_an_independent_count(built: tuple[Path, Path, Stats]) -> None:
+    data, site, _ = built
+    (sid,) = lake_sql(data, f"SELECT DISTINCT session_id FROM {{t}} WHERE session_date = '{LAST_DAY}'", "rounds")[0]  # fmt: skip
+    rows = lake_sql(
+        data,
+        f"""SELECT guid, count(*), sum(kills), sum(deaths),
+                   sum(CASE WHEN time_played_s > 0 THEN damage_given ELSE 0 END) * 60.0
+                   / sum(time_played_s)
+            FROM {{t}} WHERE counted AND session_id = {sid} GROUP BY guid""",
+    )
+    page = sitecheck.parse(site / urls.session(sid))
+    assert len(rows) == 6
+    for guid, rounds, kills, deaths, dpm in rows:
+        got = page.values[f"data-guid={guid}"]
+        assert (int(got["rounds"]), int(got["kills"]), int(got["deaths"])) == (
+            rounds,
+            kills,
+            deaths,
+        )
+        assert float(got["dpm"]) == pytest.approx(dpm, rel=1e-12)
+        assert page.texts[f"data-guid={guid}"]["dpm"] == f"{dpm:,.1f}"
+
+
+def test_player_page_and_search_index(built: tuple[Path, Path, Stats]) -> None:
+    data, site, _ = built
+    ((rounds, kills, deaths, dmg, secs),) = lake_sql(
+        data,
+        f"""SELECT count(*), sum(kills), sum(deaths),
+                   sum(CASE WHEN time_played_s > 0 THEN damage_given ELSE 0 END),
+                   sum(time_played_s) FROM {{t}} WHERE counted AND guid = '{VID}'""",
+    )
+    card = sitecheck.parse(site / urls.player(VID)).values[""]
+    assert (int(card["rounds"]), int(card["kills"]), int(card["deaths"])) == (rounds, kills, deaths)
+    assert float(card["dpm"]) == pytest.approx(dmg * 60 / secs, rel=1e-12)
+    index = json.loads((site / "search.json").read_text())["players"]
+    counted = {g for (g,) in lake_sql(data, "SELECT DISTINCT guid FROM {t} WHERE counted")}
+    assert {p["guid"] for p in index} == counted
+    names = lake_sql(
+        data, "SELECT guid, list(DISTINCT name) FROM {t} WHERE NOT is_bot GROUP BY guid"
+    )
+    entries = {p["guid"]: p for p in index}
+    for guid, used in names:
+        if guid in entries:
+            assert {entries[guid]["name"], *entries[guid]["aliases"]} == set(used)
+    js = (site / "search.js").read_text()
+    assert js.startswith("window.ETL_DUCK_PLAYERS = ") and json.loads(js[26:-2]) == index
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+class Reader:
+    """A reader of the published site in another thread, as a web server: it resolves the
+    link once per request and reads that version's files; records anything missing."""
+
+    def __init__(self, site: Path) -> None:
+        self.site, self.seen, self.problems = site, set[str](), list[str]()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            folder = self.site.resolve()
+            self.seen.add(folder.name)
+            listed = json.loads((folder / publish.MANIFEST).read_text())["pages"]
+            self.problems.extend(p for p in listed if not (folder / p).is_file())
+            time.sleep(0.005)  # leave the builder the GIL most of the time
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_commit_rewrites_exactly_the_pages_whose_data_changed(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = last_day_files()
+    data = lake_copy(tmp_path_factory, tmp_path / "data", tuple(f.name for f in later))
+    site = tmp_path / "site"
+    first = build_site(stats_for(data), site, opts())
+    assert first.published and first.rendered == first.pages
+    before = json.loads((site / publish.MANIFEST).read_text())["pages"]
+    sessions_before = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
+    monkeypatch.setattr(publish, "KEEP", 100)  # the reader below may hold any old version
+    reader = Reader(site).__enter__()
+
+    # a new evening arrives (all but its last round), read by a new process
+    ingest_paths(data, [f for f in later if f.name != LAST_R2])
+    second = build_site(stats_for(data), site, opts())
+    new_sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
+    tonight = {g for (g,) in lake_sql(data, f"SELECT DISTINCT guid FROM {{t}} WHERE session_date = '{LAST_DAY}' AND NOT is_bot")}  # fmt: skip
+    everything = {"index.html", "sessions/index.html", "players/index.html", "search.json",
+                  "search.js", "sessions/2025.html"}  # fmt: skip
+    everything |= {"records.html"}  # records depend on the whole history: rewritten
+    boards = {urls.leaderboard(m, w) for m in METRICS for w in WINDOWS}
+    players = {urls.player(g) for g in tonight}
+    assert set(second.written) == (
+        everything | boards | players | {urls.session(new_sid), urls.session(sessions_before)}
+        | {"leaderboards/index.html"}  # its windows moved to the new week and month
+    )  # fmt: skip
+
+    # the evening's last round: the previous session's page and the index of windows stay
+    ingest_paths(data, [d for d in real_files() if d.name == LAST_R2])
+    third = build_site(stats_for(data), site, opts())
+    in_last_map = {g for (g,) in lake_sql(data, f"SELECT DISTINCT guid FROM {{t}} WHERE session_date = '{LAST_DAY}' AND NOT is_bot")}  # fmt: skip
+    assert set(third.written) == everything | boards | {urls.session(new_sid)} | {
+        urls.player(g) for g in in_last_map
+    }
+    reader.__exit__()
+    assert reader.problems == [] and len(reader.seen) >= 2  # whole versions, old and new
+    unchanged = set(before) - set(third.written) - set(second.written)
+    assert unchanged and all(urls.player(g) not in unchanged for g in tonight)
+    # unchanged pages are hard links to the previous version's files, not copies
+    old = (site.parent / f".{site.name}.versions" / "v00000002").resolve()
+    page = urls.session(sessions_before)
+    assert (site / page).stat().st_ino == (old / page).stat().st_ino
+
+    # nothing stale anywhere: the incremental site equals a full build byte for byte
+    full = tmp_path / "full"
+    build_site(stats_for(data), full, opts(), full=True)
+    inc_files = {p.relative_to(site.resolve()) for p in site.resolve().rglob("*") if p.is_file()}
+    full_files = {p.relative_to(full.resolve()) for p in full.resolve().rglob("*") if p.is_file()}
+    assert inc_files == full_files
+    for rel in inc_files - {Path(publish.MANIFEST)}:
+        assert (site / rel).read_bytes() == (full / rel).read_bytes(), rel
+
+
+def test_keys_survive_a_new_process_and_an_unchanged_lake_publishes_nothing(
+    built: tuple[Path, Path, Stats],
+) -> None:
+    data, site, _ = built
+    version = os.readlink(site)
+    again = build_site(stats_for(data), site, opts())  # a fresh Stats: a new process's view
+    assert not again.published and again.rendered == 0 and os.readlink(site) == version
+    changed = build_site(stats_for(data), site, SiteOptions(title="Another name"))
+    assert changed.published and changed.rendered == changed.pages - 3  # all but the assets
+    assert "Another name" in (site / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def test_a_failed_build_leaves_the_published_site_whole(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = lake_copy(tmp_path_factory, tmp_path / "data", (LAST_R2,))
+    site = tmp_path / "site"
+    build_site(stats_for(data), site, opts())
+    published = os.readlink(site)
+    ingest_paths(data, [f for f in real_files() if f.name == LAST_R2])
+    from etl_duck.site import pages
+
+    def broken(self: Any, guid: str) -> bytes:
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr(pages.Plan, "_player", broken)
+    with pytest.raises(RuntimeError, match="template bug"):
+        build_site(stats_for(data), site, opts())
+    assert os.readlink(site) == published
+    assert not list(site.parent.glob(f".{site.name}.versions/*.tmp"))
+    monkeypatch.undo()
+    assert build_site(stats_for(data), site, opts()).published
+
+
+def test_out_must_be_a_site_or_empty(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
+    data, _, stats = built
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(SiteError, match="folder with files in it"):
+        build_site(stats, busy, opts())
+    assert (busy / "notes.txt").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert build_site(stats, empty, opts()).published and empty.is_symlink()
+    code = CliRunner().invoke(app, ["--data-dir", str(data), "site", "--out", str(busy)])
+    assert code.exit_code == 2 and "folder with files in it" in code.output
+    nothing = tmp_path / "no-data"
+    code = CliRunner().invoke(app, ["--data-dir", str(nothing), "site", "--out", str(empty)])
+    assert code.exit_code == 1 and "no lake at" in code.output
+
+
+def test_cli_site_json(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
+    data, _, _ = built
+    out = tmp_path / "www"
+    args = ["--data-dir", str(data), "site", "--out", str(out), "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["published"] and report["rendered"] == report["pages"] > 100
+    second = json.loads(CliRunner().invoke(app, args).output)
+    assert not second["published"] and second["rendered"] == 0
+
+
+# --------------------------------------------------------------------------- after commits
+
+
+def test_the_commit_listener_rebuilds_after_each_commit(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    later = last_day_files()
+    data = lake_copy(tmp_path_factory, tmp_path / "data", tuple(f.name for f in later))
+    site = tmp_path / "site"
+    updater = SiteUpdater(stats_for(data), site, opts())
+    ingestor = Ingestor(data)
+
+    async def main() -> None:
+        ingestor.subscribe(asyncio.get_running_loop(), updater.on_commit)
+        await updater.on_commit()
+        for f in later[:3]:  # three commits while builds run: folded, never lost
+            await asyncio.to_thread(ingestor, [f])
+        await ingestor.wait_idle()
+        while updater._running:  # the folded follow-up build
+            await asyncio.sleep(0.01)
+
+    run(main())
+    assert updater.error is None and 2 <= updater.builds <= 4
+    manifest = json.loads((site / publish.MANIFEST).read_text())
+    assert manifest["lake_version"] == Stats(data).version()
+    sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
+    assert (site / urls.session(sid)).is_file()
+
+
+def test_bot_embeds_link_to_their_pages(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
+    data, site, _ = built
+    base = "https://stats.example.org/et/"
+
+    async def main() -> tuple[Any, Any, Any]:
+        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
+            card = await invoke(bot, "stats", player="vid")
+            board = await invoke(bot, "leaderboard", stat="dpm", window="month")
+            last = await invoke(bot, "last_session")
+            return card.sent[-1].embed, board.sent[-1].embed, last.sent[-1].embed
+
+    card, board, last = run(main())
+    assert card.url == base + urls.player(VID)
+    assert board.url == base + urls.leaderboard("dpm", "month")
+    sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
+    assert last.url == base + urls.session(sid)
+    for url in (card.url, board.url, last.url):
+        assert (site / url.removeprefix(base)).is_file()
