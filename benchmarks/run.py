@@ -271,7 +271,7 @@ def _per_version_cost(stats: Any, reps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         totals.append((time.perf_counter() - t0) * 1000)
-        stats._career_index = None
+        stats._career_index = {}
         t0 = time.perf_counter()
         stats._career()
         career.append((time.perf_counter() - t0) * 1000)

@@ -1,4 +1,5 @@
 -- Every player's all-time stats per map (counted rows), for the career-card index.
+-- Params: $server (NULL: every game server).
 SELECT guid, map_name,
        sum(rounds)::BIGINT        AS rounds,
        sum(kills)::BIGINT         AS kills,
@@ -9,5 +10,6 @@ SELECT guid, map_name,
             THEN sum(dpm_damage) * 60.0 / sum(time_played_s) END AS dpm,
        CASE WHEN sum(deaths) > 0 THEN sum(kills)::DOUBLE / sum(deaths) END AS kd
 FROM player_map_sessions
+WHERE $server IS NULL OR server = $server
 GROUP BY guid, map_name
 ORDER BY guid, rounds DESC, map_name

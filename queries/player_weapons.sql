@@ -6,5 +6,6 @@ SELECT weapon, weapon_id,
        CASE WHEN sum(shots) > 0 THEN 100.0 * sum(hits) / sum(shots) END AS accuracy
 FROM player_weapon_sessions
 WHERE guid = $guid AND session_date BETWEEN $date_from AND $date_to
+  AND ($server IS NULL OR server = $server)
 GROUP BY weapon, weapon_id
 ORDER BY kills DESC, shots DESC, weapon_id

@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from etl_duck.bot.protocols import FetcherLike
     from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,15 @@ async def _serve(settings: Settings) -> int:
     state = BotState.in_data_dir(settings.data_dir)
     stats = settings.stats(teams=state)
     ingestor = Ingestor.from_settings(settings)
-    fetcher = None
-    if settings.ssh_host:
-        from etl_duck.fetch.poller import Fetcher  # lazy: asyncssh only when fetching is configured
+    fetcher: FetcherLike | None = None
+    sources = settings.sources()
+    if sources:
+        # lazy: asyncssh only when fetching is configured
+        from etl_duck.fetch.group import FetcherGroup
+        from etl_duck.fetch.poller import Fetcher
 
-        fetcher = Fetcher(settings, ingest=ingestor)
+        fetchers = [Fetcher(s, ingest=ingestor.for_server(s.server_name)) for s in sources]
+        fetcher = fetchers[0] if len(fetchers) == 1 else FetcherGroup(fetchers)
     else:
         log.warning("ETL_DUCK_SSH_HOST is not set: the bot serves the lake but fetches nothing")
     links = LinkStore.in_data_dir(settings.data_dir)

@@ -264,6 +264,7 @@ def build_partition(
                     "counted": reason is None,
                     "reason": reason,
                     "parser_version": PARSER_VERSION,
+                    "server": s.server,
                 }
             )
             head = (
@@ -284,7 +285,7 @@ def build_partition(
                         *head,
                         line.guid, line.name, line.name_raw, line.team, line.is_bot,
                         line.rounds_counter, row.kind.value, counted, why, line.line_no,
-                        line.layout, *[v[n] for n in _PLAYER_VALUE_COLUMNS],
+                        line.layout, *[v[n] for n in _PLAYER_VALUE_COLUMNS], s.server,
                     )
                 )  # fmt: skip
                 for wid, g in sorted(row.weapons.items()):
@@ -298,6 +299,7 @@ def build_partition(
                             WEAPONS[wid],
                             *g,
                             counted,
+                            s.server,
                         )
                     )
     return {

@@ -59,8 +59,10 @@ def ingest_paths(
     *,
     rebuild: bool = False,
     recheck: Sequence[str] = (),
+    server: str = "",
 ) -> IngestReport:
     """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
+    ``server``: the game server the files came from (``""``: the main one).
 
     Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
     ``data/.ingest-pending``), so rerunning after a crash completes the job. ``recheck``:
@@ -75,7 +77,7 @@ def ingest_paths(
     lake = Lake(data_dir)
     with lake.writer_lock():
         try:
-            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck)
+            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck, server)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -110,6 +112,7 @@ def _ingest_locked(
     progress: Progress | None,
     rebuild: bool,
     recheck: Sequence[str],
+    server: str = "",
 ) -> IngestReport:
     raw = RawStore(lake.data_dir)
     report = IngestReport(rebuilt=rebuild)
@@ -154,6 +157,7 @@ def _ingest_locked(
         everything=rebuild,
         recheck=recheck,
         progress=progress,
+        server=server,
     )
     new = admitted.changed
     removed: set[str] = set()  # committed files that leave the lake

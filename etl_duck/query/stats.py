@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
+from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
 from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
@@ -130,6 +131,7 @@ class SessionReport:
     dpm_timeline: pl.DataFrame
     segments: tuple[Segment, ...] = ()  # the score per opponent (one when nobody changed)
     overridden: bool = False  # teams were set by an admin (/set_teams)
+    server: str = ""  # the game server it was played on ("" = the main one)
 
     @property
     def duration(self) -> timedelta:
@@ -166,7 +168,7 @@ class Stats:
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
-        self._career_index: CareerIndex | None = None
+        self._career_index: dict[str | None, CareerIndex] = {}  # by game server (None: all)
         self._rating_book = RatingBook(self.serving)
 
     # ---- plumbing
@@ -262,14 +264,15 @@ class Stats:
 
     # ---- leaderboards
 
-    def player_totals(self, window: Window) -> pl.DataFrame:
-        """Per-player sums and every registry metric over a window (cached).
+    def player_totals(self, window: Window, server: str | None = None) -> pl.DataFrame:
+        """Per-player sums and every registry metric over a window (cached), over every
+        game server or one (``server``; ``""`` is the main one).
 
         All-time totals are materialised once per lake version (the serving refresh) —
         every all-time board and career card reads them — other windows are queried."""
         from etl_duck.domain.metrics import with_metrics
 
-        if window.name == "all":
+        if window.name == "all" and server is None:
             return self._all_time_totals()
 
         def compute() -> pl.DataFrame:
@@ -278,10 +281,11 @@ class Stats:
                 date_from=window.date_from,
                 date_to=window.date_to,
                 session_id=window.session_id,
+                server=server,
             )
             return with_metrics(df)
 
-        key = ("player_totals", window.date_from, window.date_to, window.session_id)
+        key = ("player_totals", window.date_from, window.date_to, window.session_id, server)
         return self._cached(key, (window.date_from, window.date_to), compute)
 
     def _all_time_totals(self) -> pl.DataFrame:
@@ -296,7 +300,13 @@ class Stats:
             if cached is not None and cached[0] == version:
                 return cached[1]
             df = with_metrics(
-                self.run("player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None)
+                self.run(
+                    "player_totals",
+                    date_from=ALL_FROM,
+                    date_to=ALL_TO,
+                    session_id=None,
+                    server=None,
+                )
             )
             self._all_time = (version, df)
             return df
@@ -307,8 +317,10 @@ class Stats:
         window: str | Window = "all",
         limit: int = 10,
         min_rounds: int | None = None,
+        server: str | None = None,
     ) -> pl.DataFrame:
-        """Top players by one metric: rank, guid, name, value, rounds + the base sums."""
+        """Top players by one metric: rank, guid, name, value, rounds + the base sums; over
+        every game server or one."""
         from etl_duck.domain.metrics import resolve_metric
 
         m = resolve_metric(metric)
@@ -316,10 +328,12 @@ class Stats:
         threshold = self.min_rounds if min_rounds is None else min_rounds
         if w.name == "session":
             threshold = 0  # one session: everyone who played counts
-        key = ("leaderboard", m.key, w.date_from, w.date_to, w.session_id, limit, threshold)
+        key = (
+            "leaderboard", m.key, w.date_from, w.date_to, w.session_id, limit, threshold, server
+        )  # fmt: skip
 
         def compute() -> pl.DataFrame:
-            return rank(self.player_totals(w), m, limit, threshold)
+            return rank(self.player_totals(w, server), m, limit, threshold)
 
         return self._cached(key, (w.date_from, w.date_to), compute)
 
@@ -338,21 +352,30 @@ class Stats:
             raise NoData("No sessions in the lake yet.")
         return self.serving.last_session
 
-    def session_id_for(self, day: date | None) -> tuple[int, date]:
-        if day is None:
+    def session_id_for(self, day: date | None, server: str | None = None) -> tuple[int, date]:
+        """(session id, date) of the session that started on ``day`` (None: the last one),
+        on any game server or one."""
+        if day is None and server is None:
             return self._cached(("last_session_id",), (ALL_FROM, ALL_TO), self._last_session_id)
 
         def compute() -> tuple[int, date]:
-            df = self.run("session_on_date", day=day)
+            if day is None:
+                df = self.run("session_list", date_from=ALL_FROM, date_to=ALL_TO, server=server)
+                if df.is_empty():
+                    raise NoData("No sessions on that server yet.")
+                return int(df["session_id"][0]), df["session_date"][0]
+            df = self.run("session_on_date", day=day, server=server)
             if df.is_empty():
                 raise NoData(f"No session on {day.isoformat()}.")
             return int(df["session_id"][0]), df["session_date"][0]
 
-        return self._cached(("session_on", day), (day - timedelta(days=1), day), compute)
+        window = (ALL_FROM, ALL_TO) if day is None else (day - timedelta(days=1), day)
+        return self._cached(("session_on", day, server), window, compute)
 
-    def session(self, day: date | None = None) -> SessionReport:
-        """The session that started on ``day`` (or the last session): players, maps, score."""
-        sid, sdate = self.session_id_for(day)
+    def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
+        """The session that started on ``day`` (or the last session), on any game server or
+        one: players, maps, score."""
+        sid, sdate = self.session_id_for(day, server)
         return self.session_by_id(sid, sdate)
 
     def session_by_id(self, sid: int, sdate: date | None = None) -> SessionReport:
@@ -464,8 +487,9 @@ class Stats:
         lo, hi = date_from.isoformat(), date_to.isoformat()
         return [date.fromisoformat(d) for d in sorted(parts) if lo <= d <= hi]
 
-    def sessions(self, month: str | None = None) -> pl.DataFrame:
-        """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""
+    def sessions(self, month: str | None = None, server: str | None = None) -> pl.DataFrame:
+        """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month; ``server``
+        to one game server."""
         if month:
             try:
                 start = date.fromisoformat(f"{month}-01")
@@ -476,9 +500,9 @@ class Stats:
             start, end = ALL_FROM, ALL_TO
 
         def compute() -> pl.DataFrame:
-            return self.run("session_list", date_from=start, date_to=end)
+            return self.run("session_list", date_from=start, date_to=end, server=server)
 
-        return self._cached(("sessions", start, end), (start, end), compute)
+        return self._cached(("sessions", start, end, server), (start, end), compute)
 
     # ---- players
 
@@ -553,16 +577,17 @@ class Stats:
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
         raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
 
-    def _career(self) -> CareerIndex:
+    def _career(self, server: str | None = None) -> CareerIndex:
         """Per-player weapons, maps, aliases and last rounds, built once per lake version
-        (four queries over the serving tables) so a career card is dictionary lookups."""
+        (four queries over the serving tables) so a career card is dictionary lookups; over
+        every game server or one (aliases are identity: always every server)."""
 
         version = self.serving.refresh()
-        index = self._career_index
+        index = self._career_index.get(server)
         if index is not None and index.version == version:
             return index
         with self._all_time_lock:
-            index = self._career_index
+            index = self._career_index.get(server)
             if index is not None and index.version == version:
                 return index
 
@@ -573,30 +598,36 @@ class Stats:
             newest = aliases.frame.group_by("guid", maintain_order=True).first()
             index = CareerIndex(
                 version,
-                ByPlayer(self.run("career_weapons")),
-                ByPlayer(self.run("career_maps")),
+                ByPlayer(self.run("career_weapons", server=server)),
+                ByPlayer(self.run("career_maps", server=server)),
                 aliases,
                 names,
                 {str(g): str(n) for g, n in zip(newest["guid"], newest["name"], strict=True)},
-                ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS)),
+                ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS, server=server)),
             )
-            self._career_index = index
+            # an index of an older version is dropped whatever its server
+            self._career_index = {
+                k: v for k, v in self._career_index.items() if v.version == version
+            }
+            self._career_index[server] = index
             return index
 
-    def player(self, text: str) -> PlayerCard:
-        """Career card: totals + metrics, top weapons, last rounds, aliases, maps."""
+    def player(self, text: str, server: str | None = None) -> PlayerCard:
+        """Career card: totals + metrics, top weapons, last rounds, aliases, maps; over
+        every game server or one."""
         import polars as pl
 
         guid, _ = self.resolve_player(text)
 
         def compute() -> PlayerCard:
-            totals = self.player_totals(Window("all", ALL_FROM, ALL_TO)).filter(
+            totals = self.player_totals(Window("all", ALL_FROM, ALL_TO), server).filter(
                 pl.col("guid") == guid
             )
             if totals.is_empty():
-                raise NoData(f"Player {guid} has no counted rounds.")
+                where = "" if server is None else f" on server {label(server)}"
+                raise NoData(f"Player {guid} has no counted rounds{where}.")
             row = totals.row(0, named=True)
-            career = self._career()
+            career = self._career(server)
             empty = pl.DataFrame()
             return PlayerCard(
                 guid=guid,
@@ -608,7 +639,7 @@ class Stats:
                 maps=career.maps.get(guid, empty),
             )
 
-        return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
+        return self._cached(("player", guid, server), (ALL_FROM, ALL_TO), compute)
 
     def aliases(self) -> pl.DataFrame:
         """Every name each player used (guid, name, rounds, first_seen, last_seen), newest
@@ -622,9 +653,12 @@ class Stats:
         guid, _ = self.resolve_player(text)
         return self._career().maps.get(guid, pl.DataFrame())
 
-    def weapon_stats(self, text: str, window: str | Window = "all") -> pl.DataFrame:
-        """A player's weapon totals over a window, most kills first: all time from the
-        per-version career index, other windows from the per-session weapon rollup."""
+    def weapon_stats(
+        self, text: str, window: str | Window = "all", server: str | None = None
+    ) -> pl.DataFrame:
+        """A player's weapon totals over a window, most kills first, over every game server
+        or one: all time from the per-version career index, other windows from the
+        per-session weapon rollup."""
         import polars as pl
 
         guid, _ = self.resolve_player(text)
@@ -632,10 +666,16 @@ class Stats:
 
         def compute() -> pl.DataFrame:
             if w.name == "all":
-                return self._career().weapons.get(guid, pl.DataFrame())
-            return self.run("player_weapons", guid=guid, date_from=w.date_from, date_to=w.date_to)
+                return self._career(server).weapons.get(guid, pl.DataFrame())
+            return self.run(
+                "player_weapons",
+                guid=guid,
+                date_from=w.date_from,
+                date_to=w.date_to,
+                server=server,
+            )
 
-        key = ("weapon_stats", guid, w.date_from, w.date_to)
+        key = ("weapon_stats", guid, w.date_from, w.date_to, server)
         return self._cached(key, (w.date_from, w.date_to), compute)
 
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
@@ -1135,6 +1175,7 @@ def _assemble_report(
         dpm_timeline=timeline,
         segments=score.segments,
         overridden=bool(override),
+        server=str(rounds["server"][0]),
     )
 
 
