@@ -410,9 +410,9 @@ def test_a_five_second_query_is_acknowledged_within_three_seconds(
     f = facts(st)
     slow = Stats.player
 
-    def five_seconds(self: Stats, text: str) -> Any:
+    def five_seconds(self: Stats, *args: Any, **kwargs: Any) -> Any:
         time.sleep(5.0)
-        return slow(self, text)
+        return slow(self, *args, **kwargs)
 
     monkeypatch.setattr(Stats, "player", five_seconds)
     emu = st.emu
