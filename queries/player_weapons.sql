@@ -1,5 +1,5 @@
 -- A player's weapon totals over a window (counted rows only).
--- Params: $guid, $date_from, $date_to.
+-- Params: $guid, $date_from, $date_to, $server (NULL: every game server).
 SELECT weapon, weapon_id,
        sum(kills)::BIGINT AS kills, sum(deaths)::BIGINT AS deaths, sum(hits)::BIGINT AS hits,
        sum(shots)::BIGINT AS shots, sum(headshots)::BIGINT AS headshots,

@@ -31,11 +31,11 @@ from etl_duck.domain.sessions import RoundTime, Session, round_start
 from etl_duck.ingest.endstats import build_endstats
 from etl_duck.ingest.options import IngestOptions, Progress
 from etl_duck.lake import rollups
+from etl_duck.lake.layout import TABLES
 from etl_duck.lake.schemas import (
     PLAYER_ROUNDS_SCHEMA,
     ROUNDS_SCHEMA,
     SCHEMAS,
-    TABLES,
     WEAPON_ROUNDS_SCHEMA,
     table_from_rows,
 )

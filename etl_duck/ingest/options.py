@@ -10,7 +10,7 @@ from typing import Any
 Progress = Callable[[str, int, int], None]
 
 DEFAULT_FILLER_MAPS: tuple[str, ...] = ("mp_sillyctf",)
-LAKE_FORMAT = 2
+LAKE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class IngestOptions:
             "filler_maps": sorted(self.filler_maps),
             "timezone": self.timezone,
             # the tables' shape: a lake of an older format is re-derived from raw/ at the
-            # next ingest (2: every table has its game `server`)
+            # next ingest (2: every table has its game `server`; 3: career tables)
             "lake_format": LAKE_FORMAT,
         }
 

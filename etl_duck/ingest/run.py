@@ -35,14 +35,14 @@ from etl_duck.ingest.state import (
     read_partitions,
     regroup_sessions,
 )
-from etl_duck.lake import gc, rollups
+from etl_duck.lake import careers, gc, rollups
+from etl_duck.lake.layout import SERVING_TABLES, TABLES
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
     CONFLICTS_SCHEMA,
     FILES_SCHEMA,
     REJECTED_SCHEMA,
     STATE_SCHEMAS,
-    TABLES,
     split_years,
     table_from_rows,
 )
@@ -330,7 +330,7 @@ def _ingest_locked(
     old_serving = None if rebuild else lake.read_serving(snap, years)
     affected_serving = affected
     replace_serving = rebuild  # every serving shard is written: drop the others
-    if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
+    if old_serving is not None and set(SERVING_TABLES) - set(old_serving):
         # a snapshot written before (some of) the serving tables existed: derive them
         # all from every partition, once
         every = read_partitions(lake, snap) if snap is not None else {}
@@ -346,6 +346,8 @@ def _ingest_locked(
     for shards in serving.values():
         for y in years or ():
             shards.setdefault(y, None)  # a year whose rows all went away
+    # careers (all-time per player) from the career before this year + this year's rows
+    serving.update(careers.update(lake, snap, manifest, serving, years is None))
     if rebuild:  # shards of years that no longer hold data disappear
         drop_missing(manifest, state)
     if replace_serving or years is None:

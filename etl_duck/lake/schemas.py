@@ -13,8 +13,6 @@ import pyarrow as pa
 
 from etl_duck.domain.fields import DERIVED_TOTALS, EXTENDED_FIELDS, Kind
 
-TABLES = ("rounds", "player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
-
 ROUNDS_SCHEMA = pa.schema(
     [
         ("round_id", pa.int64()),

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
+from etl_duck.domain.sessions import session_date_of
 from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
-from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
+from etl_duck.query.players import ByPlayer, PlayerCard, PlayerNames
 from etl_duck.query.rating import (
     Balance,
     PlayerRatingCard,
@@ -35,7 +36,7 @@ from etl_duck.query.rating import (
     RatingIndex,
     TeamForecast,
 )
-from etl_duck.query.serving import Serving, _to_polars
+from etl_duck.query.serving import Serving, query_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
 
@@ -168,7 +169,7 @@ class Stats:
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
-        self._career_index: dict[str | None, CareerIndex] = {}  # by game server (None: all)
+        self._player_names: PlayerNames | None = None
         self._rating_book = RatingBook(self.serving)
 
     # ---- plumbing
@@ -186,10 +187,9 @@ class Stats:
         text = sql(name)
         used = {k: v for k, v in params.items() if f"${k}" in text}
         cur = self.serving.cursor()
-        if dates is not None:
-            self.serving.scope(cur, dates)
         try:
-            df = _to_polars(cur.execute(text, used))
+            self.serving.prepare(cur, text, dates, _years(used, dates))
+            df = query_polars(cur, text, used)
         except Exception as exc:
             import duckdb
 
@@ -289,6 +289,8 @@ class Stats:
         return self._cached(key, (window.date_from, window.date_to), compute)
 
     def _all_time_totals(self) -> pl.DataFrame:
+        """Every player's all-time totals + metrics, once per lake version: the career table
+        the commit wrote (a few hundred rows at any history length)."""
         from etl_duck.domain.metrics import with_metrics
 
         version = self.serving.refresh()
@@ -299,15 +301,7 @@ class Stats:
             cached = self._all_time
             if cached is not None and cached[0] == version:
                 return cached[1]
-            df = with_metrics(
-                self.run(
-                    "player_totals",
-                    date_from=ALL_FROM,
-                    date_to=ALL_TO,
-                    session_id=None,
-                    server=None,
-                )
-            )
+            df = with_metrics(self.run("career_totals"))
             self._all_time = (version, df)
             return df
 
@@ -383,15 +377,10 @@ class Stats:
         sessions can start on the same day). Cached; an admin's team override moves the
         key on. ``sdate``: the session's date when the caller knows it."""
         if sdate is None:
-
-            def locate() -> date:
-                df = self.run("session_rounds", session_id=sid, date_from=ALL_FROM, date_to=ALL_TO)
-                if df.is_empty():
-                    raise NoData(f"No session {sid}.")
-                day: date = df["session_date"][0]
-                return day
-
-            sdate = self._cached(("session_date_of", sid), (ALL_FROM, ALL_TO), locate)
+            try:
+                sdate = session_date_of(sid)  # the id names its start date
+            except ValueError:
+                raise NoData(f"No session {sid}.") from None
         day = sdate
         revision = self.teams.teams_revision() if self.teams is not None else 0
         return self._cached(
@@ -550,10 +539,13 @@ class Stats:
         well; PlayerNotFound (with suggestions or a hint) when none does."""
         from etl_duck.domain.parse import clean_name
 
-        career = self._career()
         key = clean_name(text).strip()
-        if key.upper() in career.current_names:  # a full GUID
-            return key.upper(), career.current_names[key.upper()]
+        if len(key) >= 8 and all(c in "0123456789abcdefABCDEF" for c in key):
+            # maybe a full GUID (what cards, pages and buttons pass): one small read
+            known = self._player_aliases(key.upper())
+            if not known.is_empty():
+                return key.upper(), str(known["name"][0])
+        career = self._names()
         exact = career.names.get(key.lower(), set())
         if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
             guid = next(iter(exact))
@@ -577,96 +569,89 @@ class Stats:
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
         raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
 
-    def _career(self, server: str | None = None) -> CareerIndex:
-        """Per-player weapons, maps, aliases and last rounds, built once per lake version
-        (four queries over the serving tables) so a career card is dictionary lookups; over
-        every game server or one (aliases are identity: always every server)."""
-
+    def _names(self) -> PlayerNames:
+        """Every player's names (for lookups and aliases), once per lake version: one read
+        of the career names table."""
         version = self.serving.refresh()
-        index = self._career_index.get(server)
-        if index is not None and index.version == version:
-            return index
+        names = self._player_names
+        if names is not None and names.version == version:
+            return names
         with self._all_time_lock:
-            index = self._career_index.get(server)
-            if index is not None and index.version == version:
-                return index
-
-            aliases = ByPlayer(self.run("career_aliases"))
-            names: dict[str, set[str]] = {}
-            for guid, name in zip(aliases.frame["guid"], aliases.frame["name"], strict=True):
-                names.setdefault(str(name).lower(), set()).add(str(guid))
-            newest = aliases.frame.group_by("guid", maintain_order=True).first()
-            index = CareerIndex(
-                version,
-                ByPlayer(self.run("career_weapons", server=server)),
-                ByPlayer(self.run("career_maps", server=server)),
-                aliases,
-                names,
-                {str(g): str(n) for g, n in zip(newest["guid"], newest["name"], strict=True)},
-                ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS, server=server)),
-            )
-            # an index of an older version is dropped whatever its server
-            self._career_index = {
-                k: v for k, v in self._career_index.items() if v.version == version
-            }
-            self._career_index[server] = index
-            return index
+            names = self._player_names
+            if names is not None and names.version == version:
+                return names
+            names = PlayerNames.of(version, self.run("career_aliases"))
+            self._player_names = names
+            return names
 
     def player(self, text: str, server: str | None = None) -> PlayerCard:
         """Career card: totals + metrics, top weapons, last rounds, aliases, maps; over
-        every game server or one."""
+        every game server (the career tables: a few small reads) or one."""
         import polars as pl
 
         guid, _ = self.resolve_player(text)
 
         def compute() -> PlayerCard:
-            totals = self.player_totals(Window("all", ALL_FROM, ALL_TO), server).filter(
-                pl.col("guid") == guid
-            )
+            if server is None:
+                totals = self._all_time_totals().filter(pl.col("guid") == guid)
+                weapons = self.run("career_weapons", guid=guid)
+                maps = self.run("career_maps", guid=guid)
+                last = self.run("career_last_rounds", guid=guid, limit=self.LAST_ROUNDS)
+            else:
+                every = Window("all", ALL_FROM, ALL_TO)
+                totals = self.player_totals(every, server).filter(pl.col("guid") == guid)
+                weapons = self.weapon_stats(guid, every, server)
+                maps = self.run("player_server_maps", guid=guid, server=server)
+                last = self.run(
+                    "player_server_last_rounds", guid=guid, server=server, limit=self.LAST_ROUNDS
+                )
             if totals.is_empty():
                 where = "" if server is None else f" on server {label(server)}"
                 raise NoData(f"Player {guid} has no counted rounds{where}.")
             row = totals.row(0, named=True)
-            career = self._career(server)
-            empty = pl.DataFrame()
             return PlayerCard(
                 guid=guid,
                 name=str(row["name"]),
                 totals=row,
-                weapons=career.weapons.get(guid, empty),
-                last_rounds=career.last_rounds.get(guid, empty),
-                aliases=career.aliases.get(guid, empty),
-                maps=career.maps.get(guid, empty),
+                weapons=weapons,
+                last_rounds=last,
+                aliases=self._player_aliases(guid),
+                maps=maps,
             )
 
         return self._cached(("player", guid, server), (ALL_FROM, ALL_TO), compute)
 
+    def _player_aliases(self, guid: str) -> pl.DataFrame:
+        return self._cached(
+            ("aliases_of", guid),
+            (ALL_FROM, ALL_TO),
+            lambda: self.run("career_player_aliases", guid=guid),
+        )
+
     def aliases(self) -> pl.DataFrame:
         """Every name each player used (guid, name, rounds, first_seen, last_seen), newest
-        name first per player (from the per-version career index)."""
-        return self._career().aliases.frame
+        name first per player."""
+        return self._names().aliases.frame
 
     def map_stats(self, text: str) -> pl.DataFrame:
-        """A player's all-time stats per map (from the per-version career index)."""
-        import polars as pl
-
+        """A player's all-time stats per map (the career table)."""
         guid, _ = self.resolve_player(text)
-        return self._career().maps.get(guid, pl.DataFrame())
+        return self._cached(
+            ("map_stats", guid), (ALL_FROM, ALL_TO), lambda: self.run("career_maps", guid=guid)
+        )
 
     def weapon_stats(
         self, text: str, window: str | Window = "all", server: str | None = None
     ) -> pl.DataFrame:
         """A player's weapon totals over a window, most kills first, over every game server
-        or one: all time from the per-version career index, other windows from the
-        per-session weapon rollup."""
-        import polars as pl
-
+        or one: all time from the career table, other windows from the per-session weapon
+        rollup of the window's years."""
         guid, _ = self.resolve_player(text)
         w = window if isinstance(window, Window) else self.resolve_window(window)
 
         def compute() -> pl.DataFrame:
-            if w.name == "all":
-                return self._career(server).weapons.get(guid, pl.DataFrame())
+            if w.name == "all" and server is None:
+                return self.run("career_weapons", guid=guid)
             return self.run(
                 "player_weapons",
                 guid=guid,
@@ -958,7 +943,7 @@ class Stats:
         from etl_duck.query.rating import index
 
         def compute() -> RatingIndex:
-            return index(self.ratings(), self._career().current_names)
+            return index(self.ratings(), self._names().current_names)
 
         return self.cached(("rating_index",), compute)
 
@@ -1023,7 +1008,7 @@ class Stats:
         from etl_duck.query.rating import predictions
 
         def compute() -> Predictions:
-            return predictions(self.ratings(), self._career().current_names)
+            return predictions(self.ratings(), self._names().current_names)
 
         return self.cached(("predictions",), compute)
 
@@ -1129,7 +1114,7 @@ class Stats:
             return
         for key in ("kills", "dpm", "kd"):
             self.leaderboard(key)
-        self._career()
+        self._names()
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -1195,3 +1180,19 @@ def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> p
         pl.col(metric.key).alias("value"),
         pl.all().exclude("guid", "name"),
     )
+
+
+def _years(params: dict[str, Any], dates: list[date] | None) -> set[int] | None:
+    """The years of serving shards a query needs: those its date parameters span (a date
+    may start a session that ran into the next one, hence the day before), or every year."""
+    if dates is not None:
+        return {d.year for d in dates}
+    lo, hi = params.get("date_from"), params.get("date_to")
+    if isinstance(lo, date) and isinstance(hi, date):
+        if lo <= ALL_FROM or hi >= ALL_TO or hi.year - lo.year > 50:
+            return None
+        return set(range(lo.year, hi.year + 1))
+    day = params.get("day")
+    if isinstance(day, date):
+        return {day.year, (day - timedelta(days=1)).year}
+    return None
