@@ -23,9 +23,9 @@ from etl_duck.synth import Truth, generate
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
-    """Seven weeks across a new year (2024 → 2025)."""
+    """Four weeks across a new year (2024 → 2025)."""
     files = tmp_path_factory.mktemp("season")
-    truth = generate(files, seed=23, start=date(2024, 12, 2), days=49)
+    truth = generate(files, seed=23, start=date(2024, 12, 16), days=28)
     return files, truth
 
 
