@@ -113,7 +113,6 @@ class Lake:
         self.data_dir = Path(data_dir)
         self.snapshots = self.data_dir / SNAPSHOT_DIR
         self.link = self.data_dir / LINK
-        self._manifests: dict[Path, Manifest] = {}  # the last snapshot's, parsed
         self._scratch: Path | None = None
 
     # ---- reading (lock-free)
@@ -130,26 +129,19 @@ class Lake:
         snap = snapshot or self.current_dir()
         if snap is None:
             return Manifest.empty()
-        # a snapshot never changes once renamed into place: parse its manifest once
-        # (~20 ms for the ~5k partitions of a 10-year lake)
-        cached = self._manifests.get(snap)
-        if cached is None:
-            path = snap / "_manifest.json"
-            try:
-                cached = Manifest.from_json(path.read_text())
-            except FileNotFoundError:
-                raise LakeDamaged(
-                    f"{path} is missing: the lake cannot be read (raw/ is intact: run "
-                    "`etl-duck rebuild` to recreate the lake from it)"
-                ) from None
-            except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
-                raise LakeDamaged(
-                    f"{path} is damaged ({type(exc).__name__}: {exc}); the lake cannot be "
-                    "read (raw/ is intact: run `etl-duck rebuild` to recreate the lake from it)"
-                ) from None
-            if not snap.name.endswith(".tmp"):
-                self._manifests = {snap: cached}
-        return cached
+        path = snap / "_manifest.json"
+        try:
+            return _parsed_manifest(path)
+        except FileNotFoundError:
+            raise LakeDamaged(
+                f"{path} is missing: the lake cannot be read (raw/ is intact: run "
+                "`etl-duck rebuild` to recreate the lake from it)"
+            ) from None
+        except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+            raise LakeDamaged(
+                f"{path} is damaged ({type(exc).__name__}: {exc}); the lake cannot be "
+                "read (raw/ is intact: run `etl-duck rebuild` to recreate the lake from it)"
+            ) from None
 
     def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> bool:
         """Hold ``snapshot`` for ``seconds`` (expiry keeps it meanwhile): a file whose mtime
@@ -395,6 +387,8 @@ class Lake:
         self._publish(vname)
         failpoint("link swapped")
         self.drop_scratch()
+        with contextlib.suppress(OSError):
+            _remember_manifest(final / "_manifest.json", manifest)
         return manifest
 
     def _plan(
@@ -480,14 +474,46 @@ class Lake:
                 if name in held:
                     continue
                 try:
-                    manifest = Manifest.from_json(
-                        (self.snapshots / name / "_manifest.json").read_text()
-                    )
+                    manifest = _parsed_manifest(self.snapshots / name / "_manifest.json")
                 except (OSError, ValueError, KeyError, TypeError, IndexError):
                     continue  # not a usable donor: expiry removes it
                 os.replace(self.snapshots / name, staging)
                 return manifest
         return None
+
+
+#: manifests parsed in this process, by file identity: a writer that committed the last
+#: versions parses neither its base nor its spare again (~20 ms each at 10 years, growing
+#: with the history), and a reader parses a version once
+_MANIFESTS: dict[tuple[str, int, int, int], Manifest] = {}
+_MANIFESTS_LOCK = threading.Lock()
+_MANIFESTS_KEPT = 4  # current, previous, spare, + one being written
+
+
+def _parsed_manifest(path: Path) -> Manifest:
+    st = path.stat()
+    # the file's identity, not its path: a folder is renamed (staging → version → spare)
+    # with its manifest, and a data dir deleted and recreated reuses version names
+    key = (str(path.parent.name), st.st_ino, st.st_mtime_ns, st.st_size)
+    with _MANIFESTS_LOCK:
+        got = _MANIFESTS.get(key)
+    if got is not None:
+        return got
+    got = Manifest.from_json(path.read_text())
+    with _MANIFESTS_LOCK:
+        _MANIFESTS[key] = got
+        while len(_MANIFESTS) > _MANIFESTS_KEPT:
+            del _MANIFESTS[next(iter(_MANIFESTS))]
+    return got
+
+
+def _remember_manifest(path: Path, manifest: Manifest) -> None:
+    """The manifest a commit just wrote (and renamed into place) is known: no parse."""
+    st = path.stat()
+    with _MANIFESTS_LOCK:
+        _MANIFESTS[(str(path.parent.name), st.st_ino, st.st_mtime_ns, st.st_size)] = manifest
+        while len(_MANIFESTS) > _MANIFESTS_KEPT:
+            del _MANIFESTS[next(iter(_MANIFESTS))]
 
 
 def group_dir(group: str) -> str:
