@@ -13,11 +13,10 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from etl_duck.query.stats import SessionReport
 
@@ -32,6 +31,10 @@ DPI = 100
 
 
 def _figure(width: float, height: float, **margins: float) -> Figure:
+    # matplotlib (~50 MiB) loads with the first chart: a bot that only answers does without
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     # fixed margins rather than a layout engine: "constrained" triples the render time,
     # and Agg holds the GIL while it draws (see the bot's loop-latency test)
     fig = Figure(figsize=(width, height), dpi=DPI, facecolor=BACKGROUND)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.ingest.options import IngestOptions, IngestReport
-from etl_duck.ingest.run import ingest_paths
 
 if TYPE_CHECKING:
     from etl_duck.settings import Settings
@@ -55,6 +54,8 @@ class Ingestor:
 
     def __call__(self, paths: Sequence[Path], server: str = "") -> IngestReport:
         """Ingest one batch of ``server``'s files (blocking: call it from a worker thread)."""
+        from etl_duck.ingest.run import ingest_paths  # PyArrow loads with the first batch
+
         report = ingest_paths(self.data_dir, list(paths), self.options, server=server)
         log.info("ingest: %s", report.summary())
         self.notify(report)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 #: every table a query may name besides the partitioned detail tables
 VIEWS: tuple[str, ...] = (*SERVING_TABLES, *CAREERS)
 _NAMED = {t: re.compile(rf"\b{t}\b") for t in VIEWS}
+_DETAIL_NAMED = {t: re.compile(rf"\b{t}\b") for t in TABLES if t != "rounds"}
 
 
 class Serving:
@@ -205,7 +206,7 @@ class Serving:
         (their shards of ``years``; None = every year), the career tables, and the detail
         partitions of ``dates``."""
         if dates is not None:
-            self.scope(cur, dates)
+            self.scope(cur, dates, [t for t in self.DETAIL if _DETAIL_NAMED[t].search(text)])
         views: dict[str, Any] = self._local.__dict__.setdefault("views", {})
         for name, pattern in _NAMED.items():
             if pattern.search(text) is None:
@@ -327,13 +328,20 @@ class Serving:
         self.lake.lease(snap, LEASE_SECONDS)
         self._lease_renew_at = time.time() + LEASE_SECONDS / 2
 
-    def scope(self, cur: duckdb.DuckDBPyConnection, dates: list[date]) -> None:
-        """Point this cursor's ``player_rounds`` / ``weapon_rounds`` at the partitions of
-        ``dates`` only (temp views; file paths come from the manifest, never from users)."""
-        key = (self.snapshot, tuple(dates))
-        if getattr(self._local, "scope", None) == key and cur is getattr(self._local, "cur", None):
-            return  # this cursor already looks at exactly these partitions
-        for table in self.DETAIL:
+    def scope(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dates: list[date],
+        tables: list[str] | None = None,
+    ) -> None:
+        """Point this cursor's detail tables (``player_rounds``, ``weapon_rounds``, … or
+        those of ``tables``) at the partitions of ``dates`` only (temp views; file paths
+        come from the manifest, never from users)."""
+        scopes: dict[str, Any] = self._local.__dict__.setdefault("scopes", {})
+        for table in self.DETAIL if tables is None else tables:
+            key = (self.snapshot, tuple(dates))
+            if scopes.get(table) == key:
+                continue  # this cursor already looks at exactly these partitions
             files = [
                 str(self.snapshot / f)
                 for d in dates
@@ -349,7 +357,7 @@ class Serving:
             else:
                 source = self._detail_shape(table)
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
-        self._local.scope = key
+            scopes[table] = key
 
     def changed_since(self, version: int) -> list[date]:
         """The session dates a lake version after ``version`` changed, in order."""
