@@ -22,7 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fuzz-mutants",
         type=int,
         default=0,
-        help="parser fuzz size (default: 1,000 in a normal run, 100,000 with --runslow)",
+        help="parser fuzz size (default: 400 in a normal run, 100,000 with --runslow)",
     )
     parser.addoption(
         "--cpu-budget-seconds",

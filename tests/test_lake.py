@@ -72,11 +72,11 @@ def test_order_and_batching_do_not_matter(tmp_path: Path) -> None:
     ingest_paths(a, [REAL])
     files = list(REAL_FILES)
     random.Random(3).shuffle(files)
-    for i in range(0, len(files), 11):
-        ingest_paths(b, files[i : i + 11])
+    for i in range(0, len(files), 23):
+        ingest_paths(b, files[i : i + 23])
     random.Random(4).shuffle(files)
-    for i in range(0, len(files), 4):
-        ingest_paths(c, files[i : i + 4])
+    for i in range(0, len(files), 9):
+        ingest_paths(c, files[i : i + 9])
     assert content_digest(a) == content_digest(b) == content_digest(c)
     assert Lake(c).version() == 23
 

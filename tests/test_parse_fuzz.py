@@ -1,7 +1,7 @@
 """Fuzz: mutants of real files either parse into rows the lake can store, or raise
 ParseError — never anything else, and never a value that fails at Parquet encode time.
 
-Size: ``--fuzz-mutants N``; 1,000 by default, 100,000 with ``--runslow``.
+Size: ``--fuzz-mutants N``; 400 by default, 100,000 with ``--runslow``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def mutants(request: pytest.FixtureRequest) -> int:
     n = int(request.config.getoption("--fuzz-mutants"))
     if n:
         return n
-    return 100_000 if request.config.getoption("--runslow") else 1_000
+    return 100_000 if request.config.getoption("--runslow") else 400
 
 
 def test_mutants_of_real_files_parse_and_store_or_raise_parse_error(mutants: int) -> None:
