@@ -78,7 +78,7 @@ def test_order_and_batching_do_not_matter(tmp_path: Path) -> None:
     for i in range(0, len(files), 9):
         ingest_paths(c, files[i : i + 9])
     assert content_digest(a) == content_digest(b) == content_digest(c)
-    assert Lake(c).version() == 23
+    assert Lake(c).version() == -(-len(files) // 9)  # one commit per batch
 
 
 def test_rebuild_gives_the_same_content(data_dir: Path) -> None:
