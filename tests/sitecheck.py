@@ -6,7 +6,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-ROW_KEYS = ("data-guid", "data-weapon", "data-map")
+ROW_KEYS = ("data-guid", "data-weapon", "data-map", "data-best", "data-mate", "data-rival",
+            "data-record")  # fmt: skip
 
 
 class _Page(HTMLParser):
@@ -34,7 +35,7 @@ class _Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "tr":
             self._row = ""
-        if tag in ("td", "dd", "code"):
+        if tag in ("td", "dd", "code", "span", "strong"):
             self._open = None
 
     def handle_data(self, data: str) -> None:
