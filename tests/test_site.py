@@ -88,7 +88,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Stats]:
 
 
 def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Path, Stats]) -> None:
-    data, site, stats = built
+    data, site, _ = built
     assert site.is_symlink() and (site / publish.MANIFEST).is_file()
     sessions = lake_sql(
         data, "SELECT DISTINCT session_id, session_date FROM {t} WHERE counted", "rounds"

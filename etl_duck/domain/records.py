@@ -208,8 +208,15 @@ def current_records(
 
     standing: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def keep(scope: str, kind: str, row: dict[str, Any], value: float, holder: str,
-             guid: str | None, column: str | None = None) -> None:
+    def keep(
+        scope: str,
+        kind: str,
+        row: dict[str, Any],
+        value: float,
+        holder: str,
+        guid: str | None,
+        column: str | None = None,
+    ) -> None:
         when = row[f"{column}_end"] if column else row["end_time"]
         file = row[f"{column}_file"] if column else row["file_name"]
         standing[(scope, kind)] = {"scope": scope, "kind": kind, "label": ROUND_RECORDS[kind][0],

@@ -981,10 +981,10 @@ class Stats:
             points = idx.history.get(guid, [])
             history = pl.DataFrame(
                 {
-                    "end_time": [h.end_time for h in points],
-                    "match_id": [h.match_id for h in points],
-                    "mu": [h.mu for h in points],
-                    "sigma": [h.sigma for h in points],
+                    "end_time": [h[1] for h in points],
+                    "match_id": [h[2] for h in points],
+                    "mu": [h[3] for h in points],
+                    "sigma": [h[4] for h in points],
                 },
                 schema={"end_time": pl.Datetime("us"), "match_id": pl.Int64,
                         "mu": pl.Float64, "sigma": pl.Float64},

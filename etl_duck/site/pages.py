@@ -7,8 +7,9 @@ lake version that changed any session date in a window):
 
 * a session page — its session date, and its neighbours (the prev/next links);
 * a player page — the dates the player appears on (a commit elsewhere leaves it alone),
-  plus what it shows from whole-history answers, as shown (``sections``): his rating card
-  (rank and σ move with everyone's maps), his regular teammates' current names;
+  and what it shows of everyone else (``sections``): his rating card as shown (the rank and
+  σ move with others' maps), the lake up to his last rated map (his rating history), his
+  regular teammates' current names;
 * a year of sessions — that year; a leaderboard — its resolved window;
 * home, indexes, the search index, the records and the rating list — all time (they
   change with every commit).
@@ -77,7 +78,6 @@ CARD_STATS = (  # a player's career numbers, each also machine-readable on the p
 FORM_SESSIONS = 30  # sessions in a player's form chart
 RECENT_SESSIONS = 10  # rows of a player's recent sessions and of the home page's list
 BULK_SESSIONS = 8  # this many stale sessions in a year: load the year in one pass
-RATING_LIST = 1_000  # players on the rating page (everyone ranked, in practice)
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,7 @@ class Plan:
         self.sessions = Sessions(stats)
         self._index: list[dict[str, Any]] | None = None
         self._records: dict[str, Any] | None = None
-        self.renderer = Renderer(
-            {"title": options.title, "rating_min_maps": stats.RATING_MIN_MAPS}
-        )
+        self.renderer = Renderer({"title": options.title, "rating_min_maps": stats.RATING_MIN_MAPS})
         self.base = (
             code_fingerprint(),
             options.title,
@@ -157,7 +155,7 @@ class Plan:
         )
         self.player_guids: set[str] = set()  # players with a page
         self.session_ids: set[int] = set()  # sessions with a page
-        self.ratings: dict[str, dict[str, Any] | None] = {}  # rating cards, computed for keys
+        self.ratings: dict[str, dict[str, Any]] = {}  # rating cards, computed for the keys
 
     # ------------------------------------------------------------------ keys
 
@@ -223,14 +221,17 @@ class Plan:
         guids = sorted(str(g) for g in totals["guid"])
         self.player_guids = set(guids)
         others = sections.others_digest(self.stats, self.player_guids)
+        self.ratings = sections.rating_cards(self.stats)
         pages = []
         for guid in guids:
             days = dates.get(guid, [])
             last = max((self.day_signature(d) for d in days), default=0)
-            # the rating card as shown (rank, σ to two decimals, the chart): a commit that
-            # moves it for everyone by a hair does not rewrite every player's page
-            rating = self.ratings[guid] = sections.rating_view(self.stats, guid)
-            key = self.key("player", guid, last, len(days), rating, others.get(guid))
+            # the rating card as shown (rank, σ to two decimals): a commit that moves it for
+            # everyone by a hair does not rewrite every player's page. Its chart is his (μ, σ)
+            # after each of his maps, which only a change up to his last map can move.
+            card = self.ratings.get(guid)
+            chart = self.signature(ALL_FROM, card["last_played"]) if card else None
+            key = self.key("player", guid, last, len(days), card, chart, others.get(guid))
             render = functools.partial(self._player, guid)
             pages.append(Page(urls.player(guid, self.scope), key, render))
         return pages
@@ -270,10 +271,18 @@ class Plan:
     def _player_page(self, guid: Any) -> str | None:
         """The page of a player named by another answer (a teammate, a record holder), or
         None where he has none (only counted rounds make a page)."""
-        return self._player_link(str(guid)) if guid is not None and str(guid) in self.player_guids else None
+        return (
+            self._player_link(str(guid))
+            if guid is not None and str(guid) in self.player_guids
+            else None
+        )
 
     def _session_page(self, sid: Any) -> str | None:
-        return urls.session(int(sid), self.scope) if sid is not None and int(sid) in self.session_ids else None
+        return (
+            urls.session(int(sid), self.scope)
+            if sid is not None and int(sid) in self.session_ids
+            else None
+        )
 
     def _records_view(self) -> dict[str, Any]:
         if self._records is None:
@@ -497,7 +506,8 @@ class Plan:
             maps=card.maps.to_dicts() if not card.maps.is_empty() else [],
             aliases=card.aliases.to_dicts() if not card.aliases.is_empty() else [],
             last_rounds=card.last_rounds.to_dicts() if not card.last_rounds.is_empty() else [],
-            rating=self.ratings[guid] if guid in self.ratings else sections.rating_view(self.stats, guid),
+            rating=self.ratings.get(guid),
+            rating_chart=sections.rating_chart(self.stats, guid) if guid in self.ratings else "",
             bests=sections.bests_view(self.stats, guid, self._session_page),
             mates=sections.teammates_view(self.stats, guid, self._player_page),
             rivals=sections.rivals_view(self.stats, guid, self._player_page),
@@ -596,7 +606,7 @@ class Plan:
         )
 
     def _rating_page(self) -> bytes:
-        rows = sections.rating_rows(self.stats, RATING_LIST, self._player_page)
+        rows = sections.rating_rows(self.stats, sections.EVERYONE, self._player_page)
         return self._render(
             "rating.html",
             urls.rating(self.scope),

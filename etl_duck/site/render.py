@@ -96,9 +96,7 @@ def environment() -> jinja2.Environment:
         # fresh `etl-duck site` process skips ~0.2 s of compiling
         bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
-    env.filters.update(
-        num=num, duration=duration, day=day, clock=clock, raw=raw, sentence=sentence
-    )
+    env.filters.update(num=num, duration=duration, day=day, clock=clock, raw=raw, sentence=sentence)
     env.globals.update(urls=urls)
     return env
 

@@ -3,17 +3,18 @@ a player's skill rating, personal bests, teammates and rivals; the standing reco
 rating list. Each is turned into plain *view data*: what the page shows, formatted at the
 precision it shows it, links included.
 
-The page keys (``pages.py``) hash these views, so a page is rewritten exactly when what it
-shows changes. That matters for the rating: a player's σ widens with the time since his
-last map, measured to the lake's last map, so its every digit moves with every commit
-anyone makes — shown to two decimals it moves for a player about once a week of absence.
+Page keys (``pages.py``) hold the rating cards as shown, so a page is rewritten exactly when
+what it shows changes. That matters: a player's σ widens with the time since his last map,
+measured to the lake's last map, so its full value moves with every map anyone plays. At
+the two decimals shown it moves after a few days away, not with every commit.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import date, datetime
 from typing import Any
+
+from markupsafe import Markup
 
 from etl_duck.domain import social
 from etl_duck.domain.records import ROUND_RECORDS
@@ -65,39 +66,52 @@ def _pct(value: float | None) -> str:
 # --------------------------------------------------------------------------- rating
 
 
-def rating_view(stats: Stats, guid: str) -> dict[str, Any] | None:
-    """A player's rating card (``etl-duck rating NAME``) and its history as a chart; None
-    for a player without a rated stopwatch map."""
+EVERYONE = 1_000_000_000  # a rating list's "limit" that lists every player
+
+
+def rating_cards(stats: Stats) -> dict[str, dict[str, Any]]:
+    """Every rated player's rating card as the page shows it — the numbers of ``etl-duck
+    rating NAME`` to the decimals it prints them — from the rating tables in one pass (not
+    a card per player: the keys need every player's after every commit). The chart of the
+    card's history is drawn only for pages being rendered (:func:`rating_chart`)."""
+    everyone = stats.rating_top(EVERYONE, min_maps=0)
+    ranked = stats.rating_top(EVERYONE)  # the leaderboard's minimum of maps: the rank
+    rank = dict(zip(ranked["guid"], ranked["rank"], strict=True))
+    return {
+        str(r["guid"]): {
+            "rating": f"{r['rating']:.1f}",
+            "mu": f"{r['mu']:.2f}",
+            "sigma": f"{r['sigma']:.2f}",
+            "maps": int(r["maps"]),
+            "wins": int(r["wins"]),
+            "losses": int(r["losses"]),
+            "ties": int(r["ties"]),
+            "trend": None if r["trend"] is None else f"{r['trend']:+.1f}",
+            "rank": rank.get(r["guid"]),
+            "ranked_players": ranked.height,
+            "last_played": _day(r["last_played"]),
+        }
+        for r in everyone.iter_rows(named=True)
+    }
+
+
+def rating_chart(stats: Stats, guid: str) -> Markup:
+    """The player's μ, μ ± 3σ and rating μ − 3σ after each of his rated maps."""
     try:
-        card = stats.player_rating(guid)
+        h = stats.player_rating(guid).history
     except (NoData, PlayerNotFound):
-        return None
-    r = card.row
-    h = card.history
+        return Markup("")
     points = [
         svg.BandPoint(when, mu, mu - 3 * sigma, mu + 3 * sigma)
         for when, mu, sigma in zip(h["end_time"], h["mu"], h["sigma"], strict=True)
     ]
-    return {
-        "rating": f"{r['rating']:.1f}",
-        "mu": f"{r['mu']:.2f}",
-        "sigma": f"{r['sigma']:.2f}",
-        "maps": int(r["maps"]),
-        "wins": int(r["wins"]),
-        "losses": int(r["losses"]),
-        "ties": int(r["ties"]),
-        "trend": None if r["trend"] is None else f"{r['trend']:+.1f}",
-        "rank": card.rank,
-        "ranked_players": card.ranked_players,
-        "last_played": _day(r["last_played"]),
-        "chart": svg.band(
-            points,
-            title=f"Rating after each of {len(points)} maps",
-            mid_name="μ (skill estimate)",
-            lo_name="rating (μ − 3σ)",
-            band_name="μ ± 3σ",
-        ),
-    }
+    return svg.band(
+        points,
+        title=f"Rating after each of {len(points)} maps",
+        mid_name="μ (skill estimate)",
+        lo_name="rating (μ − 3σ)",
+        band_name="μ ± 3σ",
+    )
 
 
 def rating_rows(stats: Stats, limit: int, player: Link) -> list[dict[str, Any]]:
@@ -223,36 +237,50 @@ def rivals_view(stats: Stats, guid: str, player: Link) -> dict[str, Any] | None:
 
 
 def others_digest(stats: Stats, pages: Collection[str]) -> dict[str, list[Any]]:
-    """Per player, what his teammates and rivals sections show that is *not* his own data:
-    each regular teammate's current name (his latest, set by whatever he played last) and
-    whether he has a page, and which opponents have no page (their names come from the
-    player's own rounds). Everything else in those sections changes only on the player's
-    own session dates, which his page key already holds."""
+    """Per player, what his teammates and rivals sections show that is *not* his own data
+    (everything else there changes only on his own session dates, which his page key holds):
+
+    * the current name of each regular teammate (his latest, set by whatever he played
+      last). Only teammates who ever played under two names or more are listed: a name
+      used in every row a player has can only change through rows that also change the
+      dates of everyone who played with him;
+    * which teammates and opponents have no page (no counted round), so are not linked
+      (rivals' names come from the player's own rounds)."""
     import polars as pl
 
     idx = stats.social()
     out: dict[str, list[Any]] = {}
     results = idx.results
     if not results.is_empty():
-        sides = results.select("match_id", "side", "guid")
-        names = results.sort("end_time").group_by("guid").agg(pl.col("name").last())
-        regulars = (
-            sides.join(sides, on=["match_id", "side"], suffix="_mate")
-            .filter(pl.col("guid") != pl.col("guid_mate"))
-            .group_by("guid", "guid_mate")
-            .len()
-            .filter(pl.col("len") >= social.MIN_MAPS)
-            .join(names.rename({"guid": "guid_mate"}), on="guid_mate", how="left")
-            .sort("guid", "guid_mate")
+        # the teammates' names exactly as Stats.teammates takes them
+        names = (
+            results.sort("end_time")
+            .group_by("guid")
+            .agg(pl.col("name").last(), pl.col("name").n_unique().alias("names"))
         )
-        for guid, mate, name in regulars.select("guid", "guid_mate", "name").iter_rows():
-            out.setdefault(str(guid), []).append((mate, name, mate in pages))
+        watched = names.filter((pl.col("names") > 1) | ~pl.col("guid").is_in(list(pages)))
+        if not watched.is_empty():
+            sides = results.select("match_id", "side", "guid")
+            mates = sides.filter(pl.col("guid").is_in(watched["guid"].implode()))
+            regulars = (
+                sides.join(mates, on=["match_id", "side"], suffix="_mate")
+                .filter(pl.col("guid") != pl.col("guid_mate"))
+                .group_by("guid", "guid_mate")
+                .len()
+                .filter(pl.col("len") >= social.MIN_MAPS)
+                .join(watched.rename({"guid": "guid_mate"}), on="guid_mate")
+                .sort("guid", "guid_mate")
+            )
+            for guid, mate, name in regulars.select("guid", "guid_mate", "name").iter_rows():
+                out.setdefault(str(guid), []).append((mate, name, mate in pages))
     versus = idx.versus
     if not versus.is_empty():
         pairs = pl.concat(
             [
                 versus.select("guid", pl.col("opponent_guid").alias("opponent")),
-                versus.select(pl.col("opponent_guid").alias("guid"), pl.col("guid").alias("opponent")),
+                versus.select(
+                    pl.col("opponent_guid").alias("guid"), pl.col("guid").alias("opponent")
+                ),
             ]
         ).unique()
         lonely = pairs.filter(~pl.col("opponent").is_in(list(pages))).sort("guid", "opponent")
@@ -282,17 +310,18 @@ def records_view(stats: Stats, player: Link, session: Link) -> dict[str, Any]:
     """The standing records (``etl-duck records``): all-time, and per map in map order."""
     rows = [_standing(r, player, session) for r in stats.records()]
     order = {k: i for i, k in enumerate(RECORD_ORDER)}
+
+    def by_kind(r: dict[str, Any]) -> int:
+        return order.get(r["kind"], len(order))
+
     by_map: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r["scope"] != "all":
             by_map.setdefault(r["scope"], []).append(r)
-    maps = [
-        {"map_name": m, "records": sorted(rs, key=lambda r: order.get(r["kind"], 99))}
-        for m, rs in sorted(by_map.items(), key=lambda kv: kv[0].lower())
-    ]
     return {
-        "all_time": sorted((r for r in rows if r["scope"] == "all"),
-                           key=lambda r: order.get(r["kind"], 99)),
-        "maps": maps,
-    }  # fmt: skip
-
+        "all_time": sorted((r for r in rows if r["scope"] == "all"), key=by_kind),
+        "maps": [
+            {"map_name": name, "records": sorted(records, key=by_kind)}
+            for name, records in sorted(by_map.items(), key=lambda kv: kv[0].lower())
+        ],
+    }

@@ -268,8 +268,7 @@ def band(
             f'points="{path([(i, p.mid) for i, p in enumerate(shown)])}"/>'
         )
         out.append(
-            f'<polyline fill="none" stroke="{PALETTE[1]}" stroke-width="2" '
-            f'points="{path(lower)}"/>'
+            f'<polyline fill="none" stroke="{PALETTE[1]}" stroke-width="2" points="{path(lower)}"/>'
         )
     for value, colour, name in ((last.mid, PALETTE[0], mid_name), (last.lo, PALETTE[1], lo_name)):
         out.append(
