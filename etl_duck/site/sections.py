@@ -260,16 +260,18 @@ def others_digest(stats: Stats, pages: Collection[str]) -> dict[str, list[Any]]:
         )
         watched = names.filter((pl.col("names") > 1) | ~pl.col("guid").is_in(list(pages)))
         if not watched.is_empty():
-            sides = results.select("match_id", "side", "guid")
+            sides = results.lazy().select("match_id", "side", "guid")
             mates = sides.filter(pl.col("guid").is_in(watched["guid"].implode()))
+            # lazy: the pairs (~400k at 10 years) are counted, never held (-60 MiB RSS)
             regulars = (
                 sides.join(mates, on=["match_id", "side"], suffix="_mate")
                 .filter(pl.col("guid") != pl.col("guid_mate"))
                 .group_by("guid", "guid_mate")
                 .len()
                 .filter(pl.col("len") >= social.MIN_MAPS)
-                .join(watched.rename({"guid": "guid_mate"}), on="guid_mate")
+                .join(watched.lazy().rename({"guid": "guid_mate"}), on="guid_mate")
                 .sort("guid", "guid_mate")
+                .collect()
             )
             for guid, mate, name in regulars.select("guid", "guid_mate", "name").iter_rows():
                 out.setdefault(str(guid), []).append((mate, name, mate in pages))
