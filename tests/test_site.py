@@ -24,45 +24,19 @@ from etl_duck.ingest.run import ingest_paths
 from etl_duck.pipeline import Ingestor
 from etl_duck.query.stats import Stats
 from etl_duck.query.windows import WINDOWS
-from etl_duck.site import SiteError, SiteOptions, SiteReport, build_site, publish, urls
+from etl_duck.site import SiteError, SiteOptions, SiteReport, build_site, pages, publish, urls
 from etl_duck.site.updater import SiteUpdater
 from tests import sitecheck
 from tests.bot_fakes import bot_running, invoke, lake_copy, lake_sql, real_files, run
+from tests.sitecheck import versus_file
 
 LAST_DAY = "2025-11-11"
 LAST_R2 = "2025-11-11-233911-braundorf_b4-round-2.txt"
-LAST_R2_ENDSTATS = "2025-11-11-233910-braundorf_b4-round-2-endstats.txt"
 VID = "D8423F90"
 
 
 def last_day_files() -> list[Path]:
     return [f for f in real_files() if f.name.startswith(LAST_DAY)]
-
-
-def versus_file(data: Path, folder: Path) -> Path:
-    """The newer endstats writer's file for the evening's last round (a VS_HEADER block per
-    player: whom he killed, who killed him), so players have rivals. Kills are made up, the
-    same pair seen consistently from both sides."""
-    rows = lake_sql(
-        data,
-        """SELECT name, guid, team FROM {t} WHERE NOT is_bot AND team IN (1, 2)
-           AND map_name = 'braundorf_b4' AND round_number = 2
-           AND end_time = TIMESTAMP '2025-11-11 23:39:11'""",
-    )
-    team = {str(n): t for n, _, t in rows}
-    guid = {str(n): str(g) for n, g, _ in rows}
-    assert len(team) == 6
-
-    def kills(a: str, b: str) -> int:
-        return (len(a) * 3 + len(b)) % 7
-
-    lines = ["Most damage given\tvid\t3214"]
-    for a in sorted(team):
-        lines.append(f"VS_HEADER\t{a}\t{guid[a]}{'0' * 24}")
-        lines += [f"{b}\t{kills(a, b)}\t{kills(b, a)}" for b in sorted(team) if team[b] != team[a]]
-    path = folder / LAST_R2_ENDSTATS
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def stats_for(data: Path) -> Stats:
@@ -398,7 +372,14 @@ def test_keys_survive_a_new_process_and_an_unchanged_lake_publishes_nothing(
 ) -> None:
     data, site, _ = built
     version = os.readlink(site)
-    again = build_site(stats_for(data), site, opts())  # a fresh Stats: a new process's view
+    # a fresh Stats (a new process's view) computes the keys the published site holds...
+    published = json.loads((site / publish.MANIFEST).read_text())["pages"]
+    plan = pages.Plan(stats_for(data), opts())
+    assert {p.path: p.key for p in plan.pages()} == {
+        path: key for path, key in published.items() if not path.startswith("assets/")
+    }
+    # ...so with the same lake version and inputs the build need not compute them at all
+    again = build_site(stats_for(data), site, opts())
     assert not again.published and again.rendered == 0 and os.readlink(site) == version
     changed = build_site(stats_for(data), site, SiteOptions(title="Another name"))
     assert changed.published and changed.rendered == changed.pages - 3  # all but the assets
@@ -416,7 +397,6 @@ def test_a_failed_build_leaves_the_published_site_whole(
     build_site(stats_for(data), site, opts())
     published = os.readlink(site)
     ingest_paths(data, [f for f in real_files() if f.name == LAST_R2])
-    from etl_duck.site import pages
 
     def broken(self: Any, guid: str) -> bytes:
         raise RuntimeError("template bug")
@@ -490,20 +470,46 @@ def test_the_commit_listener_rebuilds_after_each_commit(
 
 
 def test_bot_embeds_link_to_their_pages(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
+    from discord import app_commands
+
+    from tests.bot_fakes import FakeInteraction
+
     data, site, _ = built
     base = "https://stats.example.org/et/"
 
-    async def main() -> tuple[Any, Any, Any]:
-        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
-            card = await invoke(bot, "stats", player="vid")
-            board = await invoke(bot, "leaderboard", stat="dpm", window="month")
-            last = await invoke(bot, "last_session")
-            return card.sent[-1].embed, board.sent[-1].embed, last.sent[-1].embed
+    async def rating(bot: Any, name: str, **kw: Any) -> Any:
+        group = bot.tree.get_command("rating")
+        assert isinstance(group, app_commands.Group)
+        cmd = group.get_command(name)
+        assert isinstance(cmd, app_commands.Command)
+        inter = FakeInteraction(bot)
+        await cmd.callback(cmd.binding, inter, **kw)  # type: ignore[arg-type]
+        return inter.sent[-1].embeds[0]
 
-    card, board, last = run(main())
-    assert card.url == base + urls.player(VID)
-    assert board.url == base + urls.leaderboard("dpm", "month")
+    async def main() -> dict[str, Any]:
+        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
+            calls: tuple[tuple[str, dict[str, Any]], ...] = (
+                ("stats", {"player": "vid"}),
+                ("leaderboard", {"stat": "dpm", "window": "month"}),
+                ("last_session", {}), ("records", {}),
+                ("teammates", {"player": "vid"}), ("rivals", {"player": "vid"}),
+            )  # fmt: skip
+            sent = {name: (await invoke(bot, name, **kw)).sent[-1].embeds[0] for name, kw in calls}
+            sent["rating player"] = await rating(bot, "player", player="vid")
+            sent["rating top"] = await rating(bot, "top")
+            return sent
+
+    embeds = run(main())
     sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
-    assert last.url == base + urls.session(sid)
-    for url in (card.url, board.url, last.url):
-        assert (site / url.removeprefix(base)).is_file()
+    assert {name: e.url for name, e in embeds.items()} == {
+        "stats": base + urls.player(VID),
+        "leaderboard": base + urls.leaderboard("dpm", "month"),
+        "last_session": base + urls.session(sid),
+        "records": base + urls.records(),
+        "teammates": base + urls.player(VID),
+        "rivals": base + urls.player(VID),
+        "rating player": base + urls.player(VID),
+        "rating top": base + urls.rating(),
+    }
+    for e in embeds.values():
+        assert (site / e.url.removeprefix(base)).is_file()

@@ -36,7 +36,7 @@ from etl_duck.query.stats import Stats
 from etl_duck.site import SiteOptions, build_site, publish, urls
 from tests import sitecheck
 from tests.bot_fakes import lake_copy, lake_sql
-from tests.test_site import versus_file
+from tests.sitecheck import versus_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

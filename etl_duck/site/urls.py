@@ -112,5 +112,11 @@ class SiteLinks:
     def sessions(self) -> str | None:
         return self._url(sessions())
 
+    def records(self) -> str | None:
+        return self._url(records())
+
+    def rating(self) -> str | None:
+        return self._url(rating())
+
     def home(self) -> str | None:
         return self._url(home())
