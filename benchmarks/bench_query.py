@@ -485,7 +485,9 @@ def serving_vs_small_files(stats: Stats, data_dir: Path, reps: int = 10) -> dict
         naive.close()
         loaded.close()
     app = measure(
-        lambda: stats.run("player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None),
+        lambda: stats.run(
+            "player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None, server=None
+        ),
         reps=max(reps, 20),
         budget_s=10,
     )

@@ -271,9 +271,9 @@ def _per_version_cost(stats: Any, reps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         totals.append((time.perf_counter() - t0) * 1000)
-        stats._career_index = None
+        stats._player_names = None
         t0 = time.perf_counter()
-        stats._career()
+        stats._names()
         career.append((time.perf_counter() - t0) * 1000)
     return {
         "all_time_totals_ms": statistics.median(totals),

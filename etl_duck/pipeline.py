@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -40,6 +41,10 @@ class Ingestor:
     def from_settings(cls, settings: Settings) -> Ingestor:
         return cls(settings.data_dir, settings.ingest_options())
 
+    def for_server(self, server: str) -> Callable[[list[Path]], IngestReport]:
+        """This ingest for the files of one game server (what its Fetcher is given)."""
+        return functools.partial(self, server=server)
+
     def subscribe(self, loop: asyncio.AbstractEventLoop, listener: Listener) -> None:
         with self._lock:
             self._listeners.append((loop, listener))
@@ -48,9 +53,9 @@ class Ingestor:
         with self._lock:
             self._listeners = [(lp, fn) for lp, fn in self._listeners if fn != listener]
 
-    def __call__(self, paths: Sequence[Path]) -> IngestReport:
-        """Ingest one batch (blocking: call it from a worker thread)."""
-        report = ingest_paths(self.data_dir, list(paths), self.options)
+    def __call__(self, paths: Sequence[Path], server: str = "") -> IngestReport:
+        """Ingest one batch of ``server``'s files (blocking: call it from a worker thread)."""
+        report = ingest_paths(self.data_dir, list(paths), self.options, server=server)
         log.info("ingest: %s", report.summary())
         self.notify(report)
         return report

@@ -10,15 +10,46 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from etl_duck.domain.sources import check_server_name
 from etl_duck.ingest.options import IngestOptions
 
 if TYPE_CHECKING:
     from etl_duck.query.stats import Stats, TeamOverrides
 
 _INGEST = IngestOptions()  # the defaults
+
+#: what a server of ``ETL_DUCK_SERVERS`` may set (the rest is the main server's)
+_SOURCE_FIELDS = (
+    "ssh_host", "ssh_port", "ssh_user", "ssh_key_path", "ssh_key_passphrase", "ssh_known_hosts",
+    "ssh_remote_dir",
+)  # fmt: skip
+
+
+class ServerSource(BaseModel):
+    """One more game server to fetch from (``ETL_DUCK_SERVERS``, a JSON list): its name
+    (how the lake and ``--server`` call it) and its SSH access; a field left out is the
+    main server's (``ETL_DUCK_SSH_*``)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    ssh_host: str
+    ssh_port: int | None = None
+    ssh_user: str | None = None
+    ssh_key_path: Path | None = None
+    ssh_key_passphrase: SecretStr | None = None
+    ssh_known_hosts: Path | None = None
+    ssh_remote_dir: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if check_server_name(name) == "":
+            raise ValueError("'main' is the server of ETL_DUCK_SSH_HOST; give this one a name")
+        return name
 
 
 class Settings(BaseSettings):
@@ -45,6 +76,10 @@ class Settings(BaseSettings):
     ssh_key_passphrase: SecretStr | None = None
     ssh_known_hosts: Path = Path("~/.ssh/known_hosts")
     ssh_remote_dir: str = ".etlegacy/legacy/gamestats"
+    #: more game servers, fetched into the same lake (JSON list of ServerSource)
+    servers: list[ServerSource] = Field(default_factory=list)
+    #: which server ``ssh_*`` point at ("" = the main one); set by :meth:`sources`
+    server_name: str = ""
     fetch_parallel: int = Field(5, ge=1, le=64, description="concurrent downloads")
     fetch_stable_seconds: float = Field(
         30.0, description="a file older than this (mtime) is taken without a second look"
@@ -96,6 +131,13 @@ class Settings(BaseSettings):
         5.0, ge=0, description="the live scoreboard is edited at most this often (rate limits)"
     )
 
+    @model_validator(mode="after")
+    def _distinct_servers(self) -> Settings:
+        names = [s.name for s in self.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ETL_DUCK_SERVERS: two servers share a name ({', '.join(names)})")
+        return self
+
     @field_validator("team_channel_ids")
     @classmethod
     def _two_teams(cls, ids: list[int]) -> list[int]:
@@ -114,6 +156,18 @@ class Settings(BaseSettings):
     site_on_commit: bool = Field(
         False, description="`etl-duck watch` and the bot rebuild the site after each commit"
     )
+    # TEST ONLY: point discord.py at a Discord emulator (tests/discord_emulator). Unset in
+    # production: discord.py then talks to https://discord.com/api/v10 and its own gateway.
+    discord_api_base: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+(/.*)?/api/v10$",
+        description="TEST ONLY: REST base URL ending in /api/v10 (a Discord emulator)",
+    )
+    discord_gateway_url: str | None = Field(
+        None,
+        pattern=r"^wss?://",
+        description="TEST ONLY: gateway websocket URL (a Discord emulator)",
+    )
 
     # ---- the one place settings become the library's arguments
 
@@ -124,6 +178,15 @@ class Settings(BaseSettings):
             filler_maps=tuple(self.filler_maps),
             timezone=self.timezone,
         )
+
+    def sources(self) -> list[Settings]:
+        """One settings per game server to fetch from, its ``ssh_*`` and ``server_name`` set:
+        the main server (if ``ssh_host`` is set), then each of ``servers``."""
+        out = [self] if self.ssh_host else []
+        for src in self.servers:
+            update = {f: getattr(src, f) for f in _SOURCE_FIELDS if getattr(src, f) is not None}
+            out.append(self.model_copy(update={**update, "server_name": src.name, "servers": []}))
+        return out
 
     def site_path(self) -> Path:
         return self.site_dir if self.site_dir is not None else self.data_dir / "site"

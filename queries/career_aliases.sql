@@ -1,6 +1,5 @@
--- Every name each GUID has used (identity: all rows but bots), for the career-card index.
-SELECT guid, name, sum(rounds)::BIGINT AS rounds, min(first_seen) AS first_seen,
-       max(last_seen) AS last_seen
-FROM player_name_sessions
-GROUP BY guid, name
-ORDER BY guid, last_seen DESC
+-- Every name each GUID has used (identity: all rows but bots, every game server), newest
+-- first per player: the lookup of players by name.
+SELECT guid, name, rounds, first_seen, last_seen
+FROM career_names
+ORDER BY guid, last_seen DESC, name

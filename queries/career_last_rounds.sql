@@ -1,7 +1,8 @@
--- Every player's most recent counted rounds (career cards), from the per-session tails.
--- Params: $limit (at most 5: the tails keep 5 rounds per player and session).
-SELECT guid, end_time, map_name, round_number, name, kills, deaths, damage_given, time_played_s,
+-- One player's most recent counted rounds (every game server), newest first.
+-- Params: $guid, $limit (at most 5: the career keeps 5 rounds per player).
+SELECT end_time, map_name, round_number, name, kills, deaths, damage_given, time_played_s,
        CASE WHEN time_played_s > 0 THEN damage_given * 60.0 / time_played_s END AS dpm
-FROM player_round_tails
-QUALIFY row_number() OVER (PARTITION BY guid ORDER BY end_time DESC, round_id DESC) <= $limit
-ORDER BY guid, end_time DESC, round_id DESC
+FROM career_tails
+WHERE guid = $guid
+ORDER BY end_time DESC, round_id DESC
+LIMIT $limit

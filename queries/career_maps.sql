@@ -1,13 +1,8 @@
--- Every player's all-time stats per map (counted rows), for the career-card index.
-SELECT guid, map_name,
-       sum(rounds)::BIGINT        AS rounds,
-       sum(kills)::BIGINT         AS kills,
-       sum(deaths)::BIGINT        AS deaths,
-       sum(damage_given)::BIGINT  AS damage_given,
-       sum(time_played_s)::BIGINT AS time_played_s,
-       CASE WHEN sum(time_played_s) > 0
-            THEN sum(dpm_damage) * 60.0 / sum(time_played_s) END AS dpm,
-       CASE WHEN sum(deaths) > 0 THEN sum(kills)::DOUBLE / sum(deaths) END AS kd
-FROM player_map_sessions
-GROUP BY guid, map_name
-ORDER BY guid, rounds DESC, map_name
+-- One player's all-time stats per map (every game server), most played first.
+-- Params: $guid.
+SELECT map_name, rounds, kills, deaths, damage_given, time_played_s,
+       CASE WHEN time_played_s > 0 THEN dpm_damage * 60.0 / time_played_s END AS dpm,
+       CASE WHEN deaths > 0 THEN kills::DOUBLE / deaths END AS kd
+FROM career_maps
+WHERE guid = $guid
+ORDER BY rounds DESC, map_name

@@ -1,9 +1,7 @@
--- Every player's all-time weapon totals (counted rows), for the career-card index that is
--- built once per lake version.
-SELECT guid, weapon, weapon_id,
-       sum(kills)::BIGINT AS kills, sum(deaths)::BIGINT AS deaths, sum(hits)::BIGINT AS hits,
-       sum(shots)::BIGINT AS shots, sum(headshots)::BIGINT AS headshots,
-       CASE WHEN sum(shots) > 0 THEN 100.0 * sum(hits) / sum(shots) END AS accuracy
-FROM player_weapon_sessions
-GROUP BY guid, weapon, weapon_id
-ORDER BY guid, kills DESC, shots DESC, weapon_id
+-- One player's all-time weapon totals (every game server), most kills first.
+-- Params: $guid.
+SELECT weapon, weapon_id, kills, deaths, hits, shots, headshots,
+       CASE WHEN shots > 0 THEN 100.0 * hits / shots END AS accuracy
+FROM career_weapons
+WHERE guid = $guid
+ORDER BY kills DESC, shots DESC, weapon_id

@@ -2,5 +2,5 @@
 SELECT session_id, session_date
 FROM rounds
 WHERE counted
-ORDER BY session_id DESC
+ORDER BY end_time DESC, session_id DESC  -- not by id: another server's ids are larger
 LIMIT 1

@@ -7,5 +7,5 @@ SELECT guid,
        starts_with(guid, upper($text))                     AS guid_match,
        jaro_winkler_similarity(lower(name), lower($text))  AS similarity,
        contains(lower(name), lower($text))                 AS contains_text
-FROM player_name_sessions
+FROM career_names
 GROUP BY guid, name

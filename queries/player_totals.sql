@@ -1,7 +1,8 @@
 -- Per-player totals over a window: the base of every leaderboard and of the metric registry.
 -- Reads the serving rollup (one row per session and player, counted rows only — see
 -- rollup_player_sessions.sql); windows are whole sessions, so the sums are exact.
--- Params: $date_from, $date_to (session dates, inclusive), $session_id (NULL = any).
+-- Params: $date_from, $date_to (session dates, inclusive), $session_id (NULL = any),
+-- $server (NULL = every game server).
 SELECT
     guid,
     arg_max(name, last_end)              AS name,
@@ -31,4 +32,5 @@ SELECT
 FROM player_sessions
 WHERE session_date BETWEEN $date_from AND $date_to
   AND ($session_id IS NULL OR session_id = $session_id)
+  AND ($server IS NULL OR server = $server)
 GROUP BY guid

@@ -1,6 +1,7 @@
 -- Serving rollup: per (session, player, map) totals of counted rows (per-map stats).
 -- Params: $dates (the session dates to build).
-SELECT session_id, any_value(session_date) AS session_date, guid, map_name,
+SELECT session_id, any_value(session_date) AS session_date, any_value(server) AS server,
+       guid, map_name,
        count(*)::BIGINT AS rounds,
        sum(kills)::BIGINT AS kills, sum(deaths)::BIGINT AS deaths,
        sum(damage_given)::BIGINT AS damage_given, sum(time_played_s)::BIGINT AS time_played_s,

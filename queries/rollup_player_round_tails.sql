@@ -3,7 +3,7 @@
 -- need no partition read, and this stays a per-session rollup that ingest maintains like
 -- the others (5 is the card's length: Stats.LAST_ROUNDS).
 -- Params: $dates (the session dates to build).
-SELECT session_id, session_date, guid, round_id, end_time, map_name, round_number, name,
+SELECT session_id, session_date, server, guid, round_id, end_time, map_name, round_number, name,
        kills, deaths, damage_given, time_played_s
 FROM player_rounds
 WHERE counted AND session_date IN (SELECT unnest($dates::DATE[]))

@@ -18,6 +18,7 @@ grenades AS (
 SELECT
     pr.session_id,
     any_value(pr.session_date)                                       AS session_date,
+    any_value(pr.server)                                             AS server,
     pr.guid,
     arg_max(pr.name, pr.end_time)                                    AS name,
     max(pr.end_time)                                                 AS last_end,

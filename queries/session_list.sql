@@ -1,16 +1,18 @@
 -- Gaming sessions (one row each) between two session dates: those with at least one
 -- counted round (the same definition `session DATE` and `last` use). `rounds` = counted
 -- rounds, `matches` = maps played (a map played twice counts twice), `maps` = distinct maps.
--- Params: $date_from, $date_to.
+-- Params: $date_from, $date_to, $server (NULL: every game server).
 WITH players AS (
     SELECT session_id, count(DISTINCT guid) AS players
     FROM player_sessions
     WHERE session_date BETWEEN $date_from AND $date_to
+      AND ($server IS NULL OR server = $server)
     GROUP BY session_id
 )
 SELECT
     r.session_id,
     r.session_date,
+    any_value(r.server)                                      AS server,
     min(r.start_time)                                        AS start_time,
     max(r.end_time)                                          AS end_time,
     count(*) FILTER (WHERE r.counted)                        AS rounds,
@@ -20,6 +22,7 @@ SELECT
 FROM rounds r
 LEFT JOIN players p USING (session_id)
 WHERE r.session_date BETWEEN $date_from AND $date_to
+  AND ($server IS NULL OR r.server = $server)
 GROUP BY r.session_id, r.session_date
 HAVING count(*) FILTER (WHERE r.counted) > 0
-ORDER BY r.session_id DESC
+ORDER BY min(r.start_time) DESC, r.session_id DESC

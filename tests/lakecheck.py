@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl_duck.lake.schemas import TABLES
+from etl_duck.lake.layout import TABLES
 from etl_duck.lake.snapshot import Lake
 from tests.conftest import FIXTURES
 

@@ -138,11 +138,11 @@ def test_event_loop_never_blocks(
     worker_threads: list[tuple[str, int]] = []  # (what, thread id) of the heavy work
     from etl_duck import charts
 
-    def slow_session(self: Stats, day: Any = None) -> Any:
+    def slow_session(self: Stats, day: Any = None, server: str | None = None) -> Any:
         slow_calls.append(time.perf_counter())
         worker_threads.append(("query", threading.get_ident()))
         time.sleep(0.5)  # in the worker thread: must not stall the loop
-        return real_session(self, day)
+        return real_session(self, day, server)
 
     def on_thread(name: str) -> None:
         real = getattr(charts, name)

@@ -71,7 +71,7 @@ def test_concurrent_identical_requests_run_once(data_dir: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert calls == ["player_totals"]
+    assert calls == ["career_totals"]
     assert len({id(r) for r in results}) == 1
     assert stats.cache.stats().shared == 7
 
@@ -86,7 +86,7 @@ def test_async_identical_requests_share_one_computation(data_dir: Path) -> None:
 
     results = asyncio.run(main())
     assert len({id(r) for r in results}) == 1
-    assert len(stats.timings["player_totals"]) == 1
+    assert len(stats.timings["career_totals"]) == 1
 
 
 def test_errors_are_not_cached_and_reach_every_waiter() -> None:

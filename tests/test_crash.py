@@ -4,7 +4,7 @@ Each run forks a child that ingests a batch into a copy of a committed lake and 
 itself (SIGKILL) at the k-th failpoint — between every write, fsync, rename and the link
 swap — or is killed by the parent after a random delay. After every kill the lake must be
 exactly at the old or the new version, hold no stray temp file, and a rerun must complete
-the job with nothing lost or duplicated. Default: every failpoint plus 40 random kills;
+the job with nothing lost or duplicated. Default: every failpoint plus 16 random kills;
 1,000 random kills with ``--runslow`` (CRASH_KILLS env sets the count).
 """
 
@@ -140,7 +140,7 @@ def test_kill_at_every_failpoint(scenario: dict[str, object]) -> None:
 def test_kill_at_random_times(scenario: dict[str, object], request: pytest.FixtureRequest) -> None:
     """SIGKILL after a random delay: a bounded sample in CI (every failpoint is covered by
     the test above), 1,000 kills with --runslow, or CRASH_KILLS."""
-    default = 40
+    default = 16
     kills = int(
         os.environ.get("CRASH_KILLS", 1000 if request.config.getoption("--runslow") else default)
     )

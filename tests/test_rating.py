@@ -67,8 +67,10 @@ def other_orders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_map_rows_are_the_stopwatch_teams_and_shares(real: Path) -> None:
     stats = Stats(real)
-    stats.version()  # load the serving tables
-    res = stats.serving.cursor().execute("SELECT * FROM map_players ORDER BY start_time, guid")
+    stats.version()  # point at the current snapshot
+    cur, text = stats.serving.cursor(), "SELECT * FROM map_players ORDER BY start_time, guid"
+    stats.serving.prepare(cur, text)
+    res = cur.execute(text)
     cols = [d[0] for d in res.description]
     got = [dict(zip(cols, r, strict=True)) for r in res.fetchall()]
     # every counted map with both rounds counted, and nothing else (independent count)

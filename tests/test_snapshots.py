@@ -125,7 +125,7 @@ def test_a_burst_of_commits_keeps_disk_bounded_and_a_held_reader_finishes(
 ) -> None:
     # 200 with --runslow (the burst); the bound does not depend on the count: the
     # old rule (keep every snapshot younger than 120 s) already broke it after a few
-    commits = 200 if request.config.getoption("--runslow") else 60
+    commits = 200 if request.config.getoption("--runslow") else 30
     ingest_paths(data_dir, REAL_FILES)
     held = None
     expected_rows = 0

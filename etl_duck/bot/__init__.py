@@ -3,8 +3,9 @@ voice-driven sessions. Entry point: :func:`run_bot` (``etl-duck bot [--check]``)
 
 Layout: ``client`` (the Bot and its shared services), ``cogs/`` (one per feature),
 ``embeds/`` (pure result → embed builders), ``respond`` (timing, deferral, failures),
-``paginate``, ``autocomplete``, ``voice`` (session rules), ``ingestor`` (commit hooks),
-``commandsync``, ``checks`` (--check).
+``paginate``, ``autocomplete``, ``voice`` (session rules), ``options`` (text option lengths),
+``deliver`` (the bot's own posts, exactly once), ``commandsync``, ``checks`` (--check),
+``endpoints`` (test-only: a Discord emulator).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from etl_duck.bot.protocols import FetcherLike
     from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ def run_bot(settings: Settings, check: bool = False) -> int:
 
 async def _serve(settings: Settings) -> int:
     from etl_duck.bot.client import EtlDuckBot
+    from etl_duck.bot.endpoints import discord_endpoints
     from etl_duck.botstate import BotState
     from etl_duck.links import LinkStore
     from etl_duck.pipeline import Ingestor
@@ -79,11 +82,15 @@ async def _serve(settings: Settings) -> int:
     state = BotState.in_data_dir(settings.data_dir)
     stats = settings.stats(teams=state)
     ingestor = Ingestor.from_settings(settings)
-    fetcher = None
-    if settings.ssh_host:
-        from etl_duck.fetch.poller import Fetcher  # lazy: asyncssh only when fetching is configured
+    fetcher: FetcherLike | None = None
+    sources = settings.sources()
+    if sources:
+        # lazy: asyncssh only when fetching is configured
+        from etl_duck.fetch.group import FetcherGroup
+        from etl_duck.fetch.poller import Fetcher
 
-        fetcher = Fetcher(settings, ingest=ingestor)
+        fetchers = [Fetcher(s, ingest=ingestor.for_server(s.server_name)) for s in sources]
+        fetcher = fetchers[0] if len(fetchers) == 1 else FetcherGroup(fetchers)
     else:
         log.warning("ETL_DUCK_SSH_HOST is not set: the bot serves the lake but fetches nothing")
     links = LinkStore.in_data_dir(settings.data_dir)
@@ -93,8 +100,9 @@ async def _serve(settings: Settings) -> int:
     try:
         token = settings.discord_token
         assert token is not None
-        async with bot:
-            await bot.start(token.get_secret_value())
+        with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
+            async with bot:
+                await bot.start(token.get_secret_value())
     finally:
         links.close()
         state.close()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from etl_duck.domain.sources import label
 from etl_duck.settings import Settings
 
 Status = Literal["ok", "fail", "skip", "info"]
@@ -65,6 +66,15 @@ def _config(settings: Settings) -> list[CheckResult]:
             else "none configured: /sync and /cache are refused to everyone",
         ),
     ]
+    if s.discord_api_base or s.discord_gateway_url:  # visible, should it ever be set in production
+        out.append(
+            CheckResult(
+                "discord endpoints",
+                "info",
+                f"TEST ONLY (a Discord emulator): REST {s.discord_api_base or 'Discord'}, "
+                f"gateway {s.discord_gateway_url or 'Discord'}; unset these in production",
+            )
+        )
     return out
 
 
@@ -188,7 +198,16 @@ async def run_checks(
     results.append(await asyncio.to_thread(check_data_dir, data_dir))
     results.append(await asyncio.to_thread(check_lake, data_dir, settings.min_rounds))
     results.append(await asyncio.to_thread(check_links, data_dir))
-    results.append(await check_ssh(settings, make_fetcher or _default_fetcher))
+    sources = settings.sources()
+    if len(sources) <= 1:
+        results.append(
+            await check_ssh(sources[0] if sources else settings, make_fetcher or _default_fetcher)
+        )
+    else:  # one line per game server
+        for source in sources:
+            r = await check_ssh(source, make_fetcher or _default_fetcher)
+            name = f"game server {label(source.server_name)} (SSH)"
+            results.append(CheckResult(name, r.status, r.detail))
     return results
 
 

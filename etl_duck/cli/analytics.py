@@ -14,6 +14,7 @@ from rich.table import Table
 from etl_duck.cli.app import (
     EXIT_USAGE,
     JsonFlag,
+    ServerOption,
     app,
     console,
     err_console,
@@ -22,6 +23,7 @@ from etl_duck.cli.app import (
     open_stats,
     print_json,
 )
+from etl_duck.domain.sources import MAIN_LABEL, label
 
 if TYPE_CHECKING:
     from etl_duck.query.stats import SessionReport
@@ -50,15 +52,16 @@ def top(
     min_rounds: Annotated[
         int | None, typer.Option(help="Minimum rounds (default: the setting).")
     ] = None,
+    server: ServerOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """A leaderboard."""
-    show_top(stat, window, limit, min_rounds, as_json)
+    show_top(stat, window, limit, min_rounds, as_json, server)
 
 
 def show_top(
     stat: str, window: str = "all", limit: int = 10, min_rounds: int | None = None,
-    as_json: bool = False,
+    as_json: bool = False, server: str | None = None,
 ) -> None:  # fmt: skip
     from etl_duck.domain.metrics import resolve_metric
     from etl_duck.query.stats import NoData
@@ -70,15 +73,19 @@ def show_top(
         fail(exc, EXIT_USAGE)
     try:
         w = stats.resolve_window(window)
-        board = stats.leaderboard(metric.key, w, limit=limit, min_rounds=min_rounds)
+        board = stats.leaderboard(metric.key, w, limit, min_rounds, server)
     except ValueError as exc:
         fail(exc, EXIT_USAGE)
     except NoData as exc:
         fail(exc)
+    where = "" if server is None else f" — server {label(server)}"
     if as_json:
-        print_json({"stat": metric.key, "window": w.label, "rows": json_rows(board)})
+        print_json({
+            "stat": metric.key, "window": w.label, "server": None if server is None else label(server),
+            "rows": json_rows(board),
+        })  # fmt: skip
         return
-    title = f"{metric.label} — {w.label}"
+    title = f"{metric.label} — {w.label}{where}"
     if not metric.descending:
         title += " (lower is better)"
     # the metric's own column, then rounds (unless that is the metric), then context
@@ -103,6 +110,7 @@ def _session_json(rep: SessionReport) -> dict[str, Any]:
     return {
         "session_id": rep.session_id,
         "session_date": rep.session_date.isoformat(),
+        "server": label(rep.server),
         "start_time": rep.start_time.isoformat(),
         "end_time": rep.end_time.isoformat(),
         "maps_played": rep.maps.height,
@@ -133,6 +141,7 @@ def print_session(rep: SessionReport) -> None:
     console.print(
         f"[bold]Session {rep.session_date}[/bold]  {rep.start_time:%H:%M} → {rep.end_time:%H:%M} "
         f"({rep.duration}) · {rep.maps.height} maps played · {rep.players.height} players"
+        + (f" · server {escape(rep.server)}" if rep.server else "")
     )
     t = Table("player", "rounds", "kills", "deaths", "K/D", "DPM", "acc %", "revives")
     for r in rep.players.iter_rows(named=True):
@@ -190,6 +199,7 @@ def session(
         str,
         typer.Argument(help="last, today, yesterday or YYYY-MM-DD (the day the session started)"),
     ] = "last",
+    server: ServerOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The last session, or the session of a date: players, maps, stopwatch score, MVP."""
@@ -197,7 +207,7 @@ def session(
 
     day = parse_day(which)
     try:
-        rep = open_stats().session(day)
+        rep = open_stats().session(day, server)
     except NoData as exc:
         fail(f"{exc} (`etl-duck sessions` lists the sessions)")
     if as_json:
@@ -209,20 +219,26 @@ def session(
 @app.command()
 def sessions(
     month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    server: ServerOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Sessions with at least one counted round, newest first (optionally one month)."""
+    """Sessions with at least one counted round, newest first (optionally one month or one
+    game server)."""
     try:
-        df = open_stats().sessions(month)
+        df = open_stats().sessions(month, server)
     except ValueError as exc:
         fail(exc, EXIT_USAGE)
+    df = df.with_columns(df["server"].replace("", MAIN_LABEL))
     if as_json:
         print_json(json_rows(df))
         return
-    t = Table("date", "start", "end", "counted rounds", "maps played", "players")
+    several = df["server"].n_unique() > 1  # one server: no column to read
+    columns = ["date", "start", "end", "counted rounds", "maps played", "players"]
+    t = Table(*columns, *(["server"] if several else []))
     for r in df.iter_rows(named=True):
         t.add_row(str(r["session_date"]), f"{r['start_time']:%H:%M}", f"{r['end_time']:%H:%M}",
-                  num(r["rounds"]), num(r["matches"]), num(r["players"]))  # fmt: skip
+                  num(r["rounds"]), num(r["matches"]), num(r["players"]),
+                  *([r["server"]] if several else []))  # fmt: skip
     console.print(t)
     if df.is_empty():
         console.print("no session with a counted round" + (f" in {month}" if month else ""))
@@ -233,13 +249,14 @@ def player(
     name_or_guid: Annotated[
         str, typer.Argument(help="A name (fuzzy, colour codes allowed), GUID or GUID prefix.")
     ],
+    server: ServerOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """A player's career card."""
+    """A player's career card (every game server, or one)."""
     from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
     try:
-        card = open_stats().player(name_or_guid)
+        card = open_stats().player(name_or_guid, server)
     except PlayerAmbiguous as exc:
         err_console.print(f"{escape(repr(exc.text))} matches several players; which one?")
         for guid, name in exc.candidates:
@@ -274,7 +291,7 @@ def player(
 #: queries behind the serving tables and cards: not rows a person exports
 INTERNAL_QUERIES = ("rollup_", "career_", "round_by_file", "last_session", "lake_status")
 #: parameters the query API fills in when an export does not give them
-DEFAULTS: dict[str, Any] = {"session_id": None, "limit": 100}
+DEFAULTS: dict[str, Any] = {"session_id": None, "limit": 100, "server": None}
 
 
 def exportable() -> list[str]:
@@ -298,6 +315,8 @@ def export(
     ] = None,
 ) -> None:
     """Run one query over the lake and write its rows, sorted, to a file."""
+    from etl_duck.domain.sessions import session_date_of
+    from etl_duck.domain.sources import check_server_name
     from etl_duck.query.windows import ALL_FROM, ALL_TO
     from etl_duck.sqlfiles import parameters, reads_detail
 
@@ -316,6 +335,12 @@ def export(
         if not eq or key not in wanted:
             takes = ", ".join(sorted(wanted)) or "no parameters"
             fail(f"{query} has no parameter {key!r} (it takes: {takes})", EXIT_USAGE)
+        if key == "server":
+            try:
+                params[key] = check_server_name(value)
+            except ValueError as e:
+                fail(f"--param {e}", EXIT_USAGE)
+            continue
         try:
             params[key] = date.fromisoformat(value) if key.startswith(("date", "day")) else value
         except ValueError:
@@ -332,8 +357,8 @@ def export(
             fail(f"{query} reads one session: add --param session_id=… (`etl-duck sessions "
                  "--json` lists them)", EXIT_USAGE)  # fmt: skip
         try:
-            dates = [date.fromisoformat(f"{str(sid)[:4]}-{str(sid)[4:6]}-{str(sid)[6:8]}")]
             params["session_id"] = int(sid)
+            dates = [session_date_of(params["session_id"])]
         except ValueError:
             fail(f"--param session_id={sid}: not a session id (YYYYMMDDHHMMSS)", EXIT_USAGE)
     df = stats.run(query, dates, **params)

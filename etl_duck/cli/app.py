@@ -47,6 +47,29 @@ JsonFlag = Annotated[
 ]
 
 
+def _server_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from etl_duck.domain.sources import check_server_name
+
+    try:
+        return check_server_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+#: ``--server NAME`` on every command that reads stats: one game server (``main`` is the first
+#: one); without it, every server together
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="One game server (`main` = the first); default: every server.",
+        callback=_server_name,
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         from etl_duck import __version__

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from etl_duck.domain.sources import label
 
 if TYPE_CHECKING:
     from etl_duck.fetch.poller import FetchReport, Ingest
@@ -31,6 +32,12 @@ def report_lines(report: FetchReport) -> list[str]:
     return lines
 
 
+def worst(codes: list[int]) -> int:
+    """The exit code of several servers' fetches: the most serious one."""
+    order = (EXIT_USAGE, EXIT_FAILED, EXIT_PARTIAL, EXIT_OK)
+    return min(codes, key=order.index) if codes else EXIT_OK
+
+
 def exit_code(report: FetchReport) -> int:
     if not report.ok:
         return EXIT_FAILED
@@ -38,10 +45,22 @@ def exit_code(report: FetchReport) -> int:
     return EXIT_PARTIAL if problems or report.skipped else EXIT_OK
 
 
-def _ingest(settings: Settings) -> Ingest:
+def _ingest_for(settings: Settings, ingest: Ingest | None) -> Callable[[str], Ingest]:
+    """Each game server's ingest: the pipeline's, told the server (a test's plain callable
+    is used as it is)."""
     from etl_duck.pipeline import Ingestor
 
-    return Ingestor.from_settings(settings)
+    if ingest is None:
+        ingest = Ingestor.from_settings(settings)
+    if isinstance(ingest, Ingestor):
+        return ingest.for_server
+    plain = ingest
+    return lambda server: plain
+
+
+def _sources(settings: Settings) -> list[Settings]:
+    # none configured: the main server's settings, whose check names what is missing
+    return settings.sources() or [settings]
 
 
 def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
@@ -80,20 +99,28 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
                     task = bar.add_task("fetch", total=total)
                 bar.update(task, completed=done, total=total)
 
-            fetcher = Fetcher(settings, ingest or _ingest(settings), progress=on_progress)
-            async with fetcher:
-                report = await fetcher.poll_once()
-                delay = settings.reconnect_backoff_s
-                for _ in range(3):
-                    if not report.connection_lost:
-                        break
-                    await asyncio.sleep(delay)
-                    delay *= 2
+            codes = []
+            sources = _sources(settings)
+            ingest_for = _ingest_for(settings, ingest)
+            for source in sources:  # one server after the other: a CLI run has time
+                server = source.server_name
+                fetcher = Fetcher(source, ingest_for(server), progress=on_progress)
+                async with fetcher:
                     task = None
-                    report = report.merge(await fetcher.poll_once())
-        for line in report_lines(report):
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
-        return exit_code(report)
+                    report = await fetcher.poll_once()
+                    delay = settings.reconnect_backoff_s
+                    for _ in range(3):
+                        if not report.connection_lost:
+                            break
+                        await asyncio.sleep(delay)
+                        delay *= 2
+                        task = None
+                        report = report.merge(await fetcher.poll_once())
+                prefix = f"{label(server)}: " if len(sources) > 1 else ""
+                for line in report_lines(report):
+                    out.print(prefix + line, markup=False, highlight=False, soft_wrap=True)
+                codes.append(exit_code(report))
+        return worst(codes)
 
     return run_async(main, err)
 
@@ -116,6 +143,7 @@ def run_watch(
     """
     from rich.console import Console
 
+    from etl_duck.fetch.group import FetcherGroup
     from etl_duck.fetch.poller import Fetcher
 
     out, err = Console(), Console(stderr=True)
@@ -146,7 +174,13 @@ def run_watch(
 
         if on_start is not None:
             on_start()
-        async with Fetcher(settings, ingest or _ingest(settings)) as fetcher:
+        sources = _sources(settings)
+        ingest_for = _ingest_for(settings, ingest)
+        fetchers = [Fetcher(src, ingest_for(src.server_name)) for src in sources]
+        fetcher: Fetcher | FetcherGroup = (
+            fetchers[0] if len(fetchers) == 1 else FetcherGroup(fetchers)
+        )
+        async with fetcher:
             gap = settings.session_gap_minutes * 60.0
 
             def active() -> bool:
@@ -154,10 +188,14 @@ def run_watch(
                 last = fetcher.last_activity
                 return last is not None and time.time() - last < gap
 
+            where = ", ".join(
+                f"{s.ssh_user}@{s.ssh_host}:{s.ssh_port}"
+                + (f" ({label(s.server_name)})" if len(sources) > 1 else "")
+                for s in sources
+            )
             out.print(
-                f"watching {settings.ssh_user}@{settings.ssh_host}:{settings.ssh_port} every "
-                f"{settings.poll_interval_s:g} s ({settings.active_poll_interval_s:g} s in a "
-                "session); Ctrl-C stops",
+                f"watching {where} every {settings.poll_interval_s:g} s "
+                f"({settings.active_poll_interval_s:g} s in a session); Ctrl-C stops",
                 markup=False,
                 highlight=False,
             )

@@ -80,9 +80,26 @@ def _interruptible(work: Callable[[], IngestReport]) -> IngestReport:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _one_server(value: str) -> str:
+    from etl_duck.domain.sources import check_server_name
+
+    try:
+        return check_server_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Stats files or folders of them.")],
+    server: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            help="The game server that wrote them (`main`: the first one).",
+            callback=_one_server,
+        ),
+    ] = "main",
 ) -> None:
     """Ingest stats files into the lake (one commit for the whole batch). Files named
     YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt are read; anything else is skipped and named."""
@@ -93,7 +110,7 @@ def ingest(
         fail(f"no such file or folder: {', '.join(map(str, missing))}", EXIT_USAGE)
     with PhaseProgress() as progress:
         report = _interruptible(
-            lambda: ingest_paths(STATE.data_dir, paths, ingest_options(), progress)
+            lambda: ingest_paths(STATE.data_dir, paths, ingest_options(), progress, server=server)
         )
     raise typer.Exit(print_report(report))
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from etl_duck.domain.parse import ParseError
+from etl_duck.domain.sources import server_of
+from etl_duck.domain.sources import split as split_qualified
 
 ENDSTATS_NAME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-round-(\d+)-endstats\.txt$"
@@ -100,11 +102,11 @@ class Endstats:
 
 
 def is_endstats_file_name(name: str) -> bool:
-    return ENDSTATS_NAME.match(name) is not None
+    return ENDSTATS_NAME.match(split_qualified(name)[0]) is not None
 
 
 def parse_endstats_name(name: str) -> EndstatsName:
-    m = ENDSTATS_NAME.match(name)
+    m = ENDSTATS_NAME.match(split_qualified(name)[0])
     if m is None:
         raise ParseError(
             name, None, "file name", "not YYYY-MM-DD-HHMMSS-<map>-round-N-endstats.txt"
@@ -205,9 +207,12 @@ def pair_endstats(es: EndstatsName, rounds: list[tuple[str, datetime, str, int]]
     time within ±:data:`PAIR_WINDOW_S` (the endstats file is written first, so a round
     ending after it wins a tie). ``rounds``: (file name, end time, map, round number)."""
     best: tuple[float, int, str] | None = None
+    server = server_of(es.name)
     for file_name, end, map_name, number in rounds:
         if map_name != es.map_name or number != es.round_number:
             continue
+        if server_of(file_name) != server:
+            continue  # another server's round of the same map and time
         delta = (end - es.end_time).total_seconds()
         if abs(delta) > PAIR_WINDOW_S:
             continue

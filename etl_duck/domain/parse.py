@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_duck.domain.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
+from etl_duck.domain.sources import split as split_qualified
 
 #: The round file name the Lua writes (§1.1), as users should read it in messages.
 FILE_NAME_PATTERN = "YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt"
@@ -67,12 +68,15 @@ class FileStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FileName:
-    """What the file name says: the round's END time (server-local, naive), map, round."""
+    """What the file name says: the round's END time (server-local, naive), map, round.
+    ``name`` is the lake's (qualified) name; ``server`` its server (``""``: the main one,
+    see :mod:`etl_duck.domain.sources`)."""
 
     name: str
     end_time: datetime
     map_name: str
     round_number: int
+    server: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +170,10 @@ def is_bot_name(clean: str) -> bool:
 
 
 def parse_file_name(name: str) -> FileName:
-    """Read date, time, map and round from a stats file name; ParseError if it is not one."""
-    m = FILE_NAME.match(name)
+    """Read date, time, map and round from a stats file name (qualified with its server or
+    not); ParseError if it is not one."""
+    base, server = split_qualified(name)
+    m = FILE_NAME.match(base)
     if m is None:
         raise ParseError(name, None, "file name", "not a round stats file name")
     y, mo, d, hh, mi, ss, map_name, rnd = m.groups()
@@ -181,11 +187,11 @@ def parse_file_name(name: str) -> FileName:
         end = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss))
     except ValueError as exc:
         raise ParseError(name, None, "file name", f"invalid date/time: {exc}") from None
-    return FileName(name, end, map_name, int(rnd))
+    return FileName(name, end, map_name, int(rnd), server)
 
 
 def is_stats_file_name(name: str) -> bool:
-    return FILE_NAME.match(name) is not None
+    return FILE_NAME.match(split_qualified(name)[0]) is not None
 
 
 def parse_mss(text: str) -> int:

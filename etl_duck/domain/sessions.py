@@ -2,7 +2,8 @@
 
 The gap is measured between consecutive file times (round ends). A session's id and date
 come from its first round's START (end − duration − 3 s), so a session crossing midnight
-stays whole and one that begins at 23:55 is dated by that day.
+stays whole and one that begins at 23:55 is dated by that day. Sessions are per game
+server: rounds of two servers never share one (:mod:`etl_duck.domain.sources`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+
+from etl_duck.domain.sources import SESSION_SPAN, server_of, session_offset
 
 WRITE_DELAY = timedelta(seconds=3)  # the writer saves ~3 s after intermission (§1.2)
 
@@ -28,6 +31,7 @@ class Session:
     start_time: datetime
     end_time: datetime
     rounds: tuple[str, ...]  # file names, in time order
+    server: str = ""  # "" = the main server
 
 
 def round_start(end_time: datetime, duration_s: float | None, time_limit_s: int | None) -> datetime:
@@ -36,12 +40,31 @@ def round_start(end_time: datetime, duration_s: float | None, time_limit_s: int 
     return end_time - WRITE_DELAY - timedelta(seconds=seconds)
 
 
-def session_id_of(start: datetime) -> int:
-    return int(start.strftime("%Y%m%d%H%M%S"))
+def session_id_of(start: datetime, server: str = "") -> int:
+    """YYYYMMDDHHMMSS of the first round's start (+ the server's offset, for servers other
+    than the main one)."""
+    return int(start.strftime("%Y%m%d%H%M%S")) + session_offset(server)
+
+
+def session_date_of(session_id: int) -> date:
+    """The date a session id names (whatever its server). ValueError if it names none."""
+    digits = str(session_id % SESSION_SPAN).zfill(14)
+    return datetime.strptime(digits[:8], "%Y%m%d").date()
 
 
 def group_sessions(rounds: Iterable[RoundTime], gap_minutes: int = 60) -> list[Session]:
-    """Split rounds into sessions by the gap rule; deterministic for any input order."""
+    """Split rounds into sessions by the gap rule, each game server on its own;
+    deterministic for any input order."""
+    by_server: dict[str, list[RoundTime]] = {}
+    for r in rounds:
+        by_server.setdefault(server_of(r.name), []).append(r)
+    sessions: list[Session] = []
+    for server in sorted(by_server):
+        sessions.extend(_group(by_server[server], gap_minutes, server))
+    return sorted(sessions, key=lambda s: (s.start_time, s.server))
+
+
+def _group(rounds: list[RoundTime], gap_minutes: int, server: str) -> list[Session]:
     ordered: Sequence[RoundTime] = sorted(rounds, key=lambda r: (r.end_time, r.name))
     gap = timedelta(minutes=gap_minutes)
     sessions: list[Session] = []
@@ -51,11 +74,12 @@ def group_sessions(rounds: Iterable[RoundTime], gap_minutes: int = 60) -> list[S
         first_start = min(r.start_time for r in current)
         sessions.append(
             Session(
-                session_id=session_id_of(first_start),
+                session_id=session_id_of(first_start, server),
                 session_date=first_start.date(),
                 start_time=first_start,
                 end_time=current[-1].end_time,
                 rounds=tuple(r.name for r in current),
+                server=server,
             )
         )
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from etl_duck.domain.sources import qualify
 from etl_duck.fetch.download import SizeMismatch, download, sftp_reason
 from etl_duck.fetch.remote import RemoteFile, is_regular, list_stats_files
 from etl_duck.fetch.sftp import (
@@ -134,6 +135,7 @@ class Fetcher:
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
+        self.server = settings.server_name  # the game server it fetches from ("" = main)
         self.data_dir = Path(settings.data_dir)
         self.raw = RawStore(self.data_dir)
         self.folder = self.data_dir / FETCH_DIR
@@ -182,7 +184,7 @@ class Fetcher:
 
     def _stored_sizes(self, files: list[RemoteFile]) -> dict[str, set[int]]:
         """Sizes of every stored version of each listed name (the raw store's ledger)."""
-        return {f.name: self.raw.sizes(f.name) for f in files}
+        return {f.name: self.raw.sizes(qualify(f.name, self.server)) for f in files}
 
     def _is_stable(self, f: RemoteFile, now: float) -> bool:
         if f.size == 0:

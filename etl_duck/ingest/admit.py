@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
+from etl_duck.domain.sources import qualify
 from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
 from etl_duck.lake.fsutil import failpoint
@@ -56,15 +57,17 @@ def admit(
     everything: bool = False,
     recheck: Iterable[str] = (),
     progress: Progress | None = None,
+    server: str = "",
 ) -> Admitted:
     """Store what is new among ``paths``; decide every touched name. ``everything``
-    (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved."""
+    (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved.
+    ``server``: the game server ``paths`` came from (their names are qualified with it)."""
     candidates = expand(paths)
     loaded: list[tuple[str, bytes]] = []
     for i, path in enumerate(candidates):
         if progress is not None and i % 500 == 0:
             progress("reading files", i, len(candidates))
-        name = path.name
+        name = qualify(path.name, server)
         if not (is_stats_file_name(name) or is_endstats_file_name(name)):
             why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
             report.skipped[str(path)] = why

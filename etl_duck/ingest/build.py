@@ -31,11 +31,11 @@ from etl_duck.domain.sessions import RoundTime, Session, round_start
 from etl_duck.ingest.endstats import build_endstats
 from etl_duck.ingest.options import IngestOptions, Progress
 from etl_duck.lake import rollups
+from etl_duck.lake.layout import TABLES
 from etl_duck.lake.schemas import (
     PLAYER_ROUNDS_SCHEMA,
     ROUNDS_SCHEMA,
     SCHEMAS,
-    TABLES,
     WEAPON_ROUNDS_SCHEMA,
     table_from_rows,
 )
@@ -264,6 +264,7 @@ def build_partition(
                     "counted": reason is None,
                     "reason": reason,
                     "parser_version": PARSER_VERSION,
+                    "server": s.server,
                 }
             )
             head = (
@@ -284,7 +285,7 @@ def build_partition(
                         *head,
                         line.guid, line.name, line.name_raw, line.team, line.is_bot,
                         line.rounds_counter, row.kind.value, counted, why, line.line_no,
-                        line.layout, *[v[n] for n in _PLAYER_VALUE_COLUMNS],
+                        line.layout, *[v[n] for n in _PLAYER_VALUE_COLUMNS], s.server,
                     )
                 )  # fmt: skip
                 for wid, g in sorted(row.weapons.items()):
@@ -298,6 +299,7 @@ def build_partition(
                             WEAPONS[wid],
                             *g,
                             counted,
+                            s.server,
                         )
                     )
     return {

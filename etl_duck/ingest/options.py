@@ -10,6 +10,7 @@ from typing import Any
 Progress = Callable[[str, int, int], None]
 
 DEFAULT_FILLER_MAPS: tuple[str, ...] = ("mp_sillyctf",)
+LAKE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class IngestOptions:
             "session_gap_minutes": self.session_gap_minutes,
             "filler_maps": sorted(self.filler_maps),
             "timezone": self.timezone,
+            # the tables' shape: a lake of an older format is re-derived from raw/ at the
+            # next ingest (2: every table has its game `server`; 3: career tables)
+            "lake_format": LAKE_FORMAT,
         }
 
 

@@ -35,14 +35,14 @@ from etl_duck.ingest.state import (
     read_partitions,
     regroup_sessions,
 )
-from etl_duck.lake import gc, rollups
+from etl_duck.lake import careers, gc, rollups
+from etl_duck.lake.layout import SERVING_TABLES, TABLES
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
     CONFLICTS_SCHEMA,
     FILES_SCHEMA,
     REJECTED_SCHEMA,
     STATE_SCHEMAS,
-    TABLES,
     split_years,
     table_from_rows,
 )
@@ -59,8 +59,10 @@ def ingest_paths(
     *,
     rebuild: bool = False,
     recheck: Sequence[str] = (),
+    server: str = "",
 ) -> IngestReport:
     """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
+    ``server``: the game server the files came from (``""``: the main one).
 
     Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
     ``data/.ingest-pending``), so rerunning after a crash completes the job. ``recheck``:
@@ -75,7 +77,7 @@ def ingest_paths(
     lake = Lake(data_dir)
     with lake.writer_lock():
         try:
-            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck)
+            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck, server)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -110,6 +112,7 @@ def _ingest_locked(
     progress: Progress | None,
     rebuild: bool,
     recheck: Sequence[str],
+    server: str = "",
 ) -> IngestReport:
     raw = RawStore(lake.data_dir)
     report = IngestReport(rebuilt=rebuild)
@@ -154,6 +157,7 @@ def _ingest_locked(
         everything=rebuild,
         recheck=recheck,
         progress=progress,
+        server=server,
     )
     new = admitted.changed
     removed: set[str] = set()  # committed files that leave the lake
@@ -326,7 +330,7 @@ def _ingest_locked(
     old_serving = None if rebuild else lake.read_serving(snap, years)
     affected_serving = affected
     replace_serving = rebuild  # every serving shard is written: drop the others
-    if old_serving is not None and set(rollups.SERVING_TABLES) - set(old_serving):
+    if old_serving is not None and set(SERVING_TABLES) - set(old_serving):
         # a snapshot written before (some of) the serving tables existed: derive them
         # all from every partition, once
         every = read_partitions(lake, snap) if snap is not None else {}
@@ -342,6 +346,8 @@ def _ingest_locked(
     for shards in serving.values():
         for y in years or ():
             shards.setdefault(y, None)  # a year whose rows all went away
+    # careers (all-time per player) from the career before this year + this year's rows
+    serving.update(careers.update(lake, snap, manifest, serving, years is None))
     if rebuild:  # shards of years that no longer hold data disappear
         drop_missing(manifest, state)
     if replace_serving or years is None:

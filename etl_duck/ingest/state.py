@@ -13,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from etl_duck.domain.sessions import RoundTime, Session, group_sessions
+from etl_duck.lake.layout import TABLES
 from etl_duck.lake.manifest import Manifest
 from etl_duck.lake.rawstore import content_sha256
-from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA, SCHEMAS, TABLES, split_years
+from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA, SCHEMAS, split_years
 from etl_duck.lake.snapshot import Lake
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from etl_duck.lake.schemas import TABLES
+from etl_duck.lake.layout import TABLES
 
 
 @dataclass(frozen=True)

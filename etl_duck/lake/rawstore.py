@@ -33,6 +33,9 @@ from pathlib import Path
 
 from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import is_stats_file_name
+from etl_duck.domain.sources import MAIN as MAIN_SERVER
+from etl_duck.domain.sources import qualify
+from etl_duck.domain.sources import split as split_qualified
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths, write_bytes_atomic
 
 RAW = "raw"
@@ -103,11 +106,18 @@ class RawStore:
     # ---- where things are
 
     def path(self, name: str) -> Path:
-        """The first version of a stats file: ``raw/YYYY-MM-DD/<name>`` (its own date)."""
-        return self.raw_dir / name[:10] / name
+        """The first version of a stats file: ``raw/YYYY-MM-DD/<name>`` (its own date) for
+        the main server, ``raw/<server>/YYYY-MM-DD/<file>`` for another one (``name`` is
+        qualified, see :mod:`etl_duck.domain.sources`)."""
+        return self._date_dir(name) / split_qualified(name)[0]
+
+    def _date_dir(self, name: str) -> Path:
+        base, server = split_qualified(name)
+        root = self.raw_dir / server if server else self.raw_dir
+        return root / base[:10]
 
     def _versions_dir(self, name: str) -> Path:
-        return self.raw_dir / name[:10] / VERSIONS
+        return self._date_dir(name) / VERSIONS
 
     def versions(self, name: str, known: Mapping[Path, bytes] | None = None) -> list[RawVersion]:
         """Every stored version of ``name``, in the order they arrived, with its bytes
@@ -304,15 +314,23 @@ class RawStore:
     # ---- listing and recovery
 
     def names(self) -> list[str]:
-        """Every stored round (and endstats) file name (a scan of raw/: rebuild only)."""
+        """Every stored round (and endstats) file name, qualified with its server (a scan of
+        raw/: rebuild only). Date folders are the main server's; any other folder is a
+        server's, holding date folders of its own."""
         if not self.raw_dir.exists():
             return []
         out: list[str] = []
-        with os.scandir(self.raw_dir) as days:
-            for day in sorted(days, key=lambda e: e.name):
-                if day.is_dir() and not day.name.startswith("."):
-                    with os.scandir(day.path) as files:
-                        out.extend(sorted(f.name for f in files if f.is_file() and _ours(f.name)))
+        with os.scandir(self.raw_dir) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if not entry.is_dir() or entry.name.startswith("."):
+                    continue
+                if entry.name[:1].isdigit():  # YYYY-MM-DD: the main server
+                    out.extend(_files_in(Path(entry.path), MAIN_SERVER))
+                    continue
+                with os.scandir(entry.path) as days:  # raw/<server>/YYYY-MM-DD/
+                    for day in sorted(days, key=lambda e: e.name):
+                        if day.is_dir() and day.name[:1].isdigit():
+                            out.extend(_files_in(Path(day.path), entry.name))
         return out
 
     def recover(self) -> None:
@@ -329,6 +347,11 @@ def _norm_prefix(shorter: RawVersion, longer: RawVersion) -> bool:
     a = shorter.data.replace(b"\r\n", b"\n")
     b = longer.data.replace(b"\r\n", b"\n")
     return len(b) > len(a) and b.startswith(a)
+
+
+def _files_in(day: Path, server: str) -> list[str]:
+    with os.scandir(day) as files:
+        return sorted(qualify(f.name, server) for f in files if f.is_file() and _ours(f.name))
 
 
 def _ours(name: str) -> bool:

@@ -19,22 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_duck.lake.layout import ROLLUPS, SERVING_TABLES
 from etl_duck.lake.schemas import ROUNDS_SCHEMA, SCHEMAS
 from etl_duck.sqlfiles import sql
 
-#: serving table → the query that builds its rows from `player_rounds` / `weapon_rounds`
-ROLLUPS: dict[str, str] = {
-    "player_sessions": "rollup_player_sessions",
-    "player_weapon_sessions": "rollup_player_weapons",
-    "player_map_sessions": "rollup_player_maps",
-    "player_name_sessions": "rollup_player_names",
-    "player_round_tails": "rollup_player_round_tails",
-    "player_match_results": "rollup_player_match_results",
-    "player_map_bests": "rollup_player_map_bests",
-    "player_versus_sessions": "rollup_player_versus",
-    "map_players": "rollup_map_players",  # stopwatch map results by player: the rating input
-}
-SERVING_TABLES: tuple[str, ...] = ("rounds", *ROLLUPS)
 #: a total order for each table, so a rebuild writes byte-identical files
 SORT_KEYS: dict[str, tuple[str, ...]] = {
     "rounds": ("session_date", "end_time", "file_name"),

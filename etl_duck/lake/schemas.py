@@ -13,8 +13,6 @@ import pyarrow as pa
 
 from etl_duck.domain.fields import DERIVED_TOTALS, EXTENDED_FIELDS, Kind
 
-TABLES = ("rounds", "player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
-
 ROUNDS_SCHEMA = pa.schema(
     [
         ("round_id", pa.int64()),
@@ -44,6 +42,7 @@ ROUNDS_SCHEMA = pa.schema(
         ("counted", pa.bool_()),
         ("reason", pa.string()),
         ("parser_version", pa.int16()),
+        ("server", pa.string()),  # the game server ("" = the main one): etl_duck.domain.sources
     ]
 )
 
@@ -73,6 +72,7 @@ PLAYER_ROUNDS_SCHEMA = pa.schema(
         ("layout", pa.int8()),
         *[(n, pa.int32()) for n in DERIVED_TOTALS],
         *[(f.name, _value_type(f.kind)) for f in EXTENDED_FIELDS],
+        ("server", pa.string()),
     ]
 )
 
@@ -90,6 +90,7 @@ WEAPON_ROUNDS_SCHEMA = pa.schema(
         ("deaths", pa.int32()),
         ("headshots", pa.int32()),
         ("counted", pa.bool_()),
+        ("server", pa.string()),
     ]
 )
 

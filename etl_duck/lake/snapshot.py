@@ -38,14 +38,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths
+from etl_duck.lake.layout import TABLES
 from etl_duck.lake.manifest import Manifest, Partition, file_checksum
-from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS, TABLES
+
+if TYPE_CHECKING:  # PyArrow loads where tables are read or written: opening a lake is cheap
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
 
 
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
+    import pyarrow.parquet as pq
+
     if make_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
@@ -73,6 +75,8 @@ class Written:
 
 def write_partition(table: pa.Table, name: str, path: str) -> Written | None:
     """Encode one partition of table ``name`` (cast to its schema) at ``path``."""
+    from etl_duck.lake.schemas import SCHEMAS
+
     if not table.num_rows:
         return None
     # no mkdir: if the scratch folder is gone, its writer died and the next one removed it
@@ -195,6 +199,8 @@ class Lake:
 
     def read_state(self, name: str, snapshot: Path | None = None) -> pa.Table:
         """A state table (all its year shards), ordered by file name."""
+        from etl_duck.lake.schemas import STATE_SCHEMAS
+
         snap = snapshot or self.current_dir()
         if snap is None:
             return STATE_SCHEMAS[name].empty_table()
@@ -211,6 +217,8 @@ class Lake:
     ) -> dict[str, pa.Table]:
         """The compact serving tables of a snapshot (see :mod:`etl_duck.lake.rollups`): all of
         it, or only the shards of ``years``. Empty if the snapshot has none."""
+        import pyarrow.parquet as pq
+
         snap = snapshot or self.current_dir()
         if snap is None:
             return {}
@@ -400,6 +408,10 @@ class Lake:
     ) -> tuple[Manifest, dict[str, _Source]]:
         """The next manifest, and where each of its files comes from: the current
         snapshot (unchanged), a worker's scratch file, or a table to encode now."""
+        import pyarrow as pa
+
+        from etl_duck.lake.schemas import SCHEMAS, STATE_SCHEMAS
+
         vname = f"v{version:08d}"
         sources: dict[str, _Source] = {}
         partitions: dict[str, dict[str, Partition]] = {}
@@ -484,6 +496,8 @@ def group_dir(group: str) -> str:
 
 
 def _read_shards(snap: Path, shards: Mapping[str, Partition], schema: pa.Schema | None) -> pa.Table:
+    import pyarrow as pa
+
     tables = [read_parquet_file(snap / p.file) for _, p in sorted(shards.items())]
     if schema is not None:
         tables = [t.cast(schema) for t in tables]
@@ -576,6 +590,9 @@ def damaged_message(path: Path | str, problem: str) -> str:
 
 def read_parquet_file(path: Path) -> pa.Table:
     """One Parquet file of the lake; LakeDamaged (naming it) if it cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         return pq.ParquetFile(path).read()
     except FileNotFoundError:

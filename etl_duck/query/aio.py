@@ -97,10 +97,11 @@ class AsyncStats:
         window: str | Window = "all",
         limit: int = 10,
         min_rounds: int | None = None,
+        server: str | None = None,
     ) -> pl.DataFrame:
-        key = ("leaderboard", metric, window, limit, min_rounds)
+        key = ("leaderboard", metric, window, limit, min_rounds, server)
         return await self._call(
-            key, lambda: self.stats.leaderboard(metric, window, limit, min_rounds)
+            key, lambda: self.stats.leaderboard(metric, window, limit, min_rounds, server)
         )
 
     async def player_totals(self, window: Window) -> pl.DataFrame:
@@ -109,11 +110,11 @@ class AsyncStats:
     async def session_id_for(self, day: date | None) -> tuple[int, date]:
         return await self._call(("session_id_for", day), lambda: self.stats.session_id_for(day))
 
-    async def session(self, day: date | None = None) -> SessionReport:
-        return await self._call(("session", day), lambda: self.stats.session(day))
+    async def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
+        return await self._call(("session", day, server), lambda: self.stats.session(day, server))
 
     async def last_session(self) -> SessionReport:
-        return await self._call(("session", None), self.stats.last_session)
+        return await self._call(("session", None, None), self.stats.last_session)
 
     async def session_by_id(self, sid: int, sdate: date) -> SessionReport:
         return await self._call(("session_id", sid), lambda: self.stats.session_by_id(sid, sdate))
@@ -126,8 +127,10 @@ class AsyncStats:
     async def rounds_by_files(self, names: list[str]) -> pl.DataFrame:
         return await self._call(None, lambda: self.stats.rounds_by_files(names))
 
-    async def sessions(self, month: str | None = None) -> pl.DataFrame:
-        return await self._call(("sessions", month), lambda: self.stats.sessions(month))
+    async def sessions(self, month: str | None = None, server: str | None = None) -> pl.DataFrame:
+        return await self._call(
+            ("sessions", month, server), lambda: self.stats.sessions(month, server)
+        )
 
     async def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:
         return await self._call(
@@ -137,15 +140,18 @@ class AsyncStats:
     async def resolve_player(self, text: str) -> tuple[str, str]:
         return await self._call(("resolve", text), lambda: self.stats.resolve_player(text))
 
-    async def player(self, text: str) -> PlayerCard:
-        return await self._call(("player", text), lambda: self.stats.player(text))
+    async def player(self, text: str, server: str | None = None) -> PlayerCard:
+        return await self._call(("player", text, server), lambda: self.stats.player(text, server))
 
     async def map_stats(self, text: str) -> pl.DataFrame:
         return await self._call(("map_stats", text), lambda: self.stats.map_stats(text))
 
-    async def weapon_stats(self, text: str, window: str | Window = "all") -> pl.DataFrame:
+    async def weapon_stats(
+        self, text: str, window: str | Window = "all", server: str | None = None
+    ) -> pl.DataFrame:
         return await self._call(
-            ("weapon_stats", text, window), lambda: self.stats.weapon_stats(text, window)
+            ("weapon_stats", text, window, server),
+            lambda: self.stats.weapon_stats(text, window, server),
         )
 
     async def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:

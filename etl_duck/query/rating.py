@@ -55,13 +55,12 @@ class RatingBook:
             if self._run is not None and self._version == version:
                 return self._run
             first = self._run is None
-            changed = (
-                []
-                if first
-                else sorted(d for d, v in self.serving.changed_at.items() if v > self._version)
-            )
+            changed = [] if first else self.serving.changed_since(self._version)
             cur = self.serving.cursor()
-            res = cur.execute(sql("rating_map_players"), {"all": first, "dates": changed})
+            text = sql("rating_map_players")
+            years = None if first else {d.year for d in changed}
+            self.serving.prepare(cur, text, years=years)
+            res = cur.execute(text, {"all": first, "dates": changed})
             assert tuple(d[0] for d in res.description) == MAP_COLUMNS
             maps = maps_from_rows(_chunks(res))
             by_date = {} if first else {d: v for d, v in self._by_date.items() if d not in changed}

@@ -1,18 +1,29 @@
-"""The compact serving tables of the current snapshot, in an in-process DuckDB database,
-refreshed incrementally when the lake version changes (DESIGN.md "small files")."""
+"""The current snapshot as DuckDB views over its files, re-pointed when the lake version
+changes (DESIGN.md "small files").
+
+Nothing is loaded: a view reads the Parquet files a question needs, when it is asked. The
+serving rollups are per-session rows in year shards, so a query over a window reads the
+shards of its years only; the career tables (all time per player) are one small file
+each, written by the commit, so a leaderboard or a player card reads a few hundred rows
+whatever the length of the history — in a fresh process and right after a commit as much
+as after hours of uptime. DuckDB caches the files' metadata; the OS caches their pages.
+"""
 
 from __future__ import annotations
 
 import bisect
 import contextlib
 import logging
+import re
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from etl_duck.lake.layout import CAREER_ALL, CAREERS, ROLLUPS, SERVING_TABLES, TABLES
 from etl_duck.query.windows import ALL_FROM, ALL_TO
 from etl_duck.sqlfiles import sql
 
@@ -24,49 +35,45 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: every table a query may name besides the partitioned detail tables
+VIEWS: tuple[str, ...] = (*SERVING_TABLES, *CAREERS)
+_NAMED = {t: re.compile(rf"\b{t}\b") for t in VIEWS}
+
 
 class Serving:
-    """The compact serving tables of the current snapshot, in memory, plus scoped views
-    over the per-date partitions for detail questions (one session, a player's last
-    rounds). Reloaded when the lake version changes (a few single files, ~0.1 s)."""
+    """The current snapshot's serving and career tables as per-cursor views over their
+    files, plus scoped views over the per-date partitions for detail questions (one
+    session, one round). Re-pointed (not reloaded) when the lake version changes."""
 
     DETAIL = ("player_rounds", "weapon_rounds", "endstats_awards", "endstats_versus")
 
     def __init__(self, lake: Lake, threads: int = 2) -> None:
         import duckdb
 
-        from etl_duck.lake.rollups import ROLLUPS
-        from etl_duck.lake.schemas import SCHEMAS
-
         self.lake = lake
         self.threads = threads
         self.con = duckdb.connect(":memory:", config={"threads": threads})
+        # the parquet footers of the shards are parsed once per process, not per query
+        # (a SET: as a connect option DuckDB 2.0 refuses it before parquet is loaded)
+        self.con.execute("SET parquet_metadata_cache = true")
         self._local = threading.local()
         self._lock = threading.Lock()
         self.version = 0
         self.snapshot: Path | None = None
         self._lease_renew_at = 0.0
         self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
-        self.changed_at: dict[date, int] = {}  # last lake version that changed each date
+        #: last lake version that changed each session date (ISO: sorts like the dates, and
+        #: a 10-year lake's 1,800 dates need no parsing)
+        self.changed_at: dict[str, int] = {}
         self._loaded: dict[str, dict[str, int]] = {}
-        self._serving_files: dict[str, dict[str, str]] = {}  # table → year → shard file
-        self._dates: list[date] = []
+        #: serving/career table → shard (year, or "all"/"prior-YYYY") → file in the snapshot
+        self.files: dict[str, dict[str, str]] = {}
+        self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
+        self._shape_lock = threading.Lock()
+        self._dates: list[str] = []
         self.max_changed = 0
         self.last_date: date | None = None
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
-        # empty tables of every shape, so queries bind before the first commit
-        for table, schema in SCHEMAS.items():
-            self.con.register("_empty", schema.empty_table())
-            self.con.execute(
-                f"CREATE TABLE _empty_{table} AS SELECT *, NULL::DATE AS session_date FROM _empty"
-            )
-            self.con.unregister("_empty")
-        self.con.execute("CREATE TABLE rounds AS SELECT * FROM _empty_rounds")
-        for name, query in ROLLUPS.items():
-            text = sql(query).replace("$dates::DATE[]", "[]::DATE[]")
-            for detail in (t for t in SCHEMAS if t != "rounds"):
-                text = text.replace(f"FROM {detail}", f"FROM _empty_{detail}")
-            self.con.execute(f"CREATE TABLE {name} AS {text} LIMIT 0")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """One cursor per thread (DuckDB connections are not shared across threads)."""
@@ -74,6 +81,7 @@ class Serving:
         if cur is None:
             cur = self.con.cursor()
             self._local.cur = cur
+            self._local.views = {}
         return cur
 
     @contextlib.contextmanager
@@ -88,10 +96,8 @@ class Serving:
                 self._local.pinned = False
 
     def refresh(self) -> int:
-        """Bring the tables to the lake's current version; cheap when nothing changed."""
-        from etl_duck.lake.rollups import SERVING_TABLES
-        from etl_duck.lake.schemas import TABLES
-
+        """Point at the lake's current version; cheap when nothing changed (a version
+        change reads the manifest, ~10 ms at 10 years, and loads no data)."""
         if getattr(self._local, "pinned", False):
             return self.version
         current = self.lake.version()
@@ -102,7 +108,7 @@ class Serving:
                 self._check_link()  # no link: a new data dir, or one deleted by hand
             return self.version
         with self._lock:
-            # lease before reading: expiry must not remove the snapshot mid-load
+            # lease before reading: expiry must not remove the snapshot while we read it
             snap = self.lake.pin()
             if snap is None:
                 self._check_link()
@@ -111,69 +117,16 @@ class Serving:
             if manifest.version == self.version:
                 return self.version
             t0 = time.perf_counter()
-            cur = self.con.cursor()
-            loaded: dict[str, dict[str, str]] = {}
-            reloaded = 0
-            # one thread for the load: a parallel scan of many shard files keeps ~15 MiB
-            # more resident for good, and is barely faster (0.6 vs 0.7 s at 10 years)
-            cur.execute("SET threads = 1")
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for name in SERVING_TABLES:
-                    # only the year shards whose file changed (names carry the version)
-                    if manifest.shards:
-                        shards = manifest.shards.get(f"serving/{name}", {})
-                        new_files = {y: p.file for y, p in shards.items()}
-                    else:  # a snapshot written before serving tables were sharded
-                        flat = f"_serving/{name}.parquet"
-                        new_files = {"*": flat} if (snap / flat).exists() else {}
-                    old_files = self._serving_files.get(name, {})
-                    if ("*" in old_files) != ("*" in new_files):  # layout changed: start over
-                        cur.execute(f"DELETE FROM {name}")
-                        old_files = {}
-                    stale = sorted(
-                        y
-                        for y in old_files.keys() | new_files.keys()
-                        if old_files.get(y) != new_files.get(y)
-                    )
-                    reloaded += len(stale)
-                    if "*" in stale:
-                        cur.execute(f"DELETE FROM {name}")
-                    elif stale:
-                        cur.execute(
-                            f"DELETE FROM {name} WHERE year(session_date) IN "
-                            "(SELECT unnest($years::INTEGER[]))",
-                            {"years": [int(y) for y in stale]},
-                        )
-                    files = [str(snap / new_files[y]) for y in stale if y in new_files]
-                    if files:  # one scan of every changed shard (a cold start: all of them)
-                        cur.execute(
-                            f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet($f)",
-                            {"f": files},
-                        )
-                    loaded[name] = new_files
-                cur.execute("COMMIT")
-                # the last session is asked for constantly: answer it from memory
-                last = cur.execute(sql("last_session")).fetchall()
-            except BaseException as exc:
-                cur.execute("ROLLBACK")
-                import duckdb
-
-                if isinstance(exc, duckdb.Error):
-                    from etl_duck.lake.snapshot import LakeDamaged
-
-                    first = str(exc).splitlines()[0]
-                    raise LakeDamaged(
-                        f"the serving tables of {snap} cannot be read ({first}); "
-                        "`etl-duck check` lists damaged files, `etl-duck rebuild` repairs "
-                        "the lake from raw/"
-                    ) from None
-                raise
-            finally:
-                cur.execute(f"SET threads = {int(self.threads)}")
-                cur.close()
-            self._serving_files = loaded
-            self.last_session = (int(last[0][0]), last[0][1]) if last else None
+            files: dict[str, dict[str, str]] = {}
+            for name in VIEWS:
+                if manifest.shards:
+                    shards = manifest.shards.get(f"serving/{name}", {})
+                    files[name] = {key: p.file for key, p in shards.items()}
+                else:  # a snapshot written before serving tables were sharded
+                    flat = f"_serving/{name}.parquet"
+                    files[name] = {"*": flat} if (snap / flat).exists() else {}
+            reshaped = {n for n in VIEWS if set(files[n]) != set(self.files.get(n, {}))}
+            last = self._last_session(snap, files.get("rounds", {}))
             changed: set[str] = set()
             written: dict[str, int] = {}  # date → newest version that wrote one of its files
             for table in TABLES:
@@ -183,7 +136,7 @@ class Serving:
                 self._loaded[table] = new
                 for d, v in new.items():
                     written[d] = max(v, written.get(d, 0))
-            if reloaded and not changed:
+            if self.version and reshaped and not changed:
                 # serving tables changed with no partition (an old lake upgraded, a serving
                 # table derived): answers may differ for any date, so every key moves on
                 changed.update(self._loaded["rounds"])
@@ -193,7 +146,7 @@ class Serving:
                 # were written by this commit), so a fresh process derives the same keys as
                 # a long-running one and keys persisted outside (the static site) stay
                 # valid across restarts; a date that vanished changed now
-                self.changed_at[date.fromisoformat(d)] = written.get(d, manifest.version)
+                self.changed_at[d] = written.get(d, manifest.version)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
             self.partitions = {
@@ -201,17 +154,151 @@ class Serving:
             }
             live = self._loaded["rounds"]
             self.last_date = date.fromisoformat(max(live)) if live else None
+            self.files = files
+            self.last_session = last
             self._hold(snap)
             self.snapshot = snap
             self.version = manifest.version
             log.info(
-                "serving refreshed to v%d (%d dates changed, %d shards reloaded) in %.0f ms",
+                "serving at v%d (%d dates changed) in %.1f ms",
                 manifest.version,
                 len(changed),
-                reloaded,
                 (time.perf_counter() - t0) * 1000,
             )
             return self.version
+
+    def _last_session(self, snap: Path, rounds: Mapping[str, str]) -> tuple[int, date] | None:
+        """The session that ended last, from the newest year shard of ``rounds`` (the last
+        session is asked for constantly: it is known before the first question)."""
+        if not rounds:
+            return None
+        newest = snap / rounds[max(rounds)]
+        text = sql("last_session").replace("FROM rounds", "FROM read_parquet($f)")
+        cur = self.con.cursor()
+        try:
+            row = cur.execute(text, {"f": str(newest)}).fetchone()
+        except Exception as exc:
+            raise self._damaged(snap, exc) from None
+        finally:
+            cur.close()
+        return (int(row[0]), row[1]) if row else None
+
+    def _damaged(self, snap: Path, exc: BaseException) -> BaseException:
+        import duckdb
+
+        if isinstance(exc, duckdb.Error):
+            from etl_duck.lake.snapshot import LakeDamaged, damaged_message
+
+            return LakeDamaged(damaged_message(snap, str(exc).splitlines()[0]))
+        return exc
+
+    # ---- what a query reads
+
+    def prepare(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        text: str,
+        dates: list[date] | None = None,
+        years: set[int] | None = None,
+    ) -> None:
+        """Point this cursor's views at what ``text`` reads: the serving tables it names
+        (their shards of ``years``; None = every year), the career tables, and the detail
+        partitions of ``dates``."""
+        if dates is not None:
+            self.scope(cur, dates)
+        views: dict[str, Any] = self._local.__dict__.setdefault("views", {})
+        for name, pattern in _NAMED.items():
+            if pattern.search(text) is None:
+                continue
+            shards = self.files.get(name, {})
+            if name in CAREERS:
+                picked = [shards[CAREER_ALL]] if CAREER_ALL in shards else None
+            elif "*" in shards or years is None:
+                picked = sorted(shards.values())
+            else:
+                picked = [f for y, f in sorted(shards.items()) if y.isdigit() and int(y) in years]
+            key = (self.snapshot, tuple(picked) if picked is not None else None)
+            if views.get(name) == key:
+                continue
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {self._source(cur, name, picked)}")
+            views[name] = key
+
+    def _source(self, cur: duckdb.DuckDBPyConnection, name: str, picked: list[str] | None) -> str:
+        """The SELECT a view reads: its files, or (none) an empty table of its shape."""
+        assert self.snapshot is not None or not picked
+        if picked is None:  # a lake written before careers: sum the per-session rows
+            src, query = CAREERS[name]
+            every = sorted(self.files.get(src, {}).values())
+            inner = _read(self.snapshot, every) if every else self._empty(cur, src)
+            return sql(query).replace("FROM src", f"FROM ({inner})")
+        if picked:
+            return _read(self.snapshot, picked)
+        return self._empty(cur, name)
+
+    def _empty(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
+        """``SELECT * FROM`` an empty table of ``name``'s shape: from any of its files when
+        it has one (no PyArrow needed), else from the lake's schemas (a new lake)."""
+        shards = self.files.get(name, {})
+        if shards and self.snapshot is not None:
+            return f"{_read(self.snapshot, [next(iter(shards.values()))])} LIMIT 0"
+        with self._shape_lock:
+            if name not in self._shapes:
+                self._make_shape(name)
+                self._shapes.add(name)
+        return f"SELECT * FROM _empty_{name}"
+
+    def _detail_shape(self, table: str) -> str:
+        """A FROM source for a detail table with no partition in scope: any partition of it
+        (no rows), else its schema."""
+        parts = self.partitions.get(table, {})
+        if parts and self.snapshot is not None:
+            f = str(self.snapshot / next(iter(parts.values()))).replace("'", "''")
+            return (
+                f"(SELECT * FROM read_parquet('{f}', hive_partitioning = true, "
+                "hive_types = {'session_date': DATE}) LIMIT 0)"
+            )
+        with self._shape_lock:
+            self._make_details()
+        return f"_detail_{table}"
+
+    def _make_details(self) -> None:
+        """Empty tables of the detail shapes (what the rollups read), once."""
+        from etl_duck.lake.schemas import SCHEMAS
+
+        if "_details" in self._shapes:
+            return
+        for table, schema in SCHEMAS.items():
+            self.con.register("_schema", schema.empty_table())
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE _detail_{table} AS "
+                "SELECT *, NULL::DATE AS session_date FROM _schema"
+            )
+            self.con.unregister("_schema")
+        self._shapes.add("_details")
+
+    def _make_shape(self, name: str) -> None:
+        from etl_duck.lake.schemas import ROUNDS_SCHEMA, SCHEMAS
+
+        con = self.con
+        if name in CAREERS:
+            src, query = CAREERS[name]
+            self._make_shape(src)
+            text = sql(query).replace("FROM src", f"FROM _empty_{src}")
+            con.execute(f"CREATE OR REPLACE TABLE _empty_{name} AS {text} LIMIT 0")
+            return
+        self._make_details()
+        if name == "rounds":
+            con.register("_schema", ROUNDS_SCHEMA.empty_table())
+            con.execute(
+                "CREATE OR REPLACE TABLE _empty_rounds AS "
+                "SELECT *, NULL::DATE AS session_date FROM _schema"
+            )
+            con.unregister("_schema")
+            return
+        text = sql(ROLLUPS[name]).replace("$dates::DATE[]", "[]::DATE[]")
+        for detail in SCHEMAS:
+            text = re.sub(rf"\bFROM {detail}\b", f"FROM _detail_{detail}", text)
+        con.execute(f"CREATE OR REPLACE TABLE _empty_{name} AS {text} LIMIT 0")
 
     def _check_link(self) -> None:
         """No ``lake`` link: a new data dir, or a link deleted by hand (say so: queries
@@ -260,34 +347,51 @@ class Serving:
                     "hive_types = {'session_date': DATE})"
                 )
             else:
-                source = f"_empty_{table}"
+                source = self._detail_shape(table)
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
         self._local.scope = key
 
+    def changed_since(self, version: int) -> list[date]:
+        """The session dates a lake version after ``version`` changed, in order."""
+        return [date.fromisoformat(d) for d in self._dates if self.changed_at[d] > version]
+
     def date_version(self, day: date) -> int:
         """``signature(day, day)`` as one lookup (keys of thousands of single dates)."""
-        return self.changed_at.get(day, 0)
+        return self.changed_at.get(day.isoformat(), 0)
 
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""
         if date_from <= ALL_FROM and date_to >= ALL_TO:
             return self.max_changed
-        lo = bisect.bisect_left(self._dates, date_from)
-        hi = bisect.bisect_right(self._dates, date_to)
+        lo = bisect.bisect_left(self._dates, date_from.isoformat())
+        hi = bisect.bisect_right(self._dates, date_to.isoformat())
         return max((self.changed_at[d] for d in self._dates[lo:hi]), default=0)
 
 
-def _to_polars(result: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Result → Polars via Arrow. DuckDB 2.0's ``con.sql(text).pl()`` re-tokenises the SQL in
-    Python on every call (~40 % slower here); the DB-API path's extra copy is negligible
-    for the small results these queries return."""
-    import warnings
+def _read(snapshot: Path | None, files: list[str]) -> str:
+    """``SELECT * FROM read_parquet([...])`` of files of a snapshot (paths come from the
+    manifest, never from users; quoted as SQL literals)."""
+    assert snapshot is not None
+    listed = ", ".join("'" + str(snapshot / f).replace("'", "''") + "'" for f in files)
+    return f"SELECT * FROM read_parquet([{listed}])"
 
+
+def query_polars(
+    cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
+) -> pl.DataFrame:
+    """Run ``text`` and return a Polars frame. Without PyArrow in the process (a query-only
+    process: ~110 ms of import and ~55 MiB spared) through the Arrow C stream of a relation;
+    once something loaded PyArrow (an ingest), through the DB-API result, ~0.4 ms faster
+    per query (DuckDB 2.0's ``con.sql`` re-tokenises the SQL in Python)."""
     import polars as pl
+
+    if "pyarrow" not in sys.modules:
+        return pl.DataFrame(cur.sql(text, params=dict(params)))
+    import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        table = result.to_arrow_table()
+        table = cur.execute(text, params).to_arrow_table()
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return df

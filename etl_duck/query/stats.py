@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
+from etl_duck.domain.sessions import session_date_of
+from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
-from etl_duck.query.players import ByPlayer, CareerIndex, PlayerCard
+from etl_duck.query.players import ByPlayer, PlayerCard, PlayerNames
 from etl_duck.query.rating import (
     Balance,
     PlayerRatingCard,
@@ -34,7 +36,7 @@ from etl_duck.query.rating import (
     RatingIndex,
     TeamForecast,
 )
-from etl_duck.query.serving import Serving, _to_polars
+from etl_duck.query.serving import Serving, query_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
 
@@ -138,6 +140,7 @@ class SessionReport:
     dpm_timeline: pl.DataFrame
     segments: tuple[Segment, ...] = ()  # the score per opponent (one when nobody changed)
     overridden: bool = False  # teams were set by an admin (/set_teams)
+    server: str = ""  # the game server it was played on ("" = the main one)
 
     @property
     def duration(self) -> timedelta:
@@ -174,7 +177,7 @@ class Stats:
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
-        self._career_index: CareerIndex | None = None
+        self._player_names: PlayerNames | None = None
         self._rating_book = RatingBook(self.serving)
 
     # ---- plumbing
@@ -192,10 +195,9 @@ class Stats:
         text = sql(name)
         used = {k: v for k, v in params.items() if f"${k}" in text}
         cur = self.serving.cursor()
-        if dates is not None:
-            self.serving.scope(cur, dates)
         try:
-            df = _to_polars(cur.execute(text, used))
+            self.serving.prepare(cur, text, dates, _years(used, dates))
+            df = query_polars(cur, text, used)
         except Exception as exc:
             import duckdb
 
@@ -270,14 +272,15 @@ class Stats:
 
     # ---- leaderboards
 
-    def player_totals(self, window: Window) -> pl.DataFrame:
-        """Per-player sums and every registry metric over a window (cached).
+    def player_totals(self, window: Window, server: str | None = None) -> pl.DataFrame:
+        """Per-player sums and every registry metric over a window (cached), over every
+        game server or one (``server``; ``""`` is the main one).
 
         All-time totals are materialised once per lake version (the serving refresh) —
         every all-time board and career card reads them — other windows are queried."""
         from etl_duck.domain.metrics import with_metrics
 
-        if window.name == "all":
+        if window.name == "all" and server is None:
             return self._all_time_totals()
 
         def compute() -> pl.DataFrame:
@@ -286,13 +289,16 @@ class Stats:
                 date_from=window.date_from,
                 date_to=window.date_to,
                 session_id=window.session_id,
+                server=server,
             )
             return with_metrics(df)
 
-        key = ("player_totals", window.date_from, window.date_to, window.session_id)
+        key = ("player_totals", window.date_from, window.date_to, window.session_id, server)
         return self._cached(key, (window.date_from, window.date_to), compute)
 
     def _all_time_totals(self) -> pl.DataFrame:
+        """Every player's all-time totals + metrics, once per lake version: the career table
+        the commit wrote (a few hundred rows at any history length)."""
         from etl_duck.domain.metrics import with_metrics
 
         version = self.serving.refresh()
@@ -303,9 +309,7 @@ class Stats:
             cached = self._all_time
             if cached is not None and cached[0] == version:
                 return cached[1]
-            df = with_metrics(
-                self.run("player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None)
-            )
+            df = with_metrics(self.run("career_totals"))
             self._all_time = (version, df)
             return df
 
@@ -315,8 +319,10 @@ class Stats:
         window: str | Window = "all",
         limit: int = 10,
         min_rounds: int | None = None,
+        server: str | None = None,
     ) -> pl.DataFrame:
-        """Top players by one metric: rank, guid, name, value, rounds + the base sums."""
+        """Top players by one metric: rank, guid, name, value, rounds + the base sums; over
+        every game server or one."""
         from etl_duck.domain.metrics import resolve_metric
 
         m = resolve_metric(metric)
@@ -324,10 +330,12 @@ class Stats:
         threshold = self.min_rounds if min_rounds is None else min_rounds
         if w.name == "session":
             threshold = 0  # one session: everyone who played counts
-        key = ("leaderboard", m.key, w.date_from, w.date_to, w.session_id, limit, threshold)
+        key = (
+            "leaderboard", m.key, w.date_from, w.date_to, w.session_id, limit, threshold, server
+        )  # fmt: skip
 
         def compute() -> pl.DataFrame:
-            return rank(self.player_totals(w), m, limit, threshold)
+            return rank(self.player_totals(w, server), m, limit, threshold)
 
         return self._cached(key, (w.date_from, w.date_to), compute)
 
@@ -346,21 +354,30 @@ class Stats:
             raise NoData("No sessions in the lake yet.")
         return self.serving.last_session
 
-    def session_id_for(self, day: date | None) -> tuple[int, date]:
-        if day is None:
+    def session_id_for(self, day: date | None, server: str | None = None) -> tuple[int, date]:
+        """(session id, date) of the session that started on ``day`` (None: the last one),
+        on any game server or one."""
+        if day is None and server is None:
             return self._cached(("last_session_id",), (ALL_FROM, ALL_TO), self._last_session_id)
 
         def compute() -> tuple[int, date]:
-            df = self.run("session_on_date", day=day)
+            if day is None:
+                df = self.run("session_list", date_from=ALL_FROM, date_to=ALL_TO, server=server)
+                if df.is_empty():
+                    raise NoData("No sessions on that server yet.")
+                return int(df["session_id"][0]), df["session_date"][0]
+            df = self.run("session_on_date", day=day, server=server)
             if df.is_empty():
                 raise NoData(f"No session on {day.isoformat()}.")
             return int(df["session_id"][0]), df["session_date"][0]
 
-        return self._cached(("session_on", day), (day - timedelta(days=1), day), compute)
+        window = (ALL_FROM, ALL_TO) if day is None else (day - timedelta(days=1), day)
+        return self._cached(("session_on", day, server), window, compute)
 
-    def session(self, day: date | None = None) -> SessionReport:
-        """The session that started on ``day`` (or the last session): players, maps, score."""
-        sid, sdate = self.session_id_for(day)
+    def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
+        """The session that started on ``day`` (or the last session), on any game server or
+        one: players, maps, score."""
+        sid, sdate = self.session_id_for(day, server)
         return self.session_by_id(sid, sdate)
 
     def session_by_id(self, sid: int, sdate: date | None = None) -> SessionReport:
@@ -368,15 +385,10 @@ class Stats:
         sessions can start on the same day). Cached; an admin's team override moves the
         key on. ``sdate``: the session's date when the caller knows it."""
         if sdate is None:
-
-            def locate() -> date:
-                df = self.run("session_rounds", session_id=sid, date_from=ALL_FROM, date_to=ALL_TO)
-                if df.is_empty():
-                    raise NoData(f"No session {sid}.")
-                day: date = df["session_date"][0]
-                return day
-
-            sdate = self._cached(("session_date_of", sid), (ALL_FROM, ALL_TO), locate)
+            try:
+                sdate = session_date_of(sid)  # the id names its start date
+            except ValueError:
+                raise NoData(f"No session {sid}.") from None
         day = sdate
         revision = self.teams.teams_revision() if self.teams is not None else 0
         return self._cached(
@@ -472,8 +484,9 @@ class Stats:
         lo, hi = date_from.isoformat(), date_to.isoformat()
         return [date.fromisoformat(d) for d in sorted(parts) if lo <= d <= hi]
 
-    def sessions(self, month: str | None = None) -> pl.DataFrame:
-        """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month."""
+    def sessions(self, month: str | None = None, server: str | None = None) -> pl.DataFrame:
+        """Sessions, newest first; ``month`` = `YYYY-MM` limits to that month; ``server``
+        to one game server."""
         if month:
             try:
                 start = date.fromisoformat(f"{month}-01")
@@ -484,9 +497,9 @@ class Stats:
             start, end = ALL_FROM, ALL_TO
 
         def compute() -> pl.DataFrame:
-            return self.run("session_list", date_from=start, date_to=end)
+            return self.run("session_list", date_from=start, date_to=end, server=server)
 
-        return self._cached(("sessions", start, end), (start, end), compute)
+        return self._cached(("sessions", start, end, server), (start, end), compute)
 
     # ---- players
 
@@ -534,10 +547,13 @@ class Stats:
         well; PlayerNotFound (with suggestions or a hint) when none does."""
         from etl_duck.domain.parse import clean_name
 
-        career = self._career()
         key = clean_name(text).strip()
-        if key.upper() in career.current_names:  # a full GUID
-            return key.upper(), career.current_names[key.upper()]
+        if len(key) >= 8 and all(c in "0123456789abcdefABCDEF" for c in key):
+            # maybe a full GUID (what cards, pages and buttons pass): one small read
+            known = self._player_aliases(key.upper())
+            if not known.is_empty():
+                return key.upper(), str(known["name"][0])
+        career = self._names()
         exact = career.names.get(key.lower(), set())
         if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
             guid = next(iter(exact))
@@ -561,89 +577,98 @@ class Stats:
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
         raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
 
-    def _career(self) -> CareerIndex:
-        """Per-player weapons, maps, aliases and last rounds, built once per lake version
-        (four queries over the serving tables) so a career card is dictionary lookups."""
-
+    def _names(self) -> PlayerNames:
+        """Every player's names (for lookups and aliases), once per lake version: one read
+        of the career names table."""
         version = self.serving.refresh()
-        index = self._career_index
-        if index is not None and index.version == version:
-            return index
+        names = self._player_names
+        if names is not None and names.version == version:
+            return names
         with self._all_time_lock:
-            index = self._career_index
-            if index is not None and index.version == version:
-                return index
+            names = self._player_names
+            if names is not None and names.version == version:
+                return names
+            names = PlayerNames.of(version, self.run("career_aliases"))
+            self._player_names = names
+            return names
 
-            aliases = ByPlayer(self.run("career_aliases"))
-            names: dict[str, set[str]] = {}
-            for guid, name in zip(aliases.frame["guid"], aliases.frame["name"], strict=True):
-                names.setdefault(str(name).lower(), set()).add(str(guid))
-            newest = aliases.frame.group_by("guid", maintain_order=True).first()
-            index = CareerIndex(
-                version,
-                ByPlayer(self.run("career_weapons")),
-                ByPlayer(self.run("career_maps")),
-                aliases,
-                names,
-                {str(g): str(n) for g, n in zip(newest["guid"], newest["name"], strict=True)},
-                ByPlayer(self.run("career_last_rounds", limit=self.LAST_ROUNDS)),
-            )
-            self._career_index = index
-            return index
-
-    def player(self, text: str) -> PlayerCard:
-        """Career card: totals + metrics, top weapons, last rounds, aliases, maps."""
+    def player(self, text: str, server: str | None = None) -> PlayerCard:
+        """Career card: totals + metrics, top weapons, last rounds, aliases, maps; over
+        every game server (the career tables: a few small reads) or one."""
         import polars as pl
 
         guid, _ = self.resolve_player(text)
 
         def compute() -> PlayerCard:
-            totals = self.player_totals(Window("all", ALL_FROM, ALL_TO)).filter(
-                pl.col("guid") == guid
-            )
+            if server is None:
+                totals = self._all_time_totals().filter(pl.col("guid") == guid)
+                weapons = self.run("career_weapons", guid=guid)
+                maps = self.run("career_maps", guid=guid)
+                last = self.run("career_last_rounds", guid=guid, limit=self.LAST_ROUNDS)
+            else:
+                every = Window("all", ALL_FROM, ALL_TO)
+                totals = self.player_totals(every, server).filter(pl.col("guid") == guid)
+                weapons = self.weapon_stats(guid, every, server)
+                maps = self.run("player_server_maps", guid=guid, server=server)
+                last = self.run(
+                    "player_server_last_rounds", guid=guid, server=server, limit=self.LAST_ROUNDS
+                )
             if totals.is_empty():
-                raise NoData(f"Player {guid} has no counted rounds.")
+                where = "" if server is None else f" on server {label(server)}"
+                raise NoData(f"Player {guid} has no counted rounds{where}.")
             row = totals.row(0, named=True)
-            career = self._career()
-            empty = pl.DataFrame()
             return PlayerCard(
                 guid=guid,
                 name=str(row["name"]),
                 totals=row,
-                weapons=career.weapons.get(guid, empty),
-                last_rounds=career.last_rounds.get(guid, empty),
-                aliases=career.aliases.get(guid, empty),
-                maps=career.maps.get(guid, empty),
+                weapons=weapons,
+                last_rounds=last,
+                aliases=self._player_aliases(guid),
+                maps=maps,
             )
 
-        return self._cached(("player", guid), (ALL_FROM, ALL_TO), compute)
+        return self._cached(("player", guid, server), (ALL_FROM, ALL_TO), compute)
+
+    def _player_aliases(self, guid: str) -> pl.DataFrame:
+        return self._cached(
+            ("aliases_of", guid),
+            (ALL_FROM, ALL_TO),
+            lambda: self.run("career_player_aliases", guid=guid),
+        )
 
     def aliases(self) -> pl.DataFrame:
         """Every name each player used (guid, name, rounds, first_seen, last_seen), newest
-        name first per player (from the per-version career index)."""
-        return self._career().aliases.frame
+        name first per player."""
+        return self._names().aliases.frame
 
     def map_stats(self, text: str) -> pl.DataFrame:
-        """A player's all-time stats per map (from the per-version career index)."""
-        import polars as pl
-
+        """A player's all-time stats per map (the career table)."""
         guid, _ = self.resolve_player(text)
-        return self._career().maps.get(guid, pl.DataFrame())
+        return self._cached(
+            ("map_stats", guid), (ALL_FROM, ALL_TO), lambda: self.run("career_maps", guid=guid)
+        )
 
-    def weapon_stats(self, text: str, window: str | Window = "all") -> pl.DataFrame:
-        """A player's weapon totals over a window, most kills first: all time from the
-        per-version career index, other windows from the per-session weapon rollup."""
-        import polars as pl
-
+    def weapon_stats(
+        self, text: str, window: str | Window = "all", server: str | None = None
+    ) -> pl.DataFrame:
+        """A player's weapon totals over a window, most kills first, over every game server
+        or one: all time from the career table, other windows from the per-session weapon
+        rollup of the window's years."""
         guid, _ = self.resolve_player(text)
         w = window if isinstance(window, Window) else self.resolve_window(window)
 
         def compute() -> pl.DataFrame:
-            if w.name == "all":
-                return self._career().weapons.get(guid, pl.DataFrame())
-            return self.run("player_weapons", guid=guid, date_from=w.date_from, date_to=w.date_to)
+            if w.name == "all" and server is None:
+                return self.run("career_weapons", guid=guid)
+            return self.run(
+                "player_weapons",
+                guid=guid,
+                date_from=w.date_from,
+                date_to=w.date_to,
+                server=server,
+            )
 
-        key = ("weapon_stats", guid, w.date_from, w.date_to)
+        key = ("weapon_stats", guid, w.date_from, w.date_to, server)
         return self._cached(key, (w.date_from, w.date_to), compute)
 
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
@@ -942,7 +967,7 @@ class Stats:
         from etl_duck.query.rating import index
 
         def compute() -> RatingIndex:
-            return index(self.ratings(), self._career().current_names)
+            return index(self.ratings(), self._names().current_names)
 
         return self.cached(("rating_index",), compute)
 
@@ -1007,7 +1032,7 @@ class Stats:
         from etl_duck.query.rating import predictions
 
         def compute() -> Predictions:
-            return predictions(self.ratings(), self._career().current_names)
+            return predictions(self.ratings(), self._names().current_names)
 
         return self.cached(("predictions",), compute)
 
@@ -1113,7 +1138,7 @@ class Stats:
             return
         for key in ("kills", "dpm", "kd"):
             self.leaderboard(key)
-        self._career()
+        self._names()
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -1159,6 +1184,7 @@ def _assemble_report(
         dpm_timeline=timeline,
         segments=score.segments,
         overridden=bool(override),
+        server=str(rounds["server"][0]),
     )
 
 
@@ -1178,3 +1204,19 @@ def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> p
         pl.col(metric.key).alias("value"),
         pl.all().exclude("guid", "name"),
     )
+
+
+def _years(params: dict[str, Any], dates: list[date] | None) -> set[int] | None:
+    """The years of serving shards a query needs: those its date parameters span (a date
+    may start a session that ran into the next one, hence the day before), or every year."""
+    if dates is not None:
+        return {d.year for d in dates}
+    lo, hi = params.get("date_from"), params.get("date_to")
+    if isinstance(lo, date) and isinstance(hi, date):
+        if lo <= ALL_FROM or hi >= ALL_TO or hi.year - lo.year > 50:
+            return None
+        return set(range(lo.year, hi.year + 1))
+    day = params.get("day")
+    if isinstance(day, date):
+        return {day.year, (day - timedelta(days=1)).year}
+    return None

@@ -1,0 +1,127 @@
+"""Several game servers fetched as one: a :class:`Fetcher` per server, polled together.
+
+The bot and ``etl-duck watch`` hold one fetcher; with ``ETL_DUCK_SERVERS`` it is this
+group, which polls every server at the same time (each hands its batch to the ingest with
+its server's name, so same-named files of two servers are two rounds) and reports the
+polls as one. A setup problem on one server (host key, authentication, settings) stops the
+whole group, as it stops a single fetcher: the operator sees it at once and fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from etl_duck.domain.sources import label, qualify
+from etl_duck.fetch.poller import Fetcher, FetchReport
+
+
+@dataclass(slots=True)
+class GroupReport:
+    """One poll of every server: each server's :class:`FetchReport`, by server."""
+
+    reports: dict[str, FetchReport] = field(default_factory=dict)
+
+    @property
+    def downloaded(self) -> list[str]:
+        """The files downloaded, by their lake names (qualified with their server)."""
+        return [qualify(n, s) for s, r in self.reports.items() for n in r.downloaded]
+
+    @property
+    def pending(self) -> list[str]:
+        return [qualify(n, s) for s, r in self.reports.items() for n in r.pending]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports.values())
+
+    def summary(self) -> str:
+        return "; ".join(f"{label(s)}: {r.summary()}" for s, r in self.reports.items())
+
+
+class FetcherGroup:
+    """The fetchers of several game servers, used like one (``etl_duck.bot.FetcherLike``)."""
+
+    def __init__(self, fetchers: Sequence[Fetcher]) -> None:
+        if not fetchers:
+            raise ValueError("a fetcher group needs at least one server")
+        self.fetchers = list(fetchers)
+
+    @property
+    def last_download(self) -> float | None:
+        times = [f.last_download for f in self.fetchers if f.last_download is not None]
+        return max(times) if times else None
+
+    @property
+    def last_activity(self) -> float | None:
+        times = [f.last_activity for f in self.fetchers if f.last_activity is not None]
+        return max(times) if times else None
+
+    async def poll_once(self) -> GroupReport:
+        """Poll every server at once. A server's error is raised after the others' polls
+        have finished (what they fetched is ingested)."""
+        results = await asyncio.gather(
+            *(f.poll_once() for f in self.fetchers), return_exceptions=True
+        )
+        report = GroupReport()
+        for fetcher, result in zip(self.fetchers, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            report.reports[fetcher.server] = result
+        return report
+
+    async def watch(
+        self,
+        stop: asyncio.Event,
+        active: Callable[[], bool] | None = None,
+        *,
+        on_report: Callable[[FetchReport], object] | None = None,
+    ) -> None:
+        """Each server's watch loop, side by side, until ``stop`` is set. If one loop stops
+        with an error (a setup problem), the others finish their poll and stop, and the
+        error is raised."""
+        inner = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                f.watch(inner, active, on_report=on_report), name=f"fetch {f.server}"
+            )
+            for f in self.fetchers
+        ]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            pending: set[asyncio.Task[object]] = {*tasks, stopper}
+            while True:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                failed = [t for t in done if t is not stopper and t.exception() is not None]
+                if stopper in done or failed or not (pending - {stopper}):
+                    break
+            inner.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for t in tasks:
+                exc = t.exception()
+                if exc is not None:
+                    raise exc
+        finally:
+            inner.set()
+            stopper.cancel()
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, stopper, return_exceptions=True)
+
+    async def check(self) -> str:
+        """Each server's one-line check, joined."""
+        lines = [f"{label(f.server)}: {await f.check()}" for f in self.fetchers]
+        return "; ".join(lines)
+
+    async def close(self) -> None:
+        for f in self.fetchers:
+            await f.close()
+
+    async def __aenter__(self) -> FetcherGroup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

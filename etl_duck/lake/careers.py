@@ -1,0 +1,147 @@
+"""Career tables: each player's all-time totals, weapons, maps, names and last rounds, kept
+in every snapshot so no request sums the whole history (``_serving/career_*/``).
+
+A career is a sum, so it can be built from parts: the career *before* the latest year
+(shard ``prior-YYYY``: every year before YYYY) plus the latest year's per-session rows gives
+the career (shard ``all``). A live commit changes only the latest year, so it reads the
+small ``prior`` file and that year's rows, whatever the length of the history; a commit
+that changes an earlier year (a backfill, a rebuild, a late file, an admin's choice) or
+starts a new year rebuilds ``prior`` from every year, once.
+
+Each table's query (``queries/rollup_career_*.sql``) reads ``src`` and accepts both the
+per-session rows and rows of its own shape, which is what makes the parts add up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from etl_duck.lake.layout import CAREER_ALL, CAREER_PRIOR, CAREERS
+from etl_duck.sqlfiles import sql
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from etl_duck.lake.manifest import Manifest
+    from etl_duck.lake.snapshot import Lake
+
+ALL = CAREER_ALL
+PRIOR = CAREER_PRIOR
+
+
+def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
+    """One career table from ``parts`` (per-session rows and/or career rows); None when no
+    part has a shape to read (an empty lake)."""
+    from etl_duck.lake.rollups import _connection
+
+    shaped = [p for p in parts if p.num_columns]
+    if not shaped:
+        return None
+    con = _connection()
+    names = [f"_part{i}" for i in range(len(shaped))]
+    for name, part in zip(names, shaped, strict=True):
+        con.register(name, part)
+    try:
+        src = " UNION ALL BY NAME ".join(f"SELECT * FROM {n}" for n in names)
+        text = sql(query).replace("FROM src", f"FROM ({src})")
+        with warnings.catch_warnings():  # DB-API arrow copy: negligible for these sizes
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+            return con.execute(text).to_arrow_table()
+    finally:
+        for name in names:
+            con.unregister(name)
+
+
+def prior_year(manifest: Manifest) -> int | None:
+    """The year the snapshot's ``prior`` shards stop before (None: it has none)."""
+    keys = manifest.shards.get("serving/career_players", {})
+    years = [int(k.removeprefix(PRIOR)) for k in keys if k.startswith(PRIOR)]
+    return max(years) if years else None
+
+
+def update(
+    lake: Lake,
+    snap: Path | None,
+    manifest: Manifest,
+    serving: Mapping[str, Mapping[str, pa.Table | None]],
+    everything: bool,
+) -> dict[str, dict[str, pa.Table | None]]:
+    """The career shards a commit writes, given the serving year shards it writes
+    (``serving``: table → year → rows, None = the year is gone) on top of ``manifest``.
+    Empty when no per-session row changed."""
+    sources = {src for src, _ in CAREERS.values()}
+    changed = {y for name in sources for y in serving.get(name, {})}
+    if not changed and not everything:
+        return {}
+    years_after: set[int] = set()
+    for name in sources:
+        old = set() if everything else set(manifest.shards.get(f"serving/{name}", {}))
+        for y, rows in serving.get(name, {}).items():
+            old.discard(y)
+            if rows is not None and rows.num_rows:
+                old.add(y)
+        years_after |= {int(y) for y in old if y.isdigit()}
+    latest = max(years_after, default=None)
+    before = prior_year(manifest)
+    # the live case: only the latest year changed, and the career before it is known (a
+    # prior shard; none is needed, and none is stored, while the lake holds one year)
+    reuse = (
+        not everything
+        and latest is not None
+        and (before == latest or (before is None and years_after == {latest}))
+        and all(int(y) >= latest for y in changed)
+    )
+    if reuse:
+        assert snap is not None and latest is not None
+        old_prior = lake.read_serving(snap, {f"{PRIOR}{latest}"}) if before else {}
+    else:
+        # every year's rows: the changed years' from ``serving``, the rest from the snapshot
+        kept = {str(y) for y in years_after} - changed
+        on_disk = lake.read_serving(snap, kept) if snap is not None and kept else {}
+    out: dict[str, dict[str, pa.Table | None]] = {}
+    for career, (src, query) in CAREERS.items():
+        shards: dict[str, pa.Table | None] = {}
+        if latest is None:  # nothing left: no career (readers sum the empty rollups)
+            shards[ALL] = None
+        elif reuse:
+            # the latest year changed (``reuse``): its rows are all in ``serving``
+            new_rows = serving[src].get(str(latest))
+            prior = old_prior.get(career, pa.table({}))
+            if new_rows is None:
+                new_rows = prior.slice(0, 0)
+            shards[ALL] = combine(query, [prior, new_rows])
+        else:
+            by_year = dict(_split(on_disk.get(src)))
+            for y, rows in serving.get(src, {}).items():
+                by_year[y] = rows if rows is not None else pa.table({})
+            older = [t for y, t in sorted(by_year.items()) if int(y) < latest]
+            prior = combine(query, older) or combine(query, [_empty_like(by_year)])
+            shards[f"{PRIOR}{latest}"] = prior
+            this_year = by_year.get(str(latest), pa.table({}))
+            shards[ALL] = combine(query, [t for t in (prior, this_year) if t is not None])
+        keep = f"{PRIOR}{latest}" if reuse else None  # a reused prior stays as it is
+        for key in manifest.shards.get(f"serving/{career}", {}):
+            if key != keep:
+                shards.setdefault(key, None)  # an older prior (or all) goes
+        out[career] = shards
+    return out
+
+
+def _split(rows: pa.Table | None) -> dict[str, pa.Table]:
+    from etl_duck.lake.schemas import split_years
+
+    if rows is None or not rows.num_rows:
+        return {}
+    return split_years(rows, "session_date")
+
+
+def _empty_like(by_year: Mapping[str, pa.Table]) -> pa.Table:
+    """An empty table of the per-session shape (for the career of no earlier year)."""
+    for rows in by_year.values():
+        if rows.num_columns:
+            return rows.slice(0, 0)
+    return pa.table({})

@@ -1,0 +1,313 @@
+"""Several game servers in one lake: same-named files of two servers are two rounds, each
+server has its own sessions, boards cover every server or one, and fetching reads each
+server's SFTP folder (two real asyncssh servers serving the same file names)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from etl_duck import snapshot_path
+from etl_duck.bot.protocols import FetcherLike
+from etl_duck.cli import app
+from etl_duck.cli.fetching import run_fetch
+from etl_duck.domain.sessions import session_date_of, session_id_of
+from etl_duck.domain.sources import (
+    check_server_name,
+    label,
+    qualify,
+    session_offset,
+    split,
+)
+from etl_duck.fetch.group import FetcherGroup
+from etl_duck.fetch.poller import Fetcher
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.pipeline import Ingestor
+from etl_duck.query.stats import Stats
+from etl_duck.settings import Settings
+from etl_duck.synth import Truth, generate
+from tests.conftest import REAL
+from tests.sftp_server import serve_in_thread
+
+SCRIM = "scrim"
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_qualified_names_and_session_ids() -> None:
+    name = "2025-01-06-210000-supply-round-1.txt"
+    assert qualify(name, "") == name  # the main server's names are unchanged
+    assert split(qualify(name, SCRIM)) == (name, SCRIM)
+    assert check_server_name("main") == "" and check_server_name(SCRIM) == SCRIM
+    for bad in ("Scrim", "2025-01-06", "a/b", "", "x" * 33, "..", "é"):
+        if bad == "":
+            continue  # "" is the main server
+        with pytest.raises(ValueError, match="server name"):
+            check_server_name(bad)
+    assert label("") == "main" and label(SCRIM) == SCRIM
+    from datetime import datetime
+
+    start = datetime(2025, 1, 6, 21, 0, 0)
+    ids = {session_id_of(start, s) for s in ("", SCRIM, "public", "event")}
+    assert len(ids) == 4  # four servers starting the same second: four sessions
+    for s in ("", SCRIM, "public"):
+        assert session_date_of(session_id_of(start, s)) == date(2025, 1, 6)
+    assert session_offset("") == 0 and session_offset(SCRIM) > 0
+
+
+# --------------------------------------------------------------------------- the lake
+
+
+def scrim_copy(data: bytes) -> bytes:
+    """The file as the scrim server writes it: its own hostname (H0), same name, same play."""
+    _, sep, rest = data.partition(b"\\")
+    return b"^1scrim^7.server" + sep + rest
+
+
+def scrim_folder(files: Path, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for p in files.iterdir():
+        (out / p.name).write_bytes(scrim_copy(p.read_bytes()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth, Path]:
+    """The same season's files written by two servers (the same names!), ingested as the
+    main server and as `scrim`: (data dir, the season's truth, the files)."""
+    files = tmp_path_factory.mktemp("season")
+    truth = generate(files, seed=11, days=21)
+    data = tmp_path_factory.mktemp("two-servers") / "data"
+    main = ingest_paths(data, [files])
+    scrim_files = scrim_folder(files, tmp_path_factory.mktemp("scrim-season"))
+    scrim = ingest_paths(data, [scrim_files], server=SCRIM)
+    assert not main.problems and not scrim.problems, (main.summary(), scrim.summary())
+    assert not scrim.conflicts  # same names, other server: not versions of one file
+    return data, truth, files
+
+
+def _rounds(data: Path) -> list[tuple[str, int]]:
+    snap = snapshot_path(data)
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "SELECT server, count(*) FROM read_parquet(?, hive_partitioning = true) "
+            "GROUP BY server ORDER BY server",
+            [str(snap / "rounds" / "**" / "*.parquet")],
+        ).fetchall()
+    return [(str(s), int(n)) for s, n in rows]
+
+
+def test_same_names_on_two_servers_are_two_rounds(
+    two_servers: tuple[Path, Truth, Path],
+) -> None:
+    data, truth, files = two_servers
+    n = len(truth.rounds)
+    assert _rounds(data) == [("", n), (SCRIM, n)]
+    one = sorted(files.iterdir())[0].name
+    assert (data / "raw" / one[:10] / one).is_file()  # the main server's raw path, as before
+    assert (data / "raw" / SCRIM / one[:10] / one).is_file()
+
+
+def test_a_byte_for_byte_copy_from_another_server_is_a_duplicate(tmp_path: Path) -> None:
+    """A second server configured on a mirror of the first serves the same bytes: the
+    ledger counts content once, whatever the name or server."""
+    real = sorted(REAL.glob("*.txt"))[:3]
+    data = tmp_path / "data"
+    ingest_paths(data, real)
+    again = ingest_paths(data, real, server=SCRIM)
+    assert sorted(again.duplicates) == sorted(qualify(p.name, SCRIM) for p in real)
+    assert _rounds(data) == [("", 3)]
+
+
+def test_boards_over_every_server_or_one(two_servers: tuple[Path, Truth, Path]) -> None:
+    data, truth, _ = two_servers
+    expected = {g: t["kills"] for g, t in truth.player_totals().items() if t["kills"]}
+    stats = Stats(data, min_rounds=0)
+    every = stats.leaderboard("kills", "all", limit=1000, min_rounds=0)
+    main = stats.leaderboard("kills", "all", limit=1000, min_rounds=0, server="")
+    scrim = stats.leaderboard("kills", "all", limit=1000, min_rounds=0, server=SCRIM)
+    assert dict(zip(every["guid"], every["value"], strict=True)) == {
+        g: 2 * k for g, k in expected.items()
+    }
+    for board in (main, scrim):
+        assert dict(zip(board["guid"], board["value"], strict=True)) == expected
+    guid = str(main["guid"][0])
+    card, card_scrim = stats.player(guid), stats.player(guid, SCRIM)
+    assert card.totals["kills"] == 2 * expected[guid] == 2 * card_scrim.totals["kills"]
+    weapons = stats.weapon_stats(guid, "all", SCRIM)
+    assert int(weapons["kills"].sum()) <= card_scrim.totals["kills"]
+    assert int(stats.weapon_stats(guid)["kills"].sum()) == 2 * int(weapons["kills"].sum())
+
+
+def test_each_server_has_its_own_sessions(two_servers: tuple[Path, Truth, Path]) -> None:
+    data, _, _ = two_servers
+    stats = Stats(data)
+    every, main, scrim = stats.sessions(), stats.sessions(server=""), stats.sessions(server=SCRIM)
+    assert every.height == main.height + scrim.height and main.height == scrim.height > 0
+    assert main["start_time"].to_list() == scrim["start_time"].to_list()
+    assert set(main["server"]) == {""} and set(scrim["server"]) == {SCRIM}
+    assert not set(main["session_id"]) & set(scrim["session_id"])
+    assert [session_date_of(s) for s in scrim["session_id"]] == scrim["session_date"].to_list()
+    last = stats.session(None, SCRIM)
+    assert last.server == SCRIM and last.session_id == scrim["session_id"][0]
+    day = main["session_date"][-1]
+    rep_main, rep_scrim = stats.session(day, ""), stats.session(day, SCRIM)
+    assert rep_main.server == "" and rep_scrim.server == SCRIM
+    assert rep_main.players["kills"].sum() == rep_scrim.players["kills"].sum()
+    # a session report reads its own server's rounds only
+    assert rep_scrim.rounds.height == rep_main.rounds.height
+
+
+def test_rebuild_from_raw_gives_the_same_lake(
+    two_servers: tuple[Path, Truth, Path], tmp_path: Path
+) -> None:
+    data, _, _ = two_servers
+    copy = tmp_path / "data"
+    shutil.copytree(data / "raw", copy / "raw")  # raw/ alone is the source of truth
+    report = ingest_paths(copy, [], rebuild=True)
+    assert not report.problems
+    assert _rounds(copy) == _rounds(data)
+    a, b = Stats(data), Stats(copy)
+    for server in (None, "", SCRIM):
+        assert a.sessions(server=server).equals(b.sessions(server=server))
+        assert a.leaderboard("dpm", server=server).equals(b.leaderboard("dpm", server=server))
+
+
+def test_cli_server_option(two_servers: tuple[Path, Truth, Path], tmp_path: Path) -> None:
+    data, truth, _ = two_servers
+    d = str(data)
+    code, out = cli("--data-dir", d, "top", "kills", "--server", SCRIM, "--min-rounds", "0",
+                    "--limit", "3", "--json")  # fmt: skip
+    assert code == 0, out
+    board = json.loads(out)
+    assert board["server"] == SCRIM
+    expected = sorted((t["kills"] for t in truth.player_totals().values()), reverse=True)[:3]
+    assert [r["value"] for r in board["rows"]] == expected
+    code, out = cli("--data-dir", d, "sessions", "--server", "main", "--json")
+    assert code == 0 and {r["server"] for r in json.loads(out)} == {"main"}
+    code, out = cli("--data-dir", d, "sessions")
+    assert code == 0 and SCRIM in out  # several servers: a server column
+    code, out = cli("--data-dir", d, "session", "last", "--server", SCRIM, "--json")
+    assert code == 0 and json.loads(out)["server"] == SCRIM
+    code, out = cli("--data-dir", d, "top", "kills", "--server", "No Such")
+    assert code == 2 and "server name" in out
+    target = tmp_path / "scrim.json"
+    code, out = cli("--data-dir", d, "export", "player_totals", "--format", "json",
+                    "--param", f"server={SCRIM}", "--out", str(target))  # fmt: skip
+    assert code == 0, out
+    rows = json.loads(target.read_text())
+    assert sum(r["kills"] for r in rows) == sum(t["kills"] for t in truth.player_totals().values())
+
+
+def test_cli_ingest_server(tmp_path: Path) -> None:
+    real = sorted(REAL.glob("*.txt"))[:4]
+    folder, scrim = tmp_path / "in", tmp_path / "scrim"
+    folder.mkdir()
+    for p in real:
+        shutil.copy(p, folder / p.name)
+    scrim_folder(folder, scrim)
+    data = str(tmp_path / "data")
+    assert cli("--data-dir", data, "ingest", str(folder))[0] == 0
+    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", SCRIM)
+    assert code == 0, out
+    assert _rounds(Path(data)) == [("", len(real)), (SCRIM, len(real))]
+    code, out = cli("--data-dir", data, "ingest", str(folder), "--server", "Bad Name")
+    assert code == 2 and "server name" in out
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_servers_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ETL_DUCK_SSH_HOST", "game.example.org")
+    monkeypatch.setenv("ETL_DUCK_SSH_USER", "etl")
+    monkeypatch.setenv("ETL_DUCK_SSH_KEY_PASSPHRASE", "hunter2")
+    monkeypatch.setenv(
+        "ETL_DUCK_SERVERS",
+        json.dumps([{"name": SCRIM, "ssh_host": "scrim.example.org", "ssh_port": 2222}]),
+    )
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    main, scrim = s.sources()
+    assert (main.server_name, main.ssh_host) == ("", "game.example.org")
+    assert (scrim.server_name, scrim.ssh_host, scrim.ssh_port) == (SCRIM, "scrim.example.org", 2222)
+    assert scrim.ssh_user == "etl" and scrim.ssh_remote_dir == main.ssh_remote_dir  # inherited
+    assert "hunter2" not in repr(scrim)  # secrets stay secret in every copy
+    for bad in (
+        [{"name": SCRIM, "ssh_host": "a"}, {"name": SCRIM, "ssh_host": "b"}],
+        [{"name": "main", "ssh_host": "a"}],
+        [{"name": "Bad Name", "ssh_host": "a"}],
+        [{"name": "x", "ssh_host": "a", "ssh_hots": "typo"}],
+    ):
+        monkeypatch.setenv("ETL_DUCK_SERVERS", json.dumps(bad))
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def _source(server: Any) -> dict[str, Any]:
+    return {
+        "name": SCRIM,
+        "ssh_host": "127.0.0.1",
+        "ssh_port": server.port,
+        "ssh_key_path": str(server.client_key_path),
+        "ssh_known_hosts": str(server.known_hosts),
+        "ssh_remote_dir": server.remote_dir,
+    }
+
+
+def test_fetch_two_servers_with_the_same_file_names(tmp_path: Path) -> None:
+    real = sorted(REAL.glob("*.txt"))[:6]
+    old = 3600.0
+    with (
+        serve_in_thread(tmp_path / "main") as a,
+        serve_in_thread(tmp_path / "scrim") as b,
+    ):
+        for p in real[:3]:
+            a.write(p.name, p.read_bytes(), age_s=old)
+            b.write(p.name, scrim_copy(p.read_bytes()), age_s=old)
+        data = tmp_path / "data"
+        settings = a.settings(data, servers=[_source(b)])
+        assert run_fetch(settings) == 0
+        assert _rounds(data) == [("", 3), (SCRIM, 3)]
+
+        # the bot's and `watch`'s fetcher: one group polling both servers at once
+        for p in real[3:]:
+            a.write(p.name, p.read_bytes(), age_s=old)
+        b.write(real[5].name, scrim_copy(real[5].read_bytes()), age_s=old)
+        ingestor = Ingestor.from_settings(settings)
+        sources = settings.sources()
+        group = FetcherGroup([Fetcher(s, ingestor.for_server(s.server_name)) for s in sources])
+        as_bot_sees_it: FetcherLike = group  # the bot's protocol (checked by mypy)
+
+        async def poll() -> list[str]:
+            async with group:
+                report = await as_bot_sees_it.poll_once()
+                assert "main:" in report.summary() and f"{SCRIM}:" in report.summary()
+                again = await group.poll_once()  # nothing new on either server
+                assert again.downloaded == []
+                return report.downloaded
+
+        downloaded = asyncio.run(poll())
+        assert sorted(downloaded) == sorted(
+            [p.name for p in real[3:]] + [qualify(real[5].name, SCRIM)]
+        )
+        assert group.last_download is not None
+        assert _rounds(data) == [("", 6), (SCRIM, 4)]
