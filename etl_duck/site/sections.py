@@ -8,6 +8,7 @@ what it shows changes. That matters: a player's σ widens with the time since hi
 measured to the lake's last map, so its full value moves with every map anyone plays. At
 the two decimals shown it moves after a few days away, not with every commit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
