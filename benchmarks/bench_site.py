@@ -74,6 +74,7 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
     from etl_duck.ingest.run import ingest_paths
     from etl_duck.query.stats import Stats
     from etl_duck.site import SiteOptions, build_site
+    from etl_duck.site.pages import Plan
 
     log(f"generating {days} days of synthetic history")
     ds = make_dataset(days, work / "files")
@@ -96,7 +97,10 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
         cli_runs.append({"file": f.name, **r})
         log(f"  one-file commit → etl-duck site: {r['wall_s']:.2f} s, {r['rendered']} pages")
     stats = Stats(data)
-    build_site(stats, site, SiteOptions())  # warm: what a running watch / bot holds
+    # warm: what a running watch / bot holds after its last build (the rating, the social
+    # index, every page's key). Not build_site: with the lake unchanged since the last
+    # `etl-duck site` it returns without computing anything.
+    Plan(stats, SiteOptions()).pages()
     warm_runs = []
     for f in files[commits:]:
         ingest_paths(data, [f])

@@ -104,7 +104,9 @@ def rating_chart(stats: Stats, guid: str) -> Markup:
         return Markup("")
     points = [
         svg.BandPoint(when, mu, mu - 3 * sigma, mu + 3 * sigma)
-        for when, mu, sigma in zip(h["end_time"], h["mu"], h["sigma"], strict=True)
+        for when, mu, sigma in zip(
+            h["end_time"].to_list(), h["mu"].to_list(), h["sigma"].to_list(), strict=True
+        )
     ]
     return svg.band(
         points,
