@@ -1,12 +1,18 @@
 """Reading the static site's HTML in tests: links and the machine-readable numbers
-(``data-stat`` / ``data-value`` attributes) with the standard library's parser."""
+(``data-stat`` / ``data-value`` attributes) with the standard library's parser; and the
+endstats file that gives the site tests' lake its rivals."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 from pathlib import Path
 
-ROW_KEYS = ("data-guid", "data-weapon", "data-map")
+from tests.bot_fakes import lake_sql
+
+LAST_R2_ENDSTATS = "2025-11-11-233910-braundorf_b4-round-2-endstats.txt"
+
+ROW_KEYS = ("data-guid", "data-weapon", "data-map", "data-best", "data-mate", "data-rival",
+            "data-record")  # fmt: skip
 
 
 class _Page(HTMLParser):
@@ -34,7 +40,7 @@ class _Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "tr":
             self._row = ""
-        if tag in ("td", "dd", "code"):
+        if tag in ("td", "dd", "code", "span", "strong"):
             self._open = None
 
     def handle_data(self, data: str) -> None:
@@ -62,3 +68,29 @@ def local_links(page_path: Path, root: Path) -> list[Path]:
 
 def all_pages(root: Path) -> list[Path]:
     return sorted(p for p in root.resolve().rglob("*.html"))
+
+
+def versus_file(data: Path, folder: Path) -> Path:
+    """The newer endstats writer's file for the evening's last round (a VS_HEADER block per
+    player: whom he killed, who killed him), so players have rivals. Kills are made up, the
+    same pair seen consistently from both sides."""
+    rows = lake_sql(
+        data,
+        """SELECT name, guid, team FROM {t} WHERE NOT is_bot AND team IN (1, 2)
+           AND map_name = 'braundorf_b4' AND round_number = 2
+           AND end_time = TIMESTAMP '2025-11-11 23:39:11'""",
+    )
+    team = {str(n): t for n, _, t in rows}
+    guid = {str(n): str(g) for n, g, _ in rows}
+    assert len(team) == 6
+
+    def kills(a: str, b: str) -> int:
+        return (len(a) * 3 + len(b)) % 7
+
+    lines = ["Most damage given\tvid\t3214"]
+    for a in sorted(team):
+        lines.append(f"VS_HEADER\t{a}\t{guid[a]}{'0' * 24}")
+        lines += [f"{b}\t{kills(a, b)}\t{kills(b, a)}" for b in sorted(team) if team[b] != team[a]]
+    path = folder / LAST_R2_ENDSTATS
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,6 +1,7 @@
 """The static site (`etl-duck site`): every page kind from the real fixtures, numbers checked
-against plain DuckDB over the lake's Parquet, incremental rebuilds that rewrite exactly the
-pages whose data changed (and equal a full build byte for byte), keys that survive a new
+against plain DuckDB over the lake's Parquet and against the CLI's ``--json`` (rating,
+personal bests, teammates, rivals, records), incremental rebuilds that rewrite exactly the
+pages whose content changed (and equal a full build byte for byte), keys that survive a new
 process, atomic publishing, the CLI, the commit listener and the bot's links."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -22,10 +24,11 @@ from etl_duck.ingest.run import ingest_paths
 from etl_duck.pipeline import Ingestor
 from etl_duck.query.stats import Stats
 from etl_duck.query.windows import WINDOWS
-from etl_duck.site import SiteError, SiteOptions, build_site, publish, slots, urls
+from etl_duck.site import SiteError, SiteOptions, SiteReport, build_site, pages, publish, urls
 from etl_duck.site.updater import SiteUpdater
 from tests import sitecheck
 from tests.bot_fakes import bot_running, invoke, lake_copy, lake_sql, real_files, run
+from tests.sitecheck import versus_file
 
 LAST_DAY = "2025-11-11"
 LAST_R2 = "2025-11-11-233911-braundorf_b4-round-2.txt"
@@ -49,6 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Stats]:
     """The real fixtures' lake and its site, built once for the read-only tests."""
     base = tmp_path_factory.mktemp("site")
     data = lake_copy(tmp_path_factory, base / "data")
+    ingest_paths(data, [versus_file(data, base)])
     stats = stats_for(data)
     build_site(stats, base / "site", opts())
     return data, base / "site", stats
@@ -58,7 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Stats]:
 
 
 def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Path, Stats]) -> None:
-    data, site, stats = built
+    data, site, _ = built
     assert site.is_symlink() and (site / publish.MANIFEST).is_file()
     sessions = lake_sql(
         data, "SELECT DISTINCT session_id, session_date FROM {t} WHERE counted", "rounds"
@@ -66,13 +70,12 @@ def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Pat
     players = {g for (g,) in lake_sql(data, "SELECT DISTINCT guid FROM {t} WHERE counted")}
     expected = {"index.html", "sessions/index.html", "players/index.html",
                 "leaderboards/index.html", "search.json", "search.js", "assets/site.css",
-                "assets/search.js", "assets/favicon.svg"}  # fmt: skip
+                "assets/search.js", "assets/favicon.svg", "records.html",
+                "leaderboards/rating.html"}  # fmt: skip
     expected |= {urls.session(sid) for sid, _ in sessions}
     expected |= {urls.sessions_year(day.year) for _, day in sessions}
     expected |= {urls.player(g) for g in players}
     expected |= {urls.leaderboard(m, w) for m in METRICS for w in WINDOWS}
-    if slots.available(stats, slots.RECORDS):  # records exist (issue 17): their page too
-        expected.add("records.html")
     manifest = json.loads((site / publish.MANIFEST).read_text())
     assert set(manifest["pages"]) == expected
     assert all((site / p).stat().st_size > 0 for p in expected)
@@ -135,6 +138,105 @@ def test_player_page_and_search_index(built: tuple[Path, Path, Stats]) -> None:
     assert js.startswith("window.ETL_DUCK_PLAYERS = ") and json.loads(js[26:-2]) == index
 
 
+def cli_json(data: Path, *args: str) -> Any:
+    out = CliRunner().invoke(app, ["--data-dir", str(data), *args, "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+def test_player_page_rating_bests_teammates_and_rivals_equal_the_cli(
+    built: tuple[Path, Path, Stats],
+) -> None:
+    data, site, _ = built
+    html = (site / urls.player(VID)).read_text()
+    page = sitecheck.parse(site / urls.player(VID))
+    shown, values = page.texts[""], page.values[""]
+
+    # the rating card: as `etl-duck rating` prints it (μ, σ to 2 decimals, rating and trend
+    # to 1), counts and rank exactly; the chart has a point per rated map
+    rating = cli_json(data, "rating", VID)
+    assert shown["rating-rating"] == f"{rating['rating']:.1f}"
+    assert shown["rating-mu"] == f"{rating['mu']:.2f}"
+    assert shown["rating-sigma"] == f"{rating['sigma']:.2f}"
+    assert shown["rating-trend"] == f"{rating['trend']:+.1f}"
+    for stat in ("maps", "wins", "losses", "ties", "rank", "ranked_players"):
+        assert int(values[f"rating-{stat}"]) == rating[stat], stat
+    assert rating["rank"] and rating["maps"] >= rating["min_maps"]
+    assert f"Rating after each of {len(rating['history'])} maps" in html
+
+    # personal bests: every one, to the last bit, with its map and the session it was set in
+    bests = cli_json(data, "bests", VID)["bests"]
+    assert {k.removeprefix("data-best=") for k in page.values if k.startswith("data-best=")} == {
+        b["kind"] for b in bests
+    }
+    for b in bests:
+        row = page.values[f"data-best={b['kind']}"]
+        assert float(row["value"]) == b["value"]
+        assert row.get("map", "") == (b["map_name"] or "") and row["day"] == b["when"][:10]
+        assert f'href="../sessions/{b["session_id"]}.html">{b["when"][:10]}</a>' in html
+
+    # teammates: the regulars (most maps together first), win rates together and apart
+    mates = cli_json(data, "teammates", VID)
+    regulars = [g for g, r in mates["rows"].items() if r["regular"]]
+    on_page = {k.removeprefix("data-mate="): v for k, v in page.values.items()
+               if k.startswith("data-mate=")}  # fmt: skip
+    assert set(on_page) == set(regulars[:10]) and len(on_page) == 4
+    for guid, row in on_page.items():
+        want = mates["rows"][guid]
+        for stat in ("together_maps", "apart_maps"):
+            assert int(row[stat]) == want[stat]
+        for stat in ("together_rate", "apart_rate"):
+            assert float(row[stat]) == want[stat]
+    assert f'Best partner: <a href="../players/{mates["best_partner"]}.html">' in html
+
+    # rivals (the endstats file of the last round): per opponent, nemesis and prey
+    rivals = cli_json(data, "rivals", VID)
+    on_page = {k.removeprefix("data-rival="): v for k, v in page.values.items()
+               if k.startswith("data-rival=")}  # fmt: skip
+    assert set(on_page) == set(rivals["rows"]) and len(on_page) == 3
+    for guid, row in on_page.items():
+        want = rivals["rows"][guid]
+        assert (int(row["rounds"]), int(row["kills"]), int(row["deaths"])) == (
+            want["rounds"], want["kills"], want["deaths"]
+        )  # fmt: skip
+        assert float(row["kd"]) == want["kd"]
+    # one round each: nobody reaches the minimum of rounds for a nemesis
+    assert rivals["nemesis"] is None and "Nemesis" not in html
+
+
+def test_home_records_and_rating_pages_equal_the_cli(built: tuple[Path, Path, Stats]) -> None:
+    data, site, _ = built
+    records = cli_json(data, "records")
+    page = sitecheck.parse(site / urls.records())
+    html = (site / urls.records()).read_text()
+    on_page = {k.removeprefix("data-record="): v["value"] for k, v in page.values.items()
+               if k.startswith("data-record=")}  # fmt: skip
+    assert len(records) > 10 and len(on_page) == len(records)
+    for r in records:
+        assert float(on_page[f"{r['scope']}/{r['kind']}"]) == r["value"]
+        assert f'href="sessions/{r["session_id"]}.html">{r["when"][:10]}</a>' in html
+        if r["guid"] is not None:
+            assert f'href="players/{r["guid"]}.html">{r["holder"]}</a>' in html
+    home = sitecheck.parse(site / urls.home())
+    all_time = [r for r in records if r["scope"] == "all"]
+    assert {f"{r['scope']}/{r['kind']}" for r in all_time} == {
+        k.removeprefix("data-record=") for k in home.values if k.startswith("data-record=")
+    }
+
+    # the rating list (at least 10 maps): the home page's top, the rating page's everyone
+    top = cli_json(data, "rating", "top", "--limit", "1000")
+    listed = sitecheck.parse(site / urls.rating())
+    for where, rows in ((home, top["rows"][:10]), (listed, top["rows"])):
+        guids = [k.removeprefix("data-guid=") for k in where.texts if k.startswith("data-guid=")]
+        assert guids == [r["guid"] for r in rows] and rows
+        for r in rows:
+            got = where.texts[f"data-guid={r['guid']}"]
+            assert (got["rating"], got["sigma"], got["maps"]) == (
+                f"{r['rating']:.1f}", f"{r['sigma']:.2f}", f"{r['maps']:,}"
+            )  # fmt: skip
+    assert all(r["maps"] >= top["min_maps"] for r in top["rows"])
+
+
 # --------------------------------------------------------------------------- incremental
 
 
@@ -164,6 +266,37 @@ class Reader:
         self._thread.join()
 
 
+def player_pages(site: Path) -> dict[str, bytes]:
+    root = site.resolve()
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in (root / "players").glob("*.html")
+        if p.name != "index.html"
+    }
+
+
+# the sections of a player's page that show other players' data: the rating (rank, and σ
+# widening with everyone's maps) and the teammates (their current names)
+OTHERS = re.compile(rb'<section[^>]* id="(rating|teammates)".*?</section>', re.S)
+
+
+def check_players_written(
+    report: SiteReport, before: dict[str, bytes], site: Path, played: set[str]
+) -> set[str]:
+    """The player pages a build wrote are exactly those whose content changed: all of those
+    of the players whose sessions changed, and others only where a section that shows
+    other players' data changed. Returns the pages written for other players."""
+    after = player_pages(site)
+    changed = {p for p, html in after.items() if before.get(p) != html}
+    written = {p for p in report.written if p in after}
+    assert written == changed
+    assert {urls.player(g) for g in played} <= written
+    others = written - {urls.player(g) for g in played}
+    for page in others:
+        assert OTHERS.sub(b"", before[page]) == OTHERS.sub(b"", after[page]), page
+    return others
+
+
 def test_a_commit_rewrites_exactly_the_pages_whose_data_changed(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,30 +311,46 @@ def test_a_commit_rewrites_exactly_the_pages_whose_data_changed(
     reader = Reader(site).__enter__()
 
     # a new evening arrives (all but its last round), read by a new process
+    players_before = player_pages(site)
     ingest_paths(data, [f for f in later if f.name != LAST_R2])
     second = build_site(stats_for(data), site, opts())
     new_sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
     tonight = {g for (g,) in lake_sql(data, f"SELECT DISTINCT guid FROM {{t}} WHERE session_date = '{LAST_DAY}' AND NOT is_bot")}  # fmt: skip
+    # home, indexes, search, records and the rating list depend on the whole history
     everything = {"index.html", "sessions/index.html", "players/index.html", "search.json",
-                  "search.js", "sessions/2025.html"}  # fmt: skip
-    everything |= {"records.html"}  # records depend on the whole history: rewritten
+                  "search.js", "sessions/2025.html", "records.html", urls.rating()}  # fmt: skip
     boards = {urls.leaderboard(m, w) for m in METRICS for w in WINDOWS}
-    players = {urls.player(g) for g in tonight}
-    assert set(second.written) == (
-        everything | boards | players | {urls.session(new_sid), urls.session(sessions_before)}
+    assert {p for p in second.written if p not in players_before} == (
+        everything | boards | {urls.session(new_sid), urls.session(sessions_before)}
         | {"leaderboards/index.html"}  # its windows moved to the new week and month
     )  # fmt: skip
+    # six players played: the others whose page changed show a new rank or a wider σ
+    # (a month went by), never anything of their own
+    others = check_players_written(second, players_before, site, tonight)
+    assert others and all(urls.player(g) not in others for g in tonight)
 
     # the evening's last round: the previous session's page and the index of windows stay
+    players_before = player_pages(site)
     ingest_paths(data, [d for d in real_files() if d.name == LAST_R2])
     third = build_site(stats_for(data), site, opts())
-    in_last_map = {g for (g,) in lake_sql(data, f"SELECT DISTINCT guid FROM {{t}} WHERE session_date = '{LAST_DAY}' AND NOT is_bot")}  # fmt: skip
-    assert set(third.written) == everything | boards | {urls.session(new_sid)} | {
-        urls.player(g) for g in in_last_map
-    }
+    assert {p for p in third.written if p not in players_before} == (
+        everything | boards | {urls.session(new_sid)}
+    )
+    check_players_written(third, players_before, site, tonight)
+
+    # the newer endstats writer's file for that round: rivals for its six players
+    players_before = player_pages(site)
+    ingest_paths(data, [versus_file(data, tmp_path)])
+    fourth = build_site(stats_for(data), site, opts())
+    assert {p for p in fourth.written if p not in players_before} == (
+        everything | boards | {urls.session(new_sid)}
+    )
+    assert check_players_written(fourth, players_before, site, tonight) == set()
+    assert all(b'id="rivals"' in (site / urls.player(g)).read_bytes() for g in tonight)
     reader.__exit__()
     assert reader.problems == [] and len(reader.seen) >= 2  # whole versions, old and new
-    unchanged = set(before) - set(third.written) - set(second.written)
+    written = set(second.written) | set(third.written) | set(fourth.written)
+    unchanged = set(before) - written
     assert unchanged and all(urls.player(g) not in unchanged for g in tonight)
     # unchanged pages are hard links to the previous version's files, not copies
     old = (site.parent / f".{site.name}.versions" / "v00000002").resolve()
@@ -223,7 +372,14 @@ def test_keys_survive_a_new_process_and_an_unchanged_lake_publishes_nothing(
 ) -> None:
     data, site, _ = built
     version = os.readlink(site)
-    again = build_site(stats_for(data), site, opts())  # a fresh Stats: a new process's view
+    # a fresh Stats (a new process's view) computes the keys the published site holds...
+    published = json.loads((site / publish.MANIFEST).read_text())["pages"]
+    plan = pages.Plan(stats_for(data), opts())
+    assert {p.path: p.key for p in plan.pages()} == {
+        path: key for path, key in published.items() if not path.startswith("assets/")
+    }
+    # ...so with the same lake version and inputs the build need not compute them at all
+    again = build_site(stats_for(data), site, opts())
     assert not again.published and again.rendered == 0 and os.readlink(site) == version
     changed = build_site(stats_for(data), site, SiteOptions(title="Another name"))
     assert changed.published and changed.rendered == changed.pages - 3  # all but the assets
@@ -241,7 +397,6 @@ def test_a_failed_build_leaves_the_published_site_whole(
     build_site(stats_for(data), site, opts())
     published = os.readlink(site)
     ingest_paths(data, [f for f in real_files() if f.name == LAST_R2])
-    from etl_duck.site import pages
 
     def broken(self: Any, guid: str) -> bytes:
         raise RuntimeError("template bug")
@@ -315,20 +470,46 @@ def test_the_commit_listener_rebuilds_after_each_commit(
 
 
 def test_bot_embeds_link_to_their_pages(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
+    from discord import app_commands
+
+    from tests.bot_fakes import FakeInteraction
+
     data, site, _ = built
     base = "https://stats.example.org/et/"
 
-    async def main() -> tuple[Any, Any, Any]:
-        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
-            card = await invoke(bot, "stats", player="vid")
-            board = await invoke(bot, "leaderboard", stat="dpm", window="month")
-            last = await invoke(bot, "last_session")
-            return card.sent[-1].embed, board.sent[-1].embed, last.sent[-1].embed
+    async def rating(bot: Any, name: str, **kw: Any) -> Any:
+        group = bot.tree.get_command("rating")
+        assert isinstance(group, app_commands.Group)
+        cmd = group.get_command(name)
+        assert isinstance(cmd, app_commands.Command)
+        inter = FakeInteraction(bot)
+        await cmd.callback(cmd.binding, inter, **kw)  # type: ignore[arg-type]
+        return inter.sent[-1].embeds[0]
 
-    card, board, last = run(main())
-    assert card.url == base + urls.player(VID)
-    assert board.url == base + urls.leaderboard("dpm", "month")
+    async def main() -> dict[str, Any]:
+        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
+            calls: tuple[tuple[str, dict[str, Any]], ...] = (
+                ("stats", {"player": "vid"}),
+                ("leaderboard", {"stat": "dpm", "window": "month"}),
+                ("last_session", {}), ("records", {}),
+                ("teammates", {"player": "vid"}), ("rivals", {"player": "vid"}),
+            )  # fmt: skip
+            sent = {name: (await invoke(bot, name, **kw)).sent[-1].embeds[0] for name, kw in calls}
+            sent["rating player"] = await rating(bot, "player", player="vid")
+            sent["rating top"] = await rating(bot, "top")
+            return sent
+
+    embeds = run(main())
     sid = lake_sql(data, "SELECT max(session_id) FROM {t}", "rounds")[0][0]
-    assert last.url == base + urls.session(sid)
-    for url in (card.url, board.url, last.url):
-        assert (site / url.removeprefix(base)).is_file()
+    assert {name: e.url for name, e in embeds.items()} == {
+        "stats": base + urls.player(VID),
+        "leaderboard": base + urls.leaderboard("dpm", "month"),
+        "last_session": base + urls.session(sid),
+        "records": base + urls.records(),
+        "teammates": base + urls.player(VID),
+        "rivals": base + urls.player(VID),
+        "rating player": base + urls.player(VID),
+        "rating top": base + urls.rating(),
+    }
+    for e in embeds.values():
+        assert (site / e.url.removeprefix(base)).is_file()

@@ -2,8 +2,9 @@
 
 Every page kind loads with no console error and no failed request; a crawl from the home
 page reaches every page of the site through links that all resolve; the numbers on a
-player's page equal ``etl-duck player --json``; the player search works from ``file://``
-(a file share); screenshots of the home, a session and a player page at desktop and phone
+player's page equal ``etl-duck player --json``, ``etl-duck rating NAME --json`` and
+``etl-duck bests NAME --json``; the player search works from ``file://`` (a file share);
+screenshots of the home, a session, a player and the records page at desktop and phone
 widths are written to ``build/test-output/site/`` (or ``$ETL_DUCK_SCREENSHOT_DIR``).
 
 Skipped, saying why, when Chromium (``apt-get install chromium``) or the Playwright
@@ -30,10 +31,12 @@ import pytest
 from typer.testing import CliRunner
 
 from etl_duck.cli import app
+from etl_duck.ingest.run import ingest_paths
 from etl_duck.query.stats import Stats
 from etl_duck.site import SiteOptions, build_site, publish, urls
 from tests import sitecheck
 from tests.bot_fakes import lake_copy, lake_sql
+from tests.sitecheck import versus_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -63,6 +66,7 @@ pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"browser test: {
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("browser")
     data = lake_copy(tmp_path_factory, base / "data")
+    ingest_paths(data, [versus_file(data, base)])  # rivals on the player pages
     build_site(Stats(data, min_rounds=1), base / "site", SiteOptions(title="Test community"))
     return data, base / "site"
 
@@ -162,6 +166,8 @@ def page_kinds(data: Path) -> dict[str, str]:
         "player": urls.player(VID),
         "leaderboards": urls.leaderboards(),
         "leaderboard": urls.leaderboard("dpm", "month"),
+        "rating": urls.rating(),
+        "records": urls.records(),
     }
 
 
@@ -201,20 +207,28 @@ def test_every_page_kind_loads_cleanly_and_the_crawl_finds_no_broken_link(
     assert html <= pages, f"pages no link reaches: {sorted(html - pages)[:5]}"
 
 
+def cli_json(data: Path, *args: str) -> Any:
+    out = CliRunner().invoke(app, ["--data-dir", str(data), *args, "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
 def test_player_page_numbers_equal_the_cli(
     site: tuple[Path, Path], server: str, browser: Any
 ) -> None:
     data, _ = site
-    out = CliRunner().invoke(app, ["--data-dir", str(data), "player", VID, "--json"])
-    assert out.exit_code == 0, out.output
-    card = json.loads(out.output)
+    card = cli_json(data, "player", VID)
     with watched(browser) as w:
         page = w.open(server + urls.player(VID))
         cells = page.eval_on_selector_all(
             "[data-stat]",
-            """els => els.map(e => [e.closest('tr') ? (e.closest('tr').dataset.weapon
-                                    || e.closest('tr').dataset.map || '') : '',
-                                   e.dataset.stat, e.dataset.value ?? null, e.textContent.trim()])""",
+            """els => els.map(e => {
+                 const tr = e.closest('tr'), d = tr ? tr.dataset : {};
+                 const row = d.weapon ? 'weapon:' + d.weapon : d.map ? 'map:' + d.map
+                           : d.best ? 'best:' + d.best : d.mate ? 'mate:' + d.mate
+                           : d.rival ? 'rival:' + d.rival : '';
+                 return [row, e.dataset.stat, e.dataset.value ?? null, e.textContent.trim()];
+               })""",
         )
         assert w.problems == []
     career = {stat: (value, text) for row, stat, value, text in cells if row == ""}
@@ -227,11 +241,26 @@ def test_player_page_numbers_equal_the_cli(
                            ("efficiency", 1)):  # fmt: skip
         assert float(career[stat][0]) == card[stat], stat  # the same float, to the last bit
         assert career[stat][1] == f"{card[stat]:,.{decimals}f}", stat
-    weapons = {row: int(v) for row, stat, v, _ in cells if row and stat == "kills"}
+    weapons = {row[7:]: int(v) for row, stat, v, _ in cells if row.startswith("weapon:")
+               and stat == "kills"}  # fmt: skip
     for w_row in card["weapons"]:  # the CLI's top five
         assert weapons[w_row["weapon"]] == w_row["kills"]
-    maps = {row: int(v) for row, stat, v, _ in cells if row and stat == "rounds"}
+    maps = {row[4:]: int(v) for row, stat, v, _ in cells if row.startswith("map:")
+            and stat == "rounds"}  # fmt: skip
     assert maps == {m["map_name"]: m["rounds"] for m in card["maps"]}
+
+    # the rating card, as `etl-duck rating` prints it, and the personal bests to the last bit
+    rating = cli_json(data, "rating", VID)
+    for stat, shown in (("rating", f"{rating['rating']:.1f}"), ("mu", f"{rating['mu']:.2f}"),
+                        ("sigma", f"{rating['sigma']:.2f}"), ("trend", f"{rating['trend']:+.1f}"),
+                        ("maps", str(rating["maps"])), ("rank", str(rating["rank"])),
+                        ("ranked_players", str(rating["ranked_players"]))):  # fmt: skip
+        assert career[f"rating-{stat}"][1] == shown, stat
+    bests = {row[5:]: float(v) for row, stat, v, _ in cells if row.startswith("best:")
+             and stat == "value"}  # fmt: skip
+    assert bests == {b["kind"]: b["value"] for b in cli_json(data, "bests", VID)["bests"]}
+    assert any(row.startswith("mate:") for row, *_ in cells)
+    assert any(row.startswith("rival:") for row, *_ in cells)
 
 
 def test_search_works_from_a_file_share(site: tuple[Path, Path], browser: Any) -> None:
@@ -262,7 +291,7 @@ def test_screenshots_at_desktop_and_phone_widths(
     with watched(browser) as w:
         for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
             w.page.set_viewport_size(size)
-            for kind in ("home", "session", "player"):
+            for kind in ("home", "session", "player", "records"):
                 page = w.open(server + kinds[kind])
                 path = out / f"{kind}-{size_name}.png"
                 page.screenshot(path=str(path), full_page=True)

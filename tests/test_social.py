@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from etl_duck.bot.respond import PlayerChooser
@@ -166,6 +168,75 @@ def test_records_need_something_to_beat_and_ties_do_not_break() -> None:
         ("longest_hold", "supply", "d", 500.0, 400.0),  # f was held: no completion time
     ]  # frostbite's only round beat nothing
     assert len({e.key for e in events}) == len(events)
+
+
+def _all_rows_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[rec.Event]:
+    """The record events with every row read in order (what round_record_events did before
+    it skipped rows that set no running best): the reference for the property below."""
+    events: list[rec.Event] = []
+    done = rec.completion_times(rounds).sort("end_time", "file_name")
+    for map_name, part in done.group_by("map_name", maintain_order=True):
+        rows = [{**r, "value": r["completion_s"], "holder": ""} for r in part.iter_rows(named=True)]
+        for kind in ("fastest_completion", "longest_hold"):
+            events += rec._running(rows, rec.ROUND_RECORDS[kind][2], str(map_name[0]), kind)
+    for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
+        frame = bests.select(
+            "session_id", "guid", pl.col("name").alias("holder"), "map_name",
+            pl.col(column).alias("value"), pl.col(f"{column}_file").alias("file_name"),
+            pl.col(f"{column}_end").alias("end_time"),
+        ).filter(pl.col("value").is_not_null()).sort("end_time", "file_name", "guid")  # fmt: skip
+        rows = frame.to_dicts()
+        events += rec._running(rows, True, "all", kind)
+        for name in sorted({r["map_name"] for r in rows}):
+            events += rec._running([r for r in rows if r["map_name"] == name], True, name, kind)
+    return sorted(events, key=lambda e: (e.end_time, e.key))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["supply", "frostbite"]),
+            st.integers(0, 4),  # kills: many ties
+            st.sampled_from([None, 150.0, 150.0, 210.5, 90.0]),  # DPM (None: a short round)
+            st.sampled_from([300, 300, 420, 180]),  # completion seconds: ties too
+            st.booleans(),  # completed or held
+        ),
+        max_size=25,
+    )
+)
+def test_record_events_equal_reading_every_round(
+    rows: list[tuple[str, int, float | None, int, bool]],
+) -> None:
+    from datetime import datetime, timedelta
+
+    start = datetime(2025, 1, 1, 20)
+    bests = pl.DataFrame(
+        [{"session_id": 1, "guid": f"G{i % 3}", "name": f"p{i % 3}", "map_name": m,
+          "best_kills": k, "best_kills_file": f"f{i:02d}",
+          "best_kills_end": start + timedelta(minutes=i // 2),  # pairs end together
+          "best_dpm": d, "best_dpm_file": f"f{i:02d}",
+          "best_dpm_end": start + timedelta(minutes=i // 2)}
+         for i, (m, k, d, _, _) in enumerate(rows)],
+        schema={"session_id": pl.Int64, "guid": pl.String, "name": pl.String,
+                "map_name": pl.String, "best_kills": pl.Int64, "best_kills_file": pl.String,
+                "best_kills_end": pl.Datetime("us"), "best_dpm": pl.Float64,
+                "best_dpm_file": pl.String, "best_dpm_end": pl.Datetime("us")},
+    )  # fmt: skip
+    rounds = pl.DataFrame(
+        [{"session_id": 1, "session_date": None, "round_id": i, "match_id": i,
+          "file_name": f"f{i:02d}", "map_name": m, "round_number": 1 + i % 2,
+          "end_time": start + timedelta(minutes=i // 2), "duration_s": t,
+          "time_limit_s": 600, "next_time_limit_s": t, "attackers_won": won, "counted": True}
+         for i, (m, _, _, t, won) in enumerate(rows)],
+        schema={"session_id": pl.Int64, "session_date": pl.Date, "round_id": pl.Int64,
+                "match_id": pl.Int64, "file_name": pl.String, "map_name": pl.String,
+                "round_number": pl.Int64, "end_time": pl.Datetime("us"),
+                "duration_s": pl.Int64, "time_limit_s": pl.Int64,
+                "next_time_limit_s": pl.Int64, "attackers_won": pl.Boolean,
+                "counted": pl.Boolean},
+    )  # fmt: skip
+    assert rec.round_record_events(rounds, bests) == _all_rows_events(rounds, bests)
 
 
 def test_milestones_are_crossed_once_in_the_right_session() -> None:

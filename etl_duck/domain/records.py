@@ -148,6 +148,28 @@ def completion_times(rounds: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("completion_s").is_not_null() & (pl.col("completion_s") > 0))
 
 
+def _setters(frame: pl.DataFrame, better: bool, over: str | None = None) -> pl.DataFrame:
+    """The rows (in time order, ``value`` never null) that beat every earlier row of their
+    group (``over``): only these can break a record or hold the one a later row breaks, so
+    :func:`_running` finds the same events in them — it passes over ties and worse rounds
+    alone. Ten years of best rounds are ~110k rows and ~100 setters: reading only those
+    into Python keeps the records cheap enough to recompute after every commit."""
+    import polars as pl
+
+    value = pl.col("value")
+    prev = (value.cum_max() if better else value.cum_min()).shift(1)
+    if over is not None:
+        prev = prev.over(over)
+    return frame.filter(prev.is_null() | ((value > prev) if better else (value < prev)))
+
+
+def _by_map(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in frame.iter_rows(named=True):
+        out.setdefault(str(r["map_name"]), []).append(r)
+    return out
+
+
 def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event]:
     """Every record ever broken, in time order. ``rounds``: the serving rounds; ``bests``:
     ``player_map_bests``. Time records are held by a round's attacking side, whose names
@@ -155,12 +177,15 @@ def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event
     import polars as pl
 
     events: list[Event] = []
-    done = completion_times(rounds).sort("end_time", "file_name")
-    for map_name, part in done.group_by("map_name", maintain_order=True):
-        rows = [{**r, "value": r["completion_s"], "holder": ""} for r in part.iter_rows(named=True)]
-        for kind in ("fastest_completion", "longest_hold"):
-            _, _, better = ROUND_RECORDS[kind]
-            events += _running(rows, better, str(map_name[0]), kind)
+    done = (
+        completion_times(rounds)
+        .sort("end_time", "file_name")
+        .with_columns(pl.col("completion_s").alias("value"), pl.lit("").alias("holder"))
+    )
+    for kind in ("fastest_completion", "longest_hold"):
+        _, _, better = ROUND_RECORDS[kind]
+        for name, rows in _by_map(_setters(done, better, "map_name")).items():
+            events += _running(rows, better, name, kind)
     if not bests.is_empty():
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
             frame = bests.select(
@@ -169,13 +194,9 @@ def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event
                 pl.col(f"{column}_file").alias("file_name"),
                 pl.col(f"{column}_end").alias("end_time"),
             ).filter(pl.col("value").is_not_null()).sort("end_time", "file_name", "guid")  # fmt: skip
-            rows = frame.to_dicts()
-            events += _running(rows, True, "all", kind)
-            by_map: dict[str, list[dict[str, Any]]] = {}
-            for r in rows:
-                by_map.setdefault(r["map_name"], []).append(r)
-            for name, part_rows in by_map.items():
-                events += _running(part_rows, True, name, kind)
+            events += _running(_setters(frame, True).to_dicts(), True, "all", kind)
+            for name, rows in _by_map(_setters(frame, True, "map_name")).items():
+                events += _running(rows, True, name, kind)
     return sorted(events, key=lambda e: (e.end_time, e.key))
 
 
@@ -187,38 +208,41 @@ def current_records(
 
     standing: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def keep(scope: str, kind: str, value: float, holder: str, when: Any, file: str) -> None:
+    def keep(
+        scope: str,
+        kind: str,
+        row: dict[str, Any],
+        value: float,
+        holder: str,
+        guid: str | None,
+        column: str | None = None,
+    ) -> None:
+        when = row[f"{column}_end"] if column else row["end_time"]
+        file = row[f"{column}_file"] if column else row["file_name"]
         standing[(scope, kind)] = {"scope": scope, "kind": kind, "label": ROUND_RECORDS[kind][0],
-                                   "value": value, "holder": holder, "when": when, "file_name": file}  # fmt: skip
+                                   "value": value, "holder": holder, "guid": guid, "when": when,
+                                   "session_id": int(row["session_id"]), "file_name": file}  # fmt: skip
 
     done = completion_times(rounds).sort("end_time", "file_name")
     for map_name, part in done.group_by("map_name", maintain_order=True):
         first = part.row(0, named=True)
         for kind in ("fastest_completion", "longest_hold"):
-            keep(
-                str(map_name[0]),
-                kind,
-                first["completion_s"],
-                "",
-                first["end_time"],
-                first["file_name"],
-            )
+            keep(str(map_name[0]), kind, first, first["completion_s"], "", None)
     if not bests.is_empty():
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
             rows = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "guid")
             if rows.is_empty():
                 continue
             first = rows.row(0, named=True)
-            keep("all", kind, first[column], first["name"], first[f"{column}_end"],
-                 first[f"{column}_file"])  # fmt: skip
+            keep("all", kind, first, first[column], first["name"], first["guid"], column)
             for map_name, part in rows.group_by("map_name", maintain_order=True):
                 f = part.row(0, named=True)
-                keep(str(map_name[0]), kind, f[column], f["name"], f[f"{column}_end"],
-                     f[f"{column}_file"])  # fmt: skip
+                keep(str(map_name[0]), kind, f, f[column], f["name"], f["guid"], column)
     for e in events:  # events are in time order: the last one of each stands
         standing[(e.scope, e.kind)] = {"scope": e.scope, "kind": e.kind,
                                        "label": ROUND_RECORDS[e.kind][0], "value": e.value,
-                                       "holder": e.holder, "when": e.end_time,
+                                       "holder": e.holder, "guid": e.guid, "when": e.end_time,
+                                       "session_id": e.session_id,
                                        "file_name": e.file_name}  # fmt: skip
     return sorted(standing.values(), key=lambda r: (r["scope"] != "all", r["scope"], r["kind"]))
 
@@ -268,6 +292,7 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
         top = rows.sort([column, f"{column}_end"], descending=[True, False]).row(0, named=True)
         out.append({"kind": kind, "label": PERSONAL[kind][0], "value": top[column],
                     "map_name": top["map_name"], "when": top[f"{column}_end"],
+                    "session_id": int(top["session_id"]),
                     "file_name": top[f"{column}_file"]})  # fmt: skip
     own = sessions.filter(pl.col("guid") == guid) if not sessions.is_empty() else sessions
     if not own.is_empty():
@@ -281,11 +306,11 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
             top = long.sort("dpm", descending=True, nulls_last=True).row(0, named=True)
             out.append({"kind": "session_dpm", "label": "best session DPM (≥ 4 rounds)",
                         "value": top["dpm"], "map_name": None, "when": top["session_date"],
-                        "file_name": None})  # fmt: skip
+                        "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
         top = own.sort("kills", descending=True).row(0, named=True)
         out.append({"kind": "session_kills", "label": "most kills in a session",
                     "value": float(top["kills"]), "map_name": None, "when": top["session_date"],
-                    "file_name": None})  # fmt: skip
+                    "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
     return out
 
 

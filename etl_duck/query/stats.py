@@ -97,14 +97,22 @@ AMBIGUOUS_WITHIN = 0.05
 @dataclass(frozen=True)
 class SocialIndex:
     """Everything the social questions read, built once per lake version: per-map results,
-    best rounds, endstats versus sums, per-session totals, and every record, personal best
-    and milestone event ever (announcement keys are stable, so this is recomputable)."""
+    best rounds, endstats versus sums, per-session totals and every round (five queries)."""
 
     results: pl.DataFrame
     bests: pl.DataFrame
     versus: pl.DataFrame
     sessions: pl.DataFrame
     rounds: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class SocialEvents:
+    """Every record, personal best and milestone event ever (announcement keys are stable,
+    so this is recomputable). Kept apart from :class:`SocialIndex`: these are Python loops
+    over the whole history (~2.6 s at 10 years, 1.6 s of it personal bests), which teammates,
+    rivals, personal bests and the standing records do not need."""
+
     records: list[Event]
     personal: list[Event]
     milestones: list[Event]
@@ -778,23 +786,39 @@ class Stats:
         """The social index of the current lake version (cached; a commit anywhere moves it)."""
 
         def compute() -> SocialIndex:
-            from etl_duck.domain import records
-
-            rounds = self.run("social_rounds")
-            bests = self.run("social_map_bests")
-            sessions = self.run("social_sessions")
             return SocialIndex(
                 results=self.run("social_match_results"),
-                bests=bests,
+                bests=self.run("social_map_bests"),
                 versus=self.run("social_versus"),
-                sessions=sessions,
-                rounds=rounds,
-                records=records.round_record_events(rounds, bests),
-                personal=records.personal_best_events(bests),
-                milestones=records.milestone_events(sessions),
+                sessions=self.run("social_sessions"),
+                rounds=self.run("social_rounds"),
             )
 
         return self._cached(("social",), (ALL_FROM, ALL_TO), compute)
+
+    def _record_events(self) -> list[Event]:
+        """Every record ever broken (the standing records need these, not the rest)."""
+        from etl_duck.domain import records
+
+        def compute() -> list[Event]:
+            idx = self.social()
+            return records.round_record_events(idx.rounds, idx.bests)
+
+        return self._cached(("social_record_events",), (ALL_FROM, ALL_TO), compute)
+
+    def social_events(self) -> SocialEvents:
+        """Every record, personal best and milestone event of the current lake version."""
+        from etl_duck.domain import records
+
+        def compute() -> SocialEvents:
+            idx = self.social()
+            return SocialEvents(
+                records=self._record_events(),
+                personal=records.personal_best_events(idx.bests),
+                milestones=records.milestone_events(idx.sessions),
+            )
+
+        return self._cached(("social_events",), (ALL_FROM, ALL_TO), compute)
 
     def teammates(self, text: str, min_maps: int | None = None) -> tuple[str, str, pl.DataFrame]:
         """(guid, name, one row per teammate: maps together / apart, records, win rates)."""
@@ -842,7 +866,7 @@ class Stats:
 
         def compute() -> list[dict[str, Any]]:
             idx = self.social()
-            standing = records.current_records(idx.records, idx.rounds, idx.bests)
+            standing = records.current_records(self._record_events(), idx.rounds, idx.bests)
             return self._with_team_holders(standing)
 
         rows = self._cached(("records",), (ALL_FROM, ALL_TO), compute)
@@ -867,8 +891,8 @@ class Stats:
         (time records' holders filled in)."""
 
         def compute() -> list[Event]:
-            idx = self.social()
-            events = [e for e in (*idx.records, *idx.personal, *idx.milestones)
+            ev = self.social_events()
+            events = [e for e in (*ev.records, *ev.personal, *ev.milestones)
                       if e.session_id == sid]  # fmt: skip
             return self._with_event_holders(events)
 
@@ -982,10 +1006,10 @@ class Stats:
             points = idx.history.get(guid, [])
             history = pl.DataFrame(
                 {
-                    "end_time": [h.end_time for h in points],
-                    "match_id": [h.match_id for h in points],
-                    "mu": [h.mu for h in points],
-                    "sigma": [h.sigma for h in points],
+                    "end_time": [h[1] for h in points],
+                    "match_id": [h[2] for h in points],
+                    "mu": [h[3] for h in points],
+                    "sigma": [h[4] for h in points],
                 },
                 schema={"end_time": pl.Datetime("us"), "match_id": pl.Int64,
                         "mu": pl.Float64, "sigma": pl.Float64},

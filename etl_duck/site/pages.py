@@ -6,9 +6,13 @@ the cache's own version keys (``Stats.serving.signature(date_from, date_to)``: t
 lake version that changed any session date in a window):
 
 * a session page — its session date, and its neighbours (the prev/next links);
-* a player page — the dates the player appears on (a commit elsewhere leaves it alone);
+* a player page — the dates the player appears on (a commit elsewhere leaves it alone),
+  and what it shows of everyone else (``sections``): his rating card as shown (the rank and
+  σ move with others' maps), the lake up to his last rated map (his rating history), his
+  regular teammates' current names;
 * a year of sessions — that year; a leaderboard — its resolved window;
-* home, indexes and the search index — all time (they change with every commit).
+* home, indexes, the search index, the records and the rating list — all time (they
+  change with every commit).
 
 Every key also holds the site's code fingerprint and options, so a new template or a new
 ``min_rounds`` re-renders what it affects. Computing all keys costs a few queries, not one
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl_duck.query.stats import NoData, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
-from etl_duck.site import slots, svg, urls
+from etl_duck.site import sections, svg, urls
 from etl_duck.site.render import Renderer, code_fingerprint
 
 if TYPE_CHECKING:
@@ -139,20 +143,19 @@ class Plan:
         self.scope = options.scope
         self.sessions = Sessions(stats)
         self._index: list[dict[str, Any]] | None = None
-        self.has_records = slots.available(stats, slots.RECORDS)
-        self.has_rating = slots.available(stats, slots.RATING)
-        self.has_bests = slots.available(stats, slots.PERSONAL_BESTS)
-        self.renderer = Renderer({"title": options.title, "records": self.has_records})
+        self._records: dict[str, Any] | None = None
+        self.renderer = Renderer({"title": options.title, "rating_min_maps": stats.RATING_MIN_MAPS})
         self.base = (
             code_fingerprint(),
             options.title,
             options.leaderboard_size,
             stats.min_rounds,
+            stats.RATING_MIN_MAPS,
             self.scope.server,
-            self.has_records,
-            self.has_rating,
-            self.has_bests,
         )
+        self.player_guids: set[str] = set()  # players with a page
+        self.session_ids: set[int] = set()  # sessions with a page
+        self.ratings: dict[str, dict[str, Any]] = {}  # rating cards, computed for the keys
 
     # ------------------------------------------------------------------ keys
 
@@ -173,8 +176,11 @@ class Plan:
         self.stats.version()
         everything = self.signature()
         listing = self.stats.sessions()
+        self.session_ids = {int(s) for s in listing["session_id"]}
         out = [
             Page(urls.home(self.scope), self.key("home", everything), self._home),
+            Page(urls.records(self.scope), self.key("records", everything), self._records_page),
+            Page(urls.rating(self.scope), self.key("rating", everything), self._rating_page),
             Page(urls.sessions(self.scope), self.key("sessions", everything), self._sessions),
             Page(urls.players(self.scope), self.key("players", everything), self._players),
             Page("search.json", self.key("search.json", everything), self._search_json),
@@ -184,10 +190,6 @@ class Plan:
         out += self._session_pages(listing)
         out += self._player_pages()
         out += self._leaderboard_pages(listing.height > 0)
-        if self.has_records:
-            out.append(
-                Page(urls.records(self.scope), self.key("records", everything), self._records)
-            )
         return out
 
     def _year_pages(self, listing: pl.DataFrame) -> list[Page]:
@@ -216,12 +218,20 @@ class Plan:
     def _player_pages(self) -> list[Page]:
         totals = self.stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         dates = self.stats.player_dates()
-        rating = self.signature() if self.has_rating else 0
+        guids = sorted(str(g) for g in totals["guid"])
+        self.player_guids = set(guids)
+        others = sections.others_digest(self.stats, self.player_guids)
+        self.ratings = sections.rating_cards(self.stats)
         pages = []
-        for guid in sorted(str(g) for g in totals["guid"]):
+        for guid in guids:
             days = dates.get(guid, [])
             last = max((self.day_signature(d) for d in days), default=0)
-            key = self.key("player", guid, last, len(days), rating)
+            # the rating card as shown (rank, σ to two decimals): a commit that moves it for
+            # everyone by a hair does not rewrite every player's page. Its chart is his (μ, σ)
+            # after each of his maps, which only a change up to his last map can move.
+            card = self.ratings.get(guid)
+            chart = self.signature(ALL_FROM, card["last_played"]) if card else None
+            key = self.key("player", guid, last, len(days), card, chart, others.get(guid))
             render = functools.partial(self._player, guid)
             pages.append(Page(urls.player(guid, self.scope), key, render))
         return pages
@@ -257,6 +267,27 @@ class Plan:
 
     def _player_link(self, guid: str) -> str:
         return urls.player(guid, self.scope)
+
+    def _player_page(self, guid: Any) -> str | None:
+        """The page of a player named by another answer (a teammate, a record holder), or
+        None where he has none (only counted rounds make a page)."""
+        return (
+            self._player_link(str(guid))
+            if guid is not None and str(guid) in self.player_guids
+            else None
+        )
+
+    def _session_page(self, sid: Any) -> str | None:
+        return (
+            urls.session(int(sid), self.scope)
+            if sid is not None and int(sid) in self.session_ids
+            else None
+        )
+
+    def _records_view(self) -> dict[str, Any]:
+        if self._records is None:
+            self._records = sections.records_view(self.stats, self._player_page, self._session_page)
+        return self._records
 
     def _board_rows(self, metric: str, window: Window, limit: int) -> list[dict[str, Any]]:
         m = self.stats.metrics()[metric]
@@ -314,7 +345,8 @@ class Plan:
             last=self._session_summary(last) if last is not None else None,
             boards=boards,
             recent=_session_rows(listing.head(RECENT_SESSIONS), self.scope),
-            records=slots.fill(self.stats, slots.RECORDS) if self.has_records else None,
+            records=self._records_view()["all_time"],
+            rating=sections.rating_rows(self.stats, sections.RATING_TOP, self._player_page),
         )
 
     def _sessions(self) -> bytes:
@@ -474,8 +506,11 @@ class Plan:
             maps=card.maps.to_dicts() if not card.maps.is_empty() else [],
             aliases=card.aliases.to_dicts() if not card.aliases.is_empty() else [],
             last_rounds=card.last_rounds.to_dicts() if not card.last_rounds.is_empty() else [],
-            rating=slots.fill(self.stats, slots.RATING, guid) if self.has_rating else None,
-            bests=slots.fill(self.stats, slots.PERSONAL_BESTS, guid) if self.has_bests else None,
+            rating=self.ratings.get(guid),
+            rating_chart=sections.rating_chart(self.stats, guid) if guid in self.ratings else "",
+            bests=sections.bests_view(self.stats, guid, self._session_page),
+            mates=sections.teammates_view(self.stats, guid, self._player_page),
+            rivals=sections.rivals_view(self.stats, guid, self._player_page),
         )
 
     def _players(self) -> bytes:
@@ -565,12 +600,18 @@ class Plan:
             ],
         )
 
-    def _records(self) -> bytes:
+    def _records_page(self) -> bytes:
         return self._render(
-            "records.html",
-            urls.records(self.scope),
-            title="Records",
-            records=slots.fill(self.stats, slots.RECORDS),
+            "records.html", urls.records(self.scope), title="Records", **self._records_view()
+        )
+
+    def _rating_page(self) -> bytes:
+        rows = sections.rating_rows(self.stats, sections.EVERYONE, self._player_page)
+        return self._render(
+            "rating.html",
+            urls.rating(self.scope),
+            title="Skill rating",
+            rows=rows,
         )
 
 

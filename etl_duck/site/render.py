@@ -51,6 +51,11 @@ def raw(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def sentence(text: str) -> str:
+    """First letter upper case, the rest as written (Jinja's ``capitalize`` lowers "DPM")."""
+    return text[:1].upper() + text[1:]
+
+
 def code_fingerprint() -> str:
     """A hash of the site's code, templates and assets: part of every page key, so a new
     release re-renders what it changed the look or content of."""
@@ -91,7 +96,7 @@ def environment() -> jinja2.Environment:
         # fresh `etl-duck site` process skips ~0.2 s of compiling
         bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
-    env.filters.update(num=num, duration=duration, day=day, clock=clock, raw=raw)
+    env.filters.update(num=num, duration=duration, day=day, clock=clock, raw=raw, sentence=sentence)
     env.globals.update(urls=urls)
     return env
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
@@ -170,4 +171,116 @@ def lines(
             for k, name in enumerate(named)
         )
         legend += "</ul>"
+    return Markup("".join(out) + legend)
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """One step of a series with its uncertainty: the estimate and the band around it."""
+
+    when: datetime
+    mid: float
+    lo: float
+    hi: float
+
+
+MAX_BAND_POINTS = 240  # a chart is ~480 px wide: more points than this draw nothing new
+
+
+def _thin(points: Sequence[BandPoint], most: int) -> list[BandPoint]:
+    """At most ``most`` points, evenly spaced by position, always keeping the first and
+    the last (the current value)."""
+    n = len(points)
+    if n <= most:
+        return list(points)
+    keep = sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+    return [points[i] for i in keep]
+
+
+def band(
+    points: Sequence[BandPoint],
+    *,
+    title: str,
+    mid_name: str,
+    lo_name: str,
+    band_name: str,
+    decimals: int = 1,
+) -> Markup:
+    """A series of steps (e.g. a rating after each map) with a shaded band for its
+    uncertainty and the band's lower edge drawn as its own line (μ, μ ± 3σ and the
+    conservative rating μ − 3σ). x is the step, not the date: an evening's maps would
+    otherwise stand on one vertical line; years are marked where they begin."""
+    shown = _thin(points, MAX_BAND_POINTS)
+    if not shown:
+        return Markup("")
+    width, height, left, right, top, bottom = 480, 220, 44, 10, 12, 28
+    pw, ph = width - left - right, height - top - bottom
+    lo_v = min(p.lo for p in shown)
+    hi_v = max(p.hi for p in shown)
+    hi_v = hi_v if hi_v > lo_v else lo_v + 1.0
+    n = len(shown)
+
+    def x(i: int) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return top + ph * (1 - (v - lo_v) / (hi_v - lo_v))
+
+    def path(values: Sequence[tuple[int, float]]) -> str:
+        return " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in values)
+
+    upper = [(i, p.hi) for i, p in enumerate(shown)]
+    lower = [(i, p.lo) for i, p in enumerate(shown)]
+    last = shown[-1]
+    out = [
+        f'<svg class="chart band" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}"/>',
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}"/>',
+        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" class="tick">'
+        f"{escape(_fmt(hi_v, 0))}</text>",
+        f'<text x="{left - 4}" y="{top + ph}" text-anchor="end" class="tick">'
+        f"{escape(_fmt(lo_v, 0))}</text>",
+        f'<text x="{left}" y="{height - 8}" class="tick">{shown[0].when:%Y-%m-%d}</text>',
+        f'<text x="{left + pw}" y="{height - 8}" text-anchor="end" class="tick">'
+        f"{last.when:%Y-%m-%d}</text>",
+    ]
+    years = [i for i in range(1, n) if shown[i].when.year != shown[i - 1].when.year]
+    if len(years) <= 12:  # more would crowd the axis
+        for i in years:
+            px = x(i)
+            out.append(
+                f'<line class="grid" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{top + ph}"/>'
+            )
+            if left + 70 < px < left + pw - 70:  # clear of the first and last dates
+                out.append(
+                    f'<text x="{px:.1f}" y="{height - 8}" text-anchor="middle" class="tick">'
+                    f"{shown[i].when.year}</text>"
+                )
+    if len(shown) > 1:
+        out.append(
+            f'<polygon class="band" points="{path(upper)} {path(lower[::-1])}">'
+            f"<title>{escape(band_name)}</title></polygon>"
+        )
+        out.append(
+            f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" '
+            f'points="{path([(i, p.mid) for i, p in enumerate(shown)])}"/>'
+        )
+        out.append(
+            f'<polyline fill="none" stroke="{PALETTE[1]}" stroke-width="2" points="{path(lower)}"/>'
+        )
+    for value, colour, name in ((last.mid, PALETTE[0], mid_name), (last.lo, PALETTE[1], lo_name)):
+        out.append(
+            f'<circle cx="{x(n - 1):.1f}" cy="{y(value):.1f}" r="3.5" fill="{colour}">'
+            f"<title>{escape(f'{name}: {_fmt(value, decimals)} ({last.when:%Y-%m-%d})')}</title>"
+            "</circle>"
+        )
+    out.append("</svg>")
+    legend = (
+        '<ul class="legend">'
+        f'<li><span class="swatch" style="background:{PALETTE[0]}"></span>{escape(mid_name)}</li>'
+        f'<li><span class="swatch" style="background:{PALETTE[1]}"></span>{escape(lo_name)}</li>'
+        f'<li><span class="swatch band"></span>{escape(band_name)}</li></ul>'
+    )
     return Markup("".join(out) + legend)

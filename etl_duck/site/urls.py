@@ -74,6 +74,11 @@ def records(scope: Scope = ALL) -> str:
     return f"{scope.prefix}records.html"
 
 
+def rating(scope: Scope = ALL) -> str:
+    """The skill rating list (no dash: it cannot clash with a metric's leaderboard)."""
+    return f"{scope.prefix}leaderboards/rating.html"
+
+
 def relative(from_path: str, to_path: str) -> str:
     """``to_path`` as a link from the page at ``from_path`` (both relative to the root), so
     the site works from any folder, any host path and ``file://``."""
@@ -106,6 +111,12 @@ class SiteLinks:
 
     def sessions(self) -> str | None:
         return self._url(sessions())
+
+    def records(self) -> str | None:
+        return self._url(records())
+
+    def rating(self) -> str | None:
+        return self._url(rating())
 
     def home(self) -> str | None:
         return self._url(home())

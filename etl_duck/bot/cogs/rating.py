@@ -25,7 +25,7 @@ from etl_duck.forecaststore import ForecastStore, forecasts_path
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData
 
-from ._common import ensure_data
+from ._common import ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -104,14 +104,16 @@ class RatingCog(commands.Cog, name="Rating"):
             )
             files.append((CHART_PNG, png))
         embed = embeds.player_rating(card, brier, scored, CHART_PNG if files else None)
-        return Reply(embeds=[embed], files=files)
+        return Reply(embeds=linked([embed], self.bot.site.player(card.guid)), files=files)
 
     async def top_reply(self, min_maps: int | None) -> Reply:
         await ensure_data(self.bot)
         board = await self.bot.stats.rating_top(TOP_LIMIT, min_maps)
         need = self.bot.stats.stats.RATING_MIN_MAPS if min_maps is None else min_maps
         brier, scored = await asyncio.to_thread(self.store.brier)
-        return Reply(embeds=[embeds.top(board, need, brier, scored)])
+        return Reply(
+            embeds=linked([embeds.top(board, need, brier, scored)], self.bot.site.rating())
+        )
 
     @rating.command(name="player", description="A player's skill rating: μ, σ, rank, trend")
     @app_commands.describe(player="Name or GUID (default: your linked player)")

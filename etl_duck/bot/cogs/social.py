@@ -18,7 +18,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.query.stats import SessionReport
 
-from ._common import ensure_data
+from ._common import ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -40,7 +40,9 @@ class SocialCog(commands.Cog, name="Social"):
     async def teammates_reply(self, user: discord.abc.User, player: str | None) -> Reply:
         await ensure_data(self.bot)
         guid, name, mates = await self.bot.stats.teammates(await self._target(user, player))
-        return Reply(embeds=[embeds.teammates(name, guid, mates)])
+        return Reply(
+            embeds=linked([embeds.teammates(name, guid, mates)], self.bot.site.player(guid))
+        )
 
     async def lineups_reply(self, window: str) -> Reply:
         await ensure_data(self.bot)
@@ -54,7 +56,7 @@ class SocialCog(commands.Cog, name="Social"):
     async def rivals_reply(self, user: discord.abc.User, player: str | None) -> Reply:
         await ensure_data(self.bot)
         guid, name, table = await self.bot.stats.rivals(await self._target(user, player))
-        return Reply(embeds=[embeds.rivals(name, guid, table)])
+        return Reply(embeds=linked([embeds.rivals(name, guid, table)], self.bot.site.player(guid)))
 
     @app_commands.command(name="teammates", description="Win rates with and without teammates")
     @app_commands.describe(player="Name or GUID (default: your linked player)")
@@ -102,7 +104,7 @@ class RecordsCog(commands.Cog, name="Records"):
         rows = await self.bot.stats.records(map_name)
         if map_name and not any(r["scope"] != "all" for r in rows):
             raise UserError(f"No records on `{map_name}`: no completed round of that map yet.")
-        pages = embeds.records(rows, map_name)
+        pages = linked(embeds.records(rows, map_name), self.bot.site.records())
         first, view = paged(pages, user_id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view)
 
