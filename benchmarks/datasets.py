@@ -53,14 +53,22 @@ LAKE_SOURCES = (
 )
 
 
+#: what counts as source in a folder (not caches, results or the benchmark's work folder)
+SOURCE_SUFFIXES = (".py", ".sql")
+
+
 def _hash_paths(paths: Iterable[str], extra: str = "") -> str:
-    """sha256 over the relative path and bytes of every file under ``paths``."""
+    """sha256 over the relative path and bytes of every source file (``.py``, ``.sql``)
+    under ``paths`` (a file named directly counts whatever its suffix)."""
     h = hashlib.sha256(extra.encode())
     for rel in paths:
         p = ROOT / rel
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.suffix in SOURCE_SUFFIXES and f.is_file())
+        else:
+            files = [p]
         for f in files:
-            if "__pycache__" in f.parts or f.suffix == ".pyc":
+            if "__pycache__" in f.parts or "_work" in f.parts:
                 continue
             h.update(f.relative_to(ROOT).as_posix().encode())
             h.update(b"\0")

@@ -59,6 +59,7 @@ def _profile_top(prof: Any, n: int = 25) -> list[dict[str, Any]]:
 
 def query(data: str, key: str, name: str, guid: str, profile: bool = False) -> None:
     from benchmarks.botqueries import BY_KEY, Context, summarize
+    from benchmarks.procmem import sched_ms
 
     t0 = time.perf_counter()
     import duckdb  # noqa: F401
@@ -79,19 +80,23 @@ def query(data: str, key: str, name: str, guid: str, profile: bool = False) -> N
 
         prof = cProfile.Profile()
         prof.enable()
+    s0 = sched_ms()
     t3 = time.perf_counter()
     result = q.call(stats, ctx)
     t4 = time.perf_counter()
     t_answer = time.monotonic()
+    s1 = sched_ms()
     if prof is not None:
         prof.disable()
-    new_modules = sorted({m.split(".")[0] for m in set(sys.modules) - before})
+    new_modules = sorted(set(sys.modules) - before)
     out: dict[str, Any] = {
         "t_enter": T_ENTER,
         "t_answer": t_answer,
         "import_ms": (t1 - t0) * 1000,
         "open_ms": (t2 - t1) * 1000,
         "query_ms": (t4 - t3) * 1000,
+        "query_cpu_ms": s1[0] - s0[0],  # every thread of this process
+        "query_runqueue_ms": s1[1] - s0[1],
         "summary": summarize(result),
         "imported_by_query": new_modules,
     }

@@ -1,4 +1,5 @@
-"""Memory of a process and of a process tree, from ``/proc`` (psutil for the tree walk).
+"""Memory of a process and of a process tree, and scheduler times, from ``/proc``
+(psutil for the tree walk).
 
 RSS counts every page a process maps, shared library pages included, so the sum of RSS
 over a tree counts pages shared between parent and workers (fork, shared libraries) once
@@ -106,3 +107,23 @@ class TreeSampler:
             "memory_samples": self.samples,
             "sample_interval_s": self.interval,
         }
+
+
+def sched_ms(pid: int | str = "self") -> tuple[float, float]:
+    """(time on a CPU, time waiting for one in the run queue) of a process so far, in ms,
+    summed over its threads (``/proc/PID/task/*/schedstat``, nanoseconds). The second is
+    what a busy machine adds to a wall time: the process was ready but another held the
+    core. (nan, nan) where the kernel does not keep these."""
+    cpu = wait = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return float("nan"), float("nan")
+    for t in tasks:
+        try:
+            fields = (t / "schedstat").read_text().split()
+            cpu += int(fields[0])
+            wait += int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu / 1e6, wait / 1e6
