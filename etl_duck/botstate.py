@@ -8,9 +8,11 @@ store under ``data_dir/state/`` — SQLite (stdlib) in WAL mode, like the link s
 the bot and the CLI may open it at once.
 
 "Exactly once" is kept by *claiming* a mark before the post (one INSERT in a transaction:
-only one caller wins, even across processes) and releasing it if the post fails. A crash
-between the claim and the post loses that one post rather than repeating it: a missing
-round post is a smaller harm than a channel full of repeats after every restart.
+only one caller wins, even across processes), *settling* it with the message once the post
+is through, and releasing it if the post fails. A mark claimed but never settled is a post
+that a crash or a restart interrupted: the next bot sends it again with the same nonce
+(``etl_duck.bot.deliver``), which Discord answers with the first message if that one did
+arrive — so the post is neither lost nor repeated (within the minutes Discord keeps nonces).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -83,6 +85,39 @@ class BotState:
                 if cur.rowcount:
                     new.append(key)
         return new
+
+    def settle(self, kind: str, keys: Iterable[str], channel_id: int, message_id: int) -> None:
+        """The post of claimed marks is through (message id 0: there was nothing to post)."""
+        with self._lock, self._con:
+            self._con.executemany(
+                "UPDATE marks SET channel_id = ?, message_id = ?, at = ? WHERE kind = ? AND key = ?",
+                [(int(channel_id), int(message_id), _now(), kind, k) for k in keys],
+            )
+
+    def pending(self, kind: str, within_s: float, keys: Iterable[str] | None = None) -> list[str]:
+        """Marks claimed within the last ``within_s`` seconds and never settled (their post
+        was interrupted), oldest first; ``keys``: only among these."""
+        since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? AND message_id IS NULL AND at >= ? "
+                "ORDER BY at, key",
+                (kind, since),
+            ).fetchall()
+        found = [str(r[0]) for r in rows]
+        if keys is None:
+            return found
+        wanted = set(keys)
+        return [k for k in found if k in wanted]
+
+    def recent(self, kind: str, within_s: float) -> list[str]:
+        """Marks claimed or settled within the last ``within_s`` seconds, oldest first."""
+        since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? AND at >= ? ORDER BY at, key", (kind, since)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
 
     def release(self, kind: str, key: str) -> None:
         """Undo a claim whose post failed (so a later attempt may post it)."""

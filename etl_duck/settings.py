@@ -156,6 +156,18 @@ class Settings(BaseSettings):
     site_on_commit: bool = Field(
         False, description="`etl-duck watch` and the bot rebuild the site after each commit"
     )
+    # TEST ONLY: point discord.py at a Discord emulator (tests/discord_emulator). Unset in
+    # production: discord.py then talks to https://discord.com/api/v10 and its own gateway.
+    discord_api_base: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+(/.*)?/api/v10$",
+        description="TEST ONLY: REST base URL ending in /api/v10 (a Discord emulator)",
+    )
+    discord_gateway_url: str | None = Field(
+        None,
+        pattern=r"^wss?://",
+        description="TEST ONLY: gateway websocket URL (a Discord emulator)",
+    )
 
     # ---- the one place settings become the library's arguments
 

@@ -291,6 +291,17 @@ _HANDLES: tuple[str, ...] = (
     "Guava", "Durian", "Plum", "Damson", "Medlar", "Sloe", "Rowan", "Alder", "Birch",
     "Cedar", "Elm", "Hazel", "Larch", "Maple", "Oak", "Pine", "Spruce", "Willow", "Yew",
 )  # fmt: skip
+#: ET keeps at most 35 characters of a name (MAX_NETNAME 36 with the terminating NUL)
+MAX_NAME = 35
+_MARKDOWN = "*_~`|>#-[]():"  # characters Discord's Markdown reacts to (embeds escape them)
+
+
+def _longest_name(handle: str, n: int) -> str:
+    """A 35-character name made of the handle and Markdown characters (no colour codes)."""
+    core = f"{_MARKDOWN[n % 4]}{handle}{n}"
+    return (core + _MARKDOWN * 3)[:MAX_NAME]
+
+
 # Names that exercise the colour rule's corners: "^^7" cleans to "^", a lone trailing "^" stays.
 _ODD_NAMES: tuple[str, ...] = ("^^7up^7!", "^3Hat^", "^.^/dot^$.^/slash")
 _TAGS: tuple[str, ...] = (
@@ -494,15 +505,22 @@ def _format_line(
 
 
 class _Sim:
-    def __init__(self, seed: int, out_dir: Path | None) -> None:
+    def __init__(
+        self, seed: int, out_dir: Path | None, crowd: int | None = None, longest: bool = False
+    ) -> None:
         self.seed = seed
         self.out_dir = out_dir  # files are written as they are made: no texts held in memory
         self.rng = random.Random(seed)
+        self.crowd = crowd
+        self.longest = longest
         self.guids: set[str] = {BOT_GUID}
         self.handles_used: set[str] = set()
-        self.odd_names = list(_ODD_NAMES)
+        self.odd_names = [] if longest else list(_ODD_NAMES)
         self.skills: dict[str, float] = {}  # GUID -> latent skill (the Truth's)
-        self.pool: list[_Player] = [self._new_player() for _ in range(self.rng.randint(40, 60))]
+        pool = self.rng.randint(40, 60)
+        if crowd is not None:
+            pool = max(pool, crowd + 10)
+        self.pool: list[_Player] = [self._new_player() for _ in range(pool)]
         self.bots = [
             _Player(BOT_GUID, f"bot:{n}", f"^o[BOT]^7{n}", 0.0, 0.0, (), (), 0.1, is_bot=True)
             for n in _BOT_NAMES
@@ -564,7 +582,10 @@ class _Sim:
 
     def _new_player(self) -> _Player:
         handle = ""
-        if self.odd_names and self.rng.random() < 0.08:
+        if self.longest:
+            handle = self._new_handle()
+            name = _longest_name(handle, len(self.handles_used))
+        elif self.odd_names and self.rng.random() < 0.08:
             name = self.odd_names.pop()
         else:
             handle = self._new_handle()
@@ -579,6 +600,9 @@ class _Sim:
         """Same GUID, new name: new colours, a clan tag, or a different handle."""
         if not p.handle or self.rng.random() < 0.4:
             p.handle = self._new_handle()
+        if self.longest:
+            p.name = _longest_name(p.handle, len(self.handles_used))
+            return
         for _ in range(5):
             new = self._colourize(p.handle)
             if new != p.name:
@@ -597,6 +621,8 @@ class _Sim:
         rng = self.rng
         n = _weighted(rng, _PLAYERS_PER_EVENING)
         guests = 1 if rng.random() < 0.12 else 0
+        if self.crowd is not None:
+            n, guests = self.crowd, 0
         cands = list(self.pool)
         out: list[_Player] = []
         weights = [p.activity for p in cands]
@@ -1276,16 +1302,21 @@ def generate(
     days: int = 28,
     evenings_per_week: tuple[int, int] = (3, 4),
     write: bool = True,
+    crowd: int | None = None,
+    longest_names: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Truth:
     """Generate ``days`` days of community history into ``out_dir`` (flat) and return the truth.
 
     ``write=False`` skips the files (same truth, same randomness). ``progress(phase, done,
-    total)`` is told after each evening.
+    total)`` is told after each evening. Stress options for the bot's output (both off by
+    default, leaving the history unchanged): ``crowd`` puts exactly that many players in every
+    evening; ``longest_names`` gives every player a name as long as ET allows (35 characters)
+    made of Markdown characters.
     """
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
-    sim = _Sim(seed, out_dir if write else None)
+    sim = _Sim(seed, out_dir if write else None, crowd, longest_names)
     evenings = _evening_days(seed, start, days, evenings_per_week)
     for i, day in enumerate(evenings, start=1):
         sim.evening(day)

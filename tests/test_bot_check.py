@@ -118,3 +118,28 @@ def test_missing_token_is_a_clear_message(
     err = capsys.readouterr().err
     assert "ETL_DUCK_DISCORD_TOKEN" in err and "--check" in err
     assert run_bot(settings_for(tmp_path, discord_token="   "), check=False) == 2
+
+
+def test_check_shows_the_test_only_discord_endpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = settings_for(tmp_path / "a")
+    assert run_bot(plain, check=True) == 0
+    assert "discord endpoints" not in lines(capsys.readouterr().out)
+    emulated = settings_for(
+        tmp_path / "b",
+        discord_api_base="http://127.0.0.1:9/api/v10",
+        discord_gateway_url="ws://127.0.0.1:9/gateway",
+    )
+    assert run_bot(emulated, check=True) == 0
+    line = lines(capsys.readouterr().out)["discord endpoints"]
+    assert "TEST ONLY" in line and "http://127.0.0.1:9/api/v10" in line
+
+
+def test_the_endpoint_settings_are_validated() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        settings_for(Path("x"), discord_api_base="http://127.0.0.1:9/api/v9")
+    with pytest.raises(ValidationError):
+        settings_for(Path("x"), discord_gateway_url="http://127.0.0.1:9/gateway")

@@ -3,8 +3,9 @@ voice-driven sessions. Entry point: :func:`run_bot` (``etl-duck bot [--check]``)
 
 Layout: ``client`` (the Bot and its shared services), ``cogs/`` (one per feature),
 ``embeds/`` (pure result → embed builders), ``respond`` (timing, deferral, failures),
-``paginate``, ``autocomplete``, ``voice`` (session rules), ``ingestor`` (commit hooks),
-``commandsync``, ``checks`` (--check).
+``paginate``, ``autocomplete``, ``voice`` (session rules), ``options`` (text option lengths),
+``deliver`` (the bot's own posts, exactly once), ``commandsync``, ``checks`` (--check),
+``endpoints`` (test-only: a Discord emulator).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def run_bot(settings: Settings, check: bool = False) -> int:
 
 async def _serve(settings: Settings) -> int:
     from etl_duck.bot.client import EtlDuckBot
+    from etl_duck.bot.endpoints import discord_endpoints
     from etl_duck.botstate import BotState
     from etl_duck.links import LinkStore
     from etl_duck.pipeline import Ingestor
@@ -98,8 +100,9 @@ async def _serve(settings: Settings) -> int:
     try:
         token = settings.discord_token
         assert token is not None
-        async with bot:
-            await bot.start(token.get_secret_value())
+        with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
+            async with bot:
+                await bot.start(token.get_secret_value())
     finally:
         links.close()
         state.close()

@@ -66,6 +66,15 @@ def _config(settings: Settings) -> list[CheckResult]:
             else "none configured: /sync and /cache are refused to everyone",
         ),
     ]
+    if s.discord_api_base or s.discord_gateway_url:  # visible, should it ever be set in production
+        out.append(
+            CheckResult(
+                "discord endpoints",
+                "info",
+                f"TEST ONLY (a Discord emulator): REST {s.discord_api_base or 'Discord'}, "
+                f"gateway {s.discord_gateway_url or 'Discord'}; unset these in production",
+            )
+        )
     return out
 
 

@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.protocols import FetcherLike
 from etl_duck.bot.respond import APOLOGY
 from etl_duck.bot.voice import SessionTracker
@@ -171,7 +172,8 @@ class EtlDuckBot(commands.Bot):
                 return "edited", msg
             except discord.NotFound:
                 log.info("%s message %s was deleted: posting a new one", kind, where[1])
-        msg = await channel.send(embed=embed)
+        # a nonce of this message's generation: a lost answer cannot make two scoreboards
+        msg = await post(channel, nonce(kind, key, where[1] if where else 0), embed=embed)
         cid = getattr(channel, "id", None) or 0
         await asyncio.to_thread(self.state.set_message, kind, key, cid, msg.id)
         return "sent", msg

@@ -19,6 +19,12 @@ def esc(text: Any) -> str:
     return discord.utils.escape_markdown(str(text))
 
 
+def code(text: Any) -> str:
+    """Inline code for a file name or a typed value: shown literally (Markdown is off inside,
+    so it must not be escaped: a backslash would show), a backtick would end it early."""
+    return "`" + (str(text).replace("`", "'").replace("\n", " ") or " ") + "`"
+
+
 def cell(text: Any, width: int = NAME_WIDTH) -> str:
     """A name for a code-block table: no backticks (they would close the block), cut."""
     s = str(text).replace("`", "'").replace("\n", " ")

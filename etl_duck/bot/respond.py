@@ -11,6 +11,7 @@ and input errors found before a chart stay private (ephemeral) answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -188,13 +189,21 @@ async def respond(
             known = Reply(content=APOLOGY, ephemeral=True)
         reply = known
     try:
-        await send(interaction, reply)
+        await send(interaction, reply, public_deferral=deferring)
     except discord.HTTPException:
         log.exception("could not send the reply to /%s", _command_name(interaction))
 
 
-async def send(interaction: discord.Interaction[Any], reply: Reply) -> None:
-    """Send as the first response or as a follow-up; always close the PNG buffers."""
+async def send(
+    interaction: discord.Interaction[Any], reply: Reply, *, public_deferral: bool = False
+) -> None:
+    """Send as the first response or as a follow-up; always close the PNG buffers.
+
+    The first follow-up after a deferral replaces the "thinking…" message and keeps its
+    visibility whatever it asks for, so a private reply after a public deferral first
+    removes that message (else "player not found" after a slow lookup was public: found by
+    the Discord emulator).
+    """
     buffers = [BytesIO(data) for _, data in reply.files]
     files = [
         discord.File(b, filename=name) for b, (name, _) in zip(buffers, reply.files, strict=True)
@@ -210,6 +219,10 @@ async def send(interaction: discord.Interaction[Any], reply: Reply) -> None:
         kwargs["view"] = reply.view
     try:
         if interaction.response.is_done():
+            if public_deferral and reply.ephemeral:
+                # if the delete fails the reply still goes out (public): better than nothing
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
             await interaction.followup.send(**kwargs)
         else:
             await interaction.response.send_message(**kwargs)

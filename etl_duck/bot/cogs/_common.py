@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from etl_duck.bot.format import code
 from etl_duck.bot.respond import UserError
 from etl_duck.query.stats import NoData, SessionReport
 
@@ -21,7 +22,7 @@ def parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"`{text}` is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
+        raise UserError(f"{code(text)} is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
 
 
 async def session_report(bot: EtlDuckBot, text: str | None) -> SessionReport:

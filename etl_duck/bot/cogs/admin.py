@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot.embeds import system
-from etl_duck.bot.format import esc
+from etl_duck.bot.format import code
 from etl_duck.bot.respond import Reply, UserError, respond
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -45,7 +45,7 @@ class AdminCog(commands.Cog, name="Admin"):
         if downloaded:
             embed.add_field(
                 name=f"New files ({len(downloaded)})",
-                value="\n".join(f"`{esc(n)}`" for n in downloaded[:15])[:1024],
+                value="\n".join(code(n) for n in downloaded[:15])[:1024],
                 inline=False,
             )
         return Reply(embeds=[embed], ephemeral=True)

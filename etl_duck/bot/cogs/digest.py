@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -14,7 +13,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import scoreboard as board
+from etl_duck.bot.options import DateText
 from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
@@ -66,13 +67,7 @@ class DigestCog(commands.Cog, name="Digest"):
         try:
             embed, png = await self.build(rep, announce=True)
             linked([embed], self.bot.site.session(rep.session_id))
-            buf = BytesIO(png)
-            file = discord.File(buf, filename=OVERVIEW_PNG)
-            try:
-                await channel.send(embed=embed, file=file)
-            finally:
-                file.close()
-                buf.close()
+            await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
         except Exception:
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
             raise
@@ -87,5 +82,7 @@ class DigestCog(commands.Cog, name="Digest"):
     @app_commands.command(name="digest", description="The digest of a session")
     @app_commands.describe(date="The day the session started, YYYY-MM-DD (default: the last)")
     @app_commands.autocomplete(date=ac.session_dates)
-    async def digest(self, interaction: discord.Interaction[Any], date: str | None = None) -> None:
+    async def digest(
+        self, interaction: discord.Interaction[Any], date: DateText | None = None
+    ) -> None:
         await respond(interaction, self.digest_reply(date))

@@ -11,6 +11,7 @@ from discord.ext import commands
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds.board import leaderboard_pages
+from etl_duck.bot.options import StatText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
@@ -65,8 +66,8 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
     async def leaderboard(
         self,
         interaction: discord.Interaction[Any],
-        stat: str,
-        window: str = "all",
+        stat: StatText,
+        window: WindowText = "all",
         chart: bool = False,
     ) -> None:
         await respond(interaction, self.board_reply(interaction.user.id, stat, window, chart))

@@ -17,7 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.format import esc
+from etl_duck.bot.format import code, esc
+from etl_duck.bot.options import NameText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.links import Claim, LinkConflict
 
@@ -128,7 +129,9 @@ class LinksCog(commands.Cog, name="Links"):
     @app_commands.command(name="link", description="Link your Discord account to your player")
     @app_commands.describe(player="Your player name or GUID (empty: check your pending link)")
     @app_commands.autocomplete(player=ac.players)
-    async def link(self, interaction: discord.Interaction[Any], player: str | None = None) -> None:
+    async def link(
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
+    ) -> None:
         await respond(
             interaction,
             self.link_reply(interaction.user.id, player),
@@ -145,7 +148,7 @@ class LinksCog(commands.Cog, name="Links"):
         self,
         interaction: discord.Interaction[Any],
         member: discord.Member,
-        player: str,
+        player: PlayerText,
         shared: bool = False,
     ) -> None:
         await respond(
@@ -161,7 +164,7 @@ class LinksCog(commands.Cog, name="Links"):
     @app_commands.command(name="display_name", description="The name your card shows")
     @app_commands.describe(name="How you want to be called (empty: your in-game name)")
     async def display_name(
-        self, interaction: discord.Interaction[Any], name: str | None = None
+        self, interaction: discord.Interaction[Any], name: NameText | None = None
     ) -> None:
         await respond(interaction, self.display_name_reply(interaction.user.id, name))
 
@@ -169,6 +172,6 @@ class LinksCog(commands.Cog, name="Links"):
 def _instructions(name: str, claim: Claim) -> str:
     return (
         f"To show that **{esc(name)}** is you, put **{claim.code}** in your in-game name for "
-        f"one round (e.g. `{esc(name)}{claim.code}`), then run /link again. "
+        f"one round (e.g. {code(f'{name}{claim.code}')}), then run /link again. "
         "An admin can also link you (/admin_link)."
     )

@@ -12,6 +12,7 @@ from discord.ext import commands
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import player as player_embeds
+from etl_duck.bot.options import PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 
@@ -64,7 +65,7 @@ class PlayersCog(commands.Cog, name="Players"):
     async def stats(
         self,
         interaction: discord.Interaction[Any],
-        player: str | None = None,
+        player: PlayerText | None = None,
         member: discord.Member | None = None,
     ) -> None:
         await respond(
@@ -105,9 +106,9 @@ class PlayersCog(commands.Cog, name="Players"):
     async def compare(
         self,
         interaction: discord.Interaction[Any],
-        player1: str,
-        player2: str,
-        window: str = "all",
+        player1: PlayerText,
+        player2: PlayerText,
+        window: WindowText = "all",
     ) -> None:
         await respond(
             interaction,
@@ -128,7 +129,7 @@ class PlayersCog(commands.Cog, name="Players"):
 
     @app_commands.command(name="find_player", description="Search players by name or GUID")
     @app_commands.describe(text="Part of a name (any alias) or a GUID prefix")
-    async def find_player(self, interaction: discord.Interaction[Any], text: str) -> None:
+    async def find_player(self, interaction: discord.Interaction[Any], text: PlayerText) -> None:
         await respond(interaction, self.find_reply(text))
 
     # ------------------------------------------------------------------ /map_stats
@@ -146,7 +147,7 @@ class PlayersCog(commands.Cog, name="Players"):
     @app_commands.describe(player="Name or GUID (default: your linked player)")
     @app_commands.autocomplete(player=ac.players)
     async def map_stats(
-        self, interaction: discord.Interaction[Any], player: str | None = None
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
         await respond(
             interaction,

@@ -1,9 +1,12 @@
 """After each ingest commit: warm the cache, post new rounds (and finished maps), and keep
 the session's live scoreboard up to date.
 
-Each round, map and scoreboard is posted at most once, ever: the marks live in the bot's
-state store (``etl_duck.botstate``), outside the lake, so neither a restart nor a rebuild
-(whose commit lists every file as new) repeats a post. A file fetched while still partial
+Each round, map and scoreboard is posted once, ever: the marks live in the bot's state store
+(``etl_duck.botstate``), outside the lake, so neither a restart nor a rebuild (whose commit
+lists every file as new) repeats a post. A mark is claimed before its post and settled with
+the message after it; every attempt carries the same nonce (``deliver``), so a post that a
+restart interrupted (claimed, never settled) is sent again by the next bot without risk of a
+second copy — Discord returns the first if it did arrive. A file fetched while still partial
 is posted when its complete version lands. A large batch (a backlog after downtime) gets
 one line instead of a wall of posts, and the scoreboard is edited once for it.
 """
@@ -19,6 +22,7 @@ import polars as pl
 from discord.ext import commands
 
 from etl_duck.bot.coalesce import Coalescer
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import posts
 from etl_duck.bot.embeds.scoreboard import scoreboard
 from etl_duck.domain.scoring import pick_mvp
@@ -34,6 +38,10 @@ log = logging.getLogger(__name__)
 
 MAX_ROUND_POSTS = 4  # more new rounds than this in one commit is a backlog, not live play
 ROUND, MAP, BACKLOG, SCOREBOARD = "round", "map", "backlog", "scoreboard"
+#: a post claimed but never settled (a restart interrupted it) is sent again by the next bot
+#: within this long: Discord checks a nonce "in the past few minutes", so later it could repeat
+RESEND_WITHIN_S = 240.0
+NOTHING = 0  # the message id of a mark with nothing to post (a round that does not count)
 
 
 class RoundPostsCog(commands.Cog, name="Round posts"):
@@ -42,6 +50,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         self._lock = asyncio.Lock()  # one commit at a time, in commit order
         self._boards: dict[int, date] = {}  # sessions whose scoreboard wants an edit
         self.scoreboards = Coalescer(self._update_scoreboard, bot.settings.scoreboard_interval_s)
+        self._resumed = False
 
     async def cog_load(self) -> None:
         if self.bot.ingestor is not None:
@@ -51,6 +60,69 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if self.bot.ingestor is not None:
             self.bot.ingestor.unsubscribe(self.on_commit)
         self.scoreboards.cancel()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Once per process: send again the posts a restart interrupted."""
+        if self._resumed:
+            return
+        self._resumed = True
+        async with self._lock:
+            try:
+                await self.resume_interrupted()
+            except Exception:
+                log.exception("resending interrupted posts failed")
+
+    async def resume_interrupted(self) -> int:
+        """Round posts claimed but never settled, then map posts whose round post went
+        through but not the map's; returns how many rounds were sent again."""
+        state = self.bot.state
+        names = await asyncio.to_thread(state.pending, ROUND, RESEND_WITHIN_S)
+        maps = set(await asyncio.to_thread(state.pending, MAP, RESEND_WITHIN_S))
+        channel = await self.bot.stats_channel() if names or maps else None
+        if channel is None:
+            return 0
+        log.info("sending %d round and %d map post(s) a restart interrupted", len(names), len(maps))
+        if names:  # their session's scoreboard missed them too (or was never sent)
+            await self._scoreboards_for(names, True)
+        for name in names:
+            await self._post_round(channel, name, resume=True)
+        maps = set(await asyncio.to_thread(state.pending, MAP, RESEND_WITHIN_S))
+        if maps:
+            recent = await asyncio.to_thread(state.recent, ROUND, RESEND_WITHIN_S)
+            rows = await self.bot.stats.rounds_by_files(recent)
+            for r in rows.filter(pl.col("round_number") == 2).iter_rows(named=True):
+                if str(r["match_id"]) not in maps:
+                    continue
+                detail = await self.bot.stats.round_detail(str(r["file_name"]))
+                if detail is not None:
+                    rep = await self._report(detail)
+                    match = _match_row(rep, detail.round["match_id"])
+                    await self._post_map(channel, detail, rep, match, resume=True)
+        return len(names)
+
+    async def _claim(self, kind: str, key: str, *, resume: bool = False) -> bool:
+        """Claim a mark; ``resume``: a mark claimed but never settled counts as ours (this
+        commit claimed it up front, or a restart interrupted its post)."""
+        state = self.bot.state
+        if await asyncio.to_thread(state.claim, kind, key):
+            return True
+        return resume and key in await asyncio.to_thread(
+            state.pending, kind, RESEND_WITHIN_S, [key]
+        )
+
+    async def _send(self, channel: Any, kind: str, keys: list[str], embed: Any) -> None:
+        """Post (exactly once, see ``deliver``) and settle the marks with the message; a post
+        that fails for good releases them (a later commit may post them)."""
+        state = self.bot.state
+        try:
+            msg = await post(channel, nonce(kind, *keys), embed=embed)
+        except Exception:
+            for key in keys:
+                await asyncio.to_thread(state.release, kind, key)
+            raise
+        cid = int(getattr(channel, "id", 0) or 0)
+        await asyncio.to_thread(state.settle, kind, keys, cid, msg.id)
 
     async def on_commit(self, report: IngestReport) -> None:
         async with self._lock:
@@ -81,19 +153,28 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
             if claimed:
                 backlog = posts.backlog_post(len(claimed), claimed[0], claimed[-1])
-                await channel.send(embed=linked([backlog], self.bot.site.sessions())[0])
+                embed = linked([backlog], self.bot.site.sessions())[0]
+                await self._send(channel, ROUND, claimed, embed)
             return
-        for name in names:
-            await self._post_round(channel, name)
+        # claim every round of the commit, and the map of every round 2, before the first
+        # post: a restart part-way through finds the rest claimed but unsettled and sends them
+        claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
+        rows = await self.bot.stats.rounds_by_files(claimed)
+        finished = rows.filter(pl.col("counted") & (pl.col("round_number") == 2))
+        keys = [str(m) for m in finished["match_id"].to_list()]
+        await asyncio.to_thread(state.claim_many, MAP, keys)
+        for name in claimed:
+            await self._post_round(channel, name, resume=True)
 
-    async def _post_round(self, channel: Any, name: str) -> None:
+    async def _post_round(self, channel: Any, name: str, *, resume: bool = False) -> None:
         state = self.bot.state
         detail = await self.bot.stats.round_detail(name)
         if detail is None or not detail.round.get("counted"):
             log.info("no round post for %s: not a counted round", name)
             await asyncio.to_thread(state.claim, ROUND, name)  # nothing to post, ever
+            await asyncio.to_thread(state.settle, ROUND, [name], 0, NOTHING)
             return
-        if not await asyncio.to_thread(state.claim, ROUND, name):
+        if not await self._claim(ROUND, name, resume=resume):
             return  # another process posted it meanwhile
         rep = await self._report(detail)
         match = _match_row(rep, detail.round["match_id"])
@@ -101,14 +182,11 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         records: Any = self.bot.get_cog("Records")
         if records is not None:
             notes = await records.round_notes(int(detail.round["session_id"]), name)
-        try:
-            url = self.bot.site.session(detail.round["session_id"])
-            await channel.send(embed=linked([posts.round_post(detail, match, notes)], url)[0])
-        except Exception:
-            await asyncio.to_thread(state.release, ROUND, name)
-            raise
+        url = self.bot.site.session(detail.round["session_id"])
+        embed = linked([posts.round_post(detail, match, notes)], url)[0]
+        await self._send(channel, ROUND, [name], embed)
         if detail.round["round_number"] == 2:
-            await self._post_map(channel, detail, rep, match)
+            await self._post_map(channel, detail, rep, match, resume=resume)
 
     async def _report(self, detail: RoundDetail) -> SessionReport | None:
         try:
@@ -126,22 +204,21 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         detail: RoundDetail,
         rep: SessionReport | None,
         match: dict[str, Any] | None,
+        *,
+        resume: bool = False,
     ) -> None:
         r = detail.round
         key = str(r["match_id"])
-        if not await asyncio.to_thread(self.bot.state.claim, MAP, key):
+        if not await self._claim(MAP, key, resume=resume):
             return
         players = await self.bot.stats.match_players(detail.session_date, r["match_id"])
         mvp = pick_mvp(players, 2) if not players.is_empty() else None
         score = None
         if rep is not None and match is not None and match.get("segment") is not None:
             score = rep.segments[int(match["segment"])].line()
-        try:
-            embed = posts.map_post(str(r["map_name"]), players, match, mvp, score)
-            await channel.send(embed=linked([embed], self.bot.site.session(r["session_id"]))[0])
-        except Exception:
-            await asyncio.to_thread(self.bot.state.release, MAP, key)
-            raise
+        embed = posts.map_post(str(r["map_name"]), players, match, mvp, score)
+        embed = linked([embed], self.bot.site.session(r["session_id"]))[0]
+        await self._send(channel, MAP, [key], embed)
 
     # ------------------------------------------------------------------ live scoreboard
 

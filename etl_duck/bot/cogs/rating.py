@@ -15,7 +15,9 @@ from discord.ext import commands
 
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
+from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
+from etl_duck.bot.options import PairsText, PlayersText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.balance import BalanceError
 from etl_duck.domain.forecasts import played_by
@@ -115,7 +117,7 @@ class RatingCog(commands.Cog, name="Rating"):
     @app_commands.describe(player="Name or GUID (default: your linked player)")
     @app_commands.autocomplete(player=ac.players)
     async def rating_player(
-        self, interaction: discord.Interaction[Any], player: str | None = None
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
         await respond(interaction, self.player_reply(interaction.user.id, player))
 
@@ -159,9 +161,9 @@ class RatingCog(commands.Cog, name="Rating"):
     async def balance(
         self,
         interaction: discord.Interaction[Any],
-        players: str | None = None,
-        apart: str | None = None,
-        together: str | None = None,
+        players: PlayersText | None = None,
+        apart: PairsText | None = None,
+        together: PairsText | None = None,
         avoid_previous: bool = False,
     ) -> None:
         await respond(
@@ -263,7 +265,8 @@ class RatingCog(commands.Cog, name="Rating"):
                 return False
             after = run.last_time.isoformat() if run.last_time else None
             await asyncio.to_thread(self.store.add, teams[0], teams[1], fc.p_a, after)
-            await channel.send(embed=embeds.forecast(fc, "Teams are set — forecast"))
+            key = nonce("forecast", *sorted(teams[0]), "vs", *sorted(teams[1]), after)
+            await post(channel, key, embed=embeds.forecast(fc, "Teams are set — forecast"))
             return True
 
     # ------------------------------------------------------------------ after a map
@@ -303,9 +306,8 @@ class RatingCog(commands.Cog, name="Rating"):
                 if channel is not None:
                     names_a = [(await self.bot.stats.resolve_player(g))[1] for g in f.team_a]
                     names_b = [(await self.bot.stats.resolve_player(g))[1] for g in f.team_b]
-                    await channel.send(
-                        embed=embeds.came_true(
-                            f.p_a, outcome, m.map_name, names_a, names_b, brier, scored
-                        )
+                    embed = embeds.came_true(
+                        f.p_a, outcome, m.map_name, names_a, names_b, brier, scored
                     )
+                    await post(channel, nonce("came_true", f.id), embed=embed)
             return done

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import session as session_embeds
+from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
 from etl_duck.query.stats import PlayerNotFound
@@ -117,11 +118,11 @@ class ScoringCog(commands.Cog, name="Scoring"):
     async def set_teams(
         self,
         interaction: discord.Interaction[Any],
-        team1: str | None = None,
-        players1: str | None = None,
-        team2: str | None = None,
-        players2: str | None = None,
-        date: str | None = None,
+        team1: NameText | None = None,
+        players1: PlayersText | None = None,
+        team2: NameText | None = None,
+        players2: PlayersText | None = None,
+        date: DateText | None = None,
         clear: bool = False,
     ) -> None:
         await respond(
@@ -133,18 +134,22 @@ class ScoringCog(commands.Cog, name="Scoring"):
     @app_commands.describe(date=DATE_HELP)
     @app_commands.autocomplete(date=ac.session_dates)
     async def session_score(
-        self, interaction: discord.Interaction[Any], date: str | None = None
+        self, interaction: discord.Interaction[Any], date: DateText | None = None
     ) -> None:
         await respond(interaction, self.score_reply(date))
 
     @app_commands.command(name="teams", description="The two teams of a session")
     @app_commands.describe(date=DATE_HELP)
     @app_commands.autocomplete(date=ac.session_dates)
-    async def teams(self, interaction: discord.Interaction[Any], date: str | None = None) -> None:
+    async def teams(
+        self, interaction: discord.Interaction[Any], date: DateText | None = None
+    ) -> None:
         await respond(interaction, self.teams_reply(date))
 
     @app_commands.command(name="awards", description="Awards of a session: best DPM, most kills, …")
     @app_commands.describe(date=DATE_HELP)
     @app_commands.autocomplete(date=ac.session_dates)
-    async def awards(self, interaction: discord.Interaction[Any], date: str | None = None) -> None:
+    async def awards(
+        self, interaction: discord.Interaction[Any], date: DateText | None = None
+    ) -> None:
         await respond(interaction, self.awards_reply(date))

@@ -12,6 +12,7 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import board as board_embeds
 from etl_duck.bot.embeds import session as session_embeds
+from etl_duck.bot.options import DateText, MonthText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
@@ -88,7 +89,7 @@ class SessionsCog(commands.Cog, name="Sessions"):
     )
     @app_commands.autocomplete(date=ac.session_dates)
     async def session(
-        self, interaction: discord.Interaction[Any], date: str, view: SessionView = "summary"
+        self, interaction: discord.Interaction[Any], date: DateText, view: SessionView = "summary"
     ) -> None:
         await respond(interaction, self._session(date, view))
 
@@ -96,7 +97,7 @@ class SessionsCog(commands.Cog, name="Sessions"):
     @app_commands.describe(month="Only this month, YYYY-MM")
     @app_commands.autocomplete(month=ac.months)
     async def sessions(
-        self, interaction: discord.Interaction[Any], month: str | None = None
+        self, interaction: discord.Interaction[Any], month: MonthText | None = None
     ) -> None:
         async def work() -> Reply:
             await ensure_data(self.bot)

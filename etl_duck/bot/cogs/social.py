@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import social as embeds
+from etl_duck.bot.options import MapText, PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.query.stats import SessionReport
@@ -59,7 +60,7 @@ class SocialCog(commands.Cog, name="Social"):
     @app_commands.describe(player="Name or GUID (default: your linked player)")
     @app_commands.autocomplete(player=ac.players)
     async def teammates(
-        self, interaction: discord.Interaction[Any], player: str | None = None
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
         user = interaction.user
         await respond(
@@ -71,14 +72,16 @@ class SocialCog(commands.Cog, name="Social"):
     @app_commands.command(name="lineups", description="Recurring rosters against each other")
     @app_commands.describe(window="all (default), season, month, week or FROM..TO")
     @app_commands.autocomplete(window=ac.windows)
-    async def lineups(self, interaction: discord.Interaction[Any], window: str = "all") -> None:
+    async def lineups(
+        self, interaction: discord.Interaction[Any], window: WindowText = "all"
+    ) -> None:
         await respond(interaction, self.lineups_reply(window))
 
     @app_commands.command(name="rivals", description="Nemesis, easiest prey, K/D per opponent")
     @app_commands.describe(player="Name or GUID (default: your linked player)")
     @app_commands.autocomplete(player=ac.players)
     async def rivals(
-        self, interaction: discord.Interaction[Any], player: str | None = None
+        self, interaction: discord.Interaction[Any], player: PlayerText | None = None
     ) -> None:
         user = interaction.user
         await respond(
@@ -105,7 +108,9 @@ class RecordsCog(commands.Cog, name="Records"):
 
     @app_commands.command(name="records", description="Map and all-time records")
     @app_commands.describe(map="Only this map (default: every map)")
-    async def records(self, interaction: discord.Interaction[Any], map: str | None = None) -> None:
+    async def records(
+        self, interaction: discord.Interaction[Any], map: MapText | None = None
+    ) -> None:
         await respond(interaction, self.records_reply(interaction.user.id, map))
 
     # ------------------------------------------------------------------ announcements

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, duration, esc, fit_table, num
+from etl_duck.bot.format import cell, code, duration, esc, fit_table, num
 from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
@@ -197,6 +197,6 @@ def map_post(
 def backlog_post(count: int, first: str, last: str) -> discord.Embed:
     return discord.Embed(
         title=f"{count} rounds ingested",
-        description=f"A backlog from `{first}` to `{last}`; use /last_session for the summary.",
+        description=f"A backlog from {code(first)} to {code(last)}; use /last_session for the summary.",
         colour=COLOUR,
     )

@@ -91,12 +91,15 @@ def top(rep: SessionReport) -> discord.Embed:
     return embed
 
 
-def _outcome(m: dict[str, Any]) -> str:
+def _outcome(m: dict[str, Any], *, in_code: bool = False) -> str:
+    """The winner and the outcome; ``in_code``: for a code-block table, where Markdown is off
+    (an escape would show its backslash), so the name is as typed, backticks replaced."""
     winner = m.get("winner")
     outcome = m.get("outcome") or "—"
     if winner:
         name = m.get("team_a") if winner == "A" else m.get("team_b")
-        return f"{esc(name or 'Team ' + str(winner))}: {outcome}"
+        name = name or f"Team {winner}"
+        return f"{cell(name, 24) if in_code else esc(name)}: {outcome}"
     return str(outcome)
 
 
@@ -104,7 +107,7 @@ def maps(rep: SessionReport) -> discord.Embed:
     embed = _base(rep, "maps")
     rows = [
         [cell(m["map_name"], 18), duration(m.get("play_time_s")), num(m.get("kills")),
-         _outcome(m)]
+         _outcome(m, in_code=True)]
         for m in rep.maps.iter_rows(named=True)
     ]  # fmt: skip
     embed.description = fit_table(

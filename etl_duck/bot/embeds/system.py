@@ -6,7 +6,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.bot.format import esc, num
+from etl_duck.bot.format import code, esc, num
 from etl_duck.query.cache import CacheStats
 
 COLOUR = discord.Colour.dark_grey()
@@ -33,14 +33,14 @@ def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
     problems = (
         (
             "Quarantined files",
-            [f"`{esc(n)}`: {esc(r)}" for n, r in (info.get("quarantined") or {}).items()],
+            [f"{code(n)}: {esc(r)}" for n, r in (info.get("quarantined") or {}).items()],
         ),
         (
             "Version conflicts",
-            [f"`{esc(k)}`: {esc(r)}" for k, r in (info.get("conflicts") or {}).items()],
+            [f"{code(k)}: {esc(r)}" for k, r in (info.get("conflicts") or {}).items()],
         ),
         ("Rejected lines", [esc(line) for line in info.get("rejected") or []]),
-        ("Partial files (awaiting the rest)", [f"`{esc(n)}`" for n in info.get("partial") or []]),
+        ("Partial files (awaiting the rest)", [code(n) for n in info.get("partial") or []]),
     )
     for title, lines in problems:
         if lines:
@@ -74,7 +74,7 @@ def cache(stats: CacheStats, version: int, timings: dict[str, list[float]]) -> d
     if slow:
         embed.add_field(
             name="Slowest queries (max ms)",
-            value="\n".join(f"`{n}` {ms:.1f}" for n, ms in slow),
+            value="\n".join(f"{code(n)} {ms:.1f}" for n, ms in slow),
             inline=False,
         )
     return embed
