@@ -153,10 +153,12 @@ def side_reads(
     quick: bool = False,
     kills_min_games: int | None = None,
     dpm_min_games: int | None = None,
+    bot_memory: dict[str, Any] | None = None,
     progress: Callable[[str], None] = log,
 ) -> dict[str, Any]:
     """The side-by-side with PostgreSQL and the lake/query targets, reading ``data`` only
-    (a copy of the prepared lake); :func:`side_writes` does the parts that commit."""
+    (a copy of the prepared lake); :func:`side_writes` does the parts that commit.
+    ``bot_memory``: the cost-flat benchmark's bot-like process (else one is run here)."""
     from benchmarks import bench_query
     from benchmarks import pg_baseline as pgb
     from benchmarks.botqueries import pick_player
@@ -174,7 +176,7 @@ def side_reads(
     out["dataset"] = {
         "label": prep.label,
         "history_files": prep.history_files,
-        "backlog_files": BACKLOG_FILES,
+        "backlog_files": len(ds.backlog),
         "generate_s": 0.0,
     }
     out["ingest_history"] = _ingest_history(prep)
@@ -186,7 +188,17 @@ def side_reads(
     out["lake"] = {
         k: status.get(k) for k in ("rounds", "counted_rounds", "player_rounds", "players")
     }
-    out["rss_probe"] = run_json_subprocess(["benchmarks.bench_query", "rss", str(data)])
+    if bot_memory is not None:  # the cost-flat benchmark's bot-like process, same lake
+        out["rss_probe"] = {
+            "after_import": bot_memory["after_import"]["rss"],
+            "after_load": bot_memory["after_warm"]["rss"],
+            "load_s": bot_memory["warm_s"],
+            "after_queries": bot_memory["after_queries"]["rss"],
+            "peak": bot_memory["after_queries"]["peak_rss"],
+            "pss_after_queries": bot_memory["after_queries"]["pss"],
+        }
+    else:
+        out["rss_probe"] = run_json_subprocess(["benchmarks.bench_query", "rss", str(data)])
     progress(f"  bot-like process RSS {out['rss_probe']['after_queries']:.0f} MiB")
 
     ctx = pick_player(stats)
@@ -290,7 +302,7 @@ def side_writes(
     *,
     progress: Callable[[str], None] = log,
 ) -> None:
-    """The parts of the side-by-side that commit into ``data``: the 100-file backlog and
+    """The parts of the side-by-side that commit into ``data``: the backlog (100 files) and
     a late file (``ds`` from :func:`dataset_from`, after the flat benchmark's files)."""
     from benchmarks import bench_ingest
     from etl_duck.query.stats import Stats
@@ -682,8 +694,8 @@ def _section_size(size: dict[str, Any]) -> list[str]:
         )
     r = size["rss_probe"]
     L.append(
-        f"- Bot-like process (fresh interpreter, `Stats` over this lake, warm() + "
-        f"leaderboards + last session + a card): RSS {r['after_import']:.0f} MiB after "
+        f"- Bot-like process (fresh interpreter, `Stats` over this lake, warm() + the usual "
+        f"questions{' and charts, with discord.py and the cogs imported' if 'pss_after_queries' in r else ''}): RSS {r['after_import']:.0f} MiB after "
         f"imports, {r['after_load']:.0f} MiB with the serving tables loaded "
         f"({r['load_s']:.2f} s), {r['after_queries']:.0f} MiB after the queries, peak "
         f"{r['peak']:.0f} MiB."
@@ -1116,6 +1128,11 @@ def _code_key(args: argparse.Namespace) -> str:
     return _hash_paths(("etl_duck", "queries", "benchmarks"), opts)
 
 
+def _get_bot_memory(out: dict[str, Any]) -> dict[str, Any] | None:
+    got = out.get("flat_reads", {}).get("bot_memory")
+    return got if isinstance(got, dict) else None
+
+
 def measure_size(
     days: int,
     args: argparse.Namespace,
@@ -1151,12 +1168,14 @@ def measure_size(
             log(f"{prep.label}: cost-flat benchmark, reads")
             out["flat_reads"] = bench_flat.read_phase(prep, data, opts, log)
             offset = opts.files_needed() + (1 if opts.profile else 0)
-        ds = dataset_from(prep, offset) if side else None
+        backlog = 20 if args.quick else BACKLOG_FILES
+        ds = dataset_from(prep, offset, backlog) if side else None
         if ds is not None:
             log(f"{prep.label}: side by side (PostgreSQL: {use_pg})")
             out["side"] = side_reads(
                 prep, data, ds, use_pg=use_pg, quick=args.quick,
                 kills_min_games=kmin, dpm_min_games=dmin,
+                bot_memory=_get_bot_memory(out),
             )  # fmt: skip
         if calibrate:
             player = (
