@@ -60,6 +60,7 @@ class FlatOptions:
     min_stream: int = 20  # one-file commits at least
     visible_reps: int = 20
     burst: int = 40
+    syscall_commits: int = 3  # commits traced with strace -c
     settle_s: float = 5.0  # after the burst: expired snapshots' detached deletion
     profile: bool = True
     bot_memory: bool = True
@@ -88,6 +89,7 @@ class FlatOptions:
             min_stream=8,
             visible_reps=1,
             burst=3,
+            syscall_commits=1,
             settle_s=0.5,
             profile=False,
         )
@@ -96,7 +98,10 @@ class FlatOptions:
         return max(self.min_stream, self.after_commit_reps * sum(q.headline for q in QUERIES))
 
     def files_needed(self) -> int:
-        return self.stream_length() + self.visible_reps + 1 + self.burst + 1
+        return (
+            self.stream_length() + self.visible_reps + self.syscall_commits + self.burst
+            + (1 if self.profile else 0)
+        )  # fmt: skip
 
 
 def timing(samples: list[float]) -> dict[str, Any]:
@@ -348,10 +353,13 @@ SYSCALLS_OF_INTEREST = (
 )  # fmt: skip
 
 
-def commit_syscalls(data: Path, f: NextFile) -> dict[str, Any]:
-    """Syscalls of ONE one-file commit: ``strace -c -f`` attached to a process that has
-    already imported everything, for the ingest call alone."""
+def commit_syscalls(data: Path, files: list[NextFile]) -> dict[str, Any]:
+    """Syscalls of one-file commits, one ``strace -c -f`` per commit, attached to a process
+    that has already imported everything, for the ingest call alone. A commit's work can
+    depend on what earlier commits left (a spare snapshot folder, say), so several commits
+    are traced: per syscall the median and the largest count, and every commit's table."""
     import shutil
+    import statistics
 
     if shutil.which("strace") is None:
         return {"skipped": "strace is not installed"}
@@ -364,23 +372,29 @@ def commit_syscalls(data: Path, f: NextFile) -> dict[str, Any]:
     )
     assert child.stdin is not None and child.stdout is not None
     out_file = data.parent / f"strace-{os.getpid()}.txt"
+    tables: list[dict[str, dict[str, Any]]] = []
+    ingest_ms: list[float] = []
     tracer = None
     try:
         json.loads(child.stdout.readline())
-        tracer = subprocess.Popen(
-            ["strace", "-c", "-f", "-o", str(out_file), "-p", str(child.pid)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert tracer.stderr is not None
-        tracer.stderr.readline()  # "Process N attached with M threads"
-        time.sleep(0.2)
-        child.stdin.write(str(f.path) + "\n")
-        child.stdin.flush()
-        done = json.loads(child.stdout.readline())
-        tracer.send_signal(signal.SIGINT)
-        tracer.wait(timeout=30)
-        table = _parse_strace(out_file.read_text()) if out_file.exists() else {}
+        for f in files:
+            tracer = subprocess.Popen(
+                ["strace", "-c", "-f", "-o", str(out_file), "-p", str(child.pid)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert tracer.stderr is not None
+            tracer.stderr.readline()  # "Process N attached with M threads"
+            time.sleep(0.2)
+            child.stdin.write(str(f.path) + "\n")
+            child.stdin.flush()
+            done = json.loads(child.stdout.readline())
+            ingest_ms.append(done["ingest_ms"])
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=30)
+            tracer = None
+            tables.append(_parse_strace(out_file.read_text()) if out_file.exists() else {})
+            out_file.unlink(missing_ok=True)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return {"skipped": f"strace failed: {type(exc).__name__}: {exc}"}
     finally:
@@ -389,18 +403,21 @@ def commit_syscalls(data: Path, f: NextFile) -> dict[str, Any]:
         child.stdin.close()
         child.wait(timeout=60)
         out_file.unlink(missing_ok=True)
-    if not table:
+    if not tables or not all(tables):
         return {"skipped": "strace produced no summary (ptrace not permitted?)"}
+
+    def counts(t: dict[str, dict[str, Any]]) -> dict[str, int]:
+        return {k: int(t[k]["calls"]) for k in SYSCALLS_OF_INTEREST if k in t}
+
+    per_commit = [counts(t) for t in tables]
+    names = sorted({k for c in per_commit for k in c}, key=SYSCALLS_OF_INTEREST.index)
     return {
-        "ingest_ms_traced": done["ingest_ms"],
-        "total_calls": sum(v["calls"] for v in table.values()),
-        "calls": {k: table[k]["calls"] for k in SYSCALLS_OF_INTEREST if k in table},
-        "errors": {
-            k: table[k]["errors"] for k in SYSCALLS_OF_INTEREST if table.get(k, {}).get("errors")
-        },
-        "top": sorted(({"syscall": k, **v} for k, v in table.items()), key=lambda r: -r["calls"])[
-            :15
-        ],
+        "commits": len(tables),
+        "ingest_ms_traced": ingest_ms,
+        "total_calls": statistics.median(sum(v["calls"] for v in t.values()) for t in tables),
+        "calls": {k: statistics.median(c.get(k, 0) for c in per_commit) for k in names},
+        "max_calls": {k: max(c.get(k, 0) for c in per_commit) for k in names},
+        "per_commit": per_commit,
     }
 
 
@@ -502,7 +519,7 @@ def write_phase(
 ) -> tuple[dict[str, Any], int]:
     """Every measurement that commits into ``data``; returns (results, files used)."""
     files = prep.next_files
-    need = opts.files_needed() + (1 if opts.profile else 0)
+    need = opts.files_needed()
     if len(files) < need:
         raise RuntimeError(f"{prep.label}: {len(files)} new files, {need} needed")
     i = 0
@@ -519,7 +536,7 @@ def write_phase(
     progress(f"  {prep.label}: new file → visible (`etl-duck ingest FILE` + reader process)")
     out["visibility"] = visibility(data, take(opts.visible_reps), progress)
     progress(f"  {prep.label}: syscalls of one commit (strace -c)")
-    out["syscalls"] = commit_syscalls(data, take(1)[0])
+    out["syscalls"] = commit_syscalls(data, take(opts.syscall_commits))
     if opts.profile:
         out["commit_profile"] = profile_commit(data, take(1)[0])
     progress(f"  {prep.label}: burst of {opts.burst} quick commits (disk)")

@@ -1167,7 +1167,7 @@ def measure_size(
         if not args.no_flat:
             log(f"{prep.label}: cost-flat benchmark, reads")
             out["flat_reads"] = bench_flat.read_phase(prep, data, opts, log)
-            offset = opts.files_needed() + (1 if opts.profile else 0)
+            offset = opts.files_needed()
         backlog = 20 if args.quick else BACKLOG_FILES
         ds = dataset_from(prep, offset, backlog) if side else None
         if ds is not None:
