@@ -50,9 +50,14 @@ $(VENV)/.spark-stamp: $(STAMP)
 test-spark: $(VENV)/.spark-stamp
 	$(BIN)/python -m pytest --spark tests/test_spark.py
 
-## bench: the benchmarks at the reduced default size (FULL=1 for 10 years)
+## bench: the benchmarks (README "Benchmarks"): default 1 year, fewer repetitions (fast);
+## FULL=1: 1 and 10 years; YEARS=1,10,30 or SIZE=30: any sizes (full repetitions);
+## WORK=DIR: cache of generated files and lakes (default benchmarks/_work, reused by reruns);
+## BENCH_ARGS: more options (--resume, --rebuild, --no-pg, --no-side-by-side, …)
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run $(if $(FULL),--full,)
+	$(BIN)/python -m benchmarks.run $(if $(FULL),--full,) \
+		$(if $(YEARS),--years $(YEARS),$(if $(SIZE),--years $(SIZE),)) \
+		$(if $(WORK),--work $(WORK),) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

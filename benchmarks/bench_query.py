@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from benchmarks.common import Timing, measure, time_ms
+from benchmarks.procmem import sched_ms
 from etl_duck.query.aio import AsyncStats
 from etl_duck.query.stats import Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, Window
@@ -222,6 +223,10 @@ class OpResult:
     pg_idx: Timing | None = None
     etl_miss: Timing | None = None
     etl_hit: Timing | None = None
+    # medians per call of (time on a CPU, time waiting in the run queue), ms: the PostgreSQL
+    # backend's and this process's (every thread); see benchmarks.procmem.sched_ms
+    pg_idx_sched: dict[str, float] | None = None
+    etl_miss_sched: dict[str, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -242,6 +247,13 @@ class OpResult:
             "etl_miss": d(self.etl_miss),
             "etl_hit": d(self.etl_hit),
             "ratio": self.ratio,
+            "pg_idx_sched": self.pg_idx_sched,
+            "etl_miss_sched": self.etl_miss_sched,
+            "cpu_ratio": (
+                self.pg_idx_sched["cpu_ms"] / self.etl_miss_sched["cpu_ms"]
+                if self.pg_idx_sched and self.etl_miss_sched and self.etl_miss_sched["cpu_ms"]
+                else None
+            ),
         }
 
 
@@ -369,13 +381,17 @@ def side_by_side(
     for spec, res in zip(specs, results, strict=True):
         pg_fn: Callable[[], Any] | None = None
         conn = None
+        backend = 0
         if srv is not None and make_original is not None and spec.pg is not None:
             if restart:
                 srv.restart()
             conn = srv.connect()
+            backend = int(conn.info.backend_pid)
             pg_fn = spec.pg(make_original(conn))
         try:
             pg_t, etl_t = Timing(), Timing()
+            pg_s: list[tuple[float, float]] = []
+            etl_s: list[tuple[float, float]] = []
             if pg_fn is not None:
                 pg_t.first, _ = time_ms(pg_fn)
             clear()
@@ -383,18 +399,26 @@ def side_by_side(
             spent = 0.0
             for i in range(reps):
                 if pg_fn is not None:
+                    s0 = sched_ms(backend)
                     ms, _ = time_ms(pg_fn)
+                    s1 = sched_ms(backend)
                     pg_t.samples.append(ms)
+                    pg_s.append((s1[0] - s0[0], s1[1] - s0[1]))
                     spent += ms / 1000
                 clear()
+                s0 = sched_ms()
                 ms, _ = time_ms(spec.etl)
+                s1 = sched_ms()
                 etl_t.samples.append(ms)
+                etl_s.append((s1[0] - s0[0], s1[1] - s0[1]))
                 spent += ms / 1000
                 if i + 1 >= min_reps and spent > budget_s:
                     break
             res.etl_miss = etl_t
+            res.etl_miss_sched = _sched_medians(etl_s)
             if pg_fn is not None:
                 res.pg_idx = pg_t
+                res.pg_idx_sched = _sched_medians(pg_s)
         finally:
             if conn is not None:
                 conn.close()
@@ -406,6 +430,15 @@ def side_by_side(
             f"hit {res.etl_hit.median * 1000:7.1f} µs  {spec.key}"
         )
     return results, facts
+
+
+def _sched_medians(samples: list[tuple[float, float]]) -> dict[str, float]:
+    import statistics
+
+    return {
+        "cpu_ms": statistics.median(c for c, _ in samples),
+        "runqueue_ms": statistics.median(w for _, w in samples),
+    }
 
 
 # --------------------------------------------------------------------------- lake / serving

@@ -128,12 +128,16 @@ def _user_exists(name: str) -> bool:
 class PgServer:
     """A throw-away PostgreSQL server: temp folder, unix socket only, default config."""
 
-    def __init__(self, bin_dir: Path | None = None, port: int = 54329) -> None:
+    def __init__(
+        self, bin_dir: Path | None = None, port: int = 54329, settings: dict[str, str] | None = None
+    ) -> None:
         found = bin_dir or find_pg_bin()
         if found is None:
             raise PgNotAvailable(INSTALL_HINT)
         self.bin = found
         self.port = port
+        #: server settings on the command line (``-c name=value``); none: the defaults
+        self.extra = dict(settings or {})
         self.tmp: Path | None = None
         self._as_user: list[str] = []
         self._running = False
@@ -189,6 +193,7 @@ class PgServer:
     def _pg_ctl_start(self) -> None:
         assert self.tmp is not None
         opts = f"-c listen_addresses='' -k {self.tmp} -p {self.port}"
+        opts += "".join(f" -c {k}={v}" for k, v in self.extra.items())
         self._run(
             [
                 str(self.bin / "pg_ctl"),
@@ -206,10 +211,13 @@ class PgServer:
         )
         self._running = True
 
-    def restart(self) -> None:
-        """Fast stop + start: cold shared buffers and backend caches (OS cache stays)."""
+    def restart(self, settings: dict[str, str] | None = None) -> None:
+        """Fast stop + start: cold shared buffers and backend caches (OS cache stays).
+        ``settings``: start with these server settings instead (None: keep them)."""
         self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
         self._running = False
+        if settings is not None:
+            self.extra = dict(settings)
         self._pg_ctl_start()
 
     def stop(self) -> None:
@@ -288,6 +296,8 @@ class PgServer:
             "effective_cache_size",
             "max_parallel_workers_per_gather",
             "jit",
+            "jit_above_cost",
+            "random_page_cost",
             "synchronous_commit",
             "lc_collate",
         )
