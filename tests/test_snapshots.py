@@ -34,12 +34,14 @@ def _snapshots(data_dir: Path) -> list[str]:
     return sorted(p.name for p in (data_dir / ".lake").iterdir() if p.name[1:].isdigit())
 
 
-def test_documented_readers_never_mix_two_commits(data_dir: Path, tmp_path: Path) -> None:
-    """README's way (``etl_duck.snapshot_path``) with DuckDB and Polars globs, while 12
-    commits land: every read equals the row count of one committed version."""
+def test_documented_readers_never_mix_two_commits(
+    data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """README's way (``etl_duck.snapshot_path``) with DuckDB and Polars globs, while 7
+    commits land (24 with --runslow): every read equals the row count of one version."""
     ingest_paths(data_dir, REAL_FILES[:6])
     batches = []
-    for i in range(12):
+    for i in range(24 if request.config.getoption("--runslow") else 7):
         d = tmp_path / f"b{i}"
         d.mkdir()
         day = 1 + i % 28
@@ -102,7 +104,7 @@ def test_old_snapshots_go_at_once_unless_a_reader_holds_them(data_dir: Path) -> 
     for i in range(6, 30, 6):
         ingest_paths(data_dir, REAL_FILES[i : i + 6])
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(_snapshots(data_dir)) > 3:
+    while time.monotonic() < deadline and len(_snapshots(data_dir)) > 4:
         time.sleep(0.05)  # the detached rm -rf finishes on its own
     # the current one, the one before it, the spare the next commit builds in, and the one
     # a reader holds
@@ -252,14 +254,14 @@ def test_a_full_disk_is_one_sentence_and_the_lake_is_unchanged(
 
 
 def test_status_answers_from_one_snapshot_while_commits_land(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Every number of one status answer belongs to one version (before: 7 of 1,546 reads
     during commits mixed two, e.g. rounds of v22 and files of v23)."""
     from etl_duck.query.stats import Stats
 
     files = [header_only_round(tmp_path, f"2026-07-{1 + i % 28:02d}-2{i % 3}0000", tag=str(i))
-             for i in range(30)]  # fmt: skip
+             for i in range(30 if request.config.getoption("--runslow") else 14)]  # fmt: skip
     ingest_paths(data_dir, files[:1])
     stats = Stats(data_dir)
     stop = threading.Event()

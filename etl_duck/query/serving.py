@@ -395,11 +395,8 @@ def query_polars(
 
     if "pyarrow" not in sys.modules:
         return pl.DataFrame(cur.sql(text, params=dict(params)))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        table = cur.execute(text, params).to_arrow_table()
+    # a relation's Arrow output, not a DB-API result's (that one copies the rows again)
+    table = cur.sql(text, params=dict(params)).to_arrow_table()
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return df
