@@ -191,7 +191,9 @@ def goal_rows(run: dict[str, Any]) -> list[Row]:
             limit=G_BOT_MIB),
         lambda s: _get(s, "flat_reads", "bot_memory", "after_queries", "rss"),
         lambda s: (f"{mib(_get(s, 'flat_reads', 'bot_memory', 'after_queries', 'rss'))} / "
-                   f"{mib(_get(s, 'flat_reads', 'bot_memory', 'after_queries', 'pss'))}"))  # fmt: skip
+                   f"{mib(_get(s, 'flat_reads', 'bot_memory', 'after_queries', 'pss'))}"
+                   + (f" (+ chart worker {mib(cw['rss'])} / {mib(cw['pss'])})"
+                      if (cw := _get(s, 'flat_reads', 'bot_memory', 'chart_worker')) else "")))  # fmt: skip
     add(Row("cold start → first leaderboard (spawn → answer), p50",
             f"≤ {G_COLD_START_MS:g} ms at 10 y", (TEN,), limit=G_COLD_START_MS),
         lambda s: _med(s, "flat_reads", "cold_start", "spawn_to_answer"))  # fmt: skip
@@ -528,10 +530,16 @@ def section(run: dict[str, Any]) -> str:
             L.append(
                 "Bot-like process, RSS / PSS MiB: "
                 f"after imports {mib(bm['after_import']['rss'])} / "
-                f"{mib(bm['after_import']['pss'])}, after `warm()` + chart warm-up "
+                f"{mib(bm['after_import']['pss'])}, after `warm()` + starting the chart worker "
                 f"{mib(bm['after_warm']['rss'])} / {mib(bm['after_warm']['pss'])}, after the "
                 f"queries and {bm['charts']} charts {mib(bm['after_queries']['rss'])} / "
                 f"{mib(bm['after_queries']['pss'])} (peak {mib(bm['after_queries']['peak_rss'])})."
+                + (
+                    f" Its chart worker process (matplotlib): {mib(cw['rss'])} / "
+                    f"{mib(cw['pss'])} (peak {mib(cw['peak_rss'])})."
+                    if (cw := bm.get("chart_worker"))
+                    else ""
+                )
             )
             L.append("")
     L += profiles(sizes)

@@ -74,6 +74,8 @@ def test_every_question_measured_in_every_way(run: dict[str, Any]) -> None:
     assert all(rows > 0 for rows in reads["cold_start"]["rows"])
     bot = reads["bot_memory"]
     assert bot["queries"] == [q.key for q in QUERIES] and bot["charts"] == 4
+    # the charts were drawn in the chart worker, as the bot draws them: not in the process
+    assert bot["chart_worker"]["rss"] > 0 and bot["matplotlib_in_bot"] is False
     assert bot["after_queries"]["pss"] > 0 and bot["after_queries"]["rss"] >= bot["start"]["rss"]
 
 

@@ -239,6 +239,23 @@ def test_record_events_equal_reading_every_round(
     assert rec.round_record_events(rounds, bests) == _all_rows_events(rounds, bests)
 
 
+def test_a_players_bests_from_his_own_rows_equal_the_social_index(
+    synthetic_lake: tuple[Path, Truth],
+) -> None:
+    """/player reads one player's rows (no index over everyone's history): the same bests
+    as filtering the social index, for every player, with the session of each best."""
+    stats = Stats(synthetic_lake[0], min_rounds=1)
+    idx = stats.social()
+    guids = idx.bests["guid"].unique().sort().to_list()
+    assert len(guids) > 10
+    kinds = set()
+    for guid in guids:
+        _, _, mine = stats.personal_bests(guid)
+        assert mine == rec.personal_bests(idx.bests, idx.sessions, guid), guid
+        kinds |= {b["kind"] for b in mine}
+    assert kinds >= {"round_kills", "round_dpm", "round_damage", "session_kills"}
+
+
 def test_milestones_are_crossed_once_in_the_right_session() -> None:
     from datetime import date, datetime
 

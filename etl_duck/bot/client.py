@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from etl_duck.bot.chartworker import ChartWorker, shared
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.protocols import FetcherLike
 from etl_duck.bot.respond import APOLOGY
@@ -61,6 +62,7 @@ class EtlDuckBot(commands.Bot):
         fetcher: FetcherLike | None = None,
         ingestor: Ingestor | None = None,
         cache: QueryCache | None = None,
+        chart_worker: ChartWorker | None = None,
         clock: Callable[[], float] = time.monotonic,
         sync_commands: bool = True,
     ) -> None:
@@ -78,6 +80,8 @@ class EtlDuckBot(commands.Bot):
         self.state = state or BotState.in_data_dir(settings.data_dir)
         self.fetcher = fetcher
         self.ingestor = ingestor
+        # charts are drawn in a process of their own: matplotlib stays out of the bot's
+        self.chart_worker = chart_worker or shared()
         self.clock = clock
         self.sync_commands = sync_commands
         self.fetch_state = FetchState(configured=fetcher is not None)
@@ -108,13 +112,12 @@ class EtlDuckBot(commands.Bot):
 
     async def prepare(self) -> None:
         """Pay one-time costs before the first command: fill the serving tables and the
-        cache, load chart fonts, then freeze the start-up objects out of the GC's view
-        (a full collection over discord.py + matplotlib would pause every thread)."""
-        from etl_duck import charts
-
+        cache, start the chart worker (its fonts load there), then freeze the start-up
+        objects out of the GC's view (a full collection over discord.py would pause every
+        thread)."""
         try:
             await self.stats.warm()
-            await asyncio.to_thread(charts.warm_up)
+            await asyncio.to_thread(self.chart_worker.warm_up)
         except Exception:  # commands still work (and report the problem) without it
             log.exception("warming up failed")
         gc.collect()

@@ -47,7 +47,7 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
             await before_chart()
             png = await stats.cached(
                 ("chart.board", metric.key, w, BOARD_LIMIT),
-                lambda: charts.leaderboard_png(top, label),
+                lambda: self.bot.chart_worker.render(charts.leaderboard_png, top, label),
                 (w.date_from, w.date_to),
             )
             files.append((CHART_PNG, png))

@@ -90,7 +90,7 @@ class PlayersCog(commands.Cog, name="Players"):
         await before_chart()
         png = await stats.cached(
             ("chart.radar", tuple(rows["guid"].to_list()), w),
-            lambda: charts.compare_radar_png(rows, metrics),
+            lambda: self.bot.chart_worker.render(charts.compare_radar_png, rows, metrics),
             (w.date_from, w.date_to),
         )
         embed = player_embeds.compare(rows, w.label, RADAR_PNG)

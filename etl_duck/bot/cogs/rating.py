@@ -100,7 +100,9 @@ class RatingCog(commands.Cog, name="Rating"):
             await before_chart()
             png = await self.bot.stats.cached(
                 ("chart.rating", card.guid),
-                lambda: charts.rating_history_png(card.history, card.name),
+                lambda: self.bot.chart_worker.render(
+                    charts.rating_history_png, card.history, card.name
+                ),
             )
             files.append((CHART_PNG, png))
         embed = embeds.player_rating(card, brier, scored, CHART_PNG if files else None)

@@ -28,16 +28,20 @@ TIMELINE_PNG = "dpm_timeline.png"
 
 
 async def session_charts(bot: EtlDuckBot, rep: SessionReport) -> tuple[bytes, bytes]:
-    """Both session charts, rendered in a worker thread and cached per lake version."""
+    """Both session charts, drawn by the chart worker and cached per lake version."""
     # the key names the report's content too: a chart is never cached for a stale report
     ident = (rep.session_id, rep.end_time, rep.rounds.height)
     await before_chart()
     day = (rep.session_date, rep.session_date)
     overview = await bot.stats.cached(
-        ("chart.overview", *ident), lambda: charts.session_overview_png(rep), day
+        ("chart.overview", *ident),
+        lambda: bot.chart_worker.render(charts.session_overview_png, rep),
+        day,
     )
     timeline = await bot.stats.cached(
-        ("chart.timeline", *ident), lambda: charts.dpm_timeline_png(rep), day
+        ("chart.timeline", *ident),
+        lambda: bot.chart_worker.render(charts.dpm_timeline_png, rep),
+        day,
     )
     return overview, timeline
 
