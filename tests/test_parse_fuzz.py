@@ -6,18 +6,20 @@ Size: ``--fuzz-mutants N``; 400 by default, 100,000 with ``--runslow``.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from etl_duck.domain.endstats import parse_endstats
 from etl_duck.domain.parse import INTERNAL_ERROR, ParseError, parse_bytes, parse_head
 from etl_duck.domain.sessions import group_sessions
 from etl_duck.ingest.build import build_partition, round_time
 from etl_duck.ingest.options import IngestOptions
 from etl_duck.lake.schemas import SCHEMAS
-from tests.conftest import REAL
+from tests.conftest import REAL, SHARED
 
 #: values a broken or hostile writer could put in any numeric field
 EXTREMES = [
@@ -130,6 +132,33 @@ def test_mutants_of_real_files_parse_and_store_or_raise_parse_error(mutants: int
     run_fuzz(mutants, seed=12, check=check)
     # the mutator must exercise all three outcomes, or it tests nothing
     assert all(v > mutants // 50 for v in outcomes.values()), outcomes
+
+
+def test_mutants_of_endstats_files_parse_or_raise_parse_error(mutants: int) -> None:
+    """Endstats files (a parser of their own) too: a mutant parses into values their
+    columns hold, or raises ParseError — a 5,000-digit count used to raise ValueError,
+    which stopped every later ingest."""
+    files = [(p.name, p.read_bytes()) for p in sorted((SHARED / "fixtures" / "endstats").glob("*.txt"))]  # fmt: skip
+    assert files
+    rng = random.Random(13)
+    outcomes = {"parsed": 0, "rejected file": 0}
+    for _ in range(mutants * 2):  # an endstats file parses in microseconds
+        name, data = rng.choice(files)
+        mutant = mutate(rng, data)
+        try:
+            es = parse_endstats(mutant, name)
+        except ParseError as exc:
+            assert INTERNAL_ERROR not in exc.reason, exc  # a parser bug, not bad input
+            outcomes["rejected file"] += 1
+            continue
+        except Exception as exc:  # pragma: no cover - what the test is for
+            raise AssertionError(f"{type(exc).__name__} escaped the parser: {exc}") from exc
+        outcomes["parsed"] += 1
+        for v in es.versus:
+            assert 0 <= v.kills <= 2**31 - 1 and 0 <= v.deaths <= 2**31 - 1, v
+        for a in es.awards:
+            assert a.value is None or math.isfinite(a.value), a
+    assert outcomes["parsed"] > mutants, outcomes  # most mutants still parse
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,24 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _flags_take_no_value() -> None:
+    """Typer's help shows every flag (``--help``, ``--json``, ``--full``) as ``<bool>``,
+    which reads as "takes a value" (``--json true`` then fails): a flag shows no type."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
+
 class State:
     data_dir: Path = Path("data")
     verbose: bool = False

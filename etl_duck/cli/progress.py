@@ -67,8 +67,6 @@ class PhaseProgress:
             return
         now = time.monotonic()
         if phase != self._phase or now - self._last_line >= LINE_EVERY_S or done == total:
-            if phase == self._phase and done == total and now - self._last_line < 0.5:
-                return
             self._phase, self._last_line = phase, now
             share = f" ({100 * done / total:.0f} %)" if total else ""
             err_console.print(

@@ -150,6 +150,8 @@ def run_jobs(
     if workers == 0:
         # processes pay off for backfills; small batches stay in-process (no spawn cost)
         workers = min(os.cpu_count() or 1, 4) if files > 1500 else 1
+    if progress is not None and jobs:
+        progress("building partitions", 0, files)  # the phase shows from its start
     if workers <= 1 or len(jobs) < 2:
         out = [build_chunk(jobs)] if jobs else []
         if progress is not None and jobs:

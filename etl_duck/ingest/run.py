@@ -238,7 +238,7 @@ def _ingest_locked(
             )
             for d, ss in sorted(by_date.items())
         ]
-        chunks = run_jobs(jobs, opts.workers)
+        chunks = run_jobs(jobs, opts.workers, progress)
         failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
         if not failed:
             break
@@ -302,6 +302,8 @@ def _ingest_locked(
         return report
 
     # 5. state + serving (only the year shards that change) + commit
+    if progress is not None:
+        progress("committing", 0, 1)
     everything = rebuild or legacy or resettle
     state = {
         "files": changed_shards(
@@ -356,6 +358,8 @@ def _ingest_locked(
         changes, state, serving, options=opts.fingerprint(), base=manifest, fresh=rebuild
     )
     raw.clear_pending()
+    if progress is not None:
+        progress("committing", 1, 1)
     # old snapshots go in the background: deleting one is ~5k directories, and no
     # reader or writer waits for it (an interrupted deletion is finished next time)
     gc.expire_snapshots(lake.snapshots, lake.snapshots / f"v{committed.version:08d}")
