@@ -310,7 +310,8 @@ def test_ingest_and_rebuild_show_every_phase_without_a_terminal(
     each ending at its total, never one "reading files 0 %" line and then silence."""
     data = tmp_path / "data"
     files = sorted(REAL.glob("*.txt"))[:12]
-    for args in (("ingest", *files), ("rebuild",)):
+    runs: list[tuple[str | Path, ...]] = [("ingest", *files), ("rebuild",)]
+    for args in runs:
         code, _, err = cli(capsys, "--data-dir", data, *args)
         assert code == 0 and "Traceback" not in err, err
         phases = {line.split(":")[0]: line for line in err.splitlines() if ": " in line}
