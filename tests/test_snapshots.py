@@ -253,6 +253,29 @@ def test_a_full_disk_is_one_sentence_and_the_lake_is_unchanged(
     assert len(table_rows(data_dir, "rounds")) == 11
 
 
+def test_a_full_disk_while_building_a_date_quarantines_nothing(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The disk fills while a date's partitions are written (before the commit): the
+    ingest fails with the one sentence, the new file is not quarantined as if it were
+    bad (it was, and the rerun called it a duplicate), and the rerun lands it."""
+    ingest_paths(data_dir, REAL_FILES[:10])
+    import etl_duck.ingest.build as build
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(data_dir / ".lake" / "x"))
+
+    monkeypatch.setattr(build, "write_partition", full)
+    code = cli(["--data-dir", str(data_dir), "ingest", str(REAL_FILES[10])])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "disk full: could not write" in err, err
+    assert not list((data_dir / "quarantine").rglob("*.txt"))
+    monkeypatch.undo()
+    report = ingest_paths(data_dir, [])  # the rerun finishes the job
+    assert report.committed and not report.quarantined
+    assert len(table_rows(data_dir, "rounds")) == 11
+
+
 def test_status_answers_from_one_snapshot_while_commits_land(
     data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -111,6 +111,8 @@ def _build_job(job: BuildJob) -> tuple[BuildResult, dict[str, pa.Table] | None]:
                 t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
                 for t in TABLES
             }
+        except OSError:  # the disk, not the files (full, read-only): fail the ingest,
+            raise  # quarantine nothing; the pending list lets the rerun finish the job
         except Exception as exc:
             failed = _culprits(job, parsed, exc)
     if failed:
