@@ -183,6 +183,29 @@ def test_a_lake_without_link_or_snapshots_is_never_published_empty(
     assert len(table_rows(data_dir, "rounds")) == 10
 
 
+def test_a_missing_link_and_a_damaged_newest_snapshot_lose_no_round(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The link is gone and the newest snapshot's manifest is damaged: relinking an older
+    snapshot (and collecting the newer one) would publish a lake without the newest rounds
+    and say nothing. The ingest refuses, naming `etl-duck rebuild`; rebuild has them all."""
+    ingest_paths(data_dir, REAL_FILES[:10])
+    ingest_paths(data_dir, REAL_FILES[10:20])
+    newest = Lake(data_dir).current_dir()
+    assert newest is not None
+    (data_dir / "lake").unlink()
+    (newest / "_manifest.json").write_text("{")
+    late = header_only_round(tmp_path, "2026-06-01-200000")
+    assert cli(["--data-dir", str(data_dir), "ingest", str(late)]) == 1
+    err = capsys.readouterr().err
+    assert "etl-duck rebuild" in err and "Traceback" not in err, err
+    assert newest.exists() and not (data_dir / "lake").exists()  # nothing collected
+    assert cli(["--data-dir", str(data_dir), "rebuild"]) == 0
+    assert len(table_rows(data_dir, "rounds")) == 20  # the newest ten are back
+    assert cli(["--data-dir", str(data_dir), "ingest", str(late)]) == 0  # and the late one
+    assert len(table_rows(data_dir, "rounds")) == 21
+
+
 @pytest.mark.parametrize("damage", ["truncated", "empty"])
 def test_a_damaged_manifest_is_named_and_rebuild_repairs_it(
     data_dir: Path, damage: str, capsys: pytest.CaptureFixture[str]

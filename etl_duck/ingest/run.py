@@ -125,8 +125,8 @@ def _ingest_locked(
         if stranded:
             raise LakeDamaged(
                 f"no lake at {lake.link}, but raw/ holds {len(stranded)} committed files "
-                "and no complete snapshot is left: run `etl-duck rebuild` to recreate "
-                "the lake from raw/"
+                "and the newest snapshot is damaged or gone (an older one would lack the "
+                "newest rounds): run `etl-duck rebuild` to recreate the lake from raw/"
             )
     manifest = lake.manifest(snap) if snap is not None else lake.fresh_manifest()
     # a snapshot written before state/serving were sharded: rewrite every shard once

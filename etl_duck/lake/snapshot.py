@@ -294,8 +294,11 @@ class Lake:
 
     def _relink_newest(self) -> Path | None:
         """The link is gone (deleted by hand, a bad restore): point it at the newest snapshot
-        whose manifest reads and whose files all exist — never at nothing, which would let
-        the next commit publish a lake of only its own files."""
+        if its manifest reads and its files all exist — never at nothing, which would let
+        the next commit publish a lake of only its own files. If the newest is damaged,
+        relink nothing (None): an older snapshot lacks the newest rounds, and publishing on
+        top of it (then collecting the newer one) would lose them without a word. The
+        ingest then refuses and names `etl-duck rebuild`."""
         names = sorted(
             (
                 c.name
@@ -306,14 +309,19 @@ class Lake:
         )
         for name in names:
             snap = self.snapshots / name
+            if not (snap / "_manifest.json").exists():
+                continue  # never finished, never published
             try:
                 manifest = Manifest.from_json((snap / "_manifest.json").read_text())
             except (OSError, ValueError, KeyError, TypeError, IndexError):
-                continue
-            if all((snap / f).exists() for f in manifest.files()):
-                log.warning("the lake link was missing: relinked to %s", snap)
-                self._publish(name)
-                return snap.resolve()
+                log.warning("the lake link is missing and %s's manifest is damaged", snap)
+                return None
+            if not all((snap / f).exists() for f in manifest.files()):
+                log.warning("the lake link is missing and %s lacks some of its files", snap)
+                return None
+            log.warning("the lake link was missing: relinked to %s", snap)
+            self._publish(name)
+            return snap.resolve()
         return None
 
     def _publish(self, vname: str) -> None:
