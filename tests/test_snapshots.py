@@ -122,6 +122,33 @@ def test_old_snapshots_go_at_once_unless_a_reader_holds_them(data_dir: Path) -> 
     assert _snapshots(data_dir) == ["v00000004", "v00000005", "v00000006"]
 
 
+def test_a_reader_that_pins_after_every_commit_holds_only_the_last_minute(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """`snapshot_path` after every commit (a polling notebook): each call leases the new
+    snapshot for ten minutes and shrinks the caller's older leases to a minute, so once
+    that minute passes a commit collects them (before: 20 polls kept 20 snapshots)."""
+    ingest_paths(data_dir, REAL_FILES[:6])
+    for i in range(8):
+        etl_duck.snapshot_path(data_dir)
+        ingest_paths(
+            data_dir, [header_only_round(tmp_path, f"2026-05-0{1 + i}-200000", tag=str(i))]
+        )
+    current = etl_duck.snapshot_path(data_dir)
+    leases = {p.name.split(".")[0]: p.stat().st_mtime for p in (data_dir / ".lake" / "leases").iterdir()}  # fmt: skip
+    long = {name for name, until in leases.items() if until > time.time() + 120}
+    assert long == {current.name}, leases
+    for lease in (data_dir / ".lake" / "leases").iterdir():  # the minute passes
+        if not lease.name.startswith(current.name):
+            os.utime(lease, (time.time() - 1, time.time() - 1))
+    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-05-20-200000", tag="last")])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(_snapshots(data_dir)) > 4:
+        time.sleep(0.05)
+    # the new current one, the one before it (held by the reader), the spare
+    assert len(_snapshots(data_dir)) <= 4 and current.name in _snapshots(data_dir)
+
+
 def test_a_burst_of_commits_keeps_disk_bounded_and_a_held_reader_finishes(
     data_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -53,6 +53,7 @@ SNAPSHOT_DIR = ".lake"
 LINK = "lake"
 LEASES = "leases"  # .lake/leases/<snapshot>.<pid>.<n>: held until the file's mtime
 LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
+REPIN_GRACE_S = 60.0  # an older snapshot, once its reader pinned a newer one
 
 
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
@@ -161,14 +162,28 @@ class Lake:
         return True
 
     def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
-        """The current snapshot, resolved once and leased: read it for ``seconds``."""
+        """The current snapshot, resolved once and leased: read it for ``seconds``. This
+        thread's leases of older snapshots shrink to :data:`REPIN_GRACE_S` (a read in
+        flight finishes): a reader that pins after every commit holds the last minute's
+        snapshots, not ten minutes' worth (a burst of commits would keep them all)."""
         for _ in range(3):  # the link may move between the readlink and the lease
             snap = self.current_dir()
             if snap is None:
                 return None
             if self.lease(snap, seconds):
+                self._shorten_older_leases(snap)
                 return snap
         raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
+
+    def _shorten_older_leases(self, current: Path) -> None:
+        mine = f".{os.getpid()}.{threading.get_ident()}"
+        until = time.time() + REPIN_GRACE_S
+        for path in (self.snapshots / LEASES).glob(f"*{mine}"):
+            if path.name == current.name + mine:
+                continue
+            with contextlib.suppress(OSError):  # expiry may have removed it meanwhile
+                if path.stat().st_mtime > until:
+                    os.utime(path, (until, until))
 
     def fresh_manifest(self) -> Manifest:
         """An empty manifest whose version continues after every snapshot on disk (for a
