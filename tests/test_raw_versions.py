@@ -9,6 +9,7 @@ import pytest
 
 from etl_duck.ingest.run import ingest_paths, rebuild, resolve
 from etl_duck.lake.rawstore import RawStore, RawStoreError
+from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from tests.lakecheck import R1, content_digest, table_rows
 
@@ -27,6 +28,14 @@ def _players(data_dir: Path) -> int:
     return len(table_rows(data_dir, "player_rounds"))
 
 
+def _why_counted(data_dir: Path) -> str | None:
+    """The ledger's reason for the counted version of R1 (None: simply the first)."""
+    (row,) = [
+        r for r in Lake(data_dir).read_state("files").to_pylist() if r["file_name"] == R1.name
+    ]
+    return row["reason"]  # type: ignore[no-any-return]
+
+
 def test_a_file_cut_at_a_line_break_grows_into_its_full_version(
     data_dir: Path, tmp_path: Path
 ) -> None:
@@ -40,9 +49,11 @@ def test_a_file_cut_at_a_line_break_grows_into_its_full_version(
     versions = RawStore(data_dir).versions(R1.name)
     assert [v.data for v in versions] == [cut, FULL]  # both kept, never overwritten
     assert Stats(data_dir).status()["conflicts"] == {}
+    assert _why_counted(data_dir) == f"grew from {versions[0].id}"  # the ledger says why
     before = content_digest(data_dir)
     rebuild(data_dir)
     assert content_digest(data_dir) == before
+    assert _why_counted(data_dir) == f"grew from {versions[0].id}"
 
 
 def test_a_version_that_shrank_is_a_conflict_and_the_counted_one_stays(
@@ -81,6 +92,7 @@ def test_an_admin_keeps_the_other_version_and_rebuild_agrees(
     (round_row,) = table_rows(data_dir, "rounds")
     assert round_row["winner_side"] == 1
     assert Stats(data_dir).status()["conflicts"] == {}
+    assert _why_counted(data_dir) == "kept by an admin"
     before = content_digest(data_dir)
     rebuild(data_dir)
     assert content_digest(data_dir) == before

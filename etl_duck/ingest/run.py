@@ -264,7 +264,10 @@ def _ingest_locked(
             for name, status in res.status.items():
                 if name not in new:
                     continue
-                ledger_updates[name] = ledger_row(name, new[name], status, None, new_version)
+                # why this version counts, when it is not simply the first one
+                picked = admitted.choices.get(name)
+                because = picked.why if picked and picked.why != "first version" else None
+                ledger_updates[name] = ledger_row(name, new[name], status, because, new_version)
                 raw.release(name)  # it reads now: no quarantine copy stays behind
                 for line, fld, why in res.rejected[name]:
                     rejected_rows.append(
