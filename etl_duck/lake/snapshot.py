@@ -16,9 +16,11 @@ Layout under the data directory::
 
 A commit builds the next snapshot beside the current one — unchanged partition files are
 hard links, changed ones are written, fsynced and renamed — then swaps the ``lake`` symlink
-with one atomic rename. Readers (the query API, DuckDB or Polars globbing
-``data/lake/<table>/**/*.parquet``) therefore see the old or the new version, never half a
-commit, and never a temp file. Old snapshots stay for a grace period for in-flight readers.
+with one atomic rename. Readers that resolve the snapshot once (the query API,
+``etl_duck.snapshot_path``, ``etl-duck lake-path``) therefore see the old or the new
+version, never half a commit, and never a temp file; a glob through the ``lake`` link
+(``data/lake/<table>/**``) resolves it once per folder and can mix two versions. Old
+snapshots stay while a reader's lease holds them.
 
 State and serving tables are *sharded by year* (the year in a state row's file name, the
 session date's year for serving rows): a live commit rewrites the current year's shards and
