@@ -319,3 +319,25 @@ def test_ingest_and_rebuild_show_every_phase_without_a_terminal(
             assert phases["reading files"].startswith(f"reading files: {len(files)}/{len(files)}")
         assert phases["building partitions"].startswith("building partitions: 12/12"), err
         assert phases["committing"].startswith("committing: 1/1"), err
+
+
+def test_a_lake_of_only_quarantined_files_answers_without_internal_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, real_lake: Path
+) -> None:
+    """A first ingest that quarantined its only file leaves a lake with no rounds: the
+    social commands and the site answer (empty), never with DuckDB's "Table … does not
+    exist"; `lake-path` without a lake says so; an unknown player is a usage error."""
+    bad = tmp_path / "in" / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad.parent.mkdir()
+    bad.write_bytes(b"garbage\n")
+    data = tmp_path / "data"
+    code, _, _ = cli(capsys, "--data-dir", data, "ingest", bad.parent)
+    assert code == 3
+    for args in (("lineups",), ("records",), ("site", "--out", tmp_path / "www")):
+        code, _, err = cli(capsys, "--data-dir", data, *args)
+        assert code == 0 and "Error" not in err and "Traceback" not in err, (args, err)
+    code, _, err = cli(capsys, "--data-dir", tmp_path / "none", "lake-path")
+    assert code == 1 and "no lake at" in one_clear_line(err) and "None" not in err
+    for command in ("teammates", "rivals", "bests"):
+        code, _, err = cli(capsys, "--data-dir", real_lake, command, "nobody-at-all")
+        assert code == 2 and "No player matches" in one_clear_line(err), (command, err)

@@ -24,6 +24,7 @@ from etl_duck.cli.app import (
     ingest_options,
     open_stats,
     print_json,
+    require_lake,
 )
 from etl_duck.cli.progress import PhaseProgress
 
@@ -248,4 +249,5 @@ def lake_path(
     belongs to one commit."""
     from etl_duck import snapshot_path
 
+    require_lake()
     print(snapshot_path(STATE.data_dir, lease))

@@ -5,12 +5,13 @@ With ``--json``, rows about players are keyed by their GUID."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from etl_duck.cli.app import (
+    EXIT_FAILED,
     EXIT_USAGE,
     STATE,
     app,
@@ -39,6 +40,13 @@ def _lookup_errors() -> tuple[type[Exception], ...]:
     return (PlayerNotFound, NoData, ValueError)
 
 
+def _lookup_failed(exc: Exception) -> NoReturn:
+    """An unknown or ambiguous player is a usage error (exit 2, README "Exit codes")."""
+    from etl_duck.query.stats import PlayerNotFound
+
+    fail(exc, EXIT_USAGE if isinstance(exc, PlayerNotFound | ValueError) else EXIT_FAILED)
+
+
 @app.command()
 def teammates(
     player: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
@@ -53,7 +61,7 @@ def teammates(
     try:
         guid, name, mates = open_stats().teammates(player, min_maps)
     except _lookup_errors() as exc:
-        fail(exc)
+        _lookup_failed(exc)
     best = best_partner(mates, min_maps if min_maps is not None else 3)
     if as_json:
         print_json({"guid": guid, "name": name,
@@ -83,7 +91,7 @@ def lineups(
     try:
         table = open_stats().lineups(window, min_maps)
     except _lookup_errors() as exc:
-        fail(exc)
+        _lookup_failed(exc)
     if as_json:
         rows = json_rows(table) if not table.is_empty() else []
         for r in rows:  # the rosters as GUID lists (the keys are comma-joined GUIDs)
@@ -108,7 +116,7 @@ def rivals(
     try:
         guid, name, table = open_stats().rivals(player)
     except _lookup_errors() as exc:
-        fail(exc)
+        _lookup_failed(exc)
     nemesis, prey = nemesis_and_prey(table)
     if as_json:
         print_json({"guid": guid, "name": name,
@@ -155,7 +163,7 @@ def bests(
     try:
         guid, name, rows = open_stats().personal_bests(player)
     except _lookup_errors() as exc:
-        fail(exc)
+        _lookup_failed(exc)
     if as_json:
         print_json({"guid": guid, "name": name, "bests": [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
@@ -178,7 +186,7 @@ def highlights(
     try:
         sid, _ = stats.session_id_for(_day(which))
     except _lookup_errors() as exc:
-        fail(exc)
+        _lookup_failed(exc)
     events = stats.session_events(sid)
     if as_json:
         print_json([{"key": e.key, "kind": e.kind, "scope": e.scope, "guid": e.guid,

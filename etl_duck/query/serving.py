@@ -298,7 +298,7 @@ class Serving:
             return
         text = sql(ROLLUPS[name]).replace("$dates::DATE[]", "[]::DATE[]")
         for detail in SCHEMAS:
-            text = re.sub(rf"\bFROM {detail}\b", f"FROM _detail_{detail}", text)
+            text = re.sub(rf"\b(FROM|JOIN) {detail}\b", rf"\1 _detail_{detail}", text)
         con.execute(f"CREATE OR REPLACE TABLE _empty_{name} AS {text} LIMIT 0")
 
     def _check_link(self) -> None:
