@@ -115,5 +115,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     code, out = run("--data-dir", str(d), "demo", "--days", "10")
     assert code == 0, out
     assert "ingested" in out and "MVP" in out
+    # its last words say where the command is (it is not on PATH after `make demo`)
+    assert "etl-duck is installed in the project's virtualenv" in " ".join(out.split())
     charts = list((d / "charts").glob("session-*.png"))
     assert len(charts) == 1 and charts[0].read_bytes()[:4] == b"\x89PNG"

@@ -179,7 +179,7 @@ def test_the_bot_without_network_is_one_sentence(
     assert SECRET not in out + err
     # discord.py's own log lines are printed once, not twice (plain and coloured)
     logged = [line for line in err.splitlines() if "logging in using static token" in line]
-    assert len(logged) <= 1
+    assert len(logged) == 1
 
 
 # --------------------------------------------------------------------------- problems named
@@ -341,3 +341,14 @@ def test_a_lake_of_only_quarantined_files_answers_without_internal_errors(
     for command in ("teammates", "rivals", "bests"):
         code, _, err = cli(capsys, "--data-dir", real_lake, command, "nobody-at-all")
         assert code == 2 and "No player matches" in one_clear_line(err), (command, err)
+
+
+def test_verbose_keeps_the_traceback(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The one sentence by default; `--verbose` adds the traceback (for a bug report)."""
+    data = tmp_path / "data"
+    ingest_paths(data, sorted(REAL.glob("*.txt"))[:4])
+    (data / "lake" / "_manifest.json").resolve().write_text("{")  # a damaged manifest
+    code, _, err = cli(capsys, "--data-dir", data, "top", "kills")
+    assert code == 1 and "etl-duck rebuild" in one_clear_line(err)
+    code, _, err = cli(capsys, "--verbose", "--data-dir", data, "top", "kills")
+    assert code == 1 and "Traceback (most recent call last)" in err and "etl-duck rebuild" in err
