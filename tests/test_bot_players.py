@@ -186,3 +186,22 @@ def test_map_stats_pages(lake: Path, tmp_path: Path) -> None:
         cell(m, 16): (int(n), int(k), int(d)) for m, n, k, d in want
     }
     assert not isinstance(inter.last.view, Paginator)  # 9 maps fit one page
+
+
+def test_recent_form_dpm_counts_only_rounds_with_time_played() -> None:
+    """The card's "last N rounds: X DPM" uses DPM's one rule (Σ damage of rounds with time
+    played · 60 / Σ time): a round without time played (a spectator's joined late) must
+    not add its damage (it did: 2,000 damage over 60 s read as 2,000 DPM, not 1,000)."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from etl_duck.bot.embeds.player import form_text
+
+    last = pl.DataFrame({
+        "map_name": ["supply", "supply"], "round_number": [2, 1], "kills": [3, 1],
+        "deaths": [1, 1], "damage_given": [1000, 1000], "time_played_s": [60, 0],
+        "dpm": [1000.0, None], "end_time": [datetime(2026, 1, 1, 21), datetime(2026, 1, 1, 20)],
+    })  # fmt: skip
+    text = form_text(last, {"dpm": 500.0})
+    assert "last 2 rounds: 1,000 DPM ▲ career 500" in text, text

@@ -2,7 +2,8 @@
 
 There is no TTL: a commit changes the version part of the key, so new data is never
 hidden and unchanged data is never recomputed. Identical concurrent requests share one
-computation (single flight), both for threads and for asyncio tasks.
+computation (single flight); asyncio callers go through ``AsyncStats``, which runs it
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
-
-if TYPE_CHECKING:
-    import asyncio
 
 T = TypeVar("T")
 
@@ -42,7 +40,6 @@ class QueryCache:
         self._lru: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, Future[Any]] = {}
-        self._async_inflight: dict[Hashable, asyncio.Future[Any]] = {}
         self.hits = self.misses = self.shared = 0
 
     def stats(self) -> CacheStats:
@@ -96,31 +93,3 @@ class QueryCache:
             self._inflight.pop(key, None)
         fut.set_result(value)
         return value
-
-    async def aget_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """Async variant: a hit returns at once on the loop; a miss runs ``compute`` in a
-        worker thread (never on the event loop); concurrent identical awaits share it."""
-        import asyncio  # only event-loop users pay for it
-
-        found, value = self.peek(key)
-        if found:
-            return value  # type: ignore[no-any-return]
-        fut = self._async_inflight.get(key)
-        if fut is not None:
-            with self._lock:
-                self.shared += 1
-            return await asyncio.shield(fut)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._async_inflight[key] = fut
-        try:
-            result = await asyncio.to_thread(self.get_or_compute, key, compute)
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # mark retrieved: waiters get it; nobody else must
-            raise
-        else:
-            fut.set_result(result)
-            return result
-        finally:
-            self._async_inflight.pop(key, None)

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from etl_duck.lake.fsutil import fsync_dir
+
 MANIFEST = "_site.json"
 FORMAT = 1
 KEEP = 3  # versions kept: the current one and two predecessors for in-flight readers
@@ -34,14 +36,6 @@ KEEP = 3  # versions kept: the current one and two predecessors for in-flight re
 
 class SiteError(RuntimeError):
     """The output path cannot hold a site (it is something else)."""
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SiteDir:

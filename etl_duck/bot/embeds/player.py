@@ -77,8 +77,10 @@ def form_text(last: pl.DataFrame, totals: dict[str, Any]) -> str:
              num(r["dpm"], 0), f"{r['end_time']:%m-%d}"]
             for r in last.iter_rows(named=True)]  # fmt: skip
     table = fit_table(["map", "rnd", "K/D", "DPM", "day"], rows, limit=900)
-    dmg = sum(int(r["damage_given"] or 0) for r in last.iter_rows(named=True))
-    secs = sum(int(r["time_played_s"] or 0) for r in last.iter_rows(named=True))
+    # DPM's one rule (domain.metrics.DPM): Σ damage of rounds with time played · 60 / Σ time
+    played = [r for r in last.iter_rows(named=True) if (r["time_played_s"] or 0) > 0]
+    dmg = sum(int(r["damage_given"] or 0) for r in played)
+    secs = sum(int(r["time_played_s"]) for r in played)
     career = totals.get("dpm")
     if secs > 0 and career:
         recent = dmg * 60.0 / secs
