@@ -311,3 +311,25 @@ def test_fetch_two_servers_with_the_same_file_names(tmp_path: Path) -> None:
         )
         assert group.last_download is not None
         assert _rounds(data) == [("", 6), (SCRIM, 4)]
+
+
+def test_site_names_the_server_of_each_session(
+    two_servers: tuple[Path, Truth, Path], tmp_path: Path
+) -> None:
+    """Both servers played the same evening: the session lists get a server column and a
+    scrim session's page says so (before, two identical rows and headings)."""
+    import re
+
+    data, _, _ = two_servers
+    site = tmp_path / "www"
+    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
+    assert code == 0, out
+    listing = (site / "sessions" / "index.html").read_text()
+    assert "<th>Server</th>" in listing
+    cells = re.findall(r'<td data-stat="server">([^<]*)</td>', listing)
+    assert set(cells) == {"main", SCRIM}, cells
+    pages = [p for p in (site / "sessions").glob("*.html") if p.stem.isdigit() and len(p.stem) > 4]
+    headings = [re.search(r"<h1>(.*?)</h1>", p.read_text(), re.S) for p in pages]
+    labelled = [h.group(1) for h in headings if h and f"on {SCRIM}" in h.group(1)]
+    plain = [h.group(1) for h in headings if h and "<span" not in h.group(1)]
+    assert labelled and plain and len(labelled) == len(plain), (len(labelled), len(plain))

@@ -401,8 +401,12 @@ class Plan:
         mvp = None
         if rep.mvp is not None:
             mvp = {**rep.mvp, "link": self._player_link(rep.mvp["guid"])}
+        from etl_duck.domain.sources import label
+
         return {
             "session_id": rep.session_id,
+            "server": rep.server,  # "" (the main server) shows no label
+            "server_label": label(rep.server),
             "date": rep.session_date,
             "start": rep.start_time,
             "end": rep.end_time,
@@ -619,11 +623,16 @@ class Plan:
 
 
 def _session_rows(listing: pl.DataFrame, scope: urls.Scope) -> list[dict[str, Any]]:
+    from etl_duck.domain.sources import label
+
     return [
         {
             **r,
             "duration": r["end_time"] - r["start_time"],
             "link": urls.session(r["session_id"], scope),
+            # two servers' sessions of one evening look alike: the table names the server
+            # as soon as a row is not the main one's
+            "server_label": label(r.get("server") or ""),
         }
         for r in listing.iter_rows(named=True)
     ]
