@@ -110,6 +110,18 @@ class BotState:
         wanted = set(keys)
         return [k for k in found if k in wanted]
 
+    def abandoned(self, kind: str, older_than_s: float) -> list[str]:
+        """Marks claimed more than ``older_than_s`` seconds ago and never settled: posts a
+        restart interrupted too long ago to send again safely, oldest first."""
+        since = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? AND message_id IS NULL AND at < ? "
+                "ORDER BY at, key",
+                (kind, since),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def recent(self, kind: str, within_s: float) -> list[str]:
         """Marks claimed or settled within the last ``within_s`` seconds, oldest first."""
         since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from etl_duck.botstate import BotState, state_path
 from etl_duck.domain.scoring import TeamOverride
 
@@ -56,3 +58,35 @@ def test_messages_and_team_overrides_survive_a_reopen(tmp_path: Path) -> None:
         assert again.teams_for(8) is None
         assert again.clear_teams(7) and not again.clear_teams(7)
         assert again.teams_revision() == 2 and again.teams_for(7) is None
+
+
+def test_posts_interrupted_too_long_ago_are_named_not_resent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A post claimed but never settled is resent within 4 minutes; an older one is not
+    (its nonce is forgotten: a resend could repeat it) — and the operator is told which."""
+    import asyncio
+    import logging
+    import sqlite3
+    from types import SimpleNamespace
+    from typing import Any
+
+    from etl_duck.bot.cogs.posts import RESEND_WITHIN_S, ROUND, RoundPostsCog
+
+    store = BotState(tmp_path / "state.db")
+    assert store.claim_many(ROUND, ["old.txt", "new.txt"]) == ["old.txt", "new.txt"]
+    with sqlite3.connect(tmp_path / "state.db") as con:  # "old.txt" was claimed 10 min ago
+        con.execute("UPDATE marks SET at = '2000-01-01T00:00:00+00:00' WHERE key = 'old.txt'")
+    assert store.pending(ROUND, RESEND_WITHIN_S) == ["new.txt"]
+    assert store.abandoned(ROUND, RESEND_WITHIN_S) == ["old.txt"]
+
+    async def no_channel() -> None:
+        return None
+
+    bot: Any = SimpleNamespace(state=store, stats_channel=no_channel, ingestor=None,
+                               settings=SimpleNamespace(scoreboard_interval_s=5.0))  # fmt: skip
+    cog = RoundPostsCog(bot)
+    with caplog.at_level(logging.WARNING, logger="etl_duck.bot.cogs.posts"):
+        assert asyncio.run(cog.resume_interrupted()) == 0  # no channel: nothing sent
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "old.txt" in warned[0] and "new.txt" not in warned[0], warned

@@ -77,6 +77,14 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         """Round posts claimed but never settled, then map posts whose round post went
         through but not the map's; returns how many rounds were sent again."""
         state = self.bot.state
+        for kind in (ROUND, MAP):  # too old to resend: say so rather than drop them silently
+            stale = await asyncio.to_thread(state.abandoned, kind, RESEND_WITHIN_S)
+            if stale:
+                log.warning(
+                    "%d %s post(s) interrupted more than %.0f minutes ago are not sent again "
+                    "(Discord no longer knows their nonce: a resend could post them twice): %s",
+                    len(stale), kind, RESEND_WITHIN_S / 60, ", ".join(stale[:10]),
+                )  # fmt: skip
         names = await asyncio.to_thread(state.pending, ROUND, RESEND_WITHIN_S)
         maps = set(await asyncio.to_thread(state.pending, MAP, RESEND_WITHIN_S))
         channel = await self.bot.stats_channel() if names or maps else None
