@@ -248,6 +248,14 @@ def test_live_scoreboard_is_edited_and_a_backlog_is_one_edit(
     assert "…" not in text.split("braundorf")[1]  # the last map is complete
     titles = channel.titles()
     assert titles.count("5 rounds ingested") == 1  # the backlog itself: one line
+    # a field per team, named as the session report names them, and the MVP so far
+    rep = Stats(data).last_session()
+    assert rep.teams is not None and rep.mvp is not None
+    fields = {f.name: str(f.value) for f in edited[1].embed.fields}
+    for team in rep.teams:
+        (name,) = [n for n in fields if str(n).startswith(team.name)]
+        assert all(p.split("^")[0][:4] in fields[name] for p in team.players), (name, team)
+    assert str(rep.mvp["name"]) in fields["MVP so far"].replace("\\", "")
 
 
 def test_round_and_map_posts_tell_the_stopwatch(
