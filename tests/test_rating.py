@@ -343,6 +343,18 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
     assert runner.invoke(app, [*base, "predict", "vid", "vid"]).exit_code == 2
     bad = runner.invoke(app, [*base, "balance", "vid", "--apart", "vid"])
     assert bad.exit_code == 2
+    # the last session's own teams, asked again with --avoid-previous: that split is out
+    rep = stats.last_session()
+    assert rep.teams is not None
+    last = [frozenset(t.guids) for t in rep.teams]
+    everyone = sorted(last[0] | last[1])
+    avoid = runner.invoke(app, [*base, "balance", *everyone, "--avoid-previous", "--json"])
+    assert avoid.exit_code == 0, avoid.output
+    out = json.loads(avoid.output)
+    assert out["avoided_previous"] is True and out["splits"]
+    for s in out["splits"]:
+        a = frozenset(p["guid"] for p in s["team_a"])
+        assert a not in last, "the previous split came back"
     missing = runner.invoke(app, [*base, "rating", "qqqqzzzz"])
     assert missing.exit_code == 2 and "No player" in missing.output
 

@@ -88,7 +88,9 @@ def balance(res: Balance, shown: int = 3) -> discord.Embed:
             inline=False,
         )
     note = "the last session's split is excluded · " if res.avoided else ""
-    embed.set_footer(text=f"{note}{len(res.splits)} best splits shown of all tried")
+    embed.set_footer(
+        text=f"{note}the {min(shown, len(res.splits))} most even of {len(res.splits)} best splits"
+    )
     return embed
 
 
