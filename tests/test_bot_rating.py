@@ -158,12 +158,15 @@ def test_voice_forecast_post_then_came_true(tmp_path: Path, tmp_path_factory: An
             resolved = await cog.resolve_forecasts()
             after = FakeInteraction(bot)
             await sub(bot, "rating", "top", after)
-            return posted, again, resolved, cog.store.brier(), after
+            return posted, again, resolved, cog.store.brier(), after, predict
 
-    posted, again, resolved, (brier, scored), after = run(main())
+    posted, again, resolved, (brier, scored), after, predict = run(main())
     assert posted and not again and resolved == 1
     forecast, verdict = channel.sent
     p_a = float(str(forecast.embed.fields[0].name).split("·")[1].strip().rstrip("%")) / 100
+    # /predict answers for the same teams in voice with the same chance as the post
+    assert predict.last.embed.title == "Forecast for the teams in voice"
+    assert predict.last.embed.fields[0].name == forecast.embed.fields[0].name
     outcome_a = 1.0 - last.result  # team A was the second attackers
     assert verdict.embed.title == "Forecast check: braundorf_b4"
     assert ("Team A won" in str(verdict.embed.description)) == (outcome_a == 1.0)
