@@ -136,7 +136,7 @@ def test_voice_forecast_post_then_came_true(tmp_path: Path, tmp_path_factory: An
     channel = FakeChannel()
     team_a, team_b = VoiceChannel(21), VoiceChannel(22)
 
-    async def main() -> tuple[bool, bool, int, Any, FakeInteraction]:
+    async def main() -> tuple[bool, bool, int, Any, FakeInteraction, FakeInteraction]:
         async with bot_running(
             data, tmp_path / "links.db", channel, team_channel_ids=[21, 22], forecast_settle_s=0
         ) as bot:

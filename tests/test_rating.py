@@ -353,8 +353,8 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
     out = json.loads(avoid.output)
     assert out["avoided_previous"] is True and out["splits"]
     for s in out["splits"]:
-        a = frozenset(p["guid"] for p in s["team_a"])
-        assert a not in last, "the previous split came back"
+        side = frozenset(p["guid"] for p in s["team_a"])
+        assert side not in last, "the previous split came back"
     missing = runner.invoke(app, [*base, "rating", "qqqqzzzz"])
     assert missing.exit_code == 2 and "No player" in missing.output
 
