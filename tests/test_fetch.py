@@ -182,7 +182,8 @@ def test_growing_file_is_taken_only_once_complete(tmp_path: Path) -> None:
 
 def test_partial_copy_is_fetched_again_when_the_file_grows(tmp_path: Path) -> None:
     # A writer that paused long enough to look stable: the partial copy is stored, and when
-    # the remote file grows (different size) it is fetched again and replaced atomically.
+    # the remote file grows (different size) it is fetched again; both versions are kept
+    # and the grown one counts.
     async def main() -> None:
         async with SFTPTestServer(tmp_path) as server:
             (name,) = stats_names(1)
