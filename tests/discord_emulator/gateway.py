@@ -120,6 +120,7 @@ class Gateway:
         self.last_identify: float | None = None
         self.identifies = 0
         self.connections = 0
+        self.compressions: list[str | None] = []  # what each client connection asked for
         self.changed = asyncio.Condition()  # notified when a session is (re)established
 
     # ------------------------------------------------------------------ connection
@@ -129,6 +130,7 @@ class Gateway:
         await ws.prepare(request)
         q = request.query
         compression = q.get("compress")
+        self.compressions.append(compression)
         if q.get("v") != "10" or q.get("encoding") != "json":
             conn = Connection(ws, None, request.transport)
             await self._refuse(
