@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import re
 from pathlib import Path
 
 import pytest
@@ -352,3 +353,28 @@ def test_verbose_keeps_the_traceback(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 1 and "etl-duck rebuild" in one_clear_line(err)
     code, _, err = cli(capsys, "--verbose", "--data-dir", data, "top", "kills")
     assert code == 1 and "Traceback (most recent call last)" in err and "etl-duck rebuild" in err
+
+
+def test_a_version_conflict_is_in_status_until_resolved(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A round file that came back shorter is a conflict: `ingest` and `status` name it
+    with the command that settles it (exit 3) until `resolve` picks a version."""
+    r1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+    full = r1.read_bytes()
+    shrunk = b"\n".join(full.split(b"\n")[:3]) + b"\n"
+    data = tmp_path / "data"
+    assert cli(capsys, "--data-dir", data, "ingest", r1)[0] == 0
+    again = tmp_path / "again" / r1.name
+    again.parent.mkdir()
+    again.write_bytes(shrunk)
+    code, out, err = cli(capsys, "--data-dir", data, "ingest", again)
+    assert code == 3 and "conflict" in out + err
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 3 and r1.name in out and "etl-duck resolve" in out
+    version = re.search(rf"{re.escape(r1.name)}@(\w+)", out)
+    assert version is not None
+    code, out, _ = cli(capsys, "--data-dir", data, "resolve", r1.name, "--keep", version.group(1))
+    assert code == 0
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 0 and r1.name not in out

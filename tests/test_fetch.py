@@ -717,6 +717,21 @@ def test_run_fetch_and_run_watch(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert run_fetch(server.settings(data), ingest=rec) == 1  # server gone: failed
 
 
+def test_fetch_exits_3_and_names_a_bad_file_it_committed_around(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`etl-duck fetch` with the real ingest: a good round lands, a broken one is
+    quarantined — the poll committed, so exit 3 (not 0), and the bad file is named."""
+    good = next(p for p in sorted(FIXTURES.glob("*.txt")) if p.stat().st_size > 0)
+    bad = stats_names(1)[0]
+    with serve_in_thread(tmp_path) as server:
+        server.write(good.name, good.read_bytes(), age_s=OLD)
+        server.write(bad, b"not a header\n", age_s=OLD)
+        assert run_fetch(server.settings(tmp_path / "data")) == 3
+    out = capsys.readouterr()
+    assert bad in out.out + out.err and "quarantined" in out.out + out.err
+
+
 # --------------------------------------------------------------------------- end to end
 
 
