@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import re
 from pathlib import Path
 
 import pytest
