@@ -81,9 +81,11 @@ def scoreboard(rep: SessionReport) -> discord.Embed:
     parts = [*score, ""] if score else []
     embed.description = _fit(parts + maps, 4000) if maps else "First round in: warming up."
     if rep.teams is not None:
+        # one total across two opponents means nothing (the score lines split them)
+        several = len(score) > 1
         for team in rep.teams:
             embed.add_field(
-                name=f"{esc(team.name)} — {team.points} pts",
+                name=esc(team.name) if several else f"{esc(team.name)} — {team.points} pts",
                 value=esc(", ".join(team.players))[:1024] or "—",
                 inline=True,
             )
