@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -252,3 +253,16 @@ def test_vs_header_rows_give_rivals(tmp_path: Path) -> None:
     assert all(r["rounds"] == 1 for r in table.iter_rows(named=True))
     nemesis = max(expected.items(), key=lambda kv: (kv[1][1], -kv[1][0]))
     assert table.row(0, named=True)["guid"] == nemesis[0]  # most deaths first
+    # nemesis and easiest prey (one round met here: the minimum is lowered to it), and the
+    # bot's /rivals embed names them with their counts
+    from etl_duck.bot.embeds.social import rivals
+    from etl_duck.domain.social import nemesis_and_prey
+
+    worst, easiest = nemesis_and_prey(table, min_rounds=1)
+    prey = max(expected.items(), key=lambda kv: (kv[1][0], kv[1][0] / max(kv[1][1], 1)))
+    assert worst is not None and worst["guid"] == nemesis[0]
+    assert easiest is not None and easiest["guid"] == prey[0]
+    assert nemesis_and_prey(table) == (None, None)  # nobody met in 3 rounds yet
+    embed = rivals(me, players[me], table.with_columns(rounds=pl.lit(3)))
+    text = str(embed.description)
+    assert f"killed you {nemesis[1][1]}×" in text and f"you killed him {prey[1][0]}×" in text
