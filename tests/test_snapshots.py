@@ -360,6 +360,37 @@ def test_status_answers_from_one_snapshot_while_commits_land(
     assert mixed == [] and reads[0] > 20, (mixed[:3], reads)
 
 
+def test_a_reader_in_the_writers_process_leaves_every_commit_a_spare(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot reads and commits in one process. Its query API lets a snapshot go as soon
+    as no query reads it, so back-to-back commits (a burst) still build in a spare folder
+    (before: each snapshot it had read stayed leased a minute, no spare was free, and every
+    commit of a burst created and linked one folder per partition)."""
+    from etl_duck.query.stats import Stats
+
+    ingest_paths(data_dir, REAL_FILES)
+    stats = Stats(data_dir, min_rounds=1)
+    made: list[int] = []
+    real_mkdir = os.mkdir
+
+    def mkdir(*args: object, **kwargs: object) -> None:
+        made[-1] += 1
+        real_mkdir(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    for i in range(6):
+        made.append(0)
+        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-{i + 1:02d}-200000")])
+        assert not stats.leaderboard("kills").is_empty()  # the reader moves on each time
+    partitions = sum(len(p) for p in Lake(data_dir).manifest().partitions.values())
+    assert partitions > 60
+    # the first commits may have no spare yet; from then on a handful of folders each
+    assert max(made[3:]) < 40 < partitions, (made, partitions)
+    leases = [p.name for p in (data_dir / ".lake" / "leases").iterdir()]
+    assert len({n.split(".")[0] for n in leases}) <= 2, leases  # current (+ one in flight)
+
+
 def test_a_commit_touches_the_disk_the_same_whatever_the_history(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -146,7 +146,9 @@ class Lake:
                 "read (raw/ is intact: run `etl-duck rebuild` to recreate the lake from it)"
             ) from None
 
-    def lease(self, snapshot: Path, seconds: float = LEASE_SECONDS) -> bool:
+    def lease(
+        self, snapshot: Path, seconds: float = LEASE_SECONDS, holder: str | None = None
+    ) -> bool:
         """Hold ``snapshot`` for ``seconds`` (expiry keeps it meanwhile): a file whose mtime
         is the expiry time; renew by calling again. False when the snapshot is already
         gone. Expiry scans leases and removes snapshots under an exclusive lock of the
@@ -154,7 +156,10 @@ class Lake:
         looks, or gone before the lease (never removed under a fresh lease)."""
         folder = self.snapshots / LEASES
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{snapshot.name}.{os.getpid()}.{threading.get_ident()}"
+        # one lease per snapshot and holder: by default this thread; a reader that spans
+        # threads (the query API) names itself, so any of its threads can end its lease
+        who = holder if holder is not None else str(threading.get_ident())
+        path = folder / f"{snapshot.name}.{os.getpid()}.{who}"
         with lease_lock(self.snapshots, shared=True):
             if not snapshot.exists():
                 return False
@@ -163,7 +168,7 @@ class Lake:
             os.utime(path, (until, until))
         return True
 
-    def pin(self, seconds: float = LEASE_SECONDS) -> Path | None:
+    def pin(self, seconds: float = LEASE_SECONDS, holder: str | None = None) -> Path | None:
         """The current snapshot, resolved once and leased: read it for ``seconds``. This
         thread's leases of older snapshots shrink to :data:`REPIN_GRACE_S` (a read in
         flight finishes): a reader that pins after every commit holds the last minute's
@@ -172,13 +177,13 @@ class Lake:
             snap = self.current_dir()
             if snap is None:
                 return None
-            if self.lease(snap, seconds):
-                self._shorten_older_leases(snap)
+            if self.lease(snap, seconds, holder):
+                self._shorten_older_leases(snap, holder)
                 return snap
         raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
 
-    def _shorten_older_leases(self, current: Path) -> None:
-        mine = f".{os.getpid()}.{threading.get_ident()}"
+    def _shorten_older_leases(self, current: Path, holder: str | None = None) -> None:
+        mine = f".{os.getpid()}.{holder if holder is not None else threading.get_ident()}"
         until = time.time() + REPIN_GRACE_S
         for path in (self.snapshots / LEASES).glob(f"*{mine}"):
             if path.name == current.name + mine:

@@ -59,10 +59,11 @@ class RatingBook:
             cur = self.serving.cursor()
             text = sql("rating_map_players")
             years = None if first else {d.year for d in changed}
-            self.serving.prepare(cur, text, years=years)
-            res = cur.execute(text, {"all": first, "dates": changed})
-            assert tuple(d[0] for d in res.description) == MAP_COLUMNS
-            maps = maps_from_rows(_chunks(res))
+            with self.serving.reading():
+                self.serving.prepare(cur, text, years=years)
+                res = cur.execute(text, {"all": first, "dates": changed})
+                assert tuple(d[0] for d in res.description) == MAP_COLUMNS
+                maps = maps_from_rows(_chunks(res))
             by_date = {} if first else {d: v for d, v in self._by_date.items() if d not in changed}
             for m in maps:
                 by_date.setdefault(m.session_date, []).append(m)

@@ -62,6 +62,9 @@ class Serving:
         self.version = 0
         self.snapshot: Path | None = None
         self._lease_renew_at = 0.0
+        self._holder = f"serving-{id(self):x}"  # this object's leases, whatever the thread
+        self._readers: dict[Path | None, int] = {}  # queries running, per snapshot
+        self._readers_lock = threading.Lock()
         self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         #: last lake version that changed each session date (ISO: sorts like the dates, and
         #: a 10-year lake's 1,800 dates need no parsing)
@@ -110,7 +113,7 @@ class Serving:
             return self.version
         with self._lock:
             # lease before reading: expiry must not remove the snapshot while we read it
-            snap = self.lake.pin()
+            snap = self.lake.pin(holder=self._holder)
             if snap is None:
                 self._check_link()
                 return self.version
@@ -320,13 +323,37 @@ class Serving:
     def _hold(self, snap: Path) -> None:
         """Lease the snapshot the views read (the writer's expiry keeps it); renewed by
         queries after half the lease, so a busy process never loses its files mid-query.
-        The snapshot left behind keeps a short lease for queries still running on it."""
+        The snapshot left behind is let go at once when no query of this process reads it
+        (else when the last one ends): held a minute "just in case", every snapshot of a
+        burst stayed leased, so no commit found a spare folder to build in and each one
+        linked every partition anew (~1.2 s instead of ~0.3 s per commit at 10 years)."""
         from etl_duck.lake.snapshot import LEASE_SECONDS
 
-        if self.snapshot is not None and self.snapshot != snap:
-            self.lake.lease(self.snapshot, 60.0)
-        self.lake.lease(snap, LEASE_SECONDS)
+        old = self.snapshot
+        self.lake.lease(snap, LEASE_SECONDS, self._holder)
         self._lease_renew_at = time.time() + LEASE_SECONDS / 2
+        if old is not None and old != snap:
+            with self._readers_lock:
+                busy = self._readers.get(old, 0) > 0
+            self.lake.lease(old, 60.0 if busy else 0.0, self._holder)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Count a query on the current snapshot while it runs (see :meth:`_hold`)."""
+        snap = self.snapshot
+        with self._readers_lock:
+            self._readers[snap] = self._readers.get(snap, 0) + 1
+        try:
+            yield
+        finally:
+            with self._readers_lock:
+                left = self._readers[snap] - 1
+                if left:
+                    self._readers[snap] = left
+                else:
+                    del self._readers[snap]
+            if not left and snap is not None and snap != self.snapshot:
+                self.lake.lease(snap, 0.0, self._holder)  # the last query on it ended
 
     def scope(
         self,

@@ -196,8 +196,9 @@ class Stats:
         used = {k: v for k, v in params.items() if f"${k}" in text}
         cur = self.serving.cursor()
         try:
-            self.serving.prepare(cur, text, dates, _years(used, dates))
-            df = query_polars(cur, text, used)
+            with self.serving.reading():
+                self.serving.prepare(cur, text, dates, _years(used, dates))
+                df = query_polars(cur, text, used)
         except Exception as exc:
             import duckdb
 
