@@ -8,13 +8,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from etl_duck.lake.layout import TABLES
 
 
-@dataclass(frozen=True)
-class Partition:
+class Partition(NamedTuple):
+    """One file of a snapshot. A named tuple, not a dataclass: a 10-year manifest holds
+    ~5,600 of them and a fresh process builds them all before its first answer (frozen
+    dataclasses took 8 ms of a 12 ms parse; see ``from_json``)."""
+
     file: str  # path relative to the snapshot
     version: int  # lake version that last wrote it
     rows: int
@@ -38,11 +41,9 @@ def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, A
 
 
 def _parts_from_json(raw: Mapping[str, Mapping[str, list[Any]]]) -> dict[str, dict[str, Partition]]:
+    make = Partition._make  # [file, version, rows, checksum] as JSON gives them
     return {
-        g: {
-            k: Partition(str(v[0]), int(v[1]), int(v[2]), str(v[3]) if len(v) > 3 else "")
-            for k, v in parts.items()
-        }
+        g: {k: make(v) if len(v) == 4 else Partition(*v) for k, v in parts.items()}
         for g, parts in raw.items()
     }
 
@@ -98,7 +99,7 @@ class Manifest:
         def fill(groups: dict[str, dict[str, Partition]]) -> dict[str, dict[str, Partition]]:
             return {
                 g: {
-                    k: replace(p, checksum=checksums[p.file]) if p.file in checksums else p
+                    k: p._replace(checksum=checksums[p.file]) if p.file in checksums else p
                     for k, p in parts.items()
                 }
                 for g, parts in groups.items()
