@@ -304,6 +304,14 @@ def _ingest_locked(
         report.version = lake.version()
         return report
 
+    # the batch's bytes, parsed heads and build results are done with: a 10-year
+    # backfill holds ~300 MiB of them, beside the serving tables built next
+    new.clear()
+    arrived.clear()
+    heads.clear()
+    jobs.clear()
+    chunks.clear()
+
     # 5. state + serving (only the year shards that change) + commit
     if progress is not None:
         progress("committing", 0, 1)
@@ -347,7 +355,9 @@ def _ingest_locked(
         old_serving, years = None, None
         replace_serving = True
     merged = rollups.merge(old_serving, fresh, affected_serving)
-    serving = {name: split_years(t, "session_date") for name, t in merged.items()}
+    fresh.clear()  # merged: one copy of the serving rows at a time
+    old_serving = None
+    serving = {name: split_years(merged.pop(name), "session_date") for name in list(merged)}
     for shards in serving.values():
         for y in years or ():
             shards.setdefault(y, None)  # a year whose rows all went away
