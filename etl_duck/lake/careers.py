@@ -47,7 +47,7 @@ def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
     try:
         src = " UNION ALL BY NAME ".join(f"SELECT * FROM {n}" for n in names)
         text = sql(query).replace("FROM src", f"FROM ({src})")
-        return con.sql(text).to_arrow_table()  # a relation's Arrow output: no extra copy
+        return con.execute(text).to_arrow_table()  # DB-API (etl_duck/__init__.py says why)
     finally:
         for name in names:
             con.unregister(name)

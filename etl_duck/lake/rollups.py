@@ -100,8 +100,8 @@ def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.T
         )
     con.register("rounds", fresh["rounds"])
     try:
-        for name, query in ROLLUPS.items():  # a relation's Arrow output: no extra copy
-            fresh[name] = con.sql(sql(query), params={"dates": days}).to_arrow_table()
+        for name, query in ROLLUPS.items():  # DB-API (etl_duck/__init__.py says why)
+            fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
     finally:
         for table, _ in details:
             con.unregister(table)
