@@ -165,8 +165,8 @@ def section(res: dict[str, Any]) -> str:
             "",
             f"Load average (1 min) at the start and the end of the run: {load[0]:.1f} and "
             f"{load[-1]:.1f} on {m['cores']} cores (a shared machine). A fresh process pays "
-            "~1 s for imports, ~0.6 s to load the 10-year serving tables and the skill "
-            "rating's full replay (~3 s at 10 years, see the rating section) before any page: "
+            "~1 s for imports and the skill rating's full replay (~2–3 s at 10 years, see "
+            "the rating section) before any page: "
             "every player page shows his rating and rank. The listener keeps the rating warm "
             "and brings it up to date in ~25 ms a commit.",
             "",
