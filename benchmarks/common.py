@@ -60,6 +60,19 @@ class Timing:
         }
 
 
+def fmt_ms(x: float | None) -> str:
+    """Milliseconds with the digits that matter (— for none or NaN)."""
+    if x is None or x != x:
+        return "—"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
 def time_ms(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.botqueries import BY_KEY, QUERIES
+from benchmarks.common import fmt_ms
 
 # goals (issue 20; DESIGN.md "Targets")
 G_NOTHING_WARM_MS = 10.0  # card, weapon totals, every leaderboard: fresh process, after a commit
@@ -29,16 +30,7 @@ TEN, THIRTY = 3650, 10950
 BIG = (TEN, THIRTY)  # "at 10 and 30 years"
 
 
-def ms(x: float | None) -> str:
-    if x is None or x != x:
-        return "—"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
+ms = fmt_ms  # the main report's format for milliseconds
 
 
 def mib(x: float | None) -> str:

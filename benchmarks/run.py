@@ -40,6 +40,7 @@ from benchmarks.common import (
     BACKLOG_FILES,
     ROOT,
     Dataset,
+    fmt_ms,
     kept_sections,
     machine_info,
     peak_rss_mib,
@@ -409,18 +410,6 @@ def run_fetch() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def fmt_ms(x: float | None) -> str:
-    if x is None or x != x:
-        return "—"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
 
 
 def fmt_us(ms: float | None) -> str:
