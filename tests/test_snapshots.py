@@ -391,6 +391,38 @@ def test_a_reader_in_the_writers_process_leaves_every_commit_a_spare(
     assert len({n.split(".")[0] for n in leases}) <= 2, leases  # current (+ one in flight)
 
 
+def test_a_running_query_keeps_the_snapshot_it_may_read_until_it_ends(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Letting a snapshot go at once is safe only when nothing reads it: a query running
+    while the version moves keeps the old snapshot leased until it (the last one) ends."""
+    from etl_duck.lake.gc import live_leases
+    from etl_duck.query.stats import Stats
+
+    ingest_paths(data_dir, REAL_FILES[:10])
+    stats = Stats(data_dir, min_rounds=1)
+    stats.leaderboard("kills")
+    old = stats.serving.snapshot
+    assert old is not None
+    running, finish = threading.Event(), threading.Event()
+
+    def query() -> None:
+        with stats.serving.reading():  # a query bound to the old snapshot's views
+            running.set()
+            finish.wait(10)
+
+    t = threading.Thread(target=query)
+    t.start()
+    assert running.wait(10)
+    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-06-01-200000")])
+    stats.leaderboard("kills")  # the version moves on while that query runs
+    assert stats.serving.snapshot != old
+    assert old.name in live_leases(data_dir / ".lake")
+    finish.set()
+    t.join()
+    assert old.name not in live_leases(data_dir / ".lake")  # the last query ended
+
+
 def test_a_commit_touches_the_disk_the_same_whatever_the_history(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -63,7 +63,8 @@ class Serving:
         self.snapshot: Path | None = None
         self._lease_renew_at = 0.0
         self._holder = f"serving-{id(self):x}"  # this object's leases, whatever the thread
-        self._readers: dict[Path | None, int] = {}  # queries running, per snapshot
+        self._active = 0  # queries running in this process (any snapshot)
+        self._left: set[Path] = set()  # snapshots left behind while queries ran
         self._readers_lock = threading.Lock()
         self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         #: last lake version that changed each session date (ISO: sorts like the dates, and
@@ -160,8 +161,10 @@ class Serving:
             self.last_date = date.fromisoformat(max(live)) if live else None
             self.files = files
             self.last_session = last
+            left_behind = self.snapshot
             self._hold(snap)
-            self.snapshot = snap
+            self.snapshot = snap  # before letting the old go: a query counted after this
+            self._let_go(left_behind, snap)  # line binds its views to the new one
             self.version = manifest.version
             log.info(
                 "serving at v%d (%d dates changed) in %.1f ms",
@@ -322,38 +325,41 @@ class Serving:
 
     def _hold(self, snap: Path) -> None:
         """Lease the snapshot the views read (the writer's expiry keeps it); renewed by
-        queries after half the lease, so a busy process never loses its files mid-query.
-        The snapshot left behind is let go at once when no query of this process reads it
-        (else when the last one ends): held a minute "just in case", every snapshot of a
-        burst stayed leased, so no commit found a spare folder to build in and each one
-        linked every partition anew (~1.2 s instead of ~0.3 s per commit at 10 years)."""
+        queries after half the lease, so a busy process never loses its files mid-query."""
         from etl_duck.lake.snapshot import LEASE_SECONDS
 
-        old = self.snapshot
         self.lake.lease(snap, LEASE_SECONDS, self._holder)
         self._lease_renew_at = time.time() + LEASE_SECONDS / 2
-        if old is not None and old != snap:
-            with self._readers_lock:
-                busy = self._readers.get(old, 0) > 0
-            self.lake.lease(old, 60.0 if busy else 0.0, self._holder)
+
+    def _let_go(self, old: Path | None, current: Path) -> None:
+        """End the lease of the snapshot left behind at once when no query of this process
+        is running, else when the last running one ends (any running query may have bound
+        its views to it). Held a minute "just in case", every snapshot of a burst stayed
+        leased, no commit found a spare folder to build in, and each one linked every
+        partition anew (~1.2 s instead of ~0.2 s per commit at 10 years)."""
+        if old is None or old == current:
+            return
+        with self._readers_lock:
+            busy = self._active > 0
+            if busy:
+                self._left.add(old)
+        # a minute at most even if a query never ends (its thread died)
+        self.lake.lease(old, 60.0 if busy else 0.0, self._holder)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
-        """Count a query on the current snapshot while it runs (see :meth:`_hold`)."""
-        snap = self.snapshot
+        """Count a query while it runs (see :meth:`_let_go`); wrap prepare + execute."""
         with self._readers_lock:
-            self._readers[snap] = self._readers.get(snap, 0) + 1
+            self._active += 1
         try:
             yield
         finally:
             with self._readers_lock:
-                left = self._readers[snap] - 1
-                if left:
-                    self._readers[snap] = left
-                else:
-                    del self._readers[snap]
-            if not left and snap is not None and snap != self.snapshot:
-                self.lake.lease(snap, 0.0, self._holder)  # the last query on it ended
+                self._active -= 1
+                done, self._left = (self._left, set()) if self._active == 0 else (set(), self._left)
+            for snap in done:
+                if snap != self.snapshot:
+                    self.lake.lease(snap, 0.0, self._holder)  # the last query has ended
 
     def scope(
         self,
