@@ -213,6 +213,9 @@ def test_ingest_names_every_problem_and_exits_3(
     text = " ".join(out.split())
     assert code == 3 and f"rejected line {r1.name}:3" in text
     assert "quarantined 2026-03-14-230000-supply-round-1.txt" in text
+    # the file named once, with the way out
+    assert text.count("2026-03-14-230000-supply-round-1.txt") == 2  # quarantine + the fix
+    assert "etl-duck resolve 2026-03-14-230000-supply-round-1.txt --dismiss" in text
     info = json.loads(cli(capsys, "--data-dir", d, "status", "--json")[1])
     assert info["rejected"] == [
         f"{r1.name}:3: extended fields: unknown layout: 39 fields (33/36/37/38 known)"

@@ -176,7 +176,14 @@ def show_status(as_json: bool = False) -> int:
         t.add_row(f"not counted: {reason}", str(n))
     console.print(t)
     for name, reason in info["quarantined"].items():
-        console.print(f"[red]quarantined[/red] {escape(name)}: {escape(reason)}", soft_wrap=True)
+        # the reason names the file already ("name:line: field: why")
+        said = reason if reason.startswith(name) else f"{name}: {reason}"
+        console.print(
+            f"[red]quarantined[/red] {escape(said)} — a corrected copy ingested later is "
+            f"offered as a version to keep; `etl-duck resolve {escape(name)} --dismiss` "
+            "leaves it out",
+            soft_wrap=True,
+        )
     for key, reason in info["conflicts"].items():
         console.print(f"[red]conflict[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     for line in info["rejected"]:
