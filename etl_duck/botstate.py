@@ -18,14 +18,12 @@ arrive — so the post is neither lost nor repeated (within the minutes Discord 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
 from etl_duck.domain.scoring import TeamOverride
+from etl_duck.sqlitestore import SQLiteStore
 
 
 def state_path(data_dir: Path | str) -> Path:
@@ -36,32 +34,21 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class BotState:
+class BotState(SQLiteStore):
     """Thread-safe; each write is one transaction."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        # one connection shared by threads, serialised by the lock
-        self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
-        with self._lock, self._con:
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS marks ("
-                " kind TEXT NOT NULL, key TEXT NOT NULL,"
-                " channel_id INTEGER, message_id INTEGER, at TEXT NOT NULL,"
-                " PRIMARY KEY (kind, key))"
-            )
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS team_overrides ("
-                " session_id INTEGER NOT NULL, slot INTEGER NOT NULL,"
-                " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
-                " PRIMARY KEY (session_id, slot))"
-            )
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-            )
+        super().__init__(path, (
+            "CREATE TABLE IF NOT EXISTS marks ("
+            " kind TEXT NOT NULL, key TEXT NOT NULL,"
+            " channel_id INTEGER, message_id INTEGER, at TEXT NOT NULL,"
+            " PRIMARY KEY (kind, key))",
+            "CREATE TABLE IF NOT EXISTS team_overrides ("
+            " session_id INTEGER NOT NULL, slot INTEGER NOT NULL,"
+            " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
+            " PRIMARY KEY (session_id, slot))",
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        ))  # fmt: skip
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> BotState:
@@ -230,20 +217,3 @@ class BotState:
             "INSERT INTO meta (key, value) VALUES ('teams', 1) "
             "ON CONFLICT (key) DO UPDATE SET value = value + 1"
         )
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()
-
-    def __enter__(self) -> BotState:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

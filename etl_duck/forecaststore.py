@@ -7,11 +7,11 @@ Kept in SQLite beside the links (WAL; bot and CLI may both open it).
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from etl_duck.sqlitestore import SQLiteStore
 
 
 def forecasts_path(state_dir: Path | str) -> Path:
@@ -30,26 +30,20 @@ class Forecast:
     outcome: float | None  # for team A: 1 won, 0.5 tie, 0 lost
 
 
-class ForecastStore:
+class ForecastStore(SQLiteStore):
     """Thread-safe; each write is one transaction."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
-        with self._lock, self._con:
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS forecasts ("
-                " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                " posted_at TEXT NOT NULL,"
-                " team_a TEXT NOT NULL, team_b TEXT NOT NULL,"
-                " p_a REAL NOT NULL,"
-                " after_end TEXT,"
-                " status TEXT NOT NULL DEFAULT 'open',"
-                " match_id INTEGER, outcome REAL, resolved_at TEXT)"
-            )
+        super().__init__(path, (
+            "CREATE TABLE IF NOT EXISTS forecasts ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " posted_at TEXT NOT NULL,"
+            " team_a TEXT NOT NULL, team_b TEXT NOT NULL,"
+            " p_a REAL NOT NULL,"
+            " after_end TEXT,"
+            " status TEXT NOT NULL DEFAULT 'open',"
+            " match_id INTEGER, outcome REAL, resolved_at TEXT)",
+        ))  # fmt: skip
 
     def add(
         self, team_a: tuple[str, ...], team_b: tuple[str, ...], p_a: float, after_end: str | None
@@ -114,7 +108,3 @@ class ForecastStore:
             )
             for r in rows
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
+
+from etl_duck.sqlitestore import SQLiteStore
 
 _GUID = re.compile(r"[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}")  # short form in stats files, full ET GUID
 
@@ -50,7 +49,7 @@ class Claim:
     created_at: datetime
 
 
-class LinkStore:
+class LinkStore(SQLiteStore):
     """Thread-safe store of links; each write is one transaction.
 
     One Discord account per GUID and one GUID per account: a link is made once ownership
@@ -59,21 +58,14 @@ class LinkStore:
     kept per account."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        # one connection shared by threads, serialised by the lock (sqlite objects are not
-        # safe to use concurrently, but may move between threads)
-        self._con = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+        super().__init__(path, (
+            "CREATE TABLE IF NOT EXISTS links ("
+            " user_id INTEGER PRIMARY KEY,"
+            " guid TEXT NOT NULL,"
+            " linked_at TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS links_guid ON links (guid)",
+        ))  # fmt: skip
         with self._lock, self._con:
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS links ("
-                " user_id INTEGER PRIMARY KEY,"
-                " guid TEXT NOT NULL,"
-                " linked_at TEXT NOT NULL)"
-            )
-            self._con.execute("CREATE INDEX IF NOT EXISTS links_guid ON links (guid)")
             columns = {r[1] for r in self._con.execute("PRAGMA table_info(links)")}
             # links made before proofs existed were the user's word: kept as they were
             for name, ddl in (("method", "TEXT NOT NULL DEFAULT 'legacy'"),
@@ -196,18 +188,3 @@ class LinkStore:
     def count(self) -> int:
         with self._lock:
             return int(self._con.execute("SELECT count(*) FROM links").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()
-
-    def __enter__(self) -> LinkStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
