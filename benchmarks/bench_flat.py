@@ -304,16 +304,21 @@ def commit_stream(
     }
 
 
-def visibility(data: Path, files: list[NextFile], progress: Progress) -> dict[str, Any]:
-    """``etl-duck ingest FILE`` (a fresh process) while a reader process polls the query
-    API: new file → queryable, per file."""
-    reader = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.flat_child", "reader", str(data)],
+def _talking_child(mode: str, data: Path) -> subprocess.Popen[str]:
+    """A ``flat_child`` process in ``mode`` that reads lines on stdin and answers JSON lines."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.flat_child", mode, str(data)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def visibility(data: Path, files: list[NextFile], progress: Progress) -> dict[str, Any]:
+    """``etl-duck ingest FILE`` (a fresh process) while a reader process polls the query
+    API: new file → queryable, per file."""
+    reader = _talking_child("reader", data)
     assert reader.stdin is not None and reader.stdout is not None
     visible, cli = [], []
     try:
@@ -363,13 +368,7 @@ def commit_syscalls(data: Path, files: list[NextFile]) -> dict[str, Any]:
 
     if shutil.which("strace") is None:
         return {"skipped": "strace is not installed"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.flat_child", "commit", str(data)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    child = _talking_child("commit", data)
     assert child.stdin is not None and child.stdout is not None
     out_file = data.parent / f"strace-{os.getpid()}.txt"
     tables: list[dict[str, dict[str, Any]]] = []
