@@ -191,9 +191,12 @@ class Settings(BaseSettings):
     def site_path(self) -> Path:
         return self.site_dir if self.site_dir is not None else self.data_dir / "site"
 
-    def stats(self, teams: TeamOverrides | None = None) -> Stats:
+    def stats(self, teams: TeamOverrides | None = None, *, short_lived: bool = False) -> Stats:
         """The query API; ``teams``: where admins' team corrections live (default: the bot
-        state store of the data directory, if there is one)."""
+        state store of the data directory, if there is one). Every process starts its
+        rating from the saved one; a ``short_lived`` one (a CLI command) also saves its
+        own, since it would otherwise replay the history each time it runs."""
+        from etl_duck.query.ratingstore import RatingStore
         from etl_duck.query.stats import Stats
 
         if teams is None:
@@ -206,6 +209,7 @@ class Settings(BaseSettings):
             min_rounds=self.min_rounds,
             slow_query_ms=self.slow_query_ms,
             teams=teams,
+            ratings=RatingStore.in_data_dir(self.data_dir, save=short_lived),
         )
 
 

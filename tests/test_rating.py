@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from etl_duck.cli import app
 from etl_duck.domain import forecasts as F
+from etl_duck.domain import rating as rating_module
+from etl_duck.domain import thurstone
 from etl_duck.domain.rating import (
     DEFAULT,
     MapPlayer,
@@ -220,6 +224,38 @@ def test_partial_play_scales_the_team_and_the_update() -> None:
     assert 0 < gain_part < gain_full
     assert run.states["A2"].sigma > run.states["A1"].sigma  # learned less about him
     assert run.states["B1"].mu < DEFAULT.mu
+
+
+@given(
+    st.lists(st.tuples(st.floats(-20, 70), st.floats(0.01, 8)), min_size=1, max_size=8),
+    st.lists(st.tuples(st.floats(-20, 70), st.floats(0.01, 8)), min_size=1, max_size=8),
+    st.sampled_from([0.0, 0.5, 1.0]),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_update_on_floats_is_openskills_bit_for_bit(
+    first: list[tuple[float, float]], second: list[tuple[float, float]], result: float
+) -> None:
+    """The default model's update is computed on plain floats (thurstone.py); openskill's
+    ``rate`` called with its objects gives exactly the same numbers, ties and upsets
+    included."""
+    model = DEFAULT.new_model()
+    ranks = [0.0, 0.0] if result == 0.5 else ([0.0, 1.0] if result > 0.5 else [1.0, 0.0])
+    objs = [[model.rating(mu=m, sigma=s) for m, s in t] for t in (first, second)]
+    want = [[(r.mu, r.sigma) for r in t] for t in model.rate(objs, ranks=ranks)]
+    assert list(thurstone.rate(first, second, result, DEFAULT.beta)) == want
+
+
+def test_a_replay_with_openskills_objects_equals_the_float_replay() -> None:
+    """The whole replay (partial play, σ widening, every outcome) gives the same states,
+    predictions and history bit for bit whichever way the update is computed."""
+    maps = synthetic_maps(300, seed=11)
+    fast = replay(maps)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rating_module, "FLOAT_MODEL", "")  # no model on floats: openskill's objects
+        slow = replay(maps)
+    assert slow.states == fast.states
+    assert slow.predictions == fast.predictions
+    assert slow.history.points() == fast.history.points()
 
 
 def test_a_tie_moves_ratings_less_than_a_result() -> None:

@@ -149,7 +149,7 @@ def ingest_options() -> IngestOptions:
 def open_stats() -> Stats:
     """The query API over ``--data-dir``; a clear error when there is no lake there."""
     require_lake()
-    return settings().stats()
+    return settings().stats(short_lived=True)
 
 
 def require_lake() -> None:

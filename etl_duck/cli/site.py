@@ -32,7 +32,9 @@ def site(
     s = settings()
     target = out if out is not None else s.site_path()
     try:
-        report = build_site(s.stats(), target, SiteOptions(title=s.site_title), full=full)
+        report = build_site(
+            s.stats(short_lived=True), target, SiteOptions(title=s.site_title), full=full
+        )
     except SiteError as exc:
         fail(exc, EXIT_USAGE)
     if as_json:

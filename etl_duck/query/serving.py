@@ -76,6 +76,11 @@ class Serving:
         self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
         self._shape_lock = threading.Lock()
         self._dates: list[str] = []
+        #: what each session date's rows are (its rounds and player_rounds partitions, with
+        #: their checksums): state kept outside the process is compared on content, since a
+        #: recreated lake reuses version numbers
+        self.content: dict[str, tuple[Any, Any]] = {}
+        self.options: dict[str, Any] = {}  # the ingest settings the lake was derived with
         self.max_changed = 0
         self.last_date: date | None = None
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
@@ -152,6 +157,13 @@ class Serving:
                 # a long-running one and keys persisted outside (the static site) stay
                 # valid across restarts; a date that vanished changed now
                 self.changed_at[d] = written.get(d, manifest.version)
+                parts = (manifest.partitions["rounds"].get(d),
+                         manifest.partitions["player_rounds"].get(d))  # fmt: skip
+                if parts == (None, None):
+                    self.content.pop(d, None)
+                else:
+                    self.content[d] = parts
+            self.options = dict(manifest.options)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
             self.partitions = {

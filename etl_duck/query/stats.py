@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.
     from etl_duck.domain.metrics import Metric
     from etl_duck.domain.rating import RatingRun
     from etl_duck.domain.records import Event
+    from etl_duck.query.ratingstore import RatingStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,6 +167,7 @@ class Stats:
         cache: QueryCache | None = None,
         threads: int = 2,
         teams: TeamOverrides | None = None,
+        ratings: RatingStore | None = None,
     ) -> None:
         from etl_duck.lake.snapshot import Lake
 
@@ -179,7 +181,7 @@ class Stats:
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
         self._player_names: PlayerNames | None = None
-        self._rating_book = RatingBook(self.serving)
+        self._rating_book = RatingBook(self.serving, store=ratings)
 
     # ---- plumbing
 

@@ -1,0 +1,119 @@
+"""The skill rating's state kept between processes: ``<data dir>/cache/rating.pickle``.
+
+A long-running process (the bot, ``etl-duck watch``) keeps its :class:`RatingRun` in memory
+and brings it forward one commit at a time. A short one (``etl-duck site``, ``rating``,
+``predict``) would otherwise replay every map of the history first (~1 s at ten years, of
+a 3 s budget for the site after a commit). So short processes save the run here, and
+every process starts from it: only the session dates whose rows differ are read again,
+and the replay starts at the last checkpoint before the first map that differs (the same
+result as a full replay, bit for bit).
+
+This module owns the ``cache/`` folder. It holds nothing that cannot be recomputed:
+deleting it costs one full replay. A saved state is used only if the code that made it,
+the rating's settings and the lake's ingest settings are the same, and it is compared
+with the lake date by date on content (partition files and checksums), not on version
+numbers, which a recreated lake reuses. An unreadable file is ignored.
+
+Pickle is safe here because only this program writes the file, inside the operator's own
+data directory (which also holds the raw files and the lake it trusts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from etl_duck.domain.rating import MapResult, RatingConfig, RatingRun
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+FOLDER = "cache"
+NAME = "rating.pickle"
+
+
+@dataclass(frozen=True)
+class SavedRating:
+    key: tuple[Any, ...]  # format, code, rating settings, ingest settings
+    content: dict[str, tuple[Any, Any]]  # session date (ISO) → its rows (Serving.content)
+    by_date: dict[date, list[MapResult]]
+    run: RatingRun
+
+
+def store_path(data_dir: Path) -> Path:
+    return Path(data_dir) / FOLDER / NAME
+
+
+def state_key(config: RatingConfig, options: dict[str, Any]) -> tuple[Any, ...]:
+    return (FORMAT, _code_fingerprint(), config, tuple(sorted(options.items(), key=str)))
+
+
+class RatingStore:
+    """Where a process finds the saved rating, and whether it saves its own."""
+
+    def __init__(self, path: Path, *, save: bool) -> None:
+        self.path = path
+        self.saves = save
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path, *, save: bool) -> RatingStore:
+        return cls(store_path(data_dir), save=save)
+
+    def load(self, key: tuple[Any, ...]) -> SavedRating | None:
+        try:
+            with open(self.path, "rb") as f:
+                saved = pickle.load(f)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # a torn or foreign file: recompute, say why in the log
+            log.warning("ignoring the saved rating %s (%s); replaying every map", self.path, exc)
+            return None
+        if not isinstance(saved, SavedRating) or saved.key != key:
+            log.info("the saved rating was made by other code or settings; replaying")
+            return None
+        return saved
+
+    def save(self, saved: SavedRating) -> None:
+        if not self.saves:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".rating-", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.path)  # whole or not at all, for readers
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        except OSError as exc:  # a cache: a full disk or a read-only dir costs speed only
+            log.warning("could not save the rating to %s (%s)", self.path, exc)
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """A hash of the code and SQL that make a :class:`RatingRun`: a new release never
+    trusts a state its predecessor pickled."""
+    digest = hashlib.blake2b(digest_size=12)
+    for pkg, name in (
+        ("etl_duck.domain", "rating.py"),
+        ("etl_duck.domain", "thurstone.py"),
+        ("etl_duck.query", "rating.py"),
+        ("etl_duck.query", "ratingstore.py"),
+    ):
+        digest.update(resources.files(pkg).joinpath(name).read_bytes())
+    from etl_duck.sqlfiles import sql
+
+    for query in ("rating_map_players", "rollup_map_players"):
+        digest.update(sql(query).encode())
+    return digest.hexdigest()
