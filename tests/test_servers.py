@@ -333,3 +333,123 @@ def test_site_names_the_server_of_each_session(
     labelled = [h.group(1) for h in headings if h and f"on {SCRIM}" in h.group(1)]
     plain = [h.group(1) for h in headings if h and "<span" not in h.group(1)]
     assert labelled and plain and len(labelled) == len(plain), (len(labelled), len(plain))
+
+
+def test_site_has_each_servers_leaderboards_and_sessions(
+    two_servers: tuple[Path, Truth, Path], tmp_path: Path
+) -> None:
+    """Several servers: each gets its home, session lists and leaderboards under
+    servers/<name>/ (main for the first), equal to the CLI's ``--server`` answers, linked
+    from the community's home; every link of the site resolves."""
+    import re
+
+    from etl_duck.site import publish, urls
+    from tests import sitecheck
+
+    data, _, _ = two_servers
+    site = tmp_path / "www"
+    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
+    assert code == 0, out
+    pages = set(json.loads((site / publish.MANIFEST).read_text())["pages"])
+    home = (site / "index.html").read_text()
+    for server, name in (("", "main"), (SCRIM, SCRIM)):
+        scope = urls.Scope(server)
+        assert scope.prefix == f"servers/{name}/"
+        assert {urls.home(scope), urls.sessions(scope), urls.leaderboards(scope),
+                urls.leaderboard("kills", "all", scope)} <= pages  # fmt: skip
+        assert urls.leaderboard("kills", "session", scope) not in pages  # the community's
+        assert f'href="{urls.home(scope)}"' in home
+        code, out = cli("--data-dir", str(data), "top", "kills", "--server", name,
+                        "--min-rounds", "10", "--limit", "50", "--json")  # fmt: skip
+        assert code == 0, out
+        cli_rows = [(r["guid"], r["value"]) for r in json.loads(out)["rows"]]
+        board = (site / urls.leaderboard("kills", "all", scope)).read_text()
+        page_rows = re.findall(
+            r'<tr data-guid="([^"]+)">.*?data-stat="value" data-value="([^"]+)"', board, re.S
+        )
+        assert [(g, int(float(v))) for g, v in page_rows] == cli_rows and cli_rows
+        code, out = cli("--data-dir", str(data), "sessions", "--server", name, "--json")
+        listed = {r["session_id"] for r in json.loads(out)}
+        year_pages = [site / p for p in pages if p.startswith(f"{scope.prefix}sessions/2")]
+        linked = {
+            int(m)
+            for p in year_pages
+            for m in re.findall(r'href="(?:\.\./)*sessions/(\d+)\.html"', p.read_text())
+        }
+        assert linked == listed and listed  # each server's session list: its sessions, linked once
+    root = site.resolve()
+    for page in sitecheck.all_pages(site):
+        for target in sitecheck.local_links(page, root):
+            assert target.is_file(), f"{page.relative_to(root)} links to missing {target}"
+
+
+def test_bot_commands_take_a_server(two_servers: tuple[Path, Truth, Path], tmp_path: Path) -> None:
+    """/leaderboard, /stats, /last_session, /session and /sessions take ``server``: the
+    answers equal the CLI's ``--server`` ones, the titles name the server, autocomplete
+    offers the lake's servers and an unknown one is the user's error naming them."""
+    from etl_duck.bot import autocomplete as ac
+    from tests.bot_fakes import FakeInteraction, bot_running, invoke, run, table_rows
+
+    data, _, _ = two_servers
+    code, out = cli("--data-dir", str(data), "top", "kills", "--server", SCRIM, "--limit", "10",
+                    "--json")  # fmt: skip
+    want = [(r["name"], r["value"]) for r in json.loads(out)["rows"]]
+    assert code == 0, out
+    code, out = cli("--data-dir", str(data), "player", want[0][0], "--server", SCRIM, "--json")
+    assert code == 0, out
+    card_kills = json.loads(out)["kills"]
+    code, out = cli("--data-dir", str(data), "sessions", "--server", "main", "--json")
+    assert code == 0, out
+    main_sessions = json.loads(out)
+    code, out = cli("--data-dir", str(data), "session", "last", "--server", "main", "--json")
+    assert code == 0, out
+    main_last = json.loads(out)["session_date"]
+
+    async def main() -> dict[str, Any]:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            i = FakeInteraction(bot)
+            return {
+                "choices": [c.value for c in await ac.servers(i, "")],  # type: ignore[arg-type]
+                "board": await invoke(bot, "leaderboard", stat="kills", server=SCRIM),
+                "every": await invoke(bot, "leaderboard", stat="kills"),
+                "card": await invoke(bot, "stats", player=want[0][0], server=SCRIM),
+                "last": await invoke(bot, "last_session", server="main"),
+                "list": await invoke(bot, "sessions", server="main"),
+                "unknown": await invoke(bot, "leaderboard", stat="kills", server="public"),
+                "bad": await invoke(bot, "sessions", server="Not A Name"),
+            }
+
+    got = run(main())
+    assert got["choices"] == ["main", SCRIM]
+    board = got["board"].last.embed
+    assert board.title == f"Kills — all time · server {SCRIM}"
+    rows = table_rows(str(board.description), 2)
+    assert [int(r[1].replace(",", "")) for r in rows] == [v for _, v in want]
+    every = table_rows(str(got["every"].last.embed.description), 2)
+    assert int(every[0][1].replace(",", "")) > want[0][1]  # both servers' kills together
+    card = got["card"].last.embed
+    assert card.title is not None and card.title.endswith(f"· server {SCRIM}")
+    kills = next(f.value for f in card.fields if f.name == "Kills")
+    assert int(kills.replace(",", "")) == card_kills
+    assert main_last in str(got["last"].last.embed.title)
+    listing = got["list"].last.embed
+    assert listing.title == "Sessions · server main"
+    assert str(listing.description).count("\n") >= min(len(main_sessions), 10) - 1
+    for key in ("unknown", "bad"):
+        assert got[key].last.ephemeral  # the user's mistake, told to him alone
+    assert "public" in str(got["unknown"].last.content) and f"main, {SCRIM}" in str(
+        got["unknown"].last.content
+    )
+    assert "server name" in str(got["bad"].last.content)
+
+
+def test_bot_links_point_at_a_servers_pages() -> None:
+    from etl_duck.site.urls import SiteLinks
+
+    links = SiteLinks("https://stats.example.org/et")
+    base = "https://stats.example.org/et/servers"
+    assert links.leaderboard("kills", "all", SCRIM) == f"{base}/{SCRIM}/leaderboards/kills-all.html"
+    assert links.leaderboard("kills", "all", "") == f"{base}/main/leaderboards/kills-all.html"
+    assert links.leaderboard("kills", "session", SCRIM) is None  # no such page for one server
+    assert links.server(SCRIM) == f"{base}/{SCRIM}/index.html"
+    assert SiteLinks(None).server(SCRIM) is None

@@ -1,4 +1,5 @@
-"""Autocomplete for option values: players, leaderboard types, windows, dates, months.
+"""Autocomplete for option values: players, leaderboard types, windows, dates, months,
+game servers.
 
 Autocomplete must answer quickly and never fail loudly: each callback goes through the
 cached query API in a worker thread, gives up after :data:`BUDGET_S` and offers nothing
@@ -108,6 +109,15 @@ async def session_dates(interaction: discord.Interaction[Any], current: str) -> 
         if len(out) >= MAX_CHOICES:
             break
     return out
+
+
+async def servers(interaction: discord.Interaction[Any], current: str) -> Choices:
+    """The lake's game servers (``main`` = the first)."""
+    from etl_duck.domain.sources import label
+
+    names = await _guarded(_bot(interaction).stats.servers(), [])
+    text = current.strip().lower()
+    return [_choice(label(s), label(s)) for s in names if text in label(s)][:MAX_CHOICES]
 
 
 async def months(interaction: discord.Interaction[Any], current: str) -> Choices:

@@ -19,6 +19,8 @@ WindowText = app_commands.Range[str, 1, 32]
 DateText = app_commands.Range[str, 1, 10]
 #: ``YYYY-MM``
 MonthText = app_commands.Range[str, 1, 7]
+#: a game server's short name (``main`` = the first)
+ServerText = app_commands.Range[str, 1, 32]
 #: a map's BSP name, e.g. ``sw_goldrush_te``
 MapText = app_commands.Range[str, 1, 64]
 #: a name to show on a card, or a team's name

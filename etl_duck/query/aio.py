@@ -132,6 +132,9 @@ class AsyncStats:
             ("sessions", month, server), lambda: self.stats.sessions(month, server)
         )
 
+    async def servers(self) -> list[str]:
+        return await self._call(("servers",), self.stats.servers)
+
     async def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:
         return await self._call(
             ("find_player", text, limit), lambda: self.stats.find_player(text, limit)

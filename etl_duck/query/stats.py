@@ -505,6 +505,11 @@ class Stats:
 
         return self._cached(("sessions", start, end, server), (start, end), compute)
 
+    def servers(self) -> list[str]:
+        """The game servers with a session in the lake (``""`` is the main one), sorted."""
+        listing = self.sessions()
+        return sorted(set(listing["server"].to_list())) if listing.height else []
+
     # ---- players
 
     def find_player(self, text: str, limit: int = 10) -> pl.DataFrame:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from etl_duck.query.stats import Stats
 from etl_duck.site.pages import Page, Plan, SiteOptions, page_key
 from etl_duck.site.publish import FORMAT, MANIFEST, SiteDir, link_or_copy
 from etl_duck.site.render import asset
+from etl_duck.site.urls import Scope
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def _attempt(
         # (a fresh process would otherwise replay the rating to find that out)
         return SiteReport(site.out, int(prev["version"]), lake_version, len(prev["pages"]))
     pages = plan.pages()
+    for server in plan.servers:  # several game servers: each one's own pages too
+        pages += Plan(stats, replace(options, scope=Scope(server))).pages()
     pages += [_asset_page(path, name) for path, name in ASSETS.items()]
     old: dict[str, str] = {} if full or prev_dir is None else prev.get("pages", {})
     stale = [p for p in pages if old.get(p.path) != p.key]

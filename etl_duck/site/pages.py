@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from etl_duck.domain.sources import label
 from etl_duck.query.stats import NoData, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.site import sections, svg, urls
@@ -141,6 +142,8 @@ class Plan:
         self.stats = stats
         self.options = options
         self.scope = options.scope
+        self.server = options.scope.server  # None: every game server
+        self.servers: list[str] = []  # the lake's game servers, if more than one
         self.sessions = Sessions(stats)
         self._index: list[dict[str, Any]] | None = None
         self._records: dict[str, Any] | None = None
@@ -175,8 +178,16 @@ class Plan:
     def pages(self) -> list[Page]:
         self.stats.version()
         everything = self.signature()
-        listing = self.stats.sessions()
+        listing = self.stats.sessions(server=self.server)
+        if self.server is not None:  # one server: its home, session lists and leaderboards
+            out = [
+                Page(urls.home(self.scope), self.key("home", everything), self._home),
+                Page(urls.sessions(self.scope), self.key("sessions", everything), self._sessions),
+            ]
+            return out + self._year_pages(listing) + self._leaderboard_pages(False)
         self.session_ids = {int(s) for s in listing["session_id"]}
+        servers = sorted(set(listing["server"].to_list())) if listing.height else []
+        self.servers = servers if len(servers) > 1 else []
         out = [
             Page(urls.home(self.scope), self.key("home", everything), self._home),
             Page(urls.records(self.scope), self.key("records", everything), self._records_page),
@@ -263,10 +274,12 @@ class Plan:
     # ------------------------------------------------------------------ rendering
 
     def _render(self, template: str, path: str, **context: Any) -> bytes:
-        return self.renderer.render(template, path, context)
+        server = None if self.server is None else label(self.server)
+        return self.renderer.render(template, path, {"scope": self.scope, "server": server,
+                                                     **context})  # fmt: skip
 
     def _player_link(self, guid: str) -> str:
-        return urls.player(guid, self.scope)
+        return urls.player(guid)  # one page per player, in the community's scope
 
     def _player_page(self, guid: Any) -> str | None:
         """The page of a player named by another answer (a teammate, a record holder), or
@@ -278,11 +291,7 @@ class Plan:
         )
 
     def _session_page(self, sid: Any) -> str | None:
-        return (
-            urls.session(int(sid), self.scope)
-            if sid is not None and int(sid) in self.session_ids
-            else None
-        )
+        return urls.session(int(sid)) if sid is not None and int(sid) in self.session_ids else None
 
     def _records_view(self) -> dict[str, Any]:
         if self._records is None:
@@ -291,7 +300,7 @@ class Plan:
 
     def _board_rows(self, metric: str, window: Window, limit: int) -> list[dict[str, Any]]:
         m = self.stats.metrics()[metric]
-        board = self.stats.leaderboard(metric, window, limit=limit)
+        board = self.stats.leaderboard(metric, window, limit=limit, server=self.server)
         return [
             {
                 "rank": r["rank"],
@@ -310,9 +319,13 @@ class Plan:
 
     def _home(self) -> bytes:
         path = urls.home(self.scope)
-        listing = self.stats.sessions()
+        listing = self.stats.sessions(server=self.server)
         try:
-            last: SessionReport | None = self.stats.last_session()
+            last: SessionReport | None = (
+                self.stats.last_session()
+                if self.server is None
+                else self.stats.session(None, self.server)
+            )
         except NoData:
             last = None
         boards = []
@@ -329,7 +342,7 @@ class Plan:
                             "rows": self._board_rows(metric, w, 5),
                         }
                     )
-        totals = self.stats.player_totals(Window("all", ALL_FROM, ALL_TO))
+        totals = self.stats.player_totals(Window("all", ALL_FROM, ALL_TO), self.server)
         headline = {
             "sessions": listing.height,
             "rounds": int(listing["rounds"].sum()) if listing.height else 0,
@@ -344,13 +357,17 @@ class Plan:
             headline=headline,
             last=self._session_summary(last) if last is not None else None,
             boards=boards,
-            recent=_session_rows(listing.head(RECENT_SESSIONS), self.scope),
-            records=self._records_view()["all_time"],
-            rating=sections.rating_rows(self.stats, sections.RATING_TOP, self._player_page),
+            recent=_session_rows(listing.head(RECENT_SESSIONS)),
+            # the community's records and rating (one server's home links to them)
+            records=self._records_view()["all_time"] if self.server is None else None,
+            rating=sections.rating_rows(self.stats, sections.RATING_TOP, self._player_page)
+            if self.server is None
+            else None,
+            servers=[(label(s), urls.home(urls.Scope(s))) for s in self.servers],
         )
 
     def _sessions(self) -> bytes:
-        listing = self.stats.sessions()
+        listing = self.stats.sessions(server=self.server)
         years = []
         if listing.height:
             by_year = Counter(d.year for d in listing["session_date"])
@@ -363,20 +380,20 @@ class Plan:
             urls.sessions(self.scope),
             title="Sessions",
             years=years,
-            recent=_session_rows(listing.head(RECENT_SESSIONS * 2), self.scope),
+            recent=_session_rows(listing.head(RECENT_SESSIONS * 2)),
         )
 
     def _year(self, year: int) -> bytes:
         import polars as pl
 
-        listing = self.stats.sessions()
+        listing = self.stats.sessions(server=self.server)
         rows = listing.filter(pl.col("session_date").dt.year() == year)
         return self._render(
             "sessions_year.html",
             urls.sessions_year(year, self.scope),
             title=f"Sessions {year}",
             year=year,
-            rows=_session_rows(rows, self.scope),
+            rows=_session_rows(rows),
         )
 
     def _session_summary(self, rep: SessionReport) -> dict[str, Any]:
@@ -401,8 +418,6 @@ class Plan:
         mvp = None
         if rep.mvp is not None:
             mvp = {**rep.mvp, "link": self._player_link(rep.mvp["guid"])}
-        from etl_duck.domain.sources import label
-
         return {
             "session_id": rep.session_id,
             "server": rep.server,  # "" (the main server) shows no label
@@ -416,7 +431,7 @@ class Plan:
             "players": rep.players.height,
             "teams": teams,
             "mvp": mvp,
-            "link": urls.session(rep.session_id, self.scope),
+            "link": urls.session(rep.session_id),
         }
 
     def _session_renderer(
@@ -473,7 +488,7 @@ class Plan:
         sessions = self.stats.player_sessions(guid)
         form = sessions.tail(FORM_SESSIONS)
         recent = [
-            {**r, "link": urls.session(r["session_id"], self.scope)}
+            {**r, "link": urls.session(r["session_id"])}
             for r in sessions.tail(RECENT_SESSIONS).reverse().iter_rows(named=True)
         ]
         # Σ first: a year's ratios come from the year's sums, never from session ratios
@@ -492,7 +507,7 @@ class Plan:
             path,
             title=card.name,
             card=card,
-            stats=[(k, label, d, card.totals.get(k)) for k, label, d in CARD_STATS],
+            stats=[(k, title, d, card.totals.get(k)) for k, title, d in CARD_STATS],
             first_seen=sessions["session_date"].min() if not sessions.is_empty() else None,
             last_seen=sessions["session_date"].max() if not sessions.is_empty() else None,
             session_count=sessions.height,
@@ -622,14 +637,12 @@ class Plan:
 # --------------------------------------------------------------------------- row helpers
 
 
-def _session_rows(listing: pl.DataFrame, scope: urls.Scope) -> list[dict[str, Any]]:
-    from etl_duck.domain.sources import label
-
+def _session_rows(listing: pl.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             **r,
             "duration": r["end_time"] - r["start_time"],
-            "link": urls.session(r["session_id"], scope),
+            "link": urls.session(r["session_id"]),
             # two servers' sessions of one evening look alike: the table names the server
             # as soon as a row is not the main one's
             "server_label": label(r.get("server") or ""),

@@ -3,10 +3,10 @@ site root, plus absolute links for the bot (``ETL_DUCK_SITE_URL``).
 
 Pure and cheap (no Stats, no Jinja), so the bot can import it for its links.
 
-Every path is built from a :class:`Scope`. Today there is one scope, the whole community;
-when rounds carry their game server, a ``Scope(server="scrim")`` puts the same pages under
-``servers/scrim/`` (leaderboards, sessions and cards of one server) beside the unscoped
-ones, without changing any other URL.
+Every path is built from a :class:`Scope`: the whole community, or one game server
+(``Scope(server="scrim")``), whose pages (its home, leaderboards and session lists) live
+under ``servers/scrim/`` (``servers/main/`` for the first server) beside the community's.
+Session and player pages exist once, in the community's scope.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ class Scope:
 
     @property
     def prefix(self) -> str:
-        return "" if self.server is None else f"servers/{slug(self.server)}/"
+        from etl_duck.domain.sources import label
+
+        return "" if self.server is None else f"servers/{slug(label(self.server))}/"
 
 
 ALL = Scope()
@@ -103,11 +105,18 @@ class SiteLinks:
     def player(self, guid: str) -> str | None:
         return self._url(player(guid))
 
-    def leaderboard(self, metric: str, window: str) -> str | None:
-        """The page of a named window (all, season, …); None for a date range (no page)."""
+    def leaderboard(self, metric: str, window: str, server: str | None = None) -> str | None:
+        """The page of a named window (all, season, …), of every server or one; None for a
+        date range, or one server's last session (no page)."""
         from etl_duck.query.windows import WINDOWS
 
-        return self._url(leaderboard(metric, window)) if window in WINDOWS else None
+        if window not in WINDOWS or (server is not None and window == "session"):
+            return None
+        return self._url(leaderboard(metric, window, Scope(server)))
+
+    def server(self, server: str) -> str | None:
+        """One game server's home page."""
+        return self._url(home(Scope(server)))
 
     def sessions(self) -> str | None:
         return self._url(sessions())

@@ -11,12 +11,12 @@ from discord.ext import commands
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds.board import leaderboard_pages
-from etl_duck.bot.options import StatText, WindowText
+from etl_duck.bot.options import ServerText, StatText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
 
-from ._common import ensure_data, linked
+from ._common import ensure_data, game_server, linked, on_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -30,7 +30,9 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
 
-    async def board_reply(self, user_id: int, stat: str, window: str, chart: bool) -> Reply:
+    async def board_reply(
+        self, user_id: int, stat: str, window: str, chart: bool, server: str | None = None
+    ) -> Reply:
         stats = self.bot.stats
         await ensure_data(self.bot)
         try:
@@ -38,21 +40,23 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
             w = await stats.resolve_window(window)
         except ValueError as exc:  # unknown stat / bad window: the message lists the options
             raise UserError(str(exc)) from None
+        srv = await game_server(self.bot, server)
         min_rounds = 0 if w.name == "session" else stats.min_rounds
-        board = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT)
+        board = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT, server=srv)
+        where = on_server(w.label, srv)
         files: list[tuple[str, bytes]] = []
         if chart and not board.is_empty():
             top = board.head(CHART_ROWS)
-            label = f"{metric.label} — {w.label}"
+            label = f"{metric.label} — {where}"
             await before_chart()
             png = await stats.cached(
-                ("chart.board", metric.key, w, BOARD_LIMIT),
+                ("chart.board", metric.key, w, BOARD_LIMIT, srv),
                 lambda: self.bot.chart_worker.render(charts.leaderboard_png, top, label),
                 (w.date_from, w.date_to),
             )
             files.append((CHART_PNG, png))
-        pages = leaderboard_pages(board, metric, w.label, min_rounds, CHART_PNG if files else None)
-        linked(pages, self.bot.site.leaderboard(metric.key, w.name))
+        pages = leaderboard_pages(board, metric, where, min_rounds, CHART_PNG if files else None)
+        linked(pages, self.bot.site.leaderboard(metric.key, w.name, srv))
         first, view = paged(pages, user_id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view, files=files)
 
@@ -61,13 +65,17 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
         stat="What to rank by (kills, kd, dpm, accuracy, …)",
         window="all (default), season, month, week, session or YYYY-MM-DD..YYYY-MM-DD",
         chart="Attach a bar chart of the top ten",
+        server="One game server (default: every server)",
     )
-    @app_commands.autocomplete(stat=ac.metrics, window=ac.windows)
+    @app_commands.autocomplete(stat=ac.metrics, window=ac.windows, server=ac.servers)
     async def leaderboard(
         self,
         interaction: discord.Interaction[Any],
         stat: StatText,
         window: WindowText = "all",
         chart: bool = False,
+        server: ServerText | None = None,
     ) -> None:
-        await respond(interaction, self.board_reply(interaction.user.id, stat, window, chart))
+        await respond(
+            interaction, self.board_reply(interaction.user.id, stat, window, chart, server)
+        )

@@ -12,11 +12,11 @@ from discord.ext import commands
 from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import player as player_embeds
-from etl_duck.bot.options import PlayerText, WindowText
+from etl_duck.bot.options import PlayerText, ServerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 
-from ._common import ensure_data, linked
+from ._common import ensure_data, game_server, linked, on_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -45,33 +45,40 @@ class PlayersCog(commands.Cog, name="Players"):
     # ------------------------------------------------------------------ /stats
 
     async def stats_reply(
-        self, user: discord.abc.User, player: str | None, member: discord.abc.User | None
+        self,
+        user: discord.abc.User,
+        player: str | None,
+        member: discord.abc.User | None,
+        server: str | None = None,
     ) -> Reply:
         await ensure_data(self.bot)
+        srv = await game_server(self.bot, server)
         text = await self.target(user, player, member)
-        card = await self.bot.stats.player(text)
+        card = await self.bot.stats.player(text, srv)
         _, _, bests = await self.bot.stats.personal_bests(card.guid)
         shown = await asyncio.to_thread(self.bot.links.display_name_for, card.guid)
-        return Reply(
-            embeds=linked([player_embeds.card(card, bests, shown)], self.bot.site.player(card.guid))
-        )
+        embed = player_embeds.card(card, bests, shown)
+        embed.title = on_server(embed.title or card.name, srv)
+        return Reply(embeds=linked([embed], self.bot.site.player(card.guid)))
 
     @app_commands.command(name="stats", description="A player's career card")
     @app_commands.describe(
         player="Name or GUID (default: your linked player)",
         member="A server member who linked a player",
+        server="One game server (default: every server)",
     )
-    @app_commands.autocomplete(player=ac.players)
+    @app_commands.autocomplete(player=ac.players, server=ac.servers)
     async def stats(
         self,
         interaction: discord.Interaction[Any],
         player: PlayerText | None = None,
         member: discord.Member | None = None,
+        server: ServerText | None = None,
     ) -> None:
         await respond(
             interaction,
-            self.stats_reply(interaction.user, player, member),
-            retry=lambda _, guid: self.stats_reply(interaction.user, guid, None),
+            self.stats_reply(interaction.user, player, member, server),
+            retry=lambda _, guid: self.stats_reply(interaction.user, guid, None, server),
         )
 
     # ------------------------------------------------------------------ /compare

@@ -12,12 +12,12 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import board as board_embeds
 from etl_duck.bot.embeds import session as session_embeds
-from etl_duck.bot.options import DateText, MonthText
+from etl_duck.bot.options import DateText, MonthText, ServerText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
 
-from ._common import ensure_data, linked, session_report
+from ._common import ensure_data, game_server, linked, on_server, session_report
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -75,41 +75,60 @@ class SessionsCog(commands.Cog, name="Sessions"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
 
-    async def _session(self, day: str | None, view: str) -> Reply:
-        rep = await session_report(self.bot, day)
+    async def _session(self, day: str | None, view: str, server: str | None = None) -> Reply:
+        srv = await game_server(self.bot, server)
+        rep = await session_report(self.bot, day, srv)
         return await session_view_reply(self.bot, rep, view)
 
     @app_commands.command(name="last_session", description="The last gaming session")
-    @app_commands.describe(view="summary (default), top players, maps, weapons or graphs")
+    @app_commands.describe(
+        view="summary (default), top players, maps, weapons or graphs",
+        server="One game server's last session (default: the last on any server)",
+    )
+    @app_commands.autocomplete(server=ac.servers)
     async def last_session(
-        self, interaction: discord.Interaction[Any], view: SessionView = "summary"
+        self,
+        interaction: discord.Interaction[Any],
+        view: SessionView = "summary",
+        server: ServerText | None = None,
     ) -> None:
-        await respond(interaction, self._session(None, view))
+        await respond(interaction, self._session(None, view, server))
 
     @app_commands.command(name="session", description="The gaming session of a date")
     @app_commands.describe(
         date="The day the session started, YYYY-MM-DD",
         view="summary (default), top players, maps, weapons or graphs",
+        server="One game server (two servers may have played that day)",
     )
-    @app_commands.autocomplete(date=ac.session_dates)
+    @app_commands.autocomplete(date=ac.session_dates, server=ac.servers)
     async def session(
-        self, interaction: discord.Interaction[Any], date: DateText, view: SessionView = "summary"
+        self,
+        interaction: discord.Interaction[Any],
+        date: DateText,
+        view: SessionView = "summary",
+        server: ServerText | None = None,
     ) -> None:
-        await respond(interaction, self._session(date, view))
+        await respond(interaction, self._session(date, view, server))
 
     @app_commands.command(name="sessions", description="Gaming sessions, newest first")
-    @app_commands.describe(month="Only this month, YYYY-MM")
-    @app_commands.autocomplete(month=ac.months)
+    @app_commands.describe(
+        month="Only this month, YYYY-MM", server="One game server (default: every server)"
+    )
+    @app_commands.autocomplete(month=ac.months, server=ac.servers)
     async def sessions(
-        self, interaction: discord.Interaction[Any], month: MonthText | None = None
+        self,
+        interaction: discord.Interaction[Any],
+        month: MonthText | None = None,
+        server: ServerText | None = None,
     ) -> None:
         async def work() -> Reply:
             await ensure_data(self.bot)
+            srv = await game_server(self.bot, server)
             try:
-                table = await self.bot.stats.sessions(month)
+                table = await self.bot.stats.sessions(month, srv)
             except ValueError as exc:  # a bad month string: the message says the format
                 raise UserError(str(exc)) from None
-            title = f"Sessions in {month}" if month else "Sessions"
+            title = on_server(f"Sessions in {month}" if month else "Sessions", srv)
             pages = linked(board_embeds.session_pages(table, title), self.bot.site.sessions())
             first, view = paged(pages, interaction.user.id, self.bot.settings.page_timeout_s)
             return Reply(embeds=[first], view=view)
