@@ -139,3 +139,32 @@ def test_cards_and_boards_read_the_careers(season: tuple[Path, Truth], tmp_path:
     stats.serving._local.views = {}
     assert stats.leaderboard("kills", limit=3)["value"].to_list() == expected
     assert stats.player(guid).totals["kills"] == card.totals["kills"]
+
+
+def test_the_card_in_one_query_equals_its_four_parts(
+    season: tuple[Path, Truth], tmp_path: Path
+) -> None:
+    """``career_card.sql`` returns a card's weapons, maps, last rounds and aliases in one
+    round trip: each frame equals its own query's (rows, order, dtypes), for every player,
+    and a GUID with no rows gives empty frames of the same shape."""
+    files, truth = season
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    stats = Stats(data)
+    singles = {"weapons": "career_weapons", "maps": "career_maps",
+               "last_rounds": "career_last_rounds", "aliases": "career_player_aliases"}  # fmt: skip
+    guids = sorted(truth.player_totals())
+    assert len(guids) > 10
+    for guid in [*guids, "FFFFFFFF"]:
+        parts = stats.run_parts("career_card", guid=guid, limit=Stats.LAST_ROUNDS)
+        assert set(parts) == set(singles)
+        for part, query in singles.items():
+            alone = stats.run(query, guid=guid, limit=Stats.LAST_ROUNDS)
+            assert parts[part].schema == alone.schema, (guid, part)
+            assert parts[part].equals(alone), (guid, part)
+        assert parts["weapons"].is_empty() == (guid == "FFFFFFFF")
+    card = stats.player(guids[0])
+    assert card.weapons.equals(stats.run("career_weapons", guid=guids[0]))
+    empty = Stats(tmp_path / "no-lake-yet")  # the empty tables' shapes: the same dtypes too
+    for part, frame in empty.run_parts("career_card", guid="X", limit=1).items():
+        assert frame.schema == empty.run(singles[part], guid="X", limit=1).schema, part

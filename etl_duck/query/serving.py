@@ -446,3 +446,40 @@ def query_polars(
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     return df
+
+
+#: DuckDB column types → Polars dtypes, for frames built from Python rows (``query_parts``)
+_POLARS_TYPES = {
+    "VARCHAR": "String", "BOOLEAN": "Boolean", "TINYINT": "Int8", "SMALLINT": "Int16",
+    "INTEGER": "Int32", "BIGINT": "Int64", "FLOAT": "Float32", "DOUBLE": "Float64",
+    "DATE": "Date", "TIMESTAMP": "Datetime:us", "TIMESTAMP_S": "Datetime:ms",
+    "TIMESTAMP_MS": "Datetime:ms", "TIMESTAMP_NS": "Datetime:ns",
+}  # fmt: skip
+
+
+def query_parts(
+    cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
+) -> dict[str, pl.DataFrame]:
+    """Run a query of one row whose columns are lists of structs (several small answers in
+    one round trip) and return each column as a Polars frame, with the dtypes a query of
+    that part alone would give. Built from Python rows: for a few dozen rows this is ~2 ms
+    cheaper than converting nested Arrow columns."""
+    import polars as pl
+    from duckdb.sqltypes import DuckDBPyType
+
+    res = cur.execute(text, params)
+    (row,) = res.fetchall()  # to the end: DuckDB 2 keeps an unfinished result open
+    out: dict[str, pl.DataFrame] = {}
+    for (name, kind, *_), values in zip(res.description, row, strict=True):
+        assert isinstance(kind, DuckDBPyType)
+        (_, struct), *_ = kind.children  # a LIST's one child: the STRUCT
+        assert isinstance(struct, DuckDBPyType)
+        schema: dict[str, Any] = {}
+        for field, ftype in struct.children:
+            dtype = _POLARS_TYPES.get(str(ftype))
+            if dtype is None:
+                raise TypeError(f"query_parts: no Polars type for {ftype} ({name}.{field})")
+            kind_, _, unit = dtype.partition(":")
+            schema[field] = pl.Datetime(unit) if unit else getattr(pl, kind_)  # type: ignore[arg-type]
+        out[name] = pl.DataFrame(values or [], schema=schema)
+    return out

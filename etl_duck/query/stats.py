@@ -37,7 +37,7 @@ from etl_duck.query.rating import (
     RatingIndex,
     TeamForecast,
 )
-from etl_duck.query.serving import Serving, query_polars
+from etl_duck.query.serving import Serving, query_parts, query_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.sqlfiles import sql
 
@@ -193,6 +193,20 @@ class Stats:
 
         Queries over the detail tables (``player_rounds``, ``weapon_rounds``) name the
         session ``dates`` whose partitions they read."""
+        return self._execute(name, dates, params, query_polars)
+
+    def run_parts(self, name: str, **params: Any) -> dict[str, pl.DataFrame]:
+        """Run a query whose one row holds several answers as lists of structs
+        (``queries/career_card.sql``): a frame per column (see ``serving.query_parts``)."""
+        return self._execute(name, None, params, query_parts)
+
+    def _execute(
+        self,
+        name: str,
+        dates: list[date] | None,
+        params: dict[str, Any],
+        fetch: Callable[[Any, str, dict[str, Any]], T],
+    ) -> T:
         self.serving.refresh()
         t0 = time.perf_counter()
         text = sql(name)
@@ -201,7 +215,7 @@ class Stats:
         try:
             with self.serving.reading():
                 self.serving.prepare(cur, text, dates, _years(used, dates))
-                df = query_polars(cur, text, used)
+                df = fetch(cur, text, used)
         except Exception as exc:
             import duckdb
 
@@ -556,10 +570,16 @@ class Stats:
         well; PlayerNotFound (with suggestions or a hint) when none does."""
         key = clean_name(text).strip()
         if len(key) >= 8 and all(c in "0123456789abcdefABCDEF" for c in key):
-            # maybe a full GUID (what cards, pages and buttons pass): one small read
-            known = self._player_aliases(key.upper())
-            if not known.is_empty():
-                return key.upper(), str(known["name"][0])
+            # maybe a full GUID (what cards, pages and buttons pass): the names index if this
+            # version's is built, else one small read (a fresh process need not build it)
+            index = self._player_names
+            if index is not None and index.version == self.serving.refresh():
+                if (current := index.current_names.get(key.upper())) is not None:
+                    return key.upper(), current
+            else:
+                known = self._player_aliases(key.upper())
+                if not known.is_empty():
+                    return key.upper(), str(known["name"][0])
         career = self._names()
         exact = career.names.get(key.lower(), set())
         if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
@@ -609,9 +629,9 @@ class Stats:
         def compute() -> PlayerCard:
             if server is None:
                 totals = self._all_time_totals().filter(pl.col("guid") == guid)
-                weapons = self.run("career_weapons", guid=guid)
-                maps = self.run("career_maps", guid=guid)
-                last = self.run("career_last_rounds", guid=guid, limit=self.LAST_ROUNDS)
+                parts = self.run_parts("career_card", guid=guid, limit=self.LAST_ROUNDS)
+                weapons, maps, last = parts["weapons"], parts["maps"], parts["last_rounds"]
+                aliases = parts["aliases"]
             else:
                 every = Window("all", ALL_FROM, ALL_TO)
                 totals = self.player_totals(every, server).filter(pl.col("guid") == guid)
@@ -620,6 +640,7 @@ class Stats:
                 last = self.run(
                     "player_server_last_rounds", guid=guid, server=server, limit=self.LAST_ROUNDS
                 )
+                aliases = self._player_aliases(guid)
             if totals.is_empty():
                 where = "" if server is None else f" on server {label(server)}"
                 raise NoData(f"Player {guid} has no counted rounds{where}.")
@@ -630,7 +651,7 @@ class Stats:
                 totals=row,
                 weapons=weapons,
                 last_rounds=last,
-                aliases=self._player_aliases(guid),
+                aliases=aliases,
                 maps=maps,
             )
 
