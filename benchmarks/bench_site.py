@@ -165,10 +165,12 @@ def section(res: dict[str, Any]) -> str:
             "",
             f"Load average (1 min) at the start and the end of the run: {load[0]:.1f} and "
             f"{load[-1]:.1f} on {m['cores']} cores (a shared machine). A fresh process pays "
-            "~1 s for imports and the skill rating's full replay (~2–3 s at 10 years, see "
-            "the rating section) before any page: "
-            "every player page shows his rating and rank. The listener keeps the rating warm "
-            "and brings it up to date in ~25 ms a commit.",
+            "~0.4 s for imports and ~0.3 s to load the skill rating the last CLI run saved "
+            "(`data/cache/rating.pickle`) and bring it forward to the commit, before any "
+            "page: every player page shows his rating and rank. The listener keeps the "
+            "rating warm and brings it up to date in ~25 ms a commit. The slowest commit "
+            "completes the first map of a new year (the history ends 2025-12-31): more "
+            "boards and rating cards move.",
             "",
             "| Other | Measured |",
             "|---|---|",
