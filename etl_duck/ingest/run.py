@@ -14,6 +14,7 @@ import contextlib
 import errno
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ import pyarrow as pa
 from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import Session
 from etl_duck.ingest import endstats
-from etl_duck.ingest.admit import admit
+from etl_duck.ingest.admit import Admitted, admit
 from etl_duck.ingest.admit import expand as admit_expand
-from etl_duck.ingest.build import BuildJob, round_time, run_jobs
+from etl_duck.ingest.build import BuildJob, ChunkResult, round_time, run_jobs
 from etl_duck.ingest.options import IngestOptions, IngestReport, Progress
 from etl_duck.ingest.state import (
+    Regroup,
     changed_shards,
     drop_missing,
     ledger_row,
@@ -37,6 +39,7 @@ from etl_duck.ingest.state import (
 )
 from etl_duck.lake import careers, gc, rollups
 from etl_duck.lake.layout import SERVING_TABLES, TABLES
+from etl_duck.lake.manifest import Manifest
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
     CONFLICTS_SCHEMA,
@@ -114,9 +117,133 @@ def _ingest_locked(
     recheck: Sequence[str],
     server: str = "",
 ) -> IngestReport:
+    """One batch, as named steps: open the base snapshot, admit the files into raw/, read
+    their heads, build the affected partitions, record what each file became, then write
+    the state and serving tables and commit."""
     raw = RawStore(lake.data_dir)
     report = IngestReport(rebuilt=rebuild)
     raw.recover()
+    base = _open_base(lake, raw, opts, rebuild)
+    batch = _Batch(version=base.manifest.version + 1)
+
+    # 1. store new versions in raw/; decide which version of each touched name counts
+    admitted = admit(
+        raw,
+        base.ledger,
+        [Path(p) for p in paths],
+        report,
+        everything=rebuild,
+        recheck=recheck,
+        progress=progress,
+        server=server,
+    )
+    new = admitted.changed
+    for name in admitted.set_aside:
+        choice = admitted.choices[name]
+        why = f"{name}: set aside by an admin (version {choice.counted.id})"
+        batch.ledger_updates[name] = ledger_row(name, choice.counted.data, "dismissed", why, 0)
+        batch.removed.add(name)
+    conflict_rows = _conflict_rows(raw, admitted)
+
+    # 2. read the changed files' names and headers (a bad one is quarantined)
+    heads, arrived, checked = _read_heads(new, raw, report, batch)
+
+    # 3–4. regroup the sessions the new rounds touch; rebuild the affected partitions
+    built = _build(lake, raw, base, opts, progress, new, heads, arrived, batch, report)
+
+    # 5. what each file became: the ledger, its rejected lines, the report
+    changes, fresh = _record(built, new, admitted, batch, report, raw)
+    _record_endstats(checked, arrived, batch, report, raw)
+    if base.resettle:  # dates that no longer hold any session disappear
+        for t in TABLES:
+            for iso in base.manifest.partitions[t]:
+                changes[t].setdefault(date.fromisoformat(iso), None)
+    report.partitions_written = len(built.affected)
+    report.partial.sort()
+    report.ingested.sort()
+    touched = set(admitted.choices)
+    old_conflicts = lookup(base.conflicts, "file_name", sorted(touched))
+    conflicts_changed = bool(conflict_rows) or bool(old_conflicts)
+
+    if not (batch.ledger_updates or conflicts_changed or rebuild or base.resettle or base.legacy):
+        lake.drop_scratch()
+        raw.clear_pending()
+        report.version = lake.version()
+        return report
+
+    # the batch's bytes, parsed heads and build results are done with: a 10-year
+    # backfill holds ~300 MiB of them, beside the serving tables built next
+    new.clear()
+    arrived.clear()
+    heads.clear()
+    built.chunks.clear()
+
+    # 6. state + serving (only the year shards that change) + commit
+    if progress is not None:
+        progress("committing", 0, 1)
+    everything = rebuild or base.legacy or base.resettle
+    state = _state_tables(base, batch, built, conflict_rows, touched, everything)
+    years = None if everything else {str(d.year) for d in built.affected}
+    serving, replace_serving, years = _serving_tables(lake, base, fresh, built, rebuild, years)
+    if rebuild:  # shards of years that no longer hold data disappear
+        drop_missing(base.manifest, state)
+    if replace_serving or years is None:
+        drop_missing(base.manifest, serving, kind="serving")
+    committed = lake.commit(
+        changes, state, serving, options=opts.fingerprint(), base=base.manifest, fresh=rebuild
+    )
+    raw.clear_pending()
+    if progress is not None:
+        progress("committing", 1, 1)
+    # old snapshots go in the background: deleting one is ~5k directories, and no
+    # reader or writer waits for it (an interrupted deletion is finished next time)
+    gc.expire_snapshots(lake.snapshots, lake.snapshots / f"v{committed.version:08d}")
+    report.version = committed.version
+    report.committed = True
+    return report
+
+
+@dataclass(frozen=True)
+class _Base:
+    """The snapshot a batch starts from and its state tables."""
+
+    snap: Path | None
+    manifest: Manifest
+    legacy: bool  # written before state/serving were sharded: rewrite every shard once
+    resettle: bool  # written under other settings: re-derive every partition from raw/
+    ledger: pa.Table
+    rejected: pa.Table
+    index: pa.Table
+    conflicts: pa.Table
+
+
+@dataclass
+class _Batch:
+    """What the batch will commit besides its partitions."""
+
+    version: int  # the version the commit will have
+    ledger_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)  # committed files that leave the lake
+
+    def quarantine(
+        self, raw: RawStore, report: IngestReport, name: str, data: bytes, why: str, version: int
+    ) -> None:
+        report.quarantined[name] = why
+        raw.quarantine(name, data, why)
+        self.ledger_updates[name] = ledger_row(name, data, "quarantined", why, version)
+
+
+@dataclass
+class _Built:
+    """The sessions regrouped and the partitions rebuilt."""
+
+    regroup: Regroup
+    affected: set[date]
+    chunks: list[ChunkResult]
+
+
+def _open_base(lake: Lake, raw: RawStore, opts: IngestOptions, rebuild: bool) -> _Base:
     snap = None if rebuild else lake.current_dir()
     if snap is None and not rebuild:
         # no lake (and none to relink): only a first ingest may start from nothing —
@@ -129,44 +256,28 @@ def _ingest_locked(
                 "newest rounds): run `etl-duck rebuild` to recreate the lake from raw/"
             )
     manifest = lake.manifest(snap) if snap is not None else lake.fresh_manifest()
-    # a snapshot written before state/serving were sharded: rewrite every shard once
-    legacy = snap is not None and not manifest.shards
-    # written under other settings (session gap, filler maps, timezone): re-derive every
-    # partition from raw/, keeping the ledger (sessions may regroup anywhere)
-    resettle = bool(manifest.options) and manifest.options != opts.fingerprint()
 
     def state_table(name: str) -> pa.Table:
         if snap is None:
             return STATE_SCHEMAS[name].empty_table()
         return lake.read_state(name, snap)
 
-    ledger_tab = state_table("files")
-    rejected_tab = state_table("rejected_lines")
-    index_tab = state_table("round_index")
-    conflicts_tab = state_table("conflicts")
-    new_version = manifest.version + 1
-    ledger_updates: dict[str, dict[str, Any]] = {}
-    rejected_rows: list[dict[str, Any]] = []
-
-    # 1. store new versions in raw/; decide which version of each touched name counts
-    admitted = admit(
-        raw,
-        ledger_tab,
-        [Path(p) for p in paths],
-        report,
-        everything=rebuild,
-        recheck=recheck,
-        progress=progress,
-        server=server,
+    return _Base(
+        snap=snap,
+        manifest=manifest,
+        legacy=snap is not None and not manifest.shards,
+        # written under other settings (session gap, filler maps, timezone): re-derive
+        # every partition from raw/, keeping the ledger (sessions may regroup anywhere)
+        resettle=bool(manifest.options) and manifest.options != opts.fingerprint(),
+        ledger=state_table("files"),
+        rejected=state_table("rejected_lines"),
+        index=state_table("round_index"),
+        conflicts=state_table("conflicts"),
     )
-    new = admitted.changed
-    removed: set[str] = set()  # committed files that leave the lake
-    for name in admitted.set_aside:
-        choice = admitted.choices[name]
-        why = f"{name}: set aside by an admin (version {choice.counted.id})"
-        ledger_updates[name] = ledger_row(name, choice.counted.data, "dismissed", why, 0)
-        removed.add(name)
-    conflict_rows = [
+
+
+def _conflict_rows(raw: RawStore, admitted: Admitted) -> list[dict[str, Any]]:
+    return [
         {
             "file_name": name,
             "version": v.id,
@@ -179,8 +290,13 @@ def _ingest_locked(
         for v in choice.conflicts
     ]
 
-    # 2. read the changed files' names and headers (a bad one is quarantined); endstats
-    # files have no header: they are checked here and join their round's build
+
+def _read_heads(
+    new: dict[str, bytes], raw: RawStore, report: IngestReport, batch: _Batch
+) -> tuple[dict[str, RoundHead], dict[str, bytes], dict[str, endstats.Checked]]:
+    """Each changed round file's head (its name and header); endstats files have none:
+    they are checked here and join their round's build. A file that does not read is
+    quarantined and leaves ``new``."""
     heads: dict[str, RoundHead] = {}
     arrived: dict[str, bytes] = {}
     checked: dict[str, endstats.Checked] = {}
@@ -190,36 +306,45 @@ def _ingest_locked(
                 checked[name] = endstats.check(name, data)
                 arrived[name] = data
             except ParseError as exc:
-                report.quarantined[name] = str(exc)
-                raw.quarantine(name, data, str(exc))
-                ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
+                batch.quarantine(raw, report, name, data, str(exc), 0)
             del new[name]
             continue
         try:
             heads[name] = parse_head(data, name)
         except ParseError as exc:
-            report.quarantined[name] = str(exc)
-            raw.quarantine(name, data, str(exc))
-            ledger_updates[name] = ledger_row(name, data, "quarantined", str(exc), 0)
+            batch.quarantine(raw, report, name, data, str(exc), 0)
             del new[name]
-            removed.add(name)  # a grown or chosen version that no longer reads
+            batch.removed.add(name)  # a grown or chosen version that no longer reads
+    return heads, arrived, checked
 
-    # 3. regroup the sessions the new rounds touch; find the dates whose content changes
-    # 4. rebuild the affected partitions from their files (in parallel for backfills).
-    # A file whose rows cannot be built is quarantined and the dates are built again
-    # without it: one bad file never fails the batch, nor wedges the pending list.
-    known = sorted({*endstats.known_endstats(ledger_tab), *arrived})
+
+def _build(
+    lake: Lake,
+    raw: RawStore,
+    base: _Base,
+    opts: IngestOptions,
+    progress: Progress | None,
+    new: dict[str, bytes],
+    heads: dict[str, RoundHead],
+    arrived: dict[str, bytes],
+    batch: _Batch,
+    report: IngestReport,
+) -> _Built:
+    """Regroup the sessions the new rounds touch and rebuild the partitions of the dates
+    whose content changes (in parallel for backfills). A file whose rows cannot be built
+    is quarantined and the dates are built again without it: one bad file never fails the
+    batch, nor wedges the pending list."""
+    known = sorted({*endstats.known_endstats(base.ledger), *arrived})
     while True:
         times = {n: round_time(h.file, h.header) for n, h in heads.items()}
         regroup = regroup_sessions(
-            index_tab,
+            base.index,
             times,
             opts.session_gap_minutes,
-            everything=resettle,
-            removed=removed,
-            touched=endstats.touched_rounds(arrived, index_tab, times),
+            everything=base.resettle,
+            removed=batch.removed,
+            touched=endstats.touched_rounds(arrived, base.index, times),
         )
-        affected = regroup.affected
         by_date: dict[date, list[Session]] = {}
         for s in regroup.sessions:
             by_date.setdefault(s.session_date, []).append(s)
@@ -239,24 +364,35 @@ def _ingest_locked(
             for d, ss in sorted(by_date.items())
         ]
         chunks = run_jobs(jobs, opts.workers, progress)
+        jobs.clear()  # their bytes: a backfill's every file
         failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
         if not failed:
-            break
+            return _Built(regroup, regroup.affected, chunks)
         # quarantine the new files among them; old ones only when no new file is to blame
         blamed = {n: w for n, w in failed.items() if n in new} or failed
         for name, why in sorted(blamed.items()):
             data = new.pop(name) if name in new else _counted(raw, name)
-            removed.add(name)
+            batch.removed.add(name)
             heads.pop(name, None)
-            report.quarantined[name] = why
-            raw.quarantine(name, data, why)
-            ledger_updates[name] = ledger_row(name, data, "quarantined", why, new_version)
+            batch.quarantine(raw, report, name, data, why, batch.version)
         lake.drop_scratch()
+
+
+def _record(
+    built: _Built,
+    new: dict[str, bytes],
+    admitted: Admitted,
+    batch: _Batch,
+    report: IngestReport,
+    raw: RawStore,
+) -> tuple[dict[str, dict[date, pa.Table | Written | None]], list[dict[str, pa.Table]]]:
+    """The partitions to commit and the fresh serving rows, from the build; each new
+    file's ledger row, rejected lines and place in the report."""
     changes: dict[str, dict[date, pa.Table | Written | None]] = {
-        t: {d: None for d in affected} for t in TABLES
+        t: {d: None for d in built.affected} for t in TABLES
     }
     fresh: list[dict[str, pa.Table]] = []
-    for chunk in chunks:
+    for chunk in built.chunks:
         fresh.append(chunk.serving)
         for res in chunk.dates:
             for t in TABLES:
@@ -267,10 +403,12 @@ def _ingest_locked(
                 # why this version counts, when it is not simply the first one
                 picked = admitted.choices.get(name)
                 because = picked.why if picked and picked.why != "first version" else None
-                ledger_updates[name] = ledger_row(name, new[name], status, because, new_version)
+                batch.ledger_updates[name] = ledger_row(
+                    name, new[name], status, because, batch.version
+                )
                 raw.release(name)  # it reads now: no quarantine copy stays behind
                 for line, fld, why in res.rejected[name]:
-                    rejected_rows.append(
+                    batch.rejected_rows.append(
                         {"file_name": name, "line": line, "field": fld, "reason": why}
                     )
                     report.rejected.append(f"{name}:{line}: {fld}: {why}")
@@ -278,107 +416,98 @@ def _ingest_locked(
                     report.partial.append(name)
                 if name not in report.replaced:
                     report.ingested.append(name)
+    return changes, fresh
+
+
+def _record_endstats(
+    checked: dict[str, endstats.Checked],
+    arrived: dict[str, bytes],
+    batch: _Batch,
+    report: IngestReport,
+    raw: RawStore,
+) -> None:
     for name, (status, note, skipped) in checked.items():
-        ledger_updates[name] = ledger_row(name, arrived[name], status, note, new_version)
+        batch.ledger_updates[name] = ledger_row(name, arrived[name], status, note, batch.version)
         raw.release(name)
         for line, fld, why in skipped:
-            rejected_rows.append({"file_name": name, "line": line, "field": fld, "reason": why})
+            batch.rejected_rows.append(
+                {"file_name": name, "line": line, "field": fld, "reason": why}
+            )
             report.rejected.append(f"{name}:{line}: {fld}: {why}")
         if note:
             report.endstats_notes[name] = note
         report.endstats.append(name)
-    if resettle:  # dates that no longer hold any session disappear
-        for t in TABLES:
-            for iso in manifest.partitions[t]:
-                changes[t].setdefault(date.fromisoformat(iso), None)
-    report.partitions_written = len(affected)
-    report.partial.sort()
-    report.ingested.sort()
-    touched = set(admitted.choices)
-    old_conflicts = lookup(conflicts_tab, "file_name", sorted(touched))
-    conflicts_changed = bool(conflict_rows) or bool(old_conflicts)
 
-    if not (ledger_updates or conflicts_changed or rebuild or resettle or legacy):
-        lake.drop_scratch()
-        raw.clear_pending()
-        report.version = lake.version()
-        return report
 
-    # the batch's bytes, parsed heads and build results are done with: a 10-year
-    # backfill holds ~300 MiB of them, beside the serving tables built next
-    new.clear()
-    arrived.clear()
-    heads.clear()
-    jobs.clear()
-    chunks.clear()
-
-    # 5. state + serving (only the year shards that change) + commit
-    if progress is not None:
-        progress("committing", 0, 1)
-    everything = rebuild or legacy or resettle
-    state = {
+def _state_tables(
+    base: _Base,
+    batch: _Batch,
+    built: _Built,
+    conflict_rows: list[dict[str, Any]],
+    touched: set[str],
+    everything: bool,
+) -> dict[str, dict[str, pa.Table | None]]:
+    """The ledger, rejected lines, round index and conflicts: the year shards that change."""
+    updated = set(batch.ledger_updates)
+    return {
         "files": changed_shards(
-            ledger_tab,
-            table_from_rows(list(ledger_updates.values()), FILES_SCHEMA),
-            set(ledger_updates),
+            base.ledger,
+            table_from_rows(list(batch.ledger_updates.values()), FILES_SCHEMA),
+            updated,
             everything,
         ),
         "rejected_lines": changed_shards(
-            rejected_tab,
-            table_from_rows(rejected_rows, REJECTED_SCHEMA),
-            set(ledger_updates),
+            base.rejected,
+            table_from_rows(batch.rejected_rows, REJECTED_SCHEMA),
+            updated,
             everything,
         ),
         "round_index": changed_shards(
-            index_tab, regroup.index_rows, regroup.index_drop, everything
+            base.index, built.regroup.index_rows, built.regroup.index_drop, everything
         ),
         "conflicts": changed_shards(
-            conflicts_tab,
-            table_from_rows(conflict_rows, CONFLICTS_SCHEMA),
-            touched,
-            everything,
+            base.conflicts, table_from_rows(conflict_rows, CONFLICTS_SCHEMA), touched, everything
         ),
     }
-    years = None if everything else {str(d.year) for d in affected}
+
+
+def _serving_tables(
+    lake: Lake,
+    base: _Base,
+    fresh: list[dict[str, pa.Table]],
+    built: _Built,
+    rebuild: bool,
+    years: set[str] | None,
+) -> tuple[dict[str, dict[str, pa.Table | None]], bool, set[str] | None]:
+    """The serving tables' year shards that change (and the careers): (shards, whether
+    every shard is written, the years written; None: all)."""
+    snap = base.snap
     old_serving = None if rebuild else lake.read_serving(snap, years)
-    affected_serving = affected
+    affected_serving = built.affected
     replace_serving = rebuild  # every serving shard is written: drop the others
     if old_serving is not None and set(SERVING_TABLES) - set(old_serving):
         # a snapshot written before (some of) the serving tables existed: derive them
         # all from every partition, once
         every = read_partitions(lake, snap) if snap is not None else {}
-        for d in affected:
+        for d in built.affected:
             every.pop(d, None)  # rebuilt in this batch: their fresh rows are in `fresh`
         if every:
             fresh.append(rollups.fresh_rows(every))
-        affected_serving = affected | set(every)
+        affected_serving = built.affected | set(every)
         old_serving, years = None, None
         replace_serving = True
     merged = rollups.merge(old_serving, fresh, affected_serving)
     fresh.clear()  # merged: one copy of the serving rows at a time
     old_serving = None
-    serving = {name: split_years(merged.pop(name), "session_date") for name in list(merged)}
+    serving: dict[str, dict[str, pa.Table | None]] = {
+        name: dict(split_years(merged.pop(name), "session_date")) for name in list(merged)
+    }
     for shards in serving.values():
         for y in years or ():
             shards.setdefault(y, None)  # a year whose rows all went away
     # careers (all-time per player) from the career before this year + this year's rows
-    serving.update(careers.update(lake, snap, manifest, serving, years is None))
-    if rebuild:  # shards of years that no longer hold data disappear
-        drop_missing(manifest, state)
-    if replace_serving or years is None:
-        drop_missing(manifest, serving, kind="serving")
-    committed = lake.commit(
-        changes, state, serving, options=opts.fingerprint(), base=manifest, fresh=rebuild
-    )
-    raw.clear_pending()
-    if progress is not None:
-        progress("committing", 1, 1)
-    # old snapshots go in the background: deleting one is ~5k directories, and no
-    # reader or writer waits for it (an interrupted deletion is finished next time)
-    gc.expire_snapshots(lake.snapshots, lake.snapshots / f"v{committed.version:08d}")
-    report.version = committed.version
-    report.committed = True
-    return report
+    serving.update(careers.update(lake, snap, base.manifest, serving, years is None))
+    return serving, replace_serving, years
 
 
 def _counted(raw: RawStore, name: str) -> bytes:
