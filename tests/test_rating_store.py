@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -152,3 +153,90 @@ def test_cli_commands_save_the_rating_and_the_next_one_starts_from_it(
     # a few maps later the saved state is left as it is (re-saving costs more than the
     # replay it spares); the next process replays the same few maps from it
     assert store_path(data).stat().st_mtime_ns == saved
+
+
+def test_a_rebuild_rewrites_the_same_rows_and_costs_no_reread(two_commits: Path) -> None:
+    """A rebuild writes every partition again at a new version with the same rows: the
+    saved state still matches them (rows and checksums, not versions)."""
+    from etl_duck.ingest.run import rebuild
+
+    store_path(two_commits).unlink()
+    _stats(two_commits, save=True).ratings()  # saved at the lake's current rows
+    rebuild(two_commits)
+    run = _stats(two_commits, save=False).ratings()
+    assert run.replayed == 0
+    _same(run, _stats(two_commits, save=None).ratings())
+
+
+def test_a_serving_table_derived_later_is_not_missed(
+    tmp_path: Path, season: tuple[list[Path], list[Path]]
+) -> None:
+    """A lake written before the rating's input table existed (``map_players``): the
+    upgrade's next ingest derives it for every date at once, without touching their
+    partitions. A state saved before must not be brought forward (it knew no maps), nor
+    a long-running process's run."""
+    import json
+
+    early, late = season
+    data = make_lake(tmp_path / "data", early)
+    manifest_path = data / "lake" / "_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["shards"].pop("serving/map_players")
+    manifest_path.write_text(json.dumps(manifest))
+    before = _stats(data, save=True).ratings()
+    assert before.maps == 0 and store_path(data).is_file()
+    live = _stats(data, save=False)  # a long-running process across the upgrade
+    assert live.ratings().maps == 0
+    ingest_paths(data, late)  # the next commit derives map_players for every date
+    full = _stats(data, save=None).ratings()
+    assert full.maps > 0
+    _same(_stats(data, save=False).ratings(), full)
+    _same(live.ratings(), full)
+
+
+def test_a_failed_read_leaves_the_book_as_it_was(
+    tmp_path: Path, season: tuple[list[Path], list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error while bringing a saved state forward (a read error) must not leave half of
+    it installed: the retry gives the full replay's answer."""
+    from etl_duck.query import rating as rating_query
+
+    early, late = season
+    data = make_lake(tmp_path / "data", [*early, *late])
+    _stats(data, save=True).ratings()
+    # the same data dir filled again without the last evening: a date only the saved
+    # state has
+    shutil.rmtree(data)
+    make_lake(data, early)
+    real = rating_query.maps_from_rows  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    def flaky(rows: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("a transient read error")
+        return real(rows)
+
+    monkeypatch.setattr(rating_query, "maps_from_rows", flaky)
+    stats = _stats(data, save=False)
+    with pytest.raises(OSError):
+        stats.ratings()
+    _same(stats.ratings(), _stats(data, save=None).ratings())
+
+
+def test_the_saved_file_is_readable_by_others_and_killed_saves_leave_nothing(
+    two_commits: Path,
+) -> None:
+    import os
+    import time
+
+    cache = store_path(two_commits).parent
+    stale = cache / f"{ratingstore.TEMP_PREFIX}killed"
+    stale.write_bytes(b"half a pickle")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    store_path(two_commits).unlink()
+    _stats(two_commits, save=True).ratings()  # nothing saved yet: it saves
+    assert not stale.exists()
+    assert store_path(two_commits).stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in cache.iterdir()] == [ratingstore.NAME]

@@ -72,7 +72,7 @@ def show_top(
     except ValueError as exc:
         fail(exc, EXIT_USAGE)
     try:
-        w = stats.resolve_window(window)
+        w = stats.resolve_window(window, server=server)
         board = stats.leaderboard(metric.key, w, limit, min_rounds, server)
     except ValueError as exc:
         fail(exc, EXIT_USAGE)

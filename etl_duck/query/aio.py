@@ -88,8 +88,11 @@ class AsyncStats:
             ("cached", key, window), lambda: self.stats.cached(key, compute, window)
         )
 
-    async def resolve_window(self, window: str = "all") -> Window:
-        return await self._call(("window", window), lambda: self.stats.resolve_window(window))
+    async def resolve_window(self, window: str = "all", server: str | None = None) -> Window:
+        return await self._call(
+            ("window", window, server),
+            lambda: self.stats.resolve_window(window, server=server),
+        )
 
     async def leaderboard(
         self,

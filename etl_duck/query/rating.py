@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 #: a process that brought a saved rating forward by fewer events than this does not save
 #: its own (~0.25 s for ten years): the next one replays those few events again instead
 SAVE_AFTER_EVENTS = 1024
+SAVE_AFTER_DATES = 64  # … or re-read more session dates than this (a rebuild, a resettle)
 TREND_MAPS = 10  # a trend is the change of the conservative rating over this many maps
 
 
@@ -54,6 +55,7 @@ class RatingBook:
         self._run: RatingRun | None = None
         self._version = -1
         self._by_date: dict[date, list[MapResult]] = {}
+        self._key: tuple[Any, ...] = ()  # the state key of the run held
 
     def run(self) -> RatingRun:
         version = self.serving.refresh()
@@ -62,24 +64,48 @@ class RatingBook:
         with self._lock:
             if self._run is not None and self._version == version:
                 return self._run
-            with self.serving.pinned() as (pinned, _):  # compare and read one version
-                return self._bring_forward(pinned)
+            # compare and read at one version; the replay runs after (other threads'
+            # refreshes wait only for the read)
+            with self.serving.pinned() as (pinned, _):
+                key = state_key(self.config, self.serving.options, self.serving.files)
+                if key != self._key:  # other settings, or a serving table derived since
+                    self._run, self._by_date = None, {}
+                saved = self.store.load(key) if self.store and self._run is None else None
+                previous, by_date, changed = self._read(saved)
+                content = dict(self.serving.content)
+            first = previous is None
+            run = previous
+            if first or changed or run is None:
+                every = [m for d in sorted(by_date) for m in by_date[d]]
+                run = replay(every, self.config, previous=previous)
+                if self.store is not None and (
+                    saved is None
+                    or run.replayed > SAVE_AFTER_EVENTS
+                    or len(changed) > SAVE_AFTER_DATES
+                ):
+                    self.store.save(SavedRating(key, content, by_date, run))
+            # installed only now: a read or replay that failed leaves the book as it was
+            self._run, self._by_date, self._version, self._key = run, by_date, pinned, key
+            return run
 
-    def _bring_forward(self, version: int) -> RatingRun:
-        key = state_key(self.config, self.serving.options) if self.store else ()
-        saved = self.store.load(key) if self.store and self._run is None else None
+    def _read(
+        self, saved: SavedRating | None
+    ) -> tuple[RatingRun | None, dict[date, list[MapResult]], list[date]]:
+        """(the run to bring forward, the maps by date as the lake has them now, the dates
+        read again)."""
+        previous, kept = self._run, self._by_date
         if saved is not None:
             now = self.serving.content
             # replayed: the events this process computed (none yet)
-            self._run, self._by_date = replace(saved.run, replayed=0), saved.by_date
+            previous, kept = replace(saved.run, replayed=0), saved.by_date
             changed = sorted(
                 date.fromisoformat(d)
                 for d in now.keys() | saved.content.keys()
                 if now.get(d) != saved.content.get(d)
             )
         else:
-            changed = [] if self._run is None else self.serving.changed_since(self._version)
-        first = self._run is None
+            changed = [] if previous is None else self.serving.changed_since(self._version)
+        first = previous is None
         maps: list[MapResult] = []
         if first or changed:
             cur = self.serving.cursor()
@@ -91,17 +117,10 @@ class RatingBook:
                 assert tuple(d[0] for d in res.description) == MAP_COLUMNS
                 maps = maps_from_rows(_chunks(res))
         gone = set(changed)
-        by_date = {} if first else {d: v for d, v in self._by_date.items() if d not in gone}
+        by_date = {} if first else {d: v for d, v in kept.items() if d not in gone}
         for m in maps:
             by_date.setdefault(m.session_date, []).append(m)
-        run = self._run
-        if first or changed or run is None:
-            every = [m for d in sorted(by_date) for m in by_date[d]]
-            run = replay(every, self.config, previous=self._run)
-            if self.store is not None and (saved is None or run.replayed > SAVE_AFTER_EVENTS):
-                self.store.save(SavedRating(key, dict(self.serving.content), by_date, run))
-        self._run, self._by_date, self._version = run, by_date, version
-        return run
+        return previous, by_date, changed
 
 
 def _chunks(res: Any, size: int = 8192) -> Iterator[tuple[Any, ...]]:

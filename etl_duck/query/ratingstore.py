@@ -27,6 +27,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -40,12 +41,13 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 FOLDER = "cache"
 NAME = "rating.pickle"
+TEMP_PREFIX = ".rating-"
 
 
 @dataclass(frozen=True)
 class SavedRating:
     key: tuple[Any, ...]  # format, code, rating settings, ingest settings
-    content: dict[str, tuple[Any, Any]]  # session date (ISO) → its rows (Serving.content)
+    content: dict[str, tuple[Any, ...]]  # session date (ISO) → its rows (Serving.content)
     by_date: dict[date, list[MapResult]]
     run: RatingRun
 
@@ -54,8 +56,14 @@ def store_path(data_dir: Path) -> Path:
     return Path(data_dir) / FOLDER / NAME
 
 
-def state_key(config: RatingConfig, options: dict[str, Any]) -> tuple[Any, ...]:
-    return (FORMAT, _code_fingerprint(), config, tuple(sorted(options.items(), key=str)))
+def state_key(
+    config: RatingConfig, options: dict[str, Any], serving: dict[str, dict[str, str]]
+) -> tuple[Any, ...]:
+    """What a saved state must have been made under: the format, the rating's code, its
+    settings, the lake's ingest settings and which serving tables exist (one derived later,
+    e.g. by an upgrade, changes the rows of every date without touching a partition)."""
+    tables = tuple(sorted(name for name, shards in serving.items() if shards))
+    return (FORMAT, _code_fingerprint(), config, tuple(sorted(options.items(), key=str)), tables)
 
 
 class RatingStore:
@@ -88,8 +96,10 @@ class RatingStore:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".rating-", dir=self.path.parent)
+            _drop_stale_temps(self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.path.parent)
             try:
+                os.fchmod(fd, 0o644)  # readable by a bot running as another user, as the lake
                 with os.fdopen(fd, "wb") as f:
                     pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(tmp, self.path)  # whole or not at all, for readers
@@ -98,6 +108,15 @@ class RatingStore:
                     os.unlink(tmp)
         except OSError as exc:  # a cache: a full disk or a read-only dir costs speed only
             log.warning("could not save the rating to %s (%s)", self.path, exc)
+
+
+def _drop_stale_temps(folder: Path, older_than_s: float = 600.0) -> None:
+    """Temp files of a save that was killed mid-write (nothing else removes them)."""
+    cutoff = time.time() - older_than_s
+    for tmp in folder.glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 @functools.cache
@@ -110,6 +129,8 @@ def _code_fingerprint() -> str:
         ("etl_duck.domain", "thurstone.py"),
         ("etl_duck.query", "rating.py"),
         ("etl_duck.query", "ratingstore.py"),
+        ("etl_duck.query", "serving.py"),  # Serving.content: what a date's rows are
+        ("etl_duck.lake", "manifest.py"),  # Partition, pickled inside the content
     ):
         digest.update(resources.files(pkg).joinpath(name).read_bytes())
     from etl_duck.sqlfiles import sql

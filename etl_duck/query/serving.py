@@ -79,7 +79,7 @@ class Serving:
         #: what each session date's rows are (its rounds and player_rounds partitions, with
         #: their checksums): state kept outside the process is compared on content, since a
         #: recreated lake reuses version numbers
-        self.content: dict[str, tuple[Any, Any]] = {}
+        self.content: dict[str, tuple[Any, ...]] = {}
         self.options: dict[str, Any] = {}  # the ingest settings the lake was derived with
         self.max_changed = 0
         self.last_date: date | None = None
@@ -161,8 +161,11 @@ class Serving:
                          manifest.partitions["player_rounds"].get(d))  # fmt: skip
                 if parts == (None, None):
                     self.content.pop(d, None)
-                else:
-                    self.content[d] = parts
+                else:  # rows + checksum: a rebuild rewrites the same rows at a new version
+                    self.content[d] = tuple(
+                        None if p is None else (p.rows, p.checksum) if p.checksum else tuple(p)
+                        for p in parts
+                    )
             self.options = dict(manifest.options)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)

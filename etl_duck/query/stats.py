@@ -252,10 +252,14 @@ class Stats:
 
     # ---- windows
 
-    def resolve_window(self, window: str = "all", as_of: date | None = None) -> Window:
+    def resolve_window(
+        self, window: str = "all", as_of: date | None = None, server: str | None = None
+    ) -> Window:
         """`all`, `season` (calendar quarter), `month`, `week`, `session` (the last one) or
         `YYYY-MM-DD..YYYY-MM-DD`. Relative windows count from the latest session date in
-        the lake (or ``as_of``), so history and live data behave the same."""
+        the lake (or ``as_of``), so history and live data behave the same; with a
+        ``server``, from that server's last session (a server that played last month has a
+        board for "this month" of its own)."""
         w = window.strip().lower()
         if w == "all":
             return Window("all", ALL_FROM, ALL_TO)
@@ -270,7 +274,10 @@ class Stats:
             return Window("range", lo, hi)
         self.serving.refresh()
         today = date.today()
-        ref = as_of or self.serving.last_date or today
+        last: tuple[int, date] | None = None
+        if server is not None and w in ("season", "month", "week", "session"):
+            last = self.session_id_for(None, server)
+        ref = as_of or (last[1] if last else None) or self.serving.last_date or today
         if w in ("season", "month", "week"):
             if w == "season":
                 q0 = (ref.month - 1) // 3 * 3 + 1
@@ -284,7 +291,7 @@ class Stats:
                 end = start + timedelta(days=6)
             return Window(w, start, end, latest_data=as_of is None and not start <= today <= end)
         if w == "session":
-            sid, sdate = self._last_session_id()
+            sid, sdate = last or self._last_session_id()
             return Window("session", sdate, sdate, sid)
         raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)} or FROM..TO")
 

@@ -35,12 +35,12 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
     ) -> Reply:
         stats = self.bot.stats
         await ensure_data(self.bot)
+        srv = await game_server(self.bot, server)
         try:
             metric = resolve_metric(stat)
-            w = await stats.resolve_window(window)
+            w = await stats.resolve_window(window, srv)
         except ValueError as exc:  # unknown stat / bad window: the message lists the options
             raise UserError(str(exc)) from None
-        srv = await game_server(self.bot, server)
         min_rounds = 0 if w.name == "session" else stats.min_rounds
         board = await stats.leaderboard(metric.key, w, limit=BOARD_LIMIT, server=srv)
         where = on_server(w.label, srv)
