@@ -453,3 +453,119 @@ def test_bot_links_point_at_a_servers_pages() -> None:
     assert links.leaderboard("kills", "session", SCRIM) is None  # no such page for one server
     assert links.server(SCRIM) == f"{base}/{SCRIM}/index.html"
     assert SiteLinks(None).server(SCRIM) is None
+
+
+# ------------------------------------------------- two servers that played different games
+
+
+@pytest.fixture(scope="module")
+def distinct_servers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Main: three weeks from 2025-01-06. Scrim: other players, 2024-12-20 → 12-31, so
+    its last session, weeks and months are not the community's."""
+    main_files = tmp_path_factory.mktemp("main-season")
+    generate(main_files, seed=11, days=21)
+    scrim_files = tmp_path_factory.mktemp("scrim-season")
+    generate(scrim_files, seed=5, start=date(2024, 12, 20), days=12)
+    data = tmp_path_factory.mktemp("distinct") / "data"
+    assert not ingest_paths(data, [main_files]).problems
+    assert not ingest_paths(data, [scrim_files], server=SCRIM).problems
+    return data
+
+
+def _cli_json(data: Path, *args: str) -> Any:
+    code, out = cli("--data-dir", str(data), *args, "--json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_each_servers_site_pages_show_that_servers_games(
+    distinct_servers: Path, tmp_path: Path
+) -> None:
+    import re
+
+    from etl_duck.site import urls
+
+    data = distinct_servers
+    site = tmp_path / "www"
+    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
+    assert code == 0, out
+    boards = {}
+    for server, name in (("", "main"), (SCRIM, SCRIM)):
+        scope = urls.Scope(server)
+        want = _cli_json(data, "top", "kills", "--server", name, "--limit", "50")["rows"]
+        page = (site / urls.leaderboard("kills", "all", scope)).read_text()
+        rows = re.findall(r'<tr data-guid="([^"]+)">', page)
+        assert rows == [r["guid"] for r in want] and rows
+        boards[name] = set(rows)
+        # "this week" counts from the server's own last session: a board, not an empty page
+        week = _cli_json(data, "top", "kills", "--server", name, "--window", "week")
+        page = (site / urls.leaderboard("kills", "week", scope)).read_text()
+        assert re.findall(r'<tr data-guid="([^"]+)">', page)[:10] == [
+            r["guid"] for r in week["rows"]
+        ]
+        assert week["rows"], name
+        listed = {s["session_id"] for s in _cli_json(data, "sessions", "--server", name)}
+        linked = {
+            int(m)
+            for p in (site / scope.prefix / "sessions").glob("2*.html")
+            for m in re.findall(r'href="(?:\.\./)*sessions/(\d+)\.html"', p.read_text())
+        }
+        assert linked == listed
+    assert not boards["main"] & boards[SCRIM]  # other players: nothing borrowed
+
+
+def test_bot_answers_for_one_server_are_that_servers(
+    distinct_servers: Path, tmp_path: Path
+) -> None:
+    from tests.bot_fakes import bot_running, invoke, run, table_rows
+
+    data = distinct_servers
+    base = "https://stats.example.org/et/"
+    last_scrim = _cli_json(data, "session", "last", "--server", SCRIM)
+    board = _cli_json(data, "top", "kills", "--server", SCRIM, "--window", "session")
+
+    async def main() -> dict[str, Any]:
+        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
+            return {
+                "board": await invoke(
+                    bot, "leaderboard", stat="kills", window="session", server=SCRIM
+                ),
+                "last": await invoke(bot, "last_session", server=SCRIM),
+                "none": await invoke(bot, "session", date="2024-12-31", server="main"),
+                "list": await invoke(bot, "sessions", server=SCRIM),
+                "card": await invoke(bot, "stats", player=board["rows"][0]["guid"], server=SCRIM),
+            }
+
+    got = run(main())
+    embed = got["board"].last.embed
+    assert f"session of {last_scrim['session_date']}" in str(embed.title)
+    rows = table_rows(str(embed.description), 2)
+    assert [int(r[1].replace(",", "")) for r in rows] == [r["value"] for r in board["rows"]][:10]
+    assert embed.url is None  # the site has no page for one server's last session
+    title = str(got["last"].last.embed.title)
+    assert last_scrim["session_date"][:4] in title and f"server {SCRIM}" in title
+    none = got["none"].last
+    assert none.ephemeral and "on server main" in str(none.content or none.embeds[0].description)
+    assert got["list"].last.embed.url == f"{base}servers/{SCRIM}/sessions/index.html"
+    fields = {f.name for f in got["card"].last.embed.fields}
+    assert "Personal bests (every server)" in fields
+
+
+def test_a_one_server_lake_links_the_community_pages(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.bot_fakes import bot_running, invoke, run, template_lake
+
+    base = "https://stats.example.org/et/"
+    data = template_lake(tmp_path_factory)
+
+    async def main() -> Any:
+        async with bot_running(data, tmp_path / "links.db", site_url=base) as bot:
+            return (
+                await invoke(bot, "leaderboard", stat="kills", server="main"),
+                await invoke(bot, "sessions", server="main"),
+            )
+
+    board, listing = run(main())
+    assert board.last.embed.url == f"{base}leaderboards/kills-all.html"
+    assert listing.last.embed.url == f"{base}sessions/index.html"

@@ -389,11 +389,12 @@ class Stats:
             if day is None:
                 df = self.run("session_list", date_from=ALL_FROM, date_to=ALL_TO, server=server)
                 if df.is_empty():
-                    raise NoData("No sessions on that server yet.")
+                    raise NoData(f"No sessions on server {label(server or '')} yet.")
                 return int(df["session_id"][0]), df["session_date"][0]
             df = self.run("session_on_date", day=day, server=server)
             if df.is_empty():
-                raise NoData(f"No session on {day.isoformat()}.")
+                where = "" if server is None else f" on server {label(server)}"
+                raise NoData(f"No session on {day.isoformat()}{where}.")
             return int(df["session_id"][0]), df["session_date"][0]
 
         window = (ALL_FROM, ALL_TO) if day is None else (day - timedelta(days=1), day)

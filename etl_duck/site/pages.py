@@ -249,7 +249,7 @@ class Plan:
 
     def _leaderboard_pages(self, any_session: bool) -> list[Page]:
         windows = [w for w in WINDOWS if any_session or w != "session"]
-        resolved = {w: self.stats.resolve_window(w) for w in windows}
+        resolved = {w: self.stats.resolve_window(w, server=self.server) for w in windows}
         index_key = self.key(
             "leaderboards", [(w.name, w.date_from, w.date_to) for w in resolved.values()]
         )
@@ -333,7 +333,7 @@ class Plan:
             for metric in HOME_METRICS:
                 m = self.stats.metrics()[metric]
                 for name in HOME_WINDOWS:
-                    w = self.stats.resolve_window(name)
+                    w = self.stats.resolve_window(name, server=self.server)
                     boards.append(
                         {
                             "title": f"{m.label} · {WINDOW_TITLES[name]}",

@@ -118,8 +118,9 @@ class SiteLinks:
         """One game server's home page."""
         return self._url(home(Scope(server)))
 
-    def sessions(self) -> str | None:
-        return self._url(sessions())
+    def sessions(self, server: str | None = None) -> str | None:
+        """The session list, of every server or one (``server``: its pages exist)."""
+        return self._url(sessions(Scope(server)))
 
     def records(self) -> str | None:
         return self._url(records())

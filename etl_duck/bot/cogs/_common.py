@@ -49,6 +49,14 @@ async def game_server(bot: EtlDuckBot, text: str | None) -> str | None:
     return server
 
 
+async def site_server(bot: EtlDuckBot, server: str | None) -> str | None:
+    """The server whose own pages a link may point at: the site builds them only when the
+    lake has more than one server (else the community's pages are that server's)."""
+    if server is None or len(await bot.stats.servers()) < 2:
+        return None
+    return server
+
+
 def on_server(text: str, server: str | None) -> str:
     """A title or label, naming the server when the answer covers one."""
     return text if server is None else f"{text} · server {label(server)}"

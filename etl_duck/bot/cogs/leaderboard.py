@@ -16,7 +16,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
 
-from ._common import ensure_data, game_server, linked, on_server
+from ._common import ensure_data, game_server, linked, on_server, site_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -56,7 +56,9 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
             )
             files.append((CHART_PNG, png))
         pages = leaderboard_pages(board, metric, where, min_rounds, CHART_PNG if files else None)
-        linked(pages, self.bot.site.leaderboard(metric.key, w.name, srv))
+        linked(
+            pages, self.bot.site.leaderboard(metric.key, w.name, await site_server(self.bot, srv))
+        )
         first, view = paged(pages, user_id, self.bot.settings.page_timeout_s)
         return Reply(embeds=[first], view=view, files=files)
 

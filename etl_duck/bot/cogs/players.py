@@ -57,7 +57,9 @@ class PlayersCog(commands.Cog, name="Players"):
         card = await self.bot.stats.player(text, srv)
         _, _, bests = await self.bot.stats.personal_bests(card.guid)
         shown = await asyncio.to_thread(self.bot.links.display_name_for, card.guid)
-        embed = player_embeds.card(card, bests, shown)
+        # a player's bests are his career's, on every server (said when the card is one's)
+        title = "Personal bests" if srv is None else "Personal bests (every server)"
+        embed = player_embeds.card(card, bests, shown, title)
         embed.title = on_server(embed.title or card.name, srv)
         return Reply(embeds=linked([embed], self.bot.site.player(card.guid)))
 

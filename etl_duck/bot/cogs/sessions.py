@@ -17,7 +17,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
 
-from ._common import ensure_data, game_server, linked, on_server, session_report
+from ._common import ensure_data, game_server, linked, on_server, session_report, site_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -129,7 +129,8 @@ class SessionsCog(commands.Cog, name="Sessions"):
             except ValueError as exc:  # a bad month string: the message says the format
                 raise UserError(str(exc)) from None
             title = on_server(f"Sessions in {month}" if month else "Sessions", srv)
-            pages = linked(board_embeds.session_pages(table, title), self.bot.site.sessions())
+            link = self.bot.site.sessions(await site_server(self.bot, srv))
+            pages = linked(board_embeds.session_pages(table, title), link)
             first, view = paged(pages, interaction.user.id, self.bot.settings.page_timeout_s)
             return Reply(embeds=[first], view=view)
 

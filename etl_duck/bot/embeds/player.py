@@ -22,7 +22,10 @@ MAPS_PER_PAGE = 15
 
 
 def card(
-    c: PlayerCard, bests: Sequence[dict[str, Any]] = (), display_name: str | None = None
+    c: PlayerCard,
+    bests: Sequence[dict[str, Any]] = (),
+    display_name: str | None = None,
+    bests_title: str = "Personal bests",
 ) -> discord.Embed:
     t = c.totals
     title = esc(display_name) + f" ({esc(c.name)})" if display_name else esc(c.name)
@@ -41,7 +44,7 @@ def card(
                 for m in c.maps.head(5).iter_rows(named=True)]  # fmt: skip
         embed.add_field(name="Most played maps", value=fit_table(["map", "rnd", "DPM"], rows))
     if bests:
-        embed.add_field(name="Personal bests", value=bests_text(bests)[:1024], inline=False)
+        embed.add_field(name=bests_title, value=bests_text(bests)[:1024], inline=False)
     if not c.last_rounds.is_empty():
         embed.add_field(name="Recent form", value=form_text(c.last_rounds, t)[:1024], inline=False)
     aliases = [] if c.aliases.is_empty() else [str(a) for a in c.aliases["name"].to_list()]

@@ -19,7 +19,10 @@ def counted_rounds(rep: SessionReport) -> int:
 
 
 def _title(rep: SessionReport, what: str = "") -> str:
-    return f"Session {day(rep.session_date)}" + (f" — {what}" if what else "")
+    # another server's session says so (two servers may play the same evening); the
+    # main server's reads as it always has
+    where = f" · server {rep.server}" if rep.server else ""
+    return f"Session {day(rep.session_date)}{where}" + (f" — {what}" if what else "")
 
 
 def _base(rep: SessionReport, what: str = "") -> discord.Embed:
