@@ -245,6 +245,26 @@ def test_the_update_on_floats_is_openskills_bit_for_bit(
     assert list(thurstone.rate(first, second, result, DEFAULT.beta)) == want
 
 
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ([(200.0, 0.5)], [(0.0, 0.5)]),  # so lopsided that Φ underflows (the guarded branches)
+        ([(0.0, 0.01)], [(300.0, 0.01), (300.0, 0.01)]),
+        ([(25.0, 3.0), (22.0, 2.0), (28.0, 4.0)], [(19.0, 1.0), (25.0, 3.0)]),  # ties on μ − 3σ
+        ([(1e-3 * 25.0, 1e-3 * 6.25)], [(25.0, 6.25)]),  # a player who played 0.1 % of it
+    ],
+)
+@pytest.mark.parametrize("result", [0.0, 0.5, 1.0])
+def test_the_update_matches_openskill_at_the_edges(
+    first: list[tuple[float, float]], second: list[tuple[float, float]], result: float
+) -> None:
+    model = DEFAULT.new_model()
+    ranks = [0.0, 0.0] if result == 0.5 else ([0.0, 1.0] if result > 0.5 else [1.0, 0.0])
+    objs = [[model.rating(mu=m, sigma=s) for m, s in t] for t in (first, second)]
+    want = [[(r.mu, r.sigma) for r in t] for t in model.rate(objs, ranks=ranks)]
+    assert list(thurstone.rate(first, second, result, DEFAULT.beta)) == want
+
+
 def test_a_replay_with_openskills_objects_equals_the_float_replay() -> None:
     """The whole replay (partial play, σ widening, every outcome) gives the same states,
     predictions and history bit for bit whichever way the update is computed."""
