@@ -25,13 +25,13 @@ from etl_duck.domain.rating import (
     maps_from_rows,
     replay,
 )
-from etl_duck.query.ratingstore import RatingStore, SavedRating, state_key
 from etl_duck.sqlfiles import sql
 
 if TYPE_CHECKING:
     import polars as pl
 
     from etl_duck.domain.balance import Split
+    from etl_duck.query.ratingstore import RatingStore, SavedRating
     from etl_duck.query.serving import Serving
 
 #: a process that brought a saved rating forward by fewer events than this does not save
@@ -67,6 +67,8 @@ class RatingBook:
             # compare and read at one version; the replay runs after (other threads'
             # refreshes wait only for the read)
             with self.serving.pinned() as (pinned, _):
+                from etl_duck.query.ratingstore import SavedRating, state_key
+
                 key = state_key(self.config, self.serving.options, self.serving.files)
                 if key != self._key:  # other settings, or a serving table derived since
                     self._run, self._by_date = None, {}

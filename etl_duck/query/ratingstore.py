@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import os
-import pickle
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from etl_duck.domain.rating import MapResult, RatingConfig, RatingRun
+if TYPE_CHECKING:  # pickle, tempfile and the rating load when a rating is asked for
+    from etl_duck.domain.rating import MapResult, RatingConfig, RatingRun
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +75,8 @@ class RatingStore:
         return cls(store_path(data_dir), save=save)
 
     def load(self, key: tuple[Any, ...]) -> SavedRating | None:
+        import pickle
+
         try:
             with open(self.path, "rb") as f:
                 saved = pickle.load(f)
@@ -94,6 +93,9 @@ class RatingStore:
     def save(self, saved: SavedRating) -> None:
         if not self.saves:
             return
+        import pickle
+        import tempfile
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _drop_stale_temps(self.path.parent)
@@ -123,6 +125,9 @@ def _drop_stale_temps(folder: Path, older_than_s: float = 600.0) -> None:
 def _code_fingerprint() -> str:
     """A hash of the code and SQL that make a :class:`RatingRun`: a new release never
     trusts a state its predecessor pickled."""
+    import hashlib
+    from importlib import resources
+
     digest = hashlib.blake2b(digest_size=12)
     for pkg, name in (
         ("etl_duck.domain", "rating.py"),
