@@ -45,16 +45,23 @@ def _same(a: RatingRun, b: RatingRun) -> None:
     assert a.last_time == b.last_time
 
 
-@pytest.fixture
-def two_commits(tmp_path: Path, season: tuple[list[Path], list[Path]]) -> Path:
-    """A lake of the season but its last evening, its rating saved; then the last evening
-    committed (the saved state is one commit behind)."""
+@pytest.fixture(scope="module")
+def two_commits_template(
+    tmp_path_factory: pytest.TempPathFactory, season: tuple[list[Path], list[Path]]
+) -> Path:
     early, late = season
-    data = make_lake(tmp_path / "data", early)
+    data = make_lake(tmp_path_factory.mktemp("two-commits") / "data", early)
     first = _stats(data, save=True).ratings()
     assert first.replayed == len(first.events) and store_path(data).is_file()
     ingest_paths(data, late)
     return data
+
+
+@pytest.fixture
+def two_commits(tmp_path: Path, two_commits_template: Path) -> Path:
+    """A lake of the season but its last evening, its rating saved; then the last evening
+    committed (the saved state is one commit behind). A private copy per test."""
+    return Path(shutil.copytree(two_commits_template, tmp_path / "data", symlinks=True))
 
 
 def test_a_new_process_brings_the_saved_rating_forward_to_the_full_replays_answer(

@@ -313,17 +313,24 @@ def test_fetch_two_servers_with_the_same_file_names(tmp_path: Path) -> None:
         assert _rounds(data) == [("", 6), (SCRIM, 4)]
 
 
-def test_site_names_the_server_of_each_session(
-    two_servers: tuple[Path, Truth, Path], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def two_server_site(
+    two_servers: tuple[Path, Truth, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """``etl-duck site`` of the two-server lake (read-only: the tests only look)."""
+    data, _, _ = two_servers
+    site = tmp_path_factory.mktemp("two-server-site") / "www"
+    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
+    assert code == 0, out
+    return site
+
+
+def test_site_names_the_server_of_each_session(two_server_site: Path) -> None:
     """Both servers played the same evening: the session lists get a server column and a
     scrim session's page says so (before, two identical rows and headings)."""
     import re
 
-    data, _, _ = two_servers
-    site = tmp_path / "www"
-    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
-    assert code == 0, out
+    site = two_server_site
     listing = (site / "sessions" / "index.html").read_text()
     assert "<th>Server</th>" in listing
     cells = re.findall(r'<td data-stat="server">([^<]*)</td>', listing)
@@ -336,7 +343,7 @@ def test_site_names_the_server_of_each_session(
 
 
 def test_site_has_each_servers_leaderboards_and_sessions(
-    two_servers: tuple[Path, Truth, Path], tmp_path: Path
+    two_servers: tuple[Path, Truth, Path], two_server_site: Path
 ) -> None:
     """Several servers: each gets its home, session lists and leaderboards under
     servers/<name>/ (main for the first), equal to the CLI's ``--server`` answers, linked
@@ -347,9 +354,7 @@ def test_site_has_each_servers_leaderboards_and_sessions(
     from tests import sitecheck
 
     data, _, _ = two_servers
-    site = tmp_path / "www"
-    code, out = cli("--data-dir", str(data), "site", "--out", str(site))
-    assert code == 0, out
+    site = two_server_site
     pages = set(json.loads((site / publish.MANIFEST).read_text())["pages"])
     home = (site / "index.html").read_text()
     for server, name in (("", "main"), (SCRIM, SCRIM)):
