@@ -513,3 +513,18 @@ def test_bot_embeds_link_to_their_pages(tmp_path: Path, built: tuple[Path, Path,
     }
     for e in embeds.values():
         assert (site / e.url.removeprefix(base)).is_file()
+
+
+def test_session_page_names_each_maps_winner_as_the_score_card_does(
+    built: tuple[Path, Path, Stats],
+) -> None:
+    """The maps table says which team won a map by the team's name on the score card (it
+    said "Team A" beside a card that says "Team endekk")."""
+    _, site, stats = built
+    rep = stats.last_session()
+    assert rep.teams is not None
+    names = {t.name for t in rep.teams}
+    text = (site / urls.session(rep.session_id)).read_text()
+    won = re.findall(r'<td class="text">([^<:]+): (?:beat the clock|clock held)</td>', text)
+    assert won and set(won) <= names, (won, names)
+    assert "Team A:" not in text and "Team B:" not in text

@@ -677,6 +677,12 @@ def _map_rows(rep: SessionReport) -> list[dict[str, Any]]:
                 "r1": _half(got.get(1)),
                 "r2": _half(got.get(2)),
                 "winner": m.get("winner"),
+                # the winning team by the name the score card gives it ("Team A" only
+                # where the teams have no name)
+                "winner_name": {"A": m.get("team_a"), "B": m.get("team_b")}.get(
+                    m.get("winner") or ""
+                )
+                or (f"Team {m['winner']}" if m.get("winner") else None),
                 "outcome": m.get("outcome"),
             }
         )
