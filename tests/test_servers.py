@@ -574,3 +574,22 @@ def test_a_one_server_lake_links_the_community_pages(
     board, listing = run(main())
     assert board.last.embed.url == f"{base}leaderboards/kills-all.html"
     assert listing.last.embed.url == f"{base}sessions/index.html"
+
+
+def test_the_query_api_counts_a_servers_windows_from_its_own_sessions(
+    distinct_servers: Path,
+) -> None:
+    from etl_duck.query.stats import Stats
+
+    stats = Stats(distinct_servers, min_rounds=1)
+    week = stats.resolve_window("week", server=SCRIM)
+    assert week.date_from <= date(2024, 12, 31) <= week.date_to  # scrim's last evening
+    by_name = stats.leaderboard("kills", "week", server=SCRIM)
+    assert not by_name.is_empty()
+    assert by_name.equals(stats.leaderboard("kills", week, server=SCRIM))
+    guid = str(by_name["guid"][0])
+    assert stats.weapon_stats(guid, "week", SCRIM).equals(stats.weapon_stats(guid, week, SCRIM))
+    assert not stats.weapon_stats(guid, "week", SCRIM).is_empty()
+    # a date given: no server lookup (even for a server with no sessions)
+    given = stats.resolve_window("week", as_of=date(2025, 1, 10), server="public")
+    assert given.date_from == date(2025, 1, 6)

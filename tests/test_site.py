@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -528,3 +529,54 @@ def test_session_page_names_each_maps_winner_as_the_score_card_does(
     won = re.findall(r'<td class="text">([^<:]+): (?:beat the clock|clock held)</td>', text)
     assert won and set(won) <= names, (won, names)
     assert "Team A:" not in text and "Team B:" not in text
+
+
+def test_an_admins_team_correction_and_todays_date_move_the_page_keys(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two things a page shows that no commit changes: an admin's team correction (the
+    session page and home show the score card) and a window's "(latest data)" label, which
+    depends on today. Each moves the keys of exactly the pages that show it."""
+    import dataclasses
+    from datetime import date, timedelta
+
+    from etl_duck.botstate import BotState
+    from etl_duck.domain.scoring import TeamOverride
+    from etl_duck.site import build as site_build
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data")
+    state = BotState.in_data_dir(data)
+    stats = Stats(data, min_rounds=1, teams=state)
+    site = tmp_path / "site"
+    build_site(stats, site, opts())
+    rep = stats.last_session()
+    assert rep.teams is not None
+    a, b = rep.teams
+    state.set_teams(rep.session_id, [TeamOverride("Renamed", frozenset(a.guids)),
+                                     TeamOverride("Others", frozenset(b.guids))])  # fmt: skip
+    report = build_site(stats, site, opts())
+    assert set(report.written) == {urls.session(rep.session_id), urls.home()}
+    assert "Renamed" in (site / urls.session(rep.session_id)).read_text()
+    assert "Renamed" in (site / urls.home()).read_text()
+    # days pass with no session: whether a relative window holds today changes its label
+    real = Stats.resolve_window
+
+    def later(self: Stats, window: str = "all", as_of: Any = None, server: Any = None) -> Any:
+        w = real(self, window, as_of, server)
+        flip = w.name in ("week", "month")  # the label's "(latest data)" comes or goes
+        return dataclasses.replace(w, latest_data=not w.latest_data) if flip else w
+
+    class Later(date):
+        @classmethod
+        def today(cls) -> Later:
+            d = date.today() + timedelta(days=14)
+            return cls(d.year, d.month, d.day)
+
+    shutil.copy(site / urls.leaderboard("kills", "week"), tmp_path / "kills-week-before.html")
+    monkeypatch.setattr(Stats, "resolve_window", later)
+    monkeypatch.setattr(site_build, "date", Later)
+    report = build_site(stats, site, opts())
+    moved = {urls.leaderboard(m, w) for m in METRICS for w in ("week", "month")}
+    assert moved | {urls.leaderboards(), urls.home()} == set(report.written) - {"search.js"}
+    before = "(latest data)" in (tmp_path / "kills-week-before.html").read_text()
+    assert before != ("(latest data)" in (site / urls.leaderboard("kills", "week")).read_text())

@@ -275,7 +275,9 @@ class Stats:
         self.serving.refresh()
         today = date.today()
         last: tuple[int, date] | None = None
-        if server is not None and w in ("season", "month", "week", "session"):
+        if server is not None and (
+            w == "session" or (as_of is None and w in ("season", "month", "week"))
+        ):
             last = self.session_id_for(None, server)
         ref = as_of or (last[1] if last else None) or self.serving.last_date or today
         if w in ("season", "month", "week"):
@@ -351,7 +353,7 @@ class Stats:
         from etl_duck.domain.metrics import resolve_metric
 
         m = resolve_metric(metric)
-        w = window if isinstance(window, Window) else self.resolve_window(window)
+        w = window if isinstance(window, Window) else self.resolve_window(window, server=server)
         threshold = self.min_rounds if min_rounds is None else min_rounds
         if w.name == "session":
             threshold = 0  # one session: everyone who played counts
@@ -691,7 +693,7 @@ class Stats:
         or one: all time from the career table, other windows from the per-session weapon
         rollup of the window's years."""
         guid, _ = self.resolve_player(text)
-        w = window if isinstance(window, Window) else self.resolve_window(window)
+        w = window if isinstance(window, Window) else self.resolve_window(window, server=server)
 
         def compute() -> pl.DataFrame:
             if w.name == "all" and server is None:

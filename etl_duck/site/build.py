@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from etl_duck.query.stats import Stats
@@ -87,7 +87,10 @@ def _attempt(
         stats.lake.data_dir.absolute()
     ):
         full = True  # another lake (recreated, or another data dir): keys are not comparable
-    inputs = page_key(*plan.base)  # code, templates, options: all a key holds but the lake
+    # code, templates, options, the admins' team corrections and today (relative windows
+    # say "(latest data)" depending on it): all a key holds but the lake
+    teams = stats.teams.teams_revision() if stats.teams is not None else 0
+    inputs = page_key(*plan.base, teams, date.today())
     if (
         not full
         and prev_dir is not None

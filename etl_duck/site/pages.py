@@ -159,6 +159,7 @@ class Plan:
         self.player_guids: set[str] = set()  # players with a page
         self.session_ids: set[int] = set()  # sessions with a page
         self.ratings: dict[str, dict[str, Any]] = {}  # rating cards, computed for the keys
+        self._any_override = False  # an admin corrected some session's teams
 
     # ------------------------------------------------------------------ keys
 
@@ -175,13 +176,32 @@ class Plan:
         """Tell the loaders which pages will be rendered (bulk loads for many sessions)."""
         self.sessions.wanted.update(p.group for p in stale if p.group is not None)
 
+    def overrides(self, session_id: int) -> list[tuple[str | None, list[str]]] | None:
+        """An admin's team correction of a session as a page key part (sorted: a frozenset's
+        order changes from one process to the next), or None."""
+        teams = self.stats.teams
+        if teams is None or not self._any_override:
+            return None
+        found = teams.teams_for(int(session_id))
+        return None if found is None else [(t.name, sorted(t.guids)) for t in found]
+
+    def home_key(self, everything: int, listing: pl.DataFrame) -> str:
+        """Home shows the last session's score card (teams an admin may correct) and boards
+        of relative windows whose label says "(latest data)" depending on today."""
+        last = int(listing["session_id"][0]) if listing.height else None
+        latest = [self.stats.resolve_window(n, server=self.server).latest_data
+                  for n in HOME_WINDOWS] if listing.height else []  # fmt: skip
+        return self.key("home", everything, last, self.overrides(last) if last else None, latest)
+
     def pages(self) -> list[Page]:
         self.stats.version()
         everything = self.signature()
+        teams = self.stats.teams
+        self._any_override = teams is not None and teams.teams_revision() > 0
         listing = self.stats.sessions(server=self.server)
         if self.server is not None:  # one server: its home, session lists and leaderboards
             out = [
-                Page(urls.home(self.scope), self.key("home", everything), self._home),
+                Page(urls.home(self.scope), self.home_key(everything, listing), self._home),
                 Page(urls.sessions(self.scope), self.key("sessions", everything), self._sessions),
             ]
             return out + self._year_pages(listing) + self._leaderboard_pages(False)
@@ -189,7 +209,7 @@ class Plan:
         servers = sorted(set(listing["server"].to_list())) if listing.height else []
         self.servers = servers if len(servers) > 1 else []
         out = [
-            Page(urls.home(self.scope), self.key("home", everything), self._home),
+            Page(urls.home(self.scope), self.home_key(everything, listing), self._home),
             Page(urls.records(self.scope), self.key("records", everything), self._records_page),
             Page(urls.rating(self.scope), self.key("rating", everything), self._rating_page),
             Page(urls.sessions(self.scope), self.key("sessions", everything), self._sessions),
@@ -221,7 +241,9 @@ class Plan:
         for i, (sid, day) in enumerate(zip(ids, days, strict=True)):
             prev_id = ids[i - 1] if i > 0 else None
             next_id = ids[i + 1] if i + 1 < len(ids) else None
-            key = self.key("session", sid, self.day_signature(day), prev_id, next_id)
+            key = self.key(
+                "session", sid, self.day_signature(day), prev_id, next_id, self.overrides(sid)
+            )
             render = self._session_renderer(int(sid), day, prev_id, next_id)
             pages.append(Page(urls.session(sid, self.scope), key, render, group=day.year))
         return pages
@@ -250,8 +272,10 @@ class Plan:
     def _leaderboard_pages(self, any_session: bool) -> list[Page]:
         windows = [w for w in WINDOWS if any_session or w != "session"]
         resolved = {w: self.stats.resolve_window(w, server=self.server) for w in windows}
+        # a window's label says "(latest data)" when today is outside it: part of the keys
         index_key = self.key(
-            "leaderboards", [(w.name, w.date_from, w.date_to) for w in resolved.values()]
+            "leaderboards",
+            [(w.name, w.date_from, w.date_to, w.latest_data) for w in resolved.values()],
         )
         pages = [
             Page(urls.leaderboards(self.scope), index_key, lambda: self._leaderboards(resolved))
@@ -260,7 +284,7 @@ class Plan:
             for name, w in resolved.items():
                 key = self.key(
                     "leaderboard", metric, name, w.date_from, w.date_to, w.session_id,
-                    self.signature(w.date_from, w.date_to),
+                    w.latest_data, self.signature(w.date_from, w.date_to),
                 )  # fmt: skip
                 pages.append(
                     Page(
