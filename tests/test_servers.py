@@ -593,3 +593,12 @@ def test_the_query_api_counts_a_servers_windows_from_its_own_sessions(
     # a date given: no server lookup (even for a server with no sessions)
     given = stats.resolve_window("week", as_of=date(2025, 1, 10), server="public")
     assert given.date_from == date(2025, 1, 6)
+
+
+def test_cli_names_the_servers_when_one_is_unknown(two_servers: tuple[Path, Truth, Path]) -> None:
+    data, _, _ = two_servers
+    for args in (("top", "kills"), ("top", "kills", "--window", "week"), ("sessions",),
+                 ("session", "last"), ("player", "Elm")):  # fmt: skip
+        code, out = cli("--data-dir", str(data), *args, "--server", "public")
+        assert code == 2, (args, out)
+        assert "no game server 'public'" in out and f"main, {SCRIM}" in out, out

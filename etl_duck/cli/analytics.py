@@ -66,7 +66,7 @@ def show_top(
     from etl_duck.domain.metrics import resolve_metric
     from etl_duck.query.stats import NoData
 
-    stats = open_stats()
+    stats = open_stats(server)
     try:
         metric = resolve_metric(stat)
     except ValueError as exc:
@@ -207,7 +207,7 @@ def session(
 
     day = parse_day(which)
     try:
-        rep = open_stats().session(day, server)
+        rep = open_stats(server).session(day, server)
     except NoData as exc:
         fail(f"{exc} (`etl-duck sessions` lists the sessions)")
     if as_json:
@@ -225,7 +225,7 @@ def sessions(
     """Sessions with at least one counted round, newest first (optionally one month or one
     game server)."""
     try:
-        df = open_stats().sessions(month, server)
+        df = open_stats(server).sessions(month, server)
     except ValueError as exc:
         fail(exc, EXIT_USAGE)
     df = df.with_columns(df["server"].replace("", MAIN_LABEL))
@@ -256,7 +256,7 @@ def player(
     from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
     try:
-        card = open_stats().player(name_or_guid, server)
+        card = open_stats(server).player(name_or_guid, server)
     except PlayerAmbiguous as exc:
         err_console.print(f"{escape(repr(exc.text))} matches several players; which one?")
         for guid, name in exc.candidates:

@@ -146,10 +146,19 @@ def ingest_options() -> IngestOptions:
     return settings().ingest_options()
 
 
-def open_stats() -> Stats:
-    """The query API over ``--data-dir``; a clear error when there is no lake there."""
+def open_stats(server: str | None = None) -> Stats:
+    """The query API over ``--data-dir``; a clear error when there is no lake there, or
+    when ``server`` (a ``--server`` given) names a game server the lake has no session of."""
     require_lake()
-    return settings().stats(short_lived=True)
+    stats = settings().stats(short_lived=True)
+    if server is not None:
+        from etl_duck.domain.sources import label
+
+        known = stats.servers()
+        if server not in known:
+            names = ", ".join(label(s) for s in known) or "none yet"
+            fail(f"no game server {label(server)!r} in the stats; servers: {names}", EXIT_USAGE)
+    return stats
 
 
 def require_lake() -> None:
