@@ -343,7 +343,7 @@ def profiles(sizes: list[dict[str, Any]]) -> list[str]:
 
 
 def calibration(sizes: list[dict[str, Any]]) -> list[str]:
-    from benchmarks.pg_calibrate import PHASE_LABEL, best
+    from benchmarks.pg.calibrate import PHASE_LABEL, best
 
     s = next((x for x in sizes if x.get("pg_calibration")), None)
     if s is None:

@@ -17,7 +17,7 @@ backfill is measured while it builds), copied to a scratch folder; then
 * up to 10 years, the side-by-side with PostgreSQL (when server binaries are present: a
   throw-away server with the original's schema, same answers checked before timing) and
   the older lake/query targets; at the largest PostgreSQL size, the calibration of
-  PostgreSQL's figures (:mod:`benchmarks.pg_calibrate`).
+  PostgreSQL's figures (:mod:`benchmarks.pg.calibrate`).
 
 ``--resume`` reuses the sizes an interrupted run of the same code already measured.
 """
@@ -161,8 +161,8 @@ def side_reads(
     (a copy of the prepared lake); :func:`side_writes` does the parts that commit.
     ``bot_memory``: the cost-flat benchmark's bot-like process (else one is run here)."""
     from benchmarks import bench_query
-    from benchmarks import pg_baseline as pgb
     from benchmarks.botqueries import pick_player
+    from benchmarks.pg import baseline as pgb
     from etl_duck.query.stats import Stats
 
     days = prep.days
@@ -367,8 +367,8 @@ def _per_version_cost(stats: Any, reps: int) -> dict[str, float]:
 
 def _card_breakdown(orig: Any, name: str, quick: bool) -> dict[str, float]:
     """Median ms of each query of the original's ``!stats`` card (with indexes)."""
-    from benchmarks import pg_baseline as pgb
     from benchmarks.common import measure
+    from benchmarks.pg import baseline as pgb
 
     card = orig.career_card(name)
     guid = card["guid"]
@@ -956,7 +956,7 @@ def write_report(res: dict[str, Any], out: Path) -> None:
 METHOD = [
     "- **Data**: `etl_duck.synth.generate(seed=7, start=2016-01-04)`; the first N days are "
     "the history, the next 100 files the backlog, a later counted round 1 the late file.",
-    "- **PostgreSQL** (`benchmarks/pg_baseline.py`): the machine's own server binaries, "
+    "- **PostgreSQL** (`benchmarks/pg/baseline.py`): the machine's own server binaries, "
     "`initdb` into a temporary folder, unix socket only, default configuration, stopped "
     "and removed afterwards. Schema in the original's shape (`rounds`, "
     "`player_comprehensive_stats`, `weapon_comprehensive_stats`, `processed_files`) with its "
@@ -1129,9 +1129,10 @@ def measure_size(
     calibrate: bool,
 ) -> dict[str, Any]:
     """One size: prepare (cache), copy, then the reads, then the commits."""
-    from benchmarks import bench_flat, pg_calibrate
+    from benchmarks import bench_flat
     from benchmarks.botqueries import Context
     from benchmarks.datasets import prepare, scratch_copy
+    from benchmarks.pg import calibrate as pg_calibrate
 
     work: Path = args.work
     kmin, dmin = (int(x) for x in args.min_games.split(",")) if args.min_games else (None, None)
@@ -1209,7 +1210,7 @@ def pg_summary(side: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks import report_flat
     from benchmarks.common import write_section
-    from benchmarks.pg_baseline import pg_available
+    from benchmarks.pg.baseline import pg_available
 
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)

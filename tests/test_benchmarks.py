@@ -22,7 +22,7 @@ from benchmarks import datasets, report_flat
 from benchmarks.bench_flat import FlatOptions
 from benchmarks.bench_query import _same_top
 from benchmarks.botqueries import BOARD_LIMIT, BY_KEY, METRICS, QUERIES
-from benchmarks.pg_baseline import pg_available
+from benchmarks.pg.baseline import pg_available
 from benchmarks.run import evaluate, main
 
 PG_OK, PG_WHY = pg_available()

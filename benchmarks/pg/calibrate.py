@@ -3,7 +3,7 @@
 An independent run measured the original's kills leaderboard at ~239 ms (10 years, with
 indexes) where ``RESULTS.md`` had ~500 ms. This module loads one lake into a throw-away
 server once and times the same queries (the original's SQL from
-:mod:`benchmarks.pg_baseline`) under one change at a time, with every variant of a phase
+:mod:`benchmarks.pg.baseline`) under one change at a time, with every variant of a phase
 **interleaved** rep by rep (so a change in machine load lands on all alike):
 
 * phase ``audit`` — the original schema + the audit's four indexes, ``ANALYZE`` after
@@ -52,7 +52,7 @@ GUID_INDEXES = (
 
 
 def _queries(orig: Any, name: str, guid: str) -> dict[str, Callable[[], Any]]:
-    from benchmarks import pg_baseline as pgb
+    from benchmarks.pg import baseline as pgb
 
     overall = pgb.Q_CARD_OVERALL.format(valid=pgb.VALID)
     return {
@@ -75,7 +75,7 @@ def _phase(
     restart: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Every variant on its own connection; reps interleaved variant by variant."""
-    from benchmarks import pg_baseline as pgb
+    from benchmarks.pg import baseline as pgb
 
     if restart:
         srv.restart()
@@ -125,7 +125,7 @@ def _phase(
 
 
 def _explain(srv: Any, sets: dict[str, str], kmin: int, dmin: int) -> dict[str, str]:
-    from benchmarks import pg_baseline as pgb
+    from benchmarks.pg import baseline as pgb
 
     with srv.connect() as conn:
         for k, val in sets.items():
@@ -145,7 +145,7 @@ def calibrate(
     progress: Progress = print,
 ) -> dict[str, Any]:
     """Load ``data_dir``'s lake into a throw-away server and run the phases."""
-    from benchmarks import pg_baseline as pgb
+    from benchmarks.pg import baseline as pgb
 
     name, guid = card
     kmin, dmin = kills_min_games, dpm_min_games
