@@ -34,10 +34,9 @@ def log(msg: str) -> None:
 
 
 def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    from benchmarks.procmem import status_mib
+
+    return status_mib("VmRSS") or float("nan")
 
 
 def du(path: Path) -> int:

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2016, 1, 4)  # a Monday; the synthetic history starts here
@@ -143,21 +143,7 @@ def make_dataset(days: int, out: Path, backlog: int = BACKLOG_FILES) -> Dataset:
         ordered = sorted(truth.rounds, key=lambda r: (r.end_time, r.file_name))
         hist = [r for r in ordered if r.end_time.date() < cut]
         after = [r for r in ordered if r.end_time.date() >= cut]
-        # a counted round 1 that does not turn an earlier round 1 into a "restart"
-        late = [
-            r
-            for i, r in enumerate(after)
-            if i >= backlog
-            and r.kind == "normal"
-            and r.round_number == 1
-            and r.map_name != "mp_sillyctf"
-            and not any(
-                p.map_name == r.map_name
-                and p.round_number == 1
-                and r.end_time - p.end_time <= timedelta(minutes=20)
-                for p in after[max(0, i - 6) : i]
-            )
-        ]
+        late = late_candidates(after, backlog, lambda r: r.end_time)
         if len(after) > backlog and late:
             break
         extra *= 2
@@ -170,6 +156,35 @@ def make_dataset(days: int, out: Path, backlog: int = BACKLOG_FILES) -> Dataset:
         late_file=files_dir / late[0].file_name,
         gen_s=gen_s,
     )
+
+
+class _RoundFile(Protocol):
+    kind: str
+    round_number: int
+    map_name: str
+
+
+R = TypeVar("R", bound=_RoundFile)
+
+
+def late_candidates(after: Sequence[R], backlog: int, end_time: Callable[[R], datetime]) -> list[R]:
+    """The files after the first ``backlog`` that make a clean late file: a counted round 1
+    (not a filler map) that does not turn an earlier round 1 of its map into a "restart"
+    (no round 1 of that map in the 20 minutes before it)."""
+    return [
+        r
+        for i, r in enumerate(after)
+        if i >= backlog
+        and r.kind == "normal"
+        and r.round_number == 1
+        and r.map_name != "mp_sillyctf"
+        and not any(
+            p.map_name == r.map_name
+            and p.round_number == 1
+            and end_time(r) - end_time(p) <= timedelta(minutes=20)
+            for p in after[max(0, i - 6) : i]
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- machine
@@ -238,29 +253,17 @@ class MemorySampler:
 
 def children_memory() -> tuple[float, float]:
     """(Σ RSS, Σ PSS) in MiB of this process's children (e.g. a parse process pool)."""
-    import psutil
+    from benchmarks.procmem import tree_memory
 
-    rss = pss = 0
-    for child in psutil.Process().children(recursive=True):
-        try:
-            info = child.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += info.rss
-        pss += getattr(info, "pss", info.rss)
-    return rss / 2**20, pss / 2**20
+    return tree_memory(include_root=False)
 
 
 def vm_hwm_mib() -> float:
     """Peak RSS of this process image (VmHWM). Unlike ``ru_maxrss``, which Linux carries
     over from the parent across fork + exec, it starts afresh in a new interpreter."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from benchmarks.procmem import status_mib
+
+    return status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_rss_mib() -> float:

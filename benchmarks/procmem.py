@@ -43,6 +43,27 @@ def status_mib(field: str, pid: int | str = "self") -> float:
     return 0.0
 
 
+def tree_memory(pid: int | None = None, *, include_root: bool = True) -> tuple[float, float]:
+    """(Σ RSS, Σ PSS) in MiB of the process ``pid`` (default: this one) and every
+    descendant (``include_root=False``: the descendants only); (0, 0) when it is gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [*([root] if include_root else []), *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0.0
+    rss = pss = 0
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
+
+
 def self_memory() -> dict[str, float]:
     """This process now: RSS, PSS (smaps_rollup) and its peak RSS (VmHWM), MiB."""
     return {**rollup("self"), "peak_rss": status_mib("VmHWM")}

@@ -32,7 +32,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ from benchmarks.common import (
     Dataset,
     fmt_ms,
     kept_sections,
+    late_candidates,
     machine_info,
     peak_rss_mib,
     run_json_subprocess,
@@ -105,21 +106,7 @@ def dataset_from(prep: Prepared, offset: int, backlog: int = BACKLOG_FILES) -> D
     from ``offset`` on (the files before it were committed by the flat benchmark), the late
     file a counted round 1 after it that does not turn an earlier round 1 into a restart."""
     after = prep.next_files[offset:]
-    late = [
-        f
-        for i, f in enumerate(after)
-        if i >= backlog
-        and f.kind == "normal"
-        and f.round_number == 1
-        and f.map_name != "mp_sillyctf"
-        and not any(
-            p.map_name == f.map_name
-            and p.round_number == 1
-            and datetime.fromisoformat(f.end_time) - datetime.fromisoformat(p.end_time)
-            <= timedelta(minutes=20)
-            for p in after[max(0, i - 6) : i]
-        )
-    ]
+    late = late_candidates(after, backlog, lambda f: datetime.fromisoformat(f.end_time))
     if len(after) <= backlog or not late:
         raise RuntimeError(f"{prep.label}: not enough new files for the backlog")
     return Dataset(

@@ -268,25 +268,10 @@ class PgServer:
     def memory(self) -> tuple[float, float]:
         """(Σ RSS, Σ PSS) of the postmaster and all its children, in MiB. PSS shares
         the shared-buffer pages fairly between processes; RSS counts them in each."""
-        import psutil
+        from benchmarks.procmem import tree_memory
 
         pid = self.postmaster_pid()
-        if pid is None:
-            return 0.0, 0.0
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0.0, 0.0
-        rss = pss = 0
-        for p in procs:
-            try:
-                info = p.memory_full_info()
-            except psutil.Error:
-                continue
-            rss += info.rss
-            pss += getattr(info, "pss", info.rss)
-        return rss / 2**20, pss / 2**20
+        return (0.0, 0.0) if pid is None else tree_memory(pid)
 
     def settings(self, conn: Any) -> dict[str, str]:
         names = (
