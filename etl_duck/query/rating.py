@@ -67,14 +67,15 @@ class RatingBook:
             # compare and read at one version; the replay runs after (other threads'
             # refreshes wait only for the read)
             with self.serving.pinned() as (pinned, _):
-                from etl_duck.query.ratingstore import SavedRating, state_key
+                from etl_duck.query.ratingstore import SavedRating, date_content, state_key
 
-                key = state_key(self.config, self.serving.options, self.serving.files)
+                manifest = self.serving.manifest()
+                key = state_key(self.config, manifest.options, self.serving.files)
                 if key != self._key:  # other settings, or a serving table derived since
                     self._run, self._by_date = None, {}
                 saved = self.store.load(key) if self.store and self._run is None else None
-                previous, by_date, changed = self._read(saved)
-                content = dict(self.serving.content)
+                content = date_content(manifest) if self.store is not None else {}
+                previous, by_date, changed = self._read(saved, content)
             first = previous is None
             run = previous
             if first or changed or run is None:
@@ -91,13 +92,12 @@ class RatingBook:
             return run
 
     def _read(
-        self, saved: SavedRating | None
+        self, saved: SavedRating | None, now: dict[str, tuple[Any, ...]]
     ) -> tuple[RatingRun | None, dict[date, list[MapResult]], list[date]]:
         """(the run to bring forward, the maps by date as the lake has them now, the dates
         read again)."""
         previous, kept = self._run, self._by_date
         if saved is not None:
-            now = self.serving.content
             # replayed: the events this process computed (none yet)
             previous, kept = replace(saved.run, replayed=0), saved.by_date
             changed = sorted(

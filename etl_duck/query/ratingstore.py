@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pickle, tempfile and the rating load when a rating is asked for
     from etl_duck.domain.rating import MapResult, RatingConfig, RatingRun
+    from etl_duck.lake.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,27 @@ TEMP_PREFIX = ".rating-"
 @dataclass(frozen=True)
 class SavedRating:
     key: tuple[Any, ...]  # format, code, rating settings, ingest settings
-    content: dict[str, tuple[Any, ...]]  # session date (ISO) → its rows (Serving.content)
+    content: dict[str, tuple[Any, ...]]  # session date (ISO) → its rows (date_content)
     by_date: dict[date, list[MapResult]]
     run: RatingRun
 
 
 def store_path(data_dir: Path) -> Path:
     return Path(data_dir) / FOLDER / NAME
+
+
+def date_content(manifest: Manifest) -> dict[str, tuple[Any, ...]]:
+    """What each session date's rows are: its ``rounds`` and ``player_rounds`` partitions as
+    (rows, checksum) — a rebuild rewrites the same rows at a new version, and a recreated
+    lake reuses version numbers, so neither is compared."""
+    rounds, players = manifest.partitions["rounds"], manifest.partitions["player_rounds"]
+    return {
+        d: tuple(
+            None if p is None else (p.rows, p.checksum) if p.checksum else tuple(p)
+            for p in (rounds.get(d), players.get(d))
+        )
+        for d in rounds.keys() | players.keys()
+    }
 
 
 def state_key(
@@ -134,7 +149,6 @@ def _code_fingerprint() -> str:
         ("etl_duck.domain", "thurstone.py"),
         ("etl_duck.query", "rating.py"),
         ("etl_duck.query", "ratingstore.py"),
-        ("etl_duck.query", "serving.py"),  # Serving.content: what a date's rows are
         ("etl_duck.lake", "manifest.py"),  # Partition, pickled inside the content
     ):
         digest.update(resources.files(pkg).joinpath(name).read_bytes())

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from etl_duck.lake.manifest import Manifest
     from etl_duck.lake.snapshot import Lake
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,6 @@ class Serving:
         self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
         self._shape_lock = threading.Lock()
         self._dates: list[str] = []
-        #: what each session date's rows are (its rounds and player_rounds partitions, with
-        #: their checksums): state kept outside the process is compared on content, since a
-        #: recreated lake reuses version numbers
-        self.content: dict[str, tuple[Any, ...]] = {}
-        self.options: dict[str, Any] = {}  # the ingest settings the lake was derived with
         self.max_changed = 0
         self.last_date: date | None = None
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
@@ -157,16 +153,6 @@ class Serving:
                 # a long-running one and keys persisted outside (the static site) stay
                 # valid across restarts; a date that vanished changed now
                 self.changed_at[d] = written.get(d, manifest.version)
-                parts = (manifest.partitions["rounds"].get(d),
-                         manifest.partitions["player_rounds"].get(d))  # fmt: skip
-                if parts == (None, None):
-                    self.content.pop(d, None)
-                else:  # rows + checksum: a rebuild rewrites the same rows at a new version
-                    self.content[d] = tuple(
-                        None if p is None else (p.rows, p.checksum) if p.checksum else tuple(p)
-                        for p in parts
-                    )
-            self.options = dict(manifest.options)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
             self.partitions = {
@@ -406,6 +392,14 @@ class Serving:
                 source = self._detail_shape(table)
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
             scopes[table] = key
+
+    def manifest(self) -> Manifest:
+        """The held snapshot's manifest (the lake keeps it parsed: no second read)."""
+        if self.snapshot is None:
+            from etl_duck.lake.manifest import Manifest
+
+            return Manifest.empty()
+        return self.lake.manifest(self.snapshot)
 
     def changed_since(self, version: int) -> list[date]:
         """The session dates a lake version after ``version`` changed, in order."""
