@@ -111,12 +111,13 @@ def lookup(table: pa.Table, key: str, values: list[str]) -> dict[str, dict[str, 
 
     if not values or not table.num_rows:
         return {}
-    positions = pc.index_in(pa.array(values, pa.string()), value_set=table[key]).to_pylist()
-    hits = [(v, i) for v, i in zip(values, positions, strict=True) if i is not None]
-    if not hits:
-        return {}
-    rows = table.take([i for _, i in hits]).to_pylist()
-    return {v: r for (v, _), r in zip(hits, rows, strict=True)}
+    # the few values are the hash set, the table's column is scanned: hashing the whole
+    # column instead (index_in over it) took ~5 ms per lookup at 30 years, this ~1 ms
+    wanted = pa.array(sorted(set(values)), pa.string())
+    out: dict[str, dict[str, Any]] = {}
+    for row in table.filter(pc.is_in(table[key], value_set=wanted)).to_pylist():
+        out.setdefault(row[key], row)  # the first row of a key, as before
+    return out
 
 
 def changed_shards(
