@@ -69,6 +69,18 @@ class IngestReport:
             or self.partial
         )
 
+    def merge(self, later: IngestReport) -> IngestReport:
+        """This report followed by ``later``'s (the next commit of the same ingest)."""
+        for name in ("ingested", "endstats", "replaced", "duplicates", "empty", "partial"):
+            getattr(self, name).extend(getattr(later, name))
+        self.rejected.extend(later.rejected)
+        for name in ("endstats_notes", "skipped", "quarantined", "conflicts"):
+            getattr(self, name).update(getattr(later, name))
+        self.partitions_written += later.partitions_written
+        self.version = later.version or self.version
+        self.committed = self.committed or later.committed
+        return self
+
     def summary(self) -> str:
         parts = [f"{len(self.ingested)} ingested"]
         for label, items in (

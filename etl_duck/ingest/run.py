@@ -15,7 +15,7 @@ import errno
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,10 @@ def ingest_paths(
     recheck: Sequence[str] = (),
     server: str = "",
 ) -> IngestReport:
-    """Ingest files and folders into the lake under ``data_dir`` as ONE commit.
-    ``server``: the game server the files came from (``""``: the main one).
+    """Ingest files and folders into the lake under ``data_dir`` as ONE commit (a backfill
+    of more than :data:`BACKFILL_BATCH` files: one commit per year, see
+    :func:`backfill_batches`). ``server``: the game server the files came from (``""``:
+    the main one).
 
     Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
     ``data/.ingest-pending``), so rerunning after a crash completes the job. ``recheck``:
@@ -80,11 +82,64 @@ def ingest_paths(
     lake = Lake(data_dir)
     with lake.writer_lock():
         try:
-            return _ingest_locked(lake, paths, opts, progress, rebuild, recheck, server)
+            if rebuild or recheck:
+                return _ingest_locked(lake, paths, opts, progress, rebuild, recheck, server)
+            report: IngestReport | None = None
+            for batch in backfill_batches(paths):
+                got = _ingest_locked(lake, batch, opts, progress, rebuild, recheck, server)
+                report = got if report is None else report.merge(got)
+            assert report is not None
+            return report
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             raise DiskFull(_disk_full(lake, paths, exc)) from exc
+
+
+#: a batch of more files than this (a backfill) commits a year at a time
+BACKFILL_BATCH = 3000
+#: a year's batch ends at the first quiet spell this long after New Year (a session that
+#: runs past midnight stays whole, so no commit reopens the year before)
+_YEAR_BREAK = timedelta(hours=6)
+
+
+def backfill_batches(paths: Sequence[Path | str]) -> list[Sequence[Path | str]]:
+    """``paths`` as the batches an ingest commits: one, or for a backfill of more than
+    :data:`BACKFILL_BATCH` files, one per year of play in time order. A backfill held every
+    file's bytes, parsed rows and serving rows of the whole history at once (10 years:
+    ~600 MiB in the main process); a year at a time holds one year's. Each batch is an
+    ordinary commit: a reader sees whole years arrive, and a rerun after a crash goes on
+    from the last committed year."""
+    files = admit_expand([Path(p) for p in paths])
+    if len(files) <= BACKFILL_BATCH:
+        return [paths]
+    stamped = [(_stamp(f.name), f) for f in files]
+    # in time order; a name without a time (not a stats file) goes with the last batch,
+    # whose report names it
+    stamped.sort(key=lambda t: (t[0] is None, t[0] or datetime.min, t[1].name))
+    batches: list[list[Path]] = []
+    year: int | None = None
+    last: datetime | None = None
+    for when, f in stamped:
+        if when is None:
+            if not batches:
+                batches.append([])
+            batches[-1].append(f)
+            continue
+        new_year = year is not None and when.year != year
+        if not batches or (new_year and last is not None and when - last >= _YEAR_BREAK):
+            batches.append([])
+            year = when.year
+        batches[-1].append(f)
+        last = when
+    return list(batches)
+
+
+def _stamp(name: str) -> datetime | None:
+    try:
+        return datetime.strptime(name[:17], "%Y-%m-%d-%H%M%S")
+    except ValueError:
+        return None
 
 
 def _disk_full(lake: Lake, paths: Sequence[Path | str], exc: OSError) -> str:
