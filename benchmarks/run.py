@@ -521,9 +521,10 @@ REASONS: dict[str, str] = {
         "batch); see that row."
     ),
     "backfill": (
-        "The parse workers are CPU-bound (parse, pair, build, encode Parquet, rollups on "
-        "both cores); measured with whatever else ran on this 2-core machine (load "
-        "averages in the calibration section)."
+        "One process by default (a backfill commits a year at a time and builds in the "
+        "ingesting process, to bound its memory; ETL_DUCK_INGEST_WORKERS=2 runs parse "
+        "workers on both cores, ~25 % faster for ~170 MiB each); measured with whatever "
+        "else ran on this 2-core machine (load averages in the calibration section)."
     ),
     "rss": (
         "Most of it is the libraries, not the data: importing DuckDB, Polars and PyArrow "

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from etl_duck.ingest import run
+from etl_duck.ingest import build, run
+from etl_duck.ingest.options import IngestOptions
 from etl_duck.ingest.run import backfill_batches, ingest_paths
 from etl_duck.lake.snapshot import Lake
+from etl_duck.settings import Settings
 from etl_duck.synth import Truth, generate
 from tests.lakecheck import content_digest, header_only_round
+
+
+def settings() -> Settings:
+    """The settings as the environment gives them (no ``.env`` file)."""
+    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +66,30 @@ def test_years_break_at_a_quiet_spell_and_odd_names_go_last(
     assert batches == [stamps[:3], [*stamps[3:], "notes.txt"]]
     monkeypatch.setattr(run, "BACKFILL_BATCH", 6)
     assert backfill_batches([tmp_path]) == [[tmp_path]]  # a small batch: as given
+
+
+def test_a_backfill_builds_in_process_unless_workers_are_asked_for(
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parse workers cost ~170 MiB each: by default a backfill builds in the ingesting
+    process; ``ETL_DUCK_INGEST_WORKERS`` turns them on."""
+    files, _ = history
+    pools: list[int] = []
+    from concurrent.futures import ProcessPoolExecutor
+
+    def counting(workers: int, **kw: Any) -> ProcessPoolExecutor:
+        pools.append(workers)
+        return ProcessPoolExecutor(workers, **kw)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(build, "POOL_MIN_FILES", 10)  # this history counts as a backfill
+    monkeypatch.delenv("ETL_DUCK_INGEST_WORKERS", raising=False)
+    assert settings().ingest_options().workers == 1
+    ingest_paths(tmp_path / "lean", [files], settings().ingest_options())
+    assert pools == []
+    monkeypatch.setenv("ETL_DUCK_INGEST_WORKERS", "2")
+    options = settings().ingest_options()
+    assert options == IngestOptions(workers=2)
+    ingest_paths(tmp_path / "workers", [files], options)
+    assert pools == [2]
+    assert content_digest(tmp_path / "workers") == content_digest(tmp_path / "lean")

@@ -160,11 +160,16 @@ def test_kill_at_random_times(scenario: dict[str, object], request: pytest.Fixtu
     assert {"old", "new"} <= set(outcomes), outcomes
 
 
-def test_a_killed_backfill_leaves_no_worker_holding_the_lock(tmp_path: Path) -> None:
-    """Backfills parse in a process pool. After a SIGKILL of the writer its workers must
-    not keep the writer lock (forked workers inherited it and waited forever): the next
-    ingest takes the lock at once and completes the job."""
+def test_a_killed_backfill_leaves_no_worker_holding_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backfills parse in a process pool when asked to. After a SIGKILL of the writer its
+    workers must not keep the writer lock (forked workers inherited it and waited forever):
+    the next ingest takes the lock at once and completes the job."""
+    from etl_duck.ingest import build
     from tests.conftest import REAL
+
+    monkeypatch.setattr(build, "POOL_MIN_FILES", 10)  # 92 files count as a backfill
 
     files = sorted(REAL.glob("*.txt"))
     clean = tmp_path / "clean"

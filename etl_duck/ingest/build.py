@@ -145,13 +145,16 @@ def _culprits(job: BuildJob, parsed: dict[str, RoundFile], exc: Exception) -> di
     return failed
 
 
+#: a batch of fewer files builds in the ingesting process whatever ``workers`` says
+POOL_MIN_FILES = 1500
+
+
 def run_jobs(
     jobs: list[BuildJob], workers: int, progress: Progress | None = None
 ) -> list[ChunkResult]:
     files = sum(len(j.files) for j in jobs)
-    if workers == 0:
-        # processes pay off for backfills; small batches stay in-process (no spawn cost)
-        workers = min(os.cpu_count() or 1, 4) if files > 1500 else 1
+    if files < POOL_MIN_FILES:
+        workers = 1  # processes pay off for backfills only (a spawn costs ~0.5 s)
     if progress is not None and jobs:
         progress("building partitions", 0, files)  # the phase shows from its start
     if workers <= 1 or len(jobs) < 2:
