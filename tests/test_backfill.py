@@ -4,6 +4,7 @@ the lake it leaves is the one a single batch gives."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def test_a_backfill_commits_a_year_at_a_time_and_equals_one_batch(
     files, truth = history
     one = ingest_paths(tmp_path / "one", [files])  # fewer files than a backfill: one commit
     assert one.version == 1
-    monkeypatch.setattr(run, "BACKFILL_BATCH", 10)
+    # a backfill (more files than the batch size), no year of it twice the size
+    monkeypatch.setattr(run, "BACKFILL_BATCH", len(list(files.iterdir())) - 1)
     years = ingest_paths(tmp_path / "years", [files])
     assert years.version == 2 and years.committed  # 2024, then 2025
     assert sorted(years.ingested) == sorted(one.ingested)
@@ -52,10 +54,10 @@ def test_years_break_at_a_quiet_spell_and_odd_names_go_last(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stamps = [
-        "2024-12-31-230000",  # an evening that runs past midnight…
-        "2025-01-01-003000",
-        "2025-01-01-010000",  # …stays in 2024's batch
-        "2025-01-03-200000",  # the first round after a quiet spell starts 2025's
+        "2024-12-31-170000",
+        "2025-01-01-010000",  # after a quiet evening, but began on Dec 31 (its session's
+        "2025-01-01-013000",  # date): 2024's batch
+        "2025-01-03-200000",  # the first round of 2025 after a quiet spell starts its batch
         "2025-01-03-203000",
     ]
     for s in reversed(stamps):  # not in time order on disk
@@ -66,6 +68,23 @@ def test_years_break_at_a_quiet_spell_and_odd_names_go_last(
     assert batches == [stamps[:3], [*stamps[3:], "notes.txt"]]
     monkeypatch.setattr(run, "BACKFILL_BATCH", 6)
     assert backfill_batches([tmp_path]) == [[tmp_path]]  # a small batch: as given
+
+
+def test_a_year_without_a_quiet_new_year_still_ends_between_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server busy around the clock: the year's batch ends once it holds twice the
+    backfill size, at the first gap longer than a session gap (+ a round), never inside
+    a session."""
+    hours = [0, 1, 2, 3, 4, 8, 9, 10, 14]  # rounds hourly, with two 4-hour gaps
+    stamps = [f"2025-03-01-{h:02d}0000" for h in hours]
+    for s in stamps:
+        header_only_round(tmp_path, s)
+    monkeypatch.setattr(run, "BACKFILL_BATCH", 2)  # full at 4 files
+    batches = [[Path(p).name[:17] for p in b] for b in backfill_batches([tmp_path])]
+    # full at hour 3, but the next round is an hour later (the same session): the batch
+    # ends at the first 4-hour gap; the second never fills
+    assert batches == [stamps[:5], stamps[5:]]
 
 
 def test_a_backfill_builds_in_process_unless_workers_are_asked_for(
@@ -93,3 +112,28 @@ def test_a_backfill_builds_in_process_unless_workers_are_asked_for(
     ingest_paths(tmp_path / "workers", [files], options)
     assert pools == [2]
     assert content_digest(tmp_path / "workers") == content_digest(tmp_path / "lean")
+
+
+def test_a_rebuild_stays_one_commit_and_uses_the_cores(
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild replaces a lake readers use: one commit, whatever its size, and it holds
+    the whole history anyway, so parse workers only make it faster."""
+    files, _ = history
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    before = content_digest(data)
+    pools: list[int] = []
+    from concurrent.futures import ProcessPoolExecutor
+
+    def counting(workers: int, **kw: Any) -> ProcessPoolExecutor:
+        pools.append(workers)
+        return ProcessPoolExecutor(workers, **kw)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(build, "POOL_MIN_FILES", 10)
+    monkeypatch.setattr(run, "BACKFILL_BATCH", 10)
+    report = run.rebuild(data)
+    assert report.version == 2 and len(report.ingested) > 10
+    assert pools == [min(os.cpu_count() or 1, 4)] or (os.cpu_count() or 1) < 2
+    assert content_digest(data) == before

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,38 +82,50 @@ def ingest_paths(
     opts = options or IngestOptions()
     lake = Lake(data_dir)
     with lake.writer_lock():
-        try:
-            if rebuild or recheck:
-                return _ingest_locked(lake, paths, opts, progress, rebuild, recheck, server)
-            report: IngestReport | None = None
-            for batch in backfill_batches(paths):
+        if rebuild:
+            # a rebuild stays one commit (it replaces a lake readers use) and holds the
+            # whole history either way: parse workers make it faster, not bigger
+            cores = min(os.cpu_count() or 1, 4)
+            opts = replace(opts, workers=max(opts.workers, cores))
+        batches = [paths] if rebuild or recheck else backfill_batches(paths, opts)
+        report: IngestReport | None = None
+        for batch in batches:
+            try:
                 got = _ingest_locked(lake, batch, opts, progress, rebuild, recheck, server)
-                report = got if report is None else report.merge(got)
-            assert report is not None
-            return report
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            raise DiskFull(_disk_full(lake, paths, exc)) from exc
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise DiskFull(_disk_full(lake, batch, exc, report)) from exc
+            report = got if report is None else report.merge(got)
+        assert report is not None
+        return report
 
 
 #: a batch of more files than this (a backfill) commits a year at a time
 BACKFILL_BATCH = 3000
 #: a year's batch ends at the first quiet spell this long after New Year (a session that
-#: runs past midnight stays whole, so no commit reopens the year before)
+#: runs past midnight stays whole) …
 _YEAR_BREAK = timedelta(hours=6)
+#: … counted from a round that began in the new year (a file is named for its round's end;
+#: a round runs for at most about this long)
+_LONGEST_ROUND = timedelta(hours=2)
 
 
-def backfill_batches(paths: Sequence[Path | str]) -> list[Sequence[Path | str]]:
+def backfill_batches(
+    paths: Sequence[Path | str], options: IngestOptions | None = None
+) -> list[Sequence[Path | str]]:
     """``paths`` as the batches an ingest commits: one, or for a backfill of more than
     :data:`BACKFILL_BATCH` files, one per year of play in time order. A backfill held every
     file's bytes, parsed rows and serving rows of the whole history at once (10 years:
     ~600 MiB in the main process); a year at a time holds one year's. Each batch is an
     ordinary commit: a reader sees whole years arrive, and a rerun after a crash goes on
-    from the last committed year."""
+    from the last committed year. A batch ends only at a quiet spell longer than a
+    session gap, so no session is split; a year without one (a server busy day and night)
+    ends at the first such spell once it holds twice :data:`BACKFILL_BATCH` files."""
     files = admit_expand([Path(p) for p in paths])
     if len(files) <= BACKFILL_BATCH:
         return [paths]
+    gap = timedelta(minutes=(options or IngestOptions()).session_gap_minutes) + _LONGEST_ROUND
     stamped = [(_stamp(f.name), f) for f in files]
     # in time order; a name without a time (not a stats file) goes with the last batch,
     # whose report names it
@@ -126,10 +139,12 @@ def backfill_batches(paths: Sequence[Path | str]) -> list[Sequence[Path | str]]:
                 batches.append([])
             batches[-1].append(f)
             continue
-        new_year = year is not None and when.year != year
-        if not batches or (new_year and last is not None and when - last >= _YEAR_BREAK):
+        quiet = when - last if last is not None else timedelta(0)
+        new_year = year is not None and (when - _LONGEST_ROUND).year != year
+        full = len(batches[-1]) >= 2 * BACKFILL_BATCH if batches else False
+        if not batches or (new_year and quiet >= max(_YEAR_BREAK, gap)) or (full and quiet >= gap):
             batches.append([])
-            year = when.year
+            year = (when - _LONGEST_ROUND).year
         batches[-1].append(f)
         last = when
     return list(batches)
@@ -142,8 +157,11 @@ def _stamp(name: str) -> datetime | None:
         return None
 
 
-def _disk_full(lake: Lake, paths: Sequence[Path | str], exc: OSError) -> str:
-    """One sentence: what could not be written, that nothing changed, what space it needs."""
+def _disk_full(
+    lake: Lake, paths: Sequence[Path | str], exc: OSError, before: IngestReport | None = None
+) -> str:
+    """One sentence: what could not be written, that nothing of this batch changed (and
+    what earlier batches of a backfill committed), what space it needs."""
     batch = sum(p.stat().st_size for p in admit_expand([Path(x) for x in paths]) if p.exists())
     snap = lake.current_dir()
     last = 0
@@ -155,9 +173,15 @@ def _disk_full(lake: Lake, paths: Sequence[Path | str], exc: OSError) -> str:
             )
     needed = 2 * (batch + last) + (1 << 20)  # the batch's raw copies + a commit like the last
     free = shutil.disk_usage(lake.data_dir).free
+    done = (
+        f"; {len(before.ingested):,} files of this backfill's earlier years are committed"
+        if before is not None and before.committed
+        else ""
+    )
     return (
         f"disk full: could not write {exc.filename or lake.data_dir}; the lake is unchanged at "
-        f"version {lake.version()} (nothing of this batch is committed). The next commit needs "
+        f"version {lake.version()} (nothing of this batch is committed{done}). The next "
+        "commit needs "
         f"about {needed / 1e6:,.1f} MB free in {lake.data_dir} ({free / 1e6:,.1f} MB free now): "
         "free space and run the same command again"
     )
@@ -315,7 +339,7 @@ def _open_base(lake: Lake, raw: RawStore, opts: IngestOptions, rebuild: bool) ->
     def state_table(name: str) -> pa.Table:
         if snap is None:
             return STATE_SCHEMAS[name].empty_table()
-        return lake.read_state(name, snap)
+        return lake.read_state(name, snap, keep=True)
 
     return _Base(
         snap=snap,

@@ -4,9 +4,10 @@ in every snapshot so no request sums the whole history (``_serving/career_*/``).
 A career is a sum, so it can be built from parts: the career *before* the latest year
 (shard ``prior-YYYY``: every year before YYYY) plus the latest year's per-session rows gives
 the career (shard ``all``). A live commit changes only the latest year, so it reads the
-small ``prior`` file and that year's rows, whatever the length of the history; a commit
-that changes an earlier year (a backfill, a rebuild, a late file, an admin's choice) or
-starts a new year rebuilds ``prior`` from every year, once.
+small ``prior`` file and that year's rows, whatever the length of the history. A commit
+that starts a new year takes the last snapshot's career as the new ``prior``; one that
+changes an earlier year (a rebuild, a late file, an admin's choice) rebuilds ``prior``
+from every year, once.
 
 Each table's query (``queries/rollup_career_*.sql``) reads ``src`` and accepts both the
 per-session rows and rows of its own shape, which is what makes the parts add up.

@@ -211,8 +211,12 @@ class Lake:
             return 0
         return int(target.rsplit("/v", 1)[1])
 
-    def read_state(self, name: str, snapshot: Path | None = None) -> pa.Table:
-        """A state table (all its year shards), ordered by file name."""
+    def read_state(
+        self, name: str, snapshot: Path | None = None, *, keep: bool = False
+    ) -> pa.Table:
+        """A state table (all its year shards), ordered by file name. ``keep``: the writer's
+        read, which every commit repeats: unchanged shards come from memory (see
+        ``_SHARDS``); a reader (``status``) keeps nothing."""
         from etl_duck.lake.schemas import STATE_SCHEMAS
 
         snap = snapshot or self.current_dir()
@@ -225,7 +229,8 @@ class Lake:
                 return STATE_SCHEMAS[name].empty_table()
             return read_parquet_file(path).cast(STATE_SCHEMAS[name])
         shards = manifest.shards.get(f"state/{name}", {})
-        return _read_shards(snap, shards, STATE_SCHEMAS[name], keep=f"state/{name}")
+        group = f"state/{name}" if keep else None
+        return _read_shards(snap, shards, STATE_SCHEMAS[name], keep=group)
 
     def read_serving(
         self, snapshot: Path | None = None, years: set[str] | None = None
@@ -554,22 +559,28 @@ def group_dir(group: str) -> str:
 #: commit reads the whole ledger and round index, of which it changes a year or two (the
 #: other ~30 shards of a 30-year lake were read again, ~35 ms of every commit). A shard
 #: file is never rewritten (a new version is a new file), and hard links share the
-#: identity, so one entry serves every snapshot holding the file. Held: the state tables
-#: themselves (~9 MiB at 10 years) in a process that commits.
-_SHARDS: dict[str, dict[tuple[int, int, int, int], pa.Table]] = {}
+#: identity, so one entry serves every snapshot holding the file. The key is the manifest's
+#: entry (name with its version, checksum, rows) and the file's identity (device, inode,
+#: time, size): a reused inode of a deleted shard, or a file changed in place, is read
+#: again. Held: the state tables themselves (~9 MiB at 10 years) in a process that commits.
+_ShardKey = tuple[str, str, int, int, int, int, int]
+_SHARDS: dict[str, dict[_ShardKey, pa.Table]] = {}
 _SHARDS_LOCK = threading.Lock()
 
 
 def _read_shard(
     path: Path,
-    held: Mapping[tuple[int, int, int, int], pa.Table],
-    into: dict[tuple[int, int, int, int], pa.Table],
+    part: Partition,
+    held: Mapping[_ShardKey, pa.Table],
+    into: dict[_ShardKey, pa.Table],
 ) -> pa.Table:
     try:
         st = path.stat()
     except FileNotFoundError:
         raise LakeDamaged(damaged_message(path, "missing")) from None
-    key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        raise LakeDamaged(damaged_message(path, f"unreadable ({exc})")) from None
+    key = (part.file, part.checksum, part.rows, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     table = held.get(key)
     if table is None:
         table = read_parquet_file(path)
@@ -591,8 +602,8 @@ def _read_shards(
     else:
         with _SHARDS_LOCK:
             held = _SHARDS.get(keep, {})
-        used: dict[tuple[int, int, int, int], pa.Table] = {}
-        tables = [_read_shard(snap / p.file, held, used) for _, p in sorted(shards.items())]
+        used: dict[_ShardKey, pa.Table] = {}
+        tables = [_read_shard(snap / p.file, p, held, used) for _, p in sorted(shards.items())]
         with _SHARDS_LOCK:
             _SHARDS[keep] = used
     if schema is not None:
