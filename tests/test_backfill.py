@@ -137,3 +137,33 @@ def test_a_rebuild_stays_one_commit_and_uses_the_cores(
     assert report.version == 2 and len(report.ingested) > 10
     assert pools == [min(os.cpu_count() or 1, 4)] or (os.cpu_count() or 1) < 2
     assert content_digest(data) == before
+
+
+def test_a_full_disk_in_a_later_year_says_what_is_committed(
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from etl_duck.lake.snapshot import DiskFull
+
+    files, _ = history
+    data = tmp_path / "data"
+    monkeypatch.setattr(run, "BACKFILL_BATCH", len(list(files.iterdir())) - 1)
+    real_commit = Lake.commit
+    commits: list[int] = []
+
+    def commit(self: Lake, *args: Any, **kw: Any) -> Any:
+        commits.append(1)
+        if len(commits) == 2:  # the second year's commit finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.snapshots))
+        return real_commit(self, *args, **kw)
+
+    monkeypatch.setattr(Lake, "commit", commit)
+    with pytest.raises(DiskFull) as err:
+        ingest_paths(data, [files])
+    message = str(err.value)
+    assert "the lake is unchanged at version 1" in message
+    assert "of this backfill's earlier years are committed" in message
+    monkeypatch.undo()
+    # the same command again finishes the job
+    assert ingest_paths(data, [files]).version == 2
