@@ -7,11 +7,12 @@ Secrets are ``SecretStr``: their repr is ``'**********'``, so they never reach l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from etl_duck.domain.sources import check_server_name
 from etl_duck.ingest.options import IngestOptions
@@ -223,3 +224,18 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_problem(exc: ValidationError | SettingsError) -> str:
+    """One sentence for settings that do not validate: each variable, its value, why."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    if isinstance(exc, SettingsError):  # a JSON value (e.g. ETL_DUCK_SERVERS) does not parse
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{prefix}{field[1]}".upper() if field else "a setting"
+        why = f" ({exc.__cause__})" if exc.__cause__ else ""
+        return f"invalid setting {name}: its value cannot be read{why}: fix it in the environment or in .env"
+    parts = []
+    for err in exc.errors():
+        name = f"{prefix}{'_'.join(str(x) for x in err['loc'])}".upper()
+        parts.append(f"{name}={err.get('input')!r} ({str(err['msg']).lower()})")
+    return f"invalid setting {'; '.join(parts)}: fix it in the environment or in .env"

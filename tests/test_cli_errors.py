@@ -85,6 +85,30 @@ def test_a_read_only_data_dir_is_one_sentence(
     assert "must be writable" in line
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("ETL_DUCK_SESSION_GAP_MINUTES", "0", "greater than or equal to 1"),
+        ("ETL_DUCK_INGEST_WORKERS", "two", "valid integer"),
+        ("ETL_DUCK_SERVERS", "[{bad", "cannot be read"),
+    ],
+)
+def test_a_bad_setting_is_one_sentence_naming_the_variable(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, _, err = cli(capsys, "--data-dir", tmp_path / "d", "ingest", FIXTURES)
+    line = one_clear_line(err)
+    assert code == 2 and f"invalid setting {variable}" in line and says in line, line
+    assert "fix it in the environment or in .env" in line
+    assert not (tmp_path / "d" / "lake").exists()  # nothing was ingested
+
+
 def test_export_checks_its_query_and_parameters(
     capsys: pytest.CaptureFixture[str], real_lake: Path, tmp_path: Path
 ) -> None:

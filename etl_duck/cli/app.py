@@ -137,9 +137,15 @@ def print_json(obj: Any) -> None:
 
 
 def settings() -> Settings:
-    from etl_duck.settings import load_settings
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
-    return load_settings(data_dir=STATE.data_dir)
+    from etl_duck.settings import load_settings, settings_problem
+
+    try:
+        return load_settings(data_dir=STATE.data_dir)
+    except (ValidationError, SettingsError) as exc:  # a variable of the environment or .env
+        fail(settings_problem(exc), EXIT_USAGE)
 
 
 def ingest_options() -> IngestOptions:
