@@ -40,8 +40,11 @@ def test_a_backfill_commits_a_year_at_a_time_and_equals_one_batch(
     assert one.version == 1
     # a backfill (more files than the batch size), no year of it twice the size
     monkeypatch.setattr(run, "BACKFILL_BATCH", len(list(files.iterdir())) - 1)
-    years = ingest_paths(tmp_path / "years", [files])
+    phases: set[str] = set()
+    years = ingest_paths(tmp_path / "years", [files], progress=lambda p, d, t: phases.add(p))
     assert years.version == 2 and years.committed  # 2024, then 2025
+    # each year's phases are named for it (a bar per year, not one going back to 0)
+    assert {"reading files (year 1/2)", "committing (year 2/2)"} <= phases, phases
     assert sorted(years.ingested) == sorted(one.ingested)
     assert len(years.ingested) > 10 and {r.file_name for r in truth.rounds} >= set(years.ingested)
     assert content_digest(tmp_path / "years") == content_digest(tmp_path / "one")

@@ -62,6 +62,8 @@ class PhaseProgress:
         if self._bar is not None:
             task = self._tasks.get(phase)
             if task is None:
+                for done_task in self._tasks.values():  # one bar at a time: the phase now
+                    self._bar.update(done_task, visible=False)
                 task = self._tasks[phase] = self._bar.add_task(phase, total=total or None)
             self._bar.update(task, completed=done, total=total or None)
             return

@@ -89,9 +89,12 @@ def ingest_paths(
             opts = replace(opts, workers=max(opts.workers, cores))
         batches = [paths] if rebuild or recheck else backfill_batches(paths, opts)
         report: IngestReport | None = None
-        for batch in batches:
+        for i, batch in enumerate(batches, 1):
+            shown = progress
+            if progress is not None and len(batches) > 1:
+                shown = _batch_progress(progress, f"year {i}/{len(batches)}")
             try:
-                got = _ingest_locked(lake, batch, opts, progress, rebuild, recheck, server)
+                got = _ingest_locked(lake, batch, opts, shown, rebuild, recheck, server)
             except OSError as exc:
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
@@ -148,6 +151,16 @@ def backfill_batches(
         batches[-1].append(f)
         last = when
     return list(batches)
+
+
+def _batch_progress(progress: Progress, label: str) -> Progress:
+    """``progress`` with each phase named for its batch of a backfill ("reading files
+    (year 3/10)"): a bar per year's phase, not one bar going back to 0 each year."""
+
+    def report(phase: str, done: int, total: int) -> None:
+        progress(f"{phase} ({label})", done, total)
+
+    return report
 
 
 def _stamp(name: str) -> datetime | None:
