@@ -170,3 +170,41 @@ def test_a_full_disk_in_a_later_year_says_what_is_committed(
     monkeypatch.undo()
     # the same command again finishes the job
     assert ingest_paths(data, [files]).version == 2
+
+
+def test_a_backfill_killed_in_any_year_is_finished_by_a_rerun(
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL at failpoints spread over every year's commit: the lake is always at a
+    committed version, and the same command run again gives the lake one batch gives."""
+    import signal
+
+    from etl_duck.lake import fsutil
+
+    files, _ = history
+    whole = tmp_path / "whole"
+    ingest_paths(whole, [files])
+    expected = content_digest(whole)
+    monkeypatch.setattr(run, "BACKFILL_BATCH", len(list(files.iterdir())) - 1)
+    fsutil.set_failpoint(10**9)  # count the failpoints a two-year backfill passes
+    ingest_paths(tmp_path / "count", [files])
+    points = fsutil._fail_count
+    fsutil.set_failpoint(0)
+    assert points > 20
+    seen: set[int] = set()
+    for k in sorted({points // 4, points // 2, points // 2 + 3, 3 * points // 4}):
+        work = tmp_path / f"kill-{k}"
+        pid = os.fork()
+        if pid == 0:  # the child dies at its k-th failpoint
+            try:
+                fsutil.set_failpoint(k)
+                ingest_paths(work, [files])
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, k
+        assert Lake(work).version() in (0, 1, 2), k  # a committed version, or none yet
+        seen.add(Lake(work).version())
+        ingest_paths(work, [files])  # the same command again
+        assert content_digest(work) == expected, k
+    assert {0, 1} <= seen, seen  # kills in the first year and in the second
