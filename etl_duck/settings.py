@@ -70,10 +70,11 @@ class Settings(BaseSettings):
     slow_query_ms: float = Field(50.0, description="queries slower than this are logged")
     ingest_workers: int = Field(
         _INGEST.workers,
-        ge=1,
+        ge=0,
         le=64,
-        description="parse processes for a backfill (1: none, the least memory; each one "
-        "adds ~170 MiB and makes a backfill on 2 cores ~25 % faster)",
+        description="parse processes for a backfill or rebuild (0: none for a backfill, up "
+        "to 4 for a rebuild; 1: none, the least memory; each one adds ~170 MiB and makes "
+        "the work on 2 cores ~25 % faster)",
     )
 
     # --- SSH / SFTP fetch (the game server)
@@ -227,7 +228,9 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def settings_problem(exc: ValidationError | SettingsError) -> str:
-    """One sentence for settings that do not validate: each variable, its value, why."""
+    """One sentence for settings that do not validate: each variable, where in it, why.
+    A value is shown only when it is a plain top-level one: never a secret, never an entry
+    of a JSON list (``ETL_DUCK_SERVERS`` entries hold passphrases), never a whole model."""
     prefix = Settings.model_config.get("env_prefix", "")
     if isinstance(exc, SettingsError):  # a JSON value (e.g. ETL_DUCK_SERVERS) does not parse
         field = re.search(r'field "(\w+)"', str(exc))
@@ -236,6 +239,25 @@ def settings_problem(exc: ValidationError | SettingsError) -> str:
         return f"invalid setting {name}: its value cannot be read{why}: fix it in the environment or in .env"
     parts = []
     for err in exc.errors():
-        name = f"{prefix}{'_'.join(str(x) for x in err['loc'])}".upper()
-        parts.append(f"{name}={err.get('input')!r} ({str(err['msg']).lower()})")
-    return f"invalid setting {'; '.join(parts)}: fix it in the environment or in .env"
+        loc = err["loc"]
+        msg = str(err["msg"]).removeprefix("Value error, ")  # our validators' own words
+        if msg[1:2].islower():  # "Input should …" reads on in the sentence; "ETL_DUCK_…" stays
+            msg = msg[:1].lower() + msg[1:]
+        if not loc:  # a rule over several settings (a model validator): no single value
+            parts.append(msg)
+            continue
+        name = f"{prefix}{loc[0]}".upper()
+        where = ""
+        if len(loc) > 1:  # inside a JSON list or object: entry numbers count from 1
+            steps = [f"entry {x + 1}" if isinstance(x, int) else str(x) for x in loc[1:]]
+            where = f" ({', '.join(steps)})"
+        value = err.get("input")
+        plain = isinstance(value, str | int | float) and not isinstance(value, bool)
+        shown = f"={value!r}" if len(loc) == 1 and plain and not _secret(str(loc[0])) else ""
+        parts.append(f"{name}{where}{shown}: {msg}")
+    return f"invalid setting {'; '.join(parts)}; fix it in the environment or in .env"
+
+
+def _secret(field: str) -> bool:
+    info = Settings.model_fields.get(field)
+    return info is not None and "SecretStr" in repr(info.annotation)

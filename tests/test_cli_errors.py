@@ -109,6 +109,37 @@ def test_a_bad_setting_is_one_sentence_naming_the_variable(
     assert not (tmp_path / "d" / "lake").exists()  # nothing was ingested
 
 
+@pytest.mark.parametrize("command", [["ingest", str(FIXTURES)], ["fetch"], ["bot", "--check"]])
+def test_a_bad_setting_never_shows_a_secret(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    """Settings that fail inside a JSON entry or across settings name the variable and the
+    place, and never echo a token or passphrase (pydantic's own text printed the entry)."""
+    monkeypatch.setenv("ETL_DUCK_DISCORD_TOKEN", "TOKSECRET")
+    monkeypatch.setenv("ETL_DUCK_SSH_KEY_PASSPHRASE", "MAINSECRET")
+    servers = [
+        {"name": "b", "ssh_host": "h", "ssh_port": "x", "ssh_key_passphrase": "S3CRET"},
+        {"name": "c", "ssh_host": "h", "passphrase": "TYPOSECRET"},
+    ]
+    monkeypatch.setenv("ETL_DUCK_SERVERS", json.dumps(servers))
+    code, out, err = cli(capsys, "--data-dir", tmp_path / "d", *command)
+    line = one_clear_line(err)
+    assert code == 2, line
+    assert "ETL_DUCK_SERVERS (entry 1, ssh_port)" in line and "valid integer" in line
+    assert "ETL_DUCK_SERVERS (entry 2, passphrase)" in line
+    for secret in ("TOKSECRET", "MAINSECRET", "S3CRET", "TYPOSECRET"):
+        assert secret not in out + err
+    # a rule over several settings: its own words, no values
+    monkeypatch.setenv("ETL_DUCK_SERVERS", json.dumps([servers[0] | {"ssh_port": 22}] * 2))
+    code, out, err = cli(capsys, "--data-dir", tmp_path / "d", *command)
+    line = one_clear_line(err)
+    assert code == 2 and "ETL_DUCK_SERVERS: two servers share a name" in line, line
+    assert "S3CRET" not in out + err and "TOKSECRET" not in out + err
+
+
 def test_export_checks_its_query_and_parameters(
     capsys: pytest.CaptureFixture[str], real_lake: Path, tmp_path: Path
 ) -> None:

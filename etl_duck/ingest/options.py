@@ -18,10 +18,12 @@ class IngestOptions:
     session_gap_minutes: int = 60
     filler_maps: tuple[str, ...] = DEFAULT_FILLER_MAPS
     timezone: str = "Europe/Berlin"
-    #: parse processes for a batch of many files (a backfill). 1: the ingesting process
-    #: builds, so a backfill's memory is one process's (10 years: ~330 MiB); each worker
-    #: adds ~170 MiB (its imports and DuckDB) for ~25 % less time on 2 cores
-    workers: int = 1
+    #: parse processes for a batch of many files. 0 (automatic): a backfill builds in the
+    #: ingesting process, so its memory is one process's (10 years: ~330 MiB), and a
+    #: rebuild (which holds the whole history anyway) uses up to 4 cores. N: N processes
+    #: for both, 1 meaning none; each worker adds ~170 MiB (its imports and DuckDB) for
+    #: ~25 % less time on 2 cores
+    workers: int = 0
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings the lake's content depends on (stored in each manifest)."""

@@ -82,11 +82,11 @@ def ingest_paths(
     opts = options or IngestOptions()
     lake = Lake(data_dir)
     with lake.writer_lock():
-        if rebuild:
+        if rebuild and opts.workers == 0:
             # a rebuild stays one commit (it replaces a lake readers use) and holds the
-            # whole history either way: parse workers make it faster, not bigger
-            cores = min(os.cpu_count() or 1, 4)
-            opts = replace(opts, workers=max(opts.workers, cores))
+            # whole history in this process either way: parse workers make it faster
+            # (each adds ~170 MiB; ETL_DUCK_INGEST_WORKERS=1 asks for none)
+            opts = replace(opts, workers=min(len(os.sched_getaffinity(0)), 4))
         batches = [paths] if rebuild or recheck else backfill_batches(paths, opts)
         report: IngestReport | None = None
         for i, batch in enumerate(batches, 1):

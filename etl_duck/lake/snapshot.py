@@ -534,7 +534,9 @@ def _parsed_manifest(path: Path) -> Manifest:
     # with its manifest, and a data dir deleted and recreated reuses version names
     key = (str(path.parent.name), st.st_ino, st.st_mtime_ns, st.st_size)
     with _MANIFESTS_LOCK:
-        got = _MANIFESTS.get(key)
+        got = _MANIFESTS.pop(key, None)
+        if got is not None:
+            _MANIFESTS[key] = got  # used last, dropped last
     if got is not None:
         return got
     got = Manifest.from_json(path.read_text())
