@@ -32,6 +32,21 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     return files, generate(files, seed=31, start=date(2024, 12, 20), days=21)
 
 
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker count of every parse-process pool an ingest starts (the pools still run)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    started: list[int] = []
+
+    def counting(workers: int, **kw: Any) -> ProcessPoolExecutor:
+        started.append(workers)
+        return ProcessPoolExecutor(workers, **kw)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", counting)
+    return started
+
+
 def test_a_backfill_commits_a_year_at_a_time_and_equals_one_batch(
     history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,19 +106,11 @@ def test_a_year_without_a_quiet_new_year_still_ends_between_sessions(
 
 
 def test_a_backfill_builds_in_process_unless_workers_are_asked_for(
-    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pools: list[int]
 ) -> None:
     """Parse workers cost ~170 MiB each: by default a backfill builds in the ingesting
     process; ``ETL_DUCK_INGEST_WORKERS`` turns them on."""
     files, _ = history
-    pools: list[int] = []
-    from concurrent.futures import ProcessPoolExecutor
-
-    def counting(workers: int, **kw: Any) -> ProcessPoolExecutor:
-        pools.append(workers)
-        return ProcessPoolExecutor(workers, **kw)
-
-    monkeypatch.setattr(build, "ProcessPoolExecutor", counting)
     monkeypatch.setattr(build, "POOL_MIN_FILES", 10)  # this history counts as a backfill
     monkeypatch.delenv("ETL_DUCK_INGEST_WORKERS", raising=False)
     assert settings().ingest_options().workers == 0
@@ -118,7 +125,7 @@ def test_a_backfill_builds_in_process_unless_workers_are_asked_for(
 
 
 def test_a_rebuild_stays_one_commit_and_uses_the_cores(
-    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    history: tuple[Path, Truth], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pools: list[int]
 ) -> None:
     """A rebuild replaces a lake readers use: one commit, whatever its size, and it holds
     the whole history anyway, so parse workers only make it faster."""
@@ -126,14 +133,6 @@ def test_a_rebuild_stays_one_commit_and_uses_the_cores(
     data = tmp_path / "data"
     ingest_paths(data, [files])
     before = content_digest(data)
-    pools: list[int] = []
-    from concurrent.futures import ProcessPoolExecutor
-
-    def counting(workers: int, **kw: Any) -> ProcessPoolExecutor:
-        pools.append(workers)
-        return ProcessPoolExecutor(workers, **kw)
-
-    monkeypatch.setattr(build, "ProcessPoolExecutor", counting)
     monkeypatch.setattr(build, "POOL_MIN_FILES", 10)
     monkeypatch.setattr(run, "BACKFILL_BATCH", 10)
     report = run.rebuild(data)

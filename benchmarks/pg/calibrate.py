@@ -124,6 +124,14 @@ def _phase(
             conn.close()
 
 
+def _add_index(srv: Any, index: tuple[str, str]) -> None:
+    """One of ``GUID_INDEXES`` (name, table and column), then fresh statistics."""
+    name, target = index
+    with srv.connect() as conn:
+        conn.execute(f"CREATE INDEX {name} ON {target}")
+        conn.execute("ANALYZE")
+
+
 def _explain(srv: Any, sets: dict[str, str], kmin: int, dmin: int) -> dict[str, str]:
     from benchmarks.pg import baseline as pgb
 
@@ -161,17 +169,11 @@ def calibrate(
         out["audit"] = _phase(srv, SESSION_VARIANTS, name, guid, reps, kmin, dmin)
         out["explain_audit_defaults"] = _explain(srv, {}, kmin, dmin)
         two = {k: SESSION_VARIANTS[k] for k in ("defaults", "jit off + work_mem 64MB")}
-        with srv.connect() as conn:
-            n, target = GUID_INDEXES[0]
-            conn.execute(f"CREATE INDEX {n} ON {target}")
-            conn.execute("ANALYZE")
+        _add_index(srv, GUID_INDEXES[0])
         progress("    PG calibration: + index on player_comprehensive_stats (player_guid)")
         out["guid_pcs"] = _phase(srv, two, name, guid, reps, kmin, dmin)
         out["explain_guid_pcs_defaults"] = _explain(srv, {}, kmin, dmin)
-        with srv.connect() as conn:
-            n, target = GUID_INDEXES[1]
-            conn.execute(f"CREATE INDEX {n} ON {target}")
-            conn.execute("ANALYZE")
+        _add_index(srv, GUID_INDEXES[1])
         progress("    PG calibration: + index on weapon_comprehensive_stats (player_guid)")
         out["guid_both"] = _phase(srv, two, name, guid, reps, kmin, dmin)
         progress("    PG calibration: tuned server (shared_buffers 1GB, work_mem 64MB, jit off)")

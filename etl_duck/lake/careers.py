@@ -75,9 +75,12 @@ def update(
     changed = {y for name in sources for y in serving.get(name, {})}
     if not changed and not everything:
         return {}
+    years_before: set[int] = set()
     years_after: set[int] = set()
     for name in sources:
-        old = set() if everything else set(manifest.shards.get(f"serving/{name}", {}))
+        stored = set(manifest.shards.get(f"serving/{name}", {}))
+        years_before |= {int(y) for y in stored if y.isdigit()}
+        old = set() if everything else stored
         for y, rows in serving.get(name, {}).items():
             old.discard(y)
             if rows is not None and rows.num_rows:
@@ -96,7 +99,7 @@ def update(
     # a new year begins and only it changed: the career before it is the old snapshot's
     # whole career (no year lies between), so ``prior`` is that, not a sum of every year
     # again (which took 2 s at 10 years, 5-9 s at 30, in the first commit of each year)
-    old_latest = max((int(y) for y in _years(manifest, sources)), default=None)
+    old_latest = max(years_before, default=None)
     new_year = (
         not reuse
         and not everything
@@ -146,13 +149,6 @@ def update(
                 shards.setdefault(key, None)  # an older prior (or all) goes
         out[career] = shards
     return out
-
-
-def _years(manifest: Manifest, sources: set[str]) -> set[str]:
-    """The years holding per-session rows in ``manifest``."""
-    return {
-        y for name in sources for y in manifest.shards.get(f"serving/{name}", {}) if y.isdigit()
-    }
 
 
 def _split(rows: pa.Table | None) -> dict[str, pa.Table]:
