@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -63,17 +64,20 @@ def _hash_paths(paths: Iterable[str], extra: str = "") -> str:
     h = hashlib.sha256(extra.encode())
     for rel in paths:
         p = ROOT / rel
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.suffix in SOURCE_SUFFIXES and f.is_file())
-        else:
-            files = [p]
+        files = sorted(_source_files(p)) if p.is_dir() else [p]
         for f in files:
-            if "__pycache__" in f.parts or "_work" in f.parts:
-                continue
             h.update(f.relative_to(ROOT).as_posix().encode())
             h.update(b"\0")
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def _source_files(folder: Path) -> Iterator[Path]:
+    """Source files under ``folder``, never walking into caches or the benchmark's work
+    folder (hundreds of thousands of generated files once a 30-year size is cached)."""
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", "_work")]
+        yield from (Path(parent, n) for n in names if Path(n).suffix in SOURCE_SUFFIXES)
 
 
 def files_key(days: int) -> str:

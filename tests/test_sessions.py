@@ -13,10 +13,12 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl_duck.domain.sessions import RoundTime, Session, group_sessions
+from etl_duck.ingest import state
 from etl_duck.ingest.state import regroup_sessions, round_index_rows
 from etl_duck.lake.schemas import ROUND_INDEX_SCHEMA
 
@@ -43,11 +45,22 @@ rounds_strategy = st.lists(
 )
 
 
+@pytest.mark.parametrize("few", [0, 1000], ids=["sorted-index", "scan-per-round"])
 @settings(max_examples=150, deadline=None)
 @given(rounds_strategy)
 def test_regrouping_around_new_rounds_equals_grouping_everything(
-    spec: list[tuple[int, int, int, bool]],
+    few: int, spec: list[tuple[int, int, int, bool]]
 ) -> None:
+    # both ways of finding a new round's neighbours: a sort of the index (large batches),
+    # one scan per new round (a live commit's few rounds)
+    saved, state._FEW_ROUNDS = state._FEW_ROUNDS, few
+    try:
+        _check_regrouping(spec)
+    finally:
+        state._FEW_ROUNDS = saved
+
+
+def _check_regrouping(spec: list[tuple[int, int, int, bool]]) -> None:
     batches: dict[int, dict[str, RoundTime]] = defaultdict(dict)
     for i, (minute, duration, batch, resend) in enumerate(spec):
         end = BASE + timedelta(minutes=minute, seconds=i)  # unique end times

@@ -3,11 +3,11 @@ version that wrote it, and the settings the content was derived with."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,29 +43,42 @@ def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, A
 
 _COMPACT = (",", ":")
 
-#: (table, year) → (that year's partitions, their JSON without braces): the text of the
-#: last manifest encoded in this process (a writer encodes one manifest per commit)
-_YEAR_TEXT: dict[tuple[str, str], tuple[tuple[tuple[str, Partition], ...], str]] = {}
+#: (table, year) → (that year's dates, their partitions, their JSON without braces): the
+#: text of the last manifest encoded in this process (a writer encodes one per commit)
+_YEAR_TEXT: dict[tuple[str, str], tuple[tuple[str, ...], tuple[Partition, ...], str]] = {}
 
 
 def _partitions_json(partitions: Mapping[str, Mapping[str, Partition]]) -> str:
-    """``json.dumps(_parts_to_json(partitions))``, reusing the text of unchanged years."""
+    """``json.dumps(_parts_to_json(partitions))``, reusing the text of unchanged years.
+
+    A year's dates are found by bisection in the sorted dates, and compared with the cached
+    year as two tuples (the same Partition objects, carried from the last manifest, compare
+    by identity): no per-partition Python call, which took ~18 ms of a 30-year commit."""
     global _YEAR_TEXT
-    used: dict[tuple[str, str], tuple[tuple[tuple[str, Partition], ...], str]] = {}
+    used: dict[tuple[str, str], tuple[tuple[str, ...], tuple[Partition, ...], str]] = {}
     tables = []
     for table, parts in partitions.items():
+        keys = sorted(parts)  # linear on the usual, already sorted, dates
+        values = [parts[k] for k in keys]
         years = []
-        for year, group in groupby(sorted(parts.items()), key=lambda kv: kv[0][:4]):
-            items = tuple(group)
+        start = 0
+        while start < len(keys):
+            year = keys[start][:4]
+            end = bisect.bisect_left(keys, f"{int(year) + 1:04d}", start)
+            dates, parts_of_year = tuple(keys[start:end]), tuple(values[start:end])
             key = (table, year)
             cached = _YEAR_TEXT.get(key)
-            if cached is not None and cached[0] == items:
-                text = cached[1]
+            if cached is not None and cached[0] == dates and cached[1] == parts_of_year:
+                text = cached[2]
             else:
-                body = {k: [p.file, p.version, p.rows, p.checksum] for k, p in items}
+                body = {
+                    k: [p.file, p.version, p.rows, p.checksum]
+                    for k, p in zip(dates, parts_of_year, strict=True)
+                }
                 text = json.dumps(body, separators=_COMPACT)[1:-1]
-            used[key] = (items, text)
+            used[key] = (dates, parts_of_year, text)
             years.append(text)
+            start = end
         tables.append(f"{json.dumps(table)}:{{{','.join(years)}}}")
     _YEAR_TEXT = used
     return "{" + ",".join(tables) + "}"
