@@ -195,8 +195,11 @@ def prepare(
 
 
 def _remove_stale(work: Path, kind: str, days: int, keep: str | None) -> None:
+    """Remove this size's other caches (and their unfinished ``.tmp`` copies), never
+    another size's: ``d365*`` also matched the 10-year ``d3650`` folders."""
     for p in work.glob(f"{kind}-*-d{days}*"):
-        if p.name != keep and p.is_dir():
+        size = p.name.rsplit("-d", 1)[1].removesuffix(".tmp")
+        if size == str(days) and p.name != keep and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
 
 

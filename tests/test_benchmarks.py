@@ -225,3 +225,16 @@ def test_equality_check_catches_differences() -> None:
     assert _same_top("x", tie, tie[::-1], {"A": 10.0, "B": 10.0}) == []
     assert _same_top("x", same, [("A", 10.0), ("B", 8.0)], {"A": 10.0, "B": 8.0})
     assert _same_top("x", same, [("A", 10.0), ("C", 9.0)], {"A": 10.0, "C": 9.0})
+
+
+def test_a_size_removes_only_its_own_stale_caches(tmp_path: Path) -> None:
+    """Preparing 1 year (365 days) once removed the 10-year (3,650 days) caches: a glob of
+    ``d365*`` matches ``d3650``."""
+    names = ["files-old-d365", "files-new-d365", "files-old-d365.tmp", "files-ten-d3650",
+             "files-ten-d3650.tmp", "lake-old-d365", "files-x-d36"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).mkdir()
+    datasets._remove_stale(tmp_path, "files", 365, keep="files-new-d365")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["files-new-d365", "files-ten-d3650", "files-ten-d3650.tmp", "files-x-d36",
+                    "lake-old-d365"]  # fmt: skip
