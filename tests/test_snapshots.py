@@ -573,3 +573,38 @@ def test_a_commit_touches_the_disk_the_same_whatever_the_history(
     assert partitions > 60
     assert large <= small + 4, (small, large)  # flat: not one entry per partition
     assert large < partitions
+
+
+def test_many_shards_are_read_at_once_the_same_and_a_damaged_one_is_named(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group of many year shards (every year's ledger, 30 at 30 years) is read by a few
+    threads at once: the same table as one by one, in year order, and a damaged shard is
+    still named."""
+    from etl_duck.lake import snapshot
+
+    files = [header_only_round(tmp_path, f"{y}-03-0{d}-210000") for y in (2023, 2024, 2025)
+             for d in (1, 2)]  # fmt: skip
+    ingest_paths(data_dir, files)
+    lake = Lake(data_dir)
+    snap = lake.current_dir()
+    assert snap is not None
+    assert len(lake.manifest(snap).shards["state/files"]) == 3
+    one_by_one = lake.read_state("files")
+    threads: set[str] = set()
+    real_read = snapshot.read_parquet_file
+
+    def read(path: Path) -> object:
+        threads.add(threading.current_thread().name)
+        return real_read(path)
+
+    monkeypatch.setattr(snapshot, "read_parquet_file", read)
+    monkeypatch.setattr(snapshot, "PARALLEL_READS_FROM", 2)
+    snapshot._SHARDS.clear()
+    for keep in (False, True, True):  # the writer's kept read, then again from memory
+        assert lake.read_state("files", keep=keep).equals(one_by_one)
+    assert threads and all(t.startswith("etl-duck-read") for t in threads)
+    shard = snap / lake.manifest(snap).shards["state/files"]["2024"].file
+    shard.write_bytes(shard.read_bytes()[:40])
+    with pytest.raises(snapshot.LakeDamaged, match=shard.name):
+        lake.read_state("files")
