@@ -77,7 +77,10 @@ def _source_files(folder: Path) -> Iterator[Path]:
     folder (hundreds of thousands of generated files once a 30-year size is cached)."""
     for parent, dirs, names in os.walk(folder):
         dirs[:] = [d for d in dirs if d not in ("__pycache__", "_work")]
-        yield from (Path(parent, n) for n in names if Path(n).suffix in SOURCE_SUFFIXES)
+        for name in names:
+            path = Path(parent, name)
+            if path.suffix in SOURCE_SUFFIXES and path.is_file():  # not a broken link
+                yield path
 
 
 def files_key(days: int) -> str:

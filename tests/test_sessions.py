@@ -102,3 +102,23 @@ def test_a_round_between_two_sessions_merges_them() -> None:
     result = regroup_sessions(index, {"x": rt("x", 75)}, GAP)  # within 60 min of b and c
     assert [s.rounds for s in result.sessions] == [("a", "b", "x", "c", "d")]
     assert result.index_drop == {"a", "b", "c", "d", "x"}
+
+
+@pytest.mark.parametrize("few", [0, 1000], ids=["sorted-index", "scan-per-round"])
+def test_a_round_exactly_one_gap_away_joins_the_session_one_second_more_does_not(
+    few: int,
+) -> None:
+    """The gap is inclusive on both sides, however the neighbours are found."""
+    saved, state._FEW_ROUNDS = state._FEW_ROUNDS, few
+    try:
+        for offset, joins in ((-GAP * 60, True), (GAP * 60, True), (GAP * 60 + 1, False),
+                              (-GAP * 60 - 1, False)):  # fmt: skip
+            old = RoundTime("old", BASE, BASE - timedelta(minutes=10))
+            index = round_index_rows(group_sessions([old], GAP), {"old": old})
+            end = BASE + timedelta(seconds=offset)
+            new = RoundTime("new", end, end - timedelta(minutes=10) if offset > 0 else end)
+            result = regroup_sessions(index, {"new": new}, GAP)
+            together = next(s.rounds for s in result.sessions if "new" in s.rounds)
+            assert ("old" in together) == joins, offset
+    finally:
+        state._FEW_ROUNDS = saved

@@ -591,19 +591,22 @@ def test_many_shards_are_read_at_once_the_same_and_a_damaged_one_is_named(
     assert snap is not None
     assert len(lake.manifest(snap).shards["state/files"]) == 3
     one_by_one = lake.read_state("files")
-    threads: set[str] = set()
+    threads: list[str] = []
     real_read = snapshot.read_parquet_file
 
     def read(path: Path) -> object:
-        threads.add(threading.current_thread().name)
+        threads.append(threading.current_thread().name)
         return real_read(path)
 
     monkeypatch.setattr(snapshot, "read_parquet_file", read)
     monkeypatch.setattr(snapshot, "PARALLEL_READS_FROM", 2)
     snapshot._SHARDS.clear()
+    reads = []
     for keep in (False, True, True):  # the writer's kept read, then again from memory
         assert lake.read_state("files", keep=keep).equals(one_by_one)
-    assert threads and all(t.startswith("etl-duck-read") for t in threads)
+        reads.append(len(threads))
+    assert reads == [3, 6, 6]  # the third read came from memory
+    assert all(t.startswith("etl-duck-read") for t in threads)
     shard = snap / lake.manifest(snap).shards["state/files"]["2024"].file
     shard.write_bytes(shard.read_bytes()[:40])
     with pytest.raises(snapshot.LakeDamaged, match=shard.name):

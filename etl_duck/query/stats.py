@@ -624,16 +624,13 @@ class Stats:
         """(guid, current name) when exactly one player used the name ``key`` (any case),
         as the names index would say; None otherwise (no such name, or several players)."""
         wanted = key.lower()
-        rows = self._cached(
-            ("alias_lookup", wanted),
-            (ALL_FROM, ALL_TO),
-            lambda: self.run("career_alias_lookup", alias=wanted),
-        )
-        guids = {
-            str(g)
-            for g, n in zip(rows["guid"], rows["name"], strict=True)
-            if str(n).lower() == wanted
-        }
+
+        def compute() -> frozenset[str]:
+            rows = self.run("career_alias_lookup", alias=wanted)
+            names = zip(rows["guid"], rows["name"], strict=True)
+            return frozenset(str(g) for g, n in names if str(n).lower() == wanted)
+
+        guids = self._cached(("alias_lookup", wanted), (ALL_FROM, ALL_TO), compute)
         if len(guids) != 1:
             return None
         (guid,) = guids
