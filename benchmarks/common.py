@@ -22,6 +22,29 @@ from typing import Any, Protocol, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 START = date(2016, 1, 4)  # a Monday; the synthetic history starts here
+
+
+def size_days(years: float) -> int:
+    """Days of history for a size in whole years: every size ends on 27 December, so its
+    benchmark's new files land in the last days of a full year at every size. A commit
+    rewrites the serving shards of its year, which grow through the year: sizes that ended
+    at different points of a year (1 and 10 years early in January, 30 years in late
+    December) compared a new year's few rounds with a full year's. Other sizes: 365 a year.
+    """
+    whole = round(years)
+    if whole >= 1 and abs(years - whole) < 1e-9:
+        return (date(START.year + whole - 1, 12, 27) - START).days
+    return round(years * 365)
+
+
+def label_of_days(days: int) -> str:
+    """ "1 year" for ``size_days(1)`` (358 days), "10 years", …; "7 days" below ~a year."""
+    if days < 300:
+        return f"{days} days"
+    years = round(days / 365, 1)
+    return f"{years:g} year" if years == 1 else f"{years:g} years"
+
+
 SEED = 7
 BACKLOG_FILES = 100
 
@@ -124,10 +147,7 @@ class Dataset:
 
     @property
     def label(self) -> str:
-        if self.days < 365:
-            return f"{self.days} days"
-        years = round(self.days / 365, 1)
-        return f"{years:g} year" if years == 1 else f"{years:g} years"
+        return label_of_days(self.days)
 
 
 def make_dataset(days: int, out: Path, backlog: int = BACKLOG_FILES) -> Dataset:

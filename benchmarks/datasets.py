@@ -36,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, SEED, START
+from benchmarks.common import ROOT, SEED, START, label_of_days
 from benchmarks.procmem import TreeSampler
 
 #: days generated after the history: the benchmark's new files come from them
@@ -140,10 +140,7 @@ class Prepared:
 
 
 def size_label(days: int) -> str:
-    if days < 365:
-        return f"{days} days"
-    years = round(days / 365, 1)
-    return f"{years:g} year" if years == 1 else f"{years:g} years"
+    return label_of_days(days)
 
 
 def prepare(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.botqueries import BY_KEY, QUERIES
-from benchmarks.common import fmt_ms
+from benchmarks.common import fmt_ms, size_days
 
 # goals (issue 20; DESIGN.md "Targets")
 G_NOTHING_WARM_MS = 10.0  # card, weapon totals, every leaderboard: fresh process, after a commit
@@ -26,7 +26,7 @@ G_BOT_MIB = 200.0  # bot process after its usual queries and charts
 G_COLD_START_MS = 300.0  # cold start → first answer
 G_HIT_MS = 0.1  # every cache hit (DESIGN.md)
 
-TEN, THIRTY = 3650, 10950
+TEN, THIRTY = size_days(10), size_days(30)
 BIG = (TEN, THIRTY)  # "at 10 and 30 years"
 
 
@@ -468,6 +468,10 @@ def section(run: dict[str, Any]) -> str:
     L += goal_table(run)
     L.append("")
     L += [
+        "**Sizes**: each history ends on 27 December (1 year = 358 days from 4 January "
+        "2016, 10 years = 3,645, 30 years = 10,950), so at every size the new files land in "
+        "the last days of a full year: a commit rewrites its year's serving shards, which "
+        "grow through the year (earlier runs ended 1 and 10 years in early January). "
         "How each figure is taken (`benchmarks/bench_flat.py`, public API only): **nothing "
         "warm** = a fresh interpreter imports the query API and DuckDB/Polars/PyArrow, "
         "opens `Stats` on the lake and answers that one query first; the call alone is "

@@ -46,6 +46,7 @@ from benchmarks.common import (
     machine_info,
     peak_rss_mib,
     run_json_subprocess,
+    size_days,
     time_ms,
 )
 
@@ -466,7 +467,7 @@ def evaluate(size: dict[str, Any]) -> list[dict[str, Any]]:
             f"{rss['after_queries']:.0f} MiB (peak {rss['peak']:.0f})",
             rss["after_queries"] <= T_RSS_MIB, "rss")  # fmt: skip
     ing = size.get("ingest_history")
-    if ing and size["days"] >= 3650:
+    if ing and size["days"] >= size_days(10):
         add(f"10-year backfill ≤ {T_BACKFILL_S:g} s", f"{ing['seconds']:.1f} s",
             ing["seconds"] <= T_BACKFILL_S, "backfill")  # fmt: skip
     return rows
@@ -706,7 +707,7 @@ REFERENCE_PG_MS = {
 def _borderline(size: dict[str, Any]) -> list[str]:
     """Aggregations that meet 10× as measured but not with PostgreSQL at the reference's
     speed (see the calibration section)."""
-    if size["days"] < 3650:
+    if size["days"] < size_days(10):
         return []
     out: list[str] = []
     for o in size.get("ops", []):
@@ -741,7 +742,7 @@ def _breakdown_text(size: dict[str, Any], key: str) -> str:
 
 
 def _calibration(sizes: list[dict[str, Any]]) -> list[str]:
-    ten = next((s for s in sizes if s["days"] >= 3650 and s.get("ops")), None)
+    ten = next((s for s in sizes if s["days"] >= size_days(10) and s.get("ops")), None)
     if ten is None or not any(o.get("pg_idx") for o in ten["ops"]):
         return []
     ops = {o["key"]: o for o in ten["ops"]}
@@ -1035,7 +1036,7 @@ Generated files and lakes are cached in --work (default benchmarks/_work/), keye
 generator's and the ingest's source: a rerun reuses them."""
 
 #: the side-by-side with PostgreSQL (and its old targets) runs up to this size
-SIDE_MAX_DAYS = 3650
+SIDE_MAX_DAYS = size_days(10)
 DEFAULT_WORK = ROOT / "benchmarks" / "_work"
 
 
@@ -1079,8 +1080,8 @@ def _sizes(args: argparse.Namespace) -> list[int]:
     if args.days:
         return [int(d) for d in args.days.split(",")]
     if args.years:
-        return [round(float(y) * 365) for y in args.years.split(",") if y.strip()]
-    return [365, 3650] if args.full else [365]
+        return [size_days(float(y)) for y in args.years.split(",") if y.strip()]
+    return [size_days(1), size_days(10)] if args.full else [size_days(1)]
 
 
 def _flat_options(args: argparse.Namespace) -> Any:

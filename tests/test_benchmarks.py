@@ -22,6 +22,7 @@ from benchmarks import datasets, report_flat
 from benchmarks.bench_flat import FlatOptions
 from benchmarks.bench_query import _same_top
 from benchmarks.botqueries import BOARD_LIMIT, BY_KEY, METRICS, QUERIES
+from benchmarks.common import START, size_days
 from benchmarks.pg.baseline import pg_available
 from benchmarks.run import evaluate, main
 
@@ -136,15 +137,35 @@ def test_report_has_every_row_and_column(run: dict[str, Any]) -> None:
 
 
 def test_goal_verdicts_follow_the_values() -> None:
-    size = {"days": 3650, "label": "10 years", "flat_reads": {"nothing_warm": {
+    size = {"days": report_flat.TEN, "label": "10 years", "flat_reads": {"nothing_warm": {
         "card": {"query": {"median_ms": 4.0}}, "weapons": {"query": {"median_ms": 40.0}}}}}  # fmt: skip
     rows = {r.what: r for r in report_flat.goal_rows({"sizes": [size]})}
-    assert rows["player card, nothing warm (fresh process: the call)"].met([3650]) == (True, "")
-    assert rows["weapon totals, nothing warm"].met([3650]) == (False, "")
+    assert rows["player card, nothing warm (fresh process: the call)"].met([report_flat.TEN]) == (
+        True,
+        "",
+    )
+    assert rows["weapon totals, nothing warm"].met([report_flat.TEN]) == (False, "")
     # a goal at 10 and 30 years, judged on a 1-year run, says so
-    one = {**size, "days": 365, "label": "1 year"}
+    one = {**size, "days": size_days(1), "label": "1 year"}
     rows = {r.what: r for r in report_flat.goal_rows({"sizes": [one]})}
-    assert rows["weapon totals, nothing warm"].met([365]) == (False, " (at the sizes run)")
+    assert rows["weapon totals, nothing warm"].met([size_days(1)]) == (False, " (at the sizes run)")
+
+
+def test_every_size_ends_in_late_december_of_a_full_year() -> None:
+    """The benchmark's new files land at the same point of a year at every size (a commit
+    rewrites its year's serving shards, which grow through the year)."""
+    from datetime import timedelta
+
+    ends = [START + timedelta(days=size_days(y)) for y in (1, 10, 30)]
+    assert [(d.month, d.day) for d in ends] == [(12, 27)] * 3
+    assert [d.year - START.year for d in ends] == [0, 9, 29]  # 1, 10 and 30 whole years
+    assert [datasets.size_label(size_days(y)) for y in (1, 10, 30)] == [
+        "1 year",
+        "10 years",
+        "30 years",
+    ]
+    assert datasets.size_label(7) == "7 days" and size_days(0.5) == 182
+    assert (size_days(10), size_days(30)) == (report_flat.TEN, report_flat.THIRTY)
 
 
 def test_catalogue_times_every_leaderboard() -> None:
