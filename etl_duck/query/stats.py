@@ -590,12 +590,6 @@ class Stats:
                 known = self._player_aliases(key.upper())
                 if not known.is_empty():
                     return key.upper(), str(known["name"][0])
-        # no names index for this version (a fresh process, a new commit): an exact alias
-        # is one small read; anything else needs the index of every name
-        index = self._player_names
-        fresh = index is None or index.version != self.serving.refresh()
-        if fresh and (alias := self._exact_alias(key)) is not None:
-            return alias
         career = self._names()
         exact = career.names.get(key.lower(), set())
         if len(exact) == 1:  # an unambiguous exact alias: no fuzzy search
@@ -619,22 +613,6 @@ class Stats:
             rows = close.head(10).iter_rows(named=True)
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
         raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
-
-    def _exact_alias(self, key: str) -> tuple[str, str] | None:
-        """(guid, current name) when exactly one player used the name ``key`` (any case),
-        as the names index would say; None otherwise (no such name, or several players)."""
-        wanted = key.lower()
-
-        def compute() -> frozenset[str]:
-            rows = self.run("career_alias_lookup", alias=wanted)
-            names = zip(rows["guid"], rows["name"], strict=True)
-            return frozenset(str(g) for g, n in names if str(n).lower() == wanted)
-
-        guids = self._cached(("alias_lookup", wanted), (ALL_FROM, ALL_TO), compute)
-        if len(guids) != 1:
-            return None
-        (guid,) = guids
-        return guid, str(self._player_aliases(guid)["name"][0])
 
     def _names(self) -> PlayerNames:
         """Every player's names (for lookups and aliases), once per lake version: one read
