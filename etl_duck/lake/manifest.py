@@ -53,9 +53,9 @@ def _partitions_json(partitions: Mapping[str, Mapping[str, Partition]]) -> str:
 
     A year's dates are found by bisection in the sorted dates, and compared with the cached
     year as two tuples (the same Partition objects, carried from the last manifest, pass
-    tuple comparison's identity check): no per-partition Python call, which took ~18 ms of
-    a 30-year commit. Keys are grouped by their first four characters, as before, whatever
-    they hold."""
+    tuple comparison's identity check): no key function called per partition (at 30 years
+    ``to_json`` went 8.6 → 5.2 ms). Keys are grouped by their first four characters, as
+    before, whatever they hold."""
     global _YEAR_TEXT
     used: dict[tuple[str, str], tuple[tuple[str, ...], tuple[Partition, ...], str]] = {}
     tables = []
