@@ -139,8 +139,7 @@ class Prepared:
         return size_label(self.days)
 
 
-def size_label(days: int) -> str:
-    return label_of_days(days)
+size_label = label_of_days
 
 
 def prepare(

@@ -50,6 +50,9 @@ from benchmarks.common import (
     time_ms,
 )
 
+#: the 10-year size (histories end on 27 December: see ``size_days``)
+TEN_YEARS = size_days(10)
+
 if TYPE_CHECKING:
     from benchmarks.datasets import Prepared
 
@@ -467,7 +470,7 @@ def evaluate(size: dict[str, Any]) -> list[dict[str, Any]]:
             f"{rss['after_queries']:.0f} MiB (peak {rss['peak']:.0f})",
             rss["after_queries"] <= T_RSS_MIB, "rss")  # fmt: skip
     ing = size.get("ingest_history")
-    if ing and size["days"] >= size_days(10):
+    if ing and size["days"] >= TEN_YEARS:
         add(f"10-year backfill ≤ {T_BACKFILL_S:g} s", f"{ing['seconds']:.1f} s",
             ing["seconds"] <= T_BACKFILL_S, "backfill")  # fmt: skip
     return rows
@@ -707,7 +710,7 @@ REFERENCE_PG_MS = {
 def _borderline(size: dict[str, Any]) -> list[str]:
     """Aggregations that meet 10× as measured but not with PostgreSQL at the reference's
     speed (see the calibration section)."""
-    if size["days"] < size_days(10):
+    if size["days"] < TEN_YEARS:
         return []
     out: list[str] = []
     for o in size.get("ops", []):
@@ -742,7 +745,7 @@ def _breakdown_text(size: dict[str, Any], key: str) -> str:
 
 
 def _calibration(sizes: list[dict[str, Any]]) -> list[str]:
-    ten = next((s for s in sizes if s["days"] >= size_days(10) and s.get("ops")), None)
+    ten = next((s for s in sizes if s["days"] >= TEN_YEARS and s.get("ops")), None)
     if ten is None or not any(o.get("pg_idx") for o in ten["ops"]):
         return []
     ops = {o["key"]: o for o in ten["ops"]}
@@ -1036,7 +1039,7 @@ Generated files and lakes are cached in --work (default benchmarks/_work/), keye
 generator's and the ingest's source: a rerun reuses them."""
 
 #: the side-by-side with PostgreSQL (and its old targets) runs up to this size
-SIDE_MAX_DAYS = size_days(10)
+SIDE_MAX_DAYS = TEN_YEARS
 DEFAULT_WORK = ROOT / "benchmarks" / "_work"
 
 

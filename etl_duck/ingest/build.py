@@ -153,11 +153,10 @@ def run_jobs(
     jobs: list[BuildJob], workers: int, progress: Progress | None = None
 ) -> list[ChunkResult]:
     files = sum(len(j.files) for j in jobs)
-    if files < POOL_MIN_FILES:
-        workers = 1  # processes pay off for backfills only (a spawn costs ~0.5 s)
     if progress is not None and jobs:
         progress("building partitions", 0, files)  # the phase shows from its start
-    if workers <= 1 or len(jobs) < 2:
+    # processes pay off for backfills only (a spawn costs ~0.5 s)
+    if workers <= 1 or len(jobs) < 2 or files < POOL_MIN_FILES:
         out = [build_chunk(jobs)] if jobs else []
         if progress is not None and jobs:
             progress("building partitions", files, files)

@@ -669,8 +669,7 @@ class _Build:
             self.place(rel, sources.get(rel, ("link", rel)), current)
 
     def place(self, rel: str, source: _Source, current: Path | None) -> None:
-        if self.have.pop(rel, None) is not None:
-            return  # the donor holds this very file (same version, same name)
+        """Place one file the folder lacks (``place_all`` decides which)."""
         path = self.root / rel
         self._folder(path)
         kind, what = source
