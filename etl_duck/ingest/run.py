@@ -39,7 +39,7 @@ from etl_duck.ingest.state import (
     regroup_sessions,
 )
 from etl_duck.lake import careers, gc, rollups
-from etl_duck.lake.layout import SERVING_TABLES, TABLES
+from etl_duck.lake.layout import CAREERS, SERVING_TABLES, TABLES
 from etl_duck.lake.manifest import Manifest
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
@@ -47,7 +47,6 @@ from etl_duck.lake.schemas import (
     FILES_SCHEMA,
     REJECTED_SCHEMA,
     STATE_SCHEMAS,
-    split_years,
     table_from_rows,
 )
 from etl_duck.lake.snapshot import DiskFull, Lake, LakeDamaged, LakeError, Written
@@ -571,34 +570,29 @@ def _serving_tables(
     rebuild: bool,
     years: set[str] | None,
 ) -> tuple[dict[str, dict[str, pa.Table | None]], bool, set[str] | None]:
-    """The serving tables' year shards that change (and the careers): (shards, whether
-    every shard is written, the years written; None: all)."""
-    snap = base.snap
-    old_serving = None if rebuild else lake.read_serving(snap, years)
-    affected_serving = built.affected
+    """The serving tables' shards that change (and the careers): (shards, whether every
+    shard is written, the years written; None: all)."""
+    snap, manifest = base.snap, base.manifest
+    affected = built.affected
     replace_serving = rebuild  # every serving shard is written: drop the others
-    if old_serving is not None and set(SERVING_TABLES) - set(old_serving):
-        # a snapshot written before (some of) the serving tables existed: derive them
-        # all from every partition, once
+    present = {g.removeprefix("serving/") for g in manifest.shards if g.startswith("serving/")}
+    if not rebuild and (snap is None or set(SERVING_TABLES) - present):
+        # a new lake, or a snapshot written before (some of) the serving tables existed:
+        # derive them all from every partition, once
         every = read_partitions(lake, snap) if snap is not None else {}
         for d in built.affected:
             every.pop(d, None)  # rebuilt in this batch: their fresh rows are in `fresh`
         if every:
             fresh.append(rollups.fresh_rows(every))
-        affected_serving = built.affected | set(every)
-        old_serving, years = None, None
+        affected = built.affected | set(every)
+        years = None
         replace_serving = True
-    merged = rollups.merge(old_serving, fresh, affected_serving)
-    fresh.clear()  # merged: one copy of the serving rows at a time
-    old_serving = None
-    serving: dict[str, dict[str, pa.Table | None]] = {
-        name: dict(split_years(merged.pop(name), "session_date")) for name in list(merged)
-    }
-    for shards in serving.values():
-        for y in years or ():
-            shards.setdefault(y, None)  # a year whose rows all went away
+    sources = {src for src, _ in CAREERS.values()}
+    serving, whole = rollups.shards_to_write(
+        lake, snap, manifest, fresh, affected, years, rebuild, sources
+    )
     # careers (all-time per player) from the career before this year + this year's rows
-    serving.update(careers.update(lake, snap, base.manifest, serving, years is None))
+    serving.update(careers.update(lake, snap, manifest, whole, years is None))
     return serving, replace_serving, years
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from etl_duck.lake.layout import CAREER_ALL, CAREER_PRIOR, CAREERS
+from etl_duck.lake.layout import CAREER_ALL, CAREER_PRIOR, CAREERS, shard_year
 from etl_duck.sqlfiles import sql
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ def update(
     serving: Mapping[str, Mapping[str, pa.Table | None]],
     everything: bool,
 ) -> dict[str, dict[str, pa.Table | None]]:
-    """The career shards a commit writes, given the serving year shards it writes
-    (``serving``: table → year → rows, None = the year is gone) on top of ``manifest``.
-    Empty when no per-session row changed."""
+    """The career shards a commit writes, given the years of per-session rows it changes
+    (``serving``: table → year → the year's rows, None = the year is gone) on top of
+    ``manifest``. Empty when no per-session row changed."""
     sources = {src for src, _ in CAREERS.values()}
     changed = {y for name in sources for y in serving.get(name, {})}
     if not changed and not everything:
@@ -78,14 +78,14 @@ def update(
     years_before: set[int] = set()
     years_after: set[int] = set()
     for name in sources:
-        stored = set(manifest.shards.get(f"serving/{name}", {}))
-        years_before |= {int(y) for y in stored if y.isdigit()}
+        stored = {yr for k in manifest.shards.get(f"serving/{name}", {}) if (yr := shard_year(k))}
+        years_before |= {int(y) for y in stored}
         old = set() if everything else stored
         for y, rows in serving.get(name, {}).items():
             old.discard(y)
             if rows is not None and rows.num_rows:
                 old.add(y)
-        years_after |= {int(y) for y in old if y.isdigit()}
+        years_after |= {int(y) for y in old}
     latest = max(years_after, default=None)
     before = prior_year(manifest)
     # the live case: only the latest year changed, and the career before it is known (a

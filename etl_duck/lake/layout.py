@@ -4,6 +4,10 @@ lake and answers from DuckDB alone: a cold start does not pay for PyArrow).
 Partitioned tables (``<table>/session_date=…/``), serving rollups (``_serving/<name>/``,
 per-session rows in year shards, see :mod:`etl_duck.lake.rollups`) and career tables
 (``_serving/career_*/``, all-time per player, see :mod:`etl_duck.lake.careers`).
+
+A serving table's year is one shard (key ``YYYY``) or two: ``YYYY`` holds the dates before
+a cutoff and ``YYYY-MM-DD`` the cutoff date and after, the latest sessions, so a live
+commit rewrites a few weeks of rows instead of the whole year (:mod:`etl_duck.lake.rollups`).
 """
 
 from __future__ import annotations
@@ -34,3 +38,9 @@ CAREERS: dict[str, tuple[str, str]] = {
 }
 CAREER_ALL = "all"  # the shard holding the career
 CAREER_PRIOR = "prior-"  # + YYYY: the career of the years before YYYY
+
+
+def shard_year(key: str) -> str | None:
+    """The year whose rows a serving shard holds: its key (``2025``, or ``2025-12-01`` for
+    the rows from that date on); None for a career shard (``all``, ``prior-YYYY``)."""
+    return key[:4] if key[:4].isdigit() else None

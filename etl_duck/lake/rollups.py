@@ -6,6 +6,14 @@ files: every round, and per-(session, player) rollups. They are maintained incre
 — rows of the session dates a commit rebuilt are replaced, the rest are carried over — and
 are derived data: a notebook reading ``lake/<table>/**`` never sees them, and a rebuild
 recreates them.
+
+A table's rows of a year are one shard, or two split at a cutoff date: ``YYYY`` (the dates
+before it) and ``YYYY-MM-DD`` (the cutoff and after: the latest sessions). A live commit
+changes the latest dates, so it reads and rewrites only the second, a few weeks of rows,
+not the year (at 10 years, late in December, rewriting the year was ~70 ms of a ~250 ms
+commit). The first is rewritten when a commit changes an earlier date, or when the second
+outgrows ``1 / RECENT_SHARE`` of it; every whole-year write leaves the latest date alone
+in the second.
 """
 
 from __future__ import annotations
@@ -13,14 +21,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_duck.lake.layout import ROLLUPS, SERVING_TABLES
-from etl_duck.lake.schemas import ROUNDS_SCHEMA, SCHEMAS
+from etl_duck.lake.layout import ROLLUPS, SERVING_TABLES, shard_year
+from etl_duck.lake.schemas import ROUNDS_SCHEMA, SCHEMAS, split_years
 from etl_duck.sqlfiles import sql
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from etl_duck.lake.manifest import Manifest, Partition
+    from etl_duck.lake.snapshot import Lake
+
+#: the recent shard is folded into its year once it holds more than 1/8 of the year's rows
+#: (and more than RECENT_MIN_ROWS): a live commit rewrites at most ~1/8 of a year
+RECENT_SHARE = 8
+RECENT_MIN_ROWS = 2048
 
 #: a total order for each table, so a rebuild writes byte-identical files
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -145,3 +164,131 @@ def merge(
 
 def _empty(fresh: Sequence[Mapping[str, pa.Table]], name: str) -> pa.Table:
     return fresh[0][name] if fresh else pa.table({})
+
+
+Shards = dict[str, dict[str, pa.Table | None]]  # table → shard key → rows (None: it goes)
+
+
+def shards_to_write(
+    lake: Lake,
+    snap: Path | None,
+    manifest: Manifest,
+    fresh: list[dict[str, pa.Table]],
+    changed: set[date],
+    years: set[str] | None,
+    rebuild: bool,
+    careers: set[str],
+) -> tuple[Shards, Shards]:
+    """The serving shards a commit writes, given the ``fresh`` rows of the ``changed`` dates
+    on top of ``manifest`` (``years``: the years those dates fall in; None: every shard is
+    rewritten, read from ``snap`` unless ``rebuild``). Also returns each changed year's
+    whole rows, table → year → rows (None: the year has none left): complete for the
+    ``careers`` tables (the sources of the career tables), which sum them."""
+    groups = {n: manifest.shards.get(f"serving/{n}", {}) for n in SERVING_TABLES}
+    dates = sorted(changed)
+    # table → year → the recent shard's key when only it is rewritten (None: the whole year)
+    recent: dict[str, dict[str, str | None]] = {n: {} for n in SERVING_TABLES}
+    reads: dict[str, set[str]] = {}
+    if years is not None and snap is not None and not rebuild:
+        held = list(manifest.partitions.get("rounds", {}))
+        for name, shards in groups.items():
+            for y in years:
+                keys = [k for k in shards if shard_year(k) == y]
+                key = _recent_key(keys, y, [d for d in dates if str(d.year) == y], held)
+                recent[name][y] = key
+                reads.setdefault(name, set()).update([key] if key is not None else keys)
+        old: dict[str, pa.Table] | None = lake.read_serving_shards(snap, reads)
+    else:
+        old = None if rebuild or snap is None else lake.read_serving(snap)
+    merged = merge(old, fresh, changed)
+    fresh.clear()  # merged: one copy of the serving rows at a time
+    old = None
+    new_rows = {n: split_years(merged.pop(n), "session_date") for n in SERVING_TABLES}
+    # the base shards to read: a recent shard that outgrew its share is folded into its
+    # year, and a career sums each changed year whole
+    bases: dict[str, set[str]] = {}
+    for name, by_key in recent.items():
+        for y, key in by_key.items():
+            base = groups[name].get(y)
+            needed = _folds(new_rows[name].get(y), base) or name in careers
+            if key is not None and base is not None and needed:
+                bases.setdefault(name, set()).add(y)
+    read = lake.read_serving_shards(snap, bases) if bases and snap is not None else {}
+    out: Shards = {}
+    whole: Shards = {}
+    for name in SERVING_TABLES:
+        shards, by_year = groups[name], new_rows[name]
+        stored = {yr for k in shards if (yr := shard_year(k)) is not None}
+        todo = stored | set(by_year) if years is None else years
+        # the lake's latest year: where live commits write, so it keeps a recent shard
+        alive = {y for y in stored - todo} | set(by_year)
+        alive |= {y for y in todo if recent[name].get(y) and y in shards}
+        latest = max(alive, default=None)
+        base_rows = split_years(read[name], "session_date") if name in read else {}
+        out[name] = {}
+        whole[name] = {}
+        for y in sorted(todo):
+            rows = by_year.get(y)
+            key = recent[name].get(y)
+            if key is not None:
+                base = base_rows.get(y)
+                whole[name][y] = _concat_rows([base, rows])
+                if not _folds(rows, shards.get(y)):  # only the recent shard changes
+                    if rows is not None and rows.num_rows:
+                        out[name][key] = rows
+                    elif key in shards:
+                        out[name][key] = None
+                    continue
+                rows = whole[name][y]  # folded: the year is written whole again
+            else:
+                whole[name][y] = rows
+            for k in shards:
+                if shard_year(k) == y:
+                    out[name][k] = None
+            out[name].update(_split(rows, y, last=y == latest))
+    return out, whole
+
+
+def _folds(rows: pa.Table | None, base: Partition | None) -> bool:
+    """Whether a year's new recent rows outgrew their share of the year (``base``: its
+    other shard, None when it has none)."""
+    if rows is None:
+        return False
+    return bool(rows.num_rows > max(RECENT_MIN_ROWS, (base.rows if base else 0) // RECENT_SHARE))
+
+
+def _recent_key(keys: list[str], year: str, changed: list[date], held: list[str]) -> str | None:
+    """The key of the one shard of ``year`` a commit that changes ``changed`` may rewrite
+    alone: the year's recent shard when every changed date is on or after its cutoff, or a
+    new one from the first changed date when that date is after every date the year held;
+    None: the whole year is rewritten."""
+    if not changed:
+        return None
+    first = changed[0].isoformat()
+    cutoffs = [k for k in keys if k != year]
+    if cutoffs:
+        return max(cutoffs) if first >= max(cutoffs) else None
+    before = [d for d in held if d[:4] == year]
+    return first if not before or first > max(before) else None
+
+
+def _split(rows: pa.Table | None, year: str, last: bool) -> dict[str, pa.Table | None]:
+    """A year's rows as shards: one, or (``last``: the lake's latest year) the latest date's
+    rows apart, where the next live commits write."""
+    if rows is None or not rows.num_rows:
+        return {}
+    if not last:
+        return {year: rows}
+    latest = pc.max(rows["session_date"])
+    before = rows.filter(pc.less(rows["session_date"], latest))
+    recent = rows.filter(pc.greater_equal(rows["session_date"], latest))
+    return {year: before if before.num_rows else None, latest.as_py().isoformat(): recent}
+
+
+def _concat_rows(parts: list[pa.Table | None]) -> pa.Table | None:
+    tables = [t for t in parts if t is not None and t.num_rows]
+    if not tables:
+        return None
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables([t.cast(tables[0].schema) for t in tables])

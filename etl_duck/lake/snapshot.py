@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths
-from etl_duck.lake.layout import TABLES
+from etl_duck.lake.layout import TABLES, shard_year
 from etl_duck.lake.manifest import Manifest, Partition, file_checksum
 
 if TYPE_CHECKING:  # PyArrow loads where tables are read or written: opening a lake is cheap
@@ -236,7 +236,8 @@ class Lake:
         self, snapshot: Path | None = None, years: set[str] | None = None
     ) -> dict[str, pa.Table]:
         """The compact serving tables of a snapshot (see :mod:`etl_duck.lake.rollups`): all of
-        it, or only the shards of ``years``. Empty if the snapshot has none."""
+        it, or only the shards of ``years`` (a year's key picks both of its shards; a
+        career's key, ``all`` or ``prior-YYYY``, picks that shard). Empty if it has none."""
         import pyarrow.parquet as pq
 
         snap = snapshot or self.current_dir()
@@ -251,8 +252,25 @@ class Lake:
         out: dict[str, pa.Table] = {}
         for group, shards in manifest.shards.items():
             if group.startswith("serving/"):
-                picked = {y: p for y, p in shards.items() if years is None or y in years}
+                picked = {
+                    k: p
+                    for k, p in shards.items()
+                    if years is None or k in years or shard_year(k) in years
+                }
                 out[group.removeprefix("serving/")] = _read_shards(snap, picked, None)
+        return out
+
+    def read_serving_shards(
+        self, snapshot: Path, keys: Mapping[str, set[str]]
+    ) -> dict[str, pa.Table]:
+        """Exactly the shards ``keys`` names (serving table → shard keys), one table each."""
+        manifest = self.manifest(snapshot)
+        out: dict[str, pa.Table] = {}
+        for name, wanted in keys.items():
+            shards = manifest.shards.get(f"serving/{name}", {})
+            out[name] = _read_shards(
+                snapshot, {k: p for k, p in shards.items() if k in wanted}, None
+            )
         return out
 
     def partition_files(self, table: str, snapshot: Path | None = None) -> list[Path]:

@@ -23,7 +23,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl_duck.lake.layout import CAREER_ALL, CAREERS, ROLLUPS, SERVING_TABLES, TABLES
+from etl_duck.lake.layout import (
+    CAREER_ALL,
+    CAREERS,
+    ROLLUPS,
+    SERVING_TABLES,
+    TABLES,
+    shard_year,
+)
 from etl_duck.query.windows import ALL_FROM, ALL_TO
 from etl_duck.sqlfiles import sql
 
@@ -176,15 +183,16 @@ class Serving:
             return self.version
 
     def _last_session(self, snap: Path, rounds: Mapping[str, str]) -> tuple[int, date] | None:
-        """The session that ended last, from the newest year shard of ``rounds`` (the last
+        """The session that ended last, from the newest year's shards of ``rounds`` (the last
         session is asked for constantly: it is known before the first question)."""
         if not rounds:
             return None
-        newest = snap / rounds[max(rounds)]
+        year = max(rounds)[:4]
+        newest = [str(snap / f) for k, f in sorted(rounds.items()) if k[:4] == year]
         text = sql("last_session").replace("FROM rounds", "FROM read_parquet($f)")
         cur = self.con.cursor()
         try:
-            row = cur.execute(text, {"f": str(newest)}).fetchone()
+            row = cur.execute(text, {"f": newest}).fetchone()
         except Exception as exc:
             raise self._damaged(snap, exc) from None
         finally:
@@ -224,7 +232,11 @@ class Serving:
             elif "*" in shards or years is None:
                 picked = sorted(shards.values())
             else:
-                picked = [f for y, f in sorted(shards.items()) if y.isdigit() and int(y) in years]
+                picked = [
+                    f
+                    for k, f in sorted(shards.items())
+                    if (y := shard_year(k)) is not None and int(y) in years
+                ]
             key = (self.snapshot, tuple(picked) if picked is not None else None)
             if views.get(name) == key:
                 continue

@@ -1,0 +1,134 @@
+"""A serving table's year in two shards: ``YYYY`` (dates before a cutoff) and ``YYYY-MM-DD``
+(the cutoff and after, the latest sessions). A live commit rewrites only the second; a
+late file for an earlier date, or a recent shard that outgrew its share, rewrites the year.
+Whatever the path, the rows equal one batch's, and every question reads the same answer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.lake import rollups
+from etl_duck.lake.layout import SERVING_TABLES, shard_year
+from etl_duck.lake.snapshot import Lake
+from etl_duck.query.stats import Stats
+from etl_duck.synth import generate
+from tests.lakecheck import content_digest
+
+
+@pytest.fixture(scope="module")
+def evenings(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
+    """Three weeks and a half across a new year (2024 → 2025), as the evenings they were played."""
+    files = tmp_path_factory.mktemp("season")
+    generate(files, seed=31, start=date(2024, 12, 19), days=24)
+    by_day: dict[str, list[Path]] = defaultdict(list)
+    for p in sorted(files.iterdir()):
+        by_day[p.name[:10]].append(p)
+    return [by_day[d] for d in sorted(by_day)]
+
+
+def year_shards(data: Path, year: str) -> dict[str, dict[str, int]]:
+    """Serving table → its shards of ``year`` → the version that wrote each."""
+    manifest = Lake(data).manifest()
+    return {
+        name: {
+            k: p.version
+            for k, p in manifest.shards.get(f"serving/{name}", {}).items()
+            if shard_year(k) == year
+        }
+        for name in SERVING_TABLES
+    }
+
+
+def test_live_commits_rewrite_the_recent_shard_and_equal_one_batch(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small shares, so that a short history folds its recent shards several times
+    monkeypatch.setattr(rollups, "RECENT_MIN_ROWS", 40)
+    monkeypatch.setattr(rollups, "RECENT_SHARE", 2)
+    live = tmp_path / "live"
+    late = evenings[-4].pop()  # the last round of an evening of 2025 arrives days late
+    recent_only = folds = 0
+    for night in evenings:
+        halves = [night[: len(night) // 2], night[len(night) // 2 :]]
+        for half in [h for h in halves if h]:
+            year = half[0].name[:4]
+            before = year_shards(live, year) if (live / "lake").exists() else {}
+            assert ingest_paths(live, half).committed
+            after = year_shards(live, year)
+            version = Lake(live).version()
+            for name, keys in after.items():
+                base = before.get(name, {}).get(year)
+                if base is None or year not in keys:
+                    continue
+                if keys[year] == base:  # the year's base shard was kept: only the recent one
+                    assert [k for k, v in keys.items() if v == version and k != year], name
+                    recent_only += 1
+                elif set(before[name]) - {year}:  # rewritten although a recent shard existed
+                    folds += 1
+    assert recent_only > 30 and folds > 0, (recent_only, folds)
+    # every year's recent shard holds the dates from its cutoff on, its base the earlier
+    for year in ("2024", "2025"):
+        for name, keys in year_shards(live, year).items():
+            assert len(keys) <= 2 and all(len(k) in (4, 10) for k in keys), (name, keys)
+
+    # a late round for an earlier date of 2025: the year is written whole again, split
+    # at its latest date
+    before = year_shards(live, "2025")
+    assert ingest_paths(live, [late]).committed
+    version = Lake(live).version()
+    after = year_shards(live, "2025")
+    latest = evenings[-1][0].name[:10]
+    for name in ("rounds", "player_sessions", "player_weapon_sessions"):
+        assert after[name] == {"2025": version, latest: version}, (name, before[name])
+
+    batch = tmp_path / "batch"
+    ingest_paths(batch, [p for night in evenings for p in night] + [late])
+    assert content_digest(live) == content_digest(batch)
+    # the read side picks a year's shards by their year, whatever their keys
+    a, b = Stats(live), Stats(batch)
+    for window in ("all", "month", "week", "2024-12-20..2025-01-03", "2025-01-02..2025-01-09"):
+        for metric in ("kills", "dpm"):
+            assert a.leaderboard(metric, window).equals(b.leaderboard(metric, window)), window
+    assert a.last_session().session_id == b.last_session().session_id
+    assert a.last_session().players.equals(b.last_session().players)
+
+
+def test_a_commit_of_the_latest_date_reads_no_base_shard(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live case reads the recent shard, not the year (the careers aside: they sum the
+    year whole)."""
+    from etl_duck.lake import snapshot as snapshot_mod
+
+    data = tmp_path / "data"
+    history = [p for night in evenings[:-1] for p in night]
+    ingest_paths(data, history)
+    last = evenings[-1]
+    ingest_paths(data, last[:1])
+    read: list[str] = []
+    real_read = snapshot_mod.read_parquet_file
+
+    def reading(path: Path) -> object:
+        read.append(f"{path.parent.name}/{path.name}")
+        return real_read(path)
+
+    monkeypatch.setattr(snapshot_mod, "read_parquet_file", reading)
+    assert ingest_paths(data, last[1:2]).committed
+    careers = {"player_sessions", "player_weapon_sessions", "player_map_sessions",
+               "player_name_sessions", "player_round_tails"}  # fmt: skip
+    manifest = Lake(data).manifest()
+    bases = 0
+    for name in SERVING_TABLES:
+        base = manifest.shards[f"serving/{name}"].get("2025")
+        if base is None:
+            continue
+        bases += 1
+        assert base.version < manifest.version, name  # kept, not rewritten
+        if name not in careers:
+            assert f"{name}/{Path(base.file).name}" not in read, name
+    assert bases >= 8  # every table with rows has a base shard for the history
