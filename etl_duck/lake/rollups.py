@@ -204,35 +204,48 @@ def shards_to_write(
     fresh.clear()  # merged: one copy of the serving rows at a time
     old = None
     new_rows = {n: split_years(merged.pop(n), "session_date") for n in SERVING_TABLES}
-    # the base shards to read: a recent shard that outgrew its share is folded into its
-    # year, and a career sums each changed year whole
-    bases: dict[str, set[str]] = {}
-    for name, by_key in recent.items():
-        for y, key in by_key.items():
-            base = groups[name].get(y)
-            needed = _folds(new_rows[name].get(y), base) or name in careers
-            if key is not None and base is not None and needed:
-                bases.setdefault(name, set()).add(y)
-    read = lake.read_serving_shards(snap, bases) if bases and snap is not None else {}
+    # shards to read again: the base of a year whose recent shard outgrew its share (it is
+    # folded in), of a career's source (a career sums its year whole), and both shards of
+    # a year that stopped being the latest (one shard again: all-time reads open fewer)
+    again: dict[str, set[str]] = {}
+    latest: dict[str, str | None] = {}
+    ended: dict[str, str] = {}
+    for name in SERVING_TABLES:
+        shards, by_year = groups[name], new_rows[name]
+        stored = {yr for k in shards if (yr := shard_year(k)) is not None}
+        todo = stored | set(by_year) if years is None else years
+        alive = (stored - todo) | set(by_year)
+        alive |= {y for y in todo if recent[name].get(y) and y in shards}
+        latest[name] = last = max(alive, default=None)
+        for y, key in recent[name].items():
+            needed = _folds(by_year.get(y), shards.get(y)) or name in careers
+            if key is not None and y in shards and needed:
+                again.setdefault(name, set()).add(y)
+        before = max(stored, default=None)
+        two = [k for k in shards if shard_year(k) == before and k != before]
+        if before is not None and last is not None and before < last and before not in todo and two:
+            ended[name] = before
+            again.setdefault(name, set()).update(k for k in shards if shard_year(k) == before)
+    read = lake.read_serving_shards(snap, again) if again and snap is not None else {}
     out: Shards = {}
     whole: Shards = {}
     for name in SERVING_TABLES:
         shards, by_year = groups[name], new_rows[name]
         stored = {yr for k in shards if (yr := shard_year(k)) is not None}
         todo = stored | set(by_year) if years is None else years
-        # the lake's latest year: where live commits write, so it keeps a recent shard
-        alive = {y for y in stored - todo} | set(by_year)
-        alive |= {y for y in todo if recent[name].get(y) and y in shards}
-        latest = max(alive, default=None)
-        base_rows = split_years(read[name], "session_date") if name in read else {}
+        reread = split_years(read[name], "session_date") if name in read else {}
         out[name] = {}
         whole[name] = {}
+        rows = reread.get(ended.get(name, ""))
+        if rows is not None and rows.num_rows:  # the year before the latest: one shard
+            y = ended[name]
+            out[name].update({k: None for k in shards if shard_year(k) == y})
+            out[name][y] = rows
         for y in sorted(todo):
             rows = by_year.get(y)
             key = recent[name].get(y)
             if key is not None:
-                base = base_rows.get(y)
-                whole[name][y] = _concat_rows([base, rows])
+                whole[name][y] = _concat_rows([reread.get(y), rows])
                 if not _folds(rows, shards.get(y)):  # only the recent shard changes
                     if rows is not None and rows.num_rows:
                         out[name][key] = rows
@@ -245,7 +258,7 @@ def shards_to_write(
             for k in shards:
                 if shard_year(k) == y:
                     out[name][k] = None
-            out[name].update(_split(rows, y, last=y == latest))
+            out[name].update(_split(rows, y, last=y == latest[name]))
     return out, whole
 
 
