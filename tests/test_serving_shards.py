@@ -17,7 +17,7 @@ from etl_duck.lake.layout import SERVING_TABLES, shard_year
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from etl_duck.synth import generate
-from tests.lakecheck import content_digest
+from tests.lakecheck import content_digest, header_only_round
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,52 @@ def test_a_commit_of_the_latest_date_reads_no_base_shard(
         if name not in careers:
             assert f"{name}/{Path(base.file).name}" not in read, name
     assert bases >= 8  # every table with rows has a base shard for the history
+
+
+def rounds_keys(data: Path, year: str) -> set[str]:
+    return set(year_shards(data, year)["rounds"])
+
+
+def test_only_the_latest_year_keeps_a_recent_shard(data_dir: Path, tmp_path: Path) -> None:
+    """A catch-up batch across a new year, and a late file for an older year after all its
+    dates: the older year is one shard (all-time questions open one file per year)."""
+    ingest_paths(data_dir, [header_only_round(tmp_path, s) for s in ("2024-12-20-200000",
+                                                                        "2024-12-27-200000")])  # fmt: skip
+    assert rounds_keys(data_dir, "2024") == {"2024", "2024-12-27"}  # the latest date apart
+    catch_up = ["2024-12-30-200000", "2025-01-02-200000", "2025-01-03-200000"]
+    assert ingest_paths(data_dir, [header_only_round(tmp_path, s) for s in catch_up]).committed
+    assert rounds_keys(data_dir, "2024") == {"2024"}
+    assert rounds_keys(data_dir, "2025") == {"2025-01-02"}  # from its first date: all new
+    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2024-12-31-200000")]).committed
+    assert rounds_keys(data_dir, "2024") == {"2024"}
+    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2025-01-04-200000")]).committed
+    assert rounds_keys(data_dir, "2025") == {"2025-01-02"}  # the recent shard grew
+    rounds = Lake(data_dir).read_serving()["rounds"].column("file_name").to_pylist()
+    assert len(rounds) == len(set(rounds)) == 7  # every round, each once
+
+
+def test_check_names_an_intact_copy_of_the_same_shard_only(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged recent shard's intact older copy is that shard's, never the year's base
+    (which holds other dates)."""
+    from etl_duck.cli import run as cli
+
+    first = [header_only_round(tmp_path, s) for s in ("2025-01-05-200000", "2025-01-10-200000")]
+    ingest_paths(data_dir, first)
+    ingest_paths(data_dir, [header_only_round(tmp_path, "2025-01-12-200000")])
+    lake = Lake(data_dir)
+    manifest = lake.manifest()
+    shards = manifest.shards["serving/rounds"]
+    assert set(shards) == {"2025", "2025-01-10"} and shards["2025"].version == 1
+    snap = lake.current_dir()
+    assert snap is not None
+    path = snap / shards["2025-01-10"].file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    assert cli(["--data-dir", str(data_dir), "check"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "an intact copy of an older version is at" in err
+    assert "_serving/rounds/2025-01-10-v00000001.parquet" in err, err

@@ -39,7 +39,7 @@ from etl_duck.ingest.state import (
     regroup_sessions,
 )
 from etl_duck.lake import careers, gc, rollups
-from etl_duck.lake.layout import CAREERS, SERVING_TABLES, TABLES
+from etl_duck.lake.layout import SERVING_TABLES, TABLES
 from etl_duck.lake.manifest import Manifest
 from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.schemas import (
@@ -575,6 +575,7 @@ def _serving_tables(
     snap, manifest = base.snap, base.manifest
     affected = built.affected
     replace_serving = rebuild  # every serving shard is written: drop the others
+    derive = rebuild  # from the fresh rows alone (the snapshot's serving rows are not read)
     present = {g.removeprefix("serving/") for g in manifest.shards if g.startswith("serving/")}
     if not rebuild and (snap is None or set(SERVING_TABLES) - present):
         # a new lake, or a snapshot written before (some of) the serving tables existed:
@@ -586,10 +587,9 @@ def _serving_tables(
             fresh.append(rollups.fresh_rows(every))
         affected = built.affected | set(every)
         years = None
-        replace_serving = True
-    sources = {src for src, _ in CAREERS.values()}
+        replace_serving = derive = True
     serving, whole = rollups.shards_to_write(
-        lake, snap, manifest, fresh, affected, years, rebuild, sources
+        lake, snap, manifest, fresh, affected, years, derive, careers.SOURCES
     )
     # careers (all-time per player) from the career before this year + this year's rows
     serving.update(careers.update(lake, snap, manifest, whole, years is None))

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 ALL = CAREER_ALL
 PRIOR = CAREER_PRIOR
+#: the per-session serving tables the careers sum
+SOURCES = frozenset(src for src, _ in CAREERS.values())
 
 
 def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
@@ -71,7 +73,7 @@ def update(
     """The career shards a commit writes, given the years of per-session rows it changes
     (``serving``: table → year → the year's rows, None = the year is gone) on top of
     ``manifest``. Empty when no per-session row changed."""
-    sources = {src for src, _ in CAREERS.values()}
+    sources = SOURCES
     changed = {y for name in sources for y in serving.get(name, {})}
     if not changed and not everything:
         return {}
@@ -135,7 +137,7 @@ def update(
                 shards[f"{PRIOR}{latest}"] = prior
             shards[ALL] = combine(query, [prior, new_rows])
         else:
-            by_year = dict(_split(on_disk.get(src)))
+            by_year = dict(_rows_by_year(on_disk.get(src)))
             for y, rows in serving.get(src, {}).items():
                 by_year[y] = rows if rows is not None else pa.table({})
             older = [t for y, t in sorted(by_year.items()) if int(y) < latest]
@@ -151,7 +153,7 @@ def update(
     return out
 
 
-def _split(rows: pa.Table | None) -> dict[str, pa.Table]:
+def _rows_by_year(rows: pa.Table | None) -> dict[str, pa.Table]:
     from etl_duck.lake.schemas import split_years
 
     if rows is None or not rows.num_rows:

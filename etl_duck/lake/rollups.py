@@ -176,90 +176,128 @@ def shards_to_write(
     fresh: list[dict[str, pa.Table]],
     changed: set[date],
     years: set[str] | None,
-    rebuild: bool,
-    careers: set[str],
+    derive: bool,
+    careers: frozenset[str],
 ) -> tuple[Shards, Shards]:
     """The serving shards a commit writes, given the ``fresh`` rows of the ``changed`` dates
     on top of ``manifest`` (``years``: the years those dates fall in; None: every shard is
-    rewritten, read from ``snap`` unless ``rebuild``). Also returns each changed year's
-    whole rows, table → year → rows (None: the year has none left): complete for the
-    ``careers`` tables (the sources of the career tables), which sum them."""
+    rewritten, from ``snap``'s rows and ``fresh``, or from ``fresh`` alone if ``derive``).
+    Also returns each changed year's whole rows, table → year → rows (None: the year has
+    none left): complete for the ``careers`` tables (the career sources), which sum them."""
     groups = {n: manifest.shards.get(f"serving/{n}", {}) for n in SERVING_TABLES}
-    dates = sorted(changed)
-    # table → year → the recent shard's key when only it is rewritten (None: the whole year)
-    recent: dict[str, dict[str, str | None]] = {n: {} for n in SERVING_TABLES}
-    reads: dict[str, set[str]] = {}
-    if years is not None and snap is not None and not rebuild:
-        held = list(manifest.partitions.get("rounds", {}))
-        for name, shards in groups.items():
-            for y in years:
-                keys = [k for k in shards if shard_year(k) == y]
-                key = _recent_key(keys, y, [d for d in dates if str(d.year) == y], held)
-                recent[name][y] = key
-                reads.setdefault(name, set()).update([key] if key is not None else keys)
+    live = years is not None and snap is not None and not derive
+    recent = {
+        n: _recent_keys(groups[n], years or set(), changed, manifest) if live else {}
+        for n in SERVING_TABLES
+    }
+    if live:
+        assert snap is not None
+        reads = {
+            n: {k for y, key in recent[n].items() for k in _keys(groups[n], y, key)}
+            for n in SERVING_TABLES
+        }
         old: dict[str, pa.Table] | None = lake.read_serving_shards(snap, reads)
     else:
-        old = None if rebuild or snap is None else lake.read_serving(snap)
+        old = None if derive or snap is None else lake.read_serving(snap)
     merged = merge(old, fresh, changed)
     fresh.clear()  # merged: one copy of the serving rows at a time
     old = None
-    new_rows = {n: split_years(merged.pop(n), "session_date") for n in SERVING_TABLES}
-    # shards to read again: the base of a year whose recent shard outgrew its share (it is
-    # folded in), of a career's source (a career sums its year whole), and both shards of
-    # a year that stopped being the latest (one shard again: all-time reads open fewer)
-    again: dict[str, set[str]] = {}
-    latest: dict[str, str | None] = {}
-    ended: dict[str, str] = {}
-    for name in SERVING_TABLES:
-        shards, by_year = groups[name], new_rows[name]
-        stored = {yr for k in shards if (yr := shard_year(k)) is not None}
-        todo = stored | set(by_year) if years is None else years
-        alive = (stored - todo) | set(by_year)
-        alive |= {y for y in todo if recent[name].get(y) and y in shards}
-        latest[name] = last = max(alive, default=None)
-        for y, key in recent[name].items():
-            needed = _folds(by_year.get(y), shards.get(y)) or name in careers
-            if key is not None and y in shards and needed:
-                again.setdefault(name, set()).add(y)
-        before = max(stored, default=None)
-        two = [k for k in shards if shard_year(k) == before and k != before]
-        if before is not None and last is not None and before < last and before not in todo and two:
-            ended[name] = before
-            again.setdefault(name, set()).update(k for k in shards if shard_year(k) == before)
+    plans = {
+        n: _Plan(
+            groups[n], split_years(merged.pop(n), "session_date"), years, recent[n], n in careers
+        )
+        for n in SERVING_TABLES
+    }
+    again = {n: p.again for n, p in plans.items() if p.again}
     read = lake.read_serving_shards(snap, again) if again and snap is not None else {}
     out: Shards = {}
     whole: Shards = {}
-    for name in SERVING_TABLES:
-        shards, by_year = groups[name], new_rows[name]
-        stored = {yr for k in shards if (yr := shard_year(k)) is not None}
-        todo = stored | set(by_year) if years is None else years
-        reread = split_years(read[name], "session_date") if name in read else {}
-        out[name] = {}
-        whole[name] = {}
-        rows = reread.get(ended.get(name, ""))
-        if rows is not None and rows.num_rows:  # the year before the latest: one shard
-            y = ended[name]
-            out[name].update({k: None for k in shards if shard_year(k) == y})
-            out[name][y] = rows
-        for y in sorted(todo):
-            rows = by_year.get(y)
-            key = recent[name].get(y)
-            if key is not None:
-                whole[name][y] = _concat_rows([reread.get(y), rows])
-                if not _folds(rows, shards.get(y)):  # only the recent shard changes
-                    if rows is not None and rows.num_rows:
-                        out[name][key] = rows
-                    elif key in shards:
-                        out[name][key] = None
-                    continue
-                rows = whole[name][y]  # folded: the year is written whole again
-            else:
-                whole[name][y] = rows
-            for k in shards:
-                if shard_year(k) == y:
-                    out[name][k] = None
-            out[name].update(_split(rows, y, last=y == latest[name]))
+    for n, plan in plans.items():
+        out[n], whole[n] = plan.shards_and_years(
+            split_years(read[n], "session_date") if n in read else {}
+        )
     return out, whole
+
+
+def _recent_keys(
+    shards: Mapping[str, Partition], years: set[str], changed: set[date], manifest: Manifest
+) -> dict[str, str | None]:
+    """Year → the key of the one shard a commit may rewrite alone (None: the whole year).
+    Only the lake's latest year has one: an older year's dates are one shard."""
+    stored = {y for k in shards if (y := shard_year(k)) is not None}
+    top = max(stored | years, default=None)
+    held = list(manifest.partitions.get("rounds", {}))
+    out: dict[str, str | None] = {}
+    for y in years:
+        dates = sorted(d for d in changed if str(d.year) == y)
+        out[y] = _recent_key(_keys(shards, y, None), y, dates, held) if y == top else None
+    return out
+
+
+def _keys(shards: Mapping[str, Partition], year: str, recent: str | None) -> list[str]:
+    """The shards a commit reads of ``year``: its recent one alone, or all of them."""
+    return [recent] if recent is not None else [k for k in shards if shard_year(k) == year]
+
+
+class _Plan:
+    """What a commit writes of one serving table: per year, the recent shard alone, or the
+    year whole (split at its latest date if it is the latest year); a year that stopped
+    being the latest, untouched, becomes one shard."""
+
+    def __init__(
+        self,
+        shards: Mapping[str, Partition],
+        rows: dict[str, pa.Table],  # year → its new rows: whole, or its recent shard's
+        years: set[str] | None,
+        recent: dict[str, str | None],
+        career: bool,  # a career source: each changed year is needed whole
+    ) -> None:
+        self.shards, self.rows, self.recent = shards, rows, recent
+        stored = {y for k in shards if (y := shard_year(k)) is not None}
+        self.todo = stored | set(rows) if years is None else set(years)
+        alive = (stored - self.todo) | set(rows)
+        alive |= {y for y in self.todo if recent.get(y) and y in shards}
+        self.latest = max(alive, default=None)
+        #: recent-only years whose recent shard outgrew its share: folded into the year
+        self.folds = {
+            y for y, k in recent.items() if k is not None and _folds(rows.get(y), shards.get(y))
+        }
+        #: older years still in two shards (the latest when the year turned)
+        self.ended = {
+            y
+            for y in stored - self.todo
+            if self.latest is not None and y < self.latest and len(_keys(shards, y, None)) > 1
+        }
+        bases = {y for y, k in recent.items() if k is not None and y in shards}
+        self.again = {k for y in self.ended for k in _keys(shards, y, None)}
+        self.again |= {y for y in bases if y in self.folds or career}
+
+    def shards_and_years(
+        self, reread: dict[str, pa.Table]
+    ) -> tuple[dict[str, pa.Table | None], dict[str, pa.Table | None]]:
+        out: dict[str, pa.Table | None] = {}
+        whole: dict[str, pa.Table | None] = {}
+        for y in sorted(self.ended):
+            if reread.get(y) is not None and reread[y].num_rows:
+                out.update({k: None for k in _keys(self.shards, y, None)})
+                out[y] = reread[y]
+        for y in sorted(self.todo):
+            rows = self.rows.get(y)
+            key = self.recent.get(y)
+            if key is not None:
+                whole[y] = _concat_rows([reread.get(y), rows])
+                if y not in self.folds:  # only the recent shard changes
+                    if rows is not None and rows.num_rows:
+                        out[key] = rows
+                    elif key in self.shards:
+                        out[key] = None
+                    continue
+                rows = whole[y]
+            else:
+                whole[y] = rows
+            out.update({k: None for k in _keys(self.shards, y, None)})
+            out.update(_split(rows, y, last=y == self.latest))
+        return out, whole
 
 
 def _folds(rows: pa.Table | None, base: Partition | None) -> bool:
@@ -286,16 +324,20 @@ def _recent_key(keys: list[str], year: str, changed: list[date], held: list[str]
 
 
 def _split(rows: pa.Table | None, year: str, last: bool) -> dict[str, pa.Table | None]:
-    """A year's rows as shards: one, or (``last``: the lake's latest year) the latest date's
-    rows apart, where the next live commits write."""
+    """A year's rows (in session-date order) as shards: one, or (``last``: the lake's
+    latest year) the latest date's rows apart, where the next live commits write. Slices,
+    not copies: a backfill holds a year's rows once."""
     if rows is None or not rows.num_rows:
         return {}
     if not last:
         return {year: rows}
-    latest = pc.max(rows["session_date"])
-    before = rows.filter(pc.less(rows["session_date"], latest))
-    recent = rows.filter(pc.greater_equal(rows["session_date"], latest))
-    return {year: before if before.num_rows else None, latest.as_py().isoformat(): recent}
+    dates = rows["session_date"]
+    latest = pc.max(dates)
+    before = pc.sum(pc.less(dates, latest)).as_py() or 0
+    return {
+        year: rows.slice(0, before) if before else None,
+        latest.as_py().isoformat(): rows.slice(before),
+    }
 
 
 def _concat_rows(parts: list[pa.Table | None]) -> pa.Table | None:

@@ -197,7 +197,10 @@ def split_years(table: pa.Table, column: str) -> dict[str, pa.Table]:
         years = pc.utf8_slice_codeunits(col, 0, 4)
     else:
         years = pc.cast(pc.year(col), pa.string())
-    return {str(y): table.filter(pc.equal(years, y)) for y in sorted(pc.unique(years).to_pylist())}
+    found = sorted(pc.unique(years).to_pylist())
+    if len(found) == 1:  # the usual case (a live commit, a backfill's year): no copy
+        return {str(found[0]): table}
+    return {str(y): table.filter(pc.equal(years, y)) for y in found}
 
 
 def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

@@ -787,6 +787,11 @@ def verify(lake: Lake) -> tuple[Manifest, list[Damage]]:
     return manifest, damages
 
 
+def _shard_name(rel: str) -> str:
+    """A shard file's key: ``2025``, ``2025-12-01``, ``prior-2025``, ``all`` (``KEY-vN``)."""
+    return rel.rsplit("/", 1)[1].rsplit("-v", 1)[0]
+
+
 def _intact_copy(lake: Lake, older: list[Path], damaged: Path, rel: str) -> Path | None:
     """The same partition or shard in an older snapshot, if its own checksum holds and it
     is not the same file (a hard link shares the damage)."""
@@ -799,8 +804,8 @@ def _intact_copy(lake: Lake, older: list[Path], damaged: Path, rel: str) -> Path
         for other_rel, part in manifest.files().items():
             if other_rel.rsplit("/", 1)[0] != key:
                 continue
-            if rel.startswith("_") and other_rel.rsplit("/", 1)[1][:4] != rel.rsplit("/", 1)[1][:4]:
-                continue  # shards: the same year
+            if rel.startswith("_") and _shard_name(other_rel) != _shard_name(rel):
+                continue  # shards: the same key (a year, a year's recent dates, a career's)
             other = snap / other_rel
             try:
                 same = damaged.exists() and os.path.samefile(other, damaged)
