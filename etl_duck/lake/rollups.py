@@ -19,6 +19,7 @@ in the second.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 #: (and more than RECENT_MIN_ROWS): a live commit rewrites at most ~1/8 of a year
 RECENT_SHARE = 8
 RECENT_MIN_ROWS = 2048
+#: a commit that changes at most this many dates of the latest year splits it at its latest
+#: date when it writes the year whole
+SPLIT_MAX_DATES = 16
 
 #: a total order for each table, so a rebuild writes byte-identical files
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -202,9 +206,18 @@ def shards_to_write(
     merged = merge(old, fresh, changed)
     fresh.clear()  # merged: one copy of the serving rows at a time
     old = None
+    # a commit of a few dates (live, a late file) leaves the latest date in a shard of its
+    # own, where the next commits write; a bigger one (a backfill's year, a rebuild)
+    # writes each year as one shard, and the next live commit starts a recent one
+    few = {str(y) for y, n in Counter(d.year for d in changed).items() if n <= SPLIT_MAX_DATES}
     plans = {
         n: _Plan(
-            groups[n], split_years(merged.pop(n), "session_date"), years, recent[n], n in careers
+            groups[n],
+            split_years(merged.pop(n), "session_date"),
+            years,
+            recent[n],
+            few,
+            career=n in careers,
         )
         for n in SERVING_TABLES
     }
@@ -250,9 +263,10 @@ class _Plan:
         rows: dict[str, pa.Table],  # year → its new rows: whole, or its recent shard's
         years: set[str] | None,
         recent: dict[str, str | None],
+        few: set[str],  # the years the commit changes a few dates of
         career: bool,  # a career source: each changed year is needed whole
     ) -> None:
-        self.shards, self.rows, self.recent = shards, rows, recent
+        self.shards, self.rows, self.recent, self.few = shards, rows, recent, few
         stored = {y for k in shards if (y := shard_year(k)) is not None}
         self.todo = stored | set(rows) if years is None else set(years)
         alive = (stored - self.todo) | set(rows)
@@ -296,7 +310,7 @@ class _Plan:
             else:
                 whole[y] = rows
             out.update({k: None for k in _keys(self.shards, y, None)})
-            out.update(_split(rows, y, last=y == self.latest))
+            out.update(_split(rows, y, last=y == self.latest and y in self.few))
         return out, whole
 
 
