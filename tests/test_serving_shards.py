@@ -6,7 +6,7 @@ Whatever the path, the rows equal one batch's, and every question reads the same
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,3 +184,19 @@ def test_check_names_an_intact_copy_of_the_same_shard_only(
     err = " ".join(capsys.readouterr().err.split())
     assert "an intact copy of an older version is at" in err
     assert "_serving/rounds/2025-01-10-v00000001.parquet" in err, err
+
+
+def test_a_batch_of_many_dates_writes_each_year_as_one_shard(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A backfill's year batches (many dates each) leave one ``YYYY`` shard per year; the
+    first live commit after them starts the latest year's recent shard."""
+    for year in (2023, 2024):
+        days = [date(year, 3, 1) + timedelta(days=7 * i) for i in range(20)]
+        batch = [header_only_round(tmp_path, f"{d.isoformat()}-200000") for d in days]
+        assert ingest_paths(data_dir, batch).committed
+    assert rounds_keys(data_dir, "2023") == {"2023"}
+    assert rounds_keys(data_dir, "2024") == {"2024"}
+    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2024-12-30-200000")]).committed
+    assert rounds_keys(data_dir, "2024") == {"2024", "2024-12-30"}
+    assert Lake(data_dir).manifest().shards["serving/rounds"]["2024"].version == 2  # kept

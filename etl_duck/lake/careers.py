@@ -121,7 +121,11 @@ def update(
     else:
         # every year's rows: the changed years' from ``serving``, the rest from the snapshot
         kept = {str(y) for y in years_after} - changed
-        on_disk = lake.read_serving(snap, kept) if snap is not None and kept else {}
+        wanted = {
+            src: {k for k in manifest.shards.get(f"serving/{src}", {}) if shard_year(k) in kept}
+            for src in sources
+        }
+        on_disk = lake.read_serving_shards(snap, wanted) if snap is not None and kept else {}
     out: dict[str, dict[str, pa.Table | None]] = {}
     for career, (src, query) in CAREERS.items():
         shards: dict[str, pa.Table | None] = {}

@@ -19,7 +19,6 @@ in the second.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -189,34 +188,35 @@ def shards_to_write(
     Also returns each changed year's whole rows, table → year → rows (None: the year has
     none left): complete for the ``careers`` tables (the career sources), which sum them."""
     groups = {n: manifest.shards.get(f"serving/{n}", {}) for n in SERVING_TABLES}
-    live = years is not None and snap is not None and not derive
+    held = max(manifest.partitions.get("rounds", {}), default=None)  # the lake's last date
+    latest = max({d.isoformat()[:4] for d in changed} | ({held[:4]} if held else set()), default="")
+    # a commit of a few dates of the latest year (live, a late file) may write its recent
+    # shard alone, and leaves the latest date apart when it writes the year whole; a
+    # bigger one (a backfill's year, a rebuild) writes each year as one shard
+    few = sum(str(d.year) == latest for d in changed) <= SPLIT_MAX_DATES
+    live = years is not None and snap is not None and not derive and few
     recent = {
-        n: _recent_keys(groups[n], years or set(), changed, manifest) if live else {}
+        n: _recent_key(groups[n], latest, changed, held)
+        if live and latest in (years or ())
+        else None
         for n in SERVING_TABLES
     }
-    if live:
-        assert snap is not None
-        reads = {
-            n: {k for y, key in recent[n].items() for k in _keys(groups[n], y, key)}
-            for n in SERVING_TABLES
-        }
+    if years is not None and snap is not None and not derive:
+        reads = {n: _reads(groups[n], years, latest, recent[n]) for n in SERVING_TABLES}
         old: dict[str, pa.Table] | None = lake.read_serving_shards(snap, reads)
     else:
         old = None if derive or snap is None else lake.read_serving(snap)
     merged = merge(old, fresh, changed)
     fresh.clear()  # merged: one copy of the serving rows at a time
     old = None
-    # a commit of a few dates (live, a late file) leaves the latest date in a shard of its
-    # own, where the next commits write; a bigger one (a backfill's year, a rebuild)
-    # writes each year as one shard, and the next live commit starts a recent one
-    few = {str(y) for y, n in Counter(d.year for d in changed).items() if n <= SPLIT_MAX_DATES}
     plans = {
         n: _Plan(
             groups[n],
             split_years(merged.pop(n), "session_date"),
             years,
+            latest,
             recent[n],
-            few,
+            split=few,
             career=n in careers,
         )
         for n in SERVING_TABLES
@@ -232,59 +232,49 @@ def shards_to_write(
     return out, whole
 
 
-def _recent_keys(
-    shards: Mapping[str, Partition], years: set[str], changed: set[date], manifest: Manifest
-) -> dict[str, str | None]:
-    """Year → the key of the one shard a commit may rewrite alone (None: the whole year).
-    Only the lake's latest year has one: an older year's dates are one shard."""
-    stored = {y for k in shards if (y := shard_year(k)) is not None}
-    top = max(stored | years, default=None)
-    held = list(manifest.partitions.get("rounds", {}))
-    out: dict[str, str | None] = {}
-    for y in years:
-        dates = sorted(d for d in changed if str(d.year) == y)
-        out[y] = _recent_key(_keys(shards, y, None), y, dates, held) if y == top else None
-    return out
+def _year_keys(shards: Mapping[str, Partition], year: str) -> list[str]:
+    return [k for k in shards if shard_year(k) == year]
 
 
-def _keys(shards: Mapping[str, Partition], year: str, recent: str | None) -> list[str]:
-    """The shards a commit reads of ``year``: its recent one alone, or all of them."""
-    return [recent] if recent is not None else [k for k in shards if shard_year(k) == year]
+def _reads(
+    shards: Mapping[str, Partition], years: set[str], latest: str, recent: str | None
+) -> set[str]:
+    """The shards a commit reads: every shard of each year it changes, but of the latest
+    year its recent shard alone when only that one is rewritten."""
+    out = {k for y in years if y != latest or recent is None for k in _year_keys(shards, y)}
+    return out | ({recent} if recent is not None and latest in years else set())
 
 
 class _Plan:
-    """What a commit writes of one serving table: per year, the recent shard alone, or the
-    year whole (split at its latest date if it is the latest year); a year that stopped
-    being the latest, untouched, becomes one shard."""
+    """What a commit writes of one serving table: the latest year's recent shard alone, or
+    each changed year whole (the latest split at its latest date after a commit of a few
+    dates); an older year still in two shards, or in one named by a date, becomes ``YYYY``."""
 
     def __init__(
         self,
         shards: Mapping[str, Partition],
         rows: dict[str, pa.Table],  # year → its new rows: whole, or its recent shard's
         years: set[str] | None,
-        recent: dict[str, str | None],
-        few: set[str],  # the years the commit changes a few dates of
+        latest: str,  # the lake's latest year
+        recent: str | None,  # the latest year's recent shard, when only it is rewritten
+        split: bool,  # the latest year, written whole, leaves its latest date apart
         career: bool,  # a career source: each changed year is needed whole
     ) -> None:
-        self.shards, self.rows, self.recent, self.few = shards, rows, recent, few
+        self.shards, self.rows, self.latest, self.recent, self.split = (
+            shards, rows, latest, recent, split,
+        )  # fmt: skip
         stored = {y for k in shards if (y := shard_year(k)) is not None}
         self.todo = stored | set(rows) if years is None else set(years)
-        alive = (stored - self.todo) | set(rows)
-        alive |= {y for y in self.todo if recent.get(y) and y in shards}
-        self.latest = max(alive, default=None)
-        #: recent-only years whose recent shard outgrew its share: folded into the year
-        self.folds = {
-            y for y, k in recent.items() if k is not None and _folds(rows.get(y), shards.get(y))
-        }
-        #: older years still in two shards (the latest when the year turned)
+        base = shards.get(latest)
+        #: the recent shard outgrew its share: folded into the year
+        self.folds = recent is not None and _folds(rows.get(latest), base)
+        #: older years not in one ``YYYY`` shard (the latest when the year turned)
         self.ended = {
-            y
-            for y in stored - self.todo
-            if self.latest is not None and y < self.latest and len(_keys(shards, y, None)) > 1
+            y for y in stored - self.todo if y < latest and set(_year_keys(shards, y)) != {y}
         }
-        bases = {y for y, k in recent.items() if k is not None and y in shards}
-        self.again = {k for y in self.ended for k in _keys(shards, y, None)}
-        self.again |= {y for y in bases if y in self.folds or career}
+        self.again = {k for y in self.ended for k in _year_keys(shards, y)}
+        if recent is not None and base is not None and (self.folds or career):
+            self.again.add(latest)
 
     def shards_and_years(
         self, reread: dict[str, pa.Table]
@@ -292,25 +282,25 @@ class _Plan:
         out: dict[str, pa.Table | None] = {}
         whole: dict[str, pa.Table | None] = {}
         for y in sorted(self.ended):
-            if reread.get(y) is not None and reread[y].num_rows:
-                out.update({k: None for k in _keys(self.shards, y, None)})
-                out[y] = reread[y]
+            rows = reread.get(y)
+            if rows is not None and rows.num_rows:
+                out.update({k: None for k in _year_keys(self.shards, y)})
+                out[y] = rows
         for y in sorted(self.todo):
             rows = self.rows.get(y)
-            key = self.recent.get(y)
-            if key is not None:
+            if y == self.latest and self.recent is not None:
                 whole[y] = _concat_rows([reread.get(y), rows])
-                if y not in self.folds:  # only the recent shard changes
+                if not self.folds:  # only the recent shard changes
                     if rows is not None and rows.num_rows:
-                        out[key] = rows
-                    elif key in self.shards:
-                        out[key] = None
+                        out[self.recent] = rows
+                    elif self.recent in self.shards:
+                        out[self.recent] = None
                     continue
                 rows = whole[y]
             else:
                 whole[y] = rows
-            out.update({k: None for k in _keys(self.shards, y, None)})
-            out.update(_split(rows, y, last=y == self.latest and y in self.few))
+            out.update({k: None for k in _year_keys(self.shards, y)})
+            out.update(_split(rows, y, last=y == self.latest and self.split))
         return out, whole
 
 
@@ -322,19 +312,18 @@ def _folds(rows: pa.Table | None, base: Partition | None) -> bool:
     return bool(rows.num_rows > max(RECENT_MIN_ROWS, (base.rows if base else 0) // RECENT_SHARE))
 
 
-def _recent_key(keys: list[str], year: str, changed: list[date], held: list[str]) -> str | None:
-    """The key of the one shard of ``year`` a commit that changes ``changed`` may rewrite
-    alone: the year's recent shard when every changed date is on or after its cutoff, or a
-    new one from the first changed date when that date is after every date the year held;
-    None: the whole year is rewritten."""
-    if not changed:
-        return None
-    first = changed[0].isoformat()
-    cutoffs = [k for k in keys if k != year]
+def _recent_key(
+    shards: Mapping[str, Partition], year: str, changed: set[date], held: str | None
+) -> str | None:
+    """The key of the one shard of the latest ``year`` a commit that changes ``changed`` may
+    rewrite alone: the year's recent shard when every changed date is on or after its
+    cutoff, or a new one from the first changed date when that date is after every date
+    the lake held (``held``: its last); None: the whole year is rewritten."""
+    first = min(d for d in changed if str(d.year) == year).isoformat()
+    cutoffs = [k for k in _year_keys(shards, year) if k != year]
     if cutoffs:
         return max(cutoffs) if first >= max(cutoffs) else None
-    before = [d for d in held if d[:4] == year]
-    return first if not before or first > max(before) else None
+    return first if held is None or first > held else None
 
 
 def _split(rows: pa.Table | None, year: str, last: bool) -> dict[str, pa.Table | None]:
