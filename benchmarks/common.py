@@ -27,9 +27,10 @@ START = date(2016, 1, 4)  # a Monday; the synthetic history starts here
 def size_days(years: float) -> int:
     """Days of history for a size in whole years: every size ends on 27 December, so its
     benchmark's new files land in the last days of a full year at every size. A commit
-    rewrites the serving shards of its year, which grow through the year: sizes that ended
-    at different points of a year (1 and 10 years early in January, 30 years in late
-    December) compared a new year's few rounds with a full year's. Other sizes: 365 a year.
+    re-sums its year into the careers (and, before the latest dates had a serving shard of
+    their own, rewrote its year's serving shards), so sizes that ended at different points
+    of a year (1 and 10 years early in January, 30 years in late December) compared a new
+    year's few rounds with a full year's. Other sizes: 365 a year.
     """
     whole = round(years)
     if whole >= 1 and abs(years - whole) < 1e-9:

@@ -470,8 +470,9 @@ def section(run: dict[str, Any]) -> str:
     L += [
         "**Sizes**: each history ends on 27 December (1 year = 358 days from 4 January "
         "2016, 10 years = 3,645, 30 years = 10,950), so at every size the new files land in "
-        "the last days of a full year: a commit rewrites its year's serving shards, which "
-        "grow through the year (earlier runs ended 1 and 10 years in early January). "
+        "the last days of a full year, where a commit used to cost most (it rewrote its "
+        "year's serving shards; it now rewrites the latest dates' shard, and re-sums the "
+        "year into the careers; earlier runs ended 1 and 10 years in early January). "
         "How each figure is taken (`benchmarks/bench_flat.py`, public API only): **nothing "
         "warm** = a fresh interpreter imports the query API and DuckDB/Polars/PyArrow, "
         "opens `Stats` on the lake and answers that one query first; the call alone is "
