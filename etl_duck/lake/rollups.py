@@ -7,13 +7,13 @@ files: every round, and per-(session, player) rollups. They are maintained incre
 are derived data: a notebook reading ``lake/<table>/**`` never sees them, and a rebuild
 recreates them.
 
-A table's rows of a year are one shard, or two split at a cutoff date: ``YYYY`` (the dates
-before it) and ``YYYY-MM-DD`` (the cutoff and after: the latest sessions). A live commit
-changes the latest dates, so it reads and rewrites only the second, a few weeks of rows,
-not the year (at 10 years, late in December, rewriting the year was ~70 ms of a ~250 ms
-commit). The first is rewritten when a commit changes an earlier date, or when the second
-outgrows ``1 / RECENT_SHARE`` of it; every whole-year write leaves the latest date alone
-in the second.
+A table's rows of a year are one shard, ``YYYY``; the lake's latest year may be two, split
+at a cutoff date: ``YYYY`` (the dates before it) and ``YYYY-MM-DD`` (the cutoff and after:
+the latest sessions). A live commit changes the latest dates, so it reads and rewrites only
+the second, a few weeks of rows, not the year (at 10 years, late in December, rewriting
+the year was ~70 ms of a ~250 ms commit). The year is written whole when a commit changes
+an earlier date or many dates, or when the second outgrows ``1 / RECENT_SHARE`` of it; a
+commit of a few dates that writes it whole leaves the latest date alone in the second.
 """
 
 from __future__ import annotations
