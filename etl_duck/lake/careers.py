@@ -73,13 +73,12 @@ def update(
     """The career shards a commit writes, given the years of per-session rows it changes
     (``serving``: table → year → the year's rows, None = the year is gone) on top of
     ``manifest``. Empty when no per-session row changed."""
-    sources = SOURCES
-    changed = {y for name in sources for y in serving.get(name, {})}
+    changed = {y for name in SOURCES for y in serving.get(name, {})}
     if not changed and not everything:
         return {}
     years_before: set[int] = set()
     years_after: set[int] = set()
-    for name in sources:
+    for name in SOURCES:
         stored = {yr for k in manifest.shards.get(f"serving/{name}", {}) if (yr := shard_year(k))}
         years_before |= {int(y) for y in stored}
         old = set() if everything else stored
@@ -121,11 +120,7 @@ def update(
     else:
         # every year's rows: the changed years' from ``serving``, the rest from the snapshot
         kept = {str(y) for y in years_after} - changed
-        wanted = {
-            src: {k for k in manifest.shards.get(f"serving/{src}", {}) if shard_year(k) in kept}
-            for src in sources
-        }
-        on_disk = lake.read_serving_shards(snap, wanted) if snap is not None and kept else {}
+        on_disk = lake.read_serving(snap, kept, SOURCES) if snap is not None and kept else {}
     out: dict[str, dict[str, pa.Table | None]] = {}
     for career, (src, query) in CAREERS.items():
         shards: dict[str, pa.Table | None] = {}

@@ -194,14 +194,13 @@ def shards_to_write(
     # shard alone, and leaves the latest date apart when it writes the year whole; a
     # bigger one (a backfill's year, a rebuild) writes each year as one shard
     few = sum(str(d.year) == latest for d in changed) <= SPLIT_MAX_DATES
-    live = years is not None and snap is not None and not derive and few
+    incremental = years is not None and snap is not None and not derive
+    live = incremental and few and latest in (years or ())
     recent = {
-        n: _recent_key(groups[n], latest, changed, held)
-        if live and latest in (years or ())
-        else None
-        for n in SERVING_TABLES
+        n: _recent_key(groups[n], latest, changed, held) if live else None for n in SERVING_TABLES
     }
-    if years is not None and snap is not None and not derive:
+    if incremental:
+        assert years is not None and snap is not None
         reads = {n: _reads(groups[n], years, latest, recent[n]) for n in SERVING_TABLES}
         old: dict[str, pa.Table] | None = lake.read_serving_shards(snap, reads)
     else:

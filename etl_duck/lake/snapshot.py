@@ -36,7 +36,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -233,11 +233,15 @@ class Lake:
         return _read_shards(snap, shards, STATE_SCHEMAS[name], keep=group)
 
     def read_serving(
-        self, snapshot: Path | None = None, years: set[str] | None = None
+        self,
+        snapshot: Path | None = None,
+        years: set[str] | None = None,
+        tables: Collection[str] | None = None,
     ) -> dict[str, pa.Table]:
         """The compact serving tables of a snapshot (see :mod:`etl_duck.lake.rollups`): all of
         it, or only the shards of ``years`` (a year's key picks both of its shards; a
-        career's key, ``all`` or ``prior-YYYY``, picks that shard). Empty if it has none."""
+        career's key, ``all`` or ``prior-YYYY``, picks that shard), of every table or of
+        ``tables``. Empty if it has none."""
         import pyarrow.parquet as pq
 
         snap = snapshot or self.current_dir()
@@ -251,13 +255,14 @@ class Lake:
             return {p.stem: pq.ParquetFile(p).read() for p in sorted(folder.glob("*.parquet"))}
         out: dict[str, pa.Table] = {}
         for group, shards in manifest.shards.items():
-            if group.startswith("serving/"):
+            name = group.removeprefix("serving/")
+            if name != group and (tables is None or name in tables):
                 picked = {
                     k: p
                     for k, p in shards.items()
                     if years is None or k in years or shard_year(k) in years
                 }
-                out[group.removeprefix("serving/")] = _read_shards(snap, picked, None)
+                out[name] = _read_shards(snap, picked, None)
         return out
 
     def read_serving_shards(
