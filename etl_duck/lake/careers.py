@@ -33,6 +33,7 @@ ALL = CAREER_ALL
 PRIOR = CAREER_PRIOR
 #: the per-session serving tables the careers sum
 SOURCES = frozenset(src for src, _ in CAREERS.values())
+THREADS = 2  # the careers summed at once (a 2-core VPS)
 
 
 def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
@@ -43,7 +44,8 @@ def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
     shaped = [p for p in parts if p.num_columns]
     if not shaped:
         return None
-    con = _connection()
+    # a cursor of its own (~4 µs): the careers are summed on several threads at once
+    con = _connection().cursor()
     names = [f"_part{i}" for i in range(len(shaped))]
     for name, part in zip(names, shaped, strict=True):
         con.register(name, part)
@@ -52,8 +54,7 @@ def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
         text = sql(query).replace("FROM src", f"FROM ({src})")
         return con.execute(text).to_arrow_table()  # DB-API (etl_duck/__init__.py says why)
     finally:
-        for name in names:
-            con.unregister(name)
+        con.close()
 
 
 def prior_year(manifest: Manifest) -> int | None:
@@ -121,8 +122,9 @@ def update(
         # every year's rows: the changed years' from ``serving``, the rest from the snapshot
         kept = {str(y) for y in years_after} - changed
         on_disk = lake.read_serving(snap, kept, SOURCES) if snap is not None and kept else {}
-    out: dict[str, dict[str, pa.Table | None]] = {}
-    for career, (src, query) in CAREERS.items():
+
+    def shards_of(career: str) -> dict[str, pa.Table | None]:
+        src, query = CAREERS[career]
         shards: dict[str, pa.Table | None] = {}
         if latest is None:  # nothing left: no career (readers sum the empty rollups)
             shards[ALL] = None
@@ -148,8 +150,13 @@ def update(
         for key in manifest.shards.get(f"serving/{career}", {}):
             if key != keep:
                 shards.setdefault(key, None)  # an older prior (or all) goes
-        out[career] = shards
-    return out
+        return shards
+
+    # five DuckDB sums (37 ms one after another at 30 years): two at a time, without the GIL
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="etl-duck-career") as pool:
+        return dict(zip(CAREERS, pool.map(shards_of, CAREERS), strict=True))
 
 
 def _rows_by_year(rows: pa.Table | None) -> dict[str, pa.Table]:

@@ -100,9 +100,18 @@ def _schema_with_date(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field("session_date", pa.date32()))
 
 
-def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.Table]:
+#: the rollups, dearest first (measured on a one-date commit), so that threads sharing them
+#: out finish together
+_BY_COST = ("map_players", "player_sessions", "player_match_results", "player_map_bests")
+
+
+def fresh_rows(
+    rebuilt: Mapping[date, Mapping[str, pa.Table]], threads: int = 1
+) -> dict[str, pa.Table]:
     """Serving rows of the rebuilt session dates (every serving table, ``session_date``
-    included). Pure: backfills run it in the parse workers, one chunk of dates at a time."""
+    included). Pure: backfills run it in the parse workers, one chunk of dates at a time.
+    ``threads`` > 1 runs the rollup queries on that many DuckDB cursors at once (a live
+    commit, in the ingesting process: DuckDB runs a query without the GIL)."""
     days = sorted(rebuilt)
     fresh = {
         "rounds": _concat(
@@ -110,25 +119,58 @@ def fresh_rows(rebuilt: Mapping[date, Mapping[str, pa.Table]]) -> dict[str, pa.T
             _schema_with_date(ROUNDS_SCHEMA),
         ),
     }
-    con = _connection()
-    details = [(t, schema) for t, schema in SCHEMAS.items() if t != "rounds"]
-    for table, schema in details:
-        con.register(
-            table,
-            _concat(
-                [with_date(t[table], d) for d, t in rebuilt.items() if table in t],
-                _schema_with_date(schema),
-            ),
+    inputs = {
+        table: _concat(
+            [with_date(t[table], d) for d, t in rebuilt.items() if table in t],
+            _schema_with_date(schema),
         )
-    con.register("rounds", fresh["rounds"])
-    try:
-        for name, query in ROLLUPS.items():  # DB-API (etl_duck/__init__.py says why)
-            fresh[name] = con.execute(sql(query), {"dates": days}).to_arrow_table()
-    finally:
-        for table, _ in details:
-            con.unregister(table)
-        con.unregister("rounds")
+        for table, schema in SCHEMAS.items()
+        if table != "rounds"
+    }
+    inputs["rounds"] = fresh["rounds"]
+    names = sorted(ROLLUPS, key=lambda n: _BY_COST.index(n) if n in _BY_COST else len(_BY_COST))
+    if threads <= 1:
+        rows = _rollups(_connection(), inputs, names, days)
+    else:
+        rows = _rollups_in_threads(inputs, names, days, threads)
+    fresh.update((name, rows[name]) for name in ROLLUPS)
     return fresh
+
+
+def _rollups(
+    con: Any, inputs: Mapping[str, pa.Table], names: Sequence[str], days: list[date]
+) -> dict[str, pa.Table]:
+    for table, rows in inputs.items():
+        con.register(table, rows)
+    try:  # DB-API (etl_duck/__init__.py says why)
+        return {n: con.execute(sql(ROLLUPS[n]), {"dates": days}).to_arrow_table() for n in names}
+    finally:
+        for table in inputs:
+            con.unregister(table)
+
+
+def _rollups_in_threads(
+    inputs: Mapping[str, pa.Table], names: Sequence[str], days: list[date], threads: int
+) -> dict[str, pa.Table]:
+    """The rollups shared out over ``threads`` cursors of the process's connection (a
+    cursor per thread: DuckDB connections are not shared across threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = _connection()
+    shares = [names[i::threads] for i in range(threads)]
+    out: dict[str, pa.Table] = {}
+
+    def run(share: Sequence[str]) -> dict[str, pa.Table]:
+        cur = base.cursor()
+        try:
+            return _rollups(cur, inputs, share, days)
+        finally:
+            cur.close()
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="etl-duck-rollup") as pool:
+        for part in pool.map(run, [s for s in shares if s]):
+            out.update(part)
+    return out
 
 
 def merge(

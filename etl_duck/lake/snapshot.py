@@ -611,6 +611,9 @@ def _shard_key(path: Path, part: Partition) -> _ShardKey:
 #: decodes without the GIL): a new process reads every year shard of the state tables, 60
 #: files at 30 years (~100 ms one by one in a new process, ~80 ms thus on two cores)
 PARALLEL_READS_FROM = 8
+#: from this many files to encode, a commit encodes them on two threads (``_encode_all``)
+PARALLEL_WRITES_FROM = 4
+WRITE_THREADS = 2
 
 
 def _read_files(paths: list[Path]) -> list[pa.Table]:
@@ -666,6 +669,7 @@ class _Build:
         self.written: list[Path] = []  # files whose data must be synced
         self.folders: set[Path] = set()  # folders whose entries changed
         self.checksums: dict[str, str] = {}  # rel → checksum of the files encoded here
+        self.encoded: dict[str, str] = {}  # rel → checksum: encoded ahead by _encode_all
         self._made: set[Path] = set()
 
     def _folder(self, path: Path) -> None:
@@ -688,8 +692,28 @@ class _Build:
         wanted = set(files)
         missing = wanted - self.have.keys()
         self.have = {rel: p for rel, p in self.have.items() if rel not in wanted}
+        encode = [rel for rel in sorted(missing) if sources.get(rel, ("link",))[0] == "write"]
+        if len(encode) >= PARALLEL_WRITES_FROM:
+            self._encode_all({rel: sources[rel][1] for rel in encode})
         for rel in sorted(missing):
             self.place(rel, sources.get(rel, ("link", rel)), current)
+
+    def _encode_all(self, tables: Mapping[str, pa.Table]) -> None:
+        """Encode many files at once, two threads (Parquet encodes without the GIL): a live
+        commit's ~19 serving, career and state files took 30-34 ms one by one at 30 years.
+        ``place`` then finds them written (and passes each file's failpoint in order)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        for rel in tables:
+            self._folder(self.root / rel)
+
+        def encode(rel: str) -> str:
+            path = self.root / rel
+            _write_parquet(tables[rel], path, make_folder=False)
+            return file_checksum(path)
+
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="etl-duck-write") as pool:
+            self.encoded = dict(zip(tables, pool.map(encode, tables), strict=True))
 
     def place(self, rel: str, source: _Source, current: Path | None) -> None:
         """Place one file the folder lacks (``place_all`` decides which)."""
@@ -703,10 +727,13 @@ class _Build:
             os.replace(what, path)  # encoded (and synced with the batch) by a worker
             self.written.append(path)
         else:
-            _write_parquet(what, path, make_folder=False)
+            checksum = self.encoded.get(rel)
+            if checksum is None:
+                _write_parquet(what, path, make_folder=False)
+                checksum = file_checksum(path)
             failpoint("partition written")
             self.written.append(path)
-            self.checksums[rel] = file_checksum(path)
+            self.checksums[rel] = checksum
         self.folders.add(path.parent)
 
     def drop_rest(self) -> None:

@@ -1,0 +1,92 @@
+"""A live commit's DuckDB and Parquet work on two threads: the nine rollup queries, the five
+career sums and the ~19 files a commit encodes. The rows and files must be exactly those of
+the same work done one step after another, and every file must match its manifest checksum."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from etl_duck.ingest import build
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.lake import careers, rollups, snapshot
+from etl_duck.lake.snapshot import Lake, verify
+from etl_duck.synth import generate
+from tests.lakecheck import content_digest
+
+
+@pytest.fixture(scope="module")
+def evenings(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
+    """A week and a half across a new year, as the evenings they were played."""
+    files = tmp_path_factory.mktemp("season")
+    generate(files, seed=17, start=date(2024, 12, 26), days=10)
+    by_day: dict[str, list[Path]] = defaultdict(list)
+    for p in sorted(files.iterdir()):
+        by_day[p.name[:10]].append(p)
+    return [by_day[d] for d in sorted(by_day)]
+
+
+def _live(data: Path, evenings: list[list[Path]]) -> None:
+    for night in evenings:
+        assert ingest_paths(data, night).committed
+
+
+def test_threaded_commits_equal_one_thread_and_match_their_checksums(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: set[str] = set()  # the names of the threads that did each kind of work
+    wrapped = {
+        (rollups, "_rollups"): rollups._rollups,
+        (careers, "combine"): careers.combine,
+        (snapshot, "_write_parquet"): snapshot._write_parquet,
+    }
+    for (module, name), fn in wrapped.items():
+
+        def spy(*args: object, __fn: object = fn, **kwargs: object) -> object:
+            seen.add(threading.current_thread().name.rsplit("_", 1)[0])
+            return __fn(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(module, name, spy)
+    threaded = tmp_path / "threaded"
+    _live(threaded, evenings)
+    assert {"etl-duck-rollup", "etl-duck-career", "etl-duck-write"} <= seen, seen
+    manifest, damages = verify(Lake(threaded))
+    assert not damages and manifest.version == len(evenings)
+
+    monkeypatch.setattr(build, "IN_PROCESS_THREADS", 1)
+    monkeypatch.setattr(careers, "THREADS", 1)
+    monkeypatch.setattr(snapshot, "PARALLEL_WRITES_FROM", 10**9)
+    seen.clear()
+    one = tmp_path / "one"
+    _live(one, evenings)
+    assert not {"etl-duck-rollup", "etl-duck-write"} & seen, seen
+    assert content_digest(threaded) == content_digest(one)
+
+
+def test_rollups_on_threads_return_the_rows_of_one_cursor(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rollups.fresh_rows
+    captured: list[Mapping[date, Mapping[str, pa.Table]]] = []
+
+    def capture(rebuilt: Mapping[date, Mapping[str, pa.Table]], threads: int = 1) -> object:
+        captured.append(rebuilt)
+        return real(rebuilt, threads)
+
+    monkeypatch.setattr(rollups, "fresh_rows", capture)
+    ingest_paths(tmp_path / "data", [p for night in evenings for p in night])
+    assert sum(len(b) for b in captured) == len(evenings)  # every date built once
+    for built in captured:
+        one = real(built, 1)
+        assert sum(t.num_rows for t in one.values()) > 0
+        for threads in (2, 3):
+            many = real(built, threads)
+            assert list(many) == list(one)
+            for name in one:
+                assert many[name].equals(one[name]), name
