@@ -31,29 +31,41 @@ def test_only_waits():
 """
 
 
-def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
-    (tmp_path / "test_suite.py").write_text(SUITE)
+def _pytest(folder: Path, *args: str) -> subprocess.Popen[str]:
+    """A nested pytest run of SUITE in ``folder``, started (not awaited): the two runs below
+    go at once, so the test's second of sleep overlaps the other run's start-up."""
+    folder.mkdir()
+    (folder / "conftest.py").write_text("from tests.conftest import *  # noqa: F403\n")
+    (folder / "test_suite.py").write_text(SUITE)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "--wall-warning-seconds", "0.5", *args, str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+         "--wall-warning-seconds", "0.5", *args, str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder, env=env,
     )  # fmt: skip
+
+
+def _finish(run: subprocess.Popen[str]) -> tuple[int, str]:
+    out, _ = run.communicate(timeout=120)
+    return run.returncode, out
 
 
 def test_cpu_over_budget_fails_and_wall_over_its_mark_only_warns(tmp_path: Path) -> None:
     # two workers burn 0.8 s of CPU between them: over a 0.8 s budget only if the workers'
     # CPU is counted (the controller itself burns none of it)
-    over = _pytest(tmp_path, "-n", "2", "--cpu-budget-seconds", "0.8")
-    assert over.returncode == 1, over.stdout + over.stderr
-    assert "exceeds the budget" in over.stdout
-    assert "WARNING: wall time over" in over.stdout
+    over = _pytest(tmp_path / "over", "-n", "2", "--cpu-budget-seconds", "0.8")
     # a second of waiting (no CPU) within a budget its CPU fits: warned, never failed
-    ok = _pytest(tmp_path, "-p", "no:xdist", "-k", "only_waits", "--cpu-budget-seconds", "60")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "WARNING: wall time over" in ok.stdout
-    found = re.search(r"suite: ([\d.]+) s wall, ([\d.]+) s CPU", ok.stdout)
-    assert found, ok.stdout
+    ok = _pytest(
+        tmp_path / "ok", "-p", "no:xdist", "-k", "only_waits", "--cpu-budget-seconds", "60"
+    )
+    code, out = _finish(over)
+    assert code == 1, out
+    assert "exceeds the budget" in out
+    assert "WARNING: wall time over" in out
+    code, out = _finish(ok)
+    assert code == 0, out
+    assert "WARNING: wall time over" in out
+    found = re.search(r"suite: ([\d.]+) s wall, ([\d.]+) s CPU", out)
+    assert found, out
     wall, cpu = float(found[1]), float(found[2])
     assert wall >= 1.0 and cpu < wall - 0.5  # the second of waiting is wall time, not CPU
