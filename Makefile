@@ -42,7 +42,7 @@ contracts: $(STAMP)
 # listed; a CPU-time budget (the same on a busy machine) and only a warning on wall time, so
 # a loaded CI host cannot fail the gate
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=300 --wall-warning-seconds=90
+	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=330 --wall-warning-seconds=90
 
 ## test-spark: the lake's folders read by Spark SQL give the same answers (needs Java 17+;
 ## installs the `spark` extra, pyspark ~450 MB, on first use)
