@@ -5,8 +5,10 @@ the same work done one step after another, and every file must match its manifes
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -90,3 +92,33 @@ def test_rollups_on_threads_return_the_rows_of_one_cursor(
             assert list(many) == list(one)
             for name in one:
                 assert many[name].equals(one[name]), name
+
+
+def test_threads_asking_for_the_connection_at_once_share_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The careers' threads may be the first in a process (a forked child) to need the
+    rollups' connection: they must open one, not one each (the others would be lost)."""
+    import duckdb
+
+    opened: list[object] = []
+    real_connect = duckdb.connect
+
+    def slow_connect(*args: object, **kwargs: object) -> object:
+        time.sleep(0.05)  # a connect takes 12-80 ms: wide enough for the others to arrive
+        con = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(con)
+        return con
+
+    rollups._drop_connection()
+    monkeypatch.setattr(duckdb, "connect", slow_connect)
+    start = threading.Barrier(4)
+
+    def ask() -> object:
+        start.wait()
+        return rollups._connection()
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: ask(), range(4)))
+    assert len(opened) == 1 and all(c is opened[0] for c in got)
+    rollups._drop_connection()

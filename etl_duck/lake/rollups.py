@@ -19,6 +19,7 @@ commit of a few dates that writes it whole leaves the latest date alone in the s
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -69,19 +70,40 @@ def _drop_connection() -> None:
         con.close()
 
 
+_CON_LOCK = threading.Lock()  # the careers' threads may be the first to ask for it
+
+
+def _before_fork() -> None:
+    _CON_LOCK.acquire()  # no other thread is opening it while the process forks
+    _drop_connection()
+
+
+def _after_fork_in_parent() -> None:
+    _CON_LOCK.release()
+
+
+def _new_lock_in_child() -> None:
+    global _CON_LOCK
+    _CON_LOCK = threading.Lock()
+
+
 # never carry an open DuckDB connection across fork() (crash tests, process pools)
-os.register_at_fork(before=_drop_connection)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_new_lock_in_child
+)
 
 
 def _connection() -> Any:
     """A DuckDB connection for rollups, reused: opening one costs 30-80 ms here. A forked
-    child (crash tests, process pools) opens its own rather than share the parent's."""
+    child (crash tests, process pools) opens its own rather than share the parent's.
+    Threads use a cursor of it each (``con.cursor()``), never the connection itself."""
     global _CON
     import duckdb
 
-    if _CON is None or _CON[0] != os.getpid():
-        _CON = (os.getpid(), duckdb.connect(config={"threads": 1}))
-    return _CON[1]
+    with _CON_LOCK:
+        if _CON is None or _CON[0] != os.getpid():
+            _CON = (os.getpid(), duckdb.connect(config={"threads": 1}))
+        return _CON[1]
 
 
 def with_date(table: pa.Table, day: date) -> pa.Table:
