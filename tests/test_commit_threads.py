@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from etl_duck.ingest import build
+from etl_duck.ingest import build, run
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake import careers, rollups, snapshot
 from etl_duck.lake.snapshot import Lake, verify
@@ -39,10 +39,10 @@ def _live(data: Path, evenings: list[list[Path]]) -> None:
         assert ingest_paths(data, night).committed
 
 
-def test_threaded_commits_equal_one_thread_and_match_their_checksums(
-    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: set[str] = set()  # the names of the threads that did each kind of work
+def _watch_threads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The names of the threads that run rollups, career sums and Parquet encodes from now on
+    (a pool's thread ``prefix_N`` as ``prefix``)."""
+    seen: set[str] = set()
     wrapped = {
         (rollups, "_rollups"): rollups._rollups,
         (careers, "combine"): careers.combine,
@@ -55,6 +55,13 @@ def test_threaded_commits_equal_one_thread_and_match_their_checksums(
             return __fn(*args, **kwargs)  # type: ignore[operator]
 
         monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+def test_threaded_commits_equal_one_thread_and_match_their_checksums(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _watch_threads(monkeypatch)
     threaded = tmp_path / "threaded"
     _live(threaded, evenings)
     assert {"etl-duck-rollup", "etl-duck-career", "etl-duck-write"} <= seen, seen
@@ -63,12 +70,29 @@ def test_threaded_commits_equal_one_thread_and_match_their_checksums(
 
     monkeypatch.setattr(build, "IN_PROCESS_THREADS", 1)
     monkeypatch.setattr(careers, "THREADS", 1)
-    monkeypatch.setattr(snapshot, "PARALLEL_WRITES_FROM", 10**9)
+    monkeypatch.setattr(run, "COMMIT_THREADS", 1)
     seen.clear()
     one = tmp_path / "one"
     _live(one, evenings)
     assert not {"etl-duck-rollup", "etl-duck-write"} & seen, seen
     assert content_digest(threaded) == content_digest(one)
+
+
+def test_a_backfill_of_many_dates_keeps_to_one_thread(
+    evenings: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two cursors over a year's rows held ~40 MiB more at the peak of a 30-year backfill:
+    a batch of more dates than a live commit's builds, sums and encodes on one thread."""
+    monkeypatch.setattr(rollups, "SPLIT_MAX_DATES", 3)  # a batch of 4+ dates is "many"
+    seen = _watch_threads(monkeypatch)
+    data = tmp_path / "data"
+    assert len(evenings) >= 5
+    assert ingest_paths(data, [p for night in evenings[:-1] for p in night]).committed
+    assert not {"etl-duck-rollup", "etl-duck-write"} & seen, seen
+    assert "etl-duck-career" in seen  # its one thread: the pool of one
+    seen.clear()
+    assert ingest_paths(data, evenings[-1]).committed  # then a live commit uses both
+    assert {"etl-duck-rollup", "etl-duck-career", "etl-duck-write"} <= seen, seen
 
 
 def test_rollups_on_threads_return_the_rows_of_one_cursor(
@@ -122,3 +146,45 @@ def test_threads_asking_for_the_connection_at_once_share_one(
         got = list(pool.map(lambda _: ask(), range(4)))
     assert len(opened) == 1 and all(c is opened[0] for c in got)
     rollups._drop_connection()
+
+
+def test_a_fork_while_a_cursor_is_busy_leaves_the_running_query_alone() -> None:
+    """The fork hook drops the process's connection; if a thread is running a query on a
+    cursor of it, DuckDB refuses to close it, and the hook must not raise."""
+    from duckdb import sqltypes
+
+    cur = rollups._connection().cursor()
+    started = threading.Event()
+
+    def nap(x: int) -> int:
+        started.set()
+        time.sleep(0.3)  # the cursor is busy this long
+        return x
+
+    cur.create_function("nap", nap, [sqltypes.BIGINT], sqltypes.BIGINT)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(lambda: cur.execute("SELECT nap(7)").fetchall())
+        assert started.wait(10)
+        rollups._drop_connection()
+        assert rollups._CON is None  # the next _connection() opens a new one
+        assert running.result() == [(7,)]
+    cur.close()
+
+
+def test_a_failed_encode_stops_the_others(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A full disk while a commit encodes its files on two threads fails the commit at once:
+    the files not yet started are not written (``Executor.map`` cancels them)."""
+    tables = {f"t{i}/x.parquet": pa.table({"a": [i]}) for i in range(12)}
+    tried: list[str] = []
+
+    def write(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
+        tried.append(path.parent.name)
+        if path.parent.name == "t0":
+            raise OSError(28, "No space left on device")
+        time.sleep(0.05)
+
+    monkeypatch.setattr(snapshot, "_write_parquet", write)
+    build = snapshot._Build(tmp_path, {}, threads=2)
+    with pytest.raises(OSError, match="No space"):
+        build._encode_all(tables)
+    assert "t0" in tried and len(tried) <= 3, tried  # t0, and what the other thread had begun

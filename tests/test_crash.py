@@ -150,21 +150,32 @@ def test_kill_at_random_times(scenario: dict[str, object], request: pytest.Fixtu
     # the link swap, some after. A child runs slower than the fixture's measure when the
     # machine is busy (all "old") or faster (all "new"): then up to 2 × kills more, each
     # with the range widened or narrowed by half, until both have occurred
-    span = 2.5 * float(str(scenario["took"]))
+    took = float(str(scenario["took"]))
+    span = 2.5 * took
     for n in range(3 * kills):
         if n >= kills:
             if {"old", "new"} <= set(outcomes):
                 break
-            span *= 1.5 if "new" not in outcomes else 1 / 1.5
+            span = min(span * 1.5, 20 * took) if "new" not in outcomes else span / 1.5
         work = _fresh(scenario, "work")
         pid = _run_child(work, scenario["batch"], 0)  # type: ignore[arg-type]
-        time.sleep(rng.uniform(0, span))
-        with contextlib.suppress(ProcessLookupError):  # it may have finished already
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _kill_after(pid, rng.uniform(0, span))
         outcomes.append(_check_and_finish(work, scenario))
     # kills landed both before and after the link swap
     assert {"old", "new"} <= set(outcomes), outcomes
+
+
+def _kill_after(pid: int, delay: float) -> None:
+    """SIGKILL child ``pid`` after ``delay`` seconds unless it has exited by then (a child
+    that hangs is a failure, not a long wait)."""
+    end = time.monotonic() + delay
+    while time.monotonic() < end:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return  # it finished its ingest before the kill
+        time.sleep(min(0.002, max(0.0, end - time.monotonic())))
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def test_a_killed_backfill_leaves_no_worker_holding_the_lock(

@@ -58,11 +58,17 @@ def test_cpu_over_budget_fails_and_wall_over_its_mark_only_warns(tmp_path: Path)
     ok = _pytest(
         tmp_path / "ok", "-p", "no:xdist", "-k", "only_waits", "--cpu-budget-seconds", "60"
     )
-    code, out = _finish(over)
-    assert code == 1, out
-    assert "exceeds the budget" in out
-    assert "WARNING: wall time over" in out
-    code, out = _finish(ok)
+    try:
+        code, out = _finish(over)
+        assert code == 1, out
+        assert "exceeds the budget" in out
+        assert "WARNING: wall time over" in out
+        code, out = _finish(ok)
+    finally:  # a failed assertion (or a timeout) leaves neither run behind
+        for run in (over, ok):
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
     assert code == 0, out
     assert "WARNING: wall time over" in out
     found = re.search(r"suite: ([\d.]+) s wall, ([\d.]+) s CPU", out)

@@ -105,6 +105,9 @@ def ingest_paths(
 
 #: a batch of more files than this (a backfill) commits a year at a time
 BACKFILL_BATCH = 3000
+#: threads a live commit (≤ rollups.SPLIT_MAX_DATES dates) encodes its ~19 files on: at 30
+#: years 31.8 → 23.6 ms; a backfill's whole years keep one (memory)
+COMMIT_THREADS = 2
 #: a year's batch ends at the first quiet spell this long after New Year (a session that
 #: runs past midnight stays whole) …
 _YEAR_BREAK = timedelta(hours=6)
@@ -280,8 +283,16 @@ def _ingest_locked(
         drop_missing(base.manifest, state)
     if replace_serving or years is None:
         drop_missing(base.manifest, serving, kind="serving")
+    # a live commit (few dates) encodes its files on both cores; a backfill's years on one
+    live = not everything and len(built.affected) <= rollups.SPLIT_MAX_DATES
     committed = lake.commit(
-        changes, state, serving, options=opts.fingerprint(), base=base.manifest, fresh=rebuild
+        changes,
+        state,
+        serving,
+        options=opts.fingerprint(),
+        base=base.manifest,
+        fresh=rebuild,
+        threads=COMMIT_THREADS if live else 1,
     )
     raw.clear_pending()
     if progress is not None:

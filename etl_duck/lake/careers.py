@@ -33,7 +33,7 @@ ALL = CAREER_ALL
 PRIOR = CAREER_PRIOR
 #: the per-session serving tables the careers sum
 SOURCES = frozenset(src for src, _ in CAREERS.values())
-THREADS = 2  # the careers summed at once (a 2-core VPS)
+THREADS = 2  # the careers summed at once by a live commit (a 2-core VPS)
 
 
 def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
@@ -152,10 +152,12 @@ def update(
                 shards.setdefault(key, None)  # an older prior (or all) goes
         return shards
 
-    # five DuckDB sums (37 ms one after another at 30 years): two at a time, without the GIL
+    # five DuckDB sums (37 ms one after another at 30 years): two at a time, without the GIL,
+    # when a commit adds to the latest year; a re-sum of every year keeps to one (memory)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(THREADS, thread_name_prefix="etl-duck-career") as pool:
+    threads = THREADS if reuse or new_year else 1
+    with ThreadPoolExecutor(threads, thread_name_prefix="etl-duck-career") as pool:
         return dict(zip(CAREERS, pool.map(shards_of, CAREERS), strict=True))
 
 

@@ -18,6 +18,7 @@ commit of a few dates that writes it whole leaves the latest date alone in the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -67,7 +68,9 @@ def _drop_connection() -> None:
     global _CON
     if _CON is not None:
         con, _CON = _CON[1], None
-        con.close()
+        # busy in another thread (a fork mid-commit): DuckDB refuses; the parent keeps it
+        with contextlib.suppress(Exception):
+            con.close()
 
 
 _CON_LOCK = threading.Lock()  # the careers' threads may be the first to ask for it

@@ -391,6 +391,7 @@ class Lake:
         base: Manifest | None = None,
         *,
         fresh: bool = False,
+        threads: int = 1,
     ) -> Manifest:
         """Write the next snapshot and switch the link to it. Call under ``writer_lock``.
 
@@ -402,7 +403,8 @@ class Lake:
         was derived with (kept from the current snapshot if None). ``base``: the manifest
         the changes apply to (default: the current snapshot's; a rebuild passes
         :meth:`fresh_manifest`, so nothing is carried over). ``fresh``: build the folder
-        whole, trusting no earlier snapshot (a rebuild).
+        whole, trusting no earlier snapshot (a rebuild). ``threads``: encode the files on
+        that many threads (a live commit's few files; a backfill's whole years keep one).
 
         The cost does not grow with the history: the new snapshot is built in a *spare*
         snapshot's folder (one that is neither current nor previous nor leased), which
@@ -425,7 +427,7 @@ class Lake:
         donor = None if fresh or current_snap is None else self._claim_spare(current_snap, staging)
         if donor is None:
             staging.mkdir()
-        built = _Build(staging, donor.files() if donor is not None else {})
+        built = _Build(staging, donor.files() if donor is not None else {}, threads)
         built.place_all(manifest.files(), sources, current_snap)
         built.drop_rest()
         manifest = manifest.with_checksums(built.checksums)
@@ -611,9 +613,8 @@ def _shard_key(path: Path, part: Partition) -> _ShardKey:
 #: decodes without the GIL): a new process reads every year shard of the state tables, 60
 #: files at 30 years (~100 ms one by one in a new process, ~80 ms thus on two cores)
 PARALLEL_READS_FROM = 8
-#: from this many files to encode, a commit encodes them on two threads (``_encode_all``)
+#: from this many files to encode, a commit given threads encodes them at once (``_encode_all``)
 PARALLEL_WRITES_FROM = 4
-WRITE_THREADS = 2
 
 
 def _read_files(paths: list[Path]) -> list[pa.Table]:
@@ -663,8 +664,9 @@ class _Build:
     """Turns a folder holding one snapshot's files (``have``: rel → Partition; empty for a
     new folder) into the next snapshot's: place what is new, unlink what went."""
 
-    def __init__(self, root: Path, have: Mapping[str, Partition]) -> None:
+    def __init__(self, root: Path, have: Mapping[str, Partition], threads: int = 1) -> None:
         self.root = root
+        self.threads = threads
         self.have = dict(have)
         self.written: list[Path] = []  # files whose data must be synced
         self.folders: set[Path] = set()  # folders whose entries changed
@@ -693,13 +695,13 @@ class _Build:
         missing = wanted - self.have.keys()
         self.have = {rel: p for rel, p in self.have.items() if rel not in wanted}
         encode = [rel for rel in sorted(missing) if sources.get(rel, ("link",))[0] == "write"]
-        if len(encode) >= PARALLEL_WRITES_FROM:
+        if self.threads > 1 and len(encode) >= PARALLEL_WRITES_FROM:
             self._encode_all({rel: sources[rel][1] for rel in encode})
         for rel in sorted(missing):
             self.place(rel, sources.get(rel, ("link", rel)), current)
 
     def _encode_all(self, tables: Mapping[str, pa.Table]) -> None:
-        """Encode many files at once, two threads (Parquet encodes without the GIL): a live
+        """Encode many files at once (Parquet encodes without the GIL): a live
         commit's ~19 serving, career and state files took 30-34 ms one by one at 30 years.
         ``place`` then finds them written (and passes each file's failpoint in order)."""
         from concurrent.futures import ThreadPoolExecutor
@@ -712,7 +714,7 @@ class _Build:
             _write_parquet(tables[rel], path, make_folder=False)
             return file_checksum(path)
 
-        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="etl-duck-write") as pool:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="etl-duck-write") as pool:
             self.encoded = dict(zip(tables, pool.map(encode, tables), strict=True))
 
     def place(self, rel: str, source: _Source, current: Path | None) -> None:
