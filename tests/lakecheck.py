@@ -48,6 +48,14 @@ def content_digest(data_dir: Path) -> str:
     return h.hexdigest()
 
 
+def by_evening(folder: Path) -> list[list[Path]]:
+    """The round files of ``folder`` grouped by the day they were played, in play order."""
+    days: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        days.setdefault(p.name[:10], []).append(p)
+    return [days[d] for d in sorted(days)]
+
+
 def num(value: object) -> float:
     """A Polars scalar (``Series.max()`` and friends) as a number, for comparisons."""
     assert isinstance(value, int | float), value

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -20,7 +19,7 @@ from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake import careers, rollups, snapshot
 from etl_duck.lake.snapshot import Lake, verify
 from etl_duck.synth import generate
-from tests.lakecheck import content_digest
+from tests.lakecheck import by_evening, content_digest
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +27,7 @@ def evenings(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
     """A week and a half across a new year, as the evenings they were played."""
     files = tmp_path_factory.mktemp("season")
     generate(files, seed=17, start=date(2024, 12, 26), days=10)
-    by_day: dict[str, list[Path]] = defaultdict(list)
-    for p in sorted(files.iterdir()):
-        by_day[p.name[:10]].append(p)
-    return [by_day[d] for d in sorted(by_day)]
+    return by_evening(files)
 
 
 def _live(data: Path, evenings: list[list[Path]]) -> None:

@@ -5,7 +5,6 @@ Whatever the path, the rows equal one batch's, and every question reads the same
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from etl_duck.lake.layout import SERVING_TABLES, shard_year
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from etl_duck.synth import generate
-from tests.lakecheck import content_digest, header_only_round
+from tests.lakecheck import by_evening, content_digest, header_only_round
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +24,7 @@ def evenings(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
     """Three weeks and a half across a new year (2024 → 2025), as the evenings they were played."""
     files = tmp_path_factory.mktemp("season")
     generate(files, seed=31, start=date(2024, 12, 19), days=24)
-    by_day: dict[str, list[Path]] = defaultdict(list)
-    for p in sorted(files.iterdir()):
-        by_day[p.name[:10]].append(p)
-    return [by_day[d] for d in sorted(by_day)]
+    return by_evening(files)
 
 
 def year_shards(data: Path, year: str) -> dict[str, dict[str, int]]:
