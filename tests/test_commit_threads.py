@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from etl_duck.ingest import build, run
+from etl_duck.ingest import run
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake import careers, rollups, snapshot
 from etl_duck.lake.snapshot import Lake, verify
@@ -64,9 +64,7 @@ def test_threaded_commits_equal_one_thread_and_match_their_checksums(
     manifest, damages = verify(Lake(threaded))
     assert not damages and manifest.version == len(evenings)
 
-    monkeypatch.setattr(build, "IN_PROCESS_THREADS", 1)
-    monkeypatch.setattr(careers, "THREADS", 1)
-    monkeypatch.setattr(run, "COMMIT_THREADS", 1)
+    monkeypatch.setattr(run, "LIVE_THREADS", 1)
     seen.clear()
     one = tmp_path / "one"
     _live(one, evenings)

@@ -149,22 +149,18 @@ def _culprits(job: BuildJob, parsed: dict[str, RoundFile], exc: Exception) -> di
 
 #: a batch of fewer files builds in the ingesting process whatever ``workers`` says
 POOL_MIN_FILES = 1500
-#: a live commit (few dates, built in the ingesting process) runs its rollups on this many
-#: threads: its nine rollup queries took ~41 ms one after another at any size of history.
-#: A batch of more dates (a backfill's year) keeps one: two cursors over a year's rows held
-#: ~40 MiB more at the peak of a 30-year backfill (499 against 456 MiB)
-IN_PROCESS_THREADS = 2
 
 
 def run_jobs(
-    jobs: list[BuildJob], workers: int, progress: Progress | None = None
+    jobs: list[BuildJob], workers: int, progress: Progress | None = None, threads: int = 1
 ) -> list[ChunkResult]:
+    """Build ``jobs`` in worker processes (a backfill) or in this process, whose rollups
+    then run on ``threads`` DuckDB cursors (a live commit: ``run.live_threads``)."""
     files = sum(len(j.files) for j in jobs)
     if progress is not None and jobs:
         progress("building partitions", 0, files)  # the phase shows from its start
     # processes pay off for backfills only (a spawn costs ~0.5 s)
     if workers <= 1 or len(jobs) < 2 or files < POOL_MIN_FILES:
-        threads = IN_PROCESS_THREADS if len(jobs) <= rollups.SPLIT_MAX_DATES else 1
         out = [build_chunk(jobs, threads)] if jobs else []
         if progress is not None and jobs:
             progress("building partitions", files, files)

@@ -105,9 +105,18 @@ def ingest_paths(
 
 #: a batch of more files than this (a backfill) commits a year at a time
 BACKFILL_BATCH = 3000
-#: threads a live commit (≤ rollups.SPLIT_MAX_DATES dates) encodes its ~19 files on: at 30
-#: years 31.8 → 23.6 ms; a backfill's whole years keep one (memory)
-COMMIT_THREADS = 2
+#: threads of a live commit (≤ rollups.SPLIT_MAX_DATES dates): its rollups, career sums and
+#: ~19 files each take both cores (at 30 years ~200 → ~175 ms). A batch of more dates (a
+#: backfill's year, a rebuild) keeps one: two cursors over a year's rows held ~40 MiB more
+#: at the peak of a 30-year backfill (499 against 456 MiB)
+LIVE_THREADS = 2
+
+
+def live_threads(dates: int, everything: bool) -> int:
+    """The threads a commit of ``dates`` session dates uses (the one rule for all its steps)."""
+    return LIVE_THREADS if not everything and dates <= rollups.SPLIT_MAX_DATES else 1
+
+
 #: a year's batch ends at the first quiet spell this long after New Year (a session that
 #: runs past midnight stays whole) …
 _YEAR_BREAK = timedelta(hours=6)
@@ -243,7 +252,8 @@ def _ingest_locked(
     heads, arrived, checked = _read_heads(new, raw, report, batch)
 
     # 3–4. regroup the sessions the new rounds touch; rebuild the affected partitions
-    built = _build(lake, raw, base, opts, progress, new, heads, arrived, batch, report)
+    everything = rebuild or base.legacy or base.resettle
+    built = _build(lake, raw, base, opts, progress, new, heads, arrived, batch, report, everything)
 
     # 5. what each file became: the ledger, its rejected lines, the report
     changes, fresh = _record(built, new, admitted, batch, report, raw)
@@ -275,16 +285,16 @@ def _ingest_locked(
     # 6. state + serving (only the year shards that change) + commit
     if progress is not None:
         progress("committing", 0, 1)
-    everything = rebuild or base.legacy or base.resettle
+    threads = live_threads(len(built.affected), everything)
     state = _state_tables(base, batch, built, conflict_rows, touched, everything)
     years = None if everything else {str(d.year) for d in built.affected}
-    serving, replace_serving, years = _serving_tables(lake, base, fresh, built, rebuild, years)
+    serving, replace_serving, years = _serving_tables(
+        lake, base, fresh, built, rebuild, years, threads
+    )
     if rebuild:  # shards of years that no longer hold data disappear
         drop_missing(base.manifest, state)
     if replace_serving or years is None:
         drop_missing(base.manifest, serving, kind="serving")
-    # a live commit (few dates) encodes its files on both cores; a backfill's years on one
-    live = not everything and len(built.affected) <= rollups.SPLIT_MAX_DATES
     committed = lake.commit(
         changes,
         state,
@@ -292,7 +302,7 @@ def _ingest_locked(
         options=opts.fingerprint(),
         base=base.manifest,
         fresh=rebuild,
-        threads=COMMIT_THREADS if live else 1,
+        threads=threads,
     )
     raw.clear_pending()
     if progress is not None:
@@ -431,6 +441,7 @@ def _build(
     arrived: dict[str, bytes],
     batch: _Batch,
     report: IngestReport,
+    everything: bool,
 ) -> _Built:
     """Regroup the sessions the new rounds touch and rebuild the partitions of the dates
     whose content changes (in parallel for backfills). A file whose rows cannot be built
@@ -465,7 +476,7 @@ def _build(
             )
             for d, ss in sorted(by_date.items())
         ]
-        chunks = run_jobs(jobs, opts.workers, progress)
+        chunks = run_jobs(jobs, opts.workers, progress, live_threads(len(jobs), everything))
         jobs.clear()  # their bytes: a backfill's every file
         failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
         if not failed:
@@ -580,6 +591,7 @@ def _serving_tables(
     built: _Built,
     rebuild: bool,
     years: set[str] | None,
+    threads: int,
 ) -> tuple[dict[str, dict[str, pa.Table | None]], bool, set[str] | None]:
     """The serving tables' shards that change (and the careers): (shards, whether every
     shard is written, the years written; None: all)."""
@@ -603,7 +615,7 @@ def _serving_tables(
         lake, snap, manifest, fresh, affected, years, derive, careers.SOURCES
     )
     # careers (all-time per player) from the career before this year + this year's rows
-    serving.update(careers.update(lake, snap, manifest, whole, years is None))
+    serving.update(careers.update(lake, snap, manifest, whole, years is None, threads))
     return serving, replace_serving, years
 
 

@@ -33,7 +33,6 @@ ALL = CAREER_ALL
 PRIOR = CAREER_PRIOR
 #: the per-session serving tables the careers sum
 SOURCES = frozenset(src for src, _ in CAREERS.values())
-THREADS = 2  # the careers summed at once by a live commit (a 2-core VPS)
 
 
 def combine(query: str, parts: list[pa.Table]) -> pa.Table | None:
@@ -70,6 +69,7 @@ def update(
     manifest: Manifest,
     serving: Mapping[str, Mapping[str, pa.Table | None]],
     everything: bool,
+    threads: int = 1,
 ) -> dict[str, dict[str, pa.Table | None]]:
     """The career shards a commit writes, given the years of per-session rows it changes
     (``serving``: table → year → the year's rows, None = the year is gone) on top of
@@ -152,11 +152,10 @@ def update(
                 shards.setdefault(key, None)  # an older prior (or all) goes
         return shards
 
-    # five DuckDB sums (37 ms one after another at 30 years): two at a time, without the GIL,
-    # when a commit adds to the latest year; a re-sum of every year keeps to one (memory)
+    # five DuckDB sums (37 ms one after another at 30 years): ``threads`` at a time (a live
+    # commit: two, without the GIL)
     from concurrent.futures import ThreadPoolExecutor
 
-    threads = THREADS if reuse or new_year else 1
     with ThreadPoolExecutor(threads, thread_name_prefix="etl-duck-career") as pool:
         return dict(zip(CAREERS, pool.map(shards_of, CAREERS), strict=True))
 
