@@ -58,12 +58,20 @@ LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
 REPIN_GRACE_S = 60.0  # an older snapshot, once its reader pinned a newer one
 
 
+#: below this many rows a file is compressed with Snappy, not Zstandard: a live commit's files
+#: are mostly an evening's rows, where Zstandard costs ~0.8 ms more per file (a context per
+#: column: 1.94 vs 1.16 ms for one evening's 12 partition files, 118 rows each at the median)
+#: for ~5 % fewer bytes; from a few thousand rows on its 20-25 % smaller files pay
+ZSTD_FROM_ROWS = 2048
+
+
 def _write_parquet(table: pa.Table, path: Path, *, make_folder: bool = True) -> None:
     import pyarrow.parquet as pq
 
     if make_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    codec = "zstd" if table.num_rows >= ZSTD_FROM_ROWS else "snappy"
+    pq.write_table(table, path, compression=codec, write_statistics=True)
 
 
 @dataclass(frozen=True)
