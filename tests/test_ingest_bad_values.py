@@ -111,3 +111,33 @@ def test_rebuild_after_a_quarantine_gives_the_same_lake(data_dir: Path, tmp_path
     before = sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds"))
     rebuild(data_dir)
     assert sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds")) == before
+
+
+def test_a_rejected_round1_line_leaves_that_players_round2_uncounted(tmp_path: Path) -> None:
+    """Through the lake: the player whose round-1 line was rejected keeps a round-2 row,
+    not counted (``round1_line_rejected``); his team-mates' rows are differenced and count."""
+    from tests.conftest import FIXTURES
+
+    files = tmp_path / "files"
+    files.mkdir()
+    r1 = "2026-03-14-213512-supply-round-1.txt"
+    r2 = "2026-03-14-214449-supply-round-2.txt"
+    lines = (FIXTURES / r1).read_bytes().split(b"\n")
+    (i,) = [k for k, line in enumerate(lines) if line.startswith(b"7A3E9B21")]
+    prefix, tab, tail = lines[i].partition(b"\t")
+    lines[i] = prefix.rsplit(b" ", 2)[0] + b" " + tab + tail  # one weapon value short
+    (files / r1).write_bytes(b"\n".join(lines))
+    (files / r2).write_bytes((FIXTURES / r2).read_bytes())
+    data = tmp_path / "data"
+    report = ingest_paths(data, [files])
+    (rejected,) = report.rejected
+    assert rejected.startswith(f"{r1}:{i + 1}: P4 weapon groups: ")
+    rows = {r["guid"]: r for r in table_rows(data, "player_rounds", "round_number = 2")}
+    raven = rows["7A3E9B21"]
+    assert (raven["row_kind"], raven["counted"], raven["reason"]) == (
+        "r1_rejected",
+        False,
+        "round1_line_rejected",
+    )
+    assert rows["E0A4B2C8"]["row_kind"] == "r2_diff" and rows["E0A4B2C8"]["counted"]
+    assert rows["E0A4B2C8"]["kills"] == 8

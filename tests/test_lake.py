@@ -352,3 +352,24 @@ def test_changed_settings_re_derive_the_lake_at_the_next_ingest(data_dir: Path) 
     supply = table_rows(data_dir, "rounds", "map_name = 'supply'")
     assert supply and not any(r["counted"] for r in supply)  # now a filler map
     assert any(r["reason"] == "filler_map" for r in supply)
+
+
+def test_a_lake_derived_by_an_older_parser_is_re_derived_at_the_next_ingest(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser fix changes what the same files mean: the lake's settings carry the parser
+    version, so the next ingest re-derives a lake an older parser made (from raw/)."""
+    import etl_duck.ingest.options as options
+    from etl_duck.domain.parse import PARSER_VERSION
+
+    monkeypatch.setattr(options, "PARSER_VERSION", PARSER_VERSION - 1)
+    ingest_paths(data_dir, REAL_FILES[:60])
+    assert Lake(data_dir).manifest().options["parser_version"] == PARSER_VERSION - 1
+    monkeypatch.undo()
+    ingest_paths(data_dir, REAL_FILES[60:])
+    assert Lake(data_dir).manifest().options == IngestOptions().fingerprint()
+    assert Lake(data_dir).manifest().options["parser_version"] == PARSER_VERSION
+    whole = data_dir.parent / "whole"
+    ingest_paths(whole, REAL_FILES)
+    assert content_digest(data_dir) == content_digest(whole)
+    assert {r["parser_version"] for r in table_rows(data_dir, "rounds")} == {PARSER_VERSION}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 
 from etl_duck.domain.fields import CUM_FIELDS, ROUND_FIELDS
 from etl_duck.domain.pairing import RowKind, difference, pair_rounds, round_only_all
-from etl_duck.domain.parse import read_round_file
+from etl_duck.domain.parse import FileStatus, read_round_file
 from tests.conftest import FIXTURES, REAL
 
 R1 = read_round_file(FIXTURES / "2026-03-14-213512-supply-round-1.txt")
@@ -166,3 +167,120 @@ def test_real_differences_are_never_negative_and_add_up() -> None:
                         assert line1.values[f] + row.values[f] == row.line.values[f], (r2name, f)  # type: ignore[operator]
                 checked += 1
     assert checked > 150
+
+
+# --------------------------------------------------------------------------- what a round 1 hides
+
+
+def _without_last_weapon_value(data: bytes, guid: str) -> bytes:
+    """``data`` with one value cut from ``guid``'s weapon groups: a line the parser rejects."""
+    lines = data.split(b"\n")
+    (i,) = [k for k, line in enumerate(lines) if line.startswith(guid.encode())]
+    prefix, tab, tail = lines[i].partition(b"\t")
+    lines[i] = prefix.rsplit(b" ", 2)[0] + b" " + tab + tail
+    return b"\n".join(lines)
+
+
+def test_a_rejected_round1_line_leaves_his_round2_uncounted_not_cumulative() -> None:
+    """Raven's round-1 line is rejected: his round-2 line holds both rounds' counters and
+    nothing to subtract. Taken as "joined in round 2" it counted 15 kills and 996 s where
+    his round 2 had 7 and 474; it is now kept, flagged and not counted."""
+    from etl_duck.domain.counting import player_reason, round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    data = (FIXTURES / R1.file.name).read_bytes()
+    damaged = parse_bytes(_without_last_weapon_value(data, "7A3E9B21"), R1.file.name)
+    (err,) = damaged.rejected
+    assert err.field == "P4 weapon groups" and damaged.rejected_guids == {"7A3E9B21"}
+    reasons, _ = round_reasons([damaged, R2], ())
+    assert reasons[R2.file.name] is None  # the round still counts, without him
+    rows = {r.guid: r for r in round_only_all([damaged, R2])[R2.file.name]}
+    raven = rows["7A3E9B21"]
+    assert raven.kind is RowKind.R1_REJECTED
+    assert player_reason(raven, None) == "round1_line_rejected"
+    assert rows["E0A4B2C8"].kind is RowKind.R2_DIFF  # the others are differenced as before
+    assert rows["E0A4B2C8"].values["kills"] == 8
+    assert player_reason(rows["E0A4B2C8"], None) is None
+
+
+REAL_R1 = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
+
+
+def _round2_saved_as_round1(minutes_after: int) -> tuple[str, bytes]:
+    """An older writer's shutdown path: round 2 cut ~30 s in, saved as ``round-1`` — its
+    clock (H6) is the one REAL_R1 set (H7), its players' counters are round 1's plus 30 s."""
+    lines = REAL_R1.read_bytes().split(b"\n")
+    head = lines[0].split(b"\\")
+    head[6] = head[7]  # round 2 plays against round 1's time
+    out = [b"\\".join(head)]
+    for line in lines[1:-1]:
+        prefix, _, tail = line.partition(b"\t")
+        fields = tail.split(b"\t")
+        fields[22] = b"%.1f" % (float(fields[22]) + 0.5)
+        out.append(prefix + b"\t" + b"\t".join(fields))
+    end = read_round_file(REAL_R1).file.end_time + timedelta(minutes=minutes_after)
+    return f"{end:%Y-%m-%d-%H%M%S}-etl_adlernest-round-1.txt", b"\n".join(out) + b"\n"
+
+
+def test_a_round2_saved_as_round1_is_interrupted_and_the_real_round1_still_pairs() -> None:
+    """§7: "a round-1 file right after another R1 of the same map, whose H6 equals that
+    R1's H7": R1 + part of R2, never counted, never a round 1. Before, it counted (every
+    player's XP that of 30 s) and made the real round 1 a "restart"."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    real = read_round_file(REAL_R1)
+    assert real.header is not None and real.header.attackers_won  # it set a clock: 6:51
+    name, data = _round2_saved_as_round1(2)
+    cut = parse_bytes(data, name)
+    assert cut.status is FileStatus.OK  # nothing in the file alone gives it away
+    reasons, _ = round_reasons([real, cut], ())
+    assert reasons == {real.file.name: None, name: "interrupted"}
+    assert {r.kind for r in round_only_all([real, cut])[name]} == {RowKind.INTERRUPTED}
+    # the round 2 replayed after it pairs with the real round 1, not with the cut file
+    assert R2.header is not None
+    r2_end = real.file.end_time + timedelta(minutes=12)
+    r2 = dataclasses.replace(
+        R2,
+        file=dataclasses.replace(
+            R2.file,
+            name=f"{r2_end:%Y-%m-%d-%H%M%S}-etl_adlernest-round-2.txt",
+            map_name="etl_adlernest",
+            end_time=r2_end,
+        ),
+        header=dataclasses.replace(
+            R2.header, map_name="etl_adlernest", time_limit_s=real.header.next_time_limit_s
+        ),
+    )
+    pairing = pair_rounds([real, cut, r2])
+    assert pairing.round1_of == {r2.file.name: real.file.name}
+    assert pairing.interrupted == {name}
+
+
+def test_a_round1_replayed_after_a_hold_is_a_restart_not_a_round2() -> None:
+    """After a hold, round 1's H7 is its H6: a replayed round 1 (the same limit) has the
+    same clock, so the rule must not take it for an interrupted round 2."""
+    from etl_duck.domain.counting import round_reasons
+
+    real = read_round_file(REAL_R1)
+    assert real.header is not None
+    held = dataclasses.replace(
+        real,
+        header=dataclasses.replace(
+            real.header,
+            winner_side=real.header.defender_side,
+            next_time_limit_s=real.header.time_limit_s,
+        ),
+    )
+    replay_end = real.file.end_time + timedelta(minutes=13)
+    replay = dataclasses.replace(
+        held,
+        file=dataclasses.replace(
+            held.file,
+            name=f"{replay_end:%Y-%m-%d-%H%M%S}-etl_adlernest-round-1.txt",
+            end_time=replay_end,
+        ),
+    )
+    assert not pair_rounds([held, replay]).interrupted
+    reasons, _ = round_reasons([held, replay], ())
+    assert reasons == {held.file.name: "restart", replay.file.name: None}

@@ -11,8 +11,10 @@ from etl_duck.domain.parse import (
     FileStatus,
     ParseError,
     clean_name,
+    header_duration,
     parse_bytes,
     parse_file_name,
+    parse_header,
     parse_mss,
     read_round_file,
 )
@@ -258,3 +260,62 @@ def test_33_field_layout_maps_multikills_by_position() -> None:
     assert p.values["multikill_6"] == int(raw[32])
     # inflated X20 in old writers → Σ shots
     assert p.values["bullets_fired"] == p.values["shots"]
+
+
+# --------------------------------------------------------------------------- the header's edges
+
+
+def test_a_newer_writers_extra_header_fields_are_ignored() -> None:
+    """§9 asks for at least 8 fields: a writer that appends a tenth keeps H0-H8's meaning,
+    and its rounds land instead of being quarantined."""
+    lines = R1.read_bytes().split(b"\n")
+    assert lines[0].count(b"\\") == 8  # the fixture is c0rnp0rn8's: 9 fields
+    lines[0] += b"\\something new\\42"
+    r = parse_bytes(b"\n".join(lines), R1.name, strict=True)
+    assert r.header is not None and r.header.field_count == 11
+    assert r.header.play_time_ms == 521460 and r.duration_s == 521.46
+    assert len(r.players) == 6 and r.status is FileStatus.OK
+
+
+def test_a_fractional_h8_is_read_by_the_originals_rule() -> None:
+    """c0rnp0rn8 writes whole milliseconds; a fractional H8 is an unknown writer's, read as
+    seconds up to 10,000 and as milliseconds above (§2)."""
+    head = "srv\\supply\\legacy3\\1\\1\\2\\12:00\\8:41\\"
+    assert parse_header(head + "521460.0", "f").play_time_ms == 521460
+    assert parse_header(head + "521.46", "f").play_time_ms == 521460
+    assert parse_header(head + "15234.6", "f").play_time_ms == 15235
+    with pytest.raises(ParseError, match="H8 play time"):
+        parse_header(head + "5.2e3", "f")
+
+
+def test_an_h8_of_zero_falls_through_to_the_clocks() -> None:
+    """H8 is the duration only when it is above 0 (§2); 0 leaves the stopwatch clocks."""
+    h = parse_header("srv\\supply\\legacy3\\1\\1\\2\\12:00\\8:41\\0", "f")
+    assert header_duration(h) == 521.0
+
+
+def test_no_winner_is_nobodys_completion() -> None:
+    """H5 = 0 is "no winner" (the engine's −1): the attackers did not complete, and the
+    clock says nothing about how long the round lasted."""
+    h = parse_header("srv\\supply\\legacy3\\1\\1\\0\\12:00\\0:00", "f")
+    assert not h.attackers_won and header_duration(h) is None
+    done = parse_header("srv\\supply\\legacy3\\1\\1\\2\\12:00\\0:00", "f")
+    assert done.attackers_won and header_duration(done) is None  # 0:00: the reset cvar
+
+
+def test_a_line_whose_layout_differs_from_the_files_is_rejected() -> None:
+    """All lines of one file share a layout (§3.6): a line that lost its last field would
+    be read as the 37-field layout, every later field in the wrong column."""
+    old = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
+    lines = old.read_bytes().split(b"\n")
+    assert lines[0].count(b"\\") == 7  # an 8-field header: no layout is implied
+    lines[2] = lines[2].rsplit(b"\t", 1)[0]
+    r = parse_bytes(b"\n".join(lines), old.name)
+    (err,) = r.rejected
+    assert (err.line, err.field) == (3, "extended fields")
+    assert "37 fields where the file's other lines have 38" in err.reason
+    assert {p.layout for p in r.players} == {38} and 3 not in {p.line_no for p in r.players}
+    guid = lines[2].split(b"\\")[0].decode()
+    assert guid in r.rejected_guids
+    with pytest.raises(ParseError, match="37 fields where"):
+        parse_bytes(b"\n".join(lines), old.name, strict=True)

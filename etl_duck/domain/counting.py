@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from etl_duck.domain.pairing import PlayerRound, pair_rounds
+from etl_duck.domain.pairing import PlayerRound, RowKind, pair_rounds
 from etl_duck.domain.parse import FileStatus, RoundFile, header_duration
 from etl_duck.domain.sessions import round_start
 
@@ -17,12 +17,17 @@ from etl_duck.domain.sessions import round_start
 RESTART_GAP = timedelta(minutes=10)
 
 
-def restarted_round1s(rounds: list[RoundFile], paired_r1: set[str]) -> set[str]:
-    """File names of round 1s that were abandoned and replayed (see RESTART_GAP)."""
+def restarted_round1s(
+    rounds: list[RoundFile], paired_r1: set[str], interrupted: set[str] | None = None
+) -> set[str]:
+    """File names of round 1s that were abandoned and replayed (see RESTART_GAP);
+    ``interrupted``: files the pairing found to be interrupted rounds (no replays)."""
     by_map: dict[str, list[RoundFile]] = {}
     r2_ends: dict[str, list[RoundFile]] = {}
     for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
         if r.status is FileStatus.INTERRUPTED or r.header is None:
+            continue
+        if interrupted and r.file.name in interrupted:
             continue
         if r.file.round_number == 1:
             by_map.setdefault(r.file.map_name, []).append(r)
@@ -53,12 +58,12 @@ def round_reasons(
     pairing = pair_rounds(rounds)
     paired_r1 = set(pairing.round1_of.values())
     reasons: dict[str, str | None] = {}
-    restarted = restarted_round1s(rounds, paired_r1)
+    restarted = restarted_round1s(rounds, paired_r1, pairing.interrupted)
     for r in rounds:
         players = [p for p in r.players if p.team in (1, 2)]
         bots = sum(1 for p in players if p.is_bot)
         reason: str | None = None
-        if r.status is FileStatus.INTERRUPTED:
+        if r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
             reason = "interrupted"
         elif r.status is FileStatus.PARTIAL:
             reason = "partial"
@@ -83,6 +88,8 @@ def round_reasons(
 def player_reason(row: PlayerRound, round_reason: str | None) -> str | None:
     if round_reason is not None:
         return round_reason
+    if row.kind is RowKind.R1_REJECTED:
+        return "round1_line_rejected"
     if row.line.is_bot:
         return "bot"
     if row.line.team not in (1, 2):

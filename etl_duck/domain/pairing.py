@@ -32,6 +32,9 @@ class RowKind(StrEnum):
     R2_ONLY = "r2_only"  # joined in round 2: his counters started at 0, values are round-only
     R2_RESET = "r2_reset"  # counters were reset by a reconnect (§5.6): raw R2 values, flagged
     ORPHAN_R2 = "orphan_r2"  # no round 1 to subtract: values stay cumulative, never counted
+    #: his round-1 line was rejected: the round-2 line is cumulative and cannot be
+    #: differenced (he did not join in round 2), never counted
+    R1_REJECTED = "r1_rejected"
     INTERRUPTED = "interrupted"  # shutdown-path file: label unreliable, never counted
 
 
@@ -60,6 +63,9 @@ class Pairing:
 
     round1_of: dict[str, str] = field(default_factory=dict)  # R2 file name → R1 file name
     orphans: set[str] = field(default_factory=set)  # R2 file names without an R1
+    #: files labelled round 1 that are an interrupted round 2 (an older writer's shutdown
+    #: path, §7): R1 + part of R2, cumulative; never counted, never anyone's round 1
+    interrupted: set[str] = field(default_factory=set)
 
 
 def player_key(line: PlayerLine, duplicated: set[str]) -> str:
@@ -96,6 +102,10 @@ def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
         if r.status is FileStatus.INTERRUPTED:
             continue
         if r.file.round_number == 1:
+            earlier = r1_by_map.get(r.header.map_name, [])
+            if earlier and _round2_saved_as_round1(r, earlier[-1], claimed):
+                result.interrupted.add(r.file.name)
+                continue
             r1_by_map.setdefault(r.header.map_name, []).append(r)
             continue
         length = timedelta(
@@ -123,6 +133,21 @@ def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
             claimed.add(chosen.file.name)
             result.round1_of[r.file.name] = chosen.file.name
     return result
+
+
+def _round2_saved_as_round1(r: RoundFile, before: RoundFile, claimed: set[str]) -> bool:
+    """An older writer's shutdown path saves an interrupted round 2 as ``round-1`` (§7):
+    right after a round 1 of the same map that no round 2 has continued, its clock (H6)
+    is the one that round 1 set (H7). Only a completed round 1 sets a clock of its own
+    (H7 < H6); after a hold H7 = H6, which a replayed round 1 also has."""
+    h, b = r.header, before.header
+    assert h is not None and b is not None
+    if before.file.name in claimed or not b.attackers_won:
+        return False
+    if not 0 < b.next_time_limit_s < b.time_limit_s or h.time_limit_s != b.next_time_limit_s:
+        return False
+    gap = r.file.end_time - before.file.end_time
+    return timedelta(0) < gap <= timedelta(seconds=h.time_limit_s) + PAIR_SLACK
 
 
 def _round_values(line: PlayerLine) -> tuple[Values, WeaponGroups]:
@@ -197,15 +222,20 @@ def difference(line2: PlayerLine, line1: PlayerLine) -> tuple[RowKind, Values, W
 
 
 def round_only_rows(
-    round_file: RoundFile, round1: RoundFile | None, *, orphan: bool = False
+    round_file: RoundFile,
+    round1: RoundFile | None,
+    *,
+    orphan: bool = False,
+    interrupted: bool = False,
 ) -> list[PlayerRound]:
     """Every player of ``round_file`` as round-only rows.
 
     ``round1`` is its paired round 1 (round-2 files only). ``orphan`` marks a round 2 that
-    has none: its values stay as written (cumulative) and its rows say so.
+    has none: its values stay as written (cumulative) and its rows say so. ``interrupted``
+    marks a file the pairing found to be an interrupted round (``Pairing.interrupted``).
     """
     rows: list[PlayerRound] = []
-    if round_file.status is FileStatus.INTERRUPTED:
+    if round_file.status is FileStatus.INTERRUPTED or interrupted:
         for line in round_file.players:
             values, weapons = _round_values(line)
             rows.append(PlayerRound(line, RowKind.INTERRUPTED, values, weapons))
@@ -226,7 +256,9 @@ def round_only_rows(
         line1 = by_key.get(player_key(line, dup))
         if line1 is None:
             values, weapons = _round_values(line)
-            rows.append(PlayerRound(line, RowKind.R2_ONLY, values, weapons))
+            # joined in round 2 (counters from 0) — unless his round-1 line was rejected
+            kind = RowKind.R1_REJECTED if line.guid in round1.rejected_guids else RowKind.R2_ONLY
+            rows.append(PlayerRound(line, kind, values, weapons))
         else:
             kind, values, weapons = difference(line, line1)
             rows.append(PlayerRound(line, kind, values, weapons, line1.line_no))
@@ -246,6 +278,7 @@ def round_only_all(rounds: Sequence[RoundFile]) -> dict[str, list[PlayerRound]]:
             r,
             by_name[r1_name] if r1_name else None,
             orphan=r.file.name in pairing.orphans,
+            interrupted=r.file.name in pairing.interrupted,
         )
     return out
 

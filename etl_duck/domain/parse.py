@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,7 +30,8 @@ _MSS = re.compile(r"^(\d+)(?:\.(\d+))?(?::(\d{2}))?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
-PARSER_VERSION = 1
+#: stored with every round and in the lake's settings: a new version re-derives the lake
+PARSER_VERSION = 2
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
@@ -96,7 +98,9 @@ class Header:
 
     @property
     def attackers_won(self) -> bool:
-        return self.winner_side != self.defender_side
+        """The attackers completed the objective: H5 names the other side (§2; H5 = 0 is
+        "no winner", which is nobody's completion)."""
+        return self.winner_side in (1, 2) and self.winner_side != self.defender_side
 
     @property
     def time_limit_artefact(self) -> bool:
@@ -135,6 +139,9 @@ class RoundFile:
     header: Header | None  # None only for an EMPTY file
     players: list[PlayerLine] = field(default_factory=list)
     rejected: list[ParseError] = field(default_factory=list)
+    #: GUIDs (P0) of rejected lines, where readable: a round 2 must not take the same
+    #: player's cumulative line for a round-only one because his round-1 line was rejected
+    rejected_guids: frozenset[str] = frozenset()
 
     @property
     def layout(self) -> int | None:
@@ -152,9 +159,17 @@ class RoundFile:
 def header_duration(h: Header) -> float | None:
     """Round play time from the header alone (§2): H8 → R1 clock → R2 clock → unknown."""
     if h.play_time_ms is not None:
-        return h.play_time_ms / 1000 if h.play_time_ms > 0 else None
+        if h.play_time_ms > 0:
+            return h.play_time_ms / 1000
+        if h.play_time_ms < 0:
+            return None  # the shutdown path: the round never ended
+        # 0 measures nothing (the writer saw no playing frame): the clocks may still tell
+    if h.winner_side == 0:
+        return None  # no winner: the stopwatch clock says nothing about this round
+    # a clock of 0:00 is the engine's reset cvar, not a duration
+    clock = h.next_time_limit_s if h.round_number == 1 and h.attackers_won else h.time_limit_s
     if h.round_number == 1:
-        return float(h.next_time_limit_s if h.attackers_won else h.time_limit_s)
+        return float(clock) if clock > 0 else None
     if h.attackers_won and 0 < h.next_time_limit_s < h.time_limit_s:
         return float(h.next_time_limit_s)
     return None
@@ -260,10 +275,37 @@ def _tenths(text: str, file: str, line: int, name: str) -> int:
     return -tenths if neg else tenths
 
 
+#: a fractional H8 above this is milliseconds, at most this is seconds (§2: a planned
+#: variant wrote seconds; c0rnp0rn8 writes whole milliseconds, maybe with ".0")
+H8_SECONDS_UP_TO = 10_000
+
+
+def _play_time_ms(h8: str, file: str) -> int:
+    """H8 in milliseconds. c0rnp0rn8 writes whole milliseconds (a trailing ``.0`` allowed);
+    a fractional value is an unknown writer's, read by the original's rule (§2)."""
+    limit_ms = MAX_ROUND_SECONDS * 1000
+    whole, dot, frac = h8.partition(".")
+    if not dot or frac.strip("0") == "":
+        return _int(whole, file, 1, "H8 play time", -limit_ms, limit_ms)
+    _tenths(h8, file, 1, "H8 play time")  # a plain decimal number of bounded length
+    value = float(h8)
+    ms = round(value if abs(value) > H8_SECONDS_UP_TO else value * 1000)
+    if not -limit_ms <= ms <= limit_ms:
+        raise ParseError(file, 1, "H8 play time", f"out of range: {h8} (allowed ±{limit_ms} ms)")
+    return ms
+
+
 def parse_header(text: str, file: str) -> Header:
     parts = text.split("\\")
-    if len(parts) not in (8, 9):
-        raise ParseError(file, 1, "header", f"expected 8 or 9 fields, found {len(parts)}")
+    # §9: at least 8. A newer writer's extra fields are ignored (H0-H8 keep their meaning:
+    # the header, like the lines, has grown by appending), so its rounds still land.
+    if len(parts) < 8:
+        raise ParseError(
+            file,
+            1,
+            "header",
+            f"expected 8 or 9 fields (more from a newer writer), found {len(parts)}",
+        )
     names = ("H3 round", "H4 defender", "H5 winner")
     rnd, dfd, win = (_int(parts[i].strip(), file, 1, names[i - 3], -9, 99) for i in (3, 4, 5))
     if rnd not in (1, 2):
@@ -281,12 +323,8 @@ def parse_header(text: str, file: str) -> Header:
         except ValueError as exc:
             raise ParseError(file, 1, label, str(exc)) from None
     play_ms: int | None = None
-    if len(parts) == 9:
-        h8 = parts[8].strip()
-        if h8.endswith(".0"):
-            h8 = h8[:-2]
-        limit_ms = MAX_ROUND_SECONDS * 1000
-        play_ms = _int(h8, file, 1, "H8 play time", -limit_ms, limit_ms)
+    if len(parts) >= 9:
+        play_ms = _play_time_ms(parts[8].strip(), file)
     return Header(
         server_name=parts[0],
         map_name=parts[1],
@@ -368,7 +406,7 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     if len(tail) > 4096:
         raise ValueError("slow path")
     int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[len(ext)]
-    if header_fields == 9 and len(ext) != 38:
+    if header_fields >= 9 and len(ext) != 38:
         raise ValueError("slow path")
     tenths = [ext[i] for i in tenth_idx]
     minutes = [ext[i] for i in minute_idx]
@@ -486,7 +524,7 @@ def _parse_player_line_checked(
             "extended fields",
             f"unknown layout: {len(ext)} fields (33/36/37/38 known)",
         )
-    if header_fields == 9 and len(ext) != 38:
+    if header_fields >= 9 and len(ext) != 38:
         raise ParseError(
             file,
             line_no,
@@ -626,6 +664,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         )
     players: list[PlayerLine] = []
     rejected: list[ParseError] = []
+    rejected_guids: set[str] = set()
     for no, text in enumerate(lines[1:], start=2):
         try:
             if not text.strip():
@@ -635,13 +674,55 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
             if strict:
                 raise
             rejected.append(err)
+            if guid := _readable_guid(text):
+                rejected_guids.add(guid)
+    for mixed, player in _other_layouts(players, name):
+        if strict:
+            raise mixed
+        players.remove(player)
+        rejected.append(mixed)
+        rejected_guids.add(player.guid)
+    rejected.sort(key=lambda e: e.line or 0)
     if not complete:
         status = FileStatus.PARTIAL
     elif _interrupted(header, players):
         status = FileStatus.INTERRUPTED
     else:
         status = FileStatus.OK
-    return RoundFile(file, sha, len(data), status, header, players, rejected)
+    return RoundFile(
+        file, sha, len(data), status, header, players, rejected, frozenset(rejected_guids)
+    )
+
+
+def _readable_guid(text: str) -> str | None:
+    """P0 of a line that failed to parse, when it reads as a GUID (§3.3)."""
+    guid, backslash, _ = text.partition("\t")[0].partition("\\")
+    guid = guid.strip().upper()
+    readable = backslash and 0 < len(guid) <= 32 and guid.isascii() and guid.isalnum()
+    return guid if readable else None
+
+
+def _other_layouts(players: list[PlayerLine], name: str) -> list[tuple[ParseError, PlayerLine]]:
+    """Lines whose extended-field count differs from the file's (§3.6: one writer writes
+    one layout; a line that lost or gained a field would be read with its fields shifted).
+    The file's layout is its most common one, the newer on a tie."""
+    counts = Counter(p.layout for p in players)
+    if len(counts) < 2:
+        return []
+    layout = max(counts, key=lambda n: (counts[n], n))
+    return [
+        (
+            ParseError(
+                name,
+                p.line_no,
+                "extended fields",
+                f"{p.layout} fields where the file's other lines have {layout}",
+            ),
+            p,
+        )
+        for p in players
+        if p.layout != layout
+    ]
 
 
 def read_round_file(path: Path) -> RoundFile:

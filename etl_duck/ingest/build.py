@@ -243,7 +243,12 @@ def build_partition(
             r1 = round1_of.get(r.file.name)
             match_id = stable_id(r1) if r1 else rid
             reason = reasons[r.file.name]
-            rows = round_only_rows(r, by_name[r1] if r1 else None, orphan=reason == "orphan_r2")
+            rows = round_only_rows(
+                r,
+                by_name[r1] if r1 else None,
+                orphan=reason == "orphan_r2",
+                interrupted=reason == "interrupted",
+            )
             team_players = [p for p in r.players if p.team in (1, 2)]
             rounds_rows.append(
                 {

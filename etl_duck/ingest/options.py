@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl_duck.domain.parse import PARSER_VERSION
+
 #: progress(phase, done, total): "reading files", "building partitions", "committing"
 Progress = Callable[[str, int, int], None]
 
@@ -34,6 +36,10 @@ class IngestOptions:
             # the tables' shape: a lake of an older format is re-derived from raw/ at the
             # next ingest (2: every table has its game `server`; 3: career tables)
             "lake_format": LAKE_FORMAT,
+            # what the parser and the pairing make of the same files: a lake derived by an
+            # older parser is re-derived (2: H5 = 0, rejected round-1 lines, mixed layouts,
+            # round 2s saved as round 1, newer headers; DECISIONS "Parsing")
+            "parser_version": PARSER_VERSION,
         }
 
 

@@ -65,7 +65,10 @@ PLAYER_ROUNDS_SCHEMA = pa.schema(
         ("team", pa.int8()),
         ("is_bot", pa.bool_()),
         ("rounds_counter", pa.int16()),
-        ("row_kind", pa.string()),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | interrupted
+        (
+            "row_kind",
+            pa.string(),
+        ),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | r1_rejected | interrupted
         ("counted", pa.bool_()),
         ("reason", pa.string()),
         ("line_no", pa.int32()),
