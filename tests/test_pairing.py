@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -284,3 +285,32 @@ def test_a_round1_replayed_after_a_hold_is_a_restart_not_a_round2() -> None:
     assert not pair_rounds([held, replay]).interrupted
     reasons, _ = round_reasons([held, replay], ())
     assert reasons == {held.file.name: "restart", replay.file.name: None}
+
+
+def test_a_round2_named_in_the_repeated_hour_pairs_with_its_round1(tmp_path: Path) -> None:
+    """File names are the server's wall clock: on 2025-10-26 Berlin's 02:00-03:00 happens
+    twice, so a round 2 ending at 03:04:37 summer time is named 02:04:37, before its round 1
+    (02:55). It pairs as the hour's second reading (§1.2), in the lake too; without the
+    server's zone, or on another day, the naive order stands (an orphan)."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.lakecheck import table_rows
+
+    r1_name = "2025-10-26-025500-supply-round-1.txt"  # 02:55 CEST
+    r2_name = "2025-10-26-020437-supply-round-2.txt"  # 03:04:37 CEST = 02:04:37 CET
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / r1_name).write_bytes((FIXTURES / R1.file.name).read_bytes())
+    (files / r2_name).write_bytes((FIXTURES / R2.file.name).read_bytes())
+    r1, r2 = read_round_file(files / r1_name), read_round_file(files / r2_name)
+    assert pair_rounds([r1, r2], "Europe/Berlin").round1_of == {r2_name: r1_name}
+    assert pair_rounds([r1, r2]).orphans == {r2_name}
+    assert pair_rounds([r1, r2], "America/New_York").orphans == {r2_name}  # not its day
+    rows = {r.guid: r for r in round_only_all([r1, r2], "Europe/Berlin")[r2_name]}
+    assert rows["7A3E9B21"].kind is RowKind.R2_DIFF and rows["7A3E9B21"].values["kills"] == 7
+
+    data = tmp_path / "data"
+    ingest_paths(data, [files])  # the default zone is Europe/Berlin
+    (r2_row,) = table_rows(data, "rounds", "round_number = 2")
+    assert r2_row["counted"] and r2_row["paired_round_id"] is not None
+    raven = table_rows(data, "player_rounds", "round_number = 2 AND guid = '7A3E9B21'")
+    assert [(p["row_kind"], p["kills"], p["counted"]) for p in raven] == [("r2_diff", 7, True)]

@@ -10,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from etl_duck.cli.app import EXIT_PARTIAL, EXIT_USAGE, JsonFlag, app, console, fail, print_json
+from etl_duck.cli.app import (
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    JsonFlag,
+    app,
+    console,
+    fail,
+    ingest_options,
+    print_json,
+)
 
 
 @app.command()
@@ -33,7 +42,7 @@ def parse(
             rounds.append(read_round_file(f))
         except ParseError as exc:
             fail(f"{exc} (the whole file cannot be read)")
-    rows = round_only_all(rounds)
+    rows = round_only_all(rounds, ingest_options().timezone)  # the server's clock (DST)
     out = []
     for r in rounds:
         h = r.header

@@ -52,10 +52,11 @@ def restarted_round1s(
 
 
 def round_reasons(
-    rounds: list[RoundFile], filler_maps: tuple[str, ...]
+    rounds: list[RoundFile], filler_maps: tuple[str, ...], timezone: str | None = None
 ) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Per file: why the round does not count (None = it counts); and R2 → R1 pairs."""
-    pairing = pair_rounds(rounds)
+    """Per file: why the round does not count (None = it counts); and R2 → R1 pairs
+    (``timezone``: the server's, for the hour its clock goes back; see ``pair_rounds``)."""
+    pairing = pair_rounds(rounds, timezone)
     paired_r1 = set(pairing.round1_of.values())
     reasons: dict[str, str | None] = {}
     restarted = restarted_round1s(rounds, paired_r1, pairing.interrupted)

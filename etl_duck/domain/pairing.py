@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from etl_duck.domain.fields import (
@@ -85,12 +85,16 @@ def _duplicated_guids(*rounds: RoundFile) -> set[str]:
     return dup
 
 
-def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
+def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pairing:
     """Find the round 1 of every round 2 (§5.3, with the recommended checks).
 
     Candidates: same map, labelled round 1, not interrupted, earlier than the R2 and at most
     (R2 duration + 15 min) before it, whose H7 (the clock it set) equals the R2's H6. The
     latest candidate wins; an R1 claimed by an earlier R2 is not taken twice.
+
+    ``timezone`` (the server's, IANA): file names are local wall-clock times, so in the
+    hour the clocks go back a round 2 can be named before its round 1 (§1.2); such an
+    orphan is paired as the later of the hour's two readings.
     """
     usable = [r for r in rounds if r.header is not None and r.status is not FileStatus.EMPTY]
     usable.sort(key=lambda r: (r.file.end_time, r.file.name))
@@ -108,12 +112,7 @@ def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
                 continue
             r1_by_map.setdefault(r.header.map_name, []).append(r)
             continue
-        length = timedelta(
-            milliseconds=r.header.play_time_ms
-            if r.header.play_time_ms and r.header.play_time_ms > 0
-            else r.header.time_limit_s * 1000
-        )
-        window = length + PAIR_SLACK
+        window = _window(r)
         chosen: RoundFile | None = None
         for cand in reversed(r1_by_map.get(r.header.map_name, [])):
             assert cand.header is not None
@@ -132,7 +131,65 @@ def pair_rounds(rounds: Iterable[RoundFile]) -> Pairing:
         else:
             claimed.add(chosen.file.name)
             result.round1_of[r.file.name] = chosen.file.name
+    if timezone and result.orphans:
+        _pair_across_the_clock_change(result, claimed, usable, r1_by_map, timezone)
     return result
+
+
+def _window(r: RoundFile) -> timedelta:
+    """How long before a round 2 its round 1 may end: the R2's length + the slack."""
+    assert r.header is not None
+    ms = r.header.play_time_ms
+    return timedelta(milliseconds=ms if ms and ms > 0 else r.header.time_limit_s * 1000) + (
+        PAIR_SLACK
+    )
+
+
+def _repeated_hour_shift(naive: datetime, timezone: str) -> timedelta:
+    """How much later the second reading of ``naive`` is than the first, where the local
+    clock shows it twice (the hour it goes back); zero elsewhere."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, OSError):  # checked by the settings; never fail a pairing on it
+        return timedelta(0)
+    first = naive.replace(tzinfo=zone, fold=0).utcoffset()
+    second = naive.replace(tzinfo=zone, fold=1).utcoffset()
+    return first - second if first is not None and second is not None else timedelta(0)
+
+
+def _pair_across_the_clock_change(
+    result: Pairing,
+    claimed: set[str],
+    usable: list[RoundFile],
+    r1_by_map: dict[str, list[RoundFile]],
+    timezone: str,
+) -> None:
+    """Orphan round 2s named in the repeated hour, read as its second pass: the latest
+    unclaimed round 1 then ends before it within the window, with the clock it plays."""
+    by_name = {r.file.name: r for r in usable}
+    for name in sorted(result.orphans, key=lambda n: (by_name[n].file.end_time, n)):
+        r = by_name[name]
+        assert r.header is not None
+        shift = _repeated_hour_shift(r.file.end_time, timezone)
+        if shift <= timedelta(0):
+            continue
+        later = r.file.end_time + shift  # on the first reading's clock
+        before = [
+            c
+            for c in r1_by_map.get(r.header.map_name, [])
+            if timedelta(0) < later - c.file.end_time <= _window(r)
+        ]
+        if not before:
+            continue
+        cand = max(before, key=lambda c: (c.file.end_time, c.file.name))
+        assert cand.header is not None
+        if cand.file.name in claimed or cand.header.next_time_limit_s != r.header.time_limit_s:
+            continue
+        claimed.add(cand.file.name)
+        result.orphans.discard(name)
+        result.round1_of[name] = cand.file.name
 
 
 def _round2_saved_as_round1(r: RoundFile, before: RoundFile, claimed: set[str]) -> bool:
@@ -265,9 +322,11 @@ def round_only_rows(
     return rows
 
 
-def round_only_all(rounds: Sequence[RoundFile]) -> dict[str, list[PlayerRound]]:
+def round_only_all(
+    rounds: Sequence[RoundFile], timezone: str | None = None
+) -> dict[str, list[PlayerRound]]:
     """Pair a set of rounds and return every file's round-only rows, by file name."""
-    pairing = pair_rounds(rounds)
+    pairing = pair_rounds(rounds, timezone)
     by_name = {r.file.name: r for r in rounds}
     out: dict[str, list[PlayerRound]] = {}
     for r in rounds:

@@ -234,7 +234,7 @@ def build_partition(
     weapon_rows: list[tuple[Any, ...]] = []
     for s in sessions:
         rounds = [files[n] for n in s.rounds]
-        reasons, round1_of = round_reasons(rounds, opts.filler_maps)
+        reasons, round1_of = round_reasons(rounds, opts.filler_maps, opts.timezone)
         by_name = {r.file.name: r for r in rounds}
         for r in rounds:
             h = r.header
