@@ -13,7 +13,7 @@ SELECT
   (SELECT list({'map_name': map_name, 'rounds': rounds, 'kills': kills, 'deaths': deaths,
                 'damage_given': damage_given, 'time_played_s': time_played_s,
                 'dpm': CASE WHEN time_played_s > 0 THEN dpm_damage * 60.0 / time_played_s END,
-                'kd': CASE WHEN deaths > 0 THEN kills::DOUBLE / deaths END}
+                'kd': CASE WHEN deaths > 0 THEN kills::DOUBLE / deaths ELSE kills::DOUBLE END}
                ORDER BY rounds DESC, map_name)
    FROM career_maps WHERE guid = $guid) AS maps,
   (SELECT list({'end_time': end_time, 'map_name': map_name, 'round_number': round_number,

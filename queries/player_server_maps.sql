@@ -8,7 +8,7 @@ SELECT map_name,
        sum(time_played_s)::BIGINT AS time_played_s,
        CASE WHEN sum(time_played_s) > 0
             THEN sum(dpm_damage) * 60.0 / sum(time_played_s) END AS dpm,
-       CASE WHEN sum(deaths) > 0 THEN sum(kills)::DOUBLE / sum(deaths) END AS kd
+       CASE WHEN sum(deaths) > 0 THEN sum(kills)::DOUBLE / sum(deaths) ELSE sum(kills)::DOUBLE END AS kd
 FROM player_map_sessions
 WHERE guid = $guid AND server = $server
 GROUP BY map_name

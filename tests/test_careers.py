@@ -5,6 +5,7 @@ rebuild), and the live case's cost: a commit of the latest year rewrites no `pri
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections import defaultdict
 from datetime import date
@@ -214,3 +215,31 @@ def test_the_card_in_one_query_equals_its_four_parts(
     empty = Stats(tmp_path / "no-lake-yet")  # the empty tables' shapes: the same dtypes too
     for part, frame in empty.run_parts("career_card", guid="X", limit=1).items():
         assert frame.schema == empty.run(singles[part], guid="X", limit=1).schema, part
+
+
+def test_a_maps_kd_without_deaths_is_its_kills_as_on_the_boards(tmp_path: Path) -> None:
+    """K/D has one rule (the metric registry: kills when there are no deaths): the card's
+    maps, `map_stats` and a one-server card follow it (they showed nothing instead)."""
+    from etl_duck.query.stats import NoData
+    from tests.conftest import REAL
+
+    data = tmp_path / "data"
+    ingest_paths(data, [REAL])
+    stats = Stats(data)
+    no_deaths = [r for r in career(data, "career_maps") if r["deaths"] == 0]
+    assert no_deaths, "the real files have a map without deaths"
+    checked = 0
+    for row in no_deaths:
+        guid = str(row["guid"])
+        tables = [stats.map_stats(guid), stats.player(guid).maps]
+        with contextlib.suppress(NoData):  # a one-server card needs a counted round there
+            tables.append(stats.player(guid, server="main").maps)
+        for maps in tables:
+            (kd,) = maps.filter(maps["map_name"] == row["map_name"])["kd"].to_list()
+            assert kd == float(row["kills"]), (guid, row["map_name"], kd)
+            checked += 1
+    for maps in (stats.map_stats(str(r["guid"])) for r in career(data, "career_maps")[:20]):
+        for r in maps.iter_rows(named=True):
+            want = r["kills"] / r["deaths"] if r["deaths"] else float(r["kills"])
+            assert r["kd"] == pytest.approx(want)
+    assert checked >= 2

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from etl_duck.cli import app
@@ -30,6 +31,28 @@ def test_parse_json_shows_round_only_values() -> None:
         "Raven", 7, 7, 1006, 474,
     )  # fmt: skip
     assert files[R2.name]["header"]["duration_s"] == 472.31
+
+
+def test_parse_pairs_across_the_clock_change_and_ignores_unrelated_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`parse` pairs with the server's zone (a round 2 named in the repeated hour), and an
+    unrelated bad setting does not stop it from showing files."""
+    r1 = tmp_path / "2025-10-26-025500-supply-round-1.txt"  # 02:55 summer time
+    r2 = tmp_path / "2025-10-26-020437-supply-round-2.txt"  # 03:04:37 summer = 02:04:37 winter
+    r1.write_bytes(R1.read_bytes())
+    r2.write_bytes(R2.read_bytes())
+    monkeypatch.setenv("ETL_DUCK_POLL_INTERVAL_S", "abc")
+    code, out = run("parse", str(r1), str(r2), "--json")
+    assert code == 0, out
+    files = {f["file"]: f for f in json.loads(out)}
+    raven = {p["guid"]: p for p in files[r2.name]["players"]}["7A3E9B21"]
+    assert (raven["row"], raven["kills"]) == ("r2_diff", 7)
+    monkeypatch.delenv("ETL_DUCK_POLL_INTERVAL_S")
+    monkeypatch.setenv("ETL_DUCK_TIMEZONE", "UTC")  # no repeated hour: the names' order
+    code, out = run("parse", str(r1), str(r2), "--json")
+    raven = {p["guid"]: p for p in json.loads(out)[1]["players"]}["7A3E9B21"]
+    assert raven["row"] == "orphan_r2"
 
 
 def test_parse_reports_bad_lines_and_fails_on_a_bad_file(tmp_path: Path) -> None:

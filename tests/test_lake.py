@@ -170,7 +170,12 @@ def test_bad_input_is_handled_and_the_batch_lands(data_dir: Path, tmp_path: Path
         (5, "extended fields"),
     ]
     rounds = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}
-    assert rounds["2026-03-14-220518-etl_adlernest-round-1.txt"]["reason"] == "partial"
+    # cut, with later rounds after it: the writer moved on, so the cut is final and the
+    # round counts with its complete lines (EXPECTED.md: keep the 2 complete players)
+    cut = rounds["2026-03-14-220518-etl_adlernest-round-1.txt"]
+    assert (cut["file_status"], cut["reason"], cut["counted"]) == ("partial", None, True)
+    cut_rows = table_rows(data_dir, "player_rounds", f"round_id = {cut['round_id']}")
+    assert sorted(str(r["guid"]) for r in cut_rows) == ["5C6D8E9F", "E0A4B2C8"]
     assert rounds["2026-03-14-230004-etl_sp_delivery-round-2.txt"]["reason"] == "interrupted"
     assert rounds["2026-03-14-214449-supply-round-2.txt"]["counted"]
     assert len(rounds) == 6  # the good files of the batch landed
@@ -185,6 +190,8 @@ def test_partial_file_is_replaced_when_it_grows(data_dir: Path, tmp_path: Path) 
     report = ingest_paths(data_dir, [path])
     assert report.partial == [R1.name]
     assert len(table_rows(data_dir, "player_rounds")) == 5
+    (alone,) = table_rows(data_dir, "rounds")  # the latest round: maybe still being written
+    assert (alone["reason"], alone["counted"]) == ("partial", False)
     path.write_bytes(full)
     report = ingest_paths(data_dir, [path])
     assert report.replaced == [R1.name]
@@ -355,21 +362,71 @@ def test_changed_settings_re_derive_the_lake_at_the_next_ingest(data_dir: Path) 
 
 
 def test_a_lake_derived_by_an_older_parser_is_re_derived_at_the_next_ingest(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A parser fix changes what the same files mean: the lake's settings carry the parser
-    version, so the next ingest re-derives a lake an older parser made (from raw/)."""
+    version, and the next ingest reads every file again from raw/ — the ones the older
+    parser quarantined too. Here the "older parser" refuses headers of more than 9 fields,
+    as version 1 did; the lake it left must become what a fresh ingest makes."""
+    import etl_duck.domain.parse as parse
     import etl_duck.ingest.options as options
-    from etl_duck.domain.parse import PARSER_VERSION
 
-    monkeypatch.setattr(options, "PARSER_VERSION", PARSER_VERSION - 1)
-    ingest_paths(data_dir, REAL_FILES[:60])
-    assert Lake(data_dir).manifest().options["parser_version"] == PARSER_VERSION - 1
+    source = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"  # 38-field lines
+    newer = tmp_path / "newer" / source.name  # its header + H8 + a tenth field
+    newer.parent.mkdir()
+    head, _, rest = source.read_bytes().partition(b"\n")
+    assert head.count(b"\\") == 7
+    newer.write_bytes(head + b"\\411000\\1\n" + rest)
+    others = [p for p in REAL_FILES if p != source]
+    first, later = [newer, *others[:60]], others[60:]
+
+    real_header = parse.parse_header
+
+    def version_1_header(text: str, file: str) -> parse.Header:
+        if text.count("\\") > 8:
+            raise parse.ParseError(file, 1, "header", "expected 8 or 9 fields")
+        return real_header(text, file)
+
+    monkeypatch.setattr(options, "PARSER_VERSION", parse.PARSER_VERSION - 1)
+    monkeypatch.setattr(parse, "parse_header", version_1_header)
+    old = ingest_paths(data_dir, first)
+    assert newer.name in " ".join(old.quarantined)
+    assert Lake(data_dir).manifest().options["parser_version"] == parse.PARSER_VERSION - 1
     monkeypatch.undo()
-    ingest_paths(data_dir, REAL_FILES[60:])
+
+    report = ingest_paths(data_dir, later)
+    assert report.rebuilt and not report.quarantined
     assert Lake(data_dir).manifest().options == IngestOptions().fingerprint()
-    assert Lake(data_dir).manifest().options["parser_version"] == PARSER_VERSION
     whole = data_dir.parent / "whole"
-    ingest_paths(whole, REAL_FILES)
+    ingest_paths(whole, [*first, *later])
     assert content_digest(data_dir) == content_digest(whole)
-    assert {r["parser_version"] for r in table_rows(data_dir, "rounds")} == {PARSER_VERSION}
+    assert table_rows(data_dir, "rounds", f"file_name = '{newer.name}'")
+    assert {r["parser_version"] for r in table_rows(data_dir, "rounds")} == {parse.PARSER_VERSION}
+
+
+def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exists(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A round 1 cut inside its last line (a crash: it will never grow) keeps its round 2
+    out of nothing: once the round 2 exists the cut is final, both rounds count, and the
+    player whose line was cut is missing from round 1 — his round-2 line is cumulative, so
+    it is kept and not counted (it was never counted in any way before: the round 1 stayed
+    `partial` and its round 2 `partial_round1` for good)."""
+    full = R1.read_bytes()
+    cut_at = full.rindex(b"\n", 0, len(full) - 1) + 20  # inside the last line
+    cut_guid = full[full.rindex(b"\n", 0, len(full) - 1) + 1 :].split(b"\\")[0].decode()
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / R1.name).write_bytes(full[:cut_at])
+    r2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
+    (files / r2.name).write_bytes(r2.read_bytes())
+    report = ingest_paths(data_dir, [files])
+    assert report.partial == [R1.name]
+    rounds = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}
+    assert rounds[R1.name]["counted"] and rounds[r2.name]["counted"]
+    rows = table_rows(data_dir, "player_rounds", "round_number = 2")
+    kinds = {r["guid"]: (r["row_kind"], r["counted"], r["reason"]) for r in rows}
+    assert kinds[cut_guid] == ("r1_rejected", False, "round1_line_rejected")
+    joined = "D4F7092B"  # not in round 1 at all: his round 2 is his own (EXPECTED.md)
+    assert kinds.pop(joined) == ("r2_only", True, None)
+    assert {k for g, k in kinds.items() if g != cut_guid} == {("r2_diff", True, None)}

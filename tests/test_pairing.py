@@ -15,6 +15,8 @@ from tests.conftest import FIXTURES, REAL
 
 R1 = read_round_file(FIXTURES / "2026-03-14-213512-supply-round-1.txt")
 R2 = read_round_file(FIXTURES / "2026-03-14-214449-supply-round-2.txt")
+R1_BYTES = (FIXTURES / R1.file.name).read_bytes()
+R2_BYTES = (FIXTURES / R2.file.name).read_bytes()
 
 
 def _rows() -> dict[str, dict[str, object]]:
@@ -192,7 +194,9 @@ def test_a_rejected_round1_line_leaves_his_round2_uncounted_not_cumulative() -> 
     data = (FIXTURES / R1.file.name).read_bytes()
     damaged = parse_bytes(_without_last_weapon_value(data, "7A3E9B21"), R1.file.name)
     (err,) = damaged.rejected
-    assert err.field == "P4 weapon groups" and damaged.rejected_guids == {"7A3E9B21"}
+    assert err.field == "P4 weapon groups" and [g for g, _ in damaged.rejected_players] == [
+        "7A3E9B21"
+    ]
     reasons, _ = round_reasons([damaged, R2], ())
     assert reasons[R2.file.name] is None  # the round still counts, without him
     rows = {r.guid: r for r in round_only_all([damaged, R2])[R2.file.name]}
@@ -314,3 +318,59 @@ def test_a_round2_named_in_the_repeated_hour_pairs_with_its_round1(tmp_path: Pat
     assert r2_row["counted"] and r2_row["paired_round_id"] is not None
     raven = table_rows(data, "player_rounds", "round_number = 2 AND guid = '7A3E9B21'")
     assert [(p["row_kind"], p["kills"], p["counted"]) for p in raven] == [("r2_diff", 7, True)]
+
+
+def _as_bots(data: bytes, bots: dict[str, str], drop: tuple[str, ...] = ()) -> bytes:
+    """``data`` with the players of ``bots`` (GUID → bot name) turned into omni-bots, who
+    all write the GUID OMNIBOT0 (§7), and the players of ``drop`` removed."""
+    out = []
+    for line in data.split(b"\n"):
+        guid, _, rest = line.partition(b"\\")
+        g = guid.decode()
+        if g in drop:
+            continue
+        if g in bots:
+            _, _, after_name = rest.partition(b"\\")
+            line = b"OMNIBOT0\\" + bots[g].encode() + b"\\" + after_name
+        out.append(line)
+    return b"\n".join(out)
+
+
+def test_a_rejected_line_under_a_shared_guid_is_told_apart_by_name() -> None:
+    """Omni-bots share OMNIBOT0, so their lines pair by GUID and name: a bot whose round-1
+    line was rejected is missing from round 1 — not another bot, and not a bot who joined
+    in round 2 (who is ``r2_only``)."""
+    from etl_duck.domain.parse import parse_bytes
+
+    bots = {"E0A4B2C8": "[BOT]A", "B7E21D04": "[BOT]B", "D4F7092B": "[BOT]C"}
+    r1_data = _without_last_weapon_value(_as_bots(R1_BYTES, bots), "OMNIBOT0\\[BOT]A")
+    r1 = parse_bytes(r1_data, R1.file.name)
+    assert r1.rejected_players == (("OMNIBOT0", "[BOT]A"),)
+    r2 = parse_bytes(_as_bots(R2_BYTES, bots), R2.file.name)
+    kinds = {r.line.name: r.kind for r in round_only_all([r1, r2])[R2.file.name]}
+    assert kinds["[BOT]A"] is RowKind.R1_REJECTED
+    assert kinds["[BOT]B"] is RowKind.R2_DIFF
+    assert kinds["[BOT]C"] is RowKind.R2_ONLY  # joined in round 2
+    # only A in round 2: he is not differenced against B's round-1 line
+    alone = parse_bytes(_as_bots(R2_BYTES, bots, drop=("B7E21D04",)), R2.file.name)
+    (a,) = [r for r in round_only_all([r1, alone])[R2.file.name] if r.line.name == "[BOT]A"]
+    assert a.kind is RowKind.R1_REJECTED and a.paired_line_no is None
+
+
+def test_a_round_whose_every_line_was_rejected_does_not_count() -> None:
+    """A writer whose lines the parser does not know (39 fields) under a header it reads:
+    the round has no player left; it is kept, named, and not counted (it fed the score and
+    the records with nobody before)."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    def newer(data: bytes) -> bytes:
+        lines = data.split(b"\n")
+        lines[0] += b"\\1"
+        return b"\n".join([lines[0], *(ln + b"\t0" if ln else ln for ln in lines[1:])])
+
+    r1 = parse_bytes(newer(R1_BYTES), R1.file.name)
+    r2 = parse_bytes(newer(R2_BYTES), R2.file.name)
+    assert not r1.players and r1.rejected and not r2.players
+    reasons, _ = round_reasons([r1, r2], ())
+    assert reasons == {R1.file.name: "lines_rejected", R2.file.name: "lines_rejected"}

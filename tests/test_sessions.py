@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -122,3 +123,31 @@ def test_a_round_exactly_one_gap_away_joins_the_session_one_second_more_does_not
             assert ("old" in together) == joins, offset
     finally:
         state._FEW_ROUNDS = saved
+
+
+def test_an_evening_that_opens_with_a_cut_round_is_dated_by_its_own_day(
+    tmp_path: Path,
+) -> None:
+    """A round the header shows was cut (c0rnp0rn8: H8 < 0) lasted an unknown part of its
+    limit: its start is its end, not a whole limit earlier — which dated an evening that
+    opened with one just after midnight on the day before (§8, §2: "otherwise unknown")."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES
+    from tests.lakecheck import table_rows
+
+    files = tmp_path / "files"
+    files.mkdir()
+    renamed = {
+        "2026-03-14-230004-etl_sp_delivery-round-2.txt": "2026-03-15-000500-etl_sp_delivery-round-2.txt",
+        "2026-03-14-213512-supply-round-1.txt": "2026-03-15-002000-supply-round-1.txt",
+        "2026-03-14-214449-supply-round-2.txt": "2026-03-15-003000-supply-round-2.txt",
+    }
+    for old, new in renamed.items():
+        (files / new).write_bytes((FIXTURES / old).read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    rounds = table_rows(data, "rounds")
+    assert {str(r["session_date"]) for r in rounds} == {"2026-03-15"}
+    (cut,) = [r for r in rounds if r["file_status"] == "interrupted"]
+    assert cut["start_time"] == datetime(2026, 3, 15, 0, 4, 57)  # its end − 3 s
+    assert {r["session_id"] for r in rounds} == {20260315000457}

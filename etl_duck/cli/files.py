@@ -13,11 +13,11 @@ from rich.table import Table
 from etl_duck.cli.app import (
     EXIT_PARTIAL,
     EXIT_USAGE,
+    STATE,
     JsonFlag,
     app,
     console,
     fail,
-    ingest_options,
     print_json,
 )
 
@@ -42,7 +42,7 @@ def parse(
             rounds.append(read_round_file(f))
         except ParseError as exc:
             fail(f"{exc} (the whole file cannot be read)")
-    rows = round_only_all(rounds, ingest_options().timezone)  # the server's clock (DST)
+    rows = round_only_all(rounds, _timezone())  # the server's clock (DST)
     out = []
     for r in rounds:
         h = r.header
@@ -145,3 +145,18 @@ def synth(
     console.print(
         f"wrote {len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds to {out}"
     )
+
+
+def _timezone() -> str:
+    """The game server's time zone for pairing across a clock change; `parse` only shows
+    files, so an unrelated bad setting does not stop it (the default zone is used)."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from etl_duck.ingest.options import IngestOptions
+    from etl_duck.settings import load_settings
+
+    try:
+        return load_settings(data_dir=STATE.data_dir).timezone
+    except (ValidationError, SettingsError):
+        return IngestOptions().timezone

@@ -66,8 +66,16 @@ def round_reasons(
         reason: str | None = None
         if r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
             reason = "interrupted"
-        elif r.status is FileStatus.PARTIAL:
+        elif r.status is FileStatus.PARTIAL and not any(
+            x.file.end_time > r.file.end_time for x in rounds
+        ):
+            # cut, maybe still being copied: re-fetched when it grows. Once a later round
+            # exists the writer has moved on (it writes a file once, at the round's end):
+            # the cut is final and the complete lines count (§7; the cut line's player is
+            # missing from round 1, see RowKind.R1_REJECTED)
             reason = "partial"
+        elif r.rejected and not r.players:
+            reason = "lines_rejected"  # every player line refused (e.g. a newer writer's)
         elif r.file.name in pairing.orphans:
             reason = "orphan_r2"
         elif r.file.name in restarted:
@@ -76,12 +84,6 @@ def round_reasons(
             reason = "filler_map"
         elif bots and 2 * bots >= len(players):
             reason = "bot_majority"
-        else:
-            r1 = pairing.round1_of.get(r.file.name)
-            if r1 is not None and r1 in {
-                x.file.name for x in rounds if x.status is FileStatus.PARTIAL
-            }:
-                reason = "partial_round1"
         reasons[r.file.name] = reason
     return reasons, pairing.round1_of
 

@@ -75,14 +75,21 @@ def player_key(line: PlayerLine, duplicated: set[str]) -> str:
 
 
 def _duplicated_guids(*rounds: RoundFile) -> set[str]:
+    """GUIDs two lines of one file share (a rejected line's too: it was someone)."""
     dup: set[str] = set()
     for r in rounds:
         seen: set[str] = set()
-        for p in r.players:
-            if p.guid in seen:
-                dup.add(p.guid)
-            seen.add(p.guid)
+        for guid in [*(p.guid for p in r.players), *(g for g, _ in r.rejected_players)]:
+            if guid in seen:
+                dup.add(guid)
+            seen.add(guid)
     return dup
+
+
+def _missing_in(round1: RoundFile, dup: set[str]) -> set[str]:
+    """Player keys of round 1's rejected (or cut) lines; a shared GUID whose name could
+    not be read stands for every player of that GUID."""
+    return {f"{g}:{n}" if g in dup and n else g for g, n in round1.rejected_players}
 
 
 def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pairing:
@@ -309,12 +316,15 @@ def round_only_rows(
         return rows
     dup = _duplicated_guids(round_file, round1)
     by_key = {player_key(p, dup): p for p in round1.players}
+    missing = _missing_in(round1, dup)
     for line in round_file.players:
-        line1 = by_key.get(player_key(line, dup))
+        key = player_key(line, dup)
+        line1 = by_key.get(key)
         if line1 is None:
             values, weapons = _round_values(line)
-            # joined in round 2 (counters from 0) — unless his round-1 line was rejected
-            kind = RowKind.R1_REJECTED if line.guid in round1.rejected_guids else RowKind.R2_ONLY
+            # joined in round 2 (counters from 0) — unless his round-1 line is missing
+            lost = key in missing or line.guid in missing
+            kind = RowKind.R1_REJECTED if lost else RowKind.R2_ONLY
             rows.append(PlayerRound(line, kind, values, weapons))
         else:
             kind, values, weapons = difference(line, line1)

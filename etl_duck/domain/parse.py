@@ -103,6 +103,14 @@ class Header:
         return self.winner_side in (1, 2) and self.winner_side != self.defender_side
 
     @property
+    def shutdown_path(self) -> bool:
+        """The header alone says the round was cut (§7.1): c0rnp0rn8's H8 < 0; an older
+        writer's R2 clock artefact (c0rnp0rn8 writes the artefact in complete R2s too)."""
+        if self.play_time_ms is not None:
+            return self.play_time_ms < 0
+        return self.time_limit_artefact
+
+    @property
     def time_limit_artefact(self) -> bool:
         """R2 H7 > H6 is the writer's nextTimeLimit fallback garbage (§2)."""
         return self.round_number == 2 and self.next_time_limit_s > self.time_limit_s
@@ -139,9 +147,10 @@ class RoundFile:
     header: Header | None  # None only for an EMPTY file
     players: list[PlayerLine] = field(default_factory=list)
     rejected: list[ParseError] = field(default_factory=list)
-    #: GUIDs (P0) of rejected lines, where readable: a round 2 must not take the same
-    #: player's cumulative line for a round-only one because his round-1 line was rejected
-    rejected_guids: frozenset[str] = frozenset()
+    #: (GUID, clean name) of each rejected line — and of a partial file's cut last line —
+    #: where readable (the name "" where not): a round 2 must not take that player's
+    #: cumulative line for a round-only one because his round-1 line is missing
+    rejected_players: tuple[tuple[str, str], ...] = ()
 
     @property
     def layout(self) -> int | None:
@@ -304,7 +313,7 @@ def parse_header(text: str, file: str) -> Header:
             file,
             1,
             "header",
-            f"expected 8 or 9 fields (more from a newer writer), found {len(parts)}",
+            f"expected at least 8 fields (c0rnp0rn8 writes 9), found {len(parts)}",
         )
     names = ("H3 round", "H4 defender", "H5 winner")
     rnd, dfd, win = (_int(parts[i].strip(), file, 1, names[i - 3], -9, 99) for i in (3, 4, 5))
@@ -558,11 +567,9 @@ def _parse_player_line_checked(
 
 def _interrupted(header: Header, players: list[PlayerLine]) -> bool:
     """The shutdown save path (§7.1)."""
-    if header.play_time_ms is not None:
-        return header.play_time_ms < 0
-    # older writers: R2 whose H7 is the fallback artefact, or R1 whose players outlived H6
-    if header.time_limit_artefact:
-        return True
+    if header.play_time_ms is not None or header.shutdown_path:
+        return header.shutdown_path
+    # older writers: an R1 whose players outlived H6
     if header.round_number == 1 and players:
         longest = max(int(p.values["time_played_s"] or 0) for p in players)
         return longest > header.time_limit_s + 60
@@ -578,16 +585,17 @@ class RoundHead:
     partial: bool
 
 
-def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool]:
+def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool, str]:
+    """The complete lines, whether the file ends with its LF, and the cut last line."""
     complete = data.endswith(b"\n")
     raw_lines = data.split(b"\n")
-    raw_lines.pop()  # after a final LF: empty; otherwise the cut last line, never half-stored
+    cut = raw_lines.pop()  # after a final LF: empty; else the cut last line, never half-stored
     if not complete:
         if strict:
             raise ParseError(name, len(raw_lines) + 1, "line", "file cut mid-line (partial)")
         if not raw_lines:
             raise ParseError(name, 1, "header", "file cut inside the header line")
-    return [_decode(r).rstrip("\r") for r in raw_lines], complete
+    return [_decode(r).rstrip("\r") for r in raw_lines], complete, _decode(cut)
 
 
 def _check_header(header: Header, file: FileName) -> None:
@@ -652,7 +660,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     sha = hashlib.sha256(data).hexdigest()
     if not data:
         return RoundFile(file, sha, 0, FileStatus.EMPTY, None)
-    lines, complete = _split_lines(data, name, strict)
+    lines, complete, cut = _split_lines(data, name, strict)
     header = parse_header(lines[0], name)
     _check_header(header, file)
     if len(lines) - 1 > MAX_PLAYER_LINES:
@@ -664,7 +672,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         )
     players: list[PlayerLine] = []
     rejected: list[ParseError] = []
-    rejected_guids: set[str] = set()
+    rejected_players: list[tuple[str, str]] = []
     for no, text in enumerate(lines[1:], start=2):
         try:
             if not text.strip():
@@ -674,15 +682,17 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
             if strict:
                 raise
             rejected.append(err)
-            if guid := _readable_guid(text):
-                rejected_guids.add(guid)
+            if who := _readable_player(text):
+                rejected_players.append(who)
     for mixed, player in _other_layouts(players, name):
         if strict:
             raise mixed
         players.remove(player)
         rejected.append(mixed)
-        rejected_guids.add(player.guid)
+        rejected_players.append((player.guid, player.name))
     rejected.sort(key=lambda e: e.line or 0)
+    if not complete and (who := _readable_player(cut)):
+        rejected_players.append(who)  # the cut line's player has no complete line here
     if not complete:
         status = FileStatus.PARTIAL
     elif _interrupted(header, players):
@@ -690,16 +700,18 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     else:
         status = FileStatus.OK
     return RoundFile(
-        file, sha, len(data), status, header, players, rejected, frozenset(rejected_guids)
+        file, sha, len(data), status, header, players, rejected, tuple(rejected_players)
     )
 
 
-def _readable_guid(text: str) -> str | None:
-    """P0 of a line that failed to parse, when it reads as a GUID (§3.3)."""
-    guid, backslash, _ = text.partition("\t")[0].partition("\\")
+def _readable_player(text: str) -> tuple[str, str] | None:
+    """(P0, clean P1) of a line that failed to parse, when P0 reads as a GUID (§3.3)."""
+    guid, backslash, rest = text.partition("\t")[0].partition("\\")
     guid = guid.strip().upper()
-    readable = backslash and 0 < len(guid) <= 32 and guid.isascii() and guid.isalnum()
-    return guid if readable else None
+    if not (backslash and 0 < len(guid) <= 32 and guid.isascii() and guid.isalnum()):
+        return None
+    name, backslash, _ = rest.partition("\\")
+    return guid, clean_name(name) if backslash else ""
 
 
 def _other_layouts(players: list[PlayerLine], name: str) -> list[tuple[ParseError, PlayerLine]]:

@@ -206,11 +206,12 @@ def _exit_with_parent(parent: int) -> None:
 
 def round_time(file: FileName, header: Header) -> RoundTime:
     """Start = end − header duration − 3 s; from the header alone, so the session a file
-    lands in is known before the (parallel) full parse."""
+    lands in is known before the (parallel) full parse. A round the header shows was cut
+    (§7.1) lasted an unknown part of its limit: its start is taken as its end, not a whole
+    limit earlier (which dated an evening that opened with one on the day before)."""
+    limit = 0 if header.shutdown_path else header.time_limit_s
     return RoundTime(
-        file.name,
-        file.end_time,
-        round_start(file.end_time, header_duration(header), header.time_limit_s),
+        file.name, file.end_time, round_start(file.end_time, header_duration(header), limit)
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, parse_head
+from etl_duck.domain.parse import PARSER_VERSION, FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import Session
 from etl_duck.ingest import endstats
 from etl_duck.ingest.admit import Admitted, admit
@@ -224,8 +224,12 @@ def _ingest_locked(
     their heads, build the affected partitions, record what each file became, then write
     the state and serving tables and commit."""
     raw = RawStore(lake.data_dir)
-    report = IngestReport(rebuilt=rebuild)
     raw.recover()
+    # what the same files mean changed (a parser fix): every file, the quarantined ones
+    # too, is read again from raw/ — re-deriving the partitions alone would keep what the
+    # older parser made of the ledger, the rejected lines and the sessions' times
+    rebuild = rebuild or _parsed_by_another_parser(lake)
+    report = IngestReport(rebuilt=rebuild)
     base = _open_base(lake, raw, opts, rebuild)
     batch = _Batch(version=base.manifest.version + 1)
 
@@ -353,6 +357,16 @@ class _Built:
     regroup: Regroup
     affected: set[date]
     chunks: list[ChunkResult]
+
+
+def _parsed_by_another_parser(lake: Lake) -> bool:
+    """The current snapshot was derived by another parser version (none: before versions
+    were recorded)."""
+    snap = lake.current_dir()
+    if snap is None:
+        return False
+    options = lake.manifest(snap).options
+    return bool(options) and options.get("parser_version") != PARSER_VERSION
 
 
 def _open_base(lake: Lake, raw: RawStore, opts: IngestOptions, rebuild: bool) -> _Base:
