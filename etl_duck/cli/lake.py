@@ -49,8 +49,8 @@ def print_report(report: IngestReport) -> int:
         console.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(why)}", soft_wrap=True)
     for name in report.partial:
         console.print(
-            f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; complete lines "
-            "kept, not counted until the whole file arrives",
+            f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; its complete "
+            "lines count once the whole file or a later round arrives (then the cut is final)",
             soft_wrap=True,
         )
     for name in report.empty:
@@ -189,7 +189,7 @@ def show_status(as_json: bool = False) -> int:
     for line in info["rejected"]:
         console.print(f"[yellow]rejected line[/yellow] {escape(line)}", soft_wrap=True)
     for name in info["partial"]:
-        console.print(f"[yellow]partial, awaiting the rest[/yellow] {escape(name)}")
+        console.print(f"[yellow]partial (last line cut)[/yellow] {escape(name)}")
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
     if not problems and not info["leftovers"]:

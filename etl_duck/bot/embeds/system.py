@@ -40,7 +40,7 @@ def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
             [f"{code(k)}: {esc(r)}" for k, r in (info.get("conflicts") or {}).items()],
         ),
         ("Rejected lines", [esc(line) for line in info.get("rejected") or []]),
-        ("Partial files (awaiting the rest)", [code(n) for n in info.get("partial") or []]),
+        ("Partial files (last line cut)", [code(n) for n in info.get("partial") or []]),
     )
     for title, lines in problems:
         if lines:
