@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from etl_duck.domain.fields import CUM_FIELDS, ROUND_FIELDS
 from etl_duck.domain.pairing import RowKind, difference, pair_rounds, round_only_all
-from etl_duck.domain.parse import FileStatus, read_round_file
+from etl_duck.domain.parse import FileStatus, RoundFile, read_round_file
 from tests.conftest import FIXTURES, REAL
 
 R1 = read_round_file(FIXTURES / "2026-03-14-213512-supply-round-1.txt")
@@ -211,6 +211,13 @@ def test_a_rejected_round1_line_leaves_his_round2_uncounted_not_cumulative() -> 
 REAL_R1 = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
 
 
+def _ending_at(r: RoundFile, end: datetime, map_name: str) -> RoundFile:
+    """``r`` as if its file were named for ``map_name``, ending at ``end``."""
+    name = f"{end:%Y-%m-%d-%H%M%S}-{map_name}-round-{r.file.round_number}.txt"
+    file = dataclasses.replace(r.file, name=name, map_name=map_name, end_time=end)
+    return dataclasses.replace(r, file=file)
+
+
 def _round2_saved_as_round1(minutes_after: int) -> tuple[str, bytes]:
     """An older writer's shutdown path: round 2 cut ~30 s in, saved as ``round-1`` — its
     clock (H6) is the one REAL_R1 set (H7), its players' counters are round 1's plus 30 s."""
@@ -246,13 +253,7 @@ def test_a_round2_saved_as_round1_is_interrupted_and_the_real_round1_still_pairs
     assert R2.header is not None
     r2_end = real.file.end_time + timedelta(minutes=12)
     r2 = dataclasses.replace(
-        R2,
-        file=dataclasses.replace(
-            R2.file,
-            name=f"{r2_end:%Y-%m-%d-%H%M%S}-etl_adlernest-round-2.txt",
-            map_name="etl_adlernest",
-            end_time=r2_end,
-        ),
+        _ending_at(R2, r2_end, "etl_adlernest"),
         header=dataclasses.replace(
             R2.header, map_name="etl_adlernest", time_limit_s=real.header.next_time_limit_s
         ),
@@ -278,14 +279,7 @@ def test_a_round1_replayed_after_a_hold_is_a_restart_not_a_round2() -> None:
         ),
     )
     replay_end = real.file.end_time + timedelta(minutes=13)
-    replay = dataclasses.replace(
-        held,
-        file=dataclasses.replace(
-            held.file,
-            name=f"{replay_end:%Y-%m-%d-%H%M%S}-etl_adlernest-round-1.txt",
-            end_time=replay_end,
-        ),
-    )
+    replay = _ending_at(held, replay_end, "etl_adlernest")
     assert not pair_rounds([held, replay]).interrupted
     reasons, _ = round_reasons([held, replay], ())
     assert reasons == {held.file.name: "restart", replay.file.name: None}
