@@ -116,6 +116,11 @@ def test_hostile_reason_and_display_name() -> None:
     assert hostile_reason("a\u202eb".encode()) == "control or invisible character in name"
     assert hostile_reason(b"\xff\xfe") == "name is not valid UTF-8"
     assert hostile_reason(b"x" * 256) == "name longer than 255 bytes"
+    # '#' marks another server's file in our names: "NAME#scrim" would land as scrim's
+    assert (
+        hostile_reason(good + b"#scrim")
+        == "contains '#' (etl-duck's mark of another game server's file)"
+    )
     assert display_name(b"a\x1b[31mb\n") == "a\\x1b[31mb\\n"
     assert display_name(b"\xffok") == "\\xffok"
 
@@ -576,14 +581,17 @@ def test_a_crash_after_the_store_is_committed_by_the_next_ingest(tmp_path: Path)
 
             async with Fetcher(server.settings(data), store_then_crash) as fetcher:
                 assert (await fetcher.poll_once()).ingest_error is not None
-            async with Fetcher(server.settings(data), real) as fetcher:
-                r = await fetcher.poll_once()
-            assert r.downloaded == [] and r.known == len(fixtures)
             assert sorted(crashed) == [p.name for p in fixtures]
             assert RawStore(data).pending() == sorted(crashed)  # listed, not yet committed
-            report = real([])  # the next ingest (any: a poll with new files, or the bot's)
-            assert sorted(report.ingested) == sorted(crashed)
-            assert RawStore(data).pending() == []
+            # the next poll downloads nothing new, and commits what the crash left stored:
+            # a fetch-driven process (the bot, `watch`) ingests only what a poll hands over
+            async with Fetcher(server.settings(data), real) as fetcher:
+                r = await fetcher.poll_once()
+                assert r.downloaded == [] and r.known == len(fixtures)
+                assert sorted(getattr(r.ingest_result, "ingested", [])) == sorted(crashed)
+                assert RawStore(data).pending() == []
+                again = await fetcher.poll_once()  # nothing pending: no empty ingests
+                assert again.ingest_result is None
 
     run(main())
 
@@ -761,3 +769,28 @@ def test_end_to_end_with_the_real_ingest_rounds_are_queryable(tmp_path: Path) ->
     ).fetchall()
     assert count[0][0] == len(fixtures)  # every fetched round is queryable (0-byte one: never)
     assert report.seconds < 5
+
+
+def test_content_the_lake_already_holds_is_not_downloaded_every_poll(tmp_path: Path) -> None:
+    """A remote file whose content the lake already counts (a copy under another name: a
+    mirror, an admin's backup) is a duplicate: the ingest stores nothing, so it was not
+    "known" by the raw store's sizes and was downloaded and ingested again every poll."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            original, copy = stats_names(2)
+            server.write(original, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            real = Ingestor(data)
+            async with Fetcher(server.settings(data), real) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [original]
+                server.write(copy, CONTENT, age_s=OLD)  # the same bytes under another name
+                r = await fetcher.poll_once()
+                assert r.downloaded == [copy]
+                assert getattr(r.ingest_result, "duplicates", []) == [copy]
+                for _ in range(2):
+                    later = await fetcher.poll_once()
+                    assert later.downloaded == [] and later.known == 2
+            assert sorted(raw_files(data)) == [original]
+
+    run(main())

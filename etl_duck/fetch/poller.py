@@ -147,6 +147,10 @@ class Fetcher:
         #: previous look at each not-yet-fetched file: (size, mtime)
         self._seen: dict[str, tuple[int, int | None]] = {}
         self._warned: set[str] = set()  # hostile names already logged (log once, report always)
+        #: name → sizes the ingest found to be content the lake already holds (a mirror of
+        #: another server, a CRLF copy): not stored in raw/, so not "known" by its sizes
+        #: there; remembered so they are not downloaded again every poll (this process)
+        self._duplicate_sizes: dict[str, set[int]] = {}
         self._housekept = 0.0
         self._token = uuid.uuid4().hex[:8]  # names this Fetcher's download folders
         #: newest remote mtime among the stats files (epoch s): when the server last wrote one
@@ -216,8 +220,10 @@ class Fetcher:
             self.last_activity = max(mtimes)
         todo: list[RemoteFile] = []
         seen: dict[str, tuple[int, int | None]] = {}
+        listed = {f.name for f in files}
+        self._duplicate_sizes = {n: s for n, s in self._duplicate_sizes.items() if n in listed}
         for f in files:
-            if f.size in stored.get(f.name, ()):
+            if f.size in stored.get(f.name, ()) or f.size in self._duplicate_sizes.get(f.name, ()):
                 report.known += 1  # this very version is stored (or was, in a conflict)
                 continue
             if f.size == 0:
@@ -233,6 +239,11 @@ class Fetcher:
         if got:
             self.last_download = time.time()
             await self._hand_over(got, report)
+            self._remember_duplicates(got, report)
+        elif await asyncio.to_thread(self.raw.pending):
+            # a killed ingest stored rounds it did not commit: commit them now, not when the
+            # next file arrives (the bot and `watch` only ingest what a poll hands over)
+            await self._hand_over([], report)
         report.seconds = time.perf_counter() - t0
         if report.downloaded or report.failed:
             log.info("fetch: %s", report.summary())
@@ -303,6 +314,14 @@ class Fetcher:
             # it), the rest is still on the server and is fetched again
             report.ingest_error = f"{type(exc).__name__}: {exc}"
             log.exception("ingest of %d fetched files failed; will retry", len(got))
+
+    def _remember_duplicates(
+        self, got: list[tuple[RemoteFile, bytes]], report: FetchReport
+    ) -> None:
+        duplicates = set(getattr(report.ingest_result, "duplicates", ()) or ())
+        for f, _ in got:
+            if qualify(f.name, self.server) in duplicates:
+                self._duplicate_sizes.setdefault(f.name, set()).add(f.size)
 
     def _ingest_batch(self, batch: Path, got: list[tuple[RemoteFile, bytes]]) -> object:
         batch.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,8 @@ def hostile_reason(raw: bytes) -> str | None:
         return "path traversal" if ".." in parts else "contains a path separator"
     if any(unicodedata.category(c) in _UNSAFE_CATEGORIES for c in name):
         return "control or invisible character in name"
+    if "#" in name:  # our names mark a file of another game server with it: NAME#SERVER
+        return "contains '#' (etl-duck's mark of another game server's file)"
     if len(raw) > _NAME_MAX:
         return f"name longer than {_NAME_MAX} bytes"
     return None
