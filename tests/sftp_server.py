@@ -45,6 +45,8 @@ class Hooks:
     extra_names: list[tuple[bytes, int]] = field(default_factory=list)
     #: seconds each read waits (makes concurrency observable)
     read_delay_s: float = 0.0
+    #: file name → seconds each read of that file waits (a stalled or very slow file)
+    slow_reads: dict[str, float] = field(default_factory=dict)
     #: abort the connection when the client next lists a folder (then reset)
     drop_next_list: bool = False
     #: list a symbolic link with its target's attributes (as a regular file), as some
@@ -137,6 +139,8 @@ class HookedSFTPServer(asyncssh.SFTPServer):
         hooks = self._hooks
         if hooks.read_delay_s:
             await asyncio.sleep(hooks.read_delay_s)
+        if file_obj.name in hooks.slow_reads:
+            await asyncio.sleep(hooks.slow_reads[file_obj.name])
         limit = hooks.drop_after.get(file_obj.name)
         if limit is not None and file_obj.name not in hooks.dropped:
             if offset >= limit:

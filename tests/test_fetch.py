@@ -794,3 +794,38 @@ def test_content_the_lake_already_holds_is_not_downloaded_every_poll(tmp_path: P
             assert sorted(raw_files(data)) == [original]
 
     run(main())
+
+
+def test_one_file_that_does_not_arrive_in_time_keeps_no_other_file_out(tmp_path: Path) -> None:
+    """A file whose reads stall past the timeout fails alone: it is not a lost connection
+    (no back-off), the link is replaced, and from then on it is fetched after the others —
+    before, it stopped the whole batch as "connection lost" on every poll, and every later
+    file waited behind it."""
+
+    async def main() -> None:
+        names = stats_names(5)
+        slow = names[0]
+        hooks = Hooks(slow_reads={slow: 1.5})
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            settings = server.settings(data, fetch_timeout_s=0.5, fetch_parallel=1)
+            async with Fetcher(settings, rec) as fetcher:
+                first = await fetcher.poll_once()
+                assert not first.connection_lost
+                (why,) = [w for n, w in first.failed if n == slow]
+                assert "not complete within 0.5 s" in why
+                second = await fetcher.poll_once()
+                assert sorted(second.downloaded) == sorted(
+                    n for n in names[1:] if n not in first.downloaded
+                )
+                assert not second.connection_lost
+                hooks.slow_reads.clear()  # the server catches up
+                third = await fetcher.poll_once()
+                assert third.downloaded == [slow]
+            assert sorted(rec.names) == sorted(names)
+            rec.assert_once()
+
+    run(main())

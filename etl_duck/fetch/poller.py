@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from etl_duck.domain.sources import qualify
-from etl_duck.fetch.download import SizeMismatch, download, sftp_reason
+from etl_duck.fetch.download import DownloadTimeout, SizeMismatch, download, sftp_reason
 from etl_duck.fetch.remote import RemoteFile, is_regular, list_stats_files
 from etl_duck.fetch.sftp import (
     CONNECTION_ERRORS,
@@ -151,6 +151,9 @@ class Fetcher:
         #: another server, a CRLF copy): not stored in raw/, so not "known" by its sizes
         #: there; remembered so they are not downloaded again every poll (this process)
         self._duplicate_sizes: dict[str, set[int]] = {}
+        #: files that did not arrive within the timeout: fetched after the others, so one
+        #: slow file cannot keep the rest of a batch out poll after poll
+        self._slow: set[str] = set()
         self._housekept = 0.0
         self._token = uuid.uuid4().hex[:8]  # names this Fetcher's download folders
         #: newest remote mtime among the stats files (epoch s): when the server last wrote one
@@ -222,6 +225,7 @@ class Fetcher:
         seen: dict[str, tuple[int, int | None]] = {}
         listed = {f.name for f in files}
         self._duplicate_sizes = {n: s for n, s in self._duplicate_sizes.items() if n in listed}
+        self._slow &= listed
         for f in files:
             if f.size in stored.get(f.name, ()) or f.size in self._duplicate_sizes.get(f.name, ()):
                 report.known += 1  # this very version is stored (or was, in a conflict)
@@ -235,6 +239,7 @@ class Fetcher:
             seen[f.name] = (f.size, f.mtime)
         # only files still to fetch are remembered: bounded by the remote backlog
         self._seen = seen
+        todo.sort(key=lambda f: f.name in self._slow)  # stable: the slow ones last
         got = await self._download_all(todo, report) if todo else []
         if got:
             self.last_download = time.time()
@@ -257,19 +262,24 @@ class Fetcher:
         got: list[tuple[RemoteFile, bytes]] = []
         total, done = len(todo), 0
         lost: list[str] = []  # set when the connection breaks: stop starting new downloads
+        stalled: list[str] = []  # a file timed out: its channel may hang; stop, reconnect
         if self.progress is not None:
             self.progress(0, total)
         timeout = self.settings.fetch_timeout_s
 
         async def worker() -> None:
             nonlocal done
-            while queue and not lost:
+            while queue and not lost and not stalled:
                 f = queue.popleft()
                 try:
                     if not await is_regular(self.link, f.raw_name):
                         self._skip(report, f.name, "not a regular file (a symbolic link?)")
                     else:
                         got.append((f, await download(self.link, sftp, f, timeout)))
+                except DownloadTimeout as exc:
+                    self._slow.add(f.name)
+                    stalled.append(f.name)
+                    report.failed.append((f.name, str(exc)))
                 except CONNECTION_ERRORS as exc:
                     lost.append(str(exc) or type(exc).__name__)
                     report.failed.append((f.name, f"connection lost: {lost[0]}"))
@@ -289,10 +299,16 @@ class Fetcher:
         n = min(self.settings.fetch_parallel, len(todo))
         await asyncio.gather(*(worker() for _ in range(n)))
         if lost:
-            report.connection_lost = True
+            report.connection_lost = True  # `watch` backs off; a slow file alone does not
             report.failed.extend((f.name, "not attempted: connection lost") for f in queue)
             log.warning("connection to %s lost mid-transfer: %s", self.link.where, lost[0])
             await self.link.drop()
+        elif stalled:
+            report.failed.extend(
+                (f.name, "not attempted: a slow file held the link") for f in queue
+            )
+            log.warning("%s did not arrive in time; it is fetched last from now on", stalled[0])
+            await self.link.drop()  # its read may still be queued on the server
         return got
 
     async def _hand_over(self, got: list[tuple[RemoteFile, bytes]], report: FetchReport) -> None:
@@ -303,6 +319,7 @@ class Fetcher:
             report.downloaded.append(f.name)
             report.bytes += f.size
             self._seen.pop(f.name, None)
+            self._slow.discard(f.name)
         try:
             report.ingested = [batch / f.name for f, _ in got]
             report.ingest_result = await asyncio.to_thread(self._ingest_batch, batch, got)
