@@ -509,3 +509,37 @@ def test_a_download_by_the_real_fetcher_makes_the_bot_poll_fast(tmp_path: Path) 
     assert before is False
     assert downloaded == [first.name]
     assert after is True  # a file arrived within the session gap: poll fast
+
+
+def test_a_round_fetched_into_a_lake_an_older_parser_made_is_posted(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The first commit after a parser upgrade re-reads every file from raw/ (a rebuild);
+    the round that commit brought is still news and is posted — and only it, not the
+    history the rebuild read again."""
+    import json
+
+    _, held = split_files(LAST_MAP)
+    data = lake_copy(tmp_path_factory, tmp_path / "data", LAST_MAP)
+    manifest = (data / "lake").resolve() / "_manifest.json"
+    text = json.loads(manifest.read_text())
+    text["options"]["parser_version"] -= 1  # as an older parser left it
+    manifest.write_text(json.dumps(text, separators=(",", ":")))
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+    reports: list[object] = []
+
+    async def main() -> None:
+        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor):
+            reports.append(await asyncio.to_thread(ingestor, held))
+            await ingestor.wait_idle()
+
+    run(main())
+    (report,) = reports
+    assert getattr(report, "reparsed", False) and getattr(report, "rebuilt", False)
+    _, *posts = channel.sent  # the live scoreboard, then the round posts
+    assert [m.embed.title for m in posts] == [
+        "braundorf\\_b4 — round 1",
+        "braundorf\\_b4 — round 2",
+        "Map finished: braundorf\\_b4",
+    ]

@@ -48,7 +48,6 @@ def test_parse_pairs_across_the_clock_change_and_ignores_unrelated_settings(
     files = {f["file"]: f for f in json.loads(out)}
     raven = {p["guid"]: p for p in files[r2.name]["players"]}["7A3E9B21"]
     assert (raven["row"], raven["kills"]) == ("r2_diff", 7)
-    monkeypatch.delenv("ETL_DUCK_POLL_INTERVAL_S")
     monkeypatch.setenv("ETL_DUCK_TIMEZONE", "UTC")  # no repeated hour: the names' order
     code, out = run("parse", str(r1), str(r2), "--json")
     raven = {p["guid"]: p for p in json.loads(out)[1]["players"]}["7A3E9B21"]

@@ -596,6 +596,37 @@ def test_a_crash_after_the_store_is_committed_by_the_next_ingest(tmp_path: Path)
     run(main())
 
 
+def test_a_pending_batch_whose_ingest_keeps_failing_is_retried_once_per_interval(
+    tmp_path: Path,
+) -> None:
+    """What a crash left pending is committed by the next poll; if that ingest fails (a
+    damaged lake), the next try waits a poll interval instead of following `watch`'s
+    one-second retry."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            RawStore(data).store([(name, CONTENT)])  # stored and pending: a killed ingest
+            calls: list[list[Path]] = []
+
+            def failing(paths: list[Path]) -> None:
+                calls.append(paths)
+                raise RuntimeError("the lake is damaged (test)")
+
+            settings = server.settings(data, poll_interval_s=3600)
+            async with Fetcher(settings, failing) as fetcher:
+                first = await fetcher.poll_once()
+                assert first.ingest_error is not None and calls == [[]]
+                for _ in range(3):
+                    later = await fetcher.poll_once()
+                    assert later.ingest_error is None and later.downloaded == []
+                assert calls == [[]]  # once per poll interval
+
+    run(main())
+
+
 @pytest.mark.parametrize("links_look_regular", [False, True])
 def test_a_symbolic_link_on_the_server_is_never_fetched(
     tmp_path: Path, links_look_regular: bool

@@ -427,6 +427,37 @@ def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exist
     rows = table_rows(data_dir, "player_rounds", "round_number = 2")
     kinds = {r["guid"]: (r["row_kind"], r["counted"], r["reason"]) for r in rows}
     assert kinds[cut_guid] == ("r1_rejected", False, "round1_line_rejected")
-    joined = "D4F7092B"  # not in round 1 at all: his round 2 is his own (EXPECTED.md)
-    assert kinds.pop(joined) == ("r2_only", True, None)
+    # not in round 1 at all (EXPECTED.md): after a cut, a joiner cannot be told from a
+    # player whose line was cut off, so his round 2 is kept and not counted either
+    joined = "D4F7092B"
+    assert kinds.pop(joined) == ("r1_rejected", False, "round1_line_rejected")
     assert {k for g, k in kinds.items() if g != cut_guid} == {("r2_diff", True, None)}
+
+
+def test_every_line_after_a_cut_is_missing_from_round1(data_dir: Path, tmp_path: Path) -> None:
+    """A file cut in its third player line lost that line and every line after it: none of
+    those players' round-2 lines is taken for a round-only one (15 kills where Raven's
+    round 2 had 7, before); a round 1 cut in its first line has no player and does not
+    count."""
+    lines = R1.read_bytes().split(b"\n")
+    files = tmp_path / "files"
+    files.mkdir()
+    r2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
+    (files / R1.name).write_bytes(b"\n".join(lines[:3]) + b"\n" + lines[3][:40])
+    (files / r2.name).write_bytes(r2.read_bytes())
+    ingest_paths(data_dir, [files])
+    kept = {line.split(b"\\")[0].decode() for line in lines[1:3]}
+    rows = table_rows(data_dir, "player_rounds", "round_number = 2")
+    kinds = {str(r["guid"]): (r["row_kind"], r["counted"]) for r in rows}
+    assert {g for g, k in kinds.items() if k == ("r2_diff", True)} == kept
+    assert {k for g, k in kinds.items() if g not in kept} == {("r1_rejected", False)}
+    assert "7A3E9B21" not in kept  # Raven, whose cumulative 15 kills counted before
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / R1.name).write_bytes(lines[0] + b"\n" + lines[1][:40])
+    (other / r2.name).write_bytes(r2.read_bytes())
+    data2 = tmp_path / "data2"
+    ingest_paths(data2, [other])
+    (cut,) = table_rows(data2, "rounds", "round_number = 1")
+    assert (cut["reason"], cut["counted"]) == ("lines_rejected", False)

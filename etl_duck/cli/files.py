@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -158,5 +159,5 @@ def _timezone() -> str:
 
     try:
         return load_settings(data_dir=STATE.data_dir).timezone
-    except (ValidationError, SettingsError):
-        return IngestOptions().timezone
+    except (ValidationError, SettingsError):  # the zone as set, if it is the one at fault
+        return os.environ.get("ETL_DUCK_TIMEZONE") or IngestOptions().timezone

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 def print_report(report: IngestReport) -> int:
     """The summary, then every problem on a line of its own; returns the exit code."""
     console.print(escape(report.summary()), highlight=False)
+    if report.reparsed:
+        console.print(
+            "  [dim]note[/dim] the lake was derived by an older parser: every file was read "
+            "again from raw/",
+            soft_wrap=True,
+        )
     for name, reason in sorted(report.quarantined.items()):
         console.print(f"  [red]quarantined[/red] {escape(reason)}", soft_wrap=True)
         if not reason.startswith(name):
@@ -50,7 +56,8 @@ def print_report(report: IngestReport) -> int:
     for name in report.partial:
         console.print(
             f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; its complete "
-            "lines count once the whole file or a later round arrives (then the cut is final)",
+            "lines count once the whole file arrives, or a later round of the same evening "
+            "(then the cut is final)",
             soft_wrap=True,
         )
     for name in report.empty:

@@ -74,8 +74,8 @@ def round_reasons(
             # the cut is final and the complete lines count (§7; the cut line's player is
             # missing from round 1, see RowKind.R1_REJECTED)
             reason = "partial"
-        elif r.rejected and not r.players:
-            reason = "lines_rejected"  # every player line refused (e.g. a newer writer's)
+        elif not r.players and (r.rejected or r.rejected_players or r.status is FileStatus.PARTIAL):
+            reason = "lines_rejected"  # every player line refused (a newer writer's) or cut
         elif r.file.name in pairing.orphans:
             reason = "orphan_r2"
         elif r.file.name in restarted:

@@ -322,8 +322,9 @@ def round_only_rows(
         line1 = by_key.get(key)
         if line1 is None:
             values, weapons = _round_values(line)
-            # joined in round 2 (counters from 0) — unless his round-1 line is missing
-            lost = key in missing or line.guid in missing
+            # joined in round 2 (counters from 0) — unless his round-1 line is missing: it
+            # was rejected, or the file was cut before it (every line after a cut is gone)
+            lost = round1.status is FileStatus.PARTIAL or key in missing or line.guid in missing
             kind = RowKind.R1_REJECTED if lost else RowKind.R2_ONLY
             rows.append(PlayerRound(line, kind, values, weapons))
         else:

@@ -154,6 +154,7 @@ class Fetcher:
         #: files that did not arrive within the timeout: fetched after the others, so one
         #: slow file cannot keep the rest of a batch out poll after poll
         self._slow: set[str] = set()
+        self._pending_tried = -1e9  # monotonic time of the last pending-only ingest
         self._housekept = 0.0
         self._token = uuid.uuid4().hex[:8]  # names this Fetcher's download folders
         #: newest remote mtime among the stats files (epoch s): when the server last wrote one
@@ -245,9 +246,10 @@ class Fetcher:
             self.last_download = time.time()
             await self._hand_over(got, report)
             self._remember_duplicates(got, report)
-        elif await asyncio.to_thread(self.raw.pending):
+        elif self._pending_due() and await self._crash_left_pending():
             # a killed ingest stored rounds it did not commit: commit them now, not when the
             # next file arrives (the bot and `watch` only ingest what a poll hands over)
+            self._pending_tried = time.monotonic()
             await self._hand_over([], report)
         report.seconds = time.perf_counter() - t0
         if report.downloaded or report.failed:
@@ -331,6 +333,15 @@ class Fetcher:
             # it), the rest is still on the server and is fetched again
             report.ingest_error = f"{type(exc).__name__}: {exc}"
             log.exception("ingest of %d fetched files failed; will retry", len(got))
+
+    async def _crash_left_pending(self) -> bool:
+        names: list[str] = await asyncio.to_thread(self.raw.pending)
+        return bool(names)
+
+    def _pending_due(self) -> bool:
+        """At most one ingest of no new files per poll interval: if the ingest keeps
+        failing (a damaged lake), it is not retried every second by `watch`'s retry."""
+        return time.monotonic() - self._pending_tried >= self.settings.poll_interval_s
 
     def _remember_duplicates(
         self, got: list[tuple[RemoteFile, bytes]], report: FetchReport

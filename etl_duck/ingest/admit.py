@@ -33,6 +33,7 @@ class Admitted:
     changed: dict[str, bytes] = field(default_factory=dict)  # name → counted bytes
     choices: dict[str, Choice] = field(default_factory=dict)  # every touched name
     set_aside: set[str] = field(default_factory=set)  # dismissed by an admin
+    arrived: set[str] = field(default_factory=set)  # the batch's names, before a rebuild's
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -97,11 +98,11 @@ def admit(
     stored_now = {(v.name, v.content_sha256) for v in stored}
 
     touched = {v.name for v in stored} | set(raw.pending()) | set(recheck)
+    out = Admitted(arrived=set(touched))
     if everything:
         touched |= set(raw.names())
     known = {v.path: v.data for v in stored}
     rows = lookup(ledger, "file_name", sorted(touched))
-    out = Admitted()
     for name in sorted(touched):
         choice = raw.decide(name, known)
         if choice is None:

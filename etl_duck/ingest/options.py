@@ -37,8 +37,9 @@ class IngestOptions:
             # next ingest (2: every table has its game `server`; 3: career tables)
             "lake_format": LAKE_FORMAT,
             # what the parser and the pairing make of the same files: a lake derived by an
-            # older parser is re-derived (2: H5 = 0, rejected round-1 lines, mixed layouts,
-            # round 2s saved as round 1, newer headers; DECISIONS "Parsing")
+            # older parser is re-read from raw/ (2: H5 = 0, rejected round-1 lines, mixed
+            # layouts, round 2s saved as round 1, newer headers; 3: cut files final once a
+            # later round exists, lines_rejected, cut rounds' start; DECISIONS "Parsing")
             "parser_version": PARSER_VERSION,
         }
 
@@ -63,6 +64,10 @@ class IngestReport:
     version: int = 0
     committed: bool = False  # a new lake version was published
     rebuilt: bool = False  # a rebuild from raw/: every file is listed, none of them is new
+    #: the rebuild was the lake's own: derived by another parser version, it was re-read
+    reparsed: bool = False
+    #: names this batch brought (stored now, left by a crash, or an admin's), rebuild or not
+    arrived: list[str] = field(default_factory=list)
 
     @property
     def rejected_lines(self) -> int:
@@ -82,7 +87,15 @@ class IngestReport:
 
     def merge(self, later: IngestReport) -> IngestReport:
         """This report followed by ``later``'s (the next commit of the same ingest)."""
-        for name in ("ingested", "endstats", "replaced", "duplicates", "empty", "partial"):
+        for name in (
+            "ingested",
+            "endstats",
+            "replaced",
+            "duplicates",
+            "empty",
+            "partial",
+            "arrived",
+        ):
             getattr(self, name).extend(getattr(later, name))
         self.rejected.extend(later.rejected)
         for name in ("endstats_notes", "skipped", "quarantined", "conflicts"):
@@ -90,6 +103,7 @@ class IngestReport:
         self.partitions_written += later.partitions_written
         self.version = later.version or self.version
         self.committed = self.committed or later.committed
+        self.reparsed = self.reparsed or later.reparsed
         return self
 
     def summary(self) -> str:

@@ -228,8 +228,9 @@ def _ingest_locked(
     # what the same files mean changed (a parser fix): every file, the quarantined ones
     # too, is read again from raw/ — re-deriving the partitions alone would keep what the
     # older parser made of the ledger, the rejected lines and the sessions' times
-    rebuild = rebuild or _parsed_by_another_parser(lake)
-    report = IngestReport(rebuilt=rebuild)
+    reparse = not rebuild and _parsed_by_another_parser(lake)
+    rebuild = rebuild or reparse
+    report = IngestReport(rebuilt=rebuild, reparsed=reparse)
     base = _open_base(lake, raw, opts, rebuild)
     batch = _Batch(version=base.manifest.version + 1)
 
@@ -245,6 +246,7 @@ def _ingest_locked(
         server=server,
     )
     new = admitted.changed
+    report.arrived = sorted(admitted.arrived)
     for name in admitted.set_aside:
         choice = admitted.choices[name]
         why = f"{name}: set aside by an admin (version {choice.counted.id})"

@@ -143,8 +143,10 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         # a partial file (still being written when fetched) is posted once it is complete:
         # when a later commit replaces it with the grown file
         complete = (set(report.ingested) | set(report.replaced)) - set(report.partial)
-        if report.rebuilt:  # the same rounds again, from raw/: nothing to tell anyone
-            complete = set()
+        if report.rebuilt:
+            # the same rounds again, from raw/: only what this batch brought is news (a
+            # lake re-read after a parser upgrade, in the commit of a newly fetched round)
+            complete &= set(report.arrived)
         state = self.bot.state
         names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete))
         # warm first: the commit changed the version, so the first /last_session after it
