@@ -151,3 +151,41 @@ def test_an_evening_that_opens_with_a_cut_round_is_dated_by_its_own_day(
     (cut,) = [r for r in rounds if r["file_status"] == "interrupted"]
     assert cut["start_time"] == datetime(2026, 3, 15, 0, 4, 57)  # its end − 3 s
     assert {r["session_id"] for r in rounds} == {20260315000457}
+
+
+def test_the_hour_the_clock_jumps_forward_splits_no_session(tmp_path: Path) -> None:
+    """On 2026-03-29 Berlin's clock goes from 02:00 to 03:00: a round 2 ending ten minutes
+    after its round 1 (01:58) is named 03:08. The names are 70 minutes apart, more than the
+    gap: without the server's zone that was two sessions and an orphan round 2."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES
+    from tests.lakecheck import content_digest, table_rows
+
+    r1 = RoundTime(
+        "2026-03-29-015800-supply-round-1.txt",
+        datetime(2026, 3, 29, 1, 58),
+        datetime(2026, 3, 29, 1, 49),
+    )
+    r2 = RoundTime(
+        "2026-03-29-030800-supply-round-2.txt",
+        datetime(2026, 3, 29, 3, 8),
+        datetime(2026, 3, 29, 3, 0),
+    )
+    assert len(group_sessions([r1, r2], 60)) == 2  # the names alone
+    assert len(group_sessions([r1, r2], 60, "Europe/Berlin")) == 1
+    assert len(group_sessions([r1, r2], 60, "UTC")) == 2  # no jump there
+
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / r1.name).write_bytes((FIXTURES / "2026-03-14-213512-supply-round-1.txt").read_bytes())
+    (files / r2.name).write_bytes((FIXTURES / "2026-03-14-214449-supply-round-2.txt").read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [files])  # the default zone: Europe/Berlin
+    rounds = {r["file_name"]: r for r in table_rows(data, "rounds")}
+    assert len({r["session_id"] for r in rounds.values()}) == 1
+    assert rounds[r2.name]["counted"] and rounds[r2.name]["paired_round_id"] is not None
+    # live, one file per commit: the round 2's regroup reaches the round 1 70 names away
+    live = tmp_path / "live"
+    ingest_paths(live, [files / r1.name])
+    ingest_paths(live, [files / r2.name])
+    assert content_digest(live) == content_digest(data)

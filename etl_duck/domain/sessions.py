@@ -1,6 +1,8 @@
 """Gaming sessions: rounds separated by gaps of at most N minutes (STATS_FORMAT.md §8).
 
-The gap is measured between consecutive file times (round ends). A session's id and date
+The gap is measured between consecutive file times (round ends), on the server's clock
+made absolute when its time zone is given (the hour the clock jumps forward is missing
+from the names: 01:58 and 03:08 can be 10 minutes apart). A session's id and date
 come from its first round's START (end − duration − 3 s), so a session crossing midnight
 stays whole and one that begins at 23:55 is dated by that day. Sessions are per game
 server: rounds of two servers never share one (:mod:`etl_duck.domain.sources`).
@@ -8,7 +10,7 @@ server: rounds of two servers never share one (:mod:`etl_duck.domain.sources`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -52,19 +54,41 @@ def session_date_of(session_id: int) -> date:
     return datetime.strptime(digits[:8], "%Y%m%d").date()
 
 
-def group_sessions(rounds: Iterable[RoundTime], gap_minutes: int = 60) -> list[Session]:
+def group_sessions(
+    rounds: Iterable[RoundTime], gap_minutes: int = 60, timezone: str | None = None
+) -> list[Session]:
     """Split rounds into sessions by the gap rule, each game server on its own;
-    deterministic for any input order."""
+    deterministic for any input order. ``timezone``: the server's (IANA); gaps are then
+    real durations across a clock change, not differences of wall-clock names."""
     by_server: dict[str, list[RoundTime]] = {}
     for r in rounds:
         by_server.setdefault(server_of(r.name), []).append(r)
     sessions: list[Session] = []
     for server in sorted(by_server):
-        sessions.extend(_group(by_server[server], gap_minutes, server))
+        sessions.extend(_group(by_server[server], gap_minutes, server, absolute_clock(timezone)))
     return sorted(sessions, key=lambda s: (s.start_time, s.server))
 
 
-def _group(rounds: list[RoundTime], gap_minutes: int, server: str) -> list[Session]:
+def absolute_clock(timezone: str | None) -> Callable[[datetime], datetime]:
+    """Wall-clock names → UTC (naive), for differences; the names themselves otherwise."""
+    if not timezone:
+        return lambda t: t
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, OSError):  # checked by the settings; never fail a grouping on it
+        return lambda t: t
+    utc = ZoneInfo("UTC")
+    return lambda t: t.replace(tzinfo=zone).astimezone(utc).replace(tzinfo=None)
+
+
+def _group(
+    rounds: list[RoundTime],
+    gap_minutes: int,
+    server: str,
+    absolute: Callable[[datetime], datetime],
+) -> list[Session]:
     ordered: Sequence[RoundTime] = sorted(rounds, key=lambda r: (r.end_time, r.name))
     gap = timedelta(minutes=gap_minutes)
     sessions: list[Session] = []
@@ -84,7 +108,7 @@ def _group(rounds: list[RoundTime], gap_minutes: int, server: str) -> list[Sessi
         )
 
     for r in ordered:
-        if current and r.end_time - current[-1].end_time > gap:
+        if current and absolute(r.end_time) - absolute(current[-1].end_time) > gap:
             close()
             current = []
         current.append(r)

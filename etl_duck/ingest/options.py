@@ -39,7 +39,8 @@ class IngestOptions:
             # what the parser and the pairing make of the same files: a lake derived by an
             # older parser is re-read from raw/ (2: H5 = 0, rejected round-1 lines, mixed
             # layouts, round 2s saved as round 1, newer headers; 3: cut files final once a
-            # later round exists, lines_rejected, cut rounds' start; DECISIONS "Parsing")
+            # later round exists, lines_rejected, cut rounds' start; 4: session gaps and pairing
+            # on the server's absolute clock; DECISIONS "Parsing")
             "parser_version": PARSER_VERSION,
         }
 

@@ -473,6 +473,7 @@ def _build(
             everything=base.resettle,
             removed=batch.removed,
             touched=endstats.touched_rounds(arrived, base.index, times),
+            timezone=opts.timezone,
         )
         by_date: dict[date, list[Session]] = {}
         for s in regroup.sessions:

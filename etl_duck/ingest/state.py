@@ -31,6 +31,10 @@ class Regroup:
     index_drop: set[str]  # file names whose old index rows go
 
 
+#: the most a wall clock jumps (daylight saving time): names this far apart may be closer
+_CLOCK_CHANGE_S = 3600
+
+
 def regroup_sessions(
     index: pa.Table,
     new: Mapping[str, RoundTime],
@@ -39,6 +43,7 @@ def regroup_sessions(
     everything: bool = False,
     removed: set[str] | None = None,
     touched: set[str] | None = None,
+    timezone: str | None = None,
 ) -> Regroup:
     """Regroup only the sessions within the gap of a new (or changed) round: sessions are
     separated by more than the gap, so no other session can change. Then add the untouched
@@ -46,12 +51,13 @@ def regroup_sessions(
     ``everything`` regroups the whole index (the session gap setting changed).
     ``touched``: committed rounds whose sessions are rebuilt although no round changed (an
     endstats file of theirs arrived). ``index`` is the round index (ROUND_INDEX_SCHEMA)
-    before the batch."""
+    before the batch. ``timezone``: the server's; gaps are real durations (see
+    ``group_sessions``), so the rounds searched reach an hour further (a clock change)."""
     import bisect
 
     import pyarrow.compute as pc
 
-    gap_s = gap_minutes * 60
+    gap_s = gap_minutes * 60 + (_CLOCK_CHANGE_S if timezone else 0)
     near: set[int] = set(index["session_id"].to_pylist()) if everything else set()
     if index.num_rows and new and not everything:
         if len(new) <= _FEW_ROUNDS:
@@ -82,13 +88,13 @@ def regroup_sessions(
     selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
     picked = index.filter(selected)
     times = {n: t for n, t in {**_round_times(picked), **new}.items() if n not in gone}
-    regrouped = group_sessions(times.values(), gap_minutes)
+    regrouped = group_sessions(times.values(), gap_minutes, timezone)
     affected = set(picked["session_date"].to_pylist()) | {s.session_date for s in regrouped}
     same_day = pc.and_(
         pc.invert(selected),
         pc.is_in(index["session_date"], pa.array(sorted(affected), pa.date32())),
     )
-    others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes)
+    others = group_sessions(_round_times(index.filter(same_day)).values(), gap_minutes, timezone)
     drop = set(picked["file_name"].to_pylist()) | set(new) | gone
     return Regroup([*regrouped, *others], affected, round_index_rows(regrouped, times), drop)
 
