@@ -321,3 +321,34 @@ def test_the_golden_data_is_not_trivial(lake: tuple[Stats, Truth]) -> None:
     assert rep.maps.drop_nulls("outcome").height >= 5
     assert rep.players.height >= 6
     assert stats.leaderboard("kills", "all", limit=1000, min_rounds=0).height >= 30
+
+
+@pytest.mark.parametrize("orphan_day", ["2025-11-20", "2026-01-02"])
+def test_a_newer_round_that_does_not_count_moves_no_window(tmp_path: Path, orphan_day: str) -> None:
+    """The latest session is the latest with a counted round: a newer file that does not
+    count (an orphan round 2) anchored the week, month and season on its date (empty
+    boards), and in a new year made the last session "no sessions yet"."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import REAL
+    from tests.lakecheck import table_rows
+
+    data = tmp_path / "data"
+    ingest_paths(data, [REAL])
+    before = Stats(data)
+    last = before.session_id_for(None)
+    report = before.last_session()
+    week = before.resolve_window("week")
+    board = before.leaderboard("kills", "week", min_rounds=0)
+    assert board.height > 0
+    source = REAL / "2025-11-11-213348-etl_adlernest-round-2.txt"
+    head, _, rest = source.read_bytes().partition(b"\n")
+    orphan = tmp_path / f"{orphan_day}-210000-etl_adlernest-round-2.txt"
+    orphan.write_bytes(b"another server name" + head[head.index(b"\\") :] + b"\n" + rest)
+    ingest_paths(data, [orphan])
+    (row,) = table_rows(data, "rounds", f"file_name = '{orphan.name}'")
+    assert (row["counted"], row["reason"]) == (False, "orphan_r2")
+    after = Stats(data)
+    assert after.session_id_for(None) == last
+    assert after.last_session().players.equals(report.players)
+    assert after.resolve_window("week") == week
+    assert after.leaderboard("kills", "week", min_rounds=0).equals(board)

@@ -165,8 +165,9 @@ class Serving:
             self.partitions = {
                 t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES
             }
-            live = self._loaded["rounds"]
-            self.last_date = date.fromisoformat(max(live)) if live else None
+            # the latest SESSION's date (a counted round): the relative windows count from
+            # it, not from a newer date that holds only rounds that do not count
+            self.last_date = last[1] if last else None
             self.files = files
             self.last_session = last
             left_behind = self.snapshot
@@ -184,20 +185,22 @@ class Serving:
 
     def _last_session(self, snap: Path, rounds: Mapping[str, str]) -> tuple[int, date] | None:
         """The session that ended last, from the newest year's shards of ``rounds`` (the last
-        session is asked for constantly: it is known before the first question)."""
-        if not rounds:
-            return None
-        year = max(rounds)[:4]
-        newest = [str(snap / f) for k, f in sorted(rounds.items()) if k[:4] == year]
+        session is asked for constantly: it is known before the first question) — or an
+        earlier year's, when the newest holds no counted round yet (a new year's first
+        file an orphan or a restart)."""
         text = sql("last_session").replace("FROM rounds", "FROM read_parquet($f)")
-        cur = self.con.cursor()
-        try:
-            row = cur.execute(text, {"f": newest}).fetchone()
-        except Exception as exc:
-            raise self._damaged(snap, exc) from None
-        finally:
-            cur.close()
-        return (int(row[0]), row[1]) if row else None
+        for year in sorted({k[:4] for k in rounds}, reverse=True):
+            files = [str(snap / f) for k, f in sorted(rounds.items()) if k[:4] == year]
+            cur = self.con.cursor()
+            try:
+                row = cur.execute(text, {"f": files}).fetchone()
+            except Exception as exc:
+                raise self._damaged(snap, exc) from None
+            finally:
+                cur.close()
+            if row:
+                return int(row[0]), row[1]
+        return None
 
     def _damaged(self, snap: Path, exc: BaseException) -> BaseException:
         import duckdb
