@@ -33,8 +33,8 @@ class RowKind(StrEnum):
     R2_ONLY = "r2_only"  # joined in round 2: his counters started at 0, values are round-only
     R2_RESET = "r2_reset"  # counters were reset by a reconnect (§5.6): raw R2 values, flagged
     ORPHAN_R2 = "orphan_r2"  # no round 1 to subtract: values stay cumulative, never counted
-    #: his round-1 line was rejected: the round-2 line is cumulative and cannot be
-    #: differenced (he did not join in round 2), never counted
+    #: his round-1 line is missing (rejected, or lost to a cut file): the round-2 line is
+    #: cumulative and cannot be differenced, never counted
     R1_REJECTED = "r1_rejected"
     INTERRUPTED = "interrupted"  # shutdown-path file: label unreliable, never counted
 
