@@ -461,3 +461,33 @@ def test_every_line_after_a_cut_is_missing_from_round1(data_dir: Path, tmp_path:
     ingest_paths(data2, [other])
     (cut,) = table_rows(data2, "rounds", "round_number = 1")
     assert (cut["reason"], cut["counted"]) == ("lines_rejected", False)
+
+
+def test_a_cut_last_round_of_an_evening_counts_once_a_later_evening_begins(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A crash cut the evening's last file: nothing later that evening can make it final.
+    The next evening's first round does (the writer has moved on): the cut round's session
+    is built again and its complete lines count, live as in one batch and in a rebuild."""
+    from etl_duck.ingest.run import rebuild
+
+    full = R1.read_bytes()
+    evening = tmp_path / "evening"
+    evening.mkdir()
+    (evening / R1.name).write_bytes(full[: full.rindex(b"\n", 0, len(full) - 1) + 20])
+    next_day = tmp_path / "next" / "2026-03-15-213512-supply-round-1.txt"
+    next_day.parent.mkdir()
+    next_day.write_bytes(full.replace(b"Test", b"Tost", 1))  # another evening, other bytes
+
+    ingest_paths(data_dir, [evening])
+    (cut,) = table_rows(data_dir, "rounds")
+    assert (cut["reason"], cut["counted"]) == ("partial", False)  # maybe still being copied
+    ingest_paths(data_dir, [next_day])
+    cut = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}[R1.name]
+    assert (cut["file_status"], cut["reason"], cut["counted"]) == ("partial", None, True)
+
+    whole = tmp_path / "whole"
+    ingest_paths(whole, [evening, next_day.parent])
+    assert content_digest(data_dir) == content_digest(whole)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == content_digest(whole)

@@ -56,7 +56,7 @@ def print_report(report: IngestReport) -> int:
     for name in report.partial:
         console.print(
             f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; its complete "
-            "lines count once the whole file arrives, or a later round of the same evening "
+            "lines count once the whole file arrives, or any later round of its server "
             "(then the cut is final)",
             soft_wrap=True,
         )

@@ -52,10 +52,14 @@ def restarted_round1s(
 
 
 def round_reasons(
-    rounds: list[RoundFile], filler_maps: tuple[str, ...], timezone: str | None = None
+    rounds: list[RoundFile],
+    filler_maps: tuple[str, ...],
+    timezone: str | None = None,
+    final: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str | None], dict[str, str]]:
     """Per file: why the round does not count (None = it counts); and R2 → R1 pairs
-    (``timezone``: the server's, for the hour its clock goes back; see ``pair_rounds``)."""
+    (``timezone``: the server's, for the hour its clock goes back; see ``pair_rounds``;
+    ``final``: cut files a later round of their server follows outside these rounds)."""
     pairing = pair_rounds(rounds, timezone)
     paired_r1 = set(pairing.round1_of.values())
     reasons: dict[str, str | None] = {}
@@ -66,8 +70,10 @@ def round_reasons(
         reason: str | None = None
         if r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
             reason = "interrupted"
-        elif r.status is FileStatus.PARTIAL and not any(
-            x.file.end_time > r.file.end_time for x in rounds
+        elif (
+            r.status is FileStatus.PARTIAL
+            and r.file.name not in final
+            and not any(x.file.end_time > r.file.end_time for x in rounds)
         ):
             # cut, maybe still being copied: re-fetched when it grows. Once a later round
             # exists the writer has moved on (it writes a file once, at the round's end):

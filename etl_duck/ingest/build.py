@@ -60,6 +60,8 @@ class BuildJob:
     scratch: str  # where its partitions are encoded (``Lake.scratch``)
     #: the endstats files whose time falls within these sessions (paired at build time)
     endstats: tuple[tuple[str, bytes], ...] = ()
+    #: cut files a later round of their server follows in another session: final
+    final: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def _build_job(job: BuildJob) -> tuple[BuildResult, dict[str, pa.Table] | None]:
             failed[n] = str(exc)
     if not failed:
         try:
-            built = build_partition(job.sessions, parsed, job.opts, job.endstats)
+            built = build_partition(job.sessions, parsed, job.opts, job.endstats, job.final)
             written = {
                 t: write_partition(built[t], t, f"{job.scratch}/{t}-{job.day}.parquet")
                 for t in TABLES
@@ -223,6 +225,7 @@ def build_partition(
     files: dict[str, RoundFile],
     opts: IngestOptions,
     endstats: Sequence[tuple[str, bytes]] = (),
+    final: frozenset[str] = frozenset(),
 ) -> dict[str, pa.Table]:
     """All rows of the sessions of one session date (one partition per table), the
     endstats rows of its rounds included.
@@ -235,7 +238,7 @@ def build_partition(
     weapon_rows: list[tuple[Any, ...]] = []
     for s in sessions:
         rounds = [files[n] for n in s.rounds]
-        reasons, round1_of = round_reasons(rounds, opts.filler_maps, opts.timezone)
+        reasons, round1_of = round_reasons(rounds, opts.filler_maps, opts.timezone, final)
         by_name = {r.file.name: r for r in rounds}
         for r in rounds:
             h = r.header

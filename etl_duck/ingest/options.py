@@ -40,7 +40,8 @@ class IngestOptions:
             # older parser is re-read from raw/ (2: H5 = 0, rejected round-1 lines, mixed
             # layouts, round 2s saved as round 1, newer headers; 3: cut files final once a
             # later round exists, lines_rejected, cut rounds' start; 4: session gaps and pairing
-            # on the server's absolute clock; DECISIONS "Parsing")
+            # on the server's absolute clock; 5: a cut file is final once any later round
+            # of its server exists; DECISIONS "Parsing")
             "parser_version": PARSER_VERSION,
         }
 

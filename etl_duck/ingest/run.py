@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow as pa
 
 from etl_duck.domain.parse import PARSER_VERSION, FileStatus, ParseError, RoundHead, parse_head
-from etl_duck.domain.sessions import Session
+from etl_duck.domain.sessions import RoundTime, Session
+from etl_duck.domain.sources import SEPARATOR, server_of
 from etl_duck.ingest import endstats
 from etl_duck.ingest.admit import Admitted, admit
 from etl_duck.ingest.admit import expand as admit_expand
@@ -466,13 +467,14 @@ def _build(
     known = sorted({*endstats.known_endstats(base.ledger), *arrived})
     while True:
         times = {n: round_time(h.file, h.header) for n, h in heads.items()}
+        final, newly_final = _final_cuts(base, heads, times)
         regroup = regroup_sessions(
             base.index,
             times,
             opts.session_gap_minutes,
             everything=base.resettle,
             removed=batch.removed,
-            touched=endstats.touched_rounds(arrived, base.index, times),
+            touched=endstats.touched_rounds(arrived, base.index, times) | newly_final,
             timezone=opts.timezone,
         )
         by_date: dict[date, list[Session]] = {}
@@ -490,6 +492,7 @@ def _build(
                     (n, arrived[n] if n in arrived else _counted(raw, n))
                     for n in endstats.select_for(ss, known)
                 ),
+                final,
             )
             for d, ss in sorted(by_date.items())
         ]
@@ -506,6 +509,58 @@ def _build(
             heads.pop(name, None)
             batch.quarantine(raw, report, name, data, why, batch.version)
         lake.drop_scratch()
+
+
+def _final_cuts(
+    base: _Base, heads: Mapping[str, RoundHead], times: Mapping[str, RoundTime]
+) -> tuple[frozenset[str], set[str]]:
+    """Cut (partial) files that a later round of their game server follows anywhere in the
+    lake: the writer has moved on (it writes a file once), so the cut is final and their
+    complete lines count. And the stored ones this batch made final: their sessions are
+    rebuilt, so a live lake and a rebuild agree. Nothing to do without a cut file (the
+    usual case); with one, a few column scans in C, not the index in Python."""
+    import pyarrow.compute as pc
+
+    ledger = base.ledger
+    stored = (
+        set(ledger.filter(pc.equal(ledger["status"], "partial"))["file_name"].to_pylist())
+        if ledger.num_rows
+        else set()
+    )
+    cut = (stored - set(heads)) | {n for n, h in heads.items() if h.partial}
+    if not cut:
+        return frozenset(), set()
+    index = base.index
+    ends_before = {n: r["end_time"] for n, r in lookup(index, "file_name", sorted(cut)).items()}
+    ends = {**ends_before, **{n: times[n].end_time for n in cut if n in times}}
+    latest_before: dict[str, Any] = {}
+    for server in {server_of(n) for n in cut}:
+        names = index["file_name"]
+        mine = (
+            pc.ends_with(names, f"{SEPARATOR}{server}")
+            if server
+            else pc.invert(pc.match_substring(names, SEPARATOR))
+        )
+        latest_before[server] = (
+            pc.max(index["end_time"].filter(mine)).as_py() if len(names) else None
+        )
+
+    def later(found: dict[str, Any], name: str, end: Any) -> bool:
+        last = found.get(server_of(name))
+        return last is not None and last > end
+
+    latest = dict(latest_before)
+    for n, t in times.items():
+        server = server_of(n)
+        if server in latest and (latest[server] is None or t.end_time > latest[server]):
+            latest[server] = t.end_time
+    final = frozenset(n for n in cut if n in ends and later(latest, n, ends[n]))
+    newly = {
+        n
+        for n in final & stored
+        if n in ends_before and not later(latest_before, n, ends_before[n])
+    }
+    return final, newly
 
 
 def _record(
