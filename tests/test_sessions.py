@@ -189,3 +189,28 @@ def test_the_hour_the_clock_jumps_forward_splits_no_session(tmp_path: Path) -> N
     ingest_paths(live, [files / r1.name])
     ingest_paths(live, [files / r2.name])
     assert content_digest(live) == content_digest(data)
+
+
+def test_a_name_in_the_repeated_autumn_hour_is_read_as_an_evening_reads(tmp_path: Path) -> None:
+    """On 2025-10-26 Berlin's 02:00-03:00 happens twice: a round 1 named 02:50 on its
+    second pass and its round 2 at 03:05 are 15 minutes apart, not 75 (the first pass's
+    reading): one session, paired — as with no zone at all."""
+    from etl_duck.domain.sessions import clock_gap
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES
+    from tests.lakecheck import table_rows
+
+    gap = clock_gap("Europe/Berlin")
+    assert gap(datetime(2025, 10, 26, 2, 50), datetime(2025, 10, 26, 3, 5)) == timedelta(minutes=15)
+    assert gap(datetime(2025, 10, 26, 2, 55), datetime(2025, 10, 26, 2, 4)) == timedelta(minutes=9)
+    assert gap(datetime(2025, 7, 1, 20, 0), datetime(2025, 7, 1, 21, 0)) == timedelta(hours=1)
+    files = tmp_path / "files"
+    files.mkdir()
+    r1, r2 = "2025-10-26-025000-supply-round-1.txt", "2025-10-26-030500-supply-round-2.txt"
+    (files / r1).write_bytes((FIXTURES / "2026-03-14-213512-supply-round-1.txt").read_bytes())
+    (files / r2).write_bytes((FIXTURES / "2026-03-14-214449-supply-round-2.txt").read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    rounds = {r["file_name"]: r for r in table_rows(data, "rounds")}
+    assert len({r["session_id"] for r in rounds.values()}) == 1
+    assert rounds[r2]["counted"] and rounds[r2]["paired_round_id"] is not None

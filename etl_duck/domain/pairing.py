@@ -19,7 +19,7 @@ from etl_duck.domain.fields import (
     Scope,
 )
 from etl_duck.domain.parse import FileStatus, PlayerLine, RoundFile
-from etl_duck.domain.sessions import absolute_clock
+from etl_duck.domain.sessions import clock_gap
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
 PAIR_SLACK = timedelta(minutes=15)
@@ -104,7 +104,7 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
     hour the clocks go back a round 2 can be named before its round 1 (§1.2); such an
     orphan is paired as the later of the hour's two readings.
     """
-    absolute = absolute_clock(timezone)  # the hour a clock jumps forward is not played
+    clock = clock_gap(timezone)  # the hours a clock changes: a real evening's gap
     usable = [r for r in rounds if r.header is not None and r.status is not FileStatus.EMPTY]
     usable.sort(key=lambda r: (r.file.end_time, r.file.name))
     result = Pairing()
@@ -125,7 +125,7 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
         chosen: RoundFile | None = None
         for cand in reversed(r1_by_map.get(r.header.map_name, [])):
             assert cand.header is not None
-            gap = absolute(r.file.end_time) - absolute(cand.file.end_time)
+            gap = clock(cand.file.end_time, r.file.end_time)
             if gap <= timedelta(0):
                 continue
             if gap > window:

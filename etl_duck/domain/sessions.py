@@ -65,29 +65,41 @@ def group_sessions(
         by_server.setdefault(server_of(r.name), []).append(r)
     sessions: list[Session] = []
     for server in sorted(by_server):
-        sessions.extend(_group(by_server[server], gap_minutes, server, absolute_clock(timezone)))
+        sessions.extend(_group(by_server[server], gap_minutes, server, clock_gap(timezone)))
     return sorted(sessions, key=lambda s: (s.start_time, s.server))
 
 
-def absolute_clock(timezone: str | None) -> Callable[[datetime], datetime]:
-    """Wall-clock names → UTC (naive), for differences; the names themselves otherwise."""
+def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]:
+    """``gap(a, b)``: how long after the round named ``a`` the round named ``b`` ended.
+    Names are the server's wall clock; with its zone, a name in the hour the clock jumps
+    forward or in the repeated autumn hour may be read either way, and the gap is the
+    smallest that is not negative (a real evening's), else the least negative."""
     if not timezone:
-        return lambda t: t
+        return lambda a, b: b - a
     from zoneinfo import ZoneInfo
 
     try:
         zone = ZoneInfo(timezone)
     except (ValueError, OSError):  # checked by the settings; never fail a grouping on it
-        return lambda t: t
+        return lambda a, b: b - a
     utc = ZoneInfo("UTC")
-    return lambda t: t.replace(tzinfo=zone).astimezone(utc).replace(tzinfo=None)
+
+    def readings(t: datetime) -> set[datetime]:
+        return {t.replace(tzinfo=zone, fold=f).astimezone(utc) for f in (0, 1)}
+
+    def gap(a: datetime, b: datetime) -> timedelta:
+        options = [y - x for x in readings(a) for y in readings(b)]
+        ahead = [d for d in options if d >= timedelta(0)]
+        return min(ahead) if ahead else max(options)
+
+    return gap
 
 
 def _group(
     rounds: list[RoundTime],
     gap_minutes: int,
     server: str,
-    absolute: Callable[[datetime], datetime],
+    clock: Callable[[datetime, datetime], timedelta],
 ) -> list[Session]:
     ordered: Sequence[RoundTime] = sorted(rounds, key=lambda r: (r.end_time, r.name))
     gap = timedelta(minutes=gap_minutes)
@@ -108,7 +120,7 @@ def _group(
         )
 
     for r in ordered:
-        if current and absolute(r.end_time) - absolute(current[-1].end_time) > gap:
+        if current and clock(current[-1].end_time, r.end_time) > gap:
             close()
             current = []
         current.append(r)
