@@ -469,7 +469,7 @@ def test_a_cut_last_round_of_an_evening_counts_once_a_later_evening_begins(
     """A crash cut the evening's last file: nothing later that evening can make it final.
     The next evening's first round does (the writer has moved on): the cut round's session
     is built again and its complete lines count, live as in one batch and in a rebuild."""
-    from etl_duck.ingest.run import rebuild
+    from etl_duck.ingest.run import rebuild, resolve
 
     full = R1.read_bytes()
     evening = tmp_path / "evening"
@@ -491,3 +491,10 @@ def test_a_cut_last_round_of_an_evening_counts_once_a_later_evening_begins(
     assert content_digest(data_dir) == content_digest(whole)
     rebuild(data_dir)
     assert content_digest(data_dir) == content_digest(whole)
+    # an admin sets the later round aside: nothing follows the cut any more
+    resolve(data_dir, next_day.name, dismiss=True)
+    cut = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}[R1.name]
+    assert (cut["reason"], cut["counted"]) == ("partial", False)
+    live = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == live

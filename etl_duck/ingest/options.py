@@ -41,7 +41,8 @@ class IngestOptions:
             # layouts, round 2s saved as round 1, newer headers; 3: cut files final once a
             # later round exists, lines_rejected, cut rounds' start; 4: session gaps and pairing
             # on the server's absolute clock; 5: a cut file is final once any later round
-            # of its server exists; DECISIONS "Parsing")
+            # of its server exists; 6: both readings of a clock change's hour, a cut file
+            # not final when its only later round is taken out; DECISIONS "Parsing")
             "parser_version": PARSER_VERSION,
         }
 

@@ -467,14 +467,14 @@ def _build(
     known = sorted({*endstats.known_endstats(base.ledger), *arrived})
     while True:
         times = {n: round_time(h.file, h.header) for n, h in heads.items()}
-        final, newly_final = _final_cuts(base, heads, times)
+        final, cut_changed = _final_cuts(base, heads, times, batch.removed)
         regroup = regroup_sessions(
             base.index,
             times,
             opts.session_gap_minutes,
             everything=base.resettle,
             removed=batch.removed,
-            touched=endstats.touched_rounds(arrived, base.index, times) | newly_final,
+            touched=endstats.touched_rounds(arrived, base.index, times) | cut_changed,
             timezone=opts.timezone,
         )
         by_date: dict[date, list[Session]] = {}
@@ -512,13 +512,18 @@ def _build(
 
 
 def _final_cuts(
-    base: _Base, heads: Mapping[str, RoundHead], times: Mapping[str, RoundTime]
+    base: _Base,
+    heads: Mapping[str, RoundHead],
+    times: Mapping[str, RoundTime],
+    removed: set[str],
 ) -> tuple[frozenset[str], set[str]]:
     """Cut (partial) files that a later round of their game server follows anywhere in the
     lake: the writer has moved on (it writes a file once), so the cut is final and their
-    complete lines count. And the stored ones this batch made final: their sessions are
-    rebuilt, so a live lake and a rebuild agree. Nothing to do without a cut file (the
-    usual case); with one, a few column scans in C, not the index in Python."""
+    complete lines count. And the stored cut files whose finality this batch changes (a
+    later round arrived, or the only one was taken out): their sessions are rebuilt, so a
+    live lake and a rebuild agree. Without a cut file (the usual case) one filter of the
+    ledger; with one, a few column scans (the latest end time first: a one-server lake
+    needs no string match)."""
     import pyarrow.compute as pc
 
     ledger = base.ledger
@@ -527,40 +532,58 @@ def _final_cuts(
         if ledger.num_rows
         else set()
     )
+    stored -= removed
     cut = (stored - set(heads)) | {n for n, h in heads.items() if h.partial}
     if not cut:
         return frozenset(), set()
     index = base.index
     ends_before = {n: r["end_time"] for n, r in lookup(index, "file_name", sorted(cut)).items()}
     ends = {**ends_before, **{n: times[n].end_time for n in cut if n in times}}
-    latest_before: dict[str, Any] = {}
-    for server in {server_of(n) for n in cut}:
-        names = index["file_name"]
+    servers = {server_of(n) for n in cut}
+    before = _latest_ends(index, servers, set())
+    after = _latest_ends(index, servers, removed) if removed else dict(before)
+    for n, t in times.items():
+        server = server_of(n)
+        if server in after and (after[server] is None or t.end_time > after[server]):
+            after[server] = t.end_time
+
+    def later(latest: dict[str, Any], name: str, end: Any) -> bool:
+        last = latest.get(server_of(name))
+        return last is not None and last > end
+
+    final = frozenset(n for n in cut if n in ends and later(after, n, ends[n]))
+    changed = {
+        n for n in stored if n in ends_before and later(before, n, ends_before[n]) != (n in final)
+    }
+    return final, changed
+
+
+def _latest_ends(index: pa.Table, servers: set[str], excluded: set[str]) -> dict[str, Any]:
+    """The latest round end of each of ``servers`` in the round index, less ``excluded``."""
+    import pyarrow.compute as pc
+
+    if not index.num_rows:
+        return dict.fromkeys(servers)
+    names, ends = index["file_name"], index["end_time"]
+    if excluded:
+        keep = pc.invert(pc.is_in(names, pa.array(sorted(excluded), pa.string())))
+        names, ends = names.filter(keep), ends.filter(keep)
+    top = pc.max(ends).as_py()
+    if top is None:
+        return dict.fromkeys(servers)
+    at_top = {server_of(n) for n in names.filter(pc.equal(ends, top)).to_pylist()}
+    out: dict[str, Any] = {}
+    for server in servers:
+        if server in at_top:
+            out[server] = top
+            continue
         mine = (
             pc.ends_with(names, f"{SEPARATOR}{server}")
             if server
             else pc.invert(pc.match_substring(names, SEPARATOR))
         )
-        latest_before[server] = (
-            pc.max(index["end_time"].filter(mine)).as_py() if len(names) else None
-        )
-
-    def later(found: dict[str, Any], name: str, end: Any) -> bool:
-        last = found.get(server_of(name))
-        return last is not None and last > end
-
-    latest = dict(latest_before)
-    for n, t in times.items():
-        server = server_of(n)
-        if server in latest and (latest[server] is None or t.end_time > latest[server]):
-            latest[server] = t.end_time
-    final = frozenset(n for n in cut if n in ends and later(latest, n, ends[n]))
-    newly = {
-        n
-        for n in final & stored
-        if n in ends_before and not later(latest_before, n, ends_before[n])
-    }
-    return final, newly
+        out[server] = pc.max(ends.filter(mine)).as_py()
+    return out
 
 
 def _record(
