@@ -61,10 +61,44 @@ def test_regrouping_around_new_rounds_equals_grouping_everything(
         state._FEW_ROUNDS = saved
 
 
-def _check_regrouping(spec: list[tuple[int, int, int, bool]]) -> None:
+#: the hours Berlin's clock jumps forward (2026-03-29) and back (2025-10-26), from 01:00
+CLOCK_CHANGES = (datetime(2026, 3, 29, 1, 0), datetime(2025, 10, 26, 1, 0))
+
+
+@pytest.mark.parametrize("gap", [30, 60])
+@pytest.mark.parametrize("change", CLOCK_CHANGES, ids=["spring", "autumn"])
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 180),  # minutes after 01:00: the changing hour and around it
+            st.integers(0, 20 * 60),
+            st.integers(0, 3),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_regrouping_across_a_clock_change_equals_grouping_everything(
+    gap: int, change: datetime, spec: list[tuple[int, int, int, bool]]
+) -> None:
+    """With the server's zone, gaps are read on the absolute clock (a name the jump skipped
+    reads as the jump's instant, the repeated hour both ways): still, a live regroup equals
+    grouping everything, including with a gap setting under an hour."""
+    _check_regrouping(spec, base=change, gap=gap, timezone="Europe/Berlin")
+
+
+def _check_regrouping(
+    spec: list[tuple[int, int, int, bool]],
+    *,
+    base: datetime = BASE,
+    gap: int = GAP,
+    timezone: str | None = None,
+) -> None:
     batches: dict[int, dict[str, RoundTime]] = defaultdict(dict)
     for i, (minute, duration, batch, resend) in enumerate(spec):
-        end = BASE + timedelta(minutes=minute, seconds=i)  # unique end times
+        end = base + timedelta(minutes=minute, seconds=i)  # unique end times
         name = f"{end:%Y-%m-%d-%H%M%S}-map{i}-round-1.txt"
         rt = RoundTime(name, end, end - timedelta(seconds=duration + 3))
         batches[batch][name] = rt
@@ -74,12 +108,12 @@ def _check_regrouping(spec: list[tuple[int, int, int, bool]]) -> None:
     seen: dict[str, RoundTime] = {}
     for b in sorted(batches):
         new = batches[b]
-        before = _by_date(group_sessions(seen.values(), GAP))
+        before = _by_date(group_sessions(seen.values(), gap, timezone))
         seen.update(new)
-        everything = group_sessions(seen.values(), GAP)
+        everything = group_sessions(seen.values(), gap, timezone)
         after = _by_date(everything)
 
-        result = regroup_sessions(index, new, GAP)
+        result = regroup_sessions(index, new, gap, timezone=timezone)
 
         # every date whose sessions changed is rebuilt, with exactly its sessions
         changed = {d for d in before.keys() | after.keys() if before.get(d) != after.get(d)}
@@ -214,3 +248,25 @@ def test_a_name_in_the_repeated_autumn_hour_is_read_as_an_evening_reads(tmp_path
     rounds = {r["file_name"]: r for r in table_rows(data, "rounds")}
     assert len({r["session_id"] for r in rounds.values()}) == 1
     assert rounds[r2]["counted"] and rounds[r2]["paired_round_id"] is not None
+
+
+def test_a_name_the_spring_jump_skipped_keeps_its_neighbours_apart() -> None:
+    """01:50, 02:30 (a name that does not exist on 2026-03-29 in Berlin: a wrong zone) and
+    03:10 with a 30-minute gap: touching or taking out the middle round regroups as
+    grouping everything does (read both ways, 02:30 brought 01:50 and 03:10 closer to each
+    other than to it, and a live regroup merged sessions the whole grouping keeps apart)."""
+    zone = "Europe/Berlin"
+
+    def rt(hour: int, minute: int) -> RoundTime:
+        end = datetime(2026, 3, 29, hour, minute)
+        return RoundTime(f"{end:%Y-%m-%d-%H%M%S}-supply-round-1.txt", end, end)
+
+    rounds = {r.name: r for r in (rt(1, 50), rt(2, 30), rt(3, 10))}
+    everything = group_sessions(rounds.values(), 30, zone)
+    index = round_index_rows(everything, rounds)
+    middle = rt(2, 30).name
+    touched = regroup_sessions(index, {}, 30, touched={middle}, timezone=zone)
+    assert _by_date(touched.sessions) == _by_date(everything)
+    rest = {n: r for n, r in rounds.items() if n != middle}
+    gone = regroup_sessions(index, {}, 30, removed={middle}, timezone=zone)
+    assert _by_date(gone.sessions) == _by_date(group_sessions(rest.values(), 30, zone))

@@ -85,7 +85,27 @@ def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]
     utc = ZoneInfo("UTC")
 
     def readings(t: datetime) -> set[datetime]:
-        return {t.replace(tzinfo=zone, fold=f).astimezone(utc) for f in (0, 1)}
+        # both passes of the repeated autumn hour. A name the spring jump skipped (a wrong
+        # zone: no server writes one) reads as the jump's instant, so names keep their
+        # order and removing a round never brings its neighbours closer (the incremental
+        # regroup relies on that)
+        first, second = (t.replace(tzinfo=zone, fold=f).astimezone(utc) for f in (0, 1))
+        if first == second:
+            return {first}
+        if first > second:  # skipped: the jump lies between the two readings
+            return {jump(second, first)}
+        return {first, second}
+
+    def jump(before: datetime, after: datetime) -> datetime:
+        """The instant the zone's offset changes between two UTC times (to the second)."""
+        offset = before.astimezone(zone).utcoffset()
+        while after - before > timedelta(seconds=1):
+            mid = before + (after - before) / 2
+            if mid.astimezone(zone).utcoffset() == offset:
+                before = mid
+            else:
+                after = mid
+        return after
 
     def gap(a: datetime, b: datetime) -> timedelta:
         options = [y - x for x in readings(a) for y in readings(b)]

@@ -42,7 +42,8 @@ class IngestOptions:
             # later round exists, lines_rejected, cut rounds' start; 4: session gaps and pairing
             # on the server's absolute clock; 5: a cut file is final once any later round
             # of its server exists; 6: both readings of a clock change's hour, a cut file
-            # not final when its only later round is taken out; DECISIONS "Parsing")
+            # not final when its only later round is taken out; 7: a name the spring jump
+            # skipped reads as the jump's instant; DECISIONS "Parsing")
             "parser_version": PARSER_VERSION,
         }
 
