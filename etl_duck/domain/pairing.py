@@ -7,7 +7,7 @@ module only applies that table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -141,7 +141,7 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
             claimed.add(chosen.file.name)
             result.round1_of[r.file.name] = chosen.file.name
     if timezone and result.orphans:
-        _pair_across_the_clock_change(result, claimed, usable, r1_by_map, timezone)
+        _pair_across_the_clock_change(result, claimed, usable, r1_by_map, clock)
     return result
 
 
@@ -154,45 +154,29 @@ def _window(r: RoundFile) -> timedelta:
     )
 
 
-def _repeated_hour_shift(naive: datetime, timezone: str) -> timedelta:
-    """How much later the second reading of ``naive`` is than the first, where the local
-    clock shows it twice (the hour it goes back); zero elsewhere."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        zone = ZoneInfo(timezone)
-    except (ValueError, OSError):  # checked by the settings; never fail a pairing on it
-        return timedelta(0)
-    first = naive.replace(tzinfo=zone, fold=0).utcoffset()
-    second = naive.replace(tzinfo=zone, fold=1).utcoffset()
-    return first - second if first is not None and second is not None else timedelta(0)
-
-
 def _pair_across_the_clock_change(
     result: Pairing,
     claimed: set[str],
     usable: list[RoundFile],
     r1_by_map: dict[str, list[RoundFile]],
-    timezone: str,
+    clock: Callable[[datetime, datetime], timedelta],
 ) -> None:
-    """Orphan round 2s named in the repeated hour, read as its second pass: the latest
-    unclaimed round 1 then ends before it within the window, with the clock it plays."""
+    """Orphan round 2s named before their round 1 by the wall clock (the repeated autumn
+    hour, read as its second pass): the round 1 named after it that ended before it on
+    the server's clock, within the window, the latest such, with the clock it plays."""
     by_name = {r.file.name: r for r in usable}
     for name in sorted(result.orphans, key=lambda n: (by_name[n].file.end_time, n)):
         r = by_name[name]
         assert r.header is not None
-        shift = _repeated_hour_shift(r.file.end_time, timezone)
-        if shift <= timedelta(0):
-            continue
-        later = r.file.end_time + shift  # on the first reading's clock
-        before = [
-            c
+        fits = [
+            (gap, c)
             for c in r1_by_map.get(r.header.map_name, [])
-            if timedelta(0) < later - c.file.end_time <= _window(r)
+            if c.file.end_time > r.file.end_time  # the first pass never looked at these
+            and timedelta(0) < (gap := clock(c.file.end_time, r.file.end_time)) <= _window(r)
         ]
-        if not before:
+        if not fits:
             continue
-        cand = max(before, key=lambda c: (c.file.end_time, c.file.name))
+        _, cand = min(fits, key=lambda gc: gc[0])
         assert cand.header is not None
         if cand.file.name in claimed or cand.header.next_time_limit_s != r.header.time_limit_s:
             continue
