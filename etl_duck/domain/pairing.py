@@ -23,6 +23,9 @@ from etl_duck.domain.sessions import clock_gap
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
 PAIR_SLACK = timedelta(minutes=15)
+#: How far a player's time played (X22, written in tenths of a minute: 6 s steps) may pass
+#: the round's length in a file that holds that round alone (the 92 real round 1s: ≤ 3 s).
+STANDALONE_SLACK_S = 10
 
 
 class RowKind(StrEnum):
@@ -33,6 +36,9 @@ class RowKind(StrEnum):
     R2_ONLY = "r2_only"  # joined in round 2: his counters started at 0, values are round-only
     R2_RESET = "r2_reset"  # counters were reset by a reconnect (§5.6): raw R2 values, flagged
     ORPHAN_R2 = "orphan_r2"  # no round 1 to subtract: values stay cumulative, never counted
+    #: a round 2 with no round 1 whose values hold none (a gametype other than stopwatch
+    #: labels every round 2, §1.3): the round's own, counted
+    STANDALONE = "standalone"
     #: his round-1 line is missing (rejected, or lost to a cut file): the round-2 line is
     #: cumulative and cannot be differenced, never counted
     R1_REJECTED = "r1_rejected"
@@ -64,6 +70,8 @@ class Pairing:
 
     round1_of: dict[str, str] = field(default_factory=dict)  # R2 file name → R1 file name
     orphans: set[str] = field(default_factory=set)  # R2 file names without an R1
+    #: R2 file names without an R1 whose counters hold no round 1 (see ``_standalone``)
+    standalone: set[str] = field(default_factory=set)
     #: files labelled round 1 that are an interrupted round 2 (an older writer's shutdown
     #: path, §7): R1 + part of R2, cumulative; never counted, never anyone's round 1
     interrupted: set[str] = field(default_factory=set)
@@ -142,7 +150,33 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
             result.round1_of[r.file.name] = chosen.file.name
     if timezone and result.orphans:
         _pair_across_the_clock_change(result, claimed, usable, r1_by_map, clock)
+    for r in usable:
+        if r.file.name in result.orphans and _standalone(r):
+            result.orphans.discard(r.file.name)
+            result.standalone.add(r.file.name)
     return result
+
+
+def _standalone(r: RoundFile) -> bool:
+    """A round 2 without a round 1 that holds no round 1: every player's time played fits
+    in the round itself (its H8 length, else its limit H6).
+
+    A gametype other than stopwatch labels every round ``round-2`` and its counters are the
+    round's own (§1.3; §7: "treat each file as a standalone round; do not difference").
+    A stopwatch round 2's counters carry round 1, which lasted the clock this round plays
+    (its H6): anyone who played both rounds has more time than the round — in every round
+    2 of the real files (the ten orphans too) a player is at least 79 s past H6. A round 2 whose
+    players all joined in it (his counters start at 0 on connecting, §5.5) is its own
+    too, whatever the gametype."""
+    h = r.header
+    assert h is not None
+    if not r.players or h.time_limit_s <= 0:
+        return False
+    length = h.time_limit_s
+    if h.play_time_ms is not None and h.play_time_ms > 0:
+        length = min(length, -(-h.play_time_ms // 1000))
+    longest = max(int(p.values["time_played_s"] or 0) for p in r.players)
+    return 0 < longest <= length + STANDALONE_SLACK_S
 
 
 def _window(r: RoundFile) -> timedelta:
@@ -281,8 +315,10 @@ def round_only_rows(
     """Every player of ``round_file`` as round-only rows.
 
     ``round1`` is its paired round 1 (round-2 files only). ``orphan`` marks a round 2 that
-    has none: its values stay as written (cumulative) and its rows say so. ``interrupted``
-    marks a file the pairing found to be an interrupted round (``Pairing.interrupted``).
+    has none: its values stay as written (cumulative) and its rows say so. A round 2 with
+    no round 1 that is not an orphan is standalone (``Pairing.standalone``): its values are
+    the round's own. ``interrupted`` marks a file the pairing found to be an interrupted
+    round (``Pairing.interrupted``).
     """
     rows: list[PlayerRound] = []
     if round_file.status is FileStatus.INTERRUPTED or interrupted:
@@ -291,9 +327,10 @@ def round_only_rows(
             rows.append(PlayerRound(line, RowKind.INTERRUPTED, values, weapons))
         return rows
     if round_file.file.round_number == 1 or (round1 is None and not orphan):
+        kind = RowKind.R1 if round_file.file.round_number == 1 else RowKind.STANDALONE
         for line in round_file.players:
             values, weapons = _round_values(line)
-            rows.append(PlayerRound(line, RowKind.R1, values, weapons))
+            rows.append(PlayerRound(line, kind, values, weapons))
         return rows
     if round1 is None:
         for line in round_file.players:

@@ -68,7 +68,7 @@ PLAYER_ROUNDS_SCHEMA = pa.schema(
         (
             "row_kind",
             pa.string(),
-        ),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | r1_rejected | interrupted
+        ),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | standalone | r1_rejected | interrupted
         ("counted", pa.bool_()),
         ("reason", pa.string()),
         ("line_no", pa.int32()),

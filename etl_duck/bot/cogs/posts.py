@@ -195,7 +195,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         url = self.bot.site.session(detail.round["session_id"])
         embed = linked([posts.round_post(detail, match, notes)], url)[0]
         await self._send(channel, ROUND, [name], embed)
-        if detail.round["round_number"] == 2:
+        if detail.round["round_number"] == 2 and detail.round.get("paired_round_id") is not None:
+            # a round 2 without a round 1 (another gametype's round) was the whole map
             await self._post_map(channel, detail, rep, match, resume=resume)
 
     async def _report(self, detail: RoundDetail) -> SessionReport | None:
