@@ -199,6 +199,13 @@ def show_status(as_json: bool = False) -> int:
         console.print(f"[yellow]partial (last line cut)[/yellow] {escape(name)}")
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
+    if twice := info["excluded"].get("second_writer"):
+        console.print(
+            f"[yellow]two stats scripts[/yellow] {twice} round files are a second, older "
+            "script's copies of rounds the current script wrote too (not counted) — load "
+            "one stats script in the game server's Lua config",
+            soft_wrap=True,
+        )
     if not problems and not info["leftovers"]:
         console.print("no open problems")
     return EXIT_PARTIAL if problems else EXIT_OK

@@ -18,16 +18,17 @@ RESTART_GAP = timedelta(minutes=10)
 
 
 def restarted_round1s(
-    rounds: list[RoundFile], paired_r1: set[str], interrupted: set[str] | None = None
+    rounds: list[RoundFile], paired_r1: set[str], ignored: set[str] | None = None
 ) -> set[str]:
     """File names of round 1s that were abandoned and replayed (see RESTART_GAP);
-    ``interrupted``: files the pairing found to be interrupted rounds (no replays)."""
+    ``ignored``: files the pairing found to be interrupted rounds or a second writer's
+    copies (neither a replay nor replayed)."""
     by_map: dict[str, list[RoundFile]] = {}
     r2_ends: dict[str, list[RoundFile]] = {}
     for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
         if r.status is FileStatus.INTERRUPTED or r.header is None:
             continue
-        if interrupted and r.file.name in interrupted:
+        if ignored and r.file.name in ignored:
             continue
         if r.file.round_number == 1:
             by_map.setdefault(r.file.map_name, []).append(r)
@@ -63,13 +64,15 @@ def round_reasons(
     pairing = pair_rounds(rounds, timezone)
     paired_r1 = set(pairing.round1_of.values())
     reasons: dict[str, str | None] = {}
-    restarted = restarted_round1s(rounds, paired_r1, pairing.interrupted)
+    restarted = restarted_round1s(rounds, paired_r1, pairing.interrupted | pairing.second_writer)
     for r in rounds:
         players = [p for p in r.players if p.team in (1, 2)]
         bots = sum(1 for p in players if p.is_bot)
         reason: str | None = None
         if r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
             reason = "interrupted"
+        elif r.file.name in pairing.second_writer:
+            reason = "second_writer"  # the newer script's file of the same round counts
         elif (
             r.status is FileStatus.PARTIAL
             and r.file.name not in final

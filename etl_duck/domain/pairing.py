@@ -7,6 +7,7 @@ module only applies that table.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,9 @@ PAIR_SLACK = timedelta(minutes=15)
 #: How far a player's time played (X22, written in tenths of a minute: 6 s steps) may pass
 #: the round's length in a file that holds that round alone (the 92 real round 1s: ≤ 3 s).
 STANDALONE_SLACK_S = 10
+#: Two stats scripts save the same round "seconds apart" (§7): files of one map and round
+#: label this close are one round written twice.
+TWIN_GAP = timedelta(seconds=60)
 
 
 class RowKind(StrEnum):
@@ -43,6 +47,9 @@ class RowKind(StrEnum):
     #: cumulative and cannot be differenced, never counted
     R1_REJECTED = "r1_rejected"
     INTERRUPTED = "interrupted"  # shutdown-path file: label unreliable, never counted
+    #: a second, older stats script's copy of a round (``Pairing.second_writer``): as
+    #: written, never counted
+    SECOND_WRITER = "second_writer"
 
 
 WeaponGroups = dict[int, tuple[int, int, int, int, int]]
@@ -75,6 +82,9 @@ class Pairing:
     #: files labelled round 1 that are an interrupted round 2 (an older writer's shutdown
     #: path, §7): R1 + part of R2, cumulative; never counted, never anyone's round 1
     interrupted: set[str] = field(default_factory=set)
+    #: copies of a round written by a second, older stats script loaded beside the current
+    #: one (§7): never paired, never counted (see ``_second_writer_files``)
+    second_writer: set[str] = field(default_factory=set)
 
 
 def player_key(line: PlayerLine, duplicated: set[str]) -> str:
@@ -115,7 +125,8 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
     clock = clock_gap(timezone)  # the hours a clock changes: a real evening's gap
     usable = [r for r in rounds if r.header is not None and r.status is not FileStatus.EMPTY]
     usable.sort(key=lambda r: (r.file.end_time, r.file.name))
-    result = Pairing()
+    result = Pairing(second_writer=_second_writer_files(usable))
+    usable = [r for r in usable if r.file.name not in result.second_writer]
     claimed: set[str] = set()
     r1_by_map: dict[str, list[RoundFile]] = {}
     for r in usable:
@@ -155,6 +166,32 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
             result.orphans.discard(r.file.name)
             result.standalone.add(r.file.name)
     return result
+
+
+def _second_writer_files(rounds: list[RoundFile]) -> set[str]:
+    """Files of a second stats script loaded beside the current one (§7 "Two writers
+    loaded at once": two files for the same map and round, seconds apart, in different
+    layouts): the older layout's file of each such pair, so the newer one alone is paired
+    and counted. ``rounds`` sorted by end time."""
+    by_round: dict[tuple[str, int], list[RoundFile]] = {}
+    for r in rounds:
+        by_round.setdefault((r.file.map_name, r.file.round_number), []).append(r)
+    older: set[str] = set()
+    for group in by_round.values():
+        for a, b in itertools.pairwise(group):
+            if b.file.end_time - a.file.end_time > TWIN_GAP:
+                continue
+            wa, wb = _writer(a), _writer(b)
+            if wa != wb:
+                older.add(a.file.name if wa < wb else b.file.name)
+    return older
+
+
+def _writer(r: RoundFile) -> tuple[int, int]:
+    """How new the writer of a file is: its header's field count (c0rnp0rn8 added H8),
+    then its player lines' layout (33 < 36 < 37 < 38)."""
+    assert r.header is not None
+    return r.header.field_count, r.layout or 0
 
 
 def _standalone(r: RoundFile) -> bool:
@@ -311,16 +348,23 @@ def round_only_rows(
     *,
     orphan: bool = False,
     interrupted: bool = False,
+    second_writer: bool = False,
 ) -> list[PlayerRound]:
     """Every player of ``round_file`` as round-only rows.
 
-    ``round1`` is its paired round 1 (round-2 files only). ``orphan`` marks a round 2 that
+    ``second_writer``: a second, older stats script's copy (``Pairing.second_writer``),
+    as written. ``round1`` is its paired round 1 (round-2 files only). ``orphan`` marks a round 2 that
     has none: its values stay as written (cumulative) and its rows say so. A round 2 with
     no round 1 that is not an orphan is standalone (``Pairing.standalone``): its values are
     the round's own. ``interrupted`` marks a file the pairing found to be an interrupted
     round (``Pairing.interrupted``).
     """
     rows: list[PlayerRound] = []
+    if second_writer:
+        for line in round_file.players:
+            values, weapons = _round_values(line)
+            rows.append(PlayerRound(line, RowKind.SECOND_WRITER, values, weapons))
+        return rows
     if round_file.status is FileStatus.INTERRUPTED or interrupted:
         for line in round_file.players:
             values, weapons = _round_values(line)
@@ -372,6 +416,7 @@ def round_only_all(
             by_name[r1_name] if r1_name else None,
             orphan=r.file.name in pairing.orphans,
             interrupted=r.file.name in pairing.interrupted,
+            second_writer=r.file.name in pairing.second_writer,
         )
     return out
 

@@ -252,6 +252,7 @@ def build_partition(
                 by_name[r1] if r1 else None,
                 orphan=reason == "orphan_r2",
                 interrupted=reason == "interrupted",
+                second_writer=reason == "second_writer",
             )
             team_players = [p for p in r.players if p.team in (1, 2)]
             rounds_rows.append(

@@ -65,10 +65,9 @@ PLAYER_ROUNDS_SCHEMA = pa.schema(
         ("team", pa.int8()),
         ("is_bot", pa.bool_()),
         ("rounds_counter", pa.int16()),
-        (
-            "row_kind",
-            pa.string(),
-        ),  # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | standalone | r1_rejected | interrupted
+        # r1 | r2_diff | r2_only | r2_reset | orphan_r2 | standalone | r1_rejected |
+        # interrupted | second_writer
+        ("row_kind", pa.string()),
         ("counted", pa.bool_()),
         ("reason", pa.string()),
         ("line_no", pa.int32()),
