@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from etl_duck.bot.coalesce import Coalescer
 from etl_duck.bot.embeds.scoreboard import score_lines
@@ -420,3 +422,27 @@ def test_digest_scores_per_opponent_and_compares_with_each_players_average(
     assert newcomers and all(
         any(ln == f"**{n}**: first night with us" for ln in lines) for n in newcomers[:3]
     )
+
+
+@settings(max_examples=200, deadline=None)
+@example(lines=["x" * 101] * 20, limit=1024)  # ten lines: 1,019 + "… 10 earlier" = 1,032
+@given(
+    lines=st.lists(st.text(st.characters(exclude_characters="\n"), max_size=300), max_size=40),
+    limit=st.sampled_from([1024, 4000]),
+)
+def test_a_fitted_field_is_within_discords_limit_and_keeps_the_newest_lines(
+    lines: list[str], limit: int
+) -> None:
+    """The "… N earlier" line counts too: a digest field one character over is refused
+    by Discord, and the whole digest with it (ten 99-character lines came to 1,012)."""
+    from etl_duck.bot.embeds.scoreboard import _fit
+
+    out = _fit(lines, limit)
+    assert len(out) <= limit
+    head = out.partition("\n")[0]
+    dropped = next((d for d in range(1, len(lines) + 1) if out.startswith(f"… {d} earlier\n")), 0)
+    assert out == (f"… {dropped} earlier\n" if dropped else "") + "\n".join(lines[dropped:])
+    if dropped:  # only as many dropped as needed
+        fewer = dropped - 1
+        before = (f"… {fewer} earlier\n" if fewer else "") + "\n".join(lines[fewer:])
+        assert len(before) > limit, head

@@ -65,12 +65,18 @@ def _mvp(rep: SessionReport) -> str | None:
 
 
 def _fit(lines: Sequence[str], limit: int) -> str:
-    """Lines joined, the oldest dropped first when they do not fit."""
+    """Lines joined, the oldest dropped first when they do not fit — with the "… N
+    earlier" line that says so counted in ``limit`` (Discord refuses the whole message
+    when one field is over)."""
     shown = list(lines)
-    while shown and len("\n".join(shown)) > limit:
+
+    def text() -> str:
+        dropped = len(lines) - len(shown)
+        return (f"… {dropped} earlier\n" if dropped else "") + "\n".join(shown)
+
+    while shown and len(text()) > limit:
         shown.pop(0)
-    dropped = len(lines) - len(shown)
-    return (f"… {dropped} earlier\n" if dropped else "") + "\n".join(shown)
+    return text()
 
 
 def scoreboard(rep: SessionReport) -> discord.Embed:
