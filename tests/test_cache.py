@@ -110,3 +110,35 @@ def test_lru_evicts_the_oldest() -> None:
         cache.get_or_compute(k, functools.partial(str, k))
     assert cache.peek("a") == (False, None)
     assert cache.peek("c") == (True, "c")
+
+
+def test_a_call_after_a_commit_never_joins_one_started_before_it(data_dir: Path) -> None:
+    """In-flight sharing is per lake version: a question asked once a commit is visible
+    gets the new answer, not the one a slower call began on the old snapshot."""
+    ingest_paths(data_dir, [R1])
+    stats = Stats(data_dir, min_rounds=0)
+    api = AsyncStats(stats)
+    stats.version()
+    real_run = stats.run
+    started = threading.Event()
+
+    def slow_run(name: str, dates: Any = None, **params: Any) -> Any:
+        out = real_run(name, dates, **params)  # read from the snapshot current now
+        started.set()
+        time.sleep(0.5)  # a slow moment (a busy core): the commit lands meanwhile
+        return out
+
+    stats.run = slow_run  # type: ignore[method-assign]
+
+    def raven(board: Any) -> int:
+        return int(board.filter(board["guid"] == "7A3E9B21")["value"].item())
+
+    async def main() -> tuple[int, int]:
+        early = asyncio.ensure_future(api.leaderboard("kills"))
+        await asyncio.to_thread(started.wait)
+        await asyncio.to_thread(ingest_paths, data_dir, [R2])  # round 2: +7 kills
+        late = await api.leaderboard("kills")  # asked after the commit is visible
+        return raven(await early), raven(late)
+
+    before, after = asyncio.run(main())
+    assert after == before + 7

@@ -2,8 +2,8 @@
 (``asyncio.to_thread``), so DuckDB and Polars never block the loop.
 
 There is one cache, inside :class:`Stats`. This facade adds only in-flight sharing:
-identical calls awaited at the same time share one thread hop (the cache would share the
-computation anyway, but each waiter would hold a worker thread).
+identical calls awaited at the same time, at the same lake version, share one thread hop
+(the cache would share the computation anyway, but each waiter would hold a worker thread).
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class AsyncStats:
     async def _call(self, key: Hashable | None, fn: Callable[[], T]) -> T:
         if key is None:  # an uncacheable call (a closure): no sharing
             return await asyncio.to_thread(fn)
+        # shared only at one lake version (one readlink): a call begun before a commit may
+        # answer from the old snapshot, and a question asked after it must not get that
+        key = (self.stats.lake.version(), key)
         pending = self._inflight.get(key)
         if pending is not None:
             result: T = await asyncio.shield(pending)
