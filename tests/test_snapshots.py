@@ -635,3 +635,57 @@ def test_small_files_are_snappy_and_large_ones_zstandard(
         assert codecs == {want}, (path, meta.num_rows, codecs)
         seen[want] += 1
     assert seen["SNAPPY"] > 100 and seen["ZSTD"] > 0, seen
+
+
+def test_a_query_never_joins_the_old_folder_with_the_new_file_names(tmp_path: Path) -> None:
+    """A query whose own refresh returned just before a commit, and that prepares its views
+    while another thread's refresh is writing its lease, read the old snapshot's folder with
+    the new snapshot's file names ("lake damaged"). The order is forced with events."""
+    from etl_duck.query.stats import Stats
+    from etl_duck.query.windows import ALL_FROM, ALL_TO
+
+    data = tmp_path / "data"
+    first, second = renamed_pair(tmp_path, "2025-02-04-210000", "2025-02-04-211000", "a")
+    ingest_paths(data, [first])
+    stats = Stats(data, slow_query_ms=1e9)
+    stats.version()
+    serving = stats.serving
+    a_in_hold, a_go, c_refreshed = threading.Event(), threading.Event(), threading.Event()
+    real_hold, real_refresh = serving._hold, serving.refresh
+
+    def hold(snap: Path) -> None:
+        if threading.current_thread().name == "A":
+            a_in_hold.set()
+            a_go.wait(10)
+        real_hold(snap)
+
+    def refresh() -> int:
+        v = real_refresh()
+        if threading.current_thread().name == "C" and not c_refreshed.is_set():
+            c_refreshed.set()
+            a_in_hold.wait(10)  # C is descheduled right after its refresh
+        return v
+
+    serving._hold, serving.refresh = hold, refresh  # type: ignore[method-assign]
+    out: dict[str, object] = {}
+
+    def c() -> None:
+        try:
+            out["C"] = stats.run(
+                "player_totals", date_from=ALL_FROM, date_to=ALL_TO, session_id=None, server=None
+            ).height
+        except Exception as exc:  # the failure is the finding
+            out["C"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            a_go.set()
+
+    tc = threading.Thread(target=c, name="C")
+    tc.start()
+    assert c_refreshed.wait(10)
+    ingest_paths(data, [second])  # a commit lands (the fetch, or another process)
+    ta = threading.Thread(target=stats.version, name="A")
+    ta.start()
+    tc.join()
+    ta.join()
+    assert isinstance(out["C"], int) and out["C"] > 0, out["C"]
+    assert stats.version() == Lake(data).version() == 2

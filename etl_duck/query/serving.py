@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import logging
 import re
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,19 @@ _NAMED = {t: re.compile(rf"\b{t}\b") for t in VIEWS}
 _DETAIL_NAMED = {t: re.compile(rf"\b{t}\b") for t in TABLES if t != "rounds"}
 
 
+@dataclass(frozen=True)
+class _View:
+    """What a query reads, published by a refresh as ONE object: a query takes it once, so
+    it never joins one snapshot's folder with another's file names."""
+
+    snapshot: Path | None = None
+    #: serving/career table → shard (year, or "all"/"prior-YYYY") → file in the snapshot
+    files: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    partitions: dict[str, dict[str, str]] = dataclasses.field(
+        default_factory=dict
+    )  # table → date → file
+
+
 class Serving:
     """The current snapshot's serving and career tables as per-cursor views over their
     files, plus scoped views over the per-date partitions for detail questions (one
@@ -68,25 +83,34 @@ class Serving:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.version = 0
-        self.snapshot: Path | None = None
+        self._view = _View()
         self._lease_renew_at = 0.0
         self._holder = f"serving-{id(self):x}"  # this object's leases, whatever the thread
         self._active = 0  # queries running in this process (any snapshot)
         self._left: set[Path] = set()  # snapshots left behind while queries ran
         self._readers_lock = threading.Lock()
-        self.partitions: dict[str, dict[str, str]] = {}  # table → date → file
         #: last lake version that changed each session date (ISO: sorts like the dates, and
         #: a 10-year lake's 1,800 dates need no parsing)
         self.changed_at: dict[str, int] = {}
         self._loaded: dict[str, dict[str, int]] = {}
-        #: serving/career table → shard (year, or "all"/"prior-YYYY") → file in the snapshot
-        self.files: dict[str, dict[str, str]] = {}
         self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
         self._shape_lock = threading.Lock()
         self._dates: list[str] = []
         self.max_changed = 0
         self.last_date: date | None = None
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
+
+    @property
+    def snapshot(self) -> Path | None:
+        return self._view.snapshot
+
+    @property
+    def files(self) -> dict[str, dict[str, str]]:
+        return self._view.files
+
+    @property
+    def partitions(self) -> dict[str, dict[str, str]]:
+        return self._view.partitions
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """One cursor per thread (DuckDB connections are not shared across threads)."""
@@ -162,18 +186,18 @@ class Serving:
                 self.changed_at[d] = written.get(d, manifest.version)
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
-            self.partitions = {
-                t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES
-            }
+            partitions = {t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES}
             # the latest SESSION's date (a counted round): the relative windows count from
             # it, not from a newer date that holds only rounds that do not count
             self.last_date = last[1] if last else None
-            self.files = files
             self.last_session = last
             left_behind = self.snapshot
             self._hold(snap)
-            self.snapshot = snap  # before letting the old go: a query counted after this
-            self._let_go(left_behind, snap)  # line binds its views to the new one
+            # one assignment: a query reads the old view or the new one, never a mix (a
+            # query took the old folder with new names while _hold wrote its lease); before
+            # letting the old go: a query counted after this binds its views to the new one
+            self._view = _View(snap, files, partitions)
+            self._let_go(left_behind, snap)
             self.version = manifest.version
             log.info(
                 "serving at v%d (%d dates changed) in %.1f ms",
@@ -223,13 +247,14 @@ class Serving:
         """Point this cursor's views at what ``text`` reads: the serving tables it names
         (their shards of ``years``; None = every year), the career tables, and the detail
         partitions of ``dates``."""
+        v = self._view  # once: a refresh in another thread publishes a new one
         if dates is not None:
-            self.scope(cur, dates, [t for t in self.DETAIL if _DETAIL_NAMED[t].search(text)])
+            self.scope(cur, dates, [t for t in self.DETAIL if _DETAIL_NAMED[t].search(text)], v)
         views: dict[str, Any] = self._local.__dict__.setdefault("views", {})
         for name, pattern in _NAMED.items():
             if pattern.search(text) is None:
                 continue
-            shards = self.files.get(name, {})
+            shards = v.files.get(name, {})
             if name in CAREERS:
                 picked = [shards[CAREER_ALL]] if CAREER_ALL in shards else None
             elif "*" in shards or years is None:
@@ -240,42 +265,45 @@ class Serving:
                     for k, f in sorted(shards.items())
                     if (y := shard_year(k)) is not None and int(y) in years
                 ]
-            key = (self.snapshot, tuple(picked) if picked is not None else None)
+            key = (v.snapshot, tuple(picked) if picked is not None else None)
             if views.get(name) == key:
                 continue
-            cur.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {self._source(cur, name, picked)}")
+            source = self._source(cur, v, name, picked)
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {source}")
             views[name] = key
 
-    def _source(self, cur: duckdb.DuckDBPyConnection, name: str, picked: list[str] | None) -> str:
+    def _source(
+        self, cur: duckdb.DuckDBPyConnection, v: _View, name: str, picked: list[str] | None
+    ) -> str:
         """The SELECT a view reads: its files, or (none) an empty table of its shape."""
-        assert self.snapshot is not None or not picked
+        assert v.snapshot is not None or not picked
         if picked is None:  # a lake written before careers: sum the per-session rows
             src, query = CAREERS[name]
-            every = sorted(self.files.get(src, {}).values())
-            inner = _read(self.snapshot, every) if every else self._empty(cur, src)
+            every = sorted(v.files.get(src, {}).values())
+            inner = _read(v.snapshot, every) if every else self._empty(cur, v, src)
             return sql(query).replace("FROM src", f"FROM ({inner})")
         if picked:
-            return _read(self.snapshot, picked)
-        return self._empty(cur, name)
+            return _read(v.snapshot, picked)
+        return self._empty(cur, v, name)
 
-    def _empty(self, cur: duckdb.DuckDBPyConnection, name: str) -> str:
+    def _empty(self, cur: duckdb.DuckDBPyConnection, v: _View, name: str) -> str:
         """``SELECT * FROM`` an empty table of ``name``'s shape: from any of its files when
         it has one (no PyArrow needed), else from the lake's schemas (a new lake)."""
-        shards = self.files.get(name, {})
-        if shards and self.snapshot is not None:
-            return f"{_read(self.snapshot, [next(iter(shards.values()))])} LIMIT 0"
+        shards = v.files.get(name, {})
+        if shards and v.snapshot is not None:
+            return f"{_read(v.snapshot, [next(iter(shards.values()))])} LIMIT 0"
         with self._shape_lock:
             if name not in self._shapes:
                 self._make_shape(name)
                 self._shapes.add(name)
         return f"SELECT * FROM _empty_{name}"
 
-    def _detail_shape(self, table: str) -> str:
+    def _detail_shape(self, v: _View, table: str) -> str:
         """A FROM source for a detail table with no partition in scope: any partition of it
         (no rows), else its schema."""
-        parts = self.partitions.get(table, {})
-        if parts and self.snapshot is not None:
-            f = str(self.snapshot / next(iter(parts.values()))).replace("'", "''")
+        parts = v.partitions.get(table, {})
+        if parts and v.snapshot is not None:
+            f = str(v.snapshot / next(iter(parts.values()))).replace("'", "''")
             return (
                 f"(SELECT * FROM read_parquet('{f}', hive_partitioning = true, "
                 "hive_types = {'session_date': DATE}) LIMIT 0)"
@@ -382,20 +410,21 @@ class Serving:
         cur: duckdb.DuckDBPyConnection,
         dates: list[date],
         tables: list[str] | None = None,
+        view: _View | None = None,
     ) -> None:
         """Point this cursor's detail tables (``player_rounds``, ``weapon_rounds``, … or
         those of ``tables``) at the partitions of ``dates`` only (temp views; file paths
         come from the manifest, never from users)."""
+        v = view or self._view
         scopes: dict[str, Any] = self._local.__dict__.setdefault("scopes", {})
         for table in self.DETAIL if tables is None else tables:
-            key = (self.snapshot, tuple(dates))
+            key = (v.snapshot, tuple(dates))
             if scopes.get(table) == key:
                 continue  # this cursor already looks at exactly these partitions
             files = [
-                str(self.snapshot / f)
+                str(v.snapshot / f)
                 for d in dates
-                if self.snapshot is not None
-                and (f := self.partitions.get(table, {}).get(d.isoformat()))
+                if v.snapshot is not None and (f := v.partitions.get(table, {}).get(d.isoformat()))
             ]
             if files:
                 listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -404,7 +433,7 @@ class Serving:
                     "hive_types = {'session_date': DATE})"
                 )
             else:
-                source = self._detail_shape(table)
+                source = self._detail_shape(v, table)
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {source}")
             scopes[table] = key
 
