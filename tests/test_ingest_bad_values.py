@@ -105,6 +105,37 @@ def test_a_batch_of_only_bad_files_is_still_recorded_for_status(
     assert Stats(data_dir).status()["quarantined"].keys() == {bad.name}
 
 
+R1_CUT = "2024-04-16-220731-te_escape2-round-1.txt"
+
+
+def test_a_file_sent_again_while_still_not_counted_is_that_problem_again(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A rerun after a crash, or a cron retry: the content the lake holds but does not count
+    (quarantined, cut) is that problem again, not a plain duplicate, so the exit code stays
+    3 until it is fixed (it was "1 duplicate", exit 0)."""
+    from typer.testing import CliRunner
+
+    from etl_duck.cli import app
+
+    bad = tmp_path / "in" / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a header\n")
+    first = ingest_paths(data_dir, [bad])
+    again = ingest_paths(data_dir, [bad])
+    assert again.quarantined == first.quarantined and again.problems and not again.duplicates
+    other = tmp_path / "in" / "2030-01-01-121000-et_brewdog-round-1.txt"  # same bytes
+    other.write_bytes(bad.read_bytes())
+    copy = ingest_paths(data_dir, [other])
+    assert copy.quarantined[other.name].startswith(f"the same content as {bad.name}, quarantined")
+    cut = tmp_path / "in" / R1_CUT
+    cut.write_bytes((REAL / R1_CUT).read_bytes().rsplit(b"\n", 2)[0])  # last line cut
+    assert ingest_paths(data_dir, [cut]).partial == [cut.name]
+    assert ingest_paths(data_dir, [cut]).partial == [cut.name]
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), "ingest", str(bad)])
+    assert result.exit_code == 3, result.output
+
+
 def test_rebuild_after_a_quarantine_gives_the_same_lake(data_dir: Path, tmp_path: Path) -> None:
     bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
     ingest_paths(data_dir, [REAL, bad])

@@ -7,6 +7,7 @@ import random
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -181,6 +182,73 @@ def test_bad_input_is_handled_and_the_batch_lands(data_dir: Path, tmp_path: Path
     assert len(rounds) == 6  # the good files of the batch landed
     files = {r["file_name"]: r for r in lake.read_state("files").to_pylist()}
     assert files[bad.name]["status"] == "quarantined"
+
+
+def test_a_folder_link_is_read_and_a_broken_link_or_a_pipe_is_named(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Every entry under a folder given to ingest is read or named: a linked sub-folder
+    (an evening copied elsewhere) was never read, a stats-named broken link or pipe was
+    dropped without a word (exit 0)."""
+    import os
+
+    folder, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    files = sorted(p for p in REAL.glob("2025-11-11-*.txt"))
+    for f in files[1:]:
+        (elsewhere / f.name).write_bytes(f.read_bytes())
+    (folder / files[0].name).write_bytes(files[0].read_bytes())
+    (folder / "evening").symlink_to(elsewhere)
+    (elsewhere / "back").symlink_to(folder)  # a loop: each folder is read once
+    broken = folder / "2025-11-12-210000-supply-round-1.txt"
+    broken.symlink_to(tmp_path / "gone.txt")
+    pipe = folder / "2025-11-12-211000-supply-round-2.txt"
+    os.mkfifo(pipe)
+    report = ingest_paths(data_dir, [folder])
+    assert sorted(report.ingested) == [f.name for f in files]
+    assert not report.duplicates
+    assert report.skipped.keys() == {str(broken), str(pipe)}
+    assert all("not a regular file" in why for why in report.skipped.values())
+    assert report.problems
+
+
+def test_an_unreadable_file_or_folder_is_named_and_the_batch_goes_on(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(Permissions do not stop root, who runs the tests: the refusals are the OS's
+    errors, raised where the ingest meets them.) One unreadable file stopped the whole
+    batch with a message blaming the data directory; an unreadable folder was skipped
+    without a word."""
+    import os
+
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    files = sorted(REAL.glob("2025-11-11-*.txt"))
+    for f in files[:3]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "locked" / files[3].name).write_bytes(files[3].read_bytes())
+    refused = folder / files[0].name
+    real_read, real_scandir = Path.read_bytes, os.scandir
+
+    def read_bytes(self: Path) -> bytes:
+        if self == refused:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    def scandir(path: Any = ".") -> Any:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = ingest_paths(data_dir, [folder])
+    assert sorted(report.ingested) == [f.name for f in files[1:3]]
+    assert report.skipped == {
+        str(refused): "cannot read it: Permission denied",
+        str(folder / "locked"): "cannot list this folder: Permission denied",
+    }
 
 
 def test_partial_file_is_replaced_when_it_grows(data_dir: Path, tmp_path: Path) -> None:

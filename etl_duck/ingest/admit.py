@@ -36,16 +36,33 @@ class Admitted:
     arrived: set[str] = field(default_factory=set)  # the batch's names, before a rebuild's
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files, and the files under folders (hidden entries skipped), each once."""
+def expand(paths: Iterable[Path], unreadable: dict[str, str] | None = None) -> list[Path]:
+    """Files, and every entry under folders that is not a folder (hidden entries skipped;
+    links to folders followed, each folder once), each once. Broken links and pipes are
+    listed too: :func:`admit` names them as skipped instead of losing them silently; so are
+    folders that cannot be listed, in ``unreadable`` (path → why)."""
     out: dict[str, Path] = {}
+
+    def cannot_list(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable[str(exc.filename)] = f"cannot list this folder: {exc.strerror}"
+
     for p in paths:
-        if p.is_dir():
-            for q in sorted(p.rglob("*")):
-                if q.is_file() and not q.name.startswith("."):
-                    out.setdefault(os.path.abspath(q), q)
-        else:
+        if not p.is_dir():
             out.setdefault(os.path.abspath(p), p)
+            continue
+        found: list[Path] = []
+        walked: set[str] = set()
+        for root, dirs, files in os.walk(p, onerror=cannot_list, followlinks=True):
+            real = os.path.realpath(root)
+            if real in walked:  # a link back to a folder already read: no loop, no repeat
+                dirs[:] = []
+                continue
+            walked.add(real)
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [Path(root) / f for f in files if not f.startswith(".")]
+        for q in sorted(found):
+            out.setdefault(os.path.abspath(q), q)
     return list(out.values())
 
 
@@ -63,7 +80,7 @@ def admit(
     """Store what is new among ``paths``; decide every touched name. ``everything``
     (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved.
     ``server``: the game server ``paths`` came from (their names are qualified with it)."""
-    candidates = expand(paths)
+    candidates = expand(paths, report.skipped)
     loaded: list[tuple[str, bytes]] = []
     for i, path in enumerate(candidates):
         if progress is not None and i % 500 == 0:
@@ -73,7 +90,14 @@ def admit(
             why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
             report.skipped[str(path)] = why
             continue
-        data = path.read_bytes()
+        if not path.is_file():  # never opened: a pipe would block the ingest for good
+            report.skipped[str(path)] = "not a regular file (a broken link, a pipe, a device)"
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:  # this file alone: the batch goes on, and it is named
+            report.skipped[str(path)] = f"cannot read it: {exc.strerror or exc}"
+            continue
         if not data:
             report.empty.append(name)  # the writer has not written yet: retry later
             continue
@@ -89,7 +113,7 @@ def admit(
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     for (name, data), csha in zip(loaded, shas, strict=True):
         if csha in counted_by_sha or csha in seen:
-            report.duplicates.append(name)
+            _already_held(name, counted_by_sha.get(csha), report)
             continue
         seen.add(csha)
         fresh.append((name, data))
@@ -124,3 +148,20 @@ def admit(
         if (name, csha) not in stored_now and name not in out.changed:
             report.duplicates.append(name)
     return out
+
+
+def _already_held(name: str, row: dict[str, Any] | None, report: IngestReport) -> None:
+    """Content the lake already holds: a duplicate — or, when that content did not land
+    as a round (quarantined, cut), that problem again: a rerun after a crash, or a cron
+    retry, must not exit 0 while the file is still not counted."""
+    status = row["status"] if row is not None else None
+    if row is not None and status == "quarantined":
+        why = str(row["reason"] or "quarantined")
+        held = str(row["file_name"])
+        report.quarantined[name] = (
+            why if held == name else f"the same content as {held}, quarantined: {why}"
+        )
+    elif status == "partial":
+        report.partial.append(name)
+    else:
+        report.duplicates.append(name)
