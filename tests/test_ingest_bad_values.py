@@ -77,7 +77,9 @@ def test_a_file_whose_rows_cannot_be_built_is_quarantined_and_the_batch_lands(
     assert victim not in rounds and len(rounds) == 91
     # the raw copy stays (raw/ is the source of truth); the next ingest is not blocked
     assert (data_dir / "raw" / "2025-09-24" / victim).exists()
-    assert ingest_paths(data_dir, [REAL]).quarantined == {}
+    again = ingest_paths(data_dir, [REAL])
+    assert again.quarantined.keys() == {victim}  # still not counted: named again (exit 3)
+    assert victim not in again.duplicates and not again.committed
 
 
 def test_a_committed_file_that_can_no_longer_be_built_leaves_the_lake_visibly(
