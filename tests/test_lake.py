@@ -95,6 +95,38 @@ def test_rebuild_gives_the_same_content(data_dir: Path) -> None:
     assert content_digest(data_dir) == before
 
 
+def test_rebuild_refuses_a_raw_folder_that_lacks_the_lakes_files(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unmounted raw/ volume, a partial restore or a mistyped data dir rebuilt an empty
+    lake and said "0 ingested" with exit 0: refused (exit 1) and the lake is untouched,
+    unless --force."""
+    from etl_duck.cli import run
+    from etl_duck.ingest.run import RawIncomplete
+
+    ingest_paths(data_dir, [REAL])
+    before = sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds"))
+    version = Lake(data_dir).version()
+    day = sorted(d for d in (data_dir / "raw").iterdir() if d.name[:1].isdigit())[0]
+    shutil.move(day, tmp_path / day.name)  # a partial restore: one date folder missing
+    with pytest.raises(RawIncomplete, match=r"lacks \d+ of the 92 round files"):
+        rebuild(data_dir)
+    (data_dir / "raw").rename(tmp_path / "raw.away")  # the volume is not mounted
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "rebuild"]) == 1
+    assert "lacks 92 of the 92 round files" in " ".join(capsys.readouterr().err.split())
+    assert Lake(data_dir).version() == version
+    assert sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds")) == before
+    empty = tmp_path / "typo"
+    assert run(["--data-dir", str(empty), "rebuild"]) == 1
+    assert "nothing to rebuild a lake from" in " ".join(capsys.readouterr().err.split())
+    assert not (empty / "lake").exists()
+    (tmp_path / "raw.away").rename(data_dir / "raw")
+    assert run(["--data-dir", str(data_dir), "rebuild", "--force"]) == 0
+    after = {str(r["file_name"]) for r in table_rows(data_dir, "rounds")}
+    assert after == set(before) - {p.name for p in (tmp_path / day.name).iterdir()}
+
+
 def test_round1_after_its_round2_redifferences_it(data_dir: Path) -> None:
     ingest_paths(data_dir, [R2])
     (r2,) = table_rows(data_dir, "rounds")

@@ -124,14 +124,22 @@ def ingest(
 
 
 @app.command()
-def rebuild() -> None:
+def rebuild(
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Rebuild even when raw/ lacks files the lake holds (they are lost from the lake).",
+        ),
+    ] = False,
+) -> None:
     """Recreate the lake from data/raw alone (the versions the ledger counts, the choices
-    admins made); repairs a damaged lake."""
+    admins made); repairs a damaged lake. Refused when raw/ lacks files the lake holds."""
     from etl_duck.ingest.run import rebuild as rebuild_lake
 
     with PhaseProgress() as progress:
         report = _interruptible(
-            lambda: rebuild_lake(STATE.data_dir, ingest_options(), progress=progress)
+            lambda: rebuild_lake(STATE.data_dir, ingest_options(), progress=progress, force=force)
         )
     raise typer.Exit(print_report(report))
 

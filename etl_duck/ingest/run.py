@@ -230,6 +230,8 @@ def _ingest_locked(
     # too, is read again from raw/ — re-deriving the partitions alone would keep what the
     # older parser made of the ledger, the rejected lines and the sessions' times
     reparse = not rebuild and _parsed_by_another_parser(lake)
+    if reparse:
+        check_raw_holds_the_lake(lake, raw)  # never re-read an unmounted raw/ into nothing
     rebuild = rebuild or reparse
     report = IngestReport(rebuilt=rebuild, reparsed=reparse)
     base = _open_base(lake, raw, opts, rebuild)
@@ -723,10 +725,51 @@ def _counted(raw: RawStore, name: str) -> bytes:
 
 
 def rebuild(
-    data_dir: Path | str, options: IngestOptions | None = None, progress: Progress | None = None
+    data_dir: Path | str,
+    options: IngestOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    force: bool = False,
 ) -> IngestReport:
-    """Recreate the whole lake from ``raw/`` (same content as incremental ingests)."""
+    """Recreate the whole lake from ``raw/`` (same content as incremental ingests).
+    Refused (:class:`RawIncomplete`) when ``raw/`` lacks files the lake counts — an
+    unmounted volume or a wrong data dir would rebuild an empty lake — unless ``force``."""
+    if not force:
+        lake = Lake(data_dir)
+        with lake.writer_lock():
+            check_raw_holds_the_lake(lake, RawStore(lake.data_dir))
     return ingest_paths(data_dir, [], options, progress, rebuild=True)
+
+
+class RawIncomplete(LakeError):
+    """``raw/`` lacks round files the lake holds: rebuilding from it would lose them."""
+
+
+def check_raw_holds_the_lake(lake: Lake, raw: RawStore) -> None:
+    """Raise :class:`RawIncomplete` when ``raw/`` (the source of truth, which never loses
+    a file) lacks a file the lake's ledger names, or holds nothing at all: a rebuild
+    would then replace the lake with less, and say it succeeded."""
+    held = set(raw.names())
+    snap = lake.current_dir()
+    ledger: list[str] = []
+    if snap is not None:
+        try:
+            ledger = lake.read_state("files", snap).column("file_name").to_pylist()
+        except Exception:  # a damaged snapshot: repairing it is rebuild's job
+            ledger = []
+    missing = sorted(n for n in ledger if n not in held)
+    if missing:
+        raise RawIncomplete(
+            f"{raw.raw_dir} lacks {len(missing)} of the {len(ledger)} round files the lake "
+            f"holds (first: {missing[0]}): is its volume mounted, or was it moved? A rebuild "
+            "recreates the lake from raw/ alone and would lose them — restore raw/ first, or "
+            "`etl-duck rebuild --force` to rebuild from what it holds"
+        )
+    if not held:
+        raise RawIncomplete(
+            f"no round files in {raw.raw_dir}: nothing to rebuild a lake from — pass the data "
+            "directory that holds raw/ (--data-dir or ETL_DUCK_DATA_DIR)"
+        )
 
 
 def resolve(
