@@ -108,6 +108,30 @@ def test_a_dismissed_file_leaves_the_lake_and_the_open_list(data_dir: Path, tmp_
     assert bad.name not in status["quarantined"] and status["dismissed"] == [bad.name]
 
 
+def test_keep_takes_a_dismissal_back_and_equals_a_rebuild(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resolve --keep` after `--dismiss` said it worked and changed nothing (the round
+    stayed out, while a rebuild counted it); status now says how to take it back."""
+    from etl_duck.cli import run
+
+    ingest_paths(data_dir, [R1])
+    players = _players(data_dir)
+    resolve(data_dir, R1.name, dismiss=True)
+    assert Stats(data_dir).status()["counted_rounds"] == 0
+    capsys.readouterr()
+    run(["--data-dir", str(data_dir), "status"])
+    said = " ".join(capsys.readouterr().out.split())
+    version = said.split(f"etl-duck resolve {R1.name} --keep ")[1].split("`")[0]
+    resolve(data_dir, R1.name, keep=version)
+    assert _players(data_dir) == players
+    status = Stats(data_dir).status()
+    assert status["dismissed"] == [] and status["counted_rounds"] == 1
+    live = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == live
+
+
 def test_a_rerun_after_a_crash_counts_each_file_once(data_dir: Path, tmp_path: Path) -> None:
     """The raw copies of a batch are stored but the commit never happened (pending list)."""
     raw = RawStore(data_dir)

@@ -205,6 +205,13 @@ def show_status(as_json: bool = False) -> int:
         console.print(f"[yellow]rejected line[/yellow] {escape(line)}", soft_wrap=True)
     for name in info["partial"]:
         console.print(f"[yellow]partial (last line cut)[/yellow] {escape(name)}")
+    for name, why in info["dismissed_reasons"].items():
+        version = why.rsplit("(version ", 1)[-1].rstrip(")") if "(version " in why else "VERSION"
+        console.print(
+            f"dismissed {escape(name)} — set aside by an admin; `etl-duck resolve "
+            f"{escape(name)} --keep {escape(version)}` counts it again",
+            soft_wrap=True,
+        )
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
     if twice := info["excluded"].get("second_writer"):

@@ -136,7 +136,11 @@ def admit(
             out.set_aside.add(name)
             continue
         row: dict[str, Any] | None = rows.get(name)
-        if row is None or row["content_sha256"] != choice.counted.content_sha256:
+        if (
+            row is None
+            or row["content_sha256"] != choice.counted.content_sha256
+            or row["status"] == "dismissed"  # an admin takes a dismissal back (--keep)
+        ):
             out.changed[name] = choice.counted.data
             if row is not None:
                 report.replaced.append(name)  # grew, or an admin kept another version

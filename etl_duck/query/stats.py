@@ -1165,6 +1165,10 @@ class Stats:
             "conflicts": {f"{r['file_name']}@{r['version']}": r["reason"] for r in conflicts},
             "partial": [r["file_name"] for r in ledger if r["status"] == "partial"],
             "dismissed": [r["file_name"] for r in ledger if r["status"] == "dismissed"],
+            #: why (and which version was set aside): what `resolve --keep` needs to undo it
+            "dismissed_reasons": {
+                r["file_name"]: r["reason"] for r in ledger if r["status"] == "dismissed"
+            },
             "rejected": [
                 f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}" for r in rejected
             ],
