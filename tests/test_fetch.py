@@ -437,6 +437,30 @@ def test_missing_known_hosts_file_is_refused(tmp_path: Path) -> None:
     run(main())
 
 
+def test_a_private_key_given_as_known_hosts_is_never_printed(tmp_path: Path) -> None:
+    """ETL_DUCK_SSH_KNOWN_HOSTS pointing at a key file (the variable next to it): asyncssh's
+    error quoted the line it could not read — the whole PKCS#8 key, seed included."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            pem = key.export_private_key("pkcs8-pem")
+            server.known_hosts.write_bytes(pem)
+            secret_lines = [ln for ln in pem.decode().splitlines() if "-----" not in ln]
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                with pytest.raises(HostKeyError) as err:
+                    await fetcher.poll_once()
+            msg = str(err.value)
+            assert "looks like a private key, not a known_hosts file" in msg
+            assert not any(line[:20] in msg for line in secret_lines)
+            server.known_hosts.write_text("onlyoneword\n")
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                with pytest.raises(HostKeyError, match="a line of it is not `host key-type key`"):
+                    await fetcher.poll_once()
+
+    run(main())
+
+
 def test_wrong_key_is_a_clear_auth_error_without_the_passphrase(tmp_path: Path) -> None:
     async def main() -> None:
         async with SFTPTestServer(tmp_path) as server:

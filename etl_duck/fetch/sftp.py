@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncssh
@@ -107,7 +109,7 @@ class Connection:
         except (asyncssh.KeyImportError, ValueError) as exc:
             # the message never contains the passphrase itself, only whether it worked
             hint = "" if passphrase else " (if it is encrypted, set ETL_DUCK_SSH_KEY_PASSPHRASE)"
-            raise AuthError(f"cannot load SSH key {path}: {exc}{hint}") from None
+            raise AuthError(f"cannot load SSH key {path}: {_no_key_text(exc)}{hint}") from None
         if mode & 0o077:
             log.warning("SSH key %s is readable by group/others (chmod 600 it)", path)
         return key
@@ -122,11 +124,20 @@ class Connection:
             )
         try:
             return asyncssh.read_known_hosts(str(path))
-        except (OSError, ValueError) as exc:
-            raise HostKeyError(
-                f"cannot read known_hosts file {path}: {exc}: will not connect to "
-                f"{s.ssh_host}:{s.ssh_port} without a verified host key"
-            ) from None
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+        except ValueError:
+            # never asyncssh's text: it quotes the line it could not read, and a private
+            # key given here by mistake would be printed (and logged)
+            why = (
+                "it looks like a private key, not a known_hosts file"
+                if _looks_like_a_private_key(path)
+                else "a line of it is not `host key-type key`"
+            )
+        raise HostKeyError(
+            f"cannot read known_hosts file {path}: {why} (ETL_DUCK_SSH_KNOWN_HOSTS): will not "
+            f"connect to {s.ssh_host}:{s.ssh_port} without a verified host key"
+        )
 
     def _host_key_message(self, known: asyncssh.SSHKnownHosts, peer: str | None) -> str:
         s = self.settings
@@ -233,3 +244,21 @@ class Connection:
             conn.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.wait_closed(), 5.0)
+
+
+def _looks_like_a_private_key(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"PRIVATE KEY" in head or head.lstrip().startswith(b"-----BEGIN")
+
+
+#: a run of base64 long enough to be key material (asyncssh may quote what it parsed)
+_KEY_TEXT = re.compile(r"[A-Za-z0-9+/=]{24,}")
+
+
+def _no_key_text(exc: BaseException) -> str:
+    """An error's message without anything that could be key material."""
+    return _KEY_TEXT.sub("…", str(exc)) or type(exc).__name__
