@@ -38,12 +38,12 @@ class ServerSource(BaseModel):
 
     name: str
     ssh_host: str
-    ssh_port: int | None = None
+    ssh_port: int | None = Field(None, ge=1, le=65535)
     ssh_user: str | None = None
     ssh_key_path: Path | None = None
     ssh_key_passphrase: SecretStr | None = None
     ssh_known_hosts: Path | None = None
-    ssh_remote_dir: str | None = None
+    ssh_remote_dir: str | None = Field(None, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -79,12 +79,12 @@ class Settings(BaseSettings):
 
     # --- SSH / SFTP fetch (the game server)
     ssh_host: str | None = None
-    ssh_port: int = 22
+    ssh_port: int = Field(22, ge=1, le=65535)
     ssh_user: str | None = None
     ssh_key_path: Path | None = None
     ssh_key_passphrase: SecretStr | None = None
     ssh_known_hosts: Path = Path("~/.ssh/known_hosts")
-    ssh_remote_dir: str = ".etlegacy/legacy/gamestats"
+    ssh_remote_dir: str = Field(".etlegacy/legacy/gamestats", min_length=1)
     #: more game servers, fetched into the same lake (JSON list of ServerSource)
     servers: list[ServerSource] = Field(default_factory=list)
     #: which server ``ssh_*`` point at ("" = the main one); set by :meth:`sources`
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     )
     poll_interval_s: float = Field(60.0, gt=0)
     active_poll_interval_s: float = Field(10.0, gt=0, description="poll interval during a session")
-    connect_timeout_s: float = 15.0
+    connect_timeout_s: float = Field(15.0, gt=0)
     # added by the fetch module
     fetch_recheck_s: float = Field(
         0.5, gt=0, description="when a poll leaves new files pending, look again this soon"
@@ -146,6 +146,21 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError(f"ETL_DUCK_SERVERS: two servers share a name ({', '.join(names)})")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        """A zone the clock rules can read (a typo failed the first ingest with an
+        unexpected error, after storing the files; an empty one turned them off)."""
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(zone)
+        except (ValueError, OSError, KeyError):  # KeyError: ZoneInfoNotFoundError
+            raise ValueError(
+                "not a time zone: give the game server's IANA zone, e.g. Europe/Berlin or UTC"
+            ) from None
+        return zone
 
     @field_validator("team_channel_ids")
     @classmethod

@@ -91,6 +91,12 @@ def test_a_read_only_data_dir_is_one_sentence(
         ("ETL_DUCK_SESSION_GAP_MINUTES", "0", "greater than or equal to 1"),
         ("ETL_DUCK_INGEST_WORKERS", "two", "valid integer"),
         ("ETL_DUCK_SERVERS", "[{bad", "cannot be read"),
+        # a typo failed the ingest with an unexpected error after storing the files
+        ("ETL_DUCK_TIMEZONE", "Europe/Berln", "not a time zone"),
+        ("ETL_DUCK_TIMEZONE", "", "not a time zone"),  # quietly turned the clock rules off
+        ("ETL_DUCK_SSH_PORT", "99999", "less than or equal to 65535"),
+        ("ETL_DUCK_CONNECT_TIMEOUT_S", "-1", "greater than 0"),
+        ("ETL_DUCK_SSH_REMOTE_DIR", "", "at least 1 character"),  # listed / instead
     ],
 )
 def test_a_bad_setting_is_one_sentence_naming_the_variable(
@@ -107,6 +113,7 @@ def test_a_bad_setting_is_one_sentence_naming_the_variable(
     assert code == 2 and f"invalid setting {variable}" in line and says in line, line
     assert "fix it in the environment or in .env" in line
     assert not (tmp_path / "d" / "lake").exists()  # nothing was ingested
+    assert not (tmp_path / "d" / "raw").exists()  # nor stored
 
 
 @pytest.mark.parametrize("command", [["ingest", str(FIXTURES)], ["fetch"], ["bot", "--check"]])

@@ -80,7 +80,7 @@ def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]
 
     try:
         zone = ZoneInfo(timezone)
-    except (ValueError, OSError):  # checked by the settings; never fail a grouping on it
+    except (ValueError, OSError, KeyError):  # checked by the settings; never fail on it
         return lambda a, b: b - a
     utc = ZoneInfo("UTC")
 
