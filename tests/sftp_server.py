@@ -216,7 +216,7 @@ class SFTPTestServer:
         os.chmod(self.client_key_path, 0o600)
         self._acceptor = await asyncssh.listen(
             "127.0.0.1",
-            0,
+            self.port,  # 0 at first; a restart listens where clients expect it
             server_host_keys=[self.host_key],
             authorized_client_keys=asyncssh.import_authorized_keys(
                 self.client_key.export_public_key().decode()

@@ -389,6 +389,43 @@ def test_watch_backs_off_while_the_server_is_unreachable(
     assert all("cannot connect to etl@127.0.0.1" in m for m in caplog.messages)
 
 
+def test_watch_tells_of_each_failed_poll_and_of_the_recovery(tmp_path: Path) -> None:
+    """`watch` said nothing while the server was down (the warnings are not logged without
+    --verbose): each failed poll and the recovery reach the caller, once each."""
+
+    async def main() -> list[tuple[str, str | None]]:
+        server = await SFTPTestServer(tmp_path).start()
+        await server.stop()  # the server goes down
+        settings = server.settings(tmp_path / "data", reconnect_backoff_s=0.02)
+        said: list[tuple[str, str | None]] = []
+        stop = asyncio.Event()
+        async with Fetcher(settings, Recorder()) as fetcher:
+            task = asyncio.create_task(
+                fetcher.watch(stop, on_trouble=lambda who, what: said.append((who, what)))
+            )
+            for _ in range(500):
+                if len(said) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            await server.start()  # back, on the same port
+            for _ in range(500):
+                if said[-1][1] is None:
+                    break
+                await asyncio.sleep(0.01)
+            stop.set()
+            await asyncio.wait_for(task, 5)
+        await server.stop()
+        return said
+
+    said = run(main())
+    *down, back = said
+    assert len(down) >= 2 and back == ("", None)
+    assert all(
+        who == "" and what and "cannot connect to etl@127.0.0.1" in what for who, what in down
+    )
+    assert all(what and "; retrying in " in what for _, what in down)
+
+
 def test_unknown_host_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     async def main() -> None:
         async with SFTPTestServer(tmp_path) as server:

@@ -172,6 +172,13 @@ def run_watch(
                 for line in report_lines(report):
                     out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
 
+        def on_trouble(server: str, problem: str | None) -> None:
+            # without --verbose the warnings are not logged: an outage must still show
+            stamp = time.strftime("%H:%M:%S")
+            who = f"{label(server)}: " if len(sources) > 1 else ""
+            said = f"{who}reachable again" if problem is None else f"{who}{problem}"
+            err.print(f"{stamp} {said}", markup=False, highlight=False, soft_wrap=True)
+
         if on_start is not None:
             on_start()
         sources = _sources(settings)
@@ -200,7 +207,7 @@ def run_watch(
                 highlight=False,
             )
             try:
-                await fetcher.watch(stop, active, on_report=on_report)
+                await fetcher.watch(stop, active, on_report=on_report, on_trouble=on_trouble)
             except asyncio.CancelledError:
                 err.print("interrupted: nothing half-fetched or half-ingested")
                 return EXIT_INTERRUPTED
@@ -221,8 +228,9 @@ def run_async(main: Callable[[], Coroutine[Any, Any, int]], err: Any) -> int:
         err.print("interrupted: nothing half-fetched or half-ingested")
         return EXIT_INTERRUPTED
     except (HostKeyError, AuthError, FetchConfigError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        # soft_wrap: one line in a log or a cron mail, whatever the width
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except (OSError, FetchError) as exc:  # the local side, or the server is unreachable
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED

@@ -78,6 +78,7 @@ class FetcherGroup:
         active: Callable[[], bool] | None = None,
         *,
         on_report: Callable[[FetchReport], object] | None = None,
+        on_trouble: Callable[[str, str | None], object] | None = None,
     ) -> None:
         """Each server's watch loop, side by side, until ``stop`` is set. If one loop stops
         with an error (a setup problem), the others finish their poll and stop, and the
@@ -85,7 +86,8 @@ class FetcherGroup:
         inner = asyncio.Event()
         tasks = [
             asyncio.create_task(
-                f.watch(inner, active, on_report=on_report), name=f"fetch {f.server}"
+                f.watch(inner, active, on_report=on_report, on_trouble=on_trouble),
+                name=f"fetch {f.server}",
             )
             for f in self.fetchers
         ]

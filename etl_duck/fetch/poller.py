@@ -388,6 +388,7 @@ class Fetcher:
         active: Callable[[], bool] | None = None,
         *,
         on_report: Callable[[FetchReport], object] | None = None,
+        on_trouble: Callable[[str, str | None], object] | None = None,
     ) -> None:
         """Poll until ``stop`` is set: every ``active_poll_interval_s`` while ``active()`` is
         True, else every ``poll_interval_s`` (measured from poll start); ``fetch_recheck_s``
@@ -397,9 +398,12 @@ class Fetcher:
         backoff from ``reconnect_backoff_s`` up to ``reconnect_backoff_max_s``. HostKeyError,
         AuthError and FetchConfigError are raised: retrying cannot fix them. A poll in progress
         finishes before it returns (cancel the task to interrupt; that is safe too).
+        ``on_trouble(server, sentence)``: each failed poll, then ``(server, None)`` once a poll
+        works again (the operator sees an outage without --verbose).
         """
         s = self.settings
         backoff = s.reconnect_backoff_s
+        troubled = False
         while not stop.is_set():
             started = time.monotonic()
             delay: float | None = None  # None: the regular interval
@@ -409,8 +413,14 @@ class Fetcher:
                 raise
             except (FetchError, OSError) as exc:  # OSError: the local disk (full, read-only)
                 log.warning("fetch failed: %s; retrying in %.3g s", exc, backoff)
+                if on_trouble is not None:
+                    on_trouble(self.server, f"{exc}; retrying in {backoff:.3g} s")
+                troubled = True
                 delay, backoff = backoff, min(backoff * 2, s.reconnect_backoff_max_s)
             else:
+                if troubled and on_trouble is not None:
+                    on_trouble(self.server, None)
+                troubled = False
                 if on_report is not None:
                     on_report(report)
                 if report.connection_lost:
