@@ -194,13 +194,16 @@ def test_sessions_paginated(lake: Path, tmp_path: Path) -> None:
             month = await invoke(bot, "sessions", month="2025-11")
             return inter, seen, back, month
 
-    inter, seen, back, month = run(main())
+    _, seen, back, month = run(main())
     assert [d for page in seen for d in page] == dates
     assert len(seen) == -(-len(dates) // 10)
-    assert back.last.embed.footer.text and back.last.embed.footer.text.startswith(
+    turned = back.sent[0]  # the page turn; then the timeout's edit, through its token
+    assert turned.embed.footer.text and turned.embed.footer.text.startswith(
         f"page {len(seen) - 1}/"
     )
-    expired = inter.last  # on timeout the buttons are disabled on the original message
+    # on timeout the buttons are disabled through the latest turn's interaction (the
+    # command's token may have expired: the timeout restarts at each turn)
+    expired = back.last
     assert expired.kind == "edit_original" and expired.view is not None
     assert all(getattr(c, "disabled", False) for c in expired.view.children)
     assert month.last.view is None  # two sessions: one page, no buttons

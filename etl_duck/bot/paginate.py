@@ -33,7 +33,10 @@ class Paginator(discord.ui.View):
         return self.pages[self.index]
 
     def bind(self, interaction: discord.Interaction[Any]) -> None:
-        """Remember the interaction whose message shows the pages (to edit it on timeout)."""
+        """Remember the interaction whose message shows the pages (to edit it on timeout).
+
+        Each page turn binds its own: a token lives 15 minutes and the timeout restarts at
+        every turn, so the command's token may be dead when the pages expire."""
         self.interaction = interaction
 
     def _update(self) -> None:
@@ -54,6 +57,7 @@ class Paginator(discord.ui.View):
         self.index = max(0, min(index, len(self.pages) - 1))
         self._update()
         await interaction.response.edit_message(embed=self.current, view=self)
+        self.bind(interaction)
 
     @discord.ui.button(label="◀", style=discord.ButtonStyle.secondary)
     async def prev_page(

@@ -5,7 +5,8 @@ threads; :func:`respond` sends it. Discord drops an interaction that is not ackn
 within 3 s, so the work calls :func:`before_chart` right before it renders a chart (which
 defers: "thinking…"), and any other reply is deferred only if it is still not ready after
 :data:`DEFER_AFTER_S` (a cold cache after a big commit). The common case answers directly,
-and input errors found before a chart stay private (ephemeral) answers.
+and input errors found before a chart stay private (ephemeral) answers. Picking a player
+in a "Which player?" menu answers again under the same rules.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -28,11 +29,17 @@ from .format import esc
 log = logging.getLogger(__name__)
 
 DEFER_AFTER_S = 2.0
+CHOOSER_TIMEOUT_S = 180.0
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
 
 
-_DEFER: contextvars.ContextVar[Callable[[], Coroutine[Any, Any, None]] | None] = (
-    contextvars.ContextVar("etl_duck_defer", default=None)
+Defer = Callable[[], Coroutine[Any, Any, None]]
+_DEFER: contextvars.ContextVar[Defer | None] = contextvars.ContextVar(
+    "etl_duck_defer", default=None
+)
+# the players picked so far in "Which player?" menus ({ambiguous text: GUID}), while a retry runs
+_PICKS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "etl_duck_picks", default=None
 )
 
 
@@ -41,6 +48,15 @@ async def before_chart() -> None:
     defer = _DEFER.get()
     if defer is not None:
         await defer()
+
+
+def picked(text: str) -> str:
+    """The GUID the user picked for ``text`` in a "Which player?" menu, else ``text``.
+
+    A retry that names two players reads both through this: when the second name is
+    ambiguous too, its menu's retry must keep the first pick (the retry's own arguments
+    carry only the latest one)."""
+    return (_PICKS.get() or {}).get(text, text)
 
 
 class UserError(Exception):
@@ -63,10 +79,19 @@ class PlayerChooser(discord.ui.View):
     """ "Which player did you mean?": a menu of the near-tied players; picking one answers
     the command again with that GUID, in the same message."""
 
-    def __init__(self, exc: PlayerAmbiguous, retry: Retry, owner_id: int, timeout: float = 180.0):
+    def __init__(
+        self,
+        exc: PlayerAmbiguous,
+        retry: Retry,
+        owner_id: int,
+        timeout: float = CHOOSER_TIMEOUT_S,
+        picks: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(timeout=timeout)
         self.exc, self.retry, self.owner_id = exc, retry, owner_id
+        self.picks = dict(picks or {})  # earlier menus' picks, kept for this one's retry
         self.picked: str | None = None
+        self.interaction: discord.Interaction[Any] | None = None
         self.menu: discord.ui.Select[PlayerChooser] = discord.ui.Select(
             placeholder="Which player did you mean?",
             options=[
@@ -77,6 +102,10 @@ class PlayerChooser(discord.ui.View):
         self.menu.callback = self._picked  # type: ignore[method-assign]
         self.add_item(self.menu)
 
+    def bind(self, interaction: discord.Interaction[Any]) -> None:
+        """Remember the interaction whose message shows the menu (to edit it on timeout)."""
+        self.interaction = interaction
+
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         if interaction.user.id == self.owner_id:
             return True
@@ -85,30 +114,82 @@ class PlayerChooser(discord.ui.View):
         )
         return False
 
+    async def on_timeout(self) -> None:
+        # an expired menu that still looks usable fails when used ("interaction failed")
+        self.menu.disabled = True
+        self.menu.placeholder = "Too late to choose: run the command again"
+        if self.interaction is not None:
+            try:
+                await self.interaction.edit_original_response(view=self)
+            except discord.HTTPException:
+                log.debug("could not disable the menu of an expired player chooser")
+
     async def _picked(self, interaction: discord.Interaction[Any]) -> None:
-        self.picked = str(self.menu.values[0])
+        guid = self.picked = str(self.menu.values[0])
+        picks = {**self.picks, self.exc.text: guid}
+        deferred = False
+
+        async def defer_now() -> None:
+            nonlocal deferred
+            if deferred or interaction.response.is_done():
+                return
+            deferred = True
+            await interaction.response.defer()  # type 6: the message stays until edited
+
+        token = _PICKS.set(picks)  # the retry's task copies this context: picked() finds it
         try:
-            reply = await self.retry(self.exc.text, self.picked)
+            reply = await _timed(lambda: self.retry(self.exc.text, guid), defer_now)
+        except PlayerAmbiguous as exc:
+            if exc.text in picks:  # a retry that ignores picked(): asking again would loop
+                named = ", ".join(f"**{esc(t)}** is {g}" for t, g in picks.items())
+                reply = Reply(content=f"Ask again with the GUIDs: {named}.", ephemeral=True)
+            else:  # the command's other player is ambiguous too: ask for that one now
+                reply = chooser_reply(exc, self.retry, self.owner_id, picks)
         except Exception as exc:
             reply = failure_reply(exc) or Reply(content=APOLOGY, ephemeral=True)
             if failure_reply(exc) is None:
                 log.exception("the chosen player's answer failed")
-        self.stop()
+        finally:
+            _PICKS.reset(token)
+        try:
+            if reply.ephemeral:
+                # the picker's alone, and an edit of the public question would show it to
+                # everyone; the menu stays: another pick may answer (no public_deferral:
+                # @original is the question itself, not a "thinking…" message to remove)
+                await send(interaction, reply)
+            else:
+                self.stop()
+                await self._show(interaction, reply)
+        except discord.HTTPException:
+            log.exception("could not send the chosen player's answer")
+
+    async def _show(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        """The answer in place of the question (the same public message)."""
         buffers = [BytesIO(data) for _, data in reply.files]
         files = [
             discord.File(b, filename=n) for b, (n, _) in zip(buffers, reply.files, strict=True)
         ]
         try:
-            await interaction.response.edit_message(
-                content=reply.content, embeds=reply.embeds, attachments=files, view=reply.view
-            )
+            if interaction.response.is_done():  # deferred: edit through the pick's token
+                await interaction.edit_original_response(
+                    content=reply.content, embeds=reply.embeds, attachments=files, view=reply.view
+                )
+            else:
+                await interaction.response.edit_message(
+                    content=reply.content, embeds=reply.embeds, attachments=files, view=reply.view
+                )
+            bind = getattr(reply.view, "bind", None)
+            if callable(bind):
+                bind(interaction)  # pages or another menu: disabled on timeout through this
         finally:
             for f, b in zip(files, buffers, strict=True):
                 f.close()
                 b.close()
 
 
-def chooser_reply(exc: PlayerAmbiguous, retry: Retry, owner_id: int) -> Reply:
+def chooser_reply(
+    exc: PlayerAmbiguous, retry: Retry, owner_id: int, picks: Mapping[str, str] | None = None
+) -> Reply:
     embed = discord.Embed(
         title="Which player?",
         description=f"**{esc(exc.text)}** matches {len(exc.candidates)} players about equally "
@@ -116,7 +197,8 @@ def chooser_reply(exc: PlayerAmbiguous, retry: Retry, owner_id: int) -> Reply:
         colour=discord.Colour.orange(),
     )
     # public, like the answer it turns into once a player is picked
-    return Reply(embeds=[embed], view=PlayerChooser(exc, retry, owner_id))
+    chooser = PlayerChooser(exc, retry, owner_id, CHOOSER_TIMEOUT_S, picks)
+    return Reply(embeds=[embed], view=chooser)
 
 
 def failure_reply(exc: BaseException) -> Reply | None:
@@ -137,6 +219,28 @@ def failure_reply(exc: BaseException) -> Reply | None:
     if isinstance(exc, UserError):
         return Reply(content=str(exc), ephemeral=True)
     return None
+
+
+async def _timed(
+    work: Callable[[], Awaitable[Reply]], defer_now: Defer, *, now: bool = False
+) -> Reply:
+    """Run ``work()``; ``defer_now`` when asked (``now``, or :func:`before_chart`), or when it
+    is still not done after :data:`DEFER_AFTER_S`."""
+    token = _DEFER.set(defer_now)  # the task copies this context: before_chart() finds it
+    try:
+        task = asyncio.ensure_future(work())
+    finally:
+        _DEFER.reset(token)
+    try:
+        if now:
+            await defer_now()
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+        if not done:
+            await defer_now()
+        return await task
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _command_name(interaction: discord.Interaction[Any]) -> str:
@@ -165,21 +269,9 @@ async def respond(
         deferring = True
         await interaction.response.defer(thinking=True)
 
-    token = _DEFER.set(defer_now)  # the task copies this context: before_chart() finds it
     try:
-        task = asyncio.ensure_future(work)
-    finally:
-        _DEFER.reset(token)
-    try:
-        if defer:
-            await defer_now()
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
-        if not done:
-            await defer_now()
-        reply = await task
+        reply = await _timed(lambda: work, defer_now, now=defer)
     except Exception as exc:
-        if not task.done():
-            task.cancel()
         known = failure_reply(exc)
         if isinstance(exc, PlayerAmbiguous) and retry is not None:
             known = chooser_reply(exc, retry, interaction.user.id)

@@ -14,7 +14,7 @@ from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import player as player_embeds
 from etl_duck.bot.options import PlayerText, ServerText, WindowText
 from etl_duck.bot.paginate import paged
-from etl_duck.bot.respond import Reply, UserError, before_chart, respond
+from etl_duck.bot.respond import Reply, UserError, before_chart, picked, respond
 
 from ._common import ensure_data, game_server, linked, on_server
 
@@ -122,9 +122,9 @@ class PlayersCog(commands.Cog, name="Players"):
         await respond(
             interaction,
             self.compare_reply(player1, player2, window),
-            retry=lambda text, guid: self.compare_reply(
-                guid if player1 == text else player1, guid if player2 == text else player2, window
-            ),
+            # both names through picked(): when both are ambiguous, the second menu's
+            # retry must keep the first pick
+            retry=lambda _t, _g: self.compare_reply(picked(player1), picked(player2), window),
         )
 
     # ------------------------------------------------------------------ /find_player
