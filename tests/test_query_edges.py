@@ -115,3 +115,22 @@ def test_sql_injection_is_just_a_name(data_dir: Path) -> None:
     stats = Stats(data_dir)
     assert stats.find_player("x'; DROP TABLE player_rounds; --").is_empty()
     assert stats.leaderboard("kills", min_rounds=0).height == 6
+
+
+def test_the_calendars_first_and_last_days_are_plain_no_data(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`/session date:0001-01-01` got the bug apology and `etl-duck session 0001-01-01`
+    "unexpected error" (the day before it does not exist); the month 9999-12 too."""
+    from etl_duck.cli import run
+
+    ingest_paths(data_dir, [R1, R2])
+    stats = Stats(data_dir)
+    for day in (date.min, date.max):
+        with pytest.raises(NoData, match="No session on"):
+            stats.session(day)
+    assert stats.sessions("9999-12").is_empty() and stats.sessions("0001-01").is_empty()
+    capsys.readouterr()
+    code = run(["--data-dir", str(data_dir), "session", "0001-01-01"])
+    err = capsys.readouterr().err
+    assert "unexpected" not in err and "No session on 0001-01-01" in err, (code, err)

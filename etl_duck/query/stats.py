@@ -399,7 +399,7 @@ class Stats:
                 raise NoData(f"No session on {day.isoformat()}{where}.")
             return int(df["session_id"][0]), df["session_date"][0]
 
-        window = (ALL_FROM, ALL_TO) if day is None else (day - timedelta(days=1), day)
+        window = (ALL_FROM, ALL_TO) if day is None else (_day_before(day), day)
         return self._cached(("session_on", day, server), window, compute)
 
     def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
@@ -520,7 +520,7 @@ class Stats:
                 start = date.fromisoformat(f"{month}-01")
             except ValueError:
                 raise ValueError(f"bad month {month!r}; use YYYY-MM") from None
-            end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            end = _month_end(start)
         else:
             start, end = ALL_FROM, ALL_TO
 
@@ -1263,5 +1263,18 @@ def _years(params: dict[str, Any], dates: list[date] | None) -> set[int] | None:
         return set(range(lo.year, hi.year + 1))
     day = params.get("day")
     if isinstance(day, date):
-        return {day.year, (day - timedelta(days=1)).year}
+        return {day.year, _day_before(day).year}
     return None
+
+
+def _month_end(first: date) -> date:
+    """The last day of ``first``'s month (without ``calendar``: 8 ms of imports)."""
+    if first.year == 9999 and first.month == 12:
+        return date(9999, 12, 31)
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1)
+
+
+def _day_before(day: date) -> date:
+    """The day before ``day`` (a session dated by its start may hold rounds after midnight);
+    the calendar's first day has none (a user may type 0001-01-01)."""
+    return day - timedelta(days=1) if day > date.min else day
