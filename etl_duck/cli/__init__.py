@@ -30,32 +30,63 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _in_data_dir(name: str) -> bool:
+    """Whether a path lies in ``--data-dir`` (a problem there is the data directory's)."""
+    from pathlib import Path
+
+    try:
+        return Path(name).resolve().is_relative_to(STATE.data_dir.resolve())
+    except (OSError, ValueError):
+        return False
+
+
 def _explain(exc: Exception) -> int:
-    """One line naming the thing, the cause and the fix; the traceback with --verbose."""
+    """One line naming the thing, the cause and the fix; the traceback with --verbose.
+    A file the error does not name (Polars, DuckDB) is never guessed: the data directory
+    is blamed only for a path inside it."""
     from rich.markup import escape
 
+    from etl_duck.cli.analytics import plain
     from etl_duck.lake.rawstore import RawStoreError
     from etl_duck.lake.snapshot import LakeError
 
     code = EXIT_FAILED
+    name = None if not isinstance(exc, OSError) or exc.filename is None else str(exc.filename)
+    trace = "" if STATE.verbose else " (run with --verbose for the traceback)"
     if isinstance(exc, LakeError):
         message = str(exc)
     elif isinstance(exc, RawStoreError):
         message, code = str(exc), EXIT_USAGE
     elif isinstance(exc, PermissionError):
-        message = (
-            f"cannot write {exc.filename or STATE.data_dir}: permission denied — the data "
-            f"directory {STATE.data_dir} must be writable by this user (or pass --data-dir)"
-        )
+        if name is None:
+            message = (
+                "permission denied writing or reading a file the error does not name — check "
+                f"the permissions of the paths this command was given{trace}"
+            )
+        elif _in_data_dir(name):
+            message = (
+                f"cannot write {name}: permission denied — the data directory "
+                f"{STATE.data_dir} must be writable by this user (or pass --data-dir)"
+            )
+        else:
+            message = f"cannot write {name}: permission denied — make it writable by this user"
     elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        message = f"no space left to write {exc.filename or STATE.data_dir}: free some and retry"
+        where = f"to write {name}" if name else "on the device"
+        message = f"no space left {where}: free some and retry"
     elif isinstance(exc, FileNotFoundError):
-        message, code = f"{exc.filename}: no such file or folder", EXIT_USAGE
+        code = EXIT_USAGE
+        if name is None:
+            message = f"a file or folder the error does not name is missing: {exc}{trace}"
+        else:
+            message = f"{name}: no such file or folder"
+    elif isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError) and name:
+        why = (exc.strerror or type(exc).__name__).lower()
+        message, code = f"{name}: {why} — give another path", EXIT_USAGE
     else:
-        message = f"unexpected error: {type(exc).__name__}: {exc}"
-        if not STATE.verbose:
-            message += " (run with --verbose for the traceback)"
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        message = f"unexpected error: {type(exc).__name__}: {exc}{trace}"
+    err_console.print(
+        f"[red]error:[/red] {escape(plain(message))}", highlight=False, soft_wrap=True
+    )
     if STATE.verbose:
         import traceback
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,6 +28,40 @@ from etl_duck.domain.sources import MAIN_LABEL, label
 
 if TYPE_CHECKING:
     from etl_duck.query.stats import SessionReport
+
+
+#: C0 and C1 control characters (ESC, BEL, CSI …): a name holding them could move the
+#: cursor, retitle the window or recolour the terminal of whoever reads the output
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BREAKS = re.compile(r"[\t\n\r]+")
+#: the most rows a list option (--limit, --last) shows
+MAX_ROWS = 1_000_000
+
+
+def plain(value: Any) -> str:
+    """A data string (a player, team, map or file name) as a terminal may show it: every
+    C0/C1 control character removed (tabs and line breaks become a space). Display only:
+    the stored names are untouched."""
+    return _CONTROL.sub("", _BREAKS.sub(" ", str(value)))
+
+
+def shown(value: Any) -> str:
+    """A data string for Rich: control characters removed and markup escaped, so a name
+    like ``[/bold]x`` prints as it reads instead of failing the command."""
+    return escape(plain(value))
+
+
+def shown_list(values: Any) -> str:
+    """Names joined with commas, each :func:`shown`."""
+    return shown(", ".join(str(v) for v in values))
+
+
+def rows_option(value: int, option: str) -> int:
+    """A count of rows to show (``--limit``, ``--last``): 1 to :data:`MAX_ROWS`, else one
+    sentence and exit 2 (not a database overflow)."""
+    if not 1 <= value <= MAX_ROWS:
+        fail(f"{option} {value} is out of range: give a number from 1 to {MAX_ROWS:,}", EXIT_USAGE)
+    return value
 
 
 def num(value: Any, decimals: int = 0, unit: str = "") -> str:
@@ -66,6 +101,7 @@ def show_top(
     from etl_duck.domain.metrics import resolve_metric
     from etl_duck.query.stats import NoData
 
+    rows_option(limit, "--limit")
     stats = open_stats(server)
     try:
         metric = resolve_metric(stat)
@@ -75,9 +111,9 @@ def show_top(
         w = stats.resolve_window(window, server=server)
         board = stats.leaderboard(metric.key, w, limit, min_rounds, server)
     except ValueError as exc:
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     except NoData as exc:
-        fail(exc)
+        fail(plain(exc))
     where = "" if server is None else f" — server {label(server)}"
     if as_json:
         print_json({
@@ -93,17 +129,17 @@ def show_top(
     columns = ["#", "player", metric.label]
     if metric.key != "games":
         columns.append("rounds")
-    t = Table(*columns, *[c.upper() if c == "dpm" else c for c in extra], title=title)
+    t = Table(*columns, *[c.upper() if c == "dpm" else c for c in extra], title=shown(title))
     for r in board.iter_rows(named=True):
         cells = [num(r[c], 1) if c == "dpm" else num(r[c]) for c in extra]
-        row = [str(r["rank"]), escape(r["name"]), metric.format(r["value"])]
+        row = [str(r["rank"]), shown(r["name"]), metric.format(r["value"])]
         if metric.key != "games":
             row.append(num(r["rounds"]))
         t.add_row(*row, *cells)
     console.print(t)
     if board.is_empty():
         threshold = f"{min_rounds}" if min_rounds is not None else "the minimum"
-        console.print(f"no player has {threshold} rounds in {w.label} (try --min-rounds 0)")
+        console.print(f"no player has {threshold} rounds in {shown(w.label)} (try --min-rounds 0)")
 
 
 def _session_json(rep: SessionReport) -> dict[str, Any]:
@@ -141,11 +177,11 @@ def print_session(rep: SessionReport) -> None:
     console.print(
         f"[bold]Session {rep.session_date}[/bold]  {rep.start_time:%H:%M} → {rep.end_time:%H:%M} "
         f"({rep.duration}) · {rep.maps.height} maps played · {rep.players.height} players"
-        + (f" · server {escape(rep.server)}" if rep.server else "")
+        + (f" · server {shown(rep.server)}" if rep.server else "")
     )
     t = Table("player", "rounds", "kills", "deaths", "K/D", "DPM", "acc %", "revives")
     for r in rep.players.iter_rows(named=True):
-        t.add_row(escape(r["name"]), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+        t.add_row(shown(r["name"]), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
                   num(r["kd"], 2), num(r["dpm"], 1), num(r["accuracy"], 1),
                   num(r["revives"]))  # fmt: skip
     console.print(t)
@@ -153,10 +189,10 @@ def print_session(rep: SessionReport) -> None:
     for r in rep.maps.iter_rows(named=True):
         winner = r.get("team_a") if r.get("winner") == "A" else r.get("team_b")
         m.add_row(
-            r["map_name"],
+            shown(r["map_name"]),
             str(r["rounds"]),
-            escape(str(winner if r.get("winner") else "—")),
-            str(r.get("outcome") or "—"),
+            shown(winner if r.get("winner") else "—"),
+            shown(r.get("outcome") or "—"),
         )
     console.print(m)
     if rep.teams:
@@ -164,14 +200,14 @@ def print_session(rep: SessionReport) -> None:
         if len(rep.segments) > 1:  # the opponents changed: the score per opponent
             for seg in rep.segments:
                 line = f"{seg.line()} (maps {seg.first + 1}–{seg.last + 1})"
-                console.print(f"Score: {escape(line)}")
+                console.print(f"Score: {shown(line)}")
         else:
-            console.print(f"Score: {escape(a.name)} {a.points} – {b.points} {escape(b.name)}")
-        console.print(f"  {escape(a.name)}: {escape(', '.join(a.players))}")
-        console.print(f"  {escape(b.name)}: {escape(', '.join(b.players))}")
+            console.print(f"Score: {shown(a.name)} {a.points} – {b.points} {shown(b.name)}")
+        console.print(f"  {shown(a.name)}: {shown_list(a.players)}")
+        console.print(f"  {shown(b.name)}: {shown_list(b.players)}")
     if rep.mvp:
         console.print(
-            f"MVP: [bold]{escape(rep.mvp['name'])}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "
+            f"MVP: [bold]{shown(rep.mvp['name'])}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "
             f"{num(rep.mvp['kills'])} kills)"
         )
 
@@ -209,7 +245,7 @@ def session(
     try:
         rep = open_stats(server).session(day, server)
     except NoData as exc:
-        fail(f"{exc} (`etl-duck sessions` lists the sessions)")
+        fail(f"{plain(exc)} (`etl-duck sessions` lists the sessions)")
     if as_json:
         print_json(_session_json(rep))
     else:
@@ -227,7 +263,7 @@ def sessions(
     try:
         df = open_stats(server).sessions(month, server)
     except ValueError as exc:
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     df = df.with_columns(df["server"].replace("", MAIN_LABEL))
     if as_json:
         print_json(json_rows(df))
@@ -238,10 +274,10 @@ def sessions(
     for r in df.iter_rows(named=True):
         t.add_row(str(r["session_date"]), f"{r['start_time']:%H:%M}", f"{r['end_time']:%H:%M}",
                   num(r["rounds"]), num(r["matches"]), num(r["players"]),
-                  *([r["server"]] if several else []))  # fmt: skip
+                  *([shown(r["server"])] if several else []))  # fmt: skip
     console.print(t)
     if df.is_empty():
-        console.print("no session with a counted round" + (f" in {month}" if month else ""))
+        console.print("no session with a counted round" + (f" in {shown(month)}" if month else ""))
 
 
 @app.command()
@@ -258,14 +294,14 @@ def player(
     try:
         card = open_stats(server).player(name_or_guid, server)
     except PlayerAmbiguous as exc:
-        err_console.print(f"{escape(repr(exc.text))} matches several players; which one?")
+        err_console.print(f"{shown(repr(exc.text))} matches several players; which one?")
         for guid, name in exc.candidates:
-            err_console.print(f"  {escape(name)}  (etl-duck player {guid})", highlight=False)
+            err_console.print(f"  {shown(name)}  (etl-duck player {shown(guid)})", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except PlayerNotFound as exc:
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     except NoData as exc:
-        fail(exc)
+        fail(plain(exc))
     tot = card.totals
     if as_json:
         print_json({
@@ -275,7 +311,7 @@ def player(
             "aliases": json_rows(card.aliases), "maps": json_rows(card.maps),
         })  # fmt: skip
         return
-    console.print(f"[bold]{escape(card.name)}[/bold] ({card.guid})")
+    console.print(f"[bold]{shown(card.name)}[/bold] ({shown(card.guid)})")
     console.print(
         f"rounds {num(tot['rounds'])} · kills {num(tot['kills'])} · deaths {num(tot['deaths'])} · "
         f"K/D {num(tot['kd'], 2)} · DPM {num(tot['dpm'], 1)} · "
@@ -283,21 +319,155 @@ def player(
     )
     w = Table("weapon", "kills", "accuracy %")
     for r in card.weapons.head(5).iter_rows(named=True):
-        w.add_row(r["weapon"], num(r["kills"]), num(r["accuracy"], 1))
+        w.add_row(shown(r["weapon"]), num(r["kills"]), num(r["accuracy"], 1))
     console.print(w)
-    console.print("aliases: " + escape(", ".join(card.aliases["name"].to_list())))
+    console.print("aliases: " + shown_list(card.aliases["name"].to_list()))
 
 
 #: queries behind the serving tables and cards: not rows a person exports
-INTERNAL_QUERIES = ("rollup_", "career_", "round_by_file", "last_session", "lake_status")
+#: (``rating_map_players`` is the rating's own input; its ``$dates`` list is also the name
+#: of the query API's partition argument, so an export could not pass it)
+INTERNAL_QUERIES = (
+    "rollup_",
+    "career_",
+    "round_by_file",
+    "last_session",
+    "lake_status",
+    "rating_map_players",
+)
 #: parameters the query API fills in when an export does not give them
-DEFAULTS: dict[str, Any] = {"session_id": None, "limit": 100, "server": None}
+DEFAULTS: dict[str, Any] = {
+    "session_id": None,
+    "limit": 100,
+    "server": None,
+    "round_id": None,
+    "match_id": None,
+}
+#: what names the detail partitions (per session date) a query reads: one of these
+SCOPES = ("session_id", "names", "round_id", "match_id")
+#: the largest whole number a query parameter holds (DuckDB BIGINT)
+MAX_INT = 2**63 - 1
+_ID_HINT = f"a whole number: give one from 0 to {MAX_INT}"
+_ROUND_IDS = "(`etl-duck export session_rounds` lists them)"
+#: what a whole-number parameter is, and where to find one
+ID_HINTS = {
+    "limit": f"a row count: give a whole number from 0 to {MAX_INT}",
+    "session_id": "a session id: give its YYYYMMDDHHMMSS number (`etl-duck sessions --json` "
+    "lists them)",
+    "round_id": f"a round id: give a round's id number {_ROUND_IDS}",
+    "match_id": f"a match id: give a match's id number {_ROUND_IDS}",
+}
+_DETAIL_TABLES = re.compile(
+    r"\bFROM\s+(player_rounds|weapon_rounds|endstats_awards|endstats_versus)\b", re.IGNORECASE
+)
+
+
+def reads_partitions(query: str) -> bool:
+    """Whether a query reads per-date detail partitions (player or weapon rows, endstats):
+    the export must name the dates, from the session or rounds its parameters give."""
+    from etl_duck.sqlfiles import sql
+
+    return _DETAIL_TABLES.search(sql(query)) is not None
 
 
 def exportable() -> list[str]:
-    from etl_duck.sqlfiles import query_names
+    """Queries an export can feed: not internal, and a detail query only when one of its
+    parameters names the session or the rounds (the partitions it reads)."""
+    from etl_duck.sqlfiles import parameters, query_names
 
-    return [q for q in query_names() if not q.startswith(INTERNAL_QUERIES)]
+    return [
+        q
+        for q in query_names()
+        if not q.startswith(INTERNAL_QUERIES)
+        and (not reads_partitions(q) or parameters(q) & set(SCOPES))
+    ]
+
+
+def param_value(key: str, value: str) -> Any:
+    """One ``--param name=value`` typed by its name (always a bound SQL parameter, never SQL
+    text): ids and limits are whole numbers ≥ 0, dates YYYY-MM-DD, ``names`` and ``dates``
+    comma-separated lists, ``all`` a yes/no; anything else text. A bad value: one sentence,
+    exit 2."""
+    from etl_duck.domain.sources import check_server_name
+
+    text = value.strip()
+    if key == "server":
+        try:
+            return check_server_name(value)
+        except ValueError as exc:
+            fail(f"--param {plain(exc)}", EXIT_USAGE)
+    if key.endswith("_id") or key == "limit":
+        try:
+            number = int(text)
+        except ValueError:
+            number = -1
+        if not 0 <= number <= MAX_INT:
+            fail(f"--param {key}={plain(value)} is not {ID_HINTS.get(key, _ID_HINT)}",
+                 EXIT_USAGE)  # fmt: skip
+        return number
+    if key in ("names", "dates"):
+        items = [x.strip() for x in value.split(",") if x.strip()]
+        if not items:
+            fail(f"--param {key}= is empty: give one or more values separated by commas",
+                 EXIT_USAGE)  # fmt: skip
+        return [param_value("date", x) for x in items] if key == "dates" else items
+    if key.startswith(("date", "day")):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            fail(f"--param {key}={plain(value)}: not a date (use YYYY-MM-DD)", EXIT_USAGE)
+    if key == "all":
+        flags = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+        if text.lower() not in flags:
+            fail(f"--param all={plain(value)}: use true or false", EXIT_USAGE)
+        return flags[text.lower()]
+    return value
+
+
+def _partition_dates(stats: Any, query: str, params: dict[str, Any]) -> list[date] | None:
+    """The session dates a detail query reads: the session's, or those of the rounds its
+    ``names``, ``round_id`` or ``match_id`` name (none found: no dates, no rows)."""
+    from etl_duck.domain.sessions import session_date_of
+    from etl_duck.sqlfiles import parameters
+
+    if not reads_partitions(query):
+        return None
+    sid = params.get("session_id")
+    if sid is not None:
+        try:
+            return [session_date_of(sid)]
+        except ValueError:
+            fail(f"--param session_id={sid} is not {ID_HINTS['session_id']}", EXIT_USAGE)
+    given = {k: params[k] for k in ("names", "round_id", "match_id") if params.get(k) is not None}
+    if not given:
+        takes = [k for k in SCOPES if k in parameters(query)]
+        add = " or ".join(f"--param {k}=…" for k in takes)
+        if takes == ["session_id"]:
+            fail(f"{query} reads one session: add {add} (`etl-duck sessions --json` lists "
+                 "them)", EXIT_USAGE)  # fmt: skip
+        fail(f"{query} reads the rows of some rounds: add {add} {_ROUND_IDS}", EXIT_USAGE)
+    import polars as pl
+
+    rounds = stats.run("social_rounds")
+    if "names" in given:
+        rounds = rounds.filter(pl.col("file_name").is_in(given["names"]))
+    for key in ("round_id", "match_id"):
+        if key in given:
+            rounds = rounds.filter(pl.col(key) == given[key])
+    return sorted(set(rounds["session_date"].to_list()))
+
+
+def _write_problem(exc: OSError) -> str:
+    """Why writing a file failed, in words (Polars' errors carry no file name)."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "its folder does not exist"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder"
+    if exc.strerror:
+        return exc.strerror.lower()
+    return plain(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 @app.command()
@@ -311,14 +481,16 @@ def export(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", help="name=value, repeatable (dates as YYYY-MM-DD)"),
+        typer.Option(
+            "--param",
+            help="name=value, repeatable (dates as YYYY-MM-DD; ids and limit as numbers; "
+            "names as a comma-separated list)",
+        ),
     ] = None,
 ) -> None:
     """Run one query over the lake and write its rows, sorted, to a file."""
-    from etl_duck.domain.sessions import session_date_of
-    from etl_duck.domain.sources import check_server_name
     from etl_duck.query.windows import ALL_FROM, ALL_TO
-    from etl_duck.sqlfiles import parameters, reads_detail
+    from etl_duck.sqlfiles import parameters
 
     if query not in exportable():
         fail(f"unknown query {query!r}; choose one of: {', '.join(exportable())}", EXIT_USAGE)
@@ -335,39 +507,36 @@ def export(
         if not eq or key not in wanted:
             takes = ", ".join(sorted(wanted)) or "no parameters"
             fail(f"{query} has no parameter {key!r} (it takes: {takes})", EXIT_USAGE)
-        if key == "server":
-            try:
-                params[key] = check_server_name(value)
-            except ValueError as e:
-                fail(f"--param {e}", EXIT_USAGE)
-            continue
-        try:
-            params[key] = date.fromisoformat(value) if key.startswith(("date", "day")) else value
-        except ValueError:
-            fail(f"--param {key}={value}: not a date (use YYYY-MM-DD)", EXIT_USAGE)
+        params[key] = param_value(key, value)
     missing = sorted(wanted - params.keys())
     if missing:
         needed = " ".join(f"--param {m}=…" for m in missing)
         fail(f"{query} needs {', '.join(missing)}: add {needed}", EXIT_USAGE)
+    lo, hi = params.get("date_from"), params.get("date_to")
+    if isinstance(lo, date) and isinstance(hi, date) and lo > hi:
+        fail(f"--param date_from={lo} is after date_to={hi}: give the earlier date first",
+             EXIT_USAGE)  # fmt: skip
+    target = out or Path(f"export.{fmt}")
+    name = plain(target)
+    if target.is_dir():
+        fail(f"cannot write {name}: it is a folder — give a file name, e.g. --out "
+             f"{plain(target / f'export.{fmt}')}", EXIT_USAGE)  # fmt: skip
+    folder = target.parent
+    if not folder.is_dir():
+        fail(f"cannot write {name}: the folder {plain(folder)} does not exist — create it or "
+             "give another --out", EXIT_USAGE)  # fmt: skip
     stats = open_stats()
-    dates = None
-    if reads_detail(query):  # it reads one session's partition: the session id names it
-        sid = params.get("session_id")
-        if sid is None:
-            fail(f"{query} reads one session: add --param session_id=… (`etl-duck sessions "
-                 "--json` lists them)", EXIT_USAGE)  # fmt: skip
-        try:
-            params["session_id"] = int(sid)
-            dates = [session_date_of(params["session_id"])]
-        except ValueError:
-            fail(f"--param session_id={sid}: not a session id (YYYYMMDDHHMMSS)", EXIT_USAGE)
+    dates = _partition_dates(stats, query, params)
     df = stats.run(query, dates, **params)
     df = df.sort(df.columns, nulls_last=True)  # one order for every format
-    target = out or Path(f"export.{fmt}")
-    if fmt == "csv":
-        df.write_csv(target)
-    elif fmt == "parquet":
-        df.write_parquet(target)
-    else:
-        target.write_text(json.dumps(json_rows(df), indent=1, default=str))
-    console.print(f"wrote {df.height} rows to {target}")
+    try:
+        if fmt == "csv":
+            df.write_csv(target)
+        elif fmt == "parquet":
+            df.write_parquet(target)
+        else:
+            target.write_text(json.dumps(json_rows(df), indent=1, default=str))
+    except OSError as exc:
+        fail(f"cannot write {name}: {_write_problem(exc)} — give another --out (or make "
+             f"{plain(folder)} writable by this user)")  # fmt: skip
+    console.print(f"wrote {df.height} rows to {shown(target)}")

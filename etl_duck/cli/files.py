@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
+from etl_duck.cli.analytics import plain, shown
 from etl_duck.cli.app import (
+    EXIT_FAILED,
     EXIT_PARTIAL,
     EXIT_USAGE,
     STATE,
@@ -36,13 +37,13 @@ def parse(
 
     missing = [f for f in files if not f.is_file()]
     if missing:
-        fail(f"no such file: {', '.join(map(str, missing))}", EXIT_USAGE)
+        fail(f"no such file: {', '.join(map(plain, missing))}", EXIT_USAGE)
     rounds = []
     for f in files:
         try:
             rounds.append(read_round_file(f))
         except ParseError as exc:
-            fail(f"{exc} (the whole file cannot be read)")
+            fail(f"{plain(exc)} (the whole file cannot be read)")
     rows = round_only_all(rounds, _timezone())  # the server's clock (DST)
     out = []
     for r in rounds:
@@ -91,26 +92,27 @@ def parse(
             hdr = e["header"]
             if hdr is None:
                 console.print(
-                    f"[bold]{escape(e['file'])}[/bold]  empty: 0 bytes (the writer had not "
+                    f"[bold]{shown(e['file'])}[/bold]  empty: 0 bytes (the writer had not "
                     "written it yet); nothing to read"
                 )
                 continue
             duration = hdr["duration_s"]
             console.print(
-                f"[bold]{escape(e['file'])}[/bold]  status={e['status']} layout={e['layout'] or '—'} "
+                f"[bold]{shown(e['file'])}[/bold]  status={e['status']} "
+                f"layout={shown(e['layout'] or '—')} "
                 f"time limit {hdr['time_limit_s']} s · clock {hdr['next_time_limit_s']} s · "
                 f"duration {'unknown' if duration is None else f'{duration:g} s'}"
             )
             for rej in e["rejected"]:
                 console.print(
-                    f"  [red]rejected[/red] {escape(e['file'])}:{rej['line']}: {rej['field']}: "
-                    f"{escape(rej['reason'])}",
+                    f"  [red]rejected[/red] {shown(e['file'])}:{rej['line']}: "
+                    f"{shown(rej['field'])}: {shown(rej['reason'])}",
                     soft_wrap=True,
                 )
             t = Table("guid", "name", "team", "row", "kills", "deaths", "dmg", "time_s", "xp")
             for p in e["players"]:
                 t.add_row(
-                    p["guid"], p["name"], str(p["team"]), p["row"], str(p["kills"]),
+                    shown(p["guid"]), shown(p["name"]), str(p["team"]), p["row"], str(p["kills"]),
                     str(p["deaths"]), str(p["damage_given"]), str(p["time_played_s"]), str(p["xp"]),
                 )  # fmt: skip
             console.print(t)
@@ -140,11 +142,28 @@ def synth(
         first = date.fromisoformat(start)
     except ValueError:
         fail(f"--start {start!r} is not a date (use YYYY-MM-DD)", EXIT_USAGE)
-    out.mkdir(parents=True, exist_ok=True)
+    if days < 1:
+        fail(f"--days {days} generates nothing: give 1 or more days", EXIT_USAGE)
+    try:  # a day to spare: an evening may end after midnight
+        first + timedelta(days=days)
+    except OverflowError:
+        fail(f"--days {days} from --start {first} runs past the last date there is "
+             f"({date.max}): give fewer days or an earlier start", EXIT_USAGE)  # fmt: skip
+    folder = plain(out)
+    if out.exists() and not out.is_dir():
+        fail(f"cannot write into {folder}: it is a file, not a folder — give a folder with "
+             "--out (it is created when missing)", EXIT_USAGE)  # fmt: skip
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror.lower() if exc.strerror else type(exc).__name__
+        fail(f"cannot create the folder {folder}: {why} — give another --out",
+             EXIT_USAGE if isinstance(exc, FileExistsError | NotADirectoryError) else EXIT_FAILED)  # fmt: skip
     with PhaseProgress() as progress:
         truth = generate(out, seed=seed, start=first, days=days, progress=progress)
     console.print(
-        f"wrote {len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds to {out}"
+        f"wrote {len(truth.rounds)} round files, {len(truth.player_rounds)} player-rounds to "
+        f"{shown(out)}"
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from etl_duck.cli.analytics import plain, rows_option, shown, shown_list
 from etl_duck.cli.app import EXIT_USAGE, app, console, fail, json_rows, open_stats, print_json
 
 
@@ -43,6 +44,7 @@ def rating(
 
     stats = open_stats()
     if player is None or player.strip().lower() == "top":
+        rows_option(limit, "--limit")
         board = stats.rating_top(limit, min_maps)
         need = stats.RATING_MIN_MAPS if min_maps is None else min_maps
         if as_json:
@@ -51,7 +53,7 @@ def rating(
         t = Table("#", "player", "rating", "μ", "σ", "maps", "W-L-T", "trend",
                   title=f"Skill rating (μ − 3σ), at least {need} maps")  # fmt: skip
         for r in board.iter_rows(named=True):
-            t.add_row(str(r["rank"]), r["name"], f"{r['rating']:.1f}", f"{r['mu']:.1f}",
+            t.add_row(str(r["rank"]), shown(r["name"]), f"{r['rating']:.1f}", f"{r['mu']:.1f}",
                       f"{r['sigma']:.2f}", str(r["maps"]),
                       f"{r['wins']}-{r['losses']}-{r['ties']}", _signed(r["trend"]))  # fmt: skip
         console.print(t)
@@ -61,9 +63,9 @@ def rating(
     try:
         card = stats.player_rating(player)
     except PlayerNotFound as exc:  # (or several match: the message lists them)
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     except NoData as exc:
-        fail(exc)
+        fail(plain(exc))
     row = card.row
     if as_json:
         print_json({
@@ -79,7 +81,7 @@ def rating(
         if card.rank
         else f"unranked (fewer than {card.min_maps} maps)"
     )
-    console.print(f"[bold]{card.name}[/bold] ({card.guid}) · {rank}")
+    console.print(f"[bold]{shown(card.name)}[/bold] ({shown(card.guid)}) · {rank}")
     console.print(
         f"rating {row['rating']:.1f} (μ {row['mu']:.2f} − 3 × σ {row['sigma']:.2f}) · "
         f"{row['maps']} maps ({row['wins']}-{row['losses']}-{row['ties']}) · "
@@ -94,6 +96,7 @@ def predictions(
 ) -> None:
     """Every counted map's walk-forward forecast (P the first attackers win) and the
     Brier score / log-loss of the rating next to the baselines."""
+    rows_option(last, "--last")
     stats = open_stats()
     pred = stats.predictions()
     if as_json:
@@ -103,14 +106,14 @@ def predictions(
         fail("no counted stopwatch map in the lake yet")
     t = Table("method", "Brier", "log-loss", "maps", title="Walk-forward scores (lower is better)")
     for r in pred.scores.iter_rows(named=True):
-        t.add_row(r["label"], f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", str(r["maps"]))
+        t.add_row(shown(r["label"]), f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", str(r["maps"]))
     console.print(t)
     m = Table("date", "map", "first attackers", "second", "P(first)", "result",
               title=f"Last {min(last, pred.maps.height)} maps")  # fmt: skip
     for r in pred.maps.tail(last).iter_rows(named=True):
         res = {1.0: "won", 0.0: "lost", 0.5: "1–1"}.get(r["result"], "?")
-        m.add_row(str(r["session_date"]), r["map_name"], ", ".join(r["first_team"]),
-                  ", ".join(r["second_team"]), f"{r['p_first']:.0%}", res)  # fmt: skip
+        m.add_row(str(r["session_date"]), shown(r["map_name"]), shown_list(r["first_team"]),
+                  shown_list(r["second_team"]), f"{r['p_first']:.0%}", res)  # fmt: skip
     console.print(m)
 
 
@@ -152,6 +155,7 @@ def balance(
     from etl_duck.domain.balance import BalanceError
     from etl_duck.query.stats import NoData, PlayerNotFound
 
+    rows_option(limit, "--limit")
     try:
         res = open_stats().balance(
             players,
@@ -161,17 +165,17 @@ def balance(
             limit=limit,
         )
     except NoData as exc:
-        fail(exc)
+        fail(plain(exc))
     except (PlayerNotFound, BalanceError, ValueError) as exc:
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     if as_json:
         print_json(balance_json(res))
         return
     for i, s in enumerate(res.splits, 1):
         t = Table(f"Team A · Σ rating {s.rating_a:.1f}", f"Team B · Σ rating {s.rating_b:.1f}",
                   title=f"#{i}: P(A wins) {s.p_a:.1%}")  # fmt: skip
-        a = [res.players[g] for g in s.team_a]
-        b = [res.players[g] for g in s.team_b]
+        a = [shown(res.players[g]) for g in s.team_a]
+        b = [shown(res.players[g]) for g in s.team_b]
         for j in range(max(len(a), len(b))):
             t.add_row(a[j] if j < len(a) else "", b[j] if j < len(b) else "")
         console.print(t)
@@ -191,9 +195,9 @@ def predict(
     try:
         fc = open_stats().forecast(a, b)
     except NoData as exc:
-        fail(exc)
+        fail(plain(exc))
     except (PlayerNotFound, ValueError) as exc:
-        fail(exc, EXIT_USAGE)
+        fail(plain(exc), EXIT_USAGE)
     if as_json:
         print_json({
             "team_a": [{"guid": g, "name": n} for g, n in fc.team_a],
@@ -203,6 +207,6 @@ def predict(
         })  # fmt: skip
         return
     console.print(
-        f"Team A ({', '.join(n for _, n in fc.team_a)}): {fc.p_a:.0%}  ·  "
-        f"Team B ({', '.join(n for _, n in fc.team_b)}): {1 - fc.p_a:.0%}"
+        f"Team A ({shown_list(n for _, n in fc.team_a)}): {fc.p_a:.0%}  ·  "
+        f"Team B ({shown_list(n for _, n in fc.team_b)}): {1 - fc.p_a:.0%}"
     )

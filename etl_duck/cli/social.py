@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
+from etl_duck.cli.analytics import plain, shown, shown_list
 from etl_duck.cli.app import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -44,7 +45,7 @@ def _lookup_failed(exc: Exception) -> NoReturn:
     """An unknown or ambiguous player is a usage error (exit 2, README "Exit codes")."""
     from etl_duck.query.stats import PlayerNotFound
 
-    fail(exc, EXIT_USAGE if isinstance(exc, PlayerNotFound | ValueError) else EXIT_FAILED)
+    fail(plain(exc), EXIT_USAGE if isinstance(exc, PlayerNotFound | ValueError) else EXIT_FAILED)
 
 
 @app.command()
@@ -69,15 +70,15 @@ def teammates(
                     "rows": _keyed(mates)})  # fmt: skip
         return
     t = Table("teammate", "maps together", "W-L-D", "win %", "maps apart", "win % apart",
-              title=f"{name} ({guid}) — teammates")  # fmt: skip
+              title=f"{shown(name)} ({shown(guid)}) — teammates")  # fmt: skip
     for r in mates.iter_rows(named=True):
-        t.add_row(str(r["name"]), str(r["together_maps"]),
+        t.add_row(shown(r["name"]), str(r["together_maps"]),
                   f"{r['together_won']}-{r['together_lost']}-{r['together_drawn']}",
                   f"{r['together_rate'] or 0:.0f}", str(r["apart_maps"]),
                   "—" if r["apart_rate"] is None else f"{r['apart_rate']:.0f}")  # fmt: skip
     console.print(t)
     if best is not None:
-        console.print(f"best partner: {best['name']} ({best['together_rate']:.0f} % over "
+        console.print(f"best partner: {shown(best['name'])} ({best['together_rate']:.0f} % over "
                       f"{best['together_maps']} maps)")  # fmt: skip
 
 
@@ -100,7 +101,7 @@ def lineups(
         return
     t = Table("lineup", "vs lineup", "maps", "W-L-D", "last met")
     for r in table.iter_rows(named=True):
-        t.add_row(", ".join(r["names_a"]), ", ".join(r["names_b"]), str(r["maps"]),
+        t.add_row(shown_list(r["names_a"]), shown_list(r["names_b"]), str(r["maps"]),
                   f"{r['won_a']}-{r['won_b']}-{r['drawn']}", f"{r['last_met']:%Y-%m-%d}")  # fmt: skip
     console.print(t)
 
@@ -124,9 +125,10 @@ def rivals(
                     "easiest_prey": None if prey is None else prey["guid"],
                     "rows": _keyed(table)})  # fmt: skip
         return
-    t = Table("opponent", "rounds", "kills", "deaths", "K/D", title=f"{name} ({guid}) — rivals")
+    t = Table("opponent", "rounds", "kills", "deaths", "K/D",
+              title=f"{shown(name)} ({shown(guid)}) — rivals")  # fmt: skip
     for r in table.iter_rows(named=True):
-        t.add_row(str(r["name"]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
+        t.add_row(shown(r["name"]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
                   f"{r['kd']:.2f}")  # fmt: skip
     console.print(t)
     if table.is_empty():
@@ -149,7 +151,8 @@ def records(
     t = Table("scope", "record", "value", "holder", "when")
     for r in rows:
         _, unit, _ = ROUND_RECORDS[r["kind"]]
-        t.add_row(r["scope"], r["label"], _shown(r["value"], unit), str(r["holder"]),
+        t.add_row(shown(r["scope"]), shown(r["label"]), shown(_shown(r["value"], unit)),
+                  shown(r["holder"]),
                   f"{r['when']:%Y-%m-%d}")  # fmt: skip
     console.print(t)
 
@@ -169,9 +172,10 @@ def bests(
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
             for r in rows]})  # fmt: skip
         return
-    t = Table("best", "value", "map", "when", title=f"{name} ({guid}) — personal bests")
+    t = Table("best", "value", "map", "when",
+              title=f"{shown(name)} ({shown(guid)}) — personal bests")  # fmt: skip
     for r in rows:
-        t.add_row(r["label"], f"{r['value']:,.1f}", str(r["map_name"] or "—"),
+        t.add_row(shown(r["label"]), f"{r['value']:,.1f}", shown(r["map_name"] or "—"),
                   f"{r['when']:%Y-%m-%d}")  # fmt: skip
     console.print(t)
 
@@ -194,7 +198,7 @@ def highlights(
                      "file_name": e.file_name, "text": e.text()} for e in events])  # fmt: skip
         return
     for e in events:
-        console.print(e.text().replace("**", ""))
+        console.print(shown(e.text().replace("**", "")))
     if not events:
         console.print("no record, personal best or milestone in this session")
 
@@ -220,7 +224,7 @@ def set_teams(
             sid, sdate = stats.session_id_for(_day(which))
             rep = stats.session_by_id(sid, sdate)
         except _lookup_errors() as exc:
-            fail(exc)
+            fail(plain(exc))
         if clear:
             state.clear_teams(sid)
             console.print(f"teams of session {sid} are detected automatically again")
@@ -233,9 +237,9 @@ def set_teams(
                 try:
                     guid, _ = stats.resolve_player(item)
                 except _lookup_errors() as exc:
-                    fail(exc, EXIT_USAGE)
+                    fail(plain(exc), EXIT_USAGE)
                 if guid not in played:
-                    fail(f"{item} ({guid}) did not play in session {sid}", EXIT_USAGE)
+                    fail(f"{plain(item)} ({guid}) did not play in session {sid}", EXIT_USAGE)
                 guids.add(guid)
             if name or guids:
                 teams.append(TeamOverride(name, frozenset(guids)))
@@ -243,4 +247,4 @@ def set_teams(
             fail("name at least one player of a team (--players1)", EXIT_USAGE)
         state.set_teams(sid, teams)
         console.print(f"teams of session {sid} corrected: " + " vs ".join(
-            f"{t.name or '(auto)'} ({len(t.guids)} anchored)" for t in teams))  # fmt: skip
+            f"{shown(t.name or '(auto)')} ({len(t.guids)} anchored)" for t in teams))  # fmt: skip

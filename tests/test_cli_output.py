@@ -1,0 +1,328 @@
+"""What the command line prints is safe and clear: player names are data (markup and
+terminal escape sequences print as text, never crash a command or drive the terminal), and
+every bad path, parameter or count is one sentence naming it with an exit code from the
+README's scheme (0 ok, 1 failed, 2 usage, 3 committed with problems)."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner, Result
+
+from etl_duck.cli import app
+from tests.conftest import REAL
+
+runner = CliRunner()
+
+#: a round and its round 2 (one map), copied with some players renamed
+FILES = ("2025-09-24-233255-te_escape2-round-1.txt", "2025-09-24-233657-te_escape2-round-2.txt")
+#: GUID → the name it gets: Rich markup, an SGR colour, an OSC window title, a C1 CSI
+EVIL = {
+    "D8423F90": "[/bold]evil",
+    "5D989160": "\x1b[31mred\x1b[0m",
+    "2B5938F5": "\x1b]0;pwned\x07osc",
+    "FDA127DF": "[red]x[/red]",
+}
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what a terminal would obey
+
+
+def rename_players(src: Path, dst: Path) -> None:
+    """Replace the name field (the second backslash field) of some player lines."""
+    lines = src.read_bytes().split(b"\n")
+    for i, line in enumerate(lines[1:], 1):
+        parts = line.split(b"\\")
+        if len(parts) >= 5 and parts[0].decode() in EVIL:
+            parts[1] = EVIL[parts[0].decode()].encode("latin-1")
+            lines[i] = b"\\".join(parts)
+    dst.write_bytes(b"\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data dir, folder of the renamed files): one session, one map, ten players."""
+    from etl_duck.ingest.run import ingest_paths
+
+    files = tmp_path_factory.mktemp("evil-files")
+    for name in FILES:
+        rename_players(REAL / name, files / name)
+    data = tmp_path_factory.mktemp("evil") / "data"
+    ingest_paths(data, [files])
+    return data, files
+
+
+def cli(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in text, text
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- A: names
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["records"],
+        ["predictions"],
+        ["rating", "--min-maps", "0"],
+        ["rating", "D8423F90"],
+        ["teammates", "D8423F90", "--min-maps", "1"],
+        ["rivals", "D8423F90"],
+        ["bests", "D8423F90"],
+        ["top", "kills", "--min-rounds", "0"],
+        ["session"],
+        ["player", "D8423F90"],
+        ["lineups", "--min-maps", "1"],
+        ["highlights"],
+        ["balance", "D8423F90", "5D989160"],
+        ["predict", "D8423F90", "5D989160"],
+        ["parse", FILES[0]],
+    ],
+)
+def test_names_with_markup_or_escape_sequences_print_as_text(
+    evil: tuple[Path, Path], command: list[str]
+) -> None:
+    data, files = evil
+    if command[0] == "parse":
+        command = ["parse", str(files / command[1])]
+    res = cli("--data-dir", data, *command)
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "[/bold]evil" in res.stdout  # the name as it reads, not a markup error
+    assert not CONTROL.search(res.output), repr(res.output)  # no raw ESC / BEL / CSI
+
+
+def test_markup_in_a_name_is_shown_not_applied(evil: tuple[Path, Path]) -> None:
+    data, _ = evil
+    for command in (["rating", "--min-maps", "0"], ["session"], ["lineups", "--min-maps", "1"]):
+        res = cli("--data-dir", data, *command)
+        assert res.exit_code == 0 and "[red]x[/red]" in res.stdout, (command, res.stdout)
+        assert "[31mred[0m" in res.stdout and "]0;pwnedosc" in res.stdout  # ESC/BEL gone
+
+
+def test_an_ambiguous_or_unknown_name_lists_players_without_escape_sequences(
+    evil: tuple[Path, Path],
+) -> None:
+    data, _ = evil
+    for command in (["player", "r"], ["teammates", "r"], ["rating", "r"]):
+        res = cli("--data-dir", data, *command)
+        assert res.exit_code == 2, (command, res.output)
+        assert "[31mred[0m" in res.stderr and not CONTROL.search(res.output), res.output
+
+
+def test_plain_and_shown_strip_c0_c1_and_escape_markup() -> None:
+    from rich.console import Console
+
+    from etl_duck.cli.analytics import plain, shown
+
+    assert plain("\x1b]0;pwned\x07osc\x9b2J\x00a\tb\nc") == "]0;pwnedosc2Ja b c"
+    console = Console(width=200, force_terminal=False)
+    with console.capture() as cap:
+        console.print(f"[bold]{shown('[/bold]x')}[/bold] {shown(chr(0x1B) + '[31mred')}")
+    assert cap.get().strip() == "[/bold]x [31mred"
+
+
+# --------------------------------------------------------------------------- B: where
+
+
+def test_export_names_the_out_path_it_cannot_write(
+    evil: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = evil
+    gone = tmp_path / "nonexistent" / "dir" / "x.csv"
+    res = cli("--data-dir", data, "export", "player_totals", "--out", gone)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and str(gone) in line and "does not exist" in line, line
+    assert "None" not in line
+    res = cli("--data-dir", data, "export", "player_totals", "--out", tmp_path)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and str(tmp_path) in line and "folder" in line, line
+
+    def refuse(self: pl.DataFrame, file: object, **kwargs: object) -> None:
+        raise PermissionError("Permission denied (os error 13)")  # Polars: no file name
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", refuse)
+    target = tmp_path / "x.csv"
+    res = cli("--data-dir", data, "export", "player_totals", "--out", target)
+    line = one_line(res.stderr)
+    assert res.exit_code == 1 and str(target) in line and "permission denied" in line, line
+    assert str(data) not in line and "data directory" not in line
+
+
+def test_errors_without_a_file_name_never_blame_the_data_dir(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from etl_duck.cli import _explain
+    from etl_duck.cli.app import STATE
+
+    STATE.data_dir = tmp_path / "the-data-dir"
+    for exc, code in (
+        (PermissionError("Permission denied (os error 13)"), 1),
+        (FileNotFoundError("No such file or directory (os error 2)"), 2),
+        (OSError(errno.ENOSPC, "No space left on device"), 1),
+    ):
+        assert _explain(exc) == code
+        line = one_line(capsys.readouterr().err)
+        assert "the-data-dir" not in line and "None" not in line, line
+    assert _explain(IsADirectoryError(21, "Is a directory", str(tmp_path))) == 2
+    line = one_line(capsys.readouterr().err)
+    assert str(tmp_path) in line and "unexpected" not in line, line
+    # a path inside the data directory still names it (and says it must be writable)
+    inside = str(STATE.data_dir / ".writer.lock")
+    assert _explain(PermissionError(13, "Permission denied", inside)) == 1
+    line = one_line(capsys.readouterr().err)
+    assert inside in line and "must be writable" in line
+
+
+# --------------------------------------------------------------------------- C: --param
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["player_totals", "--param", "session_id=abc"], "is not a session id"),
+        (["session_maps", "--param", "session_id=123"], "is not a session id"),
+        (
+            ["player_totals", "--param", "date_from=2025-12-31", "--param", "date_to=2025-01-01"],
+            "is after date_to",
+        ),
+        (
+            [
+                "player_server_last_rounds",
+                "--param",
+                "guid=D8423F90",
+                "--param",
+                "server=main",
+                "--param",
+                "limit=abc",
+            ],
+            "is not a row count",
+        ),
+        (
+            [
+                "player_server_last_rounds",
+                "--param",
+                "guid=D8423F90",
+                "--param",
+                "server=main",
+                "--param",
+                "limit=-5",
+            ],
+            "is not a row count",
+        ),
+        (["round_players", "--param", "round_id=99999999999999999999"], "is not a round id"),
+        (
+            ["rating_map_players", "--param", "all=1", "--param", "dates=2025-10-02"],
+            "unknown query",
+        ),
+        (["round_awards"], "add --param round_id="),
+        (["session_maps"], "add --param session_id="),
+    ],
+)
+def test_export_parameters_are_typed_and_bad_ones_are_one_sentence(
+    evil: tuple[Path, Path], tmp_path: Path, args: list[str], says: str
+) -> None:
+    data, _ = evil
+    res = cli("--data-dir", data, "export", *args, "--out", tmp_path / "x.csv")
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and says in line, line
+    assert not (tmp_path / "x.csv").exists()
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_listed_detail_query_can_be_exported(evil: tuple[Path, Path], tmp_path: Path) -> None:
+    data, _ = evil
+    out = tmp_path / "x.csv"
+
+    def export(*args: str) -> list[dict[str, str]]:
+        res = cli("--data-dir", data, "export", *args, "--out", out)
+        assert res.exit_code == 0, (res.output, res.exception)
+        return rows(out)
+
+    rounds = export("session_rounds")
+    assert len(rounds) == 2
+    r1 = next(r for r in rounds if r["round_number"] == "1")
+    attackers = export("round_attackers", "--param", f"names={FILES[0]},{FILES[1]}")
+    assert len(attackers) == 20 and {r["file_name"] for r in attackers} == set(FILES)
+    assert len(export("round_players", "--param", f"round_id={r1['round_id']}")) == 10
+    assert len(export("round_players", "--param", f"match_id={r1['match_id']}")) == 10
+    assert export("round_awards", "--param", f"round_id={r1['round_id']}") == []  # no endstats
+    assert export("round_awards", "--param", "round_id=1") == []
+    assert len(export("session_maps", "--param", f"session_id={rounds[0]['session_id']}")) == 1
+    # values are bound parameters, never SQL text
+    assert export("player_weapons", "--param", "guid=x' OR 1=1 --") == []
+    day = rounds[0]["session_date"]
+    assert export("player_totals", "--param", f"date_from={day}", "--param", f"date_to={day}")
+
+
+def test_export_lists_only_queries_it_can_feed() -> None:
+    from etl_duck.cli.analytics import exportable
+
+    listed = exportable()
+    assert "rating_map_players" not in listed
+    assert {"round_attackers", "round_awards", "round_players", "session_maps"} <= set(listed)
+
+
+# --------------------------------------------------------------------------- D: counts
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["top", "kills", "--limit", "99999999999999999999"],
+        ["top", "kills", "--limit", "0"],
+        ["rating", "--limit", "99999999999999999999"],
+        ["predictions", "--last", "99999999999999999999"],
+        ["balance", "D8423F90", "5D989160", "--limit", "99999999999999999999"],
+    ],
+)
+def test_a_count_out_of_range_is_a_usage_error(evil: tuple[Path, Path], command: list[str]) -> None:
+    data, _ = evil
+    res = cli("--data-dir", data, *command)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "out of range" in line and command[-2] in line, line
+    assert res.stdout == ""
+
+
+def test_synth_checks_its_days_start_and_folder(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic"
+    for args, says in (
+        (["--days", "99999999999"], "runs past the last date"),
+        (["--start", "9999-12-31", "--days", "2"], "runs past the last date"),
+        (["--days", "0"], "generates nothing"),
+    ):
+        res = cli("synth", "--out", out, *args)
+        line = one_line(res.stderr)
+        assert res.exit_code == 2 and says in line, line
+    assert not out.exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for target in (a_file, a_file / "sub"):
+        res = cli("synth", "--out", target, "--days", "1")
+        line = one_line(res.stderr)
+        assert res.exit_code == 2 and str(target) in line, line
+    assert a_file.read_text() == "x"
+    res = cli("synth", "--out", out, "--days", "1", "--start", "9999-12-30")
+    assert res.exit_code == 0 and any(out.iterdir()), res.output
+
+
+def test_json_output_keeps_the_stored_names(evil: tuple[Path, Path]) -> None:
+    """Display only: `--json` and the lake keep names exactly as the files wrote them."""
+    data, _ = evil
+    res = cli("--data-dir", data, "player", "D8423F90", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["name"] == "[/bold]evil"
+    res = cli("--data-dir", data, "player", "5D989160", "--json")
+    assert json.loads(res.stdout)["name"] == EVIL["5D989160"]
