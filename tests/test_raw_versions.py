@@ -138,3 +138,33 @@ def test_a_rerun_after_a_crash_counts_each_file_once(data_dir: Path, tmp_path: P
     raw.store([(R1.name, FULL)])  # what a crashed ingest left: stored, pending, no commit
     report = ingest_paths(data_dir, [_write(tmp_path / "a", FULL)])
     assert report.ingested == [R1.name] and report.duplicates == []
+
+
+def test_a_clock_stepped_back_keeps_the_order_of_arrivals(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file fetched three times while it grew, the wall clock stepped back between the
+    2nd and 3rd fetch (NTP): the longest version sorted before the middle one, which became
+    an open conflict only an admin could clear; an admin's choice made after such a step
+    came before the version it chose."""
+    import time
+
+    from etl_duck.lake import rawstore
+
+    real = time.time_ns
+    grown = [b"\n".join(LINES[:3]) + b"\n", b"\n".join(LINES[:5]) + b"\n", FULL]
+    for n, (body, shift_s) in enumerate(zip(grown, (0, 0, -5), strict=True)):
+        monkeypatch.setattr(rawstore.time, "time_ns", lambda s=shift_s: real() + s * 10**9)
+        report = ingest_paths(data_dir, [_write(tmp_path / f"v{n}", body)])
+        assert not report.conflicts, report.conflicts
+    choice = RawStore(data_dir).decide(R1.name)
+    assert choice is not None and choice.counted.data == FULL and not choice.conflicts
+    # a different version, then the admin keeps the first one — with the clock 10 s back
+    other = FULL.replace(b"Server", b"Serv3r", 1)
+    ingest_paths(data_dir, [_write(tmp_path / "x", other)])
+    first = RawStore(data_dir).versions(R1.name)[0]
+    monkeypatch.setattr(rawstore.time, "time_ns", lambda: real() - 10 * 10**9)
+    resolve(data_dir, R1.name, keep=first.id)
+    choice = RawStore(data_dir).decide(R1.name)
+    assert choice is not None and choice.why == "kept by an admin"
+    assert choice.counted.id == first.id and not choice.conflicts

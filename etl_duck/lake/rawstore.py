@@ -166,6 +166,25 @@ class RawStore:
             out.append((folder / entry, int(stamp), rest))
         return sorted(out, key=lambda e: (e[1], e[0].name))
 
+    def _after_every_stamp(self, name: str, now: int) -> int:
+        """``now``, or just after the newest version or decision of ``name`` when the clock
+        stepped back (NTP, a restored VM): the order of arrivals is the rule's input, so a
+        file that grew would otherwise sort before its shorter version (a false conflict),
+        and an admin's choice before what it chose among. Under the writer lock."""
+        folder = self._versions_dir(name)
+        try:
+            entries = os.listdir(folder)
+        except FileNotFoundError:
+            return now
+        prefix = name + "@"
+        stamps = [
+            int(stamp)
+            for e in entries
+            if e.startswith(prefix)
+            and (stamp := e[len(prefix) :].split("-", 1)[0].split(".", 1)[0]).isdigit()
+        ]
+        return max(now, max(stamps, default=0) + 1)
+
     # ---- storing
 
     def store(self, items: Iterable[tuple[str, bytes]]) -> list[RawVersion]:
@@ -193,7 +212,7 @@ class RawStore:
             target = self.path(name)
             arrival = 0
             if target.exists():  # the name is taken: a new version beside it
-                arrival = now + i
+                arrival = self._after_every_stamp(name, now + i)
                 target = self._versions_dir(name) / f"{name}@{arrival:020d}-{csha[:ID_LENGTH]}"
             if target.parent not in folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +290,7 @@ class RawStore:
     def _decision_marker(self, name: str, kind: str, text: str) -> None:
         folder = self._versions_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        marker = folder / f"{name}@{time.time_ns():020d}.{kind}"
+        marker = folder / f"{name}@{self._after_every_stamp(name, time.time_ns()):020d}.{kind}"
         write_bytes_atomic(marker, text.encode(), tmp_dir=self.incoming)
         fsync_dir(folder.parent)
 
