@@ -147,14 +147,12 @@ def test_a_clock_stepped_back_keeps_the_order_of_arrivals(
     2nd and 3rd fetch (NTP): the longest version sorted before the middle one, which became
     an open conflict only an admin could clear; an admin's choice made after such a step
     came before the version it chose."""
-    import time
-
-    from etl_duck.lake import rawstore
+    import time  # the same module object rawstore stamps with
 
     real = time.time_ns
     grown = [b"\n".join(LINES[:3]) + b"\n", b"\n".join(LINES[:5]) + b"\n", FULL]
     for n, (body, shift_s) in enumerate(zip(grown, (0, 0, -5), strict=True)):
-        monkeypatch.setattr(rawstore.time, "time_ns", lambda s=shift_s: real() + s * 10**9)
+        monkeypatch.setattr(time, "time_ns", lambda s=shift_s: real() + s * 10**9)
         report = ingest_paths(data_dir, [_write(tmp_path / f"v{n}", body)])
         assert not report.conflicts, report.conflicts
     choice = RawStore(data_dir).decide(R1.name)
@@ -163,7 +161,7 @@ def test_a_clock_stepped_back_keeps_the_order_of_arrivals(
     other = FULL.replace(b"Server", b"Serv3r", 1)
     ingest_paths(data_dir, [_write(tmp_path / "x", other)])
     first = RawStore(data_dir).versions(R1.name)[0]
-    monkeypatch.setattr(rawstore.time, "time_ns", lambda: real() - 10 * 10**9)
+    monkeypatch.setattr(time, "time_ns", lambda: real() - 10 * 10**9)
     resolve(data_dir, R1.name, keep=first.id)
     choice = RawStore(data_dir).decide(R1.name)
     assert choice is not None and choice.why == "kept by an admin"
