@@ -689,3 +689,43 @@ def test_a_query_never_joins_the_old_folder_with_the_new_file_names(tmp_path: Pa
     ta.join()
     assert isinstance(out["C"], int) and out["C"] > 0, out["C"]
     assert stats.version() == Lake(data).version() == 2
+
+
+def test_a_reader_that_may_not_write_reads_without_a_lease(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only mount or copy of a lake (or another user's): every query failed with
+    "cannot write …/.lake/leases/…" — readers were documented as taking no lock. (Root
+    runs the tests: the file system's refusal is raised where a lease is written.)"""
+    import errno
+    import logging
+    import shutil as sh
+
+    from etl_duck.query.stats import Stats
+
+    data = tmp_path / "data"
+    first, _ = renamed_pair(tmp_path, "2025-02-04-210000", "2025-02-04-211000", "a")
+    ingest_paths(data, [first])
+    sh.rmtree(data / ".lake" / "leases", ignore_errors=True)  # a copy without the folder
+    real_mkdir, real_touch = Path.mkdir, Path.touch
+
+    def refuse(path: Path) -> None:
+        if str(path).startswith(str(data)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    def mkdir(self: Path, *a: object, **k: object) -> None:
+        refuse(self)
+        real_mkdir(self, *a, **k)  # type: ignore[arg-type]
+
+    def touch(self: Path, *a: object, **k: object) -> None:
+        refuse(self)
+        real_touch(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(Path, "touch", touch)
+    with caplog.at_level(logging.WARNING, logger="etl_duck.lake.snapshot"):
+        board = Stats(data, min_rounds=0).leaderboard("kills")
+        assert board.height > 0
+        assert etl_duck.snapshot_path(data) == Lake(data).current_dir()
+    said = [r.getMessage() for r in caplog.records if "reading without one" in r.getMessage()]
+    assert len(said) == 1 and "Read-only file system" in said[0]

@@ -30,6 +30,7 @@ hard-links the rest, so its cost does not grow with the length of the history.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -163,17 +164,27 @@ class Lake:
         leases folder, a lease takes it shared: a snapshot is either leased before expiry
         looks, or gone before the lease (never removed under a fresh lease)."""
         folder = self.snapshots / LEASES
-        folder.mkdir(parents=True, exist_ok=True)
         # one lease per snapshot and holder: by default this thread; a reader that spans
         # threads (the query API) names itself, so any of its threads can end its lease
         who = holder if holder is not None else str(threading.get_ident())
         path = folder / f"{snapshot.name}.{os.getpid()}.{who}"
-        with lease_lock(self.snapshots, shared=True):
-            if not snapshot.exists():
-                return False
-            path.touch()
-            until = time.time() + seconds
-            os.utime(path, (until, until))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with lease_lock(self.snapshots, shared=True):
+                if not snapshot.exists():
+                    return False
+                path.touch()
+                until = time.time() + seconds
+                os.utime(path, (until, until))
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            # a reader that may not write (a read-only mount or copy, another user's lake)
+            # reads without a lease rather than not at all: on a read-only mount no writer
+            # can expire anything; elsewhere a long read may lose its files to a commit's
+            # expiry (it then fails and is asked again)
+            _warn_unleased(folder, exc)
+            return snapshot.exists()
         return True
 
     def pin(self, seconds: float = LEASE_SECONDS, holder: str | None = None) -> Path | None:
@@ -757,6 +768,21 @@ class _Build:
                 path.parent.rmdir()
                 self.folders.add(path.parent.parent)
         self.folders = {f for f in self.folders if f.exists()}
+
+
+_UNLEASED_WARNED: set[str] = set()
+
+
+def _warn_unleased(folder: Path, exc: OSError) -> None:
+    """Once per leases folder and process: reading without leases."""
+    if str(folder) not in _UNLEASED_WARNED:
+        _UNLEASED_WARNED.add(str(folder))
+        log.warning(
+            "cannot write a reader's lease in %s (%s): reading without one — a commit by "
+            "another user may expire a snapshot under a long query",
+            folder,
+            exc.strerror or exc,
+        )
 
 
 @contextlib.contextmanager
