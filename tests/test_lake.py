@@ -532,6 +532,33 @@ def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exist
     joined = "D4F7092B"
     assert kinds.pop(joined) == ("r1_rejected", False, "round1_line_rejected")
     assert {k for g, k in kinds.items() if g != cut_guid} == {("r2_diff", True, None)}
+    # nothing is left to do: not an open problem (status exited 3 for good)
+    status = Stats(data_dir).status()
+    assert status["partial"] == [] and status["cut_final"] == [R1.name]
+
+
+def test_a_cut_file_still_waiting_is_an_open_problem_and_leftovers_too(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cut file that may still grow is open (exit 3) with what happens next; so are an
+    interrupted ingest's leftovers (status said so and exited 0)."""
+    from etl_duck.cli import run
+    from etl_duck.lake.rawstore import RawStore
+
+    full = R1.read_bytes()
+    (tmp_path / R1.name).write_bytes(full[: full.rindex(b"\n", 0, len(full) - 1) + 20])
+    ingest_paths(data_dir, [tmp_path / R1.name])
+    assert Stats(data_dir).status()["partial"] == [R1.name]
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "status"]) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"partial (last line cut) {R1.name} — counts from the next round" in said
+    ingest_paths(data_dir, [R1])  # the whole file arrived
+    assert run(["--data-dir", str(data_dir), "status"]) == 0
+    RawStore(data_dir).store([(R2.name, R2.read_bytes())])  # an ingest killed after storing
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "status"]) == 3
+    assert "not yet committed" in capsys.readouterr().out
 
 
 def test_every_line_after_a_cut_is_missing_from_round1(data_dir: Path, tmp_path: Path) -> None:

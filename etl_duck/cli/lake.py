@@ -175,7 +175,10 @@ def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
     info: dict[str, Any] = open_stats().status()
     info["leftovers"] = _leftovers(STATE.data_dir)
-    problems = any(info[k] for k in ("quarantined", "conflicts", "rejected", "partial"))
+    # an interrupted ingest's leftovers are a problem too: the next ingest must run
+    problems = any(
+        info[k] for k in ("quarantined", "conflicts", "rejected", "partial", "leftovers")
+    )
     if as_json:
         print_json(info)
         return EXIT_PARTIAL if problems else EXIT_OK
@@ -202,9 +205,23 @@ def show_status(as_json: bool = False) -> int:
     for key, reason in info["conflicts"].items():
         console.print(f"[red]conflict[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     for line in info["rejected"]:
-        console.print(f"[yellow]rejected line[/yellow] {escape(line)}", soft_wrap=True)
+        console.print(
+            f"[yellow]rejected line[/yellow] {escape(line)} — the rest of its round counts; "
+            "a corrected copy of the file, ingested, is offered as a version to keep",
+            soft_wrap=True,
+        )
     for name in info["partial"]:
-        console.print(f"[yellow]partial (last line cut)[/yellow] {escape(name)}")
+        console.print(
+            f"[yellow]partial (last line cut)[/yellow] {escape(name)} — counts from the next "
+            "round of its server on; the whole file, ingested, replaces it",
+            soft_wrap=True,
+        )
+    for name in info["cut_final"]:
+        console.print(
+            f"cut (final) {escape(name)} — its complete lines count; the lines after the cut "
+            "were never written",
+            soft_wrap=True,
+        )
     for name, why in info["dismissed_reasons"].items():
         version = why.rsplit("(version ", 1)[-1].rstrip(")") if "(version " in why else "VERSION"
         console.print(
@@ -221,7 +238,7 @@ def show_status(as_json: bool = False) -> int:
             "one stats script in the game server's Lua config",
             soft_wrap=True,
         )
-    if not problems and not info["leftovers"]:
+    if not problems:
         console.print("no open problems")
     return EXIT_PARTIAL if problems else EXIT_OK
 

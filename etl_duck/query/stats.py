@@ -1151,6 +1151,19 @@ class Stats:
             rejected = self.lake.read_state("rejected_lines", snap).to_pylist() if snap else []
             conflicts = self.lake.read_state("conflicts", snap).to_pylist() if snap else []
             manifest = self.lake.manifest(snap) if snap else None
+            cut = [r["file_name"] for r in ledger if r["status"] == "partial"]
+            # a cut file is final (its complete lines count) once a later round of its
+            # server exists: an open problem only while it still waits for the rest
+            found = self.run("rounds_by_files", names=sorted(cut)) if cut else None
+            waiting = (
+                {
+                    n
+                    for n, why in zip(found["file_name"], found["reason"], strict=True)
+                    if why == "partial"
+                }
+                if found is not None
+                else set()
+            )
         return {
             "version": version,
             **row,
@@ -1163,7 +1176,9 @@ class Stats:
                 r["file_name"]: r["reason"] for r in ledger if r["status"] == "quarantined"
             },
             "conflicts": {f"{r['file_name']}@{r['version']}": r["reason"] for r in conflicts},
-            "partial": [r["file_name"] for r in ledger if r["status"] == "partial"],
+            "partial": [n for n in cut if n in waiting],
+            #: cut files that count (a later round followed): nothing left to do
+            "cut_final": [n for n in cut if n not in waiting],
             "dismissed": [r["file_name"] for r in ledger if r["status"] == "dismissed"],
             #: why (and which version was set aside): what `resolve --keep` needs to undo it
             "dismissed_reasons": {
