@@ -319,3 +319,19 @@ def test_a_line_whose_layout_differs_from_the_files_is_rejected() -> None:
     assert guid in {g for g, _ in r.rejected_players}
     with pytest.raises(ParseError, match="37 fields where"):
         parse_bytes(b"\n".join(lines), old.name, strict=True)
+
+
+@pytest.mark.parametrize("guid", ["D8423F90\xc9\u0178", "", "   ", "D8423F90-X", "A" * 33])
+def test_a_guid_that_is_not_letters_and_digits_rejects_its_line(guid: str) -> None:
+    """Two stray bytes in P0 made a phantom player "D8423F90ÉŸ" (no rejected line): the
+    GUID is the player's identity, 1–32 letters or digits (§3.3)."""
+    src = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
+    lines = src.read_bytes().split(b"\n")
+    real = lines[2].split(b"\\")[0].decode()
+    lines[2] = guid.encode() + lines[2][len(real) :]
+    r = parse_bytes(b"\n".join(lines), src.name)
+    (err,) = r.rejected
+    assert (err.line, err.field) == (3, "P0 GUID") and "not 1–32 letters or digits" in err.reason
+    assert 3 not in {p.line_no for p in r.players} and len(r.players) == len(lines) - 3
+    with pytest.raises(ParseError, match="P0 GUID"):
+        parse_bytes(b"\n".join(lines), src.name, strict=True)

@@ -31,7 +31,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 9
+PARSER_VERSION = 10
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
@@ -389,7 +389,7 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     if not (parts[4].isascii() and tail.isascii()) or "_" in parts[4] or "_" in tail:
         raise ValueError("slow path")
     guid, name_raw, p2, p3, weapon_text = parts
-    if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096:
+    if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096 or not _guid_ok(guid):
         raise ValueError("slow path")
     nums = [int(t) for t in weapon_text.split()]
     mask = nums[0]
@@ -451,6 +451,13 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     )
 
 
+def _guid_ok(guid: str) -> bool:
+    """P0 as the writer can write it: the first 8 hex characters of ``cl_guid`` (§3.3), or
+    up to 32 letters and digits; never empty, never other bytes."""
+    g = guid.strip()
+    return 0 < len(g) <= 32 and g.isascii() and g.isalnum()
+
+
 def _player_line(
     line_no: int,
     guid: str,
@@ -492,6 +499,9 @@ def _parse_player_line_checked(
     guid, name_raw, p2, p3, weapon_text = parts
     if "\\" in weapon_text:
         raise ParseError(file, line_no, "prefix", "too many `\\` fields")
+    if not _guid_ok(guid):
+        # the player's identity: stray bytes there made a phantom player
+        raise ParseError(file, line_no, "P0 GUID", f"not 1–32 letters or digits: {guid!r}")
     rounds_counter = _int(p2, file, line_no, "P2 rounds", 0, INT16_MAX)
     # 0 free (non-team game types), 1 Axis, 2 Allies, 3 spectator
     team = _int(p3, file, line_no, "P3 team", 0, 3)
