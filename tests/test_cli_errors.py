@@ -443,3 +443,16 @@ def test_a_version_conflict_is_in_status_until_resolved(
     assert code == 0
     code, out, _ = cli(capsys, "--data-dir", data, "status")
     assert code == 0 and r1.name not in out
+
+
+def test_the_global_options_may_follow_the_command(
+    capsys: pytest.CaptureFixture[str], real_lake: Path, tmp_path: Path
+) -> None:
+    """The README says every command takes --data-dir and --verbose: after the command
+    they were "No such option" (exit 2)."""
+    code, out, _ = cli(capsys, "status", "--data-dir", real_lake)
+    assert code == 0 and "92" in out
+    code, out, _ = cli(capsys, "top", "kills", "--verbose", f"--data-dir={real_lake}")
+    assert code == 0 and "Kills — all time" in out
+    code, _, err = cli(capsys, "status", "--data-dir", tmp_path / "none")
+    assert code == 1 and "no lake at" in one_clear_line(err)

@@ -18,8 +18,9 @@ from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, STATE, a
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command line; returns the exit code (README "Exit codes"). Usage errors are
     Typer's own (exit 2); long commands say what Ctrl-C left behind (exit 130)."""
+    args = _globals_first(list(argv) if argv is not None else sys.argv[1:])
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="etl-duck")
+        app(args=args, prog_name="etl-duck")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
@@ -38,6 +39,29 @@ def _in_data_dir(name: str) -> bool:
         return Path(name).resolve().is_relative_to(STATE.data_dir.resolve())
     except (OSError, ValueError):
         return False
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """``--data-dir DIR`` and ``--verbose`` / ``-v`` given after the command moved before
+    it, where the parser reads them (the README: every command takes them; `etl-duck
+    status --data-dir X` said "No such option"). Nothing after ``--`` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest += args[i:]
+            break
+        if a in ("--verbose", "-v") or a.startswith("--data-dir="):
+            front.append(a)
+        elif a == "--data-dir" and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
 
 
 def _explain(exc: Exception) -> int:
