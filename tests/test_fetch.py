@@ -527,6 +527,37 @@ def test_wrong_key_is_a_clear_auth_error_without_the_passphrase(tmp_path: Path) 
     run(main())
 
 
+def test_a_file_too_large_is_named_once_by_watch_with_the_fix(tmp_path: Path) -> None:
+    """A file over fetch_max_file_bytes is never fetched: `watch` printed skips only in a
+    poll that also downloaded something, and the reason gave no fix."""
+    import io
+
+    from rich.console import Console
+
+    from etl_duck.cli.fetching import WatchLines
+
+    names = stats_names(2)
+
+    async def main() -> list[FetchReport]:
+        async with SFTPTestServer(tmp_path) as server:
+            server.write(names[0], CONTENT, age_s=OLD)
+            server.write(names[1], CONTENT * 40, age_s=OLD)
+            settings = server.settings(tmp_path / "data", fetch_max_file_bytes=len(CONTENT) * 2)
+            async with Fetcher(settings, Recorder()) as fetcher:
+                return [await fetcher.poll_once() for _ in range(3)]
+
+    reports = run(main())
+    assert reports[0].downloaded == [names[0]] and not reports[1].downloaded
+    (why,) = {w for r in reports for _, w in r.skipped}
+    assert "larger than fetch_max_file_bytes" in why and "ETL_DUCK_FETCH_MAX_FILE_BYTES" in why
+    out, err = io.StringIO(), io.StringIO()
+    lines = WatchLines(Console(file=out, width=80), Console(file=err, width=80))
+    for r in reports[1:]:  # polls that download nothing: the skip is still named, once
+        lines.report(r)
+    assert err.getvalue().count(f"skipped {names[1]}: larger than") == 1
+    assert "\n" not in err.getvalue().rstrip("\n")  # one line, whatever the width
+
+
 def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
     good = "2026-03-14-213512-supply-round-1.txt"
     injected = [  # names no real file system can hold; a hostile server can still send them

@@ -125,6 +125,36 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
     return run_async(main, err)
 
 
+class WatchLines:
+    """What `watch` prints: each poll that did something, each file it will never fetch
+    (once), each failed poll and the recovery (without --verbose the warnings are not
+    logged: an outage and a skipped file must still show)."""
+
+    def __init__(self, out: Any, err: Any, *, several: bool = False) -> None:
+        self.out, self.err, self.several = out, err, several
+        self.told: set[tuple[str, str]] = set()  # skipped files already named
+
+    def report(self, report: FetchReport) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if report.downloaded or report.failed or report.ingest_error:
+            for line in report_lines(report):
+                self.out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
+            self.told.update(report.skipped)  # named among those lines
+            return
+        for name, why in report.skipped:  # a file never fetched: say so, once
+            if (name, why) not in self.told:
+                self.told.add((name, why))
+                self._err(f"{stamp} skipped {name}: {why}")
+
+    def trouble(self, server: str, problem: str | None) -> None:
+        who = f"{label(server)}: " if self.several else ""
+        said = f"{who}reachable again" if problem is None else f"{who}{problem}"
+        self._err(f"{time.strftime('%H:%M:%S')} {said}")
+
+    def _err(self, line: str) -> None:
+        self.err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def run_watch(
     settings: Settings,
     *,
@@ -166,18 +196,8 @@ def run_watch(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, on_signal)
 
-        def on_report(report: FetchReport) -> None:
-            if report.downloaded or report.failed or report.ingest_error:
-                stamp = time.strftime("%H:%M:%S")
-                for line in report_lines(report):
-                    out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
-
-        def on_trouble(server: str, problem: str | None) -> None:
-            # without --verbose the warnings are not logged: an outage must still show
-            stamp = time.strftime("%H:%M:%S")
-            who = f"{label(server)}: " if len(sources) > 1 else ""
-            said = f"{who}reachable again" if problem is None else f"{who}{problem}"
-            err.print(f"{stamp} {said}", markup=False, highlight=False, soft_wrap=True)
+        said = WatchLines(out, err, several=len(_sources(settings)) > 1)
+        on_report, on_trouble = said.report, said.trouble
 
         if on_start is not None:
             on_start()

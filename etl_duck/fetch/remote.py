@@ -120,7 +120,11 @@ async def list_stats_files(
             failed(name, "server did not report a size")
             continue
         if attrs.size > max_bytes:
-            skip(name, f"larger than fetch_max_file_bytes ({attrs.size:,} B)")
+            skip(
+                name,
+                f"larger than fetch_max_file_bytes ({attrs.size:,} B): raise "
+                "ETL_DUCK_FETCH_MAX_FILE_BYTES if it is a real round file",
+            )
             continue
         files.append(
             RemoteFile(name, raw, attrs.size, attrs.mtime, fn.end_time.strftime("%Y-%m-%d"))
