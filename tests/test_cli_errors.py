@@ -456,3 +456,21 @@ def test_the_global_options_may_follow_the_command(
     assert code == 0 and "Kills — all time" in out
     code, _, err = cli(capsys, "status", "--data-dir", tmp_path / "none")
     assert code == 1 and "no lake at" in one_clear_line(err)
+
+
+def test_an_unknown_map_a_bad_lease_or_a_bad_name_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], real_lake: Path
+) -> None:
+    """`records nosuchmap` showed the all-time records as if they were the map's (exit 0);
+    `lake-path --lease nan` and `resolve .. --dismiss` were unexpected errors."""
+    code, _, err = cli(capsys, "--data-dir", real_lake, "records", "nosuchmap")
+    line = one_clear_line(err)
+    assert code == 2 and "no records on map 'nosuchmap'" in line and "supply" in line
+    code, out, _ = cli(capsys, "--data-dir", real_lake, "records", "SUPPLY")
+    assert code == 0 and "supply" in out
+    for lease in ("nan", "inf", "-5", "1e308"):
+        code, _, err = cli(capsys, "--data-dir", real_lake, "lake-path", "--lease", lease)
+        assert code == 2 and "give seconds above 0" in one_clear_line(err), lease
+    for name in ("..", "", "raw"):
+        code, _, err = cli(capsys, "--data-dir", real_lake, "resolve", name, "--dismiss")
+        assert code == 2 and "is not a round file name" in one_clear_line(err), name

@@ -256,10 +256,19 @@ def resolve(
 ) -> None:
     """Settle a version conflict or a quarantined file; recorded in raw/, so a rebuild
     makes the same choice."""
+    from etl_duck.domain.endstats import is_endstats_file_name
+    from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
+    from etl_duck.domain.sources import split
     from etl_duck.ingest.run import resolve as resolve_name
 
     if (keep is None) == (not dismiss):
         fail("give exactly one of --keep VERSION or --dismiss", EXIT_USAGE)
+    if not (is_stats_file_name(split(name)[0]) or is_endstats_file_name(split(name)[0])):
+        fail(
+            f"{name!r} is not a round file name ({FILE_NAME_PATTERN}): copy it from "
+            "`etl-duck status`",
+            EXIT_USAGE,
+        )
     report = resolve_name(
         STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options()
     )
@@ -300,7 +309,11 @@ def lake_path(
     """Print the current snapshot's folder, held for a while: read it from a notebook or
     another process (`read_parquet('<path>/player_rounds/**/*.parquet')`) and every file
     belongs to one commit."""
+    import math
+
     from etl_duck import snapshot_path
 
+    if not (math.isfinite(lease) and 0 < lease <= 7 * 86400):
+        fail(f"--lease {lease}: give seconds above 0, up to a week (604800)", EXIT_USAGE)
     require_lake()
     print(snapshot_path(STATE.data_dir, lease))

@@ -143,7 +143,15 @@ def records(
     """Standing records: all-time and per map."""
     from etl_duck.domain.records import ROUND_RECORDS, _shown
 
-    rows = open_stats().records(map_name)
+    stats = open_stats()
+    rows = stats.records(map_name)
+    if map_name is not None and not any(r["scope"] != "all" for r in rows):
+        maps = sorted({r["scope"] for r in stats.records() if r["scope"] != "all"})
+        fail(  # not the all-time records shown as if they were the map's
+            f"no records on map {plain(map_name)!r}: no counted round was played on it "
+            f"(maps with records: {plain(', '.join(maps)) or 'none yet'})",
+            EXIT_USAGE,
+        )
     if as_json:
         print_json([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
                     for r in rows])  # fmt: skip
