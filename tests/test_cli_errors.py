@@ -474,3 +474,15 @@ def test_an_unknown_map_a_bad_lease_or_a_bad_name_is_one_sentence(
     for name in ("..", "", "raw"):
         code, _, err = cli(capsys, "--data-dir", real_lake, "resolve", name, "--dismiss")
         assert code == 2 and "is not a round file name" in one_clear_line(err), name
+
+
+def test_a_data_dir_that_is_a_file_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """It was "file exists — give another path" from ingest, "…/lake: not a directory"
+    from check, and "no lake" from status."""
+    afile = tmp_path / "data"
+    afile.write_text("")
+    for command in (["ingest", str(FIXTURES)], ["check"], ["status"], ["top", "kills"]):
+        code, _, err = cli(capsys, "--data-dir", afile, *command)
+        assert code == 2 and "is a file, not a folder" in one_clear_line(err), command

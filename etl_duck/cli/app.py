@@ -125,6 +125,12 @@ def _global(
 
     STATE.data_dir = data_dir
     STATE.verbose = verbose
+    if data_dir.exists() and not data_dir.is_dir():
+        fail(
+            f"--data-dir {data_dir} is a file, not a folder: pass the folder that holds (or "
+            "will hold) raw/ and the lake",
+            EXIT_USAGE,
+        )
     # the CLI prints its own results; library logs (slow queries, refreshes) on request
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
