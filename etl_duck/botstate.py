@@ -48,6 +48,8 @@ class BotState(SQLiteStore):
             " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
             " PRIMARY KEY (session_id, slot))",
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS problems ("
+            " what TEXT PRIMARY KEY, text TEXT NOT NULL, at TEXT NOT NULL)",
         ))  # fmt: skip
 
     @classmethod
@@ -140,6 +142,14 @@ class BotState(SQLiteStore):
             } if wanted else set()  # fmt: skip
         return [k for k in wanted if k not in done]
 
+    def keys(self, kind: str) -> list[str]:
+        """Every key of a kind, oldest first."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT key FROM marks WHERE kind = ? ORDER BY at, key", (kind,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def set_message(self, kind: str, key: str, channel_id: int, message_id: int) -> None:
         """Remember the message that carries a mark (the scoreboard is edited later)."""
         with self._lock, self._con:
@@ -168,6 +178,31 @@ class BotState(SQLiteStore):
                     0
                 ]
             )
+
+    # ------------------------------------------------------------------ problems
+
+    def set_problem(self, what: str, text: str) -> None:
+        """Remember the last problem of ``what`` (e.g. posting), for /status."""
+        with self._lock, self._con:
+            self._con.execute(
+                "INSERT INTO problems (what, text, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (what) DO UPDATE SET text = excluded.text, at = excluded.at",
+                (what, text, _now()),
+            )
+
+    def problem(self, what: str) -> tuple[str, datetime] | None:
+        """(text, when) of the last problem of ``what``, until :meth:`clear_problem`."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT text, at FROM problems WHERE what = ?", (what,)
+            ).fetchone()
+        return None if row is None else (str(row[0]), datetime.fromisoformat(str(row[1])))
+
+    def clear_problem(self, what: str) -> bool:
+        """The problem is over (True if there was one)."""
+        with self._lock, self._con:
+            cur = self._con.execute("DELETE FROM problems WHERE what = ?", (what,))
+            return cur.rowcount > 0
 
     # ------------------------------------------------------------------ team overrides
 

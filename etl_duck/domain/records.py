@@ -21,6 +21,7 @@ rebuild (same files → same keys) and a restart (the keys are kept outside the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,10 @@ MILESTONES = {
 }
 
 
+def _as_is(name: str) -> str:
+    return name
+
+
 @dataclass(frozen=True)
 class Event:
     """One record broken, personal best or milestone."""
@@ -67,15 +72,19 @@ class Event:
     previous_when: Any
     previous_file: str | None = None
 
-    def text(self) -> str:
-        """How the bot says it (names escaped by the caller if needed)."""
+    def text(self, escape: Callable[[str], str] = _as_is) -> str:
+        """How the bot says it, in Markdown. ``escape`` makes the players' names (the holder,
+        the previous holder, each name of a team) literal where the text is shown: the bot
+        passes its Markdown escaping (a player named ``||x_*`` would open a spoiler, an
+        emphasis or a code span); the CLI and the site escape in their own way."""
+        holder = escape(self.holder)
         if self.scope == "milestone":
             label = MILESTONES[self.kind][0]
-            return f"🎯 **{self.holder}** reached **{int(self.value):,} {label}**"
+            return f"🎯 **{holder}** reached **{int(self.value):,} {label}**"
         if self.scope == "personal":
             label, unit = PERSONAL[self.kind]
             return (
-                f"📈 **{self.holder}** — personal best, {label}: **{_shown(self.value, unit)}**"
+                f"📈 **{holder}** — personal best, {label}: **{_shown(self.value, unit)}**"
                 f" (was {_shown(self.previous, unit)})"
             )
         label, unit, _ = ROUND_RECORDS[self.kind]
@@ -83,10 +92,9 @@ class Event:
         was = ""
         if self.previous is not None:
             when = f", {self.previous_when:%Y-%m-%d}" if self.previous_when else ""
-            was = f" (was {_shown(self.previous, unit)} by {self.previous_holder}{when})"
-        return (
-            f"🏆 Record {where} — {label}: **{_shown(self.value, unit)}** by **{self.holder}**{was}"
-        )
+            by = escape(str(self.previous_holder))
+            was = f" (was {_shown(self.previous, unit)} by {by}{when})"
+        return f"🏆 Record {where} — {label}: **{_shown(self.value, unit)}** by **{holder}**{was}"
 
 
 def _shown(value: float | None, unit: str) -> str:

@@ -9,6 +9,11 @@ restart interrupted (claimed, never settled) is sent again by the next bot witho
 second copy — Discord returns the first if it did arrive. A file fetched while still partial
 is posted when its complete version lands. A large batch (a backlog after downtime) gets
 one line instead of a wall of posts, and the scoreboard is edited once for it.
+
+A post the channel refuses (403: the bot lacks a permission there, or the channel is out of
+its sight) made no message, so sending it later cannot make a second one: its rounds are
+remembered and go out with the next commit (or the bot's next start) once the channel takes
+them, and /status names the refusal and its fix until a post goes through.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import discord
 import polars as pl
 from discord.ext import commands
 
@@ -25,6 +31,7 @@ from etl_duck.bot.coalesce import Coalescer
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import posts
 from etl_duck.bot.embeds.scoreboard import scoreboard
+from etl_duck.bot.format import code
 from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail, SessionReport
@@ -42,6 +49,10 @@ ROUND, MAP, BACKLOG, SCOREBOARD = "round", "map", "backlog", "scoreboard"
 #: within this long: Discord checks a nonce "in the past few minutes", so later it could repeat
 RESEND_WITHIN_S = 240.0
 NOTHING = 0  # the message id of a mark with nothing to post (a round that does not count)
+#: rounds whose post (or whose map's post) the channel refused: sent when it takes them
+REFUSED = "refused"
+POSTING = "posting"  # the bot state's problem that /status shows: the last refused post
+FIX = "give the bot Send Messages and Embed Links in {where}"
 
 
 class RoundPostsCog(commands.Cog, name="Round posts"):
@@ -72,6 +83,12 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
                 await self.resume_interrupted()
             except Exception:
                 log.exception("resending interrupted posts failed")
+            try:  # a restart is what an admin may try after fixing the channel
+                await self._post_rounds(set())
+            except discord.Forbidden:
+                log.info("refused posts wait until the stats channel takes them")
+            except Exception:
+                log.exception("sending refused posts again failed")
 
     async def resume_interrupted(self) -> int:
         """Round posts claimed but never settled, then map posts whose round post went
@@ -93,8 +110,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         log.info("sending %d round and %d map post(s) a restart interrupted", len(names), len(maps))
         if names:  # their session's scoreboard missed them too (or was never sent)
             await self._scoreboards_for(names, True)
-        for name in names:
-            await self._post_round(channel, name, resume=True)
+        await self._post_each(channel, names)
         maps = set(await asyncio.to_thread(state.pending, MAP, RESEND_WITHIN_S))
         if maps:
             recent = await asyncio.to_thread(state.recent, ROUND, RESEND_WITHIN_S)
@@ -119,23 +135,100 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             state.pending, kind, RESEND_WITHIN_S, [key]
         )
 
-    async def _send(self, channel: Any, kind: str, keys: list[str], embed: Any) -> None:
+    async def _send(
+        self, channel: Any, kind: str, keys: list[str], embed: Any, rounds: list[str] | None = None
+    ) -> None:
         """Post (exactly once, see ``deliver``) and settle the marks with the message; a post
-        that fails for good releases them (a later commit may post them)."""
+        that fails for good releases them. A refused post (403) made no message: its rounds
+        (``rounds``; default: the keys, round file names) are kept in :data:`REFUSED` to be
+        posted once the channel takes them, and /status shows the refusal until a post goes
+        through."""
         state = self.bot.state
+        about = keys if rounds is None else rounds
+        cid = int(getattr(channel, "id", 0) or 0)
         try:
             msg = await post(channel, nonce(kind, *keys), embed=embed)
+        except discord.Forbidden as exc:
+            what = _what(kind, keys, about)
+            log.warning("the stats channel refused the %s (%s %s): %s", what, exc.status,
+                        exc.text or "Forbidden", FIX.format(where=f"channel {cid}"))  # fmt: skip
+            text = _refusal(what, exc, cid)
+
+            def refused() -> None:
+                for key in keys:
+                    state.release(kind, key)
+                state.claim_many(REFUSED, about)
+                state.set_problem(POSTING, text)
+
+            await asyncio.to_thread(refused)
+            raise
         except Exception:
             for key in keys:
                 await asyncio.to_thread(state.release, kind, key)
             raise
-        cid = int(getattr(channel, "id", 0) or 0)
-        await asyncio.to_thread(state.settle, kind, keys, cid, msg.id)
+
+        def sent() -> None:
+            state.settle(kind, keys, cid, msg.id)
+            for name in about:
+                state.release(REFUSED, name)
+            state.clear_problem(POSTING)
+
+        await asyncio.to_thread(sent)
+
+    async def _post_each(self, channel: Any, names: list[str]) -> None:
+        """Post rounds claimed up front (with their maps); when the channel refuses one, the
+        rest would be refused too: their claims are released and they join the refused."""
+        for i, name in enumerate(names):
+            try:
+                await self._post_round(channel, name, resume=True)
+            except discord.Forbidden:
+                await self._unsent(names[i:])
+                raise
+
+    async def _unsent(self, names: list[str]) -> None:
+        """Rounds claimed up front and not posted (the channel refused): release their round
+        marks and the marks of their maps, and remember them to post later."""
+        state = self.bot.state
+        unsent = [n for n in names if await asyncio.to_thread(state.message, ROUND, n) is None]
+        if not unsent:
+            return
+        rows = await self.bot.stats.rounds_by_files(unsent)
+        finished = rows.filter(pl.col("counted") & (pl.col("round_number") == 2))
+        keys = [str(m) for m in finished["match_id"].to_list()]
+
+        def undo() -> None:
+            for name in unsent:
+                state.release(ROUND, name)
+            for key in keys:
+                if state.message(MAP, key) is None:  # claimed, never posted
+                    state.release(MAP, key)
+            state.claim_many(REFUSED, unsent)
+
+        await asyncio.to_thread(undo)
+
+    async def status_line(self) -> str | None:
+        """The last post the channel refused, its fix and how many rounds wait, for /status;
+        None while posting works."""
+        state = self.bot.state
+        got = await asyncio.to_thread(state.problem, POSTING)
+        if got is None:
+            return None
+        text, at = got
+        line = f"{text} (<t:{int(at.timestamp())}:f>)"
+        waiting = len(await asyncio.to_thread(state.keys, REFUSED))
+        if waiting:
+            line += (
+                f"\n{waiting} round post(s) wait: they go out with the next round, or when the bot"
+                " starts again"
+            )
+        return line
 
     async def on_commit(self, report: IngestReport) -> None:
         async with self._lock:
             try:
                 await self._after_commit(report)
+            except discord.Forbidden:  # logged, kept for the next commit and shown in /status
+                log.info("posts of lake version %s wait for the stats channel", report.version)
             except Exception:
                 log.exception("after-commit work failed (lake version %s)", report.version)
 
@@ -147,17 +240,37 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             # the same rounds again, from raw/: only what this batch brought is news (a
             # lake re-read after a parser upgrade, in the commit of a newly fetched round)
             complete &= set(report.arrived)
-        state = self.bot.state
-        names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete))
         # warm first: the commit changed the version, so the first /last_session after it
         # would otherwise pay for the refresh and the queries
         await self.bot.stats.warm()
-        if not names:
+        await self._post_rounds(complete)
+
+    async def _post_rounds(self, complete: set[str]) -> None:
+        """Post the new rounds ``complete`` and those the channel refused before (a refusal
+        made no message: sending them now cannot repeat one)."""
+        state = self.bot.state
+        refused = await asyncio.to_thread(state.keys, REFUSED)
+        names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete | set(refused)))
+        maps = [n for n in refused if n not in names]  # their round went out, their map not
+        if not names and not maps:
             return
         live = len(names) <= MAX_ROUND_POSTS
-        await self._scoreboards_for(names, live)
+        if names:
+            await self._scoreboards_for(names, live)
         channel = await self.bot.stats_channel()
         if channel is None:
+            if names and self.bot.settings.stats_channel_id is not None:  # out of sight
+                cid = self.bot.settings.stats_channel_id
+                text = (
+                    f"The stats channel <#{cid}> is out of the bot's reach: give the bot View"
+                    " Channel, Send Messages and Embed Links there"
+                )
+
+                def unreachable() -> None:
+                    state.claim_many(REFUSED, names)
+                    state.set_problem(POSTING, text)
+
+                await asyncio.to_thread(unreachable)
             return
         if not live:
             claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
@@ -173,8 +286,23 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         finished = rows.filter(pl.col("counted") & (pl.col("round_number") == 2))
         keys = [str(m) for m in finished["match_id"].to_list()]
         await asyncio.to_thread(state.claim_many, MAP, keys)
-        for name in claimed:
-            await self._post_round(channel, name, resume=True)
+        await self._post_each(channel, claimed)
+        await self._post_refused_maps(channel, maps)
+
+    async def _post_refused_maps(self, channel: Any, names: list[str]) -> None:
+        """Map posts the channel refused after their round 2's post went through."""
+        state = self.bot.state
+        for name in names:
+            if await asyncio.to_thread(state.message, ROUND, name) is None:
+                continue  # the round's own post is pending: the next start sends both
+            detail = await self.bot.stats.round_detail(name)
+            r = detail.round if detail is not None else {}
+            whole = r.get("round_number") == 2 and r.get("paired_round_id") is not None
+            if detail is not None and r.get("counted") and whole:
+                rep = await self._report(detail)
+                match = _match_row(rep, r["match_id"])
+                await self._post_map(channel, detail, rep, match)
+            await asyncio.to_thread(state.release, REFUSED, name)
 
     async def _post_round(self, channel: Any, name: str, *, resume: bool = False) -> None:
         state = self.bot.state
@@ -183,18 +311,26 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             log.info("no round post for %s: not a counted round", name)
             await asyncio.to_thread(state.claim, ROUND, name)  # nothing to post, ever
             await asyncio.to_thread(state.settle, ROUND, [name], 0, NOTHING)
+            await asyncio.to_thread(state.release, REFUSED, name)
             return
         if not await self._claim(ROUND, name, resume=resume):
             return  # another process posted it meanwhile
         rep = await self._report(detail)
         match = _match_row(rep, detail.round["match_id"])
         notes: list[str] = []
+        told: list[str] = []
         records: Any = self.bot.get_cog("Records")
         if records is not None:
-            notes = await records.round_notes(int(detail.round["session_id"]), name)
+            sid = int(detail.round["session_id"])
+            notes, told = await records.round_announcements(sid, name)
         url = self.bot.site.session(detail.round["session_id"])
         embed = linked([posts.round_post(detail, match, notes)], url)[0]
-        await self._send(channel, ROUND, [name], embed)
+        try:
+            await self._send(channel, ROUND, [name], embed)
+        except discord.Forbidden:
+            if records is not None and told:  # not seen: the post that goes out later tells
+                await records.unannounce(told)
+            raise
         if detail.round["round_number"] == 2 and detail.round.get("paired_round_id") is not None:
             # a round 2 without a round 1 (another gametype's round) was the whole map
             await self._post_map(channel, detail, rep, match, resume=resume)
@@ -229,7 +365,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             score = rep.segments[int(match["segment"])].line()
         embed = posts.map_post(str(r["map_name"]), players, match, mvp, score)
         embed = linked([embed], self.bot.site.session(r["session_id"]))[0]
-        await self._send(channel, MAP, [key], embed)
+        await self._send(channel, MAP, [key], embed, [str(r["file_name"])])
 
     # ------------------------------------------------------------------ live scoreboard
 
@@ -262,7 +398,27 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if channel is None:
             return
         rep = await self.bot.stats.session_by_id(sid, self._boards[sid])
-        await self.bot.edit_or_send(SCOREBOARD, str(sid), channel, scoreboard(rep))
+        try:
+            await self.bot.edit_or_send(SCOREBOARD, str(sid), channel, scoreboard(rep))
+        except discord.Forbidden as exc:
+            cid = int(getattr(channel, "id", 0) or 0)
+            text = _refusal("live scoreboard", exc, cid)
+            await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
+            raise
+
+
+def _what(kind: str, keys: list[str], rounds: list[str]) -> str:
+    if kind == MAP:
+        return f"map post after {code(rounds[0])}" if rounds else "map post"
+    if len(keys) == 1:
+        return f"round post of {code(keys[0])}"
+    return f"post of {len(keys)} new rounds"
+
+
+def _refusal(what: str, exc: discord.HTTPException, channel_id: int) -> str:
+    where = f"<#{channel_id}>" if channel_id else "the stats channel"
+    why = f"{exc.status} {exc.text or 'Forbidden'}"
+    return f"The {what} was refused ({why}): {FIX.format(where=where)}"
 
 
 def _match_row(rep: SessionReport | None, match_id: int) -> dict[str, Any] | None:

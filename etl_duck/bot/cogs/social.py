@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import social as embeds
+from etl_duck.bot.format import esc
 from etl_duck.bot.options import MapText, PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, respond
@@ -127,9 +128,24 @@ class RecordsCog(commands.Cog, name="Records"):
     async def round_notes(self, sid: int, file_name: str) -> list[str]:
         """What a round post announces: the records and personal bests this round set, and
         milestones the session has reached so far — each only if never announced."""
+        return (await self.round_announcements(sid, file_name))[0]
+
+    async def round_announcements(self, sid: int, file_name: str) -> tuple[list[str], list[str]]:
+        """:meth:`round_notes` and the keys it claimed: a post the channel refused gives
+        them back (:meth:`unannounce`), for the round's post when it goes out after all."""
         events = await self.bot.stats.session_events(sid)
         mine = [e for e in events if e.file_name == file_name or e.scope == "milestone"]
-        return [e.text() for e in await self._claim(mine)]
+        told = await self._claim(mine)
+        return [e.text(esc) for e in told], [e.key for e in told]
+
+    async def unannounce(self, keys: list[str]) -> None:
+        """Announcements a refused post did not make: free to be made again."""
+
+        def release() -> None:
+            for key in keys:
+                self.bot.state.release(ANNOUNCED, key)
+
+        await asyncio.to_thread(release)
 
     async def session_highlights(
         self, rep: SessionReport, *, announce: bool
@@ -139,8 +155,8 @@ class RecordsCog(commands.Cog, name="Records"):
         the others; shown on request: all of them."""
         events = await self.bot.stats.session_events(rep.session_id)
         told = await self._claim(events) if announce else events
-        records = [e.text() for e in told if e.scope != "milestone"]
-        milestones = [e.text() for e in told if e.scope == "milestone"]
+        records = [e.text(esc) for e in told if e.scope != "milestone"]
+        milestones = [e.text(esc) for e in told if e.scope == "milestone"]
         earlier = sum(1 for e in events if e.scope != "milestone") - len(records)
         if announce and earlier > 0:
             records.append(f"… and {earlier} announced during the evening")

@@ -55,7 +55,9 @@ class StatusCog(commands.Cog, name="Status"):
         info: dict[str, Any] = await self.bot.stats.status()
         lines = bot_lines(self.bot)
         lines["Linked users"] = str(await asyncio.to_thread(self.bot.links.count))
-        return Reply(embeds=[system.status(info, lines)])
+        posts: Any = self.bot.get_cog("Round posts")
+        posting = await posts.status_line() if posts is not None else None
+        return Reply(embeds=[system.status(info, lines, posting)])
 
     @app_commands.command(name="status", description="Lake, fetch, voice session and cache status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:

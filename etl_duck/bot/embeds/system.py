@@ -12,7 +12,9 @@ from etl_duck.query.cache import CacheStats
 COLOUR = discord.Colour.dark_grey()
 
 
-def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
+def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None) -> discord.Embed:
+    """``posting``: the last post the stats channel refused and its fix (None: none since
+    the last post that went through)."""
     embed = discord.Embed(title="etl-duck status", colour=COLOUR)
     if info.get("sessions"):
         embed.description = (
@@ -45,6 +47,8 @@ def status(info: dict[str, Any], bot: dict[str, str]) -> discord.Embed:
     for title, lines in problems:
         if lines:
             embed.add_field(name=f"{title} ({len(lines)})", value=_fit(lines, 1024), inline=False)
+    if posting:
+        embed.add_field(name="⚠️ Posts refused", value=posting[:1024], inline=False)
     for name, value in bot.items():
         embed.add_field(name=name, value=value[:1024] or "—", inline=True)
     return embed
