@@ -131,3 +131,18 @@ def test_the_bot_posts_a_standalone_round_once_and_no_map_of_two_rounds(tmp_path
     titles = [str(m.embed.title) for m in channel.sent if m.embed is not None]
     assert titles.count("te\\_escape2 — round 2") == 1, titles
     assert not [t for t in titles if t.startswith("Map finished")], titles
+
+
+def test_an_older_writers_round1_cut_early_and_saved_as_round2_stays_out() -> None:
+    """The hand-built shutdown file as an older writer saves it (no H8, H7 0:00): its
+    players' 1.2 minutes fit a 12:00 limit, and it was counted as a standalone round."""
+    from tests.conftest import FIXTURES
+
+    src = FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt"
+    head, body = src.read_bytes().split(b"\n", 1)
+    fields = head.split(b"\\")[:8]
+    fields[7] = b"0:00"
+    older = parse_bytes(b"\\".join(fields) + b"\n" + body, src.name)
+    assert older.header is not None and older.header.play_time_ms is None
+    assert round_reasons([older], ())[0][src.name] is not None  # not counted
+    assert not pair_rounds([older]).standalone

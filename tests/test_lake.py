@@ -534,7 +534,20 @@ def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exist
     assert {k for g, k in kinds.items() if g != cut_guid} == {("r2_diff", True, None)}
     # nothing is left to do: not an open problem (status exited 3 for good)
     status = Stats(data_dir).status()
-    assert status["partial"] == [] and status["cut_final"] == [R1.name]
+    assert status["partial"] == [] and status["cut_final"] == {R1.name: None}
+    again = ingest_paths(data_dir, [files])  # a cron job sending the folder again
+    assert not again.partial and R1.name in again.duplicates and not again.problems
+
+
+def test_a_final_cut_that_counts_nothing_says_why(data_dir: Path, tmp_path: Path) -> None:
+    """A file cut inside its first player line, with a later round: nothing of it counts —
+    status called it "final, its complete lines count"."""
+    full = R1.read_bytes()
+    first_line_end = full.index(b"\n")
+    (tmp_path / R1.name).write_bytes(full[: first_line_end + 30])
+    ingest_paths(data_dir, [tmp_path / R1.name, R2])
+    status = Stats(data_dir).status()
+    assert status["cut_final"] == {R1.name: "lines_rejected"} and status["partial"] == []
 
 
 def test_a_cut_file_still_waiting_is_an_open_problem_and_leftovers_too(

@@ -208,6 +208,28 @@ def test_a_rejected_round1_line_leaves_his_round2_uncounted_not_cumulative() -> 
     assert player_reason(rows["E0A4B2C8"], None) is None
 
 
+@pytest.mark.parametrize("stray", [b"\xc9\x9f", b"-x", b"  \x01"])
+def test_a_round1_line_rejected_for_its_guid_still_names_the_player(stray: bytes) -> None:
+    """Stray bytes after a GUID reject the line (P0 GUID); the rejected line must still
+    name him, or his round-2 line (counters of both rounds) was counted as a joiner's:
+    30 kills, 4,838 damage and 1,086 s where his round 2 had 10, 2,192 and 504."""
+    from etl_duck.domain.parse import parse_bytes
+
+    r1 = REAL / "2025-11-11-214627-supply-round-1.txt"
+    r2 = read_round_file(REAL / "2025-11-11-215843-supply-round-2.txt")
+    data = r1.read_bytes().replace(b"\nD8423F90\\", b"\nD8423F90" + stray + b"\\", 1)
+    damaged = parse_bytes(data, r1.name)
+    assert [e.field for e in damaged.rejected] == ["P0 GUID"]
+    assert "D8423F90" in {g for g, _ in damaged.rejected_players}
+    rows = {r.guid: r for r in round_only_all([damaged, r2])[r2.file.name]}
+    assert rows["D8423F90"].kind is RowKind.R1_REJECTED
+    assert {r.kind for g, r in rows.items() if g != "D8423F90"} <= {
+        RowKind.R2_DIFF,
+        RowKind.R2_ONLY,
+        RowKind.R2_RESET,
+    }
+
+
 REAL_R1 = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
 
 

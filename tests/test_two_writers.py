@@ -13,7 +13,7 @@ from etl_duck.domain.counting import round_reasons
 from etl_duck.domain.pairing import RowKind, pair_rounds, round_only_all
 from etl_duck.domain.parse import RoundFile, parse_bytes
 from etl_duck.ingest.run import ingest_paths
-from tests.lakecheck import R1, R2, table_rows
+from tests.lakecheck import R1, R2, renamed_pair, table_rows
 
 
 def _older_copy(src: Path, seconds: int = 2) -> tuple[str, bytes]:
@@ -106,3 +106,25 @@ def test_a_lake_fed_by_two_scripts_counts_each_round_once(tmp_path: Path, order:
         said = " ".join(out.output.split())
         assert "two stats scripts 2 round files are a second, older script's copies" in said
         assert "load one stats script in the game server's Lua config" in said
+
+
+def test_the_older_scripts_copy_does_not_make_a_cut_file_final(tmp_path: Path) -> None:
+    """A cut file counts once a LATER round exists (the writer has moved on); the second
+    script's copy of the same round, seconds after it, is no later round — it made the cut
+    final at once, 5 of 6 players counted for good."""
+    files = tmp_path / "files"
+    files.mkdir()
+    full = R2.read_bytes()
+    (files / R1.name).write_bytes(R1.read_bytes())
+    cut = files / R2.name
+    cut.write_bytes(full[: full.rindex(b"\n", 0, len(full) - 1) + 20])  # inside the last line
+    name, data = _older_copy(R2)
+    (files / name).write_bytes(data)
+    lake_dir = tmp_path / "data"
+    ingest_paths(lake_dir, [files])
+    rounds = {r["file_name"]: (r["counted"], r["reason"]) for r in table_rows(lake_dir, "rounds")}
+    assert rounds[R2.name] == (False, "partial") and rounds[name] == (False, "second_writer")
+    later, _ = renamed_pair(tmp_path, "2026-03-14-222000", "2026-03-14-223000", "next")
+    ingest_paths(lake_dir, [later])  # the next map: the cut is final now
+    rounds = {r["file_name"]: (r["counted"], r["reason"]) for r in table_rows(lake_dir, "rounds")}
+    assert rounds[R2.name] == (True, None)

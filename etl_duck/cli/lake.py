@@ -216,10 +216,11 @@ def show_status(as_json: bool = False) -> int:
             "round of its server on; the whole file, ingested, replaces it",
             soft_wrap=True,
         )
-    for name in info["cut_final"]:
+    for name, why in info["cut_final"].items():
+        counts = "its complete lines count" if why is None else f"not counted: {why}"
         console.print(
-            f"cut (final) {escape(name)} — its complete lines count; the lines after the cut "
-            "were never written",
+            f"cut (final) {escape(name)} — {escape(counts)}; the lines after the cut were "
+            "never written",
             soft_wrap=True,
         )
     for name, why in info["dismissed_reasons"].items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from etl_duck.domain.pairing import PlayerRound, RowKind, pair_rounds
+from etl_duck.domain.pairing import TWIN_GAP, PlayerRound, RowKind, pair_rounds
 from etl_duck.domain.parse import FileStatus, RoundFile, header_duration
 from etl_duck.domain.sessions import round_start
 
@@ -76,7 +76,7 @@ def round_reasons(
         elif (
             r.status is FileStatus.PARTIAL
             and r.file.name not in final
-            and not any(x.file.end_time > r.file.end_time for x in rounds)
+            and not any(x.file.end_time > r.file.end_time + TWIN_GAP for x in rounds)
         ):
             # cut, maybe still being copied: re-fetched when it grows. Once a later round
             # exists the writer has moved on (it writes a file once, at the round's end):

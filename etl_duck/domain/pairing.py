@@ -196,7 +196,7 @@ def _writer(r: RoundFile) -> tuple[int, int]:
 
 def _standalone(r: RoundFile) -> bool:
     """A round 2 without a round 1 that holds no round 1: every player's time played fits
-    in the round itself (its H8 length, else its limit H6).
+    in the round itself (its H8 length; without H8, its limit H6, filled at least half).
 
     A gametype other than stopwatch labels every round ``round-2`` and its counters are the
     round's own (§1.3; §7: "treat each file as a standalone round; do not difference").
@@ -209,11 +209,13 @@ def _standalone(r: RoundFile) -> bool:
     assert h is not None
     if not r.players or h.time_limit_s <= 0:
         return False
-    length = h.time_limit_s
-    if h.play_time_ms is not None and h.play_time_ms > 0:
-        length = min(length, -(-h.play_time_ms // 1000))
     longest = max(int(p.values["time_played_s"] or 0) for p in r.players)
-    return 0 < longest <= length + STANDALONE_SLACK_S
+    if h.play_time_ms is not None and h.play_time_ms > 0:
+        return 0 < longest <= min(h.time_limit_s, -(-h.play_time_ms // 1000)) + STANDALONE_SLACK_S
+    # an older writer (no H8) marks its shutdown path only in part: a round 1 cut early and
+    # saved as round 2 has "max X22 far below H6" (§7) and fits its limit too — such a file
+    # stays out unless its players' time fills at least half the limit
+    return h.time_limit_s / 2 <= longest <= h.time_limit_s + STANDALONE_SLACK_S
 
 
 def _window(r: RoundFile) -> timedelta:

@@ -31,7 +31,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 10
+PARSER_VERSION = 11
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
@@ -715,10 +715,14 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
 
 
 def _readable_player(text: str) -> tuple[str, str] | None:
-    """(P0, clean P1) of a line that failed to parse, when P0 reads as a GUID (§3.3)."""
+    """(GUID, clean P1) of a line that failed to parse, so his round-2 line is known to lack
+    its round 1. A P0 with stray bytes (rejected for it) still names him: its first 8 ASCII
+    letters and digits — the writer's GUID is 8 characters (§3.3)."""
     guid, backslash, rest = text.partition("\t")[0].partition("\\")
     guid = guid.strip().upper()
-    if not (backslash and 0 < len(guid) <= 32 and guid.isascii() and guid.isalnum()):
+    if not _guid_ok(guid):
+        guid = "".join(c for c in guid if c.isascii() and c.isalnum())[:8]
+    if not (backslash and guid):
         return None
     name, backslash, _ = rest.partition("\\")
     return guid, clean_name(name) if backslash else ""

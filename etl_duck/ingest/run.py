@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from etl_duck.domain.pairing import TWIN_GAP
 from etl_duck.domain.parse import PARSER_VERSION, FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import RoundTime, Session
 from etl_duck.domain.sources import SEPARATOR, server_of
@@ -249,6 +250,8 @@ def _ingest_locked(
         server=server,
     )
     new = admitted.changed
+    if report.partial:  # cut files sent again (admit): a problem only while they may grow
+        _settle_resent_cuts(base.index, report)
     report.arrived = sorted(admitted.arrived)
     for name in admitted.set_aside:
         choice = admitted.choices[name]
@@ -550,14 +553,32 @@ def _final_cuts(
             after[server] = t.end_time
 
     def later(latest: dict[str, Any], name: str, end: Any) -> bool:
+        # a round ending within a minute is no later round: it may be a second stats
+        # script's copy of this one (counting.round_reasons draws the same line)
         last = latest.get(server_of(name))
-        return last is not None and last > end
+        return last is not None and last > end + TWIN_GAP
 
     final = frozenset(n for n in cut if n in ends and later(after, n, ends[n]))
     changed = {
         n for n in stored if n in ends_before and later(before, n, ends_before[n]) != (n in final)
     }
     return final, changed
+
+
+def _settle_resent_cuts(index: pa.Table, report: IngestReport) -> None:
+    """A cut file sent again is reported partial while it may still grow (no later round
+    of its server yet), and as a duplicate once its cut is final: a cron job re-ingesting
+    a folder must not alert for good about a round that counts."""
+    ends = {n: r["end_time"] for n, r in lookup(index, "file_name", report.partial).items()}
+    latest = _latest_ends(index, {server_of(n) for n in report.partial}, set())
+    waiting = []
+    for name in report.partial:
+        last, end = latest.get(server_of(name)), ends.get(name)
+        if last is not None and end is not None and last > end + TWIN_GAP:
+            report.duplicates.append(name)
+        else:
+            waiting.append(name)
+    report.partial = waiting
 
 
 def _latest_ends(index: pa.Table, servers: set[str], excluded: set[str]) -> dict[str, Any]:

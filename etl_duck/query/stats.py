@@ -1155,15 +1155,12 @@ class Stats:
             # a cut file is final (its complete lines count) once a later round of its
             # server exists: an open problem only while it still waits for the rest
             found = self.run("rounds_by_files", names=sorted(cut)) if cut else None
-            waiting = (
-                {
-                    n
-                    for n, why in zip(found["file_name"], found["reason"], strict=True)
-                    if why == "partial"
-                }
+            why_not = (
+                dict(zip(found["file_name"], found["reason"], strict=True))
                 if found is not None
-                else set()
+                else {}
             )
+            waiting = {n for n, why in why_not.items() if why == "partial"}
         return {
             "version": version,
             **row,
@@ -1177,8 +1174,9 @@ class Stats:
             },
             "conflicts": {f"{r['file_name']}@{r['version']}": r["reason"] for r in conflicts},
             "partial": [n for n in cut if n in waiting],
-            #: cut files that count (a later round followed): nothing left to do
-            "cut_final": [n for n in cut if n not in waiting],
+            #: cut files whose cut is final (a later round followed) → why they do not
+            #: count (None: their complete lines count); nothing an admin can do
+            "cut_final": {n: why_not.get(n) for n in cut if n not in waiting},
             "dismissed": [r["file_name"] for r in ledger if r["status"] == "dismissed"],
             #: why (and which version was set aside): what `resolve --keep` needs to undo it
             "dismissed_reasons": {
