@@ -152,7 +152,8 @@ def test_session_by_date_and_bad_dates(lake: Path, tmp_path: Path) -> None:
     ok, bad, none = run(main())
     assert f"{matches} maps · {rounds} rounds" in str(ok.last.embed.description)
     assert bad.last.ephemeral and "YYYY-MM-DD" in str(bad.last.content)
-    assert none.last.ephemeral and "No session on 2025-10-03" in str(none.last.content)
+    # its own words: "No data yet: No session on …" read as if the lake were empty
+    assert none.last.ephemeral and str(none.last.content) == "No session on 2025-10-03."
 
 
 def test_sessions_paginated(lake: Path, tmp_path: Path) -> None:
@@ -272,3 +273,19 @@ def test_session_score_teams_awards(lake: Path, tmp_path: Path) -> None:
         f"**{players[0][1]}** — {players[0][4]:,.1f}"
     )
     assert field_value(embed, "Field medic") == f"**{revives[0]}** — {int(revives[1]):,} revives"
+
+
+def test_team_names_in_the_teams_answer_are_escaped(lake: Path) -> None:
+    """A team named after its players (or by an admin) with Markdown in it: the /teams
+    field name showed it raw."""
+    import dataclasses
+
+    from etl_duck.bot.embeds import session as session_embeds
+    from etl_duck.query.stats import Stats
+
+    rep = Stats(lake).last_session()
+    assert rep.teams is not None
+    a, b = rep.teams
+    rep = dataclasses.replace(rep, teams=(dataclasses.replace(a, name="||x_*`y"), b))
+    embed = session_embeds.teams(rep)
+    assert embed.fields[0].name is not None and embed.fields[0].name.startswith(r"\|\|x\_\*\`y")

@@ -214,8 +214,8 @@ def failure_reply(exc: BaseException) -> Reply | None:
                 name="Did you mean", value="\n".join(f"• {esc(s)}" for s in exc.suggestions)
             )
         return Reply(embeds=[embed], ephemeral=True)
-    if isinstance(exc, NoData):
-        return Reply(content=f"No data yet: {exc}", ephemeral=True)
+    if isinstance(exc, NoData):  # its own words ("No session on 2025-11-12.")
+        return Reply(content=esc(str(exc)), ephemeral=True)
     if isinstance(exc, UserError):
         return Reply(content=str(exc), ephemeral=True)
     return None

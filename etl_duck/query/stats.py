@@ -378,7 +378,7 @@ class Stats:
         """From the serving refresh (``queries/last_session.sql`` runs once per version)."""
         self.serving.refresh()
         if self.serving.last_session is None:
-            raise NoData("No sessions in the lake yet.")
+            raise NoData("No data yet: no session in the lake.")
         return self.serving.last_session
 
     def session_id_for(self, day: date | None, server: str | None = None) -> tuple[int, date]:

@@ -75,4 +75,4 @@ async def ensure_data(bot: EtlDuckBot) -> None:
     """Raise NoData on an empty lake, so a lookup says "no data yet", not "not found"."""
     version: int = await bot.stats.version()
     if version == 0:
-        raise NoData("nothing has been ingested into the lake yet.")
+        raise NoData("No data yet: nothing has been ingested into the lake yet.")

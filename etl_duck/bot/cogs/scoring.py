@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import session as session_embeds
+from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
@@ -96,7 +97,7 @@ class ScoringCog(commands.Cog, name="Scoring"):
             except PlayerNotFound as exc:
                 raise UserError(str(exc)) from None
             if guid not in played:
-                raise UserError(f"{name} ({guid}) did not play in that session.")
+                raise UserError(f"{esc(name)} ({guid}) did not play in that session.")
             out.add(guid)
         return out
 

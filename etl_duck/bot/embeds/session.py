@@ -177,7 +177,7 @@ def teams(rep: SessionReport) -> discord.Embed:
         )
         rows = [[cell(r["name"]), num(r["kills"]), num(r["dpm"], 1)] for r in members]
         embed.add_field(
-            name=f"{team.name} — {team.points} points",
+            name=f"{esc(team.name)[:200]} — {team.points} points",
             value=fit_table(["player", "K", "DPM"], rows) if rows else "—",
             inline=True,
         )
