@@ -486,3 +486,17 @@ def test_a_data_dir_that_is_a_file_is_one_sentence(
     for command in (["ingest", str(FIXTURES)], ["check"], ["status"], ["top", "kills"]):
         code, _, err = cli(capsys, "--data-dir", afile, *command)
         assert code == 2 and "is a file, not a folder" in one_clear_line(err), command
+
+
+def test_a_file_quarantined_for_its_name_is_told_to_come_back_renamed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A corrected copy of a file with a bad name has another name: the status line said a
+    corrected copy would be offered as a version of this one."""
+    bad = tmp_path / "in" / "2025-13-45-213512-supply-round-1.txt"
+    bad.parent.mkdir()
+    bad.write_bytes((FIXTURES / "2026-03-14-213512-supply-round-1.txt").read_bytes())
+    assert cli(capsys, "--data-dir", tmp_path / "d", "ingest", bad.parent)[0] == 3
+    code, out, _ = cli(capsys, "--data-dir", tmp_path / "d", "status")
+    said = " ".join(out.split())
+    assert code == 3 and "month must be in 1..12 — ingest a copy under its right name" in said

@@ -196,10 +196,15 @@ def show_status(as_json: bool = False) -> int:
     for name, reason in info["quarantined"].items():
         # the reason names the file already ("name:line: field: why")
         said = reason if reason.startswith(name) else f"{name}: {reason}"
+        # a bad name cannot be corrected under the same name: the copy is another file
+        fix = (
+            "ingest a copy under its right name"
+            if "file name:" in reason
+            else "a corrected copy ingested later is offered as a version to keep"
+        )
         console.print(
-            f"[red]quarantined[/red] {escape(said)} — a corrected copy ingested later is "
-            f"offered as a version to keep; `etl-duck resolve {escape(name)} --dismiss` "
-            "leaves it out",
+            f"[red]quarantined[/red] {escape(said)} — {fix}; `etl-duck resolve "
+            f"{escape(name)} --dismiss` leaves it out",
             soft_wrap=True,
         )
     for key, reason in info["conflicts"].items():
