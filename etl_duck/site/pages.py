@@ -21,6 +21,7 @@ per page; only pages whose key changed are rendered (``build.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -34,7 +35,7 @@ from etl_duck.domain.sources import label
 from etl_duck.query.stats import NoData, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.site import sections, svg, urls
-from etl_duck.site.render import Renderer, code_fingerprint
+from etl_duck.site.render import Renderer, code_fingerprint, display_name, plain
 
 if TYPE_CHECKING:
     import polars as pl
@@ -191,7 +192,11 @@ class Plan:
         last = int(listing["session_id"][0]) if listing.height else None
         latest = [self.stats.resolve_window(n, server=self.server).latest_data
                   for n in HOME_WINDOWS] if listing.height else []  # fmt: skip
-        return self.key("home", everything, last, self.overrides(last) if last else None, latest)
+        # no session yet: the page says whether rounds came in that none counts (any commit)
+        waiting = self.stats.version() if last is None else None
+        return self.key(
+            "home", everything, last, self.overrides(last) if last else None, latest, waiting
+        )
 
     def pages(self) -> list[Page]:
         self.stats.version()
@@ -329,7 +334,7 @@ class Plan:
             {
                 "rank": r["rank"],
                 "guid": r["guid"],
-                "name": r["name"],
+                "name": display_name(r["name"], r["guid"]),
                 "link": self._player_link(r["guid"]),
                 "value": r["value"],
                 "shown": m.format(r["value"]),
@@ -373,6 +378,8 @@ class Plan:
             "players": totals.height,
             "first": listing["session_date"].min() if listing.height else None,
             "last": listing["session_date"].max() if listing.height else None,
+            # rounds in the lake though no session yet: none of them counts (yet)
+            "uncounted": 0 if listing.height else self._uncounted_rounds(),
         }
         return self._render(
             "home.html",
@@ -389,6 +396,12 @@ class Plan:
             else None,
             servers=[(label(s), urls.home(urls.Scope(s))) for s in self.servers],
         )
+
+    def _uncounted_rounds(self) -> int:
+        try:
+            return int(self.stats.run("lake_status")["rounds"][0] or 0)
+        except NoData:
+            return 0
 
     def _sessions(self) -> bytes:
         listing = self.stats.sessions(server=self.server)
@@ -430,7 +443,7 @@ class Plan:
                     "name": t.name,
                     "points": t.points,
                     "players": [
-                        {"name": by_guid[g]["name"], "link": self._player_link(g)}
+                        {"name": display_name(by_guid[g]["name"], g), "link": self._player_link(g)}
                         for g in sorted(
                             (g for g in t.guids if g in by_guid),
                             key=lambda g: -(by_guid[g]["dpm"] or 0.0),
@@ -441,7 +454,11 @@ class Plan:
             ]
         mvp = None
         if rep.mvp is not None:
-            mvp = {**rep.mvp, "link": self._player_link(rep.mvp["guid"])}
+            mvp = {
+                **rep.mvp,
+                "name": display_name(rep.mvp.get("name"), rep.mvp["guid"]),
+                "link": self._player_link(rep.mvp["guid"]),
+            }
         return {
             "session_id": rep.session_id,
             "server": rep.server,  # "" (the main server) shows no label
@@ -467,13 +484,17 @@ class Plan:
             rep, weapons = self.sessions.get(sid, day)
             path = urls.session(sid, self.scope)
             players = [
-                {**r, "link": self._player_link(r["guid"])}
+                {
+                    **r,
+                    "name": display_name(r["name"], r["guid"]),
+                    "link": self._player_link(r["guid"]),
+                }
                 for r in rep.players.iter_rows(named=True)
             ]
             awards = [
                 {
                     "title": a.title,
-                    "name": a.name,
+                    "name": display_name(a.name, a.guid),
                     "shown": a.shown,
                     "link": self._player_link(a.guid),
                 }
@@ -509,6 +530,7 @@ class Plan:
 
         path = urls.player(guid, self.scope)
         card = self.stats.player(guid)
+        card = dataclasses.replace(card, name=display_name(card.name, card.guid))
         sessions = self.stats.player_sessions(guid)
         form = sessions.tail(FORM_SESSIONS)
         recent = [
@@ -561,7 +583,11 @@ class Plan:
             ["rounds", "guid"], descending=[True, False]
         )
         rows = [
-            {**r, "link": self._player_link(r["guid"])}
+            {
+                **r,
+                "name": display_name(r["name"], r["guid"]),
+                "link": self._player_link(r["guid"]),
+            }
             for r in totals.select("guid", "name", "rounds", "kills", "kd", "dpm").iter_rows(
                 named=True
             )
@@ -574,15 +600,18 @@ class Plan:
         totals = self.stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         aliases: dict[str, list[str]] = {}
         for guid, name in self.stats.aliases().select("guid", "name").iter_rows():
-            aliases.setdefault(str(guid), []).append(str(name))
+            aliases.setdefault(str(guid), []).append(plain(str(name)))
         out = []
         for r in totals.sort(["rounds", "guid"], descending=[True, False]).iter_rows(named=True):
             guid = str(r["guid"])
+            name = display_name(r["name"], guid)
             out.append(
                 {
                     "guid": guid,
-                    "name": str(r["name"]),
-                    "aliases": [a for a in aliases.get(guid, []) if a != r["name"]],
+                    "name": name,
+                    "aliases": [
+                        a for a in dict.fromkeys(aliases.get(guid, [])) if a != name and a.strip()
+                    ],
                     "rounds": int(r["rounds"]),
                     "page": self._player_link(guid),
                 }
@@ -725,10 +754,15 @@ def _timeline_chart(rep: SessionReport) -> Any:
     order = list(dict.fromkeys(tl.sort("first_end")["match_id"].to_list()))
     maps = dict(zip(tl["match_id"], tl["map_name"], strict=True))
     top = rep.players.head(6)
+    # one series per player (GUID): two of them may show the same name (colour-code
+    # variants clean to one), so a shared name is told apart by the GUID's start
+    names = {str(g): display_name(n, g) for g, n in zip(top["guid"], top["name"], strict=True)}
+    shared = Counter(n.casefold() for n in names.values())
     series: dict[str, list[float | None]] = {}
-    for guid, name in zip(top["guid"], top["name"], strict=True):
+    for guid, name in names.items():
         mine = {
             m: v for g, m, v in zip(tl["guid"], tl["match_id"], tl["dpm"], strict=True) if g == guid
         }
-        series[str(name)] = [mine.get(m) for m in order]
+        label = name if shared[name.casefold()] == 1 else f"{name} ({guid[:8]})"
+        series[label] = [mine.get(m) for m in order]
     return svg.lines(series, title="DPM per map, top players", labels=[str(maps[m]) for m in order])

@@ -9,14 +9,52 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import math
+import os
+import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.bccache import Bucket
+from markupsafe import Markup
 
+from etl_duck import sqlfiles
 from etl_duck.site import urls
+
+log = logging.getLogger(__name__)
+
+# Unicode's explicit direction controls (embeddings, overrides, isolates, marks): one in a
+# player's name would reorder the text around it ("MVP: <RLO>evil — 293.1 DPM" shows the
+# numbers reversed). Names are free text from the game; no page needs these.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def plain(text: str) -> str:
+    """``text`` without direction controls (for every string a page or index shows)."""
+    return BIDI_CONTROLS.sub("", text)
+
+
+def display_name(name: Any, guid: Any) -> str:
+    """A player's name as pages show it: without direction controls, and his GUID where
+    the name shows nothing (``^1^2`` cleans to "", spaces, NBSP, zero-width characters)."""
+    text = plain("" if name is None else str(name))
+    visible = any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs")) for c in text)
+    return text if visible or guid is None else str(guid)
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` of every template: direction controls removed from text (markup
+    too: a chart's labels), other values left to the template's filters."""
+    if isinstance(value, Markup):
+        return Markup(plain(str(value))) if BIDI_CONTROLS.search(value) else value
+    if isinstance(value, str):
+        return plain(value)
+    return value
 
 
 def num(value: Any, decimals: int = 0, unit: str = "") -> str:
@@ -56,30 +94,58 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def anchor(text: Any) -> str:
+    """``text`` (a map name: free text) as an HTML id: ASCII letters, digits, ``_.-``;
+    a name that needed changing keeps its own id by a short hash of the original."""
+    text = str(text)
+    safe = _ID_UNSAFE.sub("_", text)
+    if safe == text and safe:
+        return safe
+    return f"{safe}-{hashlib.blake2b(text.encode(), digest_size=3).hexdigest()}"
+
+
 def code_fingerprint() -> str:
-    """A hash of the site's code, templates and assets: part of every page key, so a new
-    release re-renders what it changed the look or content of."""
+    """A hash of everything a page's content comes from besides the lake and the options:
+    the whole ``etl_duck`` package (the site's code, templates and assets, and the domain
+    and query code that computes awards, MVPs, metrics, records…) and the SQL files of
+    ``queries/``. Part of every page key, so a new release re-renders what it may change;
+    paths are hashed relative to their roots, so moving the install changes nothing."""
     return _code_fingerprint()
+
+
+_HASHED = (".py", ".html", ".css", ".js", ".svg")  # what the package's pages come from
 
 
 @functools.cache
 def _code_fingerprint() -> str:
+    # once per process: ~140 files, ~1.4 MB, ~8 ms (the tests bound it)
     digest = hashlib.blake2b(digest_size=12)
-    root = resources.files("etl_duck.site")
-    stack = [root]
-    files = []
-    while stack:
-        folder = stack.pop()
-        for entry in folder.iterdir():
-            if entry.is_dir():
-                if entry.name != "__pycache__":
-                    stack.append(entry)
-            elif entry.name.endswith((".py", ".html", ".css", ".js", ".svg")):
-                files.append(entry)
-    for entry in sorted(files, key=lambda e: str(e)):
-        digest.update(str(entry).encode())
-        digest.update(entry.read_bytes())
+    for name, data in _sources(_PACKAGE, _HASHED, "etl_duck"):
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    for name, data in _sources(Path(sqlfiles.QUERY_DIR), (".sql",), "queries"):
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
     return digest.hexdigest()
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # etl_duck/
+
+
+def _sources(root: Path, suffixes: tuple[str, ...], label: str) -> list[tuple[str, bytes]]:
+    """``(label/relative path, bytes)`` of the files under ``root`` with these suffixes,
+    sorted by path (``__pycache__`` and hidden folders left out)."""
+    if not root.is_dir():
+        return []
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+        rel = Path(folder).relative_to(root)
+        for name in files:
+            if name.endswith(suffixes):
+                out.append(((Path(label) / rel / name).as_posix(), Path(folder, name).read_bytes()))
+    return sorted(out)
 
 
 @functools.cache
@@ -94,11 +160,41 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         # compiled templates cached on disk (the per-user temp folder Jinja manages): a
         # fresh `etl-duck site` process skips ~0.2 s of compiling
-        bytecode_cache=jinja2.FileSystemBytecodeCache(),
+        bytecode_cache=_bytecode_cache(),
+        finalize=_finalize,
     )
-    env.filters.update(num=num, duration=duration, day=day, clock=clock, raw=raw, sentence=sentence)
+    env.filters.update(
+        num=num, duration=duration, day=day, clock=clock, raw=raw, sentence=sentence, anchor=anchor
+    )
     env.globals.update(urls=urls)
     return env
+
+
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's on-disk cache, but only ever a speed-up: a full or unusable temp folder
+    (ENOSPC, read-only, removed, a damaged file) compiles the template instead of failing
+    the build."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError) as e:
+            log.debug("template cache not read (%s)", e)
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as e:
+            log.debug("template cache not written (%s)", e)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _QuietBytecodeCache()
+    except (OSError, RuntimeError) as e:  # no usable temp folder: compile every process
+        log.debug("no template cache (%s)", e)
+        return None
 
 
 class Renderer:

@@ -21,6 +21,7 @@ from etl_duck.domain import social
 from etl_duck.domain.records import ROUND_RECORDS
 from etl_duck.query.stats import NoData, PlayerNotFound, Stats
 from etl_duck.site import svg
+from etl_duck.site.render import display_name
 
 RATING_TOP = 10  # players in the home page's rating list
 MATES_SHOWN = 10  # teammates in a player's table (regulars, most maps together first)
@@ -124,7 +125,7 @@ def rating_rows(stats: Stats, limit: int, player: Link) -> list[dict[str, Any]]:
         {
             "rank": r["rank"],
             "guid": r["guid"],
-            "name": r["name"],
+            "name": display_name(r["name"], r["guid"]),
             "link": player(r["guid"]),
             "rating": f"{r['rating']:.1f}",
             "mu": f"{r['mu']:.2f}",
@@ -170,7 +171,7 @@ def _record(r: dict[str, Any], side: str) -> str:
 def _mate(r: dict[str, Any], player: Link) -> dict[str, Any]:
     return {
         "guid": r["guid"],
-        "name": r["name"],
+        "name": display_name(r["name"], r["guid"]),
         "link": player(r["guid"]),
         "together_maps": r["together_maps"],
         "together_record": _record(r, "together"),
@@ -211,7 +212,7 @@ def _rival(r: dict[str, Any] | None, player: Link) -> dict[str, Any] | None:
         return None
     return {
         "guid": r["guid"],
-        "name": r["name"],
+        "name": display_name(r["name"], r["guid"]),
         "link": player(r["guid"]),
         "rounds": r["rounds"],
         "kills": r["kills"],
@@ -304,7 +305,8 @@ def _standing(r: dict[str, Any], player: Link, session: Link) -> dict[str, Any]:
         "scope": r["scope"],
         "value": r["value"],
         "shown": shown(r["kind"], r["value"]),
-        "holder": r["holder"],
+        # a player (his name, or his GUID where it shows nothing) or a side's line-up
+        "holder": display_name(r["holder"], r.get("guid")) if r.get("holder") is not None else None,
         "holder_link": player(r["guid"]) if r.get("guid") else None,
         "day": _day(r["when"]),
         "link": session(r.get("session_id")),

@@ -3,8 +3,8 @@
 Hand-written rather than matplotlib: a session page needs two charts and the full site has
 ~2,000 pages; matplotlib's SVG backend takes ~50 ms a chart, these take microseconds, and
 they inherit the page's colours (``currentColor`` and CSS classes) in light and dark mode.
-Every text is escaped (player names are free text). Charts scale with their box
-(``viewBox``), so they stay readable on a phone.
+Every text is escaped and stripped of direction controls (player names are free text).
+Charts scale with their box (``viewBox``), so they stay readable on a phone.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
+
+from etl_duck.site.render import plain
 
 PALETTE = (
     "#4e79a7",
@@ -58,7 +60,8 @@ def bars(items: Sequence[Bar], *, title: str, decimals: int = 1, unit: str = "")
         value = float(b.value or 0.0)
         y = 4 + i * row
         w = max(1.0, span * value / top)
-        name = b.label if len(b.label) <= 18 else b.label[:17] + "…"
+        text = plain(b.label)
+        name = text if len(text) <= 18 else text[:17] + "…"
         label = f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(name)}</text>'
         if b.href:
             label = f'<a href="{escape(b.href)}">{label}</a>'
@@ -137,7 +140,8 @@ def lines(
             f'<line class="mean" x1="{left}" y1="{y(avg):.1f}" x2="{left + pw}" '
             f'y2="{y(avg):.1f}"><title>mean {escape(_fmt(avg, decimals))}</title></line>'
         )
-    for k, (name, vs) in enumerate(series.items()):
+    names = [plain(name) for name in series]
+    for k, (name, vs) in enumerate(zip(names, series.values(), strict=True)):
         colour = PALETTE[k % len(PALETTE)]
         runs: list[list[str]] = [[]]
         for i, v in enumerate(vs):
@@ -163,7 +167,7 @@ def lines(
             )
     out.append("</svg>")
     legend = ""
-    named = [name for name in series if name]
+    named = [name for name in names if name]
     if named:
         legend = '<ul class="legend">' + "".join(
             f'<li><span class="swatch" style="background:{PALETTE[k % len(PALETTE)]}"></span>'

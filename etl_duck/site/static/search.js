@@ -40,6 +40,12 @@
     return out;
   }
 
+  function isolated(text) {
+    var b = document.createElement("bdi");
+    b.textContent = text;
+    return b;
+  }
+
   function show(found, message) {
     list.textContent = "";
     if (message) {
@@ -53,7 +59,14 @@
       var li = document.createElement("li");
       var a = document.createElement("a");
       a.href = root + f.p.page;
-      a.textContent = f.p.name + (f.alias ? " (as " + f.alias + ")" : "") + " · " + f.p.rounds + " rounds";
+      // names in <bdi>: a right-to-left name must not reorder the rounds after it
+      a.appendChild(isolated(f.p.name));
+      if (f.alias) {
+        a.appendChild(document.createTextNode(" (as "));
+        a.appendChild(isolated(f.alias));
+        a.appendChild(document.createTextNode(")"));
+      }
+      a.appendChild(document.createTextNode(" · " + f.p.rounds + " rounds"));
       li.appendChild(a);
       list.appendChild(li);
     });
