@@ -166,3 +166,30 @@ def test_a_clock_stepped_back_keeps_the_order_of_arrivals(
     choice = RawStore(data_dir).decide(R1.name)
     assert choice is not None and choice.why == "kept by an admin"
     assert choice.counted.id == first.id and not choice.conflicts
+
+
+def test_a_decision_whose_commit_was_interrupted_is_applied_by_the_next_ingest(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`resolve` records the decision in raw/, then commits: killed in between, a plain
+    ingest left the lake without it (a rebuild applied it: live ≠ rebuild)."""
+    import etl_duck.ingest.run as run_module
+
+    bad = tmp_path / R1.name
+    bad.write_bytes(b"not a header\n")
+    ingest_paths(data_dir, [bad])
+    real_ingest = run_module.ingest_paths
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt  # the process dies after the decision was written
+
+    monkeypatch.setattr(run_module, "ingest_paths", killed)
+    with pytest.raises(KeyboardInterrupt):
+        resolve(data_dir, R1.name, dismiss=True)
+    monkeypatch.setattr(run_module, "ingest_paths", real_ingest)
+    ingest_paths(data_dir, [])  # the next ingest, with nothing new
+    status = Stats(data_dir).status()
+    assert status["dismissed"] == [R1.name] and status["quarantined"] == {}
+    live = content_digest(data_dir)
+    rebuild(data_dir, force=True)
+    assert content_digest(data_dir) == live

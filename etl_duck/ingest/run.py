@@ -806,10 +806,14 @@ def resolve(
     the same choice), then applied by one ingest commit."""
     lake, raw = Lake(data_dir), RawStore(data_dir)
     with lake.writer_lock():
+        if keep is None and not dismiss:
+            raise ValueError("resolve needs --keep VERSION or --dismiss")
+        if raw.versions(name):
+            # pending first: a crash between the decision and its commit leaves the name
+            # for the next ingest (a plain `etl-duck ingest` or the bot's next fetch)
+            raw.mark_pending([name])
         if keep is not None:
             raw.keep(name, keep)
-        elif dismiss:
-            raw.dismiss(name)
         else:
-            raise ValueError("resolve needs --keep VERSION or --dismiss")
+            raw.dismiss(name)
     return ingest_paths(data_dir, [], options, recheck=[name])
