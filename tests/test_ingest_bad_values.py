@@ -174,3 +174,32 @@ def test_a_rejected_round1_line_leaves_that_players_round2_uncounted(tmp_path: P
     )
     assert rows["E0A4B2C8"]["row_kind"] == "r2_diff" and rows["E0A4B2C8"]["counted"]
     assert rows["E0A4B2C8"]["kills"] == 8
+
+
+def test_an_admin_accepts_a_file_with_a_rejected_line_and_status_clears(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rejected line the server wrote cannot be corrected: `status` exited 3 for good
+    (a monitor red forever). Keeping the version that counts accepts it as it is, and a
+    rebuild makes the same choice."""
+    from etl_duck.cli import run
+    from tests.lakecheck import content_digest
+
+    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
+    ingest_paths(data_dir, [bad])
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "status"]) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    command = said.split("`etl-duck resolve ", 1)[1].split("`", 1)[0]
+    name, _, version = command.partition(" --keep ")
+    assert name == bad.name and len(version) == 12
+    assert run(["--data-dir", str(data_dir), "resolve", name, "--keep", version]) == 0
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "status"]) == 0
+    assert "rejected line (accepted by an admin)" in capsys.readouterr().out
+    status = Stats(data_dir).status()
+    assert status["rejected"] == [] and len(status["rejected_accepted"]) == 1
+    live = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == live
+    assert Stats(data_dir).status()["rejected"] == []

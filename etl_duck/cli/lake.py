@@ -210,11 +210,16 @@ def show_status(as_json: bool = False) -> int:
     for key, reason in info["conflicts"].items():
         console.print(f"[red]conflict[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     for line in info["rejected"]:
+        name = line.split(":", 1)[0]
+        version = info["rejected_versions"].get(name, "VERSION")
         console.print(
             f"[yellow]rejected line[/yellow] {escape(line)} — the rest of its round counts; "
-            "a corrected copy of the file, ingested, is offered as a version to keep",
+            "a corrected copy of the file, ingested, is offered as a version to keep; "
+            f"`etl-duck resolve {escape(name)} --keep {escape(version)}` accepts it as it is",
             soft_wrap=True,
         )
+    for line in info["rejected_accepted"]:
+        console.print(f"rejected line (accepted by an admin) {escape(line)}", soft_wrap=True)
     for name in info["partial"]:
         console.print(
             f"[yellow]partial (last line cut)[/yellow] {escape(name)} — counts from the next "

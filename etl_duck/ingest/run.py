@@ -642,7 +642,8 @@ def _record(
                     batch.rejected_rows.append(
                         {"file_name": name, "line": line, "field": fld, "reason": why}
                     )
-                    report.rejected.append(f"{name}:{line}: {fld}: {why}")
+                    if because != "kept by an admin":  # accepted as it is: no problem
+                        report.rejected.append(f"{name}:{line}: {fld}: {why}")
                 if status == FileStatus.PARTIAL.value:
                     report.partial.append(name)
                 if name not in report.replaced:

@@ -1152,6 +1152,8 @@ class Stats:
             conflicts = self.lake.read_state("conflicts", snap).to_pylist() if snap else []
             manifest = self.lake.manifest(snap) if snap else None
             cut = [r["file_name"] for r in ledger if r["status"] == "partial"]
+            kept = {r["file_name"] for r in ledger if r["reason"] == "kept by an admin"}
+            version_of = {r["file_name"]: str(r["content_sha256"])[:12] for r in ledger}
             # a cut file is final (its complete lines count) once a later round of its
             # server exists: an open problem only while it still waits for the rest
             found = self.run("rounds_by_files", names=sorted(cut)) if cut else None
@@ -1182,9 +1184,23 @@ class Stats:
             "dismissed_reasons": {
                 r["file_name"]: r["reason"] for r in ledger if r["status"] == "dismissed"
             },
+            # open until an admin keeps the file as it is (`resolve NAME --keep ID`)
             "rejected": [
-                f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}" for r in rejected
+                f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}"
+                for r in rejected
+                if r["file_name"] not in kept
             ],
+            "rejected_accepted": [
+                f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}"
+                for r in rejected
+                if r["file_name"] in kept
+            ],
+            #: the version id of each file with a rejected line (what `--keep` takes)
+            "rejected_versions": {
+                r["file_name"]: version_of[r["file_name"]]
+                for r in rejected
+                if r["file_name"] in version_of
+            },
             "rejected_lines": len(rejected),
         }
 
