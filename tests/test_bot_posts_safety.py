@@ -266,20 +266,7 @@ def stage(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     st = Stage.open(data, name="refused")
     server = SFTPTestServer(tmp_path / "sftp")
     st.run(server.start())
-    sftp = server.settings(data)
-    st.settings.update(
-        min_rounds=1,
-        ssh_host=sftp.ssh_host,
-        ssh_port=sftp.ssh_port,
-        ssh_user=sftp.ssh_user,
-        ssh_key_path=sftp.ssh_key_path,
-        ssh_known_hosts=sftp.ssh_known_hosts,
-        ssh_remote_dir=sftp.ssh_remote_dir,
-        connect_timeout_s=5.0,
-        poll_interval_s=3600.0,  # only /sync fetches (and the poll at start)
-        active_poll_interval_s=3600.0,
-        scoreboard_interval_s=0.1,
-    )
+    st.fetch_from(server.settings(data), scoreboard_interval_s=0.1)
     try:
         st.start_bot()
         yield st, server

@@ -41,18 +41,8 @@ def evening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stage, S
     st = Stage.open(data, name="faults")
     server = SFTPTestServer(base / "sftp")
     st.run(server.start())
-    sftp = server.settings(data)
-    st.settings.update(
-        min_rounds=1,
-        ssh_host=sftp.ssh_host,
-        ssh_port=sftp.ssh_port,
-        ssh_user=sftp.ssh_user,
-        ssh_key_path=sftp.ssh_key_path,
-        ssh_known_hosts=sftp.ssh_known_hosts,
-        ssh_remote_dir=sftp.ssh_remote_dir,
-        connect_timeout_s=5.0,
-        poll_interval_s=3600.0,  # only /sync fetches (and the poll at start)
-        active_poll_interval_s=3600.0,
+    st.fetch_from(
+        server.settings(data),
         session_start_players=2,  # two people in voice start a session …
         session_end_players=1,  # … and it ends as soon as they have left
         session_end_minutes=0.0,

@@ -3,8 +3,9 @@ against it over a data directory, and short synchronous calls to play a Discord 
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,34 @@ class Stage:
     @property
     def emu(self) -> Emulator:
         return self.wire.emu
+
+    @contextlib.contextmanager
+    def clean(self) -> Iterator[Stage]:
+        """The stage for one test, which fails if the emulator refused anything the bot
+        sent during it, or saw the bot send something other than it meant."""
+        refusals, findings = len(self.refusals()), len(self.findings())
+        yield self
+        refused = self.refusals()[refusals:]
+        assert not refused, "the emulator refused:\n" + "\n".join(str(r) for r in refused)
+        found = self.findings()[findings:]
+        assert not found, "\n".join(found)
+
+    def fetch_from(self, sftp: Any, **more: Any) -> None:
+        """Point the bot's fetch at an SFTP test server's settings (``sftp``), polling
+        only at start and on /sync, plus ``more`` settings."""
+        self.settings.update(
+            min_rounds=1,
+            ssh_host=sftp.ssh_host,
+            ssh_port=sftp.ssh_port,
+            ssh_user=sftp.ssh_user,
+            ssh_key_path=sftp.ssh_key_path,
+            ssh_known_hosts=sftp.ssh_known_hosts,
+            ssh_remote_dir=sftp.ssh_remote_dir,
+            connect_timeout_s=5.0,
+            poll_interval_s=3600.0,  # only /sync fetches (and the poll at start)
+            active_poll_interval_s=3600.0,
+            **more,
+        )
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
         return self.wire.run(coro, timeout)
