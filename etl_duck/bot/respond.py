@@ -127,14 +127,7 @@ class PlayerChooser(discord.ui.View):
     async def _picked(self, interaction: discord.Interaction[Any]) -> None:
         guid = self.picked = str(self.menu.values[0])
         picks = {**self.picks, self.exc.text: guid}
-        deferred = False
-
-        async def defer_now() -> None:
-            nonlocal deferred
-            if deferred or interaction.response.is_done():
-                return
-            deferred = True
-            await interaction.response.defer()  # type 6: the message stays until edited
+        defer_now = _Deferral(interaction, thinking=False)  # type 6: the message stays
 
         token = _PICKS.set(picks)  # the retry's task copies this context: picked() finds it
         try:
@@ -221,6 +214,22 @@ def failure_reply(exc: BaseException) -> Reply | None:
     return None
 
 
+class _Deferral:
+    """Acknowledge an interaction once, whoever asks first — the work (before a chart) or
+    the 2-second timer: "thinking…" for a command, a silent one for a menu's pick."""
+
+    def __init__(self, interaction: discord.Interaction[Any], *, thinking: bool) -> None:
+        self.interaction, self.thinking = interaction, thinking
+        self.asked = False
+
+    async def __call__(self) -> None:
+        # the flag is set before the request: the work and the timer may both ask
+        if self.asked or self.interaction.response.is_done():
+            return
+        self.asked = True
+        await self.interaction.response.defer(thinking=self.thinking)
+
+
 async def _timed(
     work: Callable[[], Awaitable[Reply]], defer_now: Defer, *, now: bool = False
 ) -> Reply:
@@ -259,15 +268,7 @@ async def respond(
     ``retry(text, guid)``: how to answer again once the user picked the player an ambiguous
     name meant (without it, an ambiguous name is answered like an unknown one)."""
 
-    deferring = False
-
-    async def defer_now() -> None:
-        nonlocal deferring
-        # the flag is set before the request: the work and this function may both ask
-        if deferring or interaction.response.is_done():
-            return
-        deferring = True
-        await interaction.response.defer(thinking=True)
+    defer_now = _Deferral(interaction, thinking=True)
 
     try:
         reply = await _timed(lambda: work, defer_now, now=defer)
@@ -281,7 +282,7 @@ async def respond(
             known = Reply(content=APOLOGY, ephemeral=True)
         reply = known
     try:
-        await send(interaction, reply, public_deferral=deferring)
+        await send(interaction, reply, public_deferral=defer_now.asked)
     except discord.HTTPException:
         log.exception("could not send the reply to /%s", _command_name(interaction))
 
