@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import etl_duck.ingest.build as ingest_module
-from etl_duck.ingest.run import ingest_paths, rebuild
+from etl_duck.ingest.run import ingest_paths, rebuild, resolve
 from etl_duck.lake.rawstore import PENDING
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
@@ -180,8 +180,8 @@ def test_an_admin_accepts_a_file_with_a_rejected_line_and_status_clears(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A rejected line the server wrote cannot be corrected: `status` exited 3 for good
-    (a monitor red forever). Keeping the version that counts accepts it as it is, and a
-    rebuild makes the same choice."""
+    (a monitor red forever). `resolve NAME --accept` (the command status prints) accepts
+    the version that counts as it is, and a rebuild makes the same choice."""
     from etl_duck.cli import run
     from tests.lakecheck import content_digest
 
@@ -191,9 +191,8 @@ def test_an_admin_accepts_a_file_with_a_rejected_line_and_status_clears(
     assert run(["--data-dir", str(data_dir), "status"]) == 3
     said = " ".join(capsys.readouterr().out.split())
     command = said.split("`etl-duck resolve ", 1)[1].split("`", 1)[0]
-    name, _, version = command.partition(" --keep ")
-    assert name == bad.name and len(version) == 12
-    assert run(["--data-dir", str(data_dir), "resolve", name, "--keep", version]) == 0
+    assert command == f"{bad.name} --accept"
+    assert run(["--data-dir", str(data_dir), "resolve", bad.name, "--accept"]) == 0
     capsys.readouterr()
     assert run(["--data-dir", str(data_dir), "status"]) == 0
     assert "rejected line (accepted by an admin)" in capsys.readouterr().out
@@ -203,3 +202,44 @@ def test_an_admin_accepts_a_file_with_a_rejected_line_and_status_clears(
     rebuild(data_dir)
     assert content_digest(data_dir) == live
     assert Stats(data_dir).status()["rejected"] == []
+
+
+def test_keeping_a_version_never_accepts_its_rejected_lines_unseen(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Settling a conflict with `--keep` counted the other version and silently accepted
+    its out-of-range line; an acceptance names the version it accepted."""
+    good = _with_value(tmp_path / "a", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"100")
+    ingest_paths(data_dir, [good])
+    bad = _with_value(tmp_path / "b", good.name, 1, b"9" * 50)
+    (conflict,) = ingest_paths(data_dir, [bad]).conflicts
+    report = resolve(data_dir, good.name, keep=conflict.split("@")[1])
+    assert report.rejected and Stats(data_dir).status()["rejected"]  # named, still open
+    resolve(data_dir, good.name, accept=True)
+    assert not Stats(data_dir).status()["rejected"]
+
+
+def test_an_endstats_file_with_a_rejected_line_can_be_accepted(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The command status printed never settled an endstats file (it rebuilt the file at
+    every paste, and the line stayed open)."""
+    src = REAL.parent / "endstats" / "2026-01-12-224606-te_escape2-round-2-endstats.txt"
+    copy = tmp_path / src.name
+    copy.write_bytes(src.read_bytes() + b"garbage line\n")
+    ingest_paths(data_dir, [copy])
+    assert Stats(data_dir).status()["rejected"]
+    first = resolve(data_dir, copy.name, accept=True)
+    assert not first.rejected and not Stats(data_dir).status()["rejected"]
+    assert not resolve(data_dir, copy.name, accept=True).committed  # nothing to change
+
+
+def test_a_mistyped_version_leaves_nothing_pending(data_dir: Path, tmp_path: Path) -> None:
+    """`resolve NAME --keep 65175` (no such version) marked the name pending first: status
+    then showed a leftover, exit 3, until the next ingest."""
+    from etl_duck.lake.rawstore import RawStoreError
+
+    ingest_paths(data_dir, [REAL])
+    with pytest.raises(RawStoreError, match="no single version"):
+        resolve(data_dir, "2025-11-11-212628-etl_adlernest-round-1.txt", keep="65175")
+    assert not (data_dir / PENDING).exists()

@@ -211,11 +211,11 @@ def show_status(as_json: bool = False) -> int:
         console.print(f"[red]conflict[/red] {escape(key)}: {escape(reason)}", soft_wrap=True)
     for line in info["rejected"]:
         name = line.split(":", 1)[0]
-        version = info["rejected_versions"].get(name, "VERSION")
         console.print(
-            f"[yellow]rejected line[/yellow] {escape(line)} — the rest of its round counts; "
-            "a corrected copy of the file, ingested, is offered as a version to keep; "
-            f"`etl-duck resolve {escape(name)} --keep {escape(version)}` accepts it as it is",
+            f"[yellow]rejected line[/yellow] {escape(line)} — the rest of its round counts "
+            "unless the round is partial; a corrected copy of the file, ingested, is offered "
+            f"as a version to keep; `etl-duck resolve {escape(name)} --accept` accepts the "
+            "file as it is",
             soft_wrap=True,
         )
     for line in info["rejected_accepted"]:
@@ -264,16 +264,24 @@ def resolve(
         bool,
         typer.Option("--dismiss", help="Set the file aside: it stays out of the lake.", metavar=""),
     ] = False,
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Accept the version that counts as it is: its rejected lines are no open problem.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
-    """Settle a version conflict or a quarantined file; recorded in raw/, so a rebuild
-    makes the same choice."""
+    """Settle a version conflict, a quarantined file or a file's rejected lines; recorded in
+    raw/, so a rebuild makes the same choice."""
     from etl_duck.domain.endstats import is_endstats_file_name
     from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
     from etl_duck.domain.sources import split
     from etl_duck.ingest.run import resolve as resolve_name
 
-    if (keep is None) == (not dismiss):
-        fail("give exactly one of --keep VERSION or --dismiss", EXIT_USAGE)
+    if sum((keep is not None, dismiss, accept)) != 1:
+        fail("give exactly one of --keep VERSION, --dismiss or --accept", EXIT_USAGE)
     if not (is_stats_file_name(split(name)[0]) or is_endstats_file_name(split(name)[0])):
         fail(
             f"{name!r} is not a round file name ({FILE_NAME_PATTERN}): copy it from "
@@ -281,7 +289,7 @@ def resolve(
             EXIT_USAGE,
         )
     report = resolve_name(
-        STATE.data_dir, name, keep=keep, dismiss=dismiss, options=ingest_options()
+        STATE.data_dir, name, keep=keep, dismiss=dismiss, accept=accept, options=ingest_options()
     )
     raise typer.Exit(print_report(report))
 

@@ -140,8 +140,6 @@ def admit(
             row is None
             or row["content_sha256"] != choice.counted.content_sha256
             or row["status"] == "dismissed"  # an admin takes a dismissal back (--keep)
-            # an admin keeps the version that counts: its rejected lines are accepted
-            or (choice.why == "kept by an admin" and row["reason"] != choice.why)
         ):
             out.changed[name] = choice.counted.data
             if row is not None:

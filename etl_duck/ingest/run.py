@@ -43,7 +43,7 @@ from etl_duck.ingest.state import (
 from etl_duck.lake import careers, gc, rollups
 from etl_duck.lake.layout import SERVING_TABLES, TABLES
 from etl_duck.lake.manifest import Manifest
-from etl_duck.lake.rawstore import PENDING, RawStore
+from etl_duck.lake.rawstore import PENDING, Choice, RawStore, RawStoreError
 from etl_duck.lake.schemas import (
     CONFLICTS_SCHEMA,
     FILES_SCHEMA,
@@ -269,7 +269,7 @@ def _ingest_locked(
 
     # 5. what each file became: the ledger, its rejected lines, the report
     changes, fresh = _record(built, new, admitted, batch, report, raw)
-    _record_endstats(checked, arrived, batch, report, raw)
+    _record_endstats(checked, arrived, batch, report, raw, admitted.choices)
     if base.resettle:  # dates that no longer hold any session disappear
         for t in TABLES:
             for iso in base.manifest.partitions[t]:
@@ -642,7 +642,7 @@ def _record(
                     batch.rejected_rows.append(
                         {"file_name": name, "line": line, "field": fld, "reason": why}
                     )
-                    if because != "kept by an admin":  # accepted as it is: no problem
+                    if not (picked and picked.accepted):  # accepted as it is: no problem
                         report.rejected.append(f"{name}:{line}: {fld}: {why}")
                 if status == FileStatus.PARTIAL.value:
                     report.partial.append(name)
@@ -657,15 +657,18 @@ def _record_endstats(
     batch: _Batch,
     report: IngestReport,
     raw: RawStore,
+    choices: Mapping[str, Choice] | None = None,
 ) -> None:
     for name, (status, note, skipped) in checked.items():
         batch.ledger_updates[name] = ledger_row(name, arrived[name], status, note, batch.version)
         raw.release(name)
+        picked = (choices or {}).get(name)
         for line, fld, why in skipped:
             batch.rejected_rows.append(
                 {"file_name": name, "line": line, "field": fld, "reason": why}
             )
-            report.rejected.append(f"{name}:{line}: {fld}: {why}")
+            if not (picked and picked.accepted):  # accepted as it is: no problem
+                report.rejected.append(f"{name}:{line}: {fld}: {why}")
         if note:
             report.endstats_notes[name] = note
         report.endstats.append(name)
@@ -800,21 +803,29 @@ def resolve(
     *,
     keep: str | None = None,
     dismiss: bool = False,
+    accept: bool = False,
     options: IngestOptions | None = None,
 ) -> IngestReport:
-    """An admin's answer to a conflict or a quarantine: count version ``keep`` of ``name``
-    from now on, or set ``name`` aside (``dismiss``). Recorded in raw/ (so a rebuild makes
-    the same choice), then applied by one ingest commit."""
+    """An admin's answer to a conflict, a quarantine or a rejected line: count version
+    ``keep`` of ``name`` from now on, set ``name`` aside (``dismiss``), or ``accept`` the
+    version that counts as it is (its rejected lines are no open problem). Recorded in raw/
+    (so a rebuild makes the same choice), then applied by one ingest commit."""
+    if sum((keep is not None, dismiss, accept)) != 1:
+        raise ValueError("resolve needs one of --keep VERSION, --dismiss or --accept")
     lake, raw = Lake(data_dir), RawStore(data_dir)
     with lake.writer_lock():
-        if keep is None and not dismiss:
-            raise ValueError("resolve needs --keep VERSION or --dismiss")
-        if raw.versions(name):
-            # pending first: a crash between the decision and its commit leaves the name
-            # for the next ingest (a plain `etl-duck ingest` or the bot's next fetch)
-            raw.mark_pending([name])
+        # the request checked first (an unknown name or version changes nothing), then the
+        # name pending: a crash between the decision and its commit leaves it to the next
+        # ingest (or the bot's next fetch)
+        if keep is not None:
+            raw.find_version(name, keep)
+        elif not raw.versions(name):
+            raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
+        raw.mark_pending([name])
         if keep is not None:
             raw.keep(name, keep)
-        else:
+        elif dismiss:
             raw.dismiss(name)
+        else:
+            raw.accept(name)
     return ingest_paths(data_dir, [], options, recheck=[name])

@@ -4,6 +4,8 @@
     raw/YYYY-MM-DD/.versions/<name>@<arrival>-<id>   every later distinct version
     raw/YYYY-MM-DD/.versions/<name>@<arrival>.keep   an admin's choice (holds a version id)
     raw/YYYY-MM-DD/.versions/<name>@<arrival>.dismiss  an admin set the name aside
+    raw/YYYY-MM-DD/.versions/<name>@<arrival>.accept   an admin accepted a version's
+                                                       rejected lines (holds its sha256)
     raw/.incoming/                                   temp files of stores in progress
     quarantine/<name> + <name>.reason                copies of files that cannot be read
     .ingest-pending                                  names stored but not yet committed
@@ -78,6 +80,9 @@ class Choice:
     conflicts: tuple[RawVersion, ...] = ()  # open: an admin must pick
     dismissed: tuple[RawVersion, ...] = ()  # set aside by an admin's choice
     set_aside: bool = False  # an admin dismissed the name (it stays out of the lake)
+    #: an admin accepted the counted version as it is (its rejected lines are no open
+    #: problem); a later version needs its own acceptance
+    accepted: bool = False
 
     def conflict_reason(self, v: RawVersion) -> str:
         shrank = _norm_prefix(v, self.counted)
@@ -259,6 +264,7 @@ class RawStore:
             (a, 1, "keep:" + p.read_text().strip()) for p, a, _ in self._entries(name, ".keep")
         ]
         events += [(a, 1, "dismiss") for _, a, _ in self._entries(name, ".dismiss")]
+        accepted = self.accepted(name)
         events.sort(key=lambda e: (e[0], e[1]))
         counted = versions[0]
         chain: list[RawVersion] = []
@@ -284,7 +290,14 @@ class RawStore:
                 conflicts, counted, why, set_aside = [], target, "kept by an admin", False
         dismissed = [v for v in dismissed if v is not counted and v not in chain]
         return Choice(
-            name, counted, why, tuple(chain), tuple(conflicts), tuple(dismissed), set_aside
+            name,
+            counted,
+            why,
+            tuple(chain),
+            tuple(conflicts),
+            tuple(dismissed),
+            set_aside,
+            counted.content_sha256 in accepted,
         )
 
     def _decision_marker(self, name: str, kind: str, text: str) -> None:
@@ -294,9 +307,9 @@ class RawStore:
         write_bytes_atomic(marker, text.encode(), tmp_dir=self.incoming)
         fsync_dir(folder.parent)
 
-    def keep(self, name: str, version: str) -> RawVersion:
-        """An admin's choice: ``version`` (an id or a longer sha prefix) counts for ``name``
-        from now on. Appends a marker; nothing stored is changed."""
+    def find_version(self, name: str, version: str) -> RawVersion:
+        """The stored version of ``name`` that ``version`` (an id or a longer sha prefix)
+        names, or a :class:`RawStoreError` that lists the ids there are."""
         versions = self.versions(name)
         if not versions:
             raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
@@ -308,8 +321,27 @@ class RawStore:
                 f"{name}: no single version {version!r} (give at least 6 characters of one "
                 f"of: {ids})"
             )
-        self._decision_marker(name, "keep", hits[0].content_sha256)
         return hits[0]
+
+    def keep(self, name: str, version: str) -> RawVersion:
+        """An admin's choice: ``version`` (an id or a longer sha prefix) counts for ``name``
+        from now on. Appends a marker; nothing stored is changed."""
+        target = self.find_version(name, version)
+        self._decision_marker(name, "keep", target.content_sha256)
+        return target
+
+    def accepted(self, name: str) -> set[str]:
+        """The content sha256s of the versions of ``name`` an admin accepted as they are."""
+        return {p.read_text().strip() for p, _, _ in self._entries(name, ".accept")}
+
+    def accept(self, name: str) -> RawVersion:
+        """An admin accepts the version of ``name`` that counts now as it is: its rejected
+        lines (the server wrote them so) stop being an open problem. Appends a marker."""
+        choice = self.decide(name)
+        if choice is None:
+            raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
+        self._decision_marker(name, "accept", choice.counted.content_sha256)
+        return choice.counted
 
     def dismiss(self, name: str) -> None:
         """An admin sets ``name`` aside: it stays out of the lake and out of the open list

@@ -1142,6 +1142,8 @@ class Stats:
         """Headline numbers of the lake and every open problem (quarantined files, version
         conflicts, rejected lines, partial files), all from ONE snapshot: no commit can
         land between the numbers of one answer."""
+        from etl_duck.lake.rawstore import RawStore
+
         self.serving.refresh()
         with self.serving.pinned() as (version, snap):
             row = self.run("lake_status").row(0, named=True)
@@ -1152,8 +1154,13 @@ class Stats:
             conflicts = self.lake.read_state("conflicts", snap).to_pylist() if snap else []
             manifest = self.lake.manifest(snap) if snap else None
             cut = [r["file_name"] for r in ledger if r["status"] == "partial"]
-            kept = {r["file_name"] for r in ledger if r["reason"] == "kept by an admin"}
-            version_of = {r["file_name"]: str(r["content_sha256"])[:12] for r in ledger}
+            # accepted as they are by an admin (`resolve NAME --accept`): the marker lives in
+            # raw/ beside the versions and names the version it accepted
+            sha_of = {r["file_name"]: r["content_sha256"] for r in ledger}
+            raw = RawStore(self.lake.data_dir)
+            kept = {
+                n for n in {r["file_name"] for r in rejected} if sha_of.get(n) in raw.accepted(n)
+            }
             # a cut file is final (its complete lines count) once a later round of its
             # server exists: an open problem only while it still waits for the rest
             found = self.run("rounds_by_files", names=sorted(cut)) if cut else None
@@ -1184,7 +1191,7 @@ class Stats:
             "dismissed_reasons": {
                 r["file_name"]: r["reason"] for r in ledger if r["status"] == "dismissed"
             },
-            # open until an admin keeps the file as it is (`resolve NAME --keep ID`)
+            # open until an admin accepts the file as it is (`resolve NAME --accept`)
             "rejected": [
                 f"{r['file_name']}:{r['line']}: {r['field']}: {r['reason']}"
                 for r in rejected
@@ -1195,12 +1202,6 @@ class Stats:
                 for r in rejected
                 if r["file_name"] in kept
             ],
-            #: the version id of each file with a rejected line (what `--keep` takes)
-            "rejected_versions": {
-                r["file_name"]: version_of[r["file_name"]]
-                for r in rejected
-                if r["file_name"] in version_of
-            },
             "rejected_lines": len(rejected),
         }
 
