@@ -500,3 +500,32 @@ def test_a_file_quarantined_for_its_name_is_told_to_come_back_renamed(
     code, out, _ = cli(capsys, "--data-dir", tmp_path / "d", "status")
     said = " ".join(out.split())
     assert code == 3 and "month must be in 1..12 — ingest a copy under its right name" in said
+
+
+def test_ingest_with_no_files_finishes_an_interrupted_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """status says the next `etl-duck ingest` commits an interrupted ingest's leftovers:
+    pasted as written it was "Missing argument 'PATHS'" (exit 2)."""
+    from etl_duck.lake.rawstore import RawStore
+
+    data = tmp_path / "data"
+    r1 = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
+    assert (
+        cli(
+            capsys,
+            "--data-dir",
+            data,
+            "ingest",
+            REAL / "2025-11-11-212628-etl_adlernest-round-1.txt",
+        )[0]
+        == 0
+    )
+    RawStore(data).store([(r1.name, r1.read_bytes())])  # an ingest killed after storing
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    said = " ".join(out.split())
+    assert "`etl-duck ingest` (with no files, or with any)" in said
+    code, out, err = cli(capsys, "--data-dir", data, "ingest")
+    assert code == 0 and "1 ingested" in out + err
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 0 and "not yet committed" not in out

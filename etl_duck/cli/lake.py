@@ -99,7 +99,13 @@ def _one_server(value: str) -> str:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Stats files or folders of them.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Stats files or folders of them (none: commit what an interrupted ingest "
+            "left stored)."
+        ),
+    ] = None,
     server: Annotated[
         str,
         typer.Option(
@@ -113,6 +119,7 @@ def ingest(
     YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt are read; anything else is skipped and named."""
     from etl_duck.ingest.run import ingest_paths
 
+    paths = paths or []
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(map(str, missing))}", EXIT_USAGE)
@@ -152,8 +159,8 @@ def _leftovers(data_dir: Path) -> list[str]:
     pending = RawStore(data_dir).pending() if (data_dir / PENDING).exists() else []
     if pending:
         out.append(
-            f"{len(pending)} stored file(s) not yet committed ({data_dir / PENDING}): the next "
-            "`etl-duck ingest` (or the bot's next fetch) commits them"
+            f"{len(pending)} stored file(s) not yet committed ({data_dir / PENDING}): "
+            "`etl-duck ingest` (with no files, or with any) or the bot's next fetch commits them"
         )
     scratch = list((data_dir / ".lake").glob("*.tmp")) if (data_dir / ".lake").exists() else []
     if scratch:
