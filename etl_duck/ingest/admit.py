@@ -112,8 +112,11 @@ def admit(
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     for (name, data), csha in zip(loaded, shas, strict=True):
-        if csha in counted_by_sha or csha in seen:
-            _already_held(name, counted_by_sha.get(csha), report)
+        held = counted_by_sha.get(csha)
+        if held is not None and held["file_name"] != name and held["status"] in _NOT_LANDED:
+            held = None  # another name's content that never landed: this name may (renamed)
+        if held is not None or csha in seen:
+            _already_held(name, held, report)
             continue
         seen.add(csha)
         fresh.append((name, data))
@@ -152,6 +155,11 @@ def admit(
         if (name, csha) not in stored_now and name not in out.changed:
             report.duplicates.append(name)
     return out
+
+
+#: ledger statuses of content that is not in the lake: the same bytes under another name
+#: are a new file (a copy under its right name of a file quarantined for its name)
+_NOT_LANDED = ("quarantined", "dismissed")
 
 
 def _already_held(name: str, row: dict[str, Any] | None, report: IngestReport) -> None:
