@@ -16,6 +16,7 @@ were edited.
 from __future__ import annotations
 
 import errno
+import json
 import re
 import shutil
 import tempfile
@@ -304,3 +305,34 @@ def test_a_lake_of_only_uncounted_rounds_says_so(tmp_path: Path) -> None:
     stats = Stats(empty, min_rounds=1)
     build_site(stats, tmp_path / "site2", SiteOptions(title="Hostile"))
     assert "after the first ingest" in (tmp_path / "site2" / "index.html").read_text()
+
+
+def test_a_team_named_after_a_blank_captain_is_named_by_his_guid() -> None:
+    """With the captain's name blank a team was "Team " (and both "Team " when every name
+    was blank): the GUID stands in, as it does on his pages."""
+    from etl_duck.domain.teams import name_teams
+
+    names = {"a": "^1^2".replace("^1", "").replace("^2", ""), "b": "\u00a0\u200b ", "c": "x"}
+    rounds = {"a": 9, "b": 8, "c": 1}
+    assert name_teams([{"a", "c"}, {"b"}], rounds, names) == ("Team a", "Team b")
+
+
+def test_no_alias_that_shows_nothing_and_the_winner_isolated(
+    hostile: tuple[Stats, Path],
+) -> None:
+    stats, site = hostile
+    index = json.loads((site / "search.json").read_text())
+    (blank,) = [p for p in index["players"] if p["guid"] == "1C747DF1"]
+    assert blank["aliases"] == []  # its own invisible name was listed as an alias
+    page = (site / urls.player("1C747DF1")).read_text()
+    assert "<bdi></bdi>" not in page
+    html = session_page(site, stats)
+    assert re.search(r"<td class=\"text\"><bdi>[^<]+</bdi>: ", html), "winner not isolated"
+
+
+def test_the_fingerprint_skips_hidden_files_and_dangling_links(tmp_path: Path) -> None:
+    """An editor's lock link (``.#render.py``, pointing nowhere) failed every build."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / ".#a.py").symlink_to(tmp_path / "gone")
+    (tmp_path / "b.py").symlink_to(tmp_path / "gone-too")
+    assert [name for name, _ in render._sources(tmp_path, (".py",), "p")] == ["p/a.py"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -187,6 +188,13 @@ def header_duration(h: Header) -> float | None:
 def clean_name(raw: str) -> str:
     """Remove ET colour codes by ET's rule: `^` + any character but `^` (`^$Blue^7Jay` → `BlueJay`)."""
     return COLOUR_CODE.sub("", raw)
+
+
+def shows_something(name: str) -> bool:
+    """Whether a clean name shows anything: ``^1^2`` cleans to "", and spaces, NBSP or
+    zero-width characters alone show nothing (a page, a team name or a post shows the
+    GUID instead)."""
+    return any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs")) for c in name)
 
 
 def is_bot_name(clean: str) -> bool:

@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from etl_duck.domain.parse import shows_something
+
 #: characters that end (or start) a clan tag
 SEPARATORS = frozenset(" .|-_:/\\[](){}<>*~=#!'\"`+^@$%&,;")
 MAX_TAG = 12  # characters; longer shared prefixes are names, not tags
@@ -72,9 +74,13 @@ def clan_tag(names: Iterable[str]) -> str | None:
 
 
 def captain(guids: Iterable[str], rounds: Mapping[str, int], names: Mapping[str, str]) -> str:
-    """The member with the most rounds (then the first name alphabetically)."""
+    """The member with the most rounds (then the first name alphabetically), by a name that
+    shows something, else his GUID ("Team " named nobody)."""
     members = sorted(guids, key=lambda g: (-rounds.get(g, 0), names.get(g, g).lower()))
-    return names.get(members[0], members[0]) if members else "?"
+    if not members:
+        return "?"
+    name = names.get(members[0], "")
+    return name if shows_something(name) else members[0]
 
 
 def name_teams(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from etl_duck.domain.parse import shows_something
 from etl_duck.domain.sources import label
 from etl_duck.query.stats import NoData, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
@@ -569,7 +570,7 @@ class Plan:
             columns=PLAYER_COLUMNS,
             weapons=card.weapons.to_dicts() if not card.weapons.is_empty() else [],
             maps=card.maps.to_dicts() if not card.maps.is_empty() else [],
-            aliases=card.aliases.to_dicts() if not card.aliases.is_empty() else [],
+            aliases=[a for a in card.aliases.to_dicts() if shows_something(str(a["name"]))],
             last_rounds=card.last_rounds.to_dicts() if not card.last_rounds.is_empty() else [],
             rating=self.ratings.get(guid),
             rating_chart=sections.rating_chart(self.stats, guid) if guid in self.ratings else "",
@@ -610,7 +611,9 @@ class Plan:
                     "guid": guid,
                     "name": name,
                     "aliases": [
-                        a for a in dict.fromkeys(aliases.get(guid, [])) if a != name and a.strip()
+                        a
+                        for a in dict.fromkeys(aliases.get(guid, []))
+                        if a != name and shows_something(a)
                     ],
                     "rounds": int(r["rounds"]),
                     "page": self._player_link(guid),

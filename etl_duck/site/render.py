@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import re
-import unicodedata
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 from etl_duck import sqlfiles
+from etl_duck.domain.parse import shows_something
 from etl_duck.site import urls
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ def display_name(name: Any, guid: Any) -> str:
     """A player's name as pages show it: without direction controls, and his GUID where
     the name shows nothing (``^1^2`` cleans to "", spaces, NBSP, zero-width characters)."""
     text = plain("" if name is None else str(name))
-    visible = any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs")) for c in text)
-    return text if visible or guid is None else str(guid)
+    return text if shows_something(text) or guid is None else str(guid)
 
 
 def _finalize(value: Any) -> Any:
@@ -135,7 +134,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # etl_duck/
 
 def _sources(root: Path, suffixes: tuple[str, ...], label: str) -> list[tuple[str, bytes]]:
     """``(label/relative path, bytes)`` of the files under ``root`` with these suffixes,
-    sorted by path (``__pycache__`` and hidden folders left out)."""
+    sorted by path (``__pycache__``, hidden folders and files and anything but a regular file
+    left out: an editor's lock link ``.#render.py`` points nowhere)."""
     if not root.is_dir():
         return []
     out = []
@@ -143,8 +143,9 @@ def _sources(root: Path, suffixes: tuple[str, ...], label: str) -> list[tuple[st
         dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
         rel = Path(folder).relative_to(root)
         for name in files:
-            if name.endswith(suffixes):
-                out.append(((Path(label) / rel / name).as_posix(), Path(folder, name).read_bytes()))
+            path = Path(folder, name)
+            if name.endswith(suffixes) and not name.startswith(".") and path.is_file():
+                out.append(((Path(label) / rel / name).as_posix(), path.read_bytes()))
     return sorted(out)
 
 
