@@ -526,7 +526,9 @@ def test_session_page_names_each_maps_winner_as_the_score_card_does(
     assert rep.teams is not None
     names = {t.name for t in rep.teams}
     text = (site / urls.session(rep.session_id)).read_text()
-    won = re.findall(r'<td class="text">([^<:]+): (?:beat the clock|clock held)</td>', text)
+    won = re.findall(
+        r'<td class="text"><bdi>([^<]+)</bdi>: (?:beat the clock|clock held)</td>', text
+    )
     assert won and set(won) <= names, (won, names)
     assert "Team A:" not in text and "Team B:" not in text
 
