@@ -11,7 +11,9 @@ Definitions (honest, with sample sizes):
   the (roster, roster) pairs that met on at least ``min_maps`` maps, with their record.
 * **Rivals** (endstats): per opponent, kills (P killed him) and deaths (he killed P) over
   the rounds both were in, with the round count; the nemesis kills P most, the easiest
-  prey is killed by P most (ties: the better ratio for the winner of the pairing).
+  prey is killed by P most (ties: the better ratio for the winner of the pairing). Each
+  round's duels come from P's own block, or from the opponent's where P's is missing (a
+  cut or crashed file), so P's and O's views always agree; bots are no rivals.
 """
 
 from __future__ import annotations
@@ -164,39 +166,28 @@ def lineups(results: pl.DataFrame, min_maps: int = MIN_MAPS) -> pl.DataFrame:
 
 def rivals(versus: pl.DataFrame, guid: str) -> pl.DataFrame:
     """Per opponent of ``guid``: rounds, kills, deaths and K/D against him, by deaths
-    (who kills you most first). ``versus``: rows of ``player_versus_sessions``. Rows from
-    both players' blocks are used: his block says who he killed, theirs who killed him."""
+    (who kills you most first). ``versus``: rows of ``player_versus_sessions``, which holds
+    both directions of every pair already merged per round (his own block's row where the
+    file has one, else the opponent's row about him, swapped), bots left out: his rows are
+    his whole story, and the opponent's rows about him are their mirror."""
     import polars as pl
 
-    mine = versus.filter(pl.col("guid") == guid).select(
-        pl.col("opponent_guid").alias("opponent"), "opponent_name", "rounds", "kills", "deaths"
-    )
-    # the opponent's own blocks about this player (the same duels seen from his side)
-    theirs = versus.filter(pl.col("opponent_guid") == guid).select(
-        pl.col("guid").alias("opponent"), pl.col("name").alias("opponent_name"),
-        "rounds", pl.col("deaths").alias("kills"), pl.col("kills").alias("deaths"),
-    )  # fmt: skip
-    if mine.is_empty() and theirs.is_empty():
+    mine = versus.filter(pl.col("guid") == guid)
+    if mine.is_empty():
         return pl.DataFrame(
             schema={"guid": pl.String, "name": pl.String, "rounds": pl.Int64,
                     "kills": pl.Int64, "deaths": pl.Int64, "kd": pl.Float64}
         )  # fmt: skip
-    # prefer his own block where it exists (newer writers: one block per player each round)
-    seen = mine.group_by("opponent").agg(
-        pl.col("opponent_name").last(), pl.col("rounds").sum(), pl.col("kills").sum(),
-        pl.col("deaths").sum(),
-    )  # fmt: skip
-    other = (
-        theirs.filter(~pl.col("opponent").is_in(seen["opponent"].implode()))
-        .group_by("opponent")
+    both = (
+        mine.sort("session_date", "session_id")
+        .group_by("opponent_guid")
         .agg(
             pl.col("opponent_name").last(), pl.col("rounds").sum(), pl.col("kills").sum(),
             pl.col("deaths").sum(),
         )
     )  # fmt: skip
-    both = pl.concat([seen, other], how="vertical_relaxed")
     return (
-        both.rename({"opponent": "guid", "opponent_name": "name"})
+        both.rename({"opponent_guid": "guid", "opponent_name": "name"})
         .with_columns(
             pl.when(pl.col("deaths") > 0)
             .then(pl.col("kills") / pl.col("deaths"))
