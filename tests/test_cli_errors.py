@@ -297,7 +297,10 @@ def test_status_mentions_leftovers_and_what_cleans_them(
     RawStore(d).store([(r2.name, r2.read_bytes())])  # what an interrupted ingest leaves
     _code, out, _ = cli(capsys, "--data-dir", d, "status")
     text = " ".join(out.split())
-    assert "1 stored file(s) not yet committed" in text and "`etl-duck ingest` (with no files, or with any)" in text
+    assert (
+        "1 stored file(s) not yet committed" in text
+        and "`etl-duck ingest` (with no files, or with any)" in text
+    )
     cli(capsys, "--data-dir", d, "ingest", r2)
     assert "not yet committed" not in cli(capsys, "--data-dir", d, "status")[1]
 
