@@ -255,22 +255,67 @@ def current_records(
     return sorted(standing.values(), key=lambda r: (r["scope"] != "all", r["scope"], r["kind"]))
 
 
+_ENDS = ("best_kills_end", "best_dpm_end", "best_damage_end")
+
+
+def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
+    """``played(row, t)``: how many of the player's counted rounds ended before ``t``, a round
+    of ``row`` (one of his ``player_map_bests`` rows). Every row counts, also one without a
+    DPM (all its rounds were short): a round is history whatever it scored. The rows before
+    ``t`` are those whose earliest known round (the earliest end of its three best rounds)
+    ended before it; of ``row`` itself, the rounds known to have ended before ``t``: the
+    distinct ends of its best rounds that precede it (the rollup keeps no other round's
+    time, so a round of the row that was best at nothing is counted from the next row on).
+    """
+    import bisect
+
+    import polars as pl
+
+    firsts: dict[str, tuple[list[Any], list[int]]] = {}
+    present = [c for c in _ENDS if c in bests.columns]
+    frame = bests.select(
+        "guid", pl.min_horizontal(*present).alias("first"), pl.col("rounds").fill_null(0)
+    ).filter(pl.col("first").is_not_null())
+    for (guid,), part in frame.sort("guid", "first").group_by("guid", maintain_order=True):
+        times = part["first"].to_list()
+        cumulative = [0]
+        for n in part["rounds"].to_list():
+            cumulative.append(cumulative[-1] + int(n))
+        firsts[str(guid)] = (times, cumulative)
+
+    def played(row: dict[str, Any], t: Any) -> int:
+        times, cumulative = firsts.get(str(row["guid"]), ([], [0]))
+        before = cumulative[bisect.bisect_left(times, t)]  # rows begun before t …
+        own = {row[c] for c in present if row[c] is not None}
+        if min(own, default=t) < t:
+            before -= int(row["rounds"] or 0)  # … but this row's rounds by what is known
+        return before + sum(1 for e in own if e < t)
+
+    return played
+
+
 def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list[Event]:
-    """Personal bests beaten after ``history`` rounds of the player's own history."""
+    """Personal bests beaten after ``history`` rounds of the player's own history (every
+    counted round before the best's, in time order: short rounds too, and the rounds of the
+    same session and map that came before it)."""
     import polars as pl
 
     events: list[Event] = []
     if bests.is_empty():
         return events
+    played = _history(bests)
     for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
                          ("round_damage", "best_damage")):  # fmt: skip
         frame = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "map_name")
         for guid, part in frame.group_by("guid", maintain_order=True):
             best: dict[str, Any] | None = None
-            played = 0
             for r in part.iter_rows(named=True):
                 v = r[column]
-                if best is not None and v > best[column] and played >= history:
+                if (
+                    best is not None
+                    and v > best[column]
+                    and played(r, r[f"{column}_end"]) >= history
+                ):
                     events.append(
                         Event(f"pb|{kind}|{guid[0]}|{r[f'{column}_file']}", kind, "personal",
                               int(r["session_id"]), r[f"{column}_file"], r[f"{column}_end"],
@@ -279,7 +324,6 @@ def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list
                     )  # fmt: skip
                 if best is None or v > best[column]:
                     best = r
-                played += int(r["rounds"])
     return sorted(events, key=lambda e: (e.end_time, e.key))
 
 
