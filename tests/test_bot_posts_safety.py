@@ -359,3 +359,28 @@ def test_a_post_the_channel_refused_goes_out_with_the_next_round_over_the_wire(
     assert [LAST_MAP[0] in m.text() for m in rounds] == [True, False]  # in the order played
     assert "refused" not in answered(st.slash("status")).text()
     assert not st.refusals() and not st.findings(), (st.refusals(), st.findings())
+
+
+def test_a_refused_digest_is_in_status_with_its_fix(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The session digest refused by the channel only reached the log: /status now says
+    so, as for the round posts; the next digest posted clears it."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", ())
+    channel = LockedChannel()
+
+    async def main() -> tuple[str | None, str | None, int]:
+        async with bot_running(data, tmp_path / "links.db", channel) as bot:
+            digest: Any = bot.get_cog("Digest")
+            rep = await bot.stats.last_session()
+            with pytest.raises(discord.Forbidden):
+                await digest.post_digest(rep)
+            refused = refusal_field(await invoke(bot, "status"))
+            channel.locked = False
+            assert await digest.post_digest(rep)
+            return refused, refusal_field(await invoke(bot, "status")), len(channel.sent)
+
+    refused, after, sent = run(main())
+    assert refused is not None and "session digest was refused (403" in refused
+    assert "give the bot Send Messages and Embed Links" in refused
+    assert after is None and sent == 1

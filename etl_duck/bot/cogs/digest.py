@@ -21,6 +21,7 @@ from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
 
 from ._common import linked, session_report
+from .posts import POSTING, refusal
 from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -68,9 +69,17 @@ class DigestCog(commands.Cog, name="Digest"):
             embed, png = await self.build(rep, announce=True)
             linked([embed], self.bot.site.session(rep.session_id))
             await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
+        except discord.Forbidden as exc:  # /status says so, with the fix, as for the posts
+            cid = int(getattr(channel, "id", 0) or 0)
+            text = refusal("session digest", exc, cid)
+            log.warning("%s", text)
+            await asyncio.to_thread(self.bot.state.release, DIGEST, key)
+            await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
+            raise
         except Exception:
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
             raise
+        await asyncio.to_thread(self.bot.state.clear_problem, POSTING)
         return True
 
     async def digest_reply(self, date: str | None) -> Reply:

@@ -152,7 +152,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             what = _what(kind, keys, about)
             log.warning("the stats channel refused the %s (%s %s): %s", what, exc.status,
                         exc.text or "Forbidden", FIX.format(where=f"channel {cid}"))  # fmt: skip
-            text = _refusal(what, exc, cid)
+            text = refusal(what, exc, cid)
 
             def refused() -> None:
                 for key in keys:
@@ -402,7 +402,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             await self.bot.edit_or_send(SCOREBOARD, str(sid), channel, scoreboard(rep))
         except discord.Forbidden as exc:
             cid = int(getattr(channel, "id", 0) or 0)
-            text = _refusal("live scoreboard", exc, cid)
+            text = refusal("live scoreboard", exc, cid)
             await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
             raise
 
@@ -415,7 +415,7 @@ def _what(kind: str, keys: list[str], rounds: list[str]) -> str:
     return f"post of {len(keys)} new rounds"
 
 
-def _refusal(what: str, exc: discord.HTTPException, channel_id: int) -> str:
+def refusal(what: str, exc: discord.HTTPException, channel_id: int) -> str:
     where = f"<#{channel_id}>" if channel_id else "the stats channel"
     why = f"{exc.status} {exc.text or 'Forbidden'}"
     return f"The {what} was refused ({why}): {FIX.format(where=where)}"
