@@ -263,3 +263,28 @@ def test_a_file_quarantined_for_its_name_lands_under_its_right_name(
     assert Stats(data_dir).status()["rounds"] == 1
     resolve(data_dir, wrong.name, dismiss=True)
     assert Stats(data_dir).status()["rounds"] == 1  # the renamed copy stays
+
+
+def test_a_round_is_counted_once_whatever_names_its_bytes_come_under(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The same bytes quarantined under a bad name (sorting first), counted under the right
+    one, then sent under a third name: the third was counted too (two rounds from one
+    file). And a dismissed file's bytes under another name stay out."""
+    good = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
+    names = ["2025-02-30-212628-etl_adlernest-round-1.txt", good.name,
+             "2025-11-11-212700-etl_adlernest-round-1.txt"]  # fmt: skip
+    for i, name in enumerate(names):
+        path = tmp_path / str(i) / name
+        path.parent.mkdir()
+        path.write_bytes(good.read_bytes())
+        ingest_paths(data_dir, [path])
+    assert Stats(data_dir).status()["rounds"] == 1
+    rebuild(data_dir)
+    assert Stats(data_dir).status()["rounds"] == 1
+    resolve(data_dir, good.name, dismiss=True)
+    again = tmp_path / "x" / "2025-11-11-212629-etl_adlernest-round-1.txt"
+    again.parent.mkdir()
+    again.write_bytes(good.read_bytes())
+    assert ingest_paths(data_dir, [again]).duplicates == [again.name]
+    assert Stats(data_dir).status()["counted_rounds"] == 0

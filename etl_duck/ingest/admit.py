@@ -105,16 +105,25 @@ def admit(
     if progress is not None:
         progress("reading files", len(candidates), len(candidates))
 
-    # duplicates: content the ledger already counts (under this name or another); the
+    # duplicates: content the ledger holds under this name, or has landed under another
+    # (a file quarantined under another name may come back under its right name); the
     # ledger (32k rows at 10 years) is probed, not turned into Python objects
+    import pyarrow.compute as pc
+
     shas = [content_sha256(d) for _, d in loaded]
-    counted_by_sha = lookup(ledger, "content_sha256", shas)
+    landed = (
+        ledger.filter(pc.invert(pc.is_in(ledger["status"], value_set=pa.array(_NOT_LANDED))))
+        if ledger.num_rows
+        else ledger
+    )
+    counted_by_sha = lookup(landed, "content_sha256", shas)
+    by_name = lookup(ledger, "file_name", [n for n, _ in loaded])
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     for (name, data), csha in zip(loaded, shas, strict=True):
         held = counted_by_sha.get(csha)
-        if held is not None and held["file_name"] != name and held["status"] in _NOT_LANDED:
-            held = None  # another name's content that never landed: this name may (renamed)
+        if held is None and (same := by_name.get(name)) and same["content_sha256"] == csha:
+            held = same  # this very file again, quarantined: that problem again
         if held is not None or csha in seen:
             _already_held(name, held, report)
             continue
@@ -157,9 +166,10 @@ def admit(
     return out
 
 
-#: ledger statuses of content that is not in the lake: the same bytes under another name
-#: are a new file (a copy under its right name of a file quarantined for its name)
-_NOT_LANDED = ("quarantined", "dismissed")
+#: ledger statuses of content that never landed: the same bytes under another name are a
+#: new file (a copy under its right name of a file quarantined for its name). A dismissed
+#: file's bytes stay a duplicate under any name (an admin set them aside)
+_NOT_LANDED = ("quarantined",)
 
 
 def _already_held(name: str, row: dict[str, Any] | None, report: IngestReport) -> None:
