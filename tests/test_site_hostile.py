@@ -336,3 +336,18 @@ def test_the_fingerprint_skips_hidden_files_and_dangling_links(tmp_path: Path) -
     (tmp_path / ".#a.py").symlink_to(tmp_path / "gone")
     (tmp_path / "b.py").symlink_to(tmp_path / "gone-too")
     assert [name for name, _ in render._sources(tmp_path, (".py",), "p")] == ["p/a.py"]
+
+
+@pytest.mark.parametrize("blank", ["\u3164", "\u2800", "\u115f\u1160", "\ufe0f", "\u00a0\u200b "])
+def test_fillers_are_names_that_show_nothing(blank: str) -> None:
+    """U+3164 (a common "invisible name"), blank Braille and the like rendered as nothing:
+    a team was "Team ㅤ" and a page's title blank."""
+    from etl_duck.domain.parse import shows_something
+    from etl_duck.domain.teams import name_teams
+
+    assert not shows_something(blank) and shows_something(f"{blank}a")
+    assert (
+        name_teams([["AAAA1111"], ["BBBB2222"]], {}, {"AAAA1111": blank, "BBBB2222": "x"})[0]
+        == "Team AAAA1111"
+    )
+    assert render.display_name(blank, "AAAA1111") == "AAAA1111"

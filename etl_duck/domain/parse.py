@@ -190,11 +190,21 @@ def clean_name(raw: str) -> str:
     return COLOUR_CODE.sub("", raw)
 
 
+#: letters that render as nothing (fillers, blank Braille, a grapheme joiner, variation
+#: selectors): the usual "invisible names" besides spaces and format characters
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180b\u180c\u180d\u180e\u180f") | {
+    chr(c) for c in range(0xFE00, 0xFE10)
+}
+
+
 def shows_something(name: str) -> bool:
-    """Whether a clean name shows anything: ``^1^2`` cleans to "", and spaces, NBSP or
-    zero-width characters alone show nothing (a page, a team name or a post shows the
-    GUID instead)."""
-    return any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs")) for c in name)
+    """Whether a clean name shows anything: ``^1^2`` cleans to "", and spaces, NBSP,
+    zero-width characters or fillers (U+3164…) alone show nothing (a page, a team name or a
+    post shows the GUID instead)."""
+    return any(
+        not (c.isspace() or c in _BLANK or unicodedata.category(c) in ("Cf", "Cc", "Zs", "Mn"))
+        for c in name
+    )
 
 
 def is_bot_name(clean: str) -> bool:

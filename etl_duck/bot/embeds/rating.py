@@ -8,6 +8,7 @@ import polars as pl
 
 from etl_duck.bot.format import cell, esc, fit_table
 from etl_duck.domain.balance import Split
+from etl_duck.domain.parse import shows_something
 from etl_duck.query.rating import Balance, PlayerRatingCard, TeamForecast
 
 COLOUR = discord.Colour.teal()
@@ -95,8 +96,12 @@ def balance(res: Balance, shown: int = 3) -> discord.Embed:
 
 
 def _split_text(res: Balance, s: Split) -> str:
-    a = ", ".join(esc(res.players[g]) for g in s.team_a)
-    b = ", ".join(esc(res.players[g]) for g in s.team_b)
+    def shown(g: str) -> str:  # a name that shows nothing: the GUID
+        name = res.players[g]
+        return esc(name if shows_something(name) else g)
+
+    a = ", ".join(shown(g) for g in s.team_a)
+    b = ", ".join(shown(g) for g in s.team_b)
     return f"**A** ({s.rating_a:.0f}): {a}\n**B** ({s.rating_b:.0f}): {b}"
 
 
