@@ -12,6 +12,9 @@ WITH pr AS (
 SELECT session_id, any_value(session_date) AS session_date, guid, map_name,
        arg_max(name, end_time) AS name,
        count(*)::BIGINT AS rounds,
+       -- every round's end: a personal best's history is the rounds before it, also when a
+       -- map is played again later in the session (a row spans the other maps between)
+       list(end_time ORDER BY end_time) AS ends,
        max(kills)::BIGINT AS best_kills,
        arg_max(file_name, kills * 1e12 - epoch(end_time)) AS best_kills_file,
        arg_max(end_time, kills * 1e12 - epoch(end_time)) AS best_kills_end,

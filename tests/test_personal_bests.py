@@ -127,8 +127,13 @@ def truth_events(truth: Truth) -> tuple[dict[str, tuple[float, float]], dict[str
                 out[f"pb|{kind}|{r.guid}|{r.file_name}"] = (float(value), before)
             if before is None or value > before:
                 best[(r.guid, kind)] = float(value)
+                SET_BY[(kind, r.guid, float(value))] = r.file_name
         played[r.guid].append(r.file_name)
     return out, played
+
+
+#: (kind, GUID, value) → the file of the round that set that best, told or not
+SET_BY: dict[tuple[str, str, float], str] = {}
 
 
 def test_personal_bests_equal_the_truth_up_to_what_the_rollup_records(
@@ -149,16 +154,11 @@ def test_personal_bests_equal_the_truth_up_to_what_the_rollup_records(
     for key, (value, previous) in got.items():
         assert abs(value - want[key][0]) < 1e-6, key
         if abs(float(previous or 0) - want[key][1]) > 1e-6:
-            # the best it beat was set earlier in the same session and map: not the row's
-            # best round, so not told (the best told before is the one it beat)
+            # the best it beat was set earlier in the same session and map (told or not): the
+            # rollup keeps the row's best round only, so it names the best before the row
             kind, guid, file = key.split("|")[1:]
-            at = rounds[file]
-            assert any(
-                k.startswith(f"pb|{kind}|{guid}|") and abs(v - want[key][1]) < 1e-6
-                and (rounds[k.split("|")[3]]["session_id"], rounds[k.split("|")[3]]["map_name"])
-                == (at["session_id"], at["map_name"])
-                for k, (v, _) in want.items()
-            ), key  # fmt: skip
+            at, by = rounds[file], rounds[SET_BY[(kind, guid, want[key][1])]]
+            assert (by["session_id"], by["map_name"]) == (at["session_id"], at["map_name"]), key
     columns = ("best_kills", "best_dpm", "best_damage")
     mine: dict[tuple[str, int, str], dict[str, Any]] = {
         (r["guid"], r["session_id"], r["map_name"]): r for r in bests.iter_rows(named=True)
@@ -190,3 +190,42 @@ def test_personal_bests_equal_the_truth_up_to_what_the_rollup_records(
     dpm = sum(1 for k in got if k.startswith("pb|round_dpm|"))
     assert dpm >= 0.9 * sum(1 for k in want if k.startswith("pb|round_dpm|"))
     assert unknowable <= 0.1 * len(want)
+
+
+def test_a_map_played_again_later_in_the_session_keeps_the_history_exact() -> None:
+    """The rollup kept a (session, map) row's best rounds' times only: a map played again
+    later in the evening made its row count whole from its first best (a best told with 18
+    rounds of history) or moved the row later (a told best vanished). With every round's end
+    in the row (``ends``) the history is the rounds before the best, exactly."""
+    schema = {**SCHEMA, "ends": pl.List(pl.Datetime("ms"))}
+
+    def with_ends(r: dict[str, Any], ends: list[datetime]) -> dict[str, Any]:
+        return {**r, "ends": ends}
+
+    day = START + timedelta(days=9)
+    history = [
+        with_ends(plain(d), [START + timedelta(days=d, minutes=10 * k) for k in (1, 2)])
+        for d in range(9)
+    ] + [  # 18 rounds
+        with_ends(plain(8, rounds=1), [START + timedelta(days=8, hours=1)])
+    ]  # 19
+    at = {m: day + timedelta(minutes=m) for m in (10, 20, 30)}
+    best: dict[str, tuple[float | None, int]] = {
+        "best_kills": (50, 2),
+        "best_dpm": (500.0, 2),
+        "best_damage": (9000, 2),
+    }
+    goldrush = with_ends(row(9, "goldrush", 1, best), [at[20]])
+    # supply at 20:10 and again at 20:30, its best at 20:30: the goldrush best at 20:20 has
+    # 19 + 1 = 20 rounds before it
+    supply = with_ends(row(9, "supply", 2, {"best_kills": (12, 3), "best_dpm": (120.0, 3),
+                                            "best_damage": (1100, 3)}), [at[10], at[30]])  # fmt: skip
+    told_now = [(e.kind, e.value) for e in rec.personal_best_events(
+        pl.DataFrame([*history, goldrush, supply], schema=schema))]  # fmt: skip
+    assert sorted(k for k, _ in told_now if _ in (50.0, 500.0, 9000.0)) == [
+        "round_damage", "round_dpm", "round_kills"]  # fmt: skip
+    # with 1 round before it (no replay), 19 + 0 = 19: not news yet
+    supply_once = with_ends(row(9, "supply", 1, {"best_kills": (12, 3), "best_dpm": (120.0, 3),
+                                                 "best_damage": (1100, 3)}), [at[30]])  # fmt: skip
+    early = rec.personal_best_events(pl.DataFrame([*history, goldrush, supply_once], schema=schema))
+    assert not [e for e in early if e.value in (50.0, 500.0, 9000.0)]

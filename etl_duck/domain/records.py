@@ -271,6 +271,17 @@ def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
 
     import polars as pl
 
+    if "ends" in bests.columns:  # every round's end (the rollup since parser version 13)
+        every: dict[str, list[Any]] = {}
+        for guid, ends in bests.select("guid", "ends").iter_rows():
+            every.setdefault(str(guid), []).extend(e for e in ends or () if e is not None)
+        for ends in every.values():
+            ends.sort()
+
+        def exact(row: dict[str, Any], t: Any) -> int:
+            return bisect.bisect_left(every.get(str(row["guid"]), []), t)
+
+        return exact
     firsts: dict[str, tuple[list[Any], list[int]]] = {}
     present = [c for c in _ENDS if c in bests.columns]
     frame = bests.select(
