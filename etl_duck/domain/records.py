@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -256,6 +257,8 @@ def current_records(
 
 
 _ENDS = ("best_kills_end", "best_dpm_end", "best_damage_end")
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
@@ -272,14 +275,26 @@ def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
     import polars as pl
 
     if "ends" in bests.columns:  # every round's end (the rollup since parser version 13)
-        every: dict[str, list[Any]] = {}
-        for guid, ends in bests.select("guid", "ends").iter_rows():
-            every.setdefault(str(guid), []).extend(e for e in ends or () if e is not None)
-        for ends in every.values():
-            ends.sort()
+        import numpy as np
+
+        # one sorted array of epoch µs, each player a slice of it (a loop over the rows
+        # took ~180 ms per 100k rows; this is columnar)
+        ex = (
+            bests.select(pl.col("guid").cast(pl.String), pl.col("ends"))
+            .explode("ends")
+            .drop_nulls("ends")
+            .select("guid", pl.col("ends").dt.epoch("us").alias("us"))
+            .sort("guid", "us")
+        )
+        stamps = ex["us"].to_numpy()
+        names, starts = np.unique(ex["guid"].to_numpy(), return_index=True)
+        bounds = np.append(starts, len(stamps))
+        span = {str(g): (int(bounds[i]), int(bounds[i + 1])) for i, g in enumerate(names)}
 
         def exact(row: dict[str, Any], t: Any) -> int:
-            return bisect.bisect_left(every.get(str(row["guid"]), []), t)
+            lo, hi = span.get(str(row["guid"]), (0, 0))
+            us = (t - _EPOCH) // _MICROSECOND
+            return int(np.searchsorted(stamps[lo:hi], us, side="left"))
 
         return exact
     firsts: dict[str, tuple[list[Any], list[int]]] = {}
