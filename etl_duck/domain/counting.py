@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from etl_duck.domain.pairing import TWIN_GAP, PlayerRound, RowKind, pair_rounds
 from etl_duck.domain.parse import FileStatus, RoundFile, header_duration
@@ -76,7 +76,7 @@ def round_reasons(
         elif (
             r.status is FileStatus.PARTIAL
             and r.file.name not in final
-            and not any(x.file.end_time > r.file.end_time + TWIN_GAP for x in rounds)
+            and not any(ends_later(x.file.end_time, r.file.end_time) for x in rounds)
         ):
             # cut, maybe still being copied: re-fetched when it grows. Once a later round
             # exists the writer has moved on (it writes a file once, at the round's end):
@@ -95,6 +95,13 @@ def round_reasons(
             reason = "bot_majority"
         reasons[r.file.name] = reason
     return reasons, pairing.round1_of
+
+
+def ends_later(other_end: datetime, cut_end: datetime) -> bool:
+    """A round ending at ``other_end`` is a later round than a cut file ending at
+    ``cut_end`` (the writer has moved on: the cut is final) — not one within a minute,
+    which may be a second stats script's copy of the same round (``TWIN_GAP``)."""
+    return other_end > cut_end + TWIN_GAP
 
 
 def player_reason(row: PlayerRound, round_reason: str | None) -> str | None:

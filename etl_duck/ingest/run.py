@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from etl_duck.domain.pairing import TWIN_GAP
+from etl_duck.domain.counting import ends_later
 from etl_duck.domain.parse import PARSER_VERSION, FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import RoundTime, Session
 from etl_duck.domain.sources import SEPARATOR, server_of
@@ -553,10 +553,8 @@ def _final_cuts(
             after[server] = t.end_time
 
     def later(latest: dict[str, Any], name: str, end: Any) -> bool:
-        # a round ending within a minute is no later round: it may be a second stats
-        # script's copy of this one (counting.round_reasons draws the same line)
         last = latest.get(server_of(name))
-        return last is not None and last > end + TWIN_GAP
+        return last is not None and ends_later(last, end)
 
     final = frozenset(n for n in cut if n in ends and later(after, n, ends[n]))
     changed = {
@@ -574,7 +572,7 @@ def _settle_resent_cuts(index: pa.Table, report: IngestReport) -> None:
     waiting = []
     for name in report.partial:
         last, end = latest.get(server_of(name)), ends.get(name)
-        if last is not None and end is not None and last > end + TWIN_GAP:
+        if last is not None and end is not None and ends_later(last, end):
             report.duplicates.append(name)
         else:
             waiting.append(name)
