@@ -53,6 +53,10 @@ class ServerSource(BaseModel):
         return name
 
 
+#: the R1/R2 pairing window of STATS_FORMAT §8 (a 30-minute round 2 + the 15-minute slack)
+MIN_SESSION_GAP_MINUTES = 45
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ETL_DUCK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -62,7 +66,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     # the ingest's own defaults: one place says what the lake is derived with
     session_gap_minutes: int = Field(
-        _INGEST.session_gap_minutes, ge=1, description="gap that starts a new gaming session"
+        _INGEST.session_gap_minutes, description="gap that starts a new gaming session"
     )
     timezone: str = Field(_INGEST.timezone, description="the game server's local time zone")
     min_rounds: int = Field(10, ge=0, description="minimum rounds to appear on a leaderboard")
@@ -146,6 +150,20 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError(f"ETL_DUCK_SERVERS: two servers share a name ({', '.join(names)})")
         return self
+
+    @field_validator("session_gap_minutes")
+    @classmethod
+    def _gap(cls, minutes: int) -> int:
+        """The gap must exceed the R1/R2 pairing window (STATS_FORMAT §8): grouping runs
+        before pairing, so a shorter gap split a long map's two rounds into two sessions
+        and its round 2 was never counted (an orphan)."""
+        if minutes < MIN_SESSION_GAP_MINUTES:
+            raise ValueError(
+                f"must be at least {MIN_SESSION_GAP_MINUTES} minutes: a map's round 2 may end "
+                "that long after its round 1, and a shorter gap would split the two rounds "
+                "into two sessions (round 2 then never counts)"
+            )
+        return minutes
 
     @field_validator("timezone")
     @classmethod

@@ -88,7 +88,9 @@ def test_a_read_only_data_dir_is_one_sentence(
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
-        ("ETL_DUCK_SESSION_GAP_MINUTES", "0", "greater than or equal to 1"),
+        ("ETL_DUCK_SESSION_GAP_MINUTES", "0", "at least 45 minutes"),
+        # shorter than the pairing window: a long map's round 2 fell into the next session
+        ("ETL_DUCK_SESSION_GAP_MINUTES", "30", "at least 45 minutes"),
         ("ETL_DUCK_INGEST_WORKERS", "two", "valid integer"),
         ("ETL_DUCK_SERVERS", "[{bad", "cannot be read"),
         # a typo failed the ingest with an unexpected error after storing the files
