@@ -1,7 +1,8 @@
 -- Serving rollup: one row per (session, player) with the sums every leaderboard needs.
 -- Rebuilt for the changed session dates whenever the lake version changes, so
 -- leaderboards over any window read ~10 rows per session instead of every player-round.
--- Counted rows only (orphan R2, interrupted, restarts, bots, spectators… are excluded).
+-- Counted rows only (orphan R2, interrupted, restarts, bots, spectators without time played
+-- of their own… are excluded).
 -- Params: $dates (the session dates to build).
 WITH pr AS (
     SELECT *

@@ -105,12 +105,29 @@ def ends_later(other_end: datetime, cut_end: datetime) -> bool:
 
 
 def player_reason(row: PlayerRound, round_reason: str | None) -> str | None:
+    """Why a player's round-only row does not count (None = it counts)."""
     if round_reason is not None:
         return round_reason
     if row.kind is RowKind.R1_REJECTED:
         return "round1_line_rejected"
     if row.line.is_bot:
         return "bot"
-    if row.line.team not in (1, 2):
+    if row.line.team not in (1, 2) and not played_own_time(row):
         return "spectator"
     return None
+
+
+def played_own_time(row: PlayerRound) -> bool:
+    """The row holds time played of its own (X22, round-only: for a paired round 2 the
+    differenced R2 − R1 time).
+
+    P3 is the team at the LAST snapshot: a player who played on Axis/Allies and moved to
+    spectator before the round ended is written with team 3, and his numbers of that round
+    count for his own totals. A spectator without time of his own (one who spectated all of
+    round 2: his carried-over counters give deltas of 0) stays out: his row would only add a
+    round played. A counted row of team 3 is on no side: every per-team/side use of the
+    ``team`` column (stopwatch score, sides, map results, the rating's map players, round
+    posts) takes teams 1 and 2 only (DECISIONS.md "Spectators").
+    """
+    played = row.values.get("time_played_s")
+    return isinstance(played, int | float) and played > 0
