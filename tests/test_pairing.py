@@ -390,3 +390,187 @@ def test_a_round_whose_every_line_was_rejected_does_not_count() -> None:
     assert not r1.players and r1.rejected and not r2.players
     reasons, _ = round_reasons([r1, r2], ())
     assert reasons == {R1.file.name: "lines_rejected", R2.file.name: "lines_rejected"}
+
+
+# --------------------------------------------------------------------------- older writers' clock and pauses
+
+
+def _x22_plus(data: bytes, minutes: float) -> bytes:
+    """``data`` with every player's time played (X22, minutes) ``minutes`` longer."""
+    lines = data.split(b"\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line:
+            prefix, _, tail = line.partition(b"\t")
+            fields = tail.split(b"\t")
+            fields[22] = b"%.1f" % (float(fields[22]) + minutes)
+            line = prefix + b"\t" + b"\t".join(fields)
+        out.append(line)
+    return b"\n".join(out)
+
+
+def _header_field(data: bytes, index: int, value: bytes) -> bytes:
+    head, nl, rest = data.partition(b"\n")
+    fields = head.split(b"\\")
+    fields[index] = value
+    return b"\\".join(fields) + nl + rest
+
+
+def _parsed_as(data: bytes, end: datetime, map_name: str, round_number: int) -> RoundFile:
+    """``data`` parsed as the round ``round_number`` of ``map_name`` ending at ``end``."""
+    from etl_duck.domain.parse import parse_bytes
+
+    name = f"{end:%Y-%m-%d-%H%M%S}-{map_name}-round-{round_number}.txt"
+    data = _header_field(_header_field(data, 1, map_name.encode()), 3, b"%d" % round_number)
+    return parse_bytes(data, name, strict=True)
+
+
+def _played(r: RoundFile) -> list[int]:
+    """Every player's time played (X22) in seconds."""
+    return [int(p.values["time_played_s"] or 0) for p in r.players]
+
+
+SUPPLY_R1 = REAL / "2025-11-11-214627-supply-round-1.txt"  # held: H7 = H6 = 12:00
+SUPPLY_R2 = REAL / "2025-11-11-215843-supply-round-2.txt"
+GOLDRUSH_R1 = REAL / "2025-11-11-225406-sw_goldrush_te-round-1.txt"  # held: 12:00
+GOLDRUSH_R2 = REAL / "2025-11-11-230632-sw_goldrush_te-round-2.txt"
+
+
+def test_an_older_writers_round2_with_the_clock_artefact_pairs_with_its_round1() -> None:
+    """An 8-field round 2 whose H7 (79:20) passes H6 (12:00): the writer's nextTimeLimit
+    artefact in a complete round 2 (the engine reset the cvar; §2: ignore H7). It was
+    marked interrupted (§7's old "R2 with H7 > H6"), so the map's round 2 was lost."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    r1 = read_round_file(SUPPLY_R1)
+    data = _header_field(SUPPLY_R2.read_bytes(), 7, b"79:20")
+    r2 = parse_bytes(data, SUPPLY_R2.name, strict=True)
+    assert r2.header is not None and r2.header.time_limit_artefact
+    assert r2.status is FileStatus.OK
+    pairing = pair_rounds([r1, r2])
+    assert pairing.round1_of == {r2.file.name: r1.file.name}
+    assert not (pairing.orphans or pairing.interrupted or pairing.standalone)
+    reasons, _ = round_reasons([r1, r2], ())
+    assert reasons == {r1.file.name: None, r2.file.name: None}
+    rows = round_only_all([r1, r2])[r2.file.name]
+    assert {r.kind for r in rows} == {RowKind.R2_DIFF}
+    assert all(0 < r.values["time_played_s"] <= 12 * 60 + 6 for r in rows)  # type: ignore[operator]
+    # the same round 2 with the artefact and no round 1 is the shutdown path's (§7)
+    alone = pair_rounds([r2])
+    assert alone.interrupted == {r2.file.name} and not alone.orphans and not alone.standalone
+
+
+def _older_cut_round1() -> tuple[str, bytes]:
+    """The §7.1 case from an 8-field writer: the fixture without its H8 (a round 1 cut
+    after 1.2 min by a scheduled restart, saved as round 2, H7 71:05-like artefact)."""
+    data = (FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt").read_bytes()
+    head, nl, rest = data.partition(b"\n")
+    return "2026-03-14-230004-etl_sp_delivery-round-2.txt", head.rsplit(b"\\", 1)[0] + nl + rest
+
+
+def test_an_older_writers_round1_cut_and_saved_as_round2_stays_interrupted() -> None:
+    """§7.1 with an older writer: the cut round stays interrupted — alone, and after a held
+    round 1 of the same map whose clock (12:00) it plays, since its players' time (1.2 min,
+    counters from 0 after the restart) does not carry that round 1's 12 minutes. The real
+    round 1 and 2 that follow 17 and 30 minutes later pair."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    name, data = _older_cut_round1()
+    cut = parse_bytes(data, name, strict=True)
+    assert cut.header is not None and cut.header.field_count == 8
+    assert cut.header.time_limit_artefact and cut.status is FileStatus.OK
+    assert pair_rounds([cut]).interrupted == {name}
+    assert round_reasons([cut], ())[0] == {name: "interrupted"}
+    assert {r.kind for r in round_only_all([cut])[name]} == {RowKind.INTERRUPTED}
+
+    # a held round 1 of the map 10 minutes before, with the cut round's players in it
+    end = cut.file.end_time
+    held_data = _header_field(_x22_plus(data, 12.0 - 1.2), 7, b"12:00")
+    held = _parsed_as(held_data, end - timedelta(minutes=10), "etl_sp_delivery", 1)
+    assert held.header is not None and held.header.next_time_limit_s == cut.header.time_limit_s
+    assert held.status is FileStatus.OK
+    # the real round 1 and 2 of the map after the restart (the supply fixtures' rounds)
+    real1 = _parsed_as(R1_BYTES, end + timedelta(minutes=17), "etl_sp_delivery", 1)
+    real2 = _parsed_as(R2_BYTES, end + timedelta(minutes=30), "etl_sp_delivery", 2)
+    rounds = [held, cut, real1, real2]
+    pairing = pair_rounds(rounds)
+    assert pairing.interrupted == {name}
+    assert pairing.round1_of == {real2.file.name: real1.file.name}
+    reasons, _ = round_reasons(rounds, ())
+    assert reasons[name] == "interrupted" and reasons[real2.file.name] is None
+
+
+def test_a_paused_held_round1_of_an_older_writer_pairs_with_its_round2() -> None:
+    """A held round 1 (H7 = H6 = 12:00) paused two minutes, from an 8-field writer: X22
+    counts paused time, so every player passes H6 + 60 s (13.5 min). It was marked
+    interrupted and its round 2 became an orphan: the whole map was lost."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    r1 = parse_bytes(_x22_plus(GOLDRUSH_R1.read_bytes(), 2.0), GOLDRUSH_R1.name, strict=True)
+    r2 = parse_bytes(_x22_plus(GOLDRUSH_R2.read_bytes(), 2.0), GOLDRUSH_R2.name, strict=True)
+    assert r1.header is not None and r1.header.time_limit_s == 720
+    assert min(_played(r1)) > 720 + 60
+    assert r1.status is FileStatus.OK and r2.status is FileStatus.OK
+    pairing = pair_rounds([r1, r2])
+    assert pairing.round1_of == {r2.file.name: r1.file.name} and not pairing.interrupted
+    reasons, _ = round_reasons([r1, r2], ())
+    assert reasons == {r1.file.name: None, r2.file.name: None}
+    rows = round_only_all([r1, r2])[r2.file.name]
+    assert {r.kind for r in rows} == {RowKind.R2_DIFF}
+
+
+def test_after_a_hold_a_round2_saved_as_round1_is_told_from_a_paused_replay() -> None:
+    """§7's "a round-1 file right after another R1 of the same map whose H6 equals that R1's
+    H7 … or whose players' X22 exceed H6", after a hold (H7 = H6, which a replay has too):
+    a round 2 cut 2 minutes in holds round 1's time — more than has passed since round 1
+    ended; a replay of round 1 paused two minutes has X22 past H6 + 60 s too, but no more
+    than the time since (it was marked interrupted; now it is a restart's replay)."""
+    from etl_duck.domain.counting import round_reasons
+
+    held = read_round_file(GOLDRUSH_R1)
+    data, end = GOLDRUSH_R1.read_bytes(), held.file.end_time
+    cut = _parsed_as(_x22_plus(data, 2.0), end + timedelta(minutes=3), "sw_goldrush_te", 1)
+    assert min(_played(cut)) > 720 + 60
+    assert pair_rounds([held, cut]).interrupted == {cut.file.name}
+    reasons, _ = round_reasons([held, cut], ())
+    assert reasons == {held.file.name: None, cut.file.name: "interrupted"}
+
+    replay = _parsed_as(_x22_plus(data, 2.0), end + timedelta(minutes=15), "sw_goldrush_te", 1)
+    assert min(_played(replay)) > 720 + 60
+    assert replay.status is FileStatus.OK and not pair_rounds([held, replay]).interrupted
+    reasons, _ = round_reasons([held, replay], ())
+    assert reasons == {held.file.name: "restart", replay.file.name: None}
+
+
+def test_a_paused_round_of_its_own_is_standalone_not_an_orphan() -> None:
+    """A round of a gametype other than stopwatch (every file ``round-2``, counters its
+    own) paused two minutes: X22 counts the pause, H8 does not, so its players passed
+    "H8 + 10 s" and it was an orphan (not counted). A stopwatch round 2 that lost its round
+    1 holds round 1's time too (at least H8 + H6) and stays an orphan."""
+    from etl_duck.domain.parse import parse_bytes
+
+    name = R1.file.name.replace("round-1", "round-2")
+    own = parse_bytes(_x22_plus(_header_field(R1_BYTES, 3, b"2"), 2.0), name, strict=True)
+    assert own.header is not None and own.header.measured_play_ms == 521460
+    assert max(_played(own)) > 522 + 10
+    pairing = pair_rounds([own])
+    assert pairing.standalone == {name} and not pairing.orphans
+    assert {r.kind for r in round_only_all([own])[name]} == {RowKind.STANDALONE}
+    assert pair_rounds([R2]).orphans == {R2.file.name}  # cumulative: holds its round 1
+
+
+def test_a_cut_shutdown_path_file_is_interrupted_not_paired() -> None:
+    """A shutdown-path file (H8 < 0) whose last line was cut is ``partial`` — the parser has
+    one status — and was paired, or counted, as a round 2. It is interrupted (§7)."""
+    from etl_duck.domain.counting import round_reasons
+    from etl_duck.domain.parse import parse_bytes
+
+    name = "2026-03-14-230004-etl_sp_delivery-round-2.txt"
+    cut = parse_bytes((FIXTURES / name).read_bytes()[:-20], name)
+    assert cut.status is FileStatus.PARTIAL and cut.header is not None
+    assert cut.header.shutdown_path
+    assert pair_rounds([cut]).interrupted == {name}
+    assert round_reasons([cut], ())[0] == {name: "interrupted"}

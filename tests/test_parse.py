@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,102 @@ def test_a_guid_that_is_not_letters_and_digits_rejects_its_line(guid: str) -> No
     assert 3 not in {p.line_no for p in r.players} and len(r.players) == len(lines) - 3
     with pytest.raises(ParseError, match="P0 GUID"):
         parse_bytes(b"\n".join(lines), src.name, strict=True)
+
+
+# --------------------------------------------------------------------------- H8 on the shutdown path
+
+SHUTDOWN = FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt"
+
+
+def _with_h8(data: bytes, h8: bytes) -> bytes:
+    head, nl, rest = data.partition(b"\n")
+    return head.rsplit(b"\\", 1)[0] + b"\\" + h8 + nl + rest
+
+
+@pytest.mark.parametrize(
+    "h8",
+    [
+        b"-700815220",  # a server up 8 days: roundStart, the uptime in ms, is past a week
+        b"-2147483648",  # the engine's 32-bit counter at its top (24.8 days)
+        b"-4294000000",  # a round over the counter's wrap: ≈ −2^32 (left to the shutdown path)
+        b"-8589934592",  # the most the writer's end − start − pauses can reach
+        b"2000000000",  # shutdown after the wrap (up 25-49 days): −roundStart is positive
+        b"5000000",  # 83 min: past any round of a 12:00 limit (the limit + an hour)
+        b"-700815220.0",  # the ".0" c0rnp0rn8 may add
+    ],
+)
+def test_a_shutdown_h8_of_any_size_is_the_shutdown_path_not_an_error(h8: bytes) -> None:
+    """H8 = roundEnd − roundStart − pauses, roundEnd 0 on the shutdown path and roundStart
+    ms since the server process started (§2, §7.1): H8 is minus the server's uptime, so a
+    server up more than a week wrote an H8 past the old ±7-day bound and the whole file was
+    quarantined ("H8 play time: out of range"). Any H8 < 0 is the shutdown path; a positive
+    one longer than any round is too (the counter wrapped). Neither is a duration."""
+    from etl_duck.ingest.build import round_time
+
+    data = _with_h8(SHUTDOWN.read_bytes(), h8)
+    r = parse_bytes(data, SHUTDOWN.name, strict=True)
+    assert r.header is not None and r.header.play_time_ms == int(float(h8))
+    assert r.status is FileStatus.INTERRUPTED and r.header.shutdown_path
+    assert r.duration_s is None and header_duration(r.header) is None
+    assert r.header.measured_play_ms is None
+    assert len(r.players) == 4 and not r.rejected
+    # its start is its end (a cut round lasted an unknown part of its limit), not days before
+    t = round_time(r.file, r.header)
+    assert timedelta(0) <= r.file.end_time - t.start_time <= timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("h8", [b"8589934593", b"-8589934593", b"-7008x5220", b"-1e9", b"- 5"])
+def test_an_h8_no_writer_writes_still_fails_the_file(h8: bytes) -> None:
+    """Past ±2^33 (what end − start − pauses of the engine's 32-bit ms counter can reach)
+    or not an integer: not a c0rnp0rn8 header."""
+    with pytest.raises(ParseError) as exc:
+        parse_bytes(_with_h8(SHUTDOWN.read_bytes(), h8), SHUTDOWN.name)
+    assert (exc.value.line, exc.value.field) == (1, "H8 play time")
+
+
+def test_a_measured_h8_is_the_duration_up_to_its_limit_and_an_hour() -> None:
+    """A complete round's H8 may pass its limit by a little (wall clock against level
+    time: the fixtures by 0.2 s), never by an hour; with no limit (H6 0:00) up to a week."""
+    head = "srv\\supply\\legacy3\\1\\1\\1\\12:00\\12:00\\"
+    assert header_duration(parse_header(head + "720180", "f")) == 720.18
+    assert header_duration(parse_header(head + str((720 + 3600) * 1000), "f")) == 4320.0
+    past = parse_header(head + str((720 + 3600) * 1000 + 1), "f")
+    assert past.shutdown_path and header_duration(past) is None
+    free = "srv\\supply\\legacy3\\2\\1\\1\\0:00\\0:00\\"
+    assert header_duration(parse_header(free + "86400000", "f")) == 86400.0
+    assert parse_header(free + str(7 * 86400 * 1000 + 1), "f").shutdown_path
+
+
+# --------------------------------------------------------------------------- older writers' clues
+
+
+def test_an_older_writers_round2_with_the_clock_artefact_is_not_interrupted_by_itself() -> None:
+    """§2: "in a round-2 file, if H7 > H6, H7 is the nextTimeLimit artefact; ignore it" —
+    complete round 2s carry it whenever the engine reset the cvar. The file alone cannot
+    tell it from a round 1 cut and saved as round 2 (§7.1): the pairing decides."""
+    src = REAL / "2025-11-11-215843-supply-round-2.txt"
+    data = src.read_bytes().replace(b"\\12:00\\12:00\n", b"\\12:00\\79:20\n", 1)
+    r = parse_bytes(data, src.name, strict=True)
+    assert r.header is not None and r.header.field_count == 8
+    assert r.header.time_limit_artefact and not r.header.shutdown_path
+    assert r.status is FileStatus.OK and r.duration_s is None  # H7 ignored, H5 = H4
+
+
+def test_an_older_writers_paused_round1_is_not_interrupted_by_itself() -> None:
+    """A held round 1 paused two minutes: X22 counts paused time (the engine adds level time
+    to time_axis/time_allies while paused), so players pass H6 + 60 s. It is a round 1 —
+    it was marked interrupted, and its round 2 became an orphan (the map lost)."""
+    src = REAL / "2025-11-11-225406-sw_goldrush_te-round-1.txt"
+    lines = src.read_bytes().split(b"\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line:
+            prefix, _, tail = line.partition(b"\t")
+            fields = tail.split(b"\t")
+            fields[22] = b"%.1f" % (float(fields[22]) + 2.0)
+            line = prefix + b"\t" + b"\t".join(fields)
+        out.append(line)
+    r = parse_bytes(b"\n".join(out), src.name, strict=True)
+    assert r.header is not None and r.header.time_limit_s == 720
+    assert min(int(p.values["time_played_s"] or 0) for p in r.players) > 720 + 60
+    assert r.status is FileStatus.OK and r.duration_s == 720.0

@@ -30,6 +30,9 @@ STANDALONE_SLACK_S = 10
 #: Two stats scripts save the same round "seconds apart" (§7): files of one map and round
 #: label this close are one round written twice.
 TWIN_GAP = timedelta(seconds=60)
+#: How far a player's time played (X22) must pass the wall-clock time since a round 1 ended
+#: to prove his counters ran before it ended (X22: 6 s steps; the writer saves 3 s late)
+CARRIED_SLACK = timedelta(seconds=60)
 
 
 class RowKind(StrEnum):
@@ -118,6 +121,13 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
     (R2 duration + 15 min) before it, whose H7 (the clock it set) equals the R2's H6. The
     latest candidate wins; an R1 claimed by an earlier R2 is not taken twice.
 
+    An older writer's round 2 with the clock artefact (H7 > H6, ``_clock_artefact``) is
+    either a complete round 2 (the engine reset the cvar; §2: ignore H7) or a round 1 cut
+    by the shutdown path (§7.1). It is the former when it continues its round 1: the
+    candidate above, whose players' time played it carries (``_continues``); otherwise it
+    is interrupted (never an orphan, never standalone). A file the header shows was cut
+    (c0rnp0rn8's shutdown path) but that is partial, not interrupted, is interrupted too.
+
     ``timezone`` (the server's, IANA): file names are local wall-clock times, so in the
     hour the clocks go back a round 2 can be named before its round 1 (§1.2); such an
     orphan is paired as the later of the hour's two readings.
@@ -132,6 +142,9 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
     for r in usable:
         assert r.header is not None
         if r.status is FileStatus.INTERRUPTED:
+            continue
+        if r.header.shutdown_path:  # a cut shutdown-path file: partial, still never paired
+            result.interrupted.add(r.file.name)
             continue
         if r.file.round_number == 1:
             earlier = r1_by_map.get(r.header.map_name, [])
@@ -151,7 +164,7 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
                 break
             if cand.file.name in claimed:
                 break  # the latest R1 already has its R2: an older one is not ours either
-            if cand.header.next_time_limit_s == r.header.time_limit_s:
+            if _round2_of(r, cand):
                 chosen = cand
             break  # only the latest R1 in the window can be ours
         if chosen is None:
@@ -162,10 +175,53 @@ def pair_rounds(rounds: Iterable[RoundFile], timezone: str | None = None) -> Pai
     if timezone and result.orphans:
         _pair_across_the_clock_change(result, claimed, usable, r1_by_map, clock)
     for r in usable:
-        if r.file.name in result.orphans and _standalone(r):
+        if r.file.name not in result.orphans:
+            continue
+        if _clock_artefact(r):  # no round 1 it continues: a round 1 cut and saved as 2
+            result.orphans.discard(r.file.name)
+            result.interrupted.add(r.file.name)
+        elif _standalone(r):
             result.orphans.discard(r.file.name)
             result.standalone.add(r.file.name)
     return result
+
+
+def _round2_of(r2: RoundFile, r1: RoundFile) -> bool:
+    """``r2`` plays the clock ``r1`` set (R2's H6 = R1's H7, §5.3); a round 2 with the
+    clock artefact must also carry ``r1``'s counters (``_continues``)."""
+    assert r1.header is not None and r2.header is not None
+    if r1.header.next_time_limit_s != r2.header.time_limit_s:
+        return False
+    return not _clock_artefact(r2) or _continues(r2, r1)
+
+
+def _clock_artefact(r: RoundFile) -> bool:
+    """An older writer's (no H8) round 2 whose H7 passes H6: the nextTimeLimit artefact
+    (§2), written in complete round 2s and in round 1s cut by the shutdown path (§7.1)."""
+    h = r.header
+    assert h is not None
+    return h.play_time_ms is None and h.time_limit_artefact
+
+
+def _continues(r2: RoundFile, r1: RoundFile) -> bool:
+    """Most players in both files have at least the time played (X22) in ``r2`` they had in
+    ``r1``: a round 2's counters are round 1's plus its own (§5.1). A round 1 cut by the
+    shutdown path started from 0 after the map change or restart before it (a cut after a
+    few minutes: "X22 far below H6"), and the time of a held round 1 it follows is a full
+    limit. A player who reconnected in the break (§5.6) is outvoted."""
+    dup = _duplicated_guids(r2, r1)
+    before = {player_key(p, dup): p for p in r1.players}
+    carried = dropped = 0
+    for line in r2.players:
+        first = before.get(player_key(line, dup))
+        if first is None:
+            continue  # joined in round 2: says nothing
+        t2, t1 = line.values["time_played_s"], first.values["time_played_s"]
+        if isinstance(t2, int) and isinstance(t1, int) and t2 >= t1:
+            carried += 1
+        else:
+            dropped += 1
+    return carried > dropped
 
 
 def _second_writer_files(rounds: list[RoundFile]) -> set[str]:
@@ -196,7 +252,8 @@ def _writer(r: RoundFile) -> tuple[int, int]:
 
 def _standalone(r: RoundFile) -> bool:
     """A round 2 without a round 1 that holds no round 1: every player's time played fits
-    in the round itself (its H8 length; without H8, its limit H6, filled at least half).
+    in the round itself (its H8 length and pauses; without H8, its limit H6, filled at
+    least half).
 
     A gametype other than stopwatch labels every round ``round-2`` and its counters are the
     round's own (§1.3; §7: "treat each file as a standalone round; do not difference").
@@ -210,21 +267,26 @@ def _standalone(r: RoundFile) -> bool:
     if not r.players or h.time_limit_s <= 0:
         return False
     longest = max(int(p.values["time_played_s"] or 0) for p in r.players)
-    if h.play_time_ms is not None and h.play_time_ms > 0:
-        return 0 < longest <= min(h.time_limit_s, -(-h.play_time_ms // 1000)) + STANDALONE_SLACK_S
+    if (measured := h.measured_play_ms) is not None:
+        # X22 counts paused time, H8 does not: the round's own counters hold H8 plus its
+        # pauses; a stopwatch round 2's also hold round 1, which lasted this round's clock
+        # (H6), so at least H8 + H6. Half way between: pauses up to half the limit stay
+        # the round's own (a paused round of its own is not an orphan).
+        own = -(-measured // 1000)
+        return 0 < longest <= own + max(STANDALONE_SLACK_S, h.time_limit_s // 2)
     # an older writer (no H8) marks its shutdown path only in part: a round 1 cut early and
-    # saved as round 2 has "max X22 far below H6" (§7) and fits its limit too — such a file
-    # stays out unless its players' time fills at least half the limit
+    # saved as round 2 (the writer's H7 fallback not applied) has "max X22 far below H6"
+    # (§7) and fits its limit too — such a file stays out unless its players' time fills
+    # at least half the limit. Without H8 a round's pauses cannot be told from a short round
+    # 1 carried: a round of its own paused past the slack stays an orphan (not counted).
     return h.time_limit_s / 2 <= longest <= h.time_limit_s + STANDALONE_SLACK_S
 
 
 def _window(r: RoundFile) -> timedelta:
     """How long before a round 2 its round 1 may end: the R2's length + the slack."""
     assert r.header is not None
-    ms = r.header.play_time_ms
-    return timedelta(milliseconds=ms if ms and ms > 0 else r.header.time_limit_s * 1000) + (
-        PAIR_SLACK
-    )
+    ms = r.header.measured_play_ms
+    return timedelta(milliseconds=ms if ms else r.header.time_limit_s * 1000) + PAIR_SLACK
 
 
 def _pair_across_the_clock_change(
@@ -251,7 +313,7 @@ def _pair_across_the_clock_change(
             continue
         _, cand = min(fits, key=lambda gc: gc[0])
         assert cand.header is not None
-        if cand.file.name in claimed or cand.header.next_time_limit_s != r.header.time_limit_s:
+        if cand.file.name in claimed or not _round2_of(r, cand):
             continue
         claimed.add(cand.file.name)
         result.orphans.discard(name)
@@ -261,16 +323,27 @@ def _pair_across_the_clock_change(
 def _round2_saved_as_round1(r: RoundFile, before: RoundFile, claimed: set[str]) -> bool:
     """An older writer's shutdown path saves an interrupted round 2 as ``round-1`` (§7):
     right after a round 1 of the same map that no round 2 has continued, its clock (H6)
-    is the one that round 1 set (H7). Only a completed round 1 sets a clock of its own
-    (H7 < H6); after a hold H7 = H6, which a replayed round 1 also has."""
+    is the one that round 1 set (H7).
+
+    A completed round 1 sets a clock of its own (H7 < H6): that is enough. After a hold
+    H7 = H6, which a replayed round 1 also has; there the file must also hold round 1's
+    time (§7: "whose players' X22 exceed H6"), told by the wall clock, not by H6: a
+    player's X22 cannot pass the time since his counters started, so time played beyond
+    the time since ``before`` ended (+ ``CARRIED_SLACK``) started before it ended. X22
+    past H6 alone is no sign: X22 counts paused time, and a paused round 1 has it."""
     h, b = r.header, before.header
     assert h is not None and b is not None
-    if before.file.name in claimed or not b.attackers_won:
-        return False
-    if not 0 < b.next_time_limit_s < b.time_limit_s or h.time_limit_s != b.next_time_limit_s:
+    if before.file.name in claimed or h.time_limit_s != b.next_time_limit_s:
         return False
     gap = r.file.end_time - before.file.end_time
-    return timedelta(0) < gap <= timedelta(seconds=h.time_limit_s) + PAIR_SLACK
+    if not timedelta(0) < gap <= timedelta(seconds=h.time_limit_s) + PAIR_SLACK:
+        return False
+    if b.attackers_won and 0 < b.next_time_limit_s < b.time_limit_s:
+        return True
+    if b.next_time_limit_s != b.time_limit_s or b.time_limit_s <= 0 or not r.players:
+        return False
+    longest = max(int(p.values["time_played_s"] or 0) for p in r.players)
+    return timedelta(seconds=longest) > gap + CARRIED_SLACK
 
 
 def _round_values(line: PlayerLine) -> tuple[Values, WeaponGroups]:

@@ -32,7 +32,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 13
+PARSER_VERSION = 14
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
@@ -43,6 +43,12 @@ INT16_MAX = 2**15 - 1
 #: no round, and no round's cumulative counter, lasts a week (bounds every time field, so a
 #: derived start time can never leave the calendar)
 MAX_ROUND_SECONDS = 7 * 24 * 3600
+#: H8 is read from trap_Milliseconds: the engine's count of milliseconds since the server
+#: process started, a 32-bit int that wraps after ~24.8 days of uptime (§2, §7.1)
+MS_COUNTER_SPAN = 2**32
+#: how far past its time limit (H6) a measured play time (H8) may run: H8 is wall-clock
+#: time, the limit level time (a lagging server); the fixtures run at most 0.2 s past it
+H8_PAST_LIMIT_S = 3600
 MAX_RATIO = 1e9  # X8/X23/X24/X26: percentages and ratios; inflated writers reach ~300
 #: sv_maxclients is at most 64 in ET; the Lua writes one line per client GUID
 MAX_PLAYER_LINES = 128
@@ -104,12 +110,36 @@ class Header:
         return self.winner_side in (1, 2) and self.winner_side != self.defender_side
 
     @property
+    def measured_play_ms(self) -> int | None:
+        """H8 where it is this round's play time (§2): above 0 and no longer than a round
+        can be (a week; its limit H6 + ``H8_PAST_LIMIT_S`` where one is set). None for
+        older writers, for 0 (nothing measured) and for the shutdown path."""
+        ms = self.play_time_ms
+        if ms is None or ms <= 0:
+            return None
+        cap_s = MAX_ROUND_SECONDS
+        if self.time_limit_s > 0:
+            cap_s = min(cap_s, self.time_limit_s + H8_PAST_LIMIT_S)
+        return ms if ms <= cap_s * 1000 else None
+
+    @property
     def shutdown_path(self) -> bool:
-        """The header alone says the round was cut (§7.1): c0rnp0rn8's H8 < 0; an older
-        writer's R2 clock artefact (c0rnp0rn8 writes the artefact in complete R2s too)."""
-        if self.play_time_ms is not None:
-            return self.play_time_ms < 0
-        return self.time_limit_artefact
+        """The header alone says the round was cut (§7.1); only c0rnp0rn8's H8 can say so.
+
+        H8 = roundEnd − roundStart − pauses, with roundEnd 0 on the shutdown path and
+        roundStart the server's uptime in ms on a 32-bit counter. So any H8 < 0 is that
+        path, whatever its size (a server up more than a week wrote more than a week). Once
+        the counter has wrapped (uptime 24.8–49.7 days) roundStart is negative and the path
+        writes a positive H8: one longer than any round (``measured_play_ms`` None) is that
+        path too — a complete round's end − start is its length (a wrap within it reads
+        ≈ −2^32: negative, so also taken for the shutdown path; the round's length is
+        H8 + 2^32, not recovered).
+
+        An older writer's R2 clock artefact (H7 > H6) is no proof: complete R2s carry it
+        whenever the engine reset the cvar (§2). The pairing decides: such a round 2 that
+        continues its round 1 is one, any other is interrupted (``pairing.pair_rounds``)."""
+        ms = self.play_time_ms
+        return ms is not None and (ms < 0 or (ms > 0 and self.measured_play_ms is None))
 
     @property
     def time_limit_artefact(self) -> bool:
@@ -169,10 +199,10 @@ class RoundFile:
 def header_duration(h: Header) -> float | None:
     """Round play time from the header alone (§2): H8 → R1 clock → R2 clock → unknown."""
     if h.play_time_ms is not None:
-        if h.play_time_ms > 0:
-            return h.play_time_ms / 1000
-        if h.play_time_ms < 0:
-            return None  # the shutdown path: the round never ended
+        if (measured := h.measured_play_ms) is not None:
+            return measured / 1000
+        if h.play_time_ms != 0:
+            return None  # the shutdown path (H8 < 0, or past any round): it never ended
         # 0 measures nothing (the writer saw no playing frame): the clocks may still tell
     if h.winner_side == 0:
         return None  # no winner: the stopwatch clock says nothing about this round
@@ -309,8 +339,13 @@ H8_SECONDS_UP_TO = 10_000
 
 def _play_time_ms(h8: str, file: str) -> int:
     """H8 in milliseconds. c0rnp0rn8 writes whole milliseconds (a trailing ``.0`` allowed);
-    a fractional value is an unknown writer's, read by the original's rule (§2)."""
-    limit_ms = MAX_ROUND_SECONDS * 1000
+    a fractional value is an unknown writer's, read by the original's rule (§2).
+
+    Its range is what the writer's end − start − pauses of readings of the engine's 32-bit
+    millisecond counter can reach (±2^33), not a round's length: on the shutdown path H8 is
+    minus the server's uptime (§7.1). What it says is ``Header.measured_play_ms`` /
+    ``Header.shutdown_path``'s to read; only a value no writer writes fails the file."""
+    limit_ms = 2 * MS_COUNTER_SPAN
     whole, dot, frac = h8.partition(".")
     if not dot or frac.strip("0") == "":
         return _int(whole, file, 1, "H8 play time", -limit_ms, limit_ms)
@@ -593,15 +628,15 @@ def _parse_player_line_checked(
     )
 
 
-def _interrupted(header: Header, players: list[PlayerLine]) -> bool:
-    """The shutdown save path (§7.1)."""
-    if header.play_time_ms is not None or header.shutdown_path:
-        return header.shutdown_path
-    # older writers: an R1 whose players outlived H6
-    if header.round_number == 1 and players:
-        longest = max(int(p.values["time_played_s"] or 0) for p in players)
-        return longest > header.time_limit_s + 60
-    return False
+def _interrupted(header: Header) -> bool:
+    """The shutdown save path (§7.1), as far as one file tells: c0rnp0rn8's H8.
+
+    An older writer's file alone cannot tell. Its R2 clock artefact (H7 > H6) is written in
+    complete round 2s too, and players' time played (X22) past H6 is no sign of a round 2
+    saved as round 1: X22 counts paused time (the engine adds level time while paused), so
+    a held round 1 paused a minute has it. The pairing decides both, from the rounds around
+    the file (``pairing.pair_rounds``)."""
+    return header.shutdown_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -723,7 +758,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         rejected_players.append(who)  # the cut line's player has no complete line here
     if not complete:
         status = FileStatus.PARTIAL
-    elif _interrupted(header, players):
+    elif _interrupted(header):
         status = FileStatus.INTERRUPTED
     else:
         status = FileStatus.OK
