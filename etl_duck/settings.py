@@ -253,6 +253,7 @@ class Settings(BaseSettings):
             slow_query_ms=self.slow_query_ms,
             teams=teams,
             ratings=RatingStore.in_data_dir(self.data_dir, save=short_lived),
+            timezone=self.timezone,
         )
 
 

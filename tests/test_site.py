@@ -544,7 +544,6 @@ def test_an_admins_team_correction_and_todays_date_move_the_page_keys(
 
     from etl_duck.botstate import BotState
     from etl_duck.domain.scoring import TeamOverride
-    from etl_duck.site import build as site_build
 
     data = lake_copy(tmp_path_factory, tmp_path / "data")
     state = BotState.in_data_dir(data)
@@ -568,15 +567,10 @@ def test_an_admins_team_correction_and_todays_date_move_the_page_keys(
         flip = w.name in ("week", "month")  # the label's "(latest data)" comes or goes
         return dataclasses.replace(w, latest_data=not w.latest_data) if flip else w
 
-    class Later(date):
-        @classmethod
-        def today(cls) -> Later:
-            d = date.today() + timedelta(days=14)
-            return cls(d.year, d.month, d.day)
-
     shutil.copy(site / urls.leaderboard("kills", "week"), tmp_path / "kills-week-before.html")
     monkeypatch.setattr(Stats, "resolve_window", later)
-    monkeypatch.setattr(site_build, "date", Later)
+    # the server's today (the page key's date) two weeks on
+    monkeypatch.setattr(Stats, "today", lambda self: date.today() + timedelta(days=14))
     report = build_site(stats, site, opts())
     moved = {urls.leaderboard(m, w) for m in METRICS for w in ("week", "month")}
     assert moved | {urls.leaderboards(), urls.home()} == set(report.written) - {"search.js"}

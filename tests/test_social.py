@@ -189,7 +189,9 @@ def _all_rows_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[rec.Even
         events += rec._running(rows, True, "all", kind)
         for name in sorted({r["map_name"] for r in rows}):
             events += rec._running([r for r in rows if r["map_name"] == name], True, name, kind)
-    return sorted(events, key=lambda e: (e.end_time, e.key))
+    # in the order the rows were read (end, file, player), then by key: not by key alone,
+    # where "X.txt#scrim|…" sorts before "X.txt|…" (review 47)
+    return sorted(events, key=lambda e: (e.end_time, e.file_name or "", e.guid or "", e.key))
 
 
 @settings(max_examples=60, deadline=None)

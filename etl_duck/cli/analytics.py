@@ -23,6 +23,7 @@ from etl_duck.cli.app import (
     json_rows,
     open_stats,
     print_json,
+    settings,
 )
 from etl_duck.domain.sources import MAIN_LABEL, label
 
@@ -212,15 +213,18 @@ def print_session(rep: SessionReport) -> None:
         )
 
 
-def parse_day(text: str) -> date | None:
-    """`last`, `today`, `yesterday` or YYYY-MM-DD (None = the last session)."""
+def parse_day(text: str, zone: str | None = None) -> date | None:
+    """`last`, `today`, `yesterday` or YYYY-MM-DD (None = the last session). Today is the
+    game server's (``zone``, IANA; default: the configured ``timezone``), not the host's:
+    session dates are the server's wall clock."""
     t = text.strip().lower()
     if t in ("", "last"):
         return None
-    if t == "today":
-        return date.today()
-    if t == "yesterday":
-        return date.today() - timedelta(days=1)
+    if t in ("today", "yesterday"):
+        from etl_duck.query.stats import server_today
+
+        today = server_today(zone or settings().timezone)
+        return today if t == "today" else today - timedelta(days=1)
     try:
         return date.fromisoformat(t)
     except ValueError:
@@ -332,6 +336,7 @@ INTERNAL_QUERIES = (
     "career_",
     "round_by_file",
     "last_session",
+    "player_history",
     "lake_status",
     "rating_map_players",
 )

@@ -206,7 +206,16 @@ def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event
             events += _running(_setters(frame, True).to_dicts(), True, "all", kind)
             for name, rows in _by_map(_setters(frame, True, "map_name")).items():
                 events += _running(rows, True, name, kind)
-    return sorted(events, key=lambda e: (e.end_time, e.key))
+    return sorted(events, key=_running_order)
+
+
+def _running_order(e: Event) -> tuple[Any, str, str, str]:
+    """Events in the order :func:`_running` met their rounds — (end time, file, player),
+    as the rows were sorted — then by key (events of other scopes at the same instant).
+    Not by key alone: two servers may write one file name in the same second, and
+    ``X.txt#scrim|…`` sorts before ``X.txt|…`` although ``X.txt`` came first; the last
+    event of a (scope, kind) is the record that stands."""
+    return (e.end_time, e.file_name or "", e.guid or "", e.key)
 
 
 def current_records(
@@ -239,7 +248,9 @@ def current_records(
             keep(str(map_name[0]), kind, first, first["completion_s"], "", None)
     if not bests.is_empty():
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
-            rows = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "guid")
+            rows = bests.filter(pl.col(column).is_not_null()).sort(
+                f"{column}_end", f"{column}_file", "guid"
+            )  # the running order of round_record_events: its first row stands unbroken
             if rows.is_empty():
                 continue
             first = rows.row(0, named=True)

@@ -121,13 +121,17 @@ def admit(
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     for (name, data), csha in zip(loaded, shas, strict=True):
-        held = counted_by_sha.get(csha)
+        # a round without player lines is its header alone, which an idle server writes
+        # byte for byte each time a map times out: the same bytes under another name are
+        # another round, and only the same name makes it the same file
+        key = csha if has_player_lines(data) else f"{name}\0{csha}"
+        held = counted_by_sha.get(csha) if key == csha else None
         if held is None and (same := by_name.get(name)) and same["content_sha256"] == csha:
-            held = same  # this very file again, quarantined: that problem again
-        if held is not None or csha in seen:
+            held = same  # this very file again (quarantined: that problem again)
+        if held is not None or key in seen:
             _already_held(name, held, report)
             continue
-        seen.add(csha)
+        seen.add(key)
         fresh.append((name, data))
     stored = raw.store(fresh)
     failpoint("raw stored")
@@ -166,9 +170,18 @@ def admit(
     return out
 
 
+def has_player_lines(data: bytes) -> bool:
+    """Whether a file holds more than its first line (a round's player lines, or anything
+    else to read). A file of one line says nothing its name does not: its identity for
+    deduplication is (name, content), not the content alone."""
+    _, _, rest = data.partition(b"\n")
+    return bool(rest.strip())
+
+
 #: ledger statuses of content that never landed: the same bytes under another name are a
 #: new file (a copy under its right name of a file quarantined for its name). A dismissed
-#: file's bytes stay a duplicate under any name (an admin set them aside)
+#: file's bytes stay a duplicate under any name (an admin set them aside) — except a file
+#: of its header alone, whose bytes an idle server writes again for every timed-out map
 _NOT_LANDED = ("quarantined",)
 
 

@@ -99,6 +99,8 @@ class Serving:
         self.max_changed = 0
         self.last_date: date | None = None
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
+        #: the game server's zone the content was derived with (the manifest's options)
+        self.timezone: str | None = None
 
     @property
     def snapshot(self) -> Path | None:
@@ -163,7 +165,7 @@ class Serving:
                     flat = f"_serving/{name}.parquet"
                     files[name] = {"*": flat} if (snap / flat).exists() else {}
             reshaped = {n for n in VIEWS if set(files[n]) != set(self.files.get(n, {}))}
-            last = self._last_session(snap, files.get("rounds", {}))
+            last, latest = self._last_session(snap, files.get("rounds", {}))
             changed: set[str] = set()
             written: dict[str, int] = {}  # date → newest version that wrote one of its files
             for table in TABLES:
@@ -187,10 +189,12 @@ class Serving:
             self._dates = sorted(self.changed_at)
             self.max_changed = max(self.changed_at.values(), default=0)
             partitions = {t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES}
-            # the latest SESSION's date (a counted round): the relative windows count from
-            # it, not from a newer date that holds only rounds that do not count
-            self.last_date = last[1] if last else None
+            # the latest SESSION date (a counted round): the relative windows count from it,
+            # not from a newer date that holds only rounds that do not count, nor from the
+            # date of the session that ended last (another server's may start later)
+            self.last_date = latest
             self.last_session = last
+            self.timezone = manifest.options.get("timezone") or None
             left_behind = self.snapshot
             self._hold(snap)
             # one assignment: a query reads the old view or the new one, never a mix (a
@@ -207,14 +211,19 @@ class Serving:
             )
             return self.version
 
-    def _last_session(self, snap: Path, rounds: Mapping[str, str]) -> tuple[int, date] | None:
-        """The session that ended last, from the newest year's shards of ``rounds`` (the last
-        session is asked for constantly: it is known before the first question) — or an
-        earlier year's, when the newest holds no counted round yet (a new year's first
-        file an orphan or a restart)."""
+    def _last_session(
+        self, snap: Path, rounds: Mapping[str, str]
+    ) -> tuple[tuple[int, date] | None, date | None]:
+        """The session that ended last and the latest session date with a counted round,
+        from the newest year's shards of ``rounds`` (the last session is asked for
+        constantly: it is known before the first question) — or an earlier year's, when the
+        newest holds no counted round yet (a new year's first file an orphan or a restart).
+        With the year before it: a session dated New Year's Eve may end after another
+        server's first session of the new year."""
         text = sql("last_session").replace("FROM rounds", "FROM read_parquet($f)")
         for year in sorted({k[:4] for k in rounds}, reverse=True):
-            files = [str(snap / f) for k, f in sorted(rounds.items()) if k[:4] == year]
+            years = (year, f"{int(year) - 1:04d}") if year.isdigit() else (year,)
+            files = [str(snap / f) for k, f in sorted(rounds.items()) if k[:4] in years]
             cur = self.con.cursor()
             try:
                 row = cur.execute(text, {"f": files}).fetchone()
@@ -222,9 +231,9 @@ class Serving:
                 raise self._damaged(snap, exc) from None
             finally:
                 cur.close()
-            if row:
-                return int(row[0]), row[1]
-        return None
+            if row and row[0] is not None:
+                return (int(row[0]), row[1]), row[2]
+        return None, None
 
     def _damaged(self, snap: Path, exc: BaseException) -> BaseException:
         import duckdb

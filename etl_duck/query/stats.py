@@ -168,6 +168,7 @@ class Stats:
         threads: int = 2,
         teams: TeamOverrides | None = None,
         ratings: RatingStore | None = None,
+        timezone: str | None = None,
     ) -> None:
         from etl_duck.lake.snapshot import Lake
 
@@ -177,6 +178,8 @@ class Stats:
         self.min_rounds = min_rounds
         self.slow_query_ms = slow_query_ms
         self.teams = teams
+        #: the game server's zone (IANA) for "today"; None: the zone the lake was built in
+        self.timezone = timezone
         self.timings: dict[str, list[float]] = {}
         self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
         self._all_time_lock = threading.Lock()
@@ -187,6 +190,12 @@ class Stats:
 
     def version(self) -> int:
         return self.serving.refresh()
+
+    def today(self) -> date:
+        """Today on the game server's clock (its configured zone, else the zone the lake's
+        content was derived with), not the host's: session dates are the server's."""
+        self.serving.refresh()
+        return server_today(self.timezone or self.serving.timezone)
 
     def run(self, name: str, dates: list[date] | None = None, **params: Any) -> pl.DataFrame:
         """Run one ``queries/<name>.sql`` with named parameters (uncached, timed).
@@ -272,8 +281,7 @@ class Stats:
             if hi < lo:
                 raise ValueError(f"date range {window!r} ends before it starts")
             return Window("range", lo, hi)
-        self.serving.refresh()
-        today = date.today()
+        today = self.today()
         last: tuple[int, date] | None = None
         if server is not None and (
             w == "session" or (as_of is None and w in ("season", "month", "week"))
@@ -429,17 +437,22 @@ class Stats:
     def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
         """Each player of a session against his own history before it: tonight's kills and
         DPM, his kills per round × tonight's rounds (``expected_kills``) and his DPM before
-        (``avg_dpm``); ``history_rounds`` 0 for a first night. By tonight's DPM."""
+        (``avg_dpm``); ``history_rounds`` 0 for a first night. History = the sessions that
+        started before this one (an earlier session of the same date counts). By tonight's
+        DPM."""
         import polars as pl
+
+        from etl_duck.domain.metrics import DPM
 
         def compute() -> pl.DataFrame:
             tonight = self.player_totals(Window("session", sdate, sdate, sid))
-            before = self.player_totals(Window("range", ALL_FROM, sdate - timedelta(days=1)))
+            # every session that started before this one, earlier ones of its date too
+            before = self.run("player_history", session_id=sid)
             hist = before.select(
                 "guid",
                 pl.col("rounds").alias("history_rounds"),
                 (pl.col("kills") / pl.col("rounds")).alias("kills_per_round"),
-                pl.col("dpm").alias("avg_dpm"),
+                DPM.alias("avg_dpm"),
             )
             out = tonight.select("guid", "name", "rounds", "kills", "dpm").join(
                 hist, on="guid", how="left"
@@ -1295,6 +1308,18 @@ def _years(params: dict[str, Any], dates: list[date] | None) -> set[int] | None:
     if isinstance(day, date):
         return {day.year, _day_before(day).year}
     return None
+
+
+def server_today(zone: str | None) -> date:
+    """Today's date in ``zone`` (IANA; the host's own when None or unknown)."""
+    if zone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return datetime.now(ZoneInfo(zone)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("unknown time zone %r: using the host's date", zone)
+    return date.today()
 
 
 def _month_end(first: date) -> date:

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from etl_duck.query.stats import Stats
@@ -90,7 +90,7 @@ def _attempt(
     # code, templates, options, the admins' team corrections and today (relative windows
     # say "(latest data)" depending on it): all a key holds but the lake
     teams = stats.teams.teams_revision() if stats.teams is not None else 0
-    inputs = page_key(*plan.base, teams, date.today())
+    inputs = page_key(*plan.base, teams, stats.today())  # the server's date
     if (
         not full
         and prev_dir is not None

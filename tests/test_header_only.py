@@ -1,0 +1,85 @@
+"""Header-only rounds (an idle server's timeouts) with the same bytes are separate rounds;
+files with player lines under another name stay duplicates."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from etl_duck.ingest.run import ingest_paths
+from etl_duck.query.stats import Stats
+from tests.conftest import REAL
+from tests.lakecheck import table_rows
+
+SERVER_ZONE = "Europe/Berlin"  # the ingest's default zone (IngestOptions.timezone)
+
+
+HEADER_ONLY = REAL / "2024-09-12-174949-supply-round-2.txt"  # an idle server's timeout
+
+
+def test_two_header_only_rounds_with_the_same_bytes_are_both_stored(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    a = files / HEADER_ONLY.name
+    b = files / "2024-09-19-181002-supply-round-2.txt"
+    shutil.copy(HEADER_ONLY, a)
+    shutil.copy(HEADER_ONLY, b)
+    assert a.read_bytes() == b.read_bytes() and len(a.read_bytes().splitlines()) == 1
+    report = ingest_paths(data_dir, [files])
+    assert sorted(report.ingested) == [a.name, b.name] and not report.duplicates
+    names = sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds"))
+    assert names == [a.name, b.name]
+
+    # the same files again (and the same name from another folder): duplicates
+    again = tmp_path / "again"
+    again.mkdir()
+    shutil.copy(HEADER_ONLY, again / a.name)
+    report = ingest_paths(data_dir, [files, again])
+    assert not report.ingested and sorted(report.duplicates) == [a.name, a.name, b.name]
+    assert not report.committed
+
+    # a third round, header only, arrives later under its own name: stored too
+    c = tmp_path / "2024-10-01-200000-supply-round-2.txt"
+    shutil.copy(HEADER_ONLY, c)
+    report = ingest_paths(data_dir, [c])
+    assert report.ingested == [c.name] and not report.duplicates
+
+
+def test_a_file_with_player_lines_under_another_name_stays_a_duplicate(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    src = REAL / "2024-09-11-212540-supply-round-1.txt"
+    assert len(src.read_bytes().splitlines()) > 1
+    ingest_paths(data_dir, [src])
+    copy = tmp_path / "2024-09-11-222540-supply-round-1.txt"
+    shutil.copy(src, copy)
+    report = ingest_paths(data_dir, [copy])
+    assert report.duplicates == [copy.name] and not report.ingested
+
+
+def test_header_only_rounds_dismissed_resent_and_rebuilt(data_dir: Path, tmp_path: Path) -> None:
+    """The other duplicate rules hold: a dismissed header-only file sent again stays a
+    dismissed duplicate (its name and bytes), another round with its bytes lands, and a
+    rebuild from raw/ gives the same lake."""
+    from etl_duck.ingest.run import rebuild, resolve
+    from tests.lakecheck import content_digest
+
+    a = tmp_path / HEADER_ONLY.name
+    shutil.copy(HEADER_ONLY, a)
+    ingest_paths(data_dir, [a])
+    resolve(data_dir, a.name, dismiss=True)
+    assert Stats(data_dir).status()["dismissed"] == [a.name]
+    report = ingest_paths(data_dir, [a])
+    assert report.duplicates == [a.name] and not report.ingested
+    assert Stats(data_dir).status()["dismissed"] == [a.name]
+
+    b = tmp_path / "2024-09-19-181002-supply-round-2.txt"
+    shutil.copy(HEADER_ONLY, b)
+    report = ingest_paths(data_dir, [b])
+    assert report.ingested == [b.name] and not report.duplicates
+    assert Stats(data_dir).status()["dismissed"] == [a.name]
+    live = content_digest(data_dir)
+    rebuild(data_dir)
+    assert content_digest(data_dir) == live
