@@ -266,3 +266,40 @@ def test_vs_header_rows_give_rivals(tmp_path: Path) -> None:
     embed = rivals(me, players[me], table.with_columns(rounds=pl.lit(3)))
     text = str(embed.description)
     assert f"killed you {nemesis[1][1]}×" in text and f"you killed him {prey[1][0]}×" in text
+
+
+def test_round_2_counter_awards_are_labelled_match_totals(tmp_path: Path) -> None:
+    """The writer reads damage, deaths, gibs, K/D, accuracy, bullets… from the engine's
+    session counters, which in a round 2 hold round 1 too: the round post, next to the
+    round's own table, labels them match totals; the Lua's own counts stay the round's."""
+    from etl_duck.bot.embeds.posts import MATCH_NOTE, awards_text, round_post
+    from etl_duck.domain.endstats import MATCH_IN_ROUND_2, award_scope
+
+    assert MATCH_IN_ROUND_2 <= KNOWN_AWARDS
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    endstats = incoming / REAL_ENDSTATS.name
+    endstats.write_bytes(REAL_ENDSTATS.read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [r1, r2, endstats])
+    detail = Stats(data, min_rounds=1).round_detail(r2.name)
+    assert detail is not None and detail.awards is not None
+    assert detail.round["paired_round_id"] is not None
+    embed = round_post(detail)
+    text = next(str(f.value) for f in embed.fields if f.name == "Awards")
+    lines = text.splitlines()
+    assert lines[0] == "Most damage given (match): **vid** (3214)"
+    assert "Most kills per minute (match): **vid** (1.78)" in lines
+    assert "Most light weapon kills: **bronze.** (9)" in lines  # the Lua's own count
+    assert lines[-1] == MATCH_NOTE and len(text) <= 1024
+    # the vid of the round's table did less damage than that in round 2 alone
+    vid = detail.players.filter(pl.col("name") == "vid").row(0, named=True)
+    assert vid["damage_given"] < 3214
+    # a round 1 (or a round 2 of its own): the awards are the round's, unlabelled
+    assert "(match)" not in awards_text(detail.awards) and MATCH_NOTE not in awards_text(
+        detail.awards
+    )
+    assert award_scope("Most damage given", round_two=False) == "round"
+    assert award_scope("Most playtime denied", round_two=True) == "round"
+    assert award_scope("Most bullets fired", round_two=True) == "match"

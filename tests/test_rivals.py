@@ -90,8 +90,8 @@ def endstats_name(r: TruthRound) -> str:
 
 
 def header(p: TruthPlayerRound, hex_bot_guid: bool = False) -> str:
-    # a bot's GUID (OMNIBOT0…) is no hex GUID: the parser skips its block's header (and
-    # its rows with it); ``hex_bot_guid`` writes one it accepts, named [BOT]…
+    # a bot's block carries its cl_guid (OMNIBOT0…), read like any GUID (the stats files'
+    # rule); ``hex_bot_guid`` writes a hex one instead: a bot known by its [BOT] name only
     guid = ("0" * 8 if hex_bot_guid else BOT_GUID) if p.is_bot else p.guid
     return f"VS_HEADER\t{p.name}\t{guid}{'0' * 24}"
 
@@ -170,6 +170,7 @@ def lake(
     versus = table_rows(data, "endstats_versus")
     assert {str(v["file_name"]) for v in versus} == {p.name for p in files}
     assert any(v["opponent_guid"] == BOT_GUID for v in versus)  # bots were in the blocks
+    assert any(v["guid"] == BOT_GUID for v in versus)  # and had their own blocks, stored
     # the cut block kept one opponent row: the others are known from their own blocks only
     cut_rows = [v for v in versus if v["guid"] == cut.guid and v["file_name"] == files[1].name]
     assert len(cut_rows) == 1

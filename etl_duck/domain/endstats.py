@@ -10,7 +10,8 @@ The writer appends TAB-separated rows with colour codes stripped (``et.Q_CleanSt
   ``50.47 percent``, ``12.3 m``, ``3 kills in 1.23s``, ``Damage received vs death ratio:
   4.32x``);
 * then one block per player: newer writers start it with ``VS_HEADER<TAB>clean
-  name<TAB>32-hex GUID``, followed by ``opponent<TAB>kills<TAB>deaths`` rows (kills: the
+  name<TAB>cl_guid`` (32 hex digits; an omni-bot's is ``OMNIBOT0…``: the GUID rule is the
+  stats files' P0 rule, 1–32 letters or digits), followed by ``opponent<TAB>kills<TAB>deaths`` rows (kills: the
   block's player killed that opponent; deaths: the opponent killed him). Older writers
   wrote the rows without the header: whose block it is cannot be known, so those rows are
   skipped (with one reason per file) and the awards are kept.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from etl_duck.domain.parse import INTERNAL_ERROR, ParseError
+from etl_duck.domain.parse import _guid_ok as guid_ok  # one GUID rule with the stats files
 from etl_duck.domain.sources import server_of
 from etl_duck.domain.sources import split as split_qualified
 
@@ -55,8 +57,33 @@ KNOWN_AWARDS = frozenset(
     }
 )  # fmt: skip
 
+#: awards the writer reads from the engine's session counters (``sess.damage_given``,
+#: ``damage_received``, ``team_damage``, ``team_received``, ``team_kills``, ``self_kills``,
+#: ``deaths``, ``kills``, ``gibs``, ``time_axis``/``time_allies`` and ``aWeaponStats``:
+#: STATS_FORMAT.md §3.5 "CUM"), which carry round 1 over the map_restart. In a stopwatch
+#: round 2 their values are the match's (rounds 1 + 2), not the round's: the writer's own
+#: comment says as much of its damage per minute. Every other award is a count of the Lua
+#: itself, reset at every map load: the round's.
+MATCH_IN_ROUND_2 = frozenset(
+    {
+        "Most damage given", "Most damage received", "Most team damage given",
+        "Most team damage received", "Most teamkills", "Most selfkills", "Most deaths",
+        "Most kills per minute", "Best K/D ratio", "Most corpse gibs",
+        "Most damage per minute", "Tank/Meatshield (Refuses to die)",
+        "Highest light weapons accuracy", "Highest headshot accuracy", "Most headshots",
+        "Most bullets fired",
+    }
+)  # fmt: skip
+
+
+def award_scope(award: str, round_two: bool) -> str:
+    """What an award's value covers: ``"match"`` (rounds 1 + 2) for a counter award of a
+    round 2 whose round 1 the engine's counters carry (``round_two``: a paired round 2),
+    else ``"round"``."""
+    return "match" if round_two and award in MATCH_IN_ROUND_2 else "round"
+
+
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-_GUID = re.compile(r"[0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{24})?")
 MAX_VALUE = 1e9  # as the stats parser: no real award comes near
 
 
@@ -93,6 +120,8 @@ class Endstats:
     file: EndstatsName
     awards: list[Award] = field(default_factory=list)
     versus: list[Versus] = field(default_factory=list)
+    #: every VS_HEADER read: (line number, clean name as written, GUID's first 8, upper)
+    headers: list[tuple[int, str, str]] = field(default_factory=list)
     #: bad lines, with why: (line number, field, reason)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
     #: why some rows say nothing, for an older writer's file (not a problem of the file):
@@ -132,6 +161,16 @@ def split_value(text: str) -> tuple[float | None, str | None]:
         return None, None
     unit = text[m.end() :].strip()
     return value, unit or None
+
+
+def name_key(clean: str) -> str:
+    """How an endstats name and a stats-file name are matched: the writer passes every field
+    through ``et.Q_CleanStr``, which drops colour codes *and every byte outside 0x20–0x7E*
+    (``^pv\xc3\xafd`` is written ``vd`` while the stats file keeps ``vïd``). So the key of a
+    clean name (colour codes already removed, by the same rule) keeps its printable ASCII
+    only, stripped and lower-case; applied to a name the writer cleaned it changes nothing
+    but case and outer spaces."""
+    return "".join(c for c in clean if " " <= c <= "~").strip().lower()
 
 
 def _decode(raw: bytes) -> str:
@@ -176,7 +215,6 @@ def _parse_endstats(data: bytes, name: str) -> Endstats:
         out.partial = True
     subject: tuple[str, str] | None = None
     orphans: list[int] = []  # opponent rows without a VS_HEADER (older writers)
-    headers = 0
     for no, raw in enumerate(lines, start=1):
         text = _decode(raw.rstrip(b"\r"))
         if not text.strip():
@@ -184,12 +222,12 @@ def _parse_endstats(data: bytes, name: str) -> Endstats:
         parts = text.split("\t")
         if parts[0] == VS_HEADER:
             guid = parts[2].strip() if len(parts) == 3 else ""
-            if len(parts) != 3 or not _GUID.fullmatch(guid):
+            if len(parts) != 3 or not guid_ok(guid):
                 out.skipped.append((no, "VS_HEADER", "expected VS_HEADER<TAB>name<TAB>GUID"))
                 subject = None
                 continue
             subject = (parts[1].strip(), guid[:8].upper())
-            headers += 1
+            out.headers.append((no, *subject))
             continue
         if len(parts) != 3:
             out.skipped.append((no, "line", f"expected 3 TAB-separated fields, found {len(parts)}"))
@@ -212,7 +250,7 @@ def _parse_endstats(data: bytes, name: str) -> Endstats:
             f"{len(orphans)} {rows} ({span}) without a VS_HEADER (an older endstats writer): "
             "they cannot be attributed to a player and are skipped; the awards are kept"
         )
-    if lines and not (out.awards or out.versus or headers or orphans):
+    if lines and not (out.awards or out.versus or out.headers or orphans):
         raise ParseError(name, None, "file", "no award or versus row in an endstats file")
     return out
 

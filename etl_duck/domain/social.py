@@ -13,7 +13,9 @@ Definitions (honest, with sample sizes):
   the rounds both were in, with the round count; the nemesis kills P most, the easiest
   prey is killed by P most (ties: the better ratio for the winner of the pairing). Each
   round's duels come from P's own block, or from the opponent's where P's is missing (a
-  cut or crashed file), so P's and O's views always agree; bots are no rivals.
+  cut or crashed file), so P's and O's views always agree; bots are no rivals. An opponent
+  is named as teammates are (:func:`current_names`), not by what the endstats file wrote at
+  the last meeting (an old alias, and without the bytes ``et.Q_CleanStr`` drops).
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ def _record(frame: pl.DataFrame, prefix: str) -> list[pl.Expr]:
     ]
 
 
+def current_names(results: pl.DataFrame) -> pl.DataFrame:
+    """(guid, name): each player's name on his latest complete map, the name teammates,
+    lineups and rivals show. ``results``: rows of ``player_match_results``."""
+    import polars as pl
+
+    return results.sort("end_time").group_by("guid").agg(pl.col("name").last())
+
+
 def teammates(results: pl.DataFrame, guid: str, min_maps: int = MIN_MAPS) -> pl.DataFrame:
     """One row per teammate of ``guid``: maps together and apart with their records and win
     rates (``together_rate``, ``apart_rate``, ``difference``), most maps together first.
@@ -53,7 +63,7 @@ def teammates(results: pl.DataFrame, guid: str, min_maps: int = MIN_MAPS) -> pl.
     others = results.filter(pl.col("match_id").is_in(mine["match_id"].implode())).filter(
         pl.col("guid") != guid
     )
-    names = results.sort("end_time").group_by("guid").agg(pl.col("name").last())
+    names = current_names(results)
     pairs = others.join(mine, on="match_id", suffix="_me")
     together = (
         pairs.filter(pl.col("side") == pl.col("side_me"))
@@ -115,7 +125,7 @@ def lineups(results: pl.DataFrame, min_maps: int = MIN_MAPS) -> pl.DataFrame:
 
     if results.is_empty():
         return pl.DataFrame()
-    names = results.sort("end_time").group_by("guid").agg(pl.col("name").last())
+    names = current_names(results)
     sides = (
         results.join(names, on="guid", suffix="_now")
         .sort("guid")
@@ -164,12 +174,15 @@ def lineups(results: pl.DataFrame, min_maps: int = MIN_MAPS) -> pl.DataFrame:
     )
 
 
-def rivals(versus: pl.DataFrame, guid: str) -> pl.DataFrame:
+def rivals(versus: pl.DataFrame, guid: str, results: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per opponent of ``guid``: rounds, kills, deaths and K/D against him, by deaths
     (who kills you most first). ``versus``: rows of ``player_versus_sessions``, which holds
     both directions of every pair already merged per round (his own block's row where the
     file has one, else the opponent's row about him, swapped), bots left out: his rows are
-    his whole story, and the opponent's rows about him are their mirror."""
+    his whole story, and the opponent's rows about him are their mirror. ``results``: rows
+    of ``player_match_results``, whose :func:`current_names` name the opponents; the name the
+    endstats file wrote at their last meeting only where the GUID has none (no complete
+    map), or without ``results``."""
     import polars as pl
 
     mine = versus.filter(pl.col("guid") == guid)
@@ -186,6 +199,13 @@ def rivals(versus: pl.DataFrame, guid: str) -> pl.DataFrame:
             pl.col("deaths").sum(),
         )
     )  # fmt: skip
+    if results is not None and not results.is_empty():
+        now = current_names(results).rename({"guid": "opponent_guid", "name": "name_now"})
+        both = (
+            both.join(now, on="opponent_guid", how="left")
+            .with_columns(pl.coalesce("name_now", "opponent_name").alias("opponent_name"))
+            .drop("name_now")
+        )
     return (
         both.rename({"opponent_guid": "guid", "opponent_name": "name"})
         .with_columns(

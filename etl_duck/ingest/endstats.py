@@ -21,6 +21,7 @@ from etl_duck.domain.endstats import (
     PAIR_WINDOW_S,
     Endstats,
     is_endstats_file_name,
+    name_key,
     pair_endstats,
     parse_endstats,
     parse_endstats_name,
@@ -113,16 +114,18 @@ def select_for(sessions: Sequence[Session], names: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def _name_index(rf: RoundFile) -> dict[str, str | None]:
-    """Clean name (lower-case) → GUID in one round; None where two GUIDs share a name."""
-    out: dict[str, str | None] = {}
+def _name_index(es: Endstats, rf: RoundFile) -> dict[str, str | None]:
+    """Name key (:func:`~etl_duck.domain.endstats.name_key`) → GUID for one endstats file
+    and its round: the file's own VS_HEADER lines first (the name as the writer cleaned it,
+    with the GUID), then the round file's names, reduced as the writer reduces them (it drops
+    every byte outside 0x20–0x7E, so ``vïd`` there is ``vd`` here). None where two GUIDs
+    share a key, in either source or between them: no name is ever given a wrong GUID."""
+    guids: dict[str, set[str]] = {}
+    for _, name, guid in es.headers:
+        guids.setdefault(name_key(name), set()).add(guid)
     for p in rf.players:
-        key = p.name.strip().lower()
-        if key in out and out[key] != p.guid:
-            out[key] = None
-        else:
-            out[key] = p.guid
-    return out
+        guids.setdefault(name_key(p.name), set()).add(p.guid)
+    return {key: next(iter(g)) if len(g) == 1 else None for key, g in guids.items()}
 
 
 def build_endstats(
@@ -156,7 +159,7 @@ def build_endstats(
     versus: list[dict[str, Any]] = []
     for round_file, (_, name) in sorted(claimed.items()):
         es, rnd = read[name], by_file[round_file]
-        names = _name_index(parsed[round_file])
+        names = _name_index(es, parsed[round_file])
         head = {
             "round_id": rnd["round_id"],
             "match_id": rnd["match_id"],
@@ -170,13 +173,13 @@ def build_endstats(
         for a in es.awards:
             awards.append(
                 {**head, "line_no": a.line, "award": a.award, "name": a.player,
-                 "guid": names.get(a.player.strip().lower()), "value": a.value,
+                 "guid": names.get(name_key(a.player)), "value": a.value,
                  "unit": a.unit, "value_text": a.text}
             )  # fmt: skip
         for v in es.versus:
             versus.append(
                 {**head, "line_no": v.line, "guid": v.subject_guid, "name": v.subject,
-                 "opponent_guid": names.get(v.opponent.strip().lower()),
+                 "opponent_guid": names.get(name_key(v.opponent)),
                  "opponent_name": v.opponent, "kills": v.kills, "deaths": v.deaths}
             )  # fmt: skip
     return {

@@ -907,7 +907,8 @@ class Stats:
         guid, name = self.resolve_player(text)
 
         def compute() -> pl.DataFrame:
-            return social.rivals(self.social().versus, guid)
+            idx = self.social()
+            return social.rivals(idx.versus, guid, idx.results)
 
         return guid, name, self._cached(("rivals", guid), (ALL_FROM, ALL_TO), compute)
 

@@ -248,13 +248,17 @@ def others_digest(stats: Stats, pages: Collection[str]) -> dict[str, list[Any]]:
       last). Only teammates who ever played under two names or more are listed: a name
       used in every row a player has can only change through rows that also change the
       dates of everyone who played with him;
-    * which teammates and opponents have no page (no counted round), so are not linked
-      (rivals' names come from the player's own rounds)."""
+    * which teammates and opponents have no page (no counted round), so are not linked;
+    * the current name of each opponent who played under two names or more, and which
+      opponents have no complete map (rivals are named as teammates are, else by the
+      endstats name of their rounds with the player: when such an opponent plays his first
+      complete map, the entry goes and his name on the page changes)."""
     import polars as pl
 
     idx = stats.social()
     out: dict[str, list[Any]] = {}
     results = idx.results
+    names: pl.DataFrame | None = None
     if not results.is_empty():
         # the teammates' names exactly as Stats.teammates takes them
         names = (
@@ -292,6 +296,21 @@ def others_digest(stats: Stats, pages: Collection[str]) -> dict[str, list[Any]]:
         lonely = pairs.filter(~pl.col("opponent").is_in(list(pages))).sort("guid", "opponent")
         for guid, opponent in lonely.iter_rows():
             out.setdefault(str(guid), []).append(("no page", opponent))
+        # rivals' names (Stats.rivals): the opponent's current name, which his own rounds
+        # move, where he ever had two; "no map" where he has none (the endstats name shows)
+        known = (
+            names
+            if names is not None
+            else pl.DataFrame(schema={"guid": pl.String, "name": pl.String, "names": pl.UInt32})
+        )
+        named = (
+            pairs.join(known.rename({"guid": "opponent"}), on="opponent", how="left")
+            .filter(pl.col("names").is_null() | (pl.col("names") > 1))
+            .sort("guid", "opponent")
+        )
+        for guid, opponent, name in named.select("guid", "opponent", "name").iter_rows():
+            entry = ("no map", opponent) if name is None else ("rival", opponent, name)
+            out.setdefault(str(guid), []).append(entry)
     return out
 
 

@@ -110,7 +110,9 @@ def round_post(
             inline=False,
         )
     if detail.awards is not None and not detail.awards.is_empty():
-        embed.add_field(name="Awards", value=awards_text(detail.awards), inline=False)
+        # a round 2's engine counters carry its round 1 (as the writer reads them)
+        round_two = r["round_number"] == 2 and r.get("paired_round_id") is not None
+        embed.add_field(name="Awards", value=awards_text(detail.awards, round_two), inline=False)
     if notes:
         embed.add_field(name="Records", value="\n".join(notes)[:1024], inline=False)
     embed.set_footer(text=str(r["file_name"]))
@@ -120,18 +122,35 @@ def round_post(
 AWARDS_SHOWN = 8  # of the ~25 a file lists: the first ones (the writer's order)
 
 
-def awards_text(awards: pl.DataFrame) -> str:
-    """`Most damage given: **vid** (3214)` for the first awards of the endstats file."""
+MATCH_MARK = " (match)"
+MATCH_NOTE = (
+    "(match): the total of rounds 1 + 2, not this round's (the game's counters carry round 1)"
+)
+
+
+def awards_text(awards: pl.DataFrame, round_two: bool = False) -> str:
+    """`Most damage given: **vid** (3214)` for the first awards of the endstats file. In a
+    round 2 (``round_two``: paired with its round 1) the awards the writer takes from the
+    game's counters are match totals (:func:`~etl_duck.domain.endstats.award_scope`): they
+    are marked, with a note, not to be read as the round's next to its table."""
+    from etl_duck.domain.endstats import award_scope
+
     seen: set[str] = set()
-    lines = []
+    lines: list[str] = []
+    marked = False
     for a in awards.iter_rows(named=True):
         if a["award"] in seen:  # the writer repeats "Longest killing spree"
             continue
         seen.add(a["award"])
-        lines.append(f"{esc(a['award'])}: **{esc(a['name'])}** ({esc(a['value_text'])})")
+        match = award_scope(a["award"], round_two) == "match"
+        mark = MATCH_MARK if match else ""
+        if len(lines) < AWARDS_SHOWN:
+            marked |= match
+        lines.append(f"{esc(a['award'])}{mark}: **{esc(a['name'])}** ({esc(a['value_text'])})")
     more = len(seen) - AWARDS_SHOWN
     text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")
-    return text[:1024]
+    note = f"\n{MATCH_NOTE}" if marked else ""
+    return text[: 1024 - len(note)] + note
 
 
 def halves(match: dict[str, Any]) -> list[str]:
