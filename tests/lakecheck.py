@@ -73,14 +73,18 @@ def table_rows(data_dir: Path, table: str, where: str = "true") -> list[dict[str
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def header_only_round(
+def one_player_round(
     folder: Path, stamp: str, map_name: str = "etl_frostbite", tag: str = ""
 ) -> Path:
-    """A valid header-only round-1 file named for ``stamp`` (YYYY-MM-DD-HHMMSS)."""
+    """A valid round-1 file named for ``stamp`` (YYYY-MM-DD-HHMMSS): the header-only
+    fixture's header and one player line (BlueJay's of the supply round 1). A round needs
+    a player to be part of an evening: a header-only one (nobody played) never links
+    rounds into a session."""
     text = HEADER_ONLY.read_bytes().replace(b"etl_frostbite", map_name.encode())
     text = text.replace(b"Server", f"Server{stamp}{tag}".encode(), 1)  # unique content
+    line = R1.read_bytes().splitlines(keepends=True)[2]
     path = folder / f"{stamp}-{map_name}-round-1.txt"
-    path.write_bytes(text)
+    path.write_bytes(text + line)
     return path
 
 

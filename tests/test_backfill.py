@@ -17,7 +17,7 @@ from etl_duck.ingest.run import backfill_batches, ingest_paths
 from etl_duck.lake.snapshot import Lake
 from etl_duck.settings import Settings
 from etl_duck.synth import Truth, generate
-from tests.lakecheck import content_digest, header_only_round
+from tests.lakecheck import content_digest, one_player_round
 
 
 def settings() -> Settings:
@@ -79,7 +79,7 @@ def test_years_break_at_a_quiet_spell_and_odd_names_go_last(
         "2025-01-03-203000",
     ]
     for s in reversed(stamps):  # not in time order on disk
-        header_only_round(tmp_path, s)
+        one_player_round(tmp_path, s)
     (tmp_path / "notes.txt").write_text("not a stats file")
     monkeypatch.setattr(run, "BACKFILL_BATCH", 2)
     batches = [[Path(p).name[:17] for p in b] for b in backfill_batches([tmp_path])]
@@ -97,7 +97,7 @@ def test_a_year_without_a_quiet_new_year_still_ends_between_sessions(
     hours = [0, 1, 2, 3, 4, 8, 9, 10, 14]  # rounds hourly, with two 4-hour gaps
     stamps = [f"2025-03-01-{h:02d}0000" for h in hours]
     for s in stamps:
-        header_only_round(tmp_path, s)
+        one_player_round(tmp_path, s)
     monkeypatch.setattr(run, "BACKFILL_BATCH", 2)  # full at 4 files
     batches = [[Path(p).name[:17] for p in b] for b in backfill_batches([tmp_path])]
     # full at hour 3, but the next round is an hour later (the same session): the batch

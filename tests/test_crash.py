@@ -27,7 +27,7 @@ from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake import fsutil as lake_mod
 from etl_duck.lake.rawstore import PENDING
 from etl_duck.lake.snapshot import Lake
-from tests.lakecheck import header_only_round, renamed_pair
+from tests.lakecheck import one_player_round, renamed_pair
 
 
 def digest(data_dir: Path) -> str:
@@ -63,13 +63,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     src.mkdir()
     batch_a = [
         *renamed_pair(src, "2026-02-01-210000", "2026-02-01-211000", "a"),
-        header_only_round(src, "2026-02-03-200000"),
-        header_only_round(src, "2026-02-03-220000", "supply"),
+        one_player_round(src, "2026-02-03-200000"),
+        one_player_round(src, "2026-02-03-220000", "supply"),
     ]
     batch_b = [
-        header_only_round(src, "2026-02-03-210000", "te_escape2"),  # merges two sessions
+        one_player_round(src, "2026-02-03-210000", "te_escape2"),  # merges two sessions
         *renamed_pair(src, "2026-02-05-210000", "2026-02-05-211000", "b"),  # a new date
-        header_only_round(src, "2026-02-01-213000", "et_brewdog"),  # joins an old session
+        one_player_round(src, "2026-02-01-213000", "et_brewdog"),  # joins an old session
     ]
     base = root / "base"
     # three commits: the snapshot kept as a spare lets batch B's commit build in a recycled

@@ -83,3 +83,47 @@ def test_header_only_rounds_dismissed_resent_and_rebuilt(data_dir: Path, tmp_pat
     live = content_digest(data_dir)
     rebuild(data_dir)
     assert content_digest(data_dir) == live
+
+
+def test_an_idle_server_day_never_joins_two_evenings(data_dir: Path, tmp_path: Path) -> None:
+    """An idle server writes a header-only round for each map that times out, all day (here
+    every 13 minutes for a day). Stored, none counts (nobody played), and they never link
+    rounds into one session: the next evening is a session of its own day, the last
+    session and the month window are its, whether the files come at once or one by one."""
+    import random
+    from datetime import datetime, timedelta
+
+    from tests.lakecheck import renamed_pair
+
+    files = tmp_path / "files"
+    files.mkdir()
+    evening1 = renamed_pair(files, "2025-09-30-210000", "2025-09-30-211000", "a")
+    idle = []
+    t = datetime(2025, 9, 30, 21, 23)
+    while t < datetime(2025, 10, 1, 21, 20):
+        idle.append(files / f"{t:%Y-%m-%d-%H%M%S}-supply-round-2.txt")
+        shutil.copy(HEADER_ONLY, idle[-1])
+        t += timedelta(minutes=13)
+    evening2 = renamed_pair(files, "2025-10-01-213333", "2025-10-01-214239", "b")
+    report = ingest_paths(data_dir, [files])
+    assert len(report.ingested) == 4 + len(idle) and not report.duplicates
+    rounds = {str(r["file_name"]): r for r in table_rows(data_dir, "rounds")}
+    assert {rounds[p.name]["reason"] for p in idle} == {"no_players"}
+    assert not any(rounds[p.name]["counted"] for p in idle)
+    sids = {p.name: rounds[p.name]["session_id"] for p in (*evening1, *evening2)}
+    assert sids[evening1[0].name] == sids[evening1[1].name]
+    assert sids[evening2[0].name] == sids[evening2[1].name] != sids[evening1[0].name]
+    assert str(rounds[evening2[0].name]["session_date"]) == "2025-10-01"
+    last = Stats(data_dir).last_session()
+    assert (last.session_id, str(last.session_date)) == (sids[evening2[0].name], "2025-10-01")
+    assert last.start_time.date().isoformat() == "2025-10-01"  # its played rounds' start
+    assert Stats(data_dir).resolve_window("month").date_from.isoformat() == "2025-10-01"
+
+    # the same files one by one in a shuffled order: the same sessions
+    live = tmp_path / "live"
+    order = [*evening1, *idle[:12], *idle[-12:], *evening2]
+    random.Random(7).shuffle(order)
+    for p in order:
+        ingest_paths(live, [p])
+    live_rounds = {str(r["file_name"]): r["session_id"] for r in table_rows(live, "rounds")}
+    assert live_rounds == {p.name: rounds[p.name]["session_id"] for p in order}

@@ -21,7 +21,7 @@ from etl_duck.lake.rawstore import PENDING
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from tests.conftest import FIXTURES, REAL
-from tests.lakecheck import R1, R2, content_digest, header_only_round, renamed_pair, table_rows
+from tests.lakecheck import R1, R2, content_digest, one_player_round, renamed_pair, table_rows
 
 REAL_FILES = sorted(REAL.glob("*.txt"))
 
@@ -36,7 +36,10 @@ def test_real_files_land_with_reasons(data_dir: Path) -> None:
     assert len(report.duplicates) == 4  # the CRLF copies are the same files
     rounds = table_rows(data_dir, "rounds")
     assert len(rounds) == 92
-    assert sum(1 for r in rounds if r["reason"] == "orphan_r2") == 10
+    assert sum(1 for r in rounds if r["reason"] == "orphan_r2") == 9
+    # the idle server's header-only round 2 (2024-09-12 17:49): nobody played, not an orphan
+    idle = [r for r in rounds if r["reason"] == "no_players"]
+    assert [r["file_name"] for r in idle] == ["2024-09-12-174949-supply-round-2.txt"]
     assert all(r["counted"] == (r["reason"] is None) for r in rounds)
     players = table_rows(data_dir, "player_rounds")
     assert all(p["counted"] == (p["reason"] is None) for p in players)
@@ -142,20 +145,20 @@ def test_round1_after_its_round2_redifferences_it(data_dir: Path) -> None:
 
 
 def test_a_late_file_merges_two_sessions(data_dir: Path, tmp_path: Path) -> None:
-    early = header_only_round(tmp_path, "2026-01-10-200000")
-    late = header_only_round(tmp_path, "2026-01-10-220000", "supply")
+    early = one_player_round(tmp_path, "2026-01-10-200000")
+    late = one_player_round(tmp_path, "2026-01-10-220000", "supply")
     ingest_paths(data_dir, [early, late])
     assert len({r["session_id"] for r in table_rows(data_dir, "rounds")}) == 2
-    bridge = header_only_round(tmp_path, "2026-01-10-210000", "te_escape2")
+    bridge = one_player_round(tmp_path, "2026-01-10-210000", "te_escape2")
     ingest_paths(data_dir, [bridge])
     assert len({r["session_id"] for r in table_rows(data_dir, "rounds")}) == 1
 
 
 def test_a_session_across_midnight_stays_whole(data_dir: Path, tmp_path: Path) -> None:
     files = [
-        header_only_round(tmp_path, "2026-01-10-234500"),
-        header_only_round(tmp_path, "2026-01-11-002000", "supply"),
-        header_only_round(tmp_path, "2026-01-11-010000", "te_escape2"),
+        one_player_round(tmp_path, "2026-01-10-234500"),
+        one_player_round(tmp_path, "2026-01-11-002000", "supply"),
+        one_player_round(tmp_path, "2026-01-11-010000", "te_escape2"),
     ]
     ingest_paths(data_dir, files)
     rounds = table_rows(data_dir, "rounds")
@@ -167,9 +170,9 @@ def test_a_session_across_midnight_stays_whole(data_dir: Path, tmp_path: Path) -
 def test_a_late_file_that_moves_a_session_to_another_date_rewrites_both(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-01-11-003000")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2026-01-11-003000")])
     assert {str(r["session_date"]) for r in table_rows(data_dir, "rounds")} == {"2026-01-11"}
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-01-10-235000", "supply")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2026-01-10-235000", "supply")])
     assert {str(r["session_date"]) for r in table_rows(data_dir, "rounds")} == {"2026-01-10"}
     assert not (data_dir / "lake" / "rounds" / "session_date=2026-01-11").exists()
 

@@ -10,7 +10,7 @@ import pytest
 from etl_duck.domain.parse import read_round_file
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.query.stats import NoData, PlayerNotFound, Stats
-from tests.lakecheck import R1, R2, header_only_round
+from tests.lakecheck import R1, R2, one_player_round
 
 
 def test_empty_lake(data_dir: Path) -> None:
@@ -80,8 +80,8 @@ def test_a_date_resolves_to_the_session_that_started_that_day(
     data_dir: Path, tmp_path: Path
 ) -> None:
     files = [
-        header_only_round(tmp_path, "2026-01-10-234500"),
-        header_only_round(tmp_path, "2026-01-11-003000", "supply"),
+        one_player_round(tmp_path, "2026-01-10-234500"),
+        one_player_round(tmp_path, "2026-01-11-003000", "supply"),
     ]
     ingest_paths(data_dir, files)
     stats = Stats(data_dir)

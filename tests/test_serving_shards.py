@@ -16,7 +16,7 @@ from etl_duck.lake.layout import SERVING_TABLES, shard_year
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from etl_duck.synth import generate
-from tests.lakecheck import by_evening, content_digest, header_only_round
+from tests.lakecheck import by_evening, content_digest, one_player_round
 
 
 @pytest.fixture(scope="module")
@@ -141,16 +141,16 @@ def rounds_keys(data: Path, year: str) -> set[str]:
 def test_only_the_latest_year_keeps_a_recent_shard(data_dir: Path, tmp_path: Path) -> None:
     """A catch-up batch across a new year, and a late file for an older year after all its
     dates: the older year is one shard (all-time questions open one file per year)."""
-    ingest_paths(data_dir, [header_only_round(tmp_path, s) for s in ("2024-12-20-200000",
+    ingest_paths(data_dir, [one_player_round(tmp_path, s) for s in ("2024-12-20-200000",
                                                                         "2024-12-27-200000")])  # fmt: skip
     assert rounds_keys(data_dir, "2024") == {"2024", "2024-12-27"}  # the latest date apart
     catch_up = ["2024-12-30-200000", "2025-01-02-200000", "2025-01-03-200000"]
-    assert ingest_paths(data_dir, [header_only_round(tmp_path, s) for s in catch_up]).committed
+    assert ingest_paths(data_dir, [one_player_round(tmp_path, s) for s in catch_up]).committed
     assert rounds_keys(data_dir, "2024") == {"2024"}
     assert rounds_keys(data_dir, "2025") == {"2025-01-02"}  # from its first date: all new
-    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2024-12-31-200000")]).committed
+    assert ingest_paths(data_dir, [one_player_round(tmp_path, "2024-12-31-200000")]).committed
     assert rounds_keys(data_dir, "2024") == {"2024"}
-    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2025-01-04-200000")]).committed
+    assert ingest_paths(data_dir, [one_player_round(tmp_path, "2025-01-04-200000")]).committed
     assert rounds_keys(data_dir, "2025") == {"2025-01-02"}  # the recent shard grew
     rounds = Lake(data_dir).read_serving()["rounds"].column("file_name").to_pylist()
     assert len(rounds) == len(set(rounds)) == 7  # every round, each once
@@ -163,9 +163,9 @@ def test_check_names_an_intact_copy_of_the_same_shard_only(
     (which holds other dates)."""
     from etl_duck.cli import run as cli
 
-    first = [header_only_round(tmp_path, s) for s in ("2025-01-05-200000", "2025-01-10-200000")]
+    first = [one_player_round(tmp_path, s) for s in ("2025-01-05-200000", "2025-01-10-200000")]
     ingest_paths(data_dir, first)
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2025-01-12-200000")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2025-01-12-200000")])
     lake = Lake(data_dir)
     manifest = lake.manifest()
     shards = manifest.shards["serving/rounds"]
@@ -190,10 +190,10 @@ def test_a_batch_of_many_dates_writes_each_year_as_one_shard(
     first live commit after them starts the latest year's recent shard."""
     for year in (2023, 2024):
         days = [date(year, 3, 1) + timedelta(days=7 * i) for i in range(20)]
-        batch = [header_only_round(tmp_path, f"{d.isoformat()}-200000") for d in days]
+        batch = [one_player_round(tmp_path, f"{d.isoformat()}-200000") for d in days]
         assert ingest_paths(data_dir, batch).committed
     assert rounds_keys(data_dir, "2023") == {"2023"}
     assert rounds_keys(data_dir, "2024") == {"2024"}
-    assert ingest_paths(data_dir, [header_only_round(tmp_path, "2024-12-30-200000")]).committed
+    assert ingest_paths(data_dir, [one_player_round(tmp_path, "2024-12-30-200000")]).committed
     assert rounds_keys(data_dir, "2024") == {"2024", "2024-12-30"}
     assert Lake(data_dir).manifest().shards["serving/rounds"]["2024"].version == 2  # kept

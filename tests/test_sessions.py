@@ -40,6 +40,7 @@ rounds_strategy = st.lists(
         st.integers(0, 40 * 60),  # duration in seconds (up to 40 min: starts before midnight)
         st.integers(0, 7),  # batch
         st.booleans(),  # re-sent later with a shorter duration (a partial file that grew)
+        st.sampled_from([True, True, True, False]),  # players (False: header only, idle)
     ),
     min_size=1,
     max_size=40,
@@ -50,7 +51,7 @@ rounds_strategy = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(rounds_strategy)
 def test_regrouping_around_new_rounds_equals_grouping_everything(
-    few: int, spec: list[tuple[int, int, int, bool]]
+    few: int, spec: list[tuple[int, int, int, bool, bool]]
 ) -> None:
     # both ways of finding a new round's neighbours: a sort of the index (large batches),
     # one scan per new round (a live commit's few rounds)
@@ -75,13 +76,14 @@ CLOCK_CHANGES = (datetime(2026, 3, 29, 1, 0), datetime(2025, 10, 26, 1, 0))
             st.integers(0, 20 * 60),
             st.integers(0, 3),
             st.booleans(),
+            st.sampled_from([True, True, True, False]),
         ),
         min_size=1,
         max_size=12,
     )
 )
 def test_regrouping_across_a_clock_change_equals_grouping_everything(
-    gap: int, change: datetime, spec: list[tuple[int, int, int, bool]]
+    gap: int, change: datetime, spec: list[tuple[int, int, int, bool, bool]]
 ) -> None:
     """With the server's zone, gaps are read on the absolute clock (a name the jump skipped
     reads as the jump's instant, the repeated hour both ways): still, a live regroup equals
@@ -90,20 +92,22 @@ def test_regrouping_across_a_clock_change_equals_grouping_everything(
 
 
 def _check_regrouping(
-    spec: list[tuple[int, int, int, bool]],
+    spec: list[tuple[int, int, int, bool, bool]],
     *,
     base: datetime = BASE,
     gap: int = GAP,
     timezone: str | None = None,
 ) -> None:
     batches: dict[int, dict[str, RoundTime]] = defaultdict(dict)
-    for i, (minute, duration, batch, resend) in enumerate(spec):
+    for i, (minute, duration, batch, resend, players) in enumerate(spec):
         end = base + timedelta(minutes=minute, seconds=i)  # unique end times
         name = f"{end:%Y-%m-%d-%H%M%S}-map{i}-round-1.txt"
-        rt = RoundTime(name, end, end - timedelta(seconds=duration + 3))
+        rt = RoundTime(name, end, end - timedelta(seconds=duration + 3), players)
         batches[batch][name] = rt
         if resend:  # the same round again, later, with a different start
-            batches[batch + 1][name] = RoundTime(name, end, end - timedelta(seconds=duration // 2))
+            batches[batch + 1][name] = RoundTime(
+                name, end, end - timedelta(seconds=duration // 2), players
+            )
     index = ROUND_INDEX_SCHEMA.empty_table()
     seen: dict[str, RoundTime] = {}
     for b in sorted(batches):
@@ -270,3 +274,74 @@ def test_a_name_the_spring_jump_skipped_keeps_its_neighbours_apart() -> None:
     rest = {n: r for n, r in rounds.items() if n != middle}
     gone = regroup_sessions(index, {}, 30, removed={middle}, timezone=zone)
     assert _by_date(gone.sessions) == _by_date(group_sessions(rest.values(), 30, zone))
+
+
+def _idle(end: datetime) -> RoundTime:
+    return RoundTime(f"{end:%Y-%m-%d-%H%M%S}-supply-round-1.txt", end, end, players=False)
+
+
+def _played(end: datetime, minutes: int = 10) -> RoundTime:
+    name = f"{end:%Y-%m-%d-%H%M%S}-goldrush-round-1.txt"
+    return RoundTime(name, end, end - timedelta(minutes=minutes))
+
+
+def test_idle_rounds_never_join_two_evenings() -> None:
+    """An idle server writes a header-only round for every map that times out, all day.
+    Those rounds never link rounds with players into one session, and an evening's date,
+    start and end are its played rounds'; an idle round next to an evening (before its first
+    round or after its last, within the gap) belongs to it, any other is a session alone."""
+    day1 = datetime(2025, 10, 1, 21, 0)
+    evening1 = [_played(day1), _played(day1 + timedelta(minutes=12))]
+    # every 13 minutes from 10 minutes after the first evening to the next evening
+    idle = [_idle(day1 + timedelta(minutes=22 + 13 * k)) for k in range(110)]
+    day2 = idle[-1].end_time + timedelta(minutes=13)
+    evening2 = [_played(day2), _played(day2 + timedelta(minutes=11))]
+    sessions = group_sessions([*evening1, *idle, *evening2], gap_minutes=GAP)
+    with_players = [s for s in sessions if len(s.rounds) > 1]
+    assert len(with_players) == 2
+    first, second = with_players
+    assert first.start_time == evening1[0].start_time
+    assert first.end_time == evening1[-1].end_time  # an idle round after it does not extend it
+    assert first.rounds[:2] == tuple(r.name for r in evening1)
+    assert set(first.rounds[2:]) == {
+        r.name for r in idle if r.end_time - day1 <= timedelta(minutes=72)
+    }
+    assert (second.start_time, second.session_date) == (evening2[0].start_time, day2.date())
+    assert second.end_time == evening2[-1].end_time
+    # the idle rounds within the gap before the second evening open it (a round 2 may follow)
+    before = [r.name for r in idle if day2 - r.end_time <= timedelta(minutes=GAP)]
+    assert len(before) == 4 and second.rounds[: len(before)] == tuple(before)
+    alone = [s for s in sessions if len(s.rounds) == 1]
+    assert len(alone) == len(idle) - len(first.rounds[2:]) - len(before)
+    assert all(s.start_time == s.end_time for s in alone)
+
+
+def test_idle_rounds_alone_are_sessions_of_their_own() -> None:
+    t = datetime(2025, 10, 1, 3, 0)
+    sessions = group_sessions([_idle(t), _idle(t + timedelta(minutes=13))], gap_minutes=GAP)
+    assert [len(s.rounds) for s in sessions] == [1, 1]
+
+
+def test_an_older_writers_round2_with_the_clock_artefact_starts_at_its_end() -> None:
+    """An older writer's round 1 cut by the shutdown path is saved as round 2 with the clock
+    artefact (H7 > H6, §7.1): it lasted an unknown part of its limit, so its start is its
+    end — a whole limit earlier, an evening opening with one just after midnight was dated
+    the day before. A complete round 2 with the artefact starts there too (its round 1 comes
+    first in its session, so its own start never dates it)."""
+    from etl_duck.domain.parse import parse_head
+    from etl_duck.ingest.build import round_time
+    from tests.conftest import REAL
+
+    head = (REAL / "2025-10-02-213333-supply-round-1.txt").read_bytes().split(b"\n")[0]
+    assert head.endswith(b"\\1\\1\\2\\12:00\\9:41")  # 8 fields: an older writer
+    cut = head.replace(b"\\1\\1\\2\\12:00\\9:41", b"\\2\\1\\2\\12:00\\71:05") + b"\n"
+    name = "2025-10-04-000500-supply-round-2.txt"
+    rh = parse_head(cut, name)
+    assert rh.header.play_time_ms is None and rh.header.time_limit_artefact
+    rt = round_time(rh.file, rh.header)
+    assert rt.start_time == rt.end_time - timedelta(seconds=3)  # not 12 minutes earlier
+    assert rt.start_time.date().isoformat() == "2025-10-04"
+    # the round 1 it came from (no artefact) starts a duration before its end
+    r1 = parse_head(head + b"\n", "2025-10-04-002200-supply-round-1.txt")
+    t1 = round_time(r1.file, r1.header)
+    assert t1.end_time - t1.start_time == timedelta(minutes=9, seconds=41 + 3)

@@ -20,7 +20,7 @@ from etl_duck.cli import run as cli
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake.snapshot import Lake
 from tests.conftest import REAL
-from tests.lakecheck import header_only_round, renamed_pair, table_rows
+from tests.lakecheck import one_player_round, renamed_pair, table_rows
 
 REAL_FILES = sorted(REAL.glob("*.txt"))
 
@@ -131,9 +131,7 @@ def test_a_reader_that_pins_after_every_commit_holds_only_the_last_minute(
     ingest_paths(data_dir, REAL_FILES[:6])
     for i in range(8):
         etl_duck.snapshot_path(data_dir)
-        ingest_paths(
-            data_dir, [header_only_round(tmp_path, f"2026-05-0{1 + i}-200000", tag=str(i))]
-        )
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-05-0{1 + i}-200000", tag=str(i))])
     current = etl_duck.snapshot_path(data_dir)
     leases = {p.name.split(".")[0]: p.stat().st_mtime for p in (data_dir / ".lake" / "leases").iterdir()}  # fmt: skip
     long = {name for name, until in leases.items() if until > time.time() + 120}
@@ -141,7 +139,7 @@ def test_a_reader_that_pins_after_every_commit_holds_only_the_last_minute(
     for lease in (data_dir / ".lake" / "leases").iterdir():  # the minute passes
         if not lease.name.startswith(current.name):
             os.utime(lease, (time.time() - 1, time.time() - 1))
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-05-20-200000", tag="last")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2026-05-20-200000", tag="last")])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(_snapshots(data_dir)) > 4:
         time.sleep(0.05)
@@ -159,7 +157,7 @@ def test_a_burst_of_commits_keeps_disk_bounded_and_a_held_reader_finishes(
     held = None
     expected_rows = 0
     for i in range(commits):
-        f = header_only_round(
+        f = one_player_round(
             tmp_path, f"2026-05-{1 + i % 28:02d}-{i // 28:02d}{i % 60:02d}00", tag=str(i)
         )
         ingest_paths(data_dir, [f])
@@ -191,7 +189,7 @@ def test_a_deleted_lake_link_is_reported_and_relinked_by_the_next_ingest(
     assert cli(["--data-dir", str(data_dir), "status"]) == 1
     err = capsys.readouterr().err
     assert "lake is missing" in err and "etl-duck ingest" in err and "Traceback" not in err
-    report = ingest_paths(data_dir, [header_only_round(tmp_path, "2026-06-01-200000")])
+    report = ingest_paths(data_dir, [one_player_round(tmp_path, "2026-06-01-200000")])
     assert report.committed
     assert len(table_rows(data_dir, "rounds")) == rounds + 1  # nothing lost
 
@@ -205,7 +203,7 @@ def test_a_lake_without_link_or_snapshots_is_never_published_empty(
         if snap.name[1:].isdigit():
             (snap / "_manifest.json").write_text("{")  # every snapshot damaged
     with pytest.raises(Exception, match="etl-duck rebuild"):
-        ingest_paths(data_dir, [header_only_round(tmp_path, "2026-06-01-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, "2026-06-01-200000")])
     assert cli(["--data-dir", str(data_dir), "rebuild"]) == 0
     assert len(table_rows(data_dir, "rounds")) == 10
 
@@ -222,7 +220,7 @@ def test_a_missing_link_and_a_damaged_newest_snapshot_lose_no_round(
     assert newest is not None
     (data_dir / "lake").unlink()
     (newest / "_manifest.json").write_text("{")
-    late = header_only_round(tmp_path, "2026-06-01-200000")
+    late = one_player_round(tmp_path, "2026-06-01-200000")
     assert cli(["--data-dir", str(data_dir), "ingest", str(late)]) == 1
     err = capsys.readouterr().err
     assert "etl-duck rebuild" in err and "Traceback" not in err, err
@@ -333,7 +331,7 @@ def test_status_answers_from_one_snapshot_while_commits_land(
     during commits mixed two, e.g. rounds of v22 and files of v23)."""
     from etl_duck.query.stats import Stats
 
-    files = [header_only_round(tmp_path, f"2026-07-{1 + i % 28:02d}-2{i % 3}0000", tag=str(i))
+    files = [one_player_round(tmp_path, f"2026-07-{1 + i % 28:02d}-2{i % 3}0000", tag=str(i))
              for i in range(30 if request.config.getoption("--runslow") else 14)]  # fmt: skip
     ingest_paths(data_dir, files[:1])
     stats = Stats(data_dir)
@@ -381,7 +379,7 @@ def test_a_reader_in_the_writers_process_leaves_every_commit_a_spare(
     monkeypatch.setattr(os, "mkdir", mkdir)
     for i in range(6):
         made.append(0)
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-{i + 1:02d}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-06-{i + 1:02d}-200000")])
         assert not stats.leaderboard("kills").is_empty()  # the reader moves on each time
     partitions = sum(len(p) for p in Lake(data_dir).manifest().partitions.values())
     assert partitions > 60
@@ -414,7 +412,7 @@ def test_a_running_query_keeps_the_snapshot_it_may_read_until_it_ends(
     t = threading.Thread(target=query)
     t.start()
     assert running.wait(10)
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-06-01-200000")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2026-06-01-200000")])
     stats.leaderboard("kills")  # the version moves on while that query runs
     assert stats.serving.snapshot != old
     assert old.name in live_leases(data_dir / ".lake")
@@ -437,9 +435,9 @@ def test_a_commit_reads_encodes_and_places_only_what_changed(
 
     for year in range(2019, 2026):  # seven years of history, a few rounds each
         for day in ("03-01", "06-01", "09-01"):
-            ingest_paths(data_dir, [header_only_round(tmp_path, f"{year}-{day}-200000")])
+            ingest_paths(data_dir, [one_player_round(tmp_path, f"{year}-{day}-200000")])
     for i in range(3):  # this process has committed and read the current state
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-0{i + 1}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-06-0{i + 1}-200000")])
 
     state_reads: list[str] = []
     encoded: list[str] = []
@@ -472,7 +470,7 @@ def test_a_commit_reads_encodes_and_places_only_what_changed(
     monkeypatch.setattr(snapshot_mod, "read_parquet_file", read)
     monkeypatch.setattr(snapshot_mod._Build, "place", place)
     monkeypatch.setattr(manifest_mod, "json", Json)
-    ingest_paths(data_dir, [header_only_round(tmp_path, "2026-06-10-200000")])
+    ingest_paths(data_dir, [one_player_round(tmp_path, "2026-06-10-200000")])
     monkeypatch.undo()
 
     m = Lake(data_dir).manifest()
@@ -515,7 +513,7 @@ def test_a_new_process_that_commits_again_and_again_soon_parses_no_manifest(
     from etl_duck.lake import snapshot as snapshot_mod
 
     for i in range(4):  # another process's commits: snapshots this one never saw
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-0{i + 1}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-06-0{i + 1}-200000")])
     monkeypatch.setattr(snapshot_mod, "_MANIFESTS", {})  # a new process
     parsed: list[int] = []
     real = manifest_mod.Manifest.from_json
@@ -529,7 +527,7 @@ def test_a_new_process_that_commits_again_and_again_soon_parses_no_manifest(
     per_commit = []
     for i in range(6):
         parsed.clear()
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-1{i}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-06-1{i}-200000")])
         per_commit.append(list(parsed))
     assert Lake(data_dir).version() == 10
     assert per_commit[0], per_commit  # the base and the spare: another process wrote them
@@ -557,17 +555,17 @@ def test_a_commit_touches_the_disk_the_same_whatever_the_history(
         counts.clear()
         for name in ("mkdir", "link", "unlink", "rmdir"):
             counting(name)
-        ingest_paths(data_dir, [header_only_round(tmp_path, stamp)])
+        ingest_paths(data_dir, [one_player_round(tmp_path, stamp)])
         monkeypatch.undo()
         return sum(counts.values())
 
     ingest_paths(data_dir, REAL_FILES[:10])  # a small history
     for i in range(3):  # settle: spares exist
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-06-0{i + 1}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-06-0{i + 1}-200000")])
     small = one_commit("2026-06-10-200000")
     ingest_paths(data_dir, REAL_FILES[10:])  # 9× the partitions
     for i in range(3):
-        ingest_paths(data_dir, [header_only_round(tmp_path, f"2026-07-0{i + 1}-200000")])
+        ingest_paths(data_dir, [one_player_round(tmp_path, f"2026-07-0{i + 1}-200000")])
     large = one_commit("2026-07-10-200000")
     partitions = sum(len(p) for p in Lake(data_dir).manifest().partitions.values())
     assert partitions > 60
@@ -583,7 +581,7 @@ def test_many_shards_are_read_at_once_the_same_and_a_damaged_one_is_named(
     still named."""
     from etl_duck.lake import snapshot
 
-    files = [header_only_round(tmp_path, f"{y}-03-0{d}-210000") for y in (2023, 2024, 2025)
+    files = [one_player_round(tmp_path, f"{y}-03-0{d}-210000") for y in (2023, 2024, 2025)
              for d in (1, 2)]  # fmt: skip
     ingest_paths(data_dir, files)
     lake = Lake(data_dir)

@@ -85,6 +85,10 @@ def round_reasons(
             reason = "partial"
         elif not r.players and (r.rejected or r.rejected_players or r.status is FileStatus.PARTIAL):
             reason = "lines_rejected"  # every player line refused (a newer writer's) or cut
+        elif not r.players:
+            # header only: a map that timed out with nobody playing (an idle server writes
+            # one per map, all day): stored, never a round of anyone's evening
+            reason = "no_players"
         elif r.file.name in pairing.orphans:
             reason = "orphan_r2"
         elif r.file.name in restarted:

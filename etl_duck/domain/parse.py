@@ -646,6 +646,9 @@ class RoundHead:
     file: FileName
     header: Header
     partial: bool
+    #: any line after the header: a header-only file is a map that timed out with nobody
+    #: playing (an idle server writes one per map; §7 "Header only")
+    players: bool = True
 
 
 def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool, str]:
@@ -695,7 +698,8 @@ def _parse_head(data: bytes, name: str) -> RoundHead:
         raise ParseError(name, 1, "header", "file cut inside the header line")
     header = parse_header(_decode(first).rstrip("\r"), name)
     _check_header(header, file)
-    return RoundHead(file, header, not data.endswith(b"\n"))
+    rest = data[len(first) + 1 :]
+    return RoundHead(file, header, not data.endswith(b"\n"), players=bool(rest.strip()))
 
 
 def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:

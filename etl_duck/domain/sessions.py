@@ -10,7 +10,8 @@ server: rounds of two servers never share one (:mod:`etl_duck.domain.sources`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -24,6 +25,9 @@ class RoundTime:
     name: str  # file name: the round's identity
     end_time: datetime
     start_time: datetime
+    #: False for a header-only round (nobody played): it never links two rounds into one
+    #: session, nor starts or ends one that has rounds with players (see ``_group``)
+    players: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,29 +125,44 @@ def _group(
     server: str,
     clock: Callable[[datetime, datetime], timedelta],
 ) -> list[Session]:
-    ordered: Sequence[RoundTime] = sorted(rounds, key=lambda r: (r.end_time, r.name))
+    """Rounds with players chain by the gap rule. A header-only round (an idle server's map
+    timing out, one every few minutes all day) joins the session of the round with players
+    before it within the gap, else of the one after it within the gap (its round 2 may
+    follow), else it is a session of its own: idle hours never join two evenings into one,
+    and an evening's date, start and end are its played rounds'."""
+    key = lambda r: (r.end_time, r.name)  # noqa: E731
     gap = timedelta(minutes=gap_minutes)
-    sessions: list[Session] = []
-    current: list[RoundTime] = []
+    played = sorted((r for r in rounds if r.players), key=key)
+    groups: list[list[RoundTime]] = []
+    for r in played:
+        if not groups or clock(groups[-1][-1].end_time, r.end_time) > gap:
+            groups.append([])
+        groups[-1].append(r)
+    idle_alone: list[RoundTime] = []
+    ends = [r.end_time for r in played]
+    group_of = [i for i, g in enumerate(groups) for _ in g]  # played round → its group
+    for r in (r for r in rounds if not r.players):
+        at = bisect.bisect_right(ends, r.end_time)  # played rounds before r: [:at]
+        if at and clock(played[at - 1].end_time, r.end_time) <= gap:
+            groups[group_of[at - 1]].append(r)
+        elif at < len(played) and clock(r.end_time, played[at].end_time) <= gap:
+            groups[group_of[at]].append(r)
+        else:
+            idle_alone.append(r)
+    sessions = [_session(sorted(g, key=key), server) for g in groups]
+    sessions.extend(_session([r], server) for r in idle_alone)
+    return sorted(sessions, key=lambda s: (s.start_time, s.rounds))
 
-    def close() -> None:
-        first_start = min(r.start_time for r in current)
-        sessions.append(
-            Session(
-                session_id=session_id_of(first_start, server),
-                session_date=first_start.date(),
-                start_time=first_start,
-                end_time=current[-1].end_time,
-                rounds=tuple(r.name for r in current),
-                server=server,
-            )
-        )
 
-    for r in ordered:
-        if current and clock(current[-1].end_time, r.end_time) > gap:
-            close()
-            current = []
-        current.append(r)
-    if current:
-        close()
-    return sessions
+def _session(rounds: list[RoundTime], server: str) -> Session:
+    """A session of ``rounds`` (in time order), timed by its rounds with players if any."""
+    timed = [r for r in rounds if r.players] or rounds
+    first_start = min(r.start_time for r in timed)
+    return Session(
+        session_id=session_id_of(first_start, server),
+        session_date=first_start.date(),
+        start_time=first_start,
+        end_time=timed[-1].end_time,
+        rounds=tuple(r.name for r in rounds),
+        server=server,
+    )

@@ -206,14 +206,21 @@ def _exit_with_parent(parent: int) -> None:
 # --------------------------------------------------------------------------- row building
 
 
-def round_time(file: FileName, header: Header) -> RoundTime:
+def round_time(file: FileName, header: Header, players: bool = True) -> RoundTime:
     """Start = end − header duration − 3 s; from the header alone, so the session a file
     lands in is known before the (parallel) full parse. A round the header shows was cut
     (§7.1) lasted an unknown part of its limit: its start is taken as its end, not a whole
     limit earlier (which dated an evening that opened with one on the day before)."""
-    limit = 0 if header.shutdown_path else header.time_limit_s
+    # an older writer's round 2 with the clock artefact (H7 > H6) may be such a cut round
+    # (the pairing decides); a complete one has its round 1 before it in its session, so
+    # its own start never dates one
+    cut = header.shutdown_path or (header.play_time_ms is None and header.time_limit_artefact)
+    limit = 0 if cut else header.time_limit_s
     return RoundTime(
-        file.name, file.end_time, round_start(file.end_time, header_duration(header), limit)
+        file.name,
+        file.end_time,
+        round_start(file.end_time, header_duration(header), limit),
+        players,
     )
 
 

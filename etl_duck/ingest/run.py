@@ -471,7 +471,7 @@ def _build(
     batch, nor wedges the pending list."""
     known = sorted({*endstats.known_endstats(base.ledger), *arrived})
     while True:
-        times = {n: round_time(h.file, h.header) for n, h in heads.items()}
+        times = {n: round_time(h.file, h.header, h.players) for n, h in heads.items()}
         final, cut_changed = _final_cuts(base, heads, times, batch.removed)
         regroup = regroup_sessions(
             base.index,

@@ -109,6 +109,7 @@ def round_index_rows(sessions: Sequence[Session], times: Mapping[str, RoundTime]
             pa.array([times[n].start_time for n, _ in rows], pa.timestamp("s")),
             pa.array([s.session_id for _, s in rows], pa.int64()),
             pa.array([s.session_date for _, s in rows], pa.date32()),
+            pa.array([times[n].players for n, _ in rows], pa.bool_()),
         ],
         schema=ROUND_INDEX_SCHEMA,
     )
@@ -120,8 +121,11 @@ _FEW_ROUNDS = 16
 
 
 def _round_times(index: pa.Table) -> dict[str, RoundTime]:
-    cols = (index.column(c).to_pylist() for c in ("file_name", "end_time", "start_time"))
-    return {n: RoundTime(n, e, st) for n, e, st in zip(*cols, strict=True)}
+    cols = (
+        index.column(c).to_pylist() for c in ("file_name", "end_time", "start_time", "has_players")
+    )
+    # null: an index written before the column (its rounds chained like any other)
+    return {n: RoundTime(n, e, st, p is not False) for n, e, st, p in zip(*cols, strict=True)}
 
 
 def lookup(table: pa.Table, key: str, values: list[str]) -> dict[str, dict[str, Any]]:

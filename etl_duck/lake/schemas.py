@@ -168,6 +168,9 @@ ROUND_INDEX_SCHEMA = pa.schema(
         ("start_time", pa.timestamp("s")),
         ("session_id", pa.int64()),
         ("session_date", pa.date32()),
+        # False: a header-only round (no one played); null in an index written before it
+        # was kept (read as True). Sessions never chain through such rounds
+        ("has_players", pa.bool_()),
     ]
 )
 CONFLICTS_SCHEMA = pa.schema(

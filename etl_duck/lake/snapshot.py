@@ -246,7 +246,7 @@ class Lake:
             path = snap / "_state" / f"{name}.parquet"
             if not path.exists():
                 return STATE_SCHEMAS[name].empty_table()
-            return read_parquet_file(path).cast(STATE_SCHEMAS[name])
+            return conform(read_parquet_file(path), STATE_SCHEMAS[name])
         shards = manifest.shards.get(f"state/{name}", {})
         group = f"state/{name}" if keep else None
         return _read_shards(snap, shards, STATE_SCHEMAS[name], keep=group)
@@ -645,6 +645,24 @@ def _read_files(paths: list[Path]) -> list[pa.Table]:
         return list(pool.map(read_parquet_file, paths))
 
 
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` cast to ``schema``; a column the schema gained since the file was written
+    is null (its readers say what null means), so an older lake stays readable until the
+    next ingest re-derives it."""
+    import pyarrow as pa
+
+    if table.schema.names != schema.names:
+        have = set(table.column_names)
+        table = pa.Table.from_arrays(
+            [
+                table.column(f.name) if f.name in have else pa.nulls(table.num_rows, f.type)
+                for f in schema
+            ],
+            names=schema.names,
+        )
+    return table.cast(schema)
+
+
 def _read_shards(
     snap: Path,
     shards: Mapping[str, Partition],
@@ -668,7 +686,7 @@ def _read_shards(
         with _SHARDS_LOCK:
             _SHARDS[keep] = used
     if schema is not None:
-        tables = [t.cast(schema) for t in tables]
+        tables = [conform(t, schema) for t in tables]
     if not tables:
         return pa.table({}) if schema is None else schema.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
