@@ -72,7 +72,7 @@ def test_ingest_status_top_session_player_export(tmp_path: Path) -> None:
     assert f"skipped {REAL / 'README.md'}: not a round stats file name" in " ".join(out.split())
     code, out = run("--data-dir", d, "status", "--json")
     status = json.loads(out)
-    assert (status["rounds"], status["excluded"]) == (92, {"orphan_r2": 10})
+    assert (status["rounds"], status["excluded"]) == (92, {"orphan_r2": 9, "no_players": 1})
     code, out = run("--data-dir", d, "top", "kills", "--limit", "3", "--min-rounds", "1", "--json")
     rows = json.loads(out)["rows"]
     assert len(rows) == 3 and {
