@@ -13,8 +13,12 @@ SELECT
     r.session_id,
     r.session_date,
     any_value(r.server)                                      AS server,
-    min(r.start_time)                                        AS start_time,
-    max(r.end_time)                                          AS end_time,
+    -- an evening's times are its played rounds' (an idle server's header-only rounds join
+    -- it, DECISIONS "Idle servers"); every round counts here only if none was played
+    coalesce(min(r.start_time) FILTER (WHERE r.reason IS DISTINCT FROM 'no_players'),
+             min(r.start_time))                              AS start_time,
+    coalesce(max(r.end_time) FILTER (WHERE r.reason IS DISTINCT FROM 'no_players'),
+             max(r.end_time))                                AS end_time,
     count(*) FILTER (WHERE r.counted)                        AS rounds,
     count(DISTINCT r.match_id) FILTER (WHERE r.counted)      AS matches,
     count(DISTINCT r.map_name) FILTER (WHERE r.counted)      AS maps,
@@ -25,4 +29,4 @@ WHERE r.session_date BETWEEN $date_from AND $date_to
   AND ($server IS NULL OR r.server = $server)
 GROUP BY r.session_id, r.session_date
 HAVING count(*) FILTER (WHERE r.counted) > 0
-ORDER BY min(r.start_time) DESC, r.session_id DESC
+ORDER BY start_time DESC, r.session_id DESC

@@ -283,3 +283,21 @@ def test_an_opponent_without_a_complete_map_keeps_the_endstats_name() -> None:
     assert dict(zip(*rivals(versus, "A")[["guid", "name"]], strict=True)) == {
         "B": "bee", "C": "sea",
     }  # fmt: skip
+
+
+def test_a_name_a_rejected_line_shares_gets_no_guid() -> None:
+    """The round has ``vïd`` (a valid line) and ``vd`` (a line rejected: team 9); an older
+    endstats file (no VS_HEADER) gives an award to ``vd``. Both reduce to ``vd`` as the
+    writer writes names: the award's player is unknown (NULL), never vïd's GUID."""
+    from etl_duck.domain.parse import parse_bytes
+    from etl_duck.ingest.endstats import _name_index
+    from tests.lakecheck import R1
+
+    lines = R1.read_bytes().splitlines(keepends=True)
+    valid = lines[1].replace(b"E0A4B2C8\\^7Dr. ^2Fun\\", "11111111\\^pv\u00efd\\".encode())
+    refused = lines[2].replace(b"B7E21D04\\^$Blue^7Jay\\0\\1\\", b"22222222\\vd\\0\\9\\")
+    rf = parse_bytes(lines[0] + valid + refused, "2026-03-14-213512-supply-round-1.txt")
+    assert [p.guid for p in rf.players] == ["11111111"]
+    assert ("22222222", "vd") in rf.rejected_players
+    es = parse_endstats(b"Most deaths\tvd\t12\n", "2026-03-14-213511-supply-round-1-endstats.txt")
+    assert _name_index(es, rf).get(name_key("vd"), "absent") is None

@@ -6,9 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import polars as pl
+import pytest
+
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.query.stats import Stats
 from tests.conftest import REAL
+from tests.lakecheck import HEADER_ONLY as LAKE_HEADER_ONLY
 from tests.lakecheck import table_rows
 
 SERVER_ZONE = "Europe/Berlin"  # the ingest's default zone (IngestOptions.timezone)
@@ -114,9 +118,15 @@ def test_an_idle_server_day_never_joins_two_evenings(data_dir: Path, tmp_path: P
     assert sids[evening1[0].name] == sids[evening1[1].name]
     assert sids[evening2[0].name] == sids[evening2[1].name] != sids[evening1[0].name]
     assert str(rounds[evening2[0].name]["session_date"]) == "2025-10-01"
-    last = Stats(data_dir).last_session()
+    stats = Stats(data_dir)
+    last = stats.last_session()
     assert (last.session_id, str(last.session_date)) == (sids[evening2[0].name], "2025-10-01")
-    assert last.start_time.date().isoformat() == "2025-10-01"  # its played rounds' start
+    # the idle rounds within the gap before it are in it; its times are its played rounds'
+    assert last.rounds.height > 2
+    played = (rounds[evening2[0].name]["start_time"], rounds[evening2[1].name]["end_time"])
+    assert (last.start_time, last.end_time) == played
+    listed = stats.sessions().filter(pl.col("session_id") == last.session_id)
+    assert (listed["start_time"][0], listed["end_time"][0]) == played
     assert Stats(data_dir).resolve_window("month").date_from.isoformat() == "2025-10-01"
 
     # the same files one by one in a shuffled order: the same sessions
@@ -127,3 +137,61 @@ def test_an_idle_server_day_never_joins_two_evenings(data_dir: Path, tmp_path: P
         ingest_paths(live, [p])
     live_rounds = {str(r["file_name"]): r["session_id"] for r in table_rows(live, "rounds")}
     assert live_rounds == {p.name: rounds[p.name]["session_id"] for p in order}
+
+
+def _bot_posts(tmp_path: Path, factory: pytest.TempPathFactory, files: list[Path]) -> list[str]:
+    """What the bot sends while an ingest commits ``files`` into a copy of the test lake."""
+    import asyncio
+
+    from etl_duck.pipeline import Ingestor
+    from tests.bot_fakes import FakeChannel, bot_running, lake_copy, run
+
+    data = lake_copy(factory, tmp_path / "data")
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+
+    async def main() -> None:
+        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor):
+            await asyncio.to_thread(ingestor, files)
+            await ingestor.wait_idle()
+
+    run(main())
+    return [str(s.embed.title if s.embed else s.content) for s in channel.sent]
+
+
+def _idle_round(folder: Path, stamp: str) -> Path:
+    path = folder / f"{stamp}-etl_frostbite-round-1.txt"
+    path.write_bytes(LAKE_HEADER_ONLY.read_bytes().replace(b"Server", f"Server{stamp}".encode(), 1))
+    return path
+
+
+def test_the_bot_posts_nothing_for_an_idle_night(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Six map timeouts of an empty server in one commit: no post (they were a "6 rounds
+    ingested" backlog post)."""
+    files = tmp_path / "in"
+    files.mkdir()
+    sent = _bot_posts(
+        tmp_path,
+        tmp_path_factory,
+        [_idle_round(files, f"2026-01-05-0{h}0000") for h in range(1, 7)],
+    )
+    assert sent == []
+
+
+def test_idle_rounds_do_not_turn_an_evenings_posts_into_a_backlog(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A played map and three idle rounds before it in one commit: the two round posts and
+    the map post go out live (the idle rounds made it a "5 rounds ingested" backlog)."""
+    from tests.lakecheck import renamed_pair
+
+    files = tmp_path / "in"
+    files.mkdir()
+    idle = [_idle_round(files, s) for s in ("2026-01-05-200000", "2026-01-05-201300")]
+    idle.append(_idle_round(files, "2026-01-05-202600"))
+    pair = list(renamed_pair(files, "2026-01-05-210000", "2026-01-05-211000", "P"))
+    sent = _bot_posts(tmp_path, tmp_path_factory, [*idle, *pair])
+    posts = [t for t in sent if not t.startswith("Scoreboard")]
+    assert posts == ["supply — round 1", "supply — round 2", "Map finished: supply"]

@@ -41,6 +41,7 @@ rounds_strategy = st.lists(
         st.integers(0, 7),  # batch
         st.booleans(),  # re-sent later with a shorter duration (a partial file that grew)
         st.sampled_from([True, True, True, False]),  # players (False: header only, idle)
+        st.sampled_from([False, False, False, True]),  # taken out later (a dismissal)
     ),
     min_size=1,
     max_size=40,
@@ -51,7 +52,7 @@ rounds_strategy = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(rounds_strategy)
 def test_regrouping_around_new_rounds_equals_grouping_everything(
-    few: int, spec: list[tuple[int, int, int, bool, bool]]
+    few: int, spec: list[tuple[int, int, int, bool, bool, bool]]
 ) -> None:
     # both ways of finding a new round's neighbours: a sort of the index (large batches),
     # one scan per new round (a live commit's few rounds)
@@ -77,13 +78,14 @@ CLOCK_CHANGES = (datetime(2026, 3, 29, 1, 0), datetime(2025, 10, 26, 1, 0))
             st.integers(0, 3),
             st.booleans(),
             st.sampled_from([True, True, True, False]),
+            st.sampled_from([False, False, False, True]),
         ),
         min_size=1,
         max_size=12,
     )
 )
 def test_regrouping_across_a_clock_change_equals_grouping_everything(
-    gap: int, change: datetime, spec: list[tuple[int, int, int, bool, bool]]
+    gap: int, change: datetime, spec: list[tuple[int, int, int, bool, bool, bool]]
 ) -> None:
     """With the server's zone, gaps are read on the absolute clock (a name the jump skipped
     reads as the jump's instant, the repeated hour both ways): still, a live regroup equals
@@ -92,14 +94,15 @@ def test_regrouping_across_a_clock_change_equals_grouping_everything(
 
 
 def _check_regrouping(
-    spec: list[tuple[int, int, int, bool, bool]],
+    spec: list[tuple[int, int, int, bool, bool, bool]],
     *,
     base: datetime = BASE,
     gap: int = GAP,
     timezone: str | None = None,
 ) -> None:
     batches: dict[int, dict[str, RoundTime]] = defaultdict(dict)
-    for i, (minute, duration, batch, resend, players) in enumerate(spec):
+    outs: dict[int, set[str]] = defaultdict(set)
+    for i, (minute, duration, batch, resend, players, out) in enumerate(spec):
         end = base + timedelta(minutes=minute, seconds=i)  # unique end times
         name = f"{end:%Y-%m-%d-%H%M%S}-map{i}-round-1.txt"
         rt = RoundTime(name, end, end - timedelta(seconds=duration + 3), players)
@@ -108,16 +111,21 @@ def _check_regrouping(
             batches[batch + 1][name] = RoundTime(
                 name, end, end - timedelta(seconds=duration // 2), players
             )
+        if out:  # taken out two batches later, unless it came again then
+            outs[batch + 2].add(name)
     index = ROUND_INDEX_SCHEMA.empty_table()
     seen: dict[str, RoundTime] = {}
-    for b in sorted(batches):
+    for b in sorted(batches.keys() | outs.keys()):
         new = batches[b]
+        gone = {n for n in outs[b] if n in seen and n not in new}
         before = _by_date(group_sessions(seen.values(), gap, timezone))
         seen.update(new)
+        for n in gone:
+            del seen[n]
         everything = group_sessions(seen.values(), gap, timezone)
         after = _by_date(everything)
 
-        result = regroup_sessions(index, new, gap, timezone=timezone)
+        result = regroup_sessions(index, new, gap, removed=gone, timezone=timezone)
 
         # every date whose sessions changed is rebuilt, with exactly its sessions
         changed = {d for d in before.keys() | after.keys() if before.get(d) != after.get(d)}
@@ -345,3 +353,16 @@ def test_an_older_writers_round2_with_the_clock_artefact_starts_at_its_end() -> 
     r1 = parse_head(head + b"\n", "2025-10-04-002200-supply-round-1.txt")
     t1 = round_time(r1.file, r1.header)
     assert t1.end_time - t1.start_time == timedelta(minutes=9, seconds=41 + 3)
+
+
+def test_an_idle_round_moves_to_the_next_evening_when_its_own_is_taken_out() -> None:
+    """A played round at 20:00, an idle one at 20:50 (its evening: within the gap after it)
+    and a played one at 21:45. Dismiss the first: the idle round now lies within the gap
+    before 21:45 and belongs to that evening — live, as a regroup of everything says."""
+    _check_regrouping(
+        [
+            (0, 600, 0, False, True, True),  # played, taken out two batches later
+            (50, 0, 0, False, False, False),  # idle
+            (105, 600, 0, False, True, False),  # played
+        ]
+    )

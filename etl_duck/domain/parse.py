@@ -32,7 +32,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 14
+PARSER_VERSION = 15
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode

@@ -125,6 +125,9 @@ def _name_index(es: Endstats, rf: RoundFile) -> dict[str, str | None]:
         guids.setdefault(name_key(name), set()).add(guid)
     for p in rf.players:
         guids.setdefault(name_key(p.name), set()).add(p.guid)
+    for guid, name in rf.rejected_players:  # a player whose line was refused still plays
+        if name:
+            guids.setdefault(name_key(name), set()).add(guid)
     return {key: next(iter(g)) if len(g) == 1 else None for key, g in guids.items()}
 
 

@@ -85,6 +85,18 @@ def regroup_sessions(
         # a partial file that grew, a committed round being taken out, or one touched
         again = pc.is_in(index["file_name"], pa.array(sorted(again_names), pa.string()))
         near.update(index["session_id"].filter(again).to_pylist())
+    if index.num_rows and near and not everything:
+        # a header-only round links no sessions, so sessions need not be a gap apart: one
+        # in a regrouped session may move to the evening of a round within the gap of it
+        # in another (its own evening's round taken out, say)
+        idle = pc.and_(
+            pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64())),
+            pc.equal(pc.fill_null(index["has_players"], True), False),
+        )
+        ends_s = pc.cast(index["end_time"], pa.int64())
+        for t in pc.cast(index["end_time"].filter(idle), pa.int64()).to_pylist():
+            one = pc.and_(pc.greater_equal(ends_s, t - gap_s), pc.less_equal(ends_s, t + gap_s))
+            near.update(index["session_id"].filter(one).to_pylist())
     selected = pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64()))
     picked = index.filter(selected)
     times = {n: t for n, t in {**_round_times(picked), **new}.items() if n not in gone}

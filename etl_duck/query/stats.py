@@ -1260,11 +1260,15 @@ def _assemble_report(
     score = score_stopwatch(rounds, sides, players, override)
     maps = maps.join(score.maps, on="match_id", how="left")
     counted = rounds.filter(pl.col("counted"))
+    # an evening's times are its played rounds' (an idle server's header-only rounds join
+    # it: DECISIONS "Idle servers"), all its rounds' when none was played
+    played = rounds.filter(pl.col("reason").fill_null("") != "no_players")
+    timed = played if played.height else rounds
     return SessionReport(
         session_id=sid,
         session_date=sdate,
-        start_time=rounds["start_time"].min(),  # type: ignore[arg-type]
-        end_time=rounds["end_time"].max(),  # type: ignore[arg-type]
+        start_time=timed["start_time"].min(),  # type: ignore[arg-type]
+        end_time=timed["end_time"].max(),  # type: ignore[arg-type]
         players=players,
         maps=maps,
         rounds=rounds,

@@ -252,6 +252,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         refused = await asyncio.to_thread(state.keys, REFUSED)
         names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete | set(refused)))
         maps = [n for n in refused if n not in names]  # their round went out, their map not
+        names = await self._without_idle(names)
         if not names and not maps:
             return
         live = len(names) <= MAX_ROUND_POSTS
@@ -288,6 +289,27 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         await asyncio.to_thread(state.claim_many, MAP, keys)
         await self._post_each(channel, claimed)
         await self._post_refused_maps(channel, maps)
+
+    async def _without_idle(self, names: list[str]) -> list[str]:
+        """``names`` less the header-only rounds (an idle server's map timeouts, a dozen an
+        hour): nothing to post, ever (settled as such), and never a "backlog" that would
+        turn an evening's live round posts into one summary."""
+        if not names:
+            return names
+        rows = await self.bot.stats.rounds_by_files(names)
+        idle = set(rows.filter(pl.col("reason") == "no_players")["file_name"].to_list())
+        if not idle:
+            return names
+        state = self.bot.state
+
+        def settle() -> None:
+            state.claim_many(ROUND, sorted(idle))
+            state.settle(ROUND, sorted(idle), 0, NOTHING)
+            for name in sorted(idle):
+                state.release(REFUSED, name)
+
+        await asyncio.to_thread(settle)
+        return [n for n in names if n not in idle]
 
     async def _post_refused_maps(self, channel: Any, names: list[str]) -> None:
         """Map posts the channel refused after their round 2's post went through."""
