@@ -45,7 +45,7 @@ contracts: $(STAMP)
 # none can be written (PYTHONDONTWRITEBYTECODE) or it is stale (~0.1 s of CPU each)
 pytest: $(STAMP)
 	$(BIN)/python -m compileall -q $(SRC) >/dev/null
-	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=380 --wall-warning-seconds=90
+	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=430 --wall-warning-seconds=90
 
 ## test-spark: the lake's folders read by Spark SQL give the same answers (needs Java 17+;
 ## installs the `spark` extra, pyspark ~450 MB, on first use)
