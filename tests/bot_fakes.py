@@ -401,6 +401,21 @@ async def bot_running(
         bot.state.close()
 
 
+def ingest_under_a_bot(
+    data_dir: Path, links_at: Path, channel: FakeChannel, files: Iterable[Path]
+) -> None:
+    """A bot runs while its ingestor commits ``files`` (what the fetcher hands it after a
+    download) and until the commit's listeners are done: the posts are in ``channel``."""
+    ingestor = Ingestor(data_dir)
+
+    async def main() -> None:
+        async with bot_running(data_dir, links_at, channel, ingestor=ingestor):
+            await asyncio.to_thread(ingestor, list(files))
+            await ingestor.wait_idle()
+
+    run(main())
+
+
 async def invoke(
     bot: EtlDuckBot, name: str, interaction: FakeInteraction | None = None, **kwargs: Any
 ) -> FakeInteraction:

@@ -22,6 +22,7 @@ from tests.bot_fakes import (
     FakeInteraction,
     bot_running,
     field_value,
+    ingest_under_a_bot,
     invoke,
     lake_copy,
     lake_sql,
@@ -135,15 +136,8 @@ def test_a_backlog_is_one_post(tmp_path: Path, tmp_path_factory: pytest.TempPath
     held = tuple(f.name for f in real_files() if f.name.startswith("2025-11-11-23"))
     _, rest = split_files(held)
     data = lake_copy(tmp_path_factory, tmp_path / "data", held)
-    ingestor = Ingestor(data)
     channel = FakeChannel()
-
-    async def main() -> None:
-        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor):
-            await asyncio.to_thread(ingestor, rest)
-            await ingestor.wait_idle()
-
-    run(main())
+    ingest_under_a_bot(data, tmp_path / "links.db", channel, rest)
     assert len(held) > 4
     assert len(channel.sent) == 1
     assert channel.sent[0].embed.title == f"{len(held)} rounds ingested"

@@ -141,21 +141,10 @@ def test_an_idle_server_day_never_joins_two_evenings(data_dir: Path, tmp_path: P
 
 def _bot_posts(tmp_path: Path, factory: pytest.TempPathFactory, files: list[Path]) -> list[str]:
     """What the bot sends while an ingest commits ``files`` into a copy of the test lake."""
-    import asyncio
+    from tests.bot_fakes import FakeChannel, ingest_under_a_bot, lake_copy
 
-    from etl_duck.pipeline import Ingestor
-    from tests.bot_fakes import FakeChannel, bot_running, lake_copy, run
-
-    data = lake_copy(factory, tmp_path / "data")
-    ingestor = Ingestor(data)
     channel = FakeChannel()
-
-    async def main() -> None:
-        async with bot_running(data, tmp_path / "links.db", channel, ingestor=ingestor):
-            await asyncio.to_thread(ingestor, files)
-            await ingestor.wait_idle()
-
-    run(main())
+    ingest_under_a_bot(lake_copy(factory, tmp_path / "data"), tmp_path / "links.db", channel, files)
     return [str(s.embed.title if s.embed else s.content) for s in channel.sent]
 
 
