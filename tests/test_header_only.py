@@ -184,3 +184,26 @@ def test_idle_rounds_do_not_turn_an_evenings_posts_into_a_backlog(
     sent = _bot_posts(tmp_path, tmp_path_factory, [*idle, *pair])
     posts = [t for t in sent if not t.startswith("Scoreboard")]
     assert posts == ["supply — round 1", "supply — round 2", "Map finished: supply"]
+
+
+def test_an_empty_server_shut_down_is_no_evenings_round(data_dir: Path, tmp_path: Path) -> None:
+    """A header-only round on the shutdown path (c0rnp0rn8's H8 < 0: an empty server
+    restarted) after an evening: `no_players` like any header-only round, so the evening
+    ends with its last played round (it read 21:50, the empty server's restart)."""
+    from tests.lakecheck import one_player_round
+
+    files = tmp_path / "files"
+    files.mkdir()
+    one_player_round(files, "2025-03-01-210000", tag="a")
+    last = one_player_round(files, "2025-03-01-213000", map_name="supply", tag="b")
+    cut = files / "2025-03-01-215000-etl_frostbite-round-1.txt"
+    header = LAKE_HEADER_ONLY.read_bytes().replace(b"Server", b"ServerX", 1)
+    assert header.endswith(b"\\600210\n")
+    cut.write_bytes(header.replace(b"\\600210\n", b"\\-5\n"))
+    ingest_paths(data_dir, [files])
+    rounds = {str(r["file_name"]): r for r in table_rows(data_dir, "rounds")}
+    assert rounds[cut.name]["reason"] == "no_players"
+    stats = Stats(data_dir)
+    report = stats.last_session()
+    assert report.end_time == rounds[last.name]["end_time"]
+    assert stats.sessions()["end_time"].to_list() == [rounds[last.name]["end_time"]]

@@ -69,7 +69,13 @@ def round_reasons(
         players = [p for p in r.players if p.team in (1, 2)]
         bots = sum(1 for p in players if p.is_bot)
         reason: str | None = None
-        if r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
+        if not r.players and not r.rejected_players and r.status is not FileStatus.PARTIAL:
+            # header only: a map that timed out with nobody playing (an idle server writes
+            # one per map, all day; an empty one shut down writes one too): stored, never a
+            # round of anyone's evening — the reason the grouping, the session times and
+            # the bot go by (a header-only file is never cut: that is a ParseError)
+            reason = "no_players"
+        elif r.status is FileStatus.INTERRUPTED or r.file.name in pairing.interrupted:
             reason = "interrupted"
         elif r.file.name in pairing.second_writer:
             reason = "second_writer"  # the newer script's file of the same round counts
@@ -85,10 +91,6 @@ def round_reasons(
             reason = "partial"
         elif not r.players and (r.rejected or r.rejected_players or r.status is FileStatus.PARTIAL):
             reason = "lines_rejected"  # every player line refused (a newer writer's) or cut
-        elif not r.players:
-            # header only: a map that timed out with nobody playing (an idle server writes
-            # one per map, all day): stored, never a round of anyone's evening
-            reason = "no_players"
         elif r.file.name in pairing.orphans:
             reason = "orphan_r2"
         elif r.file.name in restarted:
