@@ -127,6 +127,10 @@ def test_an_idle_server_day_never_joins_two_evenings(data_dir: Path, tmp_path: P
     assert (last.start_time, last.end_time) == played
     listed = stats.sessions().filter(pl.col("session_id") == last.session_id)
     assert (listed["start_time"][0], listed["end_time"][0]) == played
+    # the site's table of the evening's rounds shows its two played rounds only
+    from etl_duck.site.pages import _round_rows
+
+    assert [r["file_name"] for r in _round_rows(last)] == [p.name for p in evening2]
     assert Stats(data_dir).resolve_window("month").date_from.isoformat() == "2025-10-01"
 
     # the same files one by one in a shuffled order: the same sessions

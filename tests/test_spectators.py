@@ -190,3 +190,18 @@ def test_a_counted_spectator_row_is_on_no_side(lake: Path) -> None:
     shares = dict(cur.execute(text).fetchall())
     assert "EEEE0001" not in shares and len(shares) == 8
     assert shares["EEEE0002"] == FULL1  # his spectator row's 3:00 is on no side
+
+
+def test_the_round_post_shows_a_counted_spectator_on_no_side(lake: Path) -> None:
+    """The bot's round post: Golf's 6 kills count in round 1, so his line is there — in a
+    block of its own after the two teams' (it was in neither: only his time showed)."""
+    from etl_duck.bot.embeds.posts import round_post
+
+    detail = Stats(lake).round_detail(R1_NAME)
+    assert detail is not None
+    fields = {f.name: str(f.value) for f in round_post(detail).fields}
+    blocks = [n for n in fields if "Golf" in fields[n]]
+    assert "Moved to spectator — no side" in blocks
+    team_blocks = [n for n in fields if n.endswith(("attack", "defence"))]
+    assert len(team_blocks) == 2 and not any("Golf" in fields[n] for n in team_blocks)
+    assert "6/" in fields["Moved to spectator — no side"]  # K/D/G: his 6 kills

@@ -746,7 +746,14 @@ def _map_rows(rep: SessionReport) -> list[dict[str, Any]]:
 
 
 def _round_rows(rep: SessionReport) -> list[dict[str, Any]]:
-    return [{**r, "half": _half(r)} for r in rep.rounds.iter_rows(named=True)]
+    """The evening's rounds, without an idle server's header-only ones (`no_players`: a
+    map that timed out with nobody on; they join the evening next to them, DECISIONS
+    "Idle servers", but were no round of it)."""
+    return [
+        {**r, "half": _half(r)}
+        for r in rep.rounds.iter_rows(named=True)
+        if r.get("reason") != "no_players"
+    ]
 
 
 def _timeline_chart(rep: SessionReport) -> Any:

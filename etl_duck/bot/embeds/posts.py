@@ -104,6 +104,15 @@ def round_post(
                 value=fit_table(CORE, _core_rows(mine)),
                 inline=False,
             )
+        # counted, on no side: played part of the round, then moved to spectator (his
+        # numbers count; DECISIONS "Spectators")
+        left = players.filter(~pl.col("team").is_in([1, 2]))
+        if not left.is_empty():
+            embed.add_field(
+                name="Moved to spectator — no side",
+                value=fit_table(CORE, _core_rows(left)),
+                inline=False,
+            )
         embed.add_field(
             name="Time played · dead · denied, multikills",
             value=fit_table(TIMES, _time_rows(players)),
