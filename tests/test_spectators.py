@@ -199,7 +199,7 @@ def test_the_round_post_shows_a_counted_spectator_on_no_side(lake: Path) -> None
 
     detail = Stats(lake).round_detail(R1_NAME)
     assert detail is not None
-    fields = {f.name: str(f.value) for f in round_post(detail).fields}
+    fields = {str(f.name): str(f.value) for f in round_post(detail).fields}
     blocks = [n for n in fields if "Golf" in fields[n]]
     assert "Moved to spectator — no side" in blocks
     team_blocks = [n for n in fields if n.endswith(("attack", "defence"))]
