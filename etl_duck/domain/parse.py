@@ -698,8 +698,14 @@ def _parse_head(data: bytes, name: str) -> RoundHead:
         raise ParseError(name, 1, "header", "file cut inside the header line")
     header = parse_header(_decode(first).rstrip("\r"), name)
     _check_header(header, file)
-    rest = data[len(first) + 1 :]
-    return RoundHead(file, header, not data.endswith(b"\n"), players=bool(rest.strip()))
+    return RoundHead(file, header, not data.endswith(b"\n"), players=has_player_lines(data))
+
+
+def has_player_lines(data: bytes) -> bool:
+    """Whether a file holds more than its first line (a round's player lines, or anything
+    else to read): a header-only file is a map that timed out with nobody playing."""
+    _, _, rest = data.partition(b"\n")
+    return bool(rest.strip())
 
 
 def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:

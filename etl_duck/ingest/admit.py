@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from etl_duck.domain.endstats import is_endstats_file_name
-from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
+from etl_duck.domain.parse import FILE_NAME_PATTERN, has_player_lines, is_stats_file_name
 from etl_duck.domain.sources import qualify
 from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
@@ -168,14 +168,6 @@ def admit(
         if (name, csha) not in stored_now and name not in out.changed:
             report.duplicates.append(name)
     return out
-
-
-def has_player_lines(data: bytes) -> bool:
-    """Whether a file holds more than its first line (a round's player lines, or anything
-    else to read). A file of one line says nothing its name does not: its identity for
-    deduplication is (name, content), not the content alone."""
-    _, _, rest = data.partition(b"\n")
-    return bool(rest.strip())
 
 
 #: ledger statuses of content that never landed: the same bytes under another name are a

@@ -252,7 +252,9 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         refused = await asyncio.to_thread(state.keys, REFUSED)
         names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete | set(refused)))
         maps = [n for n in refused if n not in names]  # their round went out, their map not
-        names = await self._without_idle(names)
+        if not names and not maps:
+            return
+        names, rows = await self._without_idle(names)
         if not names and not maps:
             return
         live = len(names) <= MAX_ROUND_POSTS
@@ -283,23 +285,23 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         # claim every round of the commit, and the map of every round 2, before the first
         # post: a restart part-way through finds the rest claimed but unsettled and sends them
         claimed = await asyncio.to_thread(state.claim_many, ROUND, names)
-        rows = await self.bot.stats.rounds_by_files(claimed)
-        finished = rows.filter(pl.col("counted") & (pl.col("round_number") == 2))
+        finished = rows.filter(
+            pl.col("file_name").is_in(claimed) & pl.col("counted") & (pl.col("round_number") == 2)
+        )
         keys = [str(m) for m in finished["match_id"].to_list()]
         await asyncio.to_thread(state.claim_many, MAP, keys)
         await self._post_each(channel, claimed)
         await self._post_refused_maps(channel, maps)
 
-    async def _without_idle(self, names: list[str]) -> list[str]:
+    async def _without_idle(self, names: list[str]) -> tuple[list[str], pl.DataFrame]:
         """``names`` less the header-only rounds (an idle server's map timeouts, a dozen an
         hour): nothing to post, ever (settled as such), and never a "backlog" that would
-        turn an evening's live round posts into one summary."""
-        if not names:
-            return names
+        turn an evening's live round posts into one summary; with the rounds' rows
+        (``rounds_by_files``, read once for the commit)."""
         rows = await self.bot.stats.rounds_by_files(names)
         idle = set(rows.filter(pl.col("reason") == "no_players")["file_name"].to_list())
         if not idle:
-            return names
+            return names, rows
         state = self.bot.state
 
         def settle() -> None:
@@ -309,7 +311,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
                 state.release(REFUSED, name)
 
         await asyncio.to_thread(settle)
-        return [n for n in names if n not in idle]
+        return [n for n in names if n not in idle], rows.filter(~pl.col("file_name").is_in(idle))
 
     async def _post_refused_maps(self, channel: Any, names: list[str]) -> None:
         """Map posts the channel refused after their round 2's post went through."""
