@@ -28,8 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cpu-budget-seconds",
         type=float,
         default=0,
-        help="fail when the suite's CPU time (every worker and its children) exceeds this; "
-        "CPU time does not grow when the machine is busy, wall time does (0 = no budget)",
+        help="fail when the suite's CPU time (every worker and its children), in seconds of the "
+        "reference machine (tests/machine.py), exceeds this; CPU time does not grow when the "
+        "cores are shared, wall time does, and the host's speed is measured (0 = no budget)",
     )
     parser.addoption(
         "--wall-warning-seconds",
@@ -54,6 +55,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _START = time.monotonic()
+# this process's timings of tests/machine.py's fixed workload: at the start and every
+# _SAMPLE_EVERY tests (~2 s of CPU in a whole run), so that a host that is slow for a few
+# minutes weighs as much as those minutes do
+_MACHINE: list[float] = []
+_SAMPLE_EVERY = 20
+_TESTS_DONE = [0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.machine import sample
+
+    _MACHINE.append(sample())
+
+
+def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
+    _TESTS_DONE[0] += 1
+    if _TESTS_DONE[0] % _SAMPLE_EVERY == 0:
+        from tests.machine import sample
+
+        _MACHINE.append(sample())
 
 
 def _cpu_seconds(children: bool = True) -> float:
@@ -73,26 +94,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: report its CPU time to the controller
         workeroutput["cpu_seconds"] = _cpu_seconds()
+        workeroutput["machine_samples"] = list(_MACHINE)
         return
     took = time.monotonic() - _START
     # with xdist, the workers report their own (and their children's) CPU time; the
     # controller adds only its own, so a reaped worker is not counted twice
     cpu = _cpu_seconds(children=False) + sum(_WORKER_CPU) if _WORKER_CPU else _cpu_seconds()
+    from tests.machine import slowness
+
+    slow = slowness(_MACHINE + _WORKER_SAMPLES)
+    reference = cpu / slow
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    line = f"suite: {took:.1f} s wall, {cpu:.1f} s CPU"
+    line = (
+        f"suite: {took:.1f} s wall, {cpu:.1f} s CPU; this machine {slow:.2f}× the reference "
+        f"(tests/machine.py) = {reference:.0f} reference s"
+    )
     budget = config.getoption("--cpu-budget-seconds")
     warn = config.getoption("--wall-warning-seconds")
+    if budget:
+        line += f" (budget {budget:.0f})"
     if warn and took > warn:
         line += f" — WARNING: wall time over {warn:.0f} s (a busy machine? see the CPU figure)"
     if reporter is not None:
         reporter.write_line(line)
-    if budget and cpu > budget and exitstatus == 0:
+    if budget and reference > budget and exitstatus == 0:
         if reporter is not None:
-            reporter.write_line(f"CPU time {cpu:.0f} s exceeds the budget of {budget:.0f} s")
+            reporter.write_line(
+                f"CPU time {reference:.0f} reference s exceeds the budget of {budget:.0f} s"
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _WORKER_CPU: list[float] = []
+_WORKER_SAMPLES: list[float] = []
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -101,6 +135,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
     out = getattr(node, "workeroutput", {})
     if "cpu_seconds" in out:
         _WORKER_CPU.append(float(out["cpu_seconds"]))
+    _WORKER_SAMPLES.extend(float(x) for x in out.get("machine_samples", ()))
 
 
 @pytest.fixture

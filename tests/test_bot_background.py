@@ -33,6 +33,7 @@ from tests.bot_fakes import (
     table_rows,
     template_lake,
 )
+from tests.waiting import until
 
 LAST_MAP = (
     "2025-11-11-233403-braundorf_b4-round-1.txt",
@@ -195,16 +196,17 @@ def test_fetch_watch_runs_in_the_bot_and_posts_after_its_commits(
         async with bot_running(
             data, tmp_path / "links.db", channel, fetcher=fetcher, ingestor=ingestor
         ) as bot:
-            for _ in range(200):
-                if fetcher.polls >= 3 and len(channel.sent) >= 4:
-                    break
-                await asyncio.sleep(0.01)
+            await until(
+                "three polls and four posts",
+                lambda: fetcher.polls >= 3 and len(channel.sent) >= 4,
+            )
             await ingestor.wait_idle()
             assert fetcher.watching and bot.fetch_state.running
             bot.tracker.active = True  # a voice session: the watch must see `active`
             seen = len(fetcher.active_seen)
-            while len(fetcher.active_seen) < seen + 2:
-                await asyncio.sleep(0.01)
+            await until(
+                "two watches after the session", lambda: len(fetcher.active_seen) >= seen + 2
+            )
             status = await invoke(bot, "status")
             return fetcher.active_seen, field_value(status.last.embed, "Fetch")
 
@@ -229,10 +231,7 @@ def test_a_fatal_fetch_error_stops_the_loop_not_the_bot(tmp_path: Path) -> None:
 
     async def main() -> str:
         async with bot_running(data, tmp_path / "links.db", fetcher=BrokenFetcher()) as bot:
-            for _ in range(100):
-                if bot.fetch_state.error:
-                    break
-                await asyncio.sleep(0.01)
+            await until("the fetch error", lambda: bool(bot.fetch_state.error))
             status = await invoke(bot, "status")
             return field_value(status.last.embed, "Fetch")
 
@@ -351,10 +350,7 @@ def test_voice_sessions_start_fast_polling_and_end_with_a_post(
             offset[0] += 61.0  # a minute below two players
             change = await cog.evaluate()
             assert change is Change.ENDED
-            for _ in range(300):
-                if channel.sent:
-                    break
-                await asyncio.sleep(0.01)
+            await until("the session digest", lambda: bool(channel.sent))
             return recounts, players, started_ok, bot.session_active()
         finally:
             await bot.close()

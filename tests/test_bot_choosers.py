@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import discord
@@ -27,6 +27,7 @@ from tests.bot_fakes import FakeInteraction, FakeUser, lake_copy, run
 from tests.discord_emulator.payloads import EPHEMERAL, Message
 from tests.discord_emulator.server import COMPONENT, Interaction
 from tests.discord_emulator.stage import Stage
+from tests.waiting import wait_until
 
 PAGE_TIMEOUT_S = 2.0  # the stage's pages expire after this (180 s in production)
 
@@ -84,14 +85,6 @@ def asked(st: Stage, name: str, **options: Any) -> Message:
     reply = inter.reply
     assert not reply.ephemeral and reply.embeds[0]["title"] == "Which player?", reply.text()
     return reply
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def expired(st: Stage, message: Message) -> bool:
@@ -227,7 +220,7 @@ def test_pages_expire_after_paging_longer_than_the_commands_token(st: Stage) -> 
     st.wire.read(lambda: setattr(command, "created", command.created - (15 * 60 - 1.0)))
     turned = st.click(pages, "▶")
     assert turned.answered and turned.response_type == 7
-    wait_until("the arrows to be disabled", lambda: all(arrows(st, pages)), timeout=6.0)
+    wait_until("the arrows to be disabled", lambda: all(arrows(st, pages)))
 
 
 def test_pages_reached_through_a_menu_expire(st: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,13 +228,13 @@ def test_pages_reached_through_a_menu_expire(st: Stage, monkeypatch: pytest.Monk
     question = asked(st, "map_stats", player="slomix")
     pick(st, question, options(question)[0])
     assert arrows(st, question) == [True, False], seen(st, question).buttons()
-    wait_until("the arrows to be disabled", lambda: all(arrows(st, question)), timeout=6.0)
+    wait_until("the arrows to be disabled", lambda: all(arrows(st, question)))
 
 
 def test_an_unused_menu_expires(st: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(respond, "CHOOSER_TIMEOUT_S", 1.5, raising=False)
     question = asked(st, "stats", player="slomix")
-    wait_until("the menu to be disabled", lambda: expired(st, question), timeout=6.0)
+    wait_until("the menu to be disabled", lambda: expired(st, question))
 
 
 def test_a_menu_answered_later_still_expires_through_its_pick(
@@ -252,4 +245,4 @@ def test_a_menu_answered_later_still_expires_through_its_pick(
     question = asked(st, "compare", player1="slomix", player2="ripaZha")
     pick(st, question, options(question)[0])
     assert "ripaZha" in seen(st, question).embeds[0]["description"]
-    wait_until("the menu to be disabled", lambda: expired(st, question), timeout=6.0)
+    wait_until("the menu to be disabled", lambda: expired(st, question))

@@ -9,8 +9,7 @@ restart between a commit and its post.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +18,7 @@ from tests.discord_emulator.payloads import EPHEMERAL, Message
 from tests.discord_emulator.server import Interaction
 from tests.discord_emulator.stage import Stage
 from tests.sftp_server import SFTPTestServer
+from tests.waiting import wait_until
 
 CHANNEL_MESSAGES = "POST /channels/{channel_id}/messages"
 EVENING = (  # the last maps of the real night 2025-11-11, held back from the lake
@@ -61,14 +61,6 @@ def evening(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stage, S
 def arrive(server: SFTPTestServer, name: str) -> None:
     """The game server writes a round file (old enough to be taken at once)."""
     server.write(name, (REAL / name).read_bytes(), age_s=3600)
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def answered(inter: Interaction) -> Message:

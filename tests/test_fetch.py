@@ -26,6 +26,7 @@ from etl_duck.lake.rawstore import INCOMING, RawStore
 from etl_duck.pipeline import Ingestor
 from tests.conftest import FIXTURES
 from tests.sftp_server import Hooks, SFTPTestServer, serve_in_thread
+from tests.waiting import until
 
 T = TypeVar("T")
 FIXTURE = FIXTURES / "2026-03-14-213512-supply-round-1.txt"
@@ -376,9 +377,9 @@ def test_watch_backs_off_while_the_server_is_unreachable(
         stop = asyncio.Event()
         async with Fetcher(settings, Recorder()) as fetcher:
             task = asyncio.create_task(fetcher.watch(stop))
-            await asyncio.sleep(0.5)
+            await until("four retries", lambda: len(caplog.messages) >= 4)
             stop.set()
-            await asyncio.wait_for(task, 3)
+            await asyncio.wait_for(task, 30)
 
     with caplog.at_level(logging.WARNING, logger="etl_duck.fetch.poller"):
         run(main())
@@ -403,17 +404,11 @@ def test_watch_tells_of_each_failed_poll_and_of_the_recovery(tmp_path: Path) -> 
             task = asyncio.create_task(
                 fetcher.watch(stop, on_trouble=lambda who, what: said.append((who, what)))
             )
-            for _ in range(500):
-                if len(said) >= 2:
-                    break
-                await asyncio.sleep(0.01)
+            await until("the trouble said twice", lambda: len(said) >= 2)
             await server.start()  # back, on the same port
-            for _ in range(500):
-                if said[-1][1] is None:
-                    break
-                await asyncio.sleep(0.01)
+            await until("the all-clear", lambda: said[-1][1] is None)
             stop.set()
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 30)
         await server.stop()
         return said
 

@@ -75,3 +75,40 @@ def test_cpu_over_budget_fails_and_wall_over_its_mark_only_warns(tmp_path: Path)
     assert found, out
     wall, cpu = float(found[1]), float(found[2])
     assert wall >= 1.0 and cpu < wall - 0.5  # the second of waiting is wall time, not CPU
+
+
+def test_a_budget_is_in_reference_seconds_scaled_by_the_machine_s_measured_speed(
+    tmp_path: Path,
+) -> None:
+    """A host that runs everything ten times slower (an oversubscribed VM: no steal time, so
+    its CPU seconds grow) passes the budget the reference machine would pass; the suite's
+    CPU time stays the same, its reference seconds are a tenth."""
+    folder = tmp_path / "reference"
+    run = _pytest(folder, "-p", "no:xdist", "-k", "burns", "--cpu-budget-seconds", "0.8")
+    # the same suite, over the same budget, on a machine measured ten times slower
+    slow = tmp_path / "scaled"
+    slow.mkdir()
+    (slow / "conftest.py").write_text(
+        "import tests.machine\n"
+        "from tests.conftest import *  # noqa: F403\n"
+        "tests.machine.REFERENCE_S = tests.machine.sample() / 10\n"
+    )
+    (slow / "test_suite.py").write_text(SUITE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    scaled = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:xdist",
+         "-k", "burns", "--cpu-budget-seconds", "0.8", str(slow)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=slow, env=env,
+    )  # fmt: skip
+    try:
+        code, out = _finish(run)
+        scaled_code, scaled_out = _finish(scaled)
+    finally:
+        for r in (run, scaled):
+            if r.poll() is None:
+                r.kill()
+            r.communicate()
+    assert code == 1 and "exceeds the budget" in out, out  # 0.8 s burned + start-up > 0.8
+    assert scaled_code == 0, scaled_out
+    found = re.search(r"this machine ([\d.]+)× the reference", scaled_out)
+    assert found and 5 < float(found[1]) < 20, scaled_out  # ~10× (the samples vary)
