@@ -1,8 +1,8 @@
 """What the bot posts on its own stays what it means: player names in record, personal-best and
 milestone lines are shown literally (a name such as ``||endekk_*``` opened a spoiler, an
 emphasis and a code span in round posts and the digest), and a round post the stats channel
-refuses (403 Missing Permissions) is not lost: it goes out once the channel takes it again,
-exactly once, and /status names the refusal and its fix meanwhile."""
+refuses (403 Missing Permissions, or 404 Unknown Channel: it was deleted) is not lost: it goes
+out once a channel takes it, exactly once, and /status names the refusal and its fix meanwhile."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import discord
 import pytest
 
-from etl_duck.bot.cogs.posts import MAP, ROUND
+from etl_duck.bot.cogs.posts import MAP, ROUND, SCOREBOARD
 from etl_duck.bot.format import esc
 from etl_duck.botstate import BotState
 from etl_duck.domain.records import Event
@@ -26,6 +26,8 @@ from tests.bot_fakes import (
     REAL,
     FakeChannel,
     FakeInteraction,
+    FakeMessage,
+    Sent,
     bot_running,
     field_value,
     invoke,
@@ -37,6 +39,7 @@ from tests.discord_emulator.rest import Plain, Request
 from tests.discord_emulator.server import Interaction
 from tests.discord_emulator.stage import Stage
 from tests.sftp_server import SFTPTestServer
+from tests.waiting import wait_until
 
 LAST_MAP = (
     "2025-11-11-233403-braundorf_b4-round-1.txt",
@@ -123,17 +126,45 @@ class _Refusal:
     reason = "Forbidden"
 
 
+class _Gone:
+    status = 404
+    reason = "Not Found"
+
+
 class LockedChannel(FakeChannel):
     """A channel where the bot lacks Send Messages while ``locked``."""
 
     locked = True
     refused = 0
 
+    def refusal(self) -> discord.HTTPException:
+        return discord.Forbidden(_Refusal(), {"code": 50013, "message": "Missing Permissions"})
+
     async def send(self, content: str | None = None, **kw: Any) -> Any:
         if self.locked:
             self.refused += 1
-            raise discord.Forbidden(_Refusal(), {"code": 50013, "message": "Missing Permissions"})
+            raise self.refusal()
         return await super().send(content, **kw)
+
+
+class GoneChannel(LockedChannel):
+    """A stats channel that was deleted (while ``locked``): Discord answers every post and
+    every edit of a message in it 404 Unknown Channel (10003)."""
+
+    def refusal(self) -> discord.HTTPException:
+        return discord.NotFound(_Gone(), {"code": 10003, "message": "Unknown Channel"})
+
+    def get_partial_message(self, message_id: int) -> FakeMessage:
+        return _InGoneChannel(self, message_id, Sent())
+
+
+class _InGoneChannel(FakeMessage):
+    channel: GoneChannel
+
+    async def edit(self, **kw: Any) -> FakeMessage:
+        if self.channel.locked:
+            raise self.channel.refusal()
+        return await super().edit(**kw)
 
 
 def refusal_field(inter: FakeInteraction) -> str | None:
@@ -202,11 +233,128 @@ def test_a_refused_commit_is_posted_whole_after_a_restart_once_the_channel_takes
     assert refusal_field(status) is None  # a post went through: the problem is over
 
 
-def test_rounds_committed_while_the_channel_is_out_of_reach_wait_for_it(
+def test_rounds_refused_by_a_deleted_channel_go_out_once_in_the_new_one_after_a_restart(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The configured stats channel cannot be fetched (the bot may not see it): round 1 waits
-    and /status says so; once the channel is back, round 2's commit brings round 1 along."""
+    """The stats channel was deleted: Discord answers the posts 404 Unknown Channel (10003).
+    The rounds were lost for good (nothing kept, /status silent). Now both wait, /status
+    says the channel no longer exists and which setting to change; the admin points the bot
+    at a new channel and restarts it: round 1, round 2 and the map are posted there once."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", LAST_MAP)
+    ingestor = Ingestor(data)
+    gone = GoneChannel()
+    links, state_at = tmp_path / "links.db", tmp_path / "state.sqlite3"
+
+    async def refused() -> tuple[FakeInteraction, dict[str, Any]]:
+        async with bot_running(data, links, gone, ingestor=ingestor, state_at=state_at) as bot:
+            await asyncio.to_thread(ingestor, [REAL / n for n in LAST_MAP])
+            await ingestor.wait_idle()
+            posts: Any = bot.get_cog("Round posts")
+            await posts.scoreboards.flush()
+            st = bot.state
+            marks = {
+                "round": [st.claimed(ROUND, n) for n in LAST_MAP],
+                "map": st.count(MAP),
+                "announced": st.count("announced"),
+                "waiting": [st.claimed("refused", n) for n in LAST_MAP],
+            }
+            return await invoke(bot, "status"), marks
+
+    status, marks = run(refused())
+    assert gone.refused >= 1 and not gone.sent
+    assert marks == {"round": [False, False], "map": 0, "announced": 0, "waiting": [True, True]}
+    problem = refusal_field(status)
+    assert problem is not None
+    assert "was refused (404 Unknown Channel)" in problem
+    assert "channel <#555> no longer exists" in problem
+    assert "ETL_DUCK_STATS_CHANNEL_ID" in problem
+    assert "2 round post(s) wait" in problem
+
+    new = FakeChannel(556)  # the admin sets ETL_DUCK_STATS_CHANNEL_ID=556 and restarts
+
+    async def restarted() -> FakeInteraction:
+        async with bot_running(data, links, new, ingestor=ingestor, state_at=state_at) as bot:
+            posts: Any = bot.get_cog("Round posts")
+            await posts.on_ready()
+            await posts.scoreboards.flush()
+            await asyncio.to_thread(ingestor, [REAL / n for n in LAST_MAP])  # nothing new
+            await ingestor.wait_idle()
+            await posts.scoreboards.flush()
+            assert not any(bot.state.claimed("refused", n) for n in LAST_MAP)
+            return await invoke(bot, "status")
+
+    status = run(restarted())
+    assert [t for t in new.titles() if not t.startswith("Scoreboard")] == [
+        "braundorf\\_b4 — round 1",
+        "braundorf\\_b4 — round 2",
+        "Map finished: braundorf\\_b4",
+    ]
+    assert sum(t.startswith("Scoreboard") for t in new.titles()) == 1
+    assert not gone.sent
+    assert refusal_field(status) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "why", "fix"),
+    [
+        (LockedChannel, "(403 Missing Permissions)", "give the bot Send Messages"),
+        (GoneChannel, "(404 Unknown Channel)", "channel <#555> no longer exists"),
+    ],
+    ids=["403", "404"],
+)
+def test_a_refused_live_scoreboard_is_in_status_with_its_fix(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: type[LockedChannel],
+    why: str,
+    fix: str,
+) -> None:
+    """The session's live scoreboard message is gone (deleted, or with its channel) and the
+    channel refuses the new one (403; 404: the channel was deleted): /status says so with the
+    fix; the old message stays remembered."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", ())
+    channel = kind()
+    channel.deleted.add(9001)  # 404 Unknown Message: edit_or_send posts a new scoreboard
+
+    async def main() -> tuple[str | None, tuple[int, int] | None]:
+        async with bot_running(data, tmp_path / "links.db", channel) as bot:
+            rep = await bot.stats.last_session()
+            key = str(rep.session_id)
+            await asyncio.to_thread(bot.state.set_message, SCOREBOARD, key, channel.id, 9001)
+            posts: Any = bot.get_cog("Round posts")
+            await posts.refresh_scoreboard(rep.session_id, rep.session_date)
+            await posts.scoreboards.flush()
+            where = await asyncio.to_thread(bot.state.message, SCOREBOARD, key)
+            return refusal_field(await invoke(bot, "status")), where
+
+    problem, where = run(main())
+    assert problem is not None, "the refused scoreboard is not in /status"
+    assert f"The live scoreboard was refused {why}" in problem
+    assert fix in problem
+    assert channel.refused >= 1 and not channel.sent
+    assert where == (555, 9001)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (LockedChannel().refusal(), "<#555> is out of the bot's reach: give the bot View Channel"),
+        # deleted: Discord's channel-delete event took it from the cache, and fetching it
+        # answers 404 — "give the bot View Channel" was the wrong fix
+        (GoneChannel().refusal(), "<#555> no longer exists — set the bot's stats channel "
+         "(ETL_DUCK_STATS_CHANNEL_ID) to one that does"),
+    ],
+    ids=["403", "404"],
+)  # fmt: skip
+def test_rounds_committed_while_the_channel_is_out_of_reach_wait_for_it(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    error: discord.HTTPException,
+    said: str,
+) -> None:
+    """The configured stats channel cannot be fetched (the bot may not see it, or it was
+    deleted): round 1 waits and /status says so with the fix for that cause; once a channel is
+    there, round 2's commit brings round 1 along."""
     data = lake_copy(tmp_path_factory, tmp_path / "data", LAST_MAP)
     ingestor = Ingestor(data)
     channel = FakeChannel()
@@ -217,10 +365,18 @@ def test_rounds_committed_while_the_channel_is_out_of_reach_wait_for_it(
             data, tmp_path / "links.db", ingestor=ingestor, stats_channel_id=555
         ) as bot:
 
-            async def stats_channel() -> FakeChannel | None:
-                return channel if reachable[0] else None
+            async def fetch_channel(cid: int) -> FakeChannel:  # the real stats_channel asks
+                assert cid == 555
+                raise error
 
-            bot.stats_channel = stats_channel  # type: ignore[method-assign,assignment]
+            bot.get_channel = lambda cid: None  # type: ignore[method-assign]
+            bot.fetch_channel = fetch_channel  # type: ignore[method-assign,assignment]
+            real = bot.stats_channel
+
+            async def stats_channel() -> Any:  # the real lookup until the channel is back
+                return channel if reachable[0] else await real()
+
+            bot.stats_channel = stats_channel  # type: ignore[method-assign]
             await asyncio.to_thread(ingestor, [REAL / LAST_MAP[0]])
             await ingestor.wait_idle()
             before = refusal_field(await invoke(bot, "status"))
@@ -230,7 +386,7 @@ def test_rounds_committed_while_the_channel_is_out_of_reach_wait_for_it(
             return before, refusal_field(await invoke(bot, "status"))
 
     before, after = run(main())
-    assert before is not None and "<#555> is out of the bot's reach" in before
+    assert before is not None and said in before
     assert "1 round post(s) wait" in before
     assert [t for t in channel.titles() if not t.startswith("Scoreboard")] == [
         "braundorf\\_b4 — round 1",
@@ -276,9 +432,18 @@ def stage(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         st.close()
 
 
-def lock_channel(st: Stage) -> Callable[[bool], None]:
-    """The stats channel answers the bot's posts 403 Missing Permissions (50013) while locked,
-    as Discord does when the bot lacks Send Messages there; returns the switch."""
+#: how the stats channel refuses the bot's posts: the answer and what /status tells to do
+WIRE_REFUSALS = {
+    "403": ((403, 50013, "Missing Permissions"), "give the bot Send Messages and Embed Links in"),
+    "404": ((404, 10003, "Unknown Channel"), "no longer exists"),  # the channel was deleted
+}
+
+
+def lock_channel(st: Stage, answer: tuple[int, int, str]) -> Callable[[bool], None]:
+    """The stats channel answers the bot's posts ``answer`` (status, JSON code, message)
+    while locked: 403 Missing Permissions (50013), as Discord does when the bot lacks Send
+    Messages there, or 404 Unknown Channel (10003) once it was deleted (the bot has not
+    heard yet); returns the switch."""
     emu = st.emu
     rest = emu.rest
     channel_of = rest._channel
@@ -287,7 +452,7 @@ def lock_channel(st: Stage) -> Callable[[bool], None]:
     def channel(req: Request) -> int:
         cid = channel_of(req)
         if locked[0] and req.method == "POST" and cid == emu.stats_channel.id:
-            raise Plain(403, 50013, "Missing Permissions")
+            raise Plain(*answer)
         return cid
 
     st.wire.read(lambda: setattr(rest, "_channel", channel))
@@ -296,14 +461,6 @@ def lock_channel(st: Stage) -> Callable[[bool], None]:
         st.wire.read(lambda: locked.__setitem__(0, on))
 
     return switch
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def answered(inter: Interaction) -> Message:
@@ -318,29 +475,32 @@ def sync(st: Stage, server: SFTPTestServer, name: str) -> None:
     assert reply.flags & EPHEMERAL and name in reply.text(), reply.text()
 
 
-def refused_403(st: Stage) -> int:
+def refused_posts(st: Stage, status: int) -> int:
     return len([r for r in st.wire.read(lambda: list(st.emu.requests))
-                if r[1:3] == CHANNEL_MESSAGES and r[3] == 403])  # fmt: skip
+                if r[1:3] == CHANNEL_MESSAGES and r[3] == status])  # fmt: skip
 
 
+@pytest.mark.parametrize("refusal", sorted(WIRE_REFUSALS))
 def test_a_post_the_channel_refused_goes_out_with_the_next_round_over_the_wire(
-    stage: tuple[Stage, SFTPTestServer],
+    stage: tuple[Stage, SFTPTestServer], refusal: str
 ) -> None:
     """The real client against the emulator: round 1 arrives while the stats channel refuses
-    the bot (403 Missing Permissions); /status tells what happened and how to fix it. The
-    admin fixes the permissions, round 2 arrives: rounds 1 and 2 and the map are posted, once
-    each, and /status no longer shows the refusal."""
+    the bot (403 Missing Permissions, or 404 Unknown Channel: it was deleted); /status tells
+    what happened and how to fix it. The admin fixes it, round 2 arrives: rounds 1 and 2 and
+    the map are posted, once each, and /status no longer shows the refusal."""
     st, server = stage
-    unlock = lock_channel(st)
+    answer, fix = WIRE_REFUSALS[refusal]
+    status, _, why = answer
+    unlock = lock_channel(st, answer)
     sync(st, server, LAST_MAP[0])
-    wait_until("the refused post", lambda: refused_403(st) >= 1)
+    wait_until("the refused post", lambda: refused_posts(st, status) >= 1)
     wait_until("the refusal in /status", lambda: "refused" in answered(st.slash("status")).text())
     problem = answered(st.slash("status")).text()
-    assert "Missing Permissions" in problem
-    assert f"give the bot Send Messages and Embed Links in <#{st.emu.stats_channel.id}>" in problem
+    assert f"{status} {why}" in problem
+    assert fix in problem and f"<#{st.emu.stats_channel.id}>" in problem
     assert not [m for m in st.posts() if LAST_MAP[0] in m.text()]
 
-    unlock(False)  # the admin gives the bot Send Messages and Embed Links
+    unlock(False)  # the admin gives the bot its permissions, or a channel that exists
     sync(st, server, LAST_MAP[1])
 
     def posted(name: str) -> list[Message]:
@@ -361,19 +521,32 @@ def test_a_post_the_channel_refused_goes_out_with_the_next_round_over_the_wire(
     assert not st.refusals() and not st.findings(), (st.refusals(), st.findings())
 
 
+@pytest.mark.parametrize(
+    ("kind", "why", "fix"),
+    [
+        (LockedChannel, "(403", "give the bot Send Messages and Embed Links"),
+        (GoneChannel, "(404 Unknown Channel)", "channel <#555> no longer exists"),
+    ],
+    ids=["403", "404"],
+)
 def test_a_refused_digest_is_in_status_with_its_fix(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: type[LockedChannel],
+    why: str,
+    fix: str,
 ) -> None:
-    """The session digest refused by the channel only reached the log: /status now says
-    so, as for the round posts; the next digest posted clears it."""
+    """The session digest refused by the channel (403; 404: the channel was deleted) only
+    reached the log: /status now says so, as for the round posts; the next digest posted
+    clears it."""
     data = lake_copy(tmp_path_factory, tmp_path / "data", ())
-    channel = LockedChannel()
+    channel = kind()
 
     async def main() -> tuple[str | None, str | None, int]:
         async with bot_running(data, tmp_path / "links.db", channel) as bot:
             digest: Any = bot.get_cog("Digest")
             rep = await bot.stats.last_session()
-            with pytest.raises(discord.Forbidden):
+            with pytest.raises(type(channel.refusal())):
                 await digest.post_digest(rep)
             refused = refusal_field(await invoke(bot, "status"))
             channel.locked = False
@@ -381,6 +554,6 @@ def test_a_refused_digest_is_in_status_with_its_fix(
             return refused, refusal_field(await invoke(bot, "status")), len(channel.sent)
 
     refused, after, sent = run(main())
-    assert refused is not None and "session digest was refused (403" in refused
-    assert "give the bot Send Messages and Embed Links" in refused
+    assert refused is not None and f"session digest was refused {why}" in refused
+    assert fix in refused
     assert after is None and sent == 1

@@ -92,6 +92,9 @@ class EtlDuckBot(commands.Bot):
             end_after_s=settings.session_end_minutes * 60.0,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: why the last :meth:`stats_channel` found no channel: Discord's 404 (it was
+        #: deleted: a new one must be set) or 403 (the bot may not see it); None if it did
+        self.stats_channel_error: discord.HTTPException | None = None
         self.tree.error(self._on_app_command_error)
 
     # ------------------------------------------------------------------ lifecycle
@@ -191,7 +194,9 @@ class EtlDuckBot(commands.Bot):
                 channel = await self.fetch_channel(cid)
             except discord.HTTPException as exc:
                 log.warning("stats channel %s is not reachable: %s", cid, exc)
+                self.stats_channel_error = exc
                 return None
+        self.stats_channel_error = None
         if not isinstance(channel, discord.abc.Messageable):
             log.warning("stats channel %s cannot receive messages", cid)
             return None

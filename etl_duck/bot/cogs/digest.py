@@ -21,7 +21,7 @@ from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
 
 from ._common import linked, session_report
-from .posts import POSTING, refusal
+from .posts import POSTING, REFUSALS, refusal
 from .sessions import OVERVIEW_PNG, session_charts
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
@@ -69,7 +69,7 @@ class DigestCog(commands.Cog, name="Digest"):
             embed, png = await self.build(rep, announce=True)
             linked([embed], self.bot.site.session(rep.session_id))
             await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
-        except discord.Forbidden as exc:  # /status says so, with the fix, as for the posts
+        except REFUSALS as exc:  # /status says so, with the fix, as for the posts
             cid = int(getattr(channel, "id", 0) or 0)
             text = refusal("session digest", exc, cid)
             log.warning("%s", text)

@@ -11,9 +11,10 @@ is posted when its complete version lands. A large batch (a backlog after downti
 one line instead of a wall of posts, and the scoreboard is edited once for it.
 
 A post the channel refuses (403: the bot lacks a permission there, or the channel is out of
-its sight) made no message, so sending it later cannot make a second one: its rounds are
-remembered and go out with the next commit (or the bot's next start) once the channel takes
-them, and /status names the refusal and its fix until a post goes through.
+its sight; 404: the channel was deleted) made no message, so sending it later cannot make a
+second one: its rounds are remembered and go out with the next commit (or the bot's next
+start) once a channel takes them, and /status names the refusal and its fix until a post
+goes through.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import discord
 import polars as pl
@@ -35,6 +36,7 @@ from etl_duck.bot.format import code
 from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail, SessionReport
+from etl_duck.settings import Settings
 
 from ._common import linked
 
@@ -53,6 +55,14 @@ NOTHING = 0  # the message id of a mark with nothing to post (a round that does 
 REFUSED = "refused"
 POSTING = "posting"  # the bot state's problem that /status shows: the last refused post
 FIX = "give the bot Send Messages and Embed Links in {where}"
+#: the setting that names the stats channel, as the environment spells it
+CHANNEL_SETTING = f"{Settings.model_config.get('env_prefix', '')}stats_channel_id".upper()
+GONE = "{where} no longer exists — set the bot's stats channel ({setting}) to one that does"
+#: a channel's definite no to a post: 403 (the bot may not post there) or 404 (Unknown
+#: Channel: it was deleted). Neither made a message, so the post is kept and sent again later
+#: without risk of a second copy; only an admin's fix lets it through, so /status tells it.
+#: A 429 or 5xx passes (``deliver`` rides it out) and is no refusal.
+REFUSALS: Final = (discord.Forbidden, discord.NotFound)
 
 
 class RoundPostsCog(commands.Cog, name="Round posts"):
@@ -85,7 +95,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
                 log.exception("resending interrupted posts failed")
             try:  # a restart is what an admin may try after fixing the channel
                 await self._post_rounds(set())
-            except discord.Forbidden:
+            except REFUSALS:
                 log.info("refused posts wait until the stats channel takes them")
             except Exception:
                 log.exception("sending refused posts again failed")
@@ -139,20 +149,18 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         self, channel: Any, kind: str, keys: list[str], embed: Any, rounds: list[str] | None = None
     ) -> None:
         """Post (exactly once, see ``deliver``) and settle the marks with the message; a post
-        that fails for good releases them. A refused post (403) made no message: its rounds
-        (``rounds``; default: the keys, round file names) are kept in :data:`REFUSED` to be
-        posted once the channel takes them, and /status shows the refusal until a post goes
-        through."""
+        that fails for good releases them. A refused post (:data:`REFUSALS`) made no message:
+        its rounds (``rounds``; default: the keys, round file names) are kept in
+        :data:`REFUSED` to be posted once a channel takes them, and /status shows the refusal
+        until a post goes through."""
         state = self.bot.state
         about = keys if rounds is None else rounds
         cid = int(getattr(channel, "id", 0) or 0)
         try:
             msg = await post(channel, nonce(kind, *keys), embed=embed)
-        except discord.Forbidden as exc:
-            what = _what(kind, keys, about)
-            log.warning("the stats channel refused the %s (%s %s): %s", what, exc.status,
-                        exc.text or "Forbidden", FIX.format(where=f"channel {cid}"))  # fmt: skip
-            text = refusal(what, exc, cid)
+        except REFUSALS as exc:
+            text = refusal(_what(kind, keys, about), exc, cid)
+            log.warning("%s", text)
 
             def refused() -> None:
                 for key in keys:
@@ -181,7 +189,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         for i, name in enumerate(names):
             try:
                 await self._post_round(channel, name, resume=True)
-            except discord.Forbidden:
+            except REFUSALS:
                 await self._unsent(names[i:])
                 raise
 
@@ -227,7 +235,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         async with self._lock:
             try:
                 await self._after_commit(report)
-            except discord.Forbidden:  # logged, kept for the next commit and shown in /status
+            except REFUSALS:  # logged, kept for the next commit and shown in /status
                 log.info("posts of lake version %s wait for the stats channel", report.version)
             except Exception:
                 log.exception("after-commit work failed (lake version %s)", report.version)
@@ -262,14 +270,18 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             await self._scoreboards_for(names, live)
         channel = await self.bot.stats_channel()
         if channel is None:
-            if names and self.bot.settings.stats_channel_id is not None:  # out of sight
+            if self.bot.settings.stats_channel_id is not None:  # out of sight, or deleted
                 cid = self.bot.settings.stats_channel_id
-                text = (
-                    f"The stats channel <#{cid}> is out of the bot's reach: give the bot View"
-                    " Channel, Send Messages and Embed Links there"
-                )
+                if isinstance(self.bot.stats_channel_error, discord.NotFound):
+                    gone = GONE.format(where=f"<#{cid}>", setting=CHANNEL_SETTING)
+                    text = f"The stats channel {gone}"
+                else:
+                    text = (
+                        f"The stats channel <#{cid}> is out of the bot's reach: give the bot"
+                        " View Channel, Send Messages and Embed Links there"
+                    )
 
-                def unreachable() -> None:
+                def unreachable() -> None:  # the rounds wait (and the maps already do)
                     state.claim_many(REFUSED, names)
                     state.set_problem(POSTING, text)
 
@@ -351,7 +363,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         embed = linked([posts.round_post(detail, match, notes)], url)[0]
         try:
             await self._send(channel, ROUND, [name], embed)
-        except discord.Forbidden:
+        except REFUSALS:
             if records is not None and told:  # not seen: the post that goes out later tells
                 await records.unannounce(told)
             raise
@@ -424,7 +436,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         rep = await self.bot.stats.session_by_id(sid, self._boards[sid])
         try:
             await self.bot.edit_or_send(SCOREBOARD, str(sid), channel, scoreboard(rep))
-        except discord.Forbidden as exc:
+        except REFUSALS as exc:
             cid = int(getattr(channel, "id", 0) or 0)
             text = refusal("live scoreboard", exc, cid)
             await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
@@ -440,9 +452,16 @@ def _what(kind: str, keys: list[str], rounds: list[str]) -> str:
 
 
 def refusal(what: str, exc: discord.HTTPException, channel_id: int) -> str:
-    where = f"<#{channel_id}>" if channel_id else "the stats channel"
-    why = f"{exc.status} {exc.text or 'Forbidden'}"
-    return f"The {what} was refused ({why}): {FIX.format(where=where)}"
+    """/status's sentence for a post the channel refused (:data:`REFUSALS`), with its fix."""
+    mention = f"<#{channel_id}>" if channel_id else ""
+    if isinstance(exc, discord.NotFound):
+        why = f"{exc.status} {exc.text or 'Not Found'}"
+        where = f"channel {mention}" if mention else "the stats channel"
+        fix = GONE.format(where=where, setting=CHANNEL_SETTING)
+    else:
+        why = f"{exc.status} {exc.text or 'Forbidden'}"
+        fix = FIX.format(where=mention or "the stats channel")
+    return f"The {what} was refused ({why}): {fix}"
 
 
 def _match_row(rep: SessionReport | None, match_id: int) -> dict[str, Any] | None:
