@@ -131,6 +131,27 @@ def test_plain_and_shown_strip_c0_c1_and_escape_markup() -> None:
     assert cap.get().strip() == "[/bold]x [31mred"
 
 
+def test_bests_print_counts_as_counts_and_dpm_to_a_tenth(evil: tuple[Path, Path]) -> None:
+    """`bests` printed every value with one decimal ("most kills in a round 25.0", a
+    session's kills "213.0 DPM"): each in its own unit, as the site and the records do."""
+    data, _ = evil
+    got = json.loads(cli("--data-dir", data, "bests", "D8423F90", "--json").stdout)["bests"]
+    res = cli("--data-dir", data, "bests", "D8423F90")
+    assert res.exit_code == 0, res.output
+    table = {
+        cells[0].strip(): cells[1].strip()
+        for line in res.stdout.splitlines()
+        if (cells := line.strip("│ ").split("│")) and len(cells) >= 2
+    }
+    units = {"round_kills": "kills", "round_damage": "damage", "session_kills": "kills"}
+    assert {b["kind"] for b in got} >= {"round_kills", "round_damage", "session_kills"}
+    for b in got:
+        if b["kind"] in units:
+            assert table[b["label"]] == f"{round(b['value']):,} {units[b['kind']]}"
+        else:
+            assert table[b["label"]] == f"{b['value']:,.1f} DPM"
+
+
 # --------------------------------------------------------------------------- B: where
 
 

@@ -171,6 +171,8 @@ def bests(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A player's personal bests."""
+    from etl_duck.domain.records import _shown
+
     try:
         guid, name, rows = open_stats().personal_bests(player)
     except _lookup_errors() as exc:
@@ -182,8 +184,8 @@ def bests(
         return
     t = Table("best", "value", "map", "when",
               title=f"{shown(name)} ({shown(guid)}) — personal bests")  # fmt: skip
-    for r in rows:
-        t.add_row(shown(r["label"]), f"{r['value']:,.1f}", shown(r["map_name"] or "—"),
+    for r in rows:  # counts as counts ("25 kills", not "25.0"), DPM to a tenth, as the site
+        t.add_row(shown(r["label"]), _shown(r["value"], r["unit"]), shown(r["map_name"] or "—"),
                   f"{r['when']:%Y-%m-%d}")  # fmt: skip
     console.print(t)
 

@@ -380,7 +380,7 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
             continue
         top = rows.sort([column, f"{column}_end"], descending=[True, False]).row(0, named=True)
         out.append({"kind": kind, "label": PERSONAL[kind][0], "value": top[column],
-                    "map_name": top["map_name"], "when": top[f"{column}_end"],
+                    "unit": PERSONAL[kind][1], "map_name": top["map_name"], "when": top[f"{column}_end"],
                     "session_id": int(top["session_id"]),
                     "file_name": top[f"{column}_file"]})  # fmt: skip
     own = sessions.filter(pl.col("guid") == guid) if not sessions.is_empty() else sessions
@@ -394,11 +394,11 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
         if not long.is_empty():
             top = long.sort("dpm", descending=True, nulls_last=True).row(0, named=True)
             out.append({"kind": "session_dpm", "label": "best session DPM (≥ 4 rounds)",
-                        "value": top["dpm"], "map_name": None, "when": top["session_date"],
+                        "value": top["dpm"], "unit": "DPM", "map_name": None, "when": top["session_date"],
                         "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
         top = own.sort("kills", descending=True).row(0, named=True)
         out.append({"kind": "session_kills", "label": "most kills in a session",
-                    "value": float(top["kills"]), "map_name": None, "when": top["session_date"],
+                    "value": float(top["kills"]), "unit": "kills", "map_name": None, "when": top["session_date"],
                     "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
     return out
 
