@@ -444,7 +444,7 @@ def test_social_questions_from_the_bot_and_the_cli(
     )
     assert f"Best partner: **{best['name']}**" in str(mates_i.last.embed.description)
     supply = field_value(records_i.last.embed, "supply")
-    assert "fastest completion: **8:22**" in supply and "longest hold" in supply
+    assert "fastest completion: **8:22**" in supply and "longest defence before it fell" in supply
     top = stats.lineups().row(0, named=True)
     assert f"**{top['won_a']}–{top['won_b']}" in str(lineups_i.last.embed.description)
     assert f"in {top['maps']} maps" in str(lineups_i.last.embed.description)

@@ -2,9 +2,9 @@
 round; per (session, player, map) best rounds; per (session, player) totals).
 
 * **Map records**: fastest completion (the shortest time attackers needed to complete a
-  round of the map), longest hold (the longest a defence lasted before the attackers
-  completed: a full hold is the whole clock, which every full hold ties), most kills in a
-  round, best round DPM (rounds of ≥ 5 minutes played). **All-time records**: most kills
+  round of the map), longest defence before it fell (how long a defence lasted before the
+  attackers completed: a full hold is the whole clock, which every full hold ties), most
+  kills in a round, best round DPM (rounds of ≥ 5 minutes played). **All-time records**: most kills
   in a round and best round DPM over every map.
 * A record is **broken** by a round that beats every earlier round strictly (by end time);
   the first round ever played on a map sets no record worth telling (nothing to beat).
@@ -34,7 +34,9 @@ PB_HISTORY = 20  # rounds a player must have played before his personal bests ar
 #: (kind, label, unit, larger is better)
 ROUND_RECORDS = {
     "fastest_completion": ("fastest completion", "time", False),
-    "longest_hold": ("longest hold", "time", True),
+    # not "longest hold": in ET a hold is a defence that never fell (a full hold, which every
+    # full hold ties at the clock); this is how long a broken defence lasted
+    "longest_hold": ("longest defence before it fell", "time", True),
     "round_kills": ("most kills in a round", "kills", True),
     "round_dpm": ("best round DPM", "DPM", True),
 }

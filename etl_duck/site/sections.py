@@ -39,7 +39,7 @@ FORMATS: dict[str, str | int] = {
 }
 UNITS = {"round_dpm": " DPM", "session_dpm": " DPM", "round_kills": " kills",
          "session_kills": " kills", "round_damage": " damage"}  # fmt: skip
-RECORD_ORDER = tuple(ROUND_RECORDS)  # fastest completion, longest hold, kills, DPM
+RECORD_ORDER = tuple(ROUND_RECORDS)  # completion, defence, kills, DPM
 
 Link = Callable[[Any], str | None]  # an id (GUID, session id) → its page, or None (no page)
 
