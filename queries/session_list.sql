@@ -13,11 +13,14 @@ SELECT
     r.session_id,
     r.session_date,
     any_value(r.server)                                      AS server,
-    -- an evening's times are its played rounds' (an idle server's header-only rounds join
-    -- it, DECISIONS "Idle servers"); every round counts here only if none was played
-    coalesce(min(r.start_time) FILTER (WHERE r.reason IS DISTINCT FROM 'no_players'),
+    -- an evening's times are its played rounds' (rounds that were no game — an idle
+    -- server's header-only ones, one side alone — join it, DECISIONS "Idle servers",
+    -- "Rounds that are no game"); every round counts here only if none was played
+    coalesce(min(r.start_time) FILTER (WHERE r.reason IS NULL
+                                          OR r.reason NOT IN ('no_players', 'one_side')),
              min(r.start_time))                              AS start_time,
-    coalesce(max(r.end_time) FILTER (WHERE r.reason IS DISTINCT FROM 'no_players'),
+    coalesce(max(r.end_time) FILTER (WHERE r.reason IS NULL
+                                        OR r.reason NOT IN ('no_players', 'one_side')),
              max(r.end_time))                                AS end_time,
     count(*) FILTER (WHERE r.counted)                        AS rounds,
     count(DISTINCT r.match_id) FILTER (WHERE r.counted)      AS matches,

@@ -77,14 +77,15 @@ def one_player_round(
     folder: Path, stamp: str, map_name: str = "etl_frostbite", tag: str = ""
 ) -> Path:
     """A valid round-1 file named for ``stamp`` (YYYY-MM-DD-HHMMSS): the header-only
-    fixture's header and one player line (BlueJay's of the supply round 1). A round needs
-    a player to be part of an evening: a header-only one (nobody played) never links
-    rounds into a session."""
+    fixture's header and the smallest game — one player a side (BlueJay's line of the
+    supply round 1, team 1, and Dr. Fun's, team 2). A round needs players on both sides to
+    be part of an evening: a header-only one (nobody played) or a one-sided one (a player
+    alone) never links rounds into a session, nor counts."""
     text = HEADER_ONLY.read_bytes().replace(b"etl_frostbite", map_name.encode())
     text = text.replace(b"Server", f"Server{stamp}{tag}".encode(), 1)  # unique content
-    line = R1.read_bytes().splitlines(keepends=True)[2]
+    lines = R1.read_bytes().splitlines(keepends=True)
     path = folder / f"{stamp}-{map_name}-round-1.txt"
-    path.write_bytes(text + line)
+    path.write_bytes(text + lines[2] + lines[1])  # BlueJay (team 1), Dr. Fun (team 2)
     return path
 
 

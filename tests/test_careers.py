@@ -221,15 +221,33 @@ def test_the_card_in_one_query_equals_its_four_parts(
 
 def test_a_maps_kd_without_deaths_is_its_kills_as_on_the_boards(tmp_path: Path) -> None:
     """K/D has one rule (the metric registry: kills when there are no deaths): the card's
-    maps, `map_stats` and a one-server card follow it (they showed nothing instead)."""
+    maps, `map_stats` and a one-server card follow it (they showed nothing instead).
+
+    The real files' only map without deaths was a player alone on the server (0 kills):
+    no game, so it no longer counts. A hand-written 1v1 gives one, with kills: player
+    A1 kills B2 three times with the MP40 (mask 16) and is never killed."""
     from etl_duck.query.stats import NoData
     from tests.conftest import REAL
 
+    def line(guid: str, team: int, group: str, damage: int) -> str:
+        ext = ["0"] * 38
+        ext[0], ext[20], ext[22] = str(damage), "20", "10.0"
+        for i in (8, 21, 23, 24, 25, 26):
+            ext[i] = "0.0"
+        return f"{guid}\\P{guid[:2]}\\0\\{team}\\16 {group} \t" + "\t".join(ext) + "\n"
+
+    duel = tmp_path / "duel" / "2024-09-25-210000-supply-round-1.txt"
+    duel.parent.mkdir()
+    duel.write_text(
+        "srv\\supply\\legacy3\\1\\1\\2\\12:00\\10:00\n"
+        + line("A1000000", 2, "10 20 3 0 2", 450)  # hits shots kills deaths headshots
+        + line("B2000000", 1, "5 20 0 3 0", 100)
+    )
     data = tmp_path / "data"
-    ingest_paths(data, [REAL])
+    ingest_paths(data, [REAL, duel])
     stats = Stats(data)
     no_deaths = [r for r in career(data, "career_maps") if r["deaths"] == 0]
-    assert no_deaths, "the real files have a map without deaths"
+    assert [(r["guid"], r["kills"]) for r in no_deaths] == [("A1000000", 3)]
     checked = 0
     for row in no_deaths:
         guid = str(row["guid"])

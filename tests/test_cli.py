@@ -72,7 +72,9 @@ def test_ingest_status_top_session_player_export(tmp_path: Path) -> None:
     assert f"skipped {REAL / 'README.md'}: not a round stats file name" in " ".join(out.split())
     code, out = run("--data-dir", d, "status", "--json")
     status = json.loads(out)
-    assert (status["rounds"], status["excluded"]) == (92, {"orphan_r2": 9, "no_players": 1})
+    # one_side: 2024-09-11's supply round 1, a player alone on the server for 15 minutes
+    excluded = {"orphan_r2": 9, "no_players": 1, "one_side": 1}
+    assert (status["rounds"], status["excluded"]) == (92, excluded)
     code, out = run("--data-dir", d, "top", "kills", "--limit", "3", "--min-rounds", "1", "--json")
     rows = json.loads(out)["rows"]
     assert len(rows) == 3 and {

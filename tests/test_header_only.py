@@ -211,3 +211,25 @@ def test_an_empty_server_shut_down_is_no_evenings_round(data_dir: Path, tmp_path
     report = stats.last_session()
     assert report.end_time == rounds[last.name]["end_time"]
     assert stats.sessions()["end_time"].to_list() == [rounds[last.name]["end_time"]]
+
+
+def test_lone_players_rounds_do_not_turn_an_evenings_posts_into_a_backlog(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A player alone on a public server (`one_side`: no game, no post) three times before an
+    evening's map, in one commit: the two round posts and the map post go out live (the lone
+    rounds made it a "5 rounds ingested" backlog post)."""
+    from tests.lakecheck import renamed_pair
+
+    files = tmp_path / "in"
+    files.mkdir()
+    lone = REAL / "2024-09-11-212540-supply-round-1.txt"
+    alone = []
+    for stamp in ("2026-01-05-200000", "2026-01-05-201600", "2026-01-05-203200"):
+        path = files / f"{stamp}-supply-round-1.txt"
+        path.write_bytes(stamp.encode() + lone.read_bytes())  # its own bytes: server name
+        alone.append(path)
+    pair = list(renamed_pair(files, "2026-01-05-210000", "2026-01-05-211000", "P"))
+    sent = _bot_posts(tmp_path, tmp_path_factory, [*alone, *pair])
+    posts = [t for t in sent if not t.startswith("Scoreboard")]
+    assert posts == ["supply — round 1", "supply — round 2", "Map finished: supply"]

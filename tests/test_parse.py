@@ -304,6 +304,69 @@ def test_no_winner_is_nobodys_completion() -> None:
     assert done.attackers_won and header_duration(done) is None  # 0:00: the reset cvar
 
 
+def test_a_held_round2_lasts_the_clock_round1_set() -> None:
+    """§2: a round 2 takes its limit H6 from round 1 (R1's time); defenders who hold it
+    (H5 = H4) play it to the end, as a held round 1 plays its limit: the duration is H6
+    where no H8 measured it. It was unknown (None), so a map's play time left it out."""
+    held = "srv\\supply\\legacy3\\2\\1\\1\\8:41\\"
+    assert header_duration(parse_header(held + "8:41", "f")) == 8 * 60 + 41  # 2024, Aug–Nov 2025
+    assert header_duration(parse_header(held + "0:00", "f")) == 521.0  # H7 reset (Jan–May 2025)
+    # H8 first (§2 "best source first"); the shutdown path and "no winner" stay unknown
+    assert header_duration(parse_header(held + "8:41\\523100", "f")) == 523.1
+    assert header_duration(parse_header(held + "8:41\\-3815220", "f")) is None
+    no_winner = parse_header("srv\\supply\\legacy3\\2\\1\\0\\8:41\\8:41", "f")
+    assert header_duration(no_winner) is None
+    # the clock artefact (H7 > H6): maybe a round 1 cut and saved as round 2 (§7.1) — its
+    # limit is its duration only once the pairing found the round 1 it continues
+    artefact = parse_header(held + "79:20", "f")
+    assert header_duration(artefact) is None
+    assert header_duration(artefact, paired=True) == 521.0
+    # a round 2 that beat the clock keeps its time, never an H7 of 0:00 or past H6
+    beaten = "srv\\supply\\legacy3\\2\\1\\2\\8:41\\"
+    assert header_duration(parse_header(beaten + "7:52", "f")) == 7 * 60 + 52
+    assert header_duration(parse_header(beaten + "0:00", "f")) is None
+    assert header_duration(parse_header(beaten + "79:20", "f"), paired=True) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds"),
+    [  # H6 of each held round 2 of 2025-11-11 (8-field headers), M:SS read by hand
+        ("2025-11-11-213348-etl_adlernest-round-2.txt", 6 * 60 + 51),
+        ("2025-11-11-215843-supply-round-2.txt", 12 * 60),
+        ("2025-11-11-222353-te_escape2-round-2.txt", 1 * 60 + 53),
+        ("2025-11-11-224128-et_brewdog-round-2.txt", 2 * 60 + 55),
+        ("2025-11-11-230632-sw_goldrush_te-round-2.txt", 12 * 60),
+        ("2025-11-11-232808-erdenberg_t2-round-2.txt", 4 * 60 + 43),
+        ("2025-11-11-233911-braundorf_b4-round-2.txt", 4 * 60 + 35),
+    ],
+)
+def test_a_real_held_round2_of_an_older_writer_lasts_its_clock(name: str, seconds: int) -> None:
+    r = read_round_file(REAL / name)
+    assert r.header is not None and r.header.field_count == 8 and not r.header.attackers_won
+    assert r.status is FileStatus.OK and r.duration_s == float(seconds)
+    # the players' time (X22, R2 − R1 in 6-s steps) never passes that clock by more than
+    # one step: the round did not last longer than H6
+    r1 = next(
+        read_round_file(p)
+        for p in sorted(REAL.glob(f"2025-11-11-*-{r.file.map_name}-round-1.txt"), reverse=True)
+        if p.name < name
+    )
+    before = {p.guid: p.values["time_played_s"] for p in r1.players}
+    spent = [
+        int(p.values["time_played_s"] or 0) - int(before.get(p.guid) or 0)
+        for p in r.players
+        if p.team in (1, 2)
+    ]
+    assert 0 < max(spent) <= seconds + 6
+
+
+def test_a_cut_round_keeps_no_duration_paired_or_not() -> None:
+    """The shutdown path's file (§7.1) has none, whatever the pairing says."""
+    r = read_round_file(FIXTURES / "2026-03-14-230004-etl_sp_delivery-round-2.txt")
+    assert r.status is FileStatus.INTERRUPTED
+    assert r.duration_s is None and r.duration(paired=True) is None
+
+
 def test_a_line_whose_layout_differs_from_the_files_is_rejected() -> None:
     """All lines of one file share a layout (§3.6): a line that lost its last field would
     be read as the 37-field layout, every later field in the wrong column."""

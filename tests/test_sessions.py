@@ -366,3 +366,62 @@ def test_an_idle_round_moves_to_the_next_evening_when_its_own_is_taken_out() -> 
             (105, 600, 0, False, True, False),  # played
         ]
     )
+
+
+# --------------------------------------------------------------------------- a map's play time
+
+
+def test_a_maps_play_time_counts_a_held_round2(tmp_path: Path) -> None:
+    """2025-11-11 (8-field headers): each map's play time is round 1 + round 2, a held
+    round 2 lasting the clock round 1 set (H6). Expected values read from the headers by
+    hand (STATS_FORMAT §2): R1 completed → H7, R1 held → H6, R2 beat the clock → H7, R2
+    held → H6. Seven of the ten maps left their held round 2 out (adlernest showed 411)."""
+    from etl_duck.ingest.run import ingest_paths
+    from etl_duck.query.stats import Stats
+    from tests.conftest import REAL
+
+    data = tmp_path / "data"
+    ingest_paths(data, sorted(REAL.glob("2025-11-11-*-round-*.txt")))
+    maps = Stats(data).session(date(2025, 11, 11)).maps
+    want = [
+        ("etl_adlernest", 411 + 411),  # R1 6:51 set; R2 held 6:51
+        ("supply", 720 + 720),  # R1 held 12:00; R2 held 12:00
+        ("etl_sp_delivery", 720 + 498),  # R1 held 12:00; R2 beat it in 8:18
+        ("te_escape2", 113 + 113),  # 1:53 set; held
+        ("te_escape2", 236 + 232),  # 3:56 set; beaten in 3:52
+        ("et_brewdog", 175 + 175),  # 2:55; held
+        ("sw_goldrush_te", 720 + 720),  # held; held
+        ("etl_frostbite", 217 + 149),  # 3:37; beaten in 2:29
+        ("erdenberg_t2", 283 + 283),  # 4:43; held
+        ("braundorf_b4", 275 + 275),  # 4:35; held
+    ]
+    assert list(zip(maps["map_name"], maps["play_time_s"], strict=True)) == want
+
+
+def test_a_paired_round2_with_the_clock_artefact_lasts_its_clock(tmp_path: Path) -> None:
+    """An older writer's held round 2 whose H7 is the artefact (H7 > H6): its round 1 found,
+    it is a complete round 2 and lasted H6; alone (no round 1: the pairing takes it for a
+    round 1 cut and saved as round 2, §7.1) its length stays unknown."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import REAL
+    from tests.lakecheck import table_rows
+
+    r1 = REAL / "2025-11-11-214627-supply-round-1.txt"
+    r2 = REAL / "2025-11-11-215843-supply-round-2.txt"
+    data = r2.read_bytes()
+    assert b"\\12:00\\12:00\n" in data  # held, H7 = H6 (no artefact in the real file)
+    artefact = data.replace(b"\\12:00\\12:00\n", b"\\12:00\\79:20\n", 1)
+    paired = tmp_path / "paired"
+    paired.mkdir()
+    (paired / r1.name).write_bytes(r1.read_bytes())
+    (paired / r2.name).write_bytes(artefact)
+    ingest_paths(tmp_path / "a", [paired])
+    rounds = {str(r["file_name"]): r for r in table_rows(tmp_path / "a", "rounds")}
+    assert rounds[r2.name]["paired_round_id"] is not None and rounds[r2.name]["counted"]
+    assert rounds[r2.name]["duration_s"] == 720.0
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / r2.name).write_bytes(artefact)
+    ingest_paths(tmp_path / "b", [alone])
+    (row,) = table_rows(tmp_path / "b", "rounds")
+    assert not row["counted"] and row["duration_s"] is None

@@ -16,17 +16,24 @@ from etl_duck.domain.sessions import round_start
 #: any length is caught; the gap covers a map restart, warm-up and in-round pauses.
 RESTART_GAP = timedelta(minutes=10)
 
+#: reasons of rounds that were no game at all: nobody played (a header-only file) or
+#: players were on one side only (DECISIONS.md "Rounds that are no game"). They never
+#: link rounds into a session (the round's head, ``parse.two_sided``); an evening's times,
+#: its round list and the bot's posts leave them out like an idle server's rounds
+NOT_A_GAME = frozenset({"no_players", "one_side"})
+
 
 def restarted_round1s(
     rounds: list[RoundFile], paired_r1: set[str], ignored: set[str] | None = None
 ) -> set[str]:
     """File names of round 1s that were abandoned and replayed (see RESTART_GAP);
     ``ignored``: files the pairing found to be interrupted rounds or a second writer's
-    copies (neither a replay nor replayed)."""
+    copies (neither a replay nor replayed). A round that was no game (header only, one
+    side: ``RoundFile.two_sided``) neither replays a round 1 nor was one worth replaying."""
     by_map: dict[str, list[RoundFile]] = {}
     r2_ends: dict[str, list[RoundFile]] = {}
     for r in sorted(rounds, key=lambda x: (x.file.end_time, x.file.name)):
-        if r.status is FileStatus.INTERRUPTED or r.header is None:
+        if r.status is FileStatus.INTERRUPTED or r.header is None or not r.two_sided:
             continue
         if ignored and r.file.name in ignored:
             continue
@@ -93,6 +100,13 @@ def round_reasons(
             reason = "lines_rejected"  # every player line refused (a newer writer's) or cut
         elif r.file.name in pairing.orphans:
             reason = "orphan_r2"
+        elif not r.two_sided:
+            # players on one side only (or none with time): a player alone on the server, a
+            # team waiting for opponents — no game, however long. Stored, never counted, and
+            # like a header-only round it links no rounds into a session (its head says
+            # so). After the reasons that shape a round's rows (interrupted, orphan, …):
+            # those keep their rows; every one of them is uncounted too
+            reason = "one_side"
         elif r.file.name in restarted:
             reason = "restart"
         elif r.file.map_name in filler_maps:

@@ -32,7 +32,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 15
+PARSER_VERSION = 16
 BOT_GUID = "OMNIBOT0"
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
@@ -182,6 +182,9 @@ class RoundFile:
     #: where readable (the name "" where not): a round 2 must not take that player's
     #: cumulative line for a round-only one because his round-1 line is missing
     rejected_players: tuple[tuple[str, str], ...] = ()
+    #: the round was a game: players with time on both sides (:func:`two_sided`, read from
+    #: every line of the file, rejected ones too)
+    two_sided: bool = True
 
     @property
     def layout(self) -> int | None:
@@ -191,13 +194,24 @@ class RoundFile:
     @property
     def duration_s(self) -> float | None:
         """Round play time, best source first (§2); None when the file cannot tell."""
+        return self.duration()
+
+    def duration(self, *, paired: bool = False) -> float | None:
+        """Round play time (§2); ``paired``: the pairing found this round 2's round 1 (see
+        :func:`header_duration`)."""
         if self.header is None or self.status is FileStatus.INTERRUPTED:
             return None
-        return header_duration(self.header)
+        return header_duration(self.header, paired=paired)
 
 
-def header_duration(h: Header) -> float | None:
-    """Round play time from the header alone (§2): H8 → R1 clock → R2 clock → unknown."""
+def header_duration(h: Header, *, paired: bool = False) -> float | None:
+    """Round play time from the header (§2): H8 → R1 clock → R2 clock → unknown.
+
+    A held round (H5 = H4) ran its whole limit, H6: round 1 its map's limit, round 2 the
+    time round 1 set (§2 H6, §5.8) — the same rule for both (exact but for a surrender,
+    which the file cannot show). An older writer's round 2 with the clock artefact (H7 > H6)
+    may be a round 1 cut and saved as round 2 (§7.1): its H6 is its duration only once the
+    pairing found its round 1 (``paired``); the header alone cannot tell."""
     if h.play_time_ms is not None:
         if (measured := h.measured_play_ms) is not None:
             return measured / 1000
@@ -210,9 +224,12 @@ def header_duration(h: Header) -> float | None:
     clock = h.next_time_limit_s if h.round_number == 1 and h.attackers_won else h.time_limit_s
     if h.round_number == 1:
         return float(clock) if clock > 0 else None
-    if h.attackers_won and 0 < h.next_time_limit_s < h.time_limit_s:
-        return float(h.next_time_limit_s)
-    return None
+    if h.attackers_won:
+        # beat the clock: its time (never an R2 H7 of 0:00 or past H6, §2)
+        return float(h.next_time_limit_s) if 0 < h.next_time_limit_s < clock else None
+    if h.time_limit_artefact and not paired:
+        return None
+    return float(clock) if clock > 0 else None  # held: the whole clock round 1 set
 
 
 def clean_name(raw: str) -> str:
@@ -646,8 +663,9 @@ class RoundHead:
     file: FileName
     header: Header
     partial: bool
-    #: any line after the header: a header-only file is a map that timed out with nobody
-    #: playing (an idle server writes one per map; §7 "Header only")
+    #: the round was a game (:func:`two_sided`): not a header-only file (a map that timed
+    #: out with nobody playing, one per map on an idle server; §7 "Header only"), nor one
+    #: with players on one side only. Only games link rounds into a session
     players: bool = True
 
 
@@ -698,7 +716,7 @@ def _parse_head(data: bytes, name: str) -> RoundHead:
         raise ParseError(name, 1, "header", "file cut inside the header line")
     header = parse_header(_decode(first).rstrip("\r"), name)
     _check_header(header, file)
-    return RoundHead(file, header, not data.endswith(b"\n"), players=has_player_lines(data))
+    return RoundHead(file, header, not data.endswith(b"\n"), players=two_sided(data))
 
 
 def has_player_lines(data: bytes) -> bool:
@@ -706,6 +724,46 @@ def has_player_lines(data: bytes) -> bool:
     else to read): a header-only file is a map that timed out with nobody playing."""
     _, _, rest = data.partition(b"\n")
     return bool(rest.strip())
+
+
+#: the sides a game has players on: 1 Axis, 2 Allies (P3; 3 is spectator)
+SIDES = (1, 2)
+_X22 = 22  # time played, minutes (X0…X26 are the same in every layout, §3.6)
+
+
+def two_sided(data: bytes) -> bool:
+    """Whether the round was a game: players on both sides, each with time played (X22 >
+    0), read from every line after the header (the lines the parser rejects too, and a cut
+    last line). One side alone — a player waiting on an empty server, a team with nobody
+    to play — or none (header only, spectators only) is no game.
+
+    A player with no time on his side (X22 0.0: under 3 s on a team) does not make that
+    side played, unless no line of the file has time at all (X22 0.0 everywhere, a writer
+    fault reported once, §6.2): then the sides listed tell. A line whose side cannot be
+    read proves nothing either way: the round is taken for a game (what is unsure counts)."""
+    timed: set[int] = set()
+    listed: set[int] = set()
+    for raw in data.split(b"\n")[1:]:
+        line = raw.rstrip(b"\r")
+        if not line.strip():
+            continue
+        prefix, _, tail = line.partition(b"\t")
+        parts = prefix.split(b"\\", 4)
+        try:
+            team = int(parts[3])
+        except (IndexError, ValueError):
+            return True
+        if team not in SIDES:
+            continue
+        listed.add(team)
+        fields = tail.split(b"\t")
+        try:
+            minutes: float | None = float(fields[_X22])
+        except (IndexError, ValueError):
+            minutes = None  # cut or garbled: its time unknown, not known to be none
+        if minutes is None or minutes > 0:
+            timed.add(team)
+    return len(timed or listed) == len(SIDES)
 
 
 def parse_bytes(data: bytes, name: str, *, strict: bool = False) -> RoundFile:
@@ -773,7 +831,15 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     else:
         status = FileStatus.OK
     return RoundFile(
-        file, sha, len(data), status, header, players, rejected, tuple(rejected_players)
+        file,
+        sha,
+        len(data),
+        status,
+        header,
+        players,
+        rejected,
+        tuple(rejected_players),
+        two_sided(data),
     )
 
 

@@ -25,8 +25,9 @@ class RoundTime:
     name: str  # file name: the round's identity
     end_time: datetime
     start_time: datetime
-    #: False for a header-only round (nobody played): it never links two rounds into one
-    #: session, nor starts or ends one that has rounds with players (see ``_group``)
+    #: False for a round that was no game — header only (nobody played) or players on one
+    #: side only (``parse.two_sided``): it never links two rounds into one session, nor
+    #: starts or ends one that has rounds with players (see ``_group``)
     players: bool = True
 
 
@@ -125,11 +126,12 @@ def _group(
     server: str,
     clock: Callable[[datetime, datetime], timedelta],
 ) -> list[Session]:
-    """Rounds with players chain by the gap rule. A header-only round (an idle server's map
-    timing out, one every few minutes all day) joins the session of the round with players
-    before it within the gap, else of the one after it within the gap (its round 2 may
-    follow), else it is a session of its own: idle hours never join two evenings into one,
-    and an evening's date, start and end are its played rounds'."""
+    """Rounds with players chain by the gap rule. A round that was no game (a header-only
+    one: an idle server's map timing out, one every few minutes all day; or one with
+    players on one side only) joins the session of the round with players before it within
+    the gap, else of the one after it within the gap (its round 2 may follow), else it is a
+    session of its own: idle hours never join two evenings into one, and an evening's date,
+    start and end are its played rounds'."""
     key = lambda r: (r.end_time, r.name)  # noqa: E731
     gap = timedelta(minutes=gap_minutes)
     played = sorted((r for r in rounds if r.players), key=key)

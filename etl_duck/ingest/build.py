@@ -274,7 +274,9 @@ def build_partition(
                     "end_time": r.file.end_time,
                     "start_time": round_time(r.file, h).start_time,
                     "timezone": opts.timezone,
-                    "duration_s": r.duration_s,
+                    # a round 2 the pairing continued from its round 1 is complete:
+                    # held, it ran the clock round 1 set (H6), artefact or not
+                    "duration_s": r.duration(paired=r1 is not None and reason != "interrupted"),
                     "time_limit_s": h.time_limit_s,
                     "next_time_limit_s": h.next_time_limit_s,
                     "play_time_ms": h.play_time_ms,

@@ -86,9 +86,9 @@ def regroup_sessions(
         again = pc.is_in(index["file_name"], pa.array(sorted(again_names), pa.string()))
         near.update(index["session_id"].filter(again).to_pylist())
     if index.num_rows and near and not everything:
-        # a header-only round links no sessions, so sessions need not be a gap apart: one
-        # in a regrouped session may move to the evening of a round within the gap of it
-        # in another (its own evening's round taken out, say)
+        # a round that was no game (header only, one side) links no sessions, so sessions
+        # need not be a gap apart: one in a regrouped session may move to the evening of a
+        # round within the gap of it in another (its own evening's round taken out, say)
         idle = pc.and_(
             pc.is_in(index["session_id"], pa.array(sorted(near), pa.int64())),
             pc.equal(pc.fill_null(index["has_players"], True), False),

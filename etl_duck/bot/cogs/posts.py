@@ -33,6 +33,7 @@ from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import posts
 from etl_duck.bot.embeds.scoreboard import scoreboard
 from etl_duck.bot.format import code
+from etl_duck.domain.counting import NOT_A_GAME
 from etl_duck.domain.scoring import pick_mvp
 from etl_duck.ingest.options import IngestReport
 from etl_duck.query.stats import NoData, RoundDetail, SessionReport
@@ -306,12 +307,13 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         await self._post_refused_maps(channel, maps)
 
     async def _without_idle(self, names: list[str]) -> tuple[list[str], pl.DataFrame]:
-        """``names`` less the header-only rounds (an idle server's map timeouts, a dozen an
-        hour): nothing to post, ever (settled as such), and never a "backlog" that would
+        """``names`` less the rounds that were no game (an idle server's header-only map
+        timeouts, a dozen an hour; a player alone on a server): nothing to post, ever (settled as such), and never a "backlog" that would
         turn an evening's live round posts into one summary; with the rounds' rows
         (``rounds_by_files``, read once for the commit)."""
         rows = await self.bot.stats.rounds_by_files(names)
-        idle = set(rows.filter(pl.col("reason") == "no_players")["file_name"].to_list())
+        no_game = pl.col("reason").is_in(sorted(NOT_A_GAME))  # idle, or one side alone
+        idle = set(rows.filter(no_game)["file_name"].to_list())
         if not idle:
             return names, rows
         state = self.bot.state
