@@ -232,6 +232,8 @@ def test_one_sided_rounds_link_no_evenings_and_count_nowhere(tmp_path: Path) -> 
     (first,) = listed.filter(listed["session_id"] == sid[evening1[0].name]).iter_rows(named=True)
     assert rounds[alone[0].name]["session_id"] == first["session_id"]
     assert first["end_time"] == datetime(2025, 9, 30, 21, 10)
+    report = stats.session_by_id(int(first["session_id"]), first["session_date"])
+    assert report.end_time == datetime(2025, 9, 30, 21, 10)  # the digest's and /session's
     with pytest.raises(NoData):  # the lone round's day has no session to show
         stats.session(date(2025, 10, 2))
     his = [r for r in table_rows(data, "player_rounds") if r["guid"] == "FDA127DF"]

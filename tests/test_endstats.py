@@ -303,3 +303,223 @@ def test_round_2_counter_awards_are_labelled_match_totals(tmp_path: Path) -> Non
     assert award_scope("Most damage given", round_two=False) == "round"
     assert award_scope("Most playtime denied", round_two=True) == "round"
     assert award_scope("Most bullets fired", round_two=True) == "match"
+
+
+# --------------------------------------------------------------------------- waiting for the round
+
+
+def _award_lines() -> int:
+    """The real file's award lines, counted from its text (fixture README: awards first)."""
+    text = REAL_ENDSTATS.read_bytes().replace(b"\r", b"").decode()
+    return sum(1 for ln in text.split("\n") if ln.split("\t")[0] in KNOWN_AWARDS)
+
+
+def _later_round(folder: Path, like: Path, stamp: str) -> Path:
+    """A round of the same server after the endstats file's (content made unique)."""
+    path = folder / f"{stamp}-te_escape2-round-1.txt"
+    path.write_bytes(like.read_bytes().replace(b"only2026", b"only2026b", 1))
+    return path
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
+    from etl_duck.cli import run
+
+    code = run([str(a) for a in args])
+    out, _ = capsys.readouterr()
+    return code, " ".join(out.split())  # rich wraps long lines
+
+
+def test_an_endstats_file_without_its_round_is_named_until_the_round_lands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The round file of an endstats file has not come: the ingest and `status` name the
+    file, first as on its way (no problem: the fetcher may bring it a poll later), then, once
+    its server has written a later round, as missing (exit 3); when the round comes its
+    awards land, and the lake is the one that got every file at once."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    es = incoming / REAL_ENDSTATS.name
+    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    later = _later_round(incoming, r1, "2026-01-12-230500")
+    data = tmp_path / "data"
+
+    report = ingest_paths(data, [r1, es])  # round 2's file is not there yet
+    assert report.endstats_waiting == [es.name] and report.endstats_without_round == []
+    assert not report.problems  # it may be on its way
+    code, out = _cli(capsys, "--data-dir", data, "status")
+    assert code == 0 and "no open problems" in out
+    assert f"1 endstats file waits for its round file (awards not counted yet): {es.name}" in out
+    code, raw_json = run_json(capsys, data)
+    assert code == 0
+    assert raw_json["endstats_waiting"] == [es.name]
+    assert raw_json["endstats_without_round"] == []
+
+    # the server writes another round: round 2's file should have come before it
+    code, out = _cli(capsys, "--data-dir", data, "ingest", later)
+    assert code == 3 and f"endstats without their round {es.name}" in out
+    code, out = _cli(capsys, "--data-dir", data, "status")
+    assert code == 3 and "no open problems" not in out
+    assert f"waits for its round file (awards not counted yet): {es.name}" in out
+    assert "missing from raw/ (or quarantined, see above): fetch or ingest it" in out
+    code, raw_json = run_json(capsys, data)
+    assert code == 3
+    assert raw_json["endstats_without_round"] == [es.name]
+    assert raw_json["endstats_waiting"] == []
+    assert not table_rows_or_none(data, "endstats_awards")
+
+    # the round file comes after all: its awards land, and nothing waits any more
+    report = ingest_paths(data, [r2])
+    assert not report.problems and not report.endstats_waiting
+    awards = table_rows(data, "endstats_awards")
+    assert len(awards) == _award_lines()
+    assert {a["round_id"] for a in awards} == {
+        r["round_id"] for r in table_rows(data, "rounds") if r["file_name"] == r2.name
+    }
+    code, raw_json = run_json(capsys, data)
+    assert code == 0
+    assert raw_json["endstats_without_round"] == raw_json["endstats_waiting"] == []
+    at_once = tmp_path / "at_once"
+    ingest_paths(at_once, [r1, r2, es, later])
+    assert content_digest(data) == content_digest(at_once)
+
+
+def run_json(capsys: pytest.CaptureFixture[str], data: Path) -> tuple[int, dict[str, object]]:
+    import json
+
+    from etl_duck.cli import run
+
+    code = run(["--data-dir", str(data), "status", "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def table_rows_or_none(data: Path, table: str) -> list[dict[str, object]]:
+    """A table's rows; none at all when the lake has no file of it yet."""
+    if not list((data / "lake" / table).rglob("*.parquet")):
+        return []
+    return table_rows(data, table)
+
+
+def test_a_second_servers_endstats_file_lands_when_its_round_comes_later(
+    tmp_path: Path,
+) -> None:
+    """Another game server's names end in `#server`: its endstats file, stored before its
+    round, must be read when the round comes (it was not: only a rebuild found it)."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    es = incoming / REAL_ENDSTATS.name
+    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    data = tmp_path / "data"
+    first = ingest_paths(data, [es], server="scrim")
+    ingest_paths(data, [r1, r2], server="scrim")
+    awards = table_rows_or_none(data, "endstats_awards")
+    assert len(awards) == _award_lines()
+    assert {a["file_name"] for a in awards} == {f"{es.name}#scrim"}
+    assert first.endstats_waiting == [f"{es.name}#scrim"]  # named while it waited
+    assert Stats(data, min_rounds=1).status()["endstats_waiting"] == []
+    live = content_digest(data)
+    rebuild(data)
+    assert content_digest(data) == live  # the live lake is the rebuilt one
+
+
+def test_a_dismissed_endstats_file_leaves_the_lake_as_in_a_rebuild(tmp_path: Path) -> None:
+    """`resolve NAME --dismiss` of an endstats file takes its rows out at once (a rebuild
+    never reads it), is no file waiting for its round, and `--keep` brings them back."""
+    from etl_duck.ingest.run import resolve
+    from etl_duck.lake.rawstore import RawStore
+
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2 = the_round_of_the_real_endstats(incoming)
+    es = incoming / REAL_ENDSTATS.name
+    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [r1, r2, es])
+    assert len(table_rows(data, "endstats_awards")) == _award_lines()
+    resolve(data, es.name, dismiss=True)
+    assert table_rows_or_none(data, "endstats_awards") == []
+    status = Stats(data, min_rounds=1).status()
+    assert status["dismissed"] == [es.name] and status["endstats_waiting"] == []
+    live = content_digest(data)
+    rebuild(data)
+    assert content_digest(data) == live
+    version = RawStore(data).versions(es.name)[0].id
+    resolve(data, es.name, keep=version)
+    assert len(table_rows(data, "endstats_awards")) == _award_lines()
+
+
+_MAPS = ("supply", "te_escape2", "x-round-1")  # a map whose name holds "-round-N" too
+_T0 = datetime(2026, 3, 14, 21, 0, 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rounds=st.lists(
+        st.tuples(
+            st.integers(0, 400), st.sampled_from(_MAPS), st.sampled_from(("1", "2", "01", "02")),
+            st.sampled_from(("", "scrim")),
+        ),
+        max_size=12,
+    ),
+    files=st.lists(
+        st.tuples(
+            st.integers(0, 400), st.sampled_from(_MAPS), st.sampled_from((1, 2)),
+            st.sampled_from(("", "scrim")),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)  # fmt: skip
+def test_waiting_for_round_is_the_builds_pairing(
+    rounds: list[tuple[int, str, str, str]], files: list[tuple[int, str, int, str]]
+) -> None:
+    """Which endstats files no round pairs with — the ingest's answer (rounds found by
+    minute, then `pair_endstats`) and `status`'s (a vectorised join) — must be what the
+    build's pairing (`pair_endstats` over every round) says, and a file is overdue when a
+    round of its server ends more than the pairing window after it."""
+    from datetime import timedelta
+
+    import pyarrow as pa
+
+    from etl_duck.domain.endstats import waiting_for_round, waiting_for_round_vectorised
+    from etl_duck.domain.parse import parse_file_name
+    from etl_duck.domain.sources import qualify, server_of
+
+    def name(offset: int, rest: str, server: str) -> str:
+        return qualify(f"{_T0 + timedelta(seconds=offset):%Y-%m-%d-%H%M%S}-{rest}", server)
+
+    round_names = {name(s, f"{m}-round-{n}.txt", srv) for s, m, n, srv in rounds}
+    candidates = []
+    for rn in sorted(round_names):
+        f = parse_file_name(rn)
+        candidates.append((rn, f.end_time, f.map_name, f.round_number))
+    index = pa.table(
+        {
+            "file_name": pa.array([c[0] for c in candidates], pa.string()),
+            "end_time": pa.array([c[1] for c in candidates], pa.timestamp("s")),
+        }
+    )
+    es_names = sorted({name(s, f"{m}-round-{n}-endstats.txt", srv) for s, m, n, srv in files})
+    truth = {}
+    for n in es_names:
+        es = parse_endstats_name(n)
+        if pair_endstats(es, candidates) is None:
+            truth[n] = any(
+                server_of(rn) == server_of(n) and (end - es.end_time).total_seconds() > 60
+                for rn, end, _, _ in candidates
+            )
+    assert waiting_for_round(es_names, index) == truth  # an ingest's
+    assert waiting_for_round_vectorised(pa.chunked_array([es_names], pa.string()), index) == truth
+
+
+def test_a_backfills_report_keeps_the_last_word_on_a_waiting_file() -> None:
+    """A backfill commits a year at a time: a file still waiting at the end of one year and
+    missing after the next is reported once, as missing."""
+    from etl_duck.ingest.options import IngestReport
+
+    a = IngestReport(endstats_waiting=["x-endstats.txt", "y-endstats.txt"])
+    b = IngestReport(endstats_without_round=["x-endstats.txt"])
+    merged = a.merge(b)
+    assert merged.endstats_waiting == ["y-endstats.txt"]
+    assert merged.endstats_without_round == ["x-endstats.txt"] and merged.problems

@@ -34,6 +34,21 @@ if TYPE_CHECKING:
     from etl_duck.ingest.options import IngestReport
 
 
+#: what an endstats file without its round file means, and the fix (ingest and status)
+MISSING_ROUND = (
+    "its round's stats file is not in the lake although the server has written later "
+    "rounds, so its awards and duels are not counted — the round file is missing from raw/ "
+    "(or quarantined, see above): fetch or ingest it (its awards then count), or it was "
+    "never written"
+)
+#: … while the round file may still be on its way (not a problem yet)
+WAITING_ROUND = (
+    "its round's stats file has not arrived yet (the server writes it a second or two "
+    "later); the awards and duels count when it lands — nothing to do unless the server's "
+    "next round comes first"
+)
+
+
 def print_report(report: IngestReport) -> int:
     """The summary, then every problem on a line of its own; returns the exit code."""
     console.print(escape(report.summary()), highlight=False)
@@ -65,6 +80,15 @@ def print_report(report: IngestReport) -> int:
             f"  [yellow]empty[/yellow] {escape(name)}: 0 bytes (the writer had not written "
             "yet); ingest it again later",
             soft_wrap=True,
+        )
+    for name in report.endstats_without_round:
+        console.print(
+            f"  [yellow]endstats without their round[/yellow] {escape(name)}: {MISSING_ROUND}",
+            soft_wrap=True,
+        )
+    for name in report.endstats_waiting:  # not a problem (yet): its round may be on its way
+        console.print(
+            f"  [dim]waiting[/dim] {escape(name)}: {WAITING_ROUND}", soft_wrap=True, highlight=False
         )
     for name, note in sorted(report.endstats_notes.items()):  # not a problem: an old writer
         console.print(f"  [dim]note[/dim] {escape(name)}: {escape(note)}", soft_wrap=True)
@@ -171,10 +195,19 @@ def _leftovers(data_dir: Path) -> list[str]:
     return out
 
 
+def _endstats_files(names: list[str]) -> str:
+    """`2 endstats files wait for their round file (awards not counted yet): A, B`."""
+    n = len(names)
+    files, wait, their = ("files", "wait", "their") if n > 1 else ("file", "waits", "its")
+    listed = ", ".join(escape(name) for name in names)
+    return f"{n} endstats {files} {wait} for {their} round file (awards not counted yet): {listed}"
+
+
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Lake version, sessions, rounds, players, dates — and every open problem:
-    quarantined files, version conflicts, rejected lines, partial files, leftovers."""
+    quarantined files, version conflicts, rejected lines, partial files, leftovers,
+    endstats files whose round file is missing."""
     raise typer.Exit(show_status(as_json))
 
 
@@ -183,9 +216,15 @@ def show_status(as_json: bool = False) -> int:
     info: dict[str, Any] = open_stats().status()
     info["leftovers"] = _leftovers(STATE.data_dir)
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
+    # an endstats file still waiting for its round is named but no problem while the round
+    # file may be on its way; once the server has written later rounds it is missing
     problems = any(
-        info[k] for k in ("quarantined", "conflicts", "rejected", "partial", "leftovers")
-    )
+        info[k]
+        for k in (
+            "quarantined", "conflicts", "rejected", "partial", "leftovers",
+            "endstats_without_round",
+        )
+    )  # fmt: skip
     if as_json:
         print_json(info)
         return EXIT_PARTIAL if problems else EXIT_OK
@@ -249,6 +288,23 @@ def show_status(as_json: bool = False) -> int:
         )
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
+    if missing := info["endstats_without_round"]:
+        console.print(
+            f"[yellow]endstats without their round[/yellow] {_endstats_files(missing)} — "
+            "the server has written later rounds, so the round's stats file is missing from "
+            "raw/ (or quarantined, see above): fetch or ingest it (the awards then count), or "
+            "it was never written",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if waiting := info["endstats_waiting"]:
+        console.print(
+            f"[dim]waiting[/dim] {_endstats_files(waiting)} — the server writes the round's "
+            "stats file a second or two after it: nothing to do, the next fetch brings it "
+            "(a problem only if the server's next round comes first)",
+            soft_wrap=True,
+            highlight=False,
+        )
     if twice := info["excluded"].get("second_writer"):
         console.print(
             f"[yellow]two stats scripts[/yellow] {twice} round files are a second, older "

@@ -25,12 +25,15 @@ from etl_duck.domain.endstats import (
     pair_endstats,
     parse_endstats,
     parse_endstats_name,
+    stored_endstats,
+    waiting_for_round,
 )
 from etl_duck.domain.parse import FileStatus, ParseError, RoundFile, parse_file_name
 from etl_duck.domain.sessions import RoundTime, Session
 from etl_duck.lake.schemas import ENDSTATS_AWARDS_SCHEMA, ENDSTATS_VERSUS_SCHEMA, table_from_rows
 
 __all__ = [
+    "PAIR_WINDOW_S",
     "Checked",
     "build_endstats",
     "check",
@@ -38,6 +41,7 @@ __all__ = [
     "known_endstats",
     "select_for",
     "touched_rounds",
+    "waiting_for_round",
 ]
 
 _WINDOW = timedelta(seconds=PAIR_WINDOW_S)
@@ -57,16 +61,9 @@ def check(name: str, data: bytes) -> Checked:
 
 
 def known_endstats(ledger: pa.Table) -> list[str]:
-    """Endstats files already stored (the ledger lists them like round files)."""
-    import pyarrow.compute as pc
-
-    if not ledger.num_rows:
-        return []
-    mask = pc.and_(
-        pc.ends_with(ledger["file_name"], "-endstats.txt"),
-        pc.not_equal(ledger["status"], "quarantined"),
-    )
-    return [str(n) for n in ledger["file_name"].filter(mask).to_pylist()]
+    """Endstats files already stored that count (the ledger lists them like round files):
+    :func:`~etl_duck.domain.endstats.stored_endstats`."""
+    return [str(n) for n in stored_endstats(ledger).to_pylist()]
 
 
 def touched_rounds(

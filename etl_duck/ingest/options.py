@@ -56,6 +56,14 @@ class IngestReport:
     endstats: list[str] = field(default_factory=list)  # endstats files stored (§10)
     #: endstats files of an older writer: why some of their rows say nothing (not a problem)
     endstats_notes: dict[str, str] = field(default_factory=dict)
+    #: endstats files of this batch whose round file is not in the lake yet, while their
+    #: server has written no later round: it may be on its way (the fetcher can bring the
+    #: endstats file a poll first); their rows land with it. Named, not a problem
+    endstats_waiting: list[str] = field(default_factory=list)
+    #: endstats files without their round file although their server has written later
+    #: rounds (this batch's, or stored ones this batch's rounds leave without theirs): the
+    #: round file is missing, so their awards and duels are not counted. A problem
+    endstats_without_round: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # grew, or an admin kept another version
     duplicates: list[str] = field(default_factory=list)  # content the lake already holds
     skipped: dict[str, str] = field(default_factory=dict)  # path → why (not a round file)
@@ -87,6 +95,7 @@ class IngestReport:
             or self.skipped
             or self.empty
             or self.partial
+            or self.endstats_without_round
         )
 
     def merge(self, later: IngestReport) -> IngestReport:
@@ -101,6 +110,13 @@ class IngestReport:
             "arrived",
         ):
             getattr(self, name).extend(getattr(later, name))
+        # one still waiting at the end of a backfill's year may be missing after the next
+        missing = set(later.endstats_without_round)
+        self.endstats_waiting = [n for n in self.endstats_waiting if n not in missing]
+        self.endstats_waiting.extend(later.endstats_waiting)
+        self.endstats_without_round.extend(
+            n for n in later.endstats_without_round if n not in self.endstats_without_round
+        )
         self.rejected.extend(later.rejected)
         for name in ("endstats_notes", "skipped", "quarantined", "conflicts"):
             getattr(self, name).update(getattr(later, name))
@@ -119,6 +135,8 @@ class IngestReport:
             ("skipped (not stats files)", self.skipped),
             ("empty (retry later)", self.empty),
             ("partial (awaiting the rest)", self.partial),
+            ("endstats waiting for their round", self.endstats_waiting),
+            ("endstats without their round", self.endstats_without_round),
             ("quarantined", self.quarantined),
             ("conflicting versions", self.conflicts),
             ("rejected lines", self.rejected),

@@ -270,6 +270,7 @@ def _ingest_locked(
     # 5. what each file became: the ledger, its rejected lines, the report
     changes, fresh = _record(built, new, admitted, batch, report, raw)
     _record_endstats(checked, arrived, batch, report, raw, admitted.choices)
+    _endstats_waiting(base, built, arrived, heads, batch, report)
     if base.resettle:  # dates that no longer hold any session disappear
         for t in TABLES:
             for iso in base.manifest.partitions[t]:
@@ -469,7 +470,10 @@ def _build(
     whose content changes (in parallel for backfills). A file whose rows cannot be built
     is quarantined and the dates are built again without it: one bad file never fails the
     batch, nor wedges the pending list."""
-    known = sorted({*endstats.known_endstats(base.ledger), *arrived})
+    # an endstats file an admin sets aside now leaves the build, and its round's session is
+    # rebuilt without its rows (a rebuild never reads it either)
+    set_aside = {n for n in batch.removed if endstats.is_endstats_file_name(n)}
+    known = sorted({*endstats.known_endstats(base.ledger), *arrived} - set_aside)
     while True:
         times = {n: round_time(h.file, h.header, h.players) for n, h in heads.items()}
         final, cut_changed = _final_cuts(base, heads, times, batch.removed)
@@ -479,7 +483,8 @@ def _build(
             opts.session_gap_minutes,
             everything=base.resettle,
             removed=batch.removed,
-            touched=endstats.touched_rounds(arrived, base.index, times) | cut_changed,
+            touched=endstats.touched_rounds([*arrived, *set_aside], base.index, times)
+            | cut_changed,
             timezone=opts.timezone,
         )
         by_date: dict[date, list[Session]] = {}
@@ -670,6 +675,69 @@ def _record_endstats(
         if note:
             report.endstats_notes[name] = note
         report.endstats.append(name)
+
+
+def _endstats_waiting(
+    base: _Base,
+    built: _Built,
+    arrived: Mapping[str, bytes],
+    heads: Mapping[str, RoundHead],
+    batch: _Batch,
+    report: IngestReport,
+) -> None:
+    """Name the endstats files that still wait for their round file after this batch: its
+    own (on their way while their server has written no later round; else the round file
+    is missing: a problem), and stored ones that this batch's later rounds leave without
+    theirs (missing from now on: a cron job hears of it once, `status` until fixed). The
+    stored files looked at are those dated from the server's last round before the batch
+    to its last one now (the others were settled before): a few, found by their names'
+    time prefix, so a live commit never pairs the whole history."""
+    import pyarrow.compute as pc
+
+    candidates = set(arrived) - batch.removed
+    lasts: dict[str, datetime] = {}  # each server's last round of this batch
+    for name, head in heads.items():
+        if name not in batch.removed:
+            server, end = server_of(name), head.file.end_time
+            lasts[server] = max(end, lasts.get(server, end))
+    before = _latest_ends(base.index, set(lasts), set()) if lasts else {}
+    ledger = base.ledger
+    for server, last in lasts.items():
+        old = before.get(server)
+        if not ledger.num_rows or (old is not None and last <= old):
+            continue  # no round later than before: nothing stored became overdue
+        names = ledger["file_name"]  # "YYYY-MM-DD-HHMMSS-…": text order is time order
+        span = pc.less(names, (last - _PAIR_WINDOW).strftime(_STAMP))
+        if old is not None:
+            span = pc.and_(span, pc.greater_equal(names, (old - _PAIR_WINDOW).strftime(_STAMP)))
+        stored = endstats.known_endstats(ledger.filter(span))
+        candidates.update(n for n in stored if server_of(n) == server and n not in batch.removed)
+    if not candidates:
+        return
+    found = endstats.waiting_for_round(sorted(candidates), _index_after(base, built))
+    for name, overdue in found.items():
+        if overdue:
+            report.endstats_without_round.append(name)
+        elif name in arrived:
+            report.endstats_waiting.append(name)
+
+
+#: an endstats file pairs with a round ending within this of it (domain.endstats)
+_PAIR_WINDOW = timedelta(seconds=endstats.PAIR_WINDOW_S)
+_STAMP = "%Y-%m-%d-%H%M%S"  # how a round or endstats file's name starts
+
+
+def _index_after(base: _Base, built: _Built) -> pa.Table:
+    """The round index as this batch leaves it (file names and end times): the base's,
+    less the rows regrouped or taken out, plus the regrouped ones."""
+    import pyarrow.compute as pc
+
+    cols = ["file_name", "end_time"]
+    old, drop = base.index.select(cols), built.regroup.index_drop
+    if drop and old.num_rows:
+        old = old.filter(pc.invert(pc.is_in(old["file_name"], pa.array(sorted(drop), pa.string()))))
+    new = built.regroup.index_rows.select(cols)
+    return pa.concat_tables([old.cast(new.schema), new])
 
 
 def _state_tables(
