@@ -95,7 +95,9 @@ class Settings(BaseSettings):
     server_name: str = ""
     fetch_parallel: int = Field(5, ge=1, le=64, description="concurrent downloads")
     fetch_stable_seconds: float = Field(
-        30.0, description="a file older than this (mtime) is taken without a second look"
+        30.0,
+        description="a file first seen older than this (mtime) gets its second look within the "
+        "same poll (a file is taken only when two looks agree)",
     )
     poll_interval_s: float = Field(60.0, gt=0)
     active_poll_interval_s: float = Field(10.0, gt=0, description="poll interval during a session")
@@ -104,7 +106,12 @@ class Settings(BaseSettings):
     fetch_recheck_s: float = Field(
         0.5, gt=0, description="when a poll leaves new files pending, look again this soon"
     )
-    fetch_timeout_s: float = Field(60.0, gt=0, description="one file's download, at most")
+    fetch_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="one file's download, at most; and how long any one SFTP request may go "
+        "unanswered before the connection is dropped",
+    )
     fetch_max_file_bytes: int = Field(
         16 * 1024 * 1024, ge=1, description="larger remote files are skipped (stats are KBs)"
     )

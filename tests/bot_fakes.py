@@ -244,6 +244,7 @@ class FakeFetcher:
         active: Callable[[], bool] | None = None,
         *,
         on_report: Callable[[FakeFetchReport], object] | None = None,
+        on_trouble: Callable[[str, str | None], object] | None = None,
     ) -> None:
         self.watching = True
         try:

@@ -6,8 +6,9 @@
 
 Keys are generated per server (ed25519); ``known_hosts`` holds ``[127.0.0.1]:PORT``, the client
 key is authorised. Hooks (:class:`Hooks`) drop the connection mid-transfer, deny a file, slow
-reads down, inject hostile listing entries, count concurrently open files and record any
-attempt to change the remote side. ``serve_in_thread`` runs one in a background thread with its
+reads down, leave a kind of request unanswered, inject hostile listing entries, act as the
+game's writer at each listing, count concurrently open files and record any attempt to
+change the remote side. ``serve_in_thread`` runs one in a background thread with its
 own loop (for code that calls ``asyncio.run`` itself); ``python -m tests.sftp_server`` runs
 one in its own process (benchmarks: the server's CPU is then not the client's).
 """
@@ -20,7 +21,7 @@ import posixpath
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,16 @@ class Hooks:
     #: list a symbolic link with its target's attributes (as a regular file), as some
     #: servers do; only an lstat of the entry tells
     links_look_regular: bool = False
+    #: kinds of request the server never answers ("readdir", "lstat", "read"): a stuck
+    #: disk under the folder while sshd itself stays alive and answers keepalives
+    never_answer: set[str] = field(default_factory=set)
+    #: called as the client lists the remote folder, before the listing is read (a test
+    #: plays the game's writer with it: the file changes between two looks)
+    on_list: Callable[[], None] | None = None
     # --- observations
+    listings: int = 0
+    #: requests left unanswered so far, by kind
+    unanswered: Counter[str] = field(default_factory=Counter)
     open_now: int = 0
     max_open: int = 0
     opens: Counter[str] = field(default_factory=Counter)
@@ -76,13 +86,30 @@ class HookedSFTPServer(asyncssh.SFTPServer):
         super().__init__(chan, chroot=os.fsencode(server.root))
         self._server = server
         self._hooks = server.hooks
+        self._listing = False  # the listing lstats each entry itself: never stalled
+
+    async def _stall(self, kind: str) -> None:
+        if kind in self._hooks.never_answer:
+            self._hooks.unanswered[kind] += 1
+            await asyncio.sleep(3600)  # no answer (the test ends first and cancels this)
 
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
         if self._hooks.drop_next_list:
             self._hooks.drop_next_list = False
             self.connection.abort()
             raise asyncssh.SFTPConnectionLost("dropped by test hook")
-        async for entry in super().scandir(path):
+        remote = posixpath.normpath(path.decode("utf-8", "surrogateescape").lstrip("/"))
+        if remote == self._server.remote_dir:
+            self._hooks.listings += 1
+            if self._hooks.on_list is not None:
+                self._hooks.on_list()
+        await self._stall("readdir")  # runs at the first READDIR (asyncssh reads lazily)
+        self._listing = True
+        try:
+            entries = [entry async for entry in super().scandir(path)]
+        finally:
+            self._listing = False
+        for entry in entries:
             if (
                 self._hooks.links_look_regular
                 and entry.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK
@@ -99,7 +126,6 @@ class HookedSFTPServer(asyncssh.SFTPServer):
                     mtime=int(st.st_mtime),
                 )
             yield entry
-        remote = posixpath.normpath(path.decode("utf-8", "surrogateescape").lstrip("/"))
         if remote == self._server.remote_dir:
             now = int(time.time()) - 3600
             for name, size in self._hooks.extra_names:
@@ -111,6 +137,11 @@ class HookedSFTPServer(asyncssh.SFTPServer):
                     mtime=now,
                 )
                 yield asyncssh.SFTPName(name, b"", attrs)
+
+    async def lstat(self, path: bytes) -> Any:
+        if not self._listing:  # a client's LSTAT request
+            await self._stall("lstat")
+        return super().lstat(path)
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         name = os.fsdecode(posixpath.basename(path))
@@ -137,6 +168,7 @@ class HookedSFTPServer(asyncssh.SFTPServer):
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:
         assert isinstance(file_obj, _Open)
         hooks = self._hooks
+        await self._stall("read")
         if hooks.read_delay_s:
             await asyncio.sleep(hooks.read_delay_s)
         if file_obj.name in hooks.slow_reads:
@@ -266,6 +298,9 @@ class SFTPTestServer:
             "connect_timeout_s": 5.0,
             "reconnect_backoff_s": 0.05,
             "reconnect_backoff_max_s": 0.5,
+            # a first sighting old enough to take gets its second look this much later,
+            # within the same poll: short, so the tests' polls stay quick
+            "fetch_recheck_s": 0.1,
         }
         values.update(overrides)
         # _env_file=None: a developer's .env must not leak into tests

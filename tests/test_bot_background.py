@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,51 @@ def test_a_fatal_fetch_error_stops_the_loop_not_the_bot(tmp_path: Path) -> None:
 
     line = run(main())
     assert line.startswith("stopped") and "does not match known_hosts" in line
+
+
+def test_status_shows_a_fetch_outage_while_it_lasts_and_the_last_poll_with_its_date(
+    tmp_path: Path,
+) -> None:
+    """The bot's fetch loop ran without on_trouble: while the game server was down /status
+    said "watching; last poll 21:38:19" (a time of day, no date) and nothing else."""
+    data = tmp_path / "data"
+    data.mkdir()
+    down = "cannot connect to etl@game.example:22: Connection refused; retrying in 8 s"
+    phase = {"recovered": False}
+
+    class TroubledFetcher(FakeFetcher):
+        async def watch(
+            self,
+            stop: asyncio.Event,
+            active: Any = None,
+            *,
+            on_report: Any = None,
+            on_trouble: Any = None,
+        ) -> None:
+            on_report(await self.poll_once())  # a good poll, then the server goes down
+            if on_trouble is not None:
+                on_trouble("", down)
+            while not phase["recovered"] and not stop.is_set():
+                await asyncio.sleep(0.01)
+            if on_trouble is not None:
+                on_trouble("", None)  # a poll works again
+            await stop.wait()
+
+    async def main() -> tuple[str, str]:
+        async with bot_running(data, tmp_path / "links.db", fetcher=TroubledFetcher()) as bot:
+            await until("the outage in the state", lambda: bool(bot.fetch_state.error))
+            during = field_value((await invoke(bot, "status")).last.embed, "Fetch")
+            phase["recovered"] = True
+            await until("the all-clear", lambda: bot.fetch_state.error is None)
+            after = field_value((await invoke(bot, "status")).last.embed, "Fetch")
+            return during, after
+
+    during, after = run(main())
+    assert during.startswith("watching; last poll ") and f"trouble: {down}" in during
+    # its date and age, not a bare time of day
+    assert re.search(r"last poll \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d+ s ago\)", during)
+    assert after.startswith("watching; last poll ") and "trouble" not in after
+    assert "Connection refused" not in after
 
 
 # --------------------------------------------------------------------------- voice

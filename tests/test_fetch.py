@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ import pytest
 from etl_duck.cli.fetching import run_fetch, run_watch
 from etl_duck.fetch.poller import FETCH_DIR, Fetcher, FetchReport
 from etl_duck.fetch.remote import display_name, hostile_reason
-from etl_duck.fetch.sftp import AuthError, HostKeyError
+from etl_duck.fetch.sftp import AuthError, FetchConnectionError, HostKeyError
 from etl_duck.lake.rawstore import INCOMING, RawStore
 from etl_duck.pipeline import Ingestor
 from tests.conftest import FIXTURES
@@ -243,6 +243,103 @@ def test_age_rule_uses_the_injected_clock(tmp_path: Path) -> None:
     run(main())
 
 
+def test_a_file_is_never_taken_on_its_first_sighting_whatever_the_clocks_say(
+    tmp_path: Path,
+) -> None:
+    """The game host's clock is behind ours (here: ours an hour ahead): a file the Lua is
+    still writing looked older than fetch_stable_seconds and was taken on the first look,
+    half-written, as final. It is taken only after two equal looks."""
+
+    async def main() -> None:
+        (name,) = stats_names(1)
+        lines = FIXTURE.read_bytes().splitlines(keepends=True)
+        hooks = Hooks()
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            server.write(name, b"".join(lines[:2]), age_s=60)
+            written = iter(lines[2:4])
+
+            def writer() -> None:  # the Lua writes a line more by each of the first looks
+                line = next(written, None)
+                if line is not None:
+                    server.append(name, line)
+
+            hooks.on_list = writer
+            rec = Recorder()
+            data = tmp_path / "data"
+            ahead = server.settings(data, fetch_stable_seconds=30)
+            async with Fetcher(ahead, rec, clock=lambda: time.time() + 3600) as fetcher:
+                first = await fetcher.poll_once()
+                assert first.downloaded == [] and first.pending == [name]
+                assert hooks.listings == 2  # looked twice: it changed in between
+                second = await fetcher.poll_once()  # it stopped changing: taken
+                assert second.downloaded == [name]
+            assert (
+                raw_files(data)[name] == b"".join(lines[:4]) == (server.folder / name).read_bytes()
+            )
+            assert rec.names == [name]
+
+    run(main())
+
+
+def test_activity_is_our_time_of_a_poll_that_saw_a_change_not_a_remote_mtime(
+    tmp_path: Path,
+) -> None:
+    """`watch` polls fast while the server was active recently; that was the newest remote
+    mtime, so one file with a wrong (future) mtime kept it polling fast for a week."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            old, new = stats_names(2)
+            path = server.write(old, CONTENT)
+            week = time.time() + 7 * 86400
+            os.utime(path, (week, week))  # the game host's clock was wrong
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                await fetcher.poll_once()  # the first look: nothing to compare with
+                assert (await fetcher.poll_once()).downloaded == [old]
+                assert fetcher.last_activity is None
+                before = time.time()
+                server.write(new, CONTENT, age_s=OLD)  # a new round arrives
+                await fetcher.poll_once()
+                assert fetcher.last_activity is not None
+                assert before <= fetcher.last_activity <= time.time()
+                seen = fetcher.last_activity
+                await fetcher.poll_once()  # nothing new: the time stays
+                assert fetcher.last_activity == seen
+
+    run(main())
+
+
+def test_a_same_size_rewrite_is_fetched_again_and_a_touch_stores_nothing_new(
+    tmp_path: Path,
+) -> None:
+    """A file rewritten with new content of the same length matched a stored size and was
+    never fetched again; its mtime now tells. A mere touch costs one download and the raw
+    store keeps one copy of identical content."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                assert (await fetcher.poll_once()).known == 1
+                rewritten = CONTENT.replace(b"supply", b"SUPPLY", 1)
+                assert len(rewritten) == len(CONTENT) and rewritten != CONTENT
+                server.write(name, rewritten, age_s=OLD - 10)  # new content, new mtime
+                assert (await fetcher.poll_once()).downloaded == [name]
+                assert (await fetcher.poll_once()).known == 1  # not again
+                server.write(name, rewritten, age_s=OLD - 20)  # touched: same bytes
+                assert (await fetcher.poll_once()).downloaded == [name]
+                again = await fetcher.poll_once()
+                assert again.downloaded == [] and again.known == 1
+            assert [v.data for v in RawStore(data).versions(name)] == [CONTENT, rewritten]
+            assert rec.names == [name] * 3
+
+    run(main())
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -421,6 +518,120 @@ def test_watch_tells_of_each_failed_poll_and_of_the_recovery(tmp_path: Path) -> 
     assert all(what and "; retrying in " in what for _, what in down)
 
 
+async def finished(aw: Awaitable[T], within: float = 30.0) -> T:
+    """The result of ``aw``, which must end within ``within`` s (far above what it takes,
+    for a slow machine). A hung one fails the test instead of hanging it: wait_for would
+    cancel it and then wait for the cancel, which is what hung."""
+    task = asyncio.ensure_future(aw)
+    done, _ = await asyncio.wait({task}, timeout=within)
+    assert done, f"still running after {within:g} s"
+    return task.result()
+
+
+@pytest.mark.parametrize("kind", ["readdir", "lstat", "read"])
+def test_a_request_the_server_never_answers_ends_the_poll_in_time(
+    tmp_path: Path, kind: str
+) -> None:
+    """The server stops answering one kind of request while sshd stays alive and answers
+    keepalives (a stuck disk under the folder): the poll hung forever, silently. Each request
+    now has fetch_timeout_s; then the link is aborted (which fails a pending CLOSE too)."""
+
+    async def main() -> None:
+        hooks = Hooks()
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=OLD)
+            settings = server.settings(tmp_path / "data", fetch_timeout_s=1.0)
+            async with Fetcher(settings, Recorder()) as fetcher:
+                hooks.never_answer.add(kind)
+                if kind == "readdir":
+                    with pytest.raises(FetchConnectionError, match="no answer within 1 s"):
+                        await finished(fetcher.poll_once())
+                else:
+                    r = await finished(fetcher.poll_once())
+                    why = dict(r.failed)[name]
+                    if kind == "lstat":
+                        assert "no answer within 1 s" in why and r.connection_lost
+                    else:  # one file's failure; it is fetched after the others from now on
+                        assert "not complete within 1 s" in why and not r.connection_lost
+                if kind != "read":  # `watch` backs off and says why
+                    said: list[str | None] = []
+                    stop = asyncio.Event()
+                    watching = asyncio.create_task(
+                        fetcher.watch(stop, on_trouble=lambda _, what: said.append(what))
+                    )
+                    await until("the trouble told", lambda: bool(said))
+                    stop.set()
+                    await finished(watching)
+                    assert said[0] and "no answer within 1 s" in said[0]
+                    assert "retrying in" in said[0]
+                hooks.never_answer.clear()  # the server recovers: a new link works
+                r = await finished(fetcher.poll_once())
+                assert r.downloaded == [name] and r.failed == []
+
+    run(main())
+
+
+@pytest.mark.parametrize("kind", ["readdir", "read"])
+def test_cancelling_a_poll_stuck_on_the_server_returns_at_once(tmp_path: Path, kind: str) -> None:
+    """Cancelling a poll whose request the server never answers hung as well: the listing
+    and a file's `async with` await the CLOSE reply on the way out. A cancel now aborts the
+    link, long before any deadline (60 s here)."""
+
+    async def main() -> None:
+        hooks = Hooks(never_answer={kind})
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=OLD)
+            settings = server.settings(tmp_path / "data", fetch_timeout_s=60)
+            async with Fetcher(settings, Recorder()) as fetcher:
+                polling = asyncio.create_task(fetcher.poll_once())
+                await until("the request stuck", lambda: hooks.unanswered[kind] > 0)
+                polling.cancel()
+                done, _ = await asyncio.wait({polling}, timeout=30)
+                assert done and polling.cancelled()
+                hooks.never_answer.clear()
+                r = await finished(fetcher.poll_once())
+                assert r.downloaded == [name] and r.failed == []
+
+    run(main())
+
+
+def test_watch_backs_off_while_the_ingest_keeps_failing(tmp_path: Path) -> None:
+    """An ingest that keeps failing (disk full, a damaged lake) made `watch` download the
+    whole backlog again about every second, forever, and say nothing: it now backs off as
+    from a lost connection and tells on_trouble."""
+
+    async def main() -> tuple[list[str | None], int]:
+        async with SFTPTestServer(tmp_path) as server:
+            for name in stats_names(3):
+                server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder(fail_times=10**6)
+            settings = server.settings(
+                tmp_path / "data",
+                reconnect_backoff_s=0.2,
+                reconnect_backoff_max_s=60,
+                poll_interval_s=600,
+                active_poll_interval_s=600,
+            )
+            said: list[str | None] = []
+            stop = asyncio.Event()
+            async with Fetcher(settings, rec) as fetcher:
+                task = asyncio.create_task(
+                    fetcher.watch(stop, on_trouble=lambda _, what: said.append(what))
+                )
+                await until("three retries told", lambda: len(said) >= 3)
+                stop.set()
+                await asyncio.wait_for(task, 30)
+            return said, len(rec.batches)
+
+    said, attempts = run(main())
+    assert all(w and "ingest failed: RuntimeError: lake is locked (test)" in w for w in said)
+    waits = [float(str(w).split("retrying in ")[1].split(" s")[0]) for w in said]
+    assert waits[:3] == [0.2, 0.4, 0.8]  # exponential, as after a lost connection
+    assert attempts == len(said)  # one ingest (and one download of the batch) per wait
+
+
 def test_unknown_host_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     async def main() -> None:
         async with SFTPTestServer(tmp_path) as server:
@@ -597,6 +808,34 @@ def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
             assert_clean(data, server)
 
     run(main())
+
+
+def test_a_foreign_file_with_a_non_utf8_name_is_ignored_not_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An admin's note named in Latin-1 next to the stats files was reported as a skipped
+    file, so `etl-duck fetch` exited 3 on every run for a file that is not ours. Names that
+    pretend to be ours are still checked and reported."""
+    good = stats_names(1)[0]
+    foreign = [b"notizen-m\xe4rz.cfg", b"../m\xe4rz.txt", b"2026-03-14-213512-x-round-1_ws.txt\xff"]
+    lookalike = b"2026-03-14-213512-m\xe4rz-round-1.txt"
+    hooks = Hooks(extra_names=[(n, 10) for n in foreign])
+    with serve_in_thread(tmp_path, hooks=hooks) as server:
+        server.write(good, CONTENT, age_s=OLD)
+        data = tmp_path / "data"
+        assert run_fetch(server.settings(data), ingest=Recorder()) == 0
+        assert run_fetch(server.settings(data), ingest=Recorder()) == 0
+        assert "skipped" not in capsys.readouterr().out
+        hooks.extra_names.append((lookalike, 10))
+        assert run_fetch(server.settings(data), ingest=Recorder()) == 3
+        out = capsys.readouterr().out
+        assert "skipped 2026-03-14-213512-m\\xe4rz-round-1.txt: name is not valid UTF-8" in out
+        assert "notizen" not in out
+
+    from etl_duck.fetch.remote import looks_like_ours
+
+    assert not any(looks_like_ours(n) for n in foreign)
+    assert looks_like_ours(lookalike) and looks_like_ours(b"../" + good.encode())
 
 
 def test_permission_denied_on_one_file_the_rest_land(tmp_path: Path) -> None:

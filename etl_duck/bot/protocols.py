@@ -33,6 +33,8 @@ class FetcherLike(Protocol):
         active: Callable[[], bool] | None = None,
         *,
         on_report: Callable[[FetchReportLike], object] | None = None,
+        #: (server, sentence) after each failed poll; (server, None) once one works again
+        on_trouble: Callable[[str, str | None], object] | None = None,
     ) -> None: ...
 
     async def check(self) -> str: ...

@@ -148,7 +148,8 @@ class WatchLines:
 
     def trouble(self, server: str, problem: str | None) -> None:
         who = f"{label(server)}: " if self.several else ""
-        said = f"{who}reachable again" if problem is None else f"{who}{problem}"
+        # None: a poll worked again (after an outage, or after the ingest kept failing)
+        said = f"{who}fetching again" if problem is None else f"{who}{problem}"
         self._err(f"{time.strftime('%H:%M:%S')} {said}")
 
     def _err(self, line: str) -> None:
@@ -166,8 +167,9 @@ def run_watch(
     ``on_start`` runs on the event loop before the first poll (``watch`` subscribes commit
     listeners there, e.g. the static site's rebuild).
 
-    Polls faster while a session looks active: the server wrote a round file within
-    ``session_gap_minutes`` (the bot passes its own voice-channel rule to ``watch``).
+    Polls faster while a session looks active: a poll saw the server write a round file
+    within ``session_gap_minutes`` (by our clock; the bot passes its own voice-channel rule
+    to ``watch``).
     The first Ctrl-C lets the current poll finish; a second one interrupts it (still safe:
     nothing is ingested half).
     """
@@ -211,7 +213,8 @@ def run_watch(
             gap = settings.session_gap_minutes * 60.0
 
             def active() -> bool:
-                # a session is on while the server wrote a round file within the session gap
+                # a session is on while a poll saw a new or changed round file within the
+                # session gap (our clock: a remote mtime may be days off)
                 last = fetcher.last_activity
                 return last is not None and time.time() - last < gap
 

@@ -3,12 +3,13 @@ grew or shrank meanwhile is refused and fetched again once it is stable)."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import time
 
 import asyncssh
 
 from etl_duck.fetch.remote import RemoteFile
-from etl_duck.fetch.sftp import Connection
+from etl_duck.fetch.sftp import CONNECTION_ERRORS, Connection, FetchError
 
 _SAFE_READ = 16 * 1024  # read length every SFTP server accepts
 
@@ -26,26 +27,41 @@ async def download(
     link: Connection, sftp: asyncssh.SFTPClient, f: RemoteFile, timeout_s: float
 ) -> bytes:
     """The whole file, read with one request per call (block_size=0), at most what the
-    server accepts per read. Remote files are opened read-only, never written."""
+    server accepts per read. Remote files are opened read-only, never written.
+
+    Every request goes through :meth:`Connection.call`: the file as a whole has
+    ``timeout_s``, and the CLOSE has its own deadline (a stalled server never answers it:
+    the link is then aborted, and the file is still only this file's failure)."""
     chunks: list[bytes] = []
     got = 0
     max_read = sftp.limits.max_read_len or _SAFE_READ
+    until = time.monotonic() + timeout_s
     try:
-        async with asyncio.timeout(timeout_s):
-            async with sftp.open(link.remote_path(f.raw_name), "rb", block_size=0) as fh:
-                while True:
-                    # ask for one byte more than listed: a file that grew since the listing
-                    # is noticed now instead of storing a prefix of it, and a small file
-                    # takes one round trip (a short read that ends exactly at the listed
-                    # size is EOF; one that ends earlier may be a server's choice: go on)
-                    want = min(max_read, f.size + 1 - got)
-                    data: bytes = await fh.read(want, got)
-                    if not data:
-                        break  # EOF
-                    got += len(data)
-                    chunks.append(data)
-                    if got > f.size or (len(data) < want and got == f.size):
-                        break
+        fh = await link.call(
+            sftp.open(link.remote_path(f.raw_name), "rb", block_size=0),
+            f"open of {f.name}",
+            until=until,
+        )
+        try:
+            while True:
+                # ask for one byte more than listed: a file that grew since the listing
+                # is noticed now instead of storing a prefix of it, and a small file
+                # takes one round trip (a short read that ends exactly at the listed
+                # size is EOF; one that ends earlier may be a server's choice: go on)
+                want = min(max_read, f.size + 1 - got)
+                data: bytes = await link.call(fh.read(want, got), f"read of {f.name}", until=until)
+                if not data:
+                    break  # EOF
+                got += len(data)
+                chunks.append(data)
+                if got > f.size or (len(data) < want and got == f.size):
+                    break
+        finally:
+            # not `async with`: its exit awaits the CLOSE reply with no limit at all. What
+            # was read is whole or refused either way; a close that fails or goes
+            # unanswered (the link is then aborted) changes nothing about this file
+            with contextlib.suppress(FetchError, asyncssh.Error, *CONNECTION_ERRORS):
+                await link.call(fh.close(), f"close of {f.name}")
     except TimeoutError:
         raise DownloadTimeout(
             f"not complete within {timeout_s:g} s ({got} of {f.size} B); "

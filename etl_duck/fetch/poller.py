@@ -1,8 +1,11 @@
 """Poll the game server's stats folder and hand new files to the ingest.
 
 One poll: list the remote folder → keep stats file names that are safe and whose size
-matches no version in the raw store → take those that are stable (size and mtime unchanged
-over two looks, or older than ``fetch_stable_seconds``) → lstat (regular files only) →
+matches no version in the raw store (or whose mtime changed since this process fetched that
+size) → take those that are stable: size and mtime unchanged over two looks, never on the
+first (a game host whose clock is behind ours makes a file being written look old); a file
+older than ``fetch_stable_seconds`` by our clock gets its second look ``fetch_recheck_s``
+later within the same poll, a younger one at the next poll → lstat (regular files only) →
 download with bounded parallelism, each verified against its listed size → write the batch
 into the fetch's own folder (``data/.fetch/``) → hand the paths to ``ingest`` once → drop
 the folder.
@@ -44,6 +47,7 @@ from etl_duck.fetch.sftp import (
     AuthError,
     Connection,
     FetchConfigError,
+    FetchConnectionError,
     FetchError,
     HostKeyError,
 )
@@ -59,6 +63,9 @@ Progress = Callable[[int, int], object]
 
 FETCH_DIR = ".fetch"  # under the data dir: downloads waiting for the ingest
 _STALE_S = 3600.0  # a download folder this old belongs to a dead fetch
+#: a download's failures that mean the link is gone (FetchConnectionError: a request went
+#: unanswered and the link was aborted)
+_LINK_LOST: tuple[type[BaseException], ...] = (FetchConnectionError, *CONNECTION_ERRORS)
 
 
 @dataclass(slots=True)
@@ -82,6 +89,8 @@ class FetchReport:
     ingest_result: object = None
     ingest_error: str | None = None
     connection_lost: bool = False
+    #: why the connection was lost mid-transfer (with ``connection_lost``)
+    connection_error: str | None = None
 
     def merge(self, later: FetchReport) -> FetchReport:
         """This poll followed by a retry: what landed in either, what is still open after it."""
@@ -96,6 +105,16 @@ class FetchReport:
     @property
     def ok(self) -> bool:
         return not self.failed and self.ingest_error is None and not self.connection_lost
+
+    @property
+    def trouble(self) -> str | None:
+        """What makes `watch` back off after this poll (a sentence), or None: a failed
+        ingest (it would fail again at once) or a connection lost mid-transfer."""
+        if self.ingest_error is not None:
+            return f"ingest failed: {self.ingest_error}"
+        if self.connection_lost:
+            return self.connection_error or "connection lost mid-transfer"
+        return None
 
     def summary(self) -> str:
         parts = [f"{len(self.downloaded)} downloaded ({self.bytes:,} B)"]
@@ -121,7 +140,8 @@ class Fetcher:
 
     ``ingest`` is called once per poll with the batch's paths, in a worker thread (the
     pipeline passes :class:`etl_duck.pipeline.Ingestor`). ``clock`` (epoch seconds) is
-    compared with remote mtimes for the age rule; tests inject it. ``progress(done, total)``
+    compared with remote mtimes to decide whether a first sighting gets its second look
+    within the same poll; tests inject it. ``progress(done, total)``
     is called as downloads finish (the CLI draws a bar with it). Nothing here blocks the
     event loop: file-system work and ingest run in worker threads.
     """
@@ -146,6 +166,10 @@ class Fetcher:
         self._poll_lock = asyncio.Lock()
         #: previous look at each not-yet-fetched file: (size, mtime)
         self._seen: dict[str, tuple[int, int | None]] = {}
+        #: (size, mtime) of each listed file whose size the raw store holds, as fetched by
+        #: this process (or first seen so): the same size under a new mtime is a rewrite
+        self._fetched: dict[str, tuple[int, int | None]] = {}
+        self._polled = False  # a first poll has no earlier look to compare with
         self._warned: set[str] = set()  # hostile names already logged (log once, report always)
         #: name → sizes the ingest found to be content the lake already holds (a mirror of
         #: another server, a CRLF copy): not stored in raw/, so not "known" by its sizes
@@ -157,7 +181,9 @@ class Fetcher:
         self._pending_tried = -1e9  # monotonic time of the last pending-only ingest
         self._housekept = 0.0
         self._token = uuid.uuid4().hex[:8]  # names this Fetcher's download folders
-        #: newest remote mtime among the stats files (epoch s): when the server last wrote one
+        #: local epoch seconds (``time.time()``) of the last poll that saw a new or changed
+        #: file: when the server last wrote one, by our clock (a remote mtime is the game
+        #: host's clock, which may be off by any amount)
         self.last_activity: float | None = None
         #: local epoch seconds (``time.time()``) of the last poll that downloaded a file
         self.last_download: float | None = None
@@ -194,12 +220,38 @@ class Fetcher:
         """Sizes of every stored version of each listed name (the raw store's ledger)."""
         return {f.name: self.raw.sizes(qualify(f.name, self.server)) for f in files}
 
-    def _is_stable(self, f: RemoteFile, now: float) -> bool:
-        if f.size == 0:
+    def _known(self, f: RemoteFile, stored: dict[str, set[int]]) -> bool:
+        """This very version is stored (or was found to be a duplicate): not fetched again."""
+        if f.size not in stored.get(f.name, ()) and f.size not in self._duplicate_sizes.get(
+            f.name, ()
+        ):
             return False
-        if self._seen.get(f.name) == (f.size, f.mtime):
+        was = self._fetched.get(f.name)
+        if was is None or was[0] != f.size:
+            # first sight of this stored size in this process: its mtime is the reference
+            self._fetched[f.name] = (f.size, f.mtime)
             return True
+        # the same size under a new mtime was rewritten (a whole round rewritten to the same
+        # length): fetched again; a mere touch costs one download, the raw store keeps one
+        # copy of identical content
+        return was[1] == f.mtime
+
+    def _unknown(self, files: list[RemoteFile], stored: dict[str, set[int]]) -> list[RemoteFile]:
+        return [f for f in files if not self._known(f, stored)]
+
+    def _is_stable(self, f: RemoteFile) -> bool:
+        """Two looks with the same size and mtime: never a first sighting, whatever its age
+        by our clock says (the game host's clock may be behind)."""
+        return f.size > 0 and self._seen.get(f.name) == (f.size, f.mtime)
+
+    def _looks_old(self, f: RemoteFile, now: float) -> bool:
         return f.mtime is not None and now - f.mtime >= self.settings.fetch_stable_seconds
+
+    def _note_activity(self, unknown: list[RemoteFile]) -> None:
+        """A poll that sees a file it did not see as it is now: the server is writing."""
+        if self._polled and any(self._seen.get(f.name) != (f.size, f.mtime) for f in unknown):
+            self.last_activity = time.time()
+        self._polled = True
 
     # ----------------------------------------------------------------- poll
 
@@ -218,22 +270,29 @@ class Fetcher:
         await self._housekeep()
         files = await self._list(report)
         stored = await asyncio.to_thread(self._stored_sizes, files)
+        unknown = self._unknown(files, stored)
+        self._note_activity(unknown)
         now = self._clock()
-        mtimes = [f.mtime for f in files if f.mtime is not None]
-        if mtimes:
-            self.last_activity = max(mtimes)
+        if any(f.size > 0 and not self._is_stable(f) and self._looks_old(f, now) for f in unknown):
+            # old enough to take, but seen once only: look again shortly, within this poll
+            # (`etl-duck fetch` polls once), and take what did not change in between
+            self._seen = {f.name: (f.size, f.mtime) for f in unknown}
+            await asyncio.sleep(self.settings.fetch_recheck_s)
+            report = FetchReport()  # the second listing's account replaces the first's
+            files = await self._list(report)
+            stored = await asyncio.to_thread(self._stored_sizes, files)
+            unknown = self._unknown(files, stored)
         todo: list[RemoteFile] = []
         seen: dict[str, tuple[int, int | None]] = {}
         listed = {f.name for f in files}
         self._duplicate_sizes = {n: s for n, s in self._duplicate_sizes.items() if n in listed}
+        self._fetched = {n: v for n, v in self._fetched.items() if n in listed}
         self._slow &= listed
-        for f in files:
-            if f.size in stored.get(f.name, ()) or f.size in self._duplicate_sizes.get(f.name, ()):
-                report.known += 1  # this very version is stored (or was, in a conflict)
-                continue
+        report.known = len(files) - len(unknown)
+        for f in unknown:
             if f.size == 0:
                 report.empty.append(f.name)
-            elif self._is_stable(f, now):
+            elif self._is_stable(f):
                 todo.append(f)
             else:
                 report.pending.append(f.name)
@@ -259,6 +318,8 @@ class Fetcher:
     async def _download_all(
         self, todo: list[RemoteFile], report: FetchReport
     ) -> list[tuple[RemoteFile, bytes]]:
+        # one SFTP session for the whole batch: after a failure the workers never reconnect
+        # behind each other's back (the next poll does)
         sftp = await self.link.client()
         queue = deque(todo)
         got: list[tuple[RemoteFile, bytes]] = []
@@ -274,7 +335,7 @@ class Fetcher:
             while queue and not lost and not stalled:
                 f = queue.popleft()
                 try:
-                    if not await is_regular(self.link, f.raw_name):
+                    if not await is_regular(self.link, sftp, f.raw_name, f.name):
                         self._skip(report, f.name, "not a regular file (a symbolic link?)")
                     else:
                         got.append((f, await download(self.link, sftp, f, timeout)))
@@ -282,7 +343,7 @@ class Fetcher:
                     self._slow.add(f.name)
                     stalled.append(f.name)
                     report.failed.append((f.name, str(exc)))
-                except CONNECTION_ERRORS as exc:
+                except _LINK_LOST as exc:
                     lost.append(str(exc) or type(exc).__name__)
                     report.failed.append((f.name, f"connection lost: {lost[0]}"))
                 except SizeMismatch as exc:
@@ -302,6 +363,7 @@ class Fetcher:
         await asyncio.gather(*(worker() for _ in range(n)))
         if lost:
             report.connection_lost = True  # `watch` backs off; a slow file alone does not
+            report.connection_error = f"connection to {self.link.where} lost: {lost[0]}"
             report.failed.extend((f.name, "not attempted: connection lost") for f in queue)
             log.warning("connection to %s lost mid-transfer: %s", self.link.where, lost[0])
             await self.link.drop()
@@ -317,10 +379,10 @@ class Fetcher:
         """Write the batch into this poll's own folder and ingest it in ONE thread call (a
         cancelled poll cannot separate the two: the thread runs on to the end)."""
         batch = self.folder / f"{self._token}-{time.time_ns()}"
+        # their looks stay in _seen: if the ingest fails they are taken again at once
         for f, _ in got:
             report.downloaded.append(f.name)
             report.bytes += f.size
-            self._seen.pop(f.name, None)
             self._slow.discard(f.name)
         try:
             report.ingested = [batch / f.name for f, _ in got]
@@ -333,6 +395,9 @@ class Fetcher:
             # it), the rest is still on the server and is fetched again
             report.ingest_error = f"{type(exc).__name__}: {exc}"
             log.exception("ingest of %d fetched files failed; will retry", len(got))
+        else:
+            for f, _ in got:  # stored: this (size, mtime) is the version we hold
+                self._fetched[f.name] = (f.size, f.mtime)
 
     async def _crash_left_pending(self) -> bool:
         names: list[str] = await asyncio.to_thread(self.raw.pending)
@@ -394,10 +459,12 @@ class Fetcher:
         True, else every ``poll_interval_s`` (measured from poll start); ``fetch_recheck_s``
         after a poll that left new files pending, so a file is taken ~0.5 s after it settles.
 
-        After a failure (server unreachable, connection dropped) it retries with exponential
-        backoff from ``reconnect_backoff_s`` up to ``reconnect_backoff_max_s``. HostKeyError,
-        AuthError and FetchConfigError are raised: retrying cannot fix them. A poll in progress
-        finishes before it returns (cancel the task to interrupt; that is safe too).
+        After a failure (server unreachable or not answering, connection dropped, the ingest
+        failing: each would fail again at once, and a failed ingest downloads the backlog
+        again) it retries with exponential backoff from ``reconnect_backoff_s`` up to
+        ``reconnect_backoff_max_s``. HostKeyError, AuthError and FetchConfigError are raised:
+        retrying cannot fix them. A poll in progress finishes before it returns (cancel the
+        task to interrupt; that is safe too, and aborts the connection).
         ``on_trouble(server, sentence)``: each failed poll, then ``(server, None)`` once a poll
         works again (the operator sees an outage without --verbose).
         """
@@ -418,17 +485,22 @@ class Fetcher:
                 troubled = True
                 delay, backoff = backoff, min(backoff * 2, s.reconnect_backoff_max_s)
             else:
-                if troubled and on_trouble is not None:
+                problem = report.trouble
+                if problem is None and troubled and on_trouble is not None:
                     on_trouble(self.server, None)
-                troubled = False
                 if on_report is not None:
                     on_report(report)
-                if report.connection_lost:
+                if problem is not None:
+                    log.warning("fetch: %s; retrying in %.3g s", problem, backoff)
+                    if on_trouble is not None:
+                        on_trouble(self.server, f"{problem}; retrying in {backoff:.3g} s")
+                    troubled = True
                     delay, backoff = backoff, min(backoff * 2, s.reconnect_backoff_max_s)
                 else:
+                    troubled = False
                     backoff = s.reconnect_backoff_s
-                    if report.pending or report.ingest_error:
-                        delay = s.fetch_recheck_s if report.pending else backoff
+                    if report.pending:
+                        delay = s.fetch_recheck_s
             await self._wait(stop, started, delay, active)
 
     async def _wait(

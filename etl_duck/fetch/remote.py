@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,13 @@ import asyncssh
 
 from etl_duck.domain.endstats import is_endstats_file_name, parse_endstats_name
 from etl_duck.domain.parse import ParseError, is_stats_file_name, parse_file_name
-from etl_duck.fetch.sftp import CONNECTION_ERRORS, Connection, FetchConnectionError, FetchError
+from etl_duck.fetch.sftp import (
+    CONNECTION_ERRORS,
+    Connection,
+    FetchConnectionError,
+    FetchError,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,18 @@ def hostile_reason(raw: bytes) -> str | None:
     return None
 
 
+#: a round (or endstats) file's name anywhere in a name: date-time stamp ... -round-N.txt
+_LOOKS_OURS = re.compile(r"\d{4}-\d{2}-\d{2}-\d{6}-.*-round-\d+(?:-endstats)?\.txt", re.DOTALL)
+
+
+def looks_like_ours(raw: bytes) -> bool:
+    """Whether a remote name is, or pretends to be, a stats or endstats file: those are
+    checked for hostile parts and reported when unusable. Anything else in the folder (an
+    admin's notes in Latin-1, weapon stats) is not ours and is ignored, whatever its bytes:
+    reporting it would make every ``etl-duck fetch`` exit 3 for a file we never want."""
+    return _LOOKS_OURS.search(raw.decode("utf-8", "replace")) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteFile:
     name: str
@@ -74,11 +93,17 @@ async def list_stats_files(
 ) -> tuple[list[RemoteFile], int]:
     """The stats files of the remote folder (and how many safe stats names it holds).
     Hostile names, non-regular entries and oversized files are reported through ``skip``."""
+    folder = link.remote_dir.decode("utf-8", "backslashreplace")
     for attempt in (1, 2):
         reused = link.open
         sftp = await link.client()
+        progress = Progress()
         try:
-            entries = await sftp.readdir(link.remote_dir)  # bytes in, bytes names out
+            entries = await link.call(
+                _read_dir(sftp, link.remote_dir, progress),
+                f"listing {folder!r}",
+                progress=progress,
+            )
             break
         except CONNECTION_ERRORS as exc:
             await link.drop()
@@ -88,7 +113,6 @@ async def list_stats_files(
                 msg = f"connection to {link.where} lost: {exc}"
                 raise FetchConnectionError(msg) from None
         except asyncssh.SFTPError as exc:
-            folder = link.remote_dir.decode("utf-8", "backslashreplace")
             msg = f"cannot list {folder!r} on {link.where}: {exc.reason}"
             raise FetchError(msg) from None
     files: list[RemoteFile] = []
@@ -96,7 +120,7 @@ async def list_stats_files(
     for entry in entries:
         raw = entry.filename
         assert isinstance(raw, bytes)
-        if raw in (b".", b".."):
+        if raw in (b".", b"..") or not looks_like_ours(raw):
             continue
         reason = hostile_reason(raw)
         if reason is not None:
@@ -132,11 +156,24 @@ async def list_stats_files(
     return files, listed
 
 
-async def is_regular(link: Connection, raw_name: bytes) -> bool:
+async def _read_dir(
+    sftp: asyncssh.SFTPClient, path: bytes, progress: Progress
+) -> list[asyncssh.SFTPName]:
+    """The folder's entries (bytes in, bytes names out), ticking ``progress`` as answers
+    arrive (one READDIR request per batch of names)."""
+    entries: list[asyncssh.SFTPName] = []
+    async for entry in sftp.scandir(path):
+        entries.append(entry)
+        progress.tick()
+    return entries
+
+
+async def is_regular(
+    link: Connection, sftp: asyncssh.SFTPClient, raw_name: bytes, name: str
+) -> bool:
     """lstat the remote entry: listings may report a symbolic link as a regular file (its
     target's attributes), and we fetch regular files only — never a link's target."""
-    sftp = await link.client()
-    attrs = await sftp.lstat(link.remote_path(raw_name))
+    attrs = await link.call(sftp.lstat(link.remote_path(raw_name)), f"lstat of {name}")
     if attrs.type == asyncssh.FILEXFER_TYPE_UNKNOWN and attrs.permissions is not None:
         return (attrs.permissions & 0o170000) == 0o100000  # S_IFREG, for SFTPv3 servers
     return bool(attrs.type == asyncssh.FILEXFER_TYPE_REGULAR)

@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncssh
 
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: how long an aborted operation may take to notice (its requests fail at once)
+_ABORT_WAIT_S = 5.0
 
 CIPHERS = (
     "aes128-gcm@openssh.com",
@@ -58,6 +64,20 @@ class FetchConfigError(FetchError):
 
 class FetchConnectionError(FetchError):
     """The server could not be reached, or the connection broke while listing (transient)."""
+
+
+class Progress:
+    """When an operation that makes many requests (a listing) last got an answer (monotonic
+    seconds): its deadline runs from there, so a long listing that keeps moving never hits
+    it and one that stops answering does."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()
+
+    def tick(self) -> None:
+        self.at = time.monotonic()
 
 
 class Connection:
@@ -209,7 +229,8 @@ class Connection:
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise FetchConnectionError(f"cannot connect to {self.where}: {exc}") from None
         try:
-            sftp = await conn.start_sftp_client()
+            # the subsystem's INIT can go unanswered too (a stuck server): bounded as well
+            sftp = await asyncio.wait_for(conn.start_sftp_client(), s.connect_timeout_s)
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             conn.abort()
             raise FetchConnectionError(f"cannot start SFTP on {self.where}: {exc}") from None
@@ -223,6 +244,68 @@ class Connection:
                 return self._sftp
             await self.drop()
             return await self._connect()
+
+    async def call(
+        self,
+        op: Awaitable[T],
+        what: str,
+        *,
+        progress: Progress | None = None,
+        until: float | None = None,
+    ) -> T:
+        """Await one SFTP operation of a poll with a deadline: ``fetch_timeout_s`` without an
+        answer from the server (counted from ``progress`` when the operation ticks it).
+
+        A server that stops answering (a stuck disk under the folder, a hung sftp-server:
+        OpenSSH's serves one request at a time, so the whole channel waits) while sshd still
+        answers keepalives would otherwise hold the poll forever. When the deadline passes
+        the connection is aborted, which fails every request still waiting on it (a CLOSE
+        that asyncssh awaits on the way out included), and FetchConnectionError is raised:
+        ``watch`` backs off and says so. A caller that is cancelled aborts the connection the
+        same way, so a cancel never waits for the server either.
+
+        ``until`` (monotonic) is the caller's own limit (a whole file's download): when it
+        passes first, the operation is abandoned and TimeoutError raised, the link kept.
+        """
+        conn = self._conn  # the operation's connection: never abort a newer one
+        task = asyncio.ensure_future(op)
+        limit = self.settings.fetch_timeout_s
+        mark = progress or Progress()
+        try:
+            while True:
+                due = mark.at + limit
+                if until is not None and until <= due:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        task.cancel()
+                        task.add_done_callback(_consume)
+                        raise TimeoutError(what)
+                elif (left := due - time.monotonic()) <= 0:
+                    break
+                done, _ = await asyncio.wait({task}, timeout=left)
+                if done:
+                    return task.result()
+        except asyncio.CancelledError:
+            await self._abort_under(conn, task)
+            raise
+        await self._abort_under(conn, task)
+        raise FetchConnectionError(
+            f"{what} on {self.where}: no answer within {limit:g} s "
+            "(ETL_DUCK_FETCH_TIMEOUT_S); connection dropped"
+        )
+
+    async def _abort_under(
+        self, conn: asyncssh.SSHClientConnection | None, task: asyncio.Future[Any]
+    ) -> None:
+        """Abort ``conn`` and let ``task`` (an operation on it) fail and end."""
+        if conn is not None:
+            if self._conn is conn:
+                self._conn = self._sftp = None
+            conn.abort()
+        task.cancel()
+        task.add_done_callback(_consume)
+        with contextlib.suppress(Exception):
+            await asyncio.wait({task}, timeout=_ABORT_WAIT_S)
 
     async def drop(self) -> None:
         """Forget the connection (after a failure): the next poll reconnects."""
@@ -244,6 +327,12 @@ class Connection:
             conn.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.wait_closed(), 5.0)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned operation's outcome (no "exception was never retrieved")."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _looks_like_a_private_key(path: Path) -> bool:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from discord.ext import commands
 
+from etl_duck.domain.sources import label
+
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
     from etl_duck.bot.protocols import FetchReportLike
@@ -25,6 +27,8 @@ class FetchCog(commands.Cog, name="Fetch"):
         self.bot = bot
         self._stop = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
+        #: each game server's current trouble (a failed poll's sentence), until it recovers
+        self._troubles: dict[str, str] = {}
 
     async def cog_load(self) -> None:
         if self.bot.fetcher is not None:
@@ -47,15 +51,33 @@ class FetchCog(commands.Cog, name="Fetch"):
         state = self.bot.fetch_state
         state.last_poll = datetime.now()
         state.last_summary = str(report.summary())
-        state.error = None
+
+    def _on_trouble(self, server: str, problem: str | None) -> None:
+        """A failed poll (server down, folder gone, ingest failing) shows in /status until
+        that server's next good poll: before, /status said "watching" through an outage."""
+        if problem is None:
+            self._troubles.pop(server, None)
+        else:
+            self._troubles[server] = problem
+        several = len(self._troubles) > 1
+        self.bot.fetch_state.error = (
+            "; ".join(f"{label(s)}: {p}" if s or several else p for s, p in self._troubles.items())
+            or None
+        )
 
     async def _watch(self) -> None:
         fetcher = self.bot.fetcher
         assert fetcher is not None
         state = self.bot.fetch_state
         state.running, state.error = True, None
+        self._troubles.clear()
         try:
-            await fetcher.watch(self._stop, self.bot.session_active, on_report=self._on_report)
+            await fetcher.watch(
+                self._stop,
+                self.bot.session_active,
+                on_report=self._on_report,
+                on_trouble=self._on_trouble,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:

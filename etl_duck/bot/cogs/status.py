@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,6 +18,24 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
     from etl_duck.bot.client import EtlDuckBot
 
 
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def _when(at: datetime, now: datetime | None = None) -> str:
+    """A past local time with its date and age: a bare time of day read as today's even
+    when the last good poll was days ago."""
+    age = ((now or datetime.now()) - at).total_seconds()
+    return f"{at:%Y-%m-%d %H:%M:%S} ({_ago(age)} ago)"
+
+
 def bot_lines(bot: EtlDuckBot) -> dict[str, str]:
     """Short status lines about the bot's own moving parts (nothing secret)."""
     fs = bot.fetch_state
@@ -25,9 +44,10 @@ def bot_lines(bot: EtlDuckBot) -> dict[str, str]:
     else:
         fetch = "watching" if fs.running else "stopped"
         if fs.last_poll:
-            fetch += f"; last poll {fs.last_poll:%H:%M:%S}: {fs.last_summary or '—'}"
+            fetch += f"; last poll {_when(fs.last_poll)}: {fs.last_summary or '—'}"
         if fs.error:
-            fetch += f"; error: {fs.error}"
+            # running: a failed poll, retried (until the next good one); stopped: fatal
+            fetch += f"; {'trouble' if fs.running else 'error'}: {fs.error}"
     t = bot.tracker
     if not bot.settings.voice_channel_ids:
         voice = "no voice channels configured"
