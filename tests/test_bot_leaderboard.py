@@ -201,3 +201,27 @@ def test_status_lists_every_open_problem(tmp_path: Path) -> None:
     conflicts = field_value(embed, "Version conflicts (1)")
     assert r1.name in conflicts and "etl-duck resolve" in conflicts
     assert f"{r1.name}:3: extended fields" in field_value(embed, "Rejected lines (1)")
+
+
+def test_status_names_an_endstats_file_whose_round_is_missing(tmp_path: Path) -> None:
+    """An endstats file whose server wrote later rounds but whose round never came (its
+    awards wait): `etl-duck status` names it (exit 3), /status named nothing."""
+    from etl_duck.ingest.run import ingest_paths
+    from tests.test_endstats import REAL_ENDSTATS, _later_round, the_round_of_the_real_endstats
+
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, _ = the_round_of_the_real_endstats(incoming)  # round 2's file never comes
+    es = incoming / REAL_ENDSTATS.name
+    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    later = _later_round(incoming, r1, "2026-01-12-230500")
+    data = tmp_path / "data"
+    ingest_paths(data, [r1, es, later])
+
+    async def main() -> FakeInteraction:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main()).last.embed
+    got = field_value(embed, "Endstats without their round (fetch or ingest the round's file) (1)")
+    assert es.name in got

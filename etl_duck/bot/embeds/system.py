@@ -43,6 +43,10 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
         ),
         ("Rejected lines", [esc(line) for line in info.get("rejected") or []]),
         ("Partial files (last line cut)", [code(n) for n in info.get("partial") or []]),
+        (  # the server wrote later rounds: the round's stats file is missing (its awards wait)
+            "Endstats without their round (fetch or ingest the round's file)",
+            [code(n) for n in info.get("endstats_without_round") or []],
+        ),
     )
     for title, lines in problems:
         if lines:
