@@ -289,3 +289,37 @@ def test_team_names_in_the_teams_answer_are_escaped(lake: Path) -> None:
     rep = dataclasses.replace(rep, teams=(dataclasses.replace(a, name="||x_*`y"), b))
     embed = session_embeds.teams(rep)
     assert embed.fields[0].name is not None and embed.fields[0].name.startswith(r"\|\|x\_\*\`y")
+
+
+def test_rate_awards_need_the_mvps_sample_and_count_awards_do_not() -> None:
+    """A guest's four hot rounds of a twelve-round evening won Damage dealer, Survivor and
+    Sharpshooter over the evening's MVP. Rate awards (DPM, K/D, accuracy) now ask what the
+    MVP asks — half the session's rounds; count awards (kills, revives…) stay open: a
+    count is earned by playing."""
+    import polars as pl
+
+    from etl_duck.domain.scoring import pick_mvp, session_awards
+
+    cols = ("guid", "name", "rounds", "dpm", "kills", "kd", "accuracy", "shots",
+            "headshot_kills", "revives", "gibs", "objectives", "grenade_kills",
+            "multikills")  # fmt: skip
+    lines = [  # the players' session totals, by hand
+        ("C1", "carl", 12, 300.0, 100, 1.20, 35.0, 900, 20, 10, 30, 2, 5, 8),
+        ("D2", "dora", 12, 280.0, 90, 1.30, 40.0, 800, 15, 25, 20, 1, 3, 6),
+        ("H3", "half", 6, 250.0, 45, 1.00, 50.0, 400, 9, 5, 10, 0, 1, 2),  # exactly half
+        ("G4", "guest", 4, 390.0, 40, 1.90, 45.0, 300, 12, 30, 12, 0, 2, 4),
+    ]  # fmt: skip
+    players = pl.DataFrame([dict(zip(cols, r, strict=True)) for r in lines])
+    mvp = pick_mvp(players, 12)
+    assert mvp is not None and mvp["name"] == "carl"
+    for rounds in (None, 12):  # without the count: the most rounds anybody played (12)
+        won = session_awards(players) if rounds is None else session_awards(players, rounds)
+        by = {a.title: (a.name, a.shown) for a in won}
+        assert by["Damage dealer"] == ("carl", "300.0 DPM")  # the MVP, not the guest
+        assert by["Survivor"] == ("dora", "1.30 K/D")
+        assert by["Sharpshooter"] == ("half", "50.0 % accuracy")  # half the rounds will do
+        assert by["Frag master"] == ("carl", "100 kills")
+        assert by["Field medic"] == ("guest", "30 revives")  # a count: open to all
+    # twenty counted rounds, nobody played them all: half of the twenty, as for the MVP
+    winners = {a.title: a.name for a in session_awards(players, 20)}
+    assert winners["Sharpshooter"] == "dora"

@@ -234,6 +234,9 @@ def test_one_sided_rounds_link_no_evenings_and_count_nowhere(tmp_path: Path) -> 
     assert first["end_time"] == datetime(2025, 9, 30, 21, 10)
     report = stats.session_by_id(int(first["session_id"]), first["session_date"])
     assert report.end_time == datetime(2025, 9, 30, 21, 10)  # the digest's and /session's
+    from etl_duck.site.pages import _round_rows
+
+    assert [r["file_name"] for r in _round_rows(report)] == [p.name for p in evening1]  # site
     with pytest.raises(NoData):  # the lone round's day has no session to show
         stats.session(date(2025, 10, 2))
     his = [r for r in table_rows(data, "player_rounds") if r["guid"] == "FDA127DF"]

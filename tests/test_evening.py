@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -109,6 +110,88 @@ def test_segments_split_on_a_new_opponent_not_on_a_substitute() -> None:
     # equal names on both sides of a change: one segment (an admin named them so)
     merged = split_segments(maps, lambda pair: ("home", "Mix"))
     assert [(s.first, s.last, s.wins, s.draws) for s in merged] == [(0, 4, (2, 2), 1)]
+
+
+def test_a_half_and_half_reshuffle_is_a_new_segment_with_disjoint_rosters() -> None:
+    """Two of each team swap sides for the last map: not the same two teams (half of each
+    side played for it before used to be enough), and no player on both sides of one
+    segment (a segment's rosters were everyone who ever played for a side in it)."""
+    home, away = frozenset("abcd"), frozenset("wxyz")
+    mixed = (frozenset("abwx"), frozenset("cdyz"))
+    maps = [MapSides((home, away), 0), MapSides((home, away), 1), MapSides(mixed, 1)]
+    segs = split_segments(maps, lambda pair: ("T" + min(pair[0]), "T" + min(pair[1])))
+    assert [(s.first, s.last, s.wins) for s in segs] == [(0, 1, (1, 1)), (2, 2, (0, 1))]
+    assert [s.rosters for s in segs] == [(home, away), mixed]
+    # one name for both line-ups (an admin's, or the same captains): players who swapped
+    # sides keep the reshuffle apart
+    same = split_segments(maps, lambda pair: ("home", "away"))
+    assert [(s.first, s.last) for s in same] == [(0, 1), (2, 2)]
+    for seg in segs + same:
+        assert not seg.rosters[0] & seg.rosters[1]
+
+
+def _evening(
+    maps: list[tuple[str, str, bool, bool]],
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Rounds, sides and players of a hand-written evening: per map the round-1 attackers,
+    the round-1 defenders (one letter a player; they swap sides for round 2), whether
+    round 1 and round 2 were completed."""
+    rounds: list[dict[str, Any]] = []
+    sides: list[dict[str, Any]] = []
+    played: Counter[str] = Counter()
+    for i, (att, dfn, r1_done, r2_done) in enumerate(maps):
+        for number, done in ((1, r1_done), (2, r2_done)):
+            rid = 10 * i + number
+            rounds.append(
+                {"round_id": rid, "match_id": 100 + i, "round_number": number, "counted": True,
+                 "defender_side": 1, "attackers_won": done, "time_limit_s": 600.0,
+                 "next_time_limit_s": 300.0 if done else None, "duration_s": 300.0}
+            )  # fmt: skip
+            attackers, defenders = (att, dfn) if number == 1 else (dfn, att)
+            for team, who in ((2, attackers), (1, defenders)):
+                for g in who:
+                    sides.append({"round_id": rid, "guid": g, "team": team})
+                    played[g] += 1
+    players = pl.DataFrame(
+        [{"guid": g, "name": f"P-{g}", "rounds": n} for g, n in sorted(played.items())],
+        schema={"guid": pl.String, "name": pl.String, "rounds": pl.Int64},
+    )
+    return pl.DataFrame(rounds), pl.DataFrame(sides), players
+
+
+def test_a_reshuffled_map_is_nobodys_points_and_everybody_has_a_team() -> None:
+    """Home (abcd) against Away (wxyz) for three maps, Away's sub s on map 3; then a
+    reshuffle: abws against cdxy, won by cdxy (two of each team on either side). The
+    reshuffle is a segment of its own, worth no points to either team (it went to whichever
+    team the vote leaned to); s, one map for each side, is on a team (a tied vote put him
+    on neither) — the one he played for last."""
+    from etl_duck.domain.scoring import score_stopwatch
+
+    night = [
+        ("abcd", "wxyz", True, False),  # Home set a time, Away fell short: Home
+        ("wxyz", "abcd", True, True),  # Away set a time, Home beat it: Home
+        ("abcd", "wxys", True, True),  # Home set a time, Away beat it: Away
+        ("abws", "cdxy", True, True),  # the reshuffle: cdxy beat the clock
+    ]
+    score = score_stopwatch(*_evening(night))
+    assert score.teams is not None
+    a, b = score.teams
+    home, away = (a, b) if "a" in a.guids else (b, a)
+    assert (home.points, away.points) == (4, 2)  # maps 1-3 only
+    assert [(s.first, s.last) for s in score.segments] == [(0, 2), (3, 3)]
+    assert [s.scored for s in score.segments] == [True, False]
+    assert home.guids == frozenset("abcds") and away.guids == frozenset("wxyz")
+    last = score.segments[-1]
+    assert set(last.rosters) == {frozenset("abws"), frozenset("cdxy")}
+    won = last.rosters[last.wins.index(1)]
+    assert won == frozenset("cdxy")  # the map's winners, under the name its row shows
+    row = score.maps.row(3, named=True)
+    assert row["winner"] is not None and row["segment"] == 1
+    assert (row["team_a"], row["team_b"])[("A", "B").index(row["winner"])] == last.names[
+        last.wins.index(1)
+    ]
+    for seg in score.segments:  # nobody on both sides of one segment
+        assert not seg.rosters[0] & seg.rosters[1]
 
 
 # --------------------------------------------------------------------------- the real night

@@ -172,28 +172,59 @@ def test_last_session_players_maps_and_dpm(lake: tuple[Stats, Truth]) -> None:
         assert dmg * 60 / secs == pytest.approx(got[guid]["dpm"])
 
 
+def _mostly(group: set[str], team: frozenset[str]) -> bool:
+    return 2 * len(group & team) > len(group)
+
+
 def test_stopwatch_score_follows_the_truth(lake: tuple[Stats, Truth]) -> None:
+    """Outcomes per map; every player who played on a team in exactly one of the two
+    teams; and a map's points for the teams only where the truth's winners are mostly one
+    team and its losers mostly the other (the generator redrafts teams during an evening:
+    a reshuffled map is nobody's points — it once went to whichever team the vote
+    leaned to)."""
     stats, truth = lake
+    rows: dict[str, list[TruthPlayerRound]] = defaultdict(list)
+    for row in truth.counted_rows():
+        rows[row.file_name].append(row)
     for idx in sorted({r.session_index for r in truth.rounds})[-5:]:
         evening = sorted(
             (r for r in truth.rounds if r.session_index == idx and r.kind == "normal"),
             key=lambda r: r.end_time,
         )
         outcomes: list[str] = []
+        sides: list[tuple[set[str], set[str], bool]] = []  # (winners, losers, drawn)
         for r1, r2 in itertools.pairwise(evening):
             if r1.round_number == 1 and r2.round_number == 2 and r1.map_name == r2.map_name:
+                # round-1 attackers defend round 2; who played both sides is on neither
+                first = {p.guid for p in rows[r1.file_name] if p.team != r1.defender_side}
+                first |= {p.guid for p in rows[r2.file_name] if p.team == r2.defender_side}
+                second = {p.guid for p in rows[r1.file_name] if p.team == r1.defender_side}
+                second |= {p.guid for p in rows[r2.file_name] if p.team != r2.defender_side}
+                first, second = first - second, second - first
                 if r2.winner_side != r2.defender_side:
                     outcomes.append("beat the clock")
+                    sides.append((second, first, False))
                 elif r1.winner_side != r1.defender_side:
                     outcomes.append("clock held")
+                    sides.append((first, second, False))
                 else:
                     outcomes.append("double fullhold")
+                    sides.append((first, second, True))
         rep = stats.session(_session_dates(truth)[idx])
         assert rep.maps.drop_nulls("outcome")["outcome"].to_list() == outcomes
         assert rep.teams is not None
         a, b = rep.teams
-        assert a.points + b.points == 2 * len(outcomes)
         assert not (a.guids & b.guids)
+        played = {p.guid for r in evening for p in rows[r.file_name]}
+        assert played <= a.guids | b.guids  # nobody left out (a tied vote once was)
+        expected = [0, 0]
+        for won, lost, drawn in sides:
+            for i, (mine, theirs) in enumerate(((a.guids, b.guids), (b.guids, a.guids))):
+                if _mostly(won, mine) and _mostly(lost, theirs):
+                    expected[i] += 1 if drawn else 2
+                    if drawn:
+                        expected[1 - i] += 1
+        assert [a.points, b.points] == expected, rep.session_date
 
 
 def test_player_card(lake: tuple[Stats, Truth]) -> None:

@@ -533,6 +533,28 @@ def test_session_page_names_each_maps_winner_as_the_score_card_does(
     assert "Team A:" not in text and "Team B:" not in text
 
 
+def test_a_session_against_two_opponents_tells_the_score_per_opponent_as_the_bot_does(
+    built: tuple[Path, Path, Stats],
+) -> None:
+    """2025-11-01: slomix. played ///M. for three maps, then ripaZha for four. The digest
+    and /session_score tell the score per opponent; the session page showed one total over
+    both opponents ("///M. / ripaZha 9 – 5 slomix."). It now shows the same lines (the
+    per-opponent truth is test_evening's, from the players' clan tags)."""
+    from datetime import date
+
+    from etl_duck.bot.embeds.scoreboard import score_lines
+
+    _, site, stats = built
+    rep = stats.session(date(2025, 11, 1))
+    text = (site / urls.session(rep.session_id)).read_text()
+    card = re.findall(
+        r'<p class="score"><bdi>([^<]+)</bdi> <span class="muted">\(([^)]+)\)</span></p>', text
+    )
+    assert card == [("slomix. 2–1 ///M.", "maps 1–3"), ("ripaZha 3–0–1 slomix.", "maps 4–7")]
+    assert [f"**{line}** ({where})" for line, where in card] == score_lines(rep)
+    assert '<p class="score"><bdi>///M. / ripaZha</bdi> <strong>' not in text
+
+
 def test_an_admins_team_correction_and_todays_date_move_the_page_keys(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -168,6 +168,8 @@ def _session_json(rep: SessionReport) -> dict[str, Any]:
                 "draws": s.draws,
                 "line": s.line(),
                 "players": [sorted(s.rosters[0]), sorted(s.rosters[1])],
+                # False: its sides are not the two teams (reshuffled), its maps no points
+                "scored": s.scored,
             }
             for s in rep.segments
         ],
@@ -199,9 +201,13 @@ def print_session(rep: SessionReport) -> None:
     if rep.teams:
         a, b = rep.teams
         if len(rep.segments) > 1:  # the opponents changed: the score per opponent
+            names = dict(zip(rep.players["guid"], rep.players["name"], strict=True))
             for seg in rep.segments:
-                line = f"{seg.line()} (maps {seg.first + 1}–{seg.last + 1})"
-                console.print(f"Score: {shown(line)}")
+                console.print(f"Score: {shown(f'{seg.line()} ({seg.where})')}")
+                if not seg.scored:  # not the two teams below: who played on each side
+                    for name, roster in zip(seg.names, seg.rosters, strict=True):
+                        who = sorted(str(names.get(g, g)) for g in roster)
+                        console.print(f"    {shown(name)}: {shown_list(who)}")
         else:
             console.print(f"Score: {shown(a.name)} {a.points} – {b.points} {shown(b.name)}")
         console.print(f"  {shown(a.name)}: {shown_list(a.players)}")

@@ -5,11 +5,19 @@ per-opponent split come from :mod:`etl_duck.domain.teams`."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl_duck.domain.teams import MapSides, Segment, name_teams, split_segments
+from etl_duck.domain.teams import (
+    Lineup,
+    MapSides,
+    Segment,
+    clan_tags,
+    mostly,
+    name_teams,
+    split_segments,
+)
 
 if TYPE_CHECKING:  # polars loads on first use: `import etl_duck.query` stays cheap
     import polars as pl
@@ -95,6 +103,16 @@ def half_times(r1: dict[str, Any] | None, r2: dict[str, Any] | None) -> dict[str
     return out
 
 
+def _sides_of(
+    side: Mapping[str, int], defender: int, attackers_first: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(attackers, defenders) of one round — (defenders, attackers) if not
+    ``attackers_first`` — from its players' side numbers (spectators are on neither)."""
+    att = frozenset(g for g, t in side.items() if t in (1, 2) and t != defender)
+    dfn = frozenset(g for g, t in side.items() if t in (1, 2) and t == defender)
+    return (att, dfn) if attackers_first else (dfn, att)
+
+
 def score_stopwatch(
     rounds: pl.DataFrame,
     sides: pl.DataFrame,
@@ -103,11 +121,20 @@ def score_stopwatch(
 ) -> SessionScore:
     """Stopwatch results per match, the session's two teams and the score per opponent.
 
-    Teams are found by GUID sets, not side numbers (players swap sides each round); a player
-    belongs to the team he played most maps with (teams may be redrafted), unless an admin
-    ``override`` anchors players to a team. A map where the round-2 attackers completed is
-    theirs (they beat the clock round 1 set); otherwise the round-1 attackers win if they
-    completed; otherwise it is a double fullhold, scored 1–1. A map win is 2 points.
+    Teams are found by GUID sets, not side numbers (players swap sides each round). A map
+    whose sides are, by a clear majority, the previous maps' two line-ups is oriented as
+    they are; otherwise (new opponents, a reshuffle) toward the team each side's players
+    played most for so far. An admin ``override`` anchors players to a team and orients
+    any map they play first.
+
+    A player belongs to the team he played most rounds for (teams may be redrafted), on a
+    tie the one he played for last (:class:`~etl_duck.domain.teams.Lineup`); an anchored
+    player to his team. A map where the round-2 attackers completed is theirs (they beat
+    the clock round 1 set); otherwise the round-1 attackers win if they completed;
+    otherwise it is a double fullhold, scored 1–1. A map win is 2 points for the session's
+    teams only where both sides of the map are, by a clear majority, those two teams: a
+    reshuffled line-up's map is its own segment's score (``scored`` False), nobody's
+    points — never a team's whose players mostly played on the other side.
     """
     import polars as pl
 
@@ -116,10 +143,8 @@ def score_stopwatch(
     for r in sides.iter_rows(named=True):
         by_round.setdefault(r["round_id"], {})[r["guid"]] = r["team"]
     anchors: list[frozenset[str]] = [o.guids for o in override or ()][:2]
-    # votes[guid] = [maps with team A, maps with team B]: teams can be redrafted during an
-    # evening, so each player belongs to the team he played most of the session with
-    votes: dict[str, list[int]] = {}
-    points = [0, 0]
+    session = Lineup()  # every map, complete or not: the session's two teams
+    current = Lineup()  # the segment being read: its complete maps
     rows: list[dict[str, Any]] = []
     played: list[MapSides] = []
     rosters_of: list[tuple[frozenset[str], frozenset[str]]] = []  # per row: teams A, B
@@ -127,41 +152,43 @@ def score_stopwatch(
     for row in counted.iter_rows(named=True):  # a session has ~20 rounds: plain rows
         matches.setdefault(row["match_id"], {}).setdefault(row["round_number"], row)
 
-    def lean_of(group: set[str]) -> tuple[int, int]:
-        """(anchored lean, voted lean) of a group toward team A."""
-        anchored = len(group & anchors[0]) if anchors else 0
-        anchored -= len(group & anchors[1]) if len(anchors) > 1 else 0
-        return anchored, sum(votes.get(g, [0, 0])[0] - votes.get(g, [0, 0])[1] for g in group)
+    def anchored(group: Set[str]) -> int:
+        """Anchored players of ``group`` on team A minus those on team B."""
+        lean = len(group & anchors[0]) if anchors else 0
+        return lean - (len(group & anchors[1]) if len(anchors) > 1 else 0)
 
     for match_id, by_number in matches.items():
         r1, r2 = by_number.get(1), by_number.get(2)
         if r1 is None:
             continue  # an orphan round 2 does not count, so this is only defensive
-        side1 = by_round.get(r1["round_id"], {})
-        side2 = by_round.get(r2["round_id"], {}) if r2 is not None else {}
-        # the same people: R1 attackers defend in R2 (side numbers swap, GUIDs do not)
-        group_att = {g for g, t in side1.items() if t in (1, 2) and t != r1["defender_side"]}
-        group_def = {g for g, t in side1.items() if t in (1, 2) and t == r1["defender_side"]}
+        # both sides of each round, round-1 attackers first: they defend round 2 (side
+        # numbers swap, GUIDs do not)
+        lineups = [_sides_of(by_round.get(r1["round_id"], {}), r1["defender_side"], True)]
         if r2 is not None:
-            group_att |= {g for g, t in side2.items() if t in (1, 2) and t == r2["defender_side"]}
-            group_def |= {g for g, t in side2.items() if t in (1, 2) and t != r2["defender_side"]}
-        (a_att, v_att), (a_def, v_def) = lean_of(group_att), lean_of(group_def)
-        lean = a_att - a_def if a_att != a_def else v_att - v_def
-        att_team = 0 if lean >= 0 else 1
-        att, dfn = frozenset(group_att - group_def), frozenset(group_def - group_att)
-        pair = (att, dfn) if att_team == 0 else (dfn, att)
+            lineups.append(_sides_of(by_round.get(r2["round_id"], {}), r2["defender_side"], False))
+        group_att = frozenset().union(*(lu[0] for lu in lineups))
+        group_def = frozenset().union(*(lu[1] for lu in lineups))
+        att, dfn = group_att - group_def, group_def - group_att  # who changed sides: neither
+        if lean := anchored(group_att) - anchored(group_def):
+            att_team = 0 if lean > 0 else 1
+        elif current.maps and current.fits((att, dfn)):
+            att_team = 0
+        elif current.maps and current.fits((dfn, att)):
+            att_team = 1
+        else:  # a new segment: toward the team its players played most for so far
+            att_team = 0 if session.lean(group_att) >= session.lean(group_def) else 1
+        flip = att_team == 1
+        pair = (dfn, att) if flip else (att, dfn)
+        oriented = tuple((b, a) if flip else (a, b) for a, b in lineups)
         times = half_times(r1, r2)
         row = {"match_id": match_id, "winner": None, "outcome": None, **times,
                "r1_attackers": ("A", "B")[att_team], "segment": None,
                "team_a": None, "team_b": None}  # fmt: skip
         rows.append(row)
         rosters_of.append(pair)
-        if r2 is None:
-            continue  # round 2 still to come: the scoreboard shows the time to beat
-        for g in group_att - group_def:
-            votes.setdefault(g, [0, 0])[att_team] += 1
-        for g in group_def - group_att:
-            votes.setdefault(g, [0, 0])[1 - att_team] += 1
+        if r2 is None:  # round 2 still to come: the scoreboard shows the time to beat
+            session.add(MapSides(pair, None, oriented))
+            continue
         if r2["attackers_won"]:
             winner: int | None = 1 - att_team  # R2 attackers = R1 defenders beat the clock
             outcome = "beat the clock"
@@ -171,13 +198,13 @@ def score_stopwatch(
         else:
             winner = None
             outcome = "double fullhold"
-        if winner is None:
-            points[0] += 1
-            points[1] += 1
-        else:
-            points[winner] += 2
         row.update(winner=None if winner is None else ("A", "B")[winner], outcome=outcome)
-        played.append(MapSides(pair, winner))
+        sides_of_map = MapSides(pair, winner, oriented)
+        if not current.fits(pair):  # another line-up: the next maps are read against it
+            current = Lineup()
+        current.add(sides_of_map)
+        session.add(sides_of_map)
+        played.append(sides_of_map)
     names = (
         dict(zip(players["guid"], players["name"], strict=True)) if not players.is_empty() else {}
     )
@@ -186,25 +213,48 @@ def score_stopwatch(
     )
     fixed = [o.name for o in override or ()][:2]
 
-    def name_pair(pair: tuple[frozenset[str], frozenset[str]]) -> tuple[str, str]:
+    def own_names(pair: tuple[frozenset[str], frozenset[str]]) -> tuple[str, str]:
+        """Both sides by their admin's name, clan tag or captain."""
         a, b = name_teams(pair, rounds_of, names, fixed)
         return a, b
+
+    if not played:
+        for r, pair in zip(rows, rosters_of, strict=True):  # maps in progress
+            r["team_a"], r["team_b"] = own_names(pair)
+        return SessionScore(_frame(rows), None, ())
+    # each player on the team he played most for; an anchored player on his team
+    pin_a = anchors[0] if anchors else frozenset()
+    pin_b = (anchors[1] if len(anchors) > 1 else frozenset()) - pin_a
+    voted_a, voted_b = session.members()
+    rosters = ((voted_a - pin_b) | pin_a, (voted_b - pin_a) | pin_b)
+    base = own_names(rosters)  # the session teams' own names
+
+    def of_teams(pair: tuple[frozenset[str], frozenset[str]]) -> bool:
+        """Whether both sides are, by a clear majority, the session's two teams."""
+        return mostly(pair[0], rosters[0]) and mostly(pair[1], rosters[1])
+
+    def name_pair(pair: tuple[frozenset[str], frozenset[str]]) -> tuple[str, str]:
+        """The session teams' names for their maps — a side with a clan tag of its own by
+        its tag (a new opponent: `///M.`, then `ripaZha`); other line-ups (reshuffled)
+        by their own names (a captain of one segment would name it after somebody the
+        score card puts in the other team)."""
+        if of_teams(pair):
+            tags = clan_tags(pair, names)
+            a, b = (base[i] if i < len(fixed) and fixed[i] else tags[i] or base[i] for i in (0, 1))
+            if a != b:
+                return a, b
+        return own_names(pair)
 
     for r, pair in zip(rows, rosters_of, strict=True):
         if r["outcome"] is None:  # a map in progress: name the sides it has so far
             r["team_a"], r["team_b"] = name_pair(pair)
-    if not played:
-        return SessionScore(_frame(rows), None, ())
-    for g in (a for o in anchors for a in o):  # an anchored player is on his team
-        votes[g] = [1, 0] if g in anchors[0] else [0, 1]
-    rosters = (
-        frozenset(g for g, v in votes.items() if v[0] > v[1]),
-        frozenset(g for g, v in votes.items() if v[1] > v[0]),
-    )
-    segments = split_segments(played, name_pair)
+    segments = split_segments(played, name_pair, lambda m: of_teams(m.rosters))
+    scored = [seg for seg in segments if seg.scored]
+    points = [sum(2 * seg.wins[i] + seg.draws for seg in scored) for i in (0, 1)]
     team_names = [
         (fixed[i] if i < len(fixed) else None)
-        or " / ".join(dict.fromkeys(seg.names[i] for seg in segments))
+        or " / ".join(dict.fromkeys(seg.names[i] for seg in scored))
+        or base[i]
         for i in (0, 1)
     ]
     result = tuple(
@@ -242,13 +292,17 @@ class Category:
     unit: str = ""
     decimals: int = 0
     min_shots: int = 0  # accuracy needs a sample: a one-shot 100 % is not an award
+    #: a rate (per minute, per death, per shot) needs the MVP's sample — half the
+    #: session's rounds — or a four-round guest's hot streak beats a whole evening's work;
+    #: a count (kills, revives…) is earned by playing, so it stays open to everybody
+    rate: bool = False
 
 
 CATEGORIES = (
-    Category("Damage dealer", "dpm", " DPM", 1),
+    Category("Damage dealer", "dpm", " DPM", 1, rate=True),
     Category("Frag master", "kills", " kills"),
-    Category("Survivor", "kd", " K/D", 2),
-    Category("Sharpshooter", "accuracy", " % accuracy", 1, min_shots=100),
+    Category("Survivor", "kd", " K/D", 2, rate=True),
+    Category("Sharpshooter", "accuracy", " % accuracy", 1, min_shots=100, rate=True),
     Category("Headhunter", "headshot_kills", " headshot kills"),
     Category("Field medic", "revives", " revives"),
     Category("Butcher", "gibs", " gibs"),
@@ -262,14 +316,21 @@ def _award_order(column: str, row: dict[str, Any]) -> tuple[float, float, str]:
     return (-row[column], -row["rounds"], str(row["name"]))
 
 
-def session_awards(players: pl.DataFrame) -> list[Award]:
-    """The best player per category (ties: more rounds, then name); zero values win nothing."""
+def session_awards(players: pl.DataFrame, rounds: int | None = None) -> list[Award]:
+    """The best player per category (ties: more rounds, then name); zero values win nothing.
+
+    Rate categories (:attr:`Category.rate`) go to players eligible for the MVP
+    (:func:`pick_mvp`): at least half the session's ``rounds`` (its counted rounds). Without
+    ``rounds``, half the most rounds any player played — the same number whenever somebody
+    played the whole session (every session of the demo and the real lakes), and never
+    stricter, so the MVP is always eligible."""
     out: list[Award] = []
     if players.is_empty():
         return out
     # plain rows: a session has ~10 players, and ten filter+sort passes in Polars cost
     # ~4 ms a session (the static site renders every session)
     rows = players.to_dicts()
+    sample = rounds if rounds is not None else max(int(r["rounds"] or 0) for r in rows)
     for cat in CATEGORIES:
         if cat.column not in players.columns:
             continue
@@ -279,6 +340,7 @@ def session_awards(players: pl.DataFrame) -> list[Award]:
             if r[cat.column] is not None
             and r[cat.column] > 0
             and (not cat.min_shots or r["shots"] >= cat.min_shots)
+            and (not cat.rate or r["rounds"] * 2 >= sample)
         ]
         if not pool:
             continue

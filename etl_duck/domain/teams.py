@@ -9,16 +9,26 @@ the rosters it finds per map.
   captain (the member with the most rounds).
 * An evening can change opponents: on 2025-11-01 `slomix.` played `///M.` for three maps,
   then `ripaZha` for four, and both opponents were one "Team A" to the session scoring.
-  :func:`split_segments` starts a new segment when at least half of one side's roster on a
-  map never played for that side in the current segment, names each segment's sides, and
-  merges neighbours whose names agree — so the score is told per opponent.
+  Line-ups also get reshuffled (two of each team swap sides for the last map).
+  :func:`split_segments` keeps a map in the current segment only when each of its sides
+  is, by a clear majority (more than :data:`SAME_SIDE` of its players), that side's players
+  of the segment so far, and when it counts toward the session teams' points as the
+  segment's maps do (the scoring module says which: both sides mostly the session's two
+  teams); otherwise the map starts a new segment. It names each segment's sides and
+  merges neighbours whose names agree (unless players swapped sides between them where
+  nobody vouched for the teams) — so the score is told per opponent, a reshuffled map is
+  a segment worth no points, and no map is credited to a team most of whose players
+  played on the other side.
+* A player belongs to one side of a segment (and of the session): the side he played most
+  rounds for, on a tie the side he played his latest round for (:class:`Lineup`). Every
+  player who played is on exactly one side.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from etl_duck.domain.parse import shows_something
@@ -27,7 +37,11 @@ from etl_duck.domain.parse import shows_something
 SEPARATORS = frozenset(" .|-_:/\\[](){}<>*~=#!'\"`+^@$%&,;")
 MAX_TAG = 12  # characters; longer shared prefixes are names, not tags
 MIN_SHARE = 0.6  # a tag must be worn by this share of the roster (and by two players)
-SAME_SIDE = 0.5  # a map's roster continues a segment if this share of it played in it
+#: a map continues a segment only if MORE than this share of each of its sides are that
+#: side's players in the segment: a half-and-half reshuffle is not the same two teams
+SAME_SIDE = 0.5
+#: what a segment whose sides are not the session's two teams says (its maps give no points)
+RESHUFFLED = "teams reshuffled: no points"
 
 
 def _has_alnum(text: str) -> bool:
@@ -83,6 +97,15 @@ def captain(guids: Iterable[str], rounds: Mapping[str, int], names: Mapping[str,
     return name if shows_something(name) else members[0]
 
 
+def clan_tags(rosters: Sequence[Iterable[str]], names: Mapping[str, str]) -> list[str | None]:
+    """Each roster's clan tag (None without one) — none at all if two collide (one clan
+    split in two)."""
+    tags = [clan_tag(names.get(g, g) for g in r) for r in rosters]
+    if len({t.lower() for t in tags if t}) < sum(1 for t in tags if t):
+        return [None] * len(tags)
+    return tags
+
+
 def name_teams(
     rosters: Sequence[Iterable[str]],
     rounds: Mapping[str, int],
@@ -93,9 +116,7 @@ def name_teams(
     "Team <captain>". Two rosters never get the same name: if the tags collide (one clan
     split in two), both fall back to their captains."""
     sets = [frozenset(r) for r in rosters]
-    tags = [clan_tag(names.get(g, g) for g in s) for s in sets]
-    if len({t.lower() for t in tags if t}) < sum(1 for t in tags if t):
-        tags = [None] * len(tags)
+    tags = clan_tags(sets, names)
     out = []
     for i, s in enumerate(sets):
         given = fixed[i] if i < len(fixed) else None
@@ -106,11 +127,20 @@ def name_teams(
 # --------------------------------------------------------------------------- segments
 
 
+def mostly(group: Set[str], team: Set[str]) -> bool:
+    """Whether more than :data:`SAME_SIDE` of ``group`` are in ``team`` (an empty group says
+    nothing against it)."""
+    return not group or len(group & team) > SAME_SIDE * len(group)
+
+
 @dataclass(frozen=True)
 class Segment:
     """Consecutive maps against one opponent: maps ``first``..``last`` (0-based, play
-    order, complete maps only), the two sides' names and rosters (session teams A and B),
-    map wins and drawn maps (double full holds)."""
+    order, complete maps only), the two sides' names and rosters (session teams A and B;
+    each player on the one side he played most for in the segment), map wins and drawn
+    maps (double full holds). ``scored``: whether its maps count toward the session teams'
+    points — each map's sides are, by a clear majority, the session's two teams; a
+    reshuffled line-up's maps count for neither (:func:`split_segments`)."""
 
     first: int
     last: int
@@ -118,10 +148,24 @@ class Segment:
     rosters: tuple[frozenset[str], frozenset[str]]
     wins: tuple[int, int]
     draws: int
+    scored: bool = True
 
     @property
     def maps(self) -> int:
         return self.last - self.first + 1
+
+    @property
+    def span(self) -> str:
+        """`maps 4–7`, or `map 9` for one map (1-based)."""
+        if self.first == self.last:
+            return f"map {self.first + 1}"
+        return f"maps {self.first + 1}–{self.last + 1}"
+
+    @property
+    def where(self) -> str:
+        """The span, and why its maps give the session's teams no points if they do not:
+        `maps 2–8`, `map 9, teams reshuffled: no points`."""
+        return self.span if self.scored else f"{self.span}, {RESHUFFLED}"
 
     def line(self) -> str:
         """`slomix. 2–1 ///M.`, leader first, maps won–lost(–drawn): `ripaZha 3–0–1 slomix.`"""
@@ -134,53 +178,129 @@ class Segment:
 
 @dataclass(frozen=True)
 class MapSides:
-    """One complete map as the splitter sees it: both sides' rosters and the winner
-    (0 = session team A, 1 = B, None = draw)."""
+    """One map as the splitter sees it: both sides' rosters (session team A, B; a player
+    who changed sides between its rounds is in neither), the winner (0 = A, 1 = B,
+    None = draw) and both sides of each of its rounds in play order (``()``: the rosters,
+    as one round)."""
 
     rosters: tuple[frozenset[str], frozenset[str]]
     winner: int | None
+    rounds: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+
+    def lineups(self) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+        return self.rounds or (self.rosters,)
+
+
+class Lineup:
+    """Who played for which side over some maps: each player's rounds per side and the
+    side of his latest round. He belongs to the side he played most rounds for; on a tie,
+    to the side he played his latest round for (where he ended up) — so every player who
+    played is on exactly one side."""
+
+    def __init__(self, maps: Iterable[MapSides] = ()) -> None:
+        self._rounds: dict[str, list[int]] = {}
+        self._last: dict[str, int] = {}
+        self._members: tuple[frozenset[str], frozenset[str]] | None = None
+        self.maps = 0
+        for m in maps:
+            self.add(m)
+
+    def add(self, m: MapSides) -> None:
+        for sides in m.lineups():
+            for s in (0, 1):
+                for g in sides[s]:
+                    self._rounds.setdefault(g, [0, 0])[s] += 1
+                    self._last[g] = s
+        self.maps += 1
+        self._members = None
+
+    def side(self, guid: str) -> int | None:
+        n = self._rounds.get(guid)
+        if n is None:
+            return None
+        return self._last[guid] if n[0] == n[1] else (0 if n[0] > n[1] else 1)
+
+    def members(self) -> tuple[frozenset[str], frozenset[str]]:
+        if self._members is None:
+            side = {g: self.side(g) for g in self._rounds}
+            self._members = (
+                frozenset(g for g, s in side.items() if s == 0),
+                frozenset(g for g, s in side.items() if s == 1),
+            )
+        return self._members
+
+    def lean(self, group: Iterable[str]) -> int:
+        """Rounds ``group`` played for side A minus rounds for side B."""
+        return sum(self._rounds.get(g, [0, 0])[0] - self._rounds.get(g, [0, 0])[1] for g in group)
+
+    def fits(self, rosters: tuple[frozenset[str], frozenset[str]]) -> bool:
+        """Whether a map with these sides continues the line-up: each side is, by a clear
+        majority, this line-up's players of that side (anything fits an empty line-up)."""
+        if not self.maps:
+            return True
+        members = self.members()
+        return mostly(rosters[0], members[0]) and mostly(rosters[1], members[1])
+
+
+def _reshuffled(before: tuple[frozenset[str], frozenset[str]], after: Sequence[MapSides]) -> bool:
+    """Whether at least half of one side of a map in ``after`` played for the other side in
+    ``before`` (players swapped sides, not substitutes arriving)."""
+    return any(
+        m.rosters[s] and 2 * len(m.rosters[s] & before[1 - s]) >= len(m.rosters[s])
+        for m in after
+        for s in (0, 1)
+    )
 
 
 def split_segments(
     maps: Sequence[MapSides],
     name: Callable[[tuple[frozenset[str], frozenset[str]]], tuple[str, str]],
+    scored: Callable[[MapSides], bool] | None = None,
 ) -> list[Segment]:
-    """Segments of consecutive maps with the same opponents; ``name(rosters)`` names both
-    sides of one segment (together, so that they never get the same name)."""
+    """Segments of consecutive maps with the same two line-ups (:meth:`Lineup.fits`);
+    ``name(rosters)`` names both sides of one segment (together, so that they never get
+    the same name). ``scored(map)``: whether a map counts toward the session teams' points
+    (default: all do); a segment holds maps of one kind, so its score line and the points
+    agree. Neighbours of one kind with the same names merge (the same clans after a wave of
+    substitutes, or an admin's names) — unless players swapped sides between them and
+    ``scored`` did not vouch for their maps being the session's two teams."""
+    kinds = [True if scored is None else scored(m) for m in maps]
     bounds: list[tuple[int, int]] = []
-    union: list[set[str]] = [set(), set()]
+    current = Lineup()
     start = 0
     for i, m in enumerate(maps):
-        if i > start and any(
-            m.rosters[s] and len(m.rosters[s] & union[s]) < SAME_SIDE * len(m.rosters[s])
-            for s in (0, 1)
-        ):
+        if not current.fits(m.rosters) or kinds[i] != kinds[start]:
             bounds.append((start, i - 1))
-            start, union = i, [set(), set()]
-        for s in (0, 1):
-            union[s] |= m.rosters[s]
+            start, current = i, Lineup()
+        current.add(m)
     if maps:
         bounds.append((start, len(maps) - 1))
     segments: list[Segment] = []
     for lo, hi in bounds:
         part = maps[lo : hi + 1]
-        rosters = (
-            frozenset().union(*(m.rosters[0] for m in part)),
-            frozenset().union(*(m.rosters[1] for m in part)),
-        )
+        rosters = Lineup(part).members()
         names = name(rosters)
         wins = (sum(m.winner == 0 for m in part), sum(m.winner == 1 for m in part))
         draws = sum(m.winner is None for m in part)
         prev = segments[-1] if segments else None
-        if prev is not None and prev.names == names:  # same opponents by name: one segment
+        # the session's two teams by name (each map checked by ``scored``), or the same
+        # opponents by name where nobody swapped sides: one segment, each player on his
+        # side of it all
+        if (
+            prev is not None
+            and prev.names == names
+            and prev.scored == kinds[lo]
+            and ((scored is not None and kinds[lo]) or not _reshuffled(prev.rosters, part))
+        ):
             segments[-1] = Segment(
                 prev.first,
                 hi,
                 names,
-                (prev.rosters[0] | rosters[0], prev.rosters[1] | rosters[1]),
+                Lineup(maps[prev.first : hi + 1]).members(),
                 (prev.wins[0] + wins[0], prev.wins[1] + wins[1]),
                 prev.draws + draws,
+                kinds[lo],
             )
         else:
-            segments.append(Segment(lo, hi, names, rosters, wins, draws))
+            segments.append(Segment(lo, hi, names, rosters, wins, draws, kinds[lo]))
     return segments

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from etl_duck.domain.counting import NOT_A_GAME
 from etl_duck.domain.parse import shows_something
 from etl_duck.domain.sources import label
 from etl_duck.query.stats import NoData, SessionReport, Stats
@@ -472,6 +473,11 @@ class Plan:
             "maps": rep.maps.height,
             "players": rep.players.height,
             "teams": teams,
+            # the score per opponent, as the bot tells it, when the opponents changed or
+            # the teams were reshuffled (one total over them tells nobody anything)
+            "segments": [{"line": seg.line(), "where": seg.where} for seg in rep.segments]
+            if len(rep.segments) > 1
+            else [],
             "mvp": mvp,
             "link": urls.session(rep.session_id),
         }
@@ -746,13 +752,13 @@ def _map_rows(rep: SessionReport) -> list[dict[str, Any]]:
 
 
 def _round_rows(rep: SessionReport) -> list[dict[str, Any]]:
-    """The evening's rounds, without an idle server's header-only ones (`no_players`: a
-    map that timed out with nobody on; they join the evening next to them, DECISIONS
-    "Idle servers", but were no round of it)."""
+    """The evening's rounds, without those that were no game (`no_players`: a map that
+    timed out with nobody on; `one_side`: a player alone; they join the evening next to
+    them, DECISIONS "Idle servers", but were no round of it)."""
     return [
         {**r, "half": _half(r)}
         for r in rep.rounds.iter_rows(named=True)
-        if r.get("reason") != "no_players"
+        if r.get("reason") not in NOT_A_GAME
     ]
 
 

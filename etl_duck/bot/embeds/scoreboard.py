@@ -22,13 +22,7 @@ def score_lines(rep: SessionReport) -> list[str]:
     if not rep.segments:
         return []
     many = len(rep.segments) > 1
-    out = []
-    for seg in rep.segments:
-        where = f" (maps {seg.first + 1}–{seg.last + 1})" if many and seg.maps > 1 else ""
-        if many and seg.maps == 1:
-            where = f" (map {seg.first + 1})"
-        out.append(f"**{esc(seg.line())}**{where}")
-    return out
+    return [f"**{esc(seg.line())}**" + (f" ({seg.where})" if many else "") for seg in rep.segments]
 
 
 def map_line(i: int, m: dict[str, Any]) -> str:

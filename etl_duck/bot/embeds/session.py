@@ -37,9 +37,7 @@ def score_line(rep: SessionReport) -> str | None:
     if rep.teams is None:
         return None
     if len(rep.segments) > 1:
-        return "\n".join(
-            f"**{esc(seg.line())}** (maps {seg.first + 1}–{seg.last + 1})" for seg in rep.segments
-        )
+        return "\n".join(f"**{esc(seg.line())}** ({seg.where})" for seg in rep.segments)
     a, b = rep.teams
     return f"{esc(a.name)} **{a.points}** – **{b.points}** {esc(b.name)}"
 
