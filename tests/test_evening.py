@@ -194,6 +194,39 @@ def test_a_reshuffled_map_is_nobodys_points_and_everybody_has_a_team() -> None:
         assert not seg.rosters[0] & seg.rosters[1]
 
 
+def test_a_2v2_clan_with_a_different_sub_twice_is_one_opponent() -> None:
+    """Y.alpha and Y.bravo against X.charlie and X.delta for seven maps, X.delta replaced by
+    eve on map 3 and by frank on map 6. One sub is half a 2v2 side: a strict majority split
+    the evening into five segments named `X.` and `Team X.charlie` in turn (the sub's maps
+    lost the clan tag), five "Score:" lines for one opponent."""
+    from etl_duck.domain.scoring import score_stopwatch
+
+    night = [("ab", "cd", True, False), ("cd", "ab", True, True), ("ab", "ce", True, False),
+             ("cd", "ab", True, True), ("ab", "cd", True, False), ("cf", "ab", True, True),
+             ("ab", "cd", True, False)]  # fmt: skip
+    score = score_stopwatch(*_evening(night))
+    assert [(s.first, s.last, s.scored) for s in score.segments] == [(0, 6, True)]
+    assert score.teams is not None
+    a, b = score.teams
+    y, x = (a, b) if "a" in a.guids else (b, a)
+    assert (y.points, x.points) == (14, 0)  # Y. won all seven (independent: the night above)
+    assert x.guids == frozenset("cdef")
+
+
+def test_an_admins_teams_score_every_map_even_against_how_they_played() -> None:
+    """An admin puts d with a and b (Alpha) and c alone in Beta, while d played with c: the
+    admin's teams decide. The maps scored nothing: a silent 0–0 with no note."""
+    from etl_duck.domain.scoring import TeamOverride, score_stopwatch
+
+    night = [("ab", "cd", True, False), ("cd", "ab", True, True), ("ab", "cd", True, False)]
+    admin = [TeamOverride("Alpha", frozenset("abd")), TeamOverride("Beta", frozenset("c"))]
+    score = score_stopwatch(*_evening(night), admin)
+    assert score.teams is not None
+    points = {t.name: t.points for t in score.teams}
+    assert points == {"Alpha": 6, "Beta": 0}  # ab won all three maps: Alpha's
+    assert all(s.scored for s in score.segments)
+
+
 # --------------------------------------------------------------------------- the real night
 
 

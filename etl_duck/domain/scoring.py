@@ -230,8 +230,13 @@ def score_stopwatch(
     base = own_names(rosters)  # the session teams' own names
 
     def of_teams(pair: tuple[frozenset[str], frozenset[str]]) -> bool:
-        """Whether both sides are, by a clear majority, the session's two teams."""
-        return mostly(pair[0], rosters[0]) and mostly(pair[1], rosters[1])
+        """Whether both sides are the session's two teams (:func:`mostly`); with an admin's
+        teams, every map is theirs: the admin decided who played for whom (a split against
+        how people played scored a silent 0–0)."""
+        if anchors:
+            return True
+        a, b = rosters
+        return mostly(pair[0], a, b) and mostly(pair[1], b, a)
 
     def name_pair(pair: tuple[frozenset[str], frozenset[str]]) -> tuple[str, str]:
         """The session teams' names for their maps — a side with a clan tag of its own by

@@ -127,10 +127,15 @@ def name_teams(
 # --------------------------------------------------------------------------- segments
 
 
-def mostly(group: Set[str], team: Set[str]) -> bool:
-    """Whether more than :data:`SAME_SIDE` of ``group`` are in ``team`` (an empty group says
-    nothing against it)."""
-    return not group or len(group & team) > SAME_SIDE * len(group)
+def mostly(group: Set[str], team: Set[str], other: Set[str] = frozenset()) -> bool:
+    """Whether ``group`` is ``team``'s: at least :data:`SAME_SIDE` of it in ``team`` and more
+    of it in ``team`` than in ``other`` (an empty group says nothing against it). A
+    substitute is nobody's, so one sub in a 2v2 keeps the side (a strict majority split a
+    clan's evening into a segment per sub), while a half-and-half swap is nobody's side."""
+    if not group:
+        return True
+    own = len(group & team)
+    return own >= SAME_SIDE * len(group) and own > len(group & other)
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,8 @@ class Lineup:
         if not self.maps:
             return True
         members = self.members()
-        return mostly(rosters[0], members[0]) and mostly(rosters[1], members[1])
+        a, b = members
+        return mostly(rosters[0], a, b) and mostly(rosters[1], b, a)
 
 
 def _reshuffled(before: tuple[frozenset[str], frozenset[str]], after: Sequence[MapSides]) -> bool:
