@@ -207,13 +207,11 @@ def test_status_names_an_endstats_file_whose_round_is_missing(tmp_path: Path) ->
     """An endstats file whose server wrote later rounds but whose round never came (its
     awards wait): `etl-duck status` names it (exit 3), /status named nothing."""
     from etl_duck.ingest.run import ingest_paths
-    from tests.test_endstats import REAL_ENDSTATS, _later_round, the_round_of_the_real_endstats
+    from tests.test_endstats import _later_round, the_real_endstats_and_its_round
 
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, _ = the_round_of_the_real_endstats(incoming)  # round 2's file never comes
-    es = incoming / REAL_ENDSTATS.name
-    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, _, es = the_real_endstats_and_its_round(incoming)  # round 2 is never ingested
     later = _later_round(incoming, r1, "2026-01-12-230500")
     data = tmp_path / "data"
     ingest_paths(data, [r1, es, later])

@@ -294,14 +294,18 @@ def test_rounds_refused_by_a_deleted_channel_go_out_once_in_the_new_one_after_a_
     assert refusal_field(status) is None
 
 
-@pytest.mark.parametrize(
+#: each channel that refuses a post: the words /status quotes, and the fix it names
+REFUSING = pytest.mark.parametrize(
     ("kind", "why", "fix"),
     [
-        (LockedChannel, "(403 Missing Permissions)", "give the bot Send Messages"),
+        (LockedChannel, "(403 Missing Permissions)", "give the bot Send Messages and Embed Links"),
         (GoneChannel, "(404 Unknown Channel)", "channel <#555> no longer exists"),
     ],
     ids=["403", "404"],
 )
+
+
+@REFUSING
 def test_a_refused_live_scoreboard_is_in_status_with_its_fix(
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
@@ -521,14 +525,7 @@ def test_a_post_the_channel_refused_goes_out_with_the_next_round_over_the_wire(
     assert not st.refusals() and not st.findings(), (st.refusals(), st.findings())
 
 
-@pytest.mark.parametrize(
-    ("kind", "why", "fix"),
-    [
-        (LockedChannel, "(403", "give the bot Send Messages and Embed Links"),
-        (GoneChannel, "(404 Unknown Channel)", "channel <#555> no longer exists"),
-    ],
-    ids=["403", "404"],
-)
+@REFUSING
 def test_a_refused_digest_is_in_status_with_its_fix(
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,

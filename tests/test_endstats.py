@@ -47,6 +47,15 @@ def the_round_of_the_real_endstats(folder: Path) -> list[Path]:
     return out
 
 
+def the_real_endstats_and_its_round(folder: Path) -> tuple[Path, Path, Path]:
+    """The real endstats file and its round (:func:`the_round_of_the_real_endstats`) in
+    ``folder``: (round 1, round 2, endstats)."""
+    r1, r2 = the_round_of_the_real_endstats(folder)
+    endstats = folder / REAL_ENDSTATS.name
+    endstats.write_bytes(REAL_ENDSTATS.read_bytes())
+    return r1, r2, endstats
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -181,9 +190,7 @@ def test_round_trip(
 def test_real_endstats_land_with_their_round_in_any_order(tmp_path: Path) -> None:
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, r2 = the_round_of_the_real_endstats(incoming)
-    endstats = incoming / REAL_ENDSTATS.name
-    endstats.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, r2, endstats = the_real_endstats_and_its_round(incoming)
     digests: list[str] = []
     for order in ([r1, r2], [endstats]), ([endstats], [r1, r2]), ([r1, r2, endstats],):
         data = tmp_path / f"data{len(digests)}"
@@ -278,9 +285,7 @@ def test_round_2_counter_awards_are_labelled_match_totals(tmp_path: Path) -> Non
     assert MATCH_IN_ROUND_2 <= KNOWN_AWARDS
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, r2 = the_round_of_the_real_endstats(incoming)
-    endstats = incoming / REAL_ENDSTATS.name
-    endstats.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, r2, endstats = the_real_endstats_and_its_round(incoming)
     data = tmp_path / "data"
     ingest_paths(data, [r1, r2, endstats])
     detail = Stats(data, min_rounds=1).round_detail(r2.name)
@@ -338,9 +343,7 @@ def test_an_endstats_file_without_its_round_is_named_until_the_round_lands(
     awards land, and the lake is the one that got every file at once."""
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, r2 = the_round_of_the_real_endstats(incoming)
-    es = incoming / REAL_ENDSTATS.name
-    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, r2, es = the_real_endstats_and_its_round(incoming)
     later = _later_round(incoming, r1, "2026-01-12-230500")
     data = tmp_path / "data"
 
@@ -407,9 +410,7 @@ def test_a_second_servers_endstats_file_lands_when_its_round_comes_later(
     round, must be read when the round comes (it was not: only a rebuild found it)."""
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, r2 = the_round_of_the_real_endstats(incoming)
-    es = incoming / REAL_ENDSTATS.name
-    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, r2, es = the_real_endstats_and_its_round(incoming)
     data = tmp_path / "data"
     first = ingest_paths(data, [es], server="scrim")
     ingest_paths(data, [r1, r2], server="scrim")
@@ -431,9 +432,7 @@ def test_a_dismissed_endstats_file_leaves_the_lake_as_in_a_rebuild(tmp_path: Pat
 
     incoming = tmp_path / "in"
     incoming.mkdir()
-    r1, r2 = the_round_of_the_real_endstats(incoming)
-    es = incoming / REAL_ENDSTATS.name
-    es.write_bytes(REAL_ENDSTATS.read_bytes())
+    r1, r2, es = the_real_endstats_and_its_round(incoming)
     data = tmp_path / "data"
     ingest_paths(data, [r1, r2, es])
     assert len(table_rows(data, "endstats_awards")) == _award_lines()
