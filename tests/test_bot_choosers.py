@@ -65,7 +65,7 @@ def options(message: Message) -> list[str]:
     return [str(o["value"]) for o in menu_of(message)["options"]]
 
 
-def pick(st: Stage, message: Message, guid: str, wait: float = 30.0) -> Interaction:
+def pick(st: Stage, message: Message, guid: str, wait: float = 60.0) -> Interaction:
     """Choose ``guid`` in the message's menu, as its owner."""
     menu = menu_of(seen(st, message))
     assert not menu.get("disabled"), "the menu is disabled"

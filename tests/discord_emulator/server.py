@@ -37,6 +37,9 @@ from .rest import Rest
 from .rules import Violation
 
 log = logging.getLogger(__name__)
+#: how long a test waits for an interaction's answer: a deferred answer may come within
+#: Discord's 15 minutes; a slow or shared host (two suites on two cores) took over 30 s
+ANSWER_WAIT_S = 60.0
 
 COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4  # interaction types
 ADMINISTRATOR = 1 << 3
@@ -465,7 +468,7 @@ class Emulator:
         return inter
 
     async def slash(
-        self, name: str, user: User | None = None, /, *, wait: float = 30.0, **options: Any
+        self, name: str, user: User | None = None, /, *, wait: float = ANSWER_WAIT_S, **options: Any
     ) -> Interaction:
         """Run ``/name`` as ``user`` (default: the guild owner); waits for the answer."""
         inter = await self.start_slash(name, user, **options)
@@ -484,7 +487,7 @@ class Emulator:
         user: User | None = None,
         /,
         *,
-        wait: float = 30.0,
+        wait: float = ANSWER_WAIT_S,
         **others: Any,
     ) -> Interaction:
         """Type ``text`` into ``option`` of ``/name``; the answer's choices are in ``.choices``."""
@@ -498,7 +501,7 @@ class Emulator:
         return await self._start(AUTOCOMPLETE, user or self.owner, data)
 
     async def click(
-        self, message: Message, label: str, user: User | None = None, *, wait: float = 30.0
+        self, message: Message, label: str, user: User | None = None, *, wait: float = ANSWER_WAIT_S
     ) -> Interaction:
         """Press the button labelled ``label`` (a user cannot press a disabled one)."""
         inter = await self.start_click(message, label, user)
