@@ -516,22 +516,26 @@ def test_digest_scores_per_opponent_and_compares_with_each_players_average(
     assert "ripaZha eLx" in field_value(embed, "MVP")
     assert inter.last.files["session_overview.png"].startswith(b"\x89PNG")
     lines = field_value(embed, "Tonight vs your average").splitlines()
-    # an independent count for one regular: kills tonight − his kills per round before ×
-    # tonight's rounds, from the Parquet files
+    # an independent count for one regular: kills tonight − his kills per minute played
+    # before × tonight's minutes, from the Parquet files (per round, it read short rounds
+    # as a bad night)
     rows = lake_sql(
         data,
         """SELECT guid, arg_max(name, end_time) FILTER (WHERE tonight),
                   count(*) FILTER (WHERE tonight), sum(kills) FILTER (WHERE tonight),
                   count(*) FILTER (WHERE end_time < '2025-11-01'),
-                  sum(kills) FILTER (WHERE end_time < '2025-11-01')
+                  sum(kills) FILTER (WHERE end_time < '2025-11-01'),
+                  sum(time_played_s) FILTER (WHERE tonight),
+                  sum(time_played_s) FILTER (WHERE end_time < '2025-11-01')
            FROM (SELECT *, end_time BETWEEN '2025-11-01 12:00' AND '2025-11-02 12:00' AS tonight
                  FROM {t} WHERE counted)
            GROUP BY guid""",
     )
     carniee = next(r for r in rows if r[1] == "slomix.carniee")
-    _, name, rounds, kills, h_rounds, h_kills = carniee
-    assert h_rounds > 0
-    diff = round(kills - h_kills / h_rounds * rounds)
+    _, name, rounds, kills, h_rounds, h_kills, secs, h_secs = carniee
+    assert h_rounds > 0 and h_secs > 0 and secs > 0
+    diff = round(kills - h_kills / h_secs * secs)
+    assert diff != round(kills - h_kills / h_rounds * rounds)  # the two rules differ here
     shown = f"+{diff}" if diff > 0 else (f"−{-diff}" if diff < 0 else "±0")
     assert any(ln.startswith(f"**{name}**: {shown} kills") for ln in lines)
     newcomers = [r[1] for r in rows if r[2] and not r[4]]

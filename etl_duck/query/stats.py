@@ -437,10 +437,11 @@ class Stats:
 
     def session_vs_average(self, sid: int, sdate: date) -> pl.DataFrame:
         """Each player of a session against his own history before it: tonight's kills and
-        DPM, his kills per round × tonight's rounds (``expected_kills``) and his DPM before
-        (``avg_dpm``); ``history_rounds`` 0 for a first night. History = the sessions that
-        started before this one (an earlier session of the same date counts). By tonight's
-        DPM."""
+        DPM, his kills per minute played before × tonight's minutes (``expected_kills``; per
+        round where either has no time: short 3v3 rounds read −72 kills against a history of
+        long ones, −25 per minute) and his DPM before (``avg_dpm``); ``history_rounds`` 0 for
+        a first night. History = the sessions that started before this one (an earlier
+        session of the same date counts). By tonight's DPM."""
         import polars as pl
 
         from etl_duck.domain.metrics import DPM
@@ -453,15 +454,27 @@ class Stats:
                 "guid",
                 pl.col("rounds").alias("history_rounds"),
                 (pl.col("kills") / pl.col("rounds")).alias("kills_per_round"),
+                pl.when(pl.col("time_played_s") > 0)
+                .then(pl.col("kills") / pl.col("time_played_s"))
+                .alias("kills_per_second"),
                 DPM.alias("avg_dpm"),
             )
-            out = tonight.select("guid", "name", "rounds", "kills", "dpm").join(
+            out = tonight.select("guid", "name", "rounds", "kills", "dpm", "time_played_s").join(
                 hist, on="guid", how="left"
             )
-            return out.with_columns(
-                pl.col("history_rounds").fill_null(0),
-                (pl.col("kills_per_round") * pl.col("rounds")).alias("expected_kills"),
-            ).sort(["dpm", "kills"], descending=True, nulls_last=True)
+            per_time = pl.col("kills_per_second") * pl.col("time_played_s")
+            timed = pl.col("kills_per_second").is_not_null() & (pl.col("time_played_s") > 0)
+            return (
+                out.with_columns(
+                    pl.col("history_rounds").fill_null(0),
+                    pl.when(timed)
+                    .then(per_time)
+                    .otherwise(pl.col("kills_per_round") * pl.col("rounds"))
+                    .alias("expected_kills"),
+                )
+                .drop("time_played_s", "kills_per_second")
+                .sort(["dpm", "kills"], descending=True, nulls_last=True)
+            )
 
         return self._cached(("vs_average", sid), (ALL_FROM, sdate), compute)
 
