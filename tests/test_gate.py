@@ -44,16 +44,23 @@ def _pytest(folder: Path, *args: str, slowness: float = 1.0) -> subprocess.Popen
         f"tests.machine.slowness = lambda samples: {slowness!r}\n"
     )
     (folder / "test_suite.py").write_text(SUITE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # no plugin but xdist (where a run asks for workers): each worker imports what its
+    # process loads, and the installed plugins (hypothesis, ...) doubled a nested run's CPU
+    # time (8 s against 3.5), which on CI's loaded two cores ran past the wait below
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    plugins = ("-p", "xdist.plugin") if "-n" in args else ()
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugins, "-q",
          "--wall-warning-seconds", "0.5", *args, str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=folder, env=env,
     )  # fmt: skip
 
 
 def _finish(run: subprocess.Popen[str]) -> tuple[int, str]:
-    out, _ = run.communicate(timeout=120)
+    # a generous deadline: a run of a few seconds' CPU, on cores other suites share (CI's
+    # full suite on two cores took one past 120 s)
+    out, _ = run.communicate(timeout=600)
     return run.returncode, out
 
 
@@ -62,9 +69,7 @@ def test_cpu_over_budget_fails_and_wall_over_its_mark_only_warns(tmp_path: Path)
     # CPU is counted (the controller itself burns none of it)
     over = _pytest(tmp_path / "over", "-n", "2", "--cpu-budget-seconds", "0.8")
     # two seconds of waiting (no CPU) within a budget its CPU fits: warned, never failed
-    ok = _pytest(
-        tmp_path / "ok", "-p", "no:xdist", "-k", "only_waits", "--cpu-budget-seconds", "60"
-    )
+    ok = _pytest(tmp_path / "ok", "-k", "only_waits", "--cpu-budget-seconds", "60")
     try:
         code, out = _finish(over)
         assert code == 1, out
@@ -90,7 +95,7 @@ def test_a_budget_is_in_reference_seconds_scaled_by_the_machine_s_measured_speed
     """A host that runs everything ten times slower (an oversubscribed VM: no steal time, so
     its CPU seconds grow) passes the budget the reference machine would pass: the suite's CPU
     time is the same, its reference seconds a tenth."""
-    args = ("-p", "no:xdist", "-k", "burns", "--cpu-budget-seconds", "0.8")
+    args = ("-k", "burns", "--cpu-budget-seconds", "0.8")
     plain = _pytest(tmp_path / "reference", *args)
     scaled = _pytest(tmp_path / "scaled", *args, slowness=10.0)
     try:
