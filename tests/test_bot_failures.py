@@ -9,9 +9,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 from discord import app_commands
 
@@ -217,6 +219,34 @@ def test_slow_answer_is_deferred_in_time(
 
     inter, deferred_after = run(main())
     assert 0.09 <= deferred_after < 0.3
+    assert inter.last.kind == "followup" and inter.last.embed.title == "etl-duck status"
+
+
+def test_the_deferral_timer_counts_from_the_interaction_s_creation(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interaction whose handler starts late (a burst queued on the loop) has less of
+    Discord's 3 s left: it is deferred by DEFER_AFTER_S of its age, not of the handler's."""
+    real_status = Stats.status
+
+    def slow_status(self: Stats) -> Any:
+        time.sleep(1.0)
+        return real_status(self)
+
+    async def main() -> tuple[FakeInteraction, float]:
+        async with bot_running(lake, tmp_path / "links.db") as bot:
+            bot.stats.stats.status = slow_status.__get__(bot.stats.stats)  # type: ignore[method-assign]
+            inter = FakeInteraction(bot)
+            # created 1.8 s ago: 0.2 s of the 2 s before deferring are left
+            inter.created_at = discord.utils.utcnow() - timedelta(seconds=1.8)  # type: ignore[attr-defined]
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await invoke(bot, "status", interaction=inter)
+            assert inter.response.deferred_at is not None
+            return inter, inter.response.deferred_at - t0
+
+    inter, deferred_after = run(main())
+    assert deferred_after < 0.6  # not the 2 s a timer from the handler's start would wait
     assert inter.last.kind == "followup" and inter.last.embed.title == "etl-duck status"
 
 

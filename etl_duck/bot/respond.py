@@ -3,8 +3,8 @@
 Every command builds a :class:`Reply` in a coroutine whose blocking work runs in worker
 threads; :func:`respond` sends it. Discord drops an interaction that is not acknowledged
 within 3 s, so the work calls :func:`before_chart` right before it renders a chart (which
-defers: "thinking…"), and any other reply is deferred only if it is still not ready after
-:data:`DEFER_AFTER_S` (a cold cache after a big commit). The common case answers directly,
+defers: "thinking…"), and any other reply is deferred only if it is still not ready
+:data:`DEFER_AFTER_S` after the interaction was created (a cold cache after a big commit). The common case answers directly,
 and input errors found before a chart stay private (ephemeral) answers. Picking a player
 in a "Which player?" menu answers again under the same rules.
 """
@@ -17,6 +17,7 @@ import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
@@ -131,7 +132,9 @@ class PlayerChooser(discord.ui.View):
 
         token = _PICKS.set(picks)  # the retry's task copies this context: picked() finds it
         try:
-            reply = await _timed(lambda: self.retry(self.exc.text, guid), defer_now)
+            reply = await _timed(
+                lambda: self.retry(self.exc.text, guid), defer_now, wait=defer_wait(interaction)
+            )
         except PlayerAmbiguous as exc:
             if exc.text in picks:  # a retry that ignores picked(): asking again would loop
                 named = ", ".join(f"**{esc(t)}** is {g}" for t, g in picks.items())
@@ -230,11 +233,30 @@ class _Deferral:
         await self.interaction.response.defer(thinking=self.thinking)
 
 
+def defer_wait(interaction: discord.Interaction[Any]) -> float:
+    """Seconds this handler may wait for its reply before it defers: :data:`DEFER_AFTER_S`
+    of the interaction's age, not of the handler's. Discord's 3 s run from the interaction's
+    creation, and under a burst an event waits its turn on the loop: 50 at once on a loaded
+    two-core machine started their handlers late enough that a 2 s timer counted from the
+    handler's start acknowledged them 3.4-3.9 s after creation, and Discord drops those.
+    A clock ahead of Discord's defers sooner (harmless); one behind waits no longer than
+    the plain timer."""
+    created = getattr(interaction, "created_at", None)
+    if not isinstance(created, datetime):
+        return DEFER_AFTER_S
+    age = (discord.utils.utcnow() - created).total_seconds()
+    return min(DEFER_AFTER_S, max(0.0, DEFER_AFTER_S - age))
+
+
 async def _timed(
-    work: Callable[[], Awaitable[Reply]], defer_now: Defer, *, now: bool = False
+    work: Callable[[], Awaitable[Reply]],
+    defer_now: Defer,
+    *,
+    now: bool = False,
+    wait: float | None = None,
 ) -> Reply:
     """Run ``work()``; ``defer_now`` when asked (``now``, or :func:`before_chart`), or when it
-    is still not done after :data:`DEFER_AFTER_S`."""
+    is still not done after ``wait`` seconds (:data:`DEFER_AFTER_S` if not given)."""
     token = _DEFER.set(defer_now)  # the task copies this context: before_chart() finds it
     try:
         task = asyncio.ensure_future(work())
@@ -243,7 +265,7 @@ async def _timed(
     try:
         if now:
             await defer_now()
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S if wait is None else wait)
         if not done:
             await defer_now()
         return await task
@@ -271,7 +293,7 @@ async def respond(
     defer_now = _Deferral(interaction, thinking=True)
 
     try:
-        reply = await _timed(lambda: work, defer_now, now=defer)
+        reply = await _timed(lambda: work, defer_now, now=defer, wait=defer_wait(interaction))
     except Exception as exc:
         known = failure_reply(exc)
         if isinstance(exc, PlayerAmbiguous) and retry is not None:
