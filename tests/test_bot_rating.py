@@ -33,9 +33,18 @@ LAST_MAP = (
 
 
 @dataclass
+class Guild:
+    members: dict[int, FakeUser] = field(default_factory=dict)
+
+    def get_member(self, uid: int) -> FakeUser | None:
+        return self.members.get(uid)
+
+
+@dataclass
 class VoiceChannel:
     id: int
     voice_states: dict[int, object] = field(default_factory=dict)
+    guild: Guild = field(default_factory=Guild)
 
 
 @dataclass
@@ -88,6 +97,7 @@ def test_rating_player_and_top(lake: Path, tmp_path: Path) -> None:
     assert field_value(embed, "Rating") == f"{want.row['rating']:.1f}"
     assert field_value(embed, "σ") == f"{want.row['sigma']:.2f}"
     assert field_value(embed, "Maps").startswith(f"{want.row['maps']} (")
+    assert field_value(embed, "Trend (his last 10 maps)") == f"{want.row['trend']:+.1f}"
     assert f"#{want.rank} of {want.ranked_players}" in str(embed.description)
     assert mine.last.files["rating.png"].startswith(b"\x89PNG")
     assert embed.footer.text == brier_line(None, 0)
@@ -97,10 +107,15 @@ def test_rating_player_and_top(lake: Path, tmp_path: Path) -> None:
 
 
 def test_balance_by_name_and_from_voice(lake: Path, tmp_path: Path) -> None:
+    """Named players (``+name``: a new one), or everyone in the caller's voice channel: a
+    member who has not linked his GUID plays as a new player at the starting rating, and
+    the answer names him and says how to link; a bot in voice is nobody."""
     names = ["vid", "olz", "carniee", "endekk"]
-    want = Stats(lake).balance(names, apart=[("vid", "olz")])
+    stats = Stats(lake)
+    want = stats.balance(names, apart=[("vid", "olz")])
+    want_new = stats.balance([*names, "+Newcomer"], apart=[("vid", "olz")])
 
-    async def main() -> tuple[FakeInteraction, FakeInteraction, FakeInteraction]:
+    async def main() -> tuple[FakeInteraction, ...]:
         async with bot_running(lake, tmp_path / "links.db") as bot:
             named = FakeInteraction(bot)
             await slash(bot, "balance", named, players=", ".join(names), apart="vid+olz")
@@ -109,19 +124,63 @@ def test_balance_by_name_and_from_voice(lake: Path, tmp_path: Path) -> None:
             for uid, guid in zip((11, 12, 13, 14), guids, strict=True):
                 bot.links.link(uid, guid)
                 room.voice_states[uid] = object()
-            room.voice_states[15] = object()  # not linked: left out
+            room.voice_states[15] = object()  # not linked: a new player, named in the answer
+            room.guild.members[15] = FakeUser(id=15, name="Newcomer")
+            room.voice_states[16] = object()  # a music bot: nobody
+            room.guild.members[16] = FakeUser(id=16, name="Jukebox", bot=True)
             voiced = FakeInteraction(bot, Member(id=11, voice=Voice(room)))
             await slash(bot, "balance", voiced, apart="vid+olz")
+            typed = FakeInteraction(bot)  # the same, the newcomer named as +name
+            await slash(bot, "balance", typed, players=", ".join([*names, "+Newcomer"]),
+                        apart="vid+olz")  # fmt: skip
+            typo = FakeInteraction(bot)
+            await slash(bot, "balance", typo, players="vid, olz, qqqqzzzz")
             alone = FakeInteraction(bot, Member(id=99, voice=None))
             await slash(bot, "balance", alone)
-            return named, voiced, alone
+            return named, voiced, typed, typo, alone
 
-    named, voiced, alone = run(main())
+    named, voiced, typed, typo, alone = run(main())
     embed = named.last.embed
     assert embed.fields[0].name == f"#1 · P(A wins) {want.splits[0].p_a:.0%}"
     assert len(embed.fields) == len(want.splits) == 2
-    assert voiced.last.embed.to_dict() == embed.to_dict()  # the same four players
+    assert embed.title == "Balanced teams for 4 players" and not embed.description
+    v = voiced.last.embed
+    assert v.title == "Balanced teams for 5 players"  # five people in voice, not the bot
+    assert "Newcomer" in str(v.description) and "`/link`" in str(v.description)
+    assert "starting rating" in str(v.description) and "Jukebox" not in str(v.to_dict())
+    assert v.fields[0].name == f"#1 · P(A wins) {want_new.splits[0].p_a:.0%}"
+    assert "Newcomer (new, not linked)" in str(v.fields[0].value)
+    t = typed.last.embed
+    assert t.title == "Balanced teams for 5 players" and not t.description
+    assert [f.name for f in t.fields] == [f.name for f in v.fields]
+    assert "Newcomer (new)" in str(t.fields[0].value)
+    assert typo.last.ephemeral and "+qqqqzzzz" in str(typo.last.content)
     assert alone.last.ephemeral and "voice channel" in str(alone.last.content)
+
+
+def test_players_sharing_a_name_are_told_apart_in_the_embeds() -> None:
+    """Two GUIDs of one name in one answer: the GUID's first characters after each name."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from etl_duck.bot.embeds import rating as embeds
+    from etl_duck.domain.balance import Split
+    from etl_duck.query.rating import Balance, TeamForecast
+
+    both = {"ABCDEF12": "vid", VID: "vid", "5D989160": ".olz", "+newbie": "newbie"}
+    split = Split(("5D989160", VID), ("+newbie", "ABCDEF12"), 0.5, 50, 50, 20, 20)
+    text = str(embeds.balance(Balance(both, [split], None, None)).fields[0].value)
+    assert ".olz, vid (D842)" in text and "newbie (new), vid (ABCD)" in text
+    fc = TeamForecast([(VID, "vid")], [("ABCDEF12", "vid")], 0.5, 25, 25, 10, 10,
+                      datetime(2025, 1, 1))  # fmt: skip
+    teams = embeds.forecast(fc).fields
+    assert (teams[0].value, teams[1].value) == ("vid (D842)", "vid (ABCD)")
+    board = pl.DataFrame({"rank": [1, 2], "guid": [VID, "ABCDEF12"], "name": ["vid", "vid"],
+                          "rating": [10.0, 9.0], "sigma": [5.0, 5.0], "maps": [20, 2],
+                          "trend": [None, None]})  # fmt: skip
+    top = str(embeds.top(board, 1, None, 0).description)
+    assert "vid (D842)" in top and "vid (ABCD)" in top
 
 
 def test_voice_forecast_post_then_came_true(tmp_path: Path, tmp_path_factory: Any) -> None:

@@ -34,7 +34,7 @@ from etl_duck.domain.rating import (
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.query.stats import Stats
 from etl_duck.synth import Truth
-from tests.bot_fakes import lake_sql, real_files, template_lake
+from tests.bot_fakes import lake_copy, lake_sql, real_files, template_lake
 
 VID = "D8423F90"
 
@@ -305,6 +305,32 @@ def test_inactivity_widens_sigma_up_to_the_prior() -> None:
     assert now == state.sigma < month < years == DEFAULT.sigma
 
 
+def test_the_trend_is_his_rating_over_his_last_10_maps_not_his_time_away() -> None:
+    """Trend: his rating after his latest map against after the map 10 maps earlier (both
+    history points), never the current rating whose σ also grew while he was away (a
+    player who rose over his last maps read a falling trend a year later)."""
+    from etl_duck.query.rating import TREND_MAPS, index
+
+    start = datetime(2025, 1, 6, 20)
+    team, other = ("A0", "A1", "A2", "A3"), ("B0", "B1", "B2", "B3")
+    results = [0.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0, 1.0, 0.0, 1.0, 1.0]
+    maps = [synthetic_map(i, start + timedelta(minutes=20 * i), team, other, r)
+            for i, r in enumerate(results)]  # fmt: skip
+    later = start + timedelta(days=400)  # the others play on, a year later
+    maps += [synthetic_map(100 + i, later + timedelta(minutes=20 * i), ("C0", "C1"),
+                           ("C2", "C3"), 1.0) for i in range(3)]  # fmt: skip
+    then = index(replay(maps[: len(results)]), {}).table
+    now = index(replay(maps), {})
+    points = now.history["A0"]
+    assert len(points) == len(results) > TREND_MAPS
+    own = [p[3] - 3 * p[4] for p in points]
+    want = own[-1] - own[-1 - TREND_MAPS]
+    row = now.table.filter(now.table["guid"] == "A0").row(0, named=True)
+    assert row["trend"] == pytest.approx(want) and want > 0  # he rose over his last 10 maps
+    assert row["rating"] < own[-1]  # … and his rating now is lower: σ grew while away
+    assert then.filter(then["guid"] == "A0")["trend"][0] == pytest.approx(row["trend"])
+
+
 def test_forecast_formula_is_openskills() -> None:
     model = DEFAULT.new_model()
     rng = random.Random(1)
@@ -413,6 +439,112 @@ def test_cli_rating_predictions_balance(real: Path) -> None:
         assert side not in last, "the previous split came back"
     missing = runner.invoke(app, [*base, "rating", "qqqqzzzz"])
     assert missing.exit_code == 2 and "No player" in missing.output
+
+
+def test_cli_a_new_player_is_written_plus_name(real: Path) -> None:
+    """A newcomer (no GUID in the lake yet) joins a balance or forecast as ``+name`` at the
+    starting rating, shown "(new)"; a bare unknown name is still refused (a typo must not
+    become a player), and the refusal says how to add a new one."""
+    runner = CliRunner()
+    base = ["--data-dir", str(real)]
+    typo = runner.invoke(app, [*base, "balance", ".olz", "vid", "carniee", "qqqqzzzz"])
+    assert typo.exit_code == 2 and "No player matches" in typo.output
+    assert "+qqqqzzzz" in typo.output
+    bal = runner.invoke(app, [*base, "balance", ".olz", "vid", "carniee", "+Newbie", "--json",
+                              "--apart", "newbie,vid"])  # fmt: skip
+    assert bal.exit_code == 0, bal.output
+    out = json.loads(bal.output)
+    assert {"guid": None, "name": "Newbie", "new": True} in out["players"]
+    assert {"guid": VID, "name": "vid", "new": False} in out["players"]
+    for s in out["splits"]:  # kept apart from vid, as asked by his name alone
+        a = {p["name"] for p in s["team_a"]}
+        assert ("vid" in a) != ("Newbie" in a)
+    text = runner.invoke(app, [*base, "balance", ".olz", "vid", "carniee", "+Newbie"])
+    assert text.exit_code == 0 and "Newbie (new)" in text.output
+    fc = runner.invoke(app, [*base, "predict", "vid,+Newbie", "olz,carniee"])
+    assert fc.exit_code == 0 and "Newbie (new)" in fc.output, fc.output
+    start = replay([]).rating("+newbie")  # the model's starting rating, as for any newcomer
+    got = json.loads(runner.invoke(app, [*base, "predict", "vid,+Newbie", "olz,carniee",
+                                         "--json"]).output)  # fmt: skip
+    vid = Stats(real).ratings().rating(VID)
+    assert got["team_a"][1] == {"guid": None, "name": "Newbie", "new": True}
+    assert got["mu_a"] == pytest.approx(vid.mu + start.mu)
+    twice = runner.invoke(app, [*base, "balance", "vid", "+newbie", "+Newbie"])
+    assert twice.exit_code == 2 and "listed twice" in twice.output
+
+
+def test_cli_answers_name_a_player_by_his_current_name(real: Path) -> None:
+    """Looked up by an old alias, a player is still shown by the name he plays under now."""
+    runner = CliRunner()
+    base = ["--data-dir", str(real)]
+    stats = Stats(real)
+    guid, now = stats.resolve_player("94F16E69")
+    assert now == "ripaZha eLx"
+    assert stats.resolve_player("tokYo") == (guid, now)  # an old alias, found fuzzily
+    assert stats.teammates("tokYo")[1] == now and stats.rivals("tokYo")[1] == now
+    card = runner.invoke(app, [*base, "rating", "tokYo"])
+    assert card.exit_code == 0 and card.output.startswith(f"{now} ({guid})"), card.output
+    assert "tokYo" not in card.output
+    assert "over his last 10 maps" in " ".join(card.output.split())
+    bal = json.loads(runner.invoke(app, [*base, "balance", "tokYo", "vid", "--json"]).output)
+    assert {"guid": guid, "name": now, "new": False} in bal["players"]
+    fc = runner.invoke(app, [*base, "predict", "tokYo", "vid"])
+    assert fc.exit_code == 0 and f"({now})" in fc.output and "tokYo" not in fc.output
+
+
+def test_cli_a_player_without_a_rated_map_is_an_answer(real: Path) -> None:
+    """A known player with no complete stopwatch map: an answer (exit 0), as bests and
+    teammates give one; exit 1 is for problems with the lake."""
+    runner = CliRunner()
+    base = ["--data-dir", str(real)]
+    stats = Stats(real)
+    guid, name = stats.resolve_player("Jaka")
+    assert guid not in stats.ratings().states
+    res = runner.invoke(app, [*base, "rating", "Jaka"])
+    assert res.exit_code == 0, res.output
+    assert f"{name} ({guid})" in res.output and "unrated" in res.output
+    js = runner.invoke(app, [*base, "rating", "Jaka", "--json"])
+    assert js.exit_code == 0
+    assert json.loads(js.output) == {"guid": guid, "name": name, "rated": False, "maps": 0}
+
+
+def test_cli_players_sharing_a_name_are_told_apart(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A second player (GUID ABCDEF12) plays two maps as "vid" beside the real vid: every
+    answer showing both adds the GUID's first characters to the name."""
+    import re
+
+    from etl_duck.query.rating import labels
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data")
+    files = tmp_path / "files"
+    files.mkdir()
+    for f in real_files():
+        if f.name.startswith("2025-11-11-21") and f.name[18:].startswith(("etl_adl", "supply")):
+            text = re.sub(r"^1C747DF1\\[^\\]*\\", lambda m: "ABCDEF12\\^pvid\\",
+                          f.read_text(), flags=re.M)  # fmt: skip
+            (files / f.name.replace("2025-11-11", "2025-11-20")).write_text(text)
+    assert len(list(files.iterdir())) == 4
+    ingest_paths(data, sorted(files.iterdir()))
+    runner = CliRunner()
+    base = ["--data-dir", str(data)]
+    bal = runner.invoke(app, [*base, "balance", "ABCDEF12", VID, ".olz", "endekk", "--limit", "1"])
+    assert bal.exit_code == 0, bal.output
+    assert "vid (ABCD)" in bal.output and "vid (D842)" in bal.output
+    fc = runner.invoke(app, [*base, "predict", f"ABCDEF12,{VID}", ".olz,endekk"])
+    assert "vid (ABCD), vid (D842)" in fc.output, fc.output
+    top = runner.invoke(app, [*base, "rating", "top", "--min-maps", "1", "--limit", "40"])
+    assert "vid (ABCD)" in top.output and "vid (D842)" in top.output
+    alone = runner.invoke(app, [*base, "balance", VID, ".olz", "--limit", "1"])
+    assert "vid (" not in alone.output  # one vid in the answer: his name alone
+    # as few GUID characters as tell them apart, at least four; a new player is marked
+    assert labels([("ABCD1234", "x"), ("ABCD5678", "X"), ("+x", "x"), ("11112222", "y")]) == {
+        "ABCD1234": "x (ABCD1)",
+        "ABCD5678": "X (ABCD5)",
+        "+x": "x (new)",
+        "11112222": "y",
+    }
 
 
 # --------------------------------------------------------------------------- helpers

@@ -27,6 +27,14 @@ def _signed(x: float | None) -> str:
     return "—" if x is None else f"{x:+.1f}"
 
 
+def _person(guid: str, name: str) -> dict[str, Any]:
+    """A player of a balance / forecast in JSON: a new one (``+name``) has no GUID."""
+    from etl_duck.query.rating import is_new
+
+    new = is_new(guid)
+    return {"guid": None if new else guid, "name": name, "new": new}
+
+
 @app.command()
 def rating(
     player: Annotated[
@@ -40,6 +48,7 @@ def rating(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Skill rating: μ, σ, conservative rating (μ − 3σ), rank, maps and trend."""
+    from etl_duck.query.rating import labels
     from etl_duck.query.stats import NoData, PlayerNotFound
 
     stats = open_stats()
@@ -51,9 +60,11 @@ def rating(
             print_json({"min_maps": need, "rows": json_rows(board)})
             return
         t = Table("#", "player", "rating", "μ", "σ", "maps", "W-L-T", "trend",
-                  title=f"Skill rating (μ − 3σ), at least {need} maps")  # fmt: skip
+                  title=f"Skill rating (μ − 3σ), at least {need} maps",
+                  caption="trend: the rating's change over each player's last 10 maps")  # fmt: skip
+        named = labels(zip(board["guid"], board["name"], strict=True))
         for r in board.iter_rows(named=True):
-            t.add_row(str(r["rank"]), shown(r["name"]), f"{r['rating']:.1f}", f"{r['mu']:.1f}",
+            t.add_row(str(r["rank"]), shown(named[r["guid"]]), f"{r['rating']:.1f}", f"{r['mu']:.1f}",
                       f"{r['sigma']:.2f}", str(r["maps"]),
                       f"{r['wins']}-{r['losses']}-{r['ties']}", _signed(r["trend"]))  # fmt: skip
         console.print(t)
@@ -61,15 +72,24 @@ def rating(
             console.print("no player has enough rated maps yet")
         return
     try:
-        card = stats.player_rating(player)
+        guid, name = stats.resolve_player(player)
+        rated = guid in stats.ratings().states
+        card = stats.player_rating(guid) if rated else None
     except PlayerNotFound as exc:  # (or several match: the message lists them)
         fail(plain(exc), EXIT_USAGE)
     except NoData as exc:
         fail(plain(exc))
+    if card is None:  # a player, not a problem: like bests / teammates with nothing to show
+        if as_json:
+            print_json({"guid": guid, "name": name, "rated": False, "maps": 0})
+        else:
+            console.print(f"[bold]{shown(name)}[/bold] ({shown(guid)}) · unrated: no complete "
+                          "stopwatch map yet")  # fmt: skip
+        return
     row = card.row
     if as_json:
         print_json({
-            "guid": card.guid, "name": card.name, "rank": card.rank,
+            "guid": card.guid, "name": card.name, "rated": True, "rank": card.rank,
             "ranked_players": card.ranked_players, "min_maps": card.min_maps,
             **{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                for k, v in row.items() if k not in ("guid", "name", "rank")},
@@ -85,7 +105,7 @@ def rating(
     console.print(
         f"rating {row['rating']:.1f} (μ {row['mu']:.2f} − 3 × σ {row['sigma']:.2f}) · "
         f"{row['maps']} maps ({row['wins']}-{row['losses']}-{row['ties']}) · "
-        f"trend {_signed(row['trend'])} over the last 10 maps"
+        f"trend {_signed(row['trend'])} over his last 10 maps"
     )
 
 
@@ -96,6 +116,8 @@ def predictions(
 ) -> None:
     """Every counted map's walk-forward forecast (P the first attackers win) and the
     Brier score / log-loss of the rating next to the baselines."""
+    from etl_duck.query.rating import labels
+
     rows_option(last, "--last")
     stats = open_stats()
     pred = stats.predictions()
@@ -110,20 +132,29 @@ def predictions(
     console.print(t)
     m = Table("date", "map", "first attackers", "second", "P(first)", "result",
               title=f"Last {min(last, pred.maps.height)} maps")  # fmt: skip
-    for r in pred.maps.tail(last).iter_rows(named=True):
+    listed = list(pred.maps.tail(last).iter_rows(named=True))
+    named = labels(
+        pair
+        for r in listed
+        for pair in zip(r["first_guids"] + r["second_guids"],
+                        r["first_team"] + r["second_team"], strict=True)
+    )  # fmt: skip
+    for r in listed:
         res = {1.0: "won", 0.0: "lost", 0.5: "1–1"}.get(r["result"], "?")
-        m.add_row(str(r["session_date"]), shown(r["map_name"]), shown_list(r["first_team"]),
-                  shown_list(r["second_team"]), f"{r['p_first']:.0%}", res)  # fmt: skip
+        m.add_row(str(r["session_date"]), shown(r["map_name"]),
+                  shown_list(named[g] for g in r["first_guids"]),
+                  shown_list(named[g] for g in r["second_guids"]), f"{r['p_first']:.0%}",
+                  res)  # fmt: skip
     console.print(m)
 
 
 def balance_json(res: Any) -> dict[str, Any]:
     return {
-        "players": [{"guid": g, "name": n} for g, n in res.players.items()],
+        "players": [_person(g, n) for g, n in res.players.items()],
         "splits": [
             {
-                "team_a": [{"guid": g, "name": res.players[g]} for g in s.team_a],
-                "team_b": [{"guid": g, "name": res.players[g]} for g in s.team_b],
+                "team_a": [_person(g, res.players[g]) for g in s.team_a],
+                "team_b": [_person(g, res.players[g]) for g in s.team_b],
                 "p_a": s.p_a,
                 "mu_a": s.mu_a,
                 "mu_b": s.mu_b,
@@ -138,7 +169,10 @@ def balance_json(res: Any) -> dict[str, Any]:
 
 @app.command()
 def balance(
-    players: Annotated[list[str], typer.Argument(help="Names (fuzzy) or GUIDs, 2 or more.")],
+    players: Annotated[
+        list[str],
+        typer.Argument(help="Names (fuzzy) or GUIDs, 2 or more; +name: a new player."),
+    ],
     apart: Annotated[
         list[str] | None, typer.Option(help="Keep two players apart: 'A,B' (repeatable).")
     ] = None,
@@ -151,8 +185,10 @@ def balance(
     limit: Annotated[int, typer.Option(help="Splits listed.")] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Balanced teams: every split into two teams (±1 player), fairest forecast first."""
+    """Balanced teams: every split into two teams (±1 player), fairest forecast first. A
+    new player with no maps yet: +name (he starts at the starting rating)."""
     from etl_duck.domain.balance import BalanceError
+    from etl_duck.query.rating import labels
     from etl_duck.query.stats import NoData, PlayerNotFound
 
     rows_option(limit, "--limit")
@@ -171,11 +207,12 @@ def balance(
     if as_json:
         print_json(balance_json(res))
         return
+    named = labels(res.players.items())
     for i, s in enumerate(res.splits, 1):
         t = Table(f"Team A · Σ rating {s.rating_a:.1f}", f"Team B · Σ rating {s.rating_b:.1f}",
                   title=f"#{i}: P(A wins) {s.p_a:.1%}")  # fmt: skip
-        a = [shown(res.players[g]) for g in s.team_a]
-        b = [shown(res.players[g]) for g in s.team_b]
+        a = [shown(named[g]) for g in s.team_a]
+        b = [shown(named[g]) for g in s.team_b]
         for j in range(max(len(a), len(b))):
             t.add_row(a[j] if j < len(a) else "", b[j] if j < len(b) else "")
         console.print(t)
@@ -183,11 +220,15 @@ def balance(
 
 @app.command()
 def predict(
-    team_a: Annotated[str, typer.Argument(help="Team A: names or GUIDs, comma-separated.")],
-    team_b: Annotated[str, typer.Argument(help="Team B: names or GUIDs, comma-separated.")],
+    team_a: Annotated[
+        str, typer.Argument(help="Team A: names or GUIDs, comma-separated; +name: a new player.")
+    ],
+    team_b: Annotated[str, typer.Argument(help="Team B: like team A.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Forecast for two teams (what /predict posts for the teams in voice)."""
+    """Forecast for two teams (what /predict posts for the teams in voice). A new player
+    with no maps yet: +name (he starts at the starting rating)."""
+    from etl_duck.query.rating import labels
     from etl_duck.query.stats import NoData, PlayerNotFound
 
     a = [x.strip() for x in team_a.split(",") if x.strip()]
@@ -200,13 +241,14 @@ def predict(
         fail(plain(exc), EXIT_USAGE)
     if as_json:
         print_json({
-            "team_a": [{"guid": g, "name": n} for g, n in fc.team_a],
-            "team_b": [{"guid": g, "name": n} for g, n in fc.team_b],
+            "team_a": [_person(g, n) for g, n in fc.team_a],
+            "team_b": [_person(g, n) for g, n in fc.team_b],
             "p_a": fc.p_a, "mu_a": fc.mu_a, "mu_b": fc.mu_b,
             "rating_a": fc.rating_a, "rating_b": fc.rating_b,
         })  # fmt: skip
         return
+    named = labels([*fc.team_a, *fc.team_b])
     console.print(
-        f"Team A ({shown_list(n for _, n in fc.team_a)}): {fc.p_a:.0%}  ·  "
-        f"Team B ({shown_list(n for _, n in fc.team_b)}): {1 - fc.p_a:.0%}"
+        f"Team A ({shown_list(named[g] for g, _ in fc.team_a)}): {fc.p_a:.0%}  ·  "
+        f"Team B ({shown_list(named[g] for g, _ in fc.team_b)}): {1 - fc.p_a:.0%}"
     )

@@ -58,6 +58,7 @@ def teammates(
 ) -> None:
     """Win rate on maps together vs apart with each teammate; the best partner."""
     from etl_duck.domain.social import best_partner
+    from etl_duck.query.rating import labels
 
     try:
         guid, name, mates = open_stats().teammates(player, min_maps)
@@ -71,14 +72,15 @@ def teammates(
         return
     t = Table("teammate", "maps together", "W-L-D", "win %", "maps apart", "win % apart",
               title=f"{shown(name)} ({shown(guid)}) — teammates")  # fmt: skip
+    named = labels(zip(mates["guid"], mates["name"], strict=True))
     for r in mates.iter_rows(named=True):
-        t.add_row(shown(r["name"]), str(r["together_maps"]),
+        t.add_row(shown(named[r["guid"]]), str(r["together_maps"]),
                   f"{r['together_won']}-{r['together_lost']}-{r['together_drawn']}",
                   f"{r['together_rate'] or 0:.0f}", str(r["apart_maps"]),
                   "—" if r["apart_rate"] is None else f"{r['apart_rate']:.0f}")  # fmt: skip
     console.print(t)
     if best is not None:
-        console.print(f"best partner: {shown(best['name'])} ({best['together_rate']:.0f} % over "
+        console.print(f"best partner: {shown(named[str(best['guid'])])} ({best['together_rate']:.0f} % over "
                       f"{best['together_maps']} maps)")  # fmt: skip
 
 
@@ -113,6 +115,7 @@ def rivals(
 ) -> None:
     """Nemesis, easiest prey and K/D per opponent (from the endstats files)."""
     from etl_duck.domain.social import nemesis_and_prey
+    from etl_duck.query.rating import labels
 
     try:
         guid, name, table = open_stats().rivals(player)
@@ -127,8 +130,9 @@ def rivals(
         return
     t = Table("opponent", "rounds", "kills", "deaths", "K/D",
               title=f"{shown(name)} ({shown(guid)}) — rivals")  # fmt: skip
+    named = labels(zip(table["guid"], table["name"], strict=True))
     for r in table.iter_rows(named=True):
-        t.add_row(shown(r["name"]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
+        t.add_row(shown(named[r["guid"]]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
                   f"{r['kd']:.2f}")  # fmt: skip
     console.print(t)
     if table.is_empty():

@@ -9,7 +9,7 @@ through ``Stats.cached`` (keyed on the lake version), like every other answer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 #: its own (~0.25 s for ten years): the next one replays those few events again instead
 SAVE_AFTER_EVENTS = 1024
 SAVE_AFTER_DATES = 64  # … or re-read more session dates than this (a rebuild, a resettle)
-TREND_MAPS = 10  # a trend is the change of the conservative rating over this many maps
+TREND_MAPS = 10  # a trend is the change of the conservative rating over his last maps
+#: a name written ``+name`` in balance / predict is a new player (no history) at the model's
+#: starting rating; his key is the prefix and the lower-case name (never a GUID: those are hex)
+NEW_PLAYER = "+"
 
 
 class RatingBook:
@@ -155,8 +158,12 @@ def index(run: RatingRun, names: dict[str, str]) -> RatingIndex:
     for guid in run.states:
         r = run.rating(guid)
         points = history.get(guid, [])
-        past = points[-TREND_MAPS - 1] if len(points) > TREND_MAPS else None
-        trend = r.rating - (past[3] - z * past[4]) if past else None
+        # history points only, each right after one of his maps: the current rating's σ
+        # also grew with his time away, which is no change of form
+        trend = None
+        if len(points) > TREND_MAPS:
+            last, past = points[-1], points[-TREND_MAPS - 1]
+            trend = (last[3] - z * last[4]) - (past[3] - z * past[4])
         rows.append(
             {
                 "guid": guid,
@@ -182,6 +189,46 @@ def index(run: RatingRun, names: dict[str, str]) -> RatingIndex:
     )
     table = table.select(pl.int_range(1, table.height + 1).alias("rank"), pl.all())
     return RatingIndex(run, history, table)
+
+
+def new_player(text: str) -> tuple[str, str] | None:
+    """(key, name) for ``+name`` — a new player with no history — else None."""
+    text = text.strip()
+    if not text.startswith(NEW_PLAYER) or not text[len(NEW_PLAYER) :].strip():
+        return None
+    name = text[len(NEW_PLAYER) :].strip()
+    return NEW_PLAYER + name.lower(), name
+
+
+def is_new(key: str) -> bool:
+    """Whether a balance / forecast key is a new player's (``+name``), not a GUID."""
+    return key.startswith(NEW_PLAYER)
+
+
+def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str]:
+    """GUID → the name to show in one answer: a new player's name marked ``(new)`` (or
+    ``new``'s words); players who share a name (any case) with the GUID's first characters,
+    as few as tell them apart but at least four (``vid (D842)``, ``vid (ABCD)``)."""
+    people = list(dict(people).items())
+    by_name: dict[str, list[str]] = {}
+    for guid, name in people:
+        if not is_new(guid):
+            by_name.setdefault(name.lower(), []).append(guid)
+    out: dict[str, str] = {}
+    for guid, name in people:
+        if is_new(guid):
+            out[guid] = f"{name} ({new})"
+            continue
+        same = by_name[name.lower()]
+        if len(same) == 1:
+            out[guid] = name
+            continue
+        width = next(
+            (n for n in range(4, 9) if len({g[:n] for g in same}) == len(same)),
+            max(len(g) for g in same),
+        )
+        out[guid] = f"{name} ({guid[:width]})"
+    return out
 
 
 @dataclass(frozen=True)

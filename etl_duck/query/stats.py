@@ -631,11 +631,14 @@ class Stats:
                 hint = f" GUID prefixes need at least {MIN_GUID_PREFIX} characters."
             raise PlayerNotFound(text, [], hint)
         top = found.row(0, named=True)
+        guid = str(top["guid"])
+        # the found name is the alias that matched; answers show the player's name now
+        now = career.current_names.get(guid, str(top["name"]))
         if top["score"] >= 1.5:  # a GUID prefix or an exact name
-            return str(top["guid"]), str(top["name"])
+            return guid, now
         close = found.filter(found["score"] >= top["score"] - AMBIGUOUS_WITHIN)
         if top["score"] >= 1.0 and close.height == 1:
-            return str(top["guid"]), str(top["name"])
+            return guid, now
         if top["score"] >= 1.0:
             rows = close.head(10).iter_rows(named=True)
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
@@ -1106,7 +1109,24 @@ class Stats:
         return self.cached(("predictions",), compute)
 
     def _rated(self, texts: list[str]) -> list[tuple[str, str]]:
-        out = [self.resolve_player(t) for t in texts]
+        """(GUID, name) per player of a balance / forecast; ``+name`` is a new player (key
+        ``+name``, lower case) at the starting rating. An unknown name is refused (a typo
+        must not become a player), saying how to add a new one."""
+        from etl_duck.query.rating import NEW_PLAYER, new_player
+
+        out = []
+        for t in texts:
+            if (new := new_player(t)) is not None:
+                out.append(new)
+                continue
+            try:
+                out.append(self.resolve_player(t))
+            except PlayerAmbiguous:
+                raise
+            except PlayerNotFound as exc:
+                name = t.strip()
+                exc.args = (f"{exc} For a new player with no maps yet, write {NEW_PLAYER}{name}",)
+                raise
         seen: set[str] = set()
         for guid, name in out:
             if guid in seen:
@@ -1136,17 +1156,19 @@ class Stats:
     ) -> Balance:
         """Splits of ``players`` into two teams, fairest forecast first; keep pairs apart or
         together, and optionally never repeat the last session's split."""
-        from etl_duck.query.rating import balance
+        from etl_duck.query.rating import NEW_PLAYER, balance, is_new
 
         people = self._rated(players)
         guid_of = dict(zip(players, (g for g, _ in people), strict=True))
+        # a new player in a pair: as listed (+name), or by his name alone
+        bare = {g.removeprefix(NEW_PLAYER): g for g, _ in people if is_new(g)}
+
+        def one(text: str) -> str:
+            key = guid_of.get(text) or bare.get(text.strip().lower())
+            return key if key is not None else self._rated([text])[0][0]
 
         def pairs(given: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-            out = []
-            for x, y in given or []:
-                gx, gy = self.resolve_player(x)[0], self.resolve_player(y)[0]
-                out.append((guid_of.get(x, gx), guid_of.get(y, gy)))
-            return out
+            return [(one(x), one(y)) for x, y in given or []]
 
         previous = None
         if avoid_previous:

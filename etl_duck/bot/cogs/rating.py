@@ -17,13 +17,15 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
+from etl_duck.bot.format import esc
 from etl_duck.bot.options import PairsText, PlayersText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.balance import BalanceError
 from etl_duck.domain.forecasts import played_by
 from etl_duck.forecaststore import ForecastStore, forecasts_path
 from etl_duck.ingest.options import IngestReport
-from etl_duck.query.stats import NoData
+from etl_duck.query.rating import NEW_PLAYER, labels
+from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
 from ._common import ensure_data, linked
 
@@ -142,8 +144,9 @@ class RatingCog(commands.Cog, name="Rating"):
     ) -> Reply:
         await ensure_data(self.bot)
         names = split_names(players)
+        unlinked: list[str] = []  # the keys of voice members without a GUID
         if not names:
-            names = await self._voice_players(user)
+            names, unlinked = await self._voice_players(user)
         try:
             res = await self.bot.stats.balance(
                 names,
@@ -151,13 +154,18 @@ class RatingCog(commands.Cog, name="Rating"):
                 together=_pairs(together, "together"),
                 avoid_previous=avoid_previous,
             )
+        except PlayerAmbiguous:
+            raise
+        except PlayerNotFound as exc:  # its message says how to add a new player (+name)
+            raise UserError(esc(str(exc))) from None
         except (BalanceError, ValueError) as exc:
             raise UserError(str(exc)) from None
-        return Reply(embeds=[embeds.balance(res)])
+        return Reply(embeds=[embeds.balance(res, unlinked=unlinked)])
 
     @app_commands.command(name="balance", description="Balanced teams, fairest forecast first")
     @app_commands.describe(
-        players="Names or GUIDs, comma-separated (default: your voice channel's linked players)",
+        players="Names or GUIDs, comma-separated; +name: a new player (default: your voice "
+        "channel)",
         apart="Keep pairs apart: a+b (several: a+b; c+d)",
         together="Keep pairs together: a+b",
         avoid_previous="Do not repeat the last session's split",
@@ -196,14 +204,30 @@ class RatingCog(commands.Cog, name="Rating"):
 
     def _linked(self, channel: Any) -> list[str]:
         """GUIDs of the linked humans in a voice channel (gateway cache, no request)."""
-        out = []
-        for uid in sorted(getattr(channel, "voice_states", None) or {}):
-            guid = self.bot.links.guid_for(uid)
-            if guid is not None and guid not in out:
-                out.append(guid)
-        return out
+        return self._voice_people(channel)[0]
 
-    async def _voice_players(self, user: Any) -> list[str]:
+    def _voice_people(self, channel: Any) -> tuple[list[str], list[tuple[int, str]]]:
+        """(GUIDs of the linked humans, (user id, display name) of the unlinked ones) in a
+        voice channel, from the gateway cache (no request); bots are nobody."""
+        guild = getattr(channel, "guild", None)
+        out: list[str] = []
+        unlinked: list[tuple[int, str]] = []
+        for uid in sorted(getattr(channel, "voice_states", None) or {}):
+            member = guild.get_member(uid) if guild is not None else None
+            if getattr(member, "bot", False):
+                continue
+            guid = self.bot.links.guid_for(uid)
+            if guid is None:
+                name = getattr(member, "display_name", None) or f"member {uid}"
+                unlinked.append((uid, str(name)))
+            elif guid not in out:
+                out.append(guid)
+        return out, unlinked
+
+    async def _voice_players(self, user: Any) -> tuple[list[str], list[str]]:
+        """(the players in the user's voice channel as balance takes them, the keys of the
+        unlinked ones): a member who has not linked his GUID plays as a new player
+        (``+name``, the starting rating) — named in the answer, with how to link."""
         channel = getattr(getattr(user, "voice", None), "channel", None)
         if channel is None:  # no member object: look for the user in the channels we know
             ids = [*self.bot.settings.voice_channel_ids, *self.bot.settings.team_channel_ids]
@@ -214,13 +238,20 @@ class RatingCog(commands.Cog, name="Rating"):
                     break
         if channel is None:
             raise UserError("Name the players, or join a voice channel with them.")
-        guids = await asyncio.to_thread(self._linked, channel)
-        if len(guids) < 2:
-            raise UserError(
-                "Fewer than two players in your voice channel have linked their GUID "
-                "(`/link`); name the players instead."
-            )
-        return guids
+        guids, unlinked = await asyncio.to_thread(self._voice_people, channel)
+        if len(guids) + len(unlinked) < 2:
+            raise UserError("Fewer than two players in your voice channel; name the players.")
+        names, keys = list(guids), []
+        taken: set[str] = set()
+        for _, name in unlinked:
+            shown, n = name, 1
+            while shown.lower() in taken:  # two newcomers of one name: still two players
+                n += 1
+                shown = f"{name} {n}"
+            taken.add(shown.lower())
+            names.append(NEW_PLAYER + shown)
+            keys.append(NEW_PLAYER + shown.lower())
+        return names, keys
 
     async def _team_channels(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         ids = self.bot.settings.team_channel_ids
@@ -308,8 +339,10 @@ class RatingCog(commands.Cog, name="Rating"):
                 brier, scored = await asyncio.to_thread(self.store.brier)
                 channel = await self.bot.stats_channel()
                 if channel is not None:
-                    names_a = [(await self.bot.stats.resolve_player(g))[1] for g in f.team_a]
-                    names_b = [(await self.bot.stats.resolve_player(g))[1] for g in f.team_b]
+                    people = [await self.bot.stats.resolve_player(g) for g in f.team_a + f.team_b]
+                    named = labels(people)
+                    names_a = [named[g] for g in f.team_a]
+                    names_b = [named[g] for g in f.team_b]
                     embed = embeds.came_true(
                         f.p_a, outcome, m.map_name, names_a, names_b, brier, scored
                     )

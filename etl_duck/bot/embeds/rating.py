@@ -3,13 +3,15 @@ bot's voice-channel forecasts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 import polars as pl
 
 from etl_duck.bot.format import cell, esc, fit_table
 from etl_duck.domain.balance import Split
 from etl_duck.domain.parse import shows_something
-from etl_duck.query.rating import Balance, PlayerRatingCard, TeamForecast
+from etl_duck.query.rating import Balance, PlayerRatingCard, TeamForecast, labels
 
 COLOUR = discord.Colour.teal()
 HOW = (
@@ -47,7 +49,7 @@ def player_rating(
     embed.add_field(name="μ", value=f"{r['mu']:.2f}")
     embed.add_field(name="σ", value=f"{r['sigma']:.2f}")
     embed.add_field(name="Maps", value=f"{r['maps']} ({r['wins']}-{r['losses']}-{r['ties']})")
-    embed.add_field(name="Trend (10 maps)", value=_signed(r["trend"]))
+    embed.add_field(name="Trend (his last 10 maps)", value=_signed(r["trend"]))
     if chart:
         embed.set_image(url=f"attachment://{chart}")
     embed.set_footer(text=brier_line(brier, scored))
@@ -55,8 +57,9 @@ def player_rating(
 
 
 def top(board: pl.DataFrame, min_maps: int, brier: float | None, scored: int) -> discord.Embed:
+    named = labels(zip(board["guid"], board["name"], strict=True))
     rows = [
-        [str(r["rank"]), cell(r["name"]), f"{r['rating']:.1f}", f"{r['sigma']:.1f}",
+        [str(r["rank"]), cell(named[r["guid"]]), f"{r['rating']:.1f}", f"{r['sigma']:.1f}",
          str(r["maps"]), _signed(r["trend"])]
         for r in board.iter_rows(named=True)
     ]  # fmt: skip
@@ -72,7 +75,10 @@ def top(board: pl.DataFrame, min_maps: int, brier: float | None, scored: int) ->
         else f"Nobody has {min_maps}+ rated maps yet."
     )
     embed.add_field(name="How it is computed", value=HOW, inline=False)
-    embed.set_footer(text=f"minimum {min_maps} maps · {brier_line(brier, scored)}")
+    embed.set_footer(
+        text=f"minimum {min_maps} maps · trend: over each player's last 10 maps · "
+        f"{brier_line(brier, scored)}"
+    )
     return embed
 
 
@@ -80,12 +86,23 @@ def _team(names: list[str]) -> str:
     return "\n".join(esc(n) for n in names) or "—"
 
 
-def balance(res: Balance, shown: int = 3) -> discord.Embed:
+def balance(res: Balance, shown: int = 3, unlinked: Sequence[str] = ()) -> discord.Embed:
+    """``unlinked``: the keys (``+name``) of voice members without a linked GUID, balanced
+    as new players: named in the answer, with what to do about it."""
     embed = discord.Embed(title=f"Balanced teams for {len(res.players)} players", colour=COLOUR)
+    named = labels(res.players.items())
+    for key in unlinked:
+        named[key] = f"{res.players[key]} (new, not linked)"
+    if unlinked:
+        who = ", ".join(esc(res.players[k]) for k in unlinked)
+        embed.description = (
+            f"Not linked: {who} — balanced as new players at the starting rating. Their own "
+            "rating counts once they run `/link` (or name the players instead)."
+        )
     for i, s in enumerate(res.splits[:shown], 1):
         embed.add_field(
             name=f"#{i} · P(A wins) {s.p_a:.0%}",
-            value=_split_text(res, s),
+            value=_split_text(res, s, named),
             inline=False,
         )
     note = "the last session's split is excluded · " if res.avoided else ""
@@ -95,10 +112,9 @@ def balance(res: Balance, shown: int = 3) -> discord.Embed:
     return embed
 
 
-def _split_text(res: Balance, s: Split) -> str:
+def _split_text(res: Balance, s: Split, named: dict[str, str]) -> str:
     def shown(g: str) -> str:  # a name that shows nothing: the GUID
-        name = res.players[g]
-        return esc(name if shows_something(name) else g)
+        return esc(named[g] if shows_something(res.players[g]) else g)
 
     a = ", ".join(shown(g) for g in s.team_a)
     b = ", ".join(shown(g) for g in s.team_b)
@@ -107,8 +123,11 @@ def _split_text(res: Balance, s: Split) -> str:
 
 def forecast(fc: TeamForecast, title: str = "Forecast") -> discord.Embed:
     embed = discord.Embed(title=title, colour=COLOUR)
-    embed.add_field(name=f"Team A · {fc.p_a:.0%}", value=_team([n for _, n in fc.team_a]))
-    embed.add_field(name=f"Team B · {1 - fc.p_a:.0%}", value=_team([n for _, n in fc.team_b]))
+    named = labels([*fc.team_a, *fc.team_b])
+    embed.add_field(name=f"Team A · {fc.p_a:.0%}", value=_team([named[g] for g, _ in fc.team_a]))
+    embed.add_field(
+        name=f"Team B · {1 - fc.p_a:.0%}", value=_team([named[g] for g, _ in fc.team_b])
+    )
     embed.set_footer(
         text=f"Σ rating A {fc.rating_a:.0f} · B {fc.rating_b:.0f} · sides not known yet"
     )

@@ -11,6 +11,7 @@ import polars as pl
 from etl_duck.bot.format import cell, esc, fit_table, num
 from etl_duck.domain.records import ROUND_RECORDS, _shown
 from etl_duck.domain.social import MIN_MAPS, MIN_ROUNDS, best_partner, nemesis_and_prey
+from etl_duck.query.rating import labels
 
 COLOUR = discord.Colour.dark_teal()
 
@@ -29,20 +30,21 @@ def teammates(name: str, guid: str, mates: pl.DataFrame) -> discord.Embed:
         embed.description = "No complete map (round 1 + round 2) played yet."
         return embed
     best = best_partner(mates)
+    named = labels(zip(mates["guid"], mates["name"], strict=True))
     lines = [
         "Win rate on maps together vs apart (won / maps; W-L-D), "
         f"teammates with at least {MIN_MAPS} maps together."
     ]
     if best is not None:
         lines.append(
-            f"Best partner: **{esc(best['name'])}** — {_pct(best['together_rate'])} over "
+            f"Best partner: **{esc(named[str(best['guid'])])}** — {_pct(best['together_rate'])} over "
             f"{best['together_maps']} maps together (apart: {_pct(best['apart_rate'])} of "
             f"{best['apart_maps']})"
         )
     embed.description = "\n".join(lines)
     regular = mates.filter(pl.col("regular"))
     rows = [
-        [cell(r["name"], 13), str(r["together_maps"]),
+        [cell(named[r["guid"]], 13), str(r["together_maps"]),
          _wld(r["together_won"], r["together_lost"], r["together_drawn"]),
          _pct(r["together_rate"]), str(r["apart_maps"]), _pct(r["apart_rate"])]
         for r in regular.head(15).iter_rows(named=True)
@@ -85,23 +87,25 @@ def rivals(name: str, guid: str, table: pl.DataFrame) -> discord.Embed:
         )
         return embed
     nemesis, prey = nemesis_and_prey(table)
+    named = labels(zip(table["guid"], table["name"], strict=True))
     lines = []
     if nemesis is not None:
         lines.append(
-            f"Nemesis: **{esc(nemesis['name'])}** killed you {nemesis['deaths']}× in "
+            f"Nemesis: **{esc(named[str(nemesis['guid'])])}** killed you {nemesis['deaths']}× in "
             f"{nemesis['rounds']} rounds (you: {nemesis['kills']})"
         )
     if prey is not None:
         lines.append(
-            f"Easiest prey: **{esc(prey['name'])}** — you killed him {prey['kills']}× in "
+            f"Easiest prey: **{esc(named[str(prey['guid'])])}** — you killed him {prey['kills']}× in "
             f"{prey['rounds']} rounds (he: {prey['deaths']})"
         )
     lines.append(f"(opponents met in at least {MIN_ROUNDS} rounds)")
     embed.description = "\n".join(lines)
     rows = [
-        [cell(r["name"], 14), num(r["rounds"]), num(r["kills"]), num(r["deaths"]), num(r["kd"], 2)]
+        [cell(named[r["guid"]], 14), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+         num(r["kd"], 2)]
         for r in table.head(15).iter_rows(named=True)
-    ]
+    ]  # fmt: skip
     embed.add_field(
         name="Per opponent (most deaths first)",
         value=fit_table(["opponent", "rnd", "K", "D", "K/D"], rows),
