@@ -1,6 +1,7 @@
 -- Serving rollup: per (session, player, opponent) kills and deaths from the endstats
 -- versus rows (who killed whom), counted rounds only, both players known by GUID, bots
--- left out (every omni-bot is `OMNIBOT0`; names `[BOT]…`, as the parser's is_bot). Endstats
+-- left out (an omni-bot's GUID is `OMNIBOT` + its slot's tens, `OMNIBOT0`…`OMNIBOT6`, shared
+-- by ten slots' bots; names `[BOT]…`, as the parser's is_bot). Endstats
 -- counts are per round (the writer's state is reset at every map load).
 -- Both directions of a pair, merged per round: for each (round, P, O) P's own block's row
 -- if the file has one, else O's row about P with kills and deaths swapped (a file cut or
@@ -12,7 +13,7 @@ WITH v AS (
            opponent_name, kills, deaths
     FROM endstats_versus
     WHERE counted AND guid IS NOT NULL AND opponent_guid IS NOT NULL AND guid <> opponent_guid
-      AND upper(guid) <> 'OMNIBOT0' AND upper(opponent_guid) <> 'OMNIBOT0'
+      AND NOT starts_with(upper(guid), 'OMNIBOT') AND NOT starts_with(upper(opponent_guid), 'OMNIBOT')
       AND NOT starts_with(upper(ltrim(name)), '[BOT]')
       AND NOT starts_with(upper(ltrim(opponent_name)), '[BOT]')
       AND session_date IN (SELECT unnest($dates::DATE[]))

@@ -266,7 +266,8 @@ def test_ingest_names_every_problem_and_exits_3(
     code, out, _ = cli(capsys, "--data-dir", d, "ingest", src)
     text = " ".join(out.split())
     assert code == 3
-    assert f"{r1.name}:3: extended fields" in text  # the rejected line, named
+    # the rejected line, named: the inserted field shifted the rest, so X0 reads "x"
+    assert f"{r1.name}:3: X0 damage_given" in text
     assert (
         "(copy).txt: not a round stats file name (expected YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt)"
         in text
@@ -282,7 +283,7 @@ def test_ingest_names_every_problem_and_exits_3(
     assert "etl-duck resolve 2026-03-14-230000-supply-round-1.txt --dismiss" in text
     info = json.loads(cli(capsys, "--data-dir", d, "status", "--json")[1])
     assert info["rejected"] == [
-        f"{r1.name}:3: extended fields: unknown layout: 39 fields (33/36/37/38 known)"
+        f"{r1.name}:3: X0 damage_given: not an integer: 'x'"
     ]
     # a clean ingest exits 0
     assert cli(capsys, "--data-dir", tmp_path / "clean", "ingest", r1)[0] == 0

@@ -385,10 +385,11 @@ def test_a_line_whose_layout_differs_from_the_files_is_rejected() -> None:
         parse_bytes(b"\n".join(lines), old.name, strict=True)
 
 
-@pytest.mark.parametrize("guid", ["D8423F90\xc9\u0178", "", "   ", "D8423F90-X", "A" * 33])
+@pytest.mark.parametrize("guid", ["D8423F90\xc9\u0178", "NO_GUIDX", "D8423F90-X", "A" * 33])
 def test_a_guid_that_is_not_letters_and_digits_rejects_its_line(guid: str) -> None:
     """Two stray bytes in P0 made a phantom player "D8423F90ÉŸ" (no rejected line): the
-    GUID is the player's identity, 1–32 letters or digits (§3.3)."""
+    GUID is the player's identity, 1–32 letters or digits (§3.3), or a placeholder (see
+    ``test_a_guidless_player_is_kept_under_his_name``)."""
     src = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
     lines = src.read_bytes().split(b"\n")
     real = lines[2].split(b"\\")[0].decode()
@@ -498,3 +499,194 @@ def test_an_older_writers_paused_round1_is_not_interrupted_by_itself() -> None:
     assert r.header is not None and r.header.time_limit_s == 720
     assert min(int(p.values["time_played_s"] or 0) for p in r.players) > 720 + 60
     assert r.status is FileStatus.OK and r.duration_s == 720.0
+
+
+# --------------------------------------------------------------------------- who a line is
+
+ADLER1 = REAL / "2025-11-11-212628-etl_adlernest-round-1.txt"
+ADLER2 = REAL / "2025-11-11-213348-etl_adlernest-round-2.txt"
+
+
+def _players_as(
+    data: bytes, p0s: dict[bytes, bytes], names: dict[bytes, bytes] | None = None
+) -> bytes:
+    """``data`` with the lines of the GUIDs in ``p0s`` written under another P0 (and for
+    those in ``names``, another name)."""
+    out = []
+    for line in data.split(b"\n"):
+        guid, _, rest = line.partition(b"\\")
+        if guid in p0s:
+            name, _, after = rest.partition(b"\\")
+            line = p0s[guid] + b"\\" + (names or {}).get(guid, name) + b"\\" + after
+        out.append(line)
+    return b"\n".join(out)
+
+
+def test_an_omnibot_in_any_client_slot_is_a_bot() -> None:
+    """The engine sets a bot's cl_guid to "OMNIBOT" + its two-digit client slot (AddBot,
+    g_etbot_interface.cpp) and the Lua writes its first 8 characters: slots 10-63 write
+    OMNIBOT1…OMNIBOT6. Only OMNIBOT0 was a bot: bots in higher slots counted as humans (the
+    round's bots 1 where 4 played, no bot_majority)."""
+    from etl_duck.domain.counting import round_reasons
+
+    slots = {b"5D989160": 0, b"7B84BE88": 10, b"D8423F90": 19, b"0A26D447": 63}
+    p0s = {g: b"OMNIBOT%02d" % s for g, s in slots.items()}
+    p0s = {g: p0[:8] for g, p0 in p0s.items()}
+    names = {g: b"Bot%d" % s for g, s in slots.items()}
+    r = parse_bytes(_players_as(ADLER1.read_bytes(), p0s, names), ADLER1.name, strict=True)
+    assert sorted((p.guid, p.name) for p in r.players if p.is_bot) == [
+        ("OMNIBOT0", "Bot0"), ("OMNIBOT1", "Bot10"), ("OMNIBOT1", "Bot19"), ("OMNIBOT6", "Bot63"),
+    ]  # fmt: skip
+    assert sum(p.is_bot for p in r.players) == 4 and len(r.players) == 6
+    assert round_reasons([r], ())[0] == {ADLER1.name: "bot_majority"}
+
+
+def test_bots_sharing_a_guid_are_never_one_player() -> None:
+    """Kat and Tyr in slots 10-19 both write OMNIBOT1: each round 2 line is differenced
+    against its own bot's round 1, and a bot who took a slot in round 2 is not the one
+    who held another slot of those ten in round 1."""
+    from etl_duck.domain.pairing import RowKind, round_only_all
+
+    p0s = {b"7B84BE88": b"OMNIBOT1", b"D8423F90": b"OMNIBOT1"}
+    names = {b"7B84BE88": b"Kat", b"D8423F90": b"Tyr"}
+    r1 = parse_bytes(_players_as(ADLER1.read_bytes(), p0s, names), ADLER1.name)
+    r2 = parse_bytes(_players_as(ADLER2.read_bytes(), p0s, names), ADLER2.name)
+    rows = round_only_all([r1, r2])[ADLER2.name]
+    bots = {r.line.name: (r.kind, r.values["kills"]) for r in rows if r.line.is_bot}
+    assert bots == {"Kat": (RowKind.R2_DIFF, 14), "Tyr": (RowKind.R2_DIFF, 9)}
+    # Kat alone in round 1, Tyr alone in round 2 (the same GUID, one line each): two bots
+    kat = parse_bytes(_players_as(ADLER1.read_bytes(), {b"7B84BE88": b"OMNIBOT1"}, names), ADLER1.name)  # fmt: skip
+    tyr = parse_bytes(_players_as(ADLER2.read_bytes(), {b"7B84BE88": b"OMNIBOT1"}, {b"7B84BE88": b"Tyr"}), ADLER2.name)  # fmt: skip
+    (row,) = [r for r in round_only_all([kat, tyr])[ADLER2.name] if r.line.is_bot]
+    assert (row.line.name, row.kind, row.paired_line_no) == ("Tyr", RowKind.R2_ONLY, None)
+
+
+def test_bots_of_every_slot_are_no_rivals() -> None:
+    """The versus rollup leaves bots out by their GUID: OMNIBOT1's Kat and Tyr were one
+    rival "OMNIBOT1" (only OMNIBOT0 was left out)."""
+    from datetime import date, datetime
+
+    import duckdb
+
+    from etl_duck.sqlfiles import sql
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE endstats_versus (session_id VARCHAR, session_date DATE, round_id VARCHAR,"
+        " end_time TIMESTAMP, guid VARCHAR, name VARCHAR, opponent_guid VARCHAR,"
+        " opponent_name VARCHAR, kills INTEGER, deaths INTEGER, counted BOOLEAN)"
+    )
+    day, end = date(2025, 11, 11), datetime(2025, 11, 11, 21, 26, 28)
+    for opponent, name, kills in (("OMNIBOT1", "Kat", 3), ("OMNIBOT1", "Tyr", 2),
+                                  ("OMNIBOT6", "Ace", 4), ("0A26D447", "carniee", 1)):  # fmt: skip
+        con.execute(
+            "INSERT INTO endstats_versus VALUES ('s', ?, 'r', ?, 'D8423F90', 'vid', ?, ?, ?, 0,"
+            " true)",
+            [day, end, opponent, name, kills],
+        )
+    got = con.execute(sql("rollup_player_versus"), {"dates": [day]}).fetchall()
+    assert sorted((g, o) for _, _, g, o, *_ in got) == [
+        ("0A26D447", "D8423F90"), ("D8423F90", "0A26D447"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("p0", [b"NO_GUID", b"UNKNOWN", b"unknown", b"", b"  "])
+def test_a_guidless_player_is_kept_under_his_name(p0: bytes) -> None:
+    """The Lua writes upper(sub(cl_guid, 1, 8)): a client without a GUID is NO_GUID or
+    UNKNOWN (WolfAdmin's placeholders), or nothing. NO_GUID was a rejected line (exit 3
+    every evening he played); UNKNOWN was one identity, every GUID-less player in history
+    one player. Each is now known by his clean name, and paired by it."""
+    from etl_duck.domain.pairing import RowKind, round_only_all
+
+    p0s = {b"5D989160": p0, b"7B84BE88": p0}
+    r1 = parse_bytes(_players_as(ADLER1.read_bytes(), p0s), ADLER1.name, strict=True)
+    r2 = parse_bytes(_players_as(ADLER2.read_bytes(), p0s), ADLER2.name, strict=True)
+    guids = {p.name: p.guid for p in r1.players}
+    assert guids[".olz"] != guids["endekk"] and p0.decode().strip().upper() not in guids.values()
+
+    from etl_duck.domain.parse import guidless_identity, is_guidless
+
+    olz, endekk = guidless_identity(".olz"), guidless_identity("endekk")
+    assert olz != endekk and all(g.isascii() and g.isalnum() and is_guidless(g) for g in (olz, endekk))  # fmt: skip
+    for r in (r1, r2):
+        assert {p.name: p.guid for p in r.players if is_guidless(p.guid)} == {
+            ".olz": olz, "endekk": endekk,
+        }  # fmt: skip
+        assert not r.rejected and not any(p.is_bot for p in r.players)
+    rows = round_only_all([r1, r2])[ADLER2.name]
+    guidless = {r.line.name: (r.kind, r.values["kills"]) for r in rows if is_guidless(r.guid)}
+    assert guidless == {".olz": (RowKind.R2_DIFF, 2), "endekk": (RowKind.R2_DIFF, 14)}
+    # a GUID-less player's rejected round-1 line still names him: his round 2 is no r2_only
+    lines = _players_as(ADLER1.read_bytes(), p0s).split(b"\n")
+    (i,) = [n for n, ln in enumerate(lines) if b"\\^7endekk\\" in ln]
+    lines[i] = lines[i].replace(b"\t2010\t", b"\t2x10\t", 1)
+    bad = parse_bytes(b"\n".join(lines), ADLER1.name)
+    assert bad.rejected_players == ((endekk, "endekk"),)
+    kinds = {r.line.name: r.kind for r in round_only_all([bad, r2])[ADLER2.name]}
+    assert kinds["endekk"] is RowKind.R1_REJECTED and kinds[".olz"] is RowKind.R2_DIFF
+
+
+def test_a_newer_writers_longer_lines_are_read_by_their_known_fields() -> None:
+    """§3.6: layouts grow by appending. A writer that appends a field (39, or more) had
+    every line rejected ("unknown layout: 39 fields") and its rounds landed with no
+    player; the first 38 are the 38 known, read and checked as ever, the rest ignored,
+    and the file says so once (a note, not a rejection)."""
+    for src, extra in ((R1, b"\t0"), (ADLER1, b"\t7\tx y\t-1.5"), (ADLER1, b"\t0" * 89)):
+        data = src.read_bytes()
+        lines = data.split(b"\n")
+        longer = b"\n".join([lines[0], *(ln + extra if ln else ln for ln in lines[1:])])
+        got, want = parse_bytes(longer, src.name, strict=True), parse_bytes(data, src.name)
+        assert [(p.guid, p.values, p.weapons) for p in got.players] == [
+            (p.guid, p.values, p.weapons) for p in want.players
+        ]
+        layout = 38 + extra.count(b"\t")
+        assert {p.layout for p in got.players} == {layout} and got.layout == layout
+        assert not got.rejected and want.note is None
+        assert got.note is not None and f"{len(got.players)} player lines have {layout}" in got.note
+    lines = ADLER1.read_bytes().split(b"\n")
+    # past the lake's int8 column: unknown; a known field's bad value still names the field
+    lines[1] += b"\t0" * 90
+    lines[2] = lines[2].replace(b"\t1710\t", b"\t17x0\t", 1) + b"\t0"
+    r = parse_bytes(b"\n".join(lines), ADLER1.name)
+    assert [(e.line, e.field) for e in r.rejected] == [
+        (2, "extended fields"), (3, "X0 damage_given"),
+    ]  # fmt: skip
+    assert "unknown layout: 128 fields" in r.rejected[0].reason
+    # one line that gained a field among lines of the known layout is that line's fault,
+    # even one against one: read shifted, it would be wrong in every field after
+    two = [lines[0], ADLER1.read_bytes().split(b"\n")[3] + b"\t0", lines[4], b""]
+    r = parse_bytes(b"\n".join(two), ADLER1.name)
+    assert [p.layout for p in r.players] == [38] and r.note is None
+    (err,) = r.rejected
+    assert (err.line, "39 fields where the file's other lines have 38") == (2, err.reason)
+
+
+@pytest.mark.parametrize("tail", [b"\n", b"\r\n", b"\n\n", b"  \n", b"\r\n\r\n", b"\r\r\n"])
+def test_blank_lines_after_the_last_player_are_no_rejected_lines(tail: bytes) -> None:
+    """An editor or a Windows tool that passed a file on appended a blank line: it was a
+    rejected line ("blank line") and the status an open problem until an admin acted."""
+    for data in (ADLER1.read_bytes(), ADLER1.read_bytes().replace(b"\n", b"\r\n")):
+        r = parse_bytes(data + tail, ADLER1.name, strict=True)
+        assert r.status is FileStatus.OK and not r.rejected and len(r.players) == 6
+    # one between player lines is something wrong inside the file, still told
+    lines = ADLER1.read_bytes().split(b"\n")
+    r = parse_bytes(b"\n".join([*lines[:3], b"\r", *lines[3:]]) + tail, ADLER1.name)
+    assert [(e.line, e.reason) for e in r.rejected] == [(4, "blank line")]
+    # and so is one before a cut last line: the file goes on after it
+    cut = parse_bytes(b"\n".join([*lines[:3], b"", lines[3][:40]]), ADLER1.name)
+    assert cut.status is FileStatus.PARTIAL and [e.line for e in cut.rejected] == [4]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_server_name() -> None:
+    """No writer writes a BOM (§1.4); a Windows tool may add one: it stayed in H0."""
+    import hashlib
+
+    from etl_duck.domain.parse import parse_head
+
+    plain = parse_bytes(ADLER1.read_bytes(), ADLER1.name)
+    data = b"\xef\xbb\xbf" + ADLER1.read_bytes()
+    r = parse_bytes(data, ADLER1.name, strict=True)
+    assert r.header is not None and plain.header is not None
+    assert r.header.server_name == plain.header.server_name == "^a#^7p^au^7rans^a.^7only"
+    assert parse_head(data, ADLER1.name).header == r.header
+    assert r.sha256 == hashlib.sha256(data).hexdigest() and r.size == len(data)  # the bytes'

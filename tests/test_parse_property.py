@@ -7,7 +7,15 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl_duck.domain.parse import ParseError, RoundFile, parse_bytes
+from etl_duck.domain.parse import (
+    ParseError,
+    PlayerLine,
+    RoundFile,
+    _parse_player_line_checked,
+    _parse_player_line_fast,
+    parse_bytes,
+)
+from tests.conftest import REAL
 from tests.lakecheck import R1, R2
 
 FILES = [(R1.name, R1.read_bytes()), (R2.name, R2.read_bytes())]
@@ -71,3 +79,55 @@ def test_mutations_parse_identically_or_raise_parse_error(case: tuple[str, bytes
 def test_random_bytes_never_crash_the_parser(data: bytes) -> None:
     with contextlib.suppress(ParseError):
         parse_bytes(data, R1.name)
+
+
+#: player lines of every layout (33, 36, 37, 38) from the real files, and the fixtures'
+LINES = sorted(
+    {
+        line
+        for path in [R1, R2, *sorted(REAL.glob("*.txt"))[::6]]
+        for line in path.read_bytes().decode("utf-8", "replace").split("\n")[1:]
+        if line.strip()
+    }
+)
+
+
+@st.composite
+def player_lines(draw: st.DrawFn) -> str:
+    """A real line, maybe under another P0 (a placeholder, a bot's, garbage), maybe with
+    fields appended (a newer writer) or one field changed."""
+    line = draw(st.sampled_from(LINES)).rstrip("\r")
+    guid, _, rest = line.partition("\\")
+    p0 = st.sampled_from(["NO_GUID", "UNKNOWN", "unknown", "", " ", "OMNIBOT1", "NO GUID"])
+    guid = draw(st.one_of(st.just(guid), p0, st.text(max_size=10)))
+    line = guid + "\\" + rest
+    field = st.one_of(
+        st.sampled_from(["0", "1.5", "-1", "x", "", "99999999999", "1_0", "٣", "0.0"]),
+        st.text(alphabet=st.characters(exclude_characters="\t\n\r"), max_size=8),
+    )
+    extra = draw(st.lists(field, max_size=95))
+    if extra:
+        line += "\t" + "\t".join(extra)
+    if draw(st.booleans()):
+        parts = line.split("\t")
+        i = draw(st.integers(1, len(parts) - 1))
+        parts[i] = draw(field)
+        line = "\t".join(parts)
+    return line
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(player_lines(), st.sampled_from([8, 9, 10]))
+def test_the_fast_path_reads_what_the_checked_path_reads(line: str, header_fields: int) -> None:
+    """The fast path either declines a line (the checked path then accepts it or names the
+    field) or reads exactly what the checked path reads: the same GUID (a placeholder's
+    made from the name), bot flag, layout and values."""
+    try:
+        checked: PlayerLine | None = _parse_player_line_checked(line, "f", 2, header_fields)
+    except ParseError:
+        checked = None
+    try:
+        fast = _parse_player_line_fast(line, 2, header_fields)
+    except (ValueError, IndexError, KeyError, ArithmeticError):
+        return  # declined: parse_player_line falls back to the checked path
+    assert fast == checked

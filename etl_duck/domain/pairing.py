@@ -19,7 +19,7 @@ from etl_duck.domain.fields import (
     RESET_SENTINELS,
     Scope,
 )
-from etl_duck.domain.parse import FileStatus, PlayerLine, RoundFile
+from etl_duck.domain.parse import FileStatus, PlayerLine, RoundFile, is_bot_guid
 from etl_duck.domain.sessions import clock_gap
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
@@ -92,17 +92,20 @@ class Pairing:
 
 def player_key(line: PlayerLine, duplicated: set[str]) -> str:
     """Identity used to pair lines: the GUID, plus the clean name where the GUID is shared
-    (omni-bots all write `OMNIBOT0`; 8-char prefixes can collide)."""
+    (an omni-bot's `OMNIBOT0`…`OMNIBOT6` is its client slot's tens; 8-char prefixes can
+    collide)."""
     return f"{line.guid}:{line.name}" if line.guid in duplicated else line.guid
 
 
 def _duplicated_guids(*rounds: RoundFile) -> set[str]:
-    """GUIDs two lines of one file share (a rejected line's too: it was someone)."""
+    """GUIDs two lines of one file share (a rejected line's too: it was someone), and every
+    omni-bot's: a bot's GUID is shared by design, so one bot in round 1 and another of the
+    same ten slots in round 2 are two bots, not one to difference."""
     dup: set[str] = set()
     for r in rounds:
         seen: set[str] = set()
         for guid in [*(p.guid for p in r.players), *(g for g, _ in r.rejected_players)]:
-            if guid in seen:
+            if guid in seen or is_bot_guid(guid):
                 dup.add(guid)
             seen.add(guid)
     return dup

@@ -32,8 +32,23 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 16
-BOT_GUID = "OMNIBOT0"
+PARSER_VERSION = 17
+#: an omni-bot's P0: the engine (g_etbot_interface.cpp, AddBot) sets its cl_guid to
+#: "OMNIBOT" + its two-digit client slot, of which the Lua writes the first 8 characters:
+#: OMNIBOT0 for slots 0-9, OMNIBOT1…OMNIBOT6 above (§3.3)
+BOT_GUID_PREFIX = "OMNIBOT"
+#: P0 of a client without a GUID (§3.3): the Lua writes upper(sub(cl_guid, 1, 8)) — empty
+#: where the client sent none, or the placeholder a mod put there (WolfAdmin's "NO_GUID",
+#: "unknown"). Never an identity: the line's is :func:`guidless_identity`
+GUIDLESS_P0 = frozenset({"", "NO_GUID", "UNKNOWN"})
+#: the GUID of a player without one: this prefix + a hash of his clean name (letters and
+#: digits like any GUID; never a real one: N, O, G, U, I are no hex digits)
+GUIDLESS_PREFIX = "NOGUID"
+#: the layout of the current writers (§3.6); a line with more fields is a newer writer's:
+#: its first 38 are read, the rest ignored (layouts grow by appending)
+LONGEST_LAYOUT = max(LAYOUTS)
+#: the most extended fields a line may have (the lake's ``layout`` column is an int8)
+MAX_EXTENDED_FIELDS = 127
 
 # Value ranges (issue: one out-of-range number once stopped every ingest at Parquet encode
 # time). Every number is checked here against its lake column AND the game, so a value the
@@ -185,6 +200,9 @@ class RoundFile:
     #: the round was a game: players with time on both sides (:func:`two_sided`, read from
     #: every line of the file, rejected ones too)
     two_sided: bool = True
+    #: what the file does that is no problem of its lines, told once (a newer writer's
+    #: longer lines, read by their known fields); None: nothing
+    note: str | None = None
 
     @property
     def layout(self) -> int | None:
@@ -256,6 +274,25 @@ def shows_something(name: str) -> bool:
 
 def is_bot_name(clean: str) -> bool:
     return clean.lstrip().upper().startswith("[BOT]")
+
+
+def is_bot_guid(guid: str) -> bool:
+    """An omni-bot's GUID (``BOT_GUID_PREFIX``): ``OMNIBOT0`` … ``OMNIBOT6``, each shared by
+    the bots of ten client slots (their names tell them apart)."""
+    return guid.upper().startswith(BOT_GUID_PREFIX)
+
+
+def is_guidless(guid: str) -> bool:
+    """A GUID :func:`guidless_identity` made: the line's P0 was a placeholder."""
+    return guid.startswith(GUIDLESS_PREFIX)
+
+
+def guidless_identity(clean: str) -> str:
+    """The GUID of a player whose P0 is a placeholder (``GUIDLESS_P0``): derived from his
+    clean name, so two GUID-less players are two players (a placeholder kept as the GUID
+    made every GUID-less player in history one), the same name the same one."""
+    digest = hashlib.blake2b(clean.encode("utf-8", "surrogatepass"), digest_size=5)
+    return GUIDLESS_PREFIX + digest.hexdigest().upper()
 
 
 def parse_file_name(name: str) -> FileName:
@@ -459,7 +496,7 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     if not (parts[4].isascii() and tail.isascii()) or "_" in parts[4] or "_" in tail:
         raise ValueError("slow path")
     guid, name_raw, p2, p3, weapon_text = parts
-    if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096 or not _guid_ok(guid):
+    if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096 or not _p0_ok(guid):
         raise ValueError("slow path")
     nums = [int(t) for t in weapon_text.split()]
     mask = nums[0]
@@ -484,8 +521,11 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     ext = tail.split("\t")
     if len(tail) > 4096:
         raise ValueError("slow path")
-    int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[len(ext)]
-    if header_fields >= 9 and len(ext) != 38:
+    # KeyError: an unknown layout, which the checked path names
+    int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[
+        _known_layout(len(ext))
+    ]
+    if header_fields >= 9 and len(ext) < 38:
         raise ValueError("slow path")
     tenths = [ext[i] for i in tenth_idx]
     minutes = [ext[i] for i in minute_idx]
@@ -522,10 +562,31 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
 
 
 def _guid_ok(guid: str) -> bool:
-    """P0 as the writer can write it: the first 8 hex characters of ``cl_guid`` (§3.3), or
-    up to 32 letters and digits; never empty, never other bytes."""
+    """A GUID as the writer can write it: the first 8 hex characters of ``cl_guid`` (§3.3),
+    or up to 32 letters and digits; never empty, never other bytes."""
     g = guid.strip()
     return 0 < len(g) <= 32 and g.isascii() and g.isalnum()
+
+
+def _placeholder(guid: str) -> bool:
+    """P0 of a client without a GUID (``GUIDLESS_P0``)."""
+    return guid.strip().upper() in GUIDLESS_P0
+
+
+def _p0_ok(guid: str) -> bool:
+    """P0 as the writer can write it: a GUID (:func:`_guid_ok`) or a placeholder."""
+    return _guid_ok(guid) or _placeholder(guid)
+
+
+def _known_layout(count: int) -> int:
+    """The layout a line of ``count`` extended fields is read by: its own where known, the
+    longest known for more fields, up to ``MAX_EXTENDED_FIELDS`` (§3.6: layouts grow by
+    appending, so a newer writer's first 38 fields are the 38 known); KeyError otherwise."""
+    if count in LAYOUTS:
+        return count
+    if LONGEST_LAYOUT < count <= MAX_EXTENDED_FIELDS:
+        return LONGEST_LAYOUT
+    raise KeyError(count)
 
 
 def _player_line(
@@ -539,9 +600,12 @@ def _player_line(
     weapons: dict[int, tuple[int, int, int, int, int]],
     values: dict[str, int | float | None],
 ) -> PlayerLine:
-    """The parsed line, identity derived once: upper-case GUID, ET-clean name, bot flag."""
+    """The parsed line, identity derived once: upper-case GUID (a placeholder's:
+    :func:`guidless_identity`), ET-clean name, bot flag."""
     name = COLOUR_CODE.sub("", name_raw)
     g8 = guid.strip().upper()
+    if g8 in GUIDLESS_P0:
+        g8 = guidless_identity(name)
     return PlayerLine(
         line_no=line_no,
         guid=g8,
@@ -551,7 +615,7 @@ def _player_line(
         team=team,
         weapon_mask=mask,
         layout=layout,
-        is_bot=g8 == BOT_GUID or is_bot_name(name),
+        is_bot=is_bot_guid(g8) or is_bot_name(name),
         weapons=weapons,
         values=values,
     )
@@ -569,9 +633,14 @@ def _parse_player_line_checked(
     guid, name_raw, p2, p3, weapon_text = parts
     if "\\" in weapon_text:
         raise ParseError(file, line_no, "prefix", "too many `\\` fields")
-    if not _guid_ok(guid):
+    if not _p0_ok(guid):
         # the player's identity: stray bytes there made a phantom player
-        raise ParseError(file, line_no, "P0 GUID", f"not 1–32 letters or digits: {guid!r}")
+        raise ParseError(
+            file,
+            line_no,
+            "P0 GUID",
+            f"not 1–32 letters or digits, nor a placeholder (NO_GUID, UNKNOWN): {guid!r}",
+        )
     rounds_counter = _int(p2, file, line_no, "P2 rounds", 0, INT16_MAX)
     # 0 free (non-team game types), 1 Axis, 2 Allies, 3 spectator
     team = _int(p3, file, line_no, "P3 team", 0, 3)
@@ -605,15 +674,17 @@ def _parse_player_line_checked(
                 file, line_no, "P4 weapon groups", f"{stat} add up to {total}, out of range"
             )
     ext = tail.split("\t")
-    names = LAYOUTS.get(len(ext))
-    if names is None:
+    try:
+        names = LAYOUTS[_known_layout(len(ext))]
+    except KeyError:
         raise ParseError(
             file,
             line_no,
             "extended fields",
-            f"unknown layout: {len(ext)} fields (33/36/37/38 known)",
-        )
-    if header_fields >= 9 and len(ext) != 38:
+            f"unknown layout: {len(ext)} fields (33/36/37/38 known; a newer writer's "
+            f"39–{MAX_EXTENDED_FIELDS} are read by their first 38)",
+        ) from None
+    if header_fields >= 9 and len(ext) < 38:
         raise ParseError(
             file,
             line_no,
@@ -621,7 +692,8 @@ def _parse_player_line_checked(
             f"c0rnp0rn8 header but {len(ext)} fields (38 expected)",
         )
     values: dict[str, int | float | None] = dict.fromkeys(FIELD_BY_NAME)
-    for name, text_value in zip(names, ext, strict=True):
+    # a newer writer's fields past the known ones are ignored, unread (§3.6)
+    for name, text_value in zip(names, ext[: len(names)], strict=True):
         spec = FIELD_BY_NAME[name]
         label = f"X{names.index(name)} {name}"
         if spec.kind is Kind.INT:
@@ -669,10 +741,16 @@ class RoundHead:
     players: bool = True
 
 
+#: a UTF-8 byte order mark: no writer writes one (§1.4), a Windows editor or tool that
+#: passed the file on may; it would open the server's name
+BOM = b"\xef\xbb\xbf"
+
+
 def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool, str]:
-    """The complete lines, whether the file ends with its LF, and the cut last line."""
+    """The complete lines (the first without a BOM), whether the file ends with its LF, and
+    the cut last line."""
     complete = data.endswith(b"\n")
-    raw_lines = data.split(b"\n")
+    raw_lines = data.removeprefix(BOM).split(b"\n")
     cut = raw_lines.pop()  # after a final LF: empty; else the cut last line, never half-stored
     if not complete:
         if strict:
@@ -680,6 +758,19 @@ def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool,
         if not raw_lines:
             raise ParseError(name, 1, "header", "file cut inside the header line")
     return [_decode(r).rstrip("\r") for r in raw_lines], complete, _decode(cut)
+
+
+def _without_trailing_blanks(lines: list[str], cut: str) -> list[str]:
+    """The player lines without the blank (or CR-only, or whitespace) lines after the last
+    one: an editor or a Windows tool that passed the file on appended them, which is no
+    line of the writer's to reject (§1.4). A blank line before a player line (the cut last
+    line of a partial file too) stays, rejected: something is wrong inside the file."""
+    if cut.strip():
+        return lines
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
 
 
 def _check_header(header: Header, file: FileName) -> None:
@@ -711,7 +802,7 @@ def _parse_head(data: bytes, name: str) -> RoundHead:
     file = parse_file_name(name)
     if not data:
         raise ParseError(name, None, "file", "empty")
-    first, nl, _ = data.partition(b"\n")
+    first, nl, _ = data.removeprefix(BOM).partition(b"\n")
     if not nl:
         raise ParseError(name, 1, "header", "file cut inside the header line")
     header = parse_header(_decode(first).rstrip("\r"), name)
@@ -794,6 +885,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     lines, complete, cut = _split_lines(data, name, strict)
     header = parse_header(lines[0], name)
     _check_header(header, file)
+    lines = [lines[0], *_without_trailing_blanks(lines[1:], cut)]
     if len(lines) - 1 > MAX_PLAYER_LINES:
         raise ParseError(
             name,
@@ -840,15 +932,36 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         rejected,
         tuple(rejected_players),
         two_sided(data),
+        _newer_layout_note(players),
+    )
+
+
+def _newer_layout_note(players: list[PlayerLine]) -> str | None:
+    """The file's note when its lines are longer than the longest known layout (§3.6: a
+    newer writer appended fields): their known fields were read, the rest ignored. Once
+    per file, not a rejection."""
+    longer = [p for p in players if p.layout > LONGEST_LAYOUT]
+    if not longer:
+        return None
+    counts = "/".join(str(n) for n in sorted({p.layout for p in longer}))
+    lines = "line has" if len(longer) == 1 else "lines have"
+    return (
+        f"{len(longer)} player {lines} {counts} extended fields, more than the "
+        f"{LONGEST_LAYOUT} known (a newer writer's): the {LONGEST_LAYOUT} known were read, "
+        "the rest ignored"
     )
 
 
 def _readable_player(text: str) -> tuple[str, str] | None:
     """(GUID, clean P1) of a line that failed to parse, so his round-2 line is known to lack
     its round 1. A P0 with stray bytes (rejected for it) still names him: its first 8 ASCII
-    letters and digits — the writer's GUID is 8 characters (§3.3)."""
+    letters and digits — the writer's GUID is 8 characters (§3.3). A placeholder P0 names
+    him by his name (:func:`guidless_identity`), where it can be read."""
     guid, backslash, rest = text.partition("\t")[0].partition("\\")
     guid = guid.strip().upper()
+    if backslash and guid in GUIDLESS_P0:
+        name, backslash, _ = rest.partition("\\")
+        return (guidless_identity(clean := clean_name(name)), clean) if backslash else None
     if not _guid_ok(guid):
         guid = "".join(c for c in guid if c.isascii() and c.isalnum())[:8]
     if not (backslash and guid):
@@ -860,11 +973,12 @@ def _readable_player(text: str) -> tuple[str, str] | None:
 def _other_layouts(players: list[PlayerLine], name: str) -> list[tuple[ParseError, PlayerLine]]:
     """Lines whose extended-field count differs from the file's (§3.6: one writer writes
     one layout; a line that lost or gained a field would be read with its fields shifted).
-    The file's layout is its most common one, the newer on a tie."""
+    The file's layout is its most common one, on a tie a known one (a line that gained a
+    field more likely did than a newer writer wrote it), then the newer."""
     counts = Counter(p.layout for p in players)
     if len(counts) < 2:
         return []
-    layout = max(counts, key=lambda n: (counts[n], n))
+    layout = max(counts, key=lambda n: (counts[n], n in LAYOUTS, n))
     return [
         (
             ParseError(
