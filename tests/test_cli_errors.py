@@ -183,6 +183,30 @@ def test_export_checks_its_query_and_parameters(
     assert [r["guid"] for r in as_json] == as_csv["guid"].to_list()
 
 
+def test_an_export_keeps_the_order_of_its_query(
+    capsys: pytest.CaptureFixture[str], real_lake: Path, tmp_path: Path
+) -> None:
+    """session_rounds lists rounds "in play order" (its ORDER BY session_id, end_time,
+    file_name): the export re-sorted every query by all its columns, which put the rounds
+    in round_id (hash) order. A query with no ORDER BY is sorted by its columns."""
+    import csv
+
+    out = tmp_path / "rounds.csv"
+    code, _, err = cli(capsys, "--data-dir", real_lake, "export", "session_rounds", "--out", out)
+    assert code == 0, err
+    with out.open() as f:
+        got = list(csv.DictReader(f))
+    played = [(int(r["session_id"]), r["end_time"], r["file_name"]) for r in got]
+    assert len(played) > 10 and played == sorted(played)
+    ids = [int(r["round_id"]) for r in got]
+    assert ids != sorted(ids)  # the hash order the export used to write
+    code, _, err = cli(capsys, "--data-dir", real_lake, "export", "player_totals", "--out", out)
+    assert code == 0, err
+    with out.open() as f:
+        guids = [r["guid"] for r in csv.DictReader(f)]
+    assert len(guids) > 10 and guids == sorted(guids)
+
+
 def test_dates_and_flags_are_checked(capsys: pytest.CaptureFixture[str], real_lake: Path) -> None:
     code, _, err = cli(capsys, "--data-dir", real_lake, "session", "yesterdy")
     assert code == 2 and "is not a session date" in one_clear_line(err)
@@ -282,9 +306,7 @@ def test_ingest_names_every_problem_and_exits_3(
     assert text.count("2026-03-14-230000-supply-round-1.txt") == 2  # quarantine + the fix
     assert "etl-duck resolve 2026-03-14-230000-supply-round-1.txt --dismiss" in text
     info = json.loads(cli(capsys, "--data-dir", d, "status", "--json")[1])
-    assert info["rejected"] == [
-        f"{r1.name}:3: X0 damage_given: not an integer: 'x'"
-    ]
+    assert info["rejected"] == [f"{r1.name}:3: X0 damage_given: not an integer: 'x'"]
     # a clean ingest exits 0
     assert cli(capsys, "--data-dir", tmp_path / "clean", "ingest", r1)[0] == 0
 

