@@ -1,8 +1,8 @@
 """The static site (`etl-duck site`): every page kind from the real fixtures, numbers checked
 against plain DuckDB over the lake's Parquet and against the CLI's ``--json`` (rating,
 personal bests, teammates, rivals, records), incremental rebuilds that rewrite exactly the
-pages whose content changed (and equal a full build byte for byte), keys that survive a new
-process, atomic publishing, the CLI, the commit listener and the bot's links."""
+pages whose content changed (and equal a full build byte for byte, also after evenings are
+removed), keys that survive a new process, atomic publishing, the CLI, the commit listener and the bot's links."""
 
 from __future__ import annotations
 
@@ -89,6 +89,9 @@ def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Pat
     # no external resource anywhere (CDN, web font)
     for page in sitecheck.all_pages(site):
         assert "http://" not in page.read_text() and "https://" not in page.read_text()
+    # nothing published tells where the server keeps its data (`rsync -aL www/ host:`)
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        assert str(data.absolute()).encode() not in path.read_bytes(), path
 
 
 def test_session_page_numbers_equal_an_independent_count(built: tuple[Path, Path, Stats]) -> None:
@@ -359,13 +362,63 @@ def test_a_commit_rewrites_exactly_the_pages_whose_data_changed(
     assert (site / page).stat().st_ino == (old / page).stat().st_ino
 
     # nothing stale anywhere: the incremental site equals a full build byte for byte
-    full = tmp_path / "full"
+    assert_as_full_build(data, site, tmp_path / "full")
+
+
+def assert_as_full_build(data: Path, site: Path, full: Path) -> None:
+    """The site at ``site`` equals a full build of the lake (in a new process) byte for byte."""
     build_site(stats_for(data), full, opts(), full=True)
     inc_files = {p.relative_to(site.resolve()) for p in site.resolve().rglob("*") if p.is_file()}
     full_files = {p.relative_to(full.resolve()) for p in full.resolve().rglob("*") if p.is_file()}
     assert inc_files == full_files
     for rel in inc_files - {Path(publish.MANIFEST)}:
         assert (site / rel).read_bytes() == (full / rel).read_bytes(), rel
+
+
+def test_a_removed_evening_leaves_no_stale_page_in_a_new_process(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """An admin dismisses every file of two evenings (`resolve --dismiss`): the dates vanish
+    from the lake, and a fresh process (`etl-duck site`) knows nothing of what was there. The
+    site remembers the dates it was built from, so the all-time pages (boards, indexes,
+    search, records) and the year page change with the removal, as after a new evening."""
+    from etl_duck.ingest.run import resolve
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data", (LAST_R2,))
+    site = tmp_path / "site"
+    build_site(stats_for(data), site, opts())
+    removed = ("2024-04-16", "2024-05-19")
+    dates = ", ".join(f"'{d}'" for d in removed)
+    sids = {s for (s,) in lake_sql(data, f"SELECT DISTINCT session_id FROM {{t}} WHERE session_date IN ({dates})", "rounds")}  # fmt: skip
+    assert len(sids) == 2
+    for f in real_files():
+        if f.name.startswith(removed):
+            resolve(data, f.name, dismiss=True)
+    assert not lake_sql(data, f"SELECT * FROM {{t}} WHERE session_date IN ({dates})", "rounds")
+    again = build_site(stats_for(data), site, opts())
+    assert again.published
+    written = set(again.written)
+    assert {"index.html", "players/index.html", "search.json", "records.html",
+            "sessions/index.html", "sessions/2024.html"} <= written  # fmt: skip
+    assert {urls.leaderboard(m, "all") for m in METRICS} <= written
+    root = site.resolve()
+    assert not any((root / urls.session(s)).exists() for s in sids)
+    for page in sitecheck.all_pages(site):
+        for target in sitecheck.local_links(page, root):
+            assert target.is_file(), f"{page.relative_to(root)} links to missing {target}"
+    assert_as_full_build(data, site, tmp_path / "full")
+    # a later process derives the keys the site holds (the removal is remembered)...
+    manifest = json.loads((site / publish.MANIFEST).read_text())
+    assert set(manifest["gone"]) == set(removed)
+    plan = pages.Plan(stats_for(data), opts(), manifest["gone"])
+    assert {p.path: p.key for p in plan.pages()} == {
+        path: key for path, key in manifest["pages"].items() if not path.startswith("assets/")
+    }
+    # ...and after the next evening the site is still a full build's
+    ingest_paths(data, [f for f in real_files() if f.name == LAST_R2])
+    later = build_site(stats_for(data), site, opts())
+    assert later.published and "sessions/2024.html" not in later.written
+    assert_as_full_build(data, site, tmp_path / "full2")
 
 
 def test_keys_survive_a_new_process_and_an_unchanged_lake_publishes_nothing(
@@ -409,6 +462,13 @@ def test_a_failed_build_leaves_the_published_site_whole(
     assert not list(site.parent.glob(f".{site.name}.versions/*.tmp"))
     monkeypatch.undo()
     assert build_site(stats_for(data), site, opts()).published
+    # a build killed while it staged (no `finally` ran) leaves its folder; the next run
+    # clears it even when it has nothing to publish
+    killed = site.parent / f".{site.name}.versions" / "v00000009.tmp"
+    (killed / "players").mkdir(parents=True)
+    (killed / "players" / "index.html").write_text("half")
+    assert not build_site(stats_for(data), site, opts()).published
+    assert not killed.exists()
 
 
 def test_out_must_be_a_site_or_empty(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:

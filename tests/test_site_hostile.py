@@ -7,7 +7,9 @@ were edited.
 * a full or unusable temp folder (Jinja's bytecode cache) does not fail the build;
 * direction controls in a name reorder nothing: none reaches a page, the index or a chart,
   and names sit in ``<bdi>``;
-* two of a session's top players with the same clean name keep a line each in the chart;
+* two of a session's top players with the same clean name keep a line each in the chart,
+  and every list of names (boards, indexes, session, home, records, search, bar labels)
+  tells them apart by the GUID's start; long bar labels cut alike keep their ends;
 * a long name without spaces does not widen a phone's page (Chromium, skipped without it);
 * a name that cleans to nothing shows the GUID; a lake of only uncounted rounds says so;
   a map name with a space makes a valid HTML id.
@@ -237,6 +239,78 @@ def test_two_top_players_with_one_clean_name_keep_a_line_each(hostile: tuple[Sta
         # …and each one's point shows his own DPM (one map: the map's DPM is the evening's)
         assert f"<title>{label}: etl adlernest: {dpm[guid]:,.1f}</title>" in timeline
     assert timeline.count("<circle") == len(top)
+
+
+SHARED = ("EDBB5DA9", "5D989160")  # both ".olz" once cleaned
+
+
+def test_every_list_of_names_tells_two_players_with_one_clean_name_apart(
+    hostile: tuple[Stats, Path],
+) -> None:
+    """Boards, the players index, the session's tables, teams and awards, home, records, the
+    bar charts and the search index name each of the two ".olz" with his GUID's start, as
+    the timeline does; a name nobody shares stays as it is."""
+    stats, site = hostile
+    root = site.resolve()
+    sid = stats.last_session().session_id
+    lists = ["index.html", urls.players(), urls.session(sid), urls.records(),
+             *(urls.leaderboard(m, w) for m in ("dpm", "kills") for w in ("all", "session"))]  # fmt: skip
+    both = 0
+    for rel in lists:
+        html = (root / rel).read_text()
+        for guid in SHARED:
+            named = re.findall(rf'<a href="[^"]*players/{guid}\.html">([^<]*)</a>', html)
+            assert set(named) <= {f".olz ({guid})"}, (rel, guid, named)
+        both += all(f"players/{g}.html" in html for g in SHARED)
+        assert "A" * 35 in html or rel == urls.records()
+    assert both >= 5  # the players index, the session, the boards
+    for rel in (urls.leaderboard("dpm", "all"), urls.session(sid)):  # the bars' labels
+        html = (root / rel).read_text()
+        bars = re.search(r'<svg class="chart bars".*?</svg>', html, re.S)
+        assert bars is not None
+        labels = re.findall(r'<text x="134"[^>]*>(?:<title>[^<]*</title>)?([^<]*)</text>', bars[0])
+        assert {f".olz ({g})" for g in SHARED} <= set(labels), (rel, labels)
+        assert len(labels) == len(set(labels))
+    index = {p["guid"]: p for p in json.loads((root / "search.json").read_text())["players"]}
+    assert [index[g]["name"] for g in SHARED] == [f".olz ({g})" for g in SHARED]
+    assert index["D8423F90"]["name"] == "A" * 35 and index["5D989160"]["aliases"] == []
+
+
+def test_long_bar_labels_that_start_alike_stay_apart() -> None:
+    """A bar's label is cut to the label column; two that would be cut alike (a clan tag and
+    a long name, a long name told apart by its GUID) keep their ends instead, and the whole
+    label shows on hover."""
+    from etl_duck.site import svg
+
+    def shown(labels: list[str]) -> list[str]:
+        chart = svg.bars([svg.Bar(t, 1.0) for t in labels], title="t")
+        return re.findall(r'<text x="134"[^>]*>(?:<title>[^<]*</title>)?([^<]*)</text>', chart)
+
+    tagged = ["[TAG]LongPlayerName_one", "[TAG]LongPlayerName_two", "[TAG]Short"]
+    guids = [".olz the longest one (5D989160)", ".olz the longest one (5D98AAAA)"]
+    for labels in (tagged, guids, tagged + guids):
+        short = shown(labels)
+        assert len(short) == len(labels) == len(set(short)), short
+        assert all(len(s) <= 18 for s in short)
+    assert shown(tagged)[2] == "[TAG]Short"
+    assert shown(["x" * 30]) == ["x" * 17 + "…"]  # alone: its start
+    chart = svg.bars([svg.Bar(t, 1.0) for t in tagged], title="t")
+    assert all(f"<title>{t}</title>" in chart for t in tagged[:2])
+
+
+def test_the_records_name_their_holders_as_players(hostile: tuple[Stats, Path]) -> None:
+    """Record rows carry the holder's GUID, so two holders of one name are told apart."""
+    from etl_duck.site import sections
+
+    stats, _ = hostile
+    view = sections.records_view(stats, lambda g: str(g), lambda s: None)
+    every = [*view["all_time"], *(r for m in view["maps"] for r in m["records"])]
+    rows = [r for r in every if r["holder_link"] in ("7B84BE88", "0A26D447")]
+    holders = {r["holder"] for r in rows}
+    assert len(holders) == 2, holders
+    same = [{**r, "holder": "twin"} for r in rows]
+    told = {r["holder"] for r in render.tell_apart(same)}
+    assert told == {"twin (7B84BE88)", "twin (0A26D447)"}
 
 
 # --------------------------------------------------------------------------- 5. phone width

@@ -8,8 +8,8 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from etl_duck.query.stats import Stats
 from etl_duck.site.pages import Page, Plan, SiteOptions, page_key
@@ -70,6 +70,8 @@ def build_site(
         for attempt in range(1, ATTEMPTS + 1):
             report = _attempt(stats, site, options, full, last=attempt == ATTEMPTS)
             if report is not None:
+                # also when nothing changed: a build killed mid-way left its staging folder
+                site.prune()
                 report.seconds = time.perf_counter() - t0
                 log.info("%s", report.summary())
                 return report
@@ -81,12 +83,14 @@ def _attempt(
     stats: Stats, site: SiteDir, options: SiteOptions, full: bool, *, last: bool
 ) -> SiteReport | None:
     lake_version = stats.version()
-    plan = Plan(stats, options)
     prev_dir, prev = site.current()
-    if prev.get("lake_version", 0) > lake_version or prev.get("data_dir") != str(
-        stats.lake.data_dir.absolute()
-    ):
+    lake = lake_id(stats)
+    comparable = prev.get("lake_version", 0) <= lake_version and prev.get("lake") == lake
+    if not comparable:
         full = True  # another lake (recreated, or another data dir): keys are not comparable
+    live = sorted(set().union(*stats.serving.partitions.values()))
+    gone = gone_dates(stats, live, prev if comparable else {}, lake_version)
+    plan = Plan(stats, options, gone)
     # code, templates, options, the admins' team corrections and today (relative windows
     # say "(latest data)" depending on it): all a key holds but the lake
     teams = stats.teams.teams_revision() if stats.teams is not None else 0
@@ -102,7 +106,7 @@ def _attempt(
         return SiteReport(site.out, int(prev["version"]), lake_version, len(prev["pages"]))
     pages = plan.pages()
     for server in plan.servers:  # several game servers: each one's own pages too
-        pages += Plan(stats, replace(options, scope=Scope(server))).pages()
+        pages += Plan(stats, replace(options, scope=Scope(server)), gone).pages()
     pages += [_asset_page(path, name) for path, name in ASSETS.items()]
     old: dict[str, str] = {} if full or prev_dir is None else prev.get("pages", {})
     stale = [p for p in pages if old.get(p.path) != p.key]
@@ -136,9 +140,10 @@ def _attempt(
             "format": FORMAT,
             "version": version,
             "lake_version": lake_version,
-            "data_dir": str(stats.lake.data_dir.absolute()),
+            "lake": lake,
             "inputs": inputs,
-            "built": datetime.now(UTC).isoformat(timespec="seconds"),
+            "dates": live,
+            "gone": gone,
             "pages": {p.path: p.key for p in pages},
         }
         (staged / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
@@ -146,13 +151,44 @@ def _attempt(
     except BaseException:
         site.discard(staged)
         raise
-    site.prune()
     report.version = version
     report.rendered = len(stale)
     report.reused = len(pages) - len(stale)
     report.removed = len(removed)
     report.published = True
     return report
+
+
+def lake_id(stats: Stats) -> str:
+    """Which lake the site was built from: a digest of its data dir (keys of another lake
+    are not comparable), not the path itself (the manifest is published with the pages)."""
+    path = str(stats.lake.data_dir.absolute()).encode()
+    return hashlib.blake2b(path, digest_size=8).hexdigest()
+
+
+def gone_dates(
+    stats: Stats, live: list[str], prev: dict[str, Any], lake_version: int
+) -> dict[str, int]:
+    """Session dates the published site was built with that the lake no longer holds (an
+    admin dismissed every file of an evening), each with the lake version that removed it.
+
+    A removed date changes every window that held it, as a new one does, but only a process
+    that saw it go knows it (``Serving.changed_at``): a fresh one reads the dates the lake
+    holds now, so its all-time and year keys stayed the same and the site kept the old
+    numbers and links to deleted pages. The site's manifest remembers the dates it was built
+    from; a date missing now is "changed" at the version that noticed it, and stays so
+    (carried from build to build), so later builds in any process derive the same keys."""
+    now = set(live)
+    gone = {d: int(v) for d, v in prev.get("gone", {}).items() if d not in now}
+    for d in prev.get("dates", []):
+        if d not in now and d not in gone:
+            gone[d] = lake_version
+    # what a long-running process saw go (perhaps between two builds) counts the same
+    changed = dict(stats.serving.changed_at)  # a copy: a query thread may refresh it
+    for d, v in changed.items():
+        if d not in now:
+            gone[d] = max(v, gone.get(d, 0))
+    return dict(sorted(gone.items()))
 
 
 def _asset_page(path: str, name: str) -> Page:

@@ -37,7 +37,7 @@ from etl_duck.domain.sources import label
 from etl_duck.query.stats import NoData, SessionReport, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
 from etl_duck.site import sections, svg, urls
-from etl_duck.site.render import Renderer, code_fingerprint, display_name, plain
+from etl_duck.site.render import Renderer, code_fingerprint, display_name, plain, tell_apart
 
 if TYPE_CHECKING:
     import polars as pl
@@ -141,8 +141,13 @@ def _no_weapons() -> pl.DataFrame:
 class Plan:
     """Every page of one scope of the site at the lake's current version."""
 
-    def __init__(self, stats: Stats, options: SiteOptions) -> None:
+    def __init__(
+        self, stats: Stats, options: SiteOptions, gone: dict[str, int] | None = None
+    ) -> None:
         self.stats = stats
+        #: session dates the lake no longer holds → the version that removed them (build.py
+        #: ``gone_dates``): a window that held one changed then, as for a long-running process
+        self.gone = gone or {}
         self.options = options
         self.scope = options.scope
         self.server = options.scope.server  # None: every game server
@@ -167,7 +172,11 @@ class Plan:
     # ------------------------------------------------------------------ keys
 
     def signature(self, date_from: date = ALL_FROM, date_to: date = ALL_TO) -> int:
-        return self.stats.serving.signature(date_from, date_to)
+        found = self.stats.serving.signature(date_from, date_to)
+        if self.gone:
+            lo, hi = date_from.isoformat(), date_to.isoformat()
+            found = max(found, *(v for d, v in self.gone.items() if lo <= d <= hi), 0)
+        return found
 
     def day_signature(self, day: date) -> int:
         return self.stats.serving.date_version(day)
@@ -383,20 +392,26 @@ class Plan:
             # rounds in the lake though no session yet: none of them counts (yet)
             "uncounted": 0 if listing.height else self._uncounted_rounds(),
         }
+        # every name the page lists, told apart where two players show the same one
+        named = tell_apart(
+            {
+                "last": self._session_summary(last) if last is not None else None,
+                "boards": boards,
+                # the community's records and rating (one server's home links to them)
+                "records": self._records_view()["all_time"] if self.server is None else None,
+                "rating": sections.rating_rows(self.stats, sections.RATING_TOP, self._player_page)
+                if self.server is None
+                else None,
+            }
+        )
         return self._render(
             "home.html",
             path,
             title="Home",
             headline=headline,
-            last=self._session_summary(last) if last is not None else None,
-            boards=boards,
             recent=_session_rows(listing.head(RECENT_SESSIONS)),
-            # the community's records and rating (one server's home links to them)
-            records=self._records_view()["all_time"] if self.server is None else None,
-            rating=sections.rating_rows(self.stats, sections.RATING_TOP, self._player_page)
-            if self.server is None
-            else None,
             servers=[(label(s), urls.home(urls.Scope(s))) for s in self.servers],
+            **named,
         )
 
     def _uncounted_rounds(self) -> int:
@@ -445,7 +460,11 @@ class Plan:
                     "name": t.name,
                     "points": t.points,
                     "players": [
-                        {"name": display_name(by_guid[g]["name"], g), "link": self._player_link(g)}
+                        {
+                            "guid": g,
+                            "name": display_name(by_guid[g]["name"], g),
+                            "link": self._player_link(g),
+                        }
                         for g in sorted(
                             (g for g in t.guids if g in by_guid),
                             key=lambda g: -(by_guid[g]["dpm"] or 0.0),
@@ -501,12 +520,19 @@ class Plan:
             awards = [
                 {
                     "title": a.title,
+                    "guid": a.guid,
                     "name": display_name(a.name, a.guid),
                     "shown": a.shown,
                     "link": self._player_link(a.guid),
                 }
                 for a in session_awards(rep.players)
             ]
+            # one rule for every name on the page: a name two players show gets the GUID's start
+            named = tell_apart(
+                {"players": players, "awards": awards, "s": self._session_summary(rep)}
+            )
+            players = named["players"]
+            labels = {str(p["guid"]): p["name"] for p in players}
             dpm_bars = svg.bars(
                 [svg.Bar(p["name"], p["dpm"], urls.relative(path, p["link"])) for p in players],
                 title="DPM per player",
@@ -515,15 +541,15 @@ class Plan:
                 "session.html",
                 path,
                 title=f"Session {rep.session_date.isoformat()}",
-                s=self._session_summary(rep),
+                s=named["s"],
                 players=players,
                 columns=PLAYER_COLUMNS,
                 maps=_map_rows(rep),
                 rounds=_round_rows(rep),
                 weapons=weapons.to_dicts() if not weapons.is_empty() else [],
-                awards=awards,
+                awards=named["awards"],
                 dpm_chart=dpm_bars,
-                timeline_chart=_timeline_chart(rep),
+                timeline_chart=_timeline_chart(rep, labels),
                 prev=urls.session(prev_id, self.scope) if prev_id is not None else None,
                 next=urls.session(next_id, self.scope) if next_id is not None else None,
             )
@@ -555,6 +581,14 @@ class Plan:
             if not sessions.is_empty()
             else []
         )
+        # teammates and rivals, told apart from each other and from him where names are shared
+        others = tell_apart(
+            {
+                "me": {"guid": guid, "name": card.name},
+                "mates": sections.teammates_view(self.stats, guid, self._player_page),
+                "rivals": sections.rivals_view(self.stats, guid, self._player_page),
+            }
+        )
         return self._render(
             "player.html",
             path,
@@ -581,8 +615,8 @@ class Plan:
             rating=self.ratings.get(guid),
             rating_chart=sections.rating_chart(self.stats, guid) if guid in self.ratings else "",
             bests=sections.bests_view(self.stats, guid, self._session_page),
-            mates=sections.teammates_view(self.stats, guid, self._player_page),
-            rivals=sections.rivals_view(self.stats, guid, self._player_page),
+            mates=others["mates"],
+            rivals=others["rivals"],
         )
 
     def _players(self) -> bytes:
@@ -599,7 +633,9 @@ class Plan:
                 named=True
             )
         ]
-        return self._render("players.html", urls.players(self.scope), title="Players", rows=rows)
+        return self._render(
+            "players.html", urls.players(self.scope), title="Players", rows=tell_apart(rows)
+        )
 
     def _search_index(self) -> list[dict[str, Any]]:
         if self._index is not None:
@@ -625,8 +661,8 @@ class Plan:
                     "page": self._player_link(guid),
                 }
             )
-        self._index = out
-        return out
+        self._index = tell_apart(out)  # after the aliases: they are compared with the name
+        return self._index
 
     def _search_json(self) -> bytes:
         return json.dumps({"players": self._search_index()}, ensure_ascii=False).encode()
@@ -654,7 +690,7 @@ class Plan:
     def _leaderboard(self, metric: str, window: str, resolved: dict[str, Window]) -> bytes:
         m = self.stats.metrics()[metric]
         w = resolved[window]
-        rows = self._board_rows(metric, w, self.options.leaderboard_size)
+        rows = tell_apart(self._board_rows(metric, w, self.options.leaderboard_size))
         threshold = 0 if window == "session" else self.stats.min_rounds
         return self._render(
             "leaderboard.html",
@@ -682,9 +718,8 @@ class Plan:
         )
 
     def _records_page(self) -> bytes:
-        return self._render(
-            "records.html", urls.records(self.scope), title="Records", **self._records_view()
-        )
+        view = tell_apart(self._records_view())  # a copy: home shows part of the cached view
+        return self._render("records.html", urls.records(self.scope), title="Records", **view)
 
     def _rating_page(self) -> bytes:
         rows = sections.rating_rows(self.stats, sections.EVERYONE, self._player_page)
@@ -692,7 +727,7 @@ class Plan:
             "rating.html",
             urls.rating(self.scope),
             title="Skill rating",
-            rows=rows,
+            rows=tell_apart(rows),
         )
 
 
@@ -762,23 +797,20 @@ def _round_rows(rep: SessionReport) -> list[dict[str, Any]]:
     ]
 
 
-def _timeline_chart(rep: SessionReport) -> Any:
-    """Each top player's DPM per map, in play order (the six best of the evening)."""
+def _timeline_chart(rep: SessionReport, labels: dict[str, str]) -> Any:
+    """Each top player's DPM per map, in play order (the six best of the evening), named as
+    the page's player table names them (``labels``: GUID → name)."""
     tl = rep.dpm_timeline
     if tl.is_empty():
         return svg.line([], title="")
     order = list(dict.fromkeys(tl.sort("first_end")["match_id"].to_list()))
     maps = dict(zip(tl["match_id"], tl["map_name"], strict=True))
-    top = rep.players.head(6)
     # one series per player (GUID): two of them may show the same name (colour-code
-    # variants clean to one), so a shared name is told apart by the GUID's start
-    names = {str(g): display_name(n, g) for g, n in zip(top["guid"], top["name"], strict=True)}
-    shared = Counter(n.casefold() for n in names.values())
+    # variants clean to one), which the labels tell apart by the GUID's start (tell_apart)
     series: dict[str, list[float | None]] = {}
-    for guid, name in names.items():
+    for guid in (str(g) for g in rep.players.head(6)["guid"]):
         mine = {
             m: v for g, m, v in zip(tl["guid"], tl["match_id"], tl["dpm"], strict=True) if g == guid
         }
-        label = name if shared[name.casefold()] == 1 else f"{name} ({guid[:8]})"
-        series[label] = [mine.get(m) for m in order]
+        series[labels[guid]] = [mine.get(m) for m in order]
     return svg.lines(series, title="DPM per map, top players", labels=[str(maps[m]) for m in order])

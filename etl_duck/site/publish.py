@@ -3,7 +3,8 @@
 Layout beside the output path ``OUT``::
 
     OUT -> .OUT.versions/v00000007          the site readers see (a symlink)
-    .OUT.versions/v00000007/_site.json      every page's path and key, the lake version
+    .OUT.versions/v00000007/_site.json      every page's path and key, the lake version and
+                                            the session dates it was built from
     .OUT.versions/v00000007/index.html …    rendered pages; unchanged ones are hard links
     .OUT.versions/.lock                     one builder at a time
 
@@ -30,7 +31,7 @@ from typing import Any
 from etl_duck.lake.fsutil import fsync_dir
 
 MANIFEST = "_site.json"
-FORMAT = 1
+FORMAT = 2  # 2: the lake's digest, not its data dir (published); the dates built from
 KEEP = 3  # versions kept: the current one and two predecessors for in-flight readers
 
 

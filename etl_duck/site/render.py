@@ -46,6 +46,50 @@ def display_name(name: Any, guid: Any) -> str:
     return text if shows_something(text) or guid is None else str(guid)
 
 
+NAME_FIELDS = ("name", "holder")  # where a row of a page names a player (with his "guid")
+
+
+def tell_apart(view: Any) -> Any:
+    """``view`` (rows of one page: dicts, lists, tuples, nested) with each player name that
+    two players share told apart: two GUIDs whose names show the same text (``^1.^7olz`` and
+    ``^2.^3olz`` both clean to ".olz"; case aside) show the GUID's start after it,
+    ".olz (5D989160)", everywhere on the page — the rule of the session's timeline chart.
+    A row names a player where it has a ``guid`` and a ``name`` (or ``holder``) string.
+    Returns a copy (cached views are shared between pages); call it once per page, on all
+    its lists of names, before drawing charts from them."""
+    seen: dict[str, set[str]] = {}
+
+    def collect(v: Any) -> None:
+        if isinstance(v, dict):
+            guid = v.get("guid")
+            for key in NAME_FIELDS:
+                if guid is not None and isinstance(v.get(key), str):
+                    seen.setdefault(v[key].casefold(), set()).add(str(guid))
+            for item in v.values():
+                collect(item)
+        elif isinstance(v, list | tuple):
+            for item in v:
+                collect(item)
+
+    def relabel(v: Any) -> Any:
+        if isinstance(v, dict):
+            out = {k: relabel(item) for k, item in v.items()}
+            guid = v.get("guid")
+            for key in NAME_FIELDS:
+                name = v.get(key)
+                if guid is not None and isinstance(name, str) and len(seen[name.casefold()]) > 1:
+                    out[key] = f"{name} ({str(guid)[:8]})"
+            return out
+        if isinstance(v, list):
+            return [relabel(item) for item in v]
+        if isinstance(v, tuple):
+            return tuple(relabel(item) for item in v)
+        return v
+
+    collect(view)
+    return relabel(view) if any(len(g) > 1 for g in seen.values()) else view
+
+
 def _finalize(value: Any) -> Any:
     """Every ``{{ … }}`` of every template: direction controls removed from text (markup
     too: a chart's labels), other values left to the template's filters."""

@@ -326,6 +326,7 @@ def _standing(r: dict[str, Any], player: Link, session: Link) -> dict[str, Any]:
         "shown": shown(r["kind"], r["value"]),
         # a player (his name, or his GUID where it shows nothing) or a side's line-up
         "holder": display_name(r["holder"], r.get("guid")) if r.get("holder") is not None else None,
+        "guid": r.get("guid"),  # a side's line-up has none (render.tell_apart: a player's)
         "holder_link": player(r["guid"]) if r.get("guid") else None,
         "day": _day(r["when"]),
         "link": session(r.get("session_id")),

@@ -42,6 +42,33 @@ def _fmt(value: float, decimals: int) -> str:
     return f"{value:,.{decimals}f}"
 
 
+LABEL_CHARS = 18  # a bar's label is cut to this many characters (the label column's width)
+
+
+def short_labels(labels: Sequence[str], chars: int = LABEL_CHARS) -> list[str]:
+    """Labels cut to ``chars``: the start and "…"; where two different labels would be cut
+    alike (long clan-tagged names, a name told apart by its GUID's start), their start and
+    end around the "…", which keeps what tells them apart (the end, the GUID)."""
+
+    def cut(text: str) -> str:
+        return text if len(text) <= chars else text[: chars - 1] + "…"
+
+    def ends(text: str) -> str:
+        if len(text) <= chars:
+            return text
+        tail = (chars - 1) * 3 // 5
+        return text[: chars - 1 - tail] + "…" + text[-tail:]
+
+    first = [cut(t) for t in labels]
+    owners: dict[str, set[str]] = {}
+    for text, short in zip(labels, first, strict=True):
+        owners.setdefault(short, set()).add(text)
+    return [
+        ends(text) if len(owners[short]) > 1 else short
+        for text, short in zip(labels, first, strict=True)
+    ]
+
+
 def bars(items: Sequence[Bar], *, title: str, decimals: int = 1, unit: str = "") -> Markup:
     """Horizontal bars, one per item, labelled with name and value (largest first as given)."""
     shown = [b for b in items if b.value is not None]
@@ -56,13 +83,16 @@ def bars(items: Sequence[Bar], *, title: str, decimals: int = 1, unit: str = "")
         f"<title>{escape(title)}</title>",
     ]
     span = width - label_w - 70
+    names = short_labels([plain(b.label) for b in shown])
     for i, b in enumerate(shown):
         value = float(b.value or 0.0)
         y = 4 + i * row
         w = max(1.0, span * value / top)
-        text = plain(b.label)
-        name = text if len(text) <= 18 else text[:17] + "…"
-        label = f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(name)}</text>'
+        text, name = plain(b.label), names[i]
+        hover = f"<title>{escape(text)}</title>" if name != text else ""
+        label = (
+            f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{hover}{escape(name)}</text>'
+        )
         if b.href:
             label = f'<a href="{escape(b.href)}">{label}</a>'
         out.append(label)
