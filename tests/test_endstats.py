@@ -135,6 +135,25 @@ def test_vs_header_blocks_are_attributed() -> None:
     assert es.note is not None and es.note.startswith("1 opponent row (line 10) without")
 
 
+def test_a_vs_header_of_a_player_without_a_guid_has_his_stats_identity() -> None:
+    """A client without a GUID: the stats file keys him by his name (parse 17), so his
+    versus block does too, instead of skipping it as a damaged header."""
+    from etl_duck.domain.parse import guidless_identity, parse_bytes
+    from tests.conftest import FIXTURES
+
+    r1 = (FIXTURES / "2026-03-14-213512-supply-round-1.txt").read_bytes().split(b"\n")
+    name_raw = r1[1].split(b"\\")[1].decode()
+    r1[1] = b"\\".join([b"NO_GUID", *r1[1].split(b"\\")[1:]])
+    stats = parse_bytes(b"\n".join(r1), "2026-03-14-213512-supply-round-1.txt")
+    for placeholder in ("NO_GUID", "unknown"):
+        text = f"VS_HEADER\t{name_raw}\t{placeholder}\nvid\t2\t1\n"
+        es = parse_endstats(text.encode(), "2026-01-12-224606-te_escape2-round-2-endstats.txt")
+        assert es.skipped == [], es.skipped
+        (v,) = es.versus
+        assert v.subject_guid == guidless_identity(stats.players[0].name)
+        assert v.subject_guid == stats.players[0].guid  # the same player in both files
+
+
 def test_a_cut_file_keeps_its_complete_lines_and_garbage_is_an_error() -> None:
     cut = VS_FILE.encode()[:-4]  # the writer was still appending
     es = parse_endstats(cut, "2026-01-12-224606-te_escape2-round-2-endstats.txt")
@@ -446,6 +465,33 @@ def test_a_dismissed_endstats_file_leaves_the_lake_as_in_a_rebuild(tmp_path: Pat
     version = RawStore(data).versions(es.name)[0].id
     resolve(data, es.name, keep=version)
     assert len(table_rows(data, "endstats_awards")) == _award_lines()
+
+
+def test_a_cut_endstats_file_is_open_until_whole_or_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An endstats file whose last line is cut: its complete rows count at once, and the
+    ingest and `status` name it with its fix (exit 3) until the whole file arrives or an
+    admin accepts the cut version. It was "cut (final) … never written", no problem, exit 0."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r1, r2, es = the_real_endstats_and_its_round(incoming)
+    whole = es.read_bytes()
+    es.write_bytes(whole[: whole.rindex(b"\n", 0, len(whole) - 1) + 5])
+    data = tmp_path / "data"
+    report = ingest_paths(data, [r1, r2, es])
+    assert report.cut == [es.name] and report.problems
+    assert table_rows(data, "endstats_awards")  # what is there counts
+    code, out = _cli(capsys, "--data-dir", data, "status")
+    assert code == 3
+    assert f"cut (last line) {es.name} — the last line is cut: its complete rows count" in out
+    assert f"`etl-duck resolve {es.name} --accept` if the server's own file is cut" in out
+    assert ingest_paths(data, [es]).cut == [es.name]  # sent again: that problem again
+    assert _cli(capsys, "--data-dir", data, "resolve", es.name, "--accept")[0] == 0
+    code, out = _cli(capsys, "--data-dir", data, "status")
+    assert code == 0 and f"cut (accepted by an admin) {es.name}" in out
+    again = ingest_paths(data, [es])
+    assert again.duplicates == [es.name] and not again.problems
 
 
 _MAPS = ("supply", "te_escape2", "x-round-1")  # a map whose name holds "-round-N" too

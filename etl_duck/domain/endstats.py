@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from etl_duck.domain.parse import INTERNAL_ERROR, ParseError, parse_file_name
+from etl_duck.domain.parse import (
+    COLOUR_CODE,
+    GUIDLESS_P0,
+    INTERNAL_ERROR,
+    ParseError,
+    guidless_identity,
+    parse_file_name,
+)
 from etl_duck.domain.parse import _guid_ok as guid_ok  # one GUID rule with the stats files
 from etl_duck.domain.sources import SEPARATOR, server_of
 from etl_duck.domain.sources import split as split_qualified
@@ -228,11 +235,16 @@ def _parse_endstats(data: bytes, name: str) -> Endstats:
         parts = text.split("\t")
         if parts[0] == VS_HEADER:
             guid = parts[2].strip() if len(parts) == 3 else ""
-            if len(parts) != 3 or not guid_ok(guid):
+            if len(parts) == 3 and guid.upper() in GUIDLESS_P0:
+                # a client without a GUID: the identity the stats file gives him (his name's)
+                identity = guidless_identity(COLOUR_CODE.sub("", parts[1]))
+            elif len(parts) != 3 or not guid_ok(guid):
                 out.skipped.append((no, "VS_HEADER", "expected VS_HEADER<TAB>name<TAB>GUID"))
                 subject = None
                 continue
-            subject = (parts[1].strip(), guid[:8].upper())
+            else:
+                identity = guid[:8].upper()
+            subject = (parts[1].strip(), identity)
             out.headers.append((no, *subject))
             continue
         if len(parts) != 3:
