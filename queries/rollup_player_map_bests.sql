@@ -1,6 +1,10 @@
--- Serving rollup: each player's best round of each session on each map — most kills,
--- best DPM (rounds of at least 5 minutes played: a 40-second round is no record) and most
--- damage — with the round it came from, for records and personal bests.
+-- Serving rollup: every round of each player in each session on each map, for records and
+-- personal bests — its end, file, kills, DPM (rounds of at least 5 minutes played: a
+-- 40-second round is no record; null otherwise) and damage. Records and bests are broken
+-- round by round: a best beaten twice on one map in one evening is two events, the second
+-- beating the first (a row's best round alone lost the first; review 71). A best's history
+-- is the rounds before it, also when a map is played again later in the session (a row
+-- spans the other maps between).
 -- Params: $dates (the session dates to build).
 WITH pr AS (
     SELECT p.*, r.file_name,
@@ -12,17 +16,14 @@ WITH pr AS (
 SELECT session_id, any_value(session_date) AS session_date, guid, map_name,
        arg_max(name, end_time) AS name,
        count(*)::BIGINT AS rounds,
-       -- every round's end: a personal best's history is the rounds before it, also when a
-       -- map is played again later in the session (a row spans the other maps between)
-       list(end_time ORDER BY end_time) AS ends,
+       -- in time order: a struct sorts by its fields in order (list_sort of the list is
+       -- cheaper than list(… ORDER BY …)). Which round set a best is read from it: the six
+       -- arg_max columns (best_*_file, best_*_end) that said so cost more than the list
+       list_sort(list({'end': end_time, 'file': file_name, 'kills': kills::BIGINT,
+                       'dpm': dpm, 'damage': damage_given::BIGINT})) AS each_round,
+       -- the row's bests, for a reader of the export (`social_map_bests`)
        max(kills)::BIGINT AS best_kills,
-       arg_max(file_name, kills * 1e12 - epoch(end_time)) AS best_kills_file,
-       arg_max(end_time, kills * 1e12 - epoch(end_time)) AS best_kills_end,
        max(dpm) AS best_dpm,
-       arg_max(file_name, dpm) AS best_dpm_file,
-       arg_max(end_time, dpm) AS best_dpm_end,
-       max(damage_given)::BIGINT AS best_damage,
-       arg_max(file_name, damage_given * 1e12 - epoch(end_time)) AS best_damage_file,
-       arg_max(end_time, damage_given * 1e12 - epoch(end_time)) AS best_damage_end
+       max(damage_given)::BIGINT AS best_damage
 FROM pr
 GROUP BY session_id, guid, map_name

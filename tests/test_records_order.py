@@ -83,3 +83,45 @@ def test_an_unbroken_record_is_the_first_round_of_the_running_order() -> None:
 
 
 # --------------------------------------------------------------------------- 4: anchor
+
+
+def _rows_with_rounds(rounds: list[tuple[str, str, int, datetime]]) -> pl.DataFrame:
+    """``player_map_bests`` rows as the rollup writes them since parser version 18, from
+    rounds (file, guid, kills, end) on supply in one session: a row per player with every
+    round (DPM follows kills)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for file, guid, kills, end in sorted(rounds, key=lambda r: (r[3], r[0])):
+        row = rows.setdefault(guid, {"session_id": 20250210200000, "guid": guid,
+                                     "name": f"P{guid}", "map_name": "supply",
+                                     "each_round": []})  # fmt: skip
+        row["each_round"].append({"end": end, "file": file, "kills": kills,
+                                  "dpm": float(kills * 10), "damage": kills * 100})  # fmt: skip
+    return pl.DataFrame(list(rows.values()))
+
+
+def test_a_record_beaten_twice_on_one_map_in_one_session_is_two_events() -> None:
+    """Review 71 (F6), records: player 1 set 30 kills in round 1 of supply (Z's 25 stood) and
+    35 in its round 2 — two records, the second "was 30 by P1". Player 2's 28 in round 1
+    came after player 1's 30 in the running order: no record. The rollup kept each row's
+    best round alone: 30 was lost, player 2's 28 was told as a record and 35 "was 28"."""
+    r1, r2 = "2025-02-10-210000-supply-round-1.txt", "2025-02-10-211000-supply-round-2.txt"
+    bests = _rows_with_rounds(
+        [
+            ("2025-02-09-210000-supply-round-1.txt", "00000003", 25, T - timedelta(days=1)),
+            (r1, "00000001", 30, T),
+            (r1, "00000002", 28, T),
+            (r2, "00000001", 35, T + timedelta(minutes=10)),
+            (r2, "00000002", 5, T + timedelta(minutes=10)),
+        ]
+    )
+    events = records.round_record_events(_no_rounds(), bests)
+    for scope in ("all", "supply"):
+        for kind, unit in (("round_kills", 1.0), ("round_dpm", 10.0)):
+            got = [(e.file_name, e.guid, e.value, e.previous, e.previous_holder)
+                   for e in events if (e.scope, e.kind) == (scope, kind)]  # fmt: skip
+            assert got == [
+                (r1, "00000001", 30 * unit, 25 * unit, "P00000003"),
+                (r2, "00000001", 35 * unit, 30 * unit, "P00000001"),
+            ], (scope, kind)
+    standing = _standing(bests)
+    assert standing[("all", "round_kills")] == standing[("supply", "round_kills")] == 35.0

@@ -239,6 +239,28 @@ def test_record_events_equal_reading_every_round(
                 "counted": pl.Boolean},
     )  # fmt: skip
     assert rec.round_record_events(rounds, bests) == _all_rows_events(rounds, bests)
+    # the same rounds as the rollup writes them (parser version 18): a row per player and
+    # map with every round — each round still breaks a record of its own (review 71, F6:
+    # the row's best round alone lost the others)
+    assert rec.round_record_events(rounds, _grouped(bests)) == _all_rows_events(rounds, bests)
+
+
+def _grouped(rounds: pl.DataFrame) -> pl.DataFrame:
+    """One-round ``player_map_bests`` rows of the layout before parser version 18 (one
+    session) grouped as the rollup groups them since: a row per (player, map) with
+    ``each_round``."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rounds.sort("best_kills_end", "best_kills_file").iter_rows(named=True):
+        row = rows.setdefault((r["guid"], r["map_name"]), {
+            "session_id": r["session_id"], "guid": r["guid"], "name": r["name"],
+            "map_name": r["map_name"], "each_round": []})  # fmt: skip
+        row["each_round"].append({"end": r["best_kills_end"], "file": r["best_kills_file"],
+                                  "kills": r["best_kills"], "dpm": r["best_dpm"],
+                                  "damage": 0})  # fmt: skip
+    each = pl.List(pl.Struct({"end": pl.Datetime("us"), "file": pl.String, "kills": pl.Int64,
+                              "dpm": pl.Float64, "damage": pl.Int64}))  # fmt: skip
+    schema = {c: rounds.schema[c] for c in ("session_id", "guid", "name", "map_name")}
+    return pl.DataFrame(list(rows.values()), schema={**schema, "each_round": each})
 
 
 def test_a_players_bests_from_his_own_rows_equal_the_social_index(

@@ -1,5 +1,5 @@
 """Records, personal bests and milestones: pure functions over the serving tables (every
-round; per (session, player, map) best rounds; per (session, player) totals).
+round; per (session, player, map) rounds and best rounds; per (session, player) totals).
 
 * **Map records**: fastest completion (the shortest time attackers needed to complete a
   round of the map), longest defence before it fell (how long a defence lasted before the
@@ -181,6 +181,53 @@ def _by_map(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+#: a round value, named by the ``player_map_bests`` column that held its row's best before
+#: parser version 18 → its field in ``each_round``
+_EACH = {"best_kills": "kills", "best_dpm": "dpm", "best_damage": "damage"}
+#: what the records read of a round besides its value and its player's name
+_ROUND = ("session_id", "guid", "map_name", "end_time", "file_name")
+
+
+def each_round(bests: pl.DataFrame) -> pl.DataFrame | None:
+    """Every round of the ``player_map_bests`` rows, one row each: ``session_id``, ``guid``,
+    ``name`` (the row's), ``map_name``, ``end_time``, ``file_name``, ``kills``, ``dpm``
+    (null: a short round), ``damage``. None for a rollup written before parser version 18,
+    which kept each row's best rounds alone (``best_kills``, ``best_kills_file``,
+    ``best_kills_end``, …; the next ingest re-derives it)."""
+    import polars as pl
+
+    if "each_round" not in bests.columns:
+        return None
+    return (
+        bests.select("session_id", "guid", "name", "map_name", "each_round")
+        .explode("each_round")
+        .drop_nulls("each_round")
+        .unnest("each_round")
+        .rename({"end": "end_time", "file": "file_name"})
+        .with_columns(pl.col("kills").cast(pl.Int64), pl.col("damage").cast(pl.Int64))
+    )
+
+
+def _values(bests: pl.DataFrame, each: pl.DataFrame | None, column: str) -> pl.DataFrame:
+    """The rounds that have a value of ``column`` (``best_kills``: kills, ``best_dpm``,
+    ``best_damage``) as ``value``, ``file_name`` and ``end_time``, with ``session_id``,
+    ``guid``, ``name`` and ``map_name``: every round (``each``: :func:`each_round`), or
+    where the rollup predates it each row's best round, with the row's other columns (a
+    best beaten twice in one session on one map is then told once, beating the best
+    before the row, until the next ingest re-derives the rollup)."""
+    import polars as pl
+
+    if each is not None:
+        frame = each.select(*_ROUND, "name", pl.col(_EACH[column]).alias("value"))
+    else:
+        frame = bests.with_columns(
+            pl.col(column).alias("value"),
+            pl.col(f"{column}_file").alias("file_name"),
+            pl.col(f"{column}_end").alias("end_time"),
+        )
+    return frame.filter(pl.col("value").is_not_null())
+
+
 def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event]:
     """Every record ever broken, in time order. ``rounds``: the serving rounds; ``bests``:
     ``player_map_bests``. Time records are held by a round's attacking side, whose names
@@ -198,13 +245,13 @@ def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event
         for name, rows in _by_map(_setters(done, better, "map_name")).items():
             events += _running(rows, better, name, kind)
     if not bests.is_empty():
+        each = each_round(bests)
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
-            frame = bests.select(
-                "session_id", "guid", pl.col("name").alias("holder"), "map_name",
-                pl.col(f"{column}").alias("value"),
-                pl.col(f"{column}_file").alias("file_name"),
-                pl.col(f"{column}_end").alias("end_time"),
-            ).filter(pl.col("value").is_not_null()).sort("end_time", "file_name", "guid")  # fmt: skip
+            frame = (
+                _values(bests, each, column)
+                .select(*_ROUND, "value", pl.col("name").alias("holder"))
+                .sort("end_time", "file_name", "guid")
+            )
             events += _running(_setters(frame, True).to_dicts(), True, "all", kind)
             for name, rows in _by_map(_setters(frame, True, "map_name")).items():
                 events += _running(rows, True, name, kind)
@@ -224,24 +271,15 @@ def current_records(
     events: list[Event], rounds: pl.DataFrame, bests: pl.DataFrame
 ) -> list[dict[str, Any]]:
     """The standing record of each (scope, kind): the first holder where nobody broke it."""
-    import polars as pl
-
     standing: dict[tuple[str, str], dict[str, Any]] = {}
 
     def keep(
-        scope: str,
-        kind: str,
-        row: dict[str, Any],
-        value: float,
-        holder: str,
-        guid: str | None,
-        column: str | None = None,
+        scope: str, kind: str, row: dict[str, Any], value: float, holder: str, guid: str | None
     ) -> None:
-        when = row[f"{column}_end"] if column else row["end_time"]
-        file = row[f"{column}_file"] if column else row["file_name"]
         standing[(scope, kind)] = {"scope": scope, "kind": kind, "label": ROUND_RECORDS[kind][0],
-                                   "value": value, "holder": holder, "guid": guid, "when": when,
-                                   "session_id": int(row["session_id"]), "file_name": file}  # fmt: skip
+                                   "value": value, "holder": holder, "guid": guid,
+                                   "when": row["end_time"], "session_id": int(row["session_id"]),
+                                   "file_name": row["file_name"]}  # fmt: skip
 
     done = completion_times(rounds).sort("end_time", "file_name")
     for map_name, part in done.group_by("map_name", maintain_order=True):
@@ -249,17 +287,17 @@ def current_records(
         for kind in ("fastest_completion", "longest_hold"):
             keep(str(map_name[0]), kind, first, first["completion_s"], "", None)
     if not bests.is_empty():
+        each = each_round(bests)
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
-            rows = bests.filter(pl.col(column).is_not_null()).sort(
-                f"{column}_end", f"{column}_file", "guid"
-            )  # the running order of round_record_events: its first row stands unbroken
+            rows = _values(bests, each, column).sort("end_time", "file_name", "guid")
+            # the running order of round_record_events: its first round stands unbroken
             if rows.is_empty():
                 continue
             first = rows.row(0, named=True)
-            keep("all", kind, first, first[column], first["name"], first["guid"], column)
+            keep("all", kind, first, first["value"], first["name"], first["guid"])
             for map_name, part in rows.group_by("map_name", maintain_order=True):
                 f = part.row(0, named=True)
-                keep(str(map_name[0]), kind, f, f[column], f["name"], f["guid"], column)
+                keep(str(map_name[0]), kind, f, f["value"], f["name"], f["guid"])
     for e in events:  # events are in time order: the last one of each stands
         standing[(e.scope, e.kind)] = {"scope": e.scope, "kind": e.kind,
                                        "label": ROUND_RECORDS[e.kind][0], "value": e.value,
@@ -274,28 +312,35 @@ _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
+def _history(
+    bests: pl.DataFrame, each: pl.DataFrame | None = None
+) -> Callable[[dict[str, Any], Any], int]:
     """``played(row, t)``: how many of the player's counted rounds ended before ``t``, a round
-    of ``row`` (one of his ``player_map_bests`` rows). Every row counts, also one without a
-    DPM (all its rounds were short): a round is history whatever it scored. The rows before
+    of ``row`` (one of his rounds, or of his ``player_map_bests`` rows). Every round counts,
+    also one without a DPM (a short round): a round is history whatever it scored. Exact
+    from every round's end (``each``: :func:`each_round`; the rollup's ``ends`` before
+    parser version 18). Without them (a rollup before parser version 13): the rows before
     ``t`` are those whose earliest known round (the earliest end of its three best rounds)
     ended before it; of ``row`` itself, the rounds known to have ended before ``t``: the
-    distinct ends of its best rounds that precede it (the rollup keeps no other round's
+    distinct ends of its best rounds that precede it (the rollup kept no other round's
     time, so a round of the row that was best at nothing is counted from the next row on).
     """
     import bisect
 
     import polars as pl
 
-    if "ends" in bests.columns:  # every round's end (the rollup since parser version 13)
+    ends = None
+    if each is not None:
+        ends = each.select(pl.col("guid").cast(pl.String), pl.col("end_time").alias("ends"))
+    elif "ends" in bests.columns:  # every round's end (parser versions 13 to 17)
+        ends = bests.select(pl.col("guid").cast(pl.String), pl.col("ends")).explode("ends")
+    if ends is not None:
         import numpy as np
 
         # one sorted array of epoch µs, each player a slice of it (a loop over the rows
         # took ~180 ms per 100k rows; this is columnar)
         ex = (
-            bests.select(pl.col("guid").cast(pl.String), pl.col("ends"))
-            .explode("ends")
-            .drop_nulls("ends")
+            ends.drop_nulls("ends")
             .select("guid", pl.col("ends").dt.epoch("us").alias("us"))
             .sort("guid", "us")
         )
@@ -336,32 +381,32 @@ def _history(bests: pl.DataFrame) -> Callable[[dict[str, Any], Any], int]:
 def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list[Event]:
     """Personal bests beaten after ``history`` rounds of the player's own history (every
     counted round before the best's, in time order: short rounds too, and the rounds of the
-    same session and map that came before it)."""
-    import polars as pl
-
+    same session and map that came before it). Round by round: a best beaten twice on one
+    map in one session is two events, the second beating the first."""
     events: list[Event] = []
     if bests.is_empty():
         return events
-    played = _history(bests)
+    each = each_round(bests)
+    played = _history(bests, each)
     for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
                          ("round_damage", "best_damage")):  # fmt: skip
-        frame = bests.filter(pl.col(column).is_not_null()).sort(f"{column}_end", "map_name")
+        # each player's rounds in time order; only those that beat all his earlier ones
+        # (the first one included) can be a best or beat one: the loop reads those alone
+        frame = _setters(
+            _values(bests, each, column).sort("end_time", "file_name", "map_name"), True, "guid"
+        )
         for guid, part in frame.group_by("guid", maintain_order=True):
             best: dict[str, Any] | None = None
             for r in part.iter_rows(named=True):
-                v = r[column]
-                if (
-                    best is not None
-                    and v > best[column]
-                    and played(r, r[f"{column}_end"]) >= history
-                ):
+                v = r["value"]
+                if best is not None and v > best["value"] and played(r, r["end_time"]) >= history:
                     events.append(
-                        Event(f"pb|{kind}|{guid[0]}|{r[f'{column}_file']}", kind, "personal",
-                              int(r["session_id"]), r[f"{column}_file"], r[f"{column}_end"],
-                              str(r["name"]), str(guid[0]), float(v), float(best[column]),
-                              str(r["name"]), best[f"{column}_end"], best[f"{column}_file"])
+                        Event(f"pb|{kind}|{guid[0]}|{r['file_name']}", kind, "personal",
+                              int(r["session_id"]), r["file_name"], r["end_time"],
+                              str(r["name"]), str(guid[0]), float(v), float(best["value"]),
+                              str(r["name"]), best["end_time"], best["file_name"])
                     )  # fmt: skip
-                if best is None or v > best[column]:
+                if best is None or v > best["value"]:
                     best = r
     return sorted(events, key=lambda e: (e.end_time, e.key))
 
@@ -373,18 +418,20 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
 
     out: list[dict[str, Any]] = []
     mine = bests.filter(pl.col("guid") == guid) if not bests.is_empty() else bests
+    each = each_round(mine)
     for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
                          ("round_damage", "best_damage")):  # fmt: skip
         if mine.is_empty():
             break
-        rows = mine.filter(pl.col(column).is_not_null())
+        rows = _values(mine, each, column)
         if rows.is_empty():
             continue
-        top = rows.sort([column, f"{column}_end"], descending=[True, False]).row(0, named=True)
-        out.append({"kind": kind, "label": PERSONAL[kind][0], "value": top[column],
-                    "unit": PERSONAL[kind][1], "map_name": top["map_name"], "when": top[f"{column}_end"],
-                    "session_id": int(top["session_id"]),
-                    "file_name": top[f"{column}_file"]})  # fmt: skip
+        # the best, first set (an equal round later is no new best)
+        ranked = rows.sort(["value", "end_time", "file_name"], descending=[True, False, False])
+        r = ranked.row(0, named=True)
+        out.append({"kind": kind, "label": PERSONAL[kind][0], "value": r["value"],
+                    "unit": PERSONAL[kind][1], "map_name": r["map_name"], "when": r["end_time"],
+                    "session_id": int(r["session_id"]), "file_name": r["file_name"]})  # fmt: skip
     own = sessions.filter(pl.col("guid") == guid) if not sessions.is_empty() else sessions
     if not own.is_empty():
         own = own.with_columns(
