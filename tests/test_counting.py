@@ -65,6 +65,45 @@ def test_a_paired_round_1_is_never_a_restart() -> None:
     assert restarted_round1s([first, again], {first.file.name}) == set()
 
 
+def test_a_round1_whose_round2_file_was_lost_counts_when_the_map_is_played_again() -> None:
+    """The real 2025-11-11 te_escape2 without its first round 2 (22:23:53): round 1 (1:53
+    played) ended 22:21:41 and the map's next round 1 started 22:24:53 — room for a round 2
+    of round 1's length and the breaks around it, which is what was played. A round 1 without
+    its round 2 is a valid round (STATS_FORMAT §7); it was a `restart`, and status said only
+    "not counted: restart 1"."""
+    from tests.conftest import REAL
+
+    names = ["2025-11-11-220936-etl_sp_delivery-round-1.txt",
+             "2025-11-11-221843-etl_sp_delivery-round-2.txt",
+             "2025-11-11-222141-te_escape2-round-1.txt",
+             "2025-11-11-222852-te_escape2-round-1.txt",
+             "2025-11-11-223323-te_escape2-round-2.txt",
+             "2025-11-11-223722-et_brewdog-round-1.txt",
+             "2025-11-11-224128-et_brewdog-round-2.txt"]  # fmt: skip
+    rounds = [parse_bytes((REAL / n).read_bytes(), n) for n in names]
+    reasons, round1_of = round_reasons(rounds, ())
+    assert reasons == dict.fromkeys(names)  # every round counts
+    assert round1_of["2025-11-11-223323-te_escape2-round-2.txt"] == names[3]
+
+
+def test_a_replay_sooner_than_a_round2_could_fit_is_a_restart() -> None:
+    """The bound: round 1's played time (the longest its round 2 could take) plus the two
+    breaks around a round 2 (INTERMISSIONS). A replay starting sooner is a restart; one
+    starting later may follow a lost round 2, and the round 1 counts."""
+    from etl_duck.domain.counting import INTERMISSIONS
+
+    played = timedelta(milliseconds=521_460)
+    for after, restarted in ((played + INTERMISSIONS - timedelta(seconds=5), True),
+                             (played + INTERMISSIONS + timedelta(seconds=5), False)):  # fmt: skip
+        first = _round(T0)
+        short = timedelta(seconds=100)  # the replay's own length, started `after` T0
+        again = _round(T0 + after + timedelta(seconds=3) + short, play_ms=100_000, clock="1:40")
+        got = restarted_round1s([first, again], set())
+        assert got == ({first.file.name} if restarted else set()), after
+    # a round 1 as long as the restart gap caps the bound: nothing past it is a restart
+    assert played + INTERMISSIONS < RESTART_GAP
+
+
 # --------------------------------------------------------------------------- rounds that are no game
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from etl_duck.ingest.options import IngestOptions
 from etl_duck.ingest.run import ingest_paths, rebuild
-from etl_duck.lake.rawstore import PENDING
+from etl_duck.lake.rawstore import PENDING, RawStore
 from etl_duck.lake.snapshot import Lake
 from etl_duck.query.stats import Stats
 from tests.conftest import FIXTURES, REAL
@@ -194,9 +194,9 @@ def test_bad_input_is_handled_and_the_batch_lands(data_dir: Path, tmp_path: Path
     (award,) = table_rows(data_dir, "endstats_awards")
     assert (award["award"], award["name"], award["value"]) == ("Most deaths", "x", 1.0)
     assert award["guid"] is None  # nobody called "x" played that round
-    # empty → retry later, not stored; partial → stored, flagged
+    # empty → recorded as awaiting its content; cut (later rounds follow) → stored, flagged
     assert report.empty == ["2026-03-14-221702-te_escape2-round-1.txt"]
-    assert report.partial == ["2026-03-14-220518-etl_adlernest-round-1.txt"]
+    assert report.cut == ["2026-03-14-220518-etl_adlernest-round-1.txt"] and not report.partial
     assert report.rejected_lines == 3
     lake = Lake(data_dir)
     rejected = lake.read_state("rejected_lines").to_pylist()
@@ -306,12 +306,93 @@ def test_partial_file_is_replaced_when_it_grows(data_dir: Path, tmp_path: Path) 
     assert [v.read_bytes() for v in versions] == [full]
 
 
-def test_empty_file_is_retried(data_dir: Path, tmp_path: Path) -> None:
+def test_empty_file_is_retried(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of 0 bytes is stored and recorded as awaiting its content: `status` names it
+    with its fix (exit 3) until a version with content lands, or an admin dismisses it. It
+    was forgotten after the run that saw it ("no open problems")."""
+    from etl_duck.cli import run
+
     path = tmp_path / R1.name
     path.write_bytes(b"")
     assert ingest_paths(data_dir, [path]).empty == [R1.name]
+    assert (data_dir / "raw" / "2026-03-14" / R1.name).read_bytes() == b""  # what arrived
+    assert _cli_status(data_dir, capsys) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"empty {R1.name} — 0 bytes arrived, nothing of it counts — copy {R1.name} again" in said
+    assert f"`etl-duck resolve {R1.name} --dismiss` if the server's own file is empty" in said
+    assert _cli_status(data_dir, capsys, "--json") == 3
+    assert json.loads(capsys.readouterr().out)["empty"] == [R1.name]
+    again = ingest_paths(data_dir, [path])  # sent again: still the problem
+    assert again.empty == [R1.name] and again.problems and not again.duplicates
+    rebuild(data_dir)  # the record is raw/'s: a rebuild makes it again
+    assert _cli_status(data_dir, capsys) == 3
     path.write_bytes(R1.read_bytes())
     assert ingest_paths(data_dir, [path]).ingested == [R1.name]
+    assert _cli_status(data_dir, capsys) == 0
+    # an empty copy of a file the lake holds: skipped and named, no version, no conflict
+    path.write_bytes(b"")
+    late = ingest_paths(data_dir, [path])
+    assert not late.empty and not late.conflicts and late.problems
+    assert "0 bytes, and the lake holds" in late.skipped[str(path)]
+    assert [v.size for v in RawStore(data_dir).versions(R1.name)] == [0, R1.stat().st_size]
+    assert _cli_status(data_dir, capsys) == 0
+    # the server's own file is empty: an admin dismisses it
+    other = tmp_path / R2.name
+    other.write_bytes(b"")
+    assert ingest_paths(data_dir, [other]).empty == [R2.name]
+    assert _cli_status(data_dir, capsys) == 3
+    assert run(["--data-dir", str(data_dir), "resolve", R2.name, "--dismiss"]) == 0
+    assert _cli_status(data_dir, capsys) == 0
+    again = ingest_paths(data_dir, [other])
+    assert again.duplicates == [R2.name] and not again.problems
+
+
+def test_a_round2_without_its_round1_is_named_with_its_fix(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An orphan round 2 is listed by name with what to fetch (status gave a count only):
+    an open problem while its round 1 may still be on the server (within ORPHAN_OPEN_DAYS
+    of its server's latest round) unless an admin accepts it, listed only after that (a
+    history's orphans are no problem for good)."""
+    from etl_duck.cli import run
+
+    ingest_paths(data_dir, [R2])
+    (row,) = table_rows(data_dir, "rounds")
+    assert row["reason"] == "orphan_r2"
+    assert _cli_status(data_dir, capsys, "--json") == 3
+    (orphan,) = json.loads(capsys.readouterr().out)["orphans"]
+    assert (orphan["file"], orphan["map"], orphan["open"]) == (R2.name, "supply", True)
+    start = row["start_time"]
+    assert orphan["fix"].startswith(
+        f"round 1 of supply (ending shortly before {start:%Y-%m-%d %H:%M}, when this round 2 "
+        "started) not found: fetch it from the server's gamestats folder or ingest it"
+    )
+    assert _cli_status(data_dir, capsys) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"round 2 without its round 1 {R2.name} — not counted: round 1 of supply" in said
+    assert f"`etl-duck resolve {R2.name} --accept` if it was never written" in said
+    # its server played on: a week later the orphan is history, listed and no problem
+    from etl_duck.cli.lake import ORPHAN_OPEN_DAYS
+
+    later = tmp_path / "later"
+    later.mkdir()
+    renamed_pair(later, "2026-03-24-213512", "2026-03-24-214449", "later")
+    assert ORPHAN_OPEN_DAYS < 10
+    ingest_paths(data_dir, [later])
+    assert _cli_status(data_dir, capsys) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"round 2 without its round 1 (over {ORPHAN_OPEN_DAYS} days" in said and R2.name in said
+    # a recent one an admin accepts (its round 1 was never written) is no problem either
+    other = tmp_path / "other"
+    ingest_paths(other, [R2])
+    assert run(["--data-dir", str(other), "resolve", R2.name, "--accept"]) == 0
+    assert _cli_status(other, capsys) == 0
+    assert "round 2 without its round 1 (accepted by an admin)" in capsys.readouterr().out
+    ingest_paths(other, [R1])  # its round 1 after all: paired, no orphan
+    assert _cli_status(other, capsys, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["orphans"] == []
 
 
 def test_notebook_readers_see_the_lake(data_dir: Path) -> None:
@@ -508,7 +589,7 @@ def test_a_lake_derived_by_an_older_parser_is_re_derived_at_the_next_ingest(
 
 
 def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exists(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A round 1 cut inside its last line (a crash: it will never grow) keeps its round 2
     out of nothing: once the round 2 exists the cut is final, both rounds count, and the
@@ -524,7 +605,7 @@ def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exist
     r2 = FIXTURES / "2026-03-14-214449-supply-round-2.txt"
     (files / r2.name).write_bytes(r2.read_bytes())
     report = ingest_paths(data_dir, [files])
-    assert report.partial == [R1.name]
+    assert report.cut == [R1.name] and not report.partial and report.problems
     rounds = {r["file_name"]: r for r in table_rows(data_dir, "rounds")}
     assert rounds[R1.name]["counted"] and rounds[r2.name]["counted"]
     rows = table_rows(data_dir, "player_rounds", "round_number = 2")
@@ -535,11 +616,75 @@ def test_a_round1_cut_by_a_crash_counts_its_complete_lines_once_its_round2_exist
     joined = "D4F7092B"
     assert kinds.pop(joined) == ("r1_rejected", False, "round1_line_rejected")
     assert {k for g, k in kinds.items() if g != cut_guid} == {("r2_diff", True, None)}
-    # nothing is left to do: not an open problem (status exited 3 for good)
     status = Stats(data_dir).status()
     assert status["partial"] == [] and status["cut_final"] == {R1.name: None}
+    # … yet a later round is a hint, not proof, that the server's own file is cut: a copy
+    # taken short looks the same. It stays an open problem, named with its fix, until the
+    # whole file arrives or an admin accepts the cut version (status said "the lines after
+    # the cut were never written", "no open problems", and exited 0)
+    assert _cli_status(data_dir, capsys) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"cut (last line) {R1.name} — the last line is cut and its server has written later "
+        "rounds: its complete lines count, the players after the cut are missing" in said
+    )
+    assert f"copy {R1.name} again from the server's gamestats folder and ingest it" in said
+    assert f"`etl-duck resolve {R1.name} --accept` if the server's own file is cut" in said
+    assert "never written" not in said and "no open problems" not in said
     again = ingest_paths(data_dir, [files])  # a cron job sending the folder again
-    assert not again.partial and R1.name in again.duplicates and not again.problems
+    assert again.cut == [R1.name] and again.problems and R1.name not in again.duplicates
+    # the admin checked the server's folder: its file is cut too
+    from etl_duck.cli import run
+
+    version = Lake(data_dir).version()
+    assert run(["--data-dir", str(data_dir), "resolve", R1.name, "--accept"]) == 0
+    assert _cli_status(data_dir, capsys) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"cut (accepted by an admin) {R1.name}" in said and "no open problems" in said
+    again = ingest_paths(data_dir, [files])
+    assert not again.cut and R1.name in again.duplicates and not again.problems
+    assert Lake(data_dir).version() == version  # the lake's content is the same
+
+
+def _cli_status(data_dir: Path, capsys: pytest.CaptureFixture[str], *args: str) -> int:
+    """`etl-duck status` (its output left in ``capsys``); the exit code."""
+    from etl_duck.cli import run
+
+    capsys.readouterr()
+    return run(["--data-dir", str(data_dir), "status", *args])
+
+
+def test_a_cut_copy_stays_open_until_the_whole_file_arrives(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewer's cut copy: a round 2 copied short (2 of its 6 player lines), with a
+    later round pair. Its complete lines count meanwhile (what is there is right, and the
+    header holds the map's result), but status keeps it open (exit 3) until the whole file,
+    ingested, replaces it."""
+    real = [REAL / n for n in ("2025-11-11-212628-etl_adlernest-round-1.txt",
+                               "2025-11-11-213348-etl_adlernest-round-2.txt",
+                               "2025-11-11-214627-supply-round-1.txt",
+                               "2025-11-11-215843-supply-round-2.txt")]  # fmt: skip
+    files = tmp_path / "files"
+    files.mkdir()
+    for f in real:
+        (files / f.name).write_bytes(f.read_bytes())
+    cut = real[1]
+    (files / cut.name).write_bytes(cut.read_bytes()[:700])
+    report = ingest_paths(data_dir, [files])
+    (row,) = table_rows(data_dir, "rounds", f"file_name = '{cut.name}'")
+    assert (row["counted"], row["players"]) == (True, 2)
+    assert _cli_status(data_dir, capsys, "--json") == 3  # it said "no open problems", 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["cut"] == {cut.name: None} and info["cut_accepted"] == {}
+    assert report.cut == [cut.name] and not report.partial and report.problems
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / cut.name).write_bytes(cut.read_bytes())
+    assert ingest_paths(data_dir, [whole]).replaced == [cut.name]
+    (row,) = table_rows(data_dir, "rounds", f"file_name = '{cut.name}'")
+    assert (row["counted"], row["players"], row["file_status"]) == (True, 6, "ok")
+    assert _cli_status(data_dir, capsys) == 0
 
 
 def test_a_final_cut_that_counts_nothing_says_why(data_dir: Path, tmp_path: Path) -> None:

@@ -49,6 +49,49 @@ WAITING_ROUND = (
 )
 
 
+def cut_fix(name: str) -> str:
+    """What to do about a cut file (last line cut) whose server has written later rounds:
+    the copy may be short (taken while it was written, cut in transfer) — or the server's
+    own file was cut (its writer crashed): only the server's folder tells."""
+    from etl_duck.domain.sources import label, split
+
+    base, server = split(name)
+    where = f" (`--server {label(server)}`)" if server else ""
+    return (
+        f"copy {escape(base)} again from the server's gamestats folder and ingest it{where}; "
+        f"`etl-duck resolve {escape(name)} --accept` if the server's own file is cut"
+    )
+
+
+def cut_said(name: str, why: str | None = None) -> str:
+    """What a cut file (last line cut, no longer awaiting the rest) is, and its fix."""
+    from etl_duck.domain.endstats import is_endstats_file_name
+
+    if is_endstats_file_name(name):
+        return (
+            "the last line is cut: its complete rows count, the rows after the cut are missing "
+            f"— {cut_fix(name)}"
+        )
+    counts = "its complete lines count" if why is None else f"nothing of it counts ({why})"
+    return (
+        f"the last line is cut and its server has written later rounds: {escape(counts)}, "
+        f"the players after the cut are missing — {cut_fix(name)}"
+    )
+
+
+def empty_fix(name: str) -> str:
+    """What to do about a file that arrived with 0 bytes."""
+    from etl_duck.domain.sources import label, split
+
+    base, server = split(name)
+    where = f" (`--server {label(server)}`)" if server else ""
+    return (
+        f"copy {escape(base)} again from the server's gamestats folder once it is written and "
+        f"ingest it{where}; `etl-duck resolve {escape(name)} --dismiss` if the server's own "
+        "file is empty"
+    )
+
+
 def print_report(report: IngestReport) -> int:
     """The summary, then every problem on a line of its own; returns the exit code."""
     console.print(escape(report.summary()), highlight=False)
@@ -70,15 +113,17 @@ def print_report(report: IngestReport) -> int:
         console.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(why)}", soft_wrap=True)
     for name in report.partial:
         console.print(
-            f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut; its complete "
-            "lines count once the whole file arrives, or any later round of its server "
-            "(then the cut is final)",
+            f"  [yellow]partial[/yellow] {escape(name)}: the last line is cut (copied while "
+            "the server wrote it?); not counted until the whole file arrives, or its server "
+            "writes a later round (then its complete lines count, the rest stays missing)",
             soft_wrap=True,
         )
+    for name in report.cut:
+        console.print(f"  [yellow]cut[/yellow] {escape(name)}: {cut_said(name)}", soft_wrap=True)
     for name in report.empty:
         console.print(
             f"  [yellow]empty[/yellow] {escape(name)}: 0 bytes (the writer had not written "
-            "yet); ingest it again later",
+            f"yet, or the copy failed); recorded, nothing counts — {empty_fix(name)}",
             soft_wrap=True,
         )
     for name in report.endstats_without_round:
@@ -206,14 +251,113 @@ def _endstats_files(names: list[str]) -> str:
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Lake version, sessions, rounds, players, dates — and every open problem:
-    quarantined files, version conflicts, rejected lines, partial files, leftovers,
-    endstats files whose round file is missing."""
+    quarantined files, version conflicts, rejected lines, cut (partial) and empty files,
+    leftovers, endstats files whose round file is missing, recent round 2s without their
+    round 1 (older ones are listed)."""
     raise typer.Exit(show_status(as_json))
+
+
+#: an orphan round 2 (its round 1 not in the lake) is an open problem while it ended within
+#: this many days of its server's latest round: its round 1 may still be in the server's
+#: folder. Older ones are listed, not problems (DECISIONS.md "Orphan round 2s in status")
+ORPHAN_OPEN_DAYS = 7
+
+_ORPHANS = """
+SELECT r.file_name, r.map_name, r.start_time,
+       r.end_time >= l.last_end - to_days(CAST($days AS INTEGER)) AS recent
+FROM rounds r
+JOIN (SELECT server, max(end_time) AS last_end FROM rounds GROUP BY server) l USING (server)
+WHERE r.reason = 'orphan_r2'
+ORDER BY r.end_time, r.file_name
+"""
+
+
+def _tracked(stats: Any, version: int | None) -> dict[str, Any] | None:
+    """What the status query leaves out, from lake version ``version`` (None: a commit
+    landed since; ask again): the ledger's empty files, the admins' acceptances of cut files
+    and orphan round 2s (``resolve NAME --accept``), and the orphan round 2s."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from etl_duck.lake.rawstore import RawStore
+
+    serving = stats.serving
+    with serving.pinned() as (pinned, snap):
+        if version is not None and pinned != version:
+            return None
+        if snap is None:
+            return {"empty": [], "orphans": [], "accepted": set()}
+        files = stats.lake.read_state("files", snap)
+        cur = serving.cursor()
+        with serving.reading():
+            serving.prepare(cur, _ORPHANS)
+            orphans = cur.execute(_ORPHANS, {"days": ORPHAN_OPEN_DAYS}).fetchall()
+    odd = files.filter(pc.is_in(files["status"], pa.array(["empty", "partial"], pa.string())))
+    names = pa.array([o[0] for o in orphans], pa.string())
+    rows = pa.concat_tables([odd, files.filter(pc.is_in(files["file_name"], value_set=names))])
+    raw = RawStore(STATE.data_dir)
+    accepted = {
+        r["file_name"]
+        for r in rows.select(["file_name", "content_sha256"]).to_pylist()
+        if r["content_sha256"] in raw.accepted(r["file_name"])
+    }
+    empty = sorted(
+        str(n) for n in odd.filter(pc.equal(odd["status"], "empty"))["file_name"].to_pylist()
+    )
+    return {"empty": empty, "orphans": orphans, "accepted": accepted}
+
+
+def _orphan_fix(map_name: str, start: Any) -> str:
+    when = f"{start:%Y-%m-%d %H:%M}" if start is not None else "an unknown time"
+    return (
+        f"round 1 of {map_name} (ending shortly before {when}, when this round 2 started) not "
+        "found: fetch it from the server's gamestats folder or ingest it"
+    )
+
+
+def _status_info() -> dict[str, Any]:
+    """The status query's answer, with what :func:`_tracked` adds, of one lake version."""
+    stats = open_stats()
+    tracked = None
+    for attempt in range(5):  # commits keep landing: the last try takes any version
+        info: dict[str, Any] = stats.status()
+        tracked = _tracked(stats, info["version"] if attempt < 4 else None)
+        if tracked is not None:
+            break
+    assert tracked is not None
+    accepted: set[str] = tracked["accepted"]
+    empty = tracked["empty"]
+    info["empty"] = empty
+    # an empty file is no endstats file waiting for its round: nothing in it to pair
+    for key in ("endstats_without_round", "endstats_waiting"):
+        info[key] = [n for n in info[key] if n not in empty]
+    # cut files: open until the whole file arrives or an admin accepts the cut version
+    # (a later round of the server is no proof that the server's own file is cut)
+    waiting = info["partial"]
+    info["partial"] = [n for n in waiting if n not in accepted]
+    info["cut"] = {n: why for n, why in info["cut_final"].items() if n not in accepted}
+    info["cut_accepted"] = {
+        **{n: "partial" for n in waiting if n in accepted},
+        **{n: why for n, why in info["cut_final"].items() if n in accepted},
+    }
+    info["orphans"] = [
+        {
+            "file": name,
+            "map": map_name,
+            "round2_start": start.isoformat() if start is not None else None,
+            "open": bool(recent) and name not in accepted,
+            "accepted": name in accepted,
+            "fix": _orphan_fix(map_name, start)
+            + f"; `etl-duck resolve {name} --accept` if it was never written",
+        }
+        for name, map_name, start, recent in tracked["orphans"]
+    ]
+    return info
 
 
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
-    info: dict[str, Any] = open_stats().status()
+    info = _status_info()
     info["leftovers"] = _leftovers(STATE.data_dir)
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round
@@ -221,10 +365,10 @@ def show_status(as_json: bool = False) -> int:
     problems = any(
         info[k]
         for k in (
-            "quarantined", "conflicts", "rejected", "partial", "leftovers",
+            "quarantined", "conflicts", "rejected", "partial", "cut", "empty", "leftovers",
             "endstats_without_round",
         )
-    )  # fmt: skip
+    ) or any(o["open"] for o in info["orphans"])  # fmt: skip
     if as_json:
         print_json(info)
         return EXIT_PARTIAL if problems else EXIT_OK
@@ -269,15 +413,43 @@ def show_status(as_json: bool = False) -> int:
     for name in info["partial"]:
         console.print(
             f"[yellow]partial (last line cut)[/yellow] {escape(name)} — counts from the next "
-            "round of its server on; the whole file, ingested, replaces it",
+            "round of its server on, short of the lines after the cut; the whole file, "
+            f"ingested, replaces it — {cut_fix(name)}",
             soft_wrap=True,
         )
-    for name, why in info["cut_final"].items():
-        counts = "its complete lines count" if why is None else f"not counted: {why}"
+    for name, why in info["cut"].items():
         console.print(
-            f"cut (final) {escape(name)} — {escape(counts)}; the lines after the cut were "
-            "never written",
+            f"[yellow]cut (last line)[/yellow] {escape(name)} — {cut_said(name, why)}",
             soft_wrap=True,
+        )
+    for name, why in info["cut_accepted"].items():
+        counts = {
+            None: "its complete lines count",
+            "partial": "counts from the next round of its server on",
+        }.get(why, f"nothing of it counts: {why}")
+        console.print(
+            f"cut (accepted by an admin) {escape(name)} — {escape(counts)}; the lines after "
+            "the cut are missing",
+            soft_wrap=True,
+        )
+    for name in info["empty"]:
+        console.print(
+            f"[yellow]empty[/yellow] {escape(name)} — 0 bytes arrived, nothing of it counts "
+            f"— {empty_fix(name)}",
+            soft_wrap=True,
+        )
+    for o in info["orphans"]:
+        if o["accepted"]:
+            label = "round 2 without its round 1 (accepted by an admin)"
+        elif o["open"]:
+            label = "[yellow]round 2 without its round 1[/yellow]"
+        else:
+            label = (
+                f"round 2 without its round 1 (over {ORPHAN_OPEN_DAYS} days before its "
+                "server's latest round: listed, no open problem)"
+            )
+        console.print(
+            f"{label} {escape(o['file'])} — not counted: {escape(o['fix'])}", soft_wrap=True
         )
     for name, why in info["dismissed_reasons"].items():
         version = why.rsplit("(version ", 1)[-1].rstrip(")") if "(version " in why else "VERSION"
@@ -331,13 +503,14 @@ def resolve(
         bool,
         typer.Option(
             "--accept",
-            help="Accept the version that counts as it is: its rejected lines are no open problem.",
+            help="Accept the version that counts as it is: its rejected lines, its cut "
+            "(last line) or its missing round 1 are no open problem.",
             metavar="",
         ),
     ] = False,
 ) -> None:
-    """Settle a version conflict, a quarantined file or a file's rejected lines; recorded in
-    raw/, so a rebuild makes the same choice."""
+    """Settle a version conflict, a quarantined, empty or cut file, a file's rejected lines or
+    a round 2 without its round 1; recorded in raw/, so a rebuild makes the same choice."""
     from etl_duck.domain.endstats import is_endstats_file_name
     from etl_duck.domain.parse import FILE_NAME_PATTERN, is_stats_file_name
     from etl_duck.domain.sources import split

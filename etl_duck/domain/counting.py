@@ -16,6 +16,15 @@ from etl_duck.domain.sessions import round_start
 #: any length is caught; the gap covers a map restart, warm-up and in-round pauses.
 RESTART_GAP = timedelta(minutes=10)
 
+#: … and only when the replay starts sooner than round 1 could have been followed by its
+#: round 2 (a round 2 plays at most round 1's time, H6 = round 1's H7) and the breaks before
+#: and after it: a gap that holds a whole round 2 is a round 2 whose file was lost, and a
+#: round 1 without its round 2 is a valid round (STATS_FORMAT §7). The two breaks in the
+#: real files (round 1 → its round 2, round 2 → the next round 1) add up to 62 s or more
+#: (mostly 75–120 s); the shortest is taken, so a round 2 as long as its round 1 is never
+#: missed (DECISIONS.md "What counts")
+INTERMISSIONS = timedelta(seconds=60)
+
 #: reasons of rounds that were no game at all: nobody played (a header-only file) or
 #: players were on one side only (DECISIONS.md "Rounds that are no game"). They never
 #: link rounds into a session (the round's head, ``parse.two_sided``); an evening's times,
@@ -26,7 +35,8 @@ NOT_A_GAME = frozenset({"no_players", "one_side"})
 def restarted_round1s(
     rounds: list[RoundFile], paired_r1: set[str], ignored: set[str] | None = None
 ) -> set[str]:
-    """File names of round 1s that were abandoned and replayed (see RESTART_GAP);
+    """File names of round 1s that were abandoned and replayed (see RESTART_GAP and
+    INTERMISSIONS);
     ``ignored``: files the pairing found to be interrupted rounds or a second writer's
     copies (neither a replay nor replayed). A round that was no game (header only, one
     side: ``RoundFile.two_sided``) neither replays a round 1 nor was one worth replaying."""
@@ -46,9 +56,9 @@ def restarted_round1s(
         for a, b in itertools.pairwise(r1s):
             if a.file.name in paired_r1:
                 continue
-            assert b.header is not None
+            assert a.header is not None and b.header is not None
             b_start = round_start(b.file.end_time, header_duration(b.header), b.header.time_limit_s)
-            if b_start - a.file.end_time > RESTART_GAP:
+            if b_start - a.file.end_time > min(RESTART_GAP, _round2_fits(a)):
                 continue
             between = any(
                 a.file.end_time < r2.file.end_time < b.file.end_time
@@ -57,6 +67,15 @@ def restarted_round1s(
             if not between:
                 restarted.add(a.file.name)
     return restarted
+
+
+def _round2_fits(r1: RoundFile) -> timedelta:
+    """The shortest gap after round 1 ``r1`` that could hold its round 2 played to the
+    clock round 1 set (its played time; unknown: its limit) and the breaks around it."""
+    assert r1.header is not None
+    played = header_duration(r1.header)
+    seconds = played if played is not None else float(r1.header.time_limit_s)
+    return timedelta(seconds=seconds) + INTERMISSIONS
 
 
 def round_reasons(
@@ -92,9 +111,11 @@ def round_reasons(
             and not any(ends_later(x.file.end_time, r.file.end_time) for x in rounds)
         ):
             # cut, maybe still being copied: re-fetched when it grows. Once a later round
-            # exists the writer has moved on (it writes a file once, at the round's end):
-            # the cut is final and the complete lines count (§7; the cut line's player is
-            # missing from round 1, see RowKind.R1_REJECTED)
+            # exists the writer has moved on (it writes a file once, at the round's end), so
+            # the complete lines count (§7; the cut line's player is missing from round 1,
+            # see RowKind.R1_REJECTED). That is no proof the server's own file is cut (a
+            # copy taken short looks the same): `status` keeps the file an open problem
+            # until the whole file arrives or an admin accepts it (DECISIONS "Cut files")
             reason = "partial"
         elif not r.players and (r.rejected or r.rejected_players or r.status is FileStatus.PARTIAL):
             reason = "lines_rejected"  # every player line refused (a newer writer's) or cut

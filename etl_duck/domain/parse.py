@@ -32,7 +32,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 18
+PARSER_VERSION = 19
 #: an omni-bot's P0: the engine (g_etbot_interface.cpp, AddBot) sets its cl_guid to
 #: "OMNIBOT" + its two-digit client slot, of which the Lua writes the first 8 characters:
 #: OMNIBOT0 for slots 0-9, OMNIBOT1…OMNIBOT6 above (§3.3)

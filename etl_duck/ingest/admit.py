@@ -34,6 +34,9 @@ class Admitted:
     choices: dict[str, Choice] = field(default_factory=dict)  # every touched name
     set_aside: set[str] = field(default_factory=set)  # dismissed by an admin
     arrived: set[str] = field(default_factory=set)  # the batch's names, before a rebuild's
+    #: names whose counted version is 0 bytes (stored in raw/, recorded in the ledger as
+    #: ``empty``: awaiting a version with content, or an admin's dismissal)
+    empty: set[str] = field(default_factory=set)
 
 
 def expand(paths: Iterable[Path], unreadable: dict[str, str] | None = None) -> list[Path]:
@@ -82,6 +85,7 @@ def admit(
     ``server``: the game server ``paths`` came from (their names are qualified with it)."""
     candidates = expand(paths, report.skipped)
     loaded: list[tuple[str, bytes]] = []
+    empty_at: dict[str, Path] = {}  # where a 0-byte file came from
     for i, path in enumerate(candidates):
         if progress is not None and i % 500 == 0:
             progress("reading files", i, len(candidates))
@@ -99,9 +103,8 @@ def admit(
             report.skipped[str(path)] = f"cannot read it: {exc.strerror or exc}"
             continue
         if not data:
-            report.empty.append(name)  # the writer has not written yet: retry later
-            continue
-        loaded.append((name, data))
+            empty_at[name] = path
+        loaded.append((name, data))  # 0 bytes too: see `empty` below
     if progress is not None:
         progress("reading files", len(candidates), len(candidates))
 
@@ -121,6 +124,20 @@ def admit(
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     for (name, data), csha in zip(loaded, shas, strict=True):
+        if not data and not _held_empty(by_name.get(name), csha):
+            # 0 bytes: the writer had not written yet, or the copy failed. A name the lake
+            # knows nothing of is stored (raw/ keeps what arrived) and recorded as awaiting
+            # its content: `status` names it until a version with content lands (it extends
+            # the empty one: it counts) or an admin dismisses it. A name the lake already
+            # holds content of keeps it: the empty copy is skipped (named), never a conflict
+            if name in by_name or raw.versions(name):
+                report.skipped[str(empty_at[name])] = (
+                    f"0 bytes, and the lake holds {name} already: the empty copy changes "
+                    "nothing (a copy that failed?)"
+                )
+                continue
+            if name not in report.empty:
+                report.empty.append(name)
         # a round without player lines is its header alone, which an idle server writes
         # byte for byte each time a map times out: the same bytes under another name are
         # another round, and only the same name makes it the same file
@@ -152,13 +169,18 @@ def admit(
             out.set_aside.add(name)
             continue
         row: dict[str, Any] | None = rows.get(name)
+        if not choice.counted.data:  # nothing but an empty version yet (see above)
+            out.empty.add(name)
+            if name not in report.empty:
+                report.empty.append(name)
+            continue
         if (
             row is None
             or row["content_sha256"] != choice.counted.content_sha256
-            or row["status"] == "dismissed"  # an admin takes a dismissal back (--keep)
+            or row["status"] in ("dismissed", "empty")  # an admin's --keep; content came
         ):
             out.changed[name] = choice.counted.data
-            if row is not None:
+            if row is not None and row["status"] != "empty":
                 report.replaced.append(name)  # grew, or an admin kept another version
         for v in choice.conflicts:
             report.conflicts[f"{name}@{v.id}"] = choice.conflict_reason(v)
@@ -177,6 +199,12 @@ def admit(
 _NOT_LANDED = ("quarantined",)
 
 
+def _held_empty(row: dict[str, Any] | None, csha: str) -> bool:
+    """The ledger holds this very empty content under the name (recorded as awaiting its
+    content, or set aside by an admin): the held-content rules below answer for it."""
+    return row is not None and row["content_sha256"] == csha
+
+
 def _already_held(name: str, row: dict[str, Any] | None, report: IngestReport) -> None:
     """Content the lake already holds: a duplicate — or, when that content did not land
     as a round (quarantined, cut), that problem again: a rerun after a crash, or a cron
@@ -190,5 +218,7 @@ def _already_held(name: str, row: dict[str, Any] | None, report: IngestReport) -
         )
     elif status == "partial":
         report.partial.append(name)
+    elif status == "empty":
+        report.empty.append(name)  # still nothing but the empty version
     else:
         report.duplicates.append(name)

@@ -62,7 +62,12 @@ def check(name: str, data: bytes) -> Checked:
 
 def known_endstats(ledger: pa.Table) -> list[str]:
     """Endstats files already stored that count (the ledger lists them like round files):
-    :func:`~etl_duck.domain.endstats.stored_endstats`."""
+    :func:`~etl_duck.domain.endstats.stored_endstats`, less those stored empty (0 bytes,
+    awaiting their content: nothing to read)."""
+    import pyarrow.compute as pc
+
+    if ledger.num_rows:
+        ledger = ledger.filter(pc.not_equal(ledger["status"], "empty"))
     return [str(n) for n in stored_endstats(ledger).to_pylist()]
 
 

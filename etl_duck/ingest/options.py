@@ -67,8 +67,15 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)  # grew, or an admin kept another version
     duplicates: list[str] = field(default_factory=list)  # content the lake already holds
     skipped: dict[str, str] = field(default_factory=dict)  # path → why (not a round file)
-    empty: list[str] = field(default_factory=list)  # 0 bytes: the writer is not done; retry
+    #: 0 bytes: the writer is not done, or the copy failed. Recorded (ledger ``empty``) until
+    #: a version with content lands or an admin dismisses it; a problem
+    empty: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)  # last line cut: stored, not counted yet
+    #: last line cut, and a later round of its server follows: its complete lines count,
+    #: the players after the cut are missing. A problem until the whole file is ingested or
+    #: an admin accepts the cut version (a later round does not prove the server's own file
+    #: is cut: a copy taken short, or cut in transfer, looks the same)
+    cut: list[str] = field(default_factory=list)
     quarantined: dict[str, str] = field(default_factory=dict)  # name → reason
     conflicts: dict[str, str] = field(default_factory=dict)  # "name@version" → reason
     rejected: list[str] = field(default_factory=list)  # "file:line: field: reason"
@@ -95,6 +102,7 @@ class IngestReport:
             or self.skipped
             or self.empty
             or self.partial
+            or self.cut
             or self.endstats_without_round
         )
 
@@ -107,6 +115,7 @@ class IngestReport:
             "duplicates",
             "empty",
             "partial",
+            "cut",
             "arrived",
         ):
             getattr(self, name).extend(getattr(later, name))
@@ -135,6 +144,7 @@ class IngestReport:
             ("skipped (not stats files)", self.skipped),
             ("empty (retry later)", self.empty),
             ("partial (awaiting the rest)", self.partial),
+            ("cut (the rest missing)", self.cut),
             ("endstats waiting for their round", self.endstats_waiting),
             ("endstats without their round", self.endstats_without_round),
             ("quarantined", self.quarantined),

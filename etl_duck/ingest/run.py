@@ -250,14 +250,18 @@ def _ingest_locked(
         server=server,
     )
     new = admitted.changed
-    if report.partial:  # cut files sent again (admit): a problem only while they may grow
-        _settle_resent_cuts(base.index, report)
+    if report.partial:  # cut files sent again (admit): still cut, unless an admin accepted
+        _settle_resent_cuts(base.index, report, raw)
     report.arrived = sorted(admitted.arrived)
     for name in admitted.set_aside:
         choice = admitted.choices[name]
         why = f"{name}: set aside by an admin (version {choice.counted.id})"
         batch.ledger_updates[name] = ledger_row(name, choice.counted.data, "dismissed", why, 0)
         batch.removed.add(name)
+    for name in admitted.empty:  # 0 bytes and nothing else yet: awaiting its content
+        why = f"{name}: 0 bytes (the writer had not written yet, or the copy failed)"
+        batch.ledger_updates[name] = ledger_row(name, b"", "empty", why, batch.version)
+        batch.removed.add(name)  # an admin who keeps the empty version takes a round out
     conflict_rows = _conflict_rows(raw, admitted)
 
     # 2. read the changed files' names and headers (a bad one is quarantined)
@@ -277,6 +281,7 @@ def _ingest_locked(
                 changes[t].setdefault(date.fromisoformat(iso), None)
     report.partitions_written = len(built.affected)
     report.partial.sort()
+    report.cut.sort()
     report.ingested.sort()
     touched = set(admitted.choices)
     old_conflicts = lookup(base.conflicts, "file_name", sorted(touched))
@@ -366,6 +371,8 @@ class _Built:
     regroup: Regroup
     affected: set[date]
     chunks: list[ChunkResult]
+    #: cut files a later round of their server follows (their complete lines count)
+    final: frozenset[str] = frozenset()
 
 
 def _parsed_by_another_parser(lake: Lake) -> bool:
@@ -510,7 +517,7 @@ def _build(
         jobs.clear()  # their bytes: a backfill's every file
         failed = {n: why for c in chunks for res in c.dates for n, why in res.failed.items()}
         if not failed:
-            return _Built(regroup, regroup.affected, chunks)
+            return _Built(regroup, regroup.affected, chunks, final)
         # quarantine the new files among them; old ones only when no new file is to blame
         blamed = {n: w for n, w in failed.items() if n in new} or failed
         for name, why in sorted(blamed.items()):
@@ -568,17 +575,25 @@ def _final_cuts(
     return final, changed
 
 
-def _settle_resent_cuts(index: pa.Table, report: IngestReport) -> None:
-    """A cut file sent again is reported partial while it may still grow (no later round
-    of its server yet), and as a duplicate once its cut is final: a cron job re-ingesting
-    a folder must not alert for good about a round that counts."""
+def _settle_resent_cuts(index: pa.Table, report: IngestReport, raw: RawStore) -> None:
+    """A cut file sent again is that problem again: partial while it may still grow (no
+    later round of its server yet), cut once a later round follows — a later round is a
+    hint that the server's writer moved on, not proof that the server's own file is cut (a
+    copy taken short is cut too), so it stays a problem until the whole file arrives or an
+    admin accepts the cut version (``resolve NAME --accept``): then it is a duplicate."""
     ends = {n: r["end_time"] for n, r in lookup(index, "file_name", report.partial).items()}
     latest = _latest_ends(index, {server_of(n) for n in report.partial}, set())
     waiting = []
     for name in report.partial:
-        last, end = latest.get(server_of(name)), ends.get(name)
-        if last is not None and end is not None and ends_later(last, end):
+        choice = raw.decide(name)
+        if choice is not None and choice.accepted:
             report.duplicates.append(name)
+            continue
+        last, end = latest.get(server_of(name)), ends.get(name)
+        if endstats.is_endstats_file_name(name) or (
+            last is not None and end is not None and ends_later(last, end)
+        ):
+            report.cut.append(name)  # an endstats file's complete rows count at once
         else:
             waiting.append(name)
     report.partial = waiting
@@ -647,8 +662,10 @@ def _record(
                     )
                     if not (picked and picked.accepted):  # accepted as it is: no problem
                         report.rejected.append(f"{name}:{line}: {fld}: {why}")
-                if status == FileStatus.PARTIAL.value:
-                    report.partial.append(name)
+                if status == FileStatus.PARTIAL.value and not (picked and picked.accepted):
+                    # cut: awaiting the rest, or (a later round follows) counted short of
+                    # the lines after the cut until the whole file or an admin's --accept
+                    (report.cut if name in built.final else report.partial).append(name)
                 if name not in report.replaced:
                     report.ingested.append(name)
     return changes, fresh
@@ -674,6 +691,8 @@ def _record_endstats(
                 report.rejected.append(f"{name}:{line}: {fld}: {why}")
         if note:
             report.endstats_notes[name] = note
+        if status == FileStatus.PARTIAL.value and not (picked and picked.accepted):
+            report.cut.append(name)  # its complete rows count; the rest is missing
         report.endstats.append(name)
 
 
