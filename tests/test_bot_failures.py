@@ -197,57 +197,52 @@ def test_event_loop_never_blocks(
     assert all(tid != loop_thread[0] for _, tid in worker_threads), worker_threads
 
 
-def test_slow_answer_is_deferred_in_time(
-    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A reply not ready after DEFER_AFTER_S is acknowledged first, then followed up."""
-    monkeypatch.setattr(respond_module, "DEFER_AFTER_S", 0.1)
+def _status_deferred_after(
+    lake: Path, tmp_path: Path, work_s: float, created_ago_s: float | None = None
+) -> tuple[FakeInteraction, float]:
+    """/status whose answer takes ``work_s``; the interaction created ``created_ago_s``
+    before its handler starts (None: a fake without a creation time). Returns it and how
+    long after the handler's start it was deferred."""
     real_status = Stats.status
 
     def slow_status(self: Stats) -> Any:
-        time.sleep(0.4)
-        return real_status(self)
-
-    async def main() -> tuple[FakeInteraction, float]:
-        async with bot_running(lake, tmp_path / "links.db") as bot:
-            bot.stats.stats.status = slow_status.__get__(bot.stats.stats)  # type: ignore[method-assign]
-            loop = asyncio.get_running_loop()
-            t0 = loop.time()
-            inter = await invoke(bot, "status")
-            assert inter.response.deferred_at is not None
-            return inter, inter.response.deferred_at - t0
-
-    inter, deferred_after = run(main())
-    assert 0.09 <= deferred_after < 0.3
-    assert inter.last.kind == "followup" and inter.last.embed.title == "etl-duck status"
-
-
-def test_the_deferral_timer_counts_from_the_interaction_s_creation(
-    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An interaction whose handler starts late (a burst queued on the loop) has less of
-    Discord's 3 s left: it is deferred by DEFER_AFTER_S of its age, not of the handler's."""
-    real_status = Stats.status
-
-    def slow_status(self: Stats) -> Any:
-        time.sleep(1.0)
+        time.sleep(work_s)
         return real_status(self)
 
     async def main() -> tuple[FakeInteraction, float]:
         async with bot_running(lake, tmp_path / "links.db") as bot:
             bot.stats.stats.status = slow_status.__get__(bot.stats.stats)  # type: ignore[method-assign]
             inter = FakeInteraction(bot)
-            # created 1.8 s ago: 0.2 s of the 2 s before deferring are left
-            inter.created_at = discord.utils.utcnow() - timedelta(seconds=1.8)  # type: ignore[attr-defined]
-            loop = asyncio.get_running_loop()
-            t0 = loop.time()
+            if created_ago_s is not None:
+                created = discord.utils.utcnow() - timedelta(seconds=created_ago_s)
+                inter.created_at = created  # type: ignore[attr-defined]
+            t0 = asyncio.get_running_loop().time()
             await invoke(bot, "status", interaction=inter)
             assert inter.response.deferred_at is not None
             return inter, inter.response.deferred_at - t0
 
     inter, deferred_after = run(main())
-    assert deferred_after < 0.6  # not the 2 s a timer from the handler's start would wait
     assert inter.last.kind == "followup" and inter.last.embed.title == "etl-duck status"
+    return inter, deferred_after
+
+
+def test_slow_answer_is_deferred_in_time(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply not ready after DEFER_AFTER_S is acknowledged first, then followed up."""
+    monkeypatch.setattr(respond_module, "DEFER_AFTER_S", 0.1)
+    _, deferred_after = _status_deferred_after(lake, tmp_path, work_s=0.4)
+    assert 0.09 <= deferred_after < 0.3
+
+
+def test_the_deferral_timer_counts_from_the_interaction_s_creation(
+    lake: Path, tmp_path: Path
+) -> None:
+    """An interaction whose handler starts late (a burst queued on the loop) has less of
+    Discord's 3 s left: it is deferred by DEFER_AFTER_S of its age, not of the handler's."""
+    # created 1.8 s ago: 0.2 s of the 2 s before deferring are left
+    _, deferred_after = _status_deferred_after(lake, tmp_path, work_s=1.0, created_ago_s=1.8)
+    assert deferred_after < 0.6  # not the 2 s a timer from the handler's start would wait
 
 
 def test_two_reasons_to_defer_defer_once(
