@@ -471,6 +471,26 @@ def test_a_failed_build_leaves_the_published_site_whole(
     assert not killed.exists()
 
 
+def test_a_site_built_by_an_older_format_is_not_replaced_in_place(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The first build after an upgrade cannot read the published manifest (an older
+    format): it numbered its version v1 again and deleted the published v1 folder, under
+    the readers in it, before the link moved. It takes the next free number instead."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", (LAST_R2,))
+    site = tmp_path / "site"
+    build_site(stats_for(data), site, opts())
+    published = site.resolve()
+    manifest = published / publish.MANIFEST
+    older = {**json.loads(manifest.read_text()), "format": publish.FORMAT - 1}
+    manifest.write_text(json.dumps(older))
+    inode = published.stat().st_ino
+    ingest_paths(data, [f for f in real_files() if f.name == LAST_R2])
+    report = build_site(stats_for(data), site, opts())
+    assert report.published and report.version == 2
+    assert site.resolve() != published and published.stat().st_ino == inode
+
+
 def test_out_must_be_a_site_or_empty(tmp_path: Path, built: tuple[Path, Path, Stats]) -> None:
     data, _, stats = built
     busy = tmp_path / "busy"

@@ -117,7 +117,7 @@ def _attempt(
     if prev_dir is not None and not stale and not removed and not full:
         return report  # nothing changed: no new version
     plan.prepare(stale)
-    version = report.version + 1
+    version = site.next_version(report.version)
     staged = site.stage(version)
     try:
         stale_paths = {p.path for p in stale}

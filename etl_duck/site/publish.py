@@ -88,6 +88,18 @@ class SiteDir:
             return folder, {}
         return folder, manifest
 
+    def next_version(self, published: int) -> int:
+        """The number of the next version: past the published one and past every folder on
+        disk. A manifest this code cannot read (an older format: version 0) once numbered
+        the first build after an upgrade v1 again, and publishing it deleted the v1 folder
+        the link pointed to while readers were in it."""
+        numbers = [published]
+        for folder in self.versions.glob("v*"):
+            digits = folder.name[1:].split(".", 1)[0]
+            if digits.isdigit():
+                numbers.append(int(digits))
+        return max(numbers) + 1
+
     def stage(self, version: int) -> Path:
         staged = self.versions / f"v{version:08d}.tmp"
         if staged.exists():  # a build that died: its leftovers are not published
@@ -101,6 +113,9 @@ class SiteDir:
         # would hard-link them as "unchanged"
         os.sync()
         final = self.versions / f"v{version:08d}"
+        current, _ = self.current()
+        if current is not None and final.resolve() == current:
+            raise SiteError(f"{final} is the published version: a new one needs a new number")
         if final.exists():
             shutil.rmtree(final)
         os.replace(staged, final)
