@@ -473,6 +473,27 @@ def test_cli_a_new_player_is_written_plus_name(real: Path) -> None:
     assert twice.exit_code == 2 and "listed twice" in twice.output
 
 
+def test_a_player_whose_name_starts_with_plus_is_that_player_not_a_new_one(
+    tmp_path: Path,
+) -> None:
+    """``+name`` is a new player only when no player is called that: the #1 rated vid
+    renamed "+vid" was balanced as a newcomer at the starting rating, while `rating +vid`
+    found him."""
+    files = tmp_path / "files"
+    files.mkdir()
+    for f in real_files():
+        (files / f.name).write_bytes(
+            f.read_bytes().replace(b"D8423F90\\^pvid\\", b"D8423F90\\+vid\\")
+        )
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    stats = Stats(data)
+    assert stats.resolve_player("+vid") == (VID, "+vid")
+    assert stats.balance(["+vid", "qmr", "bronze.", "carniee"]).players[VID] == "+vid"
+    newcomer = stats.balance(["+Stranger", "qmr", "bronze.", "carniee"]).players
+    assert newcomer["+stranger"] == "Stranger"  # a name nobody has: still a new player
+
+
 def test_cli_answers_name_a_player_by_his_current_name(real: Path) -> None:
     """Looked up by an old alias, a player is still shown by the name he plays under now."""
     runner = CliRunner()

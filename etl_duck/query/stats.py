@@ -1118,7 +1118,9 @@ class Stats:
 
         out = []
         for t in texts:
-            if (new := new_player(t)) is not None:
+            # a player whose name really is "+x" (names like "+FoX+" exist) is that player
+            exact = (self.find_player(t)["score"] == 1.5).any() if t.strip() else False
+            if (new := new_player(t)) is not None and not exact:
                 out.append(new)
                 continue
             try:
