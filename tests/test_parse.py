@@ -608,6 +608,7 @@ def test_a_guidless_player_is_kept_under_his_name(p0: bytes) -> None:
 
     olz, endekk = guidless_identity(".olz"), guidless_identity("endekk")
     assert olz != endekk and all(g.isascii() and g.isalnum() and is_guidless(g) for g in (olz, endekk))  # fmt: skip
+    assert not is_guidless("NOGUID12")  # a writer's own P0 that starts so is a real GUID
     for r in (r1, r2):
         assert {p.name: p.guid for p in r.players if is_guidless(p.guid)} == {
             ".olz": olz, "endekk": endekk,

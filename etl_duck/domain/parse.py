@@ -41,9 +41,11 @@ BOT_GUID_PREFIX = "OMNIBOT"
 #: where the client sent none, or the placeholder a mod put there (WolfAdmin's "NO_GUID",
 #: "unknown"). Never an identity: the line's is :func:`guidless_identity`
 GUIDLESS_P0 = frozenset({"", "NO_GUID", "UNKNOWN"})
-#: the GUID of a player without one: this prefix + a hash of his clean name (letters and
-#: digits like any GUID; never a real one: N, O, G, U, I are no hex digits)
+#: the GUID of a player without one: this prefix + 10 hex digits of a hash of his clean name
+#: (letters and digits like any GUID; 16 characters, where the Lua writes 8: a writer's own
+#: P0 that starts so, "NOGUID12", is a GUID like any other)
 GUIDLESS_PREFIX = "NOGUID"
+_GUIDLESS_HEX = 10
 #: the layout of the current writers (§3.6); a line with more fields is a newer writer's:
 #: its first 38 are read, the rest ignored (layouts grow by appending)
 LONGEST_LAYOUT = max(LAYOUTS)
@@ -284,14 +286,19 @@ def is_bot_guid(guid: str) -> bool:
 
 def is_guidless(guid: str) -> bool:
     """A GUID :func:`guidless_identity` made: the line's P0 was a placeholder."""
-    return guid.startswith(GUIDLESS_PREFIX)
+    tail = guid[len(GUIDLESS_PREFIX) :]
+    return (
+        guid.startswith(GUIDLESS_PREFIX)
+        and len(tail) == _GUIDLESS_HEX
+        and all(c in "0123456789ABCDEF" for c in tail)
+    )
 
 
 def guidless_identity(clean: str) -> str:
     """The GUID of a player whose P0 is a placeholder (``GUIDLESS_P0``): derived from his
     clean name, so two GUID-less players are two players (a placeholder kept as the GUID
     made every GUID-less player in history one), the same name the same one."""
-    digest = hashlib.blake2b(clean.encode("utf-8", "surrogatepass"), digest_size=5)
+    digest = hashlib.blake2b(clean.encode("utf-8", "surrogatepass"), digest_size=_GUIDLESS_HEX // 2)
     return GUIDLESS_PREFIX + digest.hexdigest().upper()
 
 
