@@ -31,6 +31,17 @@ def cell(text: Any, width: int = NAME_WIDTH) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def cell_of(named: dict[str, str], row: dict[str, Any], width: int = NAME_WIDTH) -> str:
+    """:func:`cell` of the row's player as ``named`` shows him (``vid (D842)``: two of one
+    name told apart); a cut name keeps its tell-apart mark (``SmetarskiP… (D842)``)."""
+    guid, name = row.get("guid"), str(row["name"])
+    shown = named.get(str(guid), name) if guid is not None else name
+    mark = shown[len(name) :] if shown.startswith(name) else ""
+    if len(shown) <= width or not mark or len(mark) + 2 > width:
+        return cell(shown, width)
+    return cell(name, width - len(mark)) + cell(mark, len(mark))
+
+
 def num(value: Any, decimals: int = 0, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"

@@ -100,6 +100,7 @@ def show_top(
     as_json: bool = False, server: str | None = None,
 ) -> None:  # fmt: skip
     from etl_duck.domain.metrics import resolve_metric
+    from etl_duck.query.rating import frame_labels
     from etl_duck.query.stats import NoData
 
     rows_option(limit, "--limit")
@@ -131,9 +132,10 @@ def show_top(
     if metric.key != "games":
         columns.append("rounds")
     t = Table(*columns, *[c.upper() if c == "dpm" else c for c in extra], title=shown(title))
+    named = frame_labels(board)  # two players of one name told apart: "vid (D842)"
     for r in board.iter_rows(named=True):
         cells = [num(r[c], 1) if c == "dpm" else num(r[c]) for c in extra]
-        row = [str(r["rank"]), shown(r["name"]), metric.format(r["value"])]
+        row = [str(r["rank"]), shown(named[r["guid"]]), metric.format(r["value"])]
         if metric.key != "games":
             row.append(num(r["rounds"]))
         t.add_row(*row, *cells)
@@ -177,6 +179,9 @@ def _session_json(rep: SessionReport) -> dict[str, Any]:
 
 
 def print_session(rep: SessionReport) -> None:
+    from etl_duck.query.rating import frame_labels, label_of, roster_labels
+
+    named = frame_labels(rep.players)  # two players of one name told apart: "vid (D842)"
     console.print(
         f"[bold]Session {rep.session_date}[/bold]  {rep.start_time:%H:%M} → {rep.end_time:%H:%M} "
         f"({rep.duration}) · {rep.maps.height} maps played · {rep.players.height} players"
@@ -184,7 +189,7 @@ def print_session(rep: SessionReport) -> None:
     )
     t = Table("player", "rounds", "kills", "deaths", "K/D", "DPM", "acc %", "revives")
     for r in rep.players.iter_rows(named=True):
-        t.add_row(shown(r["name"]), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+        t.add_row(shown(named[r["guid"]]), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
                   num(r["kd"], 2), num(r["dpm"], 1), num(r["accuracy"], 1),
                   num(r["revives"]))  # fmt: skip
     console.print(t)
@@ -201,20 +206,20 @@ def print_session(rep: SessionReport) -> None:
     if rep.teams:
         a, b = rep.teams
         if len(rep.segments) > 1:  # the opponents changed: the score per opponent
-            names = dict(zip(rep.players["guid"], rep.players["name"], strict=True))
             for seg in rep.segments:
                 console.print(f"Score: {shown(f'{seg.line()} ({seg.where})')}")
                 if not seg.scored:  # not the two teams below: who played on each side
                     for name, roster in zip(seg.names, seg.rosters, strict=True):
-                        who = sorted(str(names.get(g, g)) for g in roster)
+                        who = sorted(named.get(g, g) for g in roster)
                         console.print(f"    {shown(name)}: {shown_list(who)}")
         else:
             console.print(f"Score: {shown(a.name)} {a.points} – {b.points} {shown(b.name)}")
-        console.print(f"  {shown(a.name)}: {shown_list(a.players)}")
-        console.print(f"  {shown(b.name)}: {shown_list(b.players)}")
+        for team in (a, b):
+            shown_team = roster_labels(named, team.guids, team.players)
+            console.print(f"  {shown(team.name)}: {shown_list(shown_team)}")
     if rep.mvp:
         console.print(
-            f"MVP: [bold]{shown(rep.mvp['name'])}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "
+            f"MVP: [bold]{shown(label_of(named, rep.mvp))}[/bold] ({num(rep.mvp['dpm'], 1)} DPM, "
             f"{num(rep.mvp['kills'])} kills)"
         )
 

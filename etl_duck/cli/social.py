@@ -160,11 +160,15 @@ def records(
         print_json([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
                     for r in rows])  # fmt: skip
         return
+    from etl_duck.query.rating import label_of, labels
+
+    # two holders of one name told apart ("vid (D842)"); a team's names stay as they are
+    named = labels((r["guid"], r["holder"]) for r in rows if r["guid"] is not None)
     t = Table("scope", "record", "value", "holder", "when")
     for r in rows:
         _, unit, _ = ROUND_RECORDS[r["kind"]]
         t.add_row(shown(r["scope"]), shown(r["label"]), shown(_shown(r["value"], unit)),
-                  shown(r["holder"]),
+                  shown(label_of(named, r, "holder")),
                   f"{r['when']:%Y-%m-%d}")  # fmt: skip
     console.print(t)
 
@@ -211,7 +215,9 @@ def highlights(
                      "holder": e.holder, "value": e.value, "previous": e.previous,
                      "file_name": e.file_name, "text": e.text()} for e in events])  # fmt: skip
         return
-    for e in events:
+    from etl_duck.query.rating import events_told_apart
+
+    for e in events_told_apart(events):  # two holders of one name: "vid (D842)"
         console.print(shown(e.text().replace("**", "")))
     if not events:
         console.print("no record, personal best or milestone in this session")

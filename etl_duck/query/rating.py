@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.domain.forecasts import Calibration, Scoreboard
+from etl_duck.domain.parse import GUIDLESS_PREFIX, is_guidless
 from etl_duck.domain.rating import (
     DEFAULT,
     MAP_COLUMNS,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from etl_duck.domain.balance import Split
+    from etl_duck.domain.records import Event
     from etl_duck.query.ratingstore import RatingStore, SavedRating
     from etl_duck.query.serving import Serving
 
@@ -208,7 +210,10 @@ def is_new(key: str) -> bool:
 def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str]:
     """GUID → the name to show in one answer: a new player's name marked ``(new)`` (or
     ``new``'s words); players who share a name (any case) with the GUID's first characters,
-    as few as tell them apart but at least four (``vid (D842)``, ``vid (ABCD)``)."""
+    as few as tell them apart but at least four (``vid (D842)``, ``vid (ABCD)``); a GUID-less
+    player (:func:`~etl_duck.domain.parse.is_guidless`: his GUID is made from his name) who
+    shares one ``vid (no GUID)``, the derived GUID's first characters after it only where
+    two GUID-less players share the name (``vid (no GUID 97D6)``: they differ in case)."""
     people = list(dict(people).items())
     by_name: dict[str, list[str]] = {}
     for guid, name in people:
@@ -223,12 +228,57 @@ def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str
         if len(same) == 1:
             out[guid] = name
             continue
-        width = next(
-            (n for n in range(4, 9) if len({g[:n] for g in same}) == len(same)),
-            max(len(g) for g in same),
-        )
-        out[guid] = f"{name} ({guid[:width]})"
+        guidless = is_guidless(guid)
+        kin = [g[len(GUIDLESS_PREFIX) :] if guidless else g for g in same
+               if is_guidless(g) == guidless]  # fmt: skip
+        mark = "no GUID" if guidless else ""
+        if len(kin) > 1 or not guidless:
+            width = next(
+                (n for n in range(4, 9) if len({g[:n] for g in kin}) == len(kin)),
+                max(len(g) for g in kin),
+            )
+            own = guid[len(GUIDLESS_PREFIX) :] if guidless else guid
+            mark = f"{mark} {own[:width]}".strip()
+        out[guid] = f"{name} ({mark})"
     return out
+
+
+def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
+    """:func:`labels` of the players of one answer given as tables (polars frames) or rows
+    (dicts) with a ``guid`` and a ``name`` (a row without a GUID, a team's, is left out)."""
+    people: list[tuple[str, str]] = []
+    for frame in frames:
+        rows = frame.iter_rows(named=True) if hasattr(frame, "iter_rows") else frame
+        for r in rows:
+            if r is not None and r.get("guid") is not None and r.get("name") is not None:
+                people.append((str(r["guid"]), str(r["name"])))
+    return labels(people, new)
+
+
+def label_of(named: dict[str, str], row: dict[str, Any], key: str = "name") -> str:
+    """The name to show for ``row`` (a dict with ``guid`` and ``key``) from :func:`labels`'
+    ``named``; the row's own ``key`` where its GUID is not there (a team's names)."""
+    guid = row.get("guid")
+    return named.get(str(guid), str(row[key])) if guid is not None else str(row[key])
+
+
+def events_told_apart(events: Iterable[Event]) -> list[Event]:
+    """``events`` (records, personal bests, milestones of one answer) with each player
+    holder shown as :func:`labels` shows him among the others (a team's names as they are)."""
+    events = list(events)
+    named = labels((e.guid, e.holder) for e in events if e.guid is not None)
+    return [e if e.guid is None else replace(e, holder=named[e.guid]) for e in events]
+
+
+def roster_labels(
+    named: dict[str, str], guids: Iterable[str], names: Iterable[str]
+) -> tuple[str, ...]:
+    """A team's players as :func:`labels` shows them (sorted, as a team's ``players``); its
+    own ``names`` where one of ``guids`` is not in ``named``."""
+    guids = list(guids)
+    if all(g in named for g in guids):
+        return tuple(sorted(named[g] for g in guids))
+    return tuple(names)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from etl_duck.bot.format import esc
 from etl_duck.bot.options import MapText, PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, respond
+from etl_duck.query.rating import events_told_apart
 from etl_duck.query.stats import SessionReport
 
 from ._common import ensure_data, linked
@@ -136,7 +137,8 @@ class RecordsCog(commands.Cog, name="Records"):
         events = await self.bot.stats.session_events(sid)
         mine = [e for e in events if e.file_name == file_name or e.scope == "milestone"]
         told = await self._claim(mine)
-        return [e.text(esc) for e in told], [e.key for e in told]
+        # two holders of one name told apart ("vid (D842)")
+        return [e.text(esc) for e in events_told_apart(told)], [e.key for e in told]
 
     async def unannounce(self, keys: list[str]) -> None:
         """Announcements a refused post did not make: free to be made again."""
@@ -154,7 +156,7 @@ class RecordsCog(commands.Cog, name="Records"):
         (``announce``): only those never announced (a round post may have), plus a count of
         the others; shown on request: all of them."""
         events = await self.bot.stats.session_events(rep.session_id)
-        told = await self._claim(events) if announce else events
+        told = events_told_apart(await self._claim(events) if announce else events)
         records = [e.text(esc) for e in told if e.scope != "milestone"]
         milestones = [e.text(esc) for e in told if e.scope == "milestone"]
         earlier = sum(1 for e in events if e.scope != "milestone") - len(records)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, duration, fit_table, num
+from etl_duck.bot.format import cell_of, duration, fit_table, num
 from etl_duck.domain.metrics import Metric
+from etl_duck.query.rating import frame_labels
 
 COLOUR = discord.Colour.gold()
 PAGE_SIZE = 10
@@ -24,8 +25,9 @@ def leaderboard_pages(
     chart: str | None = None,
 ) -> list[discord.Embed]:
     """One embed per :data:`PAGE_SIZE` ranks: rank, player, value, rounds."""
+    named = frame_labels(board)  # two players of one name told apart: "vid (D842)"
     rows = [
-        [str(r["rank"]), cell(r["name"]), metric.format(r["value"]), num(r["rounds"])]
+        [str(r["rank"]), cell_of(named, r), metric.format(r["value"]), num(r["rounds"])]
         for r in board.iter_rows(named=True)
     ]
     chunks = _chunks(len(rows), PAGE_SIZE)

@@ -9,7 +9,8 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, code, duration, esc, fit_table, num
+from etl_duck.bot.format import cell_of, code, duration, esc, fit_table, num
+from etl_duck.query.rating import frame_labels, label_of
 from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
@@ -50,9 +51,9 @@ def round_result(rnd: dict[str, Any], names: dict[int, str]) -> str:
     return f"**{dfn}** held: the clock of **{duration(clock)}** stands"
 
 
-def _core_rows(players: pl.DataFrame) -> list[list[str]]:
+def _core_rows(players: pl.DataFrame, named: dict[str, str]) -> list[list[str]]:
     return [
-        [cell(p["name"], 12), f"{num(p['kills'])}/{num(p['deaths'])}/{num(p['gibs'])}",
+        [cell_of(named, p, 12), f"{num(p['kills'])}/{num(p['deaths'])}/{num(p['gibs'])}",
          num(p["dpm"]), f"{_k(p['damage_given'])}/{_k(p['damage_received'])}",
          num(p["accuracy"]), num(p["headshot_hits"]), num(p["revives"])]
         for p in players.iter_rows(named=True)
@@ -67,9 +68,9 @@ def _k(value: Any) -> str:
     return f"{v / 1000:.1f}k" if v >= 1000 else f"{v:.0f}"
 
 
-def _time_rows(players: pl.DataFrame) -> list[list[str]]:
+def _time_rows(players: pl.DataFrame, named: dict[str, str]) -> list[list[str]]:
     return [
-        [cell(p["name"], 12), duration(p["time_played_s"]), duration(p["time_dead_s"]),
+        [cell_of(named, p, 12), duration(p["time_played_s"]), duration(p["time_dead_s"]),
          duration(p["denied_playtime_s"]), num(p["multikills"])]
         for p in players.iter_rows(named=True)
     ]  # fmt: skip
@@ -92,6 +93,8 @@ def round_post(
     embed = discord.Embed(title=f"{esc(r['map_name'])} — round {r['round_number']}", colour=COLOUR)
     embed.description = round_result(r, names)
     players = detail.players
+    # two players of one name told apart ("vid (D842)"), in the tables and the awards
+    named = frame_labels(players, _award_people(detail.awards))
     if not players.is_empty():
         att_side = 3 - int(r["defender_side"])
         for side in (att_side, 3 - att_side):
@@ -101,7 +104,7 @@ def round_post(
             role = "attack" if side == att_side else "defence"
             embed.add_field(
                 name=f"{esc(names[side])} — {role}",
-                value=fit_table(CORE, _core_rows(mine)),
+                value=fit_table(CORE, _core_rows(mine, named)),
                 inline=False,
             )
         # counted, on no side: played part of the round, then moved to spectator (his
@@ -110,18 +113,20 @@ def round_post(
         if not left.is_empty():
             embed.add_field(
                 name="Moved to spectator — no side",
-                value=fit_table(CORE, _core_rows(left)),
+                value=fit_table(CORE, _core_rows(left, named)),
                 inline=False,
             )
         embed.add_field(
             name="Time played · dead · denied, multikills",
-            value=fit_table(TIMES, _time_rows(players)),
+            value=fit_table(TIMES, _time_rows(players, named)),
             inline=False,
         )
     if detail.awards is not None and not detail.awards.is_empty():
         # a round 2's engine counters carry its round 1 (as the writer reads them)
         round_two = r["round_number"] == 2 and r.get("paired_round_id") is not None
-        embed.add_field(name="Awards", value=awards_text(detail.awards, round_two), inline=False)
+        embed.add_field(
+            name="Awards", value=awards_text(detail.awards, round_two, named), inline=False
+        )
     if notes:
         embed.add_field(name="Records", value="\n".join(notes)[:1024], inline=False)
     embed.set_footer(text=str(r["file_name"]))
@@ -137,11 +142,20 @@ MATCH_NOTE = (
 )
 
 
-def awards_text(awards: pl.DataFrame, round_two: bool = False) -> str:
+def _award_people(awards: pl.DataFrame | None) -> list[dict[str, Any]]:
+    if awards is None or "guid" not in awards.columns:
+        return []
+    return [a for a in awards.select("guid", "name").iter_rows(named=True) if a["guid"]]
+
+
+def awards_text(
+    awards: pl.DataFrame, round_two: bool = False, named: dict[str, str] | None = None
+) -> str:
     """`Most damage given: **vid** (3214)` for the first awards of the endstats file. In a
     round 2 (``round_two``: paired with its round 1) the awards the writer takes from the
     game's counters are match totals (:func:`~etl_duck.domain.endstats.award_scope`): they
-    are marked, with a note, not to be read as the round's next to its table."""
+    are marked, with a note, not to be read as the round's next to its table. ``named``: the
+    names to show (:func:`~etl_duck.query.rating.labels`; default: the awards' own)."""
     from etl_duck.domain.endstats import award_scope
 
     seen: set[str] = set()
@@ -155,7 +169,8 @@ def awards_text(awards: pl.DataFrame, round_two: bool = False) -> str:
         mark = MATCH_MARK if match else ""
         if len(lines) < AWARDS_SHOWN:
             marked |= match
-        lines.append(f"{esc(a['award'])}{mark}: **{esc(a['name'])}** ({esc(a['value_text'])})")
+        who = label_of(named or {}, a) if a.get("guid") else a["name"]
+        lines.append(f"{esc(a['award'])}{mark}: **{esc(who)}** ({esc(a['value_text'])})")
     more = len(seen) - AWARDS_SHOWN
     text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")
     note = f"\n{MATCH_NOTE}" if marked else ""
@@ -207,14 +222,15 @@ def map_post(
     if score:
         lines.append(f"Score: {esc(score)}")
     embed.description = "\n".join(lines) or None
+    named = frame_labels(players)  # two players of one name told apart: "vid (D842)"
     if mvp is not None:
         embed.add_field(
             name="Map MVP",
-            value=f"**{esc(mvp['name'])}** — {num(mvp['dpm'], 1)} DPM, {num(mvp['kills'])} kills",
+            value=f"**{esc(label_of(named, mvp))}** — {num(mvp['dpm'], 1)} DPM, {num(mvp['kills'])} kills",
             inline=False,
         )
     if not players.is_empty():
-        rows = [[cell(p["name"]), num(p["kills"]), num(p["deaths"]), num(p["dpm"], 1)]
+        rows = [[cell_of(named, p), num(p["kills"]), num(p["deaths"]), num(p["dpm"], 1)]
                 for p in players.head(12).iter_rows(named=True)]  # fmt: skip
         embed.add_field(
             name="Both rounds", value=fit_table(["player", "K", "D", "DPM"], rows), inline=False

@@ -12,6 +12,7 @@ import polars as pl
 from etl_duck.bot.embeds.posts import winner_name
 from etl_duck.bot.format import day, duration, esc, num
 from etl_duck.domain.scoring import Award
+from etl_duck.query.rating import frame_labels, label_of, roster_labels
 from etl_duck.query.stats import SessionReport
 
 COLOUR = discord.Colour.gold()
@@ -51,11 +52,11 @@ def _map_lines(rep: SessionReport) -> list[str]:
     return [map_line(i + 1, m) for i, m in enumerate(rep.maps.iter_rows(named=True))]
 
 
-def _mvp(rep: SessionReport) -> str | None:
+def _mvp(rep: SessionReport, named: dict[str, str]) -> str | None:
     if rep.mvp is None:
         return None
     m = rep.mvp
-    return f"**{esc(m['name'])}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
+    return f"**{esc(label_of(named, m))}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
 
 
 def _fit(lines: Sequence[str], limit: int) -> str:
@@ -80,16 +81,18 @@ def scoreboard(rep: SessionReport) -> discord.Embed:
     maps = _map_lines(rep)
     parts = [*score, ""] if score else []
     embed.description = _fit(parts + maps, 4000) if maps else "First round in: warming up."
+    named = frame_labels(rep.players)  # two players of one name told apart: "vid (D842)"
     if rep.teams is not None:
         # one total across two opponents means nothing (the score lines split them)
         several = len(score) > 1
         for team in rep.teams:
+            who = roster_labels(named, team.guids, team.players)
             embed.add_field(
                 name=esc(team.name) if several else f"{esc(team.name)} — {team.points} pts",
-                value=esc(", ".join(team.players))[:1024] or "—",
+                value=esc(", ".join(who))[:1024] or "—",
                 inline=True,
             )
-    if (mvp := _mvp(rep)) is not None:
+    if (mvp := _mvp(rep, named)) is not None:
         embed.add_field(name="MVP so far", value=mvp, inline=False)
     embed.set_footer(
         text=f"Live · {counted} rounds · last round {rep.end_time:%H:%M} · session {rep.session_id}"
@@ -97,18 +100,25 @@ def scoreboard(rep: SessionReport) -> discord.Embed:
     return embed
 
 
-def vs_average_lines(table: pl.DataFrame, limit: int = 16) -> list[str]:
-    """`carniee: +6 kills · −40 DPM` (tonight against the player's own average)."""
+def vs_average_lines(
+    table: pl.DataFrame, limit: int = 16, named: dict[str, str] | None = None
+) -> list[str]:
+    """`carniee: +6 kills · −40 DPM` (tonight against the player's own average); ``named``:
+    the names to show (:func:`~etl_duck.query.rating.labels`; default: the table's own,
+    two of one name told apart)."""
+    if named is None:
+        named = frame_labels(table) if "guid" in table.columns else {}
     out = []
     for r in table.head(limit).iter_rows(named=True):
+        who = label_of(named, r)
         if r.get("history_rounds", 0) == 0:
-            out.append(f"**{esc(r['name'])}**: first night with us")
+            out.append(f"**{esc(who)}**: first night with us")
             continue
         dk = r["kills"] - r["expected_kills"]
         parts = [f"{_signed(dk)} kills"]
         if r.get("dpm") is not None and r.get("avg_dpm") is not None:
             parts.append(f"{_signed(r['dpm'] - r['avg_dpm'])} DPM")
-        out.append(f"**{esc(r['name'])}**: " + " · ".join(parts))
+        out.append(f"**{esc(who)}**: " + " · ".join(parts))
     return out
 
 
@@ -133,16 +143,17 @@ def digest(
     )
     if score := score_lines(rep):
         embed.add_field(name="Score", value="\n".join(score)[:1024], inline=False)
-    if (mvp := _mvp(rep)) is not None:
+    named = frame_labels(rep.players, vs_average)  # two of one name told apart: "vid (D842)"
+    if (mvp := _mvp(rep, named)) is not None:
         embed.add_field(name="MVP", value=mvp, inline=False)
     if awards:
-        lines = [f"{a.title}: **{esc(a.name)}** ({a.shown})" for a in awards]
+        lines = [f"{a.title}: **{esc(named.get(a.guid, a.name))}** ({a.shown})" for a in awards]
         embed.add_field(name="Awards", value=_fit(lines, 1024), inline=False)
     if records:
         embed.add_field(name="Records broken", value=_fit(records, 1024), inline=False)
     if milestones:
         embed.add_field(name="Milestones", value=_fit(milestones, 1024), inline=False)
-    lines = vs_average_lines(vs_average)
+    lines = vs_average_lines(vs_average, named=named)
     if lines:
         embed.add_field(name="Tonight vs your average", value=_fit(lines, 1024), inline=False)
     if chart:

@@ -7,8 +7,9 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, day, duration, esc, fit_table, num
+from etl_duck.bot.format import cell, cell_of, day, duration, esc, fit_table, num
 from etl_duck.domain.scoring import Award
+from etl_duck.query.rating import frame_labels, label_of
 from etl_duck.query.stats import SessionReport
 
 COLOUR = discord.Colour.blurple()
@@ -42,17 +43,30 @@ def score_line(rep: SessionReport) -> str | None:
     return f"{esc(a.name)} **{a.points}** – **{b.points}** {esc(b.name)}"
 
 
+def named_players(rep: SessionReport) -> dict[str, str]:
+    """GUID → the name to show for the session's players: two of one name told apart
+    (``vid (D842)``, ``vid (no GUID)``)."""
+    return frame_labels(rep.players)
+
+
 def mvp_line(rep: SessionReport) -> str | None:
     if rep.mvp is None:
         return None
     m = rep.mvp
-    return f"**{esc(m['name'])}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
+    return f"**{esc(label_of(named_players(rep), m))}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
 
 
-def _player_rows(players: pl.DataFrame, limit: int | None = None) -> list[list[str]]:
-    rows = players.head(limit) if limit else players
+def _player_rows(rep: SessionReport, limit: int | None = None) -> list[list[str]]:
+    named = named_players(rep)
+    rows = rep.players.head(limit) if limit else rep.players
     return [
-        [cell(r["name"]), num(r["kills"]), num(r["deaths"]), num(r["kd"], 2), num(r["dpm"], 1)]
+        [
+            cell_of(named, r),
+            num(r["kills"]),
+            num(r["deaths"]),
+            num(r["kd"], 2),
+            num(r["dpm"], 1),
+        ]
         for r in rows.iter_rows(named=True)
     ]
 
@@ -70,7 +84,7 @@ def summary(rep: SessionReport) -> discord.Embed:
     if not rep.players.is_empty():
         embed.add_field(
             name="Top players by DPM",
-            value=fit_table(["player", "K", "D", "K/D", "DPM"], _player_rows(rep.players, 5)),
+            value=fit_table(["player", "K", "D", "K/D", "DPM"], _player_rows(rep, 5)),
             inline=False,
         )
     if not rep.maps.is_empty():
@@ -81,8 +95,9 @@ def summary(rep: SessionReport) -> discord.Embed:
 
 def top(rep: SessionReport) -> discord.Embed:
     embed = _base(rep, "players")
+    named = named_players(rep)
     rows = [
-        [cell(r["name"], 14), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
+        [cell_of(named, r, 14), num(r["rounds"]), num(r["kills"]), num(r["deaths"]),
          num(r["dpm"], 1), num(r["accuracy"], 1), num(r["revives"])]
         for r in rep.players.iter_rows(named=True)
     ]  # fmt: skip
@@ -166,6 +181,7 @@ def teams(rep: SessionReport) -> discord.Embed:
         embed.description = "Teams could not be determined (no complete map in this session)."
         return embed
     by_guid = {r["guid"]: r for r in rep.players.iter_rows(named=True)}
+    named = named_players(rep)
     if rep.overridden:
         embed.description = "Teams as corrected by an admin (/set_teams)."
     for team in rep.teams:
@@ -173,7 +189,7 @@ def teams(rep: SessionReport) -> discord.Embed:
             (by_guid[g] for g in team.guids if g in by_guid),
             key=lambda r: -(r["dpm"] or 0.0),
         )
-        rows = [[cell(r["name"]), num(r["kills"]), num(r["dpm"], 1)] for r in members]
+        rows = [[cell_of(named, r), num(r["kills"]), num(r["dpm"], 1)] for r in members]
         embed.add_field(
             name=f"{esc(team.name)[:200]} — {team.points} points",
             value=fit_table(["player", "K", "DPM"], rows) if rows else "—",
@@ -186,6 +202,8 @@ def awards(rep: SessionReport, won: list[Award]) -> discord.Embed:
     embed = _base(rep, "awards")
     if not won:
         embed.description = "No awards: nobody played a counted round."
+    named = named_players(rep)
     for a in won:
-        embed.add_field(name=a.title, value=f"**{esc(a.name)}** — {a.shown}", inline=True)
+        who = named.get(a.guid, a.name)
+        embed.add_field(name=a.title, value=f"**{esc(who)}** — {a.shown}", inline=True)
     return embed

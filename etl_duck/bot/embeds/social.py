@@ -11,7 +11,7 @@ import polars as pl
 from etl_duck.bot.format import cell, esc, fit_table, num
 from etl_duck.domain.records import ROUND_RECORDS, _shown
 from etl_duck.domain.social import MIN_MAPS, MIN_ROUNDS, best_partner, nemesis_and_prey
-from etl_duck.query.rating import labels
+from etl_duck.query.rating import label_of, labels
 
 COLOUR = discord.Colour.dark_teal()
 
@@ -115,10 +115,13 @@ def rivals(name: str, guid: str, table: pl.DataFrame) -> discord.Embed:
     return embed
 
 
-def record_line(r: dict[str, Any]) -> str:
+def record_line(r: dict[str, Any], named: dict[str, str] | None = None) -> str:
+    """One record; ``named``: :func:`labels` of the answer's holders (two of one name told
+    apart, ``vid (D842)``; a team's names as they are)."""
     label, unit, _ = ROUND_RECORDS[r["kind"]]
     when = f" ({r['when']:%Y-%m-%d})" if r.get("when") is not None else ""
-    return f"{label}: **{_shown(r['value'], unit)}** — {esc(r['holder'])}{when}"
+    holder = label_of(named or {}, r, "holder")
+    return f"{label}: **{_shown(r['value'], unit)}** — {esc(holder)}{when}"
 
 
 def records(rows: Sequence[dict[str, Any]], map_name: str | None) -> list[discord.Embed]:
@@ -128,9 +131,10 @@ def records(rows: Sequence[dict[str, Any]], map_name: str | None) -> list[discor
         return [discord.Embed(title=title, description="No records yet.", colour=COLOUR)]
     pages: list[discord.Embed] = []
     page = discord.Embed(title=title, colour=COLOUR)
+    named = labels((r["guid"], r["holder"]) for r in rows if r.get("guid") is not None)
     by_scope: dict[str, list[str]] = {}
     for r in rows:
-        by_scope.setdefault(r["scope"], []).append(record_line(r))
+        by_scope.setdefault(r["scope"], []).append(record_line(r, named))
     for scope, lines in by_scope.items():
         if len(page.fields) >= 6:
             pages.append(page)
