@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from etl_duck.cli import app
 from etl_duck.domain.endstats import name_key, parse_endstats
-from etl_duck.domain.parse import _guid_ok
+from etl_duck.domain.parse import GUIDLESS_P0, _guid_ok, guidless_identity
 from etl_duck.domain.social import rivals
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.lake.snapshot import Lake
@@ -75,12 +75,18 @@ def rivals_json(data: Path, player: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "guid",
     ["OMNIBOT0", "OMNIBOT0" + TAIL, f"{VID}{TAIL}", VID.lower(), "ABC", "x" * 32,
-     "", "x" * 33, "OMNI-BOT", "ABC DEF", "D8423F9\u00e9"],
+     "", "NO_GUID", "x" * 33, "OMNI-BOT", "ABC DEF", "D8423F9\u00e9"],
 )  # fmt: skip
 def test_a_vs_header_guid_follows_the_stats_files_rule(guid: str) -> None:
-    """One rule for a player's GUID in both files: 1–32 ASCII letters or digits."""
+    """One rule for a player's GUID in both files: 1–32 ASCII letters or digits, or a
+    client without one (empty, NO_GUID): keyed by his name, as the stats file keys him."""
     es = parse_endstats(f"VS_HEADER\tsomeone\t{guid}\nvid\t1\t2\n".encode(), ENDSTATS)
-    if _guid_ok(guid):
+    if guid.strip().upper() in GUIDLESS_P0:
+        assert es.skipped == [] and es.note is None
+        assert [(v.subject_guid, v.opponent) for v in es.versus] == [
+            (guidless_identity("someone"), "vid")
+        ]
+    elif _guid_ok(guid):
         assert es.skipped == [] and es.note is None
         assert [(v.subject_guid, v.opponent) for v in es.versus] == [(guid[:8].upper(), "vid")]
     else:
