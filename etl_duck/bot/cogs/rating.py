@@ -17,7 +17,7 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
-from etl_duck.bot.format import esc
+from etl_duck.bot.format import cell, code, esc
 from etl_duck.bot.options import PairsText, PlayersText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.balance import BalanceError
@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
 log = logging.getLogger(__name__)
 CHART_PNG = "rating.png"
 TOP_LIMIT = 20
+
+#: how much of a name that matches nobody is quoted back
+NAME_INPUT_SHOWN = 64
 
 
 def split_names(text: str | None) -> list[str]:
@@ -156,8 +159,15 @@ class RatingCog(commands.Cog, name="Rating"):
             )
         except PlayerAmbiguous:
             raise
-        except PlayerNotFound as exc:  # its message says how to add a new player (+name)
-            raise UserError(esc(str(exc))) from None
+        except PlayerNotFound as exc:  # with how to add a new player (+name)
+            # the typed text cut: quoted twice, a long one made a message over Discord's
+            # 2,000 characters and the answer was refused
+            typed = cell(exc.text.strip(), NAME_INPUT_SHOWN)
+            hint = f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+            raise UserError(
+                f"No player matches {code(typed)}.{esc(hint)} For a new player with no maps "
+                f"yet, write {code('+' + typed)}."
+            ) from None
         except (BalanceError, ValueError) as exc:
             raise UserError(str(exc)) from None
         return Reply(embeds=[embeds.balance(res, unlinked=unlinked)])
