@@ -224,3 +224,90 @@ def test_status_names_an_endstats_file_whose_round_is_missing(tmp_path: Path) ->
     embed = run(main()).last.embed
     got = field_value(embed, "Endstats without their round (fetch or ingest the round's file) (1)")
     assert es.name in got
+
+
+def test_status_names_cut_and_empty_files_and_round2s_without_their_round1(
+    tmp_path: Path,
+) -> None:
+    """A cut copy (later rounds followed), an empty file and a recent round 2 without its
+    round 1 are open problems in `etl-duck status` (exit 3): /status named none of them. Each
+    is named with its fix; one an admin accepts is no longer listed."""
+    from etl_duck.cli import run as cli
+    from etl_duck.ingest.run import ingest_paths
+    from tests.conftest import FIXTURES, REAL
+
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("2025-11-11-212628-etl_adlernest-round-1.txt",
+                 "2025-11-11-213348-etl_adlernest-round-2.txt",
+                 "2025-11-11-214627-supply-round-1.txt",
+                 "2025-11-11-215843-supply-round-2.txt"):  # fmt: skip
+        (files / name).write_bytes((REAL / name).read_bytes())
+    cut = files / "2025-11-11-213348-etl_adlernest-round-2.txt"
+    cut.write_bytes(cut.read_bytes()[:700])  # copied short: 2 of its 6 players
+    empty = files / "2026-03-14-221702-te_escape2-round-1.txt"
+    empty.write_bytes(b"")
+    orphan = FIXTURES / "2026-03-14-214449-supply-round-2.txt"  # its round 1 never came
+    (files / orphan.name).write_bytes(orphan.read_bytes())
+    data = tmp_path / "data"
+    report = ingest_paths(data, [files])
+    assert report.cut == [cut.name] and report.empty == [empty.name]
+
+    async def main() -> FakeInteraction:
+        async with bot_running(data, tmp_path / "links.db") as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main()).last.embed
+    said = field_value(embed, "Cut files (last line) (1)")
+    assert cut.name in said and "the players after the cut are missing" in said
+    assert "again from the server's gamestats folder" in said and "--accept" in said
+    said = field_value(embed, "Empty files (0 bytes) (1)")
+    assert empty.name in said and "--dismiss" in said
+    said = field_value(embed, "Round 2s without their round 1 (1)")
+    assert orphan.name in said and "round 1 of supply" in said and "never written" in said
+    # the admin accepted the orphan (its round 1 was never written): no longer a problem
+    assert cli(["--data-dir", str(data), "resolve", orphan.name, "--accept"]) == 0
+    names = [f.name for f in run(main()).last.embed.fields]
+    assert not any(str(n).startswith("Round 2s without") for n in names)
+    assert "Cut files (last line) (1)" in names and "Empty files (0 bytes) (1)" in names
+
+
+def test_status_embed_stays_within_discords_limits_however_many_problems() -> None:
+    """Every kind of open problem, 60 of each: each field within 1,024 characters, the
+    whole embed within Discord's 6,000 (it refuses a larger one), every kind still named
+    with how many there are."""
+    from datetime import datetime
+
+    from etl_duck.bot.embeds import system
+    from etl_duck.query.stats import orphan_fix
+
+    names = [f"2026-03-{1 + i % 28:02d}-21{i:04d}-etl_adlernest-round-1.txt" for i in range(60)]
+    start = datetime(2026, 3, 14, 21, 44)
+    info = {
+        "version": 9, "sessions": 3, "counted_rounds": 40, "players": 12,
+        "first_date": "2026-03-01", "last_date": "2026-03-14",
+        "excluded": {"orphan_r2": 60},
+        "quarantined": {n: f"{n}:1: header: not a header" for n in names},
+        "conflicts": {f"{n}@2": "shorter than the counted version" for n in names},
+        "rejected": [f"{n}:3: X0 damage: out of range" for n in names],
+        "partial": names,
+        "cut": dict.fromkeys(names),
+        "empty": names,
+        "orphans": [
+            {"file": n, "map": "supply", "open": True, "fix": orphan_fix(n, "supply", start)}
+            for n in names
+        ],
+        "endstats_without_round": names,
+    }  # fmt: skip
+    bot = {"Fetch": "watching; " + "x" * 2000, "Voice": "idle", "Cache": "1 %", "Gateway": "—"}
+    embed = system.status(info, bot, posting="refused: " + "y" * 2000)
+    assert len(embed) <= 6000
+    assert all(len(str(f.value)) <= 1024 and f.value for f in embed.fields)
+    titles = [str(f.name) for f in embed.fields]
+    for kind in ("Quarantined files", "Version conflicts", "Rejected lines",
+                 "Partial files (last line cut)", "Cut files (last line)",
+                 "Empty files (0 bytes)", "Round 2s without their round 1",
+                 "Endstats without their round (fetch or ingest the round's file)"):  # fmt: skip
+        (title,) = [t for t in titles if t.startswith(kind)]
+        assert title.endswith("(60)")
+        assert "more (`etl-duck status`)" in field_value(embed, title)

@@ -395,6 +395,31 @@ def test_a_round2_without_its_round1_is_named_with_its_fix(
     assert json.loads(capsys.readouterr().out)["orphans"] == []
 
 
+def test_a_newer_writers_round_file_is_noted_once_with_its_fix(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A round file whose player lines are longer than the longest known layout (a newer
+    writer appended fields) lands, read by its 38 known fields; the ingest said nothing of
+    the fields it ignored. It is noted once, with the fix (upgrade etl-duck); no data the
+    product knows how to read is lost, so it is no problem: the exit stays 0."""
+    from etl_duck.cli import run
+
+    lines = R1.read_bytes().split(b"\n")
+    newer = tmp_path / R1.name
+    newer.write_bytes(b"\n".join([lines[0], *(ln + b"\t0\t7" if ln else ln for ln in lines[1:])]))
+    capsys.readouterr()
+    assert run(["--data-dir", str(data_dir), "ingest", str(newer), str(R2)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert said.count("note") == 1 and R2.name not in said.split("note", 1)[1]
+    assert (
+        f"note {R1.name}: {len(lines) - 2} player lines have 40 extended fields, more than the "
+        "38 known (a newer writer's): the 38 known were read, the rest ignored — a newer "
+        "writer than this etl-duck knows: upgrade etl-duck to read its new fields" in said
+    )
+    report = ingest_paths(data_dir, [newer])  # sent again: the lake holds it, nothing new
+    assert report.duplicates == [R1.name] and not report.round_notes
+
+
 def test_notebook_readers_see_the_lake(data_dir: Path) -> None:
     ingest_paths(data_dir, [REAL])
     pl_total = (

@@ -48,48 +48,41 @@ WAITING_ROUND = (
     "next round comes first"
 )
 
+#: what a round file whose player lines are longer than the longest known layout means, and
+#: the fix (its first 38 fields were read, the rest ignored: a note, the exit unchanged)
+NEWER_WRITER = "a newer writer than this etl-duck knows: upgrade etl-duck to read its new fields"
+
 
 def cut_fix(name: str) -> str:
-    """What to do about a cut file (last line cut) whose server has written later rounds:
-    the copy may be short (taken while it was written, cut in transfer) — or the server's
-    own file was cut (its writer crashed): only the server's folder tells."""
-    from etl_duck.domain.sources import label, split
+    """What to do about a cut file (last line cut) whose server has written later rounds
+    (the query layer's sentence, which the bot's /status shows too), as console markup."""
+    from etl_duck.query.stats import cut_fix as said
 
-    base, server = split(name)
-    where = f" (`--server {label(server)}`)" if server else ""
-    return (
-        f"copy {escape(base)} again from the server's gamestats folder and ingest it{where}; "
-        f"`etl-duck resolve {escape(name)} --accept` if the server's own file is cut"
-    )
+    return escape(said(name))
 
 
 def cut_said(name: str, why: str | None = None) -> str:
     """What a cut file (last line cut, no longer awaiting the rest) is, and its fix."""
-    from etl_duck.domain.endstats import is_endstats_file_name
+    from etl_duck.query.stats import cut_said as said
 
-    if is_endstats_file_name(name):
-        return (
-            "the last line is cut: its complete rows count, the rows after the cut are missing "
-            f"— {cut_fix(name)}"
-        )
-    counts = "its complete lines count" if why is None else f"nothing of it counts ({why})"
-    return (
-        f"the last line is cut and its server has written later rounds: {escape(counts)}, "
-        f"the players after the cut are missing — {cut_fix(name)}"
-    )
+    return escape(said(name, why))
 
 
 def empty_fix(name: str) -> str:
     """What to do about a file that arrived with 0 bytes."""
-    from etl_duck.domain.sources import label, split
+    from etl_duck.query.stats import empty_fix as said
 
-    base, server = split(name)
-    where = f" (`--server {label(server)}`)" if server else ""
-    return (
-        f"copy {escape(base)} again from the server's gamestats folder once it is written and "
-        f"ingest it{where}; `etl-duck resolve {escape(name)} --dismiss` if the server's own "
-        "file is empty"
-    )
+    return escape(said(name))
+
+
+def __getattr__(name: str) -> Any:
+    """``ORPHAN_OPEN_DAYS`` is the query layer's (status computes it); read on demand so
+    the CLI starts without importing the query layer."""
+    if name == "ORPHAN_OPEN_DAYS":
+        from etl_duck.query.stats import ORPHAN_OPEN_DAYS
+
+        return ORPHAN_OPEN_DAYS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def print_report(report: IngestReport) -> int:
@@ -134,6 +127,11 @@ def print_report(report: IngestReport) -> int:
     for name in report.endstats_waiting:  # not a problem (yet): its round may be on its way
         console.print(
             f"  [dim]waiting[/dim] {escape(name)}: {WAITING_ROUND}", soft_wrap=True, highlight=False
+        )
+    for name, note in sorted(report.round_notes.items()):  # not a problem: a newer writer
+        console.print(
+            f"  [yellow]note[/yellow] {escape(name)}: {escape(note)} — {NEWER_WRITER}",
+            soft_wrap=True,
         )
     for name, note in sorted(report.endstats_notes.items()):  # not a problem: an old writer
         console.print(f"  [dim]note[/dim] {escape(name)}: {escape(note)}", soft_wrap=True)
@@ -257,107 +255,11 @@ def status(as_json: JsonFlag = False) -> None:
     raise typer.Exit(show_status(as_json))
 
 
-#: an orphan round 2 (its round 1 not in the lake) is an open problem while it ended within
-#: this many days of its server's latest round: its round 1 may still be in the server's
-#: folder. Older ones are listed, not problems (DECISIONS.md "Orphan round 2s in status")
-ORPHAN_OPEN_DAYS = 7
-
-_ORPHANS = """
-SELECT r.file_name, r.map_name, r.start_time,
-       r.end_time >= l.last_end - to_days(CAST($days AS INTEGER)) AS recent
-FROM rounds r
-JOIN (SELECT server, max(end_time) AS last_end FROM rounds GROUP BY server) l USING (server)
-WHERE r.reason = 'orphan_r2'
-ORDER BY r.end_time, r.file_name
-"""
-
-
-def _tracked(stats: Any, version: int | None) -> dict[str, Any] | None:
-    """What the status query leaves out, from lake version ``version`` (None: a commit
-    landed since; ask again): the ledger's empty files, the admins' acceptances of cut files
-    and orphan round 2s (``resolve NAME --accept``), and the orphan round 2s."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from etl_duck.lake.rawstore import RawStore
-
-    serving = stats.serving
-    with serving.pinned() as (pinned, snap):
-        if version is not None and pinned != version:
-            return None
-        if snap is None:
-            return {"empty": [], "orphans": [], "accepted": set()}
-        files = stats.lake.read_state("files", snap)
-        cur = serving.cursor()
-        with serving.reading():
-            serving.prepare(cur, _ORPHANS)
-            orphans = cur.execute(_ORPHANS, {"days": ORPHAN_OPEN_DAYS}).fetchall()
-    odd = files.filter(pc.is_in(files["status"], pa.array(["empty", "partial"], pa.string())))
-    names = pa.array([o[0] for o in orphans], pa.string())
-    rows = pa.concat_tables([odd, files.filter(pc.is_in(files["file_name"], value_set=names))])
-    raw = RawStore(STATE.data_dir)
-    accepted = {
-        r["file_name"]
-        for r in rows.select(["file_name", "content_sha256"]).to_pylist()
-        if r["content_sha256"] in raw.accepted(r["file_name"])
-    }
-    empty = sorted(
-        str(n) for n in odd.filter(pc.equal(odd["status"], "empty"))["file_name"].to_pylist()
-    )
-    return {"empty": empty, "orphans": orphans, "accepted": accepted}
-
-
-def _orphan_fix(map_name: str, start: Any) -> str:
-    when = f"{start:%Y-%m-%d %H:%M}" if start is not None else "an unknown time"
-    return (
-        f"round 1 of {map_name} (ending shortly before {when}, when this round 2 started) not "
-        "found: fetch it from the server's gamestats folder or ingest it"
-    )
-
-
-def _status_info() -> dict[str, Any]:
-    """The status query's answer, with what :func:`_tracked` adds, of one lake version."""
-    stats = open_stats()
-    tracked = None
-    for attempt in range(5):  # commits keep landing: the last try takes any version
-        info: dict[str, Any] = stats.status()
-        tracked = _tracked(stats, info["version"] if attempt < 4 else None)
-        if tracked is not None:
-            break
-    assert tracked is not None
-    accepted: set[str] = tracked["accepted"]
-    empty = tracked["empty"]
-    info["empty"] = empty
-    # an empty file is no endstats file waiting for its round: nothing in it to pair
-    for key in ("endstats_without_round", "endstats_waiting"):
-        info[key] = [n for n in info[key] if n not in empty]
-    # cut files: open until the whole file arrives or an admin accepts the cut version
-    # (a later round of the server is no proof that the server's own file is cut)
-    waiting = info["partial"]
-    info["partial"] = [n for n in waiting if n not in accepted]
-    info["cut"] = {n: why for n, why in info["cut_final"].items() if n not in accepted}
-    info["cut_accepted"] = {
-        **{n: "partial" for n in waiting if n in accepted},
-        **{n: why for n, why in info["cut_final"].items() if n in accepted},
-    }
-    info["orphans"] = [
-        {
-            "file": name,
-            "map": map_name,
-            "round2_start": start.isoformat() if start is not None else None,
-            "open": bool(recent) and name not in accepted,
-            "accepted": name in accepted,
-            "fix": _orphan_fix(map_name, start)
-            + f"; `etl-duck resolve {name} --accept` if it was never written",
-        }
-        for name, map_name, start, recent in tracked["orphans"]
-    ]
-    return info
-
-
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
-    info = _status_info()
+    from etl_duck.query.stats import ORPHAN_OPEN_DAYS
+
+    info = open_stats().status()
     info["leftovers"] = _leftovers(STATE.data_dir)
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round

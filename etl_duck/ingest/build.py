@@ -73,6 +73,9 @@ class BuildResult:
     #: files whose rows could not be built (name → reason): nothing of this date was
     #: written; the writer quarantines them and builds the date again without them
     failed: dict[str, str] = field(default_factory=dict)
+    #: what a file does that is no problem of its lines (a newer writer's longer lines,
+    #: read by their known fields): file name → the parser's note, once per file
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def _build_job(job: BuildJob) -> tuple[BuildResult, dict[str, pa.Table] | None]:
             written,
             {n: r.status.value for n, r in parsed.items()},
             {n: [(e.line, e.field, e.reason) for e in r.rejected] for n, r in parsed.items()},
+            notes={n: r.note for n, r in parsed.items() if r.note},
         ),
         built,
     )

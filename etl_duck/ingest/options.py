@@ -56,6 +56,10 @@ class IngestReport:
     endstats: list[str] = field(default_factory=list)  # endstats files stored (§10)
     #: endstats files of an older writer: why some of their rows say nothing (not a problem)
     endstats_notes: dict[str, str] = field(default_factory=dict)
+    #: round files of a newer writer than this etl-duck knows (longer player lines: their
+    #: known fields were read, the rest ignored) → the parser's note. Not a problem: nothing
+    #: the product knows how to read is lost (DECISIONS "A newer writer's round files")
+    round_notes: dict[str, str] = field(default_factory=dict)
     #: endstats files of this batch whose round file is not in the lake yet, while their
     #: server has written no later round: it may be on its way (the fetcher can bring the
     #: endstats file a poll first); their rows land with it. Named, not a problem
@@ -127,7 +131,7 @@ class IngestReport:
             n for n in later.endstats_without_round if n not in self.endstats_without_round
         )
         self.rejected.extend(later.rejected)
-        for name in ("endstats_notes", "skipped", "quarantined", "conflicts"):
+        for name in ("endstats_notes", "round_notes", "skipped", "quarantined", "conflicts"):
             getattr(self, name).update(getattr(later, name))
         self.partitions_written += later.partitions_written
         self.version = later.version or self.version

@@ -656,6 +656,8 @@ def _record(
                     name, new[name], status, because, batch.version
                 )
                 raw.release(name)  # it reads now: no quarantine copy stays behind
+                if note := res.notes.get(name):  # a newer writer's: no problem, told once
+                    report.round_notes[name] = note
                 for line, fld, why in res.rejected[name]:
                     batch.rejected_rows.append(
                         {"file_name": name, "line": line, "field": fld, "reason": why}

@@ -152,6 +152,70 @@ class SessionReport:
         return self.end_time - self.start_time
 
 
+# --------------------------------------------------------------------------- status problems
+
+#: an orphan round 2 (its round 1 not in the lake) is an open problem while it ended within
+#: this many days of its server's latest round: its round 1 may still be in the server's
+#: folder. Older ones are listed, not problems (DECISIONS.md "Orphan round 2s in status")
+ORPHAN_OPEN_DAYS = 7
+
+
+def _where(name: str) -> tuple[str, str]:
+    """A ledger name's file name on its server, and the `--server` option it needs."""
+    from etl_duck.domain.sources import split
+
+    base, server = split(name)
+    return base, f" (`--server {label(server)}`)" if server else ""
+
+
+def cut_fix(name: str) -> str:
+    """What to do about a cut file (last line cut) whose server has written later rounds:
+    the copy may be short (taken while it was written, cut in transfer) — or the server's
+    own file was cut (its writer crashed): only the server's folder tells. Plain text:
+    `etl-duck status` and the bot's /status say the same."""
+    base, where = _where(name)
+    return (
+        f"copy {base} again from the server's gamestats folder and ingest it{where}; "
+        f"`etl-duck resolve {name} --accept` if the server's own file is cut"
+    )
+
+
+def cut_said(name: str, why: str | None = None) -> str:
+    """What a cut file (last line cut, no longer awaiting the rest) is, and its fix."""
+    from etl_duck.domain.endstats import is_endstats_file_name
+
+    if is_endstats_file_name(name):
+        return (
+            "the last line is cut: its complete rows count, the rows after the cut are missing "
+            f"— {cut_fix(name)}"
+        )
+    counts = "its complete lines count" if why is None else f"nothing of it counts ({why})"
+    return (
+        f"the last line is cut and its server has written later rounds: {counts}, "
+        f"the players after the cut are missing — {cut_fix(name)}"
+    )
+
+
+def empty_fix(name: str) -> str:
+    """What to do about a file that arrived with 0 bytes."""
+    base, where = _where(name)
+    return (
+        f"copy {base} again from the server's gamestats folder once it is written and "
+        f"ingest it{where}; `etl-duck resolve {name} --dismiss` if the server's own "
+        "file is empty"
+    )
+
+
+def orphan_fix(name: str, map_name: str, start: datetime | None) -> str:
+    """What to do about a round 2 whose round 1 is not in the lake."""
+    when = f"{start:%Y-%m-%d %H:%M}" if start is not None else "an unknown time"
+    return (
+        f"round 1 of {map_name} (ending shortly before {when}, when this round 2 started) not "
+        "found: fetch it from the server's gamestats folder or ingest it; "
+        f"`etl-duck resolve {name} --accept` if it was never written"
+    )
+
+
 # --------------------------------------------------------------------------- the API
 
 
@@ -1194,8 +1258,10 @@ class Stats:
 
     def status(self) -> dict[str, Any]:
         """Headline numbers of the lake and every open problem (quarantined files, version
-        conflicts, rejected lines, partial files, endstats files without their round), all
-        from ONE snapshot: no commit can land between the numbers of one answer."""
+        conflicts, rejected lines, partial and cut files, empty files, endstats files
+        without their round, recent round 2s without their round 1), all from ONE snapshot:
+        no commit can land between the numbers of one answer. `etl-duck status` and the
+        bot's /status both render this answer."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -1240,6 +1306,22 @@ class Stats:
             if snap and len(stored):
                 index = self.lake.read_state("round_index", snap)
                 unpaired = waiting_for_round_vectorised(stored, index)
+            orphans = self.run("orphan_rounds", days=ORPHAN_OPEN_DAYS).rows() if snap else []
+            # the admins' acceptances of cut files and orphan round 2s (`resolve NAME
+            # --accept`): each names the version it accepted
+            orphan_names = pa.array([o[0] for o in orphans], pa.string())
+            orphan_rows = files.filter(pc.is_in(files["file_name"], value_set=orphan_names))
+            odd = [r for r in ledger if r["status"] in ("empty", "partial")]
+            accepted = {
+                r["file_name"]
+                for r in [*odd, *orphan_rows.to_pylist()]
+                if r["content_sha256"] in raw.accepted(r["file_name"])
+            }
+        empty = [r["file_name"] for r in ledger if r["status"] == "empty"]
+        # cut files: open until the whole file arrives or an admin accepts the cut version
+        # (a later round of the server is no proof that the server's own file is cut)
+        partial = [n for n in cut if n in waiting]
+        cut_final = {n: why_not.get(n) for n in cut if n not in waiting}
         return {
             "version": version,
             **row,
@@ -1252,10 +1334,21 @@ class Stats:
                 r["file_name"]: r["reason"] for r in ledger if r["status"] == "quarantined"
             },
             "conflicts": {f"{r['file_name']}@{r['version']}": r["reason"] for r in conflicts},
-            "partial": [n for n in cut if n in waiting],
+            #: cut files still waiting for the rest (not counted yet), unless accepted
+            "partial": [n for n in partial if n not in accepted],
             #: cut files whose cut is final (a later round followed) → why they do not
-            #: count (None: their complete lines count); nothing an admin can do
-            "cut_final": {n: why_not.get(n) for n in cut if n not in waiting},
+            #: count (None: their complete lines count), accepted or not
+            "cut_final": cut_final,
+            #: … those still open: the whole file may yet arrive (or an admin accepts it)
+            "cut": {n: why for n, why in cut_final.items() if n not in accepted},
+            #: cut files an admin accepted as they are ("partial": still waiting for a
+            #: later round of their server) → why they do not count (None: they count)
+            "cut_accepted": {
+                **{n: "partial" for n in partial if n in accepted},
+                **{n: why for n, why in cut_final.items() if n in accepted},
+            },
+            #: files that arrived with 0 bytes: open until content lands or a dismissal
+            "empty": sorted(empty),
             "dismissed": [r["file_name"] for r in ledger if r["status"] == "dismissed"],
             #: why (and which version was set aside): what `resolve --keep` needs to undo it
             "dismissed_reasons": {
@@ -1275,10 +1368,29 @@ class Stats:
             "rejected_lines": len(rejected),
             #: endstats files whose round file is not in the lake while their server has
             #: written later rounds: it is missing (an open problem until it is ingested)
-            "endstats_without_round": [n for n, overdue in unpaired.items() if overdue],
+            #: (an empty file is none of these: nothing in it to pair)
+            "endstats_without_round": [
+                n for n, overdue in unpaired.items() if overdue and n not in empty
+            ],
             #: … and those whose round file may still be on its way (no later round of
             #: their server yet): named, not a problem
-            "endstats_waiting": [n for n, overdue in unpaired.items() if not overdue],
+            "endstats_waiting": [
+                n for n, overdue in unpaired.items() if not overdue and n not in empty
+            ],
+            #: round 2s without their round 1, oldest first: open while within
+            #: ORPHAN_OPEN_DAYS of their server's latest round and not accepted (older ones
+            #: are listed, no problem)
+            "orphans": [
+                {
+                    "file": name,
+                    "map": map_name,
+                    "round2_start": start.isoformat() if start is not None else None,
+                    "open": bool(recent) and name not in accepted,
+                    "accepted": name in accepted,
+                    "fix": orphan_fix(name, map_name, start),
+                }
+                for name, map_name, start, recent in orphans
+            ],
         }
 
     def warm(self) -> None:

@@ -6,8 +6,12 @@ from typing import Any
 
 import discord
 
-from etl_duck.bot.format import code, esc, num
+from etl_duck.bot.format import FIELD_MAX, code, esc, num
 from etl_duck.query.cache import CacheStats
+from etl_duck.query.stats import cut_fix, cut_said, empty_fix
+
+#: Discord's limit for all of an embed's text (title, description, field names and values)
+EMBED_MAX = 6000
 
 COLOUR = discord.Colour.dark_grey()
 
@@ -31,7 +35,8 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
             value=", ".join(f"{esc(k)}: {v}" for k, v in excluded.items())[:1024],
             inline=False,
         )
-    # every open problem, as `etl-duck status` lists it (each field within Discord's 1,024)
+    # every open problem, as `etl-duck status` lists it, each with its fix (the query
+    # layer's sentences: the CLI says the same)
     problems = (
         (
             "Quarantined files",
@@ -42,19 +47,53 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
             [f"{code(k)}: {esc(r)}" for k, r in (info.get("conflicts") or {}).items()],
         ),
         ("Rejected lines", [esc(line) for line in info.get("rejected") or []]),
-        ("Partial files (last line cut)", [code(n) for n in info.get("partial") or []]),
+        (
+            "Partial files (last line cut)",
+            [
+                f"{code(n)}: counts from the next round of its server on, short of the "
+                f"lines after the cut — {esc(cut_fix(n))}"
+                for n in info.get("partial") or []
+            ],
+        ),
+        (  # a later round followed: its complete lines count, the rest may be missing
+            "Cut files (last line)",
+            [f"{code(n)}: {esc(cut_said(n, why))}" for n, why in (info.get("cut") or {}).items()],
+        ),
+        (
+            "Empty files (0 bytes)",
+            [f"{code(n)}: nothing counts — {esc(empty_fix(n))}" for n in info.get("empty") or []],
+        ),
+        (  # recent ones (its round 1 may still be on the server), not accepted by an admin
+            "Round 2s without their round 1",
+            [
+                f"{code(o['file'])}: not counted — {esc(o['fix'])}"
+                for o in info.get("orphans") or []
+                if o.get("open")
+            ],
+        ),
         (  # the server wrote later rounds: the round's stats file is missing (its awards wait)
             "Endstats without their round (fetch or ingest the round's file)",
             [code(n) for n in info.get("endstats_without_round") or []],
         ),
     )
-    for title, lines in problems:
-        if lines:
-            embed.add_field(name=f"{title} ({len(lines)})", value=_fit(lines, 1024), inline=False)
+    shown = [(f"{title} ({len(lines)})", lines) for title, lines in problems if lines]
+    # Discord refuses an embed over 6,000 characters in all: the problems share what the
+    # rest leaves, each field within its 1,024
+    rest = (
+        len(embed)
+        + (len("⚠️ Posts refused") + min(len(posting), FIELD_MAX) if posting else 0)
+        + sum(len(k) + max(1, min(len(v), FIELD_MAX)) for k, v in bot.items())
+    )
+    budget = EMBED_MAX - rest - sum(len(name) for name, _ in shown)
+    for i, (name, lines) in enumerate(shown):
+        share = min(FIELD_MAX, budget // (len(shown) - i))
+        value = _fit(lines, share)
+        budget -= len(value)
+        embed.add_field(name=name, value=value, inline=False)
     if posting:
-        embed.add_field(name="⚠️ Posts refused", value=posting[:1024], inline=False)
+        embed.add_field(name="⚠️ Posts refused", value=posting[:FIELD_MAX], inline=False)
     for name, value in bot.items():
-        embed.add_field(name=name, value=value[:1024] or "—", inline=True)
+        embed.add_field(name=name, value=value[:FIELD_MAX] or "—", inline=True)
     return embed
 
 
