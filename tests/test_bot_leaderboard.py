@@ -279,7 +279,7 @@ def test_status_embed_stays_within_discords_limits_however_many_problems() -> No
     from datetime import datetime
 
     from etl_duck.bot.embeds import system
-    from etl_duck.query.stats import orphan_fix
+    from etl_duck.query.stats import orphan_fix, replayed_fix
 
     names = [f"2026-03-{1 + i % 28:02d}-21{i:04d}-etl_adlernest-round-1.txt" for i in range(60)]
     start = datetime(2026, 3, 14, 21, 44)
@@ -297,6 +297,10 @@ def test_status_embed_stays_within_discords_limits_however_many_problems() -> No
             {"file": n, "map": "supply", "open": True, "fix": orphan_fix(n, "supply", start)}
             for n in names
         ],
+        "replayed": [
+            {"file": n, "map": "supply", "open": True, "fix": replayed_fix(n, "supply", start)}
+            for n in names
+        ],
         "endstats_without_round": names,
     }  # fmt: skip
     bot = {"Fetch": "watching; " + "x" * 2000, "Voice": "idle", "Cache": "1 %", "Gateway": "—"}
@@ -307,6 +311,7 @@ def test_status_embed_stays_within_discords_limits_however_many_problems() -> No
     for kind in ("Quarantined files", "Version conflicts", "Rejected lines",
                  "Partial files (last line cut)", "Cut files (last line)",
                  "Empty files (0 bytes)", "Round 2s without their round 1",
+                 "Round 1s replayed without their round 2",
                  "Endstats without their round (fetch or ingest the round's file)"):  # fmt: skip
         (title,) = [t for t in titles if t.startswith(kind)]
         assert title.endswith("(60)")

@@ -349,6 +349,44 @@ def test_empty_file_is_retried(
     assert again.duplicates == [R2.name] and not again.problems
 
 
+def test_a_round1_replayed_without_its_round2_is_counted_and_named_with_its_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A round 1 without its round 2 whose map starts again minutes later: its round-2
+    file was lost (the real 2025-11-11 te_escape2: it counts), or the match was reset and
+    replayed — the files cannot tell. It counts, and status names it with both ways out
+    until an admin decides (a reset's abandoned round counted silently on every board)."""
+    from etl_duck.cli import run
+    from tests.conftest import REAL
+
+    names = ["2025-11-11-222141-te_escape2-round-1.txt",
+             "2025-11-11-222852-te_escape2-round-1.txt",
+             "2025-11-11-223323-te_escape2-round-2.txt"]  # fmt: skip
+    files = tmp_path / "files"
+    files.mkdir()
+    for n in names:
+        (files / n).write_bytes((REAL / n).read_bytes())
+    data = tmp_path / "data"
+    ingest_paths(data, [files])
+    counted = {r["file_name"] for r in table_rows(data, "rounds") if r["counted"]}
+    assert counted == set(names)
+    assert _cli_status(data, capsys, "--json") == 3
+    (replayed,) = json.loads(capsys.readouterr().out)["replayed"]
+    assert (replayed["file"], replayed["map"], replayed["open"]) == (names[0], "te_escape2", True)
+    assert "te_escape2 started again at 22:" in replayed["fix"]
+    assert f"`etl-duck resolve {names[0]} --dismiss` if the match was reset" in replayed["fix"]
+    assert _cli_status(data, capsys) == 3
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"round 1 replayed without its round 2 {names[0]} —" in said
+    assert run(["--data-dir", str(data), "resolve", names[0], "--accept"]) == 0
+    assert _cli_status(data, capsys) == 0
+    assert "round 1 replayed without its round 2 (accepted by an admin)" in capsys.readouterr().out
+    # a reset after all: dismissed, the abandoned round counts nowhere
+    assert run(["--data-dir", str(data), "resolve", names[0], "--dismiss"]) == 0
+    counted = {r["file_name"] for r in table_rows(data, "rounds") if r["counted"]}
+    assert counted == set(names[1:])
+
+
 def test_a_round2_without_its_round1_is_named_with_its_fix(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

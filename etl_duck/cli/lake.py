@@ -270,7 +270,7 @@ def show_status(as_json: bool = False) -> int:
             "quarantined", "conflicts", "rejected", "partial", "cut", "empty", "leftovers",
             "endstats_without_round",
         )
-    ) or any(o["open"] for o in info["orphans"])  # fmt: skip
+    ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
     if as_json:
         print_json(info)
         return EXIT_PARTIAL if problems else EXIT_OK
@@ -353,6 +353,17 @@ def show_status(as_json: bool = False) -> int:
         console.print(
             f"{label} {escape(o['file'])} — not counted: {escape(o['fix'])}", soft_wrap=True
         )
+    for o in info["replayed"]:
+        if o["accepted"]:
+            label = "round 1 replayed without its round 2 (accepted by an admin)"
+        elif o["open"]:
+            label = "[yellow]round 1 replayed without its round 2[/yellow]"
+        else:
+            label = (
+                f"round 1 replayed without its round 2 (over {ORPHAN_OPEN_DAYS} days before its "
+                "server's latest round: listed, no open problem)"
+            )
+        console.print(f"{label} {escape(o['file'])} — {escape(o['fix'])}", soft_wrap=True)
     for name, why in info["dismissed_reasons"].items():
         version = why.rsplit("(version ", 1)[-1].rstrip(")") if "(version " in why else "VERSION"
         console.print(

@@ -216,6 +216,19 @@ def orphan_fix(name: str, map_name: str, start: datetime | None) -> str:
     )
 
 
+def replayed_fix(name: str, map_name: str, replay: datetime | None) -> str:
+    """What to do about a counted round 1 without its round 2 whose map started again
+    within minutes: its round-2 file was lost, or the match was reset and replayed."""
+    when = f"{replay:%H:%M}" if replay is not None else "minutes later"
+    _, where = _where(name)
+    return (
+        f"{map_name} started again at {when} with no round 2 of this round 1 in the lake: it "
+        f"counts as a round whose round-2 file was lost — fetch that file from the server's "
+        f"gamestats folder and ingest it{where} if it was played; `etl-duck resolve {name} "
+        f"--dismiss` if the match was reset and replayed; `--accept` to keep it as it is"
+    )
+
+
 # --------------------------------------------------------------------------- the API
 
 
@@ -1307,9 +1320,10 @@ class Stats:
                 index = self.lake.read_state("round_index", snap)
                 unpaired = waiting_for_round_vectorised(stored, index)
             orphans = self.run("orphan_rounds", days=ORPHAN_OPEN_DAYS).rows() if snap else []
-            # the admins' acceptances of cut files and orphan round 2s (`resolve NAME
-            # --accept`): each names the version it accepted
-            orphan_names = pa.array([o[0] for o in orphans], pa.string())
+            replayed = self.run("replayed_round1s", days=ORPHAN_OPEN_DAYS).rows() if snap else []
+            # the admins' acceptances of cut files, orphan round 2s and replayed round 1s
+            # (`resolve NAME --accept`): each names the version it accepted
+            orphan_names = pa.array([o[0] for o in [*orphans, *replayed]], pa.string())
             orphan_rows = files.filter(pc.is_in(files["file_name"], value_set=orphan_names))
             odd = [r for r in ledger if r["status"] in ("empty", "partial")]
             accepted = {
@@ -1390,6 +1404,19 @@ class Stats:
                     "fix": orphan_fix(name, map_name, start),
                 }
                 for name, map_name, start, recent in orphans
+            ],
+            #: counted round 1s without their round 2 whose map started again within
+            #: minutes (a lost round-2 file, or a reset): open while recent and not accepted
+            "replayed": [
+                {
+                    "file": name,
+                    "map": map_name,
+                    "replay_start": replay.isoformat() if replay is not None else None,
+                    "open": bool(recent) and name not in accepted,
+                    "accepted": name in accepted,
+                    "fix": replayed_fix(name, map_name, replay),
+                }
+                for name, map_name, _end, replay, recent in replayed
             ],
         }
 

@@ -71,6 +71,14 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
                 if o.get("open")
             ],
         ),
+        (  # a lost round-2 file or a reset: counted, the admin decides (recent, not accepted)
+            "Round 1s replayed without their round 2",
+            [
+                f"{code(o['file'])}: counted — {esc(o['fix'])}"
+                for o in info.get("replayed") or []
+                if o.get("open")
+            ],
+        ),
         (  # the server wrote later rounds: the round's stats file is missing (its awards wait)
             "Endstats without their round (fetch or ingest the round's file)",
             [code(n) for n in info.get("endstats_without_round") or []],
