@@ -340,30 +340,21 @@ def show_status(as_json: bool = False) -> int:
             f"— {empty_fix(name)}",
             soft_wrap=True,
         )
-    for o in info["orphans"]:
-        if o["accepted"]:
-            label = "round 2 without its round 1 (accepted by an admin)"
-        elif o["open"]:
-            label = "[yellow]round 2 without its round 1[/yellow]"
-        else:
-            label = (
-                f"round 2 without its round 1 (over {ORPHAN_OPEN_DAYS} days before its "
-                "server's latest round: listed, no open problem)"
-            )
-        console.print(
-            f"{label} {escape(o['file'])} — not counted: {escape(o['fix'])}", soft_wrap=True
-        )
-    for o in info["replayed"]:
-        if o["accepted"]:
-            label = "round 1 replayed without its round 2 (accepted by an admin)"
-        elif o["open"]:
-            label = "[yellow]round 1 replayed without its round 2[/yellow]"
-        else:
-            label = (
-                f"round 1 replayed without its round 2 (over {ORPHAN_OPEN_DAYS} days before its "
-                "server's latest round: listed, no open problem)"
-            )
-        console.print(f"{label} {escape(o['file'])} — {escape(o['fix'])}", soft_wrap=True)
+    for kind, said, rows in (
+        ("round 2 without its round 1", "not counted: ", info["orphans"]),
+        ("round 1 replayed without its round 2", "", info["replayed"]),
+    ):
+        for o in rows:
+            if o["accepted"]:
+                label = f"{kind} (accepted by an admin)"
+            elif o["open"]:
+                label = f"[yellow]{kind}[/yellow]"
+            else:
+                label = (
+                    f"{kind} (over {ORPHAN_OPEN_DAYS} days before its server's latest round: "
+                    "listed, no open problem)"
+                )
+            console.print(f"{label} {escape(o['file'])} — {said}{escape(o['fix'])}", soft_wrap=True)
     for name, why in info["dismissed_reasons"].items():
         version = why.rsplit("(version ", 1)[-1].rstrip(")") if "(version " in why else "VERSION"
         console.print(

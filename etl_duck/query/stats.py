@@ -229,6 +229,16 @@ def replayed_fix(name: str, map_name: str, replay: datetime | None) -> str:
     )
 
 
+def _listed(name: str, map_name: str, recent: Any, accepted: set[str]) -> dict[str, Any]:
+    """A round status lists (an orphan, a replay): open while recent and not accepted."""
+    return {
+        "file": name,
+        "map": map_name,
+        "open": bool(recent) and name not in accepted,
+        "accepted": name in accepted,
+    }
+
+
 # --------------------------------------------------------------------------- the API
 
 
@@ -1396,11 +1406,8 @@ class Stats:
             #: are listed, no problem)
             "orphans": [
                 {
-                    "file": name,
-                    "map": map_name,
+                    **_listed(name, map_name, recent, accepted),
                     "round2_start": start.isoformat() if start is not None else None,
-                    "open": bool(recent) and name not in accepted,
-                    "accepted": name in accepted,
                     "fix": orphan_fix(name, map_name, start),
                 }
                 for name, map_name, start, recent in orphans
@@ -1409,11 +1416,8 @@ class Stats:
             #: minutes (a lost round-2 file, or a reset): open while recent and not accepted
             "replayed": [
                 {
-                    "file": name,
-                    "map": map_name,
+                    **_listed(name, map_name, recent, accepted),
                     "replay_start": replay.isoformat() if replay is not None else None,
-                    "open": bool(recent) and name not in accepted,
-                    "accepted": name in accepted,
                     "fix": replayed_fix(name, map_name, replay),
                 }
                 for name, map_name, _end, replay, recent in replayed
