@@ -412,7 +412,7 @@ def test_a_round2_without_its_round1_is_named_with_its_fix(
     assert f"round 2 without its round 1 {R2.name} — not counted: round 1 of supply" in said
     assert f"`etl-duck resolve {R2.name} --accept` if it was never written" in said
     # its server played on: a week later the orphan is history, listed and no problem
-    from etl_duck.cli.lake import ORPHAN_OPEN_DAYS
+    from etl_duck.query.stats import ORPHAN_OPEN_DAYS
 
     later = tmp_path / "later"
     later.mkdir()

@@ -4,7 +4,7 @@ store. Every problem is named (file, line, field, reason) and sets the exit code
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -73,16 +73,6 @@ def empty_fix(name: str) -> str:
     from etl_duck.query.stats import empty_fix as said
 
     return escape(said(name))
-
-
-def __getattr__(name: str) -> Any:
-    """``ORPHAN_OPEN_DAYS`` is the query layer's (status computes it); read on demand so
-    the CLI starts without importing the query layer."""
-    if name == "ORPHAN_OPEN_DAYS":
-        from etl_duck.query.stats import ORPHAN_OPEN_DAYS
-
-        return ORPHAN_OPEN_DAYS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def print_report(report: IngestReport) -> int:

@@ -1206,8 +1206,8 @@ class Stats:
         out = []
         for t in texts:
             # a player whose name really is "+x" (names like "+FoX+" exist) is that player
-            exact = (self.find_player(t)["score"] == 1.5).any() if t.strip() else False
-            if (new := new_player(t)) is not None and not exact:
+            new = new_player(t)
+            if new is not None and not self._names().names.get(t.strip().lower()):
                 out.append(new)
                 continue
             try:
