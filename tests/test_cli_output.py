@@ -283,7 +283,14 @@ def test_every_listed_detail_query_can_be_exported(evil: tuple[Path, Path], tmp_
     assert len(export("round_players", "--param", f"round_id={r1['round_id']}")) == 10
     assert len(export("round_players", "--param", f"match_id={r1['match_id']}")) == 10
     assert export("round_awards", "--param", f"round_id={r1['round_id']}") == []  # no endstats
-    assert export("round_awards", "--param", "round_id=1") == []
+    # an id or file the lake does not know is a usage error, not "that round had no awards"
+    for query, unknown, says in (
+        ("round_awards", "round_id=1", "no round in the lake has this id"),
+        ("round_players", "match_id=1", "no match in the lake has this id"),
+        ("round_attackers", "names=2020-01-01-000000-x-round-1.txt", "no round in the lake was"),
+    ):
+        res = cli("--data-dir", data, "export", query, "--param", unknown, "--out", out)
+        assert res.exit_code == 2 and says in one_line(res.stderr), res.output
     assert len(export("session_maps", "--param", f"session_id={rounds[0]['session_id']}")) == 1
     # values are bound parameters, never SQL text: no rows, so no player has that GUID
     res = cli("--data-dir", data, "export", "player_weapons", "--param", "guid=x' OR 1=1 --")

@@ -568,8 +568,9 @@ def _render(df: Any, fmt: str) -> bytes:
 
 
 def _check_known(stats: Any, params: dict[str, Any]) -> None:
-    """An export with no rows whose ``guid`` or ``session_id`` the lake does not know:
-    one sentence, exit 2 (as `etl-duck player` does), not "wrote 0 rows"."""
+    """An export with no rows whose ``guid``, ``session_id``, ``round_id``, ``match_id`` or
+    ``names`` the lake does not know: one sentence, exit 2 (as `etl-duck player` does), not
+    "wrote 0 rows" (a mistyped id read as "that round had no awards")."""
     guid = params.get("guid")
     if isinstance(guid, str):
         known = stats.run("player_directory", text=guid)["guid"]
@@ -581,10 +582,23 @@ def _check_known(stats: Any, params: dict[str, Any]) -> None:
             )
             fail(f"--param guid={plain(guid)}: no player in the lake has this GUID{case}",
                  EXIT_USAGE)  # fmt: skip
+    if not any(params.get(k) is not None for k in ("session_id", "round_id", "match_id", "names")):
+        return
+    rounds = stats.run("social_rounds")
     sid = params.get("session_id")
-    if sid is not None and not stats.run("social_rounds")["session_id"].is_in([sid]).any():
+    if sid is not None and not rounds["session_id"].is_in([sid]).any():
         fail(f"--param session_id={sid}: no session in the lake has this id (`etl-duck "
              "sessions --json` lists them)", EXIT_USAGE)  # fmt: skip
+    for key in ("round_id", "match_id"):
+        given = params.get(key)
+        if given is not None and not rounds[key].is_in([given]).any():
+            fail(f"--param {key}={given}: no {key.removesuffix('_id')} in the lake has this "
+                 f"id {_ROUND_IDS}", EXIT_USAGE)  # fmt: skip
+    names = params.get("names")
+    if names and not rounds["file_name"].is_in(names).any():
+        fail(f"--param names={plain(','.join(names))}: no round in the lake was read from "
+             f"{'this file' if len(names) == 1 else 'these files'} {_ROUND_IDS}",
+             EXIT_USAGE)  # fmt: skip
 
 
 @app.command()
