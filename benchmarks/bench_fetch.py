@@ -10,6 +10,7 @@ Original design, for comparison: paramiko in a thread, one file at a time, 60 s 
 100 files → 300 s; with its proposed Semaphore(5): 60 s.
 
     python -m benchmarks.bench_fetch [N]
+    python -m benchmarks.bench_fetch --quiet-poll [N]   # a poll that finds nothing new
 """
 
 from __future__ import annotations
@@ -205,6 +206,74 @@ def _count_rounds(data: Path) -> int:
     return int(rows[0][0])
 
 
+def quiet_poll(n_files: int, polls: int = 5) -> dict[str, Any]:
+    """CPU and wall time of a poll that finds nothing new in a folder of ``n_files`` (all
+    already in ``raw/``): what `watch` pays every 10 s in a session on a server that keeps
+    every round it ever wrote. The client's CPU time only (the server is its own process)."""
+    from etl_duck.fetch.poller import Fetcher
+    from etl_duck.lake.rawstore import RawStore
+    from etl_duck.settings import Settings
+
+    def ingest(paths: list[Path]) -> int:
+        if paths:
+            raise RuntimeError(f"a quiet poll handed over {len(paths)} files")
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
+        base = Path(tmp)
+        folder = base / "server-root" / "gamestats"
+        folder.mkdir(parents=True)
+        _write_backlog(folder, n_files)
+        data = base / "data"
+        RawStore(data).store((p.name, p.read_bytes()) for p in sorted(folder.iterdir()))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tests.sftp_server", str(base)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                data_dir=data,
+                ssh_host="127.0.0.1",
+                ssh_port=int(server.stdout.readline()),
+                ssh_user="etl",
+                ssh_key_path=base / "keys" / "id_ed25519",
+                ssh_known_hosts=base / "keys" / "known_hosts",
+                ssh_remote_dir="gamestats",
+            )
+
+            async def measure() -> tuple[list[tuple[float, float]], int]:
+                out = []
+                async with Fetcher(settings, ingest) as fetcher:
+                    await fetcher.poll_once()  # learns what raw/ holds, as a first poll does
+                    for _ in range(polls):
+                        c0, w0 = time.process_time(), time.perf_counter()
+                        report = await fetcher.poll_once()
+                        out.append((time.process_time() - c0, time.perf_counter() - w0))
+                return out, report.known
+
+            samples, known = asyncio.run(measure())
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(10)
+    return {
+        "benchmark": "quiet_poll",
+        "n_files": n_files,
+        "known": known,
+        "polls": polls,
+        "median_cpu_s": round(statistics.median(c for c, _ in samples), 3),
+        "median_wall_s": round(statistics.median(w for _, w in samples), 3),
+    }
+
+
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    print(json.dumps(run(n), indent=2))
+    if sys.argv[1:2] == ["--quiet-poll"]:
+        print(json.dumps(quiet_poll(int(sys.argv[2]) if len(sys.argv) > 2 else 20_000), indent=2))
+    else:
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+        print(json.dumps(run(n), indent=2))

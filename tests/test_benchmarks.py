@@ -259,3 +259,13 @@ def test_a_size_removes_only_its_own_stale_caches(tmp_path: Path) -> None:
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == ["files-new-d365", "files-ten-d3650", "files-ten-d3650.tmp", "files-x-d36",
                     "lake-old-d365"]  # fmt: skip
+
+
+def test_a_quiet_poll_is_measured_over_files_already_held() -> None:
+    """`bench_fetch --quiet-poll`: every listed file is known (none handed to the ingest,
+    which raises otherwise), over the real SFTP server in its own process."""
+    from benchmarks.bench_fetch import quiet_poll
+
+    got = quiet_poll(6, polls=2)
+    assert (got["n_files"], got["known"], got["polls"]) == (6, 6, 2)
+    assert 0 < got["median_wall_s"] < 60
