@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -20,11 +21,12 @@ import pytest
 
 from etl_duck.cli.fetching import run_fetch, run_watch
 from etl_duck.domain.parse import parse_file_name
+from etl_duck.domain.sources import check_server_name, qualify
 from etl_duck.fetch import remote
 from etl_duck.fetch.poller import FETCH_DIR, Fetcher, FetchReport
 from etl_duck.fetch.remote import display_name, hostile_reason
 from etl_duck.fetch.sftp import AuthError, FetchConnectionError, HostKeyError
-from etl_duck.lake.rawstore import INCOMING, RawStore
+from etl_duck.lake.rawstore import FILE_NAME_MAX, INCOMING, SERVER_NAME_MAX, RawStore
 from etl_duck.pipeline import Ingestor
 from tests.conftest import FIXTURES
 from tests.sftp_server import Hooks, SFTPTestServer, serve_in_thread
@@ -118,7 +120,10 @@ def test_hostile_reason_and_display_name() -> None:
     assert hostile_reason(b"a\x00b") == "control or invisible character in name"
     assert hostile_reason("a\u202eb".encode()) == "control or invisible character in name"
     assert hostile_reason(b"\xff\xfe") == "name is not valid UTF-8"
-    assert hostile_reason(b"x" * 256) == "name longer than 255 bytes"
+    assert hostile_reason(b"x" * 256) == (
+        f"name longer than {FILE_NAME_MAX} bytes, more than the raw store can hold: rename it "
+        "on the game server to a shorter name of the same pattern"
+    )
     # '#' marks another server's file in our names: "NAME#scrim" would land as scrim's
     assert (
         hostile_reason(good + b"#scrim")
@@ -126,6 +131,56 @@ def test_hostile_reason_and_display_name() -> None:
     )
     assert display_name(b"a\x1b[31mb\n") == "a\\x1b[31mb\\n"
     assert display_name(b"\xffok") == "\\xffok"
+
+
+def test_the_longest_name_the_fetch_takes_fits_every_name_the_raw_store_derives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name of up to 255 bytes passed the fetch's check, but the raw store's temp and
+    version names add to it (ENAMETOOLONG). The bound holds for the longest server name and
+    a 7-digit pid, through a store, a grown version, a conflict, an admin's three decisions
+    and a quarantine copy."""
+    monkeypatch.setattr(os, "getpid", lambda: 4_194_303)  # the largest pid Linux gives
+    server = "s" * SERVER_NAME_MAX
+    assert check_server_name(server) == server  # the longest a server name can be
+    with pytest.raises(ValueError):
+        check_server_name(server + "s")
+    stem, tail = "2026-03-14-213512-", "-round-1.txt"
+    name = stem + "x" * (FILE_NAME_MAX - len(stem) - len(tail)) + tail
+    assert len(name.encode()) == FILE_NAME_MAX and hostile_reason(name.encode()) is None
+    assert hostile_reason(("x" + name).encode()) is not None
+    raw, q = RawStore(tmp_path), qualify(name, server)
+    raw.store([(q, CONTENT[:100])])
+    raw.store([(q, CONTENT)])  # it grew: a later version
+    raw.store([(q, CONTENT.replace(b"supply", b"SUPPLY", 1))])  # a conflict
+    raw.keep(q, raw.versions(q)[2].id)
+    raw.accept(q)
+    raw.dismiss(q)
+    raw.quarantine(q, CONTENT, "test")
+    assert len(raw.versions(q)) == 3 and raw.names() == [q]
+
+
+def test_a_name_the_raw_store_cannot_hold_is_skipped_and_stops_no_other_file(
+    tmp_path: Path,
+) -> None:
+    """One 255-byte stats name failed the store of the whole batch (ENAMETOOLONG), poll
+    after poll: nothing from that server was ingested again. It is skipped and named."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            long = "2026-03-14-213512-" + "x" * 225 + "-round-1.txt"
+            assert len(long.encode()) == 255
+            (good,) = stats_names(1)
+            server.write(long, CONTENT, age_s=OLD)
+            server.write(good, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                r = await fetcher.poll_once()
+                assert r.ingest_error is None and r.downloaded == [good]
+                assert "rename it on the game server" in dict(r.skipped)[long]
+            assert list(raw_files(data)) == [good]
+
+    run(main())
 
 
 # --------------------------------------------------------------------------- polling
@@ -208,6 +263,39 @@ def test_a_poll_of_an_unchanged_folder_looks_up_and_parses_only_what_changed(
                 assert sorted(r.downloaded) == sorted([names[0], names[4]])
                 assert sorted(set(lookups)) == sorted([names[0], names[4]])
                 assert parsed == [names[4]]
+
+    run(main())
+
+
+def test_a_raw_folder_restored_from_an_older_backup_is_filled_again(tmp_path: Path) -> None:
+    """A name this process fetched was "held" without a look in raw/: raw/ restored from a
+    backup taken before that round (or a raw copy lost) while `watch` ran, and the round was
+    never fetched again until a restart. Another raw/ folder makes every name be looked up
+    at once; a copy lost inside the same folder is found by the periodic re-check."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            a, b = stats_names(2)
+            server.write(a, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [a]
+                assert (await fetcher.poll_once()).known == 1
+                shutil.rmtree(data / "raw")  # restored from a backup without a
+                assert (await fetcher.poll_once()).downloaded == [a]
+                assert list(raw_files(data)) == [a]
+                server.write(b, CONTENT, age_s=OLD)
+                assert (await fetcher.poll_once()).downloaded == [b]
+                await fetcher.poll_once()
+                RawStore(data).path(b).unlink()  # lost; raw/ is the same folder
+                assert (await fetcher.poll_once()).known == 2  # held: not looked up
+            # a fetcher that re-checks what it holds at every poll (the interval passed)
+            async with Fetcher(server.settings(data), Recorder(), held_recheck_s=0) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [b]
+                assert (await fetcher.poll_once()).known == 2
+                RawStore(data).path(b).unlink()
+                assert (await fetcher.poll_once()).downloaded == [b]
+            assert sorted(raw_files(data)) == [a, b]
 
     run(main())
 
@@ -344,8 +432,9 @@ def test_activity_is_our_time_of_a_poll_that_saw_a_change_not_a_remote_mtime(
             week = time.time() + 7 * 86400
             os.utime(path, (week, week))  # the game host's clock was wrong
             async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
-                await fetcher.poll_once()  # the first look: nothing to compare with
+                # its mtime is in our future: its second look is within the first poll
                 assert (await fetcher.poll_once()).downloaded == [old]
+                await fetcher.poll_once()
                 assert fetcher.last_activity is None
                 before = time.time()
                 server.write(new, CONTENT, age_s=OLD)  # a new round arrives
@@ -386,6 +475,32 @@ def test_a_same_size_rewrite_is_fetched_again_and_a_touch_stores_nothing_new(
                 assert again.downloaded == [] and again.known == 1
             assert [v.data for v in RawStore(data).versions(name)] == [CONTENT, rewritten]
             assert rec.names == [name] * 3
+
+    run(main())
+
+
+def test_a_file_rewritten_to_the_size_of_its_partial_copy_is_fetched_again(
+    tmp_path: Path,
+) -> None:
+    """Stored partial, then whole, then rewritten to the partial copy's size with other
+    content: a size other than the fetched one reset the mtime reference ("first sight"),
+    and the new content was never fetched. A fetched name whose look changed is a change."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            half = CONTENT[: len(CONTENT) // 2]
+            other = bytes(reversed(half))
+            server.write(name, half, age_s=OLD)
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                server.write(name, CONTENT, age_s=OLD - 10)
+                assert (await fetcher.poll_once()).downloaded == [name]
+                server.write(name, other, age_s=OLD - 20)  # the partial copy's size
+                assert (await fetcher.poll_once()).downloaded == [name]
+                assert (await fetcher.poll_once()).known == 1  # not again
+            assert [v.data for v in RawStore(data).versions(name)] == [half, CONTENT, other]
 
     run(main())
 

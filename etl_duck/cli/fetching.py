@@ -21,6 +21,7 @@ def report_lines(report: FetchReport) -> list[str]:
     lines = [report.summary()]
     lines += [f"  failed  {n}: {r}" for n, r in report.failed]
     lines += [f"  skipped {n}: {r}" for n, r in report.skipped]
+    lines += [f"  empty   {n}: {_EMPTY_OLD}" for n in report.empty_old]
     if report.ingest_error:
         lines.append(f"  ingest  {report.ingest_error}")
     summary = getattr(report.ingest_result, "summary", None)
@@ -38,11 +39,20 @@ def worst(codes: list[int]) -> int:
     return min(codes, key=order.index) if codes else EXIT_OK
 
 
+_EMPTY_OLD = (
+    "0 bytes and older than fetch_stable_seconds: the game server's writer failed and the "
+    "round is lost; fetched once it has content (delete it on the server if it never will)"
+)
+
+
 def exit_code(report: FetchReport) -> int:
     if not report.ok:
-        return EXIT_FAILED
+        # README: 1 is "failed: nothing was committed". A poll (or its retry) that
+        # committed some files before others failed is 3, "committed, but some input was
+        # skipped": the failed ones are named, the next run fetches them
+        return EXIT_PARTIAL if report.committed else EXIT_FAILED
     problems = getattr(report.ingest_result, "problems", False)
-    return EXIT_PARTIAL if problems or report.skipped else EXIT_OK
+    return EXIT_PARTIAL if problems or report.skipped or report.empty_old else EXIT_OK
 
 
 def _ingest_for(settings: Settings, ingest: Ingest | None) -> Callable[[str], Ingest]:
@@ -66,16 +76,20 @@ def _sources(settings: Settings) -> list[Settings]:
 def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
     """``etl-duck fetch``: one poll, with a progress bar for a backlog and a summary.
 
-    Retries a connection lost mid-transfer a few times. Exit codes (README "Exit codes"):
-    0 done, 1 some files or the ingest failed / server unreachable, 2 setup problem (host
-    key, authentication, settings), 3 committed but some input was quarantined, rejected
-    or skipped, 130 interrupted (nothing half-fetched or half-ingested).
+    Retries a connection lost mid-transfer a few times. Fetches every server even when one
+    fails (its error is printed, after what it committed). Exit codes (README "Exit
+    codes"), the worst of all servers: 0 done, 1 nothing committed (files or the ingest
+    failed, server unreachable), 2 setup problem (host key, authentication, settings), 3
+    committed but some input was quarantined, rejected, skipped, empty or not fetched, 130
+    interrupted (nothing half-fetched or half-ingested).
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
 
     from etl_duck.fetch.poller import Fetcher
+    from etl_duck.fetch.sftp import AuthError, FetchConfigError, FetchError, HostKeyError
 
     out, err = Console(), Console(stderr=True)
 
@@ -104,22 +118,42 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
             ingest_for = _ingest_for(settings, ingest)
             for source in sources:  # one server after the other: a CLI run has time
                 server = source.server_name
+                prefix = f"{label(server)}: " if len(sources) > 1 else ""
                 fetcher = Fetcher(source, ingest_for(server), progress=on_progress)
+                report: FetchReport | None = None
+                failure: FetchError | OSError | None = None
                 async with fetcher:
                     task = None
-                    report = await fetcher.poll_once()
-                    delay = settings.reconnect_backoff_s
-                    for _ in range(3):
-                        if not report.connection_lost:
-                            break
-                        await asyncio.sleep(delay)
-                        delay *= 2
-                        task = None
-                        report = report.merge(await fetcher.poll_once())
-                prefix = f"{label(server)}: " if len(sources) > 1 else ""
-                for line in report_lines(report):
+                    try:
+                        report = await fetcher.poll_once()
+                        delay = settings.reconnect_backoff_s
+                        for _ in range(3):
+                            if not report.connection_lost:
+                                break
+                            await asyncio.sleep(delay)
+                            delay *= 2
+                            task = None
+                            report = report.merge(await fetcher.poll_once())
+                    except (FetchError, OSError) as exc:
+                        # one server down (or a retry that cannot reconnect) stops neither
+                        # the other servers nor the account of what was committed
+                        failure = exc
+                for line in report_lines(report) if report is not None else []:
                     out.print(prefix + line, markup=False, highlight=False, soft_wrap=True)
-                codes.append(exit_code(report))
+                if failure is None:
+                    assert report is not None
+                    codes.append(exit_code(report))
+                    continue
+                err.print(
+                    f"{escape(prefix)}[red]error:[/red] {escape(str(failure))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                if isinstance(failure, (HostKeyError, AuthError, FetchConfigError)):
+                    codes.append(EXIT_USAGE)
+                else:  # committed before the retry failed: not "nothing was committed"
+                    committed = report is not None and report.committed
+                    codes.append(EXIT_PARTIAL if committed else EXIT_FAILED)
         return worst(codes)
 
     return run_async(main, err)

@@ -1,10 +1,11 @@
 """Poll the game server's stats folder and hand new files to the ingest.
 
 One poll: list the remote folder → keep stats file names that are safe and whose size
-matches no version in the raw store (or whose mtime changed since this process fetched that
-size) → take those that are stable: size and mtime unchanged over two looks, never on the
-first (a game host whose clock is behind ours makes a file being written look old); a file
-older than ``fetch_stable_seconds`` by our clock gets its second look ``fetch_recheck_s``
+matches no version in the raw store (or whose size or mtime changed since this process
+fetched the name) → take those that are stable: size and mtime unchanged over two looks,
+never on the first (a game host whose clock is behind ours makes a file being written look
+old); a file older than ``fetch_stable_seconds`` by our clock, or with an mtime in our future
+(the host's clock is ahead: its age tells nothing), gets its second look ``fetch_recheck_s``
 later within the same poll, a younger one at the next poll → lstat (regular files only) →
 download with bounded parallelism, each verified against its listed size → write the batch
 into the fetch's own folder (``data/.fetch/``) → hand the paths to ``ingest`` once → drop
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import shutil
 import time
@@ -66,6 +68,19 @@ _STALE_S = 3600.0  # a download folder this old belongs to a dead fetch
 #: a download's failures that mean the link is gone (FetchConnectionError: a request went
 #: unanswered and the link was aborted)
 _LINK_LOST: tuple[type[BaseException], ...] = (FetchConnectionError, *CONNECTION_ERRORS)
+#: an mtime this far in our future: the game host's clock is ahead (not mere rounding)
+_AHEAD_S = 5.0
+_HELD_RECHECK_S = 3600.0  # names held by this process are checked against raw/ this often
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of a folder, None when it is missing: another folder in its place
+    (raw/ restored from a backup) has another identity."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 @dataclass(slots=True)
@@ -81,6 +96,9 @@ class FetchReport:
     pending: list[str] = field(default_factory=list)
     #: zero-byte files: never taken (the writer has not written yet, or crashed).
     empty: list[str] = field(default_factory=list)
+    #: of ``empty``, those older than ``fetch_stable_seconds`` at two equal looks: not
+    #: being written, a round lost (a problem: `fetch` exits 3); a younger one is pending
+    empty_old: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
     listed: int = 0  # safe stats-named entries in the remote folder
@@ -93,14 +111,28 @@ class FetchReport:
     connection_error: str | None = None
 
     def merge(self, later: FetchReport) -> FetchReport:
-        """This poll followed by a retry: what landed in either, what is still open after it."""
+        """This poll followed by a retry: what landed in either, what is still open after it.
+        Both polls' ingest results count (the first's quarantined files are still a
+        problem when the retry's ingest went well)."""
         later.downloaded[:0] = self.downloaded
         later.ingested[:0] = self.ingested
         later.bytes += self.bytes
         later.seconds += self.seconds
-        if later.ingest_result is None:
-            later.ingest_result = self.ingest_result
+        first, then = self.ingest_result, later.ingest_result
+        if then is None:
+            later.ingest_result = first
+        elif first is not None:
+            merge = getattr(first, "merge", None)  # the real ingest's IngestReport
+            if callable(merge) and type(first) is type(then):
+                later.ingest_result = merge(then)
         return later
+
+    @property
+    def committed(self) -> bool:
+        """Whether an ingest of this poll (or of its retries) committed something: the real
+        ingest says so; any other ingest that returned is taken to have stored its batch."""
+        said = getattr(self.ingest_result, "committed", None)
+        return said if isinstance(said, bool) else self.ingest_result is not None
 
     @property
     def ok(self) -> bool:
@@ -153,6 +185,7 @@ class Fetcher:
         *,
         clock: Callable[[], float] = time.time,
         progress: Progress | None = None,
+        held_recheck_s: float = _HELD_RECHECK_S,
     ) -> None:
         self.settings = settings
         self.server = settings.server_name  # the game server it fetches from ("" = main)
@@ -167,8 +200,14 @@ class Fetcher:
         #: previous look at each not-yet-fetched file: (size, mtime)
         self._seen: dict[str, tuple[int, int | None]] = {}
         #: (size, mtime) of each listed file whose size the raw store holds, as fetched by
-        #: this process (or first seen so): the same size under a new mtime is a rewrite
+        #: this process (or first seen so): any other look at it is a rewrite
         self._fetched: dict[str, tuple[int, int | None]] = {}
+        #: raw/ can lose a copy behind our back (restored from an older backup): the
+        #: sizes in _fetched are checked against it again this often, and at once when
+        #: raw/ itself is another folder (its (st_dev, st_ino) changed)
+        self._held_recheck_s = held_recheck_s
+        self._held_checked = -math.inf  # monotonic time of the last full look-up
+        self._raw_identity: tuple[int, int] | None = None
         self._polled = False  # a first poll has no earlier look to compare with
         self._warned: set[str] = set()  # hostile names already logged (log once, report always)
         #: name → sizes the ingest found to be content the lake already holds (a mirror of
@@ -220,13 +259,35 @@ class Fetcher:
     async def _stored_sizes(self, files: list[RemoteFile]) -> dict[str, set[int]]:
         """Sizes of the stored versions of each listed name (the raw store's ledger). A
         name listed at the size this process already holds (``_fetched``) is not looked up
-        again: the raw store never loses a version, and a poll's file-system work follows
-        what changed, not the length of the folder (30,000 files: 60,000 calls a poll)."""
-        held = {f.name: {f.size} for f in files if self._fetched.get(f.name, (-1,))[0] == f.size}
-        rest = [f.name for f in files if f.name not in held]
-        looked = await asyncio.to_thread(
-            lambda: {n: self.raw.sizes(qualify(n, self.server)) for n in rest}
-        )
+        again, so a poll's file-system work follows what changed, not the length of the
+        folder (30,000 files: 60,000 calls a poll); but every ``held_recheck_s`` and when
+        raw/ is another folder than at the last poll, every name is looked up: an operator
+        may restore raw/ from an older backup while `watch` or the bot runs."""
+        stored = await asyncio.to_thread(self._look_up_sizes, files)
+        lost = [
+            n
+            for n, (size, _) in self._fetched.items()
+            if size not in stored.get(n, {size}) and size not in self._duplicate_sizes.get(n, ())
+        ]
+        for name in lost:  # no longer held: its next look-up must not be skipped
+            del self._fetched[name]
+        return stored
+
+    def _look_up_sizes(self, files: list[RemoteFile]) -> dict[str, set[int]]:
+        now = time.monotonic()
+        identity = _identity(self.raw.raw_dir)
+        held: dict[str, set[int]] = {}
+        if identity == self._raw_identity and now - self._held_checked < self._held_recheck_s:
+            held = {
+                f.name: {f.size} for f in files if self._fetched.get(f.name, (-1,))[0] == f.size
+            }
+        else:
+            self._raw_identity, self._held_checked = identity, now
+        looked = {
+            f.name: self.raw.sizes(qualify(f.name, self.server))
+            for f in files
+            if f.name not in held
+        }
         return held | looked
 
     def _known(self, f: RemoteFile, stored: dict[str, set[int]]) -> bool:
@@ -236,14 +297,14 @@ class Fetcher:
         ):
             return False
         was = self._fetched.get(f.name)
-        if was is None or was[0] != f.size:
-            # first sight of this stored size in this process: its mtime is the reference
+        if was is None:
+            # first sight of this name in this process: its look is the reference
             self._fetched[f.name] = (f.size, f.mtime)
             return True
-        # the same size under a new mtime was rewritten (a whole round rewritten to the same
-        # length): fetched again; a mere touch costs one download, the raw store keeps one
-        # copy of identical content
-        return was[1] == f.mtime
+        # a look other than the one fetched was rewritten, also to the size of an older
+        # stored version (a partial copy): fetched again; a mere touch costs one download,
+        # the raw store keeps one copy of identical content
+        return was == (f.size, f.mtime)
 
     def _unknown(self, files: list[RemoteFile], stored: dict[str, set[int]]) -> list[RemoteFile]:
         return [f for f in files if not self._known(f, stored)]
@@ -255,6 +316,17 @@ class Fetcher:
 
     def _looks_old(self, f: RemoteFile, now: float) -> bool:
         return f.mtime is not None and now - f.mtime >= self.settings.fetch_stable_seconds
+
+    def _look_again_now(self, f: RemoteFile, now: float) -> bool:
+        """A file not yet seen as it is now that gets its second look within this poll
+        (`etl-duck fetch` polls once): one that looks old, or whose mtime is in our future
+        (the game host's clock is ahead: a settled file would wait for hours). An empty one
+        only when old: two equal looks make it a lost round."""
+        if f.mtime is None or self._seen.get(f.name) == (f.size, f.mtime):
+            return False
+        if f.size == 0:
+            return self._looks_old(f, now)
+        return self._looks_old(f, now) or f.mtime - now > _AHEAD_S
 
     def _note_activity(self, unknown: list[RemoteFile]) -> None:
         """A poll that sees a file it did not see as it is now: the server is writing."""
@@ -282,9 +354,9 @@ class Fetcher:
         unknown = self._unknown(files, stored)
         self._note_activity(unknown)
         now = self._clock()
-        if any(f.size > 0 and not self._is_stable(f) and self._looks_old(f, now) for f in unknown):
-            # old enough to take, but seen once only: look again shortly, within this poll
-            # (`etl-duck fetch` polls once), and take what did not change in between
+        if any(self._look_again_now(f, now) for f in unknown):
+            # old enough to take (or of no telling age), but seen once only: look again
+            # shortly, within this poll, and take what did not change in between
             self._seen = {f.name: (f.size, f.mtime) for f in unknown}
             await asyncio.sleep(self.settings.fetch_recheck_s)
             report = FetchReport()  # the second listing's account replaces the first's
@@ -301,6 +373,8 @@ class Fetcher:
         for f in unknown:
             if f.size == 0:
                 report.empty.append(f.name)
+                if self._seen.get(f.name) == (0, f.mtime) and self._looks_old(f, now):
+                    report.empty_old.append(f.name)
             elif self._is_stable(f):
                 todo.append(f)
             else:

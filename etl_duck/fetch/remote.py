@@ -21,10 +21,12 @@ from etl_duck.fetch.sftp import (
     FetchError,
     Progress,
 )
+from etl_duck.lake.rawstore import FILE_NAME_MAX
 
 log = logging.getLogger(__name__)
 
-_NAME_MAX = 255  # bytes, the usual file-system limit for one name
+#: bytes: what the raw store can hold under every name it derives (temp files, versions)
+_NAME_MAX = FILE_NAME_MAX
 
 
 def display_name(name: str | bytes) -> str:
@@ -67,7 +69,12 @@ def hostile_reason(raw: bytes) -> str | None:
     if "#" in name:  # our names mark a file of another game server with it: NAME#SERVER
         return "contains '#' (etl-duck's mark of another game server's file)"
     if len(raw) > _NAME_MAX:
-        return f"name longer than {_NAME_MAX} bytes"
+        # longer names fail in the raw store (its temp and version names add to them), and
+        # with them the whole batch, poll after poll
+        return (
+            f"name longer than {_NAME_MAX} bytes, more than the raw store can hold: rename "
+            "it on the game server to a shorter name of the same pattern"
+        )
     return None
 
 

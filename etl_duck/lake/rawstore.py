@@ -48,6 +48,28 @@ PENDING = ".ingest-pending"  # names stored in raw/ but not yet committed (crash
 ID_LENGTH = 12
 
 
+def _longest_derived(name: str) -> int:
+    """Bytes of the longest file name the raw store (and its atomic writes) derives from
+    a qualified ``name``: a temp file of a store, a later version, a decision marker's temp
+    file, a quarantine reason's temp file. Kept beside the naming it mirrors."""
+    pid, index, stamp = "9" * 7, "9" * 7, "9" * 20  # Linux pids < 2**22; a batch < 10**7
+    derived = (
+        f".{name}.{pid}.{index}.tmp",  # store()
+        f"{name}@{stamp}-{'f' * ID_LENGTH}",  # store(): a later version
+        f".{name}@{stamp}.dismiss.{pid}.tmp",  # _decision_marker() via write_bytes_atomic
+        f".{name}.reason.{pid}.tmp",  # quarantine() via write_bytes_atomic
+    )
+    return max(len(d.encode()) for d in derived)
+
+
+NAME_MAX = 255  # bytes of one name on the usual file systems (ext4, xfs, btrfs, tmpfs)
+#: the longest server name (etl_duck.domain.sources: 1-32 characters) in "NAME#SERVER"
+SERVER_NAME_MAX = 32
+#: the longest remote file name the raw store can hold under every name it derives from
+#: it, for any server (the fetch refuses longer ones)
+FILE_NAME_MAX = NAME_MAX - _longest_derived("#" + "s" * SERVER_NAME_MAX)
+
+
 def content_sha256(data: bytes) -> str:
     """Identity of a file's content: CRLF copies (through a Windows share) are the same file."""
     return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
