@@ -23,7 +23,7 @@ from etl_duck.domain.sources import qualify
 from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
 from etl_duck.lake.fsutil import failpoint
-from etl_duck.lake.rawstore import Choice, RawStore, content_sha256
+from etl_duck.lake.rawstore import FILE_NAME_MAX, Choice, RawStore, content_sha256
 
 
 @dataclass
@@ -93,6 +93,12 @@ def admit(
         if not (is_stats_file_name(name) or is_endstats_file_name(name)):
             why = f"not a round stats file name (expected {FILE_NAME_PATTERN})"
             report.skipped[str(path)] = why
+            continue
+        if len(os.fsencode(path.name)) > FILE_NAME_MAX:  # its raw copy's names would fail
+            report.skipped[str(path)] = (
+                f"name longer than {FILE_NAME_MAX} bytes, more than the raw store can hold: "
+                "copy it under a shorter name of the same pattern and ingest that"
+            )
             continue
         if not path.is_file():  # never opened: a pipe would block the ingest for good
             report.skipped[str(path)] = "not a regular file (a broken link, a pipe, a device)"
