@@ -280,6 +280,32 @@ def test_a_flipped_byte_is_found_by_check_and_repaired_by_rebuild(
     assert cli(["--data-dir", str(data_dir), "check"]) == 0
 
 
+def test_a_damaged_footer_read_by_a_query_is_the_damaged_lake_sentence(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A partition whose Parquet footer is damaged made `etl-duck session DAY` say
+    "unexpected error: Error: don't know what type" (DuckDB's Thrift decoder raises its
+    bare Error), naming neither the file nor the way out."""
+    import struct
+
+    ingest_paths(data_dir, REAL_FILES[:20])
+    lake = Lake(data_dir)
+    snap = lake.current_dir()
+    assert snap is not None
+    day, part = next(iter(lake.manifest(snap).partitions["player_rounds"].items()))
+    path = snap / part.file
+    data = bytearray(path.read_bytes())
+    (footer,) = struct.unpack("<I", data[-8:-4])
+    start = len(data) - 8 - footer
+    data[start : start + footer // 2] = b"\x0f" * (footer // 2)  # the footer's Thrift, garbled
+    os.chmod(path, 0o644)
+    path.write_bytes(bytes(data))
+    assert cli(["--data-dir", str(data_dir), "session", str(day)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "unexpected error" not in err and "Traceback" not in err
+    assert "`etl-duck check` lists every damaged file" in err and "etl-duck rebuild" in err, err
+
+
 def test_a_full_disk_is_one_sentence_and_the_lake_is_unchanged(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

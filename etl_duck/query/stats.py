@@ -318,9 +318,13 @@ class Stats:
         except Exception as exc:
             import duckdb
 
-            if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException) and (
-                "parquet" in str(exc).lower()
-            ):
+            # a damaged file: DuckDB names the Parquet reader, or (a corrupt footer or page
+            # header) raises its bare Error from the Thrift decoder ("TProtocolException",
+            # "don't know what type"); a query's own mistakes have subclasses of their own
+            if (
+                isinstance(exc, duckdb.IOException | duckdb.InvalidInputException)
+                and "parquet" in str(exc).lower()
+            ) or type(exc) is duckdb.Error:
                 from etl_duck.lake.snapshot import LakeDamaged, damaged_message
 
                 raise LakeDamaged(
