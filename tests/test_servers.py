@@ -28,8 +28,9 @@ from etl_duck.domain.sources import (
     session_offset,
     split,
 )
-from etl_duck.fetch.group import FetcherGroup
+from etl_duck.fetch.group import FetcherGroup, GroupReport
 from etl_duck.fetch.poller import Fetcher
+from etl_duck.fetch.sftp import FetchConnectionError
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.pipeline import Ingestor
 from etl_duck.query.stats import Stats
@@ -311,6 +312,44 @@ def test_fetch_two_servers_with_the_same_file_names(tmp_path: Path) -> None:
         )
         assert group.last_download is not None
         assert _rounds(data) == [("", 6), (SCRIM, 4)]
+
+
+def test_one_server_down_leaves_the_others_poll_in_the_group_report(tmp_path: Path) -> None:
+    """The bot's /sync polls every server at once: one that cannot be reached raised its
+    error and the reply showed nothing of what the other server fetched (it was ingested)."""
+    real = sorted(REAL.glob("*.txt"))[:2]
+    with serve_in_thread(tmp_path / "main") as a, serve_in_thread(tmp_path / "scrim") as b:
+        for p in real:
+            b.write(p.name, scrim_copy(p.read_bytes()), age_s=3600.0)
+        data = tmp_path / "data"
+        settings = a.settings(data, servers=[_source(b)])
+        sources = settings.sources()
+        down = sources[0].model_copy(update={"ssh_port": _free_port()})  # main: nobody there
+        ingestor = Ingestor.from_settings(settings)
+        group = FetcherGroup(
+            [Fetcher(s, ingestor.for_server(s.server_name)) for s in (down, sources[1])]
+        )
+
+        async def poll() -> GroupReport:
+            async with group:
+                return await group.poll_once()
+
+        report = asyncio.run(poll())
+        assert sorted(report.downloaded) == sorted(qualify(p.name, SCRIM) for p in real)
+        assert not report.ok and "main: not reached: " in report.summary()
+        assert f"{SCRIM}: 2 downloaded" in report.summary()
+        # every server down: the error itself, as with one server
+        only_down = FetcherGroup([Fetcher(down, ingestor.for_server(""))])
+        with pytest.raises(FetchConnectionError):
+            asyncio.run(only_down.poll_once())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

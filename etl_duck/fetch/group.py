@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 from etl_duck.domain.sources import label, qualify
 from etl_duck.fetch.poller import Fetcher, FetchReport
+from etl_duck.fetch.sftp import AuthError, FetchConfigError, FetchError, HostKeyError
+
+#: errors that stop the whole group: the operator must fix the setup
+_SETUP = (HostKeyError, AuthError, FetchConfigError)
 
 
 @dataclass(slots=True)
@@ -38,7 +42,14 @@ class GroupReport:
         return all(r.ok for r in self.reports.values())
 
     def summary(self) -> str:
-        return "; ".join(f"{label(s)}: {r.summary()}" for s, r in self.reports.items())
+        return "; ".join(f"{label(s)}: {_told(r)}" for s, r in self.reports.items())
+
+
+def _told(report: FetchReport) -> str:
+    """One server's poll in a few words; one that could not be reached, why."""
+    if report.connection_lost and report.connection_error and not report.downloaded:
+        return f"not reached: {report.connection_error}"
+    return report.summary()
 
 
 class FetcherGroup:
@@ -60,15 +71,21 @@ class FetcherGroup:
         return max(times) if times else None
 
     async def poll_once(self) -> GroupReport:
-        """Poll every server at once. A server's error is raised after the others' polls
-        have finished (what they fetched is ingested)."""
+        """Poll every server at once. A setup error (host key, key, settings) on any server,
+        or an error on every server, is raised after the polls have finished; a server that
+        cannot be reached while others can is in the report as a lost connection, beside
+        what the others fetched (an admin's /sync showed only the error)."""
         results = await asyncio.gather(
             *(f.poll_once() for f in self.fetchers), return_exceptions=True
         )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        setup = [r for r in errors if not isinstance(r, FetchError) or isinstance(r, _SETUP)]
+        if setup or len(errors) == len(results):
+            raise (setup or errors)[0]
         report = GroupReport()
         for fetcher, result in zip(self.fetchers, results, strict=True):
             if isinstance(result, BaseException):
-                raise result
+                result = FetchReport(connection_lost=True, connection_error=str(result))
             report.reports[fetcher.server] = result
         return report
 
