@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import discord
+
+from etl_duck.domain.parse import shows_something
+from etl_duck.query import rating as query_rating
 
 FIELD_MAX = 1024  # Discord's limit for one embed field value
 DESCRIPTION_MAX = 4096
@@ -31,11 +34,55 @@ def cell(text: Any, width: int = NAME_WIDTH) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def player_name(name: Any, guid: Any = None) -> str:
+    """The name the bot shows for a player: his GUID where his name shows nothing (``^1^2``
+    cleans to "", spaces, zero-width characters: :func:`~etl_duck.domain.parse.shows_something`),
+    as the site, team names and balance already do: an empty card title, a blank table row
+    or a ``****`` award line tells nobody who it was. A row without a GUID (a team's) keeps
+    its name."""
+    text = "" if name is None else str(name)
+    return text if guid is None or shows_something(text) else str(guid)
+
+
+def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str]:
+    """:func:`~etl_duck.query.rating.labels` (two of one name told apart, ``vid (D842)``) of
+    the names the bot shows (:func:`player_name`): two blank names are two GUIDs, not
+    ``" (1C74)"``. A new player's key (``+name``) keeps his typed name."""
+    return query_rating.labels(
+        ((g, n if query_rating.is_new(g) else player_name(n, g)) for g, n in people), new
+    )
+
+
+def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
+    """:func:`labels` of the players of tables (polars frames) or rows (dicts) with a
+    ``guid`` and a ``name`` (a row without a GUID, a team's, is left out)."""
+    people: list[tuple[str, str]] = []
+    for frame in frames:
+        rows = frame.iter_rows(named=True) if hasattr(frame, "iter_rows") else frame
+        for r in rows:
+            if r is not None and r.get("guid") is not None and r.get("name") is not None:
+                people.append((str(r["guid"]), str(r["name"])))
+    return labels(people, new)
+
+
+def label_of(named: dict[str, str], row: dict[str, Any], key: str = "name") -> str:
+    """The name to show for ``row`` (a dict with ``guid`` and ``key``): ``named``'s label of
+    his GUID (:func:`labels`), else his own (a team's names as they are); his GUID where his
+    name shows nothing, whoever made ``named``."""
+    guid = row.get("guid")
+    name = player_name(row[key], guid)
+    if guid is None or name == str(guid):
+        return name
+    return named.get(str(guid), name)
+
+
 def cell_of(named: dict[str, str], row: dict[str, Any], width: int = NAME_WIDTH) -> str:
     """:func:`cell` of the row's player as ``named`` shows him (``vid (D842)``: two of one
-    name told apart); a cut name keeps its tell-apart mark (``SmetarskiP… (D842)``)."""
-    guid, name = row.get("guid"), str(row["name"])
-    shown = named.get(str(guid), name) if guid is not None else name
+    name told apart); a cut name keeps its tell-apart mark (``SmetarskiP… (D842)``); his
+    GUID where his name shows nothing (:func:`player_name`)."""
+    guid = row.get("guid")
+    name = player_name(row["name"], guid)
+    shown = label_of(named, row)
     mark = shown[len(name) :] if shown.startswith(name) else ""
     if len(shown) <= width or not mark or len(mark) + 2 > width:
         return cell(shown, width)

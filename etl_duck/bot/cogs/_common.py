@@ -1,9 +1,14 @@
-"""Small pieces the command cogs share: date parsing, session lookup, the empty-lake check."""
+"""Small pieces the command cogs share: date parsing, session lookup, the empty-lake check,
+charts cached under what they draw."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import struct
+from collections.abc import Callable, Hashable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -11,6 +16,7 @@ from etl_duck.bot.format import code
 from etl_duck.bot.respond import UserError
 from etl_duck.domain.sources import check_server_name, label
 from etl_duck.query.stats import NoData, SessionReport
+from etl_duck.query.windows import ALL_FROM, ALL_TO
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -76,3 +82,45 @@ async def ensure_data(bot: EtlDuckBot) -> None:
     version: int = await bot.stats.version()
     if version == 0:
         raise NoData("No data yet: nothing has been ingested into the lake yet.")
+
+
+def drawn(value: Any) -> Hashable:
+    """What a chart is drawn from, as a cache key: equal for equal content. A table is its
+    columns, types and a digest of its rows (``hash_rows``, a fixed seed); a report (a
+    dataclass: a session's players, timeline, teams and the override flag) is its fields;
+    lists, tuples and dicts their items; anything else (names, numbers, dates) itself."""
+    import polars as pl
+
+    if isinstance(value, pl.DataFrame):
+        hashes = value.hash_rows(seed=0).to_list() if value.width else []
+        digest = hashlib.blake2b(struct.pack(f"<{len(hashes)}Q", *hashes), digest_size=16)
+        schema = tuple((name, str(dtype)) for name, dtype in value.schema.items())
+        return ("frame", schema, value.height, digest.hexdigest())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value).__name__, *(drawn(getattr(value, f.name)) for f in fields))
+    if isinstance(value, list | tuple):
+        return tuple(drawn(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, drawn(v)) for k, v in value.items())
+    if isinstance(value, set):
+        return frozenset(value)
+    itself: Hashable = value  # hashable as it is (a name, a number, a date, a frozenset)
+    return itself
+
+
+async def chart_png(
+    bot: EtlDuckBot,
+    chart: Callable[..., bytes],
+    *args: Any,
+    window: tuple[date, date] = (ALL_FROM, ALL_TO),
+) -> bytes:
+    """``chart(*args)`` drawn by the chart worker, cached under what it draws
+    (:func:`drawn` of ``args``) and the lake version of ``window``. The data was read
+    before this call, and ``Stats.cached`` reads the version now: a commit in between must
+    not file the old chart under the new version (the table would say 744 kills, the chart
+    631, until the next commit); nor may an admin's team correction, which is not in the
+    lake, leave the old teams drawn. Keyed on its content, a chart is only ever reused
+    for the very data it shows."""
+    key = ("chart", chart.__name__, drawn(args))
+    return await bot.stats.cached(key, lambda: bot.chart_worker.render(chart, *args), window)

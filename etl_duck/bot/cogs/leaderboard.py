@@ -16,7 +16,7 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.metrics import resolve_metric
 
-from ._common import ensure_data, game_server, linked, on_server, site_server
+from ._common import chart_png, ensure_data, game_server, linked, on_server, site_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -49,10 +49,9 @@ class LeaderboardCog(commands.Cog, name="Leaderboards"):
             top = board.head(CHART_ROWS)
             label = f"{metric.label} — {where}"
             await before_chart()
-            png = await stats.cached(
-                ("chart.board", metric.key, w, BOARD_LIMIT, srv),
-                lambda: self.bot.chart_worker.render(charts.leaderboard_png, top, label),
-                (w.date_from, w.date_to),
+            # keyed on the rows drawn: the board was read before the version is
+            png = await chart_png(
+                self.bot, charts.leaderboard_png, top, label, window=(w.date_from, w.date_to)
             )
             files.append((CHART_PNG, png))
         pages = leaderboard_pages(board, metric, where, min_rounds, CHART_PNG if files else None)

@@ -16,7 +16,7 @@ from etl_duck.bot.options import PlayerText, ServerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, picked, respond
 
-from ._common import ensure_data, game_server, linked, on_server
+from ._common import chart_png, ensure_data, game_server, linked, on_server
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -97,10 +97,9 @@ class PlayersCog(commands.Cog, name="Players"):
             raise UserError("Those are the same player; pick two different ones.")
         metrics = player_embeds.RADAR_METRICS
         await before_chart()
-        png = await stats.cached(
-            ("chart.radar", tuple(rows["guid"].to_list()), w),
-            lambda: self.bot.chart_worker.render(charts.compare_radar_png, rows, metrics),
-            (w.date_from, w.date_to),
+        # keyed on the rows drawn: they were read before the version is
+        png = await chart_png(
+            self.bot, charts.compare_radar_png, rows, metrics, window=(w.date_from, w.date_to)
         )
         embed = player_embeds.compare(rows, w.label, RADAR_PNG)
         return Reply(embeds=[embed], files=[(RADAR_PNG, png)])

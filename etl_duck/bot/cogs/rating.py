@@ -17,17 +17,17 @@ from etl_duck import charts
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
-from etl_duck.bot.format import cell, code, esc
+from etl_duck.bot.format import cell, code, esc, labels
 from etl_duck.bot.options import PairsText, PlayersText, PlayerText
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.domain.balance import BalanceError
 from etl_duck.domain.forecasts import played_by
 from etl_duck.forecaststore import ForecastStore, forecasts_path
 from etl_duck.ingest.options import IngestReport
-from etl_duck.query.rating import NEW_PLAYER, labels
+from etl_duck.query.rating import NEW_PLAYER
 from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
-from ._common import ensure_data, linked
+from ._common import chart_png, ensure_data, linked
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -103,12 +103,8 @@ class RatingCog(commands.Cog, name="Rating"):
         files: list[tuple[str, bytes]] = []
         if not card.history.is_empty():
             await before_chart()
-            png = await self.bot.stats.cached(
-                ("chart.rating", card.guid),
-                lambda: self.bot.chart_worker.render(
-                    charts.rating_history_png, card.history, card.name
-                ),
-            )
+            # keyed on the history drawn: the card was read before the version is
+            png = await chart_png(self.bot, charts.rating_history_png, card.history, card.name)
             files.append((CHART_PNG, png))
         embed = embeds.player_rating(card, brier, scored, CHART_PNG if files else None)
         return Reply(embeds=linked([embed], self.bot.site.player(card.guid)), files=files)

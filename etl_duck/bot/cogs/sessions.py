@@ -17,7 +17,15 @@ from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, before_chart, respond
 from etl_duck.query.stats import SessionReport
 
-from ._common import ensure_data, game_server, linked, on_server, session_report, site_server
+from ._common import (
+    chart_png,
+    ensure_data,
+    game_server,
+    linked,
+    on_server,
+    session_report,
+    site_server,
+)
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -28,21 +36,13 @@ TIMELINE_PNG = "dpm_timeline.png"
 
 
 async def session_charts(bot: EtlDuckBot, rep: SessionReport) -> tuple[bytes, bytes]:
-    """Both session charts, drawn by the chart worker and cached per lake version."""
-    # the key names the report's content too: a chart is never cached for a stale report
-    ident = (rep.session_id, rep.end_time, rep.rounds.height)
+    """Both session charts, drawn by the chart worker and cached per lake version under
+    the report they draw: its players, timeline and teams (names, members, an admin's
+    override: /set_teams changes the bot state, not the lake, so only the key sees it)."""
     await before_chart()
     day = (rep.session_date, rep.session_date)
-    overview = await bot.stats.cached(
-        ("chart.overview", *ident),
-        lambda: bot.chart_worker.render(charts.session_overview_png, rep),
-        day,
-    )
-    timeline = await bot.stats.cached(
-        ("chart.timeline", *ident),
-        lambda: bot.chart_worker.render(charts.dpm_timeline_png, rep),
-        day,
-    )
+    overview = await chart_png(bot, charts.session_overview_png, rep, window=day)
+    timeline = await chart_png(bot, charts.dpm_timeline_png, rep, window=day)
     return overview, timeline
 
 

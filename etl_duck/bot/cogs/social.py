@@ -5,6 +5,8 @@ the bot state store, keyed by events whose keys a rebuild derives identically)."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -13,7 +15,7 @@ from discord.ext import commands
 
 from etl_duck.bot import autocomplete as ac
 from etl_duck.bot.embeds import social as embeds
-from etl_duck.bot.format import esc
+from etl_duck.bot.format import esc, player_name
 from etl_duck.bot.options import MapText, PlayerText, WindowText
 from etl_duck.bot.paginate import paged
 from etl_duck.bot.respond import Reply, UserError, respond
@@ -27,6 +29,12 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
     from etl_duck.domain.records import Event
 
 ANNOUNCED = "announced"
+
+
+def told_apart(events: Iterable[Event]) -> list[Event]:
+    """``events`` with each player holder as the bot shows him: his GUID where his name
+    shows nothing (``player_name``: not a ``****`` line), two of one name told apart."""
+    return events_told_apart(replace(e, holder=player_name(e.holder, e.guid)) for e in events)
 
 
 class SocialCog(commands.Cog, name="Social"):
@@ -138,7 +146,7 @@ class RecordsCog(commands.Cog, name="Records"):
         mine = [e for e in events if e.file_name == file_name or e.scope == "milestone"]
         told = await self._claim(mine)
         # two holders of one name told apart ("vid (D842)")
-        return [e.text(esc) for e in events_told_apart(told)], [e.key for e in told]
+        return [e.text(esc) for e in told_apart(told)], [e.key for e in told]
 
     async def unannounce(self, keys: list[str]) -> None:
         """Announcements a refused post did not make: free to be made again."""
@@ -156,7 +164,7 @@ class RecordsCog(commands.Cog, name="Records"):
         (``announce``): only those never announced (a round post may have), plus a count of
         the others; shown on request: all of them."""
         events = await self.bot.stats.session_events(rep.session_id)
-        told = events_told_apart(await self._claim(events) if announce else events)
+        told = told_apart(await self._claim(events) if announce else events)
         records = [e.text(esc) for e in told if e.scope != "milestone"]
         milestones = [e.text(esc) for e in told if e.scope == "milestone"]
         earlier = sum(1 for e in events if e.scope != "milestone") - len(records)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell_of, duration, fit_table, num
+from etl_duck.bot.format import cell_of, duration, fit_table, frame_labels, num
 from etl_duck.domain.metrics import Metric
-from etl_duck.query.rating import frame_labels
 
 COLOUR = discord.Colour.gold()
 PAGE_SIZE = 10

@@ -8,8 +8,9 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, esc, fit_table, num, table
+from etl_duck.bot.format import cell, esc, fit_table, num, player_name, table
 from etl_duck.domain.metrics import METRICS
+from etl_duck.domain.parse import shows_something
 from etl_duck.query.players import PlayerCard
 
 COLOUR = discord.Colour.green()
@@ -28,7 +29,8 @@ def card(
     bests_title: str = "Personal bests",
 ) -> discord.Embed:
     t = c.totals
-    title = esc(display_name) + f" ({esc(c.name)})" if display_name else esc(c.name)
+    name = esc(player_name(c.name, c.guid))
+    title = esc(display_name) + f" ({name})" if display_name else name
     embed = discord.Embed(title=title, colour=COLOUR)
     embed.description = f"GUID `{c.guid}` · {num(t['rounds'])} counted rounds"
     embed.add_field(name="Deaths", value=num(t["deaths"]), inline=True)
@@ -48,7 +50,8 @@ def card(
     if not c.last_rounds.is_empty():
         embed.add_field(name="Recent form", value=form_text(c.last_rounds, t)[:1024], inline=False)
     aliases = [] if c.aliases.is_empty() else [str(a) for a in c.aliases["name"].to_list()]
-    others = [a for a in aliases if a != c.name]
+    # an alias that shows nothing adds nothing (the GUID is in the description), as on the site
+    others = [a for a in aliases if a != c.name and shows_something(a)]
     if others:
         embed.add_field(
             name="Also known as", value=", ".join(esc(a) for a in others[:10])[:1024], inline=False
@@ -95,8 +98,10 @@ def form_text(last: pl.DataFrame, totals: dict[str, Any]) -> str:
 def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord.Embed:
     """Two players side by side; ▲ marks the better value of each metric."""
     a, b = rows.row(0, named=True), rows.row(1, named=True) if rows.height > 1 else None
+    name_a = player_name(a["name"], a.get("guid"))
+    name_b = player_name(b["name"], b.get("guid")) if b else None
     embed = discord.Embed(
-        title=f"{esc(a['name'])} vs {esc(b['name']) if b else '—'}",
+        title=f"{esc(name_a)} vs {esc(name_b) if name_b is not None else '—'}",
         description=f"Window: {window_label}",
         colour=COLOUR,
     )
@@ -111,7 +116,7 @@ def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord
         lines.append([m.label, m.format(va) + mark_a, m.format(vb) + mark_b])
     embed.add_field(
         name="Side by side",
-        value=table(["", cell(a["name"], 12), cell(b["name"], 12) if b else "—"], lines),
+        value=table(["", cell(name_a, 12), cell(name_b, 12) if name_b is not None else "—"], lines),
         inline=False,
     )
     if chart:
@@ -125,7 +130,7 @@ def find_results(text: str, found: pl.DataFrame) -> discord.Embed:
         embed.description = "Nobody. Try part of a name, or a GUID prefix."
         return embed
     rows = [
-        [cell(r["name"]), str(r["guid"]), num(r["rounds"]),
+        [cell(player_name(r["name"], r["guid"])), str(r["guid"]), num(r["rounds"]),
          r["last_seen"].strftime("%Y-%m-%d") if r.get("last_seen") else "—"]
         for r in found.iter_rows(named=True)
     ]  # fmt: skip
@@ -136,7 +141,7 @@ def find_results(text: str, found: pl.DataFrame) -> discord.Embed:
 
 
 def map_pages(name: str, guid: str, maps: pl.DataFrame) -> list[discord.Embed]:
-    title = f"{esc(name)} — maps"
+    title = f"{esc(player_name(name, guid))} — maps"
     if maps.is_empty():
         return [discord.Embed(title=title, description="No counted rounds.", colour=COLOUR)]
     rows = [

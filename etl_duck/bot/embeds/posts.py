@@ -9,8 +9,7 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell_of, code, duration, esc, fit_table, num
-from etl_duck.query.rating import frame_labels, label_of
+from etl_duck.bot.format import cell_of, code, duration, esc, fit_table, frame_labels, label_of, num
 from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
@@ -169,7 +168,7 @@ def awards_text(
         mark = MATCH_MARK if match else ""
         if len(lines) < AWARDS_SHOWN:
             marked |= match
-        who = label_of(named or {}, a) if a.get("guid") else a["name"]
+        who = label_of(named or {}, a) if a.get("guid") else str(a["name"])
         lines.append(f"{esc(a['award'])}{mark}: **{esc(who)}** ({esc(a['value_text'])})")
     more = len(seen) - AWARDS_SHOWN
     text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")

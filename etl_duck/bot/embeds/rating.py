@@ -8,10 +8,9 @@ from collections.abc import Sequence
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, esc, fit_table
+from etl_duck.bot.format import cell_of, esc, fit_table, labels, player_name
 from etl_duck.domain.balance import Split
-from etl_duck.domain.parse import shows_something
-from etl_duck.query.rating import Balance, PlayerRatingCard, TeamForecast, labels
+from etl_duck.query.rating import Balance, PlayerRatingCard, TeamForecast
 
 COLOUR = discord.Colour.teal()
 HOW = (
@@ -41,7 +40,7 @@ def player_rating(
         else f"unranked (fewer than {card.min_maps} maps)"
     )
     embed = discord.Embed(
-        title=f"{esc(card.name)} — skill rating",
+        title=f"{esc(player_name(card.name, card.guid))} — skill rating",
         description=f"`{card.guid}` · {rank}",
         colour=COLOUR,
     )
@@ -59,7 +58,7 @@ def player_rating(
 def top(board: pl.DataFrame, min_maps: int, brier: float | None, scored: int) -> discord.Embed:
     named = labels(zip(board["guid"], board["name"], strict=True))
     rows = [
-        [str(r["rank"]), cell(named[r["guid"]]), f"{r['rating']:.1f}", f"{r['sigma']:.1f}",
+        [str(r["rank"]), cell_of(named, r), f"{r['rating']:.1f}", f"{r['sigma']:.1f}",
          str(r["maps"]), _signed(r["trend"])]
         for r in board.iter_rows(named=True)
     ]  # fmt: skip
@@ -113,8 +112,8 @@ def balance(res: Balance, shown: int = 3, unlinked: Sequence[str] = ()) -> disco
 
 
 def _split_text(res: Balance, s: Split, named: dict[str, str]) -> str:
-    def shown(g: str) -> str:  # a name that shows nothing: the GUID
-        return esc(named[g] if shows_something(res.players[g]) else g)
+    def shown(g: str) -> str:  # a name that shows nothing: the GUID (labels())
+        return esc(named[g])
 
     a = ", ".join(shown(g) for g in s.team_a)
     b = ", ".join(shown(g) for g in s.team_b)

@@ -10,9 +10,9 @@ import discord
 import polars as pl
 
 from etl_duck.bot.embeds.posts import winner_name
-from etl_duck.bot.format import day, duration, esc, num
+from etl_duck.bot.format import day, duration, esc, frame_labels, label_of, num, player_name
 from etl_duck.domain.scoring import Award
-from etl_duck.query.rating import frame_labels, label_of, roster_labels
+from etl_duck.query.rating import roster_labels
 from etl_duck.query.stats import SessionReport
 
 COLOUR = discord.Colour.gold()
@@ -147,7 +147,10 @@ def digest(
     if (mvp := _mvp(rep, named)) is not None:
         embed.add_field(name="MVP", value=mvp, inline=False)
     if awards:
-        lines = [f"{a.title}: **{esc(named.get(a.guid, a.name))}** ({a.shown})" for a in awards]
+        lines = [
+            f"{a.title}: **{esc(named.get(a.guid, player_name(a.name, a.guid)))}** ({a.shown})"
+            for a in awards
+        ]
         embed.add_field(name="Awards", value=_fit(lines, 1024), inline=False)
     if records:
         embed.add_field(name="Records broken", value=_fit(records, 1024), inline=False)

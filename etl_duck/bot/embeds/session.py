@@ -7,9 +7,19 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, cell_of, day, duration, esc, fit_table, num
+from etl_duck.bot.format import (
+    cell,
+    cell_of,
+    day,
+    duration,
+    esc,
+    fit_table,
+    frame_labels,
+    label_of,
+    num,
+    player_name,
+)
 from etl_duck.domain.scoring import Award
-from etl_duck.query.rating import frame_labels, label_of
 from etl_duck.query.stats import SessionReport
 
 COLOUR = discord.Colour.blurple()
@@ -204,6 +214,6 @@ def awards(rep: SessionReport, won: list[Award]) -> discord.Embed:
         embed.description = "No awards: nobody played a counted round."
     named = named_players(rep)
     for a in won:
-        who = named.get(a.guid, a.name)
+        who = named.get(a.guid, player_name(a.name, a.guid))
         embed.add_field(name=a.title, value=f"**{esc(who)}** — {a.shown}", inline=True)
     return embed

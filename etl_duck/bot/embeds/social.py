@@ -8,10 +8,9 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, esc, fit_table, num
+from etl_duck.bot.format import cell, esc, fit_table, label_of, labels, num, player_name
 from etl_duck.domain.records import ROUND_RECORDS, _shown
 from etl_duck.domain.social import MIN_MAPS, MIN_ROUNDS, best_partner, nemesis_and_prey
-from etl_duck.query.rating import label_of, labels
 
 COLOUR = discord.Colour.dark_teal()
 
@@ -25,7 +24,7 @@ def _pct(v: Any) -> str:
 
 
 def teammates(name: str, guid: str, mates: pl.DataFrame) -> discord.Embed:
-    embed = discord.Embed(title=f"{esc(name)} — teammates", colour=COLOUR)
+    embed = discord.Embed(title=f"{esc(player_name(name, guid))} — teammates", colour=COLOUR)
     if mates.is_empty():
         embed.description = "No complete map (round 1 + round 2) played yet."
         return embed
@@ -60,6 +59,15 @@ def teammates(name: str, guid: str, mates: pl.DataFrame) -> discord.Embed:
     return embed
 
 
+def _roster(key: str, names: Sequence[str]) -> list[str]:
+    """A lineup's names as the bot shows them (:func:`player_name`): ``key`` is its GUIDs
+    joined in the order of ``names`` (``domain.social.lineups``)."""
+    guids = key.split(",")
+    if len(guids) != len(names):  # not the shape lineups() makes: the names as they are
+        return [str(n) for n in names]
+    return [player_name(n, g) for g, n in zip(guids, names, strict=True)]
+
+
 def lineups(table: pl.DataFrame, window_label: str) -> discord.Embed:
     embed = discord.Embed(title=f"Lineups — {window_label}", colour=COLOUR)
     if table.is_empty():
@@ -67,8 +75,8 @@ def lineups(table: pl.DataFrame, window_label: str) -> discord.Embed:
         return embed
     lines = []
     for r in table.head(8).iter_rows(named=True):
-        a = esc(", ".join(r["names_a"]))
-        b = esc(", ".join(r["names_b"]))
+        a = esc(", ".join(_roster(r["lineup_a"], r["names_a"])))
+        b = esc(", ".join(_roster(r["lineup_b"], r["names_b"])))
         lines.append(
             f"**{r['won_a']}–{r['won_b']}**" + (f"–{r['drawn']}" if r["drawn"] else "")
             + f" in {r['maps']} maps · last {r['last_met']:%Y-%m-%d}\n{a}\n  vs {b}"
@@ -79,7 +87,7 @@ def lineups(table: pl.DataFrame, window_label: str) -> discord.Embed:
 
 
 def rivals(name: str, guid: str, table: pl.DataFrame) -> discord.Embed:
-    embed = discord.Embed(title=f"{esc(name)} — rivals", colour=COLOUR)
+    embed = discord.Embed(title=f"{esc(player_name(name, guid))} — rivals", colour=COLOUR)
     if table.is_empty():
         embed.description = (
             "No attributed versus rows: the server's endstats files need the VS_HEADER lines "
