@@ -557,3 +557,51 @@ def test_ingest_with_no_files_finishes_an_interrupted_one(
     assert code == 0 and "1 ingested" in out + err
     code, out, _ = cli(capsys, "--data-dir", data, "status")
     assert code == 0 and "not yet committed" not in out
+
+
+def test_ingest_of_a_folder_with_no_files_is_never_exit_0(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`etl-duck ingest EMPTY_DIR` said "0 ingested; lake version 0 (unchanged)" and exited
+    0: input that was empty is exit 3 with the folder named; `ingest` with no paths (it
+    finishes an interrupted ingest) stays 0."""
+    data = tmp_path / "data"
+    empty = tmp_path / "incoming"
+    (empty / ".hidden").mkdir(parents=True)
+    (empty / ".hidden" / "2026-03-14-213512-supply-round-1.txt").write_bytes(b"x")  # not read
+    code, _, err = cli(capsys, "--data-dir", data, "ingest", empty)
+    line = one_clear_line(err)
+    assert code == 3 and f"no stats files found under {empty}" in line, line
+    # beside a folder with a file: that file lands, the empty folder is still named
+    with_one = tmp_path / "with-one"
+    with_one.mkdir()
+    shutil.copy(REAL / "2025-11-11-212628-etl_adlernest-round-1.txt", with_one)
+    code, out, err = cli(capsys, "--data-dir", data, "ingest", with_one, empty)
+    said = [line for line in err.splitlines() if "no stats files found" in line]
+    assert code == 3 and "1 ingested" in out and len(said) == 1 and str(empty) in said[0], err
+    code, out, err = cli(capsys, "--data-dir", data, "ingest", with_one)  # a duplicate: 0
+    assert code == 0 and "no stats files" not in err
+    code, _, err = cli(capsys, "--data-dir", data, "ingest")
+    assert code == 0 and "no stats files" not in err
+
+
+def test_a_name_that_starts_with_a_dash_says_to_put_two_dashes_before_it(
+    capsys: pytest.CaptureFixture[str], real_lake: Path
+) -> None:
+    """`etl-duck player -=A=-Bolt` (clan tags start with '-') was the parser's box "No such
+    option: -=": one sentence that gives the command line with `--` before the name."""
+    d: list[str | Path] = ["--data-dir", real_lake]
+    code, out, err = cli(capsys, *d, "player", "-=A=-Bolt")
+    line = one_clear_line(err)
+    assert code == 2 and out == "" and "-=A=-Bolt reads as an option" in line, line
+    assert line.endswith("put -- before it: etl-duck player -- -=A=-Bolt"), line
+    # the command's options (and their values) stay before the --
+    code, _, err = cli(capsys, *d, "player", "-=A=-Bolt", "--server", "main", "--json")
+    line = one_clear_line(err)
+    assert code == 2 and line.endswith("etl-duck player --server main --json -- -=A=-Bolt")
+    code, _, err = cli(capsys, *d, "top", "kills", "--limt", "5")
+    line = one_clear_line(err)
+    assert code == 2 and "no option --limt (did you mean --limit?)" in line, line
+    # as told: the name is read (here: no player of that name, exit 2 with that sentence)
+    code, _, err = cli(capsys, *d, "player", "--", "-=A=-Bolt")
+    assert code == 2 and "No player matches '-=A=-Bolt'" in one_clear_line(err)

@@ -478,6 +478,73 @@ def test_an_export_replaces_a_file_but_keeps_its_mode_and_writes_a_stream_as_one
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # a stream is written into, not replaced
 
 
+def test_an_export_to_stdout_is_the_data_alone(evil: tuple[Path, Path]) -> None:
+    """`--out /dev/stdout` into a pipe: the status line "wrote N rows to …" was appended to
+    the rows on stdout (JSON invalid, Parquet unreadable, a junk CSV row); it is on stderr."""
+    import io
+    import subprocess
+    import sys
+
+    data, _ = evil
+    exe = Path(sys.executable).parent / "etl-duck"
+    expected = cli("--data-dir", data, "export", "player_totals", "--format", "json",
+                   "--out", data.parent / "expected.json")  # fmt: skip
+    assert expected.exit_code == 0, expected.output
+    want = json.loads((data.parent / "expected.json").read_text())
+    got: dict[str, bytes] = {}
+    said: dict[str, str] = {}
+    for fmt in ("json", "csv", "parquet"):
+        done = subprocess.run(
+            [exe, "--data-dir", data, "export", "player_totals", "--format", fmt,
+             "--out", "/dev/stdout"],
+            capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        got[fmt], said[fmt] = done.stdout, done.stderr.decode().strip()
+    assert json.loads(got["json"]) == want
+    table = list(csv.DictReader(io.StringIO(got["csv"].decode())))
+    assert [r["guid"] for r in table] == [r["guid"] for r in want]  # no junk row
+    assert pl.read_parquet(io.BytesIO(got["parquet"])).to_dicts() == want
+    for fmt in got:  # the status line: on stderr
+        assert said[fmt] == f"wrote {len(want)} rows to /dev/stdout", said
+
+
+def test_an_export_for_an_unknown_server_is_a_usage_error(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`top kills --server nosuch` is exit 2; `export player_totals --param server=nosuch`
+    wrote 0 rows and exited 0."""
+    data, _ = evil
+    out = tmp_path / "x.csv"
+    res = cli("--data-dir", data, "export", "player_totals", "--param", "server=nosuch",
+              "--out", out)  # fmt: skip
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "no game server 'nosuch'" in line and "main" in line, line
+    assert not out.exists()
+    res = cli("--data-dir", data, "export", "player_totals", "--param", "server=main",
+              "--out", out)  # fmt: skip
+    assert res.exit_code == 0 and len(rows(out)) == 10, res.output
+
+
+def test_a_param_without_a_value_says_to_give_name_value(
+    evil: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--param date_from` (no "=") said "player_totals has no parameter 'date_from' (it
+    takes: date_from, …)": a contradiction."""
+    data, _ = evil
+    out = tmp_path / "x.csv"
+    res = cli("--data-dir", data, "export", "player_totals", "--param", "date_from", "--out", out)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "--param date_from: give name=value" in line, line
+    assert "has no parameter" not in line and not out.exists()
+    res = cli("--data-dir", data, "export", "player_totals", "--param", "nosuch", "--out", out)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "--param nosuch: give name=value" in line, line
+    res = cli("--data-dir", data, "export", "player_totals", "--param", "nosuch=1", "--out", out)
+    line = one_line(res.stderr)
+    assert res.exit_code == 2 and "player_totals has no parameter 'nosuch'" in line, line
+
+
 def test_a_csv_export_of_list_columns_is_refused_with_the_formats_that_hold_them(
     evil: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -565,7 +632,7 @@ def test_an_unknown_guid_or_session_is_a_usage_error_and_ids_are_exact_in_json(
     window = ["--param", "date_from=2000-01-01", "--param", "date_to=2000-01-02"]
     weapons: list[str | Path] = ["player_weapons", "--param", "guid=D8423F90", *window]
     res = cli("--data-dir", data, "export", *weapons, "--out", out)
-    assert res.exit_code == 0 and "wrote 0 rows" in res.stdout, res.output
+    assert res.exit_code == 0 and "wrote 0 rows" in res.stderr, res.output
     # round and match ids are 64-bit hashes: strings in JSON, exactly the CSV's digits
     res = cli("--data-dir", data, "export", "session_rounds", "--format", "json", "--out", out)
     assert res.exit_code == 0, res.output

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from etl_duck.cli.app import (
     EXIT_USAGE,
+    WIDE_IDS,
     JsonFlag,
     ServerOption,
     app,
@@ -522,8 +523,6 @@ def has_order(query_sql: str) -> bool:
 #: text cells a spreadsheet would run as a formula (OWASP "CSV injection"): in a CSV
 #: export they get a leading ' so they read as text
 _FORMULA_START = r"^[=+\-@\t\r]"
-#: 64-bit ids (hashes) that JavaScript's numbers would round: strings in a JSON export
-_WIDE_IDS = re.compile(r"(^|_)(round|match)_id$")
 
 
 def nested_columns(df: Any) -> list[str]:
@@ -550,7 +549,7 @@ def json_safe(df: Any) -> Any:
     """Round and match ids (64-bit hashes) as strings: exact in any JSON reader."""
     import polars as pl
 
-    return df.with_columns(pl.col(c).cast(pl.String) for c in df.columns if _WIDE_IDS.search(c))
+    return df.with_columns(pl.col(c).cast(pl.String) for c in df.columns if WIDE_IDS.search(c))
 
 
 def _render(df: Any, fmt: str) -> bytes:
@@ -639,8 +638,11 @@ def export(
     }
     for p in param or []:
         key, eq, value = p.partition("=")
-        if not eq or key not in wanted:
-            takes = ", ".join(sorted(wanted)) or "no parameters"
+        takes = ", ".join(sorted(wanted)) or "no parameters"
+        if not eq:  # `--param date_from`: the name alone, no value
+            example = f", e.g. --param {key}=…" if key in wanted else f" ({query} takes: {takes})"
+            fail(f"--param {plain(p)}: give name=value{example}", EXIT_USAGE)
+        if key not in wanted:
             fail(f"{query} has no parameter {key!r} (it takes: {takes})", EXIT_USAGE)
         params[key] = param_value(key, value)
     missing = sorted(wanted - params.keys())
@@ -660,7 +662,7 @@ def export(
     if not folder.is_dir():
         fail(f"cannot write {name}: the folder {plain(folder)} does not exist — create it or "
              "give another --out", EXIT_USAGE)  # fmt: skip
-    stats = open_stats()
+    stats = open_stats(params.get("server"))  # a server the lake does not know: exit 2
     dates = _partition_dates(stats, query, params)
     df = stats.run(query, dates, **params)
     if df.is_empty():
@@ -674,4 +676,5 @@ def export(
         write_atomic(target, _render(df, fmt))
     except (OSError, pl.exceptions.PolarsError) as exc:
         fail(f"cannot write {name}: {_write_problem(exc, folder)}")
-    console.print(f"wrote {df.height} rows to {shown(target)}")
+    # on stderr: the rows may be going to stdout (`--out /dev/stdout`, a pipe)
+    err_console.print(f"wrote {df.height} rows to {shown(target)}")

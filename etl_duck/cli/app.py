@@ -10,12 +10,14 @@ Exit codes (every command; README "Exit codes"):
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from etl_duck.ingest.options import IngestOptions
@@ -24,10 +26,80 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+#: where :class:`Commands` keeps the arguments given to the command (``ctx.meta``)
+_GIVEN = "etl_duck.cli.given"
+
+
+class Commands(TyperGroup):
+    """The app's commands. A command that takes a NAME given one starting with ``-`` (clan
+    tags such as ``-=A=-Bolt`` are common) reads it as an option: instead of the parser's
+    "No such option" box, one sentence that says to put ``--`` before it (exit 2)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[_GIVEN] = list(rest)
+        return name, command, rest
+
+    def invoke(self, ctx: Any) -> Any:
+        from typer._click.exceptions import NoSuchOption
+
+        try:
+            return super().invoke(ctx)
+        except NoSuchOption as exc:
+            sub = exc.ctx
+            if sub is None or sub.command is self:
+                raise
+            if not any(p.param_type_name == "argument" for p in sub.command.params):
+                raise  # no NAME to take: the parser's own message
+            given = ctx.meta.get(_GIVEN, [])
+            takes = {  # the command's options → whether one takes a value
+                name: not getattr(p, "is_flag", False)
+                for p in sub.command.params
+                if p.param_type_name == "option"
+                for name in p.opts
+            }
+            fail(dash_name(sub.command_path, exc, given, takes), EXIT_USAGE)
+
+
+def dash_name(command: str, exc: Any, given: list[str], takes: dict[str, bool]) -> str:
+    """The sentence for an unknown option (``exc``, the parser's) given to ``command``
+    (``etl-duck player``): the word it came from (``-=A=-Bolt`` for ``-=``), a close option
+    if any, and the same command line with ``--`` before that word, the command's own
+    options (``takes``: name → takes a value) kept before the ``--``."""
+    import shlex
+
+    from etl_duck.cli.analytics import plain
+
+    option: str = exc.option_name
+    ends = given.index("--") if "--" in given else len(given)
+    at = next((i for i, a in enumerate(given[:ends]) if a.startswith(option)), None)
+    word = option if at is None else given[at]
+    before: list[str] = [] if at is None else given[:at]
+    names = [word]
+    rest = [] if at is None else given[at + 1 : ends]
+    while rest:
+        a = rest.pop(0)
+        if a.partition("=")[0] not in takes:
+            names.append(a)  # a name, or another word that only reads as an option
+            continue
+        before.append(a)
+        if takes[a.partition("=")[0]] and "=" not in a and rest:
+            before.append(rest.pop(0))  # the option's value
+    names += given[ends + 1 :]
+    fixed = shlex.join([*command.split(), *before, "--", *names])
+    possibilities = exc.possibilities
+    close = f" (did you mean {' or '.join(sorted(possibilities))}?)" if possibilities else ""
+    return plain(
+        f"{command}: {word} reads as an option, and there is no option {option}{close}; "
+        f"if {word} is a name, put -- before it: {fixed}"
+    )
+
+
 app = typer.Typer(
     help="ET:Legacy stopwatch stats: fetch, parse, ingest into a Parquet lake, query with DuckDB.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Commands,
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -138,8 +210,30 @@ def _global(
     )
 
 
+#: 64-bit ids (hashes: ``round_id``, ``match_id``, ``paired_round_id`` …) that JavaScript's
+#: numbers would round: strings in every JSON the CLI writes (README "JSON ids")
+WIDE_IDS = re.compile(r"(^|_)(round|match)_id$")
+
+
+def wide_ids_as_text(obj: Any) -> Any:
+    """``obj`` with every whole number under a :data:`WIDE_IDS` key, at any depth, as a
+    string (exact in any JSON reader); everything else as it was."""
+    if isinstance(obj, dict):
+        return {
+            k: str(v)
+            if isinstance(k, str) and WIDE_IDS.search(k) and type(v) is int
+            else wide_ids_as_text(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [wide_ids_as_text(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False) + "\n")
+    """``obj`` as JSON on stdout; round and match ids as strings (:func:`wide_ids_as_text`)."""
+    text = json.dumps(wide_ids_as_text(obj), indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(text + "\n")
 
 
 def settings() -> Settings:

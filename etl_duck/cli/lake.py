@@ -180,11 +180,34 @@ def ingest(
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(map(str, missing))}", EXIT_USAGE)
+    bare = _empty_folders(paths)
     with PhaseProgress() as progress:
         report = _interruptible(
             lambda: ingest_paths(STATE.data_dir, paths, ingest_options(), progress, server=server)
         )
-    raise typer.Exit(print_report(report))
+    code = print_report(report)
+    for folder in bare:  # input that was empty: never exit 0 (README "Exit codes")
+        err_console.print(
+            f"no stats files found under {escape(str(folder))}: the folder holds no files "
+            "(hidden ones aside) — check the path, or put the server's "
+            "YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt files in it",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(EXIT_PARTIAL if bare else code)
+
+
+def _empty_folders(paths: list[Path]) -> list[Path]:
+    """The folders among ``paths`` the ingest finds no file in (what it reads: hidden entries
+    skipped, links followed). A folder it cannot list is not one: the ingest names it."""
+    from etl_duck.ingest.admit import expand
+
+    out: list[Path] = []
+    for path in paths:
+        unreadable: dict[str, str] = {}
+        if path.is_dir() and not expand([path], unreadable) and not unreadable:
+            out.append(path)
+    return out
 
 
 @app.command()
