@@ -76,6 +76,26 @@ def _num(value: Any) -> float:
     return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
+def _names(*frames: pl.DataFrame) -> dict[str, str]:
+    """GUID → the name a chart shows, as the bot's embeds and the site show it: his GUID
+    where his name shows nothing (``^1^2``), two players of one name told apart
+    (``vid (D842)``) — a bar or a panel of each must say who it is."""
+    from etl_duck.domain.parse import shows_something
+    from etl_duck.query.rating import labels
+
+    people: dict[str, str] = {}
+    for frame in frames:
+        if "guid" in frame.columns and "name" in frame.columns:
+            for guid, name in frame.select("guid", "name").iter_rows():
+                text = "" if name is None else str(name)
+                people[str(guid)] = text if shows_something(text) else str(guid)
+    return labels(people.items())
+
+
+def _name(named: dict[str, str], row: dict[str, Any]) -> str:
+    return named.get(str(row.get("guid")), str(row["name"]))
+
+
 TEAM_COLOURS = ("#5865f2", "#faa61a")  # blurple and amber: apart for colour-blind eyes too
 NO_TEAM = "#b9bbbe"
 
@@ -111,7 +131,8 @@ def session_overview_png(report: SessionReport) -> bytes:
         return _empty(fig, "no counted rounds")
     team, names = _team_of(report)
     rows = sorted(players.to_dicts(), key=lambda r: (team.get(str(r["guid"]), 2), -_num(r["dpm"])))
-    labels = [f"{r['name']} ({r['rounds']} rnd)" for r in rows]
+    named = _names(players)
+    labels = [f"{_name(named, r)} ({r['rounds']} rnd)" for r in rows]
     colours = [TEAM_COLOURS[team[str(r["guid"])]] if str(r["guid"]) in team else NO_TEAM
                for r in rows]  # fmt: skip
     x = list(range(len(rows)))
@@ -165,6 +186,7 @@ def dpm_timeline_png(report: SessionReport) -> bytes:
     order = {m: i for i, m in enumerate(matches["match_id"].to_list())}
     maps = matches["map_name"].to_list()
     ranking = report.players["guid"].to_list() if not report.players.is_empty() else []
+    named = _names(tl.group_by("guid", maintain_order=True).last())
     guids = [g for g in ranking if g in set(tl["guid"].to_list())]
     guids += sorted(set(tl["guid"].to_list()) - set(guids))
     cols = 4 if len(guids) > 6 else 3 if len(guids) > 2 else len(guids)
@@ -200,7 +222,7 @@ def dpm_timeline_png(report: SessionReport) -> bytes:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3.5,
                 linewidth=1.8, color=colour)  # fmt: skip
         total = totals.get(guid)
-        title = str(mine["name"][-1])
+        title = named.get(str(guid), str(mine["name"][-1]))
         if total is not None and total.get("dpm") is not None:
             title += f" — {total['dpm']:.0f}"
         _style(ax)
@@ -224,11 +246,12 @@ def compare_radar_png(rows: pl.DataFrame, metrics: list[str]) -> bytes:
     maxima = [max((_num(v) for v in rows[m].to_list()), default=0.0) or 1.0 for m in metrics]
     ax = fig.add_subplot(projection="polar")
     _style(ax)
+    named = _names(rows)
     for i, row in enumerate(rows.to_dicts()):
         values = [_num(row[m]) / mx for m, mx in zip(metrics, maxima, strict=True)]
         colour = PALETTE[i % len(PALETTE)]
         ax.plot([*angles, angles[0]], [*values, values[0]], color=colour, linewidth=2,
-                label=str(row["name"]))  # fmt: skip
+                label=_name(named, row))  # fmt: skip
         ax.fill([*angles, angles[0]], [*values, values[0]], color=colour, alpha=0.25)
     labels = []
     for m in metrics:
@@ -265,7 +288,8 @@ def leaderboard_png(board: pl.DataFrame, label: str) -> bytes:
     fig = _figure(9, height, left=0.22, right=0.93, top=1 - 0.6 / height, bottom=0.75 / height)
     if board.is_empty():
         return _empty(fig, "nobody on this board yet")
-    names = [str(n) for n in board["name"].to_list()][::-1]
+    named = _names(board)
+    names = [_name(named, r) for r in board.to_dicts()][::-1]
     values = [_num(v) for v in board["value"].to_list()][::-1]
     ax = fig.add_subplot()
     _style(ax, label)

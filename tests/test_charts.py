@@ -6,6 +6,7 @@ import io
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -115,3 +116,47 @@ def test_no_pyplot_and_no_discord() -> None:
         cwd=Path(__file__).resolve().parents[1],
     ).stdout  # fmt: skip
     assert out.strip() == "[]"
+
+
+def test_a_blank_name_is_the_guid_and_namesakes_are_told_apart(
+    report: SessionReport, stats: Stats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chart said nothing for a player whose name shows nothing (``^1^2``: a bar without a
+    label, an empty panel title) and drew two players of one name alike; it shows names as
+    the bot's embeds and the site do."""
+    from matplotlib.text import Text
+
+    drawn: list[str] = []
+    real_png = charts._png
+
+    def texts(fig: object) -> bytes:
+        drawn.extend(t.get_text() for t in fig.findobj(Text))  # type: ignore[attr-defined]
+        return real_png(fig)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(charts, "_png", texts)
+    guids = report.players["guid"].to_list()
+    blank, twin_a, twin_b = guids[0], guids[1], guids[2]
+    rename = {blank: "", twin_a: "vid", twin_b: "vid"}
+
+    def renamed(frame: pl.DataFrame) -> pl.DataFrame:
+        name = pl.col("guid").replace_strict(rename, default=pl.col("name"))
+        return frame.with_columns(name.alias("name"))
+
+    players, timeline = renamed(report.players), renamed(report.dpm_timeline)
+    odd = SessionReport(
+        report.session_id, report.session_date, report.start_time, report.end_time, players,
+        report.maps, report.rounds, report.teams, report.mvp, timeline,
+    )  # fmt: skip
+    board = renamed(stats.leaderboard("kills", limit=10).filter(pl.col("guid").is_in(guids)))
+    draws: list[Callable[[], bytes]] = [
+        lambda: charts.session_overview_png(odd),
+        lambda: charts.dpm_timeline_png(odd),
+        lambda: charts.compare_radar_png(players.head(3), ["dpm", "kd"]),
+        lambda: charts.leaderboard_png(board, "Kills"),
+    ]
+    for draw in draws:
+        drawn.clear()
+        draw()
+        said = " | ".join(drawn)
+        assert str(blank) in said, said
+        assert f"vid ({str(twin_a)[:4]})" in said and f"vid ({str(twin_b)[:4]})" in said, said
