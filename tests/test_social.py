@@ -170,9 +170,24 @@ def test_records_need_something_to_beat_and_ties_do_not_break() -> None:
     assert len({e.key for e in events}) == len(events)
 
 
+def _round_bests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` in the running order, one per round (end, file): its largest value, of equal
+    ones the first by GUID. A round is one contender: its players do not break records of
+    each other (review 84), they played it at once."""
+    rounds: dict[tuple[Any, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        rounds[(r["end_time"], r["file_name"])].append(r)
+    out = []
+    for key in sorted(rounds):
+        top = max(r["value"] for r in rounds[key])
+        out.append(min((r for r in rounds[key] if r["value"] == top), key=lambda r: r["guid"]))
+    return out
+
+
 def _all_rows_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[rec.Event]:
-    """The record events with every row read in order (what round_record_events did before
-    it skipped rows that set no running best): the reference for the property below."""
+    """The record events with every round read in order (what round_record_events did before
+    it skipped rows that set no running best), each round's best against the earlier
+    rounds only: the reference for the property below."""
     events: list[rec.Event] = []
     done = rec.completion_times(rounds).sort("end_time", "file_name")
     for map_name, part in done.group_by("map_name", maintain_order=True):
@@ -184,8 +199,8 @@ def _all_rows_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[rec.Even
             "session_id", "guid", pl.col("name").alias("holder"), "map_name",
             pl.col(column).alias("value"), pl.col(f"{column}_file").alias("file_name"),
             pl.col(f"{column}_end").alias("end_time"),
-        ).filter(pl.col("value").is_not_null()).sort("end_time", "file_name", "guid")  # fmt: skip
-        rows = frame.to_dicts()
+        ).filter(pl.col("value").is_not_null())  # fmt: skip
+        rows = _round_bests(frame.to_dicts())
         events += rec._running(rows, True, "all", kind)
         for name in sorted({r["map_name"] for r in rows}):
             events += rec._running([r for r in rows if r["map_name"] == name], True, name, kind)
@@ -203,23 +218,29 @@ def _all_rows_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[rec.Even
             st.sampled_from([None, 150.0, 150.0, 210.5, 90.0]),  # DPM (None: a short round)
             st.sampled_from([300, 300, 420, 180]),  # completion seconds: ties too
             st.booleans(),  # completed or held
+            st.booleans(),  # a player of the row before's round (several players a round)
         ),
         max_size=25,
     )
 )
 def test_record_events_equal_reading_every_round(
-    rows: list[tuple[str, int, float | None, int, bool]],
+    rows: list[tuple[str, int, float | None, int, bool, bool]],
 ) -> None:
     from datetime import datetime, timedelta
 
     start = datetime(2025, 1, 1, 20)
+    # the round of each player row: its own, or the row before's (one map, one file, one
+    # end); a GUID may come twice in one round (two lines of one file can share it)
+    of = [0] * len(rows)
+    for i, row in enumerate(rows):
+        of[i] = of[i - 1] if i and row[5] else i
     bests = pl.DataFrame(
-        [{"session_id": 1, "guid": f"G{i % 3}", "name": f"p{i % 3}", "map_name": m,
-          "best_kills": k, "best_kills_file": f"f{i:02d}",
-          "best_kills_end": start + timedelta(minutes=i // 2),  # pairs end together
-          "best_dpm": d, "best_dpm_file": f"f{i:02d}",
-          "best_dpm_end": start + timedelta(minutes=i // 2)}
-         for i, (m, k, d, _, _) in enumerate(rows)],
+        [{"session_id": 1, "guid": f"G{i % 3}", "name": f"p{i % 3}", "map_name": rows[of[i]][0],
+          "best_kills": k, "best_kills_file": f"f{of[i]:02d}",
+          "best_kills_end": start + timedelta(minutes=of[i] // 2),  # pairs end together
+          "best_dpm": d, "best_dpm_file": f"f{of[i]:02d}",
+          "best_dpm_end": start + timedelta(minutes=of[i] // 2)}
+         for i, (_, k, d, _, _, _) in enumerate(rows)],
         schema={"session_id": pl.Int64, "guid": pl.String, "name": pl.String,
                 "map_name": pl.String, "best_kills": pl.Int64, "best_kills_file": pl.String,
                 "best_kills_end": pl.Datetime("us"), "best_dpm": pl.Float64,
@@ -230,7 +251,7 @@ def test_record_events_equal_reading_every_round(
           "file_name": f"f{i:02d}", "map_name": m, "round_number": 1 + i % 2,
           "end_time": start + timedelta(minutes=i // 2), "duration_s": t,
           "time_limit_s": 600, "next_time_limit_s": t, "attackers_won": won, "counted": True}
-         for i, (m, _, _, t, won) in enumerate(rows)],
+         for i, (m, _, _, t, won, _) in enumerate(rows)],
         schema={"session_id": pl.Int64, "session_date": pl.Date, "round_id": pl.Int64,
                 "match_id": pl.Int64, "file_name": pl.String, "map_name": pl.String,
                 "round_number": pl.Int64, "end_time": pl.Datetime("us"),
@@ -243,6 +264,24 @@ def test_record_events_equal_reading_every_round(
     # map with every round — each round still breaks a record of its own (review 71, F6:
     # the row's best round alone lost the others)
     assert rec.round_record_events(rounds, _grouped(bests)) == _all_rows_events(rounds, bests)
+    # the standing records (the site, /records) follow the same rule: the largest value,
+    # held by the first round that reached it, of its players the first by GUID
+    want: dict[tuple[str, str], tuple[float, str, str]] = {}
+    for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
+        rows_of = [r for r in bests.to_dicts() if r[column] is not None]
+        for scope in ("all", "supply", "frostbite"):
+            mine = [r for r in rows_of if scope in ("all", r["map_name"])]
+            if mine:
+                top = max(r[column] for r in mine)
+                first = min((r for r in mine if r[column] == top),
+                            key=lambda r: (r[f"{column}_end"], r[f"{column}_file"], r["guid"]))  # fmt: skip
+                want[(scope, kind)] = (top, first["guid"], first[f"{column}_file"])
+    for layout in (bests, _grouped(bests)):
+        events = rec.round_record_events(rounds, layout)
+        got = {(r["scope"], r["kind"]): (r["value"], r["guid"], r["file_name"])
+               for r in rec.current_records(events, rounds, layout)
+               if r["kind"] in ("round_kills", "round_dpm")}  # fmt: skip
+        assert got == want
 
 
 def _grouped(rounds: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,9 @@ round; per (session, player, map) rounds and best rounds; per (session, player) 
   kills in a round, best round DPM (rounds of ≥ 5 minutes played). **All-time records**: most kills
   in a round and best round DPM over every map.
 * A record is **broken** by a round that beats every earlier round strictly (by end time);
-  the first round ever played on a map sets no record worth telling (nothing to beat).
+  the first round ever played on a map sets no record worth telling (nothing to beat). A
+  round is one contender: its best row (:func:`_round_best`) against the rounds before it
+  — the players of one round do not break records of each other.
 * **Personal bests** per player: most kills, best DPM and most damage in a round; broken
   when strictly beaten after at least :data:`PB_HISTORY` rounds of history (a newcomer's
   first evening is all personal bests — not news).
@@ -174,6 +176,26 @@ def _setters(frame: pl.DataFrame, better: bool, over: str | None = None) -> pl.D
     return frame.filter(prev.is_null() | ((value > prev) if better else (value < prev)))
 
 
+def _round_best(frame: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per round (``end_time``, ``file_name``; per ``by`` too: ``guid`` for personal
+    bests) — its largest ``value``, in time order. The players of one round played it at
+    once: a round is one contender for a record, its best against the best of the rounds
+    before it, never one of its players against another (review 84: the rows of a round
+    were read in GUID order, and each that beat the one before was a record "was" a
+    player of the same round — the first round on a map announced a chain). Equal values
+    in one round: the first by GUID holds it (an event has one holder; the rule of a tie
+    between rounds, where the first one stands)."""
+    keys = [*by, "end_time", "file_name"]
+    ranked = frame.sort(
+        [*keys, "value", "guid"],
+        descending=[*(False for _ in keys), True, False],
+        nulls_last=True,
+    )
+    return ranked.unique(keys, keep="first", maintain_order=True).sort(
+        "end_time", "file_name", *by, maintain_order=True
+    )
+
+
 def _by_map(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for r in frame.iter_rows(named=True):
@@ -247,10 +269,11 @@ def round_record_events(rounds: pl.DataFrame, bests: pl.DataFrame) -> list[Event
     if not bests.is_empty():
         each = each_round(bests)
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
-            frame = (
-                _values(bests, each, column)
-                .select(*_ROUND, "value", pl.col("name").alias("holder"))
-                .sort("end_time", "file_name", "guid")
+            # one row per round, its best: a round is one contender (see _round_best)
+            frame = _round_best(
+                _values(bests, each, column).select(
+                    *_ROUND, "value", pl.col("name").alias("holder")
+                )
             )
             events += _running(_setters(frame, True).to_dicts(), True, "all", kind)
             for name, rows in _by_map(_setters(frame, True, "map_name")).items():
@@ -289,8 +312,9 @@ def current_records(
     if not bests.is_empty():
         each = each_round(bests)
         for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm")):
-            rows = _values(bests, each, column).sort("end_time", "file_name", "guid")
-            # the running order of round_record_events: its first round stands unbroken
+            # the rounds of round_record_events, each its best row: the first round's stands
+            # unbroken (its best player's, not the first by GUID)
+            rows = _round_best(_values(bests, each, column))
             if rows.is_empty():
                 continue
             first = rows.row(0, named=True)
@@ -390,11 +414,11 @@ def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list
     played = _history(bests, each)
     for kind, column in (("round_kills", "best_kills"), ("round_dpm", "best_dpm"),
                          ("round_damage", "best_damage")):  # fmt: skip
-        # each player's rounds in time order; only those that beat all his earlier ones
-        # (the first one included) can be a best or beat one: the loop reads those alone
-        frame = _setters(
-            _values(bests, each, column).sort("end_time", "file_name", "map_name"), True, "guid"
-        )
+        # each player's rounds in time order, one row per round (two lines of one file can
+        # share a GUID: his round's best, not one line beating the other); only those that
+        # beat all his earlier ones (the first one included) can be a best or beat one:
+        # the loop reads those alone
+        frame = _setters(_round_best(_values(bests, each, column), ("guid",)), True, "guid")
         for guid, part in frame.group_by("guid", maintain_order=True):
             best: dict[str, Any] | None = None
             for r in part.iter_rows(named=True):
