@@ -7,7 +7,11 @@ lists every file as new) repeats a post. A mark is claimed before its post and s
 the message after it; every attempt carries the same nonce (``deliver``), so a post that a
 restart interrupted (claimed, never settled) is sent again by the next bot without risk of a
 second copy — Discord returns the first if it did arrive. A file fetched while still partial
-is posted when its complete version lands. A large batch (a backlog after downtime) gets
+is posted when its complete version lands, or once a later round makes its cut final. A
+round that does not count for a reason a later file can change (a round 2 in before its round
+1, a cut file, a round 1 a replay seemed to restart: :data:`CHANGEABLE`) gets no mark but
+waits (:data:`WAITING`): it is looked at again with every commit, and posted (with its
+map) once it counts. A large batch (a backlog after downtime) gets
 one line instead of a wall of posts, and the scoreboard is edited once for it.
 
 A post the channel refuses (403: the bot lacks a permission there, or the channel is out of
@@ -52,6 +56,13 @@ ROUND, MAP, BACKLOG, SCOREBOARD = "round", "map", "backlog", "scoreboard"
 #: within this long: Discord checks a nonce "in the past few minutes", so later it could repeat
 RESEND_WITHIN_S = 240.0
 NOTHING = 0  # the message id of a mark with nothing to post (a round that does not count)
+#: reasons a round does not count that a later file can take away (DECISIONS "What counts"):
+#: a round 2 whose round 1 is not in yet, a cut file a later round of its server makes final,
+#: a round 1 that a replay made a restart until a round 2 of the map between them lands.
+#: Such a round gets no mark: it waits (:data:`WAITING`) and is posted if it comes to count
+CHANGEABLE: Final = frozenset({"orphan_r2", "partial", "restart"})
+WAITING = "waiting"  # rounds that may come to count: looked at again with every commit
+WAIT_S = 24 * 3600.0  # … for this long after they arrived (a lost round 1 never comes)
 #: rounds whose post (or whose map's post) the channel refused: sent when it takes them
 REFUSED = "refused"
 POSTING = "posting"  # the bot state's problem that /status shows: the last refused post
@@ -245,25 +256,34 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         # a partial file (still being written when fetched) is posted once it is complete:
         # when a later commit replaces it with the grown file
         complete = (set(report.ingested) | set(report.replaced)) - set(report.partial)
+        partial = set(report.partial)
         if report.rebuilt:
             # the same rounds again, from raw/: only what this batch brought is news (a
             # lake re-read after a parser upgrade, in the commit of a newly fetched round)
             complete &= set(report.arrived)
+            partial &= set(report.arrived)
+        if partial:  # … or once a later round of its server makes its cut final
+            await asyncio.to_thread(self.bot.state.claim_many, WAITING, sorted(partial))
         # warm first: the commit changed the version, so the first /last_session after it
         # would otherwise pay for the refresh and the queries
         await self.bot.stats.warm()
         await self._post_rounds(complete)
 
     async def _post_rounds(self, complete: set[str]) -> None:
-        """Post the new rounds ``complete`` and those the channel refused before (a refusal
-        made no message: sending them now cannot repeat one)."""
+        """Post the new rounds ``complete``, those the channel refused before (a refusal
+        made no message: sending them now cannot repeat one) and the waiting rounds
+        (:data:`WAITING`) that count now."""
         state = self.bot.state
         refused = await asyncio.to_thread(state.keys, REFUSED)
-        names = await asyncio.to_thread(state.unclaimed, ROUND, sorted(complete | set(refused)))
+        waiting = await asyncio.to_thread(self._waiting)
+        wanted = sorted(complete | set(refused) | set(waiting))
+        names = await asyncio.to_thread(state.unclaimed, ROUND, wanted)
+        for name in set(waiting) - set(names):  # posted meanwhile (or settled): waits no more
+            await asyncio.to_thread(state.release, WAITING, name)
         maps = [n for n in refused if n not in names]  # their round went out, their map not
         if not names and not maps:
             return
-        names, rows = await self._without_idle(names)
+        names, rows = await self._without_idle(names, waiting)
         if not names and not maps:
             return
         live = len(names) <= MAX_ROUND_POSTS
@@ -306,26 +326,51 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         await self._post_each(channel, claimed)
         await self._post_refused_maps(channel, maps)
 
-    async def _without_idle(self, names: list[str]) -> tuple[list[str], pl.DataFrame]:
+    def _waiting(self) -> list[str]:
+        """The rounds that wait to count (:data:`WAITING`); those that waited longer than
+        :data:`WAIT_S` are let go (a lost round 1 never comes: no post, as before)."""
+        state = self.bot.state
+        for name in state.abandoned(WAITING, WAIT_S):
+            state.release(WAITING, name)
+        return state.keys(WAITING)
+
+    async def _without_idle(
+        self, names: list[str], waiting: list[str]
+    ) -> tuple[list[str], pl.DataFrame]:
         """``names`` less the rounds that were no game (an idle server's header-only map
-        timeouts, a dozen an hour; a player alone on a server): nothing to post, ever (settled as such), and never a "backlog" that would
-        turn an evening's live round posts into one summary; with the rounds' rows
+        timeouts, a dozen an hour; a player alone on a server): nothing to post, ever
+        (settled as such), and never a "backlog" that would turn an evening's live round
+        posts into one summary; and less the rounds that do not count yet but may
+        (:data:`CHANGEABLE`, or ``waiting`` already: a cut file's lines may make it look
+        like no game): they wait, unmarked, for a later commit. With the rounds' rows
         (``rounds_by_files``, read once for the commit)."""
         rows = await self.bot.stats.rounds_by_files(names)
-        no_game = pl.col("reason").is_in(sorted(NOT_A_GAME))  # idle, or one side alone
-        idle = set(rows.filter(no_game)["file_name"].to_list())
-        if not idle:
+        if not names:
             return names, rows
+        uncounted = ~pl.col("counted")
+        later = uncounted & (
+            pl.col("reason").is_in(sorted(CHANGEABLE)) | pl.col("file_name").is_in(waiting)
+        )
+        wait = sorted(set(rows.filter(later)["file_name"].to_list()))
+        no_game = pl.col("reason").is_in(sorted(NOT_A_GAME))  # idle, or one side alone
+        idle = sorted(set(rows.filter(no_game)["file_name"].to_list()) - set(wait))
         state = self.bot.state
+        done = [n for n in names if n in set(waiting) - set(wait)]
 
-        def settle() -> None:
-            state.claim_many(ROUND, sorted(idle))
-            state.settle(ROUND, sorted(idle), 0, NOTHING)
-            for name in sorted(idle):
+        def sort_out() -> None:
+            state.claim_many(ROUND, idle)
+            state.settle(ROUND, idle, 0, NOTHING)
+            for name in idle:
                 state.release(REFUSED, name)
+            state.claim_many(WAITING, wait)
+            for name in wait:  # a refused round that counts no more waits as any other
+                state.release(REFUSED, name)
+            for name in done:  # counts now (posted below, or kept as refused): waits no more
+                state.release(WAITING, name)
 
-        await asyncio.to_thread(settle)
-        return [n for n in names if n not in idle], rows.filter(~pl.col("file_name").is_in(idle))
+        await asyncio.to_thread(sort_out)
+        out = set(idle) | set(wait)
+        return [n for n in names if n not in out], rows.filter(~pl.col("file_name").is_in(out))
 
     async def _post_refused_maps(self, channel: Any, names: list[str]) -> None:
         """Map posts the channel refused after their round 2's post went through."""
@@ -345,6 +390,17 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
     async def _post_round(self, channel: Any, name: str, *, resume: bool = False) -> None:
         state = self.bot.state
         detail = await self.bot.stats.round_detail(name)
+        why = None if detail is None or detail.round.get("counted") else detail.round.get("reason")
+        if why in CHANGEABLE:  # not counted yet, but it may come to: it waits
+            log.info("no round post for %s yet: %s", name, why)
+
+            def wait() -> None:
+                state.claim(WAITING, name)
+                if state.message(ROUND, name) is None:  # claimed up front, not posted
+                    state.release(ROUND, name)
+
+            await asyncio.to_thread(wait)
+            return
         if detail is None or not detail.round.get("counted"):
             log.info("no round post for %s: not a counted round", name)
             await asyncio.to_thread(state.claim, ROUND, name)  # nothing to post, ever
@@ -361,6 +417,10 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if records is not None:
             sid = int(detail.round["session_id"])
             notes, told = await records.round_announcements(sid, name)
+            shown = posts.fit_notes(notes)[1]
+            if shown < len(told):  # not in the post (its field is full): the digest tells them
+                await records.unannounce(told[shown:])
+                told = told[:shown]
         url = self.bot.site.session(detail.round["session_id"])
         embed = linked([posts.round_post(detail, match, notes)], url)[0]
         try:

@@ -14,6 +14,7 @@ from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
 SIDES = {1: "Axis", 2: "Allies"}
+FIELD_MAX = 1024  # Discord refuses a message with a longer field value
 
 
 def team_names(rnd: dict[str, Any], match: dict[str, Any] | None) -> dict[int, str]:
@@ -127,9 +128,28 @@ def round_post(
             name="Awards", value=awards_text(detail.awards, round_two, named), inline=False
         )
     if notes:
-        embed.add_field(name="Records", value="\n".join(notes)[:1024], inline=False)
+        embed.add_field(name="Records", value=fit_notes(notes)[0], inline=False)
     embed.set_footer(text=str(r["file_name"]))
     return embed
+
+
+def fit_notes(notes: Sequence[str], limit: int = FIELD_MAX) -> tuple[str, int]:
+    """A round post's records field: the first ``notes`` that fit whole in ``limit``
+    characters, then "… N more" for the rest; and how many notes it shows. The rest are not
+    told by this post: the caller gives back their announcement (the digest, or the next
+    round's post, tells them). The fitting is the digest's (``scoreboard._fit``, which keeps
+    the last lines under "… N earlier") over the notes backwards: the same characters, and
+    "more" is shorter than "earlier"."""
+    from etl_duck.bot.embeds.scoreboard import _fit  # it imports this module
+
+    lines = [" ".join(n.splitlines()) for n in notes]  # a note is one line of the field
+    whole = "\n".join(lines)
+    backwards = _fit(lines[::-1], limit)
+    if backwards == "\n".join(lines[::-1]):
+        return whole, len(lines)
+    dropped = int(backwards.partition("\n")[0].split()[1])  # "… N earlier"
+    shown = len(lines) - dropped
+    return "\n".join([*lines[:shown], f"… {dropped} more"]), shown
 
 
 AWARDS_SHOWN = 8  # of the ~25 a file lists: the first ones (the writer's order)
