@@ -232,3 +232,42 @@ def _alive(pids: list[int]) -> list[int]:
             if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
                 out.append(p)
     return out
+
+
+def test_a_kill_at_the_quarantine_step_leaves_no_temp_file_after_the_rerun(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL at every failpoint of a batch whose file is quarantined: the temp files of the
+    quarantine copy (``quarantine/.incoming/.NAME.PID.tmp``) stayed for ever — recovery
+    cleaned raw/.incoming only. A rerun completes the job and leaves none."""
+    src = tmp_path / "src"
+    src.mkdir()
+    base = tmp_path / "base"
+    ingest_paths(base, [one_player_round(src, "2026-02-01-200000")])
+    bad = src / "2026-02-03-200000-supply-round-1.txt"
+    bad.write_bytes(b"not a header\n")
+    count = tmp_path / "count"
+    shutil.copytree(base, count, symlinks=True)
+    lake_mod.set_failpoint(10**9)
+    try:
+        ingest_paths(count, [bad])
+        points = lake_mod._fail_count
+    finally:
+        lake_mod.set_failpoint(0)
+    assert (count / "quarantine" / bad.name).exists()
+    caught = 0  # kills that left a quarantine temp file behind
+    for k in range(1, points + 1):
+        work = tmp_path / f"k{k}"
+        shutil.copytree(base, work, symlinks=True)
+        pid = _run_child(work, [bad], k)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, k
+        incoming = work / "quarantine" / ".incoming"
+        caught += bool(incoming.exists() and list(incoming.glob(".*.tmp")))
+        ingest_paths(work, [bad])  # the rerun
+        assert (work / "quarantine" / bad.name).exists(), k
+        assert not (incoming.exists() and list(incoming.iterdir())), (k, list(incoming.iterdir()))
+        left = [p for p in work.rglob("*") if p.name.endswith(".tmp") or p.name == PENDING]
+        assert not left, (k, left)
+        shutil.rmtree(work)
+    assert caught, "no kill landed in the quarantine step"

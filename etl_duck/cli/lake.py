@@ -270,10 +270,20 @@ def status(as_json: JsonFlag = False) -> None:
 
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
+    from etl_duck.lake.snapshot import WRITER_LOCK, Lake
     from etl_duck.query.stats import ORPHAN_OPEN_DAYS
 
     info = open_stats().status()
-    info["leftovers"] = _leftovers(STATE.data_dir)
+    # a writer holding the lock (the bot's fetch, a cron ingest) is an ingest in progress:
+    # its pending list and staging folder are its work, not a crash's leftovers. Asked
+    # before and after the listing (a few stats): an ingest that starts or ends between
+    # them is seen by one of the probes
+    lake = Lake(STATE.data_dir)
+    busy = lake.writer_busy()
+    leftovers = _leftovers(STATE.data_dir)
+    busy = busy or lake.writer_busy()
+    info["ingest_in_progress"] = busy
+    info["leftovers"] = [] if busy else leftovers
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round
     # file may be on its way; once the server has written later rounds it is missing
@@ -377,6 +387,16 @@ def show_status(as_json: bool = False) -> int:
         )
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
+    if busy:
+        console.print(
+            "an ingest is in progress (another process holds "
+            f"{escape(str(lake.data_dir / WRITER_LOCK))}: the bot's fetch or an `etl-duck "
+            "ingest`): what it has stored "
+            "but not committed yet is its work, not a crash's leftovers — run `etl-duck "
+            "status` again once it is done",
+            soft_wrap=True,
+            highlight=False,
+        )
     if missing := info["endstats_without_round"]:
         console.print(
             f"[yellow]endstats without their round[/yellow] {_endstats_files(missing)} — "
@@ -477,6 +497,13 @@ def lake_path(
     lease: Annotated[
         float, typer.Option(help="Seconds the snapshot is held for you (renew by asking again).")
     ] = 600.0,
+    holder: Annotated[
+        str | None,
+        typer.Option(
+            help="Name the lease (letters, digits, _ and -): asking again with the same name, "
+            "from any process, lets the snapshots it held before go within a minute.",
+        ),
+    ] = None,
 ) -> None:
     """Print the current snapshot's folder, held for a while: read it from a notebook or
     another process (`read_parquet('<path>/player_rounds/**/*.parquet')`) and every file
@@ -484,8 +511,21 @@ def lake_path(
     import math
 
     from etl_duck import snapshot_path
+    from etl_duck.lake.snapshot import HOLDER_MAX, Lake, valid_holder_name
 
     if not (math.isfinite(lease) and 0 < lease <= 7 * 86400):
         fail(f"--lease {lease}: give seconds above 0, up to a week (604800)", EXIT_USAGE)
+    if holder is not None and not valid_holder_name(holder):
+        fail(
+            f"--holder {holder!r}: give a name of 1-{HOLDER_MAX} letters, digits, '_' or '-' "
+            "(the same one each time you ask)",
+            EXIT_USAGE,
+        )
     require_lake()
-    print(snapshot_path(STATE.data_dir, lease))
+    if holder is None:
+        print(snapshot_path(STATE.data_dir, lease))
+        return
+    snap = Lake(STATE.data_dir).pin(lease, named=holder)
+    if snap is None:
+        fail(f"no lake at {STATE.data_dir / 'lake'}: run `etl-duck ingest`")
+    print(snap)

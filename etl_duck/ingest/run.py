@@ -236,6 +236,8 @@ def _ingest_locked(
     rebuild = rebuild or reparse
     report = IngestReport(rebuilt=rebuild, reparsed=reparse)
     base = _open_base(lake, raw, opts, rebuild)
+    if not rebuild:  # before anything is stored: an unmounted raw/ takes no file
+        check_raw_is_mounted(raw, base.ledger)
     batch = _Batch(version=base.manifest.version + 1)
 
     # 1. store new versions in raw/; decide which version of each touched name counts
@@ -832,7 +834,12 @@ def _counted(raw: RawStore, name: str) -> bytes:
     """The bytes of the version that counts for a committed round (rebuilt with new ones)."""
     choice = raw.decide(name)
     if choice is None:
-        raise FileNotFoundError(f"{raw.path(name)}: the raw copy of a committed round is gone")
+        raise RawIncomplete(
+            f"{raw.path(name)} is missing: the lake holds round {name} but raw/ lacks its "
+            "raw copy — is raw/'s volume mounted (a round ingested while it was not has its "
+            "copy under the mount point, hidden by the volume), or was raw/ moved or restored "
+            "from an older backup? Put the file back in raw/ and run the command again"
+        )
     return choice.counted.data
 
 
@@ -855,6 +862,35 @@ def rebuild(
 
 class RawIncomplete(LakeError):
     """``raw/`` lacks round files the lake holds: rebuilding from it would lose them."""
+
+
+#: ledger names an ingest looks for in raw/ before it stores anything: this many of the
+#: first and of the last by name (one stat each, whatever the length of the history)
+MOUNT_SAMPLE = 3
+
+
+def check_raw_is_mounted(raw: RawStore, ledger: pa.Table) -> None:
+    """Raise :class:`RawIncomplete` when the lake holds rounds and ``raw/`` holds none of a
+    sample of them (the first and last :data:`MOUNT_SAMPLE` of the ledger by name): its
+    volume is not mounted (an empty folder, or none, in its place) or it was moved. An
+    ingest would store its files beside the volume and commit rounds whose raw copies the
+    mounted volume then lacks (later ingests and rebuild fail). At most
+    2 × :data:`MOUNT_SAMPLE` stats; a few lost files are no reason to refuse (rebuild's
+    full check, :func:`check_raw_holds_the_lake`, names them)."""
+    n = ledger.num_rows
+    if not n:
+        return
+    names = ledger.column("file_name")
+    sample = names.slice(0, MOUNT_SAMPLE).to_pylist()
+    sample += names.slice(max(n - MOUNT_SAMPLE, MOUNT_SAMPLE)).to_pylist()
+    if raw.holds_any(sample):
+        return
+    raise RawIncomplete(
+        f"{raw.raw_dir} holds none of the lake's round files (looked for {len(sample)} of "
+        f"its {n:,}, e.g. {raw.path(sample[0])}): is raw/'s volume mounted, or was raw/ "
+        "moved? Nothing was stored or committed — mount it (or restore raw/) and run the "
+        "command again (an ingest now would store its files beside the volume, not on it)"
+    )
 
 
 def check_raw_holds_the_lake(lake: Lake, raw: RawStore) -> None:

@@ -8,7 +8,10 @@
                                                        rejected lines (holds its sha256)
     raw/.incoming/                                   temp files of stores in progress
     quarantine/<name> + <name>.reason                copies of files that cannot be read
+    quarantine/.incoming/                            temp files of quarantine copies
     .ingest-pending                                  names stored but not yet committed
+                                                     (its temp file beside it: raw/ may
+                                                     be another file system)
 
 Nothing here ever overwrites or deletes a raw copy: a store links a fully written temp file
 into place, and a name that is taken gets a new version beside it. Which version of a name
@@ -261,7 +264,9 @@ class RawStore:
         added = set(names) - pending
         if added:
             text = "\n".join(sorted(pending | added)).encode()
-            write_bytes_atomic(self.data_dir / PENDING, text, tmp_dir=self.incoming)
+            # the temp file beside the list, never in raw/: raw/ may be its own volume (a
+            # mount point or a link), and a rename across file systems fails (EXDEV)
+            write_bytes_atomic(self.data_dir / PENDING, text)
 
     def pending(self) -> list[str]:
         """Names a crashed ingest stored but did not commit."""
@@ -406,11 +411,24 @@ class RawStore:
                             out.extend(_files_in(Path(day.path), entry.name))
         return out
 
+    def holds_any(self, names: Iterable[str]) -> bool:
+        """True when raw/ holds the first version of at least one of ``names`` (one stat
+        each): a sample of the lake's ledger that raw/ holds none of is a raw/ whose volume
+        is not mounted (or that was moved), not lost files."""
+        return any(self.path(name).is_file() for name in names)
+
     def recover(self) -> None:
-        """Remove temp files of interrupted stores (``.<name>.<pid>.<i>.tmp``; fetch's
-        downloads in the same folder are its own). Call under the writer lock."""
-        for leftover in self.incoming.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
+        """Remove temp files of interrupted writes: stores (``raw/.incoming/.<name>.<pid>.
+        <i>.tmp``; fetch's downloads in the same folder are its own), quarantine copies
+        (``quarantine/.incoming/.<name>.<pid>.tmp``) and the pending list's
+        (``..ingest-pending.<pid>.tmp`` beside it). Call under the writer lock."""
+        for folder, pattern in (
+            (self.incoming, ".*.tmp"),
+            (self.quarantine_dir / INCOMING, ".*.tmp"),
+            (self.data_dir, f".{PENDING}.*.tmp"),
+        ):
+            for leftover in folder.glob(pattern):
+                leftover.unlink(missing_ok=True)
 
 
 def _norm_prefix(shorter: RawVersion, longer: RawVersion) -> bool:

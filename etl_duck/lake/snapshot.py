@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 SNAPSHOT_DIR = ".lake"
 LINK = "lake"
 LEASES = "leases"  # .lake/leases/<snapshot>.<pid>.<n>: held until the file's mtime
+#: a lease named across processes (``etl-duck lake-path --holder NAME``):
+#: .lake/leases/<snapshot>.named.<NAME>
+NAMED = "named"
+WRITER_LOCK = ".writer.lock"
 LEASE_SECONDS = 600.0  # how long a reader may hold a snapshot without renewing
 REPIN_GRACE_S = 60.0  # an older snapshot, once its reader pinned a newer one
 
@@ -156,18 +160,21 @@ class Lake:
             ) from None
 
     def lease(
-        self, snapshot: Path, seconds: float = LEASE_SECONDS, holder: str | None = None
+        self,
+        snapshot: Path,
+        seconds: float = LEASE_SECONDS,
+        holder: str | None = None,
+        *,
+        named: str | None = None,
     ) -> bool:
         """Hold ``snapshot`` for ``seconds`` (expiry keeps it meanwhile): a file whose mtime
         is the expiry time; renew by calling again. False when the snapshot is already
         gone. Expiry scans leases and removes snapshots under an exclusive lock of the
         leases folder, a lease takes it shared: a snapshot is either leased before expiry
-        looks, or gone before the lease (never removed under a fresh lease)."""
+        looks, or gone before the lease (never removed under a fresh lease). ``named``: a
+        holder named across processes (:func:`valid_holder_name`), not this process's."""
         folder = self.snapshots / LEASES
-        # one lease per snapshot and holder: by default this thread; a reader that spans
-        # threads (the query API) names itself, so any of its threads can end its lease
-        who = holder if holder is not None else str(threading.get_ident())
-        path = folder / f"{snapshot.name}.{os.getpid()}.{who}"
+        path = folder / f"{snapshot.name}{_lease_suffix(holder, named)}"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with lease_lock(self.snapshots, shared=True):
@@ -187,22 +194,33 @@ class Lake:
             return snapshot.exists()
         return True
 
-    def pin(self, seconds: float = LEASE_SECONDS, holder: str | None = None) -> Path | None:
+    def pin(
+        self,
+        seconds: float = LEASE_SECONDS,
+        holder: str | None = None,
+        *,
+        named: str | None = None,
+    ) -> Path | None:
         """The current snapshot, resolved once and leased: read it for ``seconds``. This
         thread's leases of older snapshots shrink to :data:`REPIN_GRACE_S` (a read in
         flight finishes): a reader that pins after every commit holds the last minute's
-        snapshots, not ten minutes' worth (a burst of commits would keep them all)."""
+        snapshots, not ten minutes' worth (a burst of commits would keep them all).
+        ``named``: the holder is that name, whatever the process (``etl-duck lake-path
+        --holder NAME`` from a notebook's new shell each time): the older leases of the
+        same name shrink, not only this process's."""
         for _ in range(3):  # the link may move between the readlink and the lease
             snap = self.current_dir()
             if snap is None:
                 return None
-            if self.lease(snap, seconds, holder):
-                self._shorten_older_leases(snap, holder)
+            if self.lease(snap, seconds, holder, named=named):
+                self._shorten_older_leases(snap, holder, named)
                 return snap
         raise LakeDamaged(f"{self.link} keeps pointing at a snapshot that is gone")
 
-    def _shorten_older_leases(self, current: Path, holder: str | None = None) -> None:
-        mine = f".{os.getpid()}.{holder if holder is not None else threading.get_ident()}"
+    def _shorten_older_leases(
+        self, current: Path, holder: str | None = None, named: str | None = None
+    ) -> None:
+        mine = _lease_suffix(holder, named)
         until = time.time() + REPIN_GRACE_S
         for path in (self.snapshots / LEASES).glob(f"*{mine}"):
             if path.name == current.name + mine:
@@ -322,11 +340,31 @@ class Lake:
 
     # ---- writing (one writer at a time)
 
+    def writer_busy(self) -> bool:
+        """True when a writer (an ingest, the bot's fetch, in any process) holds the writer
+        lock now: what it has stored but not committed yet is its work in progress, not a
+        crash's leftovers. A probe for readers (``status``): the lock taken shared without
+        waiting and let go at once (a writer starting meanwhile retries 50 ms later);
+        creates nothing (no lock file: no writer ever ran here)."""
+        try:
+            fd = os.open(self.data_dir / WRITER_LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:  # a file system without flock: no writer can be told apart
+            return False
+        finally:
+            os.close(fd)  # closing the descriptor releases the probe's lock
+        return False
+
     @contextlib.contextmanager
     def writer_lock(self, timeout: float = 600.0) -> Iterator[None]:
         """Serialise writers (bot and CLI may both try). Readers never take it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.data_dir / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.data_dir / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -786,6 +824,31 @@ class _Build:
                 path.parent.rmdir()
                 self.folders.add(path.parent.parent)
         self.folders = {f for f in self.folders if f.exists()}
+
+
+#: a holder name of ``lake-path --holder``: letters, digits, ``_`` and ``-`` (no dot: the
+#: lease file's name is split on dots; no glob character)
+_HOLDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+HOLDER_MAX = 64
+
+
+def valid_holder_name(name: str) -> bool:
+    """``name`` can name a lease across processes (1-64 letters, digits, ``_``, ``-``)."""
+    return 0 < len(name) <= HOLDER_MAX and set(name) <= _HOLDER_CHARS
+
+
+def _lease_suffix(holder: str | None, named: str | None) -> str:
+    """What follows the snapshot's name in a lease file's name: ``.<pid>.<holder>`` (by
+    default this thread; a reader that spans threads, the query API, names itself, so any
+    of its threads can end its lease), or ``.named.<NAME>`` for a holder named across
+    processes."""
+    if named is not None:
+        if not valid_holder_name(named):
+            raise ValueError(
+                f"holder name {named!r}: give 1-{HOLDER_MAX} letters, digits, '_' or '-'"
+            )
+        return f".{NAMED}.{named}"
+    return f".{os.getpid()}.{holder if holder is not None else threading.get_ident()}"
 
 
 _UNLEASED_WARNED: set[str] = set()
