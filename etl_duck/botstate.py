@@ -50,6 +50,9 @@ class BotState(SQLiteStore):
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS problems ("
             " what TEXT PRIMARY KEY, text TEXT NOT NULL, at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS notes ("
+            " kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL,"
+            " PRIMARY KEY (kind, key))",
         ))  # fmt: skip
 
     @classmethod
@@ -178,6 +181,31 @@ class BotState(SQLiteStore):
                     0
                 ]
             )
+
+    # ------------------------------------------------------------------ notes
+
+    def note(self, kind: str, key: str) -> str | None:
+        """A short text kept about ``(kind, key)`` (what a digest covered, the voice
+        session in progress), or None."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT value FROM notes WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_note(self, kind: str, key: str, value: str) -> None:
+        with self._lock, self._con:
+            self._con.execute(
+                "INSERT INTO notes (kind, key, value, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, at = excluded.at",
+                (kind, key, value, _now()),
+            )
+
+    def drop_note(self, kind: str, key: str) -> bool:
+        """Forget a note (True if there was one)."""
+        with self._lock, self._con:
+            cur = self._con.execute("DELETE FROM notes WHERE kind = ? AND key = ?", (kind, key))
+            return cur.rowcount > 0
 
     # ------------------------------------------------------------------ problems
 

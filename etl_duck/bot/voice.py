@@ -61,6 +61,11 @@ class SessionTracker:
     players: int = 0
     peak: int = 0
 
+    def resume(self, now: float) -> None:
+        """A session that was on before a restart goes on (whoever is in voice now): it
+        ends as any other, after ``end_after_s`` below ``end_players``."""
+        self.active, self.started_at, self.below_since = True, now, None
+
     def update(self, players: int, now: float) -> Change | None:
         self.players = players
         if not self.active:

@@ -1,14 +1,23 @@
 """The session digest: posted once when the evening ends (the voice channel empties), and
 on request with /digest. Score per opponent, MVP, awards, records and milestones, and each
-player's night against his own average, with the session chart."""
+player's night against his own average, with the session chart.
+
+A session that gains counted rounds after its digest (a break in voice shorter than the
+lake's session gap: the voice session ended, the lake session went on) has its digest
+brought up to date at the next session end: the posted message is edited (the bot state
+keeps its id with the mark, and how many counted rounds it covered), or, when it cannot
+be (deleted, another channel), an updated digest is posted. Nothing new: nothing posted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 import discord
+import polars as pl
 from discord import app_commands
 from discord.ext import commands
 
@@ -28,18 +37,33 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
     from etl_duck.bot.client import EtlDuckBot
 
 log = logging.getLogger(__name__)
-DIGEST = "digest"
+DIGEST = "digest"  # the mark (and its message) of a posted digest; the note: rounds covered
+UPDATED = "Session digest (updated)"
+
+
+def counted_rounds(rep: SessionReport) -> int:
+    return rep.rounds.filter(pl.col("counted")).height
 
 
 class DigestCog(commands.Cog, name="Digest"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
+        self._lock = asyncio.Lock()  # one digest post or update at a time
 
-    async def build(self, rep: SessionReport, *, announce: bool) -> tuple[discord.Embed, bytes]:
+    async def build(
+        self,
+        rep: SessionReport,
+        *,
+        announce: bool,
+        shown: tuple[list[str], list[str]] | None = None,
+    ) -> tuple[discord.Embed, bytes]:
         """The digest embed and its chart. ``announce``: claim the session's records and
-        milestones not announced yet (the posted digest); a /digest request only shows."""
+        milestones not announced yet (the posted digest); a /digest request only shows.
+        ``shown``: the (records, milestones) to show instead."""
         vs = await self.bot.stats.session_vs_average(rep.session_id, rep.session_date)
-        records, milestones = await self.highlights(rep, announce=announce)
+        if shown is None:
+            shown = await self.highlights(rep, announce=announce)
+        records, milestones = shown
         overview, _ = await session_charts(self.bot, rep)
         embed = board.digest(
             rep, session_awards(rep.players), vs, records, milestones, chart=OVERVIEW_PNG
@@ -57,30 +81,99 @@ class DigestCog(commands.Cog, name="Digest"):
         return result
 
     async def post_digest(self, rep: SessionReport) -> bool:
-        """Post the digest of a session to the stats channel, once ever."""
+        """Post the digest of a session to the stats channel, once ever; bring it up to
+        date when the session gained counted rounds since (True: posted or updated)."""
         channel = await self.bot.stats_channel()
         if channel is None:
             return False
-        key = str(rep.session_id)
-        if not await asyncio.to_thread(self.bot.state.claim, DIGEST, key):
-            log.info("the digest of session %s was already posted", key)
-            return False
+        async with self._lock:
+            key = str(rep.session_id)
+            if await asyncio.to_thread(self.bot.state.claim, DIGEST, key):
+                return await self._first(channel, rep, key)
+            covered = await asyncio.to_thread(self.bot.state.note, DIGEST, key)
+            rounds = counted_rounds(rep)
+            if covered is None or not covered.isdigit() or rounds <= int(covered):
+                # (no note: posted by an older bot, or its post is still under way)
+                log.info("the digest of session %s was already posted", key)
+                return False
+            return await self._update(channel, rep, key, rounds)
+
+    async def _first(self, channel: Any, rep: SessionReport, key: str) -> bool:
         try:
             embed, png = await self.build(rep, announce=True)
             linked([embed], self.bot.site.session(rep.session_id))
-            await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
+            msg = await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
         except REFUSALS as exc:  # /status says so, with the fix, as for the posts
-            cid = int(getattr(channel, "id", 0) or 0)
-            text = refusal("session digest", exc, cid)
-            log.warning("%s", text)
+            await self._refused(channel, exc)
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
-            await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
             raise
         except Exception:
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
             raise
-        await asyncio.to_thread(self.bot.state.clear_problem, POSTING)
+        await self._covered(channel, key, msg, counted_rounds(rep))
         return True
+
+    async def _update(self, channel: Any, rep: SessionReport, key: str, rounds: int) -> bool:
+        """The session went on after its digest: edit the digest message to the whole
+        session, or post an updated digest when that message cannot be edited."""
+        state = self.bot.state
+        link = self.bot.site.session(rep.session_id)
+        try:
+            new = await self.highlights(rep, announce=True)  # claimed: no round post repeats it
+            where = await asyncio.to_thread(state.message, DIGEST, key)
+            partial = getattr(channel, "get_partial_message", None)
+            if (
+                where is not None
+                and partial is not None
+                and where[0] == getattr(channel, "id", None)
+            ):
+                # the message shows every record and milestone of the session (what it
+                # showed before, and what came since), as /digest does
+                embed, png = await self.build(rep, announce=False)
+                embed.set_footer(text=f"session {rep.session_id} · updated")
+                linked([embed], link)
+                with BytesIO(png) as buf:
+                    chart = discord.File(buf, filename=OVERVIEW_PNG)
+                    try:
+                        msg = partial(where[1])
+                        await msg.edit(embed=embed, attachments=[chart])
+                    except discord.NotFound:
+                        log.info("digest message %s was deleted: posting an update", where[1])
+                    else:
+                        log.info("digest of session %s updated to %d rounds", key, rounds)
+                        await self._covered(channel, key, msg, rounds)
+                        return True
+                    finally:
+                        chart.close()
+            embed, png = await self.build(rep, announce=True, shown=new)
+            embed.title = UPDATED + str(embed.title).removeprefix("Session digest")
+            linked([embed], link)
+            msg = await post(
+                channel, nonce(DIGEST, key, rounds), embed=embed, png=(OVERVIEW_PNG, png)
+            )
+        except REFUSALS as exc:
+            await self._refused(channel, exc)
+            raise
+        log.info("updated digest of session %s posted (%d rounds)", key, rounds)
+        await self._covered(channel, key, msg, rounds)
+        return True
+
+    async def _covered(self, channel: Any, key: str, msg: Any, rounds: int) -> None:
+        """The digest message of ``key`` and how many counted rounds it shows."""
+        cid = int(getattr(channel, "id", 0) or 0)
+
+        def keep() -> None:
+            self.bot.state.settle(DIGEST, [key], cid, int(msg.id))
+            self.bot.state.set_note(DIGEST, key, str(rounds))
+            self.bot.state.clear_problem(POSTING)
+
+        await asyncio.to_thread(keep)
+
+    async def _refused(self, channel: Any, exc: discord.HTTPException) -> None:
+        cid = int(getattr(channel, "id", 0) or 0)
+        text = refusal("session digest", exc, cid)
+        log.warning("%s", text)
+        await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
 
     async def digest_reply(self, date: str | None) -> Reply:
         rep = await session_report(self.bot, date)

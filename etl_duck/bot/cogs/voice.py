@@ -1,11 +1,27 @@
 """Voice-driven sessions: counts members in the configured voice channels, marks a
-session's start (fast polling) and end (the session digest, see the digest cog)."""
+session's start (fast polling) and end (the session digest, see the digest cog).
+
+The evening played in voice is every lake session (on any game server) that gained a
+round after the voice session started: when it starts, each server's last played round
+is noted, and when it ends, each session that ended after its server's note gets its
+digest. A voice session with no new round (only talk, or the bot's own start) falls back
+to the last evening in the lake: the session that ended last and those of other servers
+that ended within the session gap before it began.
+
+A voice session in progress survives a restart of the bot: its start and notes are kept
+in the bot state until it ends (a restart with fewer than ``session_start_players`` in
+voice would otherwise never start it again: no fast polling, no digest).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,6 +36,16 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
 log = logging.getLogger(__name__)
 
 TICK_S = 15.0  # the end countdown must run out even when nobody moves
+#: the bot state's note of the voice session in progress: {"started": epoch s, "marks":
+#: {server: its last played round's end when the session started (ISO), ...} or null}
+VOICE, IN_PROGRESS = "voice", "session"
+#: a voice session noted longer ago than this is not resumed after a restart
+STALE_S = 24 * 3600.0
+#: an evening's digests never reach back further than this before the lake's last round
+#: (a whole server's history imported during the evening is not "tonight")
+EVENING = timedelta(hours=24)
+
+Marks = dict[str, datetime]
 
 
 class VoiceCog(commands.Cog, name="Voice sessions"):
@@ -28,6 +54,10 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         self.count = CachedCount(bot.settings.voice_recount_s, lambda: self.bot.clock())
         self._recount: asyncio.Task[Any] | None = None
         self._tick: asyncio.Task[Any] | None = None
+        self.wall: Callable[[], float] = time.time  # the state's times outlive a restart
+        #: each game server's last played round when the voice session started (None:
+        #: unknown, or no voice session)
+        self.marks: Marks | None = None
 
     @property
     def channel_ids(self) -> set[int]:
@@ -35,6 +65,7 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
 
     async def cog_load(self) -> None:
         if self.channel_ids:
+            await self._resume()
             self._tick = self.bot.spawn(self._tick_loop(), "voice-tick")
 
     async def cog_unload(self) -> None:
@@ -95,22 +126,126 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         change = self.bot.tracker.update(players, self.bot.clock())
         if change is Change.STARTED:
             log.info("voice session started (%d players): polling faster", players)
+            await self._remember_start()
         elif change is Change.ENDED:
             log.info("voice session ended: posting the summary")
-            self.bot.spawn(self.post_session_end(), "session-end-post")
+            marks, self.marks = self.marks, None
+            await self._forget_start()
+            self.bot.spawn(self.post_session_end(marks), "session-end-post")
         return change
 
-    async def post_session_end(self) -> None:
+    # ------------------------------------------------------------------ kept across restarts
+
+    async def _remember_start(self) -> None:
+        self.marks = await self._lake_marks()
+        saved = {
+            "started": self.wall(),
+            "marks": None
+            if self.marks is None
+            else {server: end.isoformat() for server, end in self.marks.items()},
+        }
+        try:
+            await asyncio.to_thread(self.bot.state.set_note, VOICE, IN_PROGRESS, json.dumps(saved))
+        except Exception:  # the session goes on; only a restart would lose it
+            log.warning("could not keep the voice session in the bot state", exc_info=True)
+
+    async def _forget_start(self) -> None:
+        try:
+            await asyncio.to_thread(self.bot.state.drop_note, VOICE, IN_PROGRESS)
+        except Exception:
+            log.warning("could not clear the voice session in the bot state", exc_info=True)
+
+    async def _resume(self) -> None:
+        """Go on with the voice session the bot state says was on when the bot stopped:
+        fast polling, and the digest when voice empties (whoever is in voice now)."""
+        try:
+            text = await asyncio.to_thread(self.bot.state.note, VOICE, IN_PROGRESS)
+        except Exception:
+            log.warning("could not read the voice session from the bot state", exc_info=True)
+            return
+        if text is None:
+            return
+        try:
+            saved = json.loads(text)
+            started = float(saved["started"])
+            raw = saved.get("marks")
+            marks = (
+                None if raw is None else {str(k): datetime.fromisoformat(v) for k, v in raw.items()}
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("the voice session in the bot state is unreadable: dropped")
+            await self._forget_start()
+            return
+        if self.wall() - started > STALE_S:
+            log.info("the voice session in the bot state is too old to go on: dropped")
+            await self._forget_start()
+            return
+        self.marks = marks
+        self.bot.tracker.resume(self.bot.clock())
+        log.info("voice session resumed after a restart: polling faster")
+
+    # ------------------------------------------------------------------ the evening
+
+    async def _lake_marks(self) -> Marks | None:
+        """Each game server's last played round now (None: the lake could not say)."""
+        try:
+            table = await self.bot.stats.sessions()
+        except NoData:
+            return {}
+        except Exception:
+            log.warning("could not read the sessions at the voice session's start", exc_info=True)
+            return None
+        marks: Marks = {}
+        for row in table.iter_rows(named=True):
+            server, end = str(row["server"]), row["end_time"]
+            if server not in marks or end > marks[server]:
+                marks[server] = end
+        return marks
+
+    async def evening(self, marks: Marks | None) -> list[tuple[int, date]]:
+        """(session id, date) of the sessions the voice session played, oldest first: those
+        that ended after their server's mark (a server new since: after the latest mark);
+        none (or no marks): the last evening in the lake."""
+        try:
+            table = await self.bot.stats.sessions()
+        except NoData:
+            return []
+        rows = list(table.iter_rows(named=True))
+        if not rows:
+            return []
+        newest = max(r["end_time"] for r in rows)
+        recent = [r for r in rows if r["end_time"] >= newest - EVENING]
+        chosen = []
+        if marks is not None:
+            latest = max(marks.values(), default=None)
+            for r in recent:
+                mark = marks.get(str(r["server"]), latest)
+                if mark is None or r["end_time"] > mark:
+                    chosen.append(r)
+        if not chosen:  # the last session, and other servers' that ended within the gap
+            last = max(rows, key=lambda r: (r["end_time"], r["session_id"]))
+            since = last["start_time"] - timedelta(minutes=self.bot.settings.session_gap_minutes)
+            chosen = [r for r in recent if r["end_time"] >= since]
+        chosen.sort(key=lambda r: (r["start_time"], r["session_id"]))
+        return [(int(r["session_id"]), r["session_date"]) for r in chosen]
+
+    async def post_session_end(self, marks: Marks | None = None) -> None:
+        """The digest of each session of the evening (a new one, or brought up to date:
+        see the digest cog). ``marks``: the servers' last rounds when voice filled."""
         fetcher = self.bot.fetcher
         if fetcher is not None:
             try:  # the last round's file may have landed after the last poll
                 await fetcher.poll_once()
             except Exception as exc:
                 log.warning("final fetch before the session post failed: %s", exc)
-        try:
-            rep = await self.bot.stats.last_session()
-        except NoData:
-            return
         digest: Any = self.bot.get_cog("Digest")
-        if digest is not None:
-            await digest.post_digest(rep)
+        if digest is None:
+            return
+        for sid, sdate in await self.evening(marks):
+            try:
+                rep = await self.bot.stats.session_by_id(sid, sdate)
+                await digest.post_digest(rep)
+            except NoData:
+                continue
+            except Exception:  # one session's trouble does not keep the others' digests
+                log.exception("the digest of session %s failed", sid)

@@ -18,6 +18,12 @@ from etl_duck.query.stats import SessionReport
 COLOUR = discord.Colour.gold()
 
 
+def where(rep: SessionReport) -> str:
+    """Another server's session says so in a title (two servers may play the same
+    evening), as /last_session does; the main server's reads as it always has."""
+    return f" · server {rep.server}" if rep.server else ""
+
+
 def score_lines(rep: SessionReport) -> list[str]:
     """The score per opponent: `slomix. 2–1 ///M. (maps 1–3)`; one line when nobody changed."""
     if not rep.segments:
@@ -76,7 +82,7 @@ def _fit(lines: Sequence[str], limit: int) -> str:
 
 def scoreboard(rep: SessionReport) -> discord.Embed:
     counted = rep.rounds.filter(pl.col("counted")).height
-    embed = discord.Embed(title=f"Scoreboard — {day(rep.session_date)}", colour=COLOUR)
+    embed = discord.Embed(title=f"Scoreboard — {day(rep.session_date)}{where(rep)}", colour=COLOUR)
     score = score_lines(rep)
     maps = _map_lines(rep)
     parts = [*score, ""] if score else []
@@ -136,7 +142,9 @@ def digest(
     chart: str | None = None,
 ) -> discord.Embed:
     counted = rep.rounds.filter(pl.col("counted")).height
-    embed = discord.Embed(title=f"Session digest — {day(rep.session_date)}", colour=COLOUR)
+    embed = discord.Embed(
+        title=f"Session digest — {day(rep.session_date)}{where(rep)}", colour=COLOUR
+    )
     embed.description = (
         f"{rep.start_time:%H:%M} → {rep.end_time:%H:%M} ({duration(rep.duration)}) · "
         f"{rep.maps.height} maps · {counted} rounds · {rep.players.height} players"
