@@ -288,3 +288,113 @@ def test_a_stale_voice_session_is_not_resumed(tmp_path: Path) -> None:
             return bot.tracker.active, bot.state.note("voice", "session")
 
     assert run(main()) == (False, None)
+
+
+class StuckFetcher:
+    """The final fetch before the digest, still under way when the bot is stopped."""
+
+    last_download = None
+    last_activity = None
+
+    async def poll_once(self) -> Any:
+        await asyncio.sleep(3600)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_bot_stopped_before_the_digest_posts_it_when_it_starts_again(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Voice empties and the bot is stopped (a deploy) during the final fetch before the
+    digest: the voice session was forgotten at once, so the evening's digest was never
+    posted. It is kept, marked ended, until its digests are out."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", WITHOUT_EVENING)
+    ingestor = Ingestor(data)
+    channel = FakeChannel()
+    now, count = [1000.0], [0]
+
+    async def first_life() -> None:
+        async with bot_with_voice(data, tmp_path, channel, ingestor, now) as bot:
+            voice = Voice(bot, now, count)
+            assert await voice.step(6) is Change.STARTED
+            await ingest(ingestor, EVENING)
+            bot.fetcher = StuckFetcher()
+            assert await voice.step(0) is None
+            count[0], now[0] = 0, now[0] + 600
+            voice.cog.count.mark_dirty()
+            assert await voice.cog.evaluate() is Change.ENDED
+            await asyncio.sleep(0.2)  # in the final fetch: the bot stops here
+
+    async def second_life() -> tuple[bool, str | None]:
+        async with bot_with_voice(data, tmp_path, channel, ingestor, now) as bot:
+            posts = [t for t in bot._tasks if t.get_name() == "session-end-post"]
+            await asyncio.gather(*posts)
+            return bot.tracker.active, bot.state.note("voice", "session")
+
+    run(first_life())
+    assert digests(channel.sent) == []
+    assert run(second_life()) == (False, None)  # not resumed as a session: finished
+    posted = digests(channel.sent)
+    assert len(posted) == 1 and "10 maps · 20 rounds" in first_line(posted[0].embed)
+
+
+def test_a_voice_session_over_before_its_start_was_noted_leaves_no_note(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The start notes each server's last round (a lake query): a session that ended while
+    that query ran wrote its note back after the end dropped it, and the next start of the
+    bot resumed a session that was over."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", WITHOUT_EVENING)
+    channel = FakeChannel()
+    now, count = [1000.0], [0]
+
+    async def main() -> str | None:
+        async with bot_with_voice(data, tmp_path, channel, Ingestor(data), now) as bot:
+            voice = Voice(bot, now, count)
+            asked, go_on = asyncio.Event(), asyncio.Event()
+            real = voice.cog._lake_marks
+
+            async def slow_marks() -> Any:
+                asked.set()
+                await go_on.wait()
+                return await real()
+
+            voice.cog._lake_marks = slow_marks
+            start = asyncio.create_task(voice.step(6))
+            await asyncio.wait_for(asked.wait(), 30)
+            bot.tracker.active = False  # ended meanwhile (a short countdown)
+            go_on.set()
+            assert await start is Change.STARTED
+            note: str | None = bot.state.note("voice", "session")
+            return note
+
+    assert run(main()) is None
+
+
+def test_a_digest_the_channel_refused_gives_its_records_back(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The digest claims the session's records and milestones before it posts: a refused
+    post kept them claimed, so the digest that went out later counted them as "announced
+    during the evening" and nobody ever saw them."""
+    from etl_duck.bot.cogs.social import ANNOUNCED
+    from tests.test_bot_posts_safety import LockedChannel
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data", ())
+    channel = LockedChannel()
+
+    async def main() -> tuple[list[str], list[str], str]:
+        async with bot_running(data, tmp_path / "links.db", channel) as bot:
+            digest: Any = bot.get_cog("Digest")
+            rep = await bot.stats.last_session()
+            with pytest.raises(discord.Forbidden):
+                await digest.post_digest(rep)
+            held = bot.state.keys(ANNOUNCED)
+            channel.locked = False
+            assert await digest.post_digest(rep)
+            return held, bot.state.keys(ANNOUNCED), str(channel.sent[-1].embed.to_dict())
+
+    held, after, posted = run(main())
+    assert held == []  # given back when the post was refused
+    assert after and "announced during the evening" not in posted  # told by the digest

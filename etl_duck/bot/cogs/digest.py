@@ -56,13 +56,14 @@ class DigestCog(commands.Cog, name="Digest"):
         *,
         announce: bool,
         shown: tuple[list[str], list[str]] | None = None,
+        claimed: list[str] | None = None,
     ) -> tuple[discord.Embed, bytes]:
         """The digest embed and its chart. ``announce``: claim the session's records and
-        milestones not announced yet (the posted digest); a /digest request only shows.
-        ``shown``: the (records, milestones) to show instead."""
+        milestones not announced yet (the posted digest; their keys into ``claimed``); a
+        /digest request only shows. ``shown``: the (records, milestones) to show instead."""
         vs = await self.bot.stats.session_vs_average(rep.session_id, rep.session_date)
         if shown is None:
-            shown = await self.highlights(rep, announce=announce)
+            shown = await self.highlights(rep, announce=announce, claimed=claimed)
         records, milestones = shown
         overview, _ = await session_charts(self.bot, rep)
         embed = board.digest(
@@ -71,14 +72,22 @@ class DigestCog(commands.Cog, name="Digest"):
         return embed, overview
 
     async def highlights(
-        self, rep: SessionReport, *, announce: bool
+        self, rep: SessionReport, *, announce: bool, claimed: list[str] | None = None
     ) -> tuple[list[str], list[str]]:
         """Records and milestones of the session (see the records cog)."""
         cog: Any = self.bot.get_cog("Records")
         if cog is None:
             return [], []
-        result: tuple[list[str], list[str]] = await cog.session_highlights(rep, announce=announce)
+        result: tuple[list[str], list[str]] = await cog.session_highlights(
+            rep, announce=announce, claimed=claimed
+        )
         return result
+
+    async def _give_back(self, claimed: list[str]) -> None:
+        """Announcements a digest that did not go out claimed: free for the next post."""
+        cog: Any = self.bot.get_cog("Records")
+        if cog is not None and claimed:
+            await cog.unannounce(claimed)
 
     async def post_digest(self, rep: SessionReport) -> bool:
         """Post the digest of a session to the stats channel, once ever; bring it up to
@@ -99,16 +108,19 @@ class DigestCog(commands.Cog, name="Digest"):
             return await self._update(channel, rep, key, rounds)
 
     async def _first(self, channel: Any, rep: SessionReport, key: str) -> bool:
+        claimed: list[str] = []
         try:
-            embed, png = await self.build(rep, announce=True)
+            embed, png = await self.build(rep, announce=True, claimed=claimed)
             linked([embed], self.bot.site.session(rep.session_id))
             msg = await post(channel, nonce(DIGEST, key), embed=embed, png=(OVERVIEW_PNG, png))
         except REFUSALS as exc:  # /status says so, with the fix, as for the posts
             await self._refused(channel, exc)
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
+            await self._give_back(claimed)
             raise
         except Exception:
             await asyncio.to_thread(self.bot.state.release, DIGEST, key)
+            await self._give_back(claimed)
             raise
         await self._covered(channel, key, msg, counted_rounds(rep))
         return True
@@ -118,8 +130,10 @@ class DigestCog(commands.Cog, name="Digest"):
         session, or post an updated digest when that message cannot be edited."""
         state = self.bot.state
         link = self.bot.site.session(rep.session_id)
+        claimed: list[str] = []  # given back if neither the edit nor the post goes out
         try:
-            new = await self.highlights(rep, announce=True)  # claimed: no round post repeats it
+            # claimed: no round post repeats it
+            new = await self.highlights(rep, announce=True, claimed=claimed)
             where = await asyncio.to_thread(state.message, DIGEST, key)
             partial = getattr(channel, "get_partial_message", None)
             if (
@@ -153,6 +167,10 @@ class DigestCog(commands.Cog, name="Digest"):
             )
         except REFUSALS as exc:
             await self._refused(channel, exc)
+            await self._give_back(claimed)
+            raise
+        except BaseException:
+            await self._give_back(claimed)
             raise
         log.info("updated digest of session %s posted (%d rounds)", key, rounds)
         await self._covered(channel, key, msg, rounds)

@@ -158,13 +158,17 @@ class RecordsCog(commands.Cog, name="Records"):
         await asyncio.to_thread(release)
 
     async def session_highlights(
-        self, rep: SessionReport, *, announce: bool
+        self, rep: SessionReport, *, announce: bool, claimed: list[str] | None = None
     ) -> tuple[list[str], list[str]]:
         """(records and personal bests, milestones) of a session for its digest. Posted
         (``announce``): only those never announced (a round post may have), plus a count of
-        the others; shown on request: all of them."""
+        the others; shown on request: all of them. ``claimed`` receives the keys this call
+        claimed (a post that fails gives them back: :meth:`unannounce`)."""
         events = await self.bot.stats.session_events(rep.session_id)
-        told = told_apart(await self._claim(events) if announce else events)
+        mine = await self._claim(events) if announce else events
+        if announce and claimed is not None:
+            claimed.extend(e.key for e in mine)
+        told = told_apart(mine)
         records = [e.text(esc) for e in told if e.scope != "milestone"]
         milestones = [e.text(esc) for e in told if e.scope == "milestone"]
         earlier = sum(1 for e in events if e.scope != "milestone") - len(records)

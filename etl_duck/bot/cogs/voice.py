@@ -130,19 +130,35 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         elif change is Change.ENDED:
             log.info("voice session ended: posting the summary")
             marks, self.marks = self.marks, None
-            await self._forget_start()
-            self.bot.spawn(self.post_session_end(marks), "session-end-post")
+            # kept, marked ended, until every digest is out: a bot stopped during the final
+            # fetch or the posts posts them when it starts again (the digests are once)
+            await self._keep(marks, ended=True)
+            self.bot.spawn(self._end(marks), "session-end-post")
         return change
+
+    async def _end(self, marks: Marks | None) -> None:
+        await self.post_session_end(marks)
+        await self._forget_start()  # not reached when cancelled: the next start finishes
+
+    async def _end_when_ready(self, marks: Marks | None) -> None:
+        with contextlib.suppress(RuntimeError):  # a client never logged in (tests)
+            await self.bot.wait_until_ready()
+        await self._end(marks)
 
     # ------------------------------------------------------------------ kept across restarts
 
     async def _remember_start(self) -> None:
-        self.marks = await self._lake_marks()
+        marks = await self._lake_marks()
+        if not self.bot.tracker.active:
+            return  # it ended while the lake was asked: nothing to keep (or to write back)
+        self.marks = marks
+        await self._keep(marks, ended=False)
+
+    async def _keep(self, marks: Marks | None, *, ended: bool) -> None:
         saved = {
             "started": self.wall(),
-            "marks": None
-            if self.marks is None
-            else {server: end.isoformat() for server, end in self.marks.items()},
+            "ended": ended,
+            "marks": None if marks is None else {s: end.isoformat() for s, end in marks.items()},
         }
         try:
             await asyncio.to_thread(self.bot.state.set_note, VOICE, IN_PROGRESS, json.dumps(saved))
@@ -168,6 +184,7 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         try:
             saved = json.loads(text)
             started = float(saved["started"])
+            ended = bool(saved.get("ended", False))
             raw = saved.get("marks")
             marks = (
                 None if raw is None else {str(k): datetime.fromisoformat(v) for k, v in raw.items()}
@@ -179,6 +196,10 @@ class VoiceCog(commands.Cog, name="Voice sessions"):
         if self.wall() - started > STALE_S:
             log.info("the voice session in the bot state is too old to go on: dropped")
             await self._forget_start()
+            return
+        if ended:  # stopped before its digests were out: post them once connected
+            log.info("the voice session ended before a restart: posting its summary")
+            self.bot.spawn(self._end_when_ready(marks), "session-end-post")
             return
         self.marks = marks
         self.bot.tracker.resume(self.bot.clock())
