@@ -16,6 +16,7 @@ Original design, for comparison: paramiko in a thread, one file at a time, 60 s 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -23,9 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etl_duck.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "stats"
@@ -54,6 +59,43 @@ def _write_backlog(folder: Path, n_files: int) -> int:
     return total
 
 
+@contextlib.contextmanager
+def _sftp_server(base: Path) -> Iterator[int]:
+    """The test SFTP server over ``base`` in a process of its own (the client is measured
+    alone, as against a real sshd): its port, until the block ends."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.sftp_server", str(base)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        yield int(server.stdout.readline())
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(10)
+
+
+def _settings(base: Path, port: int, data: Path, **more: Any) -> Settings:
+    """Settings for a fetch from :func:`_sftp_server` over ``base`` into ``data``."""
+    from etl_duck.settings import Settings
+
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data,
+        ssh_host="127.0.0.1",
+        ssh_port=port,
+        ssh_user="etl",
+        ssh_key_path=base / "keys" / "id_ed25519",
+        ssh_known_hosts=base / "keys" / "known_hosts",
+        ssh_remote_dir="gamestats",
+        **more,
+    )
+
+
 def _real_ingest_available() -> bool:
     try:
         from etl_duck.ingest.run import ingest_paths  # noqa: F401
@@ -64,7 +106,6 @@ def _real_ingest_available() -> bool:
 
 def run(n_files: int = 100, runs: int = RUNS) -> dict[str, Any]:
     from etl_duck.fetch.poller import Fetcher
-    from etl_duck.settings import Settings
 
     real_ingest = _real_ingest_available()
     with tempfile.TemporaryDirectory(prefix="bench-fetch-") as tmp:
@@ -72,30 +113,11 @@ def run(n_files: int = 100, runs: int = RUNS) -> dict[str, Any]:
         folder = base / "server-root" / "gamestats"
         folder.mkdir(parents=True)
         total_bytes = _write_backlog(folder, n_files)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tests.sftp_server", str(base)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            port = int(server.stdout.readline())
+        with _sftp_server(base) as port:
             times, connects, rounds = [], [], []
 
             def settings_for(data: Path, **more: Any) -> Settings:
-                return Settings(
-                    _env_file=None,  # type: ignore[call-arg]
-                    data_dir=data,
-                    ssh_host="127.0.0.1",
-                    ssh_port=port,
-                    ssh_user="etl",
-                    ssh_key_path=base / "keys" / "id_ed25519",
-                    ssh_known_hosts=base / "keys" / "known_hosts",
-                    ssh_remote_dir="gamestats",
-                    **more,
-                )
+                return _settings(base, port, data, **more)
 
             for i in range(runs):
                 data = base / f"data-{i}"
@@ -113,10 +135,6 @@ def run(n_files: int = 100, runs: int = RUNS) -> dict[str, Any]:
             latencies = asyncio.run(
                 _latency(settings_for(base / "data-watch", poll_interval_s=LATENCY_POLL_S), folder)
             )
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(10)
     median = statistics.median(times)
     return {
         "benchmark": "fetch_backlog",
@@ -212,7 +230,6 @@ def quiet_poll(n_files: int, polls: int = 5) -> dict[str, Any]:
     every round it ever wrote. The client's CPU time only (the server is its own process)."""
     from etl_duck.fetch.poller import Fetcher
     from etl_duck.lake.rawstore import RawStore
-    from etl_duck.settings import Settings
 
     def ingest(paths: list[Path]) -> int:
         if paths:
@@ -226,25 +243,8 @@ def quiet_poll(n_files: int, polls: int = 5) -> dict[str, Any]:
         _write_backlog(folder, n_files)
         data = base / "data"
         RawStore(data).store((p.name, p.read_bytes()) for p in sorted(folder.iterdir()))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tests.sftp_server", str(base)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert server.stdout is not None
-            settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                data_dir=data,
-                ssh_host="127.0.0.1",
-                ssh_port=int(server.stdout.readline()),
-                ssh_user="etl",
-                ssh_key_path=base / "keys" / "id_ed25519",
-                ssh_known_hosts=base / "keys" / "known_hosts",
-                ssh_remote_dir="gamestats",
-            )
+        with _sftp_server(base) as port:
+            settings = _settings(base, port, data)
 
             async def measure() -> tuple[list[tuple[float, float]], int]:
                 out = []
@@ -257,10 +257,6 @@ def quiet_poll(n_files: int, polls: int = 5) -> dict[str, Any]:
                 return out, report.known
 
             samples, known = asyncio.run(measure())
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(10)
     return {
         "benchmark": "quiet_poll",
         "n_files": n_files,

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from etl_duck.domain import records as rec
+from tests.test_records_order import _no_rounds
 
 T = datetime(2025, 2, 10, 21, 0, 0)
 ROUND = pl.Struct({"end": pl.Datetime("us"), "file": pl.String, "kills": pl.Int64,
@@ -42,16 +43,6 @@ def _bests(rounds: list[list[tuple[str, int]]]) -> pl.DataFrame:
             row["each_round"].append({"end": end, "file": _file(k), "kills": kills,
                                       "dpm": float(kills * 10), "damage": kills * 100})  # fmt: skip
     return pl.DataFrame(list(rows.values()), schema=SCHEMA)
-
-
-def _no_rounds() -> pl.DataFrame:
-    schema: dict[str, Any] = {
-        "session_id": pl.Int64, "file_name": pl.String, "map_name": pl.String,
-        "end_time": pl.Datetime("us"), "counted": pl.Boolean, "attackers_won": pl.Boolean,
-        "round_number": pl.Int64, "time_limit_s": pl.Int64, "next_time_limit_s": pl.Int64,
-        "duration_s": pl.Float64,
-    }  # fmt: skip
-    return pl.DataFrame(schema=schema)
 
 
 def _told(bests: pl.DataFrame) -> dict[tuple[str, str], list[tuple[Any, ...]]]:

@@ -55,14 +55,8 @@ def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str
 
 def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
     """:func:`labels` of the players of tables (polars frames) or rows (dicts) with a
-    ``guid`` and a ``name`` (a row without a GUID, a team's, is left out)."""
-    people: list[tuple[str, str]] = []
-    for frame in frames:
-        rows = frame.iter_rows(named=True) if hasattr(frame, "iter_rows") else frame
-        for r in rows:
-            if r is not None and r.get("guid") is not None and r.get("name") is not None:
-                people.append((str(r["guid"]), str(r["name"])))
-    return labels(people, new)
+    ``guid`` and a ``name`` (:func:`~etl_duck.query.rating.people_of`)."""
+    return labels(query_rating.people_of(*frames), new)
 
 
 def label_of(named: dict[str, str], row: dict[str, Any], key: str = "name") -> str:

@@ -243,8 +243,8 @@ def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str
     return out
 
 
-def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
-    """:func:`labels` of the players of one answer given as tables (polars frames) or rows
+def people_of(*frames: Any) -> list[tuple[str, str]]:
+    """(GUID, name) of the players of one answer given as tables (polars frames) or rows
     (dicts) with a ``guid`` and a ``name`` (a row without a GUID, a team's, is left out)."""
     people: list[tuple[str, str]] = []
     for frame in frames:
@@ -252,7 +252,12 @@ def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
         for r in rows:
             if r is not None and r.get("guid") is not None and r.get("name") is not None:
                 people.append((str(r["guid"]), str(r["name"])))
-    return labels(people, new)
+    return people
+
+
+def frame_labels(*frames: Any, new: str = "new") -> dict[str, str]:
+    """:func:`labels` of the players of one answer (:func:`people_of`)."""
+    return labels(people_of(*frames), new)
 
 
 def label_of(named: dict[str, str], row: dict[str, Any], key: str = "name") -> str:
