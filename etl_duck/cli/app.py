@@ -171,13 +171,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global(
     data_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--data-dir",
             envvar="ETL_DUCK_DATA_DIR",
-            help="Where raw files, the lake and the quarantine live.",
+            help="Where raw files, the lake and the quarantine live (default: "
+            "ETL_DUCK_DATA_DIR of the environment or of ./.env, else ./data).",
+            show_default=False,
         ),
-    ] = Path("data"),
+    ] = None,
     verbose: Annotated[
         bool,
         typer.Option("--verbose", "-v", help="Log progress details; show tracebacks.", metavar=""),
@@ -195,6 +197,8 @@ def _global(
 ) -> None:
     import logging
 
+    if data_dir is None:
+        data_dir = _data_dir_of_env_file()
     STATE.data_dir = data_dir
     STATE.verbose = verbose
     if data_dir.exists() and not data_dir.is_dir():
@@ -208,6 +212,24 @@ def _global(
         level=logging.INFO if verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _data_dir_of_env_file() -> Path:
+    """``ETL_DUCK_DATA_DIR`` as ``./.env`` sets it (read by the settings' own loader, as for
+    every other setting), else ``data``: the option read only the process environment, so
+    a data dir set in `.env` was ignored and `fetch`, `watch` and the bot wrote a second lake
+    into ``./data``."""
+    if not Path(".env").is_file():
+        return Path("data")
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from etl_duck.settings import load_settings, settings_problem
+
+    try:
+        return load_settings().data_dir
+    except (ValidationError, SettingsError) as exc:
+        fail(settings_problem(exc), EXIT_USAGE)
 
 
 #: 64-bit ids (hashes: ``round_id``, ``match_id``, ``paired_round_id`` …) that JavaScript's
