@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from etl_duck.domain.sources import check_server_name
@@ -91,8 +99,10 @@ class Settings(BaseSettings):
     ssh_remote_dir: str = Field(".etlegacy/legacy/gamestats", min_length=1)
     #: more game servers, fetched into the same lake (JSON list of ServerSource)
     servers: list[ServerSource] = Field(default_factory=list)
-    #: which server ``ssh_*`` point at ("" = the main one); set by :meth:`sources`
-    server_name: str = ""
+    #: which server ``ssh_*`` point at ("" = the main one); set by :meth:`sources` only: a
+    #: private attribute, so no environment variable or .env line can set it (all fetches
+    #: then stored everything again as another server's duplicates)
+    _server_name: str = PrivateAttr("")
     fetch_parallel: int = Field(5, ge=1, le=64, description="concurrent downloads")
     fetch_stable_seconds: float = Field(
         30.0,
@@ -229,13 +239,20 @@ class Settings(BaseSettings):
             workers=self.ingest_workers,
         )
 
+    @property
+    def server_name(self) -> str:
+        """The game server these settings fetch from ("" = the main one)."""
+        return self._server_name
+
     def sources(self) -> list[Settings]:
         """One settings per game server to fetch from, its ``ssh_*`` and ``server_name`` set:
         the main server (if ``ssh_host`` is set), then each of ``servers``."""
         out = [self] if self.ssh_host else []
         for src in self.servers:
             update = {f: getattr(src, f) for f in _SOURCE_FIELDS if getattr(src, f) is not None}
-            out.append(self.model_copy(update={**update, "server_name": src.name, "servers": []}))
+            source = self.model_copy(update={**update, "servers": []})
+            source._server_name = src.name
+            out.append(source)
         return out
 
     def site_path(self) -> Path:
@@ -277,7 +294,12 @@ def settings_problem(exc: ValidationError | SettingsError) -> str:
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"{prefix}{field[1]}".upper() if field else "a setting"
         why = f" ({exc.__cause__})" if exc.__cause__ else ""
-        return f"invalid setting {name}: its value cannot be read{why}: fix it in the environment or in .env"
+        example = _json_example(field[1]) if field else ""
+        how = f" (a JSON list, e.g. {name}={example})" if example else ""
+        return (
+            f"invalid setting {name}: its value cannot be read{why}: fix it in the environment "
+            f"or in .env{how}"
+        )
     parts = []
     for err in exc.errors():
         loc = err["loc"]
@@ -295,8 +317,23 @@ def settings_problem(exc: ValidationError | SettingsError) -> str:
         value = err.get("input")
         plain = isinstance(value, str | int | float) and not isinstance(value, bool)
         shown = f"={value!r}" if len(loc) == 1 and plain and not _secret(str(loc[0])) else ""
+        if len(loc) == 1 and err["type"] == "list_type" and _json_example(str(loc[0])):
+            msg += f" (a JSON list, e.g. {name}={_json_example(str(loc[0]))})"
         parts.append(f"{name}{where}{shown}: {msg}")
     return f"invalid setting {'; '.join(parts)}; fix it in the environment or in .env"
+
+
+def _json_example(field: str) -> str:
+    """An example value of a list setting (they are JSON), or "" for any other setting."""
+    info = Settings.model_fields.get(field)
+    if info is None or get_origin(info.annotation) is not list:
+        return ""
+    (item,) = get_args(info.annotation)
+    if item is int:
+        return "[123, 456]"
+    if item is str:
+        return '["mp_sillyctf"]'
+    return """'[{"name": "scrim", "ssh_host": "scrim.example.org"}]'"""
 
 
 def _secret(field: str) -> bool:

@@ -144,3 +144,20 @@ def test_the_endpoint_settings_are_validated() -> None:
         settings_for(Path("x"), discord_api_base="http://127.0.0.1:9/api/v9")
     with pytest.raises(ValidationError):
         settings_for(Path("x"), discord_gateway_url="http://127.0.0.1:9/gateway")
+
+
+def test_unset_voice_channels_and_admins_name_the_variables_to_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An admin reading --check learns which setting turns each on (and that it is JSON)."""
+    assert run_bot(settings_for(tmp_path / "data"), check=True) == 0
+    out = lines(capsys.readouterr().out)
+    assert "ETL_DUCK_VOICE_CHANNEL_IDS=[id, …]" in out["voice channels"]
+    assert "ETL_DUCK_ADMIN_ROLE_IDS=[id, …]" in out["admins"]
+    assert "ETL_DUCK_ADMIN_USER_IDS=[id, …]" in out["admins"]
+
+    settings = settings_for(tmp_path / "data", voice_channel_ids=[1, 2], admin_role_ids=[3])
+    assert run_bot(settings, check=True) == 0
+    out = lines(capsys.readouterr().out)
+    assert "2 watched" in out["voice channels"] and "ETL_DUCK_" not in out["voice channels"]
+    assert "0 users, 1 roles" in out["admins"] and "ETL_DUCK_" not in out["admins"]

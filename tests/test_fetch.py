@@ -812,6 +812,8 @@ def test_unknown_host_is_refused_with_a_clear_error(tmp_path: Path) -> None:
             assert "127.0.0.1" in msg and str(server.port) in msg
             assert str(server.known_hosts) in msg
             assert "not in known_hosts" in msg and "Will not connect" in msg
+            keyscan = f"ssh-keyscan -p {server.port} 127.0.0.1 >> {server.known_hosts}"
+            assert keyscan in msg and "fingerprint" in msg  # the fix, named
             assert raw_files(data) == {} and server.hooks.opens == Counter()
 
     run(main())
@@ -829,6 +831,9 @@ def test_changed_host_key_is_refused_with_a_clear_error(tmp_path: Path) -> None:
             msg = str(err.value)
             assert "does NOT match" in msg and str(server.port) in msg
             assert str(server.known_hosts) in msg and "Will not connect" in msg
+            # the fix, named: only once the server's admin confirms the new key
+            assert f"ssh-keygen -R '[127.0.0.1]:{server.port}' -f {server.known_hosts}" in msg
+            assert f"ssh-keyscan -p {server.port} 127.0.0.1 >> {server.known_hosts}" in msg
             assert raw_files(data) == {}
 
     run(main())
@@ -839,8 +844,10 @@ def test_missing_known_hosts_file_is_refused(tmp_path: Path) -> None:
         async with SFTPTestServer(tmp_path) as server:
             server.known_hosts.unlink()
             async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
-                with pytest.raises(HostKeyError, match="does not exist: will not connect"):
+                with pytest.raises(HostKeyError, match="does not exist: will not connect") as err:
                     await fetcher.poll_once()
+            keyscan = f"ssh-keyscan -p {server.port} 127.0.0.1 >> {server.known_hosts}"
+            assert keyscan in str(err.value) and "ETL_DUCK_SSH_KNOWN_HOSTS" in str(err.value)
 
     run(main())
 

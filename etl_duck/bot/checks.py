@@ -56,14 +56,17 @@ def _config(settings: Settings) -> list[CheckResult]:
             "info",
             f"{len(s.voice_channel_ids)} watched; session at ≥ {s.session_start_players} players"
             if s.voice_channel_ids
-            else "none: sessions are not detected from voice",
+            else "none: sessions are not detected from voice (no digest when voice "
+            "empties); set ETL_DUCK_VOICE_CHANNEL_IDS=[id, …] (a JSON list)",
         ),
         CheckResult(
             "admins",
             "info",
             f"{len(s.admin_user_ids)} users, {len(s.admin_role_ids)} roles"
             if s.admin_user_ids or s.admin_role_ids
-            else "none configured: /sync and /cache are refused to everyone",
+            else "none configured: /sync, /cache, /admin_link and /set_teams are refused to "
+            "everyone; set "
+            "ETL_DUCK_ADMIN_ROLE_IDS=[id, …] or ETL_DUCK_ADMIN_USER_IDS=[id, …] (JSON lists)",
         ),
     ]
     if s.discord_api_base or s.discord_gateway_url:  # visible, should it ever be set in production

@@ -140,7 +140,8 @@ class Connection:
         if not path.is_file():
             raise HostKeyError(
                 f"known_hosts file {path} does not exist: will not connect to "
-                f"{s.ssh_host}:{s.ssh_port} without a verified host key"
+                f"{s.ssh_host}:{s.ssh_port} without a verified host key; "
+                f"{self._add_key_fix(path)} (or point ETL_DUCK_SSH_KNOWN_HOSTS at your file)"
             )
         try:
             return asyncssh.read_known_hosts(str(path))
@@ -164,15 +165,33 @@ class Connection:
         host, port = s.ssh_host or "", s.ssh_port
         path = s.ssh_known_hosts.expanduser()
         matched = known.match(host, peer or host, port)
+        entry = host if port == 22 else f"[{host}]:{port}"
         if any(matched[:2]):
             why = (
                 "its host key does NOT match the key recorded in known_hosts (the server was "
                 "reinstalled, or someone is intercepting the connection)"
             )
+            fix = (
+                "only if the server's admin confirms that its key changed, remove the old one "
+                f"(`ssh-keygen -R '{entry}' -f {path}`) and {self._add_key_fix(path)}"
+            )
         else:
-            entry = host if port == 22 else f"[{host}]:{port}"
             why = f"it is not in known_hosts (add a verified key for {entry})"
-        return f"refusing {host} port {port}: {why}; known_hosts file {path}. Will not connect."
+            fix = self._add_key_fix(path)
+        return (
+            f"refusing {host} port {port}: {why}; known_hosts file {path}. Will not connect. "
+            f"Fix: {fix}."
+        )
+
+    def _add_key_fix(self, path: Path) -> str:
+        """How to record the server's host key (ssh-keyscan trusts what it is sent: its
+        fingerprint must be compared with the one the server's admin gives)."""
+        s = self.settings
+        return (
+            f"add the server's key with `ssh-keyscan -p {s.ssh_port} {s.ssh_host} >> {path}`, "
+            f"after checking its fingerprint (`ssh-keyscan -p {s.ssh_port} {s.ssh_host} | "
+            "ssh-keygen -lf -`) with the server's admin"
+        )
 
     async def _peer(self) -> str | None:
         """The server's address, to look it up in known_hosts as ssh does (name and IP)."""
