@@ -138,3 +138,23 @@ def test_an_old_empty_round_file_makes_fetch_exit_3_a_young_one_does_not(
         assert rec.batches == []
     out = capsys.readouterr().out
     assert f"empty   {old}: 0 bytes" in out and f"empty   {young}" not in out
+
+
+def test_watch_names_an_old_empty_round_file_once() -> None:
+    """`fetch` exits 3 for a 0-byte round file old enough not to be in writing and names it;
+    `watch` printed nothing about it (it only prints polls that did something)."""
+    import io
+
+    from rich.console import Console
+
+    from etl_duck.cli.fetching import WatchLines
+    from etl_duck.fetch.poller import FetchReport
+
+    name = "2026-03-14-213512-supply-round-1.txt"
+    out, err = io.StringIO(), io.StringIO()
+    lines = WatchLines(Console(file=out, width=80), Console(file=err, width=80))
+    for _ in range(3):
+        lines.report(FetchReport(empty=[name], empty_old=[name]))
+    assert err.getvalue().count(f"empty {name}: 0 bytes") == 1
+    lines.report(FetchReport(empty=["young.txt"]))  # still being written: not a problem
+    assert "young.txt" not in err.getvalue()

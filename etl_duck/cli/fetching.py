@@ -174,11 +174,16 @@ class WatchLines:
             for line in report_lines(report):
                 self.out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
             self.told.update(report.skipped)  # named among those lines
+            self.told.update((n, _EMPTY_OLD) for n in report.empty_old)
             return
         for name, why in report.skipped:  # a file never fetched: say so, once
             if (name, why) not in self.told:
                 self.told.add((name, why))
                 self._err(f"{stamp} skipped {name}: {why}")
+        for name in report.empty_old:  # a round lost by the writer (`fetch` exits 3): once
+            if (name, _EMPTY_OLD) not in self.told:
+                self.told.add((name, _EMPTY_OLD))
+                self._err(f"{stamp} empty {name}: {_EMPTY_OLD}")
 
     def trouble(self, server: str, problem: str | None) -> None:
         who = f"{label(server)}: " if self.several else ""
