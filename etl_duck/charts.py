@@ -80,15 +80,14 @@ def _names(*frames: pl.DataFrame) -> dict[str, str]:
     """GUID → the name a chart shows, as the bot's embeds and the site show it: his GUID
     where his name shows nothing (``^1^2``), two players of one name told apart
     (``vid (D842)``) — a bar or a panel of each must say who it is."""
-    from etl_duck.domain.parse import shows_something
+    from etl_duck.domain.parse import name_or_guid
     from etl_duck.query.rating import labels
 
     people: dict[str, str] = {}
     for frame in frames:
         if "guid" in frame.columns and "name" in frame.columns:
             for guid, name in frame.select("guid", "name").iter_rows():
-                text = "" if name is None else str(name)
-                people[str(guid)] = text if shows_something(text) else str(guid)
+                people[str(guid)] = name_or_guid(name, guid)
     return labels(people.items())
 
 

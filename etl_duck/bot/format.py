@@ -9,7 +9,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.domain.parse import shows_something
+from etl_duck.domain.parse import name_or_guid
 from etl_duck.query import rating as query_rating
 
 FIELD_MAX = 1024  # Discord's limit for one embed field value
@@ -40,8 +40,7 @@ def player_name(name: Any, guid: Any = None) -> str:
     as the site, team names and balance already do: an empty card title, a blank table row
     or a ``****`` award line tells nobody who it was. A row without a GUID (a team's) keeps
     its name."""
-    text = "" if name is None else str(name)
-    return text if guid is None or shows_something(text) else str(guid)
+    return name_or_guid(name, guid)
 
 
 def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str]:

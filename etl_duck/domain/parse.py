@@ -274,6 +274,13 @@ def shows_something(name: str) -> bool:
     )
 
 
+def name_or_guid(name: object, guid: object) -> str:
+    """The name to show for a player (a page, a post, a chart): his GUID where his name
+    shows nothing (:func:`shows_something`); a row without a GUID (a team's) keeps it."""
+    text = "" if name is None else str(name)
+    return text if guid is None or shows_something(text) else str(guid)
+
+
 def is_bot_name(clean: str) -> bool:
     return clean.lstrip().upper().startswith("[BOT]")
 

@@ -23,7 +23,7 @@ from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 from etl_duck import sqlfiles
-from etl_duck.domain.parse import shows_something
+from etl_duck.domain.parse import name_or_guid
 from etl_duck.site import urls
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ def plain(text: str) -> str:
 def display_name(name: Any, guid: Any) -> str:
     """A player's name as pages show it: without direction controls, and his GUID where
     the name shows nothing (``^1^2`` cleans to "", spaces, NBSP, zero-width characters)."""
-    text = plain("" if name is None else str(name))
-    return text if shows_something(text) or guid is None else str(guid)
+    return name_or_guid(plain("" if name is None else str(name)), guid)
 
 
 NAME_FIELDS = ("name", "holder")  # where a row of a page names a player (with his "guid")
