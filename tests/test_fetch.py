@@ -936,6 +936,47 @@ def test_a_file_too_large_is_named_once_by_watch_with_the_fix(tmp_path: Path) ->
     assert "\n" not in err.getvalue().rstrip("\n")  # one line, whatever the width
 
 
+def test_a_file_that_keeps_failing_the_same_way_is_named_once_by_watch(tmp_path: Path) -> None:
+    """A file the server denies was printed by `watch` at every poll (every 10 s in a
+    session) for as long as it was denied; now once, again when its reason changes or
+    when it fails again after it landed."""
+    import io
+
+    from rich.console import Console
+
+    from etl_duck.cli.fetching import WatchLines
+
+    names = stats_names(2)
+    hooks = Hooks(deny={names[1]})
+
+    async def main() -> list[FetchReport]:
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for name in names:
+                server.write(name, CONTENT, age_s=OLD)
+            async with Fetcher(server.settings(tmp_path / "data"), Recorder()) as fetcher:
+                reports = [await fetcher.poll_once() for _ in range(4)]
+                hooks.deny.clear()
+                reports.append(await fetcher.poll_once())
+                return reports
+
+    reports = run(main())
+    assert [len(r.failed) for r in reports] == [1, 1, 1, 1, 0]
+    assert reports[-1].downloaded == [names[1]]
+    out, err = io.StringIO(), io.StringIO()
+    lines = WatchLines(Console(file=out, width=200), Console(file=err, width=200))
+    for r in reports:
+        lines.report(r)
+    assert out.getvalue().count(f"failed  {names[1]}: permission denied") == 1
+    assert out.getvalue().count(f"failed  {names[1]}") == 1
+    # after it landed, the same failure is news again; a new reason is news too
+    again = FetchReport(failed=[(names[1], "permission denied (Permission denied)")])
+    lines.report(again)
+    lines.report(FetchReport(failed=[(names[1], "SFTP error: Failure")]))
+    lines.report(FetchReport(failed=[(names[1], "SFTP error: Failure")]))
+    assert out.getvalue().count(f"failed  {names[1]}: permission denied") == 2
+    assert out.getvalue().count(f"failed  {names[1]}: SFTP error") == 1
+
+
 def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
     good = "2026-03-14-213512-supply-round-1.txt"
     injected = [  # names no real file system can hold; a hostile server can still send them

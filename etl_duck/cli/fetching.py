@@ -161,16 +161,24 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
 
 class WatchLines:
     """What `watch` prints: each poll that did something, each file it will never fetch
-    (once), each failed poll and the recovery (without --verbose the warnings are not
+    (once), each file whose download fails (once for as long as it fails the same way),
+    each failed poll and the recovery (without --verbose the warnings are not
     logged: an outage and a skipped file must still show)."""
 
     def __init__(self, out: Any, err: Any, *, several: bool = False) -> None:
         self.out, self.err, self.several = out, err, several
         self.told: set[tuple[str, str]] = set()  # skipped files already named
+        #: files whose download failed and why, until one lands: a file that fails the
+        #: same way poll after poll (permission denied) is named once, not every 10 s
+        self.failing: dict[str, str] = {}
 
     def report(self, report: FetchReport) -> None:
         stamp = time.strftime("%H:%M:%S")
-        if report.downloaded or report.failed or report.ingest_error:
+        news = [(n, r) for n, r in report.failed if self.failing.get(n) != r]
+        self.failing.update(report.failed)  # per name: several servers report here
+        for name in report.downloaded:  # it worked: failing again is news
+            self.failing.pop(name, None)
+        if report.downloaded or news or report.ingest_error:
             for line in report_lines(report):
                 self.out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
             self.told.update(report.skipped)  # named among those lines
