@@ -482,29 +482,99 @@ def _read(snapshot: Path | None, files: list[str]) -> str:
 def query_polars(
     cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
 ) -> pl.DataFrame:
-    """Run ``text`` and return a Polars frame. Without PyArrow in the process (a query-only
-    process: ~110 ms of import and ~55 MiB spared) through the Arrow C stream of a relation;
-    once something loaded PyArrow (an ingest), through the DB-API result, ~0.4 ms faster
-    per query (DuckDB 2.0's ``con.sql`` re-tokenises the SQL in Python)."""
+    """Run ``text`` and return a Polars frame. Once something loaded PyArrow (an ingest),
+    through the DB-API result as Arrow. Without it (a query-only process such as the bot:
+    ~110 ms of import and ~55 MiB spared), from the result's Python rows when they are few
+    and of plain types, else through the Arrow C stream of a relation."""
+    if "pyarrow" in sys.modules:
+        return frame_by_arrow(cur, text, params)
+    if text not in _NOT_BY_ROWS:
+        df = frame_by_rows(cur, text, params)
+        if df is not None:
+            return df
+        # ran twice this time (a sort or an aggregation computes every row before the
+        # first): a query that once returned too many rows or a type rows cannot carry
+        # goes straight to the relation from now on
+        _NOT_BY_ROWS.add(text)
+    return frame_by_relation(cur, text, params)
+
+
+def frame_by_arrow(
+    cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
+) -> pl.DataFrame:
+    """The DB-API result as a PyArrow table, not a relation: DuckDB 2.0's relation API
+    re-tokenises the SQL in Python, more than the extra copy of a small result costs."""
     import polars as pl
 
-    if "pyarrow" not in sys.modules:
-        return pl.DataFrame(cur.sql(text, params=dict(params)))
-    # the DB-API result, not a relation: DuckDB 2.0's relation API re-tokenises the SQL
-    # in Python (~0.4 ms a query), more than its extra copy of a small result costs
-    table = cur.execute(text, params).to_arrow_table()
-    df = pl.from_arrow(table)
+    df = pl.from_arrow(cur.execute(text, params).to_arrow_table())
     assert isinstance(df, pl.DataFrame)
     return df
 
 
-#: DuckDB column types → Polars dtypes, for frames built from Python rows (``query_parts``)
+def frame_by_rows(
+    cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
+) -> pl.DataFrame | None:
+    """The DB-API result's Python rows as a frame of the result's own types; None (the
+    result dropped) past :data:`_ROWS_MAX` rows or for a type that is not plain (a list, a
+    struct, a decimal, a time zone). Without PyArrow this is the cheap path: a relation
+    binds a query and then plans it again to run it (and tokenises it in Python); rows
+    were 1.3–1.6× faster for every query of the bot's questions
+    (``python -m benchmarks.bench_rows``), and cost more than that past ~1,000 rows."""
+    import polars as pl
+
+    res = cur.execute(text, params)
+    schema = _polars_schema(res.description)
+    if schema is not None:
+        rows = res.fetchmany(_ROWS_MAX + 1)
+        if len(rows) <= _ROWS_MAX:
+            res.complete()
+            return pl.DataFrame(rows, schema=schema, orient="row")
+    res.abort()
+    return None
+
+
+def frame_by_relation(
+    cur: duckdb.DuckDBPyConnection, text: str, params: Mapping[str, Any]
+) -> pl.DataFrame:
+    """The Arrow C stream of a relation: no PyArrow needed, any size and type."""
+    import polars as pl
+
+    return pl.DataFrame(cur.sql(text, params=dict(params)))
+
+
+#: the most rows a query's frame is built from as Python rows (see ``query_polars``)
+_ROWS_MAX = 1000
+#: query texts whose answer was once not for rows (a set of the few dozen texts of
+#: ``queries/``, whatever the parameters)
+_NOT_BY_ROWS: set[str] = set()
+
+#: DuckDB column types → Polars dtypes, for frames built from Python rows
 _POLARS_TYPES = {
     "VARCHAR": "String", "BOOLEAN": "Boolean", "TINYINT": "Int8", "SMALLINT": "Int16",
     "INTEGER": "Int32", "BIGINT": "Int64", "FLOAT": "Float32", "DOUBLE": "Float64",
     "DATE": "Date", "TIMESTAMP": "Datetime:us", "TIMESTAMP_S": "Datetime:ms",
     "TIMESTAMP_MS": "Datetime:ms", "TIMESTAMP_NS": "Datetime:ns",
 }  # fmt: skip
+
+
+def _polars_dtype(kind: object) -> Any:
+    """The Polars dtype of a DuckDB column type (None: not a plain type this maps)."""
+    import polars as pl
+
+    dtype = _POLARS_TYPES.get(str(kind))
+    if dtype is None:
+        return None
+    name, _, unit = dtype.partition(":")
+    return pl.Datetime(unit) if unit else getattr(pl, name)  # type: ignore[arg-type]
+
+
+def _polars_schema(description: Any) -> dict[str, Any] | None:
+    """A result's columns as a Polars schema, or None when one is not a plain type (a list,
+    a struct, a decimal, a time zone) or two share a name."""
+    schema = {name: _polars_dtype(kind) for name, kind, *_ in description}
+    if len(schema) != len(description) or any(t is None for t in schema.values()):
+        return None
+    return schema
 
 
 def query_parts(
@@ -526,10 +596,8 @@ def query_parts(
         assert isinstance(struct, DuckDBPyType)
         schema: dict[str, Any] = {}
         for field, ftype in struct.children:
-            dtype = _POLARS_TYPES.get(str(ftype))
-            if dtype is None:
+            schema[field] = _polars_dtype(ftype)
+            if schema[field] is None:
                 raise TypeError(f"query_parts: no Polars type for {ftype} ({name}.{field})")
-            kind_, _, unit = dtype.partition(":")
-            schema[field] = pl.Datetime(unit) if unit else getattr(pl, kind_)  # type: ignore[arg-type]
         out[name] = pl.DataFrame(values or [], schema=schema)
     return out
