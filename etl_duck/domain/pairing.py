@@ -7,6 +7,7 @@ module only applies that table.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ from etl_duck.domain.fields import (
     RESET_SENTINELS,
     Scope,
 )
-from etl_duck.domain.parse import FileStatus, PlayerLine, RoundFile, is_bot_guid
+from etl_duck.domain.parse import (
+    FileStatus,
+    PlayerLine,
+    RoundFile,
+    is_bot_guid,
+    timeless_round_time,
+)
 from etl_duck.domain.sessions import clock_gap
 
 #: Slack added to round 2's own length when looking back for its round 1 (§5.3).
@@ -349,10 +356,19 @@ def _round2_saved_as_round1(r: RoundFile, before: RoundFile, claimed: set[str]) 
     return timedelta(seconds=longest) > gap + CARRIED_SLACK
 
 
-def _round_values(line: PlayerLine) -> tuple[Values, WeaponGroups]:
-    values = dict(line.values)
+def _round_values(line: PlayerLine, given: int | None = None) -> tuple[Values, WeaponGroups]:
+    """A line's values as a round's own; ``given``: the time played a round without any
+    (:func:`timeless_round_time`) gives each player on a side."""
+    values = dict(_given_time(line, given).values)
     _recompute_ratios(values, line)
     return values, dict(line.weapons)
+
+
+def _given_time(line: PlayerLine, given: int | None) -> PlayerLine:
+    """``line`` with the time played its timeless round 1 gives it (a player on a side)."""
+    if given is None or line.team not in (1, 2):
+        return line
+    return dataclasses.replace(line, values={**line.values, "time_played_s": given})
 
 
 def _recompute_ratios(values: Values, line2: PlayerLine, line1: PlayerLine | None = None) -> None:
@@ -383,8 +399,12 @@ def _recompute_ratios(values: Values, line2: PlayerLine, line1: PlayerLine | Non
         values["kd_written"] = None  # X26 is CUM-based (§3.5): K/D comes from the sums
 
 
-def difference(line2: PlayerLine, line1: PlayerLine) -> tuple[RowKind, Values, WeaponGroups]:
-    """Round-only values of a round-2 line given the same player's round-1 line."""
+def difference(
+    line2: PlayerLine, line1: PlayerLine, round1_given: int | None = None
+) -> tuple[RowKind, Values, WeaponGroups]:
+    """Round-only values of a round-2 line given the same player's round-1 line;
+    ``round1_given``: the time played his timeless round 1 gave him (subtracted, as his
+    round-1 row holds it; the reset test reads the file's own values)."""
     v2, v1 = line2.values, line1.values
     went_down = any(
         isinstance(v2[f], int | float) and isinstance(v1[f], int | float) and v2[f] < v1[f]  # type: ignore[operator]
@@ -394,6 +414,8 @@ def difference(line2: PlayerLine, line1: PlayerLine) -> tuple[RowKind, Values, W
         # A reconnect restarted his counters (§5.6): the R2 line is already round-only.
         raw_values, raw_weapons = _round_values(line2)
         return RowKind.R2_RESET, raw_values, raw_weapons
+    line1 = _given_time(line1, round1_given)
+    v1 = line1.values
     values: Values = {}
     for spec in EXTENDED_FIELDS:
         a, b = v2[spec.name], v1[spec.name]
@@ -450,8 +472,9 @@ def round_only_rows(
         return rows
     if round_file.file.round_number == 1 or (round1 is None and not orphan):
         kind = RowKind.R1 if round_file.file.round_number == 1 else RowKind.STANDALONE
+        given = timeless_round_time(round_file)
         for line in round_file.players:
-            values, weapons = _round_values(line)
+            values, weapons = _round_values(line, given)
             rows.append(PlayerRound(line, kind, values, weapons))
         return rows
     if round1 is None:
@@ -461,6 +484,7 @@ def round_only_rows(
         return rows
     dup = _duplicated_guids(round_file, round1)
     by_key = {player_key(p, dup): p for p in round1.players}
+    round1_given = timeless_round_time(round1)
     missing = _missing_in(round1, dup)
     for line in round_file.players:
         key = player_key(line, dup)
@@ -473,7 +497,7 @@ def round_only_rows(
             kind = RowKind.R1_REJECTED if lost else RowKind.R2_ONLY
             rows.append(PlayerRound(line, kind, values, weapons))
         else:
-            kind, values, weapons = difference(line, line1)
+            kind, values, weapons = difference(line, line1, round1_given)
             rows.append(PlayerRound(line, kind, values, weapons, line1.line_no))
     return rows
 

@@ -32,7 +32,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 19
+PARSER_VERSION = 20
 #: an omni-bot's P0: the engine (g_etbot_interface.cpp, AddBot) sets its cl_guid to
 #: "OMNIBOT" + its two-digit client slot, of which the Lua writes the first 8 characters:
 #: OMNIBOT0 for slots 0-9, OMNIBOT1…OMNIBOT6 above (§3.3)
@@ -936,7 +936,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         status = FileStatus.INTERRUPTED
     else:
         status = FileStatus.OK
-    return RoundFile(
+    parsed = RoundFile(
         file,
         sha,
         len(data),
@@ -948,6 +948,32 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
         two_sided(data),
         _newer_layout_note(players),
     )
+    if (given := timeless_round_time(parsed)) is not None:
+        said = (
+            f"no player on a side has time played (X22 0.0 on every line, a writer fault): "
+            f"each is given the round's length, {given} s, for his DPM and time played"
+        )
+        parsed.note = f"{parsed.note}; {said}" if parsed.note else said
+    return parsed
+
+
+def timeless_round_time(r: RoundFile) -> int | None:
+    """The time played each player on a side is given in a round 1 whose lines all say
+    0.0 minutes (X22 0.0 on every line of both sides: a writer fault reported in round 1s of
+    Nov 2025, STATS_FORMAT §6.2 "keep the fallback, but log it"): the round's length from
+    its header, at most its limit (H6). Without it their damage counted for no DPM, and
+    the round 2 after it took both rounds' time for its own (its X22 less 0), halving
+    every DPM of the map. None for any other round, or when the header cannot tell."""
+    h = r.header
+    if h is None or r.file.round_number != 1 or r.status is FileStatus.INTERRUPTED:
+        return None
+    sided = [p for p in r.players if p.team in (1, 2)]
+    if not sided or any(p.values.get("time_played_s") for p in sided):
+        return None
+    length = r.duration_s
+    if length is None or length <= 0:
+        return None
+    return int(min(length, h.time_limit_s) if h.time_limit_s > 0 else length)
 
 
 def _newer_layout_note(players: list[PlayerLine]) -> str | None:
