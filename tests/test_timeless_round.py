@@ -79,6 +79,6 @@ def test_each_player_on_a_side_is_given_the_round_length_and_round_2_its_own(
     for guid, (_, damage, played) in second.items():
         # the map: round 2's counters are both rounds' (§5.1), so its X0 and X22 are the
         # map's damage and time whatever round 1 says; DPM = Σdamage·60/Σtime (§6.3)
-        row = by_guid[guid]
-        assert row["damage_given"] == damage and row["time_played_s"] == played, guid
-        assert abs(row["dpm"] - damage * 60 / played) < 1e-9, guid
+        total = by_guid[guid]
+        assert total["damage_given"] == damage and total["time_played_s"] == played, guid
+        assert abs(total["dpm"] - damage * 60 / played) < 1e-9, guid
