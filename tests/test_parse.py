@@ -194,6 +194,25 @@ def test_latin1_names_are_decoded_not_dropped() -> None:
     assert any(p.name == "Dré Fun" for p in r.players)
 
 
+def test_a_utf8_name_cut_mid_character_is_read_as_utf8() -> None:
+    """The engine cuts a name to its byte limit, mid-character for a Cyrillic one: the line
+    fell back to cp1252 and the name read "ÐŸÑ‘Ñ‚Ñ€â˜". The cut character is dropped, the
+    rest read as UTF-8 — in the stats file and the endstats file alike."""
+    from etl_duck.domain.parse import decode_line
+
+    cut = "Пётр☆".encode()[:-1]  # ☆ is three bytes: two are left
+    lines = R1.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"\\^7Dr. ^2Fun\\", b"\\^7" + cut + b"\\")  # at its end
+    r = parse_bytes(b"\n".join(lines), R1.name)
+    assert any(p.name == "Пётр" for p in r.players)
+    assert not any("Ð" in p.name for p in r.players)
+    assert decode_line(b"award\t" + cut + b"\t5", b"\t") == "award\tПётр\t5"
+    # an invalid byte inside a field, or more than one cut character, is no cut: cp1252
+    assert decode_line("Dré".encode("cp1252") + b"\\x", b"\\") == "Dré\\x"
+    assert decode_line(b"a\xd0b\\x", b"\\") == "a\u00d0b\\x"  # Ð: cp1252
+    assert decode_line(cut + cut, b"\\") == (cut + cut).decode("cp1252", errors="strict")
+
+
 # --------------------------------------------------------------------------- real files
 
 REAL_FILES = sorted(REAL.glob("*.txt"))

@@ -30,6 +30,7 @@ from etl_duck.domain.parse import (
     GUIDLESS_P0,
     INTERNAL_ERROR,
     ParseError,
+    decode_line,
     guidless_identity,
     parse_file_name,
 )
@@ -187,10 +188,7 @@ def name_key(clean: str) -> str:
 
 
 def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    return decode_line(raw, b"\t")  # as the stats file reads the same name
 
 
 def _int(text: str) -> int | None:

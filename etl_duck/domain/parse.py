@@ -356,14 +356,42 @@ def parse_mss(text: str) -> int:
 
 
 def _decode(raw: bytes) -> str:
-    # The engine writes raw bytes; names are never re-encoded (§1.4). Decode UTF-8 and fall
-    # back to cp1252, then latin-1 (never errors='ignore': it silently changes names).
-    for enc in ("utf-8", "cp1252"):
+    # the engine writes raw bytes; names are never re-encoded (§1.4); a line's fields end
+    # at a backslash (a name at the one after it)
+    return decode_line(raw, b"\\")
+
+
+def decode_line(raw: bytes, separator: bytes) -> str:
+    """A line of a stats or endstats file as text (§1.4): UTF-8; else UTF-8 still when each
+    of its ``separator``-separated fields is UTF-8 but for a character cut at the end of a
+    field that holds UTF-8 characters (the engine cuts a name to its byte limit
+    mid-character: a Cyrillic name read as cp1252 was mojibake, ``ÐŸÑ‘Ñ‚Ñ€â``), the cut
+    bytes dropped; else cp1252, else latin-1.
+    Never errors='ignore' (it silently changes names). Both parsers use it, so a name
+    reads the same in both files."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    fields: list[str] = []
+    for part in raw.split(separator):
+        try:
+            fields.append(part.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            cut, before = part[exc.start :], part[: exc.start]
+            # a cut needs UTF-8 before it: "Dr\xe9" (cp1252 "Dré") also ends like one
+            utf8 = any(b >= 0x80 for b in before)
+            if exc.reason != "unexpected end of data" or len(cut) > 3 or not utf8:
+                break
+            fields.append(before.decode("utf-8"))
+    else:
+        return separator.decode().join(fields)
+    for enc in ("cp1252", "latin-1"):
         try:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    return raw.decode("latin-1")
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 def _int(
