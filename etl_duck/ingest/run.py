@@ -97,9 +97,14 @@ def ingest_paths(
             try:
                 got = _ingest_locked(lake, batch, opts, shown, rebuild, recheck, server)
             except OSError as exc:
-                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                     raise
-                raise DiskFull(_disk_full(lake, batch, exc, report)) from exc
+                # its own staging and scratch first: they held the space the sentence
+                # measures (until the next ingest's recover(), the disk stayed full)
+                with contextlib.suppress(OSError):
+                    lake.drop_scratch()
+                    lake.recover()
+                raise DiskFull(_disk_full(lake, batch, exc, report, rebuild)) from exc
             report = got if report is None else report.merge(got)
         assert report is not None
         return report
@@ -184,29 +189,47 @@ def _stamp(name: str) -> datetime | None:
 
 
 def _disk_full(
-    lake: Lake, paths: Sequence[Path | str], exc: OSError, before: IngestReport | None = None
+    lake: Lake,
+    paths: Sequence[Path | str],
+    exc: OSError,
+    before: IngestReport | None = None,
+    everything: bool = False,
 ) -> str:
     """One sentence: what could not be written, that nothing of this batch changed (and
-    what earlier batches of a backfill committed), what space it needs."""
+    what earlier batches of a backfill committed), what space it needs. ``everything``: the
+    commit writes a whole new snapshot (a rebuild; so does a re-read after an upgrade)."""
     batch = sum(p.stat().st_size for p in admit_expand([Path(x) for x in paths]) if p.exists())
     snap = lake.current_dir()
     last = 0
     if snap is not None:
         with contextlib.suppress(LakeError, OSError):
             m = lake.manifest(snap)
+            # a commit like the last one, or (every partition derived again) the snapshot
+            whole = everything or _parsed_by_another_parser(lake)
             last = sum(
-                (snap / p.file).stat().st_size for p in m.files().values() if p.version == m.version
+                (snap / p.file).stat().st_size
+                for p in m.files().values()
+                if whole or p.version == m.version
             )
-    needed = 2 * (batch + last) + (1 << 20)  # the batch's raw copies + a commit like the last
+    needed = 2 * (batch + last) + (1 << 20)  # the batch's raw copies + the commit's files
     free = shutil.disk_usage(lake.data_dir).free
     done = (
         f"; {len(before.ingested):,} files of this backfill's earlier years are committed"
         if before is not None and before.committed
         else ""
     )
+    unchanged = (
+        f"the lake is unchanged at version {lake.version()} (nothing of this batch is "
+        f"committed{done})"
+    )
+    if exc.errno == errno.EFBIG:
+        return (
+            f"file too large: could not write {exc.filename or lake.data_dir}, larger than "
+            f"this user's file-size limit (ulimit -f) or the file system allows; {unchanged}. "
+            "Raise the limit and run the same command again"
+        )
     return (
-        f"disk full: could not write {exc.filename or lake.data_dir}; the lake is unchanged at "
-        f"version {lake.version()} (nothing of this batch is committed{done}). The next "
+        f"disk full: could not write {exc.filename or lake.data_dir}; {unchanged}. The next "
         "commit needs "
         f"about {needed / 1e6:,.1f} MB free in {lake.data_dir} ({free / 1e6:,.1f} MB free now): "
         "free space and run the same command again"

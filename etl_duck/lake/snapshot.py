@@ -184,12 +184,13 @@ class Lake:
                 until = time.time() + seconds
                 os.utime(path, (until, until))
         except OSError as exc:
-            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            if exc.errno not in _CANNOT_WRITE:
                 raise
             # a reader that may not write (a read-only mount or copy, another user's lake)
-            # reads without a lease rather than not at all: on a read-only mount no writer
-            # can expire anything; elsewhere a long read may lose its files to a commit's
-            # expiry (it then fails and is asked again)
+            # or cannot (a full disk, quota or inode table: no commit then goes through to
+            # expire anything) reads without a lease rather than not at all: on a read-only
+            # mount no writer can expire anything; elsewhere a long read may lose its files
+            # to a commit's expiry (it then fails and is asked again)
             _warn_unleased(folder, exc)
             return snapshot.exists()
         return True
@@ -854,13 +855,19 @@ def _lease_suffix(holder: str | None, named: str | None) -> str:
 _UNLEASED_WARNED: set[str] = set()
 
 
+#: why a reader's lease cannot be written: it may not write there, or the disk is full
+_CANNOT_WRITE = frozenset(
+    (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EMLINK)
+)
+
+
 def _warn_unleased(folder: Path, exc: OSError) -> None:
     """Once per leases folder and process: reading without leases."""
     if str(folder) not in _UNLEASED_WARNED:
         _UNLEASED_WARNED.add(str(folder))
         log.warning(
             "cannot write a reader's lease in %s (%s): reading without one — a commit by "
-            "another user may expire a snapshot under a long query",
+            "another process may expire a snapshot under a long query",
             folder,
             exc.strerror or exc,
         )
