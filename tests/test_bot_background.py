@@ -386,12 +386,14 @@ def test_voice_sessions_start_fast_polling_and_end_with_a_post(
                 await move(uid, None, voice)
             await move(1, voice, voice)  # mute/unmute: no recount
             await move(3, other, other)  # another channel: ignored
-            await asyncio.sleep(0.35)  # the interval passes; the pending recount runs
+            # the interval passes; the pending recount runs (waited for, not slept: on a
+            # busy machine 0.35 s was not always enough)
+            await until("the recount after the joins", lambda: bot.tracker.players == 4)
             recounts, players = cog.count.recounts, bot.tracker.players
             started_ok = bot.tracker.active and bot.session_active()
             for uid in (2, 3, 4):  # the evening ends
                 await move(uid, voice, None)
-            await asyncio.sleep(0.35)
+            await until("the recount after the leaves", lambda: bot.tracker.players == 1)
             assert bot.tracker.active and bot.tracker.players == 1
             offset[0] += 61.0  # a minute below two players
             change = await cog.evaluate()
