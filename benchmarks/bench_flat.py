@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.botqueries import QUERIES, Context, Query, check_metrics, pick_player, summarize
-from benchmarks.common import ROOT, Timing
+from benchmarks.common import NO_FUTURE_CHECK_ENV, ROOT, Timing, ingest_options
 from benchmarks.datasets import NextFile, Prepared, disk_kib, etl_duck_command, loadavg
 
 Progress = Callable[[str], None]
@@ -284,7 +284,7 @@ def commit_stream(
     ingested = 0
     for i, f in enumerate(files):
         t0 = time.perf_counter()
-        report = ingest_paths(data, [f.path])
+        report = ingest_paths(data, [f.path], ingest_options())
         ingest.append((time.perf_counter() - t0) * 1000)
         ingested += len(report.ingested)
         q = heads[i % len(heads)]
@@ -331,6 +331,7 @@ def visibility(data: Path, files: list[NextFile], progress: Progress) -> dict[st
             proc = subprocess.run(
                 [*etl_duck_command(), "--data-dir", str(data), "ingest", str(f.path)],
                 cwd=ROOT,
+                env={**os.environ, **NO_FUTURE_CHECK_ENV},
                 capture_output=True,
                 text=True,
                 check=False,
@@ -460,7 +461,7 @@ def burst(
     try:
         for f in files:
             t0 = time.perf_counter()
-            ingest_paths(data, [f.path])
+            ingest_paths(data, [f.path], ingest_options())
             times.append((time.perf_counter() - t0) * 1000)
     finally:
         stop.set()
@@ -496,7 +497,7 @@ def profile_commit(data: Path, f: NextFile) -> dict[str, Any]:
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
-    ingest_paths(data, [f.path])
+    ingest_paths(data, [f.path], ingest_options())
     prof.disable()
     ms = (time.perf_counter() - t0) * 1000
     import pstats

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MemorySampler, children_memory, run_json_subprocess, vm_hwm_mib
+from benchmarks.common import (
+    MemorySampler,
+    children_memory,
+    ingest_options,
+    run_json_subprocess,
+    vm_hwm_mib,
+)
 
 
 def ingest_files(data_dir: Path, paths: Sequence[Path]) -> dict[str, Any]:
@@ -29,7 +35,7 @@ def ingest_files(data_dir: Path, paths: Sequence[Path]) -> dict[str, Any]:
 
     with MemorySampler(children_memory) as workers:
         t0 = time.perf_counter()
-        report = ingest_paths(data_dir, list(paths))
+        report = ingest_paths(data_dir, list(paths), ingest_options())
         wall = time.perf_counter() - t0
     return {
         "files": len(paths),
@@ -92,7 +98,7 @@ def visibility(
 
     before = _board(stats)
     t0 = time.perf_counter()
-    ingest_paths(data_dir, [late_file])
+    ingest_paths(data_dir, [late_file], ingest_options())
     t1 = time.perf_counter()
     polls = 0
     while True:

@@ -20,7 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, SECTION_BEGIN, SECTION_END, SEED, START, machine_info
+from benchmarks.common import (
+    ROOT,
+    SECTION_BEGIN,
+    SECTION_END,
+    SEED,
+    START,
+    ingest_options,
+    machine_info,
+)
 
 OUT = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = SECTION_BEGIN.format(name="rating"), SECTION_END.format(name="rating")
@@ -45,7 +53,7 @@ def run_size(days: int, work: Path) -> dict[str, Any]:
     history = [files / r.file_name for r in ordered if r.end_time.date() < last_day]
     tail = [files / r.file_name for r in ordered if r.end_time.date() >= last_day]
     data = work / "data"
-    ingest_paths(data, history)
+    ingest_paths(data, history, ingest_options())
     log(f"{days} days: generated and ingested in {time.perf_counter() - t0:.0f} s")
 
     stats = Stats(data)
@@ -63,7 +71,7 @@ def run_size(days: int, work: Path) -> dict[str, Any]:
     incremental = []
     pairs = [tail[i : i + 2] for i in range(0, len(tail), 2)]
     for batch in pairs:
-        ingest_paths(data, batch)
+        ingest_paths(data, batch, ingest_options())
         stats.version()  # the serving refresh is the commit's own cost, measured elsewhere
         t = time.perf_counter()
         after = stats.ratings()

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, machine_info, make_dataset, vm_hwm_mib
+from benchmarks.common import ROOT, ingest_options, machine_info, make_dataset, vm_hwm_mib
 
 OUT = ROOT / "benchmarks" / "SCALING.json"
 REPS = 7
@@ -148,7 +148,7 @@ def measure_size(days: int, work: Path) -> dict[str, Any]:
     data = work / "data"
     log(f"{ds.label}: ingesting {len(ds.history):,} files")
     t0 = time.perf_counter()
-    ingest_paths(data, ds.history)
+    ingest_paths(data, ds.history, ingest_options())
     backfill_s = time.perf_counter() - t0
     snap = (data / "lake").resolve()
     tables = {}
@@ -173,7 +173,7 @@ def measure_size(days: int, work: Path) -> dict[str, Any]:
     commits = []
     for f in ds.backlog[:5]:
         t1 = time.perf_counter()
-        ingest_paths(data, [f])
+        ingest_paths(data, [f], ingest_options())
         commits.append((time.perf_counter() - t1) * 1000)
     return {
         "days": days,

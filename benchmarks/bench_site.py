@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, machine_info, make_dataset, write_section
+from benchmarks.common import ROOT, ingest_options, machine_info, make_dataset, write_section
 
 DEFAULT_OUT = ROOT / "benchmarks" / "RESULTS.md"
 TARGET_FULL_S = 60.0
@@ -81,7 +81,7 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
     data, site = work / "data", work / "site"
     log(f"ingesting {len(ds.history)} files")
     t0 = time.perf_counter()
-    ingest_paths(data, ds.history)
+    ingest_paths(data, ds.history, ingest_options())
     ingest_s = time.perf_counter() - t0
 
     log("full site in a fresh process")
@@ -92,7 +92,7 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
     files = ds.backlog[: 2 * commits]
     cli_runs = []
     for f in files[:commits]:
-        ingest_paths(data, [f])
+        ingest_paths(data, [f], ingest_options())
         r = cli_site(data, site)
         cli_runs.append({"file": f.name, **r})
         log(f"  one-file commit → etl-duck site: {r['wall_s']:.2f} s, {r['rendered']} pages")
@@ -103,7 +103,7 @@ def run(days: int, commits: int, work: Path) -> dict[str, Any]:
     Plan(stats, SiteOptions()).pages()
     warm_runs = []
     for f in files[commits:]:
-        ingest_paths(data, [f])
+        ingest_paths(data, [f], ingest_options())
         t1 = time.perf_counter()
         rep = build_site(stats, site, SiteOptions())
         took = time.perf_counter() - t1

@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--live", type=int, default=8, help="rounds committed one at a time")
     args = ap.parse_args()
+    from benchmarks.common import ingest_options
     from etl_duck.ingest.run import ingest_paths
     from etl_duck.query.stats import Stats
     from etl_duck.synth import generate
@@ -35,14 +36,14 @@ def main() -> None:
     data = args.work / f"data-{time.time_ns()}"
     out: dict[str, Any] = {"files": len(files)}
     t0 = time.perf_counter()
-    ingest_paths(data, files[: -args.live])
+    ingest_paths(data, files[: -args.live], ingest_options())
     out["backfill_s"] = time.perf_counter() - t0
     stats = Stats(data, min_rounds=1)
     stats.version()
     commits = []
     for f in files[-args.live :]:
         t0 = time.perf_counter()
-        ingest_paths(data, [f])
+        ingest_paths(data, [f], ingest_options())
         commits.append(time.perf_counter() - t0)
     out["live_commit_ms_median"] = statistics.median(commits) * 1000
     out["live_commit_ms"] = [round(c * 1000) for c in commits]

@@ -36,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, SEED, START, label_of_days
+from benchmarks.common import NO_FUTURE_CHECK_ENV, ROOT, SEED, START, label_of_days
 from benchmarks.procmem import TreeSampler
 
 #: days generated after the history: the benchmark's new files come from them
@@ -285,7 +285,12 @@ def backfill(history: Path, data_dir: Path) -> dict[str, Any]:
     files = sum(1 for _ in history.iterdir())
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **NO_FUTURE_CHECK_ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     with TreeSampler(proc.pid, interval=0.05) as mem:
         out, _ = proc.communicate()

@@ -200,6 +200,7 @@ def reader(data: str) -> None:
 
 
 def commit(data: str) -> None:
+    from benchmarks.common import ingest_options
     from etl_duck.ingest.run import ingest_paths
 
     _emit({"ready": True})
@@ -208,7 +209,7 @@ def commit(data: str) -> None:
         if not path:
             continue
         t0 = time.perf_counter()
-        report = ingest_paths(data, [Path(path)])
+        report = ingest_paths(data, [Path(path)], ingest_options())
         _emit({"ingest_ms": (time.perf_counter() - t0) * 1000, "ingested": len(report.ingested)})
 
 

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     min_rounds: int = Field(10, ge=0, description="minimum rounds to appear on a leaderboard")
     filler_maps: list[str] = Field(default_factory=lambda: list(_INGEST.filler_maps))
     slow_query_ms: float = Field(50.0, description="queries slower than this are logged")
+    future_tolerance_hours: float = Field(
+        _INGEST.future_tolerance_hours or 0.0,
+        ge=0,
+        description="a round file dated more than this many hours ahead of now (in TIMEZONE) "
+        "is quarantined, not committed: its game server's clock is wrong (0: no check)",
+    )
     ingest_workers: int = Field(
         _INGEST.workers,
         ge=0,
@@ -237,6 +243,7 @@ class Settings(BaseSettings):
             filler_maps=tuple(self.filler_maps),
             timezone=self.timezone,
             workers=self.ingest_workers,
+            future_tolerance_hours=self.future_tolerance_hours or None,
         )
 
     @property

@@ -421,7 +421,7 @@ def test_a_lake_of_only_quarantined_files_answers_without_internal_errors(
     """A first ingest that quarantined its only file leaves a lake with no rounds: the
     social commands and the site answer (empty), never with DuckDB's "Table … does not
     exist"; `lake-path` without a lake says so; an unknown player is a usage error."""
-    bad = tmp_path / "in" / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad = tmp_path / "in" / "2025-12-01-120000-et_brewdog-round-1.txt"
     bad.parent.mkdir()
     bad.write_bytes(b"garbage\n")
     data = tmp_path / "data"

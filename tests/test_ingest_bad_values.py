@@ -46,7 +46,7 @@ def _fail_builds_with(monkeypatch: pytest.MonkeyPatch, victim: str, error: Excep
 def test_an_out_of_range_value_rejects_its_line_and_later_ingests_go_on(
     data_dir: Path, tmp_path: Path, value: bytes
 ) -> None:
-    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, value)
+    bad = _with_value(tmp_path / "in", "2025-12-01-120000-et_brewdog-round-1.txt", 1, value)
     first = ingest_paths(data_dir, [bad])
     assert first.ingested == [bad.name] and first.rejected_lines == 1
     assert not (data_dir / PENDING).exists()
@@ -100,7 +100,7 @@ def test_a_committed_file_that_can_no_longer_be_built_leaves_the_lake_visibly(
 def test_a_batch_of_only_bad_files_is_still_recorded_for_status(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    bad = tmp_path / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad = tmp_path / "2025-12-01-120000-et_brewdog-round-1.txt"
     bad.write_bytes(b"not a header\n")
     report = ingest_paths(data_dir, [bad])
     assert set(report.quarantined) == {bad.name}
@@ -120,13 +120,13 @@ def test_a_file_sent_again_while_still_not_counted_is_that_problem_again(
 
     from etl_duck.cli import app
 
-    bad = tmp_path / "in" / "2030-01-01-120000-et_brewdog-round-1.txt"
+    bad = tmp_path / "in" / "2025-12-01-120000-et_brewdog-round-1.txt"
     bad.parent.mkdir()
     bad.write_bytes(b"not a header\n")
     first = ingest_paths(data_dir, [bad])
     again = ingest_paths(data_dir, [bad])
     assert again.quarantined == first.quarantined and again.problems and not again.duplicates
-    other = tmp_path / "in" / "2030-01-01-121000-et_brewdog-round-1.txt"  # same bytes
+    other = tmp_path / "in" / "2025-12-01-121000-et_brewdog-round-1.txt"  # same bytes
     other.write_bytes(bad.read_bytes())
     copy = ingest_paths(data_dir, [other])  # read for itself: the same header error
     assert copy.quarantined.keys() == {other.name} and "header" in copy.quarantined[other.name]
@@ -139,7 +139,7 @@ def test_a_file_sent_again_while_still_not_counted_is_that_problem_again(
 
 
 def test_rebuild_after_a_quarantine_gives_the_same_lake(data_dir: Path, tmp_path: Path) -> None:
-    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
+    bad = _with_value(tmp_path / "in", "2025-12-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
     ingest_paths(data_dir, [REAL, bad])
     before = sorted(str(r["file_name"]) for r in table_rows(data_dir, "rounds"))
     rebuild(data_dir)
@@ -185,7 +185,7 @@ def test_an_admin_accepts_a_file_with_a_rejected_line_and_status_clears(
     from etl_duck.cli import run
     from tests.lakecheck import content_digest
 
-    bad = _with_value(tmp_path / "in", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
+    bad = _with_value(tmp_path / "in", "2025-12-01-120000-et_brewdog-round-1.txt", 1, b"9" * 50)
     ingest_paths(data_dir, [bad])
     capsys.readouterr()
     assert run(["--data-dir", str(data_dir), "status"]) == 3
@@ -209,7 +209,7 @@ def test_keeping_a_version_never_accepts_its_rejected_lines_unseen(
 ) -> None:
     """Settling a conflict with `--keep` counted the other version and silently accepted
     its out-of-range line; an acceptance names the version it accepted."""
-    good = _with_value(tmp_path / "a", "2030-01-01-120000-et_brewdog-round-1.txt", 1, b"100")
+    good = _with_value(tmp_path / "a", "2025-12-01-120000-et_brewdog-round-1.txt", 1, b"100")
     ingest_paths(data_dir, [good])
     bad = _with_value(tmp_path / "b", good.name, 1, b"9" * 50)
     (conflict,) = ingest_paths(data_dir, [bad]).conflicts

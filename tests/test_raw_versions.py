@@ -99,7 +99,7 @@ def test_an_admin_keeps_the_other_version_and_rebuild_agrees(
 
 
 def test_a_dismissed_file_leaves_the_lake_and_the_open_list(data_dir: Path, tmp_path: Path) -> None:
-    bad = tmp_path / "2030-01-01-120000-supply-round-1.txt"
+    bad = tmp_path / "2025-12-01-120000-supply-round-1.txt"
     bad.write_bytes(b"not a header\n")
     ingest_paths(data_dir, [bad])
     assert bad.name in Stats(data_dir).status()["quarantined"]

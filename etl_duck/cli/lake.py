@@ -270,6 +270,7 @@ def status(as_json: JsonFlag = False) -> None:
 
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
+    from etl_duck.ingest.future import is_future_reason
     from etl_duck.lake.snapshot import WRITER_LOCK, Lake
     from etl_duck.query.stats import ORPHAN_OPEN_DAYS
 
@@ -311,6 +312,9 @@ def show_status(as_json: bool = False) -> int:
     for name, reason in info["quarantined"].items():
         # the reason names the file already ("name:line: field: why")
         said = reason if reason.startswith(name) else f"{name}: {reason}"
+        if is_future_reason(reason):  # dated ahead of the clock: the reason says the fix
+            console.print(f"[red]quarantined[/red] {escape(said)}", soft_wrap=True)
+            continue
         # a bad name cannot be corrected under the same name: the copy is another file
         fix = (
             "ingest a copy under its right name"

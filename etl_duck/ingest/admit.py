@@ -10,7 +10,7 @@ conflicts is kept in raw/ and listed, never counted on its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,10 +79,13 @@ def admit(
     recheck: Iterable[str] = (),
     progress: Progress | None = None,
     server: str = "",
+    retry: Collection[str] = (),
 ) -> Admitted:
     """Store what is new among ``paths``; decide every touched name. ``everything``
     (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved.
-    ``server``: the game server ``paths`` came from (their names are qualified with it)."""
+    ``server``: the game server ``paths`` came from (their names are qualified with it).
+    ``retry``: quarantined names whose counted version is read again although it did not
+    change (files dated ahead of the clock that are admitted now, see ``future``)."""
     candidates = expand(paths, report.skipped)
     loaded: list[tuple[str, bytes]] = []
     empty_at: dict[str, Path] = {}  # where a 0-byte file came from
@@ -152,7 +155,8 @@ def admit(
         if held is None and (same := by_name.get(name)) and same["content_sha256"] == csha:
             held = same  # this very file again (quarantined: that problem again)
         if held is not None or key in seen:
-            _already_held(name, held, report)
+            if not (name in retry and held is not None and held["file_name"] == name):
+                _already_held(name, held, report)  # (one retried lands: no problem)
             continue
         seen.add(key)
         fresh.append((name, data))
@@ -162,6 +166,7 @@ def admit(
 
     touched = {v.name for v in stored} | set(raw.pending()) | set(recheck)
     out = Admitted(arrived=set(touched))
+    touched |= set(retry)  # stored before: not brought by this batch
     if everything:
         touched |= set(raw.names())
     known = {v.path: v.data for v in stored}
@@ -184,9 +189,10 @@ def admit(
             row is None
             or row["content_sha256"] != choice.counted.content_sha256
             or row["status"] in ("dismissed", "empty")  # an admin's --keep; content came
+            or name in retry  # quarantined, admitted now: the same bytes are read again
         ):
             out.changed[name] = choice.counted.data
-            if row is not None and row["status"] != "empty":
+            if row is not None and row["status"] != "empty" and name not in retry:
                 report.replaced.append(name)  # grew, or an admin kept another version
         for v in choice.conflicts:
             report.conflicts[f"{name}@{v.id}"] = choice.conflict_reason(v)

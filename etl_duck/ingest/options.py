@@ -26,6 +26,13 @@ class IngestOptions:
     #: for both, 1 meaning none; each worker adds ~170 MiB (its imports and DuckDB) for
     #: ~25 % less time on 2 cores
     workers: int = 0
+    #: a round or endstats file dated more than this many hours ahead of now (the wall
+    #: clock of ``timezone``, the zone its name's time is in) is quarantined, not committed:
+    #: its game server's clock is wrong, and a round dated years ahead would be the last
+    #: session, and the anchor of every relative window, for good. A day absorbs time zones
+    #: and clock skew. None or 0: no check (a synthetic history that runs into the future).
+    #: Not in the fingerprint: it decides which files are admitted, not what they mean
+    future_tolerance_hours: float | None = 24.0
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings the lake's content depends on (stored in each manifest)."""

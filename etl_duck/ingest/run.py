@@ -30,6 +30,7 @@ from etl_duck.ingest import endstats
 from etl_duck.ingest.admit import Admitted, admit
 from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, ChunkResult, round_time, run_jobs
+from etl_duck.ingest.future import FutureCheck, admissible_again
 from etl_duck.ingest.options import IngestOptions, IngestReport, Progress
 from etl_duck.ingest.state import (
     Regroup,
@@ -262,6 +263,15 @@ def _ingest_locked(
     if not rebuild:  # before anything is stored: an unmounted raw/ takes no file
         check_raw_is_mounted(raw, base.ledger)
     batch = _Batch(version=base.manifest.version + 1)
+    # files dated ahead of the clock (a game server's wrong clock) are quarantined; those
+    # quarantined before that are admitted now (the setting changed, the clock caught up,
+    # an admin accepted them) are read again
+    check = FutureCheck.of(opts)
+    retry: set[str] = set()
+    if not rebuild:  # a rebuild reads every name from raw/ anyway
+        retry = admissible_again(
+            base.ledger, check, set(recheck), lambda name: bool(raw.accepted(name))
+        )
 
     # 1. store new versions in raw/; decide which version of each touched name counts
     admitted = admit(
@@ -273,6 +283,7 @@ def _ingest_locked(
         recheck=recheck,
         progress=progress,
         server=server,
+        retry=retry,
     )
     new = admitted.changed
     if report.partial:  # cut files sent again (admit): still cut, unless an admin accepted
@@ -289,7 +300,9 @@ def _ingest_locked(
         batch.removed.add(name)  # an admin who keeps the empty version takes a round out
     conflict_rows = _conflict_rows(raw, admitted)
 
-    # 2. read the changed files' names and headers (a bad one is quarantined)
+    # 2. read the changed files' names and headers (a bad one, or one dated too far ahead,
+    # is quarantined)
+    _hold_future(new, raw, report, batch, check)
     heads, arrived, checked = _read_heads(new, raw, report, batch)
 
     # 3–4. regroup the sessions the new rounds touch; rebuild the affected partitions
@@ -456,6 +469,27 @@ def _conflict_rows(raw: RawStore, admitted: Admitted) -> list[dict[str, Any]]:
         for name, choice in sorted(admitted.choices.items())
         for v in choice.conflicts
     ]
+
+
+def _hold_future(
+    new: dict[str, bytes],
+    raw: RawStore,
+    report: IngestReport,
+    batch: _Batch,
+    check: FutureCheck | None,
+) -> None:
+    """Quarantine the changed files dated more than the tolerance ahead of the clock (see
+    :mod:`etl_duck.ingest.future`) unless an admin accepted the name as dated; they leave
+    ``new`` like a file that does not read (raw/ keeps them)."""
+    if check is None:
+        return
+    for name in sorted(new):
+        ahead = check.ahead(name)
+        if ahead is None or raw.accepted(name):
+            continue
+        batch.quarantine(raw, report, name, new.pop(name), check.reason(name, ahead), 0)
+        if not endstats.is_endstats_file_name(name):
+            batch.removed.add(name)  # a counted round's grown version: it leaves the lake
 
 
 def _read_heads(
