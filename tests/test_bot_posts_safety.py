@@ -61,12 +61,12 @@ def crafted_events(sid: int, file_name: str) -> list[Event]:
         Event(f"milestone|kills|500|{sid}", "kills", "milestone", sid, None, WHEN, NAME, "G1",
               500.0, None, None, None),
         Event(f"pb|round_kills|G1|{file_name}", "round_kills", "personal", sid, file_name, WHEN,
-              NAME, "G1", 31.0, 24.0, NAME, EARLIER, "old.txt"),
+              NAME, "G1", 31.0, 24.0, NAME, EARLIER, "old.txt", WHEN.date(), EARLIER.date()),
         Event(f"record|round_dpm|all|{file_name}|G1", "round_dpm", "all", sid, file_name, WHEN,
-              NAME, "G1", 612.5, 580.0, BEFORE, EARLIER, "old.txt"),
+              NAME, "G1", 612.5, 580.0, BEFORE, EARLIER, "old.txt", WHEN.date(), EARLIER.date()),
         Event(f"record|fastest_completion|braundorf_b4|{file_name}|", "fastest_completion",
               "braundorf_b4", sid, file_name, WHEN, TEAM, None, 301.0, 333.0, BEFORE, EARLIER,
-              "old.txt"),
+              "old.txt", WHEN.date(), EARLIER.date()),
     ]  # fmt: skip
 
 

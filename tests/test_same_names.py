@@ -125,7 +125,7 @@ def record_rows() -> list[dict[str, object]]:
 
     when = datetime(2025, 10, 2, 23, 23, 39)
     row = {"kind": "round_dpm", "label": "best round DPM", "when": when, "session_id": 1,
-           "file_name": "f.txt"}  # fmt: skip
+           "session_date": when.date(), "file_name": "f.txt"}  # fmt: skip
     return [
         {**row, "scope": "all", "value": 422.4, "holder": "vid", "guid": REAL_VID},
         {

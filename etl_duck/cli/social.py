@@ -35,6 +35,17 @@ def _day(which: str) -> date | None:
         fail(f"{which!r} is not a date; use YYYY-MM-DD or last", EXIT_USAGE)
 
 
+def _session_day(row: dict[str, Any]) -> str:
+    """A record's or best's date as shown: its session's (a round after midnight is the
+    evening before's), the date ``etl-duck session DATE`` opens it by."""
+    day = row.get("session_date")
+    return "—" if day is None else f"{day:%Y-%m-%d}"
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _lookup_errors() -> tuple[type[Exception], ...]:
     from etl_duck.query.stats import NoData, PlayerNotFound
 
@@ -165,11 +176,10 @@ def records(
     # two holders of one name told apart ("vid (D842)"); a team's names stay as they are
     named = labels((r["guid"], r["holder"]) for r in rows if r["guid"] is not None)
     t = Table("scope", "record", "value", "holder", "when")
-    for r in rows:
+    for r in rows:  # "when": the session's date (what `session DATE` opens), not the round's day
         _, unit, _ = ROUND_RECORDS[r["kind"]]
         t.add_row(shown(r["scope"]), shown(r["label"]), shown(_shown(r["value"], unit)),
-                  shown(label_of(named, r, "holder")),
-                  f"{r['when']:%Y-%m-%d}")  # fmt: skip
+                  shown(label_of(named, r, "holder")), _session_day(r))  # fmt: skip
     console.print(t)
 
 
@@ -194,7 +204,7 @@ def bests(
               title=f"{shown(name)} ({shown(guid)}) — personal bests")  # fmt: skip
     for r in rows:  # counts as counts ("25 kills", not "25.0"), DPM to a tenth, as the site
         t.add_row(shown(r["label"]), _shown(r["value"], r["unit"]), shown(r["map_name"] or "—"),
-                  f"{r['when']:%Y-%m-%d}")  # fmt: skip
+                  _session_day(r))  # fmt: skip
     console.print(t)
 
 
@@ -213,7 +223,9 @@ def highlights(
     if as_json:
         print_json([{"key": e.key, "kind": e.kind, "scope": e.scope, "guid": e.guid,
                      "holder": e.holder, "value": e.value, "previous": e.previous,
-                     "file_name": e.file_name, "text": e.text()} for e in events])  # fmt: skip
+                     "file_name": e.file_name, "text": e.text(),
+                     "session_date": _iso(e.session_date),
+                     "previous_date": _iso(e.previous_date)} for e in events])  # fmt: skip
         return
     from etl_duck.query.rating import events_told_apart
 

@@ -19,13 +19,19 @@ round; per (session, player, map) rounds and best rounds; per (session, player) 
 Every event carries a ``key`` that does not depend on when it is computed (kind, scope,
 round file or threshold, player): the bot announces each key once, ever — also after a
 rebuild (same files → same keys) and a restart (the keys are kept outside the lake).
+
+**Dates are the session's.** Every record, personal best and previous holder carries the
+date (and id) of the session its round was played in, read from the serving rows
+(``session_date``), and that is the date shown: a round at 00:14 of a session dated the
+19th is the 19th's — the date ``etl-duck session DATE`` opens it by. The round's own
+``end_time`` stays for ordering and for the time of day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,8 +80,13 @@ class Event:
     value: float
     previous: float | None
     previous_holder: str | None
-    previous_when: Any
+    previous_when: Any  # the previous round's end (ordering, time of day; not the date shown)
     previous_file: str | None = None
+    #: the date of the session the round was played in: the date shown and typed to open it
+    #: (a round after midnight belongs to the evening before; ``end_time`` is its calendar day)
+    session_date: date | None = None
+    previous_date: date | None = None  # the previous holder's session date, likewise
+    previous_session_id: int | None = None
 
     def text(self, escape: Callable[[str], str] = _as_is) -> str:
         """How the bot says it, in Markdown. ``escape`` makes the players' names (the holder,
@@ -96,7 +107,8 @@ class Event:
         where = "all-time" if self.scope == "all" else f"on {self.scope}"
         was = ""
         if self.previous is not None:
-            when = f", {self.previous_when:%Y-%m-%d}" if self.previous_when else ""
+            # the previous holder's session date, never his round's calendar day
+            when = f", {self.previous_date:%Y-%m-%d}" if self.previous_date else ""
             by = escape(str(self.previous_holder))
             was = f" (was {_shown(self.previous, unit)} by {by}{when})"
         return f"🏆 Record {where} — {label}: **{_shown(self.value, unit)}** by **{holder}**{was}"
@@ -137,11 +149,28 @@ def _running(rows: list[dict[str, Any]], better: bool, scope: str, kind: str) ->
                     previous_holder=str(best["holder"]),
                     previous_when=best["end_time"],
                     previous_file=best["file_name"],
+                    session_date=r.get("session_date"),
+                    previous_date=best.get("session_date"),
+                    previous_session_id=_sid(best.get("session_id")),
                 )
             )
         if best is None or ((v > best["value"]) if better else (v < best["value"])):
             best = r
     return out
+
+
+def _sid(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _dated(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with a ``session_date`` column: the serving rows have one; a frame without
+    it (built by hand) gets nulls — no date is shown rather than a round's calendar day."""
+    import polars as pl
+
+    if "session_date" in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(None, pl.Date).alias("session_date"))
 
 
 def completion_times(rounds: pl.DataFrame) -> pl.DataFrame:
@@ -150,7 +179,7 @@ def completion_times(rounds: pl.DataFrame) -> pl.DataFrame:
     duration."""
     import polars as pl
 
-    done = rounds.filter(pl.col("counted") & pl.col("attackers_won"))
+    done = _dated(rounds).filter(pl.col("counted") & pl.col("attackers_won"))
     h7 = pl.col("next_time_limit_s").cast(pl.Float64)
     ok_h7 = (pl.col("round_number") == 1) | (h7 <= pl.col("time_limit_s"))
     return done.with_columns(
@@ -207,11 +236,12 @@ def _by_map(frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
 #: parser version 18 → its field in ``each_round``
 _EACH = {"best_kills": "kills", "best_dpm": "dpm", "best_damage": "damage"}
 #: what the records read of a round besides its value and its player's name
-_ROUND = ("session_id", "guid", "map_name", "end_time", "file_name")
+_ROUND = ("session_id", "session_date", "guid", "map_name", "end_time", "file_name")
 
 
 def each_round(bests: pl.DataFrame) -> pl.DataFrame | None:
-    """Every round of the ``player_map_bests`` rows, one row each: ``session_id``, ``guid``,
+    """Every round of the ``player_map_bests`` rows, one row each: ``session_id``,
+    ``session_date`` (the row's: the session's, also for a round after midnight), ``guid``,
     ``name`` (the row's), ``map_name``, ``end_time``, ``file_name``, ``kills``, ``dpm``
     (null: a short round), ``damage``. None for a rollup written before parser version 18,
     which kept each row's best rounds alone (``best_kills``, ``best_kills_file``,
@@ -221,7 +251,8 @@ def each_round(bests: pl.DataFrame) -> pl.DataFrame | None:
     if "each_round" not in bests.columns:
         return None
     return (
-        bests.select("session_id", "guid", "name", "map_name", "each_round")
+        _dated(bests)
+        .select("session_id", "session_date", "guid", "name", "map_name", "each_round")
         .explode("each_round")
         .drop_nulls("each_round")
         .unnest("each_round")
@@ -242,7 +273,7 @@ def _values(bests: pl.DataFrame, each: pl.DataFrame | None, column: str) -> pl.D
     if each is not None:
         frame = each.select(*_ROUND, "name", pl.col(_EACH[column]).alias("value"))
     else:
-        frame = bests.with_columns(
+        frame = _dated(bests).with_columns(
             pl.col(column).alias("value"),
             pl.col(f"{column}_file").alias("file_name"),
             pl.col(f"{column}_end").alias("end_time"),
@@ -302,6 +333,7 @@ def current_records(
         standing[(scope, kind)] = {"scope": scope, "kind": kind, "label": ROUND_RECORDS[kind][0],
                                    "value": value, "holder": holder, "guid": guid,
                                    "when": row["end_time"], "session_id": int(row["session_id"]),
+                                   "session_date": row.get("session_date"),
                                    "file_name": row["file_name"]}  # fmt: skip
 
     done = completion_times(rounds).sort("end_time", "file_name")
@@ -327,6 +359,7 @@ def current_records(
                                        "label": ROUND_RECORDS[e.kind][0], "value": e.value,
                                        "holder": e.holder, "guid": e.guid, "when": e.end_time,
                                        "session_id": e.session_id,
+                                       "session_date": e.session_date,
                                        "file_name": e.file_name}  # fmt: skip
     return sorted(standing.values(), key=lambda r: (r["scope"] != "all", r["scope"], r["kind"]))
 
@@ -428,7 +461,9 @@ def personal_best_events(bests: pl.DataFrame, history: int = PB_HISTORY) -> list
                         Event(f"pb|{kind}|{guid[0]}|{r['file_name']}", kind, "personal",
                               int(r["session_id"]), r["file_name"], r["end_time"],
                               str(r["name"]), str(guid[0]), float(v), float(best["value"]),
-                              str(r["name"]), best["end_time"], best["file_name"])
+                              str(r["name"]), best["end_time"], best["file_name"],
+                              r.get("session_date"), best.get("session_date"),
+                              _sid(best.get("session_id")))
                     )  # fmt: skip
                 if best is None or v > best["value"]:
                     best = r
@@ -455,7 +490,8 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
         r = ranked.row(0, named=True)
         out.append({"kind": kind, "label": PERSONAL[kind][0], "value": r["value"],
                     "unit": PERSONAL[kind][1], "map_name": r["map_name"], "when": r["end_time"],
-                    "session_id": int(r["session_id"]), "file_name": r["file_name"]})  # fmt: skip
+                    "session_id": int(r["session_id"]), "session_date": r.get("session_date"),
+                    "file_name": r["file_name"]})  # fmt: skip
     own = sessions.filter(pl.col("guid") == guid) if not sessions.is_empty() else sessions
     if not own.is_empty():
         own = own.with_columns(
@@ -468,11 +504,13 @@ def personal_bests(bests: pl.DataFrame, sessions: pl.DataFrame, guid: str) -> li
             top = long.sort("dpm", descending=True, nulls_last=True).row(0, named=True)
             out.append({"kind": "session_dpm", "label": "best session DPM (≥ 4 rounds)",
                         "value": top["dpm"], "unit": "DPM", "map_name": None, "when": top["session_date"],
-                        "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
+                        "session_id": int(top["session_id"]), "session_date": top["session_date"],
+                        "file_name": None})  # fmt: skip
         top = own.sort("kills", descending=True).row(0, named=True)
         out.append({"kind": "session_kills", "label": "most kills in a session",
                     "value": float(top["kills"]), "unit": "kills", "map_name": None, "when": top["session_date"],
-                    "session_id": int(top["session_id"]), "file_name": None})  # fmt: skip
+                    "session_id": int(top["session_id"]), "session_date": top["session_date"],
+                    "file_name": None})  # fmt: skip
     return out
 
 
@@ -503,6 +541,7 @@ def milestone_events(sessions: pl.DataFrame) -> list[Event]:
                     events.append(
                         Event(f"milestone|{kind}|{t}|{r['guid']}", kind, "milestone",
                               int(r["session_id"]), None, r["last_end"], str(r["name"]),
-                              str(r["guid"]), float(t), None, None, None)
+                              str(r["guid"]), float(t), None, None, None,
+                              session_date=r["session_date"])
                     )  # fmt: skip
     return events

@@ -154,7 +154,9 @@ def bests_view(stats: Stats, guid: str, session: Link) -> list[dict[str, Any]]:
             "value": r["value"],
             "shown": shown(r["kind"], r["value"]),
             "map_name": r["map_name"],
-            "day": _day(r["when"]),
+            # the session's date (a round after midnight is the evening before's): the date
+            # of the page the link opens, not the round's calendar day
+            "day": _day(r.get("session_date")),
             "link": session(r.get("session_id")),
         }
         for r in rows
@@ -328,7 +330,7 @@ def _standing(r: dict[str, Any], player: Link, session: Link) -> dict[str, Any]:
         "holder": display_name(r["holder"], r.get("guid")) if r.get("holder") is not None else None,
         "guid": r.get("guid"),  # a side's line-up has none (render.tell_apart: a player's)
         "holder_link": player(r["guid"]) if r.get("guid") else None,
-        "day": _day(r["when"]),
+        "day": _day(r.get("session_date")),  # the linked session's date, as bests_view
         "link": session(r.get("session_id")),
     }
 

@@ -71,8 +71,9 @@ def bests_text(bests: Sequence[dict[str, Any]]) -> str:
     lines = []
     for b in bests:
         where = [esc(b["map_name"])] if b.get("map_name") else []
-        if b.get("when") is not None:
-            where.append(f"{b['when']:%Y-%m-%d}")
+        # the session's date (what /session opens), not the calendar day of the round's end
+        if b.get("session_date") is not None:
+            where.append(f"{b['session_date']:%Y-%m-%d}")
         lines.append(f"{b['label']}: **{_best_value(b)}** ({', '.join(where)})")
     return "\n".join(lines)
 

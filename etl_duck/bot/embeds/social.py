@@ -127,7 +127,9 @@ def record_line(r: dict[str, Any], named: dict[str, str] | None = None) -> str:
     """One record; ``named``: :func:`labels` of the answer's holders (two of one name told
     apart, ``vid (D842)``; a team's names as they are)."""
     label, unit, _ = ROUND_RECORDS[r["kind"]]
-    when = f" ({r['when']:%Y-%m-%d})" if r.get("when") is not None else ""
+    # the session's date (what /session opens), not the calendar day of the round's end
+    day = r.get("session_date")
+    when = f" ({day:%Y-%m-%d})" if day is not None else ""
     holder = label_of(named or {}, r, "holder")
     return f"{label}: **{_shown(r['value'], unit)}** — {esc(holder)}{when}"
 
