@@ -1,5 +1,7 @@
 -- The session(s) that STARTED on a date (a session crossing midnight belongs to its start
--- date), latest first; falls back to a session that ran into that date.
+-- date), latest first; falls back to a session that ran into that date. A date holding
+-- several (a break longer than the gap) opens the last to start: the CLI and the bot name
+-- the others (Stats.others_on), and a session id opens any of them.
 -- With several game servers, the one of $server (NULL: any; the latest to start).
 -- Params: $day, $server.
 SELECT session_id, session_date, (session_date = $day) AS started_that_day

@@ -122,12 +122,13 @@ def test_autocomplete(lake: Path, tmp_path: Path) -> None:
     most_active = lake_sql(
         lake, "SELECT guid, count(*) c FROM {t} WHERE counted GROUP BY guid ORDER BY c DESC, guid"
     )
+    # one choice per session (a date can hold two), newest first; the choice sends its id
     dates = [
-        str(d)
-        for (d,) in lake_sql(
+        str(sid)
+        for (sid,) in lake_sql(
             lake,
-            "SELECT DISTINCT session_date FROM {t} WHERE session_date >= '2025-11-01' "
-            "AND counted ORDER BY session_date DESC",
+            "SELECT session_id FROM {t} WHERE session_date >= '2025-11-01' GROUP BY session_id "
+            "HAVING bool_or(counted) ORDER BY min(start_time) DESC, session_id DESC",
             "rounds",
         )
     ]

@@ -1,4 +1,4 @@
-"""Autocomplete for option values: players, leaderboard types, windows, dates, months,
+"""Autocomplete for option values: players, leaderboard types, windows, sessions, months,
 game servers.
 
 Autocomplete must answer quickly and never fail loudly: each callback goes through the
@@ -92,20 +92,27 @@ async def windows(interaction: discord.Interaction[Any], current: str) -> Choice
 
 
 async def session_dates(interaction: discord.Interaction[Any], current: str) -> Choices:
-    """Days with a session, newest first, filtered by what was typed."""
+    """Sessions, newest first, filtered by what was typed (a date, a time, an id): shows the
+    date and start time, sends the session id — a break longer than the session gap splits
+    an evening in two, and each half is a choice of its own."""
+    from etl_duck.domain.sources import label
+
     stats = _bot(interaction).stats
     sessions = await _guarded(stats.sessions(None), pl.DataFrame())
     if sessions.is_empty():
         return []
     text = current.strip()
     out: Choices = []
-    seen: set[str] = set()
     for s in sessions.iter_rows(named=True):
-        iso = s["session_date"].isoformat()
-        if iso in seen or (text and text not in iso):
+        sid = str(s["session_id"])
+        where = f" · server {label(s['server'])}" if s["server"] else ""
+        name = (
+            f"{s['session_date'].isoformat()} {s['start_time']:%H:%M} · {s['rounds']} rounds · "
+            f"{s['players']} players{where}"
+        )
+        if text and text not in name and text not in sid:
             continue
-        seen.add(iso)
-        out.append(_choice(f"{iso} · {s['rounds']} rounds · {s['players']} players", iso))
+        out.append(_choice(name, sid))
         if len(out) >= MAX_CHOICES:
             break
     return out

@@ -15,8 +15,9 @@ PlayerText = app_commands.Range[str, 1, 64]
 StatText = app_commands.Range[str, 1, 32]
 #: ``all``, ``season``, … or ``YYYY-MM-DD..YYYY-MM-DD``
 WindowText = app_commands.Range[str, 1, 32]
-#: ``YYYY-MM-DD`` (or ``last``)
-DateText = app_commands.Range[str, 1, 10]
+#: a session's ``YYYY-MM-DD`` (or ``last``), or its id (14 digits; another game server's: up
+#: to 18), which the date options' autocomplete sends
+DateText = app_commands.Range[str, 1, 18]
 #: ``YYYY-MM``
 MonthText = app_commands.Range[str, 1, 7]
 #: a game server's short name (``main`` = the first)

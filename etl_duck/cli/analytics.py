@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from etl_duck.cli.app import (
+    EXIT_FAILED,
     EXIT_USAGE,
     WIDE_IDS,
     JsonFlag,
@@ -29,6 +30,8 @@ from etl_duck.cli.app import (
 from etl_duck.domain.sources import MAIN_LABEL, label
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from etl_duck.query.stats import SessionReport
 
 
@@ -38,6 +41,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BREAKS = re.compile(r"[\t\n\r]+")
 #: the most rows a list option (--limit, --last) shows
 MAX_ROWS = 1_000_000
+#: a session id as the lake writes it: YYYYMMDDHHMMSS of its first round's start (another
+#: game server's: plus its offset, up to 18 digits); `etl-duck sessions` lists them
+SESSION_ID = re.compile(r"\d{14,18}")
 
 
 def plain(value: Any) -> str:
@@ -241,27 +247,60 @@ def parse_day(text: str, zone: str | None = None) -> date | None:
         return date.fromisoformat(t)
     except ValueError:
         fail(
-            f"{text!r} is not a session date: use last, today, yesterday or YYYY-MM-DD", EXIT_USAGE
+            f"{text!r} is not a session date or id: use last, today, yesterday, YYYY-MM-DD or "
+            "a session id (`etl-duck sessions` lists them)",
+            EXIT_USAGE,
         )
+
+
+def parse_session(text: str, zone: str | None = None) -> date | int | None:
+    """A session id (:data:`SESSION_ID`: one session, whatever else started that day), else
+    what :func:`parse_day` reads."""
+    t = text.strip()
+    return int(t) if SESSION_ID.fullmatch(t) else parse_day(t, zone)
+
+
+def others_note(day: date, session_id: int, others: list[tuple[int, datetime]]) -> str | None:
+    """One line naming the other sessions that started on the date that opened
+    ``session_id``, and how to open each (None when there are none)."""
+    if not others:
+        return None
+    how = ", ".join(f"{start:%H:%M} (etl-duck session {sid})" for sid, start in others)
+    return (
+        f"{day} holds {len(others) + 1} sessions; this is the last to start "
+        f"({session_id}). Also: {how}"
+    )
 
 
 @app.command()
 def session(
     which: Annotated[
         str,
-        typer.Argument(help="last, today, yesterday or YYYY-MM-DD (the day the session started)"),
+        typer.Argument(
+            help="last, today, yesterday, YYYY-MM-DD (the day the session started; the last "
+            "to start when several did) or a session id (`etl-duck sessions` lists them)"
+        ),
     ] = "last",
     server: ServerOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """The last session, or the session of a date: players, maps, stopwatch score, MVP."""
+    """The last session, or the session of a date or id: players, maps, stopwatch score, MVP."""
     from etl_duck.query.stats import NoData
 
-    day = parse_day(which)
+    picked = parse_session(which)
+    stats = open_stats(server)
     try:
-        rep = open_stats(server).session(day, server)
+        rep = stats.session(picked, server)
+        others = (
+            [] if not isinstance(picked, date) else stats.others_on(picked, rep.session_id, server)
+        )
     except NoData as exc:
-        fail(f"{plain(exc)} (`etl-duck sessions` lists the sessions)")
+        # an id the lake does not know is a wrong argument; a date without a session, no answer
+        code = EXIT_USAGE if isinstance(picked, int) else EXIT_FAILED
+        fail(f"{plain(exc)} (`etl-duck sessions` lists the sessions)", code)
+    note = None if not isinstance(picked, date) else others_note(picked, rep.session_id, others)
+    if note:  # on stderr: --json's output stays one document
+        err_console.print(f"note: {shown(note)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json(_session_json(rep))
     else:
@@ -285,11 +324,18 @@ def sessions(
         print_json(json_rows(df))
         return
     several = df["server"].n_unique() > 1  # one server: no column to read
-    columns = ["date", "start", "end", "counted rounds", "maps played", "players"]
-    t = Table(*columns, *(["server"] if several else []))
+    t = Table()
+    for name in ("date", "start", "end"):
+        t.add_column(name, no_wrap=True)
+    for name in ("counted rounds", "maps played", "players"):
+        t.add_column(name)
+    # what `etl-duck session ID` opens: one session, where a date holds two
+    t.add_column("session id", no_wrap=True)
+    if several:
+        t.add_column("server")
     for r in df.iter_rows(named=True):
         t.add_row(str(r["session_date"]), f"{r['start_time']:%H:%M}", f"{r['end_time']:%H:%M}",
-                  num(r["rounds"]), num(r["matches"]), num(r["players"]),
+                  num(r["rounds"]), num(r["matches"]), num(r["players"]), str(r["session_id"]),
                   *([shown(r["server"])] if several else []))  # fmt: skip
     console.print(t)
     if df.is_empty():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from etl_duck.query.stats import RoundDetail, SessionReport, Stats
@@ -113,11 +113,21 @@ class AsyncStats:
     async def player_totals(self, window: Window) -> pl.DataFrame:
         return await self._call(("totals", window), lambda: self.stats.player_totals(window))
 
-    async def session_id_for(self, day: date | None) -> tuple[int, date]:
+    async def session_id_for(self, day: date | int | None) -> tuple[int, date]:
         return await self._call(("session_id_for", day), lambda: self.stats.session_id_for(day))
 
-    async def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
+    async def session(
+        self, day: date | int | None = None, server: str | None = None
+    ) -> SessionReport:
         return await self._call(("session", day, server), lambda: self.stats.session(day, server))
+
+    async def others_on(
+        self, day: date, session_id: int, server: str | None = None
+    ) -> list[tuple[int, datetime]]:
+        return await self._call(
+            ("others_on", day, session_id, server),
+            lambda: self.stats.others_on(day, session_id, server),
+        )
 
     async def last_session(self) -> SessionReport:
         return await self._call(("session", None, None), self.stats.last_session)

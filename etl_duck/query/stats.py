@@ -483,9 +483,13 @@ class Stats:
             raise NoData("No data yet: no session in the lake.")
         return self.serving.last_session
 
-    def session_id_for(self, day: date | None, server: str | None = None) -> tuple[int, date]:
-        """(session id, date) of the session that started on ``day`` (None: the last one),
-        on any game server or one."""
+    def session_id_for(self, day: date | int | None, server: str | None = None) -> tuple[int, date]:
+        """(session id, date) of the session that started on ``day`` (None: the last one;
+        several: the last to start, :meth:`others_on` names the rest), on any game server or
+        one. A session id (int) names one session: NoData unless a session with a counted
+        round has it (on ``server``, when given)."""
+        if isinstance(day, int):
+            return self._session_id_known(day, server)
         if day is None and server is None:
             return self._cached(("last_session_id",), (ALL_FROM, ALL_TO), self._last_session_id)
 
@@ -504,9 +508,38 @@ class Stats:
         window = (ALL_FROM, ALL_TO) if day is None else (_day_before(day), day)
         return self._cached(("session_on", day, server), window, compute)
 
-    def session(self, day: date | None = None, server: str | None = None) -> SessionReport:
-        """The session that started on ``day`` (or the last session), on any game server or
-        one: players, maps, score."""
+    def _session_id_known(self, sid: int, server: str | None) -> tuple[int, date]:
+        where = "" if server is None else f" on server {label(server)}"
+        try:
+            sdate = session_date_of(sid)  # the id names its start date
+        except ValueError:
+            raise NoData(f"No session {sid}{where}.") from None
+        if sid not in self.sessions_on(sdate, server)["session_id"].to_list():
+            raise NoData(f"No session {sid}{where}.")
+        return sid, sdate
+
+    def others_on(
+        self, day: date, session_id: int, server: str | None = None
+    ) -> list[tuple[int, datetime]]:
+        """The sessions other than ``session_id`` that started on ``day`` (a break longer
+        than the session gap splits an evening; a date opens the last to start), as
+        (session id, start time), oldest first: what the CLI and the bot name beside it."""
+        rows = self.sessions_on(day, server).iter_rows(named=True)
+        others = [(int(r["session_id"]), r["start_time"]) for r in rows]
+        return sorted((o for o in others if o[0] != session_id), key=lambda o: (o[1], o[0]))
+
+    def sessions_on(self, day: date, server: str | None = None) -> pl.DataFrame:
+        """The sessions with a counted round that started on ``day`` (on any game server or
+        one), newest first: :meth:`sessions`' rows."""
+
+        def compute() -> pl.DataFrame:
+            return self.run("session_list", date_from=day, date_to=day, server=server)
+
+        return self._cached(("sessions_on", day, server), (day, day), compute)
+
+    def session(self, day: date | int | None = None, server: str | None = None) -> SessionReport:
+        """The session that started on ``day`` (or the last session; or the session of an
+        id, :meth:`session_id_for`), on any game server or one: players, maps, score."""
         sid, sdate = self.session_id_for(day, server)
         return self.session_by_id(sid, sdate)
 

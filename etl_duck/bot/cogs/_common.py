@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import struct
 from collections.abc import Callable, Hashable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,6 +23,13 @@ if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations o
     from etl_duck.bot.client import EtlDuckBot
 
 
+#: a session id as the lake writes it: YYYYMMDDHHMMSS of its first round's start (another
+#: game server's: plus its offset, up to 18 digits); the date options' autocomplete sends it
+SESSION_ID = re.compile(r"\d{14,18}")
+#: the most other sessions of a date a note names
+NOTE_OTHERS = 5
+
+
 def parse_day(text: str | None) -> date | None:
     """`YYYY-MM-DD` (or empty / `last` for the last session)."""
     if text is None or text.strip().lower() in ("", "last"):
@@ -29,14 +37,51 @@ def parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"{code(text)} is not a date; use YYYY-MM-DD (e.g. 2025-11-11).") from None
+        raise UserError(
+            f"{code(text)} is not a session date or id; use YYYY-MM-DD (e.g. 2025-11-11) or "
+            "pick a session from the list the option offers."
+        ) from None
 
 
-async def session_report(
+def parse_session(text: str | None) -> date | int | None:
+    """A session id (one session, whatever else started that day), else :func:`parse_day`."""
+    if text is not None and SESSION_ID.fullmatch(text.strip()):
+        return int(text.strip())
+    return parse_day(text)
+
+
+def others_note(day: date, others: list[tuple[int, datetime]]) -> str | None:
+    """One line naming the other sessions that started on the date that opened one, and
+    how to open each (None when there are none)."""
+    if not others:
+        return None
+    shown = others[:NOTE_OTHERS]
+    more = len(others) - len(shown)
+    how = ", ".join(f"{start:%H:%M} (date:{sid})" for sid, start in shown)
+    return f"{day} holds {len(others) + 1} sessions; this is the last to start. Also: {how}" + (
+        f" and {more} more" if more else ""
+    )
+
+
+async def picked_session(
     bot: EtlDuckBot, text: str | None, server: str | None = None
-) -> SessionReport:
-    report = await bot.stats.session(parse_day(text), server)
-    return report
+) -> tuple[SessionReport, str | None]:
+    """The session a date option names (a date, a session id, or nothing: the last) and,
+    for a date, the note naming the other sessions that started on it (:func:`others_note`)."""
+    which = parse_session(text)
+    report = await bot.stats.session(which, server)
+    if not isinstance(which, date):
+        return report, None
+    return report, others_note(which, await bot.stats.others_on(which, report.session_id, server))
+
+
+def noted(embeds: list[discord.Embed], note: str | None) -> list[discord.Embed]:
+    """``note`` (the other sessions of a date) as a line under the first embed's footer."""
+    if note and embeds:
+        first = embeds[0]
+        text = first.footer.text
+        first.set_footer(text=f"{text}\n{note}" if text else note, icon_url=first.footer.icon_url)
+    return embeds
 
 
 async def game_server(bot: EtlDuckBot, text: str | None) -> str | None:

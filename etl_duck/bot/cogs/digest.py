@@ -29,7 +29,7 @@ from etl_duck.bot.respond import Reply, respond
 from etl_duck.domain.scoring import session_awards
 from etl_duck.query.stats import SessionReport
 
-from ._common import linked, session_report
+from ._common import linked, noted, picked_session
 from .posts import POSTING, REFUSALS, refusal
 from .sessions import OVERVIEW_PNG, session_charts
 
@@ -194,13 +194,16 @@ class DigestCog(commands.Cog, name="Digest"):
         await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
 
     async def digest_reply(self, date: str | None) -> Reply:
-        rep = await session_report(self.bot, date)
+        rep, note = await picked_session(self.bot, date)
         embed, png = await self.build(rep, announce=False)
-        linked([embed], self.bot.site.session(rep.session_id))
+        noted(linked([embed], self.bot.site.session(rep.session_id)), note)
         return Reply(embeds=[embed], files=[(OVERVIEW_PNG, png)])
 
     @app_commands.command(name="digest", description="The digest of a session")
-    @app_commands.describe(date="The day the session started, YYYY-MM-DD (default: the last)")
+    @app_commands.describe(
+        date="The day the session started, YYYY-MM-DD, or a session from the list "
+        "(default: the last)"
+    )
     @app_commands.autocomplete(date=ac.session_dates)
     async def digest(
         self, interaction: discord.Interaction[Any], date: DateText | None = None

@@ -18,13 +18,15 @@ from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
 from etl_duck.query.stats import PlayerNotFound
 
-from ._common import linked, session_report
+from ._common import linked, noted, picked_session
 from .admin import DENIED
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
 
-DATE_HELP = "The day the session started, YYYY-MM-DD (default: the last session)"
+DATE_HELP = (
+    "The day the session started, YYYY-MM-DD, or a session from the list (default: the last)"
+)
 
 
 class ScoringCog(commands.Cog, name="Scoring"):
@@ -32,21 +34,19 @@ class ScoringCog(commands.Cog, name="Scoring"):
         self.bot = bot
 
     async def score_reply(self, date: str | None) -> Reply:
-        rep = await session_report(self.bot, date)
-        return Reply(
-            embeds=linked([session_embeds.score(rep)], self.bot.site.session(rep.session_id))
-        )
+        rep, note = await picked_session(self.bot, date)
+        embeds = linked([session_embeds.score(rep)], self.bot.site.session(rep.session_id))
+        return Reply(embeds=noted(embeds, note))
 
     async def teams_reply(self, date: str | None) -> Reply:
-        rep = await session_report(self.bot, date)
-        return Reply(
-            embeds=linked([session_embeds.teams(rep)], self.bot.site.session(rep.session_id))
-        )
+        rep, note = await picked_session(self.bot, date)
+        embeds = linked([session_embeds.teams(rep)], self.bot.site.session(rep.session_id))
+        return Reply(embeds=noted(embeds, note))
 
     async def awards_reply(self, date: str | None) -> Reply:
-        rep = await session_report(self.bot, date)
+        rep, note = await picked_session(self.bot, date)
         embed = session_embeds.awards(rep, session_awards(rep.players))
-        return Reply(embeds=linked([embed], self.bot.site.session(rep.session_id)))
+        return Reply(embeds=noted(linked([embed], self.bot.site.session(rep.session_id)), note))
 
     async def set_teams_reply(
         self,
@@ -60,14 +60,14 @@ class ScoringCog(commands.Cog, name="Scoring"):
     ) -> Reply:
         if not self.bot.is_admin(user):
             raise UserError(DENIED)
-        rep = await session_report(self.bot, date)
+        rep, note = await picked_session(self.bot, date)
         state = self.bot.state
         if clear:
             removed = await asyncio.to_thread(state.clear_teams, rep.session_id)
             text = "Teams are automatic again." if removed else "There was no correction."
             rep = await self.bot.stats.session_by_id(rep.session_id, rep.session_date)
             await self._refresh_board(rep.session_id, rep)
-            return Reply(content=text, embeds=[session_embeds.teams(rep)])
+            return Reply(content=text, embeds=noted([session_embeds.teams(rep)], note))
         played = set(rep.players["guid"].to_list())
         teams: list[TeamOverride] = []
         seen: set[str] = set()
@@ -84,7 +84,8 @@ class ScoringCog(commands.Cog, name="Scoring"):
         rep = await self.bot.stats.session_by_id(rep.session_id, rep.session_date)
         await self._refresh_board(rep.session_id, rep)
         return Reply(
-            content="Teams corrected for this session.", embeds=[session_embeds.teams(rep)]
+            content="Teams corrected for this session.",
+            embeds=noted([session_embeds.teams(rep)], note),
         )
 
     async def _guids(self, listed: str, played: set[str]) -> set[str]:

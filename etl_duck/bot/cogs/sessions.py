@@ -22,8 +22,9 @@ from ._common import (
     ensure_data,
     game_server,
     linked,
+    noted,
     on_server,
-    session_report,
+    picked_session,
     site_server,
 )
 
@@ -70,15 +71,17 @@ async def _session_view(bot: EtlDuckBot, rep: SessionReport, view: str) -> Reply
 
 
 class SessionsCog(commands.Cog, name="Sessions"):
-    """Gaming sessions: the last one, one by date, the list."""
+    """Gaming sessions: the last one, one by date or id, the list."""
 
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
 
     async def _session(self, day: str | None, view: str, server: str | None = None) -> Reply:
         srv = await game_server(self.bot, server)
-        rep = await session_report(self.bot, day, srv)
-        return await session_view_reply(self.bot, rep, view)
+        rep, note = await picked_session(self.bot, day, srv)
+        reply = await session_view_reply(self.bot, rep, view)
+        noted(reply.embeds, note)
+        return reply
 
     @app_commands.command(name="last_session", description="The last gaming session")
     @app_commands.describe(
@@ -94,9 +97,10 @@ class SessionsCog(commands.Cog, name="Sessions"):
     ) -> None:
         await respond(interaction, self._session(None, view, server))
 
-    @app_commands.command(name="session", description="The gaming session of a date")
+    @app_commands.command(name="session", description="The gaming session of a date or id")
     @app_commands.describe(
-        date="The day the session started, YYYY-MM-DD",
+        date="The day the session started, YYYY-MM-DD (the last to start), or a session "
+        "from the list",
         view="summary (default), top players, maps, weapons or graphs",
         server="One game server (two servers may have played that day)",
     )
