@@ -153,6 +153,28 @@ def test_an_unknown_id_is_a_usage_error(cli: Any, wrong: str) -> None:
     assert "etl-duck sessions" in lines[0]  # where the ids are
 
 
+def test_highlights_and_set_teams_take_an_id_too(
+    cli: Any, evening: Path, ids: tuple[int, int], tmp_path: Path
+) -> None:
+    """`highlights` and `set-teams` named a session by its date only: the earlier of two
+    sessions on a date could not be reached."""
+    from etl_duck.query.stats import Stats
+
+    stats = Stats(evening)
+    for sid in ids:
+        code, out, err = cli("highlights", str(sid), "--json")
+        assert code == 0, err
+        want = [e.key for e in stats.session_events(sid)]
+        assert [e["key"] for e in json.loads(out)] == want
+    code, _, err = cli("highlights", "20251219195607")
+    assert code == 2 and "No session 20251219195607" in err and "etl-duck sessions" in err
+    code, _, err = cli("highlights", "2025121")
+    assert code == 2 and "not a session date or id" in err
+    for sid in ids:  # the session it names is the one of the id, not the date's last
+        code, out, err = cli("set-teams", str(sid), "--clear")
+        assert code == 0 and f"session {sid}" in out, err
+
+
 def test_an_id_with_its_server_and_a_malformed_one(cli: Any, ids: tuple[int, int]) -> None:
     code, out, err = cli("session", str(ids[0]), "--server", "main", "--json")
     assert code == 0 and json.loads(out)["session_id"] == ids[0], err

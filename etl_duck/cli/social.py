@@ -5,12 +5,12 @@ With ``--json``, rows about players are keyed by their GUID."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
-from etl_duck.cli.analytics import plain, shown, shown_list
+from etl_duck.cli.analytics import SESSION_ID, plain, shown, shown_list
 from etl_duck.cli.app import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -23,16 +23,41 @@ from etl_duck.cli.app import (
     print_json,
 )
 
+if TYPE_CHECKING:
+    from etl_duck.query.stats import Stats
+
 
 def _keyed(df: Any) -> dict[str, dict[str, Any]]:
     return {r["guid"]: {k: v for k, v in r.items() if k != "guid"} for r in json_rows(df)}
 
 
-def _day(which: str) -> date | None:
+def _day(which: str) -> date | int | None:
+    """last (None), a session date, or a session id (one session, whatever else started
+    that day: `etl-duck sessions` lists them)."""
+    t = which.strip()
+    if t == "last":
+        return None
+    if SESSION_ID.fullmatch(t):
+        return int(t)
     try:
-        return None if which == "last" else date.fromisoformat(which)
+        return date.fromisoformat(t)
     except ValueError:
-        fail(f"{which!r} is not a date; use YYYY-MM-DD or last", EXIT_USAGE)
+        fail(
+            f"{which!r} is not a session date or id; use YYYY-MM-DD, a session id "
+            "(`etl-duck sessions` lists them) or last",
+            EXIT_USAGE,
+        )
+
+
+def _session_of(stats: Stats, which: str) -> tuple[int, date]:
+    """(session id, date) of ``which``; an id no session has is a usage error (exit 2)."""
+    day = _day(which)
+    try:
+        return stats.session_id_for(day)
+    except _lookup_errors() as exc:
+        if isinstance(day, int):
+            fail(f"{plain(exc)} (`etl-duck sessions` lists the sessions)", EXIT_USAGE)
+        _lookup_failed(exc)
 
 
 def _session_day(row: dict[str, Any]) -> str:
@@ -210,15 +235,14 @@ def bests(
 
 @app.command()
 def highlights(
-    which: Annotated[str, typer.Argument(help="last or YYYY-MM-DD")] = "last",
+    which: Annotated[
+        str, typer.Argument(help="last, YYYY-MM-DD or a session id (`etl-duck sessions`)")
+    ] = "last",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Records broken, personal bests and milestones of a session."""
     stats = open_stats()
-    try:
-        sid, _ = stats.session_id_for(_day(which))
-    except _lookup_errors() as exc:
-        _lookup_failed(exc)
+    sid, _ = _session_of(stats, which)
     events = stats.session_events(sid)
     if as_json:
         print_json([{"key": e.key, "kind": e.kind, "scope": e.scope, "guid": e.guid,
@@ -237,7 +261,9 @@ def highlights(
 
 @app.command("set-teams")
 def set_teams(
-    which: Annotated[str, typer.Argument(help="last or YYYY-MM-DD (the session)")] = "last",
+    which: Annotated[
+        str, typer.Argument(help="last, YYYY-MM-DD or a session id (the session)")
+    ] = "last",
     team1: Annotated[str | None, typer.Option(help="Name of one team.")] = None,
     players1: Annotated[
         str | None, typer.Option(help="Its players: names or GUIDs, comma-separated.")
@@ -252,8 +278,8 @@ def set_teams(
 
     with BotState.in_data_dir(STATE.data_dir) as state:
         stats = open_stats()
+        sid, sdate = _session_of(stats, which)
         try:
-            sid, sdate = stats.session_id_for(_day(which))
             rep = stats.session_by_id(sid, sdate)
         except _lookup_errors() as exc:
             fail(plain(exc))
