@@ -530,6 +530,7 @@ def test_a_commit_reads_encodes_and_places_only_what_changed(
             "partitions": _parts_to_json(m.partitions),
             "shards": _parts_to_json(m.shards),
             "options": m.options,
+            "lake": m.lake,
         },
         separators=(",", ":"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +33,11 @@ def file_checksum(path: str | Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def new_lake_id() -> str:
+    """A new lake's identity: 16 random hex digits (see ``Manifest.lake``)."""
+    return secrets.token_hex(8)
 
 
 def _parts_to_json(groups: Mapping[str, Mapping[str, Partition]]) -> dict[str, Any]:
@@ -111,6 +117,12 @@ class Manifest:
     shards: dict[str, dict[str, Partition]] = field(default_factory=dict)
     #: the ingest settings the content was derived with (IngestOptions.fingerprint)
     options: dict[str, Any] = field(default_factory=dict)
+    #: which lake this is (:func:`new_lake_id`): drawn when a lake is created or rebuilt,
+    #: carried by every later commit. A lake deleted and rebuilt from raw/ numbers its
+    #: versions from 1 again, so a version number alone does not say which content it is
+    #: (a reader compares both, see ``Serving.refresh``). "" in manifests written before
+    #: lakes had one; the next commit gives the lake one.
+    lake: str = ""
 
     @staticmethod
     def empty() -> Manifest:
@@ -127,7 +139,7 @@ class Manifest:
             separators=_COMPACT,
         )
         tail = json.dumps(
-            {"shards": _parts_to_json(self.shards), "options": self.options},
+            {"shards": _parts_to_json(self.shards), "options": self.options, "lake": self.lake},
             separators=_COMPACT,
         )
         return f"{head[:-5]}{_partitions_json(self.partitions)},{tail[1:]}"
@@ -144,6 +156,7 @@ class Manifest:
             partitions,
             _parts_from_json(raw.get("shards", {})),
             dict(raw.get("options", {})),
+            str(raw.get("lake", "")),  # older manifests have none (older code ignores it)
         )
 
     def with_checksums(self, checksums: Mapping[str, str]) -> Manifest:

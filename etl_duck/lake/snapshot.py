@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths
 from etl_duck.lake.layout import TABLES, shard_year
-from etl_duck.lake.manifest import Manifest, Partition, file_checksum
+from etl_duck.lake.manifest import Manifest, Partition, file_checksum, new_lake_id
 
 if TYPE_CHECKING:  # PyArrow loads where tables are read or written: opening a lake is cheap
     import pyarrow as pa
@@ -232,14 +232,16 @@ class Lake:
 
     def fresh_manifest(self) -> Manifest:
         """An empty manifest whose version continues after every snapshot on disk (for a
-        rebuild, which must not read a possibly damaged current manifest)."""
+        rebuild, which must not read a possibly damaged current manifest), with a new lake
+        identity: a lake deleted and rebuilt starts again at version 1, and its readers
+        tell it from the one they read by its id (``Manifest.lake``)."""
         latest = self.version()
         if self.snapshots.exists():
             for child in self.snapshots.iterdir():
                 stem = child.name.split(".", 1)[0]
                 if stem.startswith("v") and stem[1:].isdigit():
                     latest = max(latest, int(stem[1:]))
-        return Manifest(latest, 0.0, Manifest.empty().partitions, {})
+        return Manifest(latest, 0.0, Manifest.empty().partitions, {}, lake=new_lake_id())
 
     def version(self) -> int:
         """The committed version: one readlink, no file read (checked before every query)."""
@@ -564,6 +566,9 @@ class Lake:
             partitions,
             shards,
             dict(old.options if options is None else options),
+            # carried; a lake written before lakes had an id (or a first commit on nothing)
+            # gets one now
+            old.lake or new_lake_id(),
         )
         # every other file of the manifest is linked from the current snapshot; checksums
         # of the files encoded now are known once they are written

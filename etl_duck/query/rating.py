@@ -59,24 +59,31 @@ class RatingBook:
         self._lock = threading.Lock()
         self._run: RatingRun | None = None
         self._version = -1
+        self._epoch = -1  # the Serving's lake (``Serving.epoch``) the run was made of
         self._by_date: dict[date, list[MapResult]] = {}
         self._key: tuple[Any, ...] = ()  # the state key of the run held
 
     def run(self) -> RatingRun:
         version = self.serving.refresh()
-        if self._run is not None and self._version == version:
+        # read after the version (a refresh publishes the epoch first): a recreated lake
+        # reuses version numbers, the epoch tells its run from the old one's
+        epoch = self.serving.epoch
+        if self._run is not None and (self._version, self._epoch) == (version, epoch):
             return self._run
         with self._lock:
-            if self._run is not None and self._version == version:
+            if self._run is not None and (self._version, self._epoch) == (version, epoch):
                 return self._run
             # compare and read at one version; the replay runs after (other threads'
             # refreshes wait only for the read)
             with self.serving.pinned() as (pinned, _):
                 from etl_duck.query.ratingstore import SavedRating, date_content, state_key
 
+                epoch = self.serving.epoch
                 manifest = self.serving.manifest()
                 key = state_key(self.config, manifest.options, self.serving.files)
-                if key != self._key:  # other settings, or a serving table derived since
+                if key != self._key or epoch != self._epoch:
+                    # other settings, a serving table derived since, or another lake (its
+                    # dates are not compared with the old one's): replay from the start
                     self._run, self._by_date = None, {}
                 saved = self.store.load(key) if self.store and self._run is None else None
                 content = date_content(manifest) if self.store is not None else {}
@@ -94,6 +101,7 @@ class RatingBook:
                     self.store.save(SavedRating(key, content, by_date, run))
             # installed only now: a read or replay that failed leaves the book as it was
             self._run, self._by_date, self._version, self._key = run, by_date, pinned, key
+            self._epoch = epoch
             return run
 
     def _read(

@@ -15,11 +15,12 @@ import bisect
 import contextlib
 import dataclasses
 import logging
+import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
-    from etl_duck.lake.manifest import Manifest
+    from etl_duck.lake.manifest import Manifest, Partition
     from etl_duck.lake.snapshot import Lake
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class _View:
     it never joins one snapshot's folder with another's file names."""
 
     snapshot: Path | None = None
+    #: the lake it reads (``Serving.epoch``): a recreated lake's snapshot has the same path
+    #: and file names as the old one's, and a cursor's views must not be taken as current
+    epoch: int = 0
     #: serving/career table → shard (year, or "all"/"prior-YYYY") → file in the snapshot
     files: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     partitions: dict[str, dict[str, str]] = dataclasses.field(
@@ -92,7 +96,8 @@ class Serving:
         #: last lake version that changed each session date (ISO: sorts like the dates, and
         #: a 10-year lake's 1,800 dates need no parsing)
         self.changed_at: dict[str, int] = {}
-        self._loaded: dict[str, dict[str, int]] = {}
+        #: table → session date → the partition read (the manifest's own)
+        self._loaded: dict[str, dict[str, Partition]] = {}
         self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
         self._shape_lock = threading.Lock()
         self._dates: list[str] = []
@@ -101,6 +106,14 @@ class Serving:
         self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
         #: the game server's zone the content was derived with (the manifest's options)
         self.timezone: str | None = None
+        #: the lake served (its manifest's id), and which lake this is for this object: moves
+        #: on when the data dir turns out to hold another lake (deleted and rebuilt, or a
+        #: backup restored), whose version numbers name other content. Anything kept per
+        #: version must be kept per (epoch, version) — or dropped by ``on_new_lake``
+        self.lake_id = ""
+        self.epoch = 0
+        self._stamp: tuple[int, int, int] | None = None  # the served snapshot folder's
+        self._new_lake: list[Callable[[], None]] = []
 
     @property
     def snapshot(self) -> Path | None:
@@ -134,13 +147,26 @@ class Serving:
             finally:
                 self._local.pinned = False
 
+    def on_new_lake(self, forget: Callable[[], None]) -> None:
+        """Call ``forget()`` (under the refresh's lock: keep it short, query nothing) when
+        the data dir turns out to hold another lake than the one served: what was kept for
+        the old one's versions must go, as the new one reuses their numbers."""
+        self._new_lake.append(forget)
+
     def refresh(self) -> int:
         """Point at the lake's current version; cheap when nothing changed (a version
-        change reads the manifest, ~10 ms at 10 years, and loads no data)."""
+        change reads the manifest, ~10 ms at 10 years, and loads no data).
+
+        The version number alone does not say which content it is: a lake deleted and
+        rebuilt from raw/ (or a backup restored) counts from 1 again. So the same number
+        in another snapshot folder is read (one stat to tell), and a manifest of another
+        lake — another id, a lower version, or a partition that differs from the one read
+        and is not newer than the version served — is read as by a fresh process: the
+        ``epoch`` moves on and every ``on_new_lake`` callback drops what it kept."""
         if getattr(self._local, "pinned", False):
             return self.version
         current = self.lake.version()
-        if current == self.version:
+        if current == self.version and (current == 0 or _stamp(self.lake.link) == self._stamp):
             if self.snapshot is not None and time.time() > self._lease_renew_at:
                 self._hold(self.snapshot)
             elif current == 0:
@@ -153,7 +179,8 @@ class Serving:
                 self._check_link()
                 return self.version
             manifest = self.lake.manifest(snap)
-            if manifest.version == self.version:
+            stamp = _stamp(snap)
+            if manifest.version == self.version and stamp == self._stamp:
                 return self.version
             t0 = time.perf_counter()
             files: dict[str, dict[str, str]] = {}
@@ -165,29 +192,57 @@ class Serving:
                     flat = f"_serving/{name}.parquet"
                     files[name] = {"*": flat} if (snap / flat).exists() else {}
             reshaped = {n for n in VIEWS if set(files[n]) != set(self.files.get(n, {}))}
+            changed, rewound = self._changed(self._loaded, manifest)
+            another = bool(self.version) and (
+                (bool(self.lake_id) and manifest.lake != self.lake_id)
+                or manifest.version < self.version
+                or rewound
+                or (manifest.version == self.version and bool(reshaped))
+            )
+            if another:
+                # another lake under the same name: read it as a fresh process would (what
+                # was kept of the old one is not compared with it, nor kept)
+                log.warning(
+                    "%s holds another lake than the one served (v%d, id %s → v%d, id %s): "
+                    "reading it anew",
+                    self.lake.link,
+                    self.version,
+                    self.lake_id or "none",
+                    manifest.version,
+                    manifest.lake or "none",
+                )
+                reshaped = set()
+                changed, _ = self._changed({}, manifest)
+            elif manifest.version == self.version and not changed:
+                # the same snapshot, its folder's status changed (an owner or mode set by
+                # hand): nothing to read again
+                self._stamp, self.lake_id = stamp, manifest.lake
+                return self.version
+            served = 0 if another else self.version
             last, latest = self._last_session(snap, files.get("rounds", {}))
-            changed: set[str] = set()
             written: dict[str, int] = {}  # date → newest version that wrote one of its files
-            for table in TABLES:
-                new = manifest.partition_versions(table)
-                old = self._loaded.get(table, {})
-                changed.update(d for d in old.keys() | new.keys() if old.get(d) != new.get(d))
-                self._loaded[table] = new
-                for d, v in new.items():
-                    written[d] = max(v, written.get(d, 0))
-            if self.version and reshaped and not changed:
+            # the manifest's own mappings (parsed for this version, never changed): compared
+            # whole with the next version's
+            self._loaded = {t: manifest.partitions.get(t, {}) for t in TABLES}
+            for new in self._loaded.values():
+                for d, p in new.items():
+                    written[d] = max(p.version, written.get(d, 0))
+            if served and reshaped and not changed:
                 # serving tables changed with no partition (an old lake upgraded, a serving
                 # table derived): answers may differ for any date, so every key moves on
                 changed.update(self._loaded["rounds"])
                 written = {}
+            changed_at = {} if another else dict(self.changed_at)
             for d in changed:
                 # the version that last wrote the date's partitions (a changed date's files
                 # were written by this commit), so a fresh process derives the same keys as
                 # a long-running one and keys persisted outside (the static site) stay
                 # valid across restarts; a date that vanished changed now
-                self.changed_at[d] = written.get(d, manifest.version)
-            self._dates = sorted(self.changed_at)
-            self.max_changed = max(self.changed_at.values(), default=0)
+                changed_at[d] = written.get(d, manifest.version)
+            # whole, not entry by entry: a query in another thread reads one or the other
+            self.changed_at = changed_at
+            self._dates = sorted(changed_at)
+            self.max_changed = max(changed_at.values(), default=0)
             partitions = {t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES}
             # the latest SESSION date (a counted round): the relative windows count from it,
             # not from a newer date that holds only rounds that do not count, nor from the
@@ -197,12 +252,20 @@ class Serving:
             self.timezone = manifest.options.get("timezone") or None
             left_behind = self.snapshot
             self._hold(snap)
+            epoch = self.epoch + 1 if another else self.epoch
             # one assignment: a query reads the old view or the new one, never a mix (a
             # query took the old folder with new names while _hold wrote its lease); before
             # letting the old go: a query counted after this binds its views to the new one
-            self._view = _View(snap, files, partitions)
+            self._view = _View(snap, epoch, files, partitions)
             self._let_go(left_behind, snap)
+            self._stamp, self.lake_id = stamp, manifest.lake
+            # the epoch before the version: whoever sees the new version sees its epoch
+            # (and a key of the new epoch the new dates and view)
+            self.epoch = epoch
             self.version = manifest.version
+            if another:
+                for forget in self._new_lake:
+                    forget()
             log.info(
                 "serving at v%d (%d dates changed) in %.1f ms",
                 manifest.version,
@@ -210,6 +273,29 @@ class Serving:
                 (time.perf_counter() - t0) * 1000,
             )
             return self.version
+
+    def _changed(
+        self, loaded: Mapping[str, Mapping[str, Partition]], manifest: Manifest
+    ) -> tuple[set[str], bool]:
+        """The session dates whose partitions differ from those read last, and whether one
+        of them cannot come from a commit after the version served: a differing partition
+        that is not newer than it, or one gone at a version not newer (the lake went back:
+        a backup restored, then committed on). Partitions are compared whole (file,
+        version, rows, checksum): the same version number may name other content."""
+        changed: set[str] = set()
+        rewound = False
+        for table in TABLES:
+            new = manifest.partitions.get(table, {})
+            old = loaded.get(table, {})
+            diff = [d for d in old.keys() | new.keys() if old.get(d) != new.get(d)]
+            changed.update(diff)
+            if self.version and not rewound:
+                rewound = any(
+                    (p.version if (p := new.get(d)) is not None else manifest.version)
+                    <= self.version
+                    for d in diff
+                )
+        return changed, rewound
 
     def _last_session(
         self, snap: Path, rounds: Mapping[str, str]
@@ -274,7 +360,7 @@ class Serving:
                     for k, f in sorted(shards.items())
                     if (y := shard_year(k)) is not None and int(y) in years
                 ]
-            key = (v.snapshot, tuple(picked) if picked is not None else None)
+            key = (v.snapshot, v.epoch, tuple(picked) if picked is not None else None)
             if views.get(name) == key:
                 continue
             source = self._source(cur, v, name, picked)
@@ -427,7 +513,7 @@ class Serving:
         v = view or self._view
         scopes: dict[str, Any] = self._local.__dict__.setdefault("scopes", {})
         for table in self.DETAIL if tables is None else tables:
-            key = (v.snapshot, tuple(dates))
+            key = (v.snapshot, v.epoch, tuple(dates))
             if scopes.get(table) == key:
                 continue  # this cursor already looks at exactly these partitions
             files = [
@@ -469,6 +555,16 @@ class Serving:
         lo = bisect.bisect_left(self._dates, date_from.isoformat())
         hi = bisect.bisect_right(self._dates, date_to.isoformat())
         return max((self.changed_at[d] for d in self._dates[lo:hi]), default=0)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """A snapshot folder's identity (device, inode, status change time), through the
+    ``lake`` link or not: a recreated lake's folder of the same version is another one."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _read(snapshot: Path | None, files: list[str]) -> str:

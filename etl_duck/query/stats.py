@@ -275,6 +275,14 @@ class Stats:
         self._all_time_lock = threading.Lock()
         self._player_names: PlayerNames | None = None
         self._rating_book = RatingBook(self.serving, store=ratings)
+        self.serving.on_new_lake(self._forget_lake)
+
+    def _forget_lake(self) -> None:
+        """The data dir holds another lake (deleted and rebuilt, a backup restored): what
+        was kept by version number is the old one's, whose numbers come again."""
+        self.cache.clear()
+        self._all_time = None
+        self._player_names = None
 
     # ---- plumbing
 
@@ -347,8 +355,9 @@ class Stats:
         version that changed any session date in ``window`` (all time by default): the
         entry point for anything derived from query results (charts, embeds' tables)."""
         self.serving.refresh()
+        epoch = self.serving.epoch  # which lake: a recreated one reuses the version numbers
         sig = self.serving.signature(*window)
-        return self.cache.get_or_compute((key, sig), compute)
+        return self.cache.get_or_compute((key, epoch, sig), compute)
 
     def _cached(self, key: Hashable, window: tuple[date, date], compute: Callable[[], T]) -> T:
         return self.cached(key, compute, window)
