@@ -442,6 +442,32 @@ def test_keys_survive_a_new_process_and_an_unchanged_lake_publishes_nothing(
     assert "Another name" in (site / "index.html").read_text()
 
 
+def test_a_lake_rebuilt_in_the_same_data_dir_is_another_lake(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """A lake deleted and rebuilt in the same data dir numbers its versions from 1 again:
+    the site's keys of the old lake were taken as comparable once the new one's version
+    caught up (the site named its lake by the data dir's path), so pages kept old numbers.
+    The site's lake is the lake's own id: the next build is a full one, equal to `--full`."""
+    data = lake_copy(tmp_path_factory, tmp_path / "data", (LAST_R2,))
+    site = tmp_path / "site"
+    build_site(stats_for(data), site, opts())
+    old_version = stats_for(data).version()
+    shutil.rmtree(data)  # the new lake: half the files, in commits enough to catch up
+    files = sorted(real_files())[: len(real_files()) // 2]
+    for i in range(old_version + 1):
+        ingest_paths(data, files[i :: old_version + 1])
+    assert stats_for(data).version() >= old_version
+    report = build_site(stats_for(data), site, opts())
+    assert report.published and report.rendered == report.pages  # a full build
+    full = tmp_path / "full"
+    build_site(stats_for(data), full, opts(), full=True)
+    pages_of = {p.relative_to(site): p.read_bytes() for p in site.rglob("*.html") if p.is_file()}
+    assert pages_of == {
+        p.relative_to(full): p.read_bytes() for p in full.rglob("*.html") if p.is_file()
+    }
+
+
 # --------------------------------------------------------------------------- publishing
 
 

@@ -160,10 +160,13 @@ def _attempt(
 
 
 def lake_id(stats: Stats) -> str:
-    """Which lake the site was built from: a digest of its data dir (keys of another lake
-    are not comparable), not the path itself (the manifest is published with the pages)."""
+    """Which lake the site was built from: a digest of its data dir and the lake's own id
+    (keys of another lake are not comparable: a lake deleted and rebuilt in the same dir
+    numbers its versions from 1 again), not the path itself (the manifest is published
+    with the pages)."""
+    stats.serving.refresh()
     path = str(stats.lake.data_dir.absolute()).encode()
-    return hashlib.blake2b(path, digest_size=8).hexdigest()
+    return hashlib.blake2b(path + b"\0" + stats.serving.lake_id.encode(), digest_size=8).hexdigest()
 
 
 def gone_dates(
