@@ -58,6 +58,10 @@ class Ingestor:
 
         report = ingest_paths(self.data_dir, list(paths), self.options, server=server)
         log.info("ingest: %s", report.summary())
+        if report.settings_changed:  # another process's settings, derived back: say so
+            from etl_duck.ingest.derived import rederived_note
+
+            log.warning("ingest: %s", rederived_note(report.settings_changed))
         self.notify(report)
         return report
 

@@ -27,6 +27,10 @@ def report_lines(report: FetchReport) -> list[str]:
     summary = getattr(report.ingest_result, "summary", None)
     if callable(summary):  # the real ingest's IngestReport
         lines.append(f"  ingest  {summary()}")
+        if changed := getattr(report.ingest_result, "settings_changed", None):
+            from etl_duck.ingest.derived import rederived_note
+
+            lines.append(f"  note    {rederived_note(changed)}")
         lines += [f"    quarantined {n}: {r}" for n, r in report.ingest_result.quarantined.items()]  # type: ignore[attr-defined]
         lines += [f"    conflict {n}: {r}" for n, r in report.ingest_result.conflicts.items()]  # type: ignore[attr-defined]
         lines += [f"    rejected line {r}" for r in report.ingest_result.rejected]  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ store. Every problem is named (file, line, field, reason) and sets the exit code
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from etl_duck.ingest.options import IngestReport
+    from etl_duck.lake.snapshot import Lake
 
 
 #: what an endstats file without its round file means, and the fix (ingest and status)
@@ -83,6 +84,14 @@ def print_report(report: IngestReport) -> int:
             "  [dim]note[/dim] the lake was derived by an older parser: every file was read "
             "again from raw/",
             soft_wrap=True,
+        )
+    if report.settings_changed:  # not a problem (the settings given win), but said
+        from etl_duck.ingest.derived import rederived_note
+
+        console.print(
+            f"  [yellow]note[/yellow] {escape(rederived_note(report.settings_changed))}",
+            soft_wrap=True,
+            highlight=False,
         )
     for name, reason in sorted(report.quarantined.items()):
         console.print(f"  [red]quarantined[/red] {escape(reason)}", soft_wrap=True)
@@ -216,12 +225,14 @@ def rebuild(
         bool,
         typer.Option(
             "--force",
-            help="Rebuild even when raw/ lacks files the lake holds (they are lost from the lake).",
+            help="Rebuild even when raw/ lacks files the lake holds (they are lost from the "
+            "lake), or a newer etl-duck wrote the lake (a deliberate downgrade).",
         ),
     ] = False,
 ) -> None:
     """Recreate the lake from data/raw alone (the versions the ledger counts, the choices
-    admins made); repairs a damaged lake. Refused when raw/ lacks files the lake holds."""
+    admins made); repairs a damaged lake. Refused when raw/ lacks files the lake holds, or
+    a newer etl-duck wrote the lake."""
     from etl_duck.ingest.run import rebuild as rebuild_lake
 
     with PhaseProgress() as progress:
@@ -285,6 +296,7 @@ def show_status(as_json: bool = False) -> int:
     busy = busy or lake.writer_busy()
     info["ingest_in_progress"] = busy
     info["leftovers"] = [] if busy else leftovers
+    info.update(_derivation(lake))
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round
     # file may be on its way; once the server has written later rounds it is missing
@@ -292,7 +304,7 @@ def show_status(as_json: bool = False) -> int:
         info[k]
         for k in (
             "quarantined", "conflicts", "rejected", "partial", "cut", "empty", "leftovers",
-            "endstats_without_round",
+            "endstats_without_round", "newer_lake",
         )
     ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
     if as_json:
@@ -322,8 +334,9 @@ def show_status(as_json: bool = False) -> int:
             else "a corrected copy ingested later is offered as a version to keep"
         )
         console.print(
-            f"[red]quarantined[/red] {escape(said)} — {fix}; `etl-duck resolve "
-            f"{escape(name)} --dismiss` leaves it out",
+            f"[red]quarantined[/red] {escape(said)} — {fix}; after an upgrade or a fix, "
+            f"{_retry(name)} reads it again (so does ingesting the file again); `etl-duck "
+            f"resolve {escape(name)} --dismiss` leaves it out",
             soft_wrap=True,
         )
     for key, reason in info["conflicts"].items():
@@ -391,6 +404,34 @@ def show_status(as_json: bool = False) -> int:
         )
     for line in info["leftovers"]:
         console.print(f"[yellow]leftover[/yellow] {escape(line)}", soft_wrap=True)
+    if info["newer_lake"]:
+        console.print(
+            f"[red]newer lake[/red] the lake was written by a newer etl-duck "
+            f"({escape(info['newer_lake'])}): this installation reads it but writes nothing "
+            "(ingest, fetch, resolve and the bot's fetch fail) — upgrade this installation "
+            "(or run the newer one)",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if info["reread_due"]:  # no problem: the next ingest does it by itself
+        console.print(
+            f"[dim]re-read due[/dim] {escape(info['reread_due'])} (one commit, as long as "
+            "`etl-duck rebuild`)",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if changed := info["settings_differ"]:
+        from etl_duck.ingest.derived import changes
+
+        console.print(
+            f"[yellow]settings differ[/yellow] the lake was derived under other settings than "
+            f"this command's (the lake's → these: {escape(changes(changed))}): an ingest run "
+            "like this one "
+            "derives every partition again — run etl-duck where the lake's settings are set "
+            "(`.env` is read from the working directory), or this is a change you meant",
+            soft_wrap=True,
+            highlight=False,
+        )
     if busy:
         console.print(
             "an ingest is in progress (another process holds "
@@ -428,6 +469,30 @@ def show_status(as_json: bool = False) -> int:
     if not problems:
         console.print("no open problems")
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def _derivation(lake: Lake) -> dict[str, Any]:
+    """What the lake was derived by and under, against this installation and the settings
+    of this command (``status``): a newer etl-duck's lake (a problem: nothing is written),
+    a re-read an upgrade makes due, settings an ingest from here would change."""
+    from etl_duck.ingest.derived import lake_options, newer, reread_due, settings_changed
+
+    options = lake_options(lake, quiet=True)
+    ahead = newer(options)
+    return {
+        "newer_lake": ahead,
+        "reread_due": None if ahead else reread_due(options),
+        "settings_differ": {} if ahead else settings_changed(options, ingest_options()),
+    }
+
+
+def _retry(name: str) -> str:
+    """The command that reads a quarantined file again: keep the version that counts."""
+    from etl_duck.lake.rawstore import RawStore
+
+    choice = RawStore(STATE.data_dir).decide(name)
+    version = choice.counted.id if choice is not None else "ID"
+    return f"`etl-duck resolve {escape(name)} --keep {escape(version)}`"
 
 
 @app.command()
@@ -468,7 +533,11 @@ def resolve(
     report = resolve_name(
         STATE.data_dir, name, keep=keep, dismiss=dismiss, accept=accept, options=ingest_options()
     )
-    raise typer.Exit(print_report(report))
+    code = print_report(report)
+    if report.unchanged:  # never exit 0 for nothing: 3 while a problem stays, else a mistake
+        err_console.print(escape(report.unchanged), highlight=False, soft_wrap=True)
+        code = EXIT_PARTIAL if report.problems else EXIT_USAGE
+    raise typer.Exit(code)
 
 
 @app.command()

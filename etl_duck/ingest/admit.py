@@ -20,6 +20,7 @@ import pyarrow as pa
 from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import FILE_NAME_PATTERN, has_player_lines, is_stats_file_name
 from etl_duck.domain.sources import qualify
+from etl_duck.ingest.future import is_future_reason
 from etl_duck.ingest.options import IngestReport, Progress
 from etl_duck.ingest.state import lookup
 from etl_duck.lake.fsutil import failpoint
@@ -85,7 +86,12 @@ def admit(
     (rebuild): every name in raw/ is touched. ``recheck``: names an admin resolved.
     ``server``: the game server ``paths`` came from (their names are qualified with it).
     ``retry``: quarantined names whose counted version is read again although it did not
-    change (files dated ahead of the clock that are admitted now, see ``future``)."""
+    change (files dated ahead of the clock that are admitted now, see ``future``).
+
+    A file quarantined because it did not read (not for its date: ``future`` decides those)
+    is read again when it is given again or an admin resolves its name: a fix, an upgrade
+    or an admin's choice may read it now (it lands), or it stays quarantined (an
+    unchanged reason commits nothing, see ``run``)."""
     candidates = expand(paths, report.skipped)
     loaded: list[tuple[str, bytes]] = []
     empty_at: dict[str, Path] = {}  # where a 0-byte file came from
@@ -132,6 +138,7 @@ def admit(
     by_name = lookup(ledger, "file_name", [n for n, _ in loaded])
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
+    again: set[str] = set()  # quarantined files given again: read again
     for (name, data), csha in zip(loaded, shas, strict=True):
         if not data and not _held_empty(by_name.get(name), csha):
             # 0 bytes: the writer had not written yet, or the copy failed. A name the lake
@@ -154,6 +161,9 @@ def admit(
         held = counted_by_sha.get(csha) if key == csha else None
         if held is None and (same := by_name.get(name)) and same["content_sha256"] == csha:
             held = same  # this very file again (quarantined: that problem again)
+        if held is not None and held["file_name"] == name and _reads_again(held):
+            again.add(name)  # (raw/ holds it: nothing is stored)
+            continue
         if held is not None or key in seen:
             if not (name in retry and held is not None and held["file_name"] == name):
                 _already_held(name, held, report)  # (one retried lands: no problem)
@@ -164,9 +174,10 @@ def admit(
     failpoint("raw stored")
     stored_now = {(v.name, v.content_sha256) for v in stored}
 
-    touched = {v.name for v in stored} | set(raw.pending()) | set(recheck)
+    touched = {v.name for v in stored} | set(raw.pending()) | set(recheck) | again
     out = Admitted(arrived=set(touched))
     touched |= set(retry)  # stored before: not brought by this batch
+    again |= set(recheck)  # an admin's resolve reads a quarantined file again too
     if everything:
         touched |= set(raw.names())
     known = {v.path: v.data for v in stored}
@@ -185,15 +196,17 @@ def admit(
             if name not in report.empty:
                 report.empty.append(name)
             continue
-        if (
-            row is None
-            or row["content_sha256"] != choice.counted.content_sha256
-            or row["status"] in ("dismissed", "empty")  # an admin's --keep; content came
-            or name in retry  # quarantined, admitted now: the same bytes are read again
-        ):
+        held_now = row is not None and row["content_sha256"] == choice.counted.content_sha256
+        # quarantined, admitted now (dated ahead), or read again (it did not read): the
+        # same bytes are read again
+        reread = held_now and (name in retry or (name in again and _reads_again(row)))
+        if row is None or not held_now or reread or row["status"] in ("dismissed", "empty"):
+            # (dismissed: an admin's --keep; empty: its content came)
             out.changed[name] = choice.counted.data
-            if row is not None and row["status"] != "empty" and name not in retry:
+            if row is not None and row["status"] != "empty" and not reread:
                 report.replaced.append(name)  # grew, or an admin kept another version
+        elif name in again and row["status"] == "quarantined":  # dated ahead: it still is
+            report.quarantined.setdefault(name, str(row["reason"] or "quarantined"))
         for v in choice.conflicts:
             report.conflicts[f"{name}@{v.id}"] = choice.conflict_reason(v)
     # a file whose content was stored before (a conflicting version sent again) is a
@@ -209,6 +222,14 @@ def admit(
 #: file's bytes stay a duplicate under any name (an admin set them aside) — except a file
 #: of its header alone, whose bytes an idle server writes again for every timed-out map
 _NOT_LANDED = ("quarantined",)
+
+
+def _reads_again(row: dict[str, Any] | None) -> bool:
+    """A ledger row of a file quarantined because it did not read (not for its date: the
+    future check decides when those are admitted, ``retry``)."""
+    return (
+        row is not None and row["status"] == "quarantined" and not is_future_reason(row["reason"])
+    )
 
 
 def _held_empty(row: dict[str, Any] | None, csha: str) -> bool:

@@ -94,8 +94,14 @@ class IngestReport:
     version: int = 0
     committed: bool = False  # a new lake version was published
     rebuilt: bool = False  # a rebuild from raw/: every file is listed, none of them is new
-    #: the rebuild was the lake's own: derived by another parser version, it was re-read
+    #: the rebuild was the lake's own: derived by an older parser version, it was re-read
     reparsed: bool = False
+    #: settings that shape the lake (``ingest.derived.SETTINGS``) this commit changed, so it
+    #: re-derived every partition: setting → (the lake's before, this run's). Not a problem
+    #: (the settings given win), but said: another directory's ``.env`` is another lake
+    settings_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: a ``resolve`` that changed nothing: the sentence that says so (the CLI exits non-zero)
+    unchanged: str = ""
     #: names this batch brought (stored now, left by a crash, or an admin's), rebuild or not
     arrived: list[str] = field(default_factory=list)
 
@@ -144,6 +150,8 @@ class IngestReport:
         self.version = later.version or self.version
         self.committed = self.committed or later.committed
         self.reparsed = self.reparsed or later.reparsed
+        for key, change in later.settings_changed.items():  # the first batch's "before"
+            self.settings_changed.setdefault(key, change)
         return self
 
     def summary(self) -> str:

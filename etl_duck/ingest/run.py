@@ -23,14 +23,15 @@ from typing import Any
 import pyarrow as pa
 
 from etl_duck.domain.counting import ends_later
-from etl_duck.domain.parse import PARSER_VERSION, FileStatus, ParseError, RoundHead, parse_head
+from etl_duck.domain.parse import FileStatus, ParseError, RoundHead, parse_head
 from etl_duck.domain.sessions import RoundTime, Session
 from etl_duck.domain.sources import SEPARATOR, server_of
 from etl_duck.ingest import endstats
 from etl_duck.ingest.admit import Admitted, admit
 from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, ChunkResult, round_time, run_jobs
-from etl_duck.ingest.future import FutureCheck, admissible_again
+from etl_duck.ingest.derived import lake_options, older_parser, refuse_newer, settings_changed
+from etl_duck.ingest.future import FutureCheck, admissible_again, is_future_reason
 from etl_duck.ingest.options import IngestOptions, IngestReport, Progress
 from etl_duck.ingest.state import (
     Regroup,
@@ -84,6 +85,8 @@ def ingest_paths(
     opts = options or IngestOptions()
     lake = Lake(data_dir)
     with lake.writer_lock():
+        if not rebuild:  # a newer etl-duck's lake: nothing stored, nothing committed
+            refuse_newer(lake)  # (rebuild checks it itself: --force overrides)
         if rebuild and opts.workers == 0:
             # a rebuild stays one commit (it replaces a lake readers use) and holds the
             # whole history in this process either way: parse workers make it faster
@@ -206,7 +209,7 @@ def _disk_full(
         with contextlib.suppress(LakeError, OSError):
             m = lake.manifest(snap)
             # a commit like the last one, or (every partition derived again) the snapshot
-            whole = everything or _parsed_by_another_parser(lake)
+            whole = everything or older_parser(lake_options(lake))
             last = sum(
                 (snap / p.file).stat().st_size
                 for p in m.files().values()
@@ -253,12 +256,16 @@ def _ingest_locked(
     raw.recover()
     # what the same files mean changed (a parser fix): every file, the quarantined ones
     # too, is read again from raw/ — re-deriving the partitions alone would keep what the
-    # older parser made of the ledger, the rejected lines and the sessions' times
-    reparse = not rebuild and _parsed_by_another_parser(lake)
+    # older parser made of the ledger, the rejected lines and the sessions' times (a newer
+    # parser's lake was refused: ingest_paths)
+    previous = lake_options(lake, quiet=rebuild)  # what the lake was derived by and under
+    reparse = not rebuild and older_parser(previous)
     if reparse:
         check_raw_holds_the_lake(lake, raw)  # never re-read an unmounted raw/ into nothing
     rebuild = rebuild or reparse
-    report = IngestReport(rebuilt=rebuild, reparsed=reparse)
+    report = IngestReport(
+        rebuilt=rebuild, reparsed=reparse, settings_changed=settings_changed(previous, opts)
+    )
     base = _open_base(lake, raw, opts, rebuild)
     if not rebuild:  # before anything is stored: an unmounted raw/ takes no file
         check_raw_is_mounted(raw, base.ledger)
@@ -312,6 +319,7 @@ def _ingest_locked(
     # 5. what each file became: the ledger, its rejected lines, the report
     changes, fresh = _record(built, new, admitted, batch, report, raw)
     _record_endstats(checked, arrived, batch, report, raw, admitted.choices)
+    _same_rows(base.ledger, batch)
     _endstats_waiting(base, built, arrived, heads, batch, report)
     if base.resettle:  # dates that no longer hold any session disappear
         for t in TABLES:
@@ -413,14 +421,18 @@ class _Built:
     final: frozenset[str] = frozenset()
 
 
-def _parsed_by_another_parser(lake: Lake) -> bool:
-    """The current snapshot was derived by another parser version (none: before versions
-    were recorded)."""
-    snap = lake.current_dir()
-    if snap is None:
-        return False
-    options = lake.manifest(snap).options
-    return bool(options) and options.get("parser_version") != PARSER_VERSION
+def _same_rows(ledger: pa.Table, batch: _Batch) -> None:
+    """A quarantined file read again (given again, or an admin's resolve) that is
+    quarantined again for the same reason changes nothing: its ledger row stays as it is,
+    and a batch of nothing else commits nothing (it is still named: that problem again).
+    So does a name an admin dismisses again."""
+    held = [
+        n for n, r in batch.ledger_updates.items() if r["status"] in ("quarantined", "dismissed")
+    ]
+    for name, row in lookup(ledger, "file_name", held).items():
+        new = batch.ledger_updates[name]
+        if all(row[k] == new[k] for k in ("content_sha256", "status", "reason")):
+            del batch.ledger_updates[name]
 
 
 def _open_base(lake: Lake, raw: RawStore, opts: IngestOptions, rebuild: bool) -> _Base:
@@ -909,10 +921,13 @@ def rebuild(
 ) -> IngestReport:
     """Recreate the whole lake from ``raw/`` (same content as incremental ingests).
     Refused (:class:`RawIncomplete`) when ``raw/`` lacks files the lake counts — an
-    unmounted volume or a wrong data dir would rebuild an empty lake — unless ``force``."""
+    unmounted volume or a wrong data dir would rebuild an empty lake — and
+    (:class:`~etl_duck.ingest.derived.NewerLake`) when a newer etl-duck wrote the lake (a
+    deliberate downgrade: ``force``), unless ``force``."""
     if not force:
         lake = Lake(data_dir)
         with lake.writer_lock():
+            refuse_newer(lake, quiet=True, rebuild=True)  # (a damaged manifest: repair it)
             check_raw_holds_the_lake(lake, RawStore(lake.data_dir))
     return ingest_paths(data_dir, [], options, progress, rebuild=True)
 
@@ -989,18 +1004,24 @@ def resolve(
     """An admin's answer to a conflict, a quarantine or a rejected line: count version
     ``keep`` of ``name`` from now on, set ``name`` aside (``dismiss``), or ``accept`` the
     version that counts as it is (its rejected lines are no open problem). Recorded in raw/
-    (so a rebuild makes the same choice), then applied by one ingest commit."""
+    (so a rebuild makes the same choice), then applied by one ingest commit. A quarantined
+    file is read again (a fix or an upgrade may read it now: it lands, or stays quarantined
+    with the reason of now). One that changes nothing (the choice made already, the file
+    still quarantined as before) says so in ``report.unchanged``."""
     if sum((keep is not None, dismiss, accept)) != 1:
         raise ValueError("resolve needs one of --keep VERSION, --dismiss or --accept")
     lake, raw = Lake(data_dir), RawStore(data_dir)
     with lake.writer_lock():
+        refuse_newer(lake)  # before any marker: a newer etl-duck's lake takes nothing
         # the request checked first (an unknown name or version changes nothing), then the
         # name pending: a crash between the decision and its commit leaves it to the next
         # ingest (or the bot's next fetch)
+        target = keep
         if keep is not None:
-            raw.find_version(name, keep)
+            target = raw.find_version(name, keep).id
         elif not raw.versions(name):
             raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
+        before = raw.decide(name)
         raw.mark_pending([name])
         if keep is not None:
             raw.keep(name, keep)
@@ -1008,4 +1029,39 @@ def resolve(
             raw.dismiss(name)
         else:
             raw.accept(name)
-    return ingest_paths(data_dir, [], options, recheck=[name])
+        after = raw.decide(name)
+    report = ingest_paths(data_dir, [], options, recheck=[name])
+    if report.committed:
+        return report
+    if name in report.quarantined:
+        report.unchanged = f"resolve {name}: nothing changed — it is still quarantined" + (
+            " (the reason above names the fix)"
+            if is_future_reason(report.quarantined[name])
+            else ": read again, it still does not read (the reason above); a corrected copy, "
+            "ingested, is offered as a version to keep, or `etl-duck resolve "
+            f"{name} --dismiss` leaves it out"
+        )
+    elif _same_choice(before, after):
+        if keep is not None:
+            done = f"version {target} counts already"
+        elif dismiss:
+            done = "it is set aside already"
+        else:
+            done = "its counted version is accepted already"
+        report.unchanged = (
+            f"resolve {name}: nothing changed — {done} (`etl-duck status` lists what is open)"
+        )
+    return report
+
+
+def _same_choice(before: Choice | None, after: Choice | None) -> bool:
+    """An admin's marker that decides nothing new: the same version counts, set aside or
+    not, accepted or not, with the same open conflicts."""
+    if before is None or after is None:
+        return before is after
+    return (
+        before.counted.id == after.counted.id
+        and before.set_aside == after.set_aside
+        and before.accepted == after.accepted
+        and [v.id for v in before.conflicts] == [v.id for v in after.conflicts]
+    )
