@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -98,3 +100,27 @@ def renamed_pair(folder: Path, r1_stamp: str, r2_stamp: str, tag: str) -> tuple[
         p.write_bytes(text)
         out.append(p)
     return out[0], out[1]
+
+
+#: the settings a test of the CLI clears (the host's and a stray .env's are not the test's)
+CLI_SETTINGS = (
+    "ETL_DUCK_DATA_DIR", "ETL_DUCK_SESSION_GAP_MINUTES", "ETL_DUCK_FILLER_MAPS",
+    "ETL_DUCK_TIMEZONE",
+)  # fmt: skip
+
+
+def clean_cli(capsys: Any, monkeypatch: Any, folder: Path) -> Callable[..., tuple[int, str, str]]:
+    """``etl-duck ARGS`` through the real entry point, run in ``folder`` with none of
+    :data:`CLI_SETTINGS` set: (exit code, stdout, stderr), each on one line."""
+    from etl_duck.cli import run
+
+    monkeypatch.chdir(folder)
+    for name in CLI_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+    def call(*args: str | Path) -> tuple[int, str, str]:
+        code = run([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, " ".join(out.split()), " ".join(err.split())
+
+    return call

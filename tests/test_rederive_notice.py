@@ -13,32 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from etl_duck.cli import run
 from etl_duck.domain.parse import PARSER_VERSION
 from etl_duck.ingest.options import LAKE_FORMAT
 from etl_duck.lake.snapshot import Lake
-from tests.lakecheck import renamed_pair
+from tests.lakecheck import clean_cli, renamed_pair
 
 #: exit code, stdout (in one line), stderr (in one line)
 Cli = Callable[..., tuple[int, str, str]]
 
 GAP = "ETL_DUCK_SESSION_GAP_MINUTES"
-SETTINGS = (GAP, "ETL_DUCK_FILLER_MAPS", "ETL_DUCK_TIMEZONE", "ETL_DUCK_DATA_DIR")
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     """``etl-duck ARGS`` through the real entry point; no .env or settings of the host."""
-    monkeypatch.chdir(tmp_path)
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-
-    def call(*args: str | Path) -> tuple[int, str, str]:
-        code = run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, " ".join(out.split()), " ".join(err.split())
-
-    return call
+    return clean_cli(capsys, monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 import etl_duck.ingest.run as run_module
-from etl_duck.cli import run
 from etl_duck.domain import parse
 from etl_duck.lake.rawstore import RawStore
 from etl_duck.lake.snapshot import Lake
-from tests.lakecheck import content_digest, renamed_pair
+from tests.lakecheck import clean_cli, content_digest, renamed_pair
 
 #: exit code, stdout (in one line), stderr (in one line)
 Cli = Callable[..., tuple[int, str, str]]
@@ -29,16 +28,7 @@ FIRST_REASON = "a bug in this release"
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     """``etl-duck ARGS`` through the real entry point; no .env or settings of the host."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("ETL_DUCK_DATA_DIR", "ETL_DUCK_SESSION_GAP_MINUTES", "ETL_DUCK_TIMEZONE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def call(*args: str | Path) -> tuple[int, str, str]:
-        code = run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, " ".join(out.split()), " ".join(err.split())
-
-    return call
+    return clean_cli(capsys, monkeypatch, tmp_path)
 
 
 @pytest.fixture
