@@ -74,6 +74,23 @@ def group_sessions(
     return sorted(sessions, key=lambda s: (s.start_time, s.server))
 
 
+def server_now(zone: str | None, utc: datetime | None = None) -> datetime:
+    """Now (or the instant ``utc``, aware) on the wall clock of ``zone`` (IANA), naive like
+    the file names' times: the game server's clock, which names its rounds and dates its
+    sessions. The host's own wall clock when no zone, or one it does not know, is given."""
+    from datetime import UTC
+
+    instant = utc or datetime.now(UTC)
+    if zone:
+        from zoneinfo import ZoneInfo
+
+        try:
+            return instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        except (ValueError, OSError, KeyError):  # KeyError: ZoneInfoNotFoundError
+            pass
+    return instant.astimezone().replace(tzinfo=None)
+
+
 def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]:
     """``gap(a, b)``: how long after the round named ``a`` the round named ``b`` ended.
     Names are the server's wall clock; with its zone, a name in the hour the clock jumps

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from etl_duck.domain.parse import YEARS
+from etl_duck.domain.sessions import server_now
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,15 +47,7 @@ def utc_now() -> datetime:
 def local_now(zone: str) -> datetime:
     """Now on the wall clock of ``zone`` (IANA), naive like the names' times; the host's own
     wall clock when no zone (or an unknown one) is given."""
-    now = utc_now()
-    if zone:
-        from zoneinfo import ZoneInfo
-
-        try:
-            return now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-        except (ValueError, OSError, KeyError):  # KeyError: ZoneInfoNotFoundError
-            pass
-    return now.astimezone().replace(tzinfo=None)
+    return server_now(zone, utc_now())
 
 
 def is_future_reason(reason: str | None) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from etl_duck.domain.counting import NOT_A_GAME
 from etl_duck.domain.parse import clean_name  # at import: ~4 ms off the first lookup
 from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
-from etl_duck.domain.sessions import session_date_of
+from etl_duck.domain.sessions import server_now, session_date_of
 from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
@@ -1568,14 +1568,7 @@ def _years(params: dict[str, Any], dates: list[date] | None) -> set[int] | None:
 
 def server_today(zone: str | None) -> date:
     """Today's date in ``zone`` (IANA; the host's own when None or unknown)."""
-    if zone:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            return datetime.now(ZoneInfo(zone)).date()
-        except (ZoneInfoNotFoundError, ValueError):
-            log.warning("unknown time zone %r: using the host's date", zone)
-    return date.today()
+    return server_now(zone).date()
 
 
 def _month_end(first: date) -> date:
