@@ -448,6 +448,42 @@ def test_activity_is_our_time_of_a_poll_that_saw_a_change_not_a_remote_mtime(
     run(main())
 
 
+@pytest.mark.parametrize(
+    ("age_s", "fast"),
+    [(120.0, True), (59 * 60.0, True), (61 * 60.0, False), (-7 * 86400.0, False)],
+    ids=["2-min-old", "inside-the-gap", "past-the-gap", "a-week-ahead"],
+)
+def test_a_watch_restarted_in_a_session_polls_fast_from_its_first_poll(
+    tmp_path: Path, age_s: float, fast: bool
+) -> None:
+    """A first poll had nothing to compare with, so a `watch` restarted mid-evening polled
+    at the slow interval until the next round came (up to that interval late). Its first
+    poll now reads the newest round file's age: within the session gap (60 min) it is a
+    session, written that long ago by our clock; older, or ahead of our clock (a wrong
+    game-host clock), it is not."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=age_s)
+            settings = server.settings(tmp_path / "data", session_gap_minutes=60)
+            async with Fetcher(settings, Recorder()) as before_restart:
+                await before_restart.poll_once()  # fetched: known to raw/ from now on
+            async with Fetcher(settings, Recorder()) as fetcher:
+                assert fetcher.last_activity is None
+                t0 = time.time()
+                report = await fetcher.poll_once()
+                assert report.downloaded == [] and report.known == 1
+                if not fast:
+                    assert fetcher.last_activity is None
+                    return
+                assert fetcher.last_activity is not None
+                # mtimes are whole seconds: the age is read within a second (+ the poll)
+                assert t0 - age_s - 1 <= fetcher.last_activity <= time.time() - age_s + 1
+
+    run(main())
+
+
 def test_a_same_size_rewrite_is_fetched_again_and_a_touch_stores_nothing_new(
     tmp_path: Path,
 ) -> None:

@@ -328,11 +328,33 @@ class Fetcher:
             return self._looks_old(f, now)
         return self._looks_old(f, now) or f.mtime - now > _AHEAD_S
 
-    def _note_activity(self, unknown: list[RemoteFile]) -> None:
-        """A poll that sees a file it did not see as it is now: the server is writing."""
-        if self._polled and any(self._seen.get(f.name) != (f.size, f.mtime) for f in unknown):
+    def _note_activity(self, files: list[RemoteFile], unknown: list[RemoteFile]) -> None:
+        """A poll that sees a file it did not see as it is now: the server is writing.
+
+        A first poll has nothing to compare with, so a `watch` (re)started in the middle of
+        a session would poll slowly until the next round arrived (up to a slow interval
+        late). It takes the newest remote mtime instead, only when that is within the
+        session gap before the host's clock and not ahead of it: a wrong mtime then
+        speeds up one gap at most, never the week a future one would."""
+        if not self._polled:
+            self._polled = True
+            age = self._newest_age(files)
+            if age is not None:
+                self.last_activity = time.time() - age
+            return
+        if any(self._seen.get(f.name) != (f.size, f.mtime) for f in unknown):
             self.last_activity = time.time()
-        self._polled = True
+
+    def _newest_age(self, files: list[RemoteFile]) -> float | None:
+        """Seconds since the newest listed file was written (remote mtime against our
+        clock), when that is under the session gap; None otherwise."""
+        now = self._clock()
+        gap = self.settings.session_gap_minutes * 60.0
+        ages = [now - f.mtime for f in files if f.mtime is not None and f.mtime - now <= _AHEAD_S]
+        newest = min(ages, default=None)
+        if newest is None or newest >= gap:
+            return None
+        return max(newest, 0.0)
 
     # ----------------------------------------------------------------- poll
 
@@ -352,7 +374,7 @@ class Fetcher:
         files = await self._list(report)
         stored = await self._stored_sizes(files)
         unknown = self._unknown(files, stored)
-        self._note_activity(unknown)
+        self._note_activity(files, unknown)
         now = self._clock()
         if any(self._look_again_now(f, now) for f in unknown):
             # old enough to take (or of no telling age), but seen once only: look again
