@@ -353,8 +353,9 @@ def player(
     """A player's career card (every game server, or one)."""
     from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
+    stats = open_stats(server)
     try:
-        card = open_stats(server).player(name_or_guid, server)
+        card = stats.player(name_or_guid, server)
     except PlayerAmbiguous as exc:
         err_console.print(f"{shown(repr(exc.text))} matches several players; which one?")
         for guid, name in exc.candidates:
@@ -362,8 +363,17 @@ def player(
         raise typer.Exit(EXIT_USAGE) from None
     except PlayerNotFound as exc:
         fail(plain(exc), EXIT_USAGE)
-    except NoData as exc:
-        fail(plain(exc))
+    except NoData:
+        # a known player without a counted round (here): an answer, not a failure — exit 0
+        # with one sentence, as `bests`, `teammates`, `rivals` and `rating` say "nothing yet"
+        guid, name = stats.resolve_player(name_or_guid)
+        where = "" if server is None else f" on server {label(server)}"
+        if as_json:
+            print_json({"guid": guid, "name": name, "rounds": 0, "weapons": [],
+                        "last_rounds": [], "aliases": [], "maps": []})  # fmt: skip
+        else:
+            console.print(f"{shown(name)} ({shown(guid)}) has no counted round yet{where}")
+        return
     tot = card.totals
     if as_json:
         print_json({

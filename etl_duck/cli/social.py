@@ -84,6 +84,13 @@ def _lookup_failed(exc: Exception) -> NoReturn:
     fail(plain(exc), EXIT_USAGE if isinstance(exc, PlayerNotFound | ValueError) else EXIT_FAILED)
 
 
+def _nothing_yet(name: str, guid: str, what: str) -> None:
+    """A known player with nothing to show: one sentence naming him, not an empty table, and
+    exit 0 — an answer, not a failure (README "Exit codes": an unknown player is 2); the
+    same in `player`, `bests`, `teammates`, `rivals` (and `rating` for an unrated one)."""
+    console.print(f"{shown(name)} ({shown(guid)}) has {what}")
+
+
 @app.command()
 def teammates(
     player: Annotated[str, typer.Argument(help="A name (fuzzy), GUID or GUID prefix.")],
@@ -105,6 +112,9 @@ def teammates(
         print_json({"guid": guid, "name": name,
                     "best_partner": None if best is None else best["guid"],
                     "rows": _keyed(mates)})  # fmt: skip
+        return
+    if mates.is_empty():
+        _nothing_yet(name, guid, "no teammate yet: no complete map (both rounds counted)")
         return
     t = Table("teammate", "maps together", "W-L-D", "win %", "maps apart", "win % apart",
               title=f"{shown(name)} ({shown(guid)}) — teammates")  # fmt: skip
@@ -164,6 +174,10 @@ def rivals(
                     "easiest_prey": None if prey is None else prey["guid"],
                     "rows": _keyed(table)})  # fmt: skip
         return
+    if table.is_empty():
+        _nothing_yet(name, guid, "no rivals yet: no attributed versus rows (endstats files "
+                     "need VS_HEADER lines)")  # fmt: skip
+        return
     t = Table("opponent", "rounds", "kills", "deaths", "K/D",
               title=f"{shown(name)} ({shown(guid)}) — rivals")  # fmt: skip
     named = labels(zip(table["guid"], table["name"], strict=True))
@@ -171,8 +185,6 @@ def rivals(
         t.add_row(shown(named[r["guid"]]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
                   f"{r['kd']:.2f}")  # fmt: skip
     console.print(t)
-    if table.is_empty():
-        console.print("no attributed versus rows (endstats files need VS_HEADER lines)")
 
 
 @app.command()
@@ -224,6 +236,9 @@ def bests(
         print_json({"guid": guid, "name": name, "bests": [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
             for r in rows]})  # fmt: skip
+        return
+    if not rows:
+        _nothing_yet(name, guid, "no personal best yet: no counted round")
         return
     t = Table("best", "value", "map", "when",
               title=f"{shown(name)} ({shown(guid)}) — personal bests")  # fmt: skip
