@@ -17,8 +17,9 @@ arrive — so the post is neither lost nor repeated (within the minutes Discord 
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -268,6 +269,89 @@ class BotState(SQLiteStore):
         if not rows:
             return None
         return tuple(TeamOverride(r[0], frozenset(json.loads(r[1]))) for r in rows)
+
+    def session_keys(self, kinds: Sequence[str] = ()) -> list[int]:
+        """The session ids that hold a team override or a mark of one of ``kinds`` (kept
+        under a session id: the scoreboard, the digest), ascending."""
+        with self._lock:
+            rows = self._con.execute("SELECT session_id FROM team_overrides").fetchall()
+            for kind in kinds:
+                rows += self._con.execute(
+                    "SELECT key FROM marks WHERE kind = ?", (kind,)
+                ).fetchall()
+        return sorted({int(r[0]) for r in rows if str(r[0]).isdigit()})
+
+    def follow_sessions(
+        self, spans: Iterable[tuple[int, int]], kinds: Sequence[str] = ()
+    ) -> list[tuple[str, int, int]]:
+        """Move what is kept under a session id that no longer names a session — a team
+        override, a mark of one of ``kinds`` and its note — to the session that now holds
+        that instant; returns the moves as (``"teams"`` or the kind, old id, new id).
+
+        ``spans``: every session's (id, its end as an id: YYYYMMDDHHMMSS + its server's
+        offset). An id is its first round's start, so a late round before that round, or
+        one that joins two sessions, gives the session an earlier id; the old id is still
+        the start of one of its rounds, inside its span (a server's ids never overlap
+        another's). What no session holds stays where it is (its rounds may come back).
+        Two overrides on one session: the later set wins, as a second /set_teams replaces
+        the first; a mark the session has already (its own scoreboard) stays, the old one
+        is left alone."""
+        ordered = sorted(spans)
+        starts = [s for s, _ in ordered]
+        current = set(starts)
+
+        def home(old: int) -> int | None:
+            i = bisect.bisect_right(starts, old) - 1
+            return None if i < 0 or old > ordered[i][1] else ordered[i][0]
+
+        moves: list[tuple[str, int, int]] = []
+        with self._lock, self._con:
+            # the order of setting: a /set_teams writes new rows, a move keeps them
+            rows = self._con.execute(
+                "SELECT session_id, max(rowid) FROM team_overrides GROUP BY session_id"
+            ).fetchall()
+            when = {int(r[0]): int(r[1]) for r in rows}
+            for old in sorted(s for s in when if s not in current):
+                if (new := home(old)) is None:
+                    continue
+                if new in when and when[new] > when[old]:  # the session's own is newer
+                    self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (old,))
+                else:
+                    self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (new,))
+                    self._con.execute(
+                        "UPDATE team_overrides SET session_id = ? WHERE session_id = ?", (new, old)
+                    )
+                    when[new] = when[old]
+                del when[old]
+                moves.append(("teams", old, new))
+            if moves:
+                self._bump()
+            for kind in kinds:
+                moves += self._follow_marks(kind, current, home)
+        return moves
+
+    def _follow_marks(
+        self, kind: str, current: set[int], home: Callable[[int], int | None]
+    ) -> list[tuple[str, int, int]]:
+        """:meth:`follow_sessions` for the marks (and notes) of one kind; in its transaction."""
+        keys = [
+            str(r[0])
+            for r in self._con.execute("SELECT key FROM marks WHERE kind = ?", (kind,)).fetchall()
+        ]
+        held = set(keys)
+        moves: list[tuple[str, int, int]] = []
+        for key in sorted(k for k in keys if k.isdigit() and int(k) not in current):
+            new = home(int(key))
+            if new is None or str(new) in held:
+                continue
+            moved = (str(new), kind, key)
+            self._con.execute("UPDATE marks SET key = ? WHERE kind = ? AND key = ?", moved)
+            self._con.execute(
+                "UPDATE OR REPLACE notes SET key = ? WHERE kind = ? AND key = ?", moved
+            )
+            held.add(str(new))
+            moves.append((kind, int(key), new))
+        return moves
 
     def teams_revision(self) -> int:
         """Moves on with every change of any override (the session cache key carries it)."""

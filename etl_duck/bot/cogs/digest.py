@@ -7,6 +7,11 @@ lake's session gap: the voice session ended, the lake session went on) has its d
 brought up to date at the next session end: the posted message is edited (the bot state
 keeps its id with the mark, and how many counted rounds it covered), or, when it cannot
 be (deleted, another channel), an updated digest is posted. Nothing new: nothing posted.
+
+A late round of an earlier session (no live post: see the posts cog) has that session's
+posted digest edited in place (:meth:`DigestCog.refresh_digest`), never a new message: an
+old evening's digest posted again in the middle of tonight would be noise, and a digest
+never posted stays unposted (the session's numbers are in the lake, /digest shows them).
 """
 
 from __future__ import annotations
@@ -107,6 +112,22 @@ class DigestCog(commands.Cog, name="Digest"):
                 return False
             return await self._update(channel, rep, key, rounds)
 
+    async def refresh_digest(self, rep: SessionReport) -> bool:
+        """A late round came for a session of an earlier evening: edit its posted digest to
+        the whole session, in place; no digest, nothing new, or a message that cannot be
+        edited (deleted, another channel): nothing (True: edited)."""
+        channel = await self.bot.stats_channel()
+        if channel is None:
+            return False
+        async with self._lock:
+            key = str(rep.session_id)
+            state = self.bot.state
+            covered = await asyncio.to_thread(state.note, DIGEST, key)
+            rounds = counted_rounds(rep)
+            if covered is None or not covered.isdigit() or rounds <= int(covered):
+                return False
+            return await self._update(channel, rep, key, rounds, edit_only=True)
+
     async def _first(self, channel: Any, rep: SessionReport, key: str) -> bool:
         claimed: list[str] = []
         try:
@@ -125,9 +146,12 @@ class DigestCog(commands.Cog, name="Digest"):
         await self._covered(channel, key, msg, counted_rounds(rep))
         return True
 
-    async def _update(self, channel: Any, rep: SessionReport, key: str, rounds: int) -> bool:
+    async def _update(
+        self, channel: Any, rep: SessionReport, key: str, rounds: int, *, edit_only: bool = False
+    ) -> bool:
         """The session went on after its digest: edit the digest message to the whole
-        session, or post an updated digest when that message cannot be edited."""
+        session, or post an updated digest when that message cannot be edited (not when
+        ``edit_only``: a late round's, then nothing is posted)."""
         state = self.bot.state
         link = self.bot.site.session(rep.session_id)
         claimed: list[str] = []  # given back if neither the edit nor the post goes out
@@ -159,6 +183,10 @@ class DigestCog(commands.Cog, name="Digest"):
                         return True
                     finally:
                         chart.close()
+            if edit_only:
+                log.info("the digest of session %s cannot be edited: left as it is", key)
+                await self._give_back(claimed)
+                return False
             embed, png = await self.build(rep, announce=True, shown=new)
             embed.title = UPDATED + str(embed.title).removeprefix("Session digest")
             linked([embed], link)

@@ -14,6 +14,13 @@ waits (:data:`WAITING`): it is looked at again with every commit, and posted (wi
 map) once it counts. A large batch (a backlog after downtime) gets
 one line instead of a wall of posts, and the scoreboard is edited once for it.
 
+Live posts are for the rounds of each game server's latest session (the lake's rule, as for
+the scoreboard and the voice evening, :func:`live_sessions`). A late round of an earlier
+session (the fetcher was down, an admin uploaded last week's missing file) is no news in
+the middle of tonight's posts: it is settled with nothing to post, its numbers are in the
+lake, and its session's posted digest and scoreboard, if it has them, are edited in place
+to the whole session — no new message.
+
 A post the channel refuses (403: the bot lacks a permission there, or the channel is out of
 its sight; 404: the channel was deleted) made no message, so sending it later cannot make a
 second one: its rounds are remembered and go out with the next commit (or the bot's next
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
@@ -44,6 +51,7 @@ from etl_duck.query.stats import NoData, RoundDetail, SessionReport
 from etl_duck.settings import Settings
 
 from ._common import linked
+from .voice import EVENING
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -101,6 +109,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             return
         self._resumed = True
         async with self._lock:
+            await self._follow_teams()  # commits made while the bot was away
             try:
                 await self.resume_interrupted()
             except Exception:
@@ -264,6 +273,9 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             partial &= set(report.arrived)
         if partial:  # … or once a later round of its server makes its cut final
             await asyncio.to_thread(self.bot.state.claim_many, WAITING, sorted(partial))
+        # before the reports are warmed and posted: a late round may have moved a corrected
+        # session's id, and the posts and the scoreboard show its teams
+        await self._follow_teams()
         # warm first: the commit changed the version, so the first /last_session after it
         # would otherwise pay for the refresh and the queries
         await self.bot.stats.warm()
@@ -284,6 +296,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         if not names and not maps:
             return
         names, rows = await self._without_idle(names, waiting)
+        names, rows = await self._without_late(names, rows, set(refused))
         if not names and not maps:
             return
         live = len(names) <= MAX_ROUND_POSTS
@@ -371,6 +384,72 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         await asyncio.to_thread(sort_out)
         out = set(idle) | set(wait)
         return [n for n in names if n not in out], rows.filter(~pl.col("file_name").is_in(out))
+
+    async def _without_late(
+        self, names: list[str], rows: pl.DataFrame, refused: set[str]
+    ) -> tuple[list[str], pl.DataFrame]:
+        """``names`` less the late rounds: those of a session that is not its server's latest
+        (:func:`live_sessions`). Settled with nothing to post, ever (a restart does not post
+        them either); their session's scoreboard and posted digest, if any, are brought up
+        to date in place. A round the channel refused keeps its post: it was live when it
+        came, and /status said it waits."""
+        if rows.is_empty():
+            return names, rows
+        try:
+            table = await self.bot.stats.sessions()
+        except NoData:
+            return names, rows
+        live = live_sessions(table)
+        old = ~pl.col("session_id").is_in(sorted(live)) & ~pl.col("file_name").is_in(
+            sorted(refused)
+        )
+        late_rows = rows.filter(old)
+        if late_rows.is_empty():
+            return names, rows
+        late = [n for n in names if n in set(late_rows["file_name"].to_list())]
+        log.info(
+            "no live post for %d late round(s) of earlier sessions: %s",
+            len(late), ", ".join(late[:10]),
+        )  # fmt: skip
+        state = self.bot.state
+
+        def settle() -> None:
+            state.claim_many(ROUND, late)
+            state.settle(ROUND, late, 0, NOTHING)
+            for name in late:
+                state.release(WAITING, name)
+
+        await asyncio.to_thread(settle)
+        await self._scoreboards_for(late, False)  # only a session that has a scoreboard
+        counted = late_rows.filter(pl.col("counted"))
+        await self._late_digests(counted.select("session_id", "session_date").unique().rows())
+        return [n for n in names if n not in set(late)], rows.filter(~old)
+
+    async def _late_digests(self, sessions: list[tuple[int, date]]) -> None:
+        """Edit the posted digest of each session that gained late rounds (see the digest
+        cog's ``refresh_digest``: in place, or nothing)."""
+        digest: Any = self.bot.get_cog("Digest")
+        if digest is None:
+            return
+        for sid, sdate in sorted(sessions):
+            try:
+                rep = await self.bot.stats.session_by_id(int(sid), sdate)
+                await digest.refresh_digest(rep)
+            except REFUSALS:  # the digest cog noted it for /status; the round posts go on
+                log.info("the digest of session %s could not be edited", sid)
+            except Exception:
+                log.exception("bringing the digest of session %s up to date failed", sid)
+
+    async def _follow_teams(self) -> None:
+        """Team corrections, and the scoreboard's and the digest's marks, follow their
+        session when a late round changed its id (the scoring cog's ``follow_sessions``)."""
+        scoring: Any = self.bot.get_cog("Scoring")
+        if scoring is None:
+            return
+        try:
+            await scoring.follow_sessions()
+        except Exception:
+            log.exception("moving what is kept by session id to the sessions' new ids failed")
 
     async def _post_refused_maps(self, channel: Any, names: list[str]) -> None:
         """Map posts the channel refused after their round 2's post went through."""
@@ -503,6 +582,23 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             text = refusal("live scoreboard", exc, cid)
             await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
             raise
+
+
+def live_sessions(table: pl.DataFrame) -> set[int]:
+    """The sessions whose rounds are posted live (``table``: ``Stats.sessions``' rows): each
+    game server's latest session (by end, then id, as the lake's last session), if it
+    ended within :data:`~etl_duck.bot.cogs.voice.EVENING` of the lake's last round (the
+    voice evening's reach: a server idle since last week has no live session). The lake's
+    rule, not the clock's: the same for a replay or a catch-up after downtime."""
+    latest: dict[str, tuple[datetime, int]] = {}
+    for sid, end, server in table.select("session_id", "end_time", "server").iter_rows():
+        key = (end, int(sid))
+        if str(server) not in latest or key > latest[str(server)]:
+            latest[str(server)] = key
+    if not latest:
+        return set()
+    newest = max(end for end, _ in latest.values())
+    return {sid for end, sid in latest.values() if end >= newest - EVENING}
 
 
 def _what(kind: str, keys: list[str], rounds: list[str]) -> str:

@@ -1,10 +1,18 @@
 """/session_score, /teams and /awards for the last session or the session of a date, and
-the admins' /set_teams correction (kept in the bot state store, outside the lake)."""
+the admins' /set_teams correction (kept in the bot state store, outside the lake).
+
+A correction is kept under its session's id, the start of the session's first round; a
+late round before that round (or one that joins two sessions) gives the session an
+earlier id. :meth:`ScoringCog.follow_sessions` moves such a correction (and the session's
+scoreboard and digest marks, kept by id too) to the session that now holds its rounds:
+after every commit, when the bot starts, and before these commands answer (a commit of
+another process)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, Final
 
 import discord
 from discord import app_commands
@@ -16,13 +24,20 @@ from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
-from etl_duck.query.stats import PlayerNotFound
+from etl_duck.domain.sessions import session_id_of
+from etl_duck.query.stats import NoData, PlayerNotFound
 
 from ._common import linked, noted, picked_session
 from .admin import DENIED
+from .digest import DIGEST
+from .posts import SCOREBOARD
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
+
+log = logging.getLogger(__name__)
+#: marks kept under a session id, which follow the session as its team correction does
+SESSION_MARKS: Final = (SCOREBOARD, DIGEST)
 
 DATE_HELP = (
     "The day the session started, YYYY-MM-DD, or a session from the list (default: the last)"
@@ -33,17 +48,43 @@ class ScoringCog(commands.Cog, name="Scoring"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
 
+    async def follow_sessions(self) -> list[tuple[str, int, int]]:
+        """Move what is kept under a session id that no longer names a session (a late
+        round changed it) — team corrections, the scoreboard's and the digest's marks — to
+        the session that holds that instant now; the moves (see ``BotState.follow_sessions``)."""
+        state = self.bot.state
+        kept = await asyncio.to_thread(state.session_keys, SESSION_MARKS)
+        if not kept:
+            return []
+        try:
+            table = await self.bot.stats.sessions()
+        except NoData:
+            return []
+        if set(kept) <= set(table["session_id"].to_list()):
+            return []  # everything names a session: the usual case
+        spans = [
+            (int(sid), session_id_of(end, str(server)))
+            for sid, end, server in table.select("session_id", "end_time", "server").iter_rows()
+        ]
+        moves = await asyncio.to_thread(state.follow_sessions, spans, SESSION_MARKS)
+        for what, old, new in moves:
+            log.info("session %s is %s now: its %s moved with it", old, new, what)
+        return moves
+
     async def score_reply(self, date: str | None) -> Reply:
+        await self.follow_sessions()
         rep, note = await picked_session(self.bot, date)
         embeds = linked([session_embeds.score(rep)], self.bot.site.session(rep.session_id))
         return Reply(embeds=noted(embeds, note))
 
     async def teams_reply(self, date: str | None) -> Reply:
+        await self.follow_sessions()
         rep, note = await picked_session(self.bot, date)
         embeds = linked([session_embeds.teams(rep)], self.bot.site.session(rep.session_id))
         return Reply(embeds=noted(embeds, note))
 
     async def awards_reply(self, date: str | None) -> Reply:
+        await self.follow_sessions()
         rep, note = await picked_session(self.bot, date)
         embed = session_embeds.awards(rep, session_awards(rep.players))
         return Reply(embeds=noted(linked([embed], self.bot.site.session(rep.session_id)), note))
@@ -60,6 +101,7 @@ class ScoringCog(commands.Cog, name="Scoring"):
     ) -> Reply:
         if not self.bot.is_admin(user):
             raise UserError(DENIED)
+        await self.follow_sessions()  # a correction to clear or replace is where it belongs
         rep, note = await picked_session(self.bot, date)
         state = self.bot.state
         if clear:
