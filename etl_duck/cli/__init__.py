@@ -8,17 +8,45 @@ sentence on stderr and an exit code (a traceback only with ``--verbose``).
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from etl_duck.cli import analytics, demo, files, lake, rating, server, site, social  # noqa: F401
-from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, STATE, app, err_console
+from etl_duck.cli.app import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_READER_GONE,
+    EXIT_USAGE,
+    STATE,
+    ReaderGone,
+    app,
+    err_console,
+)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command line; returns the exit code (README "Exit codes"). Usage errors are
-    Typer's own (exit 2); long commands say what Ctrl-C left behind (exit 130)."""
+    Typer's own (exit 2); long commands say what Ctrl-C left behind (exit 130); a reader
+    that goes away (`| head`) stops it quietly (141)."""
     args = _globals_first(list(argv) if argv is not None else sys.argv[1:])
+    try:
+        code = _command(args)
+        # rows print() or --json left in the buffer: a closed pipe shows here, not as
+        # Python's "Exception ignored" at exit
+        sys.stdout.flush()
+    except ReaderGone as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and not _output_gone():
+            return _explain(cause)  # another pipe broke, not our output's: an error
+        return _reader_gone()
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _command(args: list[str]) -> int:
     try:
         app(args=args, prog_name="etl-duck")
     except SystemExit as exc:
@@ -26,19 +54,135 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False, soft_wrap=True)
         return EXIT_INTERRUPTED
+    except ReaderGone:
+        raise
     except Exception as exc:
         return _explain(exc)
     return 0
 
 
+def _output_gone() -> bool:
+    """Whether the reader of stdout or stderr went away; True where the platform cannot
+    tell (no poll)."""
+    import select
+
+    return not hasattr(select, "poll") or _gone(1) or _gone(2)
+
+
+def _gone(fd: int) -> bool:
+    """Whether ``fd`` is a pipe whose reader went away (Linux polls it as an error)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+
+
+def _reader_gone() -> int:
+    """Stop as `git log | head` does: nothing said, exit 141 (128 + SIGPIPE). Stdout points
+    at /dev/null first, so the interpreter's last flush has nowhere to fail (the recipe of
+    Python's docs, "Note on SIGPIPE"); stderr too when its reader went away."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue  # not a file (a test's capture): nothing to flush at exit
+        if stream is sys.stdout or _gone(fd):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+    return EXIT_READER_GONE
+
+
 def _in_data_dir(name: str) -> bool:
     """Whether a path lies in ``--data-dir`` (a problem there is the data directory's)."""
-    from pathlib import Path
-
     try:
         return Path(name).resolve().is_relative_to(STATE.data_dir.resolve())
     except (OSError, ValueError):
         return False
+
+
+def data_dir_denied(names: Sequence[str], data_dir: Path, me: int) -> str:
+    """The sentence for a permission error on ``names`` (one path, or a link's or a
+    rename's source and target: the target is what failed to be written) inside
+    ``data_dir``, met by user ``me`` (a uid). A file or folder of the data dir that another
+    user owns is named with that user and the fix: after one `sudo etl-duck ingest`, root
+    owns a ``raw/<date>/`` folder, the writer's lock or a snapshot's Parquet files (which
+    ``fs.protected_hardlinks`` refuses to link), and "the data directory must be writable"
+    sent the admin to a folder that was. Else the path this user may not write."""
+    import shlex
+
+    user, where = user_name(me), shlex.quote(str(data_dir))
+    failed = names[-1]
+    for name in names:
+        found = not_ours(Path(name), data_dir, me)
+        if found is not None:
+            path, owner = found
+            whose = "it" if path == Path(failed).resolve() else _shown(path, data_dir)
+            left = "`sudo etl-duck …`" if owner == 0 else f"a run as {user_name(owner)}"
+            return (
+                f"cannot write {failed}: permission denied — {whose} belongs to "
+                f"{user_name(owner)}, not to {user} (left by {left}?): run `sudo chown -R "
+                f"{user} {where}` and retry; nothing is lost"
+            )
+    for name in names:
+        locked = read_only(Path(name), data_dir)
+        if locked is not None:
+            whose = "it" if locked == Path(failed).resolve() else _shown(locked, data_dir)
+            return (
+                f"cannot write {failed}: permission denied — {whose} is not writable by "
+                f"{user}: run `chmod -R u+rwX {where}` and retry (or pass --data-dir)"
+            )
+    return (
+        f"cannot write {failed}: permission denied — the data directory {data_dir} must be "
+        f"writable by {user} (or pass --data-dir)"
+    )
+
+
+def _within(path: Path, data_dir: Path) -> list[Path]:
+    """``path`` and the folders above it, up to ``data_dir``, links resolved."""
+    top, at = data_dir.resolve(), path.resolve()
+    return [p for p in (at, *at.parents) if p.is_relative_to(top)]
+
+
+def _shown(path: Path, data_dir: Path) -> Path:
+    """``path`` (resolved) as the user gave the data dir: ``data/raw/2026-03-14``."""
+    return data_dir / path.relative_to(data_dir.resolve())
+
+
+def not_ours(path: Path, data_dir: Path, me: int) -> tuple[Path, int] | None:
+    """The first of ``path`` and the folders above it, up to ``data_dir``, that another
+    user than ``me`` (a uid) owns, and that user's uid; None when those there are ours."""
+    for p in _within(path, data_dir):
+        try:
+            owner = p.lstat().st_uid
+        except OSError:
+            continue  # not there (yet): the folder that would hold it decides
+        if owner != me:
+            return p, owner
+    return None
+
+
+def read_only(path: Path, data_dir: Path) -> Path | None:
+    """The first of ``path`` and the folders above it, up to ``data_dir``, that is there
+    and that this process may not write (a folder made read-only: ``chmod 555``)."""
+    effective = os.access in os.supports_effective_ids
+    for p in _within(path, data_dir):
+        if p.exists() and not os.access(p, os.W_OK, effective_ids=effective):
+            return p
+    return None
+
+
+def user_name(uid: int) -> str:
+    """The login name of ``uid``; its number where the system has none (a container)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _globals_first(args: list[str]) -> list[str]:
@@ -88,10 +232,8 @@ def _explain(exc: Exception) -> int:
                 f"the permissions of the paths this command was given{trace}"
             )
         elif _in_data_dir(name):
-            message = (
-                f"cannot write {name}: permission denied — the data directory "
-                f"{STATE.data_dir} must be writable by this user (or pass --data-dir)"
-            )
+            names = [name] if exc.filename2 is None else [name, str(exc.filename2)]
+            message = data_dir_denied(names, STATE.data_dir, os.geteuid())
         else:
             message = f"cannot write {name}: permission denied — make it writable by this user"
     elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):

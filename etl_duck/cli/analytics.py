@@ -730,6 +730,8 @@ def export(
         df = df.sort(df.columns, nulls_last=True)  # one order for every format and run
     try:
         write_atomic(target, _render(df, fmt))
+    except BrokenPipeError:  # `--out /dev/stdout | head`: the reader went away, exit 141
+        raise
     except (OSError, pl.exceptions.PolarsError) as exc:
         fail(f"cannot write {name}: {_write_problem(exc, folder)}")
     # on stderr: the rows may be going to stdout (`--out /dev/stdout`, a pipe)

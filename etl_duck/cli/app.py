@@ -4,7 +4,8 @@ register themselves on :data:`app`; :func:`etl_duck.cli.main` runs it.
 
 Exit codes (every command; README "Exit codes"):
 0 everything done · 1 failed, nothing committed · 2 usage error (bad flag, missing path) ·
-3 committed, but some input was quarantined, rejected or skipped · 130 interrupted.
+3 committed, but some input was quarantined, rejected or skipped · 130 interrupted ·
+141 the reader of the output went away (`etl-duck … | head`), as a process SIGPIPE ends.
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ if TYPE_CHECKING:
     from etl_duck.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: 128 + SIGPIPE: what the shell reports for `git log | head` and every other tool whose
+#: reader went away
+EXIT_READER_GONE = 141
 
 #: where :class:`Commands` keeps the arguments given to the command (``ctx.meta``)
 _GIVEN = "etl_duck.cli.given"
+
+
+class ReaderGone(Exception):
+    """The reader of our output went away (`etl-duck … | head`): stop quietly. Not an
+    ``OSError``, so the parser's own EPIPE handler (exit 1) lets it through to ``run``."""
 
 
 class Commands(TyperGroup):
@@ -45,6 +54,8 @@ class Commands(TyperGroup):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError as exc:  # a plain write (print, sys.stdout) to a closed pipe
+            raise ReaderGone from exc
         except NoSuchOption as exc:
             sub = exc.ctx
             if sub is None or sub.command is self:
@@ -121,6 +132,17 @@ def _flags_take_no_value() -> None:
 
 
 _flags_take_no_value()
+
+
+def _reader_gone(self: Console) -> None:
+    """Rich's answer to a closed pipe exits 1 with nothing said: a failure to a script
+    (`etl-duck status | head` exited 1). Every console (ours, and Typer's for --help)
+    raises :class:`ReaderGone` instead, and ``run`` stops quietly."""
+    self.quiet = True
+    raise ReaderGone
+
+
+Console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
 
 
 class State:

@@ -534,10 +534,54 @@ def resolve(
         STATE.data_dir, name, keep=keep, dismiss=dismiss, accept=accept, options=ingest_options()
     )
     code = print_report(report)
+    still_open = report.problems
+    if accept and not (report.committed or report.unchanged):
+        # the marker was written, but it may accept nothing the status shows
+        report.unchanged, still_open = _nothing_accepted(name, open_stats().status())
     if report.unchanged:  # never exit 0 for nothing: 3 while a problem stays, else a mistake
         err_console.print(escape(report.unchanged), highlight=False, soft_wrap=True)
-        code = EXIT_PARTIAL if report.problems else EXIT_USAGE
+        code = EXIT_PARTIAL if still_open else EXIT_USAGE
     raise typer.Exit(code)
+
+
+def _nothing_accepted(name: str, info: dict[str, Any]) -> tuple[str, bool]:
+    """After `resolve NAME --accept` that committed nothing: the sentence that says it
+    changed nothing ("" when the status, ``info``, shows something of ``name`` accepted
+    now: its rejected lines, its cut, a missing round 1 or 2) and whether a problem of
+    ``name`` stays open. A file with nothing to accept exited 0, as if settled."""
+    if _accepted_in(name, info):
+        return "", False
+    still_open = _open_in(name, info)
+    why = (
+        "--accept settles none of its open problems (`etl-duck status` names their fix)"
+        if still_open
+        else "it has nothing to accept (no rejected line, no cut, no missing round 1 or 2; "
+        "`etl-duck status` lists what is open)"
+    )
+    return f"resolve {name}: nothing changed — {why}", still_open
+
+
+def _accepted_in(name: str, info: dict[str, Any]) -> bool:
+    """Whether the status lists something of ``name`` as accepted by an admin."""
+    return (
+        any(line.startswith(f"{name}:") for line in info["rejected_accepted"])
+        or name in info["cut_accepted"]
+        or any(o["file"] == name and o["accepted"] for o in (*info["orphans"], *info["replayed"]))
+    )
+
+
+def _open_in(name: str, info: dict[str, Any]) -> bool:
+    """Whether the status lists an open problem of ``name``."""
+    return (
+        name in info["quarantined"]
+        or any(key.startswith(f"{name}@") for key in info["conflicts"])
+        or any(line.startswith(f"{name}:") for line in info["rejected"])
+        or name in info["partial"]
+        or name in info["cut"]
+        or name in info["empty"]
+        or name in info["endstats_without_round"]
+        or any(o["file"] == name and o["open"] for o in (*info["orphans"], *info["replayed"]))
+    )
 
 
 @app.command()
