@@ -178,9 +178,10 @@ def dpm_timeline_png(report: SessionReport) -> bytes:
     if tl.is_empty():
         return _empty(_figure(11, 6), "no counted rounds")
     matches = (
-        tl.group_by("match_id")
-        .agg(pl.col("first_end").min(), pl.col("map_name").first())
-        .sort("first_end")
+        # in the order played: the report's (across a clock change, not the names' order)
+        tl.group_by("match_id", maintain_order=True).agg(
+            pl.col("first_end").min(), pl.col("map_name").first()
+        )
     )
     order = {m: i for i, m in enumerate(matches["match_id"].to_list())}
     maps = matches["map_name"].to_list()

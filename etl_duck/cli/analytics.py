@@ -159,6 +159,9 @@ def _session_json(rep: SessionReport) -> dict[str, Any]:
         "server": label(rep.server),
         "start_time": rep.start_time.isoformat(),
         "end_time": rep.end_time.isoformat(),
+        # real across a clock change, where end − start of the wall-clock times is not
+        "duration_s": int(rep.duration.total_seconds()),
+        "round_files": rep.rounds["file_name"].to_list(),  # in the order they were played
         "maps_played": rep.maps.height,
         "players": json_rows(rep.players),
         "maps": json_rows(rep.maps),

@@ -6,14 +6,21 @@ from the names: 01:58 and 03:08 can be 10 minutes apart). A session's id and dat
 come from its first round's START (end − duration − 3 s), so a session crossing midnight
 stays whole and one that begins at 23:55 is dated by that day. Sessions are per game
 server: rounds of two servers never share one (:mod:`etl_duck.domain.sources`).
+
+What users see of a session (its start, end, length and the order of its rounds) comes
+from :func:`session_clock`: real across a clock change, shown on the server's wall clock.
+A :class:`Session`'s own times are the names' bounds (the ingest finds its endstats files
+by them), and its id and date stay the names' (stored and referenced).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+import functools
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from etl_duck.domain.sources import SESSION_SPAN, server_of, session_offset
 
@@ -35,6 +42,8 @@ class RoundTime:
 class Session:
     session_id: int  # YYYYMMDDHHMMSS of the first round's start: deterministic, sortable
     session_date: date
+    #: the names' bounds: the earliest start and the latest name (not the real first and
+    #: last round across a clock change: :func:`session_clock`)
     start_time: datetime
     end_time: datetime
     rounds: tuple[str, ...]  # file names, in time order
@@ -91,50 +100,266 @@ def server_now(zone: str | None, utc: datetime | None = None) -> datetime:
     return instant.astimezone().replace(tzinfo=None)
 
 
-def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]:
-    """``gap(a, b)``: how long after the round named ``a`` the round named ``b`` ended.
-    Names are the server's wall clock; with its zone, a name in the hour the clock jumps
-    forward or in the repeated autumn hour may be read either way, and the gap is the
-    smallest that is not negative (a real evening's), else the least negative."""
-    if not timezone:
-        return lambda a, b: b - a
-    from zoneinfo import ZoneInfo
+class ServerClock:
+    """The game server's wall clock (its file names) against the absolute clock, in its
+    zone (IANA). Without a zone, or with one it does not know, the names are the clock."""
 
-    try:
-        zone = ZoneInfo(timezone)
-    except (ValueError, OSError, KeyError):  # checked by the settings; never fail on it
-        return lambda a, b: b - a
-    utc = ZoneInfo("UTC")
+    def __init__(self, timezone: str | None) -> None:
+        self.zone: tzinfo | None = None
+        if timezone:
+            from zoneinfo import ZoneInfo
 
-    def readings(t: datetime) -> set[datetime]:
-        # both passes of the repeated autumn hour. A name the spring jump skipped (a wrong
-        # zone: no server writes one) reads as the jump's instant, so names keep their
-        # order and removing a round never brings its neighbours closer (the incremental
-        # regroup relies on that)
-        first, second = (t.replace(tzinfo=zone, fold=f).astimezone(utc) for f in (0, 1))
+            try:
+                self.zone = ZoneInfo(timezone)
+            except (ValueError, OSError, KeyError):  # checked by the settings; never fail on it
+                self.zone = None
+
+    def readings(self, t: datetime) -> tuple[datetime, ...]:
+        """The instants (UTC) the name ``t`` can be: both passes of the repeated autumn
+        hour, in order, else one. A name the spring jump skipped (a wrong zone: no server
+        writes one) reads as the jump's instant, so names keep their order and removing a
+        round never brings its neighbours closer (the incremental regroup relies on that)."""
+        if self.zone is None:
+            return (t,)
+        first, second = (t.replace(tzinfo=self.zone, fold=f).astimezone(UTC) for f in (0, 1))
         if first == second:
-            return {first}
+            return (first,)
         if first > second:  # skipped: the jump lies between the two readings
-            return {jump(second, first)}
-        return {first, second}
+            return (self._jump(second, first),)
+        return (first, second)
 
-    def jump(before: datetime, after: datetime) -> datetime:
+    def wall(self, instant: datetime) -> datetime:
+        """The server's wall-clock name of an instant (naive, like the file names)."""
+        if self.zone is None:
+            return instant
+        return instant.astimezone(self.zone).replace(tzinfo=None, fold=0)
+
+    def gap(self, a: datetime, b: datetime) -> timedelta:
+        """How long after the round named ``a`` the round named ``b`` ended: of the
+        readings of both, the smallest gap that is not negative (a real evening's), else
+        the least negative."""
+        if self.zone is None:
+            return b - a
+        options = [y - x for x in self.readings(a) for y in self.readings(b)]
+        ahead = [d for d in options if d >= timedelta(0)]
+        return min(ahead) if ahead else max(options)
+
+    def steady(self, a: datetime, b: datetime) -> bool:
+        """No clock change touches the names from ``a`` to ``b`` (neither is in a repeated
+        or skipped hour, and both have one offset): their differences are real durations."""
+        zone = self.zone
+        if zone is None:
+            return True
+        first, last = a.date(), b.date()
+        days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+        if not any(d in _change_days(zone, d.year) for d in days):
+            return True
+        offsets = {zone.utcoffset(t.replace(fold=f)) for t in (a, b) for f in (0, 1)}
+        return len(offsets) == 1
+
+    def change_days(self, first_year: int, last_year: int) -> frozenset[date]:
+        """The days (wall clock) from ``first_year`` to ``last_year`` a name of which may be
+        off the real clock: each day the zone's offset changes, and the days either side
+        (a change at midnight). Empty without a zone."""
+        if self.zone is None:
+            return frozenset()
+        days = (_change_days(self.zone, y) for y in range(first_year, last_year + 1))
+        return frozenset().union(*days)
+
+    def _jump(self, before: datetime, after: datetime) -> datetime:
         """The instant the zone's offset changes between two UTC times (to the second)."""
-        offset = before.astimezone(zone).utcoffset()
+        offset = before.astimezone(self.zone).utcoffset()
         while after - before > timedelta(seconds=1):
             mid = before + (after - before) / 2
-            if mid.astimezone(zone).utcoffset() == offset:
+            if mid.astimezone(self.zone).utcoffset() == offset:
                 before = mid
             else:
                 after = mid
         return after
 
-    def gap(a: datetime, b: datetime) -> timedelta:
-        options = [y - x for x in readings(a) for y in readings(b)]
-        ahead = [d for d in options if d >= timedelta(0)]
-        return min(ahead) if ahead else max(options)
 
-    return gap
+@functools.lru_cache(maxsize=512)
+def _change_days(zone: tzinfo, year: int) -> frozenset[date]:
+    """:meth:`ServerClock.change_days` of one year (a few hundred offsets, once)."""
+    out: set[date] = set()
+    day = datetime(year, 1, 1) - timedelta(days=1)
+    offset = zone.utcoffset(day)
+    while day.year <= year:
+        later = day + timedelta(days=1)
+        if (after := zone.utcoffset(later)) != offset:
+            out.update(day.date() + timedelta(days=d) for d in (-1, 0, 1, 2))
+        day, offset = later, after
+    return frozenset(out)
+
+
+def clock_gap(timezone: str | None) -> Callable[[datetime, datetime], timedelta]:
+    """``gap(a, b)``: how long after the round named ``a`` the round named ``b`` ended.
+    Names are the server's wall clock; with its zone, a name in the hour the clock jumps
+    forward or in the repeated autumn hour may be read either way, and the gap is the
+    smallest that is not negative (a real evening's), else the least negative
+    (:meth:`ServerClock.gap`)."""
+    if not timezone:
+        return lambda a, b: b - a
+    return ServerClock(timezone).gap
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClock:
+    """A session on the absolute clock: what users see of it. Times are the server's wall
+    clock (as its file names); the order and the length are real."""
+
+    rounds: tuple[str, ...]  # file names, in the order they were played
+    start: datetime  # its first played round's start
+    end: datetime  # its last played round's end
+    duration: timedelta
+    began: datetime  # ``start``'s instant (UTC; without a zone, the name itself): to sort by
+
+
+def session_clock(
+    rounds: Sequence[RoundTime],
+    timezone: str | None,
+    round1_of: Mapping[str, str] | None = None,
+) -> SessionClock:
+    """The order, start, end and length of a session's ``rounds`` on the absolute clock of
+    the server's zone. Timed by its rounds with players if any (as :func:`_session`).
+
+    Across the spring jump every name has one reading and differences of names are off by
+    the hour. In the repeated autumn hour a name has two: the reading is the one of a real
+    evening (:func:`_played_ends`). ``round1_of`` (round 2 → its round 1, as paired): a
+    round 2 was played after its round 1. Where no clock change touches the session, this
+    is the names' own order and differences (nothing changes without a zone)."""
+    timed = [r for r in rounds if r.players] or list(rounds)
+    clock = ServerClock(timezone)
+    lo = min(r.start_time for r in rounds)
+    hi = max(r.end_time for r in rounds)
+    if clock.steady(lo, hi):
+        start = min(r.start_time for r in timed)
+        end = max(r.end_time for r in timed)
+        names = tuple(r.name for r in sorted(rounds, key=lambda r: (r.end_time, r.name)))
+        return SessionClock(names, start, end, end - start, clock.readings(start)[0])
+    ends = _played_ends(rounds, clock, round1_of or {})
+    starts = {r.name: ends[r.name] - (r.end_time - r.start_time) for r in rounds}
+    first = min(starts[r.name] for r in timed)
+    last = max(ends[r.name] for r in timed)
+    names = tuple(sorted(ends, key=lambda n: (ends[n], n)))
+    return SessionClock(names, clock.wall(first), clock.wall(last), last - first, first)
+
+
+def _played_ends(
+    rounds: Sequence[RoundTime], clock: ServerClock, round1_of: Mapping[str, str]
+) -> dict[str, datetime]:
+    """Each round's end instant. A name in the repeated autumn hour is read both ways (as
+    ``clock_gap`` reads it), and of every way to read the session's names, the one of a
+    real evening is taken (:func:`_cost`): a server plays one round at a time, a round 2
+    ends after its round 1 within the pairing's window; then the shortest evening, then
+    the one with the shortest longest break. With more than :data:`_EVERY_READING` such
+    names, the evening is read round after round by ``clock_gap``'s rule (:func:`_evening`)
+    from each possible first round, the best few put right by :func:`_settle`."""
+    readings = {r.name: clock.readings(r.end_time) for r in rounds}
+    if all(len(v) == 1 for v in readings.values()):
+        return {n: v[0] for n, v in readings.items()}
+    # seconds since the epoch: (start, end) of each reading
+    spans = {
+        r.name: tuple(
+            (e.timestamp() - (r.end_time - r.start_time).total_seconds(), e.timestamp())
+            for e in readings[r.name]
+        )
+        for r in rounds
+    }
+    after = {r2: r1 for r2, r1 in round1_of.items() if r2 in spans and r1 in spans}
+    two = sorted(n for n, v in spans.items() if len(v) > 1)
+    if len(two) <= _EVERY_READING:  # an hour's rounds: every reading of them, the best
+        one = {n: 0 for n in spans}
+        every = ({**one, **dict(zip(two, bits, strict=True))} for bits in _bits(len(two)))
+        chosen = min(every, key=lambda c: _cost(c, spans, after))
+        return {n: readings[n][i] for n, i in chosen.items()}
+    seeds = [(n, i) for n, v in spans.items() if len(v) > 1 for i in range(len(v))]
+    fixed = [n for n, v in spans.items() if len(v) == 1]
+    if fixed:  # the one reading of a name that may be first: the earliest start
+        seeds.append((min(fixed, key=lambda n: (spans[n][0][0], n)), 0))
+    evenings = [_evening(seed, spans, after) for seed in sorted(seeds) if seed[0] not in after]
+    evenings = evenings or [_evening(min(seeds), spans, {})]
+    best = sorted(evenings, key=lambda c: _cost(c, spans, after))[:_SETTLED]
+    chosen = min((_settle(c, spans, after) for c in best), key=lambda c: _cost(c, spans, after))
+    return {n: readings[n][i] for n, i in chosen.items()}
+
+
+#: how long after its round 1 a round 2 may end, beyond its own length (the pairing's
+#: window, ``pairing.PAIR_SLACK``, which imports this module)
+_PAIR_SLACK_S = 15 * 60
+#: up to this many names read two ways, every reading is weighed (4,096 evenings); more
+#: (an idle server's rounds every few minutes) are read round after round
+_EVERY_READING = 12
+#: the best first readings put right by :func:`_settle` (each costs ~k² evenings)
+_SETTLED = 4
+
+
+def _bits(k: int) -> Iterable[tuple[int, ...]]:
+    """Every tuple of ``k`` zeros and ones (first pass, second pass), all first first."""
+    return itertools.product((0, 1), repeat=k)
+
+
+def _cost(
+    chosen: Mapping[str, int],
+    spans: Mapping[str, tuple[tuple[float, float], ...]],
+    after: Mapping[str, str],
+) -> tuple[float, float, float]:
+    """(seconds the evening's rounds overlap, plus those by which a round 2 ends before its
+    round 1 or after the pairing's window; its length; its longest break between rounds)
+    of one reading of every name: the least is the real evening's."""
+    read = sorted(spans[n][i] for n, i in chosen.items())
+    overlap, longest, at = 0.0, 0.0, read[0][0]
+    for s, e in read:
+        overlap += max(0.0, at - s)
+        longest = max(longest, s - at)
+        at = max(at, e)
+    for r2, r1 in after.items():  # a round 2 ends after its round 1, within its window
+        (s2, e2), e1 = spans[r2][chosen[r2]], spans[r1][chosen[r1]][1]
+        overlap += max(0.0, e1 - e2) + max(0.0, e2 - e1 - (e2 - s2) - _PAIR_SLACK_S)
+    return overlap, max(e for _, e in read) - read[0][0], longest
+
+
+def _settle(
+    chosen: dict[str, int],
+    spans: Mapping[str, tuple[tuple[float, float], ...]],
+    after: Mapping[str, str],
+) -> dict[str, int]:
+    """``chosen`` with one or two names read the other way while that lowers its cost."""
+    two = sorted(n for n, v in spans.items() if len(v) > 1)
+    flips = [(a,) for a in two] + [(a, b) for k, a in enumerate(two) for b in two[k + 1 :]]
+    best = _cost(chosen, spans, after)
+    better = True
+    while better:
+        better = False
+        for names in flips:
+            trial = {**chosen, **{n: 1 - chosen[n] for n in names}}
+            if (cost := _cost(trial, spans, after)) < best:
+                chosen, best, better = trial, cost, True
+    return chosen
+
+
+def _evening(
+    seed: tuple[str, int],
+    spans: Mapping[str, tuple[tuple[float, float], ...]],
+    after: Mapping[str, str],
+) -> dict[str, int]:
+    """The evening that begins with reading ``seed``: each round's reading (an index into
+    its readings), round after round by ``clock_gap``'s rule (:func:`_played_ends`)."""
+    name, i = seed
+    chosen = {name: i}
+    at = spans[name][i][1]
+    left = sorted(set(spans) - {name})
+    while left:
+        ready = [n for n in left if after.get(n) is None or after[n] in chosen] or left
+        _, _, n, j = min(
+            (s - at, e, n, j) if s >= at else (float("inf"), at - s, n, j)
+            for n in ready
+            for j, (s, e) in enumerate(spans[n])
+        )
+        chosen[n] = j
+        left.remove(n)
+        at = max(at, spans[n][j][1])
+    return chosen
 
 
 def _group(

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from etl_duck.domain.counting import NOT_A_GAME
 from etl_duck.domain.parse import clean_name  # at import: ~4 ms off the first lookup
 from etl_duck.domain.scoring import Team, TeamOverride, pick_mvp, score_stopwatch
-from etl_duck.domain.sessions import server_now, session_date_of
+from etl_duck.domain.sessions import (
+    RoundTime,
+    ServerClock,
+    SessionClock,
+    server_now,
+    session_clock,
+    session_date_of,
+)
 from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
 from etl_duck.query.cache import QueryCache
@@ -135,7 +142,7 @@ class RoundDetail:
 class SessionReport:
     session_id: int
     session_date: date
-    start_time: datetime
+    start_time: datetime  # the server's wall clock, as the file names
     end_time: datetime
     players: pl.DataFrame  # per-player totals + metrics, by DPM
     maps: pl.DataFrame  # per-match results incl. stopwatch outcome
@@ -146,10 +153,12 @@ class SessionReport:
     segments: tuple[Segment, ...] = ()  # the score per opponent (one when nobody changed)
     overridden: bool = False  # teams were set by an admin (/set_teams)
     server: str = ""  # the game server it was played on ("" = the main one)
+    #: start to end on the absolute clock (a clock change inside: not end − start)
+    span: timedelta | None = None
 
     @property
     def duration(self) -> timedelta:
-        return self.end_time - self.start_time
+        return self.span if self.span is not None else self.end_time - self.start_time
 
 
 # --------------------------------------------------------------------------- status problems
@@ -294,6 +303,12 @@ class Stats:
         content was derived with), not the host's: session dates are the server's."""
         self.serving.refresh()
         return server_today(self.timezone or self.serving.timezone)
+
+    def clock_zone(self) -> str | None:
+        """The game server's zone as the lake read its names (the one it was derived with,
+        else the configured one): sessions' times and order across a clock change."""
+        self.serving.refresh()
+        return self.serving.timezone or self.timezone
 
     def run(self, name: str, dates: list[date] | None = None, **params: Any) -> pl.DataFrame:
         """Run one ``queries/<name>.sql`` with named parameters (uncached, timed).
@@ -504,7 +519,7 @@ class Stats:
 
         def compute() -> tuple[int, date]:
             if day is None:
-                df = self.run("session_list", date_from=ALL_FROM, date_to=ALL_TO, server=server)
+                df = self._session_list(ALL_FROM, ALL_TO, server)
                 if df.is_empty():
                     raise NoData(f"No sessions on server {label(server or '')} yet.")
                 return int(df["session_id"][0]), df["session_date"][0]
@@ -542,7 +557,7 @@ class Stats:
         one), newest first: :meth:`sessions`' rows."""
 
         def compute() -> pl.DataFrame:
-            return self.run("session_list", date_from=day, date_to=day, server=server)
+            return self._session_list(day, day, server)
 
         return self._cached(("sessions_on", day, server), (day, day), compute)
 
@@ -650,6 +665,7 @@ class Stats:
             "timeline": self.run("session_dpm_timeline", dates, session_id=sid),
         }
         split = {name: _by_session(df) for name, df in frames.items()}
+        zone = self.clock_zone()
 
         def part(name: str, session_id: int) -> pl.DataFrame:
             got = split[name].get(session_id)
@@ -664,6 +680,7 @@ class Stats:
                 part("maps", session_id),
                 part("timeline", session_id),
                 self.teams.teams_for(session_id) if self.teams is not None else None,
+                zone,
             )
             for session_id in sorted(split["rounds"])
         ]
@@ -687,9 +704,59 @@ class Stats:
             start, end = ALL_FROM, ALL_TO
 
         def compute() -> pl.DataFrame:
-            return self.run("session_list", date_from=start, date_to=end, server=server)
+            return self._session_list(start, end, server)
 
         return self._cached(("sessions", start, end, server), (start, end), compute)
+
+    def _session_list(self, date_from: date, date_to: date, server: str | None) -> pl.DataFrame:
+        """``session_list`` rows with ``duration_s``, on the absolute clock: a session a
+        clock change touches has its start, end and length from its rounds
+        (:func:`~etl_duck.domain.sessions.session_clock`), newest first by its real start."""
+        import polars as pl
+
+        df = self.run("session_list", date_from=date_from, date_to=date_to, server=server)
+        length = (df["end_time"] - df["start_time"]).dt.total_seconds().alias("duration_s")
+        df = df.insert_column(df.columns.index("end_time") + 1, length)
+        zone = self.clock_zone()
+        clock = ServerClock(zone)
+        first, last = df["start_time"].min(), df["end_time"].max()
+        if not isinstance(first, datetime) or not isinstance(last, datetime):
+            return df  # no session
+        near = clock.change_days(first.year, last.year)
+        if not near:
+            return df
+        # the few rows by a clock change (or over a day long), then the exact test
+        maybe = df.with_row_index("i").filter(
+            pl.col("start_time").dt.date().is_in(sorted(near))
+            | pl.col("end_time").dt.date().is_in(sorted(near))
+            | (pl.col("duration_s") > 86_400)
+        )
+        rows = zip(maybe["i"], maybe["start_time"], maybe["end_time"], strict=True)
+        touched = [i for i, s, e in rows if not clock.steady(s, e)]
+        if not touched:
+            return df
+        sids, dates = df["session_id"].to_list(), df["session_date"].to_list()
+        clocks = {
+            i: _clock_of(self.run("session_rounds", date_from=dates[i], date_to=dates[i],
+                                  session_id=sids[i]), zone)
+            for i in touched
+        }  # fmt: skip
+        real = [c.began if (c := clocks.get(i)) else clock.readings(s)[0]
+                for i, s in enumerate(df["start_time"])]  # fmt: skip
+        fixed = {
+            name: [getattr(clocks[i], attr) if i in clocks else v for i, v in enumerate(df[name])]
+            for name, attr in (("start_time", "start"), ("end_time", "end"))
+        }
+        seconds = [
+            int(clocks[i].duration.total_seconds()) if i in clocks else v
+            for i, v in enumerate(df["duration_s"])
+        ]
+        df = df.with_columns(
+            *(pl.Series(name, values, df[name].dtype) for name, values in fixed.items()),
+            pl.Series("duration_s", seconds, df["duration_s"].dtype),
+        )
+        newest = sorted(range(df.height), key=lambda i: (real[i], sids[i]), reverse=True)
+        return df[newest]
 
     def servers(self) -> list[str]:
         """The game servers with a session in the lake (``""`` is the main one), sorted."""
@@ -1500,26 +1567,27 @@ def _assemble_report(
     maps: pl.DataFrame,
     timeline: pl.DataFrame,
     override: Sequence[TeamOverride] | None = None,
+    zone: str | None = None,
 ) -> SessionReport:
     """One session's report from its rows: stopwatch score (an admin's teams, if any),
-    teams and MVP."""
+    teams and MVP. Its start, end, length and the order of its rounds, maps and timeline
+    are the absolute clock's in the server's ``zone`` (:func:`_clock_of`)."""
     import polars as pl
 
     sdate: date = rounds["session_date"][0]
     rounds = rounds.drop("session_date")
+    clock = _clock_of(rounds, zone)
+    if tuple(rounds["file_name"]) != clock.rounds:  # a clock change: the names' order is not
+        rounds, maps, timeline = _in_play_order(clock.rounds, rounds, maps, timeline)
     players = players.sort(["dpm", "kills"], descending=True, nulls_last=True)
     score = score_stopwatch(rounds, sides, players, override)
     maps = maps.join(score.maps, on="match_id", how="left")
     counted = rounds.filter(pl.col("counted"))
-    # an evening's times are its played rounds' (an idle server's header-only rounds and a
-    # lone player's join it: DECISIONS "Idle servers"), all its rounds' when none was played
-    played = rounds.filter(~pl.col("reason").fill_null("").is_in(sorted(NOT_A_GAME)))
-    timed = played if played.height else rounds
     return SessionReport(
         session_id=sid,
         session_date=sdate,
-        start_time=timed["start_time"].min(),  # type: ignore[arg-type]
-        end_time=timed["end_time"].max(),  # type: ignore[arg-type]
+        start_time=clock.start,
+        end_time=clock.end,
         players=players,
         maps=maps,
         rounds=rounds,
@@ -1529,7 +1597,47 @@ def _assemble_report(
         segments=score.segments,
         overridden=bool(override),
         server=str(rounds["server"][0]),
+        span=clock.duration,
     )
+
+
+def _clock_of(rounds: pl.DataFrame, zone: str | None) -> SessionClock:
+    """A session's ``session_rounds`` rows on the absolute clock. An evening's times are its
+    played rounds' (an idle server's header-only rounds and a lone player's join it:
+    DECISIONS "Idle servers"), all its rounds' when none was played."""
+    names = rounds["file_name"].to_list()
+    ids = dict(zip(rounds["round_id"], names, strict=True))
+    times = [
+        RoundTime(n, end, start, reason not in NOT_A_GAME)
+        for n, end, start, reason in zip(
+            names, rounds["end_time"], rounds["start_time"], rounds["reason"], strict=True
+        )
+    ]
+    round1_of = {
+        n: ids[r1]
+        for n, r1 in zip(names, rounds["paired_round_id"], strict=True)
+        if r1 is not None and r1 in ids
+    }
+    return session_clock(times, zone, round1_of)
+
+
+def _in_play_order(
+    order: Sequence[str], rounds: pl.DataFrame, maps: pl.DataFrame, timeline: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """A session's rounds in ``order`` (file names), its maps and DPM timeline in the order
+    of their first round (the queries order them by the names: across a clock change, not
+    the order they were played)."""
+    import polars as pl
+
+    at = {n: i for i, n in enumerate(order)}
+    rounds = rounds.sort(pl.col("file_name").replace_strict(at, return_dtype=pl.Int64))
+    first: dict[int, int] = {}
+    for i, m in enumerate(rounds["match_id"]):
+        first.setdefault(m, i)
+    by_map = pl.col("match_id").replace_strict(first, default=len(first), return_dtype=pl.Int64)
+    maps = maps.sort(by_map, maintain_order=True)
+    timeline = timeline.sort(by_map, "guid", maintain_order=True)
+    return rounds, maps, timeline
 
 
 def rank(totals: pl.DataFrame, metric: Metric, limit: int, min_rounds: int) -> pl.DataFrame:

@@ -28,7 +28,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.domain.counting import NOT_A_GAME
@@ -738,7 +738,8 @@ def _session_rows(listing: pl.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             **r,
-            "duration": r["end_time"] - r["start_time"],
+            # real across a clock change (end − start is not: Stats.sessions)
+            "duration": timedelta(seconds=r["duration_s"]),
             "link": urls.session(r["session_id"]),
             # two servers' sessions of one evening look alike: the table names the server
             # as soon as a row is not the main one's
@@ -803,7 +804,7 @@ def _timeline_chart(rep: SessionReport, labels: dict[str, str]) -> Any:
     tl = rep.dpm_timeline
     if tl.is_empty():
         return svg.line([], title="")
-    order = list(dict.fromkeys(tl.sort("first_end")["match_id"].to_list()))
+    order = list(dict.fromkeys(tl["match_id"].to_list()))  # in play order (Stats.session)
     maps = dict(zip(tl["match_id"], tl["map_name"], strict=True))
     # one series per player (GUID): two of them may show the same name (colour-code
     # variants clean to one), which the labels tell apart by the GUID's start (tell_apart)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import discord
 import polars as pl
 
@@ -56,7 +58,7 @@ def leaderboard_pages(
 def session_pages(sessions: pl.DataFrame, title: str) -> list[discord.Embed]:
     rows = [
         [s["session_date"].isoformat(), f"{s['start_time']:%H:%M}",
-         duration(s["end_time"] - s["start_time"], compact=True), num(s["rounds"]), num(s["maps"]),
+         duration(timedelta(seconds=s["duration_s"]), compact=True), num(s["rounds"]), num(s["maps"]),
          num(s["players"])]
         for s in sessions.iter_rows(named=True)
     ]  # fmt: skip
