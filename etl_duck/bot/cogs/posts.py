@@ -598,7 +598,13 @@ def live_sessions(table: pl.DataFrame) -> set[int]:
     if not latest:
         return set()
     newest = max(end for end, _ in latest.values())
-    return {sid for end, sid in latest.values() if end >= newest - EVENING}
+    # every session of tonight's evening, not only the latest: an evening the gap split
+    # in two, caught up in one commit, keeps its first half's posts
+    return {
+        int(sid)
+        for sid, end in table.select("session_id", "end_time").iter_rows()
+        if end >= newest - EVENING
+    }
 
 
 def _what(kind: str, keys: list[str], rounds: list[str]) -> str:
