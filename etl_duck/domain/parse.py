@@ -11,12 +11,14 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from etl_duck.domain.fields import DERIVED_TOTALS, FIELD_BY_NAME, LAYOUTS, WEAPONS, Kind
 from etl_duck.domain.sources import split as split_qualified
@@ -509,11 +511,64 @@ _PLANS: dict[int, tuple[Any, ...]] = {
 }
 _TENTHS_LIST = re.compile(r"-?\d+\.\d(?: -?\d+\.\d)*")
 _EMPTY_VALUES: dict[str, int | float | None] = dict.fromkeys(FIELD_BY_NAME)
+#: Nearly every number of a line is small: the fast path looks it up (a third of the cost
+#: of int() or float() of a fresh string). A text found here is written as its own value
+#: would be, so it reads as int()/float() would read it, and passes every range check:
+#: "0" … "9999" (≤ INT32_MAX), "0.0" … "999.9" (≤ MAX_RATIO; minutes: under a week).
+#: Filled at the first line read, not at import (most commands read none); any text not
+#: (yet) here is read by int()/float(), so what a line reads never depends on them.
+_LOOKED_UP = 10_000
+_SMALL_INTS: dict[str, int] = {}
+_SMALL_TENTHS: dict[str, float] = {}
+
+
+def _fill_look_ups() -> None:
+    _SMALL_INTS.update(zip(map(str, range(_LOOKED_UP)), range(_LOOKED_UP), strict=True))
+    texts = [f"{n // 10}.{n % 10}" for n in range(_LOOKED_UP)]
+    _SMALL_TENTHS.update(zip(texts, map(float, texts), strict=True))
+
+
+def _looked_up(texts: tuple[str, ...] | list[str], table: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Each text's value in ``table`` (one C call), or None where one is not there. Two
+    texts or more (an itemgetter of one returns its value, not a 1-tuple)."""
+    if len(texts) < 2:
+        return None
+    try:
+        return itemgetter(*texts)(table)  # type: ignore[no-any-return]
+    except KeyError:
+        return None
+
+
+def _naturals(texts: tuple[str, ...] | list[str]) -> tuple[int, ...]:
+    """int() of each text; ValueError (the checked path's to name) where one is no number
+    from 0 to INT32_MAX."""
+    if (small := _looked_up(texts, _SMALL_INTS)) is not None:
+        return small
+    values = tuple(map(int, texts))
+    if values and (min(values) < 0 or max(values) > INT32_MAX):
+        raise ValueError("slow path")
+    return values
+
+
+def _slice_ids(low: int) -> tuple[tuple[int, ...], ...]:
+    """The weapon ids low … low+6 that each 7-bit value sets, ascending, by its value."""
+    ids: list[tuple[int, ...]] = [()]
+    for wid in range(low, low + 7):
+        ids += [(*t, wid) for t in ids]  # bit wid-low set: the values from 2**(wid-low) on
+    return tuple(ids)
+
+
+#: the weapon ids each 7-bit slice of a mask (P4) sets: four look-ups read a whole mask,
+#: where testing its 28 bits one by one cost several times that
+_MASK_SLICES = tuple(_slice_ids(low) for low in range(0, len(WEAPONS), 7))
 
 
 @lru_cache(maxsize=8192)
 def _mask_ids(mask: int) -> tuple[int, ...]:
-    return tuple(i for i in range(len(WEAPONS)) if mask >> i & 1)
+    """The weapon ids a mask sets, ascending (any bits past the 28 are the caller's to
+    refuse)."""
+    a, b, c, d = _MASK_SLICES  # 28 weapons (§4.1)
+    return a[mask & 127] + b[mask >> 7 & 127] + c[mask >> 14 & 127] + d[mask >> 21 & 127]
 
 
 def parse_player_line(text: str, file: str, line_no: int, header_fields: int) -> PlayerLine:
@@ -540,57 +595,47 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     guid, name_raw, p2, p3, weapon_text = parts
     if len(parts[2]) > 5 or len(parts[3]) > 1 or len(weapon_text) > 4096 or not _p0_ok(guid):
         raise ValueError("slow path")
-    nums = [int(t) for t in weapon_text.split()]
-    mask = nums[0]
+    if not _SMALL_TENTHS:  # the first line read
+        _fill_look_ups()
+    tokens = weapon_text.split()
+    mask = int(tokens[0])
     ids = _mask_ids(mask)
-    if mask < 0 or mask >= 1 << len(WEAPONS) or len(nums) != 1 + 5 * len(ids) or min(nums) < 0:
+    if mask < 0 or mask >= 1 << len(WEAPONS) or len(tokens) != 1 + 5 * len(ids):
         raise ValueError("slow path")
-    if max(nums) > INT32_MAX:  # out of range: the checked path names the field
-        raise ValueError("slow path")
-    weapons: dict[int, tuple[int, int, int, int, int]] = {}
-    hits = shots = kills = deaths = hs = 0
-    for n, wid in enumerate(ids):
-        b = 1 + 5 * n
-        g = (nums[b], nums[b + 1], nums[b + 2], nums[b + 3], nums[b + 4])
-        weapons[wid] = g
-        hits += g[0]
-        shots += g[1]
-        kills += g[2]
-        deaths += g[3]
-        hs += g[4]
+    counts = _naturals(tokens[1:])  # out of range: the checked path names the field
+    # each set mask bit's five values in turn: zip takes them five at a time, in order
+    group = iter(counts)
+    weapons = dict(zip(ids, zip(group, group, group, group, group, strict=True), strict=True))
+    hits, shots, kills = sum(counts[0::5]), sum(counts[1::5]), sum(counts[2::5])
+    deaths, hs = sum(counts[3::5]), sum(counts[4::5])
     if max(hits, shots, kills, deaths, hs) > INT32_MAX:
         raise ValueError("slow path")
     ext = tail.split("\t")
     if len(tail) > 4096:
         raise ValueError("slow path")
-    # KeyError: an unknown layout, which the checked path names
-    int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[
-        _known_layout(len(ext))
-    ]
+    plan = _FAST_PLANS[len(ext)]  # KeyError: an unknown layout, which the checked path names
     if header_fields >= 9 and len(ext) < 38:
         raise ValueError("slow path")
-    tenths = [ext[i] for i in tenth_idx]
-    minutes = [ext[i] for i in minute_idx]
-    if _TENTHS_LIST.fullmatch(" ".join(tenths + minutes)) is None:
-        raise ValueError("slow path")
-    ints = [int(ext[i]) for i in int_idx]
-    floats = [float(t) for t in tenths]
-    mins = [float(t) for t in minutes]
-    # one comparison per kind for the common case; anything out of range (or a negative XP,
-    # which the game allows) goes to the checked path, which accepts it or names the field
-    if (
-        min(ints) < 0
-        or max(ints) > INT32_MAX
-        or min(floats) < 0
-        or max(floats) > MAX_RATIO
-        or min(mins) < 0
-        or max(mins) * 60 > MAX_ROUND_SECONDS
-    ):
-        raise ValueError("slow path")
+    # small numbers are looked up, in range; any other is read and checked, one comparison
+    # per kind: anything out of range (or a negative XP, which the game allows) goes to the
+    # checked path, which accepts it or names the field
+    ints = _naturals(plan.ints(ext))
+    decimals = plan.decimals(ext)
+    floats = _looked_up(decimals, _SMALL_TENTHS)
+    if floats is None:
+        if _TENTHS_LIST.fullmatch(" ".join(decimals)) is None:
+            raise ValueError("slow path")
+        floats = tuple(map(float, decimals))
+        if (
+            min(floats) < 0
+            or max(floats[: plan.tenths]) > MAX_RATIO
+            or max(floats[plan.tenths :]) * 60 > MAX_ROUND_SECONDS
+        ):
+            raise ValueError("slow path")
+    tenths, mins = floats[: plan.tenths], floats[plan.tenths :]
     values = dict(_EMPTY_VALUES)
-    values.update(zip(int_names, ints, strict=True))
-    values.update(zip(tenth_names, floats, strict=True))
-    values.update(zip(minute_names, [round(m * 10) * 6 for m in mins], strict=True))
+    seconds = [round(m * 10) * 6 for m in mins]
+    values.update(zip(plan.names, [*ints, *tenths, *seconds], strict=True))
     values["kills"], values["deaths"], values["shots"] = kills, deaths, shots
     values["hits"], values["headshot_hits"] = hits, hs
     if len(ext) < 38:
@@ -631,6 +676,42 @@ def _known_layout(count: int) -> int:
     raise KeyError(count)
 
 
+class _FastPlan(NamedTuple):
+    """How the fast path reads a line of one layout (built once per layout)."""
+
+    #: the int fields' texts, in ``names`` order (one C call per line)
+    ints: Callable[[list[str]], tuple[str, ...]]
+    #: the tenths fields' texts, then the minutes fields'
+    decimals: Callable[[list[str]], tuple[str, ...]]
+    tenths: int  # how many of ``decimals`` are tenths
+    names: tuple[str, ...]  # ints, tenths, then minutes
+
+
+def _picker(idx: tuple[int, ...]) -> Callable[[list[str]], tuple[str, ...]]:
+    pick = itemgetter(*idx)
+    return pick if len(idx) > 1 else lambda ext: (pick(ext),)
+
+
+def _fast_plan(layout: int) -> _FastPlan:
+    int_names, int_idx, tenth_names, tenth_idx, minute_names, minute_idx = _PLANS[layout]
+    return _FastPlan(
+        _picker(int_idx),
+        _picker(tenth_idx + minute_idx),
+        len(tenth_idx),
+        int_names + tenth_names + minute_names,
+    )
+
+
+#: The fast path's plan per extended-field count it reads: a known layout's, or the
+#: longest's for a newer writer's longer lines (:func:`_known_layout`); a count missing
+#: here is an unknown layout
+_LAYOUT_PLANS = {layout: _fast_plan(layout) for layout in LAYOUTS}
+_FAST_PLANS: dict[int, _FastPlan] = {
+    count: _LAYOUT_PLANS[_known_layout(count)]
+    for count in (*LAYOUTS, *range(LONGEST_LAYOUT + 1, MAX_EXTENDED_FIELDS + 1))
+}
+
+
 def _player_line(
     line_no: int,
     guid: str,
@@ -644,7 +725,7 @@ def _player_line(
 ) -> PlayerLine:
     """The parsed line, identity derived once: upper-case GUID (a placeholder's:
     :func:`guidless_identity`), ET-clean name, bot flag."""
-    name = COLOUR_CODE.sub("", name_raw)
+    name = COLOUR_CODE.sub("", name_raw) if "^" in name_raw else name_raw  # most have none
     g8 = guid.strip().upper()
     if g8 in GUIDLESS_P0:
         g8 = guidless_identity(name)
@@ -792,14 +873,22 @@ def _split_lines(data: bytes, name: str, strict: bool) -> tuple[list[str], bool,
     """The complete lines (the first without a BOM), whether the file ends with its LF, and
     the cut last line."""
     complete = data.endswith(b"\n")
-    raw_lines = data.removeprefix(BOM).split(b"\n")
-    cut = raw_lines.pop()  # after a final LF: empty; else the cut last line, never half-stored
+    body = data.removeprefix(BOM)
+    try:
+        # a UTF-8 file (nearly all) decodes in one call, to the lines each line's own
+        # decoding gives: an LF byte is never part of a UTF-8 character
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        lines, crlf = [_decode(r) for r in body.split(b"\n")], True
+    else:
+        lines, crlf = text.split("\n"), "\r" in text
+    cut = lines.pop()  # after a final LF: empty; else the cut last line, never half-stored
     if not complete:
         if strict:
-            raise ParseError(name, len(raw_lines) + 1, "line", "file cut mid-line (partial)")
-        if not raw_lines:
+            raise ParseError(name, len(lines) + 1, "line", "file cut mid-line (partial)")
+        if not lines:
             raise ParseError(name, 1, "header", "file cut inside the header line")
-    return [_decode(r).rstrip("\r") for r in raw_lines], complete, _decode(cut)
+    return [line.rstrip("\r") for line in lines] if crlf else lines, complete, cut
 
 
 def _without_trailing_blanks(lines: list[str], cut: str) -> list[str]:
@@ -878,7 +967,7 @@ def two_sided(data: bytes) -> bool:
     listed: set[int] = set()
     for raw in data.split(b"\n")[1:]:
         line = raw.rstrip(b"\r")
-        if not line.strip():
+        if not line or line.isspace():
             continue
         prefix, _, tail = line.partition(b"\t")
         parts = prefix.split(b"\\", 4)
@@ -889,13 +978,15 @@ def two_sided(data: bytes) -> bool:
         if team not in SIDES:
             continue
         listed.add(team)
-        fields = tail.split(b"\t")
+        fields = tail.split(b"\t", _X22 + 1)  # X22 and the rest unsplit
         try:
             minutes: float | None = float(fields[_X22])
         except (IndexError, ValueError):
             minutes = None  # cut or garbled: its time unknown, not known to be none
         if minutes is None or minutes > 0:
             timed.add(team)
+            if len(timed) == len(SIDES):
+                return True  # both sides timed: no later line can make it no game
     return len(timed or listed) == len(SIDES)
 
 
@@ -940,7 +1031,7 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
     rejected_players: list[tuple[str, str]] = []
     for no, text in enumerate(lines[1:], start=2):
         try:
-            if not text.strip():
+            if not text or text.isspace():
                 raise ParseError(name, no, "line", "blank line")
             players.append(parse_player_line(text, name, no, header.field_count))
         except ParseError as err:

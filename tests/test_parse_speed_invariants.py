@@ -1,0 +1,151 @@
+"""The parser's shortcuts read what the plain rules read (no timings here: speed is measured,
+in benchmarks, not tested).
+
+* the fast path looks small numbers up instead of int()/float(): a text in its tables is
+  its own value's canonical text, inside every range the fast path checks, and a line reads
+  the same with the tables empty;
+* a weapon mask's ids come from four 7-bit slices: the same ids as testing each bit;
+* a file decodes in one call when it is UTF-8: the same lines as decoding each line;
+* ``two_sided`` stops at the first line that times the second side: the same answer as
+  reading every line.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from etl_duck.domain import parse
+from etl_duck.domain.fields import WEAPONS
+from etl_duck.domain.parse import (
+    INT32_MAX,
+    MAX_RATIO,
+    MAX_ROUND_SECONDS,
+    decode_line,
+    parse_bytes,
+    two_sided,
+)
+from tests.conftest import REAL
+from tests.lakecheck import R1, R2
+
+
+def _filled() -> None:
+    parse_bytes(R1.read_bytes(), R1.name)  # the first line read fills the tables
+
+
+def test_every_looked_up_int_is_its_own_text_and_in_range() -> None:
+    _filled()
+    assert len(parse._SMALL_INTS) == parse._LOOKED_UP
+    for text, value in parse._SMALL_INTS.items():
+        assert type(value) is int and text == str(value) and int(text) == value
+        assert 0 <= value <= INT32_MAX
+
+
+def test_every_looked_up_tenth_is_its_own_text_and_in_range() -> None:
+    _filled()
+    assert len(parse._SMALL_TENTHS) == parse._LOOKED_UP
+    for text, value in parse._SMALL_TENTHS.items():
+        assert type(value) is float and text == f"{value:.1f}" and float(text) == value
+        assert parse._TENTHS_LIST.fullmatch(text)  # what the fast path checks otherwise
+        # a tenths field's range, and a minutes field's
+        assert 0 <= value <= MAX_RATIO and value * 60 <= MAX_ROUND_SECONDS
+
+
+def _files() -> Iterator[tuple[str, bytes]]:
+    for path in [R1, R2, *sorted(REAL.glob("*.txt"))[::4]]:
+        yield path.name, path.read_bytes()
+
+
+def test_a_line_reads_the_same_without_the_look_up_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tables are a shortcut only: int()/float() read every text they lack."""
+    files = list(_files())
+    _filled()
+    with_tables = [repr(parse_bytes(data, name)) for name, data in files]
+    # filled ones that hold nothing: every number goes by int()/float() and its range check
+    monkeypatch.setattr(parse, "_SMALL_INTS", {})
+    monkeypatch.setattr(parse, "_SMALL_TENTHS", {"": 0.0})
+    without = [repr(parse_bytes(data, name)) for name, data in files]
+    assert without == with_tables
+    assert any("dpm_written" in r for r in with_tables)  # the files did have player lines
+
+
+def test_mask_ids_are_the_bits_set() -> None:
+    rng = random.Random(7)
+    masks = [*range(1 << 14), *(1 << i for i in range(len(WEAPONS)))]
+    masks += [rng.getrandbits(len(WEAPONS)) for _ in range(20_000)]
+    masks.append((1 << len(WEAPONS)) - 1)
+    for mask in masks:
+        assert parse._mask_ids(mask) == tuple(i for i in range(len(WEAPONS)) if mask >> i & 1)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # cp1252 name, UTF-8 name cut mid-character, CRLF, a lone CR, a BOM
+        [b"\xef\xbb\xbfsrv\\m", b"A\\Dr\xe9\\0\\1", b"B\\\xd0\x9f\xd1\x91\xd1\\0\\2\r", b""],
+        [b"srv\\m\r", b"A\\\xd0\x9f\xd1\x91\\0\\1\r", b"B\\x\rx\\0\\2", b"C\\\xe2\x82"],
+        [b"srv\\m", b"A\\plain\\0\\1", b""],
+        [b"\xef\xbb\xbfsrv\\m\r", b"A\\\xd0\x9f\xd1\x91\\0\\1\r", b"B\\x\rx\\0\\2\r\r", b""],
+    ],
+)
+def test_whole_file_decoding_gives_each_lines_decoding(lines: list[bytes]) -> None:
+    data = b"\n".join(lines)
+    got, complete, cut = parse._split_lines(data, "f.txt", strict=False)
+    raw = data.removeprefix(parse.BOM).split(b"\n")
+    expected = [decode_line(r, b"\\").rstrip("\r") for r in raw[:-1]]
+    assert (got, complete, cut) == (expected, data.endswith(b"\n"), decode_line(raw[-1], b"\\"))
+
+
+def _two_sided_every_line(data: bytes) -> bool:
+    """The rule as the docstring states it, reading every line (no early stop)."""
+    timed: set[int] = set()
+    listed: set[int] = set()
+    unreadable = False
+    for raw in data.split(b"\n")[1:]:
+        line = raw.rstrip(b"\r")
+        if not line.strip():
+            continue
+        prefix, _, tail = line.partition(b"\t")
+        try:
+            team = int(prefix.split(b"\\")[3])
+        except (IndexError, ValueError):
+            unreadable = True
+            continue
+        if team in (1, 2):
+            listed.add(team)
+            try:
+                played = float(tail.split(b"\t")[22]) > 0
+            except (IndexError, ValueError):
+                played = True
+            if played:
+                timed.add(team)
+    return unreadable or len(timed or listed) == 2
+
+
+def _line(team: bytes, minutes: bytes) -> bytes:
+    ext = [b"0"] * 38
+    ext[22] = minutes
+    return b"G\\n\\0\\" + team + b"\\0\t" + b"\t".join(ext)
+
+
+def test_two_sided_stopping_early_answers_as_reading_every_line() -> None:
+    rng = random.Random(11)
+    pool = [
+        _line(team, minutes)
+        for team in (b"1", b"2", b"3", b"0")
+        for minutes in (b"0.0", b"1.5", b"x")
+    ]
+    pool += [b"", b"  \r", b"garbage", b"G\\n\\0", _line(b"1", b"0.0")[:20]]
+    cases = [data for _, data in _files()]
+    for _ in range(3000):
+        body = [rng.choice(pool) for _ in range(rng.randint(0, 6))]
+        cases.append(b"h\\m\n" + b"\n".join(body) + rng.choice([b"\n", b""]))
+    answers = set()
+    for data in cases:
+        answers.add(two_sided(data))
+        assert two_sided(data) == _two_sided_every_line(data), data
+    assert answers == {True, False}
