@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,31 @@ def test_two_sided_stopping_early_answers_as_reading_every_line() -> None:
         answers.add(two_sided(data))
         assert two_sided(data) == _two_sided_every_line(data), data
     assert answers == {True, False}
+
+
+def test_the_parse_benchmark_runs_a_revisions_parser_beside_the_package() -> None:
+    """benchmarks/bench_parse.py (the speed figure in DECISIONS): a revision's parser loads
+    as a module of its own and reads the same bytes, refusals included, as this checkout's
+    does where the file is the same."""
+    import subprocess
+
+    from benchmarks.bench_parse import parse_all, parser_at
+
+    root = Path(__file__).resolve().parent.parent
+    same = subprocess.run(
+        ["git", "diff", "--quiet", "HEAD", "--", "etl_duck/domain/parse.py"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if same.returncode != 0:
+        pytest.skip("not a git checkout, or parse.py edited since HEAD")
+    head = parser_at("HEAD")
+    assert head is not parse and head.parse_bytes is not parse.parse_bytes
+    blobs = [(p.read_bytes(), p.name) for p in sorted(REAL.glob("*.txt"))[:12]]
+    blobs.append((b"not a stats file", "2025-01-01-200000-goldrush-round-1.txt"))
+    _, theirs = parse_all(head, blobs)
+    spent, ours = parse_all(parse, blobs)
+    assert spent > 0 and theirs == ours
+    assert all(r.startswith("RoundFile(") for r in ours[:12])
+    assert ours[12].startswith("ParseError(")
