@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -117,8 +117,9 @@ class ServerClock:
     def readings(self, t: datetime) -> tuple[datetime, ...]:
         """The instants (UTC) the name ``t`` can be: both passes of the repeated autumn
         hour, in order, else one. A name the spring jump skipped (a wrong zone: no server
-        writes one) reads as the jump's instant, so names keep their order and removing a
-        round never brings its neighbours closer (the incremental regroup relies on that)."""
+        writes one, :meth:`skipped`) reads as the jump's instant, so names keep their order
+        and removing a round never brings its neighbours closer (the incremental regroup
+        relies on that)."""
         if self.zone is None:
             return (t,)
         first, second = (t.replace(tzinfo=self.zone, fold=f).astimezone(UTC) for f in (0, 1))
@@ -127,6 +128,14 @@ class ServerClock:
         if first > second:  # skipped: the jump lies between the two readings
             return (self._jump(second, first),)
         return (first, second)
+
+    def skipped(self, t: datetime) -> bool:
+        """The name ``t`` lies in the hour the zone's clock jumps over: no server on this
+        zone's clock writes it, so the server's clock is another."""
+        if self.zone is None:
+            return False
+        first, second = (t.replace(tzinfo=self.zone, fold=f).astimezone(UTC) for f in (0, 1))
+        return first > second
 
     def wall(self, instant: datetime) -> datetime:
         """The server's wall-clock name of an instant (naive, like the file names)."""
@@ -167,15 +176,17 @@ class ServerClock:
         return frozenset().union(*days)
 
     def _jump(self, before: datetime, after: datetime) -> datetime:
-        """The instant the zone's offset changes between two UTC times (to the second)."""
+        """The instant the zone's offset changes between two UTC times: a whole second, as
+        a zone's changes are (halving the interval itself left a fraction of a second)."""
         offset = before.astimezone(self.zone).utcoffset()
-        while after - before > timedelta(seconds=1):
-            mid = before + (after - before) / 2
-            if mid.astimezone(self.zone).utcoffset() == offset:
-                before = mid
+        old, new = math.floor(before.timestamp()), math.ceil(after.timestamp())
+        while new - old > 1:  # the old offset at ``old``, the new one at ``new``
+            mid = (old + new) // 2
+            if datetime.fromtimestamp(mid, self.zone).utcoffset() == offset:
+                old = mid
             else:
-                after = mid
-        return after
+                new = mid
+        return datetime.fromtimestamp(new, UTC)
 
 
 @functools.lru_cache(maxsize=512)
@@ -227,17 +238,41 @@ def session_clock(
     the hour. In the repeated autumn hour a name has two: the reading is the one of a real
     evening (:func:`_played_ends`). ``round1_of`` (round 2 → its round 1, as paired): a
     round 2 was played after its round 1. Where no clock change touches the session, this
-    is the names' own order and differences (nothing changes without a zone)."""
-    timed = [r for r in rounds if r.players] or list(rounds)
+    is the names' own order and differences (nothing changes without a zone), and so it is
+    where a name lies in the hour the zone's clock skips: the server's clock is another.
+
+    Read once a process (:func:`_real_clock`): the listing after each commit reads every
+    history session a change touches again, and those rounds do not change."""
     clock = ServerClock(timezone)
     lo = min(r.start_time for r in rounds)
     hi = max(r.end_time for r in rounds)
-    if clock.steady(lo, hi):
-        start = min(r.start_time for r in timed)
-        end = max(r.end_time for r in timed)
-        names = tuple(r.name for r in sorted(rounds, key=lambda r: (r.end_time, r.name)))
-        return SessionClock(names, start, end, end - start, clock.readings(start)[0])
-    ends = _played_ends(rounds, clock, round1_of or {})
+    if clock.steady(lo, hi) or any(clock.skipped(r.end_time) for r in rounds):
+        return _names_clock(rounds, clock)
+    names = {r.name for r in rounds}
+    pairs = sorted((r2, r1) for r2, r1 in (round1_of or {}).items() if {r2, r1} <= names)
+    key = lambda r: (r.name, r.end_time, r.start_time, r.players)  # noqa: E731
+    return _real_clock(timezone, tuple(sorted(rounds, key=key)), tuple(pairs))
+
+
+def _names_clock(rounds: Sequence[RoundTime], clock: ServerClock) -> SessionClock:
+    """:func:`session_clock` where the names are the clock: their order and differences."""
+    timed = [r for r in rounds if r.players] or list(rounds)
+    start = min(r.start_time for r in timed)
+    end = max(r.end_time for r in timed)
+    names = tuple(r.name for r in sorted(rounds, key=lambda r: (r.end_time, r.name)))
+    return SessionClock(names, start, end, end - start, clock.readings(start)[0])
+
+
+@functools.lru_cache(maxsize=512)
+def _real_clock(
+    timezone: str | None, rounds: tuple[RoundTime, ...], pairs: tuple[tuple[str, str], ...]
+) -> SessionClock:
+    """:func:`session_clock` of a session a clock change touches, by what alone decides it:
+    its rounds (names, times, played or not, sorted by name), its pairs (round 2, round 1)
+    and the zone. A few hundred such sessions at most (two nights a year, each server)."""
+    timed = [r for r in rounds if r.players] or list(rounds)
+    clock = ServerClock(timezone)
+    ends = _played_ends(rounds, clock, dict(pairs))
     starts = {r.name: ends[r.name] - (r.end_time - r.start_time) for r in rounds}
     first = min(starts[r.name] for r in timed)
     last = max(ends[r.name] for r in timed)
@@ -269,9 +304,7 @@ def _played_ends(
     after = {r2: r1 for r2, r1 in round1_of.items() if r2 in spans and r1 in spans}
     two = sorted(n for n, v in spans.items() if len(v) > 1)
     if len(two) <= _EVERY_READING:  # an hour's rounds: every reading of them, the best
-        one = {n: 0 for n in spans}
-        every = ({**one, **dict(zip(two, bits, strict=True))} for bits in _bits(len(two)))
-        chosen = min(every, key=lambda c: _cost(c, spans, after))
+        chosen = _every_reading(two, spans, after)
         return {n: readings[n][i] for n, i in chosen.items()}
     seeds = [(n, i) for n, v in spans.items() if len(v) > 1 for i in range(len(v))]
     fixed = [n for n, v in spans.items() if len(v) == 1]
@@ -280,6 +313,7 @@ def _played_ends(
     evenings = [_evening(seed, spans, after) for seed in sorted(seeds) if seed[0] not in after]
     evenings = evenings or [_evening(min(seeds), spans, {})]
     best = sorted(evenings, key=lambda c: _cost(c, spans, after))[:_SETTLED]
+    best = [c for k, c in enumerate(best) if c not in best[:k]]  # seeds often meet: once each
     chosen = min((_settle(c, spans, after) for c in best), key=lambda c: _cost(c, spans, after))
     return {n: readings[n][i] for n, i in chosen.items()}
 
@@ -294,9 +328,33 @@ _EVERY_READING = 12
 _SETTLED = 4
 
 
-def _bits(k: int) -> Iterable[tuple[int, ...]]:
-    """Every tuple of ``k`` zeros and ones (first pass, second pass), all first first."""
-    return itertools.product((0, 1), repeat=k)
+def _every_reading(
+    two: Sequence[str],
+    spans: Mapping[str, tuple[tuple[float, float], ...]],
+    after: Mapping[str, str],
+) -> dict[str, int]:
+    """Of every reading of the names ``two`` (the others have one; first pass before
+    second, ``two[0]`` the slowest to turn), the first of the least :func:`_cost`. The
+    readings are weighed name after name, and a branch is left once the rounds read so far
+    cost more than the best evening found (their overlap, then length: neither falls as
+    rounds are added), so an hour's rounds weigh a few hundred readings, not 2^k."""
+    best: tuple[tuple[float, float, float], dict[str, int]] | None = None
+    branches = [({n: 0 for n, v in spans.items() if len(v) == 1}, 0)]
+    while branches:
+        chosen, depth = branches.pop()
+        if depth == len(two):
+            cost = _cost(chosen, spans, after)
+            if best is None or cost < best[0]:  # strictly: the first of the least stays
+                best = (cost, chosen)
+            continue
+        if best is not None and chosen:
+            known = {r2: r1 for r2, r1 in after.items() if r2 in chosen and r1 in chosen}
+            if _cost(chosen, spans, known)[:2] > best[0][:2]:
+                continue
+        # the second pass pushed first: the first pass is weighed first
+        branches.extend(({**chosen, two[depth]: i}, depth + 1) for i in (1, 0))
+    assert best is not None  # at least one leaf: the first branch is never left
+    return best[1]
 
 
 def _cost(
@@ -307,16 +365,22 @@ def _cost(
     """(seconds the evening's rounds overlap, plus those by which a round 2 ends before its
     round 1 or after the pairing's window; its length; its longest break between rounds)
     of one reading of every name: the least is the real evening's."""
-    read = sorted(spans[n][i] for n, i in chosen.items())
-    overlap, longest, at = 0.0, 0.0, read[0][0]
-    for s, e in read:
-        overlap += max(0.0, at - s)
-        longest = max(longest, s - at)
-        at = max(at, e)
+    read = sorted([spans[n][i] for n, i in chosen.items()])
+    overlap = longest = 0.0
+    first, at, last = read[0][0], read[0][0], read[0][1]
+    for s, e in read:  # comparisons, not max(): this runs for every reading weighed
+        if at > s:
+            overlap += at - s
+        elif s - at > longest:
+            longest = s - at
+        if e > at:
+            at = e
+        if e > last:
+            last = e
     for r2, r1 in after.items():  # a round 2 ends after its round 1, within its window
         (s2, e2), e1 = spans[r2][chosen[r2]], spans[r1][chosen[r1]][1]
         overlap += max(0.0, e1 - e2) + max(0.0, e2 - e1 - (e2 - s2) - _PAIR_SLACK_S)
-    return overlap, max(e for _, e in read) - read[0][0], longest
+    return overlap, last - first, longest
 
 
 def _settle(
@@ -324,18 +388,69 @@ def _settle(
     spans: Mapping[str, tuple[tuple[float, float], ...]],
     after: Mapping[str, str],
 ) -> dict[str, int]:
-    """``chosen`` with one or two names read the other way while that lowers its cost."""
+    """``chosen`` with one or two names read the other way while that lowers its cost. A
+    flip whose round read the other way overlaps another round by more than ``chosen``'s
+    rounds overlap in all cannot lower it, and is not weighed (most are not: the other
+    reading of a round lands on the rounds played an hour before or after it)."""
     two = sorted(n for n, v in spans.items() if len(v) > 1)
     flips = [(a,) for a in two] + [(a, b) for k, a in enumerate(two) for b in two[k + 1 :]]
     best = _cost(chosen, spans, after)
+    clash = _clashes(chosen, spans, two)
     better = True
     while better:
         better = False
         for names in flips:
+            if _least_overlap(names, chosen, spans, clash) > best[0]:
+                continue
             trial = {**chosen, **{n: 1 - chosen[n] for n in names}}
             if (cost := _cost(trial, spans, after)) < best:
                 chosen, best, better = trial, cost, True
+                clash = _clashes(chosen, spans, two)
     return chosen
+
+
+def _clashes(
+    chosen: Mapping[str, int], spans: Mapping[str, tuple[tuple[float, float], ...]], two: list[str]
+) -> dict[str, tuple[dict[str, float], list[tuple[float, str]]]]:
+    """For each name of ``two`` read the other way, what :func:`_cost` would count as overlap
+    against the other rounds as ``chosen`` reads them: for each round after it (by start),
+    the seconds that round begins before it ends (each such round counts at least that),
+    and its own two greatest overlaps with a round before it (it counts at least the
+    greatest), (seconds, name)."""
+    out: dict[str, tuple[dict[str, float], list[tuple[float, str]]]] = {}
+    for a in two:
+        other = spans[a][1 - chosen[a]]
+        later: dict[str, float] = {}
+        earlier: list[tuple[float, str]] = []
+        for n, i in chosen.items():
+            if n == a:
+                continue
+            span = spans[n][i]
+            if other <= span and other[1] > span[0]:
+                later[n] = other[1] - span[0]
+            elif span < other and span[1] > other[0]:
+                earlier.append((span[1] - other[0], n))
+        out[a] = (later, sorted(earlier, reverse=True)[:2])
+    return out
+
+
+def _least_overlap(
+    names: tuple[str, ...],
+    chosen: Mapping[str, int],
+    spans: Mapping[str, tuple[tuple[float, float], ...]],
+    clash: Mapping[str, tuple[dict[str, float], list[tuple[float, str]]]],
+) -> float:
+    """A floor of what :func:`_cost` counts as overlap once ``names`` (one or two) are read
+    the other way (:func:`_clashes`; seconds are exact in a float, so are their sums)."""
+    floors = []
+    for a in names:
+        later, earlier = clash[a]
+        own = next((v for v, n in earlier if n not in names), 0.0)
+        floors.append(sum(v for n, v in later.items() if n not in names) + own)
+    if len(names) == 2:
+        (_, e1), (s2, _) = sorted(spans[n][1 - chosen[n]] for n in names)
+        floors.append(max(0.0, e1 - s2))
+    return max(floors)
 
 
 def _evening(

@@ -736,11 +736,7 @@ class Stats:
         if not touched:
             return df
         sids, dates = df["session_id"].to_list(), df["session_date"].to_list()
-        clocks = {
-            i: _clock_of(self.run("session_rounds", date_from=dates[i], date_to=dates[i],
-                                  session_id=sids[i]), zone)
-            for i in touched
-        }  # fmt: skip
+        clocks = {i: self._session_clock(sids[i], dates[i], zone) for i in touched}
         real = [c.began if (c := clocks.get(i)) else clock.readings(s)[0]
                 for i, s in enumerate(df["start_time"])]  # fmt: skip
         fixed = {
@@ -757,6 +753,17 @@ class Stats:
         )
         newest = sorted(range(df.height), key=lambda i: (real[i], sids[i]), reverse=True)
         return df[newest]
+
+    def _session_clock(self, sid: int, sdate: date, zone: str | None) -> SessionClock:
+        """A session's clock (:func:`_clock_of`), kept until a commit changes its date: the
+        listing after each commit would otherwise read every history session a clock
+        change touches again (a query each, and its readings)."""
+
+        def compute() -> SessionClock:
+            rows = self.run("session_rounds", date_from=sdate, date_to=sdate, session_id=sid)
+            return _clock_of(rows, zone)
+
+        return self._cached(("session_clock", sid, zone), (sdate, sdate), compute)
 
     def servers(self) -> list[str]:
         """The game servers with a session in the lake (``""`` is the main one), sorted."""
