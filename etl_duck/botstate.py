@@ -54,7 +54,22 @@ class BotState(SQLiteStore):
             "CREATE TABLE IF NOT EXISTS notes ("
             " kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL,"
             " PRIMARY KEY (kind, key))",
+            # corrections that following took out of use (another won their session), under
+            # the id they were set for: they apply again when that id names a session again
+            "CREATE TABLE IF NOT EXISTS teams_kept ("
+            " session_id INTEGER NOT NULL, seq INTEGER NOT NULL, slot INTEGER NOT NULL,"
+            " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
+            " PRIMARY KEY (session_id, seq, slot))",
         ))  # fmt: skip
+        with self._lock, self._con:
+            columns = {r[1] for r in self._con.execute("PRAGMA table_info(team_overrides)")}
+            # origin: the id a moved correction was set for (NULL: this one); seq: the order
+            # of setting, kept through moves (a rowid is not: a kept row comes back new)
+            if "origin" not in columns:
+                self._con.execute("ALTER TABLE team_overrides ADD COLUMN origin INTEGER")
+            if "seq" not in columns:
+                self._con.execute("ALTER TABLE team_overrides ADD COLUMN seq INTEGER")
+                self._con.execute("UPDATE team_overrides SET seq = rowid")
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> BotState:
@@ -242,23 +257,35 @@ class BotState(SQLiteStore):
         if not 1 <= len(teams) <= 2:
             raise ValueError("a team override names one or two teams")
         with self._lock, self._con:
-            self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (session_id,))
+            self._replace(session_id)
+            seq = self._next_seq()
             for slot, team in enumerate(teams):
                 self._con.execute(
-                    "INSERT INTO team_overrides (session_id, slot, name, guids, set_by, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (session_id, slot, team.name, json.dumps(sorted(team.guids)), by, _now()),
+                    "INSERT INTO team_overrides (session_id, slot, name, guids, set_by, at, seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, slot, team.name, json.dumps(sorted(team.guids)), by, _now(), seq),
                 )
             self._bump()
 
     def clear_teams(self, session_id: int) -> bool:
         with self._lock, self._con:
-            cur = self._con.execute(
-                "DELETE FROM team_overrides WHERE session_id = ?", (session_id,)
-            )
-            if cur.rowcount:
+            removed = self._replace(session_id)
+            if removed:
                 self._bump()
-            return cur.rowcount > 0
+            return removed
+
+    def _replace(self, session_id: int) -> bool:
+        """What a /set_teams or its clear replaces (in its transaction): the session's
+        correction, and what was kept for its id (older: a second set replaces the first).
+        A correction set for another id and moved here is kept for that id instead: the
+        user set it for that session, which may come back. True if one applied."""
+        applied = self._applied().get(session_id)
+        if applied is not None and applied[0] != session_id:
+            self._keep(session_id)
+        else:
+            self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (session_id,))
+        self._con.execute("DELETE FROM teams_kept WHERE session_id = ?", (session_id,))
+        return applied is not None
 
     def teams_for(self, session_id: int) -> tuple[TeamOverride, ...] | None:
         with self._lock:
@@ -270,6 +297,13 @@ class BotState(SQLiteStore):
             return None
         return tuple(TeamOverride(r[0], frozenset(json.loads(r[1]))) for r in rows)
 
+    def kept_teams(self) -> list[int]:
+        """The ids that hold a correction following took out of use (another won their
+        session), ascending: each applies again when its id names a session again."""
+        with self._lock:
+            rows = self._con.execute("SELECT DISTINCT session_id FROM teams_kept").fetchall()
+        return sorted(int(r[0]) for r in rows)
+
     def session_keys(self, kinds: Sequence[str] = ()) -> list[int]:
         """The session ids that hold a team override or a mark of one of ``kinds`` (kept
         under a session id: the scoreboard, the digest), ascending."""
@@ -280,6 +314,23 @@ class BotState(SQLiteStore):
                     "SELECT key FROM marks WHERE kind = ?", (kind,)
                 ).fetchall()
         return sorted({int(r[0]) for r in rows if str(r[0]).isdigit()})
+
+    def follow_due(self, current: Iterable[int], kinds: Sequence[str] = ()) -> bool:
+        """Whether :meth:`follow_sessions` has work, by ``current`` session ids alone: an
+        id kept that names no session; a correction moved in from an id that names a
+        session again (a joined session split); a kept correction whose id names a
+        session again, with no newer correction there."""
+        now = set(current)
+        if not set(self.session_keys(kinds)) <= now:
+            return True
+        with self._lock:
+            applied = self._applied()
+            kept = self._kept()
+        if any(origin != sid and origin in now for sid, (origin, _) in applied.items()):
+            return True
+        return any(
+            x in now and (x not in applied or applied[x][1] < seq) for x, seq in kept.items()
+        )
 
     def follow_sessions(
         self, spans: Iterable[tuple[int, int]], kinds: Sequence[str] = ()
@@ -294,8 +345,12 @@ class BotState(SQLiteStore):
         the start of one of its rounds, inside its span (a server's ids never overlap
         another's). What no session holds stays where it is (its rounds may come back).
         Two overrides on one session: the later set wins, as a second /set_teams replaces
-        the first; a mark the session has already (its own scoreboard) stays, the old one
-        is left alone."""
+        the first, and the other is kept for the id it was set for (:meth:`kept_teams`),
+        never deleted: when that id names a session again (the joining round went, the
+        sessions split), it applies there again — a move (id, id) — and a correction moved
+        in from an id that names a session again goes back there (a move to that id).
+        Running it again moves nothing. A mark the session has already (its own
+        scoreboard) stays, the old one is left alone."""
         ordered = sorted(spans)
         starts = [s for s, _ in ordered]
         current = set(starts)
@@ -304,31 +359,110 @@ class BotState(SQLiteStore):
             i = bisect.bisect_right(starts, old) - 1
             return None if i < 0 or old > ordered[i][1] else ordered[i][0]
 
-        moves: list[tuple[str, int, int]] = []
         with self._lock, self._con:
-            # the order of setting: a /set_teams writes new rows, a move keeps them
-            rows = self._con.execute(
-                "SELECT session_id, max(rowid) FROM team_overrides GROUP BY session_id"
-            ).fetchall()
-            when = {int(r[0]): int(r[1]) for r in rows}
-            for old in sorted(s for s in when if s not in current):
-                if (new := home(old)) is None:
-                    continue
-                if new in when and when[new] > when[old]:  # the session's own is newer
-                    self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (old,))
-                else:
-                    self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (new,))
-                    self._con.execute(
-                        "UPDATE team_overrides SET session_id = ? WHERE session_id = ?", (new, old)
-                    )
-                    when[new] = when[old]
-                del when[old]
-                moves.append(("teams", old, new))
+            moves = self._follow_orphans(current, home)
+            moves += self._follow_split(home)
+            moves += self._follow_kept(current)
             if moves:
                 self._bump()
             for kind in kinds:
                 moves += self._follow_marks(kind, current, home)
         return moves
+
+    def _follow_orphans(
+        self, current: set[int], home: Callable[[int], int | None]
+    ) -> list[tuple[str, int, int]]:
+        """Corrections under an id that names no session go to the session holding it."""
+        moves: list[tuple[str, int, int]] = []
+        for old in sorted(s for s in self._applied() if s not in current):
+            if (new := home(old)) is not None:
+                self._place(old, new)
+                moves.append(("teams", old, new))
+        return moves
+
+    def _follow_split(self, home: Callable[[int], int | None]) -> list[tuple[str, int, int]]:
+        """A correction moved in from an id its session no longer holds (the sessions split
+        again) goes to the session holding that id now, or is kept for it."""
+        moves: list[tuple[str, int, int]] = []
+        for sid in sorted(self._applied()):
+            got = self._applied().get(sid)
+            if got is None or got[0] == sid or (target := home(got[0])) == sid:
+                continue
+            if target is None:  # its rounds are gone: kept for when they come back
+                self._keep(sid)
+                moves.append(("teams", sid, got[0]))
+            else:
+                self._place(sid, target)
+                moves.append(("teams", sid, target))
+        return moves
+
+    def _follow_kept(self, current: set[int]) -> list[tuple[str, int, int]]:
+        """A kept correction whose id names a session again applies there again, unless a
+        newer one does."""
+        moves: list[tuple[str, int, int]] = []
+        for x, seq in sorted(self._kept().items()):
+            got = self._applied().get(x)
+            if x not in current or (got is not None and got[1] >= seq):
+                continue
+            if got is not None:
+                self._keep(x)
+            self._con.execute(
+                "INSERT INTO team_overrides (session_id, slot, name, guids, set_by, at, seq) "
+                "SELECT session_id, slot, name, guids, set_by, at, seq FROM teams_kept "
+                "WHERE session_id = ? AND seq = ?",
+                (x, seq),
+            )
+            self._con.execute("DELETE FROM teams_kept WHERE session_id = ? AND seq = ?", (x, seq))
+            moves.append(("teams", x, x))
+        return moves
+
+    def _applied(self) -> dict[int, tuple[int, int]]:
+        """Each correction in force: session id -> (the id it was set for, its order)."""
+        rows = self._con.execute(
+            "SELECT session_id, max(coalesce(origin, session_id)), max(seq) "
+            "FROM team_overrides GROUP BY session_id"
+        ).fetchall()
+        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    def _kept(self) -> dict[int, int]:
+        """The newest kept correction of each id: id -> its order."""
+        rows = self._con.execute(
+            "SELECT session_id, max(seq) FROM teams_kept GROUP BY session_id"
+        ).fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def _next_seq(self) -> int:
+        row = self._con.execute(
+            "SELECT max(coalesce((SELECT max(seq) FROM team_overrides), 0),"
+            " coalesce((SELECT max(seq) FROM teams_kept), 0))"
+        ).fetchone()
+        return int(row[0]) + 1
+
+    def _place(self, old: int, new: int) -> None:
+        """Move the correction under ``old`` to session ``new``: the later set wins there,
+        the other is kept for the id it was set for."""
+        applied = self._applied()
+        theirs = applied.get(new)
+        if theirs is not None and theirs[1] > applied[old][1]:  # the session's own is newer
+            self._keep(old)
+            return
+        if theirs is not None:
+            self._keep(new)
+        self._con.execute(
+            "UPDATE team_overrides SET origin = nullif(coalesce(origin, session_id), ?),"
+            " session_id = ? WHERE session_id = ?",
+            (new, new, old),
+        )
+
+    def _keep(self, session_id: int) -> None:
+        """Take a session's correction out of use, kept under the id it was set for."""
+        self._con.execute(
+            "INSERT OR IGNORE INTO teams_kept (session_id, seq, slot, name, guids, set_by, at) "
+            "SELECT coalesce(origin, session_id), seq, slot, name, guids, set_by, at "
+            "FROM team_overrides WHERE session_id = ?",
+            (session_id,),
+        )
+        self._con.execute("DELETE FROM team_overrides WHERE session_id = ?", (session_id,))
 
     def _follow_marks(
         self, kind: str, current: set[int], home: Callable[[int], int | None]

@@ -313,10 +313,11 @@ def test_the_state_moves_a_correction_into_the_span_that_holds_its_instant(
         assert state.teams_revision() == revision + 1
 
 
-def test_live_sessions_are_each_servers_latest_within_an_evening_of_the_lakes_last_round() -> None:
-    """The rule over ``Stats.sessions`` rows: each server's latest session is live; a
-    server's earlier one is not; a server whose latest session ended more than 24 hours
-    before the lake's last round has none (last week's missing file is no news)."""
+def test_live_sessions_are_every_session_within_an_evening_of_the_lakes_last_round() -> None:
+    """The rule over ``Stats.sessions`` rows: every session that ended within 24 hours of
+    the lake's last round is live, of any server, a server's earlier one of tonight too (an
+    evening the session gap split); one that ended before is not (last week's missing file
+    is no news), and a server idle for longer has none."""
     from datetime import datetime
 
     import polars as pl
@@ -325,16 +326,17 @@ def test_live_sessions_are_each_servers_latest_within_an_evening_of_the_lakes_la
 
     table = pl.DataFrame(
         {
-            "session_id": [1, 2, 3, 4, 5],
-            "server": ["", "", "pub", "pub", "cup"],
+            "session_id": [1, 2, 3, 4, 5, 6],
+            "server": ["", "", "pub", "pub", "cup", ""],
             "end_time": [
                 datetime(2025, 11, 1, 23, 0),  # main: an earlier evening
                 datetime(2025, 11, 11, 23, 39),  # main: tonight, the lake's last round
-                datetime(2025, 11, 10, 22, 0),  # pub: the evening before
+                datetime(2025, 11, 10, 22, 0),  # pub: the evening before (25 h 39 before)
                 datetime(2025, 11, 11, 1, 0),  # pub: its latest, 22 h 39 before
                 datetime(2025, 11, 9, 21, 0),  # cup: idle for two days
+                datetime(2025, 11, 11, 19, 0),  # main: tonight's first half, before a break
             ],
         }
     )
-    assert live_sessions(table) == {2, 4}
+    assert live_sessions(table) == {2, 4, 6}
     assert live_sessions(table.clear()) == set()

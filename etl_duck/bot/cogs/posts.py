@@ -14,8 +14,9 @@ waits (:data:`WAITING`): it is looked at again with every commit, and posted (wi
 map) once it counts. A large batch (a backlog after downtime) gets
 one line instead of a wall of posts, and the scoreboard is edited once for it.
 
-Live posts are for the rounds of each game server's latest session (the lake's rule, as for
-the scoreboard and the voice evening, :func:`live_sessions`). A late round of an earlier
+Live posts are for the rounds of tonight's evening: every session that ended within 24 hours
+of the lake's last round (the lake's rule, the voice evening's reach, :func:`live_sessions`;
+both halves of an evening the session gap split). A late round of an earlier evening's
 session (the fetcher was down, an admin uploaded last week's missing file) is no news in
 the middle of tonight's posts: it is settled with nothing to post, its numbers are in the
 lake, and its session's posted digest and scoreboard, if it has them, are edited in place
@@ -388,7 +389,7 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
     async def _without_late(
         self, names: list[str], rows: pl.DataFrame, refused: set[str]
     ) -> tuple[list[str], pl.DataFrame]:
-        """``names`` less the late rounds: those of a session that is not its server's latest
+        """``names`` less the late rounds: those of a session of an earlier evening
         (:func:`live_sessions`). Settled with nothing to post, ever (a restart does not post
         them either); their session's scoreboard and posted digest, if any, are brought up
         to date in place. A round the channel refused keeps its post: it was live when it
@@ -585,10 +586,10 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
 
 
 def live_sessions(table: pl.DataFrame) -> set[int]:
-    """The sessions whose rounds are posted live (``table``: ``Stats.sessions``' rows): each
-    game server's latest session (by end, then id, as the lake's last session), if it
-    ended within :data:`~etl_duck.bot.cogs.voice.EVENING` of the lake's last round (the
-    voice evening's reach: a server idle since last week has no live session). The lake's
+    """The sessions whose rounds are posted live (``table``: ``Stats.sessions``' rows): every
+    session, of any game server, that ended within :data:`~etl_duck.bot.cogs.voice.EVENING`
+    of the lake's last round (the voice evening's reach: a server idle since last week has
+    no live session; both halves of an evening the session gap split are live). The lake's
     rule, not the clock's: the same for a replay or a catch-up after downtime."""
     latest: dict[str, tuple[datetime, int]] = {}
     for sid, end, server in table.select("session_id", "end_time", "server").iter_rows():

@@ -6,7 +6,8 @@ late round before that round (or one that joins two sessions) gives the session 
 earlier id. :meth:`ScoringCog.follow_sessions` moves such a correction (and the session's
 scoreboard and digest marks, kept by id too) to the session that now holds its rounds:
 after every commit, when the bot starts, and before these commands answer (a commit of
-another process)."""
+another process). Of two corrections that end up on one session the later set wins; the
+other is kept, never deleted, and applies again if the sessions split again."""
 
 from __future__ import annotations
 
@@ -54,21 +55,25 @@ class ScoringCog(commands.Cog, name="Scoring"):
         the session that holds that instant now; the moves (see ``BotState.follow_sessions``)."""
         state = self.bot.state
         kept = await asyncio.to_thread(state.session_keys, SESSION_MARKS)
-        if not kept:
+        if not kept and not await asyncio.to_thread(state.kept_teams):
             return []
         try:
             table = await self.bot.stats.sessions()
         except NoData:
             return []
-        if set(kept) <= set(table["session_id"].to_list()):
-            return []  # everything names a session: the usual case
+        current = table["session_id"].to_list()
+        if not await asyncio.to_thread(state.follow_due, current, SESSION_MARKS):
+            return []  # everything names its session: the usual case
         spans = [
             (int(sid), session_id_of(end, str(server)))
             for sid, end, server in table.select("session_id", "end_time", "server").iter_rows()
         ]
         moves = await asyncio.to_thread(state.follow_sessions, spans, SESSION_MARKS)
         for what, old, new in moves:
-            log.info("session %s is %s now: its %s moved with it", old, new, what)
+            if old == new:
+                log.info("session %s is back: the teams set for it apply again", old)
+            else:
+                log.info("session %s is %s now: its %s moved with it", old, new, what)
         return moves
 
     async def score_reply(self, date: str | None) -> Reply:
