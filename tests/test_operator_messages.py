@@ -230,12 +230,22 @@ def test_the_sentence_names_the_nearest_folder_another_user_owns(tmp_path: Path)
     other = me + 1  # any uid but ours: every file here is "another user's" to it
     missing = data / "raw" / "2026-03-14" / R1
     said = data_dir_denied([str(missing)], data, other)
-    left = "`sudo etl-duck …`" if me == 0 else f"a run as {user_name(me)}"
-    assert said == (
-        f"cannot write {missing}: permission denied — {data}/raw/2026-03-14 belongs to "
-        f"{user_name(me)}, not to {user_name(other)} (left by {left}?): run `sudo chown -R "
-        f"{user_name(other)} {data}` and retry; nothing is lost"
-    )
+    head = f"cannot write {missing}: permission denied — {data}/raw/2026-03-14 belongs to "
+    if me == 0:
+        # root's data dir: what root left is chowned to the user who runs etl-duck
+        assert said == (
+            f"{head}root, not to {user_name(other)} (left by `sudo etl-duck …`?): run "
+            f"`sudo chown -R {user_name(other)} {data}` and retry; nothing is lost"
+        )
+    else:
+        # another user's data dir (a service's): run as him, never chown it away from him
+        mine = user_name(me)
+        sudo = mine if mine != str(me) else f"'#{me}'"
+        assert said == (
+            f"{head}{mine}, not to {user_name(other)}, as the data directory does: run "
+            f"etl-duck as {mine} (`sudo -u {sudo} etl-duck …`) and retry, not a chown to "
+            f"{user_name(other)} (it would lock {mine} out); nothing is lost"
+        )
     # the file itself there: "it"; a link's source and target: the target failed
     (data / "raw" / ".incoming").mkdir()
     tmp = data / "raw" / ".incoming" / "x.tmp"
@@ -251,9 +261,8 @@ def test_the_sentence_names_the_nearest_folder_another_user_owns(tmp_path: Path)
     # a quoted data dir in the command
     odd = tmp_path / "my data"
     odd.mkdir()
-    assert f"`sudo chown -R {user_name(other)} '{odd}'`" in data_dir_denied(
-        [str(odd / "x")], odd, other
-    )
+    fix = f"`sudo chown -R {user_name(other)} '{odd}'`" if me == 0 else "`sudo -u "
+    assert fix in data_dir_denied([str(odd / "x")], odd, other)
 
 
 # --------------------------------------------------------------------------- 2. | head

@@ -111,7 +111,9 @@ def data_dir_denied(names: Sequence[str], data_dir: Path, me: int) -> str:
     user owns is named with that user and the fix: after one `sudo etl-duck ingest`, root
     owns a ``raw/<date>/`` folder, the writer's lock or a snapshot's Parquet files (which
     ``fs.protected_hardlinks`` refuses to link), and "the data directory must be writable"
-    sent the admin to a folder that was. Else the path this user may not write."""
+    sent the admin to a folder that was. A data dir another user (not root) owns is that
+    user's: the fix is to run as him, not a chown to ``me``. Else the path this user may
+    not write."""
     import shlex
 
     user, where = user_name(me), shlex.quote(str(data_dir))
@@ -121,11 +123,14 @@ def data_dir_denied(names: Sequence[str], data_dir: Path, me: int) -> str:
         if found is not None:
             path, owner = found
             whose = "it" if path == Path(failed).resolve() else _shown(path, data_dir)
+            denied = f"cannot write {failed}: permission denied — {whose} belongs to "
+            keeper = _owner(data_dir)
+            if keeper is not None and keeper not in (0, me):
+                return denied + _run_as_keeper(owner, keeper, user, where)
             left = "`sudo etl-duck …`" if owner == 0 else f"a run as {user_name(owner)}"
             return (
-                f"cannot write {failed}: permission denied — {whose} belongs to "
-                f"{user_name(owner)}, not to {user} (left by {left}?): run `sudo chown -R "
-                f"{user} {where}` and retry; nothing is lost"
+                f"{denied}{user_name(owner)}, not to {user} (left by {left}?): run `sudo chown "
+                f"-R {user} {where}` and retry; nothing is lost"
             )
     for name in names:
         locked = read_only(Path(name), data_dir)
@@ -139,6 +144,41 @@ def data_dir_denied(names: Sequence[str], data_dir: Path, me: int) -> str:
         f"cannot write {failed}: permission denied — the data directory {data_dir} must be "
         f"writable by {user} (or pass --data-dir)"
     )
+
+
+def _run_as_keeper(owner: int, keeper: int, user: str, where: str) -> str:
+    """The end of the sentence when another user (not root) owns the data directory: a
+    service's (`etlduck`), met by an admin running etl-duck as himself. Its files are
+    that user's to write: a chown to the admin would lock the service out, so the fix is
+    to run as the keeper — after a chown back to him of what another user left there."""
+    name, sudo = user_name(keeper), f"`sudo -u {_sudo_user(keeper)} etl-duck …`"
+    if owner == keeper:
+        return (
+            f"{name}, not to {user}, as the data directory does: run etl-duck as {name} "
+            f"({sudo}) and retry, not a chown to {user} (it would lock {name} out); nothing "
+            "is lost"
+        )
+    left = "`sudo etl-duck …`" if owner == 0 else f"a run as {user_name(owner)}"
+    return (
+        f"{user_name(owner)} (left by {left}?), and the data directory to {name}, not to "
+        f"{user}: run `sudo chown -R {name} {where}`, then etl-duck as {name} ({sudo}); "
+        "nothing is lost"
+    )
+
+
+def _owner(path: Path) -> int | None:
+    """The uid that owns ``path`` (links resolved); None when it cannot be read."""
+    try:
+        return path.resolve().stat().st_uid
+    except OSError:
+        return None
+
+
+def _sudo_user(uid: int) -> str:
+    """``uid`` as `sudo -u` takes it: its login name, or ``'#uid'`` where the system has
+    none (quoted: a bare ``#`` starts a shell comment)."""
+    name = user_name(uid)
+    return f"'#{uid}'" if name == str(uid) else name
 
 
 def _within(path: Path, data_dir: Path) -> list[Path]:

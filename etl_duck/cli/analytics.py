@@ -32,7 +32,7 @@ from etl_duck.domain.sources import MAIN_LABEL, label
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from etl_duck.query.stats import SessionReport
+    from etl_duck.query.stats import SessionReport, Stats
 
 
 #: C0 and C1 control characters (ESC, BEL, CSI …): a name holding them could move the
@@ -372,7 +372,7 @@ def player(
         guid, name = stats.resolve_player(name_or_guid)
         where = "" if server is None else f" on server {label(server)}"
         if as_json:
-            print_json({"guid": guid, "name": name, "rounds": 0, "weapons": [],
+            print_json({"guid": guid, "name": name, **_no_totals(stats, server), "weapons": [],
                         "last_rounds": [], "aliases": [], "maps": []})  # fmt: skip
         else:
             console.print(f"{shown(name)} ({shown(guid)}) has no counted round yet{where}")
@@ -397,6 +397,25 @@ def player(
         w.add_row(shown(r["weapon"]), num(r["kills"]), num(r["accuracy"], 1))
     console.print(w)
     console.print("aliases: " + shown_list(card.aliases["name"].to_list()))
+
+
+def _no_totals(stats: Stats, server: str | None) -> dict[str, Any]:
+    """The totals of a card with no counted round, keyed as the usual `player --json`
+    object (README: "the usual object"): every sum 0 and every metric as its formula gives
+    for zero sums (K/D 0.0; a ratio over nothing, DPM or accuracy, null), each column of
+    the totals the card reads, in their order and types."""
+    import polars as pl
+
+    from etl_duck.domain.metrics import METRICS
+    from etl_duck.query import ALL_FROM, ALL_TO, Window
+
+    schema = stats.player_totals(Window("all", ALL_FROM, ALL_TO), server).schema
+    zeros = pl.DataFrame(
+        [pl.Series(k, [0 if t.is_integer() else None], dtype=t) for k, t in schema.items()]
+    )
+    metrics = [m.expr.cast(schema[k]).alias(k) for k, m in METRICS.items() if k in schema]
+    row = zeros.with_columns(metrics).row(0, named=True)
+    return {k: v for k, v in row.items() if k not in ("guid", "name")}
 
 
 #: queries behind the serving tables and cards: not rows a person exports

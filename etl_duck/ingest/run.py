@@ -425,9 +425,12 @@ def _same_rows(ledger: pa.Table, batch: _Batch) -> None:
     """A quarantined file read again (given again, or an admin's resolve) that is
     quarantined again for the same reason changes nothing: its ledger row stays as it is,
     and a batch of nothing else commits nothing (it is still named: that problem again).
-    So does a name an admin dismisses again."""
+    So does a name an admin dismisses again, and an empty file still empty (an admin's
+    `resolve --accept` or `--keep` of its one version: each committed a lake version)."""
     held = [
-        n for n, r in batch.ledger_updates.items() if r["status"] in ("quarantined", "dismissed")
+        n
+        for n, r in batch.ledger_updates.items()
+        if r["status"] in ("quarantined", "dismissed", "empty")
     ]
     for name, row in lookup(ledger, "file_name", held).items():
         new = batch.ledger_updates[name]
@@ -1040,6 +1043,13 @@ def resolve(
             else ": read again, it still does not read (the reason above); a corrected copy, "
             "ingested, is offered as a version to keep, or `etl-duck resolve "
             f"{name} --dismiss` leaves it out"
+        )
+    elif accept and name in report.empty:
+        # 0 bytes: no line to accept, no cut; only its content (or a dismissal) settles it
+        report.unchanged = (
+            f"resolve {name}: nothing changed — it is empty (0 bytes): there is nothing in it "
+            f"to accept; copy it again once the server has written it, or `etl-duck resolve "
+            f"{name} --dismiss` if the server's own file is empty"
         )
     elif _same_choice(before, after):
         if keep is not None:
