@@ -157,6 +157,8 @@ def test_a_resolve_that_changes_nothing_says_so_and_exits_2(
     data = quarantined
     cli("--data-dir", data, "resolve", BAD, "--accept")  # lands
     version = Lake(data).version()
+    markers = sorted((data / "raw").rglob(f"{BAD}@*.accept"))
+    assert len(markers) == 1, markers
     # the version that counts already, accepted already
     for option, said in (
         (["--keep", _version(data)], f"version {_version(data)} counts already"),
@@ -168,6 +170,8 @@ def test_a_resolve_that_changes_nothing_says_so_and_exits_2(
         assert err == (
             f"resolve {BAD}: nothing changed — {said} (`etl-duck status` lists what is open)"
         )
+    # accepted again: no second marker in raw/ (nothing may delete one there)
+    assert sorted((data / "raw").rglob(f"{BAD}@*.accept")) == markers
     # set aside: once a commit, twice nothing
     code, out, _ = cli("--data-dir", data, "resolve", BAD, "--dismiss")
     assert code == 0 and f"lake version {version + 1}" in out, out

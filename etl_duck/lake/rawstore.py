@@ -363,11 +363,14 @@ class RawStore:
 
     def accept(self, name: str) -> RawVersion:
         """An admin accepts the version of ``name`` that counts now as it is: its rejected
-        lines (the server wrote them so) stop being an open problem. Appends a marker."""
+        lines (the server wrote them so) stop being an open problem. Appends a marker, once
+        a version: an acceptance holds whenever it was made, so a repeated `resolve --accept`
+        (a cron job, a retry) would only pile up markers in raw/ that nothing may delete."""
         choice = self.decide(name)
         if choice is None:
             raise RawStoreError(f"no stored file named {name} (see `etl-duck status`)")
-        self._decision_marker(name, "accept", choice.counted.content_sha256)
+        if not choice.accepted:
+            self._decision_marker(name, "accept", choice.counted.content_sha256)
         return choice.counted
 
     def dismiss(self, name: str) -> None:
