@@ -57,6 +57,10 @@ def test_accepting_an_empty_file_commits_nothing_and_says_so(
             f"{R2} --dismiss` if the server's own file is empty"
         )
         assert _published(data) == snapshot and content_digest(data) == digest
+        # no acceptance recorded: there was nothing to accept (a later --accept, after a
+        # --dismiss, would answer "accepted already")
+        assert RawStore(data).accepted(R2) == set()
+        assert not list((data / "raw").rglob("*.accept"))
         code, now, _ = cli("--data-dir", data, "status", "--json")
         assert code == 3 and now == before
     # its content arrives: it lands, as it did before any --accept
@@ -78,7 +82,8 @@ def test_keeping_an_empty_files_one_version_again_commits_nothing(
         code, out, err = cli("--data-dir", data, "resolve", R2, "--keep", only.id)
         assert code == 3 and "lake version 1 (unchanged)" in out, (out, err)
         assert err == (
-            f"resolve {R2}: nothing changed — version {only.id} counts already (`etl-duck "
-            "status` lists what is open)"
+            f"resolve {R2}: nothing changed — it is empty (0 bytes): version {only.id} counts "
+            f"already; copy it again once the server has written it, or `etl-duck resolve "
+            f"{R2} --dismiss` if the server's own file is empty"
         )
         assert _published(data) == snapshot

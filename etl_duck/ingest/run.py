@@ -1030,8 +1030,10 @@ def resolve(
             raw.keep(name, keep)
         elif dismiss:
             raw.dismiss(name)
-        else:
+        elif before is not None and before.counted.size > 0:
             raw.accept(name)
+        # an empty counted version has nothing to accept: no marker (it would make a later
+        # --accept of it answer "accepted already"); the ingest below says what is open
         after = raw.decide(name)
     report = ingest_paths(data_dir, [], options, recheck=[name])
     if report.committed:
@@ -1044,12 +1046,13 @@ def resolve(
             "ingested, is offered as a version to keep, or `etl-duck resolve "
             f"{name} --dismiss` leaves it out"
         )
-    elif accept and name in report.empty:
+    elif (accept or _same_choice(before, after)) and name in report.empty:
         # 0 bytes: no line to accept, no cut; only its content (or a dismissal) settles it
+        what = "there is nothing in it to accept" if accept else f"version {target} counts already"
         report.unchanged = (
-            f"resolve {name}: nothing changed — it is empty (0 bytes): there is nothing in it "
-            f"to accept; copy it again once the server has written it, or `etl-duck resolve "
-            f"{name} --dismiss` if the server's own file is empty"
+            f"resolve {name}: nothing changed — it is empty (0 bytes): {what}; copy it again "
+            f"once the server has written it, or `etl-duck resolve {name} --dismiss` if the "
+            "server's own file is empty"
         )
     elif _same_choice(before, after):
         if keep is not None:
