@@ -49,7 +49,7 @@ contracts: bytecode
 # listed; a CPU-time budget (the same on a busy machine) and only a warning on wall time, so
 # a loaded CI host cannot fail the gate
 pytest: bytecode
-	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=950 --wall-warning-seconds=90
+	$(BIN)/python -m pytest -n 3 --dist worksteal --durations=10 --cpu-budget-seconds=800 --wall-warning-seconds=90
 
 ## test-spark: the lake's folders read by Spark SQL give the same answers (needs Java 17+;
 ## installs the `spark` extra, pyspark ~450 MB, on first use)
