@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import bisect
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from etl_duck.domain.scoring import TeamOverride
 from etl_duck.sqlitestore import SQLiteStore
@@ -33,6 +35,23 @@ def state_path(data_dir: Path | str) -> Path:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+#: the order :meth:`BotState._applied` reads for a correction that has none (the newest)
+_NEWEST: Final = 1 << 62
+
+
+def _locate(spans: Iterable[tuple[int, int]]) -> tuple[set[int], Callable[[int], int | None]]:
+    """The session ids of ``spans`` and ``home``: the id of the session whose span holds
+    an id (an instant), None if none does (:meth:`BotState.follow_sessions`)."""
+    ordered = sorted(spans)
+    starts = [s for s, _ in ordered]
+
+    def home(old: int) -> int | None:
+        i = bisect.bisect_right(starts, old) - 1
+        return None if i < 0 or old > ordered[i][1] else ordered[i][0]
+
+    return set(starts), home
 
 
 class BotState(SQLiteStore):
@@ -61,15 +80,57 @@ class BotState(SQLiteStore):
             " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
             " PRIMARY KEY (session_id, seq, slot))",
         ))  # fmt: skip
-        with self._lock, self._con:
-            columns = {r[1] for r in self._con.execute("PRAGMA table_info(team_overrides)")}
-            # origin: the id a moved correction was set for (NULL: this one); seq: the order
-            # of setting, kept through moves (a rowid is not: a kept row comes back new)
-            if "origin" not in columns:
-                self._con.execute("ALTER TABLE team_overrides ADD COLUMN origin INTEGER")
-            if "seq" not in columns:
-                self._con.execute("ALTER TABLE team_overrides ADD COLUMN seq INTEGER")
-                self._con.execute("UPDATE team_overrides SET seq = rowid")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a state file of an older etl-duck up to date: the columns added and the
+        order of setting filled in wherever it is missing (a correction an older etl-duck
+        wrote since: it writes none, and it is the newest). Read first without a lock (the
+        usual case: nothing to do); else done in one transaction under the write lock, the
+        columns read again there — Python's sqlite3 opens no transaction for an ALTER, so
+        a crash between an ALTER and the filling of its column left it half done, and two
+        processes opening an old file at once both added the columns."""
+        with self._lock:
+            if self._migrated():
+                return
+            with self._con:
+                self._con.execute("BEGIN IMMEDIATE")
+                columns = self._columns()
+                # origin: the id a moved correction was set for (NULL: this one); seq: the
+                # order of setting, kept through moves (a rowid is not: a kept row comes back
+                # new)
+                for column in ("origin", "seq"):
+                    if column in columns:
+                        continue
+                    try:
+                        self._con.execute(f"ALTER TABLE team_overrides ADD COLUMN {column} INTEGER")
+                    except sqlite3.OperationalError as exc:  # there already: nothing to add
+                        if "duplicate column" not in str(exc):
+                            raise
+                # one order for all the rows of a correction (c7d8e8a gave each row its
+                # rowid): a kept correction comes back by its order, all its teams
+                self._con.execute(
+                    "UPDATE team_overrides SET seq = (SELECT max(t.seq) FROM team_overrides t"
+                    " WHERE t.session_id = team_overrides.session_id) WHERE seq IS NOT NULL"
+                    " AND session_id IN (SELECT session_id FROM team_overrides"
+                    " GROUP BY session_id HAVING min(seq) < max(seq))"
+                )
+                self._fill_seq()
+
+    def _columns(self) -> set[str]:
+        return {str(r[1]) for r in self._con.execute("PRAGMA table_info(team_overrides)")}
+
+    def _migrated(self) -> bool:
+        """Nothing for :meth:`_migrate` to do (no transaction: a read)."""
+        if not {"origin", "seq"} <= self._columns():
+            return False
+        return (
+            self._con.execute(
+                "SELECT 1 FROM team_overrides GROUP BY session_id"
+                " HAVING count(seq) < count(*) OR min(seq) < max(seq) LIMIT 1"
+            ).fetchone()
+            is None
+        )
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> BotState:
@@ -257,6 +318,7 @@ class BotState(SQLiteStore):
         if not 1 <= len(teams) <= 2:
             raise ValueError("a team override names one or two teams")
         with self._lock, self._con:
+            self._fill_seq()
             self._replace(session_id)
             seq = self._next_seq()
             for slot, team in enumerate(teams):
@@ -269,6 +331,7 @@ class BotState(SQLiteStore):
 
     def clear_teams(self, session_id: int) -> bool:
         with self._lock, self._con:
+            self._fill_seq()
             removed = self._replace(session_id)
             if removed:
                 self._bump()
@@ -315,22 +378,34 @@ class BotState(SQLiteStore):
                 ).fetchall()
         return sorted({int(r[0]) for r in rows if str(r[0]).isdigit()})
 
-    def follow_due(self, current: Iterable[int], kinds: Sequence[str] = ()) -> bool:
-        """Whether :meth:`follow_sessions` has work, by ``current`` session ids alone: an
-        id kept that names no session; a correction moved in from an id that names a
-        session again (a joined session split); a kept correction whose id names a
-        session again, with no newer correction there."""
-        now = set(current)
-        if not set(self.session_keys(kinds)) <= now:
-            return True
+    def follow_due(self, spans: Iterable[tuple[int, int]], kinds: Sequence[str] = ()) -> bool:
+        """Whether :meth:`follow_sessions` over the same ``spans`` and ``kinds`` would change
+        anything, by the same rules and without writing: a correction under an id that
+        names no session, inside a session's span; a correction moved in from an id the
+        session no longer holds; a kept correction whose id names a session again, with no
+        newer correction there; a mark whose id names no session, inside the span of a
+        session without its own."""
+        current, home = _locate(spans)
         with self._lock:
             applied = self._applied()
             kept = self._kept()
-        if any(origin != sid and origin in now for sid, (origin, _) in applied.items()):
-            return True
-        return any(
-            x in now and (x not in applied or applied[x][1] < seq) for x, seq in kept.items()
-        )
+            marks = [self._mark_keys(kind) for kind in kinds]
+        if any(sid not in current and home(sid) is not None for sid in applied):
+            return True  # _follow_orphans
+        if any(origin != sid and home(origin) != sid for sid, (origin, _) in applied.items()):
+            return True  # _follow_split
+        if any(
+            x in current and (x not in applied or applied[x][1] < seq) for x, seq in kept.items()
+        ):
+            return True  # _follow_kept
+        for keys in marks:  # _follow_marks
+            held = set(keys)
+            for key in keys:
+                if key.isdigit() and int(key) not in current:
+                    new = home(int(key))
+                    if new is not None and str(new) not in held:
+                        return True
+        return False
 
     def follow_sessions(
         self, spans: Iterable[tuple[int, int]], kinds: Sequence[str] = ()
@@ -351,19 +426,14 @@ class BotState(SQLiteStore):
         in from an id that names a session again goes back there (a move to that id).
         Running it again moves nothing. A mark the session has already (its own
         scoreboard) stays, the old one is left alone."""
-        ordered = sorted(spans)
-        starts = [s for s, _ in ordered]
-        current = set(starts)
-
-        def home(old: int) -> int | None:
-            i = bisect.bisect_right(starts, old) - 1
-            return None if i < 0 or old > ordered[i][1] else ordered[i][0]
-
+        current, home = _locate(spans)
         with self._lock, self._con:
+            self._fill_seq()
+            before = self._con.total_changes
             moves = self._follow_orphans(current, home)
             moves += self._follow_split(home)
             moves += self._follow_kept(current)
-            if moves:
+            if self._con.total_changes != before:  # a correction kept is no move, a change
                 self._bump()
             for kind in kinds:
                 moves += self._follow_marks(kind, current, home)
@@ -388,9 +458,8 @@ class BotState(SQLiteStore):
             got = self._applied().get(sid)
             if got is None or got[0] == sid or (target := home(got[0])) == sid:
                 continue
-            if target is None:  # its rounds are gone: kept for when they come back
+            if target is None:  # its rounds are gone: kept for when they come back (no move)
                 self._keep(sid)
-                moves.append(("teams", sid, got[0]))
             else:
                 self._place(sid, target)
                 moves.append(("teams", sid, target))
@@ -417,12 +486,30 @@ class BotState(SQLiteStore):
         return moves
 
     def _applied(self) -> dict[int, tuple[int, int]]:
-        """Each correction in force: session id -> (the id it was set for, its order)."""
+        """Each correction in force: session id -> (the id it was set for, its order). One
+        without an order (an older etl-duck wrote it since this store filled them in,
+        :meth:`_fill_seq`) is the newest."""
         rows = self._con.execute(
-            "SELECT session_id, max(coalesce(origin, session_id)), max(seq) "
-            "FROM team_overrides GROUP BY session_id"
+            "SELECT session_id, max(coalesce(origin, session_id)), max(coalesce(seq, ?)) "
+            "FROM team_overrides GROUP BY session_id",
+            (_NEWEST,),
         ).fetchall()
         return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    def _fill_seq(self) -> None:
+        """Give the corrections an older etl-duck wrote (no ``seq``) their order of setting,
+        after every other, in the order they were written (one order per correction); in
+        the caller's transaction, which it writes to only if there is one."""
+        rows = self._con.execute(
+            "SELECT session_id FROM team_overrides WHERE seq IS NULL"
+            " GROUP BY session_id ORDER BY min(rowid)"
+        ).fetchall()
+        if rows:
+            top = self._next_seq()
+            self._con.executemany(
+                "UPDATE team_overrides SET seq = ? WHERE session_id = ?",
+                [(top + i, int(r[0])) for i, r in enumerate(rows)],
+            )
 
     def _kept(self) -> dict[int, int]:
         """The newest kept correction of each id: id -> its order."""
@@ -468,10 +555,7 @@ class BotState(SQLiteStore):
         self, kind: str, current: set[int], home: Callable[[int], int | None]
     ) -> list[tuple[str, int, int]]:
         """:meth:`follow_sessions` for the marks (and notes) of one kind; in its transaction."""
-        keys = [
-            str(r[0])
-            for r in self._con.execute("SELECT key FROM marks WHERE kind = ?", (kind,)).fetchall()
-        ]
+        keys = self._mark_keys(kind)
         held = set(keys)
         moves: list[tuple[str, int, int]] = []
         for key in sorted(k for k in keys if k.isdigit() and int(k) not in current):
@@ -486,6 +570,10 @@ class BotState(SQLiteStore):
             held.add(str(new))
             moves.append((kind, int(key), new))
         return moves
+
+    def _mark_keys(self, kind: str) -> list[str]:
+        rows = self._con.execute("SELECT key FROM marks WHERE kind = ?", (kind,)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def teams_revision(self) -> int:
         """Moves on with every change of any override (the session cache key carries it)."""

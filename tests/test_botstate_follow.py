@@ -8,6 +8,7 @@ round was removed). Following again moves nothing.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def follow(state: BotState, spans: list[tuple[int, int]]) -> list[tuple[str, int
     revision = state.teams_revision()
     assert state.follow_sessions(spans, KINDS) == []
     assert state.teams_revision() == revision
-    assert not state.follow_due([s for s, _ in spans], KINDS)
+    assert not state.follow_due(spans, KINDS)
     return moves
 
 
@@ -131,6 +132,106 @@ def test_a_store_from_before_keeps_its_order_of_setting(tmp_path: Path) -> None:
         assert state.teams_for(FIRST) == LATE[:1]
         assert follow(state, SPLIT) == [("teams", FIRST, SECOND), ("teams", FIRST, FIRST)]
         assert state.teams_for(FIRST) == EARLY[:1] and state.teams_for(SECOND) == LATE[:1]
+
+
+def test_a_correction_whose_sessions_rounds_went_is_kept_and_no_move_is_reported(
+    tmp_path: Path,
+) -> None:
+    """The second session's correction, moved onto the joined session, whose rounds (and
+    the joining ones) are gone: kept for its id, the joined session's teams automatic
+    again (the revision moves on) — and no move reported (the bot logged "session FIRST
+    is SECOND now: its teams moved with it")."""
+    with BotState(tmp_path / "state.db") as state:
+        state.set_teams(SECOND, LATE)
+        assert follow(state, JOINED) == [("teams", SECOND, FIRST)]
+        revision = state.teams_revision()
+        assert follow(state, SPLIT[:1]) == []
+        assert state.teams_revision() > revision
+        assert state.teams_for(FIRST) is None and state.kept_teams() == [SECOND]
+        assert follow(state, SPLIT) == [("teams", SECOND, SECOND)]
+        assert state.teams_for(SECOND) == LATE
+
+
+def test_follow_due_sees_a_moved_correction_whose_id_is_in_another_session_now(
+    tmp_path: Path,
+) -> None:
+    """X and Y corrected (Y later); a late round L joins them into X (Y's teams apply to X,
+    X's kept). A round M just before Y arrives, then L goes: the lake is X and M+Y (id M).
+    Following gives X its own teams back and moves Y's to M — and follow_due says so (it
+    said there was nothing to do, so the bot never followed: X showed Y's teams)."""
+    x, m, y = 20251101200000, 20251101213000, 20251101214000  # L: 21:05
+    with BotState(tmp_path / "s.db") as state:
+        state.set_teams(x, EARLY)
+        state.set_teams(y, LATE)
+        assert follow(state, [(x, 20251101223000)]) == [("teams", y, x)]
+        assert state.teams_for(x) == LATE
+        split = [(x, 20251101210000), (m, 20251101223000)]
+        assert state.follow_due(split, KINDS)
+        assert follow(state, split) == [("teams", x, m), ("teams", x, x)]  # X's own back
+        assert state.teams_for(x) == EARLY and state.teams_for(m) == LATE
+
+
+def _contents(path: Path) -> list[list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as con:
+        got = [
+            sorted(con.execute(f"SELECT * FROM {table}").fetchall())
+            for table in ("team_overrides", "teams_kept", "marks", "notes", "meta")
+        ]
+    con.close()
+    return got
+
+
+def _cut(rng: random.Random, starts: list[int], last: int) -> list[tuple[int, int]]:
+    """Sessions starting at ``starts`` (ascending), each ending before the next starts."""
+    spans = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - 100 if i + 1 < len(starts) else last
+        spans.append((start, rng.choice(range(start, end + 1, 100))))
+    return spans
+
+
+def test_follow_due_is_true_exactly_when_following_changes_something(tmp_path: Path) -> None:
+    """Random evenings: corrections set and cleared, scoreboard marks and notes, the lake's
+    sessions cut anew or changed a little (a late round, a session gone, a shorter one)
+    between follows. Whenever follow_due says no, following changes nothing; whenever it
+    says yes, it changes something; after it, it says no."""
+    rng = random.Random(20251101)
+    instants = [20251101200000 + 100 * minute for minute in range(0, 59, 3)]
+    last = instants[-1] + 100
+    path = tmp_path / "state.db"
+    spans = _cut(rng, [instants[0]], last)
+    due_seen = set()
+    with BotState(path) as state:
+        for _ in range(300):
+            starts = [s for s, _ in spans]
+            change = rng.random()
+            if change < 0.3:  # another cut
+                spans = _cut(rng, sorted(rng.sample(instants, rng.randint(1, 6))), last)
+            elif change < 0.5 and len(starts) > 1:  # a session gone
+                spans.pop(rng.randrange(len(spans)))
+            elif change < 0.7:  # a session more, or one starting earlier
+                spans = _cut(rng, sorted({*starts, rng.choice(instants)}), last)
+            elif change < 0.8:  # one ends earlier
+                i = rng.randrange(len(spans))
+                spans[i] = (spans[i][0], rng.choice(range(spans[i][0], spans[i][1] + 1, 100)))
+            for _ in range(rng.randint(0, 2)):
+                sid = rng.choice([s for s, _ in spans] + instants)
+                what = rng.random()
+                if what < 0.5:
+                    state.set_teams(sid, rng.choice([EARLY, LATE, EARLY[:1]]))
+                elif what < 0.7:
+                    state.clear_teams(sid)
+                else:
+                    state.set_message("scoreboard", str(sid), 1, sid)
+                    state.set_note("scoreboard", str(sid), "x")
+            due = state.follow_due(spans, KINDS)
+            before = _contents(path)
+            state.follow_sessions(spans, KINDS)
+            assert due == (_contents(path) != before), (spans, before)
+            assert not state.follow_due(spans, KINDS)
+            assert state.follow_sessions(spans, KINDS) == []
+            due_seen.add(due)
+    assert due_seen == {False, True}
 
 
 # --------------------------------------------------------------------------- with the bot
