@@ -7,7 +7,9 @@ in benchmarks, not tested).
 * a weapon mask's ids come from four 7-bit slices: the same ids as testing each bit;
 * a file decodes in one call when it is UTF-8: the same lines as decoding each line;
 * ``two_sided`` stops at the first line that times the second side: the same answer as
-  reading every line.
+  reading every line;
+* the fast path reads P2/P3 and tenths as the checked path does: text it refuses is refused
+  (no int() of '1_0', ' 1' or non-ASCII digits), "-0.0" is 0.0 (parser version 21).
 """
 
 from __future__ import annotations
@@ -178,3 +180,59 @@ def test_the_parse_benchmark_runs_a_revisions_parser_beside_the_package() -> Non
     assert spent > 0 and theirs == ours
     assert all(r.startswith("RoundFile(") for r in ours[:12])
     assert ours[12].startswith("ParseError(")
+
+
+def _r1_line() -> str:
+    return R1.read_text().split("\n")[1]
+
+
+def _with_prefix_field(field: int, text: str) -> str:
+    parts = _r1_line().split("\\", 4)
+    parts[field] = text
+    return "\\".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "label"),
+    [
+        (3, "\u0663", "P3 team"),  # an Arabic-Indic 3: int() reads it as 3
+        (2, "1_0", "P2 rounds"),
+        (2, " 1", "P2 rounds"),
+        (2, "\u0661\u0660", "P2 rounds"),
+    ],
+)
+def test_p2_p3_text_the_checked_path_refuses_is_refused_by_the_fast_path_too(
+    field: int, text: str, label: str
+) -> None:
+    """A line's fate must not depend on whether the rest of it qualifies for the fast path
+    (from a review: the fast path's bare int() read these as team 3 / 10 / 1 rounds)."""
+    line = _with_prefix_field(field, text)
+    with pytest.raises(parse.ParseError):
+        parse._parse_player_line_checked(line, "f", 2, 9)
+    with pytest.raises(parse.ParseError) as raised:
+        parse.parse_player_line(line, "f", 2, 9)
+    assert raised.value.field == label
+
+
+@pytest.mark.parametrize(("field", "text"), [(2, "+1"), (2, "01"), (2, "12345"), (3, "+2")])
+def test_p2_p3_text_the_checked_path_reads_is_read_alike(field: int, text: str) -> None:
+    line = _with_prefix_field(field, text)
+    assert repr(parse.parse_player_line(line, "f", 2, 9)) == repr(
+        parse._parse_player_line_checked(line, "f", 2, 9)
+    )
+
+
+@pytest.mark.parametrize("text", ["-0.0", "-00.0"])
+@pytest.mark.parametrize("index", [9, 26])  # X8 time_alive_pct (tenths), X25 (minutes)
+def test_negative_zero_tenths_read_alike(index: int, text: str) -> None:
+    """float("-0.0") is -0.0; the checked path reads 0 tenths, 0.0."""
+    ext = _r1_line().split("\t")
+    ext[index] = text
+    line = "\t".join(ext)
+    checked = parse._parse_player_line_checked(line, "f", 2, 9)
+    assert repr(parse.parse_player_line(line, "f", 2, 9)) == repr(checked)
+    try:
+        fast = parse._parse_player_line_fast(line, 2, 9)
+    except ValueError:
+        return  # left to the checked path
+    assert repr(fast) == repr(checked)

@@ -34,7 +34,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 20
+PARSER_VERSION = 21
 #: an omni-bot's P0: the engine (g_etbot_interface.cpp, AddBot) sets its cl_guid to
 #: "OMNIBOT" + its two-digit client slot, of which the Lua writes the first 8 characters:
 #: OMNIBOT0 for slots 0-9, OMNIBOT1…OMNIBOT6 above (§3.3)
@@ -509,7 +509,9 @@ _PLANS: dict[int, tuple[Any, ...]] = {
     n: (*_plan(names, Kind.INT), *_plan(names, Kind.TENTHS), *_plan(names, Kind.MINUTES))
     for n, names in LAYOUTS.items()
 }
-_TENTHS_LIST = re.compile(r"-?\d+\.\d(?: -?\d+\.\d)*")
+#: the fast path's reading of tenths that are not looked up: none negative ("-0.0" too, which
+#: float() keeps as -0.0 where the checked path reads 0.0: the checked path reads all)
+_TENTHS_LIST = re.compile(r"\d+\.\d(?: \d+\.\d)*")
 _EMPTY_VALUES: dict[str, int | float | None] = dict.fromkeys(FIELD_BY_NAME)
 #: Nearly every number of a line is small: the fast path looks it up (a third of the cost
 #: of int() or float() of a fresh string). A text found here is written as its own value
@@ -626,9 +628,8 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
         if _TENTHS_LIST.fullmatch(" ".join(decimals)) is None:
             raise ValueError("slow path")
         floats = tuple(map(float, decimals))
-        if (
-            min(floats) < 0
-            or max(floats[: plan.tenths]) > MAX_RATIO
+        if (  # none negative: _TENTHS_LIST
+            max(floats[: plan.tenths]) > MAX_RATIO
             or max(floats[plan.tenths :]) * 60 > MAX_ROUND_SECONDS
         ):
             raise ValueError("slow path")
@@ -640,8 +641,10 @@ def _parse_player_line_fast(text: str, line_no: int, header_fields: int) -> Play
     values["hits"], values["headshot_hits"] = hits, hs
     if len(ext) < 38:
         values["bullets_fired"] = shots  # old writers' X20 is inflated (§3.6)
-    rounds_counter, team = int(p2), int(p3)
-    if not (0 <= rounds_counter <= INT16_MAX and 0 <= team <= 3):
+    # P2/P3 looked up ("0"…"9999": no int() of '1_0', ' 1' or '١٠', which the checked path
+    # refuses); any other text (KeyError) is the checked path's to read or name
+    rounds_counter, team = _SMALL_INTS[p2], _SMALL_INTS[p3]
+    if team > 3:
         raise ValueError("slow path")
     return _player_line(
         line_no, guid, name_raw, rounds_counter, team, mask, len(ext), weapons, values
