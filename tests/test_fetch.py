@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,13 +24,14 @@ from etl_duck.cli.fetching import run_fetch, run_watch
 from etl_duck.domain.parse import parse_file_name
 from etl_duck.domain.sources import check_server_name, qualify
 from etl_duck.fetch import remote
+from etl_duck.fetch.looks import FOLDER
 from etl_duck.fetch.poller import FETCH_DIR, Fetcher, FetchReport
 from etl_duck.fetch.remote import display_name, hostile_reason
 from etl_duck.fetch.sftp import AuthError, FetchConnectionError, HostKeyError
 from etl_duck.lake.rawstore import FILE_NAME_MAX, INCOMING, SERVER_NAME_MAX, RawStore
 from etl_duck.pipeline import Ingestor
 from tests.conftest import FIXTURES
-from tests.sftp_server import Hooks, SFTPTestServer, serve_in_thread
+from tests.sftp_server import HookedSFTPServer, Hooks, SFTPTestServer, serve_in_thread
 from tests.waiting import until
 
 T = TypeVar("T")
@@ -420,6 +421,48 @@ def test_a_file_is_never_taken_on_its_first_sighting_whatever_the_clocks_say(
     run(main())
 
 
+def test_a_one_shot_fetch_takes_a_settled_file_from_a_server_that_sends_no_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SFTP server whose listing carries no mtime: such a file got no second look within
+    the poll, so every one-shot `etl-duck fetch` (a new process: no earlier look) reported
+    it pending and exited 0, and cron never fetched it. A missing mtime tells no age: the
+    second look comes within the poll, and a file that changed between the looks waits."""
+    original = HookedSFTPServer.scandir
+
+    async def no_mtimes(self: HookedSFTPServer, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        async for entry in original(self, path):
+            entry.attrs.mtime = entry.attrs.atime = None
+            yield entry
+
+    monkeypatch.setattr(HookedSFTPServer, "scandir", no_mtimes)
+
+    async def main() -> None:
+        a, b = stats_names(2)
+        lines = FIXTURE.read_bytes().splitlines(keepends=True)
+        hooks = Hooks()
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            server.write(a, CONTENT, age_s=OLD)
+            server.write(b, b"".join(lines[:2]), age_s=OLD)
+            written = iter(lines[2:4])
+
+            def writer() -> None:  # b: the Lua writes a line more by each of the first looks
+                line = next(written, None)
+                if line is not None:
+                    server.append(b, line)
+
+            hooks.on_list = writer
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data), Recorder()) as cron:
+                first = await cron.poll_once()
+            assert (first.downloaded, first.pending) == ([a], [b])
+            async with Fetcher(server.settings(data), Recorder()) as cron:
+                assert (await cron.poll_once()).downloaded == [b]
+            assert raw_files(data)[b] == b"".join(lines[:4])
+
+    run(main())
+
+
 def test_activity_is_our_time_of_a_poll_that_saw_a_change_not_a_remote_mtime(
     tmp_path: Path,
 ) -> None:
@@ -512,6 +555,89 @@ def test_a_same_size_rewrite_is_fetched_again_and_a_touch_stores_nothing_new(
                 assert again.downloaded == [] and again.known == 1
             assert [v.data for v in RawStore(data).versions(name)] == [CONTENT, rewritten]
             assert rec.names == [name] * 3
+
+    run(main())
+
+
+def test_a_same_length_rewrite_is_fetched_by_a_fresh_process(tmp_path: Path) -> None:
+    """The server writes a file again with other content of the same length (a restart
+    reusing the timestamp, an admin's fix of one digit). A running `watch` noticed by the
+    mtime; a cron `etl-duck fetch`, or a `watch` or bot restarted meanwhile, took its first
+    listing as the reference and never downloaded it: the version was in neither raw/ nor
+    `status`, exit 0. The reference is kept across processes; once fetched, it is the new
+    look (a third process downloads nothing)."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            rewritten = CONTENT.replace(b"supply", b"SUPPLY", 1)
+            assert len(rewritten) == len(CONTENT) and rewritten != CONTENT
+            data = tmp_path / "data"
+            server.write(name, CONTENT, age_s=OLD)
+            async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                assert (await cron.poll_once()).downloaded == [name]
+            server.write(name, rewritten, age_s=OLD - 60)  # new content, new mtime
+            async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                assert (await cron.poll_once()).downloaded == [name]
+            async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                again = await cron.poll_once()
+                assert (again.downloaded, again.known) == ([], 1)
+            assert [v.data for v in RawStore(data).versions(name)] == [CONTENT, rewritten]
+
+    run(main())
+
+
+def test_files_stored_before_any_reference_are_not_fetched_again_and_then_are_watched(
+    tmp_path: Path,
+) -> None:
+    """raw/ from before the references were kept (an upgrade): a name without one keeps
+    the old rule (its size is stored: known), so the history is not downloaded again; its
+    first look becomes its reference, and a later process notices a same-length rewrite."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            a, b = stats_names(2)
+            data = tmp_path / "data"
+            for name in (a, b):
+                server.write(name, CONTENT.replace(b"supply", name[:17].encode(), 1), age_s=OLD)
+            RawStore(data).store((n, (server.folder / n).read_bytes()) for n in (a, b))
+            RawStore(data).clear_pending()
+            rec = Recorder()
+            async with Fetcher(server.settings(data), rec) as cron:
+                first = await cron.poll_once()
+                assert (first.downloaded, first.known) == ([], 2)
+            server.write(a, (server.folder / a).read_bytes().upper(), age_s=OLD - 60)
+            async with Fetcher(server.settings(data), rec) as cron:
+                assert (await cron.poll_once()).downloaded == [a]
+            assert rec.names == [a]
+
+    run(main())
+
+
+def test_a_folder_copied_without_mtimes_is_fetched_once_then_never_again(
+    tmp_path: Path,
+) -> None:
+    """Every file's mtime changed at once (the folder copied without them): each is
+    fetched once more (the raw store keeps one copy of identical content), and its new look
+    is its reference from then on, not a download of the whole history by every process."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            names = stats_names(3)
+            data = tmp_path / "data"
+            for i, name in enumerate(names):
+                server.write(name, CONTENT.replace(b"supply", f"sup{i:03d}".encode(), 1), age_s=OLD)
+            async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                assert sorted((await cron.poll_once()).downloaded) == names
+            for name in names:  # copied: same bytes, new mtimes
+                os.utime(server.folder / name, (time.time() - 600, time.time() - 600))
+            async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                assert sorted((await cron.poll_once()).downloaded) == names
+            for _ in range(2):
+                async with Fetcher(server.settings(data), Ingestor(data)) as cron:
+                    quiet = await cron.poll_once()
+                    assert (quiet.downloaded, quiet.known) == ([], 3)
+            assert all(len(RawStore(data).versions(n)) == 1 for n in names)
 
     run(main())
 
@@ -1052,8 +1178,13 @@ def test_hostile_names_are_skipped_and_reported(tmp_path: Path) -> None:
                 assert dict((await fetcher.poll_once()).skipped) == skipped  # reported each poll
             assert set(hooks.opens) == {good}  # hostile names are never even opened
             every = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-            inside = [p for p in every if p.startswith("data") and "/." not in p]
+            inside = [p for p in every if p.startswith("data/raw") or p.startswith("data/qu")]
             assert inside == [f"data/raw/2026-03-14/{good}"]
+            assert {p.split("/")[1] for p in every if p.startswith("data/")} <= {
+                "raw",
+                ".fetch",
+                FOLDER,  # the looks the fetch took, by name: nothing of the names' own
+            }
             assert rec.names == [good]
             assert_clean(data, server)
 
@@ -1249,6 +1380,44 @@ def test_a_changed_remote_file_never_overwrites_its_raw_copy(tmp_path: Path) -> 
             versions = RawStore(data).versions(name)
             assert [v.data for v in versions] == [whole, CONTENT]
             assert RawStore(data).decide(name).counted.data == whole  # type: ignore[union-attr]
+
+    run(main())
+
+
+class _DropsEveryTime(set[str]):
+    """``Hooks.dropped`` that forgets: the server drops the link at every read of the file."""
+
+    def add(self, item: str) -> None:
+        pass
+
+
+def test_a_file_that_drops_the_connection_every_time_keeps_no_other_file_out(
+    tmp_path: Path,
+) -> None:
+    """A file during whose download the link is lost was tried first again at every poll:
+    the link dropped, the files behind it were "not attempted", poll after poll (`watch`
+    backing off up to 5 minutes between them). It is fetched after the others from then on,
+    like a file that stalls, and the lost connection names it."""
+
+    async def main() -> None:
+        names = stats_names(8)
+        hooks = Hooks(dropped=_DropsEveryTime())
+        async with SFTPTestServer(tmp_path, hooks=hooks) as server:
+            for i, name in enumerate(names):
+                server.write(name, CONTENT.replace(b"supply", f"sup{i:03d}".encode(), 1), age_s=OLD)
+            bad = os.listdir(server.folder)[0]  # the first listed: tried first
+            hooks.drop_after[bad] = 0
+            rec = Recorder()
+            data = tmp_path / "data"
+            async with Fetcher(server.settings(data, fetch_parallel=1), rec) as fetcher:
+                first = await fetcher.poll_once()
+                assert first.connection_lost and first.downloaded == []
+                assert dict(first.failed)[bad].startswith("connection lost")
+                second = await fetcher.poll_once()  # the others first, then it
+                assert sorted(second.downloaded) == sorted(set(names) - {bad})
+                assert second.connection_lost and [n for n, _ in second.failed] == [bad]
+                assert second.connection_error is not None and bad in second.connection_error
+            rec.assert_once()
 
     run(main())
 

@@ -1,12 +1,14 @@
 """Poll the game server's stats folder and hand new files to the ingest.
 
 One poll: list the remote folder → keep stats file names that are safe and whose size
-matches no version in the raw store (or whose size or mtime changed since this process
-fetched the name) → take those that are stable: size and mtime unchanged over two looks,
-never on the first (a game host whose clock is behind ours makes a file being written look
-old); a file older than ``fetch_stable_seconds`` by our clock, or with an mtime in our future
-(the host's clock is ahead: its age tells nothing), gets its second look ``fetch_recheck_s``
-later within the same poll, a younger one at the next poll → lstat (regular files only) →
+matches no version in the raw store (or whose size or mtime changed since the name was
+fetched: the look it was fetched at is kept across processes, :mod:`etl_duck.fetch.looks`)
+→ take those that are stable: size and mtime unchanged over two looks, never on the first
+(a game host whose clock is behind ours makes a file being written look old); a file older
+than ``fetch_stable_seconds`` by our clock, with an mtime in our future (the host's clock is
+ahead: its age tells nothing) or with none (the server sends none), gets its second look
+``fetch_recheck_s`` later within the same poll, a younger one at the next poll → lstat
+(regular files only) →
 download with bounded parallelism, each verified against its listed size → write the batch
 into the fetch's own folder (``data/.fetch/``) → hand the paths to ``ingest`` once → drop
 the folder.
@@ -31,6 +33,7 @@ import logging
 import math
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections import deque
@@ -43,6 +46,7 @@ import asyncssh
 
 from etl_duck.domain.sources import qualify
 from etl_duck.fetch.download import DownloadTimeout, SizeMismatch, download, sftp_reason
+from etl_duck.fetch.looks import Look, Looks, looks_path
 from etl_duck.fetch.remote import RemoteFile, is_regular, list_stats_files
 from etl_duck.fetch.sftp import (
     CONNECTION_ERRORS,
@@ -198,10 +202,17 @@ class Fetcher:
         self.link = Connection(settings)
         self._poll_lock = asyncio.Lock()
         #: previous look at each not-yet-fetched file: (size, mtime)
-        self._seen: dict[str, tuple[int, int | None]] = {}
-        #: (size, mtime) of each listed file whose size the raw store holds, as fetched by
-        #: this process (or first seen so): any other look at it is a rewrite
-        self._fetched: dict[str, tuple[int, int | None]] = {}
+        self._seen: dict[str, Look] = {}
+        #: (size, mtime) of each listed file whose size the raw store holds, as fetched (or
+        #: first seen so, or as recorded by an earlier process): any other look is a rewrite
+        self._fetched: dict[str, Look] = {}
+        #: the kept looks (:mod:`etl_duck.fetch.looks`) of names not (or no longer) in
+        #: ``_fetched``, read at the first poll: a name's first look in this process is
+        #: compared with its record, so a new process misses no rewrite a running one sees
+        self._recorded: dict[str, Look] = {}
+        self._looks_read = False
+        self._unsaved: dict[str, Look] = {}  # looks to record at the end of the poll
+        self._looks_warned = False
         #: raw/ can lose a copy behind our back (restored from an older backup): the
         #: sizes in _fetched are checked against it again this often, and at once when
         #: raw/ itself is another folder (its (st_dev, st_ino) changed)
@@ -296,15 +307,24 @@ class Fetcher:
             f.name, ()
         ):
             return False
+        look = (f.size, f.mtime)
         was = self._fetched.get(f.name)
         if was is None:
-            # first sight of this name in this process: its look is the reference
-            self._fetched[f.name] = (f.size, f.mtime)
+            # first sight of this name in this process: compared with the look an earlier
+            # process recorded; a name with none (stored before looks were kept) is known,
+            # and this look is its reference from now on
+            recorded = self._recorded.get(f.name)
+            if recorded is not None and recorded != look:
+                return False  # rewritten since it was fetched: once taken, recorded anew
+            self._recorded.pop(f.name, None)
+            self._fetched[f.name] = look
+            if recorded is None:
+                self._unsaved[f.name] = look
             return True
         # a look other than the one fetched was rewritten, also to the size of an older
         # stored version (a partial copy): fetched again; a mere touch costs one download,
         # the raw store keeps one copy of identical content
-        return was == (f.size, f.mtime)
+        return was == look
 
     def _unknown(self, files: list[RemoteFile], stored: dict[str, set[int]]) -> list[RemoteFile]:
         return [f for f in files if not self._known(f, stored)]
@@ -320,10 +340,13 @@ class Fetcher:
     def _look_again_now(self, f: RemoteFile, now: float) -> bool:
         """A file not yet seen as it is now that gets its second look within this poll
         (`etl-duck fetch` polls once): one that looks old, or whose mtime is in our future
-        (the game host's clock is ahead: a settled file would wait for hours). An empty one
-        only when old: two equal looks make it a lost round."""
-        if f.mtime is None or self._seen.get(f.name) == (f.size, f.mtime):
+        (the game host's clock is ahead: a settled file would wait for hours), or that has
+        none (a server that sends no mtime: a one-shot fetch never took its files). An empty
+        one only when old: two equal looks make it a lost round."""
+        if self._seen.get(f.name) == (f.size, f.mtime):
             return False
+        if f.mtime is None:  # the server sends none: no telling age, a second look now
+            return f.size > 0
         if f.size == 0:
             return self._looks_old(f, now)
         return self._looks_old(f, now) or f.mtime - now > _AHEAD_S
@@ -371,6 +394,8 @@ class Fetcher:
     async def _poll(self, t0: float) -> FetchReport:
         report = FetchReport()
         await self._housekeep()
+        if not self._looks_read:
+            await asyncio.to_thread(self._read_looks)
         files = await self._list(report)
         stored = await self._stored_sizes(files)
         unknown = self._unknown(files, stored)
@@ -389,7 +414,8 @@ class Fetcher:
         seen: dict[str, tuple[int, int | None]] = {}
         listed = {f.name for f in files}
         self._duplicate_sizes = {n: s for n, s in self._duplicate_sizes.items() if n in listed}
-        self._fetched = {n: v for n, v in self._fetched.items() if n in listed}
+        for name in [n for n in self._fetched if n not in listed]:
+            self._recorded[name] = self._fetched.pop(name)  # gone for now: its record stays
         self._slow &= listed
         report.known = len(files) - len(unknown)
         for f in unknown:
@@ -415,6 +441,8 @@ class Fetcher:
             # next file arrives (the bot and `watch` only ingest what a poll hands over)
             self._pending_tried = time.monotonic()
             await self._hand_over([], report)
+        if self._unsaved:
+            await self._save_looks()
         report.seconds = time.perf_counter() - t0
         if report.downloaded or report.failed:
             log.info("fetch: %s", report.summary())
@@ -429,7 +457,8 @@ class Fetcher:
         queue = deque(todo)
         got: list[tuple[RemoteFile, bytes]] = []
         total, done = len(todo), 0
-        lost: list[str] = []  # set when the connection breaks: stop starting new downloads
+        #: (name, why) when the connection breaks: stop starting new downloads
+        lost: list[tuple[str, str]] = []
         stalled: list[str] = []  # a file timed out: its channel may hang; stop, reconnect
         if self.progress is not None:
             self.progress(0, total)
@@ -449,8 +478,11 @@ class Fetcher:
                     stalled.append(f.name)
                     report.failed.append((f.name, str(exc)))
                 except _LINK_LOST as exc:
-                    lost.append(str(exc) or type(exc).__name__)
-                    report.failed.append((f.name, f"connection lost: {lost[0]}"))
+                    # suspect (a server that drops the link at this file): after the others
+                    # from now on, or it keeps every file behind it out poll after poll
+                    self._slow.add(f.name)
+                    lost.append((f.name, str(exc) or type(exc).__name__))
+                    report.failed.append((f.name, f"connection lost: {lost[0][1]}"))
                 except SizeMismatch as exc:
                     self._seen.pop(f.name, None)  # it changed: needs two fresh looks
                     report.failed.append((f.name, str(exc)))
@@ -467,10 +499,19 @@ class Fetcher:
         n = min(self.settings.fetch_parallel, len(todo))
         await asyncio.gather(*(worker() for _ in range(n)))
         if lost:
+            name, why = lost[0]
             report.connection_lost = True  # `watch` backs off; a slow file alone does not
-            report.connection_error = f"connection to {self.link.where} lost: {lost[0]}"
+            report.connection_error = (
+                f"connection to {self.link.where} lost while fetching {name}: {why}"
+            )
             report.failed.extend((f.name, "not attempted: connection lost") for f in queue)
-            log.warning("connection to %s lost mid-transfer: %s", self.link.where, lost[0])
+            log.warning(
+                "connection to %s lost while fetching %s: %s; it is fetched after the others "
+                "from now on",
+                self.link.where,
+                name,
+                why,
+            )
             await self.link.drop()
         elif stalled:
             report.failed.extend(
@@ -502,7 +543,51 @@ class Fetcher:
             log.exception("ingest of %d fetched files failed; will retry", len(got))
         else:
             for f, _ in got:  # stored: this (size, mtime) is the version we hold
-                self._fetched[f.name] = (f.size, f.mtime)
+                self._fetched[f.name] = self._unsaved[f.name] = (f.size, f.mtime)
+                self._recorded.pop(f.name, None)
+
+    def _read_looks(self) -> None:
+        """The looks earlier processes recorded for this server (once, at the first poll)."""
+        self._looks_read = True
+        if not looks_path(self.data_dir).exists():
+            return  # none yet (a first run, or from before looks were kept)
+        try:
+            looks = Looks(self.data_dir)
+            try:
+                self._recorded = looks.load(self.server)
+            finally:
+                looks.close()
+        except (sqlite3.Error, OSError) as exc:
+            self._looks_trouble("read", exc)
+
+    async def _save_looks(self) -> None:
+        """Record the looks this poll took or first saw: one transaction, these names only."""
+        batch, self._unsaved = self._unsaved, {}
+        try:
+            await asyncio.to_thread(self._write_looks, batch)
+        except (sqlite3.Error, OSError) as exc:
+            self._unsaved = batch | self._unsaved  # tried again at the next poll
+            self._looks_trouble("record", exc)
+
+    def _write_looks(self, batch: dict[str, Look]) -> None:
+        looks = Looks(self.data_dir)
+        try:
+            looks.put(self.server, batch)
+        finally:
+            looks.close()
+
+    def _looks_trouble(self, verb: str, exc: BaseException) -> None:
+        """The fetch goes on without its record (a file rewritten at the same length while
+        no process runs may then be missed); told once per process."""
+        if not self._looks_warned:
+            self._looks_warned = True
+            log.warning(
+                "cannot %s the fetched files' looks in %s: %s; the fetch goes on, but a file "
+                "rewritten at the same length between two runs may be missed",
+                verb,
+                looks_path(self.data_dir),
+                exc,
+            )
 
     async def _crash_left_pending(self) -> bool:
         names: list[str] = await asyncio.to_thread(self.raw.pending)

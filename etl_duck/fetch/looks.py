@@ -1,0 +1,59 @@
+"""The look (size, mtime) at which the fetch last took each remote file, kept across processes.
+
+A remote file rewritten with other content of the same length matches a size the raw store
+holds; only its new mtime tells. The look each name was fetched at (or, for a name stored
+before any look was kept, first seen at) is the reference a later look is compared with:
+kept here, a cron `etl-duck fetch` or a restarted `watch` or bot compares with it as a
+running one does. This module is the sole owner of ``data/fetch-state/``: one SQLite file
+(stdlib, WAL mode: several fetching processes may write at once), a row per (server, name),
+written only for the names whose look changed (a quiet poll writes nothing). Not lake data
+(a rebuild neither reads nor changes it); losing it costs the old rule for one first look,
+never a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from etl_duck.sqlitestore import SQLiteStore
+
+FOLDER = "fetch-state"
+
+Look = tuple[int, int | None]  # (size, mtime) as listed; mtime None: the server sent none
+
+
+def looks_path(data_dir: Path | str) -> Path:
+    return Path(data_dir) / FOLDER / "looks.sqlite3"
+
+
+class Looks(SQLiteStore):
+    """Opened per use (a load, a write): a fetcher holds no connection between polls."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        super().__init__(
+            looks_path(data_dir),
+            (
+                "CREATE TABLE IF NOT EXISTS looks ("
+                " server TEXT NOT NULL, name TEXT NOT NULL,"
+                " size INTEGER NOT NULL, mtime INTEGER,"
+                " PRIMARY KEY (server, name)) WITHOUT ROWID",
+            ),
+        )
+
+    def load(self, server: str) -> dict[str, Look]:
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT name, size, mtime FROM looks WHERE server = ?", (server,)
+            ).fetchall()
+        return {name: (size, mtime) for name, size, mtime in rows}
+
+    def put(self, server: str, looks: Mapping[str, Look]) -> None:
+        """Each name's look, in one transaction."""
+        with self._lock, self._con:
+            self._con.executemany(
+                "INSERT INTO looks (server, name, size, mtime) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (server, name) DO UPDATE SET size = excluded.size,"
+                " mtime = excluded.mtime",
+                ((server, name, size, mtime) for name, (size, mtime) in looks.items()),
+            )
