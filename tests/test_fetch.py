@@ -642,6 +642,29 @@ def test_a_folder_copied_without_mtimes_is_fetched_once_then_never_again(
     run(main())
 
 
+def test_a_damaged_record_of_looks_stops_no_fetch_and_is_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The looks are a record beside the lake, not its input: one that cannot be read or
+    written is told once, and the fetch goes on with the old rule."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            server.write(name, CONTENT, age_s=OLD)
+            data = tmp_path / "data"
+            (data / FOLDER).mkdir(parents=True)
+            (data / FOLDER / "looks.sqlite3").write_bytes(b"not a database" * 100)
+            async with Fetcher(server.settings(data), Recorder()) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                assert (await fetcher.poll_once()).known == 1
+
+    with caplog.at_level(logging.WARNING, logger="etl_duck.fetch.poller"):
+        run(main())
+    told = [r.getMessage() for r in caplog.records if "looks" in r.getMessage()]
+    assert len(told) == 1 and "the fetch goes on" in told[0], told
+
+
 def test_a_file_rewritten_to_the_size_of_its_partial_copy_is_fetched_again(
     tmp_path: Path,
 ) -> None:
