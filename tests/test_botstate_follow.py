@@ -18,7 +18,8 @@ import pytest
 from etl_duck.botstate import BotState
 from etl_duck.domain.scoring import TeamOverride
 from etl_duck.query.stats import Stats
-from tests.bot_fakes import FakeInteraction, FakeUser, bot_running, invoke, lake_copy, lake_sql, run
+from tests.bot_fakes import bot_running, invoke, lake_copy, lake_sql, run
+from tests.test_bot_late_rounds import ADMIN, correct  # the admin its /set_teams is by
 
 KINDS = ("scoreboard", "digest")
 #: 2025-11-01 as two sessions (its middle maps missing: 21:37 → 22:45 is over the gap) …
@@ -35,7 +36,6 @@ MIDDLE = (
     "2025-11-01-220418-sw_goldrush_te-round-1.txt",
     "2025-11-01-221036-sw_goldrush_te-round-2.txt",
 )
-ADMIN = 4242
 
 
 def follow(state: BotState, spans: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
@@ -257,18 +257,6 @@ def test_a_bot_over_the_joined_then_the_split_lake_shows_each_sessions_own_teams
 
     def bot(data: Path) -> Any:
         return bot_running(data, tmp_path / "links.db", state_at=state_at, admin_user_ids=[ADMIN])
-
-    async def correct(b: Any, sid: int, names: tuple[str, str]) -> None:
-        rep = await b.stats.session(sid)
-        assert rep.teams is not None
-        admin = FakeInteraction(b, FakeUser(id=ADMIN))
-        one, two = rep.teams
-        await invoke(
-            b, "set_teams", admin, date=str(sid),
-            team1=names[0], players1=",".join(sorted(one.guids)),
-            team2=names[1], players2=",".join(sorted(two.guids)),
-        )  # fmt: skip
-        assert admin.last.content == "Teams corrected for this session.", admin.last.content
 
     async def teams(b: Any, sid: int) -> list[str]:
         shown = await invoke(b, "teams", date=str(sid))

@@ -292,6 +292,15 @@ def test_a_reader_that_goes_away_stops_etl_duck_quietly(lake: Path, command: lis
     (128 + SIGPIPE), nothing on stderr: no traceback, no "Exception ignored"."""
     assert EXE is not None
     args = [EXE, "--data-dir", str(lake), *command]
+    _reader_goes_away(args, lake)
+    # read to the end, the same command is done: 0
+    done = subprocess.run(args, capture_output=True, env=_env(lake.parent), timeout=120)
+    assert done.returncode == 0 and done.stdout and done.stderr == b"", done
+
+
+def _reader_goes_away(args: list[str], lake: Path) -> None:
+    """Run ``args`` with its stdout's reader gone before the first line: exit 141, nothing
+    on stderr."""
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(lake.parent)
     )
@@ -301,9 +310,6 @@ def test_a_reader_that_goes_away_stops_etl_duck_quietly(lake: Path, command: lis
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141, err
     assert err == b""
-    # read to the end, the same command is done: 0
-    done = subprocess.run(args, capture_output=True, env=_env(lake.parent), timeout=120)
-    assert done.returncode == 0 and done.stdout and done.stderr == b"", done
 
 
 def test_an_export_to_a_reader_that_goes_away_stops_quietly(lake: Path) -> None:
@@ -311,15 +317,7 @@ def test_an_export_to_a_reader_that_goes_away_stops_quietly(lake: Path) -> None:
     reader gone (141, nothing on stderr), not "cannot write /dev/stdout" (exit 1)."""
     assert EXE is not None
     args = [EXE, "--data-dir", str(lake), "export", "player_totals", "--out", "/dev/stdout"]
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(lake.parent)
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()  # the reader goes away
-    err = proc.stderr.read()
-    proc.stderr.close()
-    assert proc.wait(timeout=120) == 141, err
-    assert err == b""
+    _reader_goes_away(args, lake)
     done = subprocess.run(args, capture_output=True, env=_env(lake.parent), timeout=120)
     assert done.returncode == 0 and done.stdout.count(b"\n") >= 2, done
 
