@@ -39,6 +39,16 @@ def _now() -> str:
 
 #: the order :meth:`BotState._applied` reads for a correction that has none (the newest)
 _NEWEST: Final = 1 << 62
+#: how long an open waits for the write lock to bring an older file up to date (ms): past
+#: it (another process is writing) it reads the file as it is, and the first change of a
+#: correction brings it up to date (:meth:`BotState._up_to_date`)
+_MIGRATE_WAIT_MS: Final = 100
+
+
+def _cannot_write(exc: sqlite3.OperationalError) -> bool:
+    """The write lock is held past the wait, or this user may only read the file."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_BUSY", "SQLITE_READONLY"))
 
 
 def _locate(spans: Iterable[tuple[int, int]]) -> tuple[set[int], Callable[[int], int | None]]:
@@ -80,42 +90,69 @@ class BotState(SQLiteStore):
             " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
             " PRIMARY KEY (session_id, seq, slot))",
         ))  # fmt: skip
-        self._migrate()
+        #: the file is up to date (its columns there): set by :meth:`_migrate`
+        self._current = False
+        try:
+            self._migrate(_MIGRATE_WAIT_MS)
+        except sqlite3.OperationalError as exc:
+            # a reader (the CLI, the site) while the bot writes, or as a user who may only
+            # read: it reads the file as it is (:meth:`_applied`), the next change migrates
+            if not _cannot_write(exc):
+                raise
 
-    def _migrate(self) -> None:
+    def _up_to_date(self) -> None:
+        """Before a change of the corrections (outside the lock): the migration an open
+        skipped, waiting for the write lock like any write."""
+        if not self._current:
+            self._migrate()
+
+    def _migrate(self, wait_ms: int | None = None) -> None:
         """Bring a state file of an older etl-duck up to date: the columns added and the
         order of setting filled in wherever it is missing (a correction an older etl-duck
         wrote since: it writes none, and it is the newest). Read first without a lock (the
         usual case: nothing to do); else done in one transaction under the write lock, the
         columns read again there — Python's sqlite3 opens no transaction for an ALTER, so
         a crash between an ALTER and the filling of its column left it half done, and two
-        processes opening an old file at once both added the columns."""
+        processes opening an old file at once both added the columns. ``wait_ms``: how long
+        to wait for the write lock (None: the store's usual wait)."""
         with self._lock:
             if self._migrated():
+                self._current = True
                 return
-            with self._con:
-                self._con.execute("BEGIN IMMEDIATE")
-                columns = self._columns()
-                # origin: the id a moved correction was set for (NULL: this one); seq: the
-                # order of setting, kept through moves (a rowid is not: a kept row comes back
-                # new)
-                for column in ("origin", "seq"):
-                    if column in columns:
-                        continue
-                    try:
-                        self._con.execute(f"ALTER TABLE team_overrides ADD COLUMN {column} INTEGER")
-                    except sqlite3.OperationalError as exc:  # there already: nothing to add
-                        if "duplicate column" not in str(exc):
-                            raise
-                # one order for all the rows of a correction (c7d8e8a gave each row its
-                # rowid): a kept correction comes back by its order, all its teams
-                self._con.execute(
-                    "UPDATE team_overrides SET seq = (SELECT max(t.seq) FROM team_overrides t"
-                    " WHERE t.session_id = team_overrides.session_id) WHERE seq IS NOT NULL"
-                    " AND session_id IN (SELECT session_id FROM team_overrides"
-                    " GROUP BY session_id HAVING min(seq) < max(seq))"
-                )
-                self._fill_seq()
+            usual = int(self._con.execute("PRAGMA busy_timeout").fetchone()[0])
+            if wait_ms is not None:
+                self._con.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                self._migrate_locked()
+            finally:
+                self._con.execute(f"PRAGMA busy_timeout = {usual}")
+            self._current = True
+
+    def _migrate_locked(self) -> None:
+        """:meth:`_migrate`'s transaction (under the lock)."""
+        with self._con:
+            self._con.execute("BEGIN IMMEDIATE")
+            columns = self._columns()
+            # origin: the id a moved correction was set for (NULL: this one); seq: the
+            # order of setting, kept through moves (a rowid is not: a kept row comes back
+            # new)
+            for column in ("origin", "seq"):
+                if column in columns:
+                    continue
+                try:
+                    self._con.execute(f"ALTER TABLE team_overrides ADD COLUMN {column} INTEGER")
+                except sqlite3.OperationalError as exc:  # there already: nothing to add
+                    if "duplicate column" not in str(exc):
+                        raise
+            # one order for all the rows of a correction (c7d8e8a gave each row its
+            # rowid): a kept correction comes back by its order, all its teams
+            self._con.execute(
+                "UPDATE team_overrides SET seq = (SELECT max(t.seq) FROM team_overrides t"
+                " WHERE t.session_id = team_overrides.session_id) WHERE seq IS NOT NULL"
+                " AND session_id IN (SELECT session_id FROM team_overrides"
+                " GROUP BY session_id HAVING min(seq) < max(seq))"
+            )
+            self._fill_seq()
 
     def _columns(self) -> set[str]:
         return {str(r[1]) for r in self._con.execute("PRAGMA table_info(team_overrides)")}
@@ -317,6 +354,7 @@ class BotState(SQLiteStore):
         """Replace a session's team override (one or two teams)."""
         if not 1 <= len(teams) <= 2:
             raise ValueError("a team override names one or two teams")
+        self._up_to_date()
         with self._lock, self._con:
             self._fill_seq()
             self._replace(session_id)
@@ -330,6 +368,7 @@ class BotState(SQLiteStore):
             self._bump()
 
     def clear_teams(self, session_id: int) -> bool:
+        self._up_to_date()
         with self._lock, self._con:
             self._fill_seq()
             removed = self._replace(session_id)
@@ -427,6 +466,7 @@ class BotState(SQLiteStore):
         Running it again moves nothing. A mark the session has already (its own
         scoreboard) stays, the old one is left alone."""
         current, home = _locate(spans)
+        self._up_to_date()
         with self._lock, self._con:
             self._fill_seq()
             before = self._con.total_changes
@@ -488,9 +528,15 @@ class BotState(SQLiteStore):
     def _applied(self) -> dict[int, tuple[int, int]]:
         """Each correction in force: session id -> (the id it was set for, its order). One
         without an order (an older etl-duck wrote it since this store filled them in,
-        :meth:`_fill_seq`) is the newest."""
+        :meth:`_fill_seq`) is the newest. A reader of a file an open could not bring up to
+        date (:meth:`_migrate`) may find a column missing: none of its rows has one."""
+        origin, seq = "origin", "seq"
+        if not self._current:
+            columns = self._columns()
+            origin = origin if origin in columns else "NULL"
+            seq = seq if seq in columns else "NULL"
         rows = self._con.execute(
-            "SELECT session_id, max(coalesce(origin, session_id)), max(coalesce(seq, ?)) "
+            f"SELECT session_id, max(coalesce({origin}, session_id)), max(coalesce({seq}, ?)) "
             "FROM team_overrides GROUP BY session_id",
             (_NEWEST,),
         ).fetchall()

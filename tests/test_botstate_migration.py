@@ -10,13 +10,22 @@ that opens and works.
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+import etl_duck
 from etl_duck.botstate import BotState
 from etl_duck.domain.scoring import TeamOverride
 
@@ -221,3 +230,105 @@ def test_a_two_team_correction_from_an_old_file_comes_back_whole(
         assert state.follow_sessions(SPLIT) == [("teams", X, Y), ("teams", X, X)]
         assert state.teams_for(X) == TWO and state.teams_for(Y) == A
         assert state.kept_teams() == []
+
+
+# ------------------------------------------------ a reader of a file it cannot migrate now
+
+
+def _unmigrated(path: Path, c7d8e8a: bool) -> None:
+    """A state file that needs migrating, every other table there: the corrections with
+    no ``origin``/``seq`` (before c7d8e8a), or as c7d8e8a's migration left a two-team one
+    (an order per row)."""
+    _old_store(path, {X: TWO})
+    fresh = path.with_name("fresh.sqlite3")
+    BotState(fresh).close()
+    with sqlite3.connect(fresh) as src, sqlite3.connect(path) as con:
+        con.execute("PRAGMA journal_mode=WAL")
+        for (sql,) in src.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name != 'team_overrides'"
+        ):
+            con.execute(sql)
+        if c7d8e8a:
+            con.execute("ALTER TABLE team_overrides ADD COLUMN origin INTEGER")
+            con.execute("ALTER TABLE team_overrides ADD COLUMN seq INTEGER")
+            con.execute("UPDATE team_overrides SET seq = rowid")
+    src.close()
+    con.close()
+
+
+@pytest.mark.parametrize("c7d8e8a", [False, True], ids=["old", "migrated-by-c7d8e8a"])
+def test_a_reader_opens_at_once_while_the_bot_writes(tmp_path: Path, c7d8e8a: bool) -> None:
+    """Every query command and the site build open the store (settings.stats()): while
+    the bot holds a write, one opening a file that needs migrating waited the 5 s busy
+    timeout and failed 'database is locked'. It opens at once and reads the file as it
+    is; its first change of a correction, once the write is over, migrates it."""
+    path = tmp_path / "bot.sqlite3"
+    _unmigrated(path, c7d8e8a)
+    bot = sqlite3.connect(path, isolation_level=None)
+    bot.execute("BEGIN IMMEDIATE")
+    bot.execute("INSERT INTO meta VALUES ('x', 1)")
+    try:
+        start = time.monotonic()
+        state = BotState(path)
+        assert state.teams_for(X) == TWO
+        assert state.follow_due(JOINED) is False and state.follow_due([(Y, Y + 1)]) is False
+        assert state.session_keys() == [X] and state.kept_teams() == []
+        assert time.monotonic() - start < 1.5
+    finally:
+        bot.execute("ROLLBACK")
+        bot.close()
+    with state:
+        state.set_teams(Y, A)
+        assert {"origin", "seq"} <= _columns(path)
+        assert state.follow_sessions(JOINED) == [("teams", Y, X)]
+        assert state.teams_for(X) == A and state.kept_teams() == [X]
+        assert state.follow_sessions(SPLIT) == [("teams", X, Y), ("teams", X, X)]
+        assert state.teams_for(X) == TWO and state.teams_for(Y) == A
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder another user may enter (pytest's own tmp folder is private to this one)."""
+    folder = Path(tempfile.mkdtemp(prefix="etl-duck-botstate-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` of this checkout run as ``nobody`` (skips where none can be)."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    entry = pwd.getpwnam("nobody")
+    checkout = Path(etl_duck.__file__).resolve().parents[1]
+    command = [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
+               sys.executable]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    probe = subprocess.run([*command, "-c", "import etl_duck.botstate"], env=env, check=False)
+    if probe.returncode != 0:  # the venv or the checkout where nobody may not enter
+        pytest.skip("nobody cannot run this checkout's etl-duck")
+    return subprocess.run([*command, *args], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("c7d8e8a", [False, True], ids=["old", "migrated-by-c7d8e8a"])
+def test_a_user_who_may_only_read_opens_the_file_while_the_bot_runs(
+    shared_tmp: Path, c7d8e8a: bool
+) -> None:
+    """The site or the CLI run by another user (the bot's file 0644, -wal/-shm there while
+    the bot runs): opening a file that needs migrating failed 'attempt to write a readonly
+    database'; it reads it as it is."""
+    path = shared_tmp / "bot.sqlite3"
+    _unmigrated(path, c7d8e8a)
+    bot = sqlite3.connect(path)
+    bot.execute("SELECT count(*) FROM marks").fetchall()  # -wal/-shm exist while it runs
+    try:
+        code = (
+            "import sys; from etl_duck.botstate import BotState; s = BotState(sys.argv[1]);"
+            f" print([t.name for t in s.teams_for({X}) or ()], s.follow_due({JOINED!r}))"
+        )
+        done = _as_nobody("-c", code, str(path))
+    finally:
+        bot.close()
+    assert done.returncode == 0, done.stderr.splitlines()[-1:]
+    assert done.stdout.split() == ["['Axis',", "'Allies']", "False"]
