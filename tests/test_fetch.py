@@ -8,13 +8,14 @@ import math
 import os
 import shutil
 import signal
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PosixPath
 from typing import Any, TypeVar
 
 import asyncssh
@@ -23,8 +24,8 @@ import pytest
 from etl_duck.cli.fetching import run_fetch, run_watch
 from etl_duck.domain.parse import parse_file_name
 from etl_duck.domain.sources import check_server_name, qualify
-from etl_duck.fetch import remote
-from etl_duck.fetch.looks import FOLDER
+from etl_duck.fetch import poller, remote
+from etl_duck.fetch.looks import FOLDER, Looks
 from etl_duck.fetch.poller import FETCH_DIR, Fetcher, FetchReport
 from etl_duck.fetch.remote import display_name, hostile_reason
 from etl_duck.fetch.sftp import AuthError, FetchConnectionError, HostKeyError
@@ -663,6 +664,105 @@ def test_a_damaged_record_of_looks_stops_no_fetch_and_is_told(
         run(main())
     told = [r.getMessage() for r in caplog.records if "looks" in r.getMessage()]
     assert len(told) == 1 and "the fetch goes on" in told[0], told
+
+
+def test_an_unusable_record_of_looks_is_in_the_output_and_the_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record of looks that cannot be read or written (a same-length rewrite may then be
+    missed) was a log warning only: `fetch` exited 0 and printed nothing. It is named with
+    its fix and `fetch` exits 3 (degraded, as a skipped file)."""
+    from etl_duck.cli.fetching import WatchLines
+
+    with serve_in_thread(tmp_path) as server:
+        (name,) = stats_names(1)
+        server.write(name, CONTENT, age_s=OLD)
+        data = tmp_path / "data"
+        (data / FOLDER).mkdir(parents=True)
+        (data / FOLDER / "looks.sqlite3").write_bytes(b"not a database" * 100)
+        rec = Recorder()
+        assert run_fetch(server.settings(data), ingest=rec) == 3
+        assert rec.names == [name]
+    said = capsys.readouterr().out
+    assert "looks not kept" in said
+    (line,) = [li for li in said.splitlines() if li.startswith("  looks ")]
+    assert f"cannot read {data / FOLDER / 'looks.sqlite3'} (" in line
+    assert "fix its permissions or remove it (nothing else is lost)" in line
+
+    class Sink:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def print(self, line: str, **_: object) -> None:
+            self.lines.append(line)
+
+    out, err = Sink(), Sink()
+    watch = WatchLines(out, err)
+    quiet = FetchReport(looks_error="cannot record x (y): fix it")
+    for _ in range(3):  # `watch`: told once, not every poll
+        watch.report(quiet)
+    assert not out.lines and [li.split(" ", 1)[1] for li in err.lines] == [
+        "looks cannot record x (y): fix it"
+    ]
+
+
+def test_a_failed_read_of_the_looks_does_not_overwrite_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process whose read of the looks failed (busy past 5 s, an I/O error) recorded every
+    name's first look as if it had none: a same-length rewrite made while no process ran
+    was then hidden from every later process for good. Only fetched looks are recorded
+    until a read works."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path) as server:
+            (name,) = stats_names(1)
+            data = tmp_path / "data"
+            server.write(name, CONTENT, age_s=OLD)
+            async with Fetcher(server.settings(data), Ingestor(data)) as f:
+                assert (await f.poll_once()).downloaded == [name]
+            server.write(name, CONTENT.replace(b"supply", b"SUPPLY", 1), age_s=OLD - 60)
+            real = Looks.load
+
+            def locked(self: Looks, server_name: str) -> dict[str, tuple[int, int | None]]:
+                raise sqlite3.OperationalError("database is locked")
+
+            monkeypatch.setattr(Looks, "load", locked)
+            async with Fetcher(server.settings(data), Ingestor(data)) as f:
+                assert (await f.poll_once()).downloaded == []  # the old rule, told: missed
+            monkeypatch.setattr(Looks, "load", real)
+            async with Fetcher(server.settings(data), Ingestor(data)) as f:
+                assert (await f.poll_once()).downloaded == [name]  # the record was kept
+            server.write(name, CONTENT.replace(b"supply", b"SUPPLx", 1), age_s=OLD - 120)
+            monkeypatch.setattr(Looks, "load", locked)
+            async with Fetcher(server.settings(data), Ingestor(data)) as f:
+                r = await f.poll_once()
+                assert r.downloaded == [] and r.looks_error and "locked" in r.looks_error
+                monkeypatch.setattr(Looks, "load", real)
+                r = await f.poll_once()  # the read is tried again at each poll: it tells
+                assert r.downloaded == [name] and r.looks_error is None
+
+    run(main())
+
+
+def test_an_unreadable_fetch_state_folder_stops_no_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`looks_path().exists()` was outside the try: EACCES (fetch-state/ of another user,
+    mode 0700; Python 3.11's exists() raises PermissionError) failed the whole poll, and
+    `etl-duck fetch` exited 1 every run. Simulated: the tests run as root."""
+
+    class Denied(PosixPath):
+        def exists(self, *args: Any, **kwargs: Any) -> bool:
+            raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(poller, "looks_path", lambda d: Denied(d, FOLDER, "looks.sqlite3"))
+    with serve_in_thread(tmp_path) as server:
+        (name,) = stats_names(1)
+        server.write(name, CONTENT, age_s=OLD)
+        rec = Recorder()
+        assert run_fetch(server.settings(tmp_path / "data"), ingest=rec) == 3
+        assert rec.names == [name]
 
 
 def test_a_file_rewritten_to_the_size_of_its_partial_copy_is_fetched_again(

@@ -24,6 +24,8 @@ def report_lines(report: FetchReport) -> list[str]:
     lines += [f"  empty   {n}: {_EMPTY_OLD}" for n in report.empty_old]
     if report.ingest_error:
         lines.append(f"  ingest  {report.ingest_error}")
+    if report.looks_error:
+        lines.append(f"  looks   {report.looks_error}")
     summary = getattr(report.ingest_result, "summary", None)
     if callable(summary):  # the real ingest's IngestReport
         lines.append(f"  ingest  {summary()}")
@@ -56,7 +58,8 @@ def exit_code(report: FetchReport) -> int:
         # skipped": the failed ones are named, the next run fetches them
         return EXIT_PARTIAL if report.committed else EXIT_FAILED
     problems = getattr(report.ingest_result, "problems", False)
-    return EXIT_PARTIAL if problems or report.skipped or report.empty_old else EXIT_OK
+    degraded = problems or report.skipped or report.empty_old or report.looks_error
+    return EXIT_PARTIAL if degraded else EXIT_OK
 
 
 def _ingest_for(settings: Settings, ingest: Ingest | None) -> Callable[[str], Ingest]:
@@ -84,8 +87,9 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
     fails (its error is printed, after what it committed). Exit codes (README "Exit
     codes"), the worst of all servers: 0 done, 1 nothing committed (files or the ingest
     failed, server unreachable), 2 setup problem (host key, authentication, settings), 3
-    committed but some input was quarantined, rejected, skipped, empty or not fetched, 130
-    interrupted (nothing half-fetched or half-ingested).
+    committed but some input was quarantined, rejected, skipped, empty or not fetched (or
+    the record of looks could not be used), 130 interrupted (nothing half-fetched or
+    half-ingested).
     """
     from rich.console import Console
     from rich.markup import escape
@@ -187,6 +191,8 @@ class WatchLines:
                 self.out.print(f"{stamp} {line}", markup=False, highlight=False, soft_wrap=True)
             self.told.update(report.skipped)  # named among those lines
             self.told.update((n, _EMPTY_OLD) for n in report.empty_old)
+            if report.looks_error:
+                self.told.add(("", report.looks_error))
             return
         for name, why in report.skipped:  # a file never fetched: say so, once
             if (name, why) not in self.told:
@@ -196,6 +202,9 @@ class WatchLines:
             if (name, _EMPTY_OLD) not in self.told:
                 self.told.add((name, _EMPTY_OLD))
                 self._err(f"{stamp} empty {name}: {_EMPTY_OLD}")
+        if report.looks_error and ("", report.looks_error) not in self.told:  # once
+            self.told.add(("", report.looks_error))
+            self._err(f"{stamp} looks {report.looks_error}")
 
     def trouble(self, server: str, problem: str | None) -> None:
         who = f"{label(server)}: " if self.several else ""

@@ -113,6 +113,9 @@ class FetchReport:
     connection_lost: bool = False
     #: why the connection was lost mid-transfer (with ``connection_lost``)
     connection_error: str | None = None
+    #: the record of looks (:mod:`etl_duck.fetch.looks`) could not be read or written this
+    #: poll: a sentence naming the file and the fix (`fetch` exits 3)
+    looks_error: str | None = None
 
     def merge(self, later: FetchReport) -> FetchReport:
         """This poll followed by a retry: what landed in either, what is still open after it.
@@ -122,6 +125,7 @@ class FetchReport:
         later.ingested[:0] = self.ingested
         later.bytes += self.bytes
         later.seconds += self.seconds
+        later.looks_error = later.looks_error or self.looks_error
         first, then = self.ingest_result, later.ingest_result
         if then is None:
             later.ingest_result = first
@@ -168,6 +172,8 @@ class FetchReport:
             parts.append("ingest failed")
         if self.connection_lost:
             parts.append("connection lost")
+        if self.looks_error:
+            parts.append("looks not kept")
         return f"{', '.join(parts)} in {self.seconds:.2f} s"
 
 
@@ -210,9 +216,14 @@ class Fetcher:
         #: ``_fetched``, read at the first poll: a name's first look in this process is
         #: compared with its record, so a new process misses no rewrite a running one sees
         self._recorded: dict[str, Look] = {}
-        self._looks_read = False
+        self._looks_read = False  # read without error (a failed read is tried each poll)
+        #: names first seen while the records could not be read: their first look is the
+        #: reference in this process but is not recorded (it would replace the record a
+        #: rewrite is told by); compared with the record once a read works
+        self._unread_firsts: set[str] = set()
         self._unsaved: dict[str, Look] = {}  # looks to record at the end of the poll
         self._looks_warned = False
+        self._looks_error: str | None = None  # this poll's trouble with the record
         #: raw/ can lose a copy behind our back (restored from an older backup): the
         #: sizes in _fetched are checked against it again this often, and at once when
         #: raw/ itself is another folder (its (st_dev, st_ino) changed)
@@ -318,7 +329,9 @@ class Fetcher:
                 return False  # rewritten since it was fetched: once taken, recorded anew
             self._recorded.pop(f.name, None)
             self._fetched[f.name] = look
-            if recorded is None:
+            if not self._looks_read:
+                self._unread_firsts.add(f.name)
+            elif recorded is None:
                 self._unsaved[f.name] = look
             return True
         # a look other than the one fetched was rewritten, also to the size of an older
@@ -394,6 +407,7 @@ class Fetcher:
     async def _poll(self, t0: float) -> FetchReport:
         report = FetchReport()
         await self._housekeep()
+        self._looks_error = None
         if not self._looks_read:
             await asyncio.to_thread(self._read_looks)
         files = await self._list(report)
@@ -443,6 +457,7 @@ class Fetcher:
             await self._hand_over([], report)
         if self._unsaved:
             await self._save_looks()
+        report.looks_error = self._looks_error
         report.seconds = time.perf_counter() - t0
         if report.downloaded or report.failed:
             log.info("fetch: %s", report.summary())
@@ -545,20 +560,31 @@ class Fetcher:
             for f, _ in got:  # stored: this (size, mtime) is the version we hold
                 self._fetched[f.name] = self._unsaved[f.name] = (f.size, f.mtime)
                 self._recorded.pop(f.name, None)
+                self._unread_firsts.discard(f.name)
 
     def _read_looks(self) -> None:
-        """The looks earlier processes recorded for this server (once, at the first poll)."""
-        self._looks_read = True
-        if not looks_path(self.data_dir).exists():
-            return  # none yet (a first run, or from before looks were kept)
+        """The looks earlier processes recorded for this server: at the first poll, and at
+        each later one until a read works."""
         try:
-            looks = Looks(self.data_dir)
-            try:
-                self._recorded = looks.load(self.server)
-            finally:
-                looks.close()
+            if looks_path(self.data_dir).exists():  # EACCES raises (fetch-state/ not ours)
+                looks = Looks(self.data_dir)
+                try:
+                    loaded = looks.load(self.server)
+                finally:
+                    looks.close()
+            else:
+                loaded = {}  # none yet (a first run, or from before looks were kept)
         except (sqlite3.Error, OSError) as exc:
             self._looks_trouble("read", exc)
+            return
+        self._looks_read = True
+        # names first seen while unread: seen again as first sights, now with their record
+        for name in self._unread_firsts:
+            self._fetched.pop(name, None)
+            self._recorded.pop(name, None)
+        self._unread_firsts.clear()
+        kept = {n: look for n, look in loaded.items() if n not in self._fetched}
+        self._recorded = kept | self._recorded  # this process's own looks are newer
 
     async def _save_looks(self) -> None:
         """Record the looks this poll took or first saw: one transaction, these names only."""
@@ -578,7 +604,11 @@ class Fetcher:
 
     def _looks_trouble(self, verb: str, exc: BaseException) -> None:
         """The fetch goes on without its record (a file rewritten at the same length while
-        no process runs may then be missed); told once per process."""
+        no process runs may then be missed): in this poll's report, logged once per process."""
+        self._looks_error = self._looks_error or (  # a read's trouble names the write's too
+            f"cannot {verb} {looks_path(self.data_dir)} ({exc}): a file rewritten at the same "
+            "length may be missed; fix its permissions or remove it (nothing else is lost)"
+        )
         if not self._looks_warned:
             self._looks_warned = True
             log.warning(
