@@ -134,3 +134,21 @@ def test_the_calendars_first_and_last_days_are_plain_no_data(
     code = run(["--data-dir", str(data_dir), "session", "0001-01-01"])
     err = capsys.readouterr().err
     assert "unexpected" not in err and "No session on 0001-01-01" in err, (code, err)
+
+
+def test_excluded_rounds_ties_come_in_a_stable_order() -> None:
+    """`export excluded_rounds` and `status`'s "not counted" rows: two reasons with as many
+    rounds came in either order (an upgrade's comparison of two exports differed)."""
+    import duckdb
+
+    from etl_duck.sqlfiles import sql
+
+    con = duckdb.connect()
+    reasons = ["restart"] * 4 + ["orphan_r2"] * 4 + ["filler_map"] * 2 + ["zz_other"] * 4
+    con.execute("CREATE TABLE rounds (reason VARCHAR, counted BOOLEAN)")
+    for order in (reasons, reasons[::-1]):  # rows stored in both orders
+        con.execute("DELETE FROM rounds")
+        con.executemany("INSERT INTO rounds VALUES (?, false)", [[r] for r in order])
+        con.execute("INSERT INTO rounds VALUES ('', true)")
+        got = con.execute(sql("excluded_rounds")).fetchall()
+        assert got == [("orphan_r2", 4), ("restart", 4), ("zz_other", 4), ("filler_map", 2)]
