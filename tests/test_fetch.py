@@ -1728,3 +1728,34 @@ def test_one_file_that_does_not_arrive_in_time_keeps_no_other_file_out(tmp_path:
             rec.assert_once()
 
     run(main())
+
+
+def test_status_names_an_unusable_record_of_looks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`etl-duck status` checks the fetch's record of looks (read-only): a damaged one is
+    an open problem (exit 3) named with its fix; a good one, or none yet, is none."""
+    import json
+
+    from etl_duck.fetch.looks import looks_path
+    from etl_duck.ingest.run import ingest_paths
+    from tests.lakecheck import R1, R2, clean_cli
+
+    data = tmp_path / "data"
+    ingest_paths(data, [R1, R2])
+    cli = clean_cli(capsys, monkeypatch, tmp_path)
+    code, out, _ = cli("--data-dir", data, "status")
+    assert code == 0 and "no open problems" in out, out
+    assert not looks_path(data).parent.exists()  # status created nothing
+    store = Looks(data)
+    store.put("", {R1.name: (10, 20)})
+    store.close()
+    code, out, _ = cli("--data-dir", data, "status", "--json")
+    assert code == 0 and json.loads(out)["fetch_looks"] is None, out
+    looks_path(data).write_bytes(b"this is not a database" * 100)
+    for file in looks_path(data).parent.glob("looks.sqlite3-*"):
+        file.unlink()
+    code, out, _ = cli("--data-dir", data, "status")
+    assert code == 3, out
+    assert f"fetch looks cannot read {looks_path(data)} (" in out, out
+    assert "fix its permissions, or remove it" in out and "no open problems" not in out

@@ -297,6 +297,9 @@ def show_status(as_json: bool = False) -> int:
     info["ingest_in_progress"] = busy
     info["leftovers"] = [] if busy else leftovers
     info.update(_derivation(lake))
+    from etl_duck.fetch.looks import trouble
+
+    info["fetch_looks"] = trouble(STATE.data_dir)  # the fetch's record of looks, if unusable
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round
     # file may be on its way; once the server has written later rounds it is missing
@@ -304,7 +307,7 @@ def show_status(as_json: bool = False) -> int:
         info[k]
         for k in (
             "quarantined", "conflicts", "rejected", "partial", "cut", "empty", "leftovers",
-            "endstats_without_round", "newer_lake",
+            "endstats_without_round", "newer_lake", "fetch_looks",
         )
     ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
     if as_json:
@@ -412,6 +415,10 @@ def show_status(as_json: bool = False) -> int:
             "(or run the newer one)",
             soft_wrap=True,
             highlight=False,
+        )
+    if info["fetch_looks"]:
+        console.print(
+            f"[red]fetch looks[/red] {escape(info['fetch_looks'])}", soft_wrap=True, highlight=False
         )
     if info["reread_due"]:  # no problem: the next ingest does it by itself
         console.print(

@@ -57,3 +57,31 @@ class Looks(SQLiteStore):
                 " mtime = excluded.mtime",
                 ((server, name, size, mtime) for name, (size, mtime) in looks.items()),
             )
+
+
+def trouble(data_dir: Path | str) -> str | None:
+    """Why the record of looks cannot be used, as `etl-duck status` says it; None when it
+    reads (or there is none yet: a first fetch makes it). Read-only: nothing is created."""
+    import sqlite3
+
+    path = looks_path(data_dir)
+    try:
+        if not path.exists():
+            return None
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            checked = con.execute("PRAGMA quick_check").fetchone()
+            con.execute("SELECT count(*) FROM looks").fetchone()
+        finally:
+            con.close()
+    except (sqlite3.Error, OSError) as exc:
+        why = str(exc) or type(exc).__name__
+    else:
+        if checked is not None and checked[0] == "ok":
+            return None
+        why = f"integrity check: {checked[0] if checked else 'no answer'}"
+    return (
+        f"cannot read {path} ({why}): a file rewritten on the server at the same length may "
+        "be missed by the next fetch — fix its permissions, or remove it (the fetch starts "
+        "a new one; nothing else is lost)"
+    )
