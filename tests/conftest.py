@@ -156,3 +156,16 @@ def synthetic_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, obje
     data = tmp_path_factory.mktemp("synthetic-data")
     ingest_paths(data, [files])
     return data, truth
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder other users may enter (pytest's own tmp folder is private to this one): for
+    the tests that run etl-duck as another user."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="etl-duck-shared-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -16,10 +16,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -284,15 +282,6 @@ def test_a_reader_opens_at_once_while_the_bot_writes(tmp_path: Path, c7d8e8a: bo
         assert state.teams_for(X) == A and state.kept_teams() == [X]
         assert state.follow_sessions(SPLIT) == [("teams", X, Y), ("teams", X, X)]
         assert state.teams_for(X) == TWO and state.teams_for(Y) == A
-
-
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A folder another user may enter (pytest's own tmp folder is private to this one)."""
-    folder = Path(tempfile.mkdtemp(prefix="etl-duck-botstate-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -145,15 +143,6 @@ def test_a_data_dir_of_ones_own_keeps_the_chown(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- end to end
-
-
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A folder other users may enter (pytest's own tmp folder is private to this one)."""
-    folder = Path(tempfile.mkdtemp(prefix="etl-duck-owner-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _as(uid: int, gid: int, cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -17,8 +17,7 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,15 +59,6 @@ def _env(home: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- 1. not ours
-
-
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A folder another user may enter (pytest's own tmp folder is private to this one)."""
-    folder = Path(tempfile.mkdtemp(prefix="etl-duck-operator-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _files(folder: Path, *names: str) -> Path:
