@@ -1747,9 +1747,8 @@ def test_status_names_an_unusable_record_of_looks(
     code, out, _ = cli("--data-dir", data, "status")
     assert code == 0 and "no open problems" in out, out
     assert not looks_path(data).parent.exists()  # status created nothing
-    store = Looks(data)
-    store.put("", {R1.name: (10, 20)})
-    store.close()
+    with Looks(data) as store:
+        store.put("", {R1.name: (10, 20)})
     code, out, _ = cli("--data-dir", data, "status", "--json")
     assert code == 0 and json.loads(out)["fetch_looks"] is None, out
     looks_path(data).write_bytes(b"this is not a database" * 100)

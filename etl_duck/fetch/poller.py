@@ -567,11 +567,8 @@ class Fetcher:
         each later one until a read works."""
         try:
             if looks_path(self.data_dir).exists():  # EACCES raises (fetch-state/ not ours)
-                looks = Looks(self.data_dir)
-                try:
+                with Looks(self.data_dir) as looks:
                     loaded = looks.load(self.server)
-                finally:
-                    looks.close()
             else:
                 loaded = {}  # none yet (a first run, or from before looks were kept)
         except (sqlite3.Error, OSError) as exc:
@@ -596,11 +593,8 @@ class Fetcher:
             self._looks_trouble("record", exc)
 
     def _write_looks(self, batch: dict[str, Look]) -> None:
-        looks = Looks(self.data_dir)
-        try:
+        with Looks(self.data_dir) as looks:
             looks.put(self.server, batch)
-        finally:
-            looks.close()
 
     def _looks_trouble(self, verb: str, exc: BaseException) -> None:
         """The fetch goes on without its record (a file rewritten at the same length while
