@@ -40,15 +40,10 @@ def _now() -> str:
 #: the order :meth:`BotState._applied` reads for a correction that has none (the newest)
 _NEWEST: Final = 1 << 62
 #: how long an open waits for the write lock to bring an older file up to date (ms): past
-#: it (another process is writing) it reads the file as it is, and the first change of a
-#: correction brings it up to date (:meth:`BotState._up_to_date`)
+#: it (another process is writing, or this user may only read) it reads the file as it is
+#: (a table it lacks as empty, :class:`SQLiteStore`), and its first write brings it up to
+#: date, waiting like any write
 _MIGRATE_WAIT_MS: Final = 100
-
-
-def _cannot_write(exc: sqlite3.OperationalError) -> bool:
-    """The write lock is held past the wait, or this user may only read the file."""
-    name = getattr(exc, "sqlite_errorname", "")
-    return name.startswith(("SQLITE_BUSY", "SQLITE_READONLY"))
 
 
 def _locate(spans: Iterable[tuple[int, int]]) -> tuple[set[int], Callable[[int], int | None]]:
@@ -89,76 +84,42 @@ class BotState(SQLiteStore):
             " session_id INTEGER NOT NULL, seq INTEGER NOT NULL, slot INTEGER NOT NULL,"
             " name TEXT, guids TEXT NOT NULL, set_by INTEGER, at TEXT NOT NULL,"
             " PRIMARY KEY (session_id, seq, slot))",
-        ))  # fmt: skip
-        #: the file is up to date (its columns there): set by :meth:`_migrate`
-        self._current = False
-        try:
-            self._migrate(_MIGRATE_WAIT_MS)
-        except sqlite3.OperationalError as exc:
-            # a reader (the CLI, the site) while the bot writes, or as a user who may only
-            # read: it reads the file as it is (:meth:`_applied`), the next change migrates
-            if not _cannot_write(exc):
-                raise
-
-    def _up_to_date(self) -> None:
-        """Before a change of the corrections (outside the lock): the migration an open
-        skipped, waiting for the write lock like any write."""
-        if not self._current:
-            self._migrate()
-
-    def _migrate(self, wait_ms: int | None = None) -> None:
-        """Bring a state file of an older etl-duck up to date: the columns added and the
-        order of setting filled in wherever it is missing (a correction an older etl-duck
-        wrote since: it writes none, and it is the newest). Read first without a lock (the
-        usual case: nothing to do); else done in one transaction under the write lock, the
-        columns read again there — Python's sqlite3 opens no transaction for an ALTER, so
-        a crash between an ALTER and the filling of its column left it half done, and two
-        processes opening an old file at once both added the columns. ``wait_ms``: how long
-        to wait for the write lock (None: the store's usual wait)."""
-        with self._lock:
-            if self._migrated():
-                self._current = True
-                return
-            usual = int(self._con.execute("PRAGMA busy_timeout").fetchone()[0])
-            if wait_ms is not None:
-                self._con.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
-            try:
-                self._migrate_locked()
-            finally:
-                self._con.execute(f"PRAGMA busy_timeout = {usual}")
-            self._current = True
+        ), wait_ms=_MIGRATE_WAIT_MS)  # fmt: skip
 
     def _migrate_locked(self) -> None:
-        """:meth:`_migrate`'s transaction (under the lock)."""
-        with self._con:
-            self._con.execute("BEGIN IMMEDIATE")
-            columns = self._columns()
-            # origin: the id a moved correction was set for (NULL: this one); seq: the
-            # order of setting, kept through moves (a rowid is not: a kept row comes back
-            # new)
-            for column in ("origin", "seq"):
-                if column in columns:
-                    continue
-                try:
-                    self._con.execute(f"ALTER TABLE team_overrides ADD COLUMN {column} INTEGER")
-                except sqlite3.OperationalError as exc:  # there already: nothing to add
-                    if "duplicate column" not in str(exc):
-                        raise
-            # one order for all the rows of a correction (c7d8e8a gave each row its
-            # rowid): a kept correction comes back by its order, all its teams
-            self._con.execute(
-                "UPDATE team_overrides SET seq = (SELECT max(t.seq) FROM team_overrides t"
-                " WHERE t.session_id = team_overrides.session_id) WHERE seq IS NOT NULL"
-                " AND session_id IN (SELECT session_id FROM team_overrides"
-                " GROUP BY session_id HAVING min(seq) < max(seq))"
-            )
-            self._fill_seq()
+        """Bring the corrections of an older etl-duck's file up to date, in the transaction
+        that creates the tables it lacks (:meth:`SQLiteStore._bring_up_to_date`): the
+        columns added and the order of setting filled in wherever it is missing (a
+        correction an older etl-duck wrote since: it writes none, and it is the newest).
+        The columns are read again here, under the write lock: two processes opening an
+        old file at once both added them."""
+        columns = self._columns()
+        # origin: the id a moved correction was set for (NULL: this one); seq: the
+        # order of setting, kept through moves (a rowid is not: a kept row comes back
+        # new)
+        for column in ("origin", "seq"):
+            if column in columns:
+                continue
+            try:
+                self._con.execute(f"ALTER TABLE team_overrides ADD COLUMN {column} INTEGER")
+            except sqlite3.OperationalError as exc:  # there already: nothing to add
+                if "duplicate column" not in str(exc):
+                    raise
+        # one order for all the rows of a correction (c7d8e8a gave each row its
+        # rowid): a kept correction comes back by its order, all its teams
+        self._con.execute(
+            "UPDATE team_overrides SET seq = (SELECT max(t.seq) FROM team_overrides t"
+            " WHERE t.session_id = team_overrides.session_id) WHERE seq IS NOT NULL"
+            " AND session_id IN (SELECT session_id FROM team_overrides"
+            " GROUP BY session_id HAVING min(seq) < max(seq))"
+        )
+        self._fill_seq()
 
     def _columns(self) -> set[str]:
         return {str(r[1]) for r in self._con.execute("PRAGMA table_info(team_overrides)")}
 
     def _migrated(self) -> bool:
-        """Nothing for :meth:`_migrate` to do (no transaction: a read)."""
+        """Nothing for :meth:`_migrate_locked` to do (no transaction: a read)."""
         if not {"origin", "seq"} <= self._columns():
             return False
         return (
@@ -182,7 +143,7 @@ class BotState(SQLiteStore):
     def claim_many(self, kind: str, keys: Iterable[str]) -> list[str]:
         """Claim several marks in one transaction; returns those that were new, in order."""
         new: list[str] = []
-        with self._lock, self._con:
+        with self._writing():
             for key in dict.fromkeys(keys):
                 cur = self._con.execute(
                     "INSERT OR IGNORE INTO marks (kind, key, at) VALUES (?, ?, ?)",
@@ -194,7 +155,7 @@ class BotState(SQLiteStore):
 
     def settle(self, kind: str, keys: Iterable[str], channel_id: int, message_id: int) -> None:
         """The post of claimed marks is through (message id 0: there was nothing to post)."""
-        with self._lock, self._con:
+        with self._writing():
             self._con.executemany(
                 "UPDATE marks SET channel_id = ?, message_id = ?, at = ? WHERE kind = ? AND key = ?",
                 [(int(channel_id), int(message_id), _now(), kind, k) for k in keys],
@@ -204,7 +165,7 @@ class BotState(SQLiteStore):
         """Marks claimed within the last ``within_s`` seconds and never settled (their post
         was interrupted), oldest first; ``keys``: only among these."""
         since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
-        with self._lock:
+        with self._reading():
             rows = self._con.execute(
                 "SELECT key FROM marks WHERE kind = ? AND message_id IS NULL AND at >= ? "
                 "ORDER BY at, key",
@@ -220,7 +181,7 @@ class BotState(SQLiteStore):
         """Marks claimed more than ``older_than_s`` seconds ago and never settled: posts a
         restart interrupted too long ago to send again safely, oldest first."""
         since = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="seconds")
-        with self._lock:
+        with self._reading():
             rows = self._con.execute(
                 "SELECT key FROM marks WHERE kind = ? AND message_id IS NULL AND at < ? "
                 "ORDER BY at, key",
@@ -231,7 +192,7 @@ class BotState(SQLiteStore):
     def recent(self, kind: str, within_s: float) -> list[str]:
         """Marks claimed or settled within the last ``within_s`` seconds, oldest first."""
         since = (datetime.now(UTC) - timedelta(seconds=within_s)).isoformat(timespec="seconds")
-        with self._lock:
+        with self._reading():
             rows = self._con.execute(
                 "SELECT key FROM marks WHERE kind = ? AND at >= ? ORDER BY at, key", (kind, since)
             ).fetchall()
@@ -239,11 +200,11 @@ class BotState(SQLiteStore):
 
     def release(self, kind: str, key: str) -> None:
         """Undo a claim whose post failed (so a later attempt may post it)."""
-        with self._lock, self._con:
+        with self._writing():
             self._con.execute("DELETE FROM marks WHERE kind = ? AND key = ?", (kind, key))
 
     def claimed(self, kind: str, key: str) -> bool:
-        with self._lock:
+        with self._reading():
             row = self._con.execute(
                 "SELECT 1 FROM marks WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
@@ -252,7 +213,7 @@ class BotState(SQLiteStore):
     def unclaimed(self, kind: str, keys: Iterable[str]) -> list[str]:
         """The keys not yet marked, in order (no claim)."""
         wanted = list(dict.fromkeys(keys))
-        with self._lock:
+        with self._reading():
             done = {
                 str(r[0])
                 for r in self._con.execute("SELECT key FROM marks WHERE kind = ?", (kind,))
@@ -261,7 +222,7 @@ class BotState(SQLiteStore):
 
     def keys(self, kind: str) -> list[str]:
         """Every key of a kind, oldest first."""
-        with self._lock:
+        with self._reading():
             rows = self._con.execute(
                 "SELECT key FROM marks WHERE kind = ? ORDER BY at, key", (kind,)
             ).fetchall()
@@ -269,7 +230,7 @@ class BotState(SQLiteStore):
 
     def set_message(self, kind: str, key: str, channel_id: int, message_id: int) -> None:
         """Remember the message that carries a mark (the scoreboard is edited later)."""
-        with self._lock, self._con:
+        with self._writing():
             self._con.execute(
                 "INSERT INTO marks (kind, key, channel_id, message_id, at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (kind, key) DO UPDATE SET channel_id = excluded.channel_id, "
@@ -279,7 +240,7 @@ class BotState(SQLiteStore):
 
     def message(self, kind: str, key: str) -> tuple[int, int] | None:
         """(channel id, message id) of a mark, if it has one."""
-        with self._lock:
+        with self._reading():
             row = self._con.execute(
                 "SELECT channel_id, message_id FROM marks WHERE kind = ? AND key = ?",
                 (kind, key),
@@ -289,7 +250,7 @@ class BotState(SQLiteStore):
         return int(row[0]), int(row[1])
 
     def count(self, kind: str) -> int:
-        with self._lock:
+        with self._reading():
             return int(
                 self._con.execute("SELECT count(*) FROM marks WHERE kind = ?", (kind,)).fetchone()[
                     0
@@ -301,14 +262,14 @@ class BotState(SQLiteStore):
     def note(self, kind: str, key: str) -> str | None:
         """A short text kept about ``(kind, key)`` (what a digest covered, the voice
         session in progress), or None."""
-        with self._lock:
+        with self._reading():
             row = self._con.execute(
                 "SELECT value FROM notes WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
         return None if row is None else str(row[0])
 
     def set_note(self, kind: str, key: str, value: str) -> None:
-        with self._lock, self._con:
+        with self._writing():
             self._con.execute(
                 "INSERT INTO notes (kind, key, value, at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, at = excluded.at",
@@ -317,7 +278,7 @@ class BotState(SQLiteStore):
 
     def drop_note(self, kind: str, key: str) -> bool:
         """Forget a note (True if there was one)."""
-        with self._lock, self._con:
+        with self._writing():
             cur = self._con.execute("DELETE FROM notes WHERE kind = ? AND key = ?", (kind, key))
             return cur.rowcount > 0
 
@@ -325,7 +286,7 @@ class BotState(SQLiteStore):
 
     def set_problem(self, what: str, text: str) -> None:
         """Remember the last problem of ``what`` (e.g. posting), for /status."""
-        with self._lock, self._con:
+        with self._writing():
             self._con.execute(
                 "INSERT INTO problems (what, text, at) VALUES (?, ?, ?) "
                 "ON CONFLICT (what) DO UPDATE SET text = excluded.text, at = excluded.at",
@@ -334,7 +295,7 @@ class BotState(SQLiteStore):
 
     def problem(self, what: str) -> tuple[str, datetime] | None:
         """(text, when) of the last problem of ``what``, until :meth:`clear_problem`."""
-        with self._lock:
+        with self._reading():
             row = self._con.execute(
                 "SELECT text, at FROM problems WHERE what = ?", (what,)
             ).fetchone()
@@ -342,7 +303,7 @@ class BotState(SQLiteStore):
 
     def clear_problem(self, what: str) -> bool:
         """The problem is over (True if there was one)."""
-        with self._lock, self._con:
+        with self._writing():
             cur = self._con.execute("DELETE FROM problems WHERE what = ?", (what,))
             return cur.rowcount > 0
 
@@ -354,8 +315,7 @@ class BotState(SQLiteStore):
         """Replace a session's team override (one or two teams)."""
         if not 1 <= len(teams) <= 2:
             raise ValueError("a team override names one or two teams")
-        self._up_to_date()
-        with self._lock, self._con:
+        with self._writing():
             self._fill_seq()
             self._replace(session_id)
             seq = self._next_seq()
@@ -368,8 +328,7 @@ class BotState(SQLiteStore):
             self._bump()
 
     def clear_teams(self, session_id: int) -> bool:
-        self._up_to_date()
-        with self._lock, self._con:
+        with self._writing():
             self._fill_seq()
             removed = self._replace(session_id)
             if removed:
@@ -390,7 +349,7 @@ class BotState(SQLiteStore):
         return applied is not None
 
     def teams_for(self, session_id: int) -> tuple[TeamOverride, ...] | None:
-        with self._lock:
+        with self._reading():
             rows = self._con.execute(
                 "SELECT name, guids FROM team_overrides WHERE session_id = ? ORDER BY slot",
                 (session_id,),
@@ -402,14 +361,14 @@ class BotState(SQLiteStore):
     def kept_teams(self) -> list[int]:
         """The ids that hold a correction following took out of use (another won their
         session), ascending: each applies again when its id names a session again."""
-        with self._lock:
+        with self._reading():
             rows = self._con.execute("SELECT DISTINCT session_id FROM teams_kept").fetchall()
         return sorted(int(r[0]) for r in rows)
 
     def session_keys(self, kinds: Sequence[str] = ()) -> list[int]:
         """The session ids that hold a team override or a mark of one of ``kinds`` (kept
         under a session id: the scoreboard, the digest), ascending."""
-        with self._lock:
+        with self._reading():
             rows = self._con.execute("SELECT session_id FROM team_overrides").fetchall()
             for kind in kinds:
                 rows += self._con.execute(
@@ -425,7 +384,7 @@ class BotState(SQLiteStore):
         newer correction there; a mark whose id names no session, inside the span of a
         session without its own."""
         current, home = _locate(spans)
-        with self._lock:
+        with self._reading():
             applied = self._applied()
             kept = self._kept()
             marks = [self._mark_keys(kind) for kind in kinds]
@@ -466,8 +425,7 @@ class BotState(SQLiteStore):
         Running it again moves nothing. A mark the session has already (its own
         scoreboard) stays, the old one is left alone."""
         current, home = _locate(spans)
-        self._up_to_date()
-        with self._lock, self._con:
+        with self._writing():
             self._fill_seq()
             before = self._con.total_changes
             moves = self._follow_orphans(current, home)
@@ -529,7 +487,7 @@ class BotState(SQLiteStore):
         """Each correction in force: session id -> (the id it was set for, its order). One
         without an order (an older etl-duck wrote it since this store filled them in,
         :meth:`_fill_seq`) is the newest. A reader of a file an open could not bring up to
-        date (:meth:`_migrate`) may find a column missing: none of its rows has one."""
+        date (:meth:`_migrate_locked`) may find a column missing: none of its rows has one."""
         origin, seq = "origin", "seq"
         if not self._current:
             columns = self._columns()
@@ -623,7 +581,7 @@ class BotState(SQLiteStore):
 
     def teams_revision(self) -> int:
         """Moves on with every change of any override (the session cache key carries it)."""
-        with self._lock:
+        with self._reading():
             row = self._con.execute("SELECT value FROM meta WHERE key = 'teams'").fetchone()
         return 0 if row is None else int(row[0])
 
