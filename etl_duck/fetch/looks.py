@@ -13,12 +13,27 @@ never a file.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
 from etl_duck.sqlitestore import SQLiteStore
 
 FOLDER = "fetch-state"
+
+#: how long an open, a read or a write waits for another process's lock (SQLite's busy
+#: timeout; SQLiteStore waits 5 s). A holder writes a few small rows in one transaction and
+#: is done within milliseconds (one fsync, even on a slow disk); one held longer (an open
+#: `sqlite3` shell, a backup) is not waited out: the poll goes on without its record, says
+#: so, and tries again at the next poll
+BUSY_S = 0.5
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS looks ("
+    " server TEXT NOT NULL, name TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime INTEGER,"
+    " PRIMARY KEY (server, name)) WITHOUT ROWID"
+)
 
 Look = tuple[int, int | None]  # (size, mtime) as listed; mtime None: the server sent none
 
@@ -31,15 +46,7 @@ class Looks(SQLiteStore):
     """Opened per use (a load, a write): a fetcher holds no connection between polls."""
 
     def __init__(self, data_dir: Path | str) -> None:
-        super().__init__(
-            looks_path(data_dir),
-            (
-                "CREATE TABLE IF NOT EXISTS looks ("
-                " server TEXT NOT NULL, name TEXT NOT NULL,"
-                " size INTEGER NOT NULL, mtime INTEGER,"
-                " PRIMARY KEY (server, name)) WITHOUT ROWID",
-            ),
-        )
+        super().__init__(looks_path(data_dir), (_SCHEMA,), busy_s=BUSY_S)
 
     def load(self, server: str) -> dict[str, Look]:
         with self._lock:
@@ -59,11 +66,24 @@ class Looks(SQLiteStore):
             )
 
 
+def locked(exc: BaseException) -> bool:
+    """Another process holds the record's lock past the wait (nothing wrong with the file)."""
+    return getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY") or (
+        isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+    )
+
+
+#: the fix for a record another process holds locked (not "remove it": it is in use)
+LOCKED_FIX = (
+    "another process holds it locked (a `watch`, a bot or a cron `fetch` writing it, or an "
+    "open `sqlite3` shell): this poll's looks are recorded at the next one; if it stays "
+    "locked, stop the program that holds it"
+)
+
+
 def trouble(data_dir: Path | str) -> str | None:
     """Why the record of looks cannot be used, as `etl-duck status` says it; None when it
     reads (or there is none yet: a first fetch makes it). Read-only: nothing is created."""
-    import sqlite3
-
     path = looks_path(data_dir)
     try:
         if not path.exists():
@@ -76,6 +96,8 @@ def trouble(data_dir: Path | str) -> str | None:
             con.close()
     except (sqlite3.Error, OSError) as exc:
         why = str(exc) or type(exc).__name__
+        if locked(exc):
+            return f"cannot read {path} ({why}): {LOCKED_FIX}"
     else:
         if checked is not None and checked[0] == "ok":
             return None

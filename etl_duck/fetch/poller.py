@@ -46,7 +46,7 @@ import asyncssh
 
 from etl_duck.domain.sources import qualify
 from etl_duck.fetch.download import DownloadTimeout, SizeMismatch, download, sftp_reason
-from etl_duck.fetch.looks import Look, Looks, looks_path
+from etl_duck.fetch.looks import LOCKED_FIX, Look, Looks, locked, looks_path
 from etl_duck.fetch.remote import RemoteFile, is_regular, list_stats_files
 from etl_duck.fetch.sftp import (
     CONNECTION_ERRORS,
@@ -599,9 +599,15 @@ class Fetcher:
     def _looks_trouble(self, verb: str, exc: BaseException) -> None:
         """The fetch goes on without its record (a file rewritten at the same length while
         no process runs may then be missed): in this poll's report, logged once per process."""
-        self._looks_error = self._looks_error or (  # a read's trouble names the write's too
-            f"cannot {verb} {looks_path(self.data_dir)} ({exc}): a file rewritten at the same "
-            "length may be missed; fix its permissions or remove it (nothing else is lost)"
+        fix = (  # a lock is in use, not broken: removing the file is no fix for it
+            LOCKED_FIX
+            if locked(exc)
+            else "a file rewritten at the same length may be missed; fix its permissions or "
+            "remove it (nothing else is lost)"
+        )
+        # a read's trouble names the write's too
+        self._looks_error = self._looks_error or (
+            f"cannot {verb} {looks_path(self.data_dir)} ({exc}): {fix}"
         )
         if not self._looks_warned:
             self._looks_warned = True

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from etl_duck.bot.embeds import system
 from etl_duck.bot.respond import Reply, respond
+from etl_duck.fetch.looks import trouble
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -74,6 +75,9 @@ class StatusCog(commands.Cog, name="Status"):
     async def status_reply(self) -> Reply:
         info: dict[str, Any] = await self.bot.stats.status()
         lines = bot_lines(self.bot)
+        # an open problem of `etl-duck status` too, in its words (a file read: off the loop)
+        if looks := await asyncio.to_thread(trouble, self.bot.settings.data_dir):
+            info = {**info, "fetch_looks": [looks]}
         lines["Linked users"] = str(await asyncio.to_thread(self.bot.links.count))
         posts: Any = self.bot.get_cog("Round posts")
         posting = await posts.status_line() if posts is not None else None

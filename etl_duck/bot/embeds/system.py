@@ -14,6 +14,8 @@ from etl_duck.query.stats import cut_fix, cut_said, empty_fix
 EMBED_MAX = 6000
 
 COLOUR = discord.Colour.dark_grey()
+#: the field naming a record of the fetch's looks that cannot be used
+LOOKS = "Fetch record of looks"
 
 
 def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None) -> discord.Embed:
@@ -83,6 +85,9 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
             "Endstats without their round (fetch or ingest the round's file)",
             [code(n) for n in info.get("endstats_without_round") or []],
         ),
+        # the fetch's record of looks cannot be used (the bot's check: the query core
+        # imports no fetch code): `etl-duck status`'s sentence
+        (LOOKS, [esc(t) for t in info.get("fetch_looks") or []]),
     )
     shown = [(f"{title} ({len(lines)})", lines) for title, lines in problems if lines]
     # Discord refuses an embed over 6,000 characters in all: the problems share what the
