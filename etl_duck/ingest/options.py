@@ -104,6 +104,12 @@ class IngestReport:
     unchanged: str = ""
     #: names this batch brought (stored now, left by a crash, or an admin's), rebuild or not
     arrived: list[str] = field(default_factory=list)
+    #: problems a re-read after an upgrade found again just as the lake recorded them (a
+    #: file quarantined for the same reason, still empty, the same rejected line …) in files
+    #: this batch did not bring: report field (``quarantined``, ``rejected`` …) → its
+    #: entries. Still open (``status`` lists them and exits 3), but not this run's news: said
+    #: in one clause, they leave the exit code alone (``ingest.known``)
+    still_open: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rejected_lines(self) -> int:
@@ -152,6 +158,8 @@ class IngestReport:
         self.reparsed = self.reparsed or later.reparsed
         for key, change in later.settings_changed.items():  # the first batch's "before"
             self.settings_changed.setdefault(key, change)
+        for kind, entries in later.still_open.items():
+            self.still_open.setdefault(kind, []).extend(entries)
         return self
 
     def summary(self) -> str:
@@ -172,5 +180,24 @@ class IngestReport:
         ):
             if items:
                 parts.append(f"{len(items)} {label}")
+        known = [
+            f"{len(entries)} {STILL_OPEN_LABELS.get(kind, kind)}"
+            for kind, entries in self.still_open.items()
+            if entries
+        ]
+        if known:  # not this run's news, but never hidden
+            parts[-1] += f"; {', '.join(known)}, still open — see `etl-duck status`"
         where = f"lake version {self.version}" + ("" if self.committed else " (unchanged)")
         return f"{', '.join(parts)}; {where}"
+
+
+#: how the summary names the problems a re-read found again (``IngestReport.still_open``)
+STILL_OPEN_LABELS: dict[str, str] = {
+    "quarantined": "already quarantined",
+    "empty": "already empty",
+    "partial": "already partial",
+    "cut": "already cut",
+    "conflicts": "conflicting versions already open",
+    "rejected": "rejected lines already known",
+    "endstats_without_round": "endstats already without their round",
+}

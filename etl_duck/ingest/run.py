@@ -32,6 +32,7 @@ from etl_duck.ingest.admit import expand as admit_expand
 from etl_duck.ingest.build import BuildJob, ChunkResult, round_time, run_jobs
 from etl_duck.ingest.derived import lake_options, older_parser, refuse_newer, settings_changed
 from etl_duck.ingest.future import FutureCheck, admissible_again, is_future_reason
+from etl_duck.ingest.known import Before, set_apart
 from etl_duck.ingest.options import IngestOptions, IngestReport, Progress
 from etl_duck.ingest.state import (
     Regroup,
@@ -260,8 +261,10 @@ def _ingest_locked(
     # parser's lake was refused: ingest_paths)
     previous = lake_options(lake, quiet=rebuild)  # what the lake was derived by and under
     reparse = not rebuild and older_parser(previous)
+    recorded: Before | None = None  # what the re-read may find again (ingest.known)
     if reparse:
         check_raw_holds_the_lake(lake, raw)  # never re-read an unmounted raw/ into nothing
+        recorded = Before.of(lake)
     rebuild = rebuild or reparse
     report = IngestReport(
         rebuilt=rebuild, reparsed=reparse, settings_changed=settings_changed(previous, opts)
@@ -329,6 +332,8 @@ def _ingest_locked(
     report.partial.sort()
     report.cut.sort()
     report.ingested.sort()
+    if recorded is not None:  # an upgrade's re-read: known problems are not this run's news
+        set_apart(report, recorded, brought=set(report.arrived))
     touched = set(admitted.choices)
     old_conflicts = lookup(base.conflicts, "file_name", sorted(touched))
     conflicts_changed = bool(conflict_rows) or bool(old_conflicts)
