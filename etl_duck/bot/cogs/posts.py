@@ -27,12 +27,24 @@ its sight; 404: the channel was deleted) made no message, so sending it later ca
 second one: its rounds are remembered and go out with the next commit (or the bot's next
 start) once a channel takes them, and /status names the refusal and its fix until a post
 goes through.
+
+Rounds another process committed (a cron ``etl-duck fetch``, ``etl-duck watch``, an admin's
+``etl-duck ingest``) are posted too: the bot looks at the lake's version every
+:data:`LAKE_CHECK_S` (one readlink; nothing else while it is unchanged) and after each of
+its own commits. When it moved, the rounds of tonight's live sessions that were not live at
+the bot's last look (:data:`SEEN`, kept in the state store: a restart posts what others
+committed while the bot was away) go through the same path as the bot's own new rounds —
+marks, waiting, refusals, the late rule and the backlog line. A rebuild brings no round
+name that was not there, so it posts nothing; a late round is not in tonight's sessions. A
+bot that never looked (a new state file, or one an older etl-duck wrote) takes the lake as
+it finds it: the lake's last evening, which may be weeks old, is no news.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -84,6 +96,12 @@ GONE = "{where} no longer exists — set the bot's stats channel ({setting}) to 
 #: without risk of a second copy; only an admin's fix lets it through, so /status tells it.
 #: A 429 or 5xx passes (``deliver`` rides it out) and is no refusal.
 REFUSALS: Final = (discord.Forbidden, discord.NotFound)
+#: how often the bot looks whether another process committed (a readlink: the lake's version)
+LAKE_CHECK_S = 10.0
+#: the note (kind, key) naming the rounds of the live sessions at the bot's last look at the
+#: lake: a round of tonight's evening not among them is news, whoever committed it. One
+#: evening's rounds: it does not grow with the lake's history
+SEEN: Final = ("lake", "live")
 
 
 class RoundPostsCog(commands.Cog, name="Round posts"):
@@ -93,6 +111,10 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         self._boards: dict[int, date] = {}  # sessions whose scoreboard wants an edit
         self.scoreboards = Coalescer(self._update_scoreboard, bot.settings.scoreboard_interval_s)
         self._resumed = False
+        #: the lake version of the bot's last look at the live rounds (None: not looked yet)
+        self._version: int | None = None
+        self.check_every = LAKE_CHECK_S
+        self._watcher: asyncio.Task[Any] | None = None
 
     async def cog_load(self) -> None:
         if self.bot.ingestor is not None:
@@ -101,6 +123,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
     async def cog_unload(self) -> None:
         if self.bot.ingestor is not None:
             self.bot.ingestor.unsubscribe(self.on_commit)
+        if self._watcher is not None:
+            self._watcher.cancel()
         self.scoreboards.cancel()
 
     @commands.Cog.listener()
@@ -115,12 +139,98 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
                 await self.resume_interrupted()
             except Exception:
                 log.exception("resending interrupted posts failed")
-            try:  # a restart is what an admin may try after fixing the channel
-                await self._post_rounds(set())
+            try:  # a restart is what an admin may try after fixing the channel; with the
+                # rounds others committed while the bot was away (or since its last commit)
+                await self._post_live(set())
             except REFUSALS:
                 log.info("refused posts wait until the stats channel takes them")
             except Exception:
                 log.exception("sending refused posts again failed")
+        self._watcher = self.bot.spawn(self._watch_lake(), "lake-watch")
+
+    # ------------------------------------------------------------------ others' commits
+
+    async def _watch_lake(self) -> None:
+        """Look at the lake's version every :attr:`check_every` seconds (:meth:`check_lake`)."""
+        while True:
+            await asyncio.sleep(self.check_every)
+            try:
+                await self.check_lake()
+            except Exception:  # a lake out of reach for a moment: look again next time
+                log.exception("looking at the lake's version failed")
+
+    def _lake_version(self) -> int:
+        return self.bot.stats.stats.lake.version()
+
+    async def check_lake(self) -> bool:
+        """Post the live rounds another process committed since the bot's last look; False
+        (and nothing else read) while the lake's version is the one last looked at."""
+        version = await asyncio.to_thread(self._lake_version)  # one readlink, off the loop
+        if version == self._version:
+            return False
+        async with self._lock:  # after a commit of ours in progress, which may look first
+            try:
+                if await asyncio.to_thread(self._lake_version) == self._version:
+                    return True
+                if self._version is not None:  # what a commit of ours does first (the
+                    await self._follow_teams()  # start did it before the first look)
+                    await self.bot.stats.warm()
+                await self._post_live(set())
+            except REFUSALS:  # logged, kept for the next commit and shown in /status
+                log.info("posts of lake version %s wait for the stats channel", version)
+            except Exception:
+                log.exception("posting the rounds of lake version %s failed", version)
+        return True
+
+    async def _live_rounds(self) -> set[str]:
+        """The round files of tonight's live sessions (:func:`live_sessions`): a handful of
+        sessions, read from the serving rounds table."""
+        try:
+            table = await self.bot.stats.sessions()
+        except NoData:
+            return set()
+        live = live_sessions(table)
+        if not live:
+            return set()
+        days = table.filter(pl.col("session_id").is_in(sorted(live)))["session_date"]
+        stats = self.bot.stats.stats
+        rows = await asyncio.to_thread(
+            stats.run, "session_rounds", session_id=None, date_from=days.min(), date_to=days.max()
+        )
+        rows = rows.filter(pl.col("session_id").is_in(sorted(live)))
+        return {str(n) for n in rows["file_name"].to_list()}
+
+    async def _post_live(self, complete: set[str], own: Iterable[str] = ()) -> None:
+        """Under the lock: post ``complete`` (a commit of ours brought them) with the rounds
+        of tonight's sessions that were not live at the last look (:data:`SEEN`), whoever
+        committed them — less ``own``, the rounds our commit listed: one batch, in play
+        order, under the rules of :meth:`_post_rounds` (claims keep a round that two paths
+        see from being posted twice). Then this look is the last."""
+        state = self.bot.state
+        # the version before the read: a commit landing meanwhile is looked at again
+        version = await asyncio.to_thread(self._lake_version)
+        live = await self._live_rounds()
+        seen = await asyncio.to_thread(state.note, *SEEN)
+        # a bot that never looked takes the lake as it finds it (its last evening may be old)
+        new = set() if seen is None else live - set(seen.splitlines()) - set(own)
+        self._version = version  # a failure below is tried again with the next change
+        if new:
+            log.info(
+                "%d round(s) of tonight's sessions that another process committed: %s",
+                len(new), ", ".join(sorted(new)[:10]),
+            )  # fmt: skip
+
+        def looked() -> None:
+            state.set_note(*SEEN, "\n".join(sorted(live)))
+
+        try:
+            await self._post_rounds(complete | new)
+        finally:
+            # after a failure too: a refused round is kept (REFUSED), and a post that failed
+            # otherwise may have made its message (Discord's answer lost): sending it at the
+            # next change, maybe an hour on, past the nonce's minutes, could post it twice —
+            # as before, a released post is not sent again (review 123)
+            await asyncio.to_thread(looked)
 
     async def resume_interrupted(self) -> int:
         """Round posts claimed but never settled, then map posts whose round post went
@@ -280,7 +390,8 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         # warm first: the commit changed the version, so the first /last_session after it
         # would otherwise pay for the refresh and the queries
         await self.bot.stats.warm()
-        await self._post_rounds(complete)
+        # with the rounds another process committed since the last look
+        await self._post_live(complete, [*report.ingested, *report.replaced, *report.partial])
 
     async def _post_rounds(self, complete: set[str]) -> None:
         """Post the new rounds ``complete``, those the channel refused before (a refusal
