@@ -11,6 +11,7 @@ Exit codes (every command; README "Exit codes"):
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -275,8 +276,26 @@ def wide_ids_as_text(obj: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    """``obj`` as JSON on stdout; round and match ids as strings (:func:`wide_ids_as_text`)."""
-    text = json.dumps(wide_ids_as_text(obj), indent=2, default=str, ensure_ascii=False)
+    """``obj`` as JSON on stdout; round and match ids as strings (:func:`wide_ids_as_text`);
+    a float that is not finite (NaN, ±Infinity) as null."""
+
+    def finite(v: Any) -> Any:
+        # json.dumps writes NaN / Infinity bare, which is not JSON: JSON.parse, jq and
+        # strict readers reject the whole answer. allow_nan=False alone would fail the
+        # command instead, so an unknown number is written as JSON's unknown, null.
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [finite(x) for x in v]
+        return v
+
+    # allow_nan=False: a non-finite float this walk could not reach fails loudly rather
+    # than reaching a reader as invalid JSON
+    text = json.dumps(
+        finite(wide_ids_as_text(obj)), indent=2, default=str, ensure_ascii=False, allow_nan=False
+    )
     sys.stdout.write(text + "\n")
 
 

@@ -3,6 +3,7 @@ balanced teams (etl_duck.domain.rating)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import typer
@@ -43,7 +44,9 @@ def rating(
     ] = None,
     limit: Annotated[int, typer.Option(help="Players on the leaderboard.")] = 20,
     min_maps: Annotated[
-        int | None, typer.Option(help="Minimum rated maps for the leaderboard (default 10).")
+        int | None,
+        # 0 lists every rated player (each has a map): what scripts ask for "everyone"
+        typer.Option(min=0, help="Minimum rated maps for the leaderboard (default 10)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -104,7 +107,8 @@ def rating(
     console.print(f"[bold]{shown(card.name)}[/bold] ({shown(card.guid)}) · {rank}")
     console.print(
         f"rating {row['rating']:.1f} (μ {row['mu']:.2f} − 3 × σ {row['sigma']:.2f}) · "
-        f"{row['maps']} maps ({row['wins']}-{row['losses']}-{row['ties']}) · "
+        f"{row['maps']} map{'' if row['maps'] == 1 else 's'} "
+        f"({row['wins']}-{row['losses']}-{row['ties']}) · "
         f"trend {_signed(row['trend'])} over his last 10 maps"
     )
 
@@ -121,11 +125,12 @@ def predictions(
     rows_option(last, "--last")
     stats = open_stats()
     pred = stats.predictions()
+    # before either output: with no map the scores are NaN, and --json exited 0 with them
+    if pred.maps.is_empty():
+        fail("no counted stopwatch map in the lake yet")
     if as_json:
         print_json({"scores": json_rows(pred.scores), "maps": json_rows(pred.maps)})
         return
-    if pred.maps.is_empty():
-        fail("no counted stopwatch map in the lake yet")
     t = Table("method", "Brier", "log-loss", "maps", title="Walk-forward scores (lower is better)")
     for r in pred.scores.iter_rows(named=True):
         t.add_row(shown(r["label"]), f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", str(r["maps"]))
@@ -187,13 +192,14 @@ def balance(
 ) -> None:
     """Balanced teams: every split into two teams (±1 player), fairest forecast first. A
     new player with no maps yet: +name (he starts at the starting rating)."""
-    from etl_duck.domain.balance import BalanceError
-    from etl_duck.query.rating import labels
+    from etl_duck.domain.balance import BalanceError, NotListed
+    from etl_duck.query.rating import is_new, labels
     from etl_duck.query.stats import NoData, PlayerNotFound
 
     rows_option(limit, "--limit")
+    stats = open_stats()
     try:
-        res = open_stats().balance(
+        res = stats.balance(
             players,
             apart=_pairs(apart, "--apart"),
             together=_pairs(together, "--together"),
@@ -202,6 +208,14 @@ def balance(
         )
     except NoData as exc:
         fail(plain(exc))
+    except NotListed as exc:  # by his name and this command's option, not his bare GUID
+        who = exc.player
+        if not is_new(who):
+            with contextlib.suppress(LookupError, ValueError):  # else his GUID still names him
+                guid, name = stats.resolve_player(who)
+                who = f"{name} ({guid})"
+        option = "--together" if exc.together else "--apart"
+        fail(plain(NotListed(exc.player, exc.together, who, option)), EXIT_USAGE)
     except (PlayerNotFound, BalanceError, ValueError) as exc:
         fail(plain(exc), EXIT_USAGE)
     if as_json:

@@ -133,10 +133,14 @@ def teammates(
 @app.command()
 def lineups(
     window: Annotated[str, typer.Option(help="all | season | month | week | FROM..TO")] = "all",
-    min_maps: Annotated[int | None, typer.Option(help="Maps met to count (default 3).")] = None,
+    min_maps: Annotated[
+        int | None, typer.Option(min=1, help="Maps met to count (default 3).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recurring rosters against each other, with their records."""
+    from etl_duck.domain.social import MIN_MAPS
+
     try:
         table = open_stats().lineups(window, min_maps)
     except _lookup_errors() as exc:
@@ -146,6 +150,11 @@ def lineups(
         for r in rows:  # the rosters as GUID lists (the keys are comma-joined GUIDs)
             r["guids_a"], r["guids_b"] = r.pop("lineup_a").split(","), r.pop("lineup_b").split(",")
         print_json(rows)
+        return
+    if table.is_empty():  # one sentence, not an empty table (as `rating top`; an answer: 0)
+        need = MIN_MAPS if min_maps is None else min_maps
+        scope = "" if window.strip().lower() == "all" else f" (window {window})"
+        console.print(f"no lineup with at least {need} map{'' if need == 1 else 's'} yet{scope}")
         return
     t = Table("lineup", "vs lineup", "maps", "W-L-D", "last met")
     for r in table.iter_rows(named=True):
@@ -160,7 +169,7 @@ def rivals(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Nemesis, easiest prey and K/D per opponent (from the endstats files)."""
-    from etl_duck.domain.social import nemesis_and_prey
+    from etl_duck.domain.social import MIN_ROUNDS, nemesis_and_prey
     from etl_duck.query.rating import labels
 
     try:
@@ -185,6 +194,19 @@ def rivals(
         t.add_row(shown(named[r["guid"]]), str(r["rounds"]), str(r["kills"]), str(r["deaths"]),
                   f"{r['kd']:.2f}")  # fmt: skip
     console.print(t)
+    # what the help and --json promise, as `teammates` prints its best partner
+    me = shown(name)
+    if nemesis is not None:
+        them = shown(named[str(nemesis["guid"])])
+        console.print(f"nemesis: {them} killed {me} {nemesis['deaths']}× in {nemesis['rounds']} "
+                      f"rounds ({me} killed {them} {nemesis['kills']}×)")  # fmt: skip
+    if prey is not None:
+        them = shown(named[str(prey["guid"])])
+        console.print(f"easiest prey: {them}, killed by {me} {prey['kills']}× in {prey['rounds']} "
+                      f"rounds ({them} killed {me} {prey['deaths']}×)")  # fmt: skip
+    if nemesis is None and prey is None:
+        console.print(f"no nemesis or easiest prey yet: no opponent met in at least "
+                      f"{MIN_ROUNDS} rounds")  # fmt: skip
 
 
 @app.command()

@@ -39,6 +39,23 @@ class BalanceError(ValueError):
     """The request cannot be met (too few players, contradicting constraints)."""
 
 
+class NotListed(BalanceError):
+    """A keep-apart / keep-together pair names ``player`` (his key: a GUID or ``+name``),
+    who is not among the players to split. ``who`` and ``option``: how the caller shows
+    him and the option (``vid (D8423F90)``, ``--apart``); by default his key and the
+    option's name."""
+
+    def __init__(
+        self, player: str, together: bool, who: str | None = None, option: str | None = None
+    ) -> None:
+        self.player, self.together = player, together
+        kind = "keep-together" if together else "keep-apart"
+        super().__init__(
+            f"{who or player} is in a {kind} pair but not among the players to split: add him "
+            f"to the players or drop him from {option or f'the {kind} pairs'}"
+        )
+
+
 def _key(s: Split) -> tuple[float, float, tuple[str, ...]]:
     return (round(s.fairness, 12), round(abs(s.mu_a - s.mu_b), 9), s.team_a)
 
@@ -95,9 +112,10 @@ def splits(
     if len(players) < 2:
         raise BalanceError("balancing needs at least two players")
     known = set(guids)
-    for x, y in (*apart, *together):
-        if x not in known or y not in known:
-            raise BalanceError("a keep-apart / keep-together player is not in the list")
+    for together_pair, (x, y) in [(False, p) for p in apart] + [(True, p) for p in together]:
+        for who in (x, y):
+            if who not in known:  # named, with the fix (the message named neither)
+                raise NotListed(who, together_pair)
         if x == y:
             raise BalanceError("a player cannot be kept apart from (or with) himself")
     ordered = sorted(players, key=lambda p: p[0])
@@ -117,6 +135,9 @@ def splits(
             continue
         out.append(_make(ordered, [i in members for i in range(n)], p_win))
     if not out:
+        # why, as the search of more players says it: a pair kept both together and apart,
+        # an odd ring of keep-apart pairs (raised by the units); else sizes or the avoid
+        _units(ordered, apart, together)
         raise BalanceError("no split satisfies the keep-apart / keep-together / avoid options")
     out.sort(key=_key)
     return out if limit is None else out[:limit]

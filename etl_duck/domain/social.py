@@ -222,12 +222,16 @@ def nemesis_and_prey(
     table: pl.DataFrame, min_rounds: int = MIN_ROUNDS
 ) -> tuple[dict[str, object] | None, dict[str, object] | None]:
     """(who killed the player most, whom he killed most), among opponents met in at least
-    ``min_rounds`` rounds."""
+    ``min_rounds`` rounds; on a tie the lower K/D (the higher for prey), then the first GUID."""
     import polars as pl
 
     pool = table.filter(pl.col("rounds") >= min_rounds) if not table.is_empty() else table
     if pool.is_empty():
         return None, None
-    nemesis = pool.sort(["deaths", "kd"], descending=[True, False]).row(0, named=True)
-    prey = pool.sort(["kills", "kd"], descending=[True, True]).row(0, named=True)
+    # the GUID last: two opponents level on both counts name the same one every run (the
+    # table's row order is the query's, not a promise)
+    nemesis = pool.sort(["deaths", "kd", "guid"], descending=[True, False, False]).row(
+        0, named=True
+    )
+    prey = pool.sort(["kills", "kd", "guid"], descending=[True, True, False]).row(0, named=True)
     return (nemesis if nemesis["deaths"] else None), (prey if prey["kills"] else None)

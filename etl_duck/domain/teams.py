@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from etl_duck.domain.parse import shows_something
+from etl_duck.domain.parse import GUIDLESS_PREFIX, is_guidless, shows_something
 
 #: characters that end (or start) a clan tag
 SEPARATORS = frozenset(" .|-_:/\\[](){}<>*~=#!'\"`+^@$%&,;")
@@ -87,14 +87,56 @@ def clan_tag(names: Iterable[str]) -> str | None:
     return spellings.most_common(1)[0][0] if spellings else tag
 
 
+def tell_apart(people: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """GUID → the name to show: players who share a name (any case) with the GUID's first
+    characters, as few as tell them apart but at least four (``vid (D842)``, ``vid (ABCD)``);
+    a GUID-less player (:func:`~etl_duck.domain.parse.is_guidless`: his GUID is made from his
+    name) who shares one ``vid (no GUID)``, the derived GUID's first characters after it only
+    where two GUID-less players share the name (``vid (no GUID 97D6)``: they differ in case).
+    The one rule for every answer that lists players (the roster lines, the boards) and for
+    teams named after their captains, so a team reads as its captain does in its roster."""
+    people = list(dict(people).items())
+    by_name: dict[str, list[str]] = {}
+    for guid, name in people:
+        by_name.setdefault(name.lower(), []).append(guid)
+    out: dict[str, str] = {}
+    for guid, name in people:
+        same = by_name[name.lower()]
+        if len(same) == 1:
+            out[guid] = name
+            continue
+        guidless = is_guidless(guid)
+        kin = [g[len(GUIDLESS_PREFIX) :] if guidless else g for g in same
+               if is_guidless(g) == guidless]  # fmt: skip
+        mark = "no GUID" if guidless else ""
+        if len(kin) > 1 or not guidless:
+            width = next(
+                (n for n in range(4, 9) if len({g[:n] for g in kin}) == len(kin)),
+                max(len(g) for g in kin),
+            )
+            own = guid[len(GUIDLESS_PREFIX) :] if guidless else guid
+            mark = f"{mark} {own[:width]}".strip()
+        out[guid] = f"{name} ({mark})"
+    return out
+
+
+def _captain_of(guids: Iterable[str], rounds: Mapping[str, int], names: Mapping[str, str]) -> str:
+    """The GUID of the member with the most rounds (then the first name alphabetically);
+    "?" for nobody."""
+    members = sorted(guids, key=lambda g: (-rounds.get(g, 0), names.get(g, g).lower()))
+    return members[0] if members else "?"
+
+
+def _shown(guid: str, names: Mapping[str, str]) -> str:
+    """A captain's name where it shows something, else his GUID ("Team " named nobody)."""
+    name = names.get(guid, "")
+    return name if shows_something(name) else guid
+
+
 def captain(guids: Iterable[str], rounds: Mapping[str, int], names: Mapping[str, str]) -> str:
     """The member with the most rounds (then the first name alphabetically), by a name that
     shows something, else his GUID ("Team " named nobody)."""
-    members = sorted(guids, key=lambda g: (-rounds.get(g, 0), names.get(g, g).lower()))
-    if not members:
-        return "?"
-    name = names.get(members[0], "")
-    return name if shows_something(name) else members[0]
+    return _shown(_captain_of(guids, rounds, names), names)
 
 
 def clan_tags(rosters: Sequence[Iterable[str]], names: Mapping[str, str]) -> list[str | None]:
@@ -114,14 +156,18 @@ def name_teams(
 ) -> tuple[str, ...]:
     """A name per roster: ``fixed`` (an admin's) where given, else the clan tag, else
     "Team <captain>". Two rosters never get the same name: if the tags collide (one clan
-    split in two), both fall back to their captains."""
+    split in two), both fall back to their captains; captains who share a name are told
+    apart as the roster lines tell them (:func:`tell_apart`: "Team !Dup (4305)")."""
     sets = [frozenset(r) for r in rosters]
     tags = clan_tags(sets, names)
-    out = []
-    for i, s in enumerate(sets):
-        given = fixed[i] if i < len(fixed) else None
-        out.append(given or tags[i] or f"Team {captain(s, rounds, names)}")
-    return tuple(out)
+    given = [fixed[i] if i < len(fixed) else None for i in range(len(sets))]
+    captains = {
+        i: _captain_of(s, rounds, names) for i, s in enumerate(sets) if not (given[i] or tags[i])
+    }
+    # only the captains who name a team are compared: a captain of a tagged team shares
+    # his name with nobody's team name
+    shown = tell_apart((g, _shown(g, names)) for g in captains.values())
+    return tuple(given[i] or tags[i] or f"Team {shown[captains[i]]}" for i in range(len(sets)))
 
 
 # --------------------------------------------------------------------------- segments

@@ -15,7 +15,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.domain.forecasts import Calibration, Scoreboard
-from etl_duck.domain.parse import GUIDLESS_PREFIX, is_guidless
 from etl_duck.domain.rating import (
     DEFAULT,
     MAP_COLUMNS,
@@ -26,6 +25,7 @@ from etl_duck.domain.rating import (
     maps_from_rows,
     replay,
 )
+from etl_duck.domain.teams import tell_apart
 from etl_duck.sqlfiles import sql
 
 if TYPE_CHECKING:
@@ -217,38 +217,12 @@ def is_new(key: str) -> bool:
 
 def labels(people: Iterable[tuple[str, str]], new: str = "new") -> dict[str, str]:
     """GUID → the name to show in one answer: a new player's name marked ``(new)`` (or
-    ``new``'s words); players who share a name (any case) with the GUID's first characters,
-    as few as tell them apart but at least four (``vid (D842)``, ``vid (ABCD)``); a GUID-less
-    player (:func:`~etl_duck.domain.parse.is_guidless`: his GUID is made from his name) who
-    shares one ``vid (no GUID)``, the derived GUID's first characters after it only where
-    two GUID-less players share the name (``vid (no GUID 97D6)``: they differ in case)."""
+    ``new``'s words); players who share a name told apart by
+    :func:`~etl_duck.domain.teams.tell_apart` (``vid (D842)``, ``vid (no GUID)``) — the
+    rule that also tells apart two teams named after captains of one name."""
     people = list(dict(people).items())
-    by_name: dict[str, list[str]] = {}
-    for guid, name in people:
-        if not is_new(guid):
-            by_name.setdefault(name.lower(), []).append(guid)
-    out: dict[str, str] = {}
-    for guid, name in people:
-        if is_new(guid):
-            out[guid] = f"{name} ({new})"
-            continue
-        same = by_name[name.lower()]
-        if len(same) == 1:
-            out[guid] = name
-            continue
-        guidless = is_guidless(guid)
-        kin = [g[len(GUIDLESS_PREFIX) :] if guidless else g for g in same
-               if is_guidless(g) == guidless]  # fmt: skip
-        mark = "no GUID" if guidless else ""
-        if len(kin) > 1 or not guidless:
-            width = next(
-                (n for n in range(4, 9) if len({g[:n] for g in kin}) == len(kin)),
-                max(len(g) for g in kin),
-            )
-            own = guid[len(GUIDLESS_PREFIX) :] if guidless else guid
-            mark = f"{mark} {own[:width]}".strip()
-        out[guid] = f"{name} ({mark})"
-    return out
+    known = tell_apart((g, name) for g, name in people if not is_new(g))
+    return {g: f"{name} ({new})" if is_new(g) else known[g] for g, name in people}
 
 
 def people_of(*frames: Any) -> list[tuple[str, str]]:
