@@ -9,6 +9,12 @@ running one does. This module is the sole owner of ``data/fetch-state/``: one SQ
 written only for the names whose look changed (a quiet poll writes nothing). Not lake data
 (a rebuild neither reads nor changes it); losing it costs the old rule for one first look,
 never a file.
+
+A second table, ``duplicates``, holds the look of each name whose content the ingest found
+already held (a renamed server's or a mirror's files, stored under the server they first
+came from): raw/ has no copy under this server's name to know it by, so without the row
+every new process (each cron `etl-duck fetch`) downloaded it again. Written in the same
+transaction as the looks; losing it costs one more download of each such file.
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS looks ("
     " server TEXT NOT NULL, name TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime INTEGER,"
-    " PRIMARY KEY (server, name)) WITHOUT ROWID"
+    " PRIMARY KEY (server, name)) WITHOUT ROWID",
+    # the look at which a name's content was found to be a duplicate (not stored in raw/):
+    # not downloaded again while the name keeps that look
+    "CREATE TABLE IF NOT EXISTS duplicates ("
+    " server TEXT NOT NULL, name TEXT NOT NULL,"
+    " size INTEGER NOT NULL, mtime INTEGER,"
+    " PRIMARY KEY (server, name)) WITHOUT ROWID",
 )
 
 Look = tuple[int, int | None]  # (size, mtime) as listed; mtime None: the server sent none
@@ -46,7 +58,7 @@ class Looks(SQLiteStore):
     """Opened per use (a load, a write): a fetcher holds no connection between polls."""
 
     def __init__(self, data_dir: Path | str) -> None:
-        super().__init__(looks_path(data_dir), (_SCHEMA,), busy_s=BUSY_S)
+        super().__init__(looks_path(data_dir), _SCHEMA, busy_s=BUSY_S)
 
     def load(self, server: str) -> dict[str, Look]:
         with self._lock:
@@ -55,15 +67,29 @@ class Looks(SQLiteStore):
             ).fetchall()
         return {name: (size, mtime) for name, size, mtime in rows}
 
-    def put(self, server: str, looks: Mapping[str, Look]) -> None:
-        """Each name's look, in one transaction."""
+    def duplicates(self, server: str) -> dict[str, Look]:
+        """The look at which each name's content was found to be a duplicate."""
+        with self._lock:
+            rows = self._con.execute(
+                "SELECT name, size, mtime FROM duplicates WHERE server = ?", (server,)
+            ).fetchall()
+        return {name: (size, mtime) for name, size, mtime in rows}
+
+    def put(
+        self,
+        server: str,
+        looks: Mapping[str, Look],
+        duplicates: Mapping[str, Look] | None = None,
+    ) -> None:
+        """Each name's look, and each duplicate's, in one transaction."""
         with self._lock, self._con:
-            self._con.executemany(
-                "INSERT INTO looks (server, name, size, mtime) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (server, name) DO UPDATE SET size = excluded.size,"
-                " mtime = excluded.mtime",
-                ((server, name, size, mtime) for name, (size, mtime) in looks.items()),
-            )
+            for table, rows in (("looks", looks), ("duplicates", duplicates or {})):
+                self._con.executemany(
+                    f"INSERT INTO {table} (server, name, size, mtime) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (server, name) DO UPDATE SET size = excluded.size,"
+                    " mtime = excluded.mtime",
+                    ((server, name, size, mtime) for name, (size, mtime) in rows.items()),
+                )
 
 
 def locked(exc: BaseException) -> bool:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from etl_duck.domain.sources import label as server_label
 from etl_duck.domain.sources import qualify
 from etl_duck.fetch.download import DownloadTimeout, SizeMismatch, download, sftp_reason
 from etl_duck.fetch.looks import LOCKED_FIX, Look, Looks, locked, looks_path
@@ -116,6 +117,10 @@ class FetchReport:
     #: the record of looks (:mod:`etl_duck.fetch.looks`) could not be read or written this
     #: poll: a sentence naming the file and the fix (`fetch` exits 3)
     looks_error: str | None = None
+    #: every file this poll downloaded was content raw/ already holds, and raw/ holds none
+    #: of this server's listed files under its name (a renamed server, a mirror): a
+    #: sentence naming the server and what it means (not a problem: the exit code stays)
+    copies: str | None = None
 
     def merge(self, later: FetchReport) -> FetchReport:
         """This poll followed by a retry: what landed in either, what is still open after it.
@@ -126,6 +131,7 @@ class FetchReport:
         later.bytes += self.bytes
         later.seconds += self.seconds
         later.looks_error = later.looks_error or self.looks_error
+        later.copies = later.copies or self.copies
         first, then = self.ingest_result, later.ingest_result
         if then is None:
             later.ingest_result = first
@@ -174,7 +180,9 @@ class FetchReport:
             parts.append("connection lost")
         if self.looks_error:
             parts.append("looks not kept")
-        return f"{', '.join(parts)} in {self.seconds:.2f} s"
+        said = f"{', '.join(parts)} in {self.seconds:.2f} s"
+        # the one line every front end prints (fetch, watch, the bot's /sync): said there
+        return f"{said}; {self.copies}" if self.copies else said
 
 
 class Fetcher:
@@ -234,8 +242,12 @@ class Fetcher:
         self._warned: set[str] = set()  # hostile names already logged (log once, report always)
         #: name → sizes the ingest found to be content the lake already holds (a mirror of
         #: another server, a CRLF copy): not stored in raw/, so not "known" by its sizes
-        #: there; remembered so they are not downloaded again every poll (this process)
+        #: there; remembered so they are not downloaded again every poll. Kept across
+        #: processes with their looks (the looks store's ``duplicates``): read at the first
+        #: poll, so a cron `fetch` does not download a renamed server's history every run
         self._duplicate_sizes: dict[str, set[int]] = {}
+        self._unsaved_duplicates: dict[str, Look] = {}  # recorded with ``_unsaved``
+        self._copies_told = False  # the renamed-server sentence: once a process
         #: files that did not arrive within the timeout: fetched after the others, so one
         #: slow file cannot keep the rest of a batch out poll after poll
         self._slow: set[str] = set()
@@ -449,13 +461,14 @@ class Fetcher:
         if got:
             self.last_download = time.time()
             await self._hand_over(got, report)
-            self._remember_duplicates(got, report)
+            if self._remember_duplicates(got, report) == len(got) and not self._copies_told:
+                await self._tell_copies(files, len(got), report)
         elif self._pending_due() and await self._crash_left_pending():
             # a killed ingest stored rounds it did not commit: commit them now, not when the
             # next file arrives (the bot and `watch` only ingest what a poll hands over)
             self._pending_tried = time.monotonic()
             await self._hand_over([], report)
-        if self._unsaved:
+        if self._unsaved or self._unsaved_duplicates:
             await self._save_looks()
         report.looks_error = self._looks_error
         report.seconds = time.perf_counter() - t0
@@ -569,8 +582,9 @@ class Fetcher:
             if looks_path(self.data_dir).exists():  # EACCES raises (fetch-state/ not ours)
                 with Looks(self.data_dir) as looks:
                     loaded = looks.load(self.server)
+                    duplicates = looks.duplicates(self.server)
             else:
-                loaded = {}  # none yet (a first run, or from before looks were kept)
+                loaded, duplicates = {}, {}  # none yet (a first run, or before they were kept)
         except (sqlite3.Error, OSError) as exc:
             self._looks_trouble("read", exc)
             return
@@ -582,19 +596,28 @@ class Fetcher:
         self._unread_firsts.clear()
         kept = {n: look for n, look in loaded.items() if n not in self._fetched}
         self._recorded = kept | self._recorded  # this process's own looks are newer
+        for name, look in duplicates.items():
+            # a duplicate at the look the name was last fetched at (a later look, stored
+            # or not, is in ``looks``): known while the name keeps that look (``_known``
+            # compares it with ``_recorded``); a rewrite is fetched again as any other
+            if name in kept and kept[name] == look:
+                self._duplicate_sizes.setdefault(name, set()).add(look[0])
 
     async def _save_looks(self) -> None:
-        """Record the looks this poll took or first saw: one transaction, these names only."""
+        """Record the looks this poll took or first saw, and the duplicates it found: one
+        transaction, these names only."""
         batch, self._unsaved = self._unsaved, {}
+        dups, self._unsaved_duplicates = self._unsaved_duplicates, {}
         try:
-            await asyncio.to_thread(self._write_looks, batch)
+            await asyncio.to_thread(self._write_looks, batch, dups)
         except (sqlite3.Error, OSError) as exc:
             self._unsaved = batch | self._unsaved  # tried again at the next poll
+            self._unsaved_duplicates = dups | self._unsaved_duplicates
             self._looks_trouble("record", exc)
 
-    def _write_looks(self, batch: dict[str, Look]) -> None:
+    def _write_looks(self, batch: dict[str, Look], duplicates: dict[str, Look]) -> None:
         with Looks(self.data_dir) as looks:
-            looks.put(self.server, batch)
+            looks.put(self.server, batch, duplicates)
 
     def _looks_trouble(self, verb: str, exc: BaseException) -> None:
         """The fetch goes on without its record (a file rewritten at the same length while
@@ -628,13 +651,33 @@ class Fetcher:
         failing (a damaged lake), it is not retried every second by `watch`'s retry."""
         return time.monotonic() - self._pending_tried >= self.settings.poll_interval_s
 
-    def _remember_duplicates(
-        self, got: list[tuple[RemoteFile, bytes]], report: FetchReport
-    ) -> None:
+    def _remember_duplicates(self, got: list[tuple[RemoteFile, bytes]], report: FetchReport) -> int:
+        """Remember (and record, at the end of the poll) the files the ingest found to be
+        content the lake already holds; how many of ``got`` they are."""
         duplicates = set(getattr(report.ingest_result, "duplicates", ()) or ())
+        found = 0
         for f, _ in got:
             if qualify(f.name, self.server) in duplicates:
                 self._duplicate_sizes.setdefault(f.name, set()).add(f.size)
+                self._unsaved_duplicates[f.name] = (f.size, f.mtime)
+                found += 1
+        return found
+
+    async def _tell_copies(self, files: list[RemoteFile], n: int, report: FetchReport) -> None:
+        """Every file this poll downloaded was a copy of content raw/ holds: when raw/ holds
+        none of this server's listed files under its own name either, the server is a
+        renamed one or a mirror — said once a process, in the report's summary. Looked up
+        here only (one stat a listed name, rare): a quiet poll pays nothing for it."""
+        names = [qualify(f.name, self.server) for f in files]
+        if await asyncio.to_thread(self.raw.holds_any, names):
+            return  # its own files are in raw/: copies among them (a folder copied again)
+        self._copies_told = True
+        report.copies = (
+            f"{server_label(self.server)}: every file downloaded ({n}) is a copy of one already "
+            "in raw/ (a renamed server or a mirror?): not counted again, not downloaded again "
+            "while unchanged, and their rounds stay under the server they first came from — "
+            "see README 'Several game servers'"
+        )
 
     def _ingest_batch(self, batch: Path, got: list[tuple[RemoteFile, bytes]]) -> object:
         batch.mkdir(parents=True, exist_ok=True)
