@@ -3,6 +3,12 @@
 The fetcher hands each downloaded batch to ``Ingestor(paths)`` in a worker thread. After
 the commit, listeners (round posts, cache warming) are scheduled on the bot's event loop,
 so a commit made by ``/sync`` and one made by the background watch behave the same.
+
+A CLI writer (``ingest``, ``rebuild``, ``resolve``, ``fetch``, ``watch``) also moves the
+``/set_teams`` corrections to the session that now holds them after its commit
+(:func:`follow_teams`): an install without a running bot showed the uncorrected teams once
+a late round gave a corrected session an earlier id. The bot follows them itself, with its
+scoreboard and digest marks (its Scoring cog), over the same :func:`session_spans`.
 """
 
 from __future__ import annotations
@@ -13,32 +19,138 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl_duck.ingest.options import IngestOptions, IngestReport
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from etl_duck.botstate import BotState
+    from etl_duck.query.stats import Stats
     from etl_duck.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[IngestReport], Coroutine[Any, Any, None]]
+#: the query API over the lake just committed, given the open bot state as its team
+#: corrections (``Settings.stats``: the sessions the bot sees, one state connection)
+StatsFor = Callable[["BotState"], "Stats"]
+#: what following moved: (``"teams"`` or a mark's kind, old id, new id)
+Moves = list[tuple[str, int, int]]
+
+
+def session_spans(table: pl.DataFrame) -> list[tuple[int, int]]:
+    """Each session of ``Stats.sessions()`` as (its id, its end as an id), what
+    ``BotState.follow_due`` and ``follow_sessions`` take (a few ms for thousands of
+    sessions). One function for the bot and the CLI: both must place a correction alike."""
+    from etl_duck.domain.sessions import session_id_of
+
+    return [
+        (int(sid), session_id_of(end, str(server)))
+        for sid, end, server in table.select("session_id", "end_time", "server").iter_rows()
+    ]
+
+
+#: a late round moves the id of a session on its own date or one beside it (a session
+#: across midnight started the day before); two days leave room for a server's clock
+NEAR_DAYS = 2
+
+
+def _near(names: Sequence[str], ids: Sequence[int]) -> bool:
+    """Whether a round named in ``names`` (a commit's) is dated within :data:`NEAR_DAYS`
+    of a session id in ``ids`` (the corrections'): only then can the commit have moved a
+    corrected session's id. A name without a date: yes (follow, to be safe)."""
+    from etl_duck.domain.sessions import session_date_of
+
+    held = {session_date_of(i) for i in ids}
+    for name in names:
+        try:
+            day = date.fromisoformat(Path(name).name[:10])
+        except ValueError:
+            return True
+        if any(abs((day - d).days) <= NEAR_DAYS for d in held):
+            return True
+    return False
+
+
+def follow_teams(data_dir: Path, stats: StatsFor, report: IngestReport | None = None) -> Moves:
+    """After a commit by a process that is not the bot: move the ``/set_teams``
+    corrections whose session a late round gave another id to the session that holds
+    them now (``BotState.follow_sessions`` with no mark kinds: the bot moves its own marks
+    when it runs, by the same rules). No bot-state file: nothing (none is made). No
+    correction, or none to move: reads only (``follow_due``), writes nothing.
+
+    ``report``: the commit's; one that brought rounds dated nowhere near a correction's
+    session (tonight's round, corrections of past evenings) cannot have moved it: nothing
+    is read (the session list costs ~0.1 s a process). A rebuild, a change of settings or
+    no commit at all (``etl-duck ingest`` with no files, run to retry): the whole follow.
+
+    Raises what the state store or the query raise (``sqlite3.Error`` when the file
+    cannot be written: another user's, read-only, locked past the wait): the caller's
+    commit stands, and it says so."""
+    from etl_duck.botstate import BotState, state_path
+    from etl_duck.query.stats import NoData
+
+    path = state_path(data_dir)
+    if not path.is_file():
+        return []
+    with BotState(path) as state:
+        ids = [*state.session_keys(), *state.kept_teams()]
+        if not ids:
+            return []  # the usual case: no correction, no lake read
+        if report is not None and report.committed and not report.rebuilt:
+            brought = [*report.arrived, *report.ingested, *report.replaced]
+            if not report.settings_changed and not _near(brought, ids):
+                return []  # rounds of other evenings: no corrected session moved
+        try:
+            table = stats(state).sessions()
+        except NoData:  # no session (yet): nothing to follow
+            return []
+        spans = session_spans(table)
+        if not state.follow_due(spans):
+            return []  # everything is where it belongs
+        moves = state.follow_sessions(spans)
+    for what, old, new in moves:
+        if old == new:
+            log.info("session %s is back: the teams set for it apply again", old)
+        else:
+            log.info("session %s is %s now: its %s moved with it", old, new, what)
+    return moves
 
 
 class Ingestor:
-    """``ingest_paths`` for one data directory, notifying listeners after each commit."""
+    """``ingest_paths`` for one data directory, notifying listeners after each commit.
 
-    def __init__(self, data_dir: Path | str, options: IngestOptions | None = None) -> None:
+    ``follow``: the CLI's (``fetch``, ``watch``): after each ingest, before the listeners
+    (a site rebuilt on commit shows the corrected teams), :func:`follow_teams` over the
+    query API it makes; what stopped the last one is :attr:`follow_failure` (the commit
+    stands). The bot's has none: its Scoring cog follows, with its marks."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        options: IngestOptions | None = None,
+        *,
+        follow: StatsFor | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.options = options or IngestOptions()
+        self.follow = follow
+        #: why the last ingest's :func:`follow_teams` failed; None once one went through
+        self.follow_failure: Exception | None = None
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
         self._pending: set[concurrent.futures.Future[None]] = set()
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Ingestor:
-        return cls(settings.data_dir, settings.ingest_options())
+    def from_settings(cls, settings: Settings, *, follow: bool = False) -> Ingestor:
+        """``follow``: a CLI writer's, which moves the team corrections after each commit."""
+        return cls(
+            settings.data_dir, settings.ingest_options(), follow=settings.stats if follow else None
+        )
 
     def for_server(self, server: str) -> Callable[[list[Path]], IngestReport]:
         """This ingest for the files of one game server (what its Fetcher is given)."""
@@ -62,6 +174,13 @@ class Ingestor:
             from etl_duck.ingest.derived import rederived_note
 
             log.warning("ingest: %s", rederived_note(report.settings_changed))
+        if self.follow is not None:
+            self.follow_failure = None
+            try:
+                follow_teams(self.data_dir, self.follow, report)
+            except Exception as exc:  # the commit stands: never fail the ingest for it
+                self.follow_failure = exc
+                log.warning("ingest: the team corrections were not moved: %s", exc)
         self.notify(report)
         return report
 

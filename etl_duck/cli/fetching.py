@@ -14,6 +14,7 @@ from etl_duck.domain.sources import label
 
 if TYPE_CHECKING:
     from etl_duck.fetch.poller import FetchReport, Ingest
+    from etl_duck.pipeline import Ingestor
     from etl_duck.settings import Settings
 
 
@@ -62,17 +63,32 @@ def exit_code(report: FetchReport) -> int:
     return EXIT_PARTIAL if degraded else EXIT_OK
 
 
-def _ingest_for(settings: Settings, ingest: Ingest | None) -> Callable[[str], Ingest]:
+def _ingest_for(
+    settings: Settings, ingest: Ingest | None
+) -> tuple[Callable[[str], Ingest], Ingestor | None]:
     """Each game server's ingest: the pipeline's, told the server (a test's plain callable
-    is used as it is)."""
+    is used as it is), and that Ingestor. A CLI writer's moves the team corrections after
+    each commit (`watch`'s, made with a site updater, too): no bot may run to do it."""
     from etl_duck.pipeline import Ingestor
 
     if ingest is None:
-        ingest = Ingestor.from_settings(settings)
+        ingest = Ingestor.from_settings(settings, follow=True)
     if isinstance(ingest, Ingestor):
-        return ingest.for_server
+        if ingest.follow is None:
+            ingest.follow = settings.stats
+        return ingest.for_server, ingest
     plain = ingest
-    return lambda server: plain
+    return (lambda server: plain), None
+
+
+def _follow_said(settings: Settings, ingestor: Ingestor | None) -> str | None:
+    """The sentence for team corrections the last commit could not move (None: moved, or
+    nothing to move)."""
+    if ingestor is None or ingestor.follow_failure is None:
+        return None
+    from etl_duck.cli.lake import follow_said
+
+    return follow_said(settings.data_dir, ingestor.follow_failure)
 
 
 def _sources(settings: Settings) -> list[Settings]:
@@ -123,7 +139,7 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
 
             codes = []
             sources = _sources(settings)
-            ingest_for = _ingest_for(settings, ingest)
+            ingest_for, ingestor = _ingest_for(settings, ingest)
             for source in sources:  # one server after the other: a CLI run has time
                 server = source.server_name
                 prefix = f"{label(server)}: " if len(sources) > 1 else ""
@@ -162,6 +178,10 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
                 else:  # committed before the retry failed: not "nothing was committed"
                     committed = report is not None and report.committed
                     codes.append(EXIT_PARTIAL if committed else EXIT_FAILED)
+        # after every server's commit: the last one's follow is where the teams stand
+        if (said := _follow_said(settings, ingestor)) is not None:
+            err.print(said, markup=False, highlight=False, soft_wrap=True)
+            codes.append(EXIT_PARTIAL)  # `session` shows the uncorrected teams: open
         return worst(codes)
 
     return run_async(main, err)
@@ -259,12 +279,25 @@ def run_watch(
                 loop.add_signal_handler(sig, on_signal)
 
         said = WatchLines(out, err, several=len(_sources(settings)) > 1)
-        on_report, on_trouble = said.report, said.trouble
+        on_trouble = said.trouble
+        sources = _sources(settings)
+        ingest_for, ingestor = _ingest_for(settings, ingest)
+        told: list[str | None] = [None]  # the follow's trouble last said
+
+        def on_report(report: FetchReport) -> None:
+            said.report(report)
+            # a follow that keeps failing is said once, until one goes through
+            if (line := _follow_said(settings, ingestor)) != told[0] and line is not None:
+                said.err.print(
+                    f"{time.strftime('%H:%M:%S')} {line}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            told[0] = line
 
         if on_start is not None:
             on_start()
-        sources = _sources(settings)
-        ingest_for = _ingest_for(settings, ingest)
         fetchers = [Fetcher(src, ingest_for(src.server_name)) for src in sources]
         fetcher: Fetcher | FetcherGroup = (
             fetchers[0] if len(fetchers) == 1 else FetcherGroup(fetchers)

@@ -154,6 +154,53 @@ def _interruptible(work: Callable[[], IngestReport]) -> IngestReport:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def follow_said(data_dir: Path, exc: Exception) -> str:
+    """The sentence for team corrections a CLI commit could not move to their sessions'
+    new ids (``pipeline.follow_teams``): the file, why and the fix; the commit stands.
+    `etl-duck ingest` with no files follows them again (it runs the follow even when it
+    commits nothing), and so does the bot when it runs."""
+    import os
+    import sqlite3
+
+    from etl_duck.botstate import state_path
+    from etl_duck.cli import data_dir_denied
+
+    path = state_path(data_dir)
+    what = (
+        "warning: the /set_teams corrections of sessions a late round gave an earlier id "
+        "were not moved with them, so `etl-duck session` shows the detected teams until "
+        "`etl-duck ingest` (no files needed) or the bot moves them"
+    )
+    name = getattr(exc, "sqlite_errorname", "") if isinstance(exc, sqlite3.Error) else ""
+    if name.startswith("SQLITE_BUSY"):
+        return (
+            f"{what}: {path} stayed locked by another process (the bot?) past the wait — "
+            "run `etl-duck ingest` again; the commit stands"
+        )
+    if isinstance(exc, PermissionError) or name.startswith(
+        ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")
+    ):
+        # the file, its -wal (another user's after a `sudo etl-duck …`) or state/
+        denied = data_dir_denied([f"{path}-wal", str(path)], data_dir, os.geteuid())
+        return f"{what}: {denied}"
+    return f"{what}: {path}: {exc} — fix it and run `etl-duck ingest`; the commit stands"
+
+
+def _follow_teams(code: int, report: IngestReport | None = None) -> int:
+    """After a commit (or none): move the team corrections to their sessions' new ids;
+    when that fails, one sentence on stderr and never 0 (``session`` shows the wrong teams
+    until they move: an open problem), ``code`` otherwise. The commit stands either way."""
+    from etl_duck.cli.app import settings
+    from etl_duck.pipeline import follow_teams
+
+    try:
+        follow_teams(STATE.data_dir, settings().stats, report)
+    except Exception as exc:  # never fail (or undo) the commit for it
+        err_console.print(escape(follow_said(STATE.data_dir, exc)), highlight=False, soft_wrap=True)
+        return EXIT_PARTIAL if code == EXIT_OK else code
+    return code
+
+
 def _one_server(value: str) -> str:
     from etl_duck.domain.sources import check_server_name
 
@@ -194,7 +241,7 @@ def ingest(
         report = _interruptible(
             lambda: ingest_paths(STATE.data_dir, paths, ingest_options(), progress, server=server)
         )
-    code = print_report(report)
+    code = _follow_teams(print_report(report), report)
     for folder in bare:  # input that was empty: never exit 0 (README "Exit codes")
         err_console.print(
             f"no stats files found under {escape(str(folder))}: the folder holds no files "
@@ -239,7 +286,7 @@ def rebuild(
         report = _interruptible(
             lambda: rebuild_lake(STATE.data_dir, ingest_options(), progress=progress, force=force)
         )
-    raise typer.Exit(print_report(report))
+    raise typer.Exit(_follow_teams(print_report(report)))
 
 
 def _leftovers(data_dir: Path) -> list[str]:
@@ -540,7 +587,7 @@ def resolve(
     report = resolve_name(
         STATE.data_dir, name, keep=keep, dismiss=dismiss, accept=accept, options=ingest_options()
     )
-    code = print_report(report)
+    code = _follow_teams(print_report(report))
     still_open = report.problems
     if accept and not (report.committed or report.unchanged):
         # the marker was written, but it may accept nothing the status shows

@@ -16,7 +16,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
-import polars as pl
 from discord import app_commands
 from discord.ext import commands
 
@@ -26,7 +25,7 @@ from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
-from etl_duck.domain.sessions import session_id_of
+from etl_duck.pipeline import session_spans
 from etl_duck.query.stats import NoData, PlayerNotFound
 
 from ._common import linked, noted, picked_session
@@ -46,15 +45,6 @@ DATE_HELP = (
 )
 
 
-def _spans(table: pl.DataFrame) -> list[tuple[int, int]]:
-    """Each session's (id, its end as an id) for ``BotState.follow_sessions`` (a few ms for
-    thousands of sessions: off the event loop)."""
-    return [
-        (int(sid), session_id_of(end, str(server)))
-        for sid, end, server in table.select("session_id", "end_time", "server").iter_rows()
-    ]
-
-
 class ScoringCog(commands.Cog, name="Scoring"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
@@ -71,7 +61,8 @@ class ScoringCog(commands.Cog, name="Scoring"):
             table = await self.bot.stats.sessions()
         except NoData:
             return []
-        spans = await asyncio.to_thread(_spans, table)
+        # the CLI's writers place corrections by the same spans (a few ms: off the loop)
+        spans = await asyncio.to_thread(session_spans, table)
         if not await asyncio.to_thread(state.follow_due, spans, SESSION_MARKS):
             return []  # everything is where it belongs: the usual case
         moves = await asyncio.to_thread(state.follow_sessions, spans, SESSION_MARKS)
