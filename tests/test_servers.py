@@ -225,11 +225,34 @@ def test_cli_ingest_server(tmp_path: Path) -> None:
     scrim_folder(folder, scrim)
     data = str(tmp_path / "data")
     assert cli("--data-dir", data, "ingest", str(folder))[0] == 0
-    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", SCRIM)
+    # a name neither configured nor in the lake: a typo would keep its rounds away for good
+    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", "scrm")
+    assert code == 2 and "no game server 'scrm'" in out and "--new-server" in out, out
+    assert _rounds(Path(data)) == [("", len(real))]
+    assert not (Path(data) / "raw" / "scrm").exists()
+    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", SCRIM, "--new-server")
     assert code == 0, out
     assert _rounds(Path(data)) == [("", len(real)), (SCRIM, len(real))]
+    # known now (its raw/ folder): no flag needed
+    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", SCRIM)
+    assert code == 0 and "duplicate" in out, out
     code, out = cli("--data-dir", data, "ingest", str(folder), "--server", "Bad Name")
     assert code == 2 and "server name" in out
+
+
+def test_cli_ingest_takes_a_configured_server_without_the_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sorted(REAL.glob("*.txt"))[:2]
+    folder = tmp_path / "scrim"
+    folder.mkdir()
+    for p in real:
+        shutil.copy(p, folder / p.name)
+    monkeypatch.setenv("ETL_DUCK_SERVERS", json.dumps([{"name": SCRIM, "ssh_host": "h"}]))
+    data = str(tmp_path / "data")
+    code, out = cli("--data-dir", data, "ingest", str(folder), "--server", SCRIM)
+    assert code == 0, out
+    assert _rounds(Path(data)) == [(SCRIM, len(real))]
 
 
 # --------------------------------------------------------------------------- settings
@@ -415,8 +438,8 @@ def test_site_has_each_servers_leaderboards_and_sessions(
         code, out = cli("--data-dir", str(data), "sessions", "--server", name, "--json")
         listed = {r["session_id"] for r in json.loads(out)}
         year_pages = [site / p for p in pages if p.startswith(f"{scope.prefix}sessions/2")]
-        linked = {
-            int(m)
+        linked = {  # the link's digits are the JSON's text: both exact
+            m
             for p in year_pages
             for m in re.findall(r'href="(?:\.\./)*sessions/(\d+)\.html"', p.read_text())
         }
@@ -550,7 +573,7 @@ def test_each_servers_site_pages_show_that_servers_games(
         assert week["rows"], name
         listed = {s["session_id"] for s in _cli_json(data, "sessions", "--server", name)}
         linked = {
-            int(m)
+            m
             for p in (site / scope.prefix / "sessions").glob("2*.html")
             for m in re.findall(r'href="(?:\.\./)*sessions/(\d+)\.html"', p.read_text())
         }

@@ -227,6 +227,14 @@ def ingest(
             callback=_one_server,
         ),
     ] = "main",
+    new_server: Annotated[
+        bool,
+        typer.Option(
+            "--new-server",
+            help="--server names a server the lake has not seen and the settings do not "
+            "list (files copied by hand): start it (its name stays with its rounds).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest stats files into the lake (one commit for the whole batch). Files named
     YYYY-MM-DD-HHMMSS-<map>-round-<N>.txt are read; anything else is skipped and named."""
@@ -236,6 +244,8 @@ def ingest(
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(map(str, missing))}", EXIT_USAGE)
+    if not new_server:
+        _known_server(server)
     bare = _empty_folders(paths)
     with PhaseProgress() as progress:
         report = _interruptible(
@@ -251,6 +261,29 @@ def ingest(
             soft_wrap=True,
         )
     raise typer.Exit(EXIT_PARTIAL if bare else code)
+
+
+def _known_server(server: str) -> None:
+    """Refuse a ``--server`` that is neither configured nor in raw/ already, unless
+    ``--new-server`` says it is meant: a server's name is part of its rounds for good, and
+    the right name could never take the files back (its copies are duplicates; review
+    126: a typo `scrm` kept 18 rounds away from `scrim`'s sessions)."""
+    from etl_duck.cli.app import settings
+    from etl_duck.domain.sources import MAIN, MAIN_LABEL
+    from etl_duck.lake.rawstore import RAW
+
+    if server == MAIN:
+        return
+    configured = [src.name for src in settings().servers]
+    if server in configured or (STATE.data_dir / RAW / server).is_dir():
+        return
+    fail(
+        f"no game server {server!r}: the configured ones are "
+        f"{', '.join([MAIN_LABEL, *configured])} and the lake holds no other — check the "
+        "spelling, or add --new-server to start it (a server's name stays with its rounds "
+        "for good)",
+        EXIT_USAGE,
+    )
 
 
 def _empty_folders(paths: list[Path]) -> list[Path]:
