@@ -105,7 +105,7 @@ def test_a_late_first_round_ingested_by_the_cli_takes_the_correction_along(
     new = session_of(data, FIRST_MAP[0])
     assert new < old and session_of(data, SUPPLY) == new
     got = shown(capsys, data, str(new))
-    assert got["session_id"] == new and team_names(got) == NAMES
+    assert got["session_id"] == str(new) and team_names(got) == NAMES  # JSON ids are text
     assert team_names(shown(capsys, data, "2025-11-11")) == NAMES
     with BotState.in_data_dir(data) as state:
         assert state.teams_for(old) is None and state.kept_teams() == []

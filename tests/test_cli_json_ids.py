@@ -1,6 +1,7 @@
-"""Round and match ids are 64-bit hashes: every `--json` of the CLI writes them as strings,
-as the export does (README "JSON ids"; JavaScript's numbers would round them above 2**53);
-`session`, `rating` and `predictions` wrote them as raw integers."""
+"""Round and match ids are 64-bit hashes, another server's session ids 18 digits: every
+`--json` of the CLI writes them as strings, as the export does (README "JSON ids";
+JavaScript's numbers would round them above 2**53); `session`, `rating` and `predictions`
+wrote them as raw integers."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def wide_numbers(obj: Any, key: str = "") -> list[str]:
 
 
 def ids_as_text(obj: Any) -> set[str]:
-    """The ``round_id`` / ``match_id`` keys, at any depth, holding a string of digits."""
+    """The keys, at any depth, holding a string of digits."""
     if isinstance(obj, dict):
         return {k for k, v in obj.items() if isinstance(v, str) and v.lstrip("-").isdigit()} | {
             k for v in obj.values() for k in ids_as_text(v)
@@ -50,18 +51,18 @@ def ids_as_text(obj: Any) -> set[str]:
 @pytest.mark.parametrize(
     ("command", "strings"),
     [
-        (["session"], {"match_id"}),
+        (["session"], {"match_id", "session_id"}),
         (["rating", G], {"match_id"}),
         (["predictions"], {"match_id"}),
         (["status"], set()),
-        (["sessions"], set()),
+        (["sessions"], {"session_id"}),
         (["top", "kills", "--min-rounds", "0"], set()),
         (["player", G], set()),
         (["rating", "--min-maps", "0"], set()),
         (["teammates", G, "--min-maps", "1"], set()),
         (["rivals", G], set()),
-        (["records"], set()),
-        (["bests", G], set()),
+        (["records"], {"session_id"}),
+        (["bests", G], {"session_id"}),
         (["lineups", "--min-maps", "1"], set()),
         (["highlights"], set()),
         (["balance", *GUIDS], set()),
@@ -84,13 +85,13 @@ def test_ids_as_text_keeps_every_other_value() -> None:
 
     big = 2**63 - 5
     given = {
-        "session_id": 20250924233255,
+        "session_id": 20250924233255,  # a string too: one type per field, whichever server
         "round_id": big,
         "rows": [{"paired_round_id": big, "match_id": None, "kills": big, "flag": True}],
         "best_match_id": 7,
     }
     assert wide_ids_as_text(given) == {
-        "session_id": 20250924233255,
+        "session_id": "20250924233255",
         "round_id": str(big),
         "rows": [{"paired_round_id": str(big), "match_id": None, "kills": big, "flag": True}],
         "best_match_id": "7",

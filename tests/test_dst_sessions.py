@@ -123,7 +123,7 @@ def _check_everywhere(
     assert got["round_files"] == order
     code, out, _ = cli(*env, "sessions", "--json")
     assert code == 0
-    (row,) = [r for r in json.loads(out) if r["session_id"] == rep.session_id]
+    (row,) = [r for r in json.loads(out) if r["session_id"] == str(rep.session_id)]
     assert (row["start_time"], row["end_time"]) == (start.isoformat(), end.isoformat())
     assert row["duration_s"] == length.total_seconds()
 

@@ -110,7 +110,7 @@ def test_each_session_opens_by_its_id(cli: Any, evening: Path, ids: tuple[int, i
         assert code == 0, err
         assert err == ""  # an id names one session: nothing to point at
         rep = json.loads(out)
-        assert rep["session_id"] == sid and rep["session_date"] == DAY
+        assert rep["session_id"] == str(sid) and rep["session_date"] == DAY  # JSON ids are text
         # the rounds it holds are the two files placed in it: one map, both halves
         assert rep["maps_played"] == 1
         (played,) = rep["maps"]
@@ -125,7 +125,7 @@ def test_the_date_opens_the_later_and_names_the_earlier(cli: Any, ids: tuple[int
     early, late = ids
     code, out, err = cli("session", DAY, "--json")
     assert code == 0, err
-    assert json.loads(out)["session_id"] == late  # the last to start, as before
+    assert json.loads(out)["session_id"] == str(late)  # the last to start, as before
     note = " ".join(err.split())
     assert "holds 2 sessions" in note and f"etl-duck session {early}" in note, err
     assert "19:56" in note  # its start (the first round's start, 20:00 less its length)
@@ -139,7 +139,7 @@ def test_the_sessions_table_shows_the_ids(cli: Any, ids: tuple[int, int]) -> Non
     assert code == 0
     assert all(str(sid) in out for sid in ids), out
     code, out, _ = cli("sessions", "--json")
-    assert [r["session_id"] for r in json.loads(out)] == [ids[1], ids[0]]
+    assert [r["session_id"] for r in json.loads(out)] == [str(ids[1]), str(ids[0])]
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_highlights_and_set_teams_take_an_id_too(
 
 def test_an_id_with_its_server_and_a_malformed_one(cli: Any, ids: tuple[int, int]) -> None:
     code, out, err = cli("session", str(ids[0]), "--server", "main", "--json")
-    assert code == 0 and json.loads(out)["session_id"] == ids[0], err
+    assert code == 0 and json.loads(out)["session_id"] == str(ids[0]), err
     code, _, err = cli("session", "2025121")  # neither a date nor an id
     assert code == 2 and "not a session date or id" in err
 

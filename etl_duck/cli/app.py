@@ -255,9 +255,11 @@ def _data_dir_of_env_file() -> Path:
         fail(settings_problem(exc), EXIT_USAGE)
 
 
-#: 64-bit ids (hashes: ``round_id``, ``match_id``, ``paired_round_id`` …) that JavaScript's
-#: numbers would round: strings in every JSON the CLI writes (README "JSON ids")
-WIDE_IDS = re.compile(r"(^|_)(round|match)_id$")
+#: ids that JavaScript's numbers would round: strings in every JSON the CLI writes (README
+#: "JSON ids"). ``round_id``, ``match_id``, ``paired_round_id`` are 64-bit hashes; another
+#: game server's ``session_id`` is 18 digits (past 2^53), so every ``session_id`` is a
+#: string too: one type per field, whichever server
+WIDE_IDS = re.compile(r"(^|_)(round|match|session)_id$")
 
 
 def wide_ids_as_text(obj: Any) -> Any:
@@ -276,7 +278,8 @@ def wide_ids_as_text(obj: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    """``obj`` as JSON on stdout; round and match ids as strings (:func:`wide_ids_as_text`);
+    """``obj`` as JSON on stdout; round, match and session ids as strings
+    (:func:`wide_ids_as_text`);
     a float that is not finite (NaN, ±Infinity) as null."""
 
     def finite(v: Any) -> Any:

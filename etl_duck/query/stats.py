@@ -889,7 +889,8 @@ class Stats:
                 last = self.run(
                     "player_server_last_rounds", guid=guid, server=server, limit=self.LAST_ROUNDS
                 )
-                aliases = self._player_aliases(guid)
+                # the server's names only, as every other part of this card
+                aliases = self.run("player_server_aliases", guid=guid, server=server)
             if totals.is_empty():
                 where = "" if server is None else f" on server {label(server)}"
                 raise NoData(f"Player {guid} has no counted rounds{where}.")
