@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from etl_duck.cli.app import (
     print_json,
     settings,
 )
-from etl_duck.domain.sources import MAIN_LABEL, label
+from etl_duck.domain.sources import MAIN, label
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -70,6 +71,17 @@ def rows_option(value: int, option: str) -> int:
     if not 1 <= value <= MAX_ROWS:
         fail(f"{option} {value} is out of range: give a number from 1 to {MAX_ROWS:,}", EXIT_USAGE)
     return value
+
+
+def server_labels(df: Any) -> Any:
+    """A frame's ``server`` column as people name servers (:func:`label`: the main server
+    ``main``, as ``--server main`` and ``--param server=main`` take it, not the lake's
+    ""): what `sessions --json` and every export write."""
+    import polars as pl
+
+    if df.schema.get("server") != pl.String:
+        return df
+    return df.with_columns(pl.col("server").replace(MAIN, label(MAIN)))
 
 
 def num(value: Any, decimals: int = 0, unit: str = "") -> str:
@@ -322,7 +334,7 @@ def sessions(
         df = open_stats(server).sessions(month, server)
     except ValueError as exc:
         fail(plain(exc), EXIT_USAGE)
-    df = df.with_columns(df["server"].replace("", MAIN_LABEL))
+    df = server_labels(df)
     if as_json:
         print_json(json_rows(df))
         return
@@ -442,6 +454,11 @@ DEFAULTS: dict[str, Any] = {
 SCOPES = ("session_id", "names", "round_id", "match_id")
 #: the largest whole number a query parameter holds (DuckDB BIGINT)
 MAX_INT = 2**63 - 1
+#: the most ``days`` a query looks back (its ``CAST($days AS INTEGER)`` subtracted from a
+#: timestamp must stay a timestamp: 2^31 days do not; 100,000 days is some 270 years)
+MAX_DAYS = 100_000
+#: parameters that are whole numbers, and the largest each holds (``*_id``: MAX_INT)
+WHOLE_NUMBERS = {"limit": MAX_INT, "days": MAX_DAYS}
 _ID_HINT = f"a whole number: give one from 0 to {MAX_INT}"
 _ROUND_IDS = "(`etl-duck export session_rounds` lists them)"
 #: what a whole-number parameter is, and where to find one
@@ -451,6 +468,7 @@ ID_HINTS = {
     "lists them)",
     "round_id": f"a round id: give a round's id number {_ROUND_IDS}",
     "match_id": f"a match id: give a match's id number {_ROUND_IDS}",
+    "days": f"a number of days: give a whole number from 0 to {MAX_DAYS:,}",
 }
 _DETAIL_TABLES = re.compile(
     r"\bFROM\s+(player_rounds|weapon_rounds|endstats_awards|endstats_versus)\b", re.IGNORECASE
@@ -480,9 +498,9 @@ def exportable() -> list[str]:
 
 def param_value(key: str, value: str) -> Any:
     """One ``--param name=value`` typed by its name (always a bound SQL parameter, never SQL
-    text): ids and limits are whole numbers ≥ 0, dates YYYY-MM-DD, ``names`` and ``dates``
-    comma-separated lists, ``all`` a yes/no; anything else text. A bad value: one sentence,
-    exit 2."""
+    text): ids, ``limit`` and ``days`` are whole numbers ≥ 0, the other ``date…`` and
+    ``day…`` names dates YYYY-MM-DD, ``names`` and ``dates`` comma-separated lists, ``all``
+    a yes/no; anything else text. A bad value: one sentence, exit 2."""
     from etl_duck.domain.sources import check_server_name
 
     text = value.strip()
@@ -491,12 +509,12 @@ def param_value(key: str, value: str) -> Any:
             return check_server_name(value)
         except ValueError as exc:
             fail(f"--param {plain(exc)}", EXIT_USAGE)
-    if key.endswith("_id") or key == "limit":
+    if key.endswith("_id") or key in WHOLE_NUMBERS:
         try:
             number = int(text)
         except ValueError:
             number = -1
-        if not 0 <= number <= MAX_INT:
+        if not 0 <= number <= WHOLE_NUMBERS.get(key, MAX_INT):
             fail(f"--param {key}={plain(value)} is not {ID_HINTS.get(key, _ID_HINT)}",
                  EXIT_USAGE)  # fmt: skip
         return number
@@ -700,7 +718,7 @@ def export(
     every column when it has none), to a file: whole, or not at all."""
     import polars as pl
 
-    from etl_duck.cli.atomic import write_atomic
+    from etl_duck.cli.atomic import is_stream, write_atomic
     from etl_duck.query.windows import ALL_FROM, ALL_TO
     from etl_duck.sqlfiles import parameters, sql
 
@@ -714,6 +732,7 @@ def export(
         for k, v in {**DEFAULTS, "date_from": ALL_FROM, "date_to": ALL_TO}.items()
         if k in wanted
     }
+    given: set[str] = set()
     for p in param or []:
         key, eq, value = p.partition("=")
         takes = ", ".join(sorted(wanted)) or "no parameters"
@@ -722,6 +741,10 @@ def export(
             fail(f"--param {plain(p)}: give name=value{example}", EXIT_USAGE)
         if key not in wanted:
             fail(f"{query} has no parameter {key!r} (it takes: {takes})", EXIT_USAGE)
+        if key in given:  # the last one silently winning hid a typo in the first
+            lists = " (one --param names=a,b lists several)" if key == "names" else ""
+            fail(f"--param {key} is given more than once: give it once{lists}", EXIT_USAGE)
+        given.add(key)
         params[key] = param_value(key, value)
     missing = sorted(wanted - params.keys())
     if missing:
@@ -740,6 +763,14 @@ def export(
     if not folder.is_dir():
         fail(f"cannot write {name}: the folder {plain(folder)} does not exist — create it or "
              "give another --out", EXIT_USAGE)  # fmt: skip
+    if target.is_symlink() and not is_stream(target):
+        # the file written is the one the link names: its folder is the one that counts
+        real = Path(os.path.realpath(target))
+        folder = real.parent
+        if not folder.is_dir():
+            fail(f"cannot write {name}: it links to {plain(real)}, whose folder "
+                 f"{plain(folder)} does not exist — create it or give another --out",
+                 EXIT_USAGE)  # fmt: skip
     stats = open_stats(params.get("server"))  # a server the lake does not know: exit 2
     dates = _partition_dates(stats, query, params)
     df = stats.run(query, dates, **params)
@@ -748,6 +779,7 @@ def export(
     if fmt == "csv" and (nested := nested_columns(df)):
         fail(f"{query} has list columns ({', '.join(nested)}): use --format parquet or json",
              EXIT_USAGE)  # fmt: skip
+    df = server_labels(df)  # before the sort: the order is that of the values written
     if not has_order(sql(query)):
         df = df.sort(df.columns, nulls_last=True)  # one order for every format and run
     try:

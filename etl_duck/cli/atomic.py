@@ -2,16 +2,83 @@
 
 The bytes go to a temporary file beside the target, are flushed and fsynced, and only then
 renamed over it, so a full disk, a file-size limit or Ctrl-C leaves the previous file as it
-was and no temporary file behind."""
+was and no temporary file behind. A stream (``/dev/stdout``, a pipe, a device, the file
+stdout is redirected to) is written straight instead: a rename would replace what the
+shell opened, and reopening it would truncate it."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import re
 import stat
+import sys
 import tempfile
 from pathlib import Path
+
+#: paths that name one of this process's open descriptors (Linux reopens the file behind
+#: them, so ``open(…, "wb")`` would truncate a file the shell appends to)
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/(?:self|thread-self|(\d+))/fd)/(\d+)")
+_STD_PATH = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def stream_fd(target: Path) -> int | None:
+    """The open descriptor of this process that ``target`` names, if any: ``/dev/stdout``,
+    ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a file that is the one stdout or
+    stderr goes to (``--out log.txt >> log.txt``). None otherwise."""
+    path = os.path.abspath(target)  # not resolved: /dev/stdout itself, not what it names
+    fd = _STD_PATH.get(path)
+    found = _FD_PATH.fullmatch(path)
+    if fd is None and found and found[1] in (None, str(os.getpid())):
+        fd = int(found[2])
+    if fd is not None:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return None  # not open here: opening the path fails and says so
+        return fd
+    try:
+        st = os.stat(target)
+    except OSError:
+        return None
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if _same_file(st, os.fstat(fd)):
+                return fd
+    return None
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` at its own offset (O_APPEND, a shared offset after what
+    the shell wrote before): never truncated, never replaced."""
+    for stream in (sys.stdout, sys.stderr):  # whatever Python holds for it goes first
+        with contextlib.suppress(Exception):
+            if stream.fileno() == fd:
+                stream.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def is_stream(target: Path) -> bool:
+    """Whether ``target`` is written straight (:func:`write_atomic`): an open descriptor of
+    this process, a path under /proc, a link under /dev (``/dev/fd/N`` to another file), or
+    an existing file that is no regular file (a named pipe, a device). A regular file in
+    /dev/shm is a file like any other."""
+    if stream_fd(target) is not None:
+        return True
+    path = os.path.abspath(target)
+    if path.startswith("/proc/") or (path.startswith("/dev/") and os.path.realpath(path) != path):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
 
 
 def _new_file_mode() -> int:
@@ -26,16 +93,25 @@ def write_atomic(target: Path, data: bytes) -> None:
     flush → fsync → ``os.replace`` → fsync of the folder. The temp file is removed on any
     failure, KeyboardInterrupt included. A link is followed (the file it names is replaced,
     the link stays); an existing file keeps its mode, and one this user may not write is
-    refused as before. A target that exists and is no regular file (``/dev/stdout``, a
-    pipe) is written straight, as a stream."""
+    refused as before. A stream (:func:`is_stream`) is written straight: a descriptor of
+    this process through that descriptor (``--out /dev/stdout >> log`` appends), any other
+    opened for writing without truncating or creating it."""
+    fd = stream_fd(target)
+    if fd is not None:
+        _write_fd(fd, data)
+        return
+    if is_stream(target):
+        # O_APPEND and no O_TRUNC: a file behind a /proc or /dev link keeps what it held
+        out = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+        try:
+            _write_fd(out, data)
+        finally:
+            os.close(out)
+        return
     try:
         st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        with open(target, "wb") as stream:
-            stream.write(data)
-        return
     dest = Path(os.path.realpath(target))
     if st is not None and not os.access(dest, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
