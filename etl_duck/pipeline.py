@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import threading
@@ -76,7 +77,30 @@ def _near(names: Sequence[str], ids: Sequence[int]) -> bool:
     return False
 
 
+#: a follow that failed (the state file locked or not writable) leaves this file in the data
+#: directory (writable: the commit went through), so the next writer of any process does
+#: the whole follow whatever its rounds' dates, until one goes through (review 131)
+FOLLOW_PENDING = ".follow-pending"
+
+
 def follow_teams(data_dir: Path, stats: StatsFor, report: IngestReport | None = None) -> Moves:
+    """:func:`_follow_teams`, and a failure remembered (:data:`FOLLOW_PENDING`) until a
+    whole follow goes through."""
+    marker = Path(data_dir) / FOLLOW_PENDING
+    pending = marker.exists()
+    try:
+        moves = _follow_teams(Path(data_dir), stats, None if pending else report)
+    except Exception:
+        with contextlib.suppress(OSError):
+            marker.touch()
+        raise
+    if pending:
+        with contextlib.suppress(OSError):
+            marker.unlink(missing_ok=True)
+    return moves
+
+
+def _follow_teams(data_dir: Path, stats: StatsFor, report: IngestReport | None = None) -> Moves:
     """After a commit by a process that is not the bot: move the ``/set_teams``
     corrections whose session a late round gave another id to the session that holds
     them now (``BotState.follow_sessions`` with no mark kinds: the bot moves its own marks

@@ -339,3 +339,37 @@ def test_a_commit_of_rounds_far_from_every_correction_reads_no_session_list(
     rebuilt = IngestReport(committed=True, rebuilt=True, arrived=far.arrived)
     follow_teams(data, stats, rebuilt)
     assert len(asked) == 3
+
+
+def test_a_follow_that_failed_is_done_by_the_next_commit_whatever_its_dates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A follow that failed (the bot held the state file past the wait) was forgotten: the
+    next commit, of a round 40 days away, skipped the follow by its dates and exited 0
+    while `session` showed the detected teams (review 131). The failure is remembered in
+    the data directory: `status` names it (exit 3) and the next commit does the whole
+    follow, whatever its rounds' dates."""
+    from etl_duck.pipeline import FOLLOW_PENDING
+
+    far = "2025-10-02-213333-supply-round-1.txt"  # 40 days before the corrected session
+    data = lake_copy(tmp_path_factory, tmp_path / "data", (*FIRST_MAP, far))
+    old = session_of(data, SUPPLY)
+    correct(data, old)
+    bot = sqlite3.connect(state_path(data), isolation_level=None)
+    bot.execute("BEGIN IMMEDIATE")  # the bot writes past the wait
+    try:
+        code, _, err = cli(capsys, "--data-dir", data, "ingest", *(REAL / n for n in FIRST_MAP))
+    finally:
+        bot.execute("ROLLBACK")
+        bot.close()
+    assert code == 3 and any("were not moved" in line for line in said(err)), err
+    assert (data / FOLLOW_PENDING).exists()
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 3 and "team corrections" in out, out
+    new = session_of(data, SUPPLY)
+    assert new < old
+    code, _, err = cli(capsys, "--data-dir", data, "ingest", REAL / far)
+    assert code == 0, err
+    assert team_names(shown(capsys, data, str(new))) == NAMES
+    assert not (data / FOLLOW_PENDING).exists()
+    assert cli(capsys, "--data-dir", data, "status")[0] == 0

@@ -232,3 +232,40 @@ def test_a_failed_read_of_the_record_downloads_the_copies_once_as_before(
             assert not {qualify(n, "scrim") for n in names} & set(RawStore(data).names())
 
     run(main())
+
+
+def test_a_rebuild_forgets_the_copies_so_content_gone_from_raw_is_fetched_again(
+    tmp_path: Path,
+) -> None:
+    """A remembered copy was never downloaded again, even after its original left raw/ and
+    the lake was rebuilt without it (an admin retired the old server): its rounds were in
+    no lake, for good (review 131). A rebuild forgets which files were copies; the next
+    fetch downloads them once more and counts them."""
+    import shutil
+
+    from etl_duck.cli import run as cli
+    from tests.bot_fakes import lake_sql
+
+    async def main() -> None:
+        async with (
+            SFTPTestServer(tmp_path / "a") as a,
+            SFTPTestServer(tmp_path / "b") as b,
+        ):
+            names = round_names(3)
+            for name, content in contents(names).items():
+                a.write(name, content, age_s=OLD)
+                b.write(name, content, age_s=OLD)
+            data = tmp_path / "data"
+            main_s, scrim = both(a, b, data, "scrim")
+            await poll(main_s, data)
+            await poll(scrim, data)
+            assert (await poll(scrim, data)).downloaded == []  # remembered as copies
+            for folder in (data / "raw").iterdir():  # the main server's date folders
+                if folder.name[:1].isdigit():
+                    shutil.rmtree(folder)
+            assert cli(["--data-dir", str(data), "rebuild", "--force"]) == 0
+            later = await poll(scrim, data)
+            assert sorted(later.downloaded) == names
+            assert lake_sql(data, "SELECT count(*) FROM {t}", "rounds")[0][0] == 3
+
+    run(main())

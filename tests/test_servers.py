@@ -236,6 +236,9 @@ def test_cli_ingest_server(tmp_path: Path) -> None:
     # known now (its raw/ folder): no flag needed
     code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", SCRIM)
     assert code == 0 and "duplicate" in out, out
+    # the lake's own servers are named: often the right spelling (review 131)
+    code, out = cli("--data-dir", data, "ingest", str(scrim), "--server", "scrm")
+    assert code == 2 and f"the lake holds {SCRIM}" in out, out
     code, out = cli("--data-dir", data, "ingest", str(folder), "--server", "Bad Name")
     assert code == 2 and "server name" in out
 

@@ -201,6 +201,21 @@ def _follow_teams(code: int, report: IngestReport | None = None) -> int:
     return code
 
 
+def _teams_not_moved(data_dir: Path) -> str | None:
+    """The open problem a failed follow of the team corrections left (``pipeline``'s
+    marker), for `status`; None when none is pending."""
+    from etl_duck.pipeline import FOLLOW_PENDING
+
+    if not (data_dir / FOLLOW_PENDING).exists():
+        return None
+    return (
+        "the /set_teams corrections of sessions a late round gave an earlier id were not "
+        "moved with them (the bot-state file could not be written), so `etl-duck session` "
+        "shows the detected teams — make state/bot.sqlite3 writable and run `etl-duck "
+        "ingest` (no files needed), or start the bot"
+    )
+
+
 def _one_server(value: str) -> str:
     from etl_duck.domain.sources import check_server_name
 
@@ -277,11 +292,18 @@ def _known_server(server: str) -> None:
     configured = [src.name for src in settings().servers]
     if server in configured or (STATE.data_dir / RAW / server).is_dir():
         return
+    raw = STATE.data_dir / RAW
+    # raw/'s server folders (its date folders start with a digit): the right name, often
+    held = sorted(
+        d.name
+        for d in (raw.iterdir() if raw.is_dir() else ())
+        if d.is_dir() and d.name[:1].isalpha() and d.name not in configured
+    )
+    also = f", and the lake holds {', '.join(held)}" if held else " and the lake holds no other"
     fail(
         f"no game server {server!r}: the configured ones are "
-        f"{', '.join([MAIN_LABEL, *configured])} and the lake holds no other — check the "
-        "spelling, or add --new-server to start it (a server's name stays with its rounds "
-        "for good)",
+        f"{', '.join([MAIN_LABEL, *configured])}{also} — check the spelling, or add "
+        "--new-server to start it (a server's name stays with its rounds for good)",
         EXIT_USAGE,
     )
 
@@ -319,7 +341,35 @@ def rebuild(
         report = _interruptible(
             lambda: rebuild_lake(STATE.data_dir, ingest_options(), progress=progress, force=force)
         )
-    raise typer.Exit(_follow_teams(print_report(report)))
+    code = _follow_teams(print_report(report))
+    if report.committed:
+        code = _forget_copies(code)
+    raise typer.Exit(code)
+
+
+def _forget_copies(code: int) -> int:
+    """After a rebuild: the fetch forgets which files were copies of content in raw/ (the
+    rebuilt lake may no longer hold it); a record it cannot write is one sentence and
+    never 0 (a copy could stay out of the lake)."""
+    import sqlite3
+
+    from etl_duck.fetch.looks import forget_duplicates, looks_path
+
+    try:
+        forget_duplicates(STATE.data_dir)
+    except (sqlite3.Error, OSError) as exc:
+        err_console.print(
+            escape(
+                f"warning: cannot update {looks_path(STATE.data_dir)} ({exc}): files the fetch "
+                "found to be copies of others are not downloaded again, though the rebuilt "
+                "lake may no longer hold what they copied — fix its permissions (or remove "
+                "it) and run `etl-duck rebuild` again"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_PARTIAL if code == EXIT_OK else code
+    return code
 
 
 def _leftovers(data_dir: Path) -> list[str]:
@@ -380,6 +430,7 @@ def show_status(as_json: bool = False) -> int:
     from etl_duck.fetch.looks import trouble
 
     info["fetch_looks"] = trouble(STATE.data_dir)  # the fetch's record of looks, if unusable
+    info["teams_not_moved"] = _teams_not_moved(STATE.data_dir)
     # an interrupted ingest's leftovers are a problem too: the next ingest must run
     # an endstats file still waiting for its round is named but no problem while the round
     # file may be on its way; once the server has written later rounds it is missing
@@ -387,7 +438,7 @@ def show_status(as_json: bool = False) -> int:
         info[k]
         for k in (
             "quarantined", "conflicts", "rejected", "partial", "cut", "empty", "leftovers",
-            "endstats_without_round", "newer_lake", "fetch_looks",
+            "endstats_without_round", "newer_lake", "fetch_looks", "teams_not_moved",
         )
     ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
     if as_json:
@@ -499,6 +550,12 @@ def show_status(as_json: bool = False) -> int:
     if info["fetch_looks"]:
         console.print(
             f"[red]fetch looks[/red] {escape(info['fetch_looks'])}", soft_wrap=True, highlight=False
+        )
+    if info["teams_not_moved"]:
+        console.print(
+            f"[red]team corrections[/red] {escape(info['teams_not_moved'])}",
+            soft_wrap=True,
+            highlight=False,
         )
     if info["reread_due"]:  # no problem: the next ingest does it by itself
         console.print(

@@ -75,6 +75,14 @@ class Looks(SQLiteStore):
             ).fetchall()
         return {name: (size, mtime) for name, size, mtime in rows}
 
+    def forget_duplicates(self) -> None:
+        """Forget which names were copies: after a rebuild the lake may no longer hold the
+        content they copied (an admin took its server's files out of raw/), and a kept
+        row would keep the copy out for good (review 131). The next fetch downloads each
+        once more and finds it a copy again, or counts it."""
+        with self._lock, self._con:
+            self._con.execute("DELETE FROM duplicates")
+
     def put(
         self,
         server: str,
@@ -105,6 +113,13 @@ LOCKED_FIX = (
     "open `sqlite3` shell): this poll's looks are recorded at the next one; if it stays "
     "locked, stop the program that holds it"
 )
+
+
+def forget_duplicates(data_dir: Path | str) -> None:
+    """:meth:`Looks.forget_duplicates` where there is a record (none is made)."""
+    if looks_path(data_dir).is_file():
+        with Looks(data_dir) as looks:
+            looks.forget_duplicates()
 
 
 def trouble(data_dir: Path | str) -> str | None:
