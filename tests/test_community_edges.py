@@ -67,12 +67,19 @@ def test_captains_of_one_name_name_two_teams_told_apart_as_in_their_rosters() ->
         "Team !Dup (4305)",
         "Team !dup (9474)",
     )
-    # a tagged team's captain names no team: the other keeps the bare name
+    # a team reads as its captain does in the roster lines, where every player of one
+    # name is told apart — a tagged team's "!Dup" too (review 131)
     names.update({"9474031B": "!Dup", "CCCC0003": "x.a", "DDDD0004": "x.b"})
     assert name_teams([{"4305E986"}, {"9474031B", "CCCC0003", "DDDD0004"}], rounds, names) == (
-        "Team !Dup",
+        "Team !Dup (4305)",
         "x.",
     )
+    # a captain "vid" and a "vid" who captains nothing on the other team: "Team vid" did not
+    # say which vid (review 131)
+    vids = {"D8420001": "vid", "AAAA0001": "x1", "BBBB0001": "boss", "D8420002": "vid"}
+    played = {"D8420001": 10, "AAAA0001": 2, "BBBB0001": 10, "D8420002": 1}
+    teams = name_teams([{"D8420001", "AAAA0001"}, {"BBBB0001", "D8420002"}], played, vids)
+    assert teams == (f"Team {labels(vids.items())['D8420001']}", "Team boss")
     # one captain per team as before
     assert name_teams([{"4305E986"}, {"BBBB0002"}], rounds, names) == ("Team !Dup", "Team Hex")
 

@@ -164,9 +164,10 @@ def name_teams(
     captains = {
         i: _captain_of(s, rounds, names) for i, s in enumerate(sets) if not (given[i] or tags[i])
     }
-    # only the captains who name a team are compared: a captain of a tagged team shares
-    # his name with nobody's team name
-    shown = tell_apart((g, _shown(g, names)) for g in captains.values())
+    # every player of the rosters is compared, as the roster lines compare them: a team
+    # reads as its captain does there ("Team vid (D842)" beside a "vid (D843)" of the other
+    # team; review 131)
+    shown = tell_apart((g, _shown(g, names)) for r in sets for g in sorted(r))
     return tuple(given[i] or tags[i] or f"Team {shown[captains[i]]}" for i in range(len(sets)))
 
 
