@@ -137,12 +137,17 @@ def _follow_teams(data_dir: Path, stats: StatsFor, report: IngestReport | None =
         if not state.follow_due(spans):
             return []  # everything is where it belongs
         moves = state.follow_sessions(spans)
+    log_moves(moves)
+    return moves
+
+
+def log_moves(moves: Moves) -> None:
+    """What following moved, one log line each (the bot's and the CLI's follow)."""
     for what, old, new in moves:
         if old == new:
             log.info("session %s is back: the teams set for it apply again", old)
         else:
             log.info("session %s is %s now: its %s moved with it", old, new, what)
-    return moves
 
 
 class Ingestor:

@@ -18,17 +18,15 @@ from typing import Any
 import polars as pl
 import pytest
 
-from etl_duck.cli import run
 from etl_duck.cli.analytics import exportable
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.sqlfiles import parameters
 from tests.conftest import REAL
+from tests.test_cli_errors import cli
 
 EXE = shutil.which("etl-duck", path=str(Path(sys.executable).parent))
 #: settings a host may have in its environment: none of them reach the subprocesses
 _SETTINGS = ("ETL_DUCK_DATA_DIR", "ETL_DUCK_TIMEZONE", "ETL_DUCK_ENV_FILE")
-
-Result = tuple[int, str, str]
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +34,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("export-edges") / "data"
     ingest_paths(data, [REAL])
     return data
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Result:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

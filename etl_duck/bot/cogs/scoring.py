@@ -12,7 +12,6 @@ other is kept, never deleted, and applies again if the sessions split again."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
@@ -25,7 +24,7 @@ from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.domain.scoring import TeamOverride, session_awards
-from etl_duck.pipeline import session_spans
+from etl_duck.pipeline import log_moves, session_spans
 from etl_duck.query.stats import NoData, PlayerNotFound
 
 from ._common import linked, noted, picked_session
@@ -36,7 +35,6 @@ from .posts import SCOREBOARD
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
 
-log = logging.getLogger(__name__)
 #: marks kept under a session id, which follow the session as its team correction does
 SESSION_MARKS: Final = (SCOREBOARD, DIGEST)
 
@@ -66,11 +64,7 @@ class ScoringCog(commands.Cog, name="Scoring"):
         if not await asyncio.to_thread(state.follow_due, spans, SESSION_MARKS):
             return []  # everything is where it belongs: the usual case
         moves = await asyncio.to_thread(state.follow_sessions, spans, SESSION_MARKS)
-        for what, old, new in moves:
-            if old == new:
-                log.info("session %s is back: the teams set for it apply again", old)
-            else:
-                log.info("session %s is %s now: its %s moved with it", old, new, what)
+        log_moves(moves)
         return moves
 
     async def score_reply(self, date: str | None) -> Reply:
