@@ -710,3 +710,73 @@ def test_a_byte_order_mark_is_not_part_of_the_server_name() -> None:
     assert r.header.server_name == plain.header.server_name == "^a#^7p^au^7rans^a.^7only"
     assert parse_head(data, ADLER1.name).header == r.header
     assert r.sha256 == hashlib.sha256(data).hexdigest() and r.size == len(data)  # the bytes'
+
+
+def _with_decimal_ints(data: bytes) -> bytes:
+    """``data`` with every integer of every player line written with ``.0`` (P2, P3, the
+    weapon mask and counts, and the extended int fields): a whole number either way."""
+    from etl_duck.domain.fields import FIELD_BY_NAME, Kind
+
+    lines = data.split(b"\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if not line.strip():
+            out.append(line)
+            continue
+        prefix, _, tail = line.partition(b"\t")
+        guid, name, p2, p3, weapons = prefix.split(b"\\", 4)
+        weapons = b" ".join(w + b".0" for w in weapons.split())
+        ext = tail.split(b"\t")
+        names = LAYOUTS[len(ext)]
+        ext = [
+            v + b".0" if FIELD_BY_NAME[n].kind is Kind.INT else v
+            for n, v in zip(names, ext, strict=True)
+        ]
+        out.append(
+            b"\\".join([guid, name, p2 + b".0", p3 + b".00", weapons]) + b"\t" + b"\t".join(ext)
+        )
+    return b"\n".join(out)
+
+
+def test_a_whole_number_written_with_a_decimal_point_reads_as_that_number() -> None:
+    """§3.5: "parse every field as a number; do not assume `.0` on ints". X0 written as
+    1234.0 rejected the line ("not an integer"), losing the player's round (review 133);
+    every int field so written reads as the integer, on a line as in the whole file, and a
+    fraction in an int field still names the field."""
+    for src in (R1, R2):
+        data = src.read_bytes()
+        got, want = (
+            parse_bytes(_with_decimal_ints(data), src.name, strict=True),
+            parse_bytes(data, src.name),
+        )
+        assert [(p.guid, p.team, p.values, p.weapons) for p in got.players] == [
+            (p.guid, p.team, p.values, p.weapons) for p in want.players
+        ]
+        assert len(got.players) == len(want.players) > 0 and not got.rejected
+    lines = R1.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"\t1890\t", b"\t1890.5\t")
+    r = parse_bytes(b"\n".join(lines), R1.name)
+    (err,) = r.rejected
+    assert (err.line, err.field, err.reason) == (2, "X0 damage_given", "not an integer: '1890.5'")
+
+
+def test_a_round_with_more_players_than_server_slots_is_read_whole() -> None:
+    """§3.1: a line per GUID seen during the map, and a player who left keeps his: a busy
+    public server writes more lines than its 64 slots. 130 lines quarantined the whole
+    round (review 133); every line is read now, and only a file far past any server's
+    (a bound on garbage) fails."""
+    from etl_duck.domain.parse import MAX_PLAYER_LINES
+
+    lines = R1.read_bytes().split(b"\n")
+    header, first = lines[0], lines[1]
+    guid = first.split(b"\\", 1)[0]
+
+    def many(n: int) -> bytes:
+        body = [first.replace(guid, b"%08X" % (0xA0000000 + i), 1) for i in range(n)]
+        return b"\n".join([header, *body, b""])
+
+    r = parse_bytes(many(130), R1.name, strict=True)
+    assert len(r.players) == 130 and len({p.guid for p in r.players}) == 130
+    with pytest.raises(ParseError) as exc:
+        parse_bytes(many(MAX_PLAYER_LINES + 1), R1.name)
+    assert exc.value.field == "player lines" and str(MAX_PLAYER_LINES + 1) in exc.value.reason

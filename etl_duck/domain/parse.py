@@ -30,11 +30,13 @@ FILE_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})-(.+)-rou
 #: ET's colour escape: `^` followed by any character other than `^` (§3.4).
 COLOUR_CODE = re.compile(r"\^[^^]")
 _MSS = re.compile(r"^(\d+)(?:\.(\d+))?(?::(\d{2}))?$")
-_INT = re.compile(r"^[+-]?\d+$")
+#: an integer field's text: digits, or a whole number written with a decimal point
+#: ("1234.0"): §3.5 says parse every field as a number, not assume ints lack ".0"
+_INT = re.compile(r"^[+-]?\d+(?:\.0*)?$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 #: stored with every round and in the lake's settings: a new version re-derives the lake
-PARSER_VERSION = 21
+PARSER_VERSION = 22
 #: an omni-bot's P0: the engine (g_etbot_interface.cpp, AddBot) sets its cl_guid to
 #: "OMNIBOT" + its two-digit client slot, of which the Lua writes the first 8 characters:
 #: OMNIBOT0 for slots 0-9, OMNIBOT1…OMNIBOT6 above (§3.3)
@@ -69,8 +71,10 @@ MS_COUNTER_SPAN = 2**32
 #: time, the limit level time (a lagging server); the fixtures run at most 0.2 s past it
 H8_PAST_LIMIT_S = 3600
 MAX_RATIO = 1e9  # X8/X23/X24/X26: percentages and ratios; inflated writers reach ~300
-#: sv_maxclients is at most 64 in ET; the Lua writes one line per client GUID
-MAX_PLAYER_LINES = 128
+#: the Lua keeps one line per client GUID seen during the map, warmup included, and a
+#: player who left keeps his (§3.1): a busy public server's churn can pass its 64 slots
+#: (review 133: 130 lines quarantined a whole round). This bounds a garbage file only.
+MAX_PLAYER_LINES = 4096
 #: the Lua's os.date() on a real server: ET (2003) to far beyond any history we will hold
 YEARS = (2000, 2999)
 _MAX_DIGITS = 12  # longer digit strings are out of every range (and int() refuses > 4,300)
@@ -407,9 +411,10 @@ def _int(
     """An integer field within [lo, hi] (its lake column and the game's own range)."""
     if _INT.match(text) is None or not text.isascii():
         raise ParseError(file, line, name, f"not an integer: {text[:40]!r}")
-    if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
-        raise ParseError(file, line, name, f"out of range: {text[:20]}… ({len(text)} digits)")
-    value = int(text)
+    whole = text.partition(".")[0]  # "1234.0" reads as 1234 (_INT: only zeros follow)
+    if len(whole.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+        raise ParseError(file, line, name, f"out of range: {text[:20]}… ({len(whole)} digits)")
+    value = int(whole)
     if not lo <= value <= hi:
         raise ParseError(file, line, name, f"out of range: {value} (allowed {lo}…{hi})")
     return value
@@ -1027,7 +1032,8 @@ def _parse_bytes(data: bytes, name: str, strict: bool) -> RoundFile:
             name,
             MAX_PLAYER_LINES + 2,
             "player lines",
-            f"{len(lines) - 1} player lines; a server has at most 64 clients",
+            f"{len(lines) - 1} player lines; more than {MAX_PLAYER_LINES} is no round a "
+            "server wrote (one line per player of the map)",
         )
     players: list[PlayerLine] = []
     rejected: list[ParseError] = []
