@@ -18,7 +18,9 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from pathlib import Path
@@ -83,20 +85,47 @@ def _near(names: Sequence[str], ids: Sequence[int]) -> bool:
 FOLLOW_PENDING = ".follow-pending"
 
 
+def follow_pending(data_dir: Path) -> str | None:
+    """What the :data:`FOLLOW_PENDING` marker holds (each failure writes its own words), or
+    None when no failed follow is pending. Read before a whole follow begins and handed to
+    :func:`follow_done` after it: a failure in between (another process's) is kept."""
+    try:
+        return (Path(data_dir) / FOLLOW_PENDING).read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:  # there, but not readable: pending all the same
+        return ""
+
+
+def follow_failed(data_dir: Path) -> None:
+    """Remember a follow that failed (its commit stands): the marker, written anew with
+    words of its own, so that a whole follow begun before it does not remove it."""
+    with contextlib.suppress(OSError):
+        (Path(data_dir) / FOLLOW_PENDING).write_text(
+            f"{os.getpid()} {time.time_ns()}\n", encoding="ascii"
+        )
+
+
+def follow_done(data_dir: Path, seen: str | None) -> None:
+    """A whole follow went through (every correction checked, any move written): remove
+    the marker ``seen`` before it began (:func:`follow_pending`), unless a follow failed
+    since (the marker holds other words now) — the bot's follow and the CLI's alike."""
+    if seen is None or follow_pending(data_dir) != seen:
+        return
+    with contextlib.suppress(OSError):
+        (Path(data_dir) / FOLLOW_PENDING).unlink(missing_ok=True)
+
+
 def follow_teams(data_dir: Path, stats: StatsFor, report: IngestReport | None = None) -> Moves:
     """:func:`_follow_teams`, and a failure remembered (:data:`FOLLOW_PENDING`) until a
     whole follow goes through."""
-    marker = Path(data_dir) / FOLLOW_PENDING
-    pending = marker.exists()
+    pending = follow_pending(data_dir)
     try:
-        moves = _follow_teams(Path(data_dir), stats, None if pending else report)
+        moves = _follow_teams(Path(data_dir), stats, None if pending is not None else report)
     except Exception:
-        with contextlib.suppress(OSError):
-            marker.touch()
+        follow_failed(data_dir)
         raise
-    if pending:
-        with contextlib.suppress(OSError):
-            marker.unlink(missing_ok=True)
+    follow_done(data_dir, pending)
     return moves
 
 

@@ -340,3 +340,96 @@ def test_live_sessions_are_every_session_within_an_evening_of_the_lakes_last_rou
     )
     assert live_sessions(table) == {2, 4, 6}
     assert live_sessions(table.clear()) == set()
+
+
+# --------------------------------------------------------------------------- 3. a CLI's failed follow
+
+
+def test_the_bots_whole_follow_settles_a_cli_follow_that_failed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A CLI ingest could not move a correction (the state file locked past the wait):
+    `status` names it (exit 3) and tells the operator the bot moves it. The bot started,
+    but its follow left the marker, so `status` kept exiting 3 after the bot had moved the
+    correction, until some CLI writer ran. Now the bot's whole follow that goes through
+    removes it; one that fails (the state file locked again) leaves it."""
+    import sqlite3
+
+    from etl_duck.botstate import state_path
+    from etl_duck.pipeline import FOLLOW_PENDING
+    from tests.test_cli_follow_teams import NAMES, SUPPLY, cli, correct, shown, team_names
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data", NOV_11_FIRST)
+    marker = data / FOLLOW_PENDING
+    old = session_of(data, SUPPLY)
+    correct(data, old)
+    lock = sqlite3.connect(state_path(data), isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another writer, past the CLI's wait
+    try:
+        code, _, err = cli(capsys, "--data-dir", data, "ingest", *(REAL / n for n in NOV_11_FIRST))
+    finally:
+        lock.execute("ROLLBACK")
+    assert code == 3 and "were not moved" in err, err
+    new = session_of(data, NOV_11_FIRST[0])
+    assert new < old and marker.exists()
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 3 and "team corrections" in out and "start the bot" in " ".join(out.split())
+
+    async def main() -> tuple[bool, list[tuple[str, int, int]]]:
+        async with bot_running(data, tmp_path / "links.db", state_at=state_path(data)) as bot:
+            scoring: Any = bot.get_cog("Scoring")
+            lock.execute("BEGIN IMMEDIATE")  # the bot's follow cannot write either
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    await scoring.follow_sessions()
+            finally:
+                lock.execute("ROLLBACK")
+            kept = marker.exists()
+            return kept, await scoring.follow_sessions()
+
+    try:
+        kept, moves = run(main())
+    finally:
+        lock.close()
+    assert kept  # a follow that failed settles nothing
+    assert moves == [("teams", old, new)]
+    assert not marker.exists()
+    code, out, _ = cli(capsys, "--data-dir", data, "status")
+    assert code == 0 and "team corrections" not in out and "no open problems" in out, out
+    assert team_names(shown(capsys, data, str(new))) == NAMES
+
+
+def test_only_a_follow_of_the_data_directorys_state_file_settles_the_marker(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A failed CLI follow is settled by a bot follow that checked the corrections of the
+    file that follow could not write, ``data/state/bot.sqlite3``: with every correction in
+    place (nothing to move), the marker goes; a bot that keeps its state in another file
+    proved nothing about that one, and leaves it. A failure of another process while a
+    follow runs (the marker written anew) is kept too."""
+    from etl_duck.botstate import BotState, state_path
+    from etl_duck.pipeline import FOLLOW_PENDING, follow_done, follow_failed, follow_pending
+
+    data = lake_copy(tmp_path_factory, tmp_path / "data")
+    marker = data / FOLLOW_PENDING
+    sid = session_of(data, FIRST_OF_NOV_1)
+    with BotState.in_data_dir(data) as state:
+        state.set_teams(sid, [TeamOverride("X", frozenset({"G1"}))])  # where it belongs
+
+    async def follow(**kw: Any) -> list[tuple[str, int, int]]:
+        async with bot_running(data, tmp_path / "links.db", **kw) as bot:
+            scoring: Any = bot.get_cog("Scoring")
+            moves: list[tuple[str, int, int]] = await scoring.follow_sessions()
+            return moves
+
+    follow_failed(data)
+    assert run(follow()) == [] and marker.exists()  # its state beside links.db: not the file
+    assert run(follow(state_at=state_path(data))) == [] and not marker.exists()
+
+    follow_failed(data)
+    seen = follow_pending(data)
+    follow_failed(data)  # another process's follow fails while this one runs
+    follow_done(data, seen)
+    assert marker.exists()
+    follow_done(data, follow_pending(data))
+    assert not marker.exists()

@@ -411,6 +411,7 @@ def status(as_json: JsonFlag = False) -> None:
 
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
+    from etl_duck.domain.sources import label as server_label
     from etl_duck.ingest.future import is_future_reason
     from etl_duck.lake.snapshot import WRITER_LOCK, Lake
     from etl_duck.query.stats import ORPHAN_OPEN_DAYS
@@ -441,6 +442,12 @@ def show_status(as_json: bool = False) -> int:
             "endstats_without_round", "newer_lake", "fetch_looks", "teams_not_moved",
         )
     ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
+    # a line per game server only with several: one server's numbers are the lake's (a
+    # single server's output, human and --json, stays as it was); named as people name
+    # them (the main server `main`, as `sessions --json` and the exports write it)
+    servers = info.pop("servers")
+    if len(servers) > 1:
+        info["servers"] = [{**row, "server": server_label(row["server"])} for row in servers]
     if as_json:
         print_json(info)
         return EXIT_PARTIAL if problems else EXIT_OK
@@ -455,6 +462,8 @@ def show_status(as_json: bool = False) -> int:
     for reason, n in info["excluded"].items():
         t.add_row(f"not counted: {reason}", str(n))
     console.print(t)
+    for row in info.get("servers", ()):  # one line each, never wrapped: `grep '^server '`
+        console.print(_server_line(row), soft_wrap=True, highlight=False)
     for name, reason in info["quarantined"].items():
         # the reason names the file already ("name:line: field: why")
         said = reason if reason.startswith(name) else f"{name}: {reason}"
@@ -613,6 +622,19 @@ def show_status(as_json: bool = False) -> int:
     if not problems:
         console.print("no open problems")
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def _server_line(row: dict[str, Any]) -> str:
+    """One game server's line of `status` (a row of ``Stats.status()["servers"]``, its
+    name labelled): its rounds and when its latest one ended, on its clock."""
+    from datetime import datetime
+
+    last = row["last_round"]
+    when = "—" if last is None else f"{datetime.fromisoformat(last):%Y-%m-%d %H:%M}"
+    return (
+        f"server {escape(row['server'])}: {row['rounds']} rounds "
+        f"({row['counted_rounds']} counted), last round {when}"
+    )
 
 
 def _derivation(lake: Lake) -> dict[str, Any]:

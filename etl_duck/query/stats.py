@@ -1401,11 +1401,11 @@ class Stats:
         )
 
     def status(self) -> dict[str, Any]:
-        """Headline numbers of the lake and every open problem (quarantined files, version
-        conflicts, rejected lines, partial and cut files, empty files, endstats files
-        without their round, recent round 2s without their round 1), all from ONE snapshot:
-        no commit can land between the numbers of one answer. `etl-duck status` and the
-        bot's /status both render this answer."""
+        """Headline numbers of the lake (each game server's too) and every open problem
+        (quarantined files, version conflicts, rejected lines, partial and cut files,
+        empty files, endstats files without their round, recent round 2s without their
+        round 1), all from ONE snapshot: no commit can land between the numbers of one
+        answer. `etl-duck status` and the bot's /status both render this answer."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -1452,6 +1452,7 @@ class Stats:
                 unpaired = waiting_for_round_vectorised(stored, index)
             orphans = self.run("orphan_rounds", days=ORPHAN_OPEN_DAYS).rows() if snap else []
             replayed = self.run("replayed_round1s", days=ORPHAN_OPEN_DAYS).rows() if snap else []
+            servers = self.run("server_rounds", server=None).rows() if snap else []
             # the admins' acceptances of cut files, orphan round 2s and replayed round 1s
             # (`resolve NAME --accept`): each names the version it accepted
             orphan_names = pa.array([o[0] for o in [*orphans, *replayed]], pa.string())
@@ -1542,6 +1543,17 @@ class Stats:
                     "fix": replayed_fix(name, map_name, replay),
                 }
                 for name, map_name, _end, replay, recent in replayed
+            ],
+            #: each game server's rounds and counted rounds, and when its latest round
+            #: ended (on the server's clock): one that stopped sending shows
+            "servers": [
+                {
+                    "server": server,
+                    "rounds": rounds,
+                    "counted_rounds": counted,
+                    "last_round": last.isoformat() if last is not None else None,
+                }
+                for server, rounds, counted, last in servers
             ],
         }
 

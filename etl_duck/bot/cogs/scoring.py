@@ -12,6 +12,7 @@ other is kept, never deleted, and applies again if the sessions split again."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
@@ -23,8 +24,9 @@ from etl_duck.bot.embeds import session as session_embeds
 from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
+from etl_duck.botstate import state_path
 from etl_duck.domain.scoring import TeamOverride, session_awards
-from etl_duck.pipeline import log_moves, session_spans
+from etl_duck.pipeline import follow_done, follow_pending, log_moves, session_spans
 from etl_duck.query.stats import NoData, PlayerNotFound
 
 from ._common import linked, noted, picked_session
@@ -43,6 +45,14 @@ DATE_HELP = (
 )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (a link, a relative data directory)."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 class ScoringCog(commands.Cog, name="Scoring"):
     def __init__(self, bot: EtlDuckBot) -> None:
         self.bot = bot
@@ -50,15 +60,33 @@ class ScoringCog(commands.Cog, name="Scoring"):
     async def follow_sessions(self) -> list[tuple[str, int, int]]:
         """Move what is kept under a session id that no longer names a session (a late
         round changed it) — team corrections, the scoreboard's and the digest's marks — to
-        the session that holds that instant now; the moves (see ``BotState.follow_sessions``)."""
+        the session that holds that instant now; the moves (see ``BotState.follow_sessions``).
+
+        A whole follow that went through also settles a CLI writer's failed one
+        (``pipeline.FOLLOW_PENDING``, an open problem of `etl-duck status`), when the
+        bot's state is the data directory's file that writer could not write: every
+        correction was checked against the lake's sessions and is where it belongs (or
+        there is none). One that did not look (no session in the lake) leaves it."""
+        data_dir = self.bot.settings.data_dir
+        state = self.bot.state
+        ours = await asyncio.to_thread(_same_file, state.path, state_path(data_dir))
+        # read before the lake: a failure of another process from here on is kept
+        pending = await asyncio.to_thread(follow_pending, data_dir) if ours else None
+        moves = await self._follow()
+        if moves is not None and pending is not None:
+            await asyncio.to_thread(follow_done, data_dir, pending)
+        return moves or []
+
+    async def _follow(self) -> list[tuple[str, int, int]] | None:
+        """:meth:`follow_sessions`' moves; None when it could not check the corrections."""
         state = self.bot.state
         kept = await asyncio.to_thread(state.session_keys, SESSION_MARKS)
         if not kept and not await asyncio.to_thread(state.kept_teams):
-            return []
+            return []  # no correction, no mark: nothing can be out of place
         try:
             table = await self.bot.stats.sessions()
         except NoData:
-            return []
+            return None  # no session to place them by: nothing checked
         # the CLI's writers place corrections by the same spans (a few ms: off the loop)
         spans = await asyncio.to_thread(session_spans, table)
         if not await asyncio.to_thread(state.follow_due, spans, SESSION_MARKS):
