@@ -17,8 +17,11 @@ reference, the suite's DuckDB-heavy CPU only ~1.4×, and a green suite failed it
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 # CPU seconds of one ``sample()`` on the reference machine (the 2-core dev VM of 2026-12-02,
@@ -68,3 +71,38 @@ def slowness(samples: list[float]) -> float:
     """How many times slower than the reference machine the samples say this one is
     (the mean: a run's CPU time accrues over the whole run, fast and slow minutes alike)."""
     return statistics.fmean(samples) / REFERENCE_S if samples else 1.0
+
+
+def busy_allowance() -> float:
+    """How many times a wall-clock limit of a test may stretch now because other work
+    shares the cores (1.0 on a machine that is not oversubscribed): a test that checks a
+    deadline (Discord's 3 s, "never waits for a lock") measures the code only while the
+    machine is not busy, and must not fail because it is (a CI on a shared host ran at load
+    13 on 2 cores, 2026-12-02: the bot's acks took 3.0–4.5 s). The load is the larger of
+    the 1-minute average and the tasks runnable right now (the average lags a burst); up to
+    two runnable tasks per core is the suite's own normal (xdist workers and their threads).
+    """
+    cores = os.cpu_count() or 1
+    try:
+        fields = Path("/proc/loadavg").read_text().split()
+        load = max(float(fields[0]), float(fields[3].split("/")[0]))
+    except (OSError, ValueError, IndexError):
+        load = os.getloadavg()[0]
+    return max(1.0, load / (2 * cores))
+
+
+def within(seconds: float, limit: float, what: str) -> bool:
+    """Whether ``seconds`` is within ``limit`` stretched by :func:`busy_allowance`; a time
+    past ``limit`` that only the stretch allows is a warning (the operator sees it), not a
+    failure."""
+    if seconds < limit:
+        return True
+    allowance = busy_allowance()
+    if seconds < limit * allowance:
+        warnings.warn(
+            f"{what} took {seconds:.2f} s, past its {limit:g} s: allowed on a busy machine "
+            f"({allowance:.1f}× the limit now)",
+            stacklevel=2,
+        )
+        return True
+    return False

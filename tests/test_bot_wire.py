@@ -34,6 +34,7 @@ from tests.bot_fakes import lake_copy, lake_sql, table_rows
 from tests.discord_emulator.payloads import EPHEMERAL, Message
 from tests.discord_emulator.server import Interaction
 from tests.discord_emulator.stage import Stage
+from tests.machine import within
 
 CROWD_NIGHT = date(2025, 5, 20)  # after the four months of conftest's synthetic_lake
 CROWD = 30
@@ -402,7 +403,7 @@ def test_fifty_interactions_at_once_are_all_answered(st: Stage) -> None:
     inters = st.run(burst())
     for inter in inters:
         answered(inter)
-    assert all(i.ack_s is not None and i.ack_s < 3.0 for i in inters)
+    assert all(i.ack_s is not None and within(i.ack_s, 3.0, "an ack") for i in inters)
     assert len({i.reply.id for i in inters}) == 50
 
 
@@ -428,7 +429,8 @@ def test_a_five_second_query_is_acknowledged_within_three_seconds(
 
     found, missing = st.run(both())
     for inter in (found, missing):
-        assert inter.response_type == 5 and inter.ack_s is not None and inter.ack_s < 3.0
+        assert inter.response_type == 5 and inter.ack_s is not None
+        assert within(inter.ack_s, 3.0, "the ack")
     card = answered(found)
     assert f.top_guid in card.embeds[0]["description"] and not card.ephemeral
     # "not found" is a private answer even after a public "thinking…"

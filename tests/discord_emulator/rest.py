@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.machine import within
+
 from .payloads import EPHEMERAL, LOADING, Attachment, Message
 from .ratelimit import retry_after_header
 from .rules import (
@@ -372,7 +374,7 @@ class Rest:
         assert deadline is not None
         if inter.response_type is not None:
             raise Refused([violation("interaction.acknowledged", (), inter.describe())])
-        if now - inter.created > deadline:
+        if not within(now - inter.created, deadline, f"the first response to {inter.describe()}"):
             refusal = violation("interaction.deadline", (), f"{now - inter.created:.2f} s after "
                                 f"the interaction {inter.describe()}")  # fmt: skip
             raise Refused([refusal])
