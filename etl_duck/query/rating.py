@@ -62,54 +62,66 @@ class RatingBook:
         self._epoch = -1  # the Serving's lake (``Serving.epoch``) the run was made of
         self._by_date: dict[date, list[MapResult]] = {}
         self._key: tuple[Any, ...] = ()  # the state key of the run held
+        #: (epoch, version, run) of the run held, as one object (read without the lock)
+        self._held: tuple[int, int, RatingRun] | None = None
 
     def run(self) -> RatingRun:
-        version = self.serving.refresh()
-        # read after the version (a refresh publishes the epoch first): a recreated lake
-        # reuses version numbers, the epoch tells its run from the old one's
-        epoch = self.serving.epoch
-        if self._run is not None and (self._version, self._epoch) == (version, epoch):
-            return self._run
-        with self._lock:
-            if self._run is not None and (self._version, self._epoch) == (version, epoch):
-                return self._run
-            # compare and read at one version; the replay runs after (other threads'
-            # refreshes wait only for the read)
-            with self.serving.pinned() as (pinned, _):
-                from etl_duck.query.ratingstore import SavedRating, date_content, state_key
+        # one version for the comparison, the read and the run made of it (a pin is this
+        # thread's alone: other threads refresh meanwhile)
+        with self.serving.pinned() as (version, _):
+            # a recreated lake reuses version numbers, the epoch tells its run from the old
+            # one's
+            epoch = self.serving.epoch
+            held = self._held
+            if held is not None and held[:2] == (epoch, version):
+                return held[2]
+            with self._lock:
+                held = self._held
+                if held is not None and held[:2] == (epoch, version):
+                    return held[2]
+                if held is not None and (epoch, version) < held[:2]:
+                    # asked for an older version than the book holds (an answer pinned
+                    # before a commit another thread's answer has read): replayed for it
+                    # from the start, and the book stays where it is
+                    _, by_date, _ = self._read(None, {}, fresh=True)
+                    return replay([m for d in sorted(by_date) for m in by_date[d]], self.config)
+                return self._bring_forward(epoch, version)
 
-                epoch = self.serving.epoch
-                manifest = self.serving.manifest()
-                key = state_key(self.config, manifest.options, self.serving.files)
-                if key != self._key or epoch != self._epoch:
-                    # other settings, a serving table derived since, or another lake (its
-                    # dates are not compared with the old one's): replay from the start
-                    self._run, self._by_date = None, {}
-                saved = self.store.load(key) if self.store and self._run is None else None
-                content = date_content(manifest) if self.store is not None else {}
-                previous, by_date, changed = self._read(saved, content)
-            first = previous is None
-            run = previous
-            if first or changed or run is None:
-                every = [m for d in sorted(by_date) for m in by_date[d]]
-                run = replay(every, self.config, previous=previous)
-                if self.store is not None and (
-                    saved is None
-                    or run.replayed > SAVE_AFTER_EVENTS
-                    or len(changed) > SAVE_AFTER_DATES
-                ):
-                    self.store.save(SavedRating(key, content, by_date, run))
-            # installed only now: a read or replay that failed leaves the book as it was
-            self._run, self._by_date, self._version, self._key = run, by_date, pinned, key
-            self._epoch = epoch
-            return run
+    def _bring_forward(self, epoch: int, version: int) -> RatingRun:
+        """The run at the pinned ``version`` of ``epoch``, from the one held (or the saved
+        one): under the lock, in the pin."""
+        from etl_duck.query.ratingstore import SavedRating, date_content, state_key
+
+        manifest = self.serving.manifest()
+        key = state_key(self.config, manifest.options, self.serving.files)
+        if key != self._key or epoch != self._epoch:
+            # other settings, a serving table derived since, or another lake (its dates are
+            # not compared with the old one's): replay from the start
+            self._run, self._by_date = None, {}
+        saved = self.store.load(key) if self.store and self._run is None else None
+        content = date_content(manifest) if self.store is not None else {}
+        previous, by_date, changed = self._read(saved, content)
+        first = previous is None
+        run = previous
+        if first or changed or run is None:
+            every = [m for d in sorted(by_date) for m in by_date[d]]
+            run = replay(every, self.config, previous=previous)
+            if self.store is not None and (
+                saved is None or run.replayed > SAVE_AFTER_EVENTS or len(changed) > SAVE_AFTER_DATES
+            ):
+                self.store.save(SavedRating(key, content, by_date, run))
+        # installed only now: a read or replay that failed leaves the book as it was
+        self._run, self._by_date, self._version, self._key = run, by_date, version, key
+        self._epoch = epoch
+        self._held = (epoch, version, run)  # one assignment: read whole without the lock
+        return run
 
     def _read(
-        self, saved: SavedRating | None, now: dict[str, tuple[Any, ...]]
+        self, saved: SavedRating | None, now: dict[str, tuple[Any, ...]], fresh: bool = False
     ) -> tuple[RatingRun | None, dict[date, list[MapResult]], list[date]]:
         """(the run to bring forward, the maps by date as the lake has them now, the dates
-        read again)."""
-        previous, kept = self._run, self._by_date
+        read again); ``fresh``: every map, whatever the book holds."""
+        previous, kept = (None, {}) if fresh else (self._run, self._by_date)
         if saved is not None:
             # replayed: the events this process computed (none yet)
             previous, kept = replace(saved.run, replayed=0), saved.by_date

@@ -55,7 +55,9 @@ _DETAIL_NAMED = {t: re.compile(rf"\b{t}\b") for t in TABLES if t != "rounds"}
 @dataclass(frozen=True)
 class _View:
     """What a query reads, published by a refresh as ONE object: a query takes it once, so
-    it never joins one snapshot's folder with another's file names."""
+    it never joins one snapshot's folder with another's file names; an answer of several
+    queries holds it (``Serving.pinned``), so its queries and its cache key read one
+    version."""
 
     snapshot: Path | None = None
     #: the lake it reads (``Serving.epoch``): a recreated lake's snapshot has the same path
@@ -66,6 +68,17 @@ class _View:
     partitions: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=dict
     )  # table → date → file
+    version: int = 0  # the lake version of ``snapshot`` (0: none yet)
+    #: last lake version that changed each session date (ISO: sorts like the dates, and a
+    #: 10-year lake's 1,800 dates need no parsing); never changed once published
+    changed_at: dict[str, int] = dataclasses.field(default_factory=dict)
+    dates: tuple[str, ...] = ()  # ``changed_at``'s dates, sorted
+    max_changed: int = 0
+    #: the latest SESSION date (a counted round) and the session that ended last
+    last_date: date | None = None
+    last_session: tuple[int, date] | None = None  # (session_id, session_date)
+    #: the game server's zone the content was derived with (the manifest's options)
+    timezone: str | None = None
 
 
 class Serving:
@@ -86,46 +99,76 @@ class Serving:
         self.con.execute("SET parquet_metadata_cache = true")
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.version = 0
         self._view = _View()
         self._lease_renew_at = 0.0
         self._holder = f"serving-{id(self):x}"  # this object's leases, whatever the thread
-        self._active = 0  # queries running in this process (any snapshot)
+        self._active = 0  # queries and pins running in this process (any snapshot)
         self._left: set[Path] = set()  # snapshots left behind while queries ran
         self._readers_lock = threading.Lock()
-        #: last lake version that changed each session date (ISO: sorts like the dates, and
-        #: a 10-year lake's 1,800 dates need no parsing)
-        self.changed_at: dict[str, int] = {}
         #: table → session date → the partition read (the manifest's own)
         self._loaded: dict[str, dict[str, Partition]] = {}
         self._shapes: set[str] = set()  # empty tables of each shape, made when first needed
         self._shape_lock = threading.Lock()
-        self._dates: list[str] = []
-        self.max_changed = 0
-        self.last_date: date | None = None
-        self.last_session: tuple[int, date] | None = None  # (session_id, session_date)
-        #: the game server's zone the content was derived with (the manifest's options)
-        self.timezone: str | None = None
-        #: the lake served (its manifest's id), and which lake this is for this object: moves
-        #: on when the data dir turns out to hold another lake (deleted and rebuilt, or a
-        #: backup restored), whose version numbers name other content. Anything kept per
-        #: version must be kept per (epoch, version) — or dropped by ``on_new_lake``
+        #: the lake served (its manifest's id). Which lake this is for this object is the
+        #: view's ``epoch``: it moves on when the data dir turns out to hold another lake
+        #: (deleted and rebuilt, or a backup restored), whose version numbers name other
+        #: content. Anything kept per version must be kept per (epoch, version) — or
+        #: dropped by ``on_new_lake``
         self.lake_id = ""
-        self.epoch = 0
         self._stamp: tuple[int, int, int] | None = None  # the served snapshot folder's
         self._new_lake: list[Callable[[], None]] = []
 
+    def view(self) -> _View:
+        """What this thread reads: the view its pin holds (:meth:`pinned`), else the one
+        published last."""
+        held: _View | None = getattr(self._local, "view", None)
+        return self._view if held is None else held
+
+    def is_pinned(self) -> bool:
+        """Whether this thread holds a pin (:meth:`pinned`)."""
+        return getattr(self._local, "view", None) is not None
+
+    # what this thread reads (its pin's, else the latest refresh's): one view, read whole
+
     @property
     def snapshot(self) -> Path | None:
-        return self._view.snapshot
+        return self.view().snapshot
 
     @property
     def files(self) -> dict[str, dict[str, str]]:
-        return self._view.files
+        return self.view().files
 
     @property
     def partitions(self) -> dict[str, dict[str, str]]:
-        return self._view.partitions
+        return self.view().partitions
+
+    @property
+    def version(self) -> int:
+        return self.view().version
+
+    @property
+    def epoch(self) -> int:
+        return self.view().epoch
+
+    @property
+    def changed_at(self) -> dict[str, int]:
+        return self.view().changed_at
+
+    @property
+    def max_changed(self) -> int:
+        return self.view().max_changed
+
+    @property
+    def last_date(self) -> date | None:
+        return self.view().last_date
+
+    @property
+    def last_session(self) -> tuple[int, date] | None:
+        return self.view().last_session
+
+    @property
+    def timezone(self) -> str | None:
+        return self.view().timezone
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """One cursor per thread (DuckDB connections are not shared across threads)."""
@@ -136,16 +179,15 @@ class Serving:
             self._local.views = {}
         return cur
 
-    @contextlib.contextmanager
-    def pinned(self) -> Iterator[tuple[int, Path | None]]:
-        """Hold the tables at their current version while this thread reads several things
-        that must agree (other threads' refreshes wait; this thread's are no-ops)."""
-        with self._lock:
-            self._local.pinned = True
-            try:
-                yield self.version, self.snapshot
-            finally:
-                self._local.pinned = False
+    def pinned(self) -> _Pin:
+        """Read the lake's current version, and only it, in this thread until the block
+        ends: every query, view, signature and cache key of an answer built from several
+        reads (``with serving.pinned() as (version, snapshot):``). The pin is this thread's
+        alone and takes no lock: other threads refresh and answer at newer versions
+        meanwhile, and this thread's refreshes are no-ops. The snapshot stays leased while
+        pinned (a pin counts as a running query, see :meth:`_let_go`). A pin inside a pin
+        holds what the outer one holds."""
+        return _Pin(self)
 
     def on_new_lake(self, forget: Callable[[], None]) -> None:
         """Call ``forget()`` (under the refresh's lock: keep it short, query nothing) when
@@ -163,25 +205,28 @@ class Serving:
         lake — another id, a lower version, or a partition that differs from the one read
         and is not newer than the version served — is read as by a fresh process: the
         ``epoch`` moves on and every ``on_new_lake`` callback drops what it kept."""
-        if getattr(self._local, "pinned", False):
-            return self.version
+        held: _View | None = getattr(self._local, "view", None)
+        if held is not None:  # pinned: this thread reads the version it holds
+            return held.version
+        now = self._view
         current = self.lake.version()
-        if current == self.version and (current == 0 or _stamp(self.lake.link) == self._stamp):
-            if self.snapshot is not None and time.time() > self._lease_renew_at:
-                self._hold(self.snapshot)
+        if current == now.version and (current == 0 or _stamp(self.lake.link) == self._stamp):
+            if now.snapshot is not None and time.time() > self._lease_renew_at:
+                self._hold(now.snapshot)
             elif current == 0:
                 self._check_link()  # no link: a new data dir, or one deleted by hand
-            return self.version
+            return now.version
         with self._lock:
+            old = self._view  # the one published last (another thread's refresh may have)
             # lease before reading: expiry must not remove the snapshot while we read it
             snap = self.lake.pin(holder=self._holder)
             if snap is None:
                 self._check_link()
-                return self.version
+                return old.version
             manifest = self.lake.manifest(snap)
             stamp = _stamp(snap)
-            if manifest.version == self.version and stamp == self._stamp:
-                return self.version
+            if manifest.version == old.version and stamp == self._stamp:
+                return old.version
             t0 = time.perf_counter()
             files: dict[str, dict[str, str]] = {}
             for name in VIEWS:
@@ -191,13 +236,13 @@ class Serving:
                 else:  # a snapshot written before serving tables were sharded
                     flat = f"_serving/{name}.parquet"
                     files[name] = {"*": flat} if (snap / flat).exists() else {}
-            reshaped = {n for n in VIEWS if set(files[n]) != set(self.files.get(n, {}))}
-            changed, rewound = self._changed(self._loaded, manifest)
-            another = bool(self.version) and (
+            reshaped = {n for n in VIEWS if set(files[n]) != set(old.files.get(n, {}))}
+            changed, rewound = self._changed(self._loaded, manifest, old.version)
+            another = bool(old.version) and (
                 (bool(self.lake_id) and manifest.lake != self.lake_id)
-                or manifest.version < self.version
+                or manifest.version < old.version
                 or rewound
-                or (manifest.version == self.version and bool(reshaped))
+                or (manifest.version == old.version and bool(reshaped))
             )
             if another:
                 # another lake under the same name: read it as a fresh process would (what
@@ -206,19 +251,19 @@ class Serving:
                     "%s holds another lake than the one served (v%d, id %s → v%d, id %s): "
                     "reading it anew",
                     self.lake.link,
-                    self.version,
+                    old.version,
                     self.lake_id or "none",
                     manifest.version,
                     manifest.lake or "none",
                 )
                 reshaped = set()
-                changed, _ = self._changed({}, manifest)
-            elif manifest.version == self.version and not changed:
+                changed, _ = self._changed({}, manifest, old.version)
+            elif manifest.version == old.version and not changed:
                 # the same snapshot, its folder's status changed (an owner or mode set by
                 # hand): nothing to read again
                 self._stamp, self.lake_id = stamp, manifest.lake
-                return self.version
-            served = 0 if another else self.version
+                return old.version
+            served = 0 if another else old.version
             last, latest = self._last_session(snap, files.get("rounds", {}))
             written: dict[str, int] = {}  # date → newest version that wrote one of its files
             # the manifest's own mappings (parsed for this version, never changed): compared
@@ -232,37 +277,38 @@ class Serving:
                 # table derived): answers may differ for any date, so every key moves on
                 changed.update(self._loaded["rounds"])
                 written = {}
-            changed_at = {} if another else dict(self.changed_at)
+            changed_at = {} if another else dict(old.changed_at)
             for d in changed:
                 # the version that last wrote the date's partitions (a changed date's files
                 # were written by this commit), so a fresh process derives the same keys as
                 # a long-running one and keys persisted outside (the static site) stay
                 # valid across restarts; a date that vanished changed now
                 changed_at[d] = written.get(d, manifest.version)
-            # whole, not entry by entry: a query in another thread reads one or the other
-            self.changed_at = changed_at
-            self._dates = sorted(changed_at)
-            self.max_changed = max(changed_at.values(), default=0)
             partitions = {t: {d: p.file for d, p in manifest.partitions[t].items()} for t in TABLES}
-            # the latest SESSION date (a counted round): the relative windows count from it,
-            # not from a newer date that holds only rounds that do not count, nor from the
-            # date of the session that ended last (another server's may start later)
-            self.last_date = latest
-            self.last_session = last
-            self.timezone = manifest.options.get("timezone") or None
-            left_behind = self.snapshot
             self._hold(snap)
-            epoch = self.epoch + 1 if another else self.epoch
             # one assignment: a query reads the old view or the new one, never a mix (a
-            # query took the old folder with new names while _hold wrote its lease); before
-            # letting the old go: a query counted after this binds its views to the new one
-            self._view = _View(snap, epoch, files, partitions)
-            self._let_go(left_behind, snap)
+            # query took the old folder with new names while _hold wrote its lease), and
+            # whoever sees the new version sees its epoch, dates and files; before letting
+            # the old go: a query counted after this binds its views to the new one
+            self._view = _View(
+                snap,
+                old.epoch + 1 if another else old.epoch,
+                files,
+                partitions,
+                version=manifest.version,
+                changed_at=changed_at,
+                dates=tuple(sorted(changed_at)),
+                max_changed=max(changed_at.values(), default=0),
+                # the latest SESSION date (a counted round): the relative windows count
+                # from it, not from a newer date that holds only rounds that do not count,
+                # nor from the date of the session that ended last (another server's may
+                # start later)
+                last_date=latest,
+                last_session=last,
+                timezone=manifest.options.get("timezone") or None,
+            )
+            self._let_go(old.snapshot, snap)
             self._stamp, self.lake_id = stamp, manifest.lake
-            # the epoch before the version: whoever sees the new version sees its epoch
-            # (and a key of the new epoch the new dates and view)
-            self.epoch = epoch
-            self.version = manifest.version
             if another:
                 for forget in self._new_lake:
                     forget()
@@ -272,10 +318,10 @@ class Serving:
                 len(changed),
                 (time.perf_counter() - t0) * 1000,
             )
-            return self.version
+            return manifest.version
 
     def _changed(
-        self, loaded: Mapping[str, Mapping[str, Partition]], manifest: Manifest
+        self, loaded: Mapping[str, Mapping[str, Partition]], manifest: Manifest, served: int
     ) -> tuple[set[str], bool]:
         """The session dates whose partitions differ from those read last, and whether one
         of them cannot come from a commit after the version served: a differing partition
@@ -289,10 +335,9 @@ class Serving:
             old = loaded.get(table, {})
             diff = [d for d in old.keys() | new.keys() if old.get(d) != new.get(d)]
             changed.update(diff)
-            if self.version and not rewound:
+            if served and not rewound:
                 rewound = any(
-                    (p.version if (p := new.get(d)) is not None else manifest.version)
-                    <= self.version
+                    (p.version if (p := new.get(d)) is not None else manifest.version) <= served
                     for d in diff
                 )
         return changed, rewound
@@ -342,7 +387,7 @@ class Serving:
         """Point this cursor's views at what ``text`` reads: the serving tables it names
         (their shards of ``years``; None = every year), the career tables, and the detail
         partitions of ``dates``."""
-        v = self._view  # once: a refresh in another thread publishes a new one
+        v = self.view()  # once: a refresh in another thread publishes a new one
         if dates is not None:
             self.scope(cur, dates, [t for t in self.DETAIL if _DETAIL_NAMED[t].search(text)], v)
         views: dict[str, Any] = self._local.__dict__.setdefault("views", {})
@@ -488,17 +533,25 @@ class Serving:
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Count a query while it runs (see :meth:`_let_go`); wrap prepare + execute."""
-        with self._readers_lock:
-            self._active += 1
+        self._begin_reading()
         try:
             yield
         finally:
-            with self._readers_lock:
-                self._active -= 1
-                done, self._left = (self._left, set()) if self._active == 0 else (set(), self._left)
-            for snap in done:
-                if snap != self.snapshot:
-                    self.lake.lease(snap, 0.0, self._holder)  # the last query has ended
+            self._end_reading()
+
+    def _begin_reading(self) -> None:
+        with self._readers_lock:
+            self._active += 1
+
+    def _end_reading(self) -> None:
+        done: set[Path] = set()
+        with self._readers_lock:
+            self._active -= 1
+            if self._active == 0 and self._left:
+                done, self._left = self._left, set()
+        for snap in done:
+            if snap != self._view.snapshot:
+                self.lake.lease(snap, 0.0, self._holder)  # the last query has ended
 
     def scope(
         self,
@@ -510,7 +563,7 @@ class Serving:
         """Point this cursor's detail tables (``player_rounds``, ``weapon_rounds``, … or
         those of ``tables``) at the partitions of ``dates`` only (temp views; file paths
         come from the manifest, never from users)."""
-        v = view or self._view
+        v = view or self.view()
         scopes: dict[str, Any] = self._local.__dict__.setdefault("scopes", {})
         for table in self.DETAIL if tables is None else tables:
             key = (v.snapshot, v.epoch, tuple(dates))
@@ -534,27 +587,61 @@ class Serving:
 
     def manifest(self) -> Manifest:
         """The held snapshot's manifest (the lake keeps it parsed: no second read)."""
-        if self.snapshot is None:
+        snap = self.snapshot
+        if snap is None:
             from etl_duck.lake.manifest import Manifest
 
             return Manifest.empty()
-        return self.lake.manifest(self.snapshot)
+        return self.lake.manifest(snap)
 
     def changed_since(self, version: int) -> list[date]:
         """The session dates a lake version after ``version`` changed, in order."""
-        return [date.fromisoformat(d) for d in self._dates if self.changed_at[d] > version]
+        v = self.view()
+        return [date.fromisoformat(d) for d in v.dates if v.changed_at[d] > version]
 
     def date_version(self, day: date) -> int:
         """``signature(day, day)`` as one lookup (keys of thousands of single dates)."""
-        return self.changed_at.get(day.isoformat(), 0)
+        return self.view().changed_at.get(day.isoformat(), 0)
 
     def signature(self, date_from: date, date_to: date) -> int:
         """Last version that changed any partition in [date_from, date_to]."""
+        v = self.view()
         if date_from <= ALL_FROM and date_to >= ALL_TO:
-            return self.max_changed
-        lo = bisect.bisect_left(self._dates, date_from.isoformat())
-        hi = bisect.bisect_right(self._dates, date_to.isoformat())
-        return max((self.changed_at[d] for d in self._dates[lo:hi]), default=0)
+            return v.max_changed
+        lo = bisect.bisect_left(v.dates, date_from.isoformat())
+        hi = bisect.bisect_right(v.dates, date_to.isoformat())
+        return max((v.changed_at[d] for d in v.dates[lo:hi]), default=0)
+
+
+class _Pin:
+    """``Serving.pinned()``: a class, not a generator (a cached answer enters two or three
+    pins; a generator's context manager costs several times more)."""
+
+    __slots__ = ("_outer", "_serving")
+
+    def __init__(self, serving: Serving) -> None:
+        self._serving = serving
+        self._outer = False
+
+    def __enter__(self) -> tuple[int, Path | None]:
+        s = self._serving
+        held: _View | None = getattr(s._local, "view", None)
+        if held is not None:  # inside another pin of this thread: it holds the version
+            return held.version, held.snapshot
+        s.refresh()
+        # counted before the view is taken: a refresh that publishes a newer one after
+        # this keeps the one taken leased until the pin ends
+        s._begin_reading()
+        v = s._view
+        s._local.view = v
+        self._outer = True
+        return v.version, v.snapshot
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outer:
+            s = self._serving
+            s._local.view = None
+            s._end_reading()
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

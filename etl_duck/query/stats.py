@@ -13,6 +13,7 @@ no discord, asyncssh or matplotlib (checked by ``tests/contracts.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from etl_duck.domain.counting import NOT_A_GAME
 from etl_duck.domain.parse import clean_name  # at import: ~4 ms off the first lookup
@@ -60,6 +61,21 @@ if TYPE_CHECKING:  # heavy modules load on first use, so `import etl_duck.query.
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def one_version(
+    method: Callable[Concatenate[Stats, P], T],
+) -> Callable[Concatenate[Stats, P], T]:
+    """An answer built from several reads (a lookup, a window, then its numbers) reads
+    them all at one lake version: the thread's pin (``Serving.pinned``) for the call."""
+
+    @functools.wraps(method)
+    def pinned(self: Stats, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.serving.pinned():
+            return method(self, *args, **kwargs)
+
+    return pinned
 
 
 class TeamOverrides(Protocol):
@@ -280,9 +296,10 @@ class Stats:
         #: the game server's zone (IANA) for "today"; None: the zone the lake was built in
         self.timezone = timezone
         self.timings: dict[str, list[float]] = {}
-        self._all_time: tuple[int, pl.DataFrame] | None = None  # (version, totals)
+        #: ((epoch, version), totals): kept per lake and version (``_at``)
+        self._all_time: tuple[tuple[int, int], pl.DataFrame] | None = None
         self._all_time_lock = threading.Lock()
-        self._player_names: PlayerNames | None = None
+        self._player_names: tuple[tuple[int, int], PlayerNames] | None = None
         self._rating_book = RatingBook(self.serving, store=ratings)
         self.serving.on_new_lake(self._forget_lake)
 
@@ -297,6 +314,13 @@ class Stats:
 
     def version(self) -> int:
         return self.serving.refresh()
+
+    def _at(self) -> tuple[int, int]:
+        """(epoch, version) this thread reads (its pin's): what a memo of one lake version
+        is kept under, and compared by (a newer one is never replaced by an older)."""
+        self.serving.refresh()
+        v = self.serving.view()
+        return v.epoch, v.version
 
     def today(self) -> date:
         """Today on the game server's clock (its configured zone, else the zone the lake's
@@ -368,9 +392,17 @@ class Stats:
     ) -> T:
         """``compute()`` through the one query cache, keyed on ``key`` and the last lake
         version that changed any session date in ``window`` (all time by default): the
-        entry point for anything derived from query results (charts, embeds' tables)."""
-        self.serving.refresh()
-        epoch = self.serving.epoch  # which lake: a recreated one reuses the version numbers
+        entry point for anything derived from query results (charts, embeds' tables).
+
+        The key is taken and ``compute`` runs in this thread's pin (``Serving.pinned``):
+        every query of the answer reads the version its key names, whatever commits land
+        meanwhile (a pin inside a pin holds the outer one's version)."""
+        if not self.serving.is_pinned():
+            with self.serving.pinned():
+                return self.cached(key, compute, window)
+        # the pin's view: which lake (a recreated one reuses the version numbers) and when
+        # the window last changed in it
+        epoch = self.serving.epoch
         sig = self.serving.signature(*window)
         return self.cache.get_or_compute((key, epoch, sig), compute)
 
@@ -399,6 +431,13 @@ class Stats:
             if hi < lo:
                 raise ValueError(f"date range {window!r} ends before it starts")
             return Window("range", lo, hi)
+        return self._relative_window(w, window, as_of, server)
+
+    @one_version
+    def _relative_window(
+        self, w: str, window: str, as_of: date | None, server: str | None
+    ) -> Window:
+        """A window that counts from the lake (today, the last session): one version."""
         today = self.today()
         last: tuple[int, date] | None = None
         if server is not None and (
@@ -454,18 +493,21 @@ class Stats:
         the commit wrote (a few hundred rows at any history length)."""
         from etl_duck.domain.metrics import with_metrics
 
-        version = self.serving.refresh()
-        cached = self._all_time
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        with self._all_time_lock:
+        with self.serving.pinned():
+            at = self._at()
             cached = self._all_time
-            if cached is not None and cached[0] == version:
+            if cached is not None and cached[0] == at:
                 return cached[1]
-            df = with_metrics(self.run("career_totals"))
-            self._all_time = (version, df)
-            return df
+            with self._all_time_lock:
+                cached = self._all_time
+                if cached is not None and cached[0] == at:
+                    return cached[1]
+                df = with_metrics(self.run("career_totals"))
+                if cached is None or cached[0] < at:
+                    self._all_time = (at, df)
+                return df
 
+    @one_version
     def leaderboard(
         self,
         metric: str,
@@ -561,6 +603,7 @@ class Stats:
 
         return self._cached(("sessions_on", day, server), (day, day), compute)
 
+    @one_version
     def session(self, day: date | int | None = None, server: str | None = None) -> SessionReport:
         """The session that started on ``day`` (or the last session; or the session of an
         id, :meth:`session_id_for`), on any game server or one: players, maps, score."""
@@ -633,6 +676,7 @@ class Stats:
         the names are a commit's)."""
         return self.run("rounds_by_files", names=sorted(names))
 
+    @one_version
     def session_reports(self, date_from: date, date_to: date) -> list[SessionReport]:
         """Every session that started in [date_from, date_to], oldest first, in one pass:
         the same reports as :meth:`session`, from a handful of queries over the window's
@@ -810,6 +854,7 @@ class Stats:
 
         return self._cached(("find_player", text.lower(), limit), (ALL_FROM, ALL_TO), compute)
 
+    @one_version
     def resolve_player(self, text: str) -> tuple[str, str]:
         """(guid, current name) for a GUID, GUID prefix or alias (colour codes allowed, as
         typed in the game). PlayerAmbiguous when several players match about equally
@@ -819,8 +864,8 @@ class Stats:
             # maybe a full GUID (what cards, pages and buttons pass): the names index if this
             # version's is built, else one small read (a fresh process need not build it)
             index = self._player_names
-            if index is not None and index.version == self.serving.refresh():
-                if (current := index.current_names.get(key.upper())) is not None:
+            if index is not None and index[0] == self._at():
+                if (current := index[1].current_names.get(key.upper())) is not None:
                     return key.upper(), current
             else:
                 known = self._player_aliases(key.upper())
@@ -856,18 +901,21 @@ class Stats:
     def _names(self) -> PlayerNames:
         """Every player's names (for lookups and aliases), once per lake version: one read
         of the career names table."""
-        version = self.serving.refresh()
-        names = self._player_names
-        if names is not None and names.version == version:
-            return names
-        with self._all_time_lock:
-            names = self._player_names
-            if names is not None and names.version == version:
+        with self.serving.pinned():
+            at = self._at()
+            held = self._player_names
+            if held is not None and held[0] == at:
+                return held[1]
+            with self._all_time_lock:
+                held = self._player_names
+                if held is not None and held[0] == at:
+                    return held[1]
+                names = PlayerNames.of(at[1], self.run("career_aliases"))
+                if held is None or held[0] < at:
+                    self._player_names = (at, names)
                 return names
-            names = PlayerNames.of(version, self.run("career_aliases"))
-            self._player_names = names
-            return names
 
+    @one_version
     def player(self, text: str, server: str | None = None) -> PlayerCard:
         """Career card: totals + metrics, top weapons, last rounds, aliases, maps; over
         every game server (the career tables: a few small reads) or one."""
@@ -919,6 +967,7 @@ class Stats:
         name first per player."""
         return self._names().aliases.frame
 
+    @one_version
     def map_stats(self, text: str) -> pl.DataFrame:
         """A player's all-time stats per map (the career table)."""
         guid, _ = self.resolve_player(text)
@@ -926,6 +975,7 @@ class Stats:
             ("map_stats", guid), (ALL_FROM, ALL_TO), lambda: self.run("career_maps", guid=guid)
         )
 
+    @one_version
     def weapon_stats(
         self, text: str, window: str | Window = "all", server: str | None = None
     ) -> pl.DataFrame:
@@ -949,6 +999,7 @@ class Stats:
         key = ("weapon_stats", guid, w.date_from, w.date_to, server)
         return self._cached(key, (w.date_from, w.date_to), compute)
 
+    @one_version
     def compare(self, a: str, b: str, window: str = "all") -> pl.DataFrame:
         """Two players side by side: one row each, every metric."""
         import polars as pl
@@ -1004,6 +1055,7 @@ class Stats:
         key = ("session_weapons", session_id)
         return self._cached(key, (session_date, session_date), compute)
 
+    @one_version
     def sessions_weapons(self, date_from: date, date_to: date) -> dict[int, pl.DataFrame]:
         """:meth:`session_weapons` of every session that started in the window, by session
         id, in one query over the window's partitions (a one-pass bulk read: not cached)."""
@@ -1098,6 +1150,7 @@ class Stats:
 
         return self._cached(("social_events",), (ALL_FROM, ALL_TO), compute)
 
+    @one_version
     def teammates(self, text: str, min_maps: int | None = None) -> tuple[str, str, pl.DataFrame]:
         """(guid, name, one row per teammate: maps together / apart, records, win rates)."""
         from etl_duck.domain import social
@@ -1110,6 +1163,7 @@ class Stats:
 
         return guid, name, self._cached(("teammates", guid, n), (ALL_FROM, ALL_TO), compute)
 
+    @one_version
     def lineups(self, window: str | Window = "all", min_maps: int | None = None) -> pl.DataFrame:
         """Recurring rosters against each other over a window, with their records."""
         import polars as pl
@@ -1127,6 +1181,7 @@ class Stats:
 
         return self._cached(("lineups", w.date_from, w.date_to, n), (ALL_FROM, ALL_TO), compute)
 
+    @one_version
     def rivals(self, text: str) -> tuple[str, str, pl.DataFrame]:
         """(guid, name, per opponent: rounds, kills, deaths, K/D — endstats versus rows)."""
         from etl_duck.domain import social
@@ -1154,6 +1209,7 @@ class Stats:
         want = map_name.strip().lower()
         return [r for r in rows if r["scope"] == "all" or r["scope"].lower() == want]
 
+    @one_version
     def personal_bests(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
         from etl_duck.domain import records
 
@@ -1272,6 +1328,7 @@ class Stats:
 
         return self.cached(("rating_top", limit, need), compute)
 
+    @one_version
     def player_rating(self, text: str) -> PlayerRatingCard:
         """One player's μ, σ, conservative rating, rank, maps, trend and history."""
         import polars as pl
@@ -1346,6 +1403,7 @@ class Stats:
             seen.add(guid)
         return out
 
+    @one_version
     def forecast(self, team_a: list[str], team_b: list[str]) -> TeamForecast:
         """P(team A beats team B) for two rosters (names or GUIDs), before sides are known."""
         from etl_duck.query.rating import forecast
@@ -1357,6 +1415,7 @@ class Stats:
             raise ValueError("a player cannot be on both teams")
         return forecast(self.ratings(), self.rating_calibration(), a, b)
 
+    @one_version
     def balance(
         self,
         players: list[str],
