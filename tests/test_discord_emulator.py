@@ -361,6 +361,54 @@ async def _(kit: Kit) -> Any:
                                 [buttons(1, extra={"label": "l" * 81})])  # fmt: skip
 
 
+def select(**kw: Any) -> list[Any]:
+    """One action row of a string select menu (one option unless ``options`` is given)."""
+    menu = {"type": 3, "custom_id": "pick", "placeholder": "Which?",
+            "options": [{"label": "l", "value": "v", "description": "d"}], **kw}  # fmt: skip
+    return [{"type": 1, "components": [menu]}]
+
+
+def options(n: int, **kw: Any) -> list[dict[str, Any]]:
+    return [{"label": f"l{i}", "value": f"v{i}", **kw} for i in range(n)]
+
+
+@breaks("select.options")
+async def _(kit: Kit) -> Any:
+    await component_pair(kit, "select.options", select(options=options(1)), select(options=[]))
+    return await component_pair(kit, "select.options", select(options=options(25)),
+                                select(options=options(26)))  # fmt: skip
+
+
+@breaks("select.option.label")
+async def _(kit: Kit) -> Any:
+    # a name that shows nothing made an empty label once ("Which player?": review 204)
+    good = select(options=[{"label": "l" * 100, "value": "v"}])
+    await component_pair(kit, "select.option.label", good, select(options=[{"label": "", "value": "v"}]))  # fmt: skip
+    return await component_pair(kit, "select.option.label", good,
+                                select(options=[{"label": "l" * 101, "value": "v"}]))  # fmt: skip
+
+
+@breaks("select.option.value")
+async def _(kit: Kit) -> Any:
+    good = select(options=[{"label": "l", "value": "v" * 100}])
+    await component_pair(kit, "select.option.value", good, select(options=[{"label": "l", "value": ""}]))  # fmt: skip
+    return await component_pair(kit, "select.option.value", good,
+                                select(options=[{"label": "l", "value": "v" * 101}]))  # fmt: skip
+
+
+@breaks("select.option.description")
+async def _(kit: Kit) -> Any:
+    return await component_pair(kit, "select.option.description",
+                                select(options=options(1, description="d" * 100)),
+                                select(options=options(1, description="d" * 101)))  # fmt: skip
+
+
+@breaks("select.placeholder")
+async def _(kit: Kit) -> Any:
+    return await component_pair(kit, "select.placeholder", select(placeholder="p" * 150),
+                                select(placeholder="p" * 151))  # fmt: skip
+
+
 @breaks("component.button")
 async def _(kit: Kit) -> Any:
     link = {"type": 1, "components": [{"type": 2, "style": 5, "label": "l", "url": "https://x.invalid"}]}  # fmt: skip

@@ -12,8 +12,16 @@ import discord
 from etl_duck.domain.parse import name_or_guid
 from etl_duck.query import rating as query_rating
 
-FIELD_MAX = 1024  # Discord's limit for one embed field value
+# Discord's limits for an embed (a message over any of them is refused whole: 400)
+# https://discord.com/developers/docs/resources/message#embed-object-embed-limits
+TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25  # fields in one embed
+FIELD_NAME_MAX = 256
+FIELD_MAX = 1024  # one field's value
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBED_MAX = 6000  # all of it: title, description, field names and values, footer, author
 NAME_WIDTH = 16  # names are cut to this in tables so columns stay aligned on phones
 
 
@@ -26,6 +34,100 @@ def code(text: Any) -> str:
     """Inline code for a file name or a typed value: shown literally (Markdown is off inside,
     so it must not be escaped: a backslash would show), a backtick would end it early."""
     return "`" + (str(text).replace("`", "'").replace("\n", " ") or " ") + "`"
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters: whole when it fits, else cut with "…" at the
+    end — never after half an escape (:func:`esc`'s ``\\*``: a lone backslash left at the
+    cut would escape the "…", or show)."""
+    if len(text) <= limit:
+        return text
+    if limit < 1:
+        return ""
+    head = text[: limit - 1]
+    if (len(head) - len(head.rstrip("\\"))) % 2:  # an odd run: the last escapes what was cut
+        head = head[:-1]
+    return head + "…"
+
+
+def fit_first(items: Sequence[str], limit: int, sep: str = ", ") -> str:
+    """As many whole ``items`` as fit in ``limit`` characters, in order, then "… and N more"
+    (counted in ``limit``): a list (a roster, a session's maps) is cut between two items,
+    never inside one (an escape or a name cut in half) — but the first, cut (:func:`cut`),
+    when it alone is over."""
+    for n in range(len(items), 0, -1):
+        more = len(items) - n
+        text = sep.join(items[:n]) + (f"{sep}… and {more} more" if more else "")
+        if len(text) <= limit:
+            return text
+    return cut(sep.join(items), limit)
+
+
+def fit_last(lines: Sequence[str], limit: int, noun: str = "") -> str:
+    """Lines joined, the oldest dropped first when they do not fit — with the "… N
+    earlier" line that says so (``noun``: "… N earlier maps") counted in ``limit``
+    (Discord refuses the whole message when one field is over)."""
+    shown = list(lines)
+
+    def text() -> str:
+        dropped = len(lines) - len(shown)
+        return (f"… {dropped} earlier{noun}\n" if dropped else "") + "\n".join(shown)
+
+    while shown and len(text()) > limit:
+        shown.pop(0)
+    return cut(text(), limit)
+
+
+def room(embed: discord.Embed, *more: str) -> int:
+    """Characters ``embed`` may still take under :data:`EMBED_MAX` once ``more`` (texts
+    still to add: a field's name and value, a footer) are in."""
+    return EMBED_MAX - len(embed) - sum(len(t) for t in more)
+
+
+def fit_embed(embed: discord.Embed) -> discord.Embed:
+    """The last guard of an embed that grows with an evening: every part within Discord's
+    limit and the whole within :data:`EMBED_MAX`, cut (:func:`cut`) where over. The
+    builders shorten what matters least first (older maps, a table's last rows) so that
+    this finds nothing to do; when it does, the description goes first, then the fields
+    from the last."""
+    if embed.title and len(embed.title) > TITLE_MAX:
+        embed.title = cut(embed.title, TITLE_MAX)
+    if embed.description and len(embed.description) > DESCRIPTION_MAX:
+        embed.description = cut(embed.description, DESCRIPTION_MAX)
+    if embed.footer.text and len(embed.footer.text) > FOOTER_MAX:
+        embed.set_footer(text=cut(embed.footer.text, FOOTER_MAX), icon_url=embed.footer.icon_url)
+    if embed.author.name and len(embed.author.name) > AUTHOR_MAX:
+        embed.set_author(
+            name=cut(embed.author.name, AUTHOR_MAX), url=embed.author.url,
+            icon_url=embed.author.icon_url,
+        )  # fmt: skip
+    while len(embed.fields) > FIELDS_MAX:
+        embed.remove_field(-1)
+    for i, f in enumerate(embed.fields):
+        name, value = str(f.name or ""), str(f.value or "")
+        if len(name) > FIELD_NAME_MAX or len(value) > FIELD_MAX or not name or not value:
+            embed.set_field_at(
+                i, name=cut(name, FIELD_NAME_MAX) or "—", value=cut(value, FIELD_MAX) or "—",
+                inline=bool(f.inline),
+            )  # fmt: skip
+    over = len(embed) - EMBED_MAX
+    if over > 0 and embed.description:
+        keep = max(0, len(embed.description) - over)
+        embed.description = cut(embed.description, keep) or None
+        over = len(embed) - EMBED_MAX
+    for i in range(len(embed.fields) - 1, -1, -1):
+        if over <= 0:
+            break
+        f = embed.fields[i]
+        value = str(f.value)
+        if len(value) - over >= 2:  # a shorter value still says something
+            embed.set_field_at(
+                i, name=str(f.name), value=cut(value, len(value) - over), inline=bool(f.inline)
+            )
+        else:
+            embed.remove_field(i)
+        over = len(embed) - EMBED_MAX
+    return embed
 
 
 def cell(text: Any, width: int = NAME_WIDTH) -> str:

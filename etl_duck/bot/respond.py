@@ -25,12 +25,15 @@ import discord
 
 from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
 
-from .format import esc
+from .format import FIELD_MAX, cell_of, esc, fit_first, labels
 
 log = logging.getLogger(__name__)
 
 DEFER_AFTER_S = 2.0
 CHOOSER_TIMEOUT_S = 180.0
+#: Discord's limits for a select menu: 25 options, an option's label 1 to 100 characters
+OPTIONS_MAX = 25
+LABEL_MAX = 100
 APOLOGY = "Sorry, something went wrong while answering that. The error has been logged."
 
 
@@ -93,11 +96,19 @@ class PlayerChooser(discord.ui.View):
         self.picks = dict(picks or {})  # earlier menus' picks, kept for this one's retry
         self.picked: str | None = None
         self.interaction: discord.Interaction[Any] | None = None
+        shown = exc.candidates[:OPTIONS_MAX]
+        # the bot's names: his GUID where his name shows nothing (an empty label is refused),
+        # two of one name told apart ("vid (D842)"), cut to the label's 100 keeping that mark
+        named = labels(shown)
         self.menu: discord.ui.Select[PlayerChooser] = discord.ui.Select(
             placeholder="Which player did you mean?",
             options=[
-                discord.SelectOption(label=name[:100], value=guid, description=f"GUID {guid}")
-                for guid, name in exc.candidates[:25]
+                discord.SelectOption(
+                    label=cell_of(named, {"guid": guid, "name": name}, LABEL_MAX),
+                    value=guid,
+                    description=f"GUID {guid}",
+                )
+                for guid, name in shown
             ],
         )
         self.menu.callback = self._picked  # type: ignore[method-assign]
@@ -206,15 +217,25 @@ def failure_reply(exc: BaseException) -> Reply | None:
             colour=discord.Colour.orange(),
         )
         if exc.suggestions:
-            embed.add_field(
-                name="Did you mean", value="\n".join(f"• {esc(s)}" for s in exc.suggestions)
-            )
+            embed.add_field(name="Did you mean", value=_suggested(exc))
         return Reply(embeds=[embed], ephemeral=True)
     if isinstance(exc, NoData):  # its own words ("No session on 2025-11-12.")
         return Reply(content=esc(str(exc)), ephemeral=True)
     if isinstance(exc, UserError):
         return Reply(content=str(exc), ephemeral=True)
     return None
+
+
+def _suggested(exc: PlayerNotFound) -> str:
+    """The "Did you mean" list: for an ambiguous name its players as the bot shows them (two
+    of one name told apart: "vid (D842)", a GUID for a name that shows nothing); else the
+    names the lookup suggests."""
+    if isinstance(exc, PlayerAmbiguous):
+        named = labels(exc.candidates)
+        shown = [named.get(g, g) for g, _ in exc.candidates]
+    else:
+        shown = [str(s) for s in exc.suggestions]
+    return fit_first([f"• {esc(s)}" for s in shown], FIELD_MAX, "\n")
 
 
 class _Deferral:

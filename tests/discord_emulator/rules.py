@@ -76,6 +76,17 @@ _RULES: tuple[Rule, ...] = (
     Rule("component.label", "a button label is at most 80 characters", COMPONENTS, 80),
     Rule("component.button", "a link button has a url and no custom_id; any other button "
          "has a custom_id", COMPONENTS, field_code="BUTTON_COMPONENT_INVALID"),
+    # (a select menu's custom_id: component.custom_id, 1 to 100 characters)
+    Rule("select.options", "a string select has 1 to 25 options", f"{COMPONENTS}#string-select",
+         25),
+    Rule("select.option.label", "a select option's label has 1 to 100 characters",
+         f"{COMPONENTS}#string-select-select-option-structure", 100),
+    Rule("select.option.value", "a select option's value has 1 to 100 characters",
+         f"{COMPONENTS}#string-select-select-option-structure", 100),
+    Rule("select.option.description", "a select option's description is at most 100 "
+         "characters", f"{COMPONENTS}#string-select-select-option-structure", 100),
+    Rule("select.placeholder", "a select menu's placeholder is at most 150 characters",
+         f"{COMPONENTS}#string-select", 150),
     # ------------------------------------------------------------ interactions (Receiving and Responding)
     Rule("interaction.deadline", "the first response arrives within 3 s of the interaction",
          RESPONDING, 3.0, status=404, code=10062, message="Unknown interaction"),
@@ -265,6 +276,29 @@ def check_components(rows: Sequence[Any], path: Sequence[str | int] = ("componen
                 seen.add(cid)
             if "label" in c:
                 out += _too_long("component.label", c.get("label"), (*cp, "label"))
+            if c.get("type") in SELECTS:
+                out += _check_select(c, cp)
+    return out
+
+
+#: select menus: string (3, with options), user, role, mentionable and channel (5-8)
+SELECTS = (3, 5, 6, 7, 8)
+
+
+def _check_select(menu: Mapping[str, Any], path: Sequence[str | int]) -> list[Violation]:
+    out = _too_long("select.placeholder", menu.get("placeholder"), (*path, "placeholder"))
+    if menu.get("type") != 3:
+        return out
+    options = menu.get("options") or []
+    if not 1 <= len(options) <= 25:
+        out.append(violation("select.options", (*path, "options"), f"{len(options)} options"))
+    for k, item in enumerate(options):
+        op = (*path, "options", k)
+        o: Mapping[str, Any] = item if isinstance(item, Mapping) else {}
+        out += _too_long("select.option.label", o.get("label"), (*op, "label"), minimum=1)
+        out += _too_long("select.option.value", o.get("value"), (*op, "value"), minimum=1)
+        out += _too_long("select.option.description", o.get("description"),
+                         (*op, "description"))  # fmt: skip
     return out
 
 

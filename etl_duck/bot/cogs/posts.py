@@ -87,6 +87,13 @@ WAIT_S = 24 * 3600.0  # … for this long after they arrived (a lost round 1 nev
 #: rounds whose post (or whose map's post) the channel refused: sent when it takes them
 REFUSED = "refused"
 POSTING = "posting"  # the bot state's problem that /status shows: the last refused post
+#: the bot state's problem of a scoreboard edit Discord refused as malformed (400): the
+#: scoreboard stays as last shown; /status tells it until an edit goes through
+BOARD_REFUSED = "scoreboard"
+BOARD_FIX = (
+    "it shows the last edit that went through — the bot made a scoreboard Discord will not "
+    "take: report it with the bot's log"
+)
 FIX = "give the bot Send Messages and Embed Links in {where}"
 #: the setting that names the stats channel, as the environment spells it
 CHANNEL_SETTING = f"{Settings.model_config.get('env_prefix', '')}stats_channel_id".upper()
@@ -347,21 +354,26 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
         await asyncio.to_thread(undo)
 
     async def status_line(self) -> str | None:
-        """The last post the channel refused, its fix and how many rounds wait, for /status;
-        None while posting works."""
+        """The last post the channel refused, its fix and how many rounds wait, and a
+        scoreboard edit Discord refused as malformed (400), for /status; None while posting
+        works."""
         state = self.bot.state
+        lines = []
         got = await asyncio.to_thread(state.problem, POSTING)
-        if got is None:
-            return None
-        text, at = got
-        line = f"{text} (<t:{int(at.timestamp())}:f>)"
-        waiting = len(await asyncio.to_thread(state.keys, REFUSED))
-        if waiting:
-            line += (
-                f"\n{waiting} round post(s) wait: they go out with the next round, or when the bot"
-                " starts again"
-            )
-        return line
+        if got is not None:
+            text, at = got
+            lines.append(f"{text} (<t:{int(at.timestamp())}:f>)")
+            waiting = len(await asyncio.to_thread(state.keys, REFUSED))
+            if waiting:
+                lines.append(
+                    f"{waiting} round post(s) wait: they go out with the next round, or when "
+                    "the bot starts again"
+                )
+        board = await asyncio.to_thread(state.problem, BOARD_REFUSED)
+        if board is not None:  # a malformed edit (400): the scoreboard stands still
+            text, at = board
+            lines.append(f"{text} (<t:{int(at.timestamp())}:f>)")
+        return "\n".join(lines) or None
 
     async def on_commit(self, report: IngestReport) -> None:
         async with self._lock:
@@ -694,6 +706,17 @@ class RoundPostsCog(commands.Cog, name="Round posts"):
             text = refusal("live scoreboard", exc, cid)
             await asyncio.to_thread(self.bot.state.set_problem, POSTING, text)
             raise
+        except discord.HTTPException as exc:
+            if exc.status != 400:  # the rest as before (discord.py rides out 429s and 5xx)
+                raise
+            # 400: Discord will not take what the bot made (a limit the embed broke): no
+            # retry helps, and the scoreboard would stand still for the evening unseen
+            why = " ".join(f"{exc.status} {exc.text or 'Bad Request'}".split())
+            text = f"The live scoreboard edit was refused ({why[:300]}): {BOARD_FIX}"
+            log.error("%s", text)
+            await asyncio.to_thread(self.bot.state.set_problem, BOARD_REFUSED, text)
+            return
+        await asyncio.to_thread(self.bot.state.clear_problem, BOARD_REFUSED)
 
 
 def live_sessions(table: pl.DataFrame) -> set[int]:

@@ -8,7 +8,20 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, esc, fit_table, num, player_name, table
+from etl_duck.bot.format import (
+    FIELD_MAX,
+    cell,
+    cell_of,
+    cut,
+    esc,
+    fit_first,
+    fit_table,
+    frame_labels,
+    label_of,
+    num,
+    player_name,
+    table,
+)
 from etl_duck.domain.metrics import METRICS
 from etl_duck.domain.parse import shows_something
 from etl_duck.query.players import PlayerCard
@@ -46,15 +59,19 @@ def card(
                 for m in c.maps.head(5).iter_rows(named=True)]  # fmt: skip
         embed.add_field(name="Most played maps", value=fit_table(["map", "rnd", "DPM"], rows))
     if bests:
-        embed.add_field(name=bests_title, value=bests_text(bests)[:1024], inline=False)
+        embed.add_field(name=bests_title, value=cut(bests_text(bests), FIELD_MAX), inline=False)
     if not c.last_rounds.is_empty():
-        embed.add_field(name="Recent form", value=form_text(c.last_rounds, t)[:1024], inline=False)
+        embed.add_field(
+            name="Recent form", value=cut(form_text(c.last_rounds, t), FIELD_MAX), inline=False
+        )
     aliases = [] if c.aliases.is_empty() else [str(a) for a in c.aliases["name"].to_list()]
     # an alias that shows nothing adds nothing (the GUID is in the description), as on the site
     others = [a for a in aliases if a != c.name and shows_something(a)]
     if others:
         embed.add_field(
-            name="Also known as", value=", ".join(esc(a) for a in others[:10])[:1024], inline=False
+            name="Also known as",
+            value=fit_first([esc(a) for a in others[:10]], FIELD_MAX),
+            inline=False,
         )
     return embed
 
@@ -99,8 +116,10 @@ def form_text(last: pl.DataFrame, totals: dict[str, Any]) -> str:
 def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord.Embed:
     """Two players side by side; ▲ marks the better value of each metric."""
     a, b = rows.row(0, named=True), rows.row(1, named=True) if rows.height > 1 else None
-    name_a = player_name(a["name"], a.get("guid"))
-    name_b = player_name(b["name"], b.get("guid")) if b else None
+    # two players of one name told apart ("vid (D842) vs vid (7B84)"), as /teams does
+    named = frame_labels(rows) if "guid" in rows.columns else {}
+    name_a = label_of(named, a)
+    name_b = label_of(named, b) if b else None
     embed = discord.Embed(
         title=f"{esc(name_a)} vs {esc(name_b) if name_b is not None else '—'}",
         description=f"Window: {window_label}",
@@ -117,7 +136,7 @@ def compare(rows: pl.DataFrame, window_label: str, chart: str | None) -> discord
         lines.append([m.label, m.format(va) + mark_a, m.format(vb) + mark_b])
     embed.add_field(
         name="Side by side",
-        value=table(["", cell(name_a, 12), cell(name_b, 12) if name_b is not None else "—"], lines),
+        value=table(["", cell_of(named, a, 12), cell_of(named, b, 12) if b else "—"], lines),
         inline=False,
     )
     if chart:

@@ -9,12 +9,25 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell_of, code, duration, esc, fit_table, frame_labels, label_of, num
+from etl_duck.bot.format import (
+    FIELD_MAX,
+    cell_of,
+    code,
+    cut,
+    duration,
+    esc,
+    fit_embed,
+    fit_last,
+    fit_table,
+    frame_labels,
+    label_of,
+    num,
+    room,
+)
 from etl_duck.query.stats import RoundDetail
 
 COLOUR = discord.Colour.teal()
 SIDES = {1: "Axis", 2: "Allies"}
-FIELD_MAX = 1024  # Discord refuses a message with a longer field value
 
 
 def team_names(rnd: dict[str, Any], match: dict[str, Any] | None) -> dict[int, str]:
@@ -78,6 +91,7 @@ def _time_rows(players: pl.DataFrame, named: dict[str, str]) -> list[list[str]]:
 
 CORE = ["player", "K/D/G", "DPM", "dmg ±", "acc", "HS", "rev"]
 TIMES = ["player", "played", "dead", "denied", "MK"]
+TIMES_NAME = "Time played · dead · denied, multikills"
 
 
 def round_post(
@@ -116,35 +130,38 @@ def round_post(
                 value=fit_table(CORE, _core_rows(left, named)),
                 inline=False,
             )
-        embed.add_field(
-            name="Time played · dead · denied, multikills",
-            value=fit_table(TIMES, _time_rows(players, named)),
-            inline=False,
-        )
+    later: list[tuple[str, str]] = []  # the fields after the time block
     if detail.awards is not None and not detail.awards.is_empty():
         # a round 2's engine counters carry its round 1 (as the writer reads them)
         round_two = r["round_number"] == 2 and r.get("paired_round_id") is not None
+        later.append(("Awards", awards_text(detail.awards, round_two, named)))
+    if notes:  # whole: what does not fit the field is told later (fit_notes)
+        later.append(("Records", fit_notes(notes)[0]))
+    footer = str(r["file_name"])
+    if not players.is_empty():
+        # what matters least gives way first: the time block's last rows (6,000 in all)
+        spare = room(embed, TIMES_NAME, footer, *(t for field in later for t in field))
         embed.add_field(
-            name="Awards", value=awards_text(detail.awards, round_two, named), inline=False
+            name=TIMES_NAME,
+            value=fit_table(TIMES, _time_rows(players, named), min(FIELD_MAX, spare)),
+            inline=False,
         )
-    if notes:
-        embed.add_field(name="Records", value=fit_notes(notes)[0], inline=False)
-    embed.set_footer(text=str(r["file_name"]))
-    return embed
+    for name, value in later:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=footer)
+    return fit_embed(embed)
 
 
 def fit_notes(notes: Sequence[str], limit: int = FIELD_MAX) -> tuple[str, int]:
     """A round post's records field: the first ``notes`` that fit whole in ``limit``
     characters, then "… N more" for the rest; and how many notes it shows. The rest are not
     told by this post: the caller gives back their announcement (the digest, or the next
-    round's post, tells them). The fitting is the digest's (``scoreboard._fit``, which keeps
+    round's post, tells them). The fitting is the digest's (:func:`fit_last`, which keeps
     the last lines under "… N earlier") over the notes backwards: the same characters, and
     "more" is shorter than "earlier"."""
-    from etl_duck.bot.embeds.scoreboard import _fit  # it imports this module
-
     lines = [" ".join(n.splitlines()) for n in notes]  # a note is one line of the field
     whole = "\n".join(lines)
-    backwards = _fit(lines[::-1], limit)
+    backwards = fit_last(lines[::-1], limit)
     if backwards == "\n".join(lines[::-1]):
         return whole, len(lines)
     dropped = int(backwards.partition("\n")[0].split()[1])  # "… N earlier"
@@ -193,7 +210,7 @@ def awards_text(
     more = len(seen) - AWARDS_SHOWN
     text = "\n".join(lines[:AWARDS_SHOWN]) + (f"\n… {more} more" if more > 0 else "")
     note = f"\n{MATCH_NOTE}" if marked else ""
-    return text[: 1024 - len(note)] + note
+    return cut(text, FIELD_MAX - len(note)) + note
 
 
 def halves(match: dict[str, Any]) -> list[str]:
@@ -254,7 +271,7 @@ def map_post(
         embed.add_field(
             name="Both rounds", value=fit_table(["player", "K", "D", "DPM"], rows), inline=False
         )
-    return embed
+    return fit_embed(embed)
 
 
 def backlog_post(count: int, first: str, last: str) -> discord.Embed:

@@ -10,7 +10,22 @@ import discord
 import polars as pl
 
 from etl_duck.bot.embeds.posts import winner_name
-from etl_duck.bot.format import day, duration, esc, frame_labels, label_of, num, player_name
+from etl_duck.bot.format import (
+    DESCRIPTION_MAX,
+    FIELD_MAX,
+    cut,
+    day,
+    duration,
+    esc,
+    fit_embed,
+    fit_first,
+    fit_last,
+    frame_labels,
+    label_of,
+    num,
+    player_name,
+    room,
+)
 from etl_duck.domain.scoring import Award
 from etl_duck.query.rating import roster_labels
 from etl_duck.query.stats import SessionReport
@@ -65,37 +80,30 @@ def _mvp(rep: SessionReport, named: dict[str, str]) -> str | None:
     return f"**{esc(label_of(named, m))}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
 
 
-def _fit(lines: Sequence[str], limit: int) -> str:
-    """Lines joined, the oldest dropped first when they do not fit — with the "… N
-    earlier" line that says so counted in ``limit`` (Discord refuses the whole message
-    when one field is over)."""
-    shown = list(lines)
+#: the digest's fitting of its fields (and the scoreboard's of its maps): the newest lines
+_fit = fit_last
 
-    def text() -> str:
-        dropped = len(lines) - len(shown)
-        return (f"… {dropped} earlier\n" if dropped else "") + "\n".join(shown)
-
-    while shown and len(text()) > limit:
-        shown.pop(0)
-    return text()
+#: the description's line for maps dropped to fit: "… 3 earlier maps"
+EARLIER_MAPS = " maps"
 
 
 def scoreboard(rep: SessionReport) -> discord.Embed:
+    """The live scoreboard: the score and one line per map (the description), the rosters,
+    the MVP so far. A long evening of a crowd of long names fits Discord's limits (6,000
+    characters in all, else the edit is refused and the scoreboard freezes): the rosters
+    keep whole names ("… and N more"), and the oldest maps give way first ("… N earlier
+    maps"): the score stays."""
     counted = rep.rounds.filter(pl.col("counted")).height
     embed = discord.Embed(title=f"Scoreboard — {day(rep.session_date)}{where(rep)}", colour=COLOUR)
-    score = score_lines(rep)
-    maps = _map_lines(rep)
-    parts = [*score, ""] if score else []
-    embed.description = _fit(parts + maps, 4000) if maps else "First round in: warming up."
     named = frame_labels(rep.players)  # two players of one name told apart: "vid (D842)"
     if rep.teams is not None:
         # one total across two opponents means nothing (the score lines split them)
-        several = len(score) > 1
+        several = len(rep.segments) > 1
         for team in rep.teams:
             who = roster_labels(named, team.guids, team.players)
             embed.add_field(
                 name=esc(team.name) if several else f"{esc(team.name)} — {team.points} pts",
-                value=esc(", ".join(who))[:1024] or "—",
+                value=fit_first([esc(w) for w in who], FIELD_MAX) or "—",
                 inline=True,
             )
     if (mvp := _mvp(rep, named)) is not None:
@@ -103,7 +111,16 @@ def scoreboard(rep: SessionReport) -> discord.Embed:
     embed.set_footer(
         text=f"Live · {counted} rounds · last round {rep.end_time:%H:%M} · session {rep.session_id}"
     )
-    return embed
+    # the description takes what the rest leaves of the embed's 6,000
+    left = min(DESCRIPTION_MAX, room(embed))
+    maps = _map_lines(rep)
+    if not maps:
+        embed.description = cut("First round in: warming up.", left)
+        return fit_embed(embed)
+    score = cut("\n".join(score_lines(rep)), left // 2)  # the score stays, within reason
+    head = f"{score}\n\n" if score else ""
+    embed.description = head + _fit(maps, left - len(head), EARLIER_MAPS)
+    return fit_embed(embed)
 
 
 def vs_average_lines(
@@ -133,6 +150,13 @@ def _signed(value: float) -> str:
     return f"+{v}" if v > 0 else (f"−{-v}" if v < 0 else "±0")
 
 
+#: what the digest cog adds to a digest it updates (" · updated", "Session digest
+#: (updated)"): kept free of the 6,000
+UPDATED_SLACK = 32
+#: below this, tonight against the average is left out rather than shown as one line
+VS_LEAST = 64
+
+
 def digest(
     rep: SessionReport,
     awards: Sequence[Award],
@@ -150,7 +174,7 @@ def digest(
         f"{rep.maps.height} maps · {counted} rounds · {rep.players.height} players"
     )
     if score := score_lines(rep):
-        embed.add_field(name="Score", value="\n".join(score)[:1024], inline=False)
+        embed.add_field(name="Score", value=cut("\n".join(score), FIELD_MAX), inline=False)
     named = frame_labels(rep.players, vs_average)  # two of one name told apart: "vid (D842)"
     if (mvp := _mvp(rep, named)) is not None:
         embed.add_field(name="MVP", value=mvp, inline=False)
@@ -164,10 +188,14 @@ def digest(
         embed.add_field(name="Records broken", value=_fit(records, 1024), inline=False)
     if milestones:
         embed.add_field(name="Milestones", value=_fit(milestones, 1024), inline=False)
+    footer = f"session {rep.session_id}"
     lines = vs_average_lines(vs_average, named=named)
-    if lines:
-        embed.add_field(name="Tonight vs your average", value=_fit(lines, 1024), inline=False)
+    # what matters least gives way first: tonight against the average takes what is left
+    vs_name = "Tonight vs your average"
+    left = min(FIELD_MAX, room(embed, vs_name, footer) - UPDATED_SLACK)
+    if lines and left >= VS_LEAST:
+        embed.add_field(name=vs_name, value=_fit(lines, left), inline=False)
     if chart:
         embed.set_image(url=f"attachment://{chart}")
-    embed.set_footer(text=f"session {rep.session_id}")
-    return embed
+    embed.set_footer(text=footer)
+    return fit_embed(embed)

@@ -8,11 +8,15 @@ import discord
 import polars as pl
 
 from etl_duck.bot.format import (
+    FIELD_MAX,
     cell,
     cell_of,
+    cut,
     day,
     duration,
     esc,
+    fit_embed,
+    fit_first,
     fit_table,
     frame_labels,
     label_of,
@@ -88,7 +92,7 @@ def summary(rep: SessionReport) -> discord.Embed:
         f"{rep.maps.height} maps · {counted_rounds(rep)} rounds · {rep.players.height} players"
     )
     if (score := score_line(rep)) is not None:
-        embed.add_field(name="Score", value=score, inline=True)
+        embed.add_field(name="Score", value=cut(score, FIELD_MAX), inline=True)
     if (mvp := mvp_line(rep)) is not None:
         embed.add_field(name="MVP", value=mvp, inline=True)
     if not rep.players.is_empty():
@@ -98,9 +102,9 @@ def summary(rep: SessionReport) -> discord.Embed:
             inline=False,
         )
     if not rep.maps.is_empty():
-        maps = ", ".join(esc(m) for m in rep.maps["map_name"].to_list())
-        embed.add_field(name="Maps", value=maps[:1024], inline=False)
-    return embed
+        maps = fit_first([esc(m) for m in rep.maps["map_name"].to_list()], FIELD_MAX)
+        embed.add_field(name="Maps", value=maps, inline=False)
+    return fit_embed(embed)
 
 
 def top(rep: SessionReport) -> discord.Embed:
@@ -114,7 +118,7 @@ def top(rep: SessionReport) -> discord.Embed:
     embed.description = fit_table(
         ["player", "rnd", "K", "D", "DPM", "acc%", "rev"], rows, limit=4000
     )
-    return embed
+    return fit_embed(embed)
 
 
 def _outcome(m: dict[str, Any], *, in_code: bool = False) -> str:
@@ -140,8 +144,8 @@ def maps(rep: SessionReport) -> discord.Embed:
         ["map", "time", "kills", "result"], rows, limit=4000, right=[False, True, True, False]
     )
     if (score := score_line(rep)) is not None:
-        embed.add_field(name="Score", value=score)
-    return embed
+        embed.add_field(name="Score", value=cut(score, FIELD_MAX))
+    return fit_embed(embed)
 
 
 def weapons(rep: SessionReport, table: pl.DataFrame) -> discord.Embed:
@@ -156,7 +160,7 @@ def weapons(rep: SessionReport, table: pl.DataFrame) -> discord.Embed:
         if rows
         else "No weapon stats in this session."
     )
-    return embed
+    return fit_embed(embed)
 
 
 def graphs(rep: SessionReport, overview: str, timeline: str) -> list[discord.Embed]:
@@ -181,8 +185,8 @@ def score(rep: SessionReport) -> discord.Embed:
         if m.get("outcome")
     ]  # fmt: skip
     if wins:
-        embed.add_field(name="Maps", value="\n".join(wins)[:1024], inline=False)
-    return embed
+        embed.add_field(name="Maps", value=fit_first(wins, FIELD_MAX, "\n"), inline=False)
+    return fit_embed(embed)
 
 
 def teams(rep: SessionReport) -> discord.Embed:
@@ -201,11 +205,11 @@ def teams(rep: SessionReport) -> discord.Embed:
         )
         rows = [[cell_of(named, r), num(r["kills"]), num(r["dpm"], 1)] for r in members]
         embed.add_field(
-            name=f"{esc(team.name)[:200]} — {team.points} points",
+            name=f"{cut(esc(team.name), 200)} — {team.points} points",
             value=fit_table(["player", "K", "DPM"], rows) if rows else "—",
             inline=True,
         )
-    return embed
+    return fit_embed(embed)
 
 
 def awards(rep: SessionReport, won: list[Award]) -> discord.Embed:
@@ -216,4 +220,4 @@ def awards(rep: SessionReport, won: list[Award]) -> discord.Embed:
     for a in won:
         who = named.get(a.guid, player_name(a.name, a.guid))
         embed.add_field(name=a.title, value=f"**{esc(who)}** — {a.shown}", inline=True)
-    return embed
+    return fit_embed(embed)

@@ -8,7 +8,18 @@ from typing import Any
 import discord
 import polars as pl
 
-from etl_duck.bot.format import cell, esc, fit_table, label_of, labels, num, player_name
+from etl_duck.bot.format import (
+    DESCRIPTION_MAX,
+    FIELD_MAX,
+    cell,
+    esc,
+    fit_first,
+    fit_table,
+    label_of,
+    labels,
+    num,
+    player_name,
+)
 from etl_duck.domain.records import ROUND_RECORDS, _shown
 from etl_duck.domain.social import MIN_MAPS, MIN_ROUNDS, best_partner, nemesis_and_prey
 
@@ -81,7 +92,7 @@ def lineups(table: pl.DataFrame, window_label: str) -> discord.Embed:
             f"**{r['won_a']}–{r['won_b']}**" + (f"–{r['drawn']}" if r["drawn"] else "")
             + f" in {r['maps']} maps · last {r['last_met']:%Y-%m-%d}\n{a}\n  vs {b}"
         )  # fmt: skip
-    embed.description = "\n\n".join(lines)[:4000]
+    embed.description = fit_first(lines, DESCRIPTION_MAX, "\n\n")
     embed.set_footer(text="exact rosters of one side of a map; W–L(–D) of the first roster")
     return embed
 
@@ -150,7 +161,7 @@ def records(rows: Sequence[dict[str, Any]], map_name: str | None) -> list[discor
             pages.append(page)
             page = discord.Embed(title=title, colour=COLOUR)
         page.add_field(
-            name="All time" if scope == "all" else esc(scope), value="\n".join(lines)[:1024],
+            name="All time" if scope == "all" else esc(scope), value=fit_first(lines, FIELD_MAX, "\n"),
             inline=False,
         )  # fmt: skip
     pages.append(page)

@@ -6,12 +6,9 @@ from typing import Any
 
 import discord
 
-from etl_duck.bot.format import FIELD_MAX, code, esc, num
+from etl_duck.bot.format import EMBED_MAX, FIELD_MAX, code, cut, esc, fit_first, num
 from etl_duck.query.cache import CacheStats
 from etl_duck.query.stats import cut_fix, cut_said, empty_fix
-
-#: Discord's limit for all of an embed's text (title, description, field names and values)
-EMBED_MAX = 6000
 
 COLOUR = discord.Colour.dark_grey()
 #: the field naming a record of the fetch's looks that cannot be used
@@ -34,7 +31,7 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
     if excluded:
         embed.add_field(
             name="Not counted",
-            value=", ".join(f"{esc(k)}: {v}" for k, v in excluded.items())[:1024],
+            value=fit_first([f"{esc(k)}: {v}" for k, v in excluded.items()], FIELD_MAX),
             inline=False,
         )
     # every open problem, as `etl-duck status` lists it, each with its fix (the query
@@ -104,9 +101,9 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
         budget -= len(value)
         embed.add_field(name=name, value=value, inline=False)
     if posting:
-        embed.add_field(name="⚠️ Posts refused", value=posting[:FIELD_MAX], inline=False)
+        embed.add_field(name="⚠️ Posts refused", value=cut(posting, FIELD_MAX), inline=False)
     for name, value in bot.items():
-        embed.add_field(name=name, value=value[:FIELD_MAX] or "—", inline=True)
+        embed.add_field(name=name, value=cut(value, FIELD_MAX) or "—", inline=True)
     return embed
 
 
@@ -118,7 +115,7 @@ def _fit(lines: list[str], limit: int) -> str:
         if sum(len(x) + 1 for x in out) + len(line) + len(more) + 2 > limit:
             out.append(more)
             break
-        out.append(line[: limit - len(more) - 2])
+        out.append(cut(line, limit - len(more) - 2))
     return "\n".join(out)
 
 
