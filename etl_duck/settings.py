@@ -45,7 +45,8 @@ class ServerSource(BaseModel):
     model_config = {"extra": "forbid"}
 
     name: str
-    ssh_host: str
+    #: left out: the main server's host (two game servers on one machine, two folders)
+    ssh_host: str | None = Field(None, min_length=1)
     ssh_port: int | None = Field(None, ge=1, le=65535)
     ssh_user: str | None = None
     ssh_key_path: Path | None = None
@@ -172,6 +173,26 @@ class Settings(BaseSettings):
         names = [s.name for s in self.servers]
         if len(set(names)) != len(names):
             raise ValueError(f"ETL_DUCK_SERVERS: two servers share a name ({', '.join(names)})")
+        for i, src in enumerate(self.servers, 1):
+            if src.ssh_host is None and self.ssh_host is None:
+                raise ValueError(
+                    f"ETL_DUCK_SERVERS: entry {i} ({src.name}) has no ssh_host and there is "
+                    "no ETL_DUCK_SSH_HOST to take it from — give the entry an ssh_host or set "
+                    "ETL_DUCK_SSH_HOST"
+                )
+        seen: dict[tuple[str, ...], str] = {}
+        for source in self.sources():
+            where = _remote_folder(source)
+            name = "the main server" if not source.server_name else source.server_name
+            if where in seen:
+                raise ValueError(
+                    f"ETL_DUCK_SERVERS: {name} reads the same folder as {seen[where]} "
+                    f"({source.ssh_user or ''}{'@' if source.ssh_user else ''}"
+                    f"{source.ssh_host}:{source.ssh_port} {source.ssh_remote_dir}): its files "
+                    "would be fetched twice — give it its own ssh_remote_dir (or ssh_host), or "
+                    "leave it out"
+                )
+            seen[where] = name
         return self
 
     @field_validator("session_gap_minutes")
@@ -286,6 +307,19 @@ class Settings(BaseSettings):
             ratings=RatingStore.in_data_dir(self.data_dir, save=short_lived),
             timezone=self.timezone,
         )
+
+
+def _remote_folder(source: Settings) -> tuple[str, ...]:
+    """What tells a server's remote folder apart: host, port and folder; and the user,
+    whose home a relative folder is in (`gamestats` of two users is two folders; `~/x`
+    is `x`, as the fetch reads it)."""
+    import posixpath
+
+    folder = source.ssh_remote_dir
+    folder = "." if folder == "~" else folder.removeprefix("~/")
+    folder = posixpath.normpath(folder)
+    user = "" if folder.startswith("/") else source.ssh_user or ""
+    return ((source.ssh_host or "").lower(), str(source.ssh_port), user, folder)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -101,7 +101,12 @@ def test_one_unreachable_server_does_not_keep_the_others_from_being_fetched(
         unknown = tmp_path / "empty_known_hosts"
         unknown.write_text("")
         other["ssh_known_hosts"] = str(scrim.known_hosts)
-        settings = scrim.settings(tmp_path / "data2", ssh_known_hosts=unknown, servers=[other])
+        # two servers may not read one folder (the same files, fetched twice): main's is
+        # another one, never listed (its host key stops it first)
+        other["ssh_remote_dir"] = scrim.remote_dir
+        settings = scrim.settings(
+            tmp_path / "data2", ssh_known_hosts=unknown, ssh_remote_dir="main", servers=[other]
+        )
         rec = Recorder()
         assert run_fetch(settings, ingest=rec) == 2
         assert sorted(rec.names) == sorted(names)

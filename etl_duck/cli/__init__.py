@@ -8,6 +8,7 @@ sentence on stderr and an exit code (a traceback only with ``--verbose``).
 from __future__ import annotations
 
 import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -43,7 +44,52 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _reader_gone()
     except BrokenPipeError:
         return _reader_gone()
+    except OSError as exc:  # the last of stdout could not be written (a full disk): exit 1
+        code = _explain(exc)
+        _output_dropped()
     return code
+
+
+def _whole_writes() -> None:
+    """Give stdout and stderr a buffer when they have none, so that every write is whole or
+    raises. With ``PYTHONUNBUFFERED=1`` (Docker, systemd units) each is a raw file: one
+    ``write`` call, whose short count (a disk that fills, a reader that leaves mid-write)
+    the text layer drops. `etl-duck predictions --json > file` on a disk that filled kept
+    131,072 of 345,801 bytes and exited 0, and `… --json | head -1` exited 0, not 141. A
+    buffered writer writes the rest or raises (exit 1, or 141), as without the setting;
+    lines still go out as they are written (``PYTHONUNBUFFERED``'s point: `docker logs`),
+    as every line is flushed."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, io.TextIOWrapper) or not isinstance(stream.buffer, io.RawIOBase):
+            continue  # buffered already (the default), or not a file (a test's capture)
+        try:
+            fd = stream.fileno()
+            stream.flush()
+        except (OSError, ValueError):
+            continue
+        # a second file object on the same descriptor, which it leaves open: the one
+        # Python made (sys.__stdout__) stays as it was
+        whole = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(fd, "w", closefd=False)),
+            encoding=stream.encoding,
+            errors=stream.errors,
+            line_buffering=True,
+        )
+        setattr(sys, name, whole)
+
+
+def _output_dropped() -> None:
+    """Stdout could not be written (a full disk, said already): point it at /dev/null, so
+    that what is left in its buffer has nowhere to fail (`run`'s last flush, the
+    interpreter's at exit: no second error, no traceback)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass  # not a file (a test's capture)
+    finally:
+        os.close(devnull)
 
 
 def _command(args: list[str]) -> int:
@@ -276,9 +322,11 @@ def _explain(exc: Exception) -> int:
             message = data_dir_denied(names, STATE.data_dir, os.geteuid())
         else:
             message = f"cannot write {name}: permission denied — make it writable by this user"
-    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = f"to write {name}" if name else "on the device"
-        message = f"no space left {where}: free some and retry"
+    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        out = None if name is not None else _stdout_full(exc.errno)
+        message = _too_big(exc.errno, name, out)
+        if out is not None:
+            _output_dropped()  # said once: what is left of it is not written again
     elif isinstance(exc, FileNotFoundError):
         code = EXIT_USAGE
         if name is None:
@@ -300,7 +348,53 @@ def _explain(exc: Exception) -> int:
     return code
 
 
+def _too_big(code: int, name: str | None, out: str | None) -> str:
+    """The sentence for a write that did not fit (``code``: ENOSPC, EDQUOT or EFBIG) to
+    ``name``, or to a file the error does not name: ``out``, the file standard output goes
+    to (:func:`_stdout_full`; `etl-duck … > file` on a disk that filled), when known."""
+    what = f"standard output to {out}" if out is not None else name
+    fix = "send the output elsewhere" if out is not None else "retry"
+    if code == errno.EFBIG:
+        return (
+            f"cannot write {what or 'a file'}: larger than this user's file-size limit "
+            f"(ulimit -f) or the file system allows — raise the limit or {fix}"
+        )
+    why = "no space left" if code == errno.ENOSPC else "the disk quota is used up"
+    if what is None:
+        return f"{why} on the device: free some and retry"
+    return f"cannot write {what}: {why} on its disk — free some space or {fix}"
+
+
+def _stdout_full(code: int) -> str | None:
+    """The file standard output goes to (a path), if that write is what failed: a device
+    (``/dev/full``), a file on a full disk or at the size limit; None for a pipe, a
+    terminal, or a file with room left."""
+    import resource
+    import stat
+
+    try:
+        st = os.fstat(1)
+        path = os.readlink("/proc/self/fd/1")
+    except OSError:
+        return None
+    if not path.startswith("/"):
+        return None  # a pipe, a socket ("pipe:[1234]")
+    if stat.S_ISCHR(st.st_mode):
+        return None if os.isatty(1) else path  # a terminal is never full
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if code == errno.EFBIG:
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return path if limit != resource.RLIM_INFINITY and st.st_size >= limit else None
+    try:
+        disk = os.fstatvfs(1)
+    except OSError:
+        return None
+    return path if code == errno.EDQUOT or disk.f_bavail * disk.f_frsize < 65536 else None
+
+
 def main() -> None:
+    _whole_writes()
     sys.exit(run())
 
 

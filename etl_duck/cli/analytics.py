@@ -718,7 +718,7 @@ def export(
     every column when it has none), to a file: whole, or not at all."""
     import polars as pl
 
-    from etl_duck.cli.atomic import is_stream, write_atomic
+    from etl_duck.cli.atomic import behind_said, is_stream, stream_file, write_atomic
     from etl_duck.query.windows import ALL_FROM, ALL_TO
     from etl_duck.sqlfiles import parameters, sql
 
@@ -787,6 +787,9 @@ def export(
     except BrokenPipeError:  # `--out /dev/stdout | head`: the reader went away, exit 141
         raise
     except (OSError, pl.exceptions.PolarsError) as exc:
+        behind = stream_file(target)  # `--out /dev/stdout > file`: that file, not /dev
+        if behind is not None:
+            name, folder = f"{name} ({behind_said(target, behind)})", Path(behind).parent
         fail(f"cannot write {name}: {_write_problem(exc, folder)}")
     # on stderr: the rows may be going to stdout (`--out /dev/stdout`, a pipe)
     err_console.print(f"wrote {df.height} rows to {shown(target)}")

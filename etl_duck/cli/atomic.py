@@ -53,6 +53,28 @@ def stream_fd(target: Path) -> int | None:
     return None
 
 
+def stream_file(target: Path) -> str | None:
+    """The file a stream ``target`` writes to, when it is one (``--out /dev/stdout >
+    out.csv``: ``/…/out.csv``, whose disk a full-disk error is about, not /dev's); None for
+    a target that is no stream, or a stream into no file (a pipe, a socket)."""
+    if not is_stream(target):
+        return None
+    fd = stream_fd(target)
+    try:
+        path = os.readlink(f"/proc/self/fd/{fd}") if fd is not None else None
+    except OSError:
+        path = None
+    path = path or os.path.realpath(target)
+    return path if path.startswith("/") and path != os.path.abspath(target) else None
+
+
+def behind_said(target: Path, behind: str) -> str:
+    """``behind`` (:func:`stream_file`) in words: "the file standard output goes to: X"."""
+    fd = stream_fd(target)
+    what = {1: "standard output", 2: "standard error"}.get(fd or -1, str(target))
+    return f"the file {what} goes to: {behind}"
+
+
 def _write_fd(fd: int, data: bytes) -> None:
     """All of ``data`` to ``fd`` at its own offset (O_APPEND, a shared offset after what
     the shell wrote before): never truncated, never replaced."""

@@ -113,7 +113,13 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
     from rich.progress import Progress as Bar
 
     from etl_duck.fetch.poller import Fetcher
-    from etl_duck.fetch.sftp import AuthError, FetchConfigError, FetchError, HostKeyError
+    from etl_duck.fetch.sftp import (
+        AuthError,
+        FetchConfigError,
+        FetchConnectionError,
+        FetchError,
+        HostKeyError,
+    )
 
     out, err = Console(), Console(stderr=True)
 
@@ -168,8 +174,11 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
                     assert report is not None
                     codes.append(exit_code(report))
                     continue
+                told = str(failure)
+                if isinstance(failure, FetchConnectionError):  # the server, not the setup
+                    told += "; the next run retries"
                 err.print(
-                    f"{escape(prefix)}[red]error:[/red] {escape(str(failure))}",
+                    f"{escape(prefix)}[red]error:[/red] {escape(told)}",
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -257,10 +266,18 @@ def run_watch(
 
     from etl_duck.fetch.group import FetcherGroup
     from etl_duck.fetch.poller import Fetcher
+    from etl_duck.fetch.sftp import FetchConfigError, missing_settings
 
     out, err = Console(), Console(stderr=True)
+    sources = _sources(settings)
 
     async def main() -> int:
+        # settings no poll can work with: said before "watching None@None:22 …"
+        for source in sources:
+            if (missing := missing_settings(source)) is not None:
+                who = f"{label(source.server_name)}: " if len(sources) > 1 else ""
+                raise FetchConfigError(who + missing)
+
         import signal
 
         stop = asyncio.Event()
@@ -278,9 +295,8 @@ def run_watch(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, on_signal)
 
-        said = WatchLines(out, err, several=len(_sources(settings)) > 1)
+        said = WatchLines(out, err, several=len(sources) > 1)
         on_trouble = said.trouble
-        sources = _sources(settings)
         ingest_for, ingestor = _ingest_for(settings, ingest)
         told: list[str | None] = [None]  # the follow's trouble last said
 

@@ -164,8 +164,11 @@ class FetchReport:
 
     def summary(self) -> str:
         parts = [f"{len(self.downloaded)} downloaded ({self.bytes:,} B)"]
-        if self.ingested:
-            parts.append(f"{len(self.ingested)} ingested")
+        # what the ingest made of them, each file once ("33 ingested, 1 quarantined"), not
+        # every file handed to it as "ingested"; nothing, when the ingest failed
+        classes = getattr(self.ingest_result, "file_classes", None)
+        if self.ingested and self.ingest_error is None:
+            parts += classes() if callable(classes) else [f"{len(self.ingested)} ingested"]
         for label, items in (
             ("pending", self.pending),
             ("failed", self.failed),

@@ -46,6 +46,21 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 # --------------------------------------------------------------------------- errors
 
 
+def _key_problem(exc: OSError) -> str:
+    """Why the key file could not be read, and the fix: the setting that names it."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file — point ETL_DUCK_SSH_KEY_PATH at the private key the server accepts"
+    if isinstance(exc, PermissionError):
+        return (
+            "permission denied — make it readable by the user etl-duck runs as (chmod 600, "
+            "owned by that user), or point ETL_DUCK_SSH_KEY_PATH at a copy that is"
+        )
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder — point ETL_DUCK_SSH_KEY_PATH at the private key file in it"
+    why = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return f"{why} — point ETL_DUCK_SSH_KEY_PATH at the private key the server accepts"
+
+
 class FetchError(Exception):
     """Anything that stops a poll as a whole (per-file problems go into the report)."""
 
@@ -64,6 +79,54 @@ class FetchConfigError(FetchError):
 
 class FetchConnectionError(FetchError):
     """The server could not be reached, or the connection broke while listing (transient)."""
+
+
+def missing_settings(settings: Settings) -> str | None:
+    """The sentence for the SSH settings every connection needs and ``settings`` lack (host,
+    user, key); None when all are set. `watch` asks before it says what it watches."""
+    names = ("ssh_host", "ssh_user", "ssh_key_path")
+    missing = [f"ETL_DUCK_{n.upper()}" for n in names if not getattr(settings, n)]
+    if not missing:
+        return None
+    them = "it" if len(missing) == 1 else "them"
+    return (
+        f"{', '.join(missing)} not set: set {them} in the environment or in .env (README "
+        '"Settings"; the server is fetched from with a key, never a password)'
+    )
+
+
+def _connect_problem(exc: BaseException, settings: Settings) -> str:
+    """Why a connection could not be made, in words, and what to check (never Python's
+    "[Errno 111] Connect call failed ('127.0.0.1', 1)")."""
+    import errno
+    import os
+    import socket
+
+    check = "check ETL_DUCK_SSH_HOST and ETL_DUCK_SSH_PORT"
+    if isinstance(exc, OSError) and exc.errno is None:
+        # every address of the host failed, each its own way (asyncio's "Multiple
+        # exceptions: [Errno 111] Connect call failed ('::1', 22, 0, 0), [Errno 111] …")
+        codes = [int(n) for n in re.findall(r"\[Errno (\d+)\]", str(exc))]
+        if codes:
+            exc = OSError(codes[0], os.strerror(codes[0]))
+            if all(c == errno.ECONNREFUSED for c in codes):
+                exc = ConnectionRefusedError(errno.ECONNREFUSED, exc.strerror)
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused — {check}, and that the SSH server runs there"
+    if isinstance(exc, socket.gaierror):
+        why = (exc.strerror or str(exc)).lower()
+        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            return f"no host of that name ({why}) — check ETL_DUCK_SSH_HOST"
+        return f"its name could not be looked up ({why}) — check the network and DNS"
+    if isinstance(exc, TimeoutError):
+        return (
+            f"no answer within {settings.connect_timeout_s:g} s (ETL_DUCK_CONNECT_TIMEOUT_S) "
+            f"— {check}, the network and any firewall between"
+        )
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()} — {check} and the network"
+    text = str(exc) or type(exc).__name__
+    return f"{text[:1].lower()}{text[1:]} — {check}, and that the SSH server runs there"
 
 
 class Progress:
@@ -118,14 +181,14 @@ class Connection:
     def _load_key(self) -> asyncssh.SSHKey:
         s = self.settings
         if s.ssh_key_path is None:
-            raise FetchConfigError("ETL_DUCK_SSH_KEY_PATH is not set (key authentication only)")
+            raise FetchConfigError(missing_settings(s) or "ETL_DUCK_SSH_KEY_PATH not set")
         path = s.ssh_key_path.expanduser()
         passphrase = s.ssh_key_passphrase.get_secret_value() if s.ssh_key_passphrase else None
         try:
             mode = path.stat().st_mode
             key = asyncssh.read_private_key(str(path), passphrase)
         except OSError as exc:
-            raise AuthError(f"cannot read SSH key {path}: {exc.strerror or exc}") from None
+            raise AuthError(f"cannot read SSH key {path}: {_key_problem(exc)}") from None
         except (asyncssh.KeyImportError, ValueError) as exc:
             # the message never contains the passphrase itself, only whether it worked
             hint = "" if passphrase else " (if it is encrypted, set ETL_DUCK_SSH_KEY_PASSPHRASE)"
@@ -204,9 +267,8 @@ class Connection:
 
     async def _connect(self) -> asyncssh.SFTPClient:
         s = self.settings
-        missing = [f"ETL_DUCK_{n.upper()}" for n in ("ssh_host", "ssh_user") if not getattr(s, n)]
-        if missing:
-            raise FetchConfigError(f"{', '.join(missing)} not set")
+        if (missing := missing_settings(s)) is not None:
+            raise FetchConfigError(missing)
         assert s.ssh_host is not None and s.ssh_user is not None
         known = await asyncio.to_thread(self._read_known_hosts)
         if self._key is None:
@@ -246,7 +308,8 @@ class Connection:
                 f"{path} (is its public key in ~/.ssh/authorized_keys on the server?)"
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            raise FetchConnectionError(f"cannot connect to {self.where}: {exc}") from None
+            why = _connect_problem(exc, s)
+            raise FetchConnectionError(f"cannot connect to {self.where}: {why}") from None
         try:
             # the subsystem's INIT can go unanswered too (a stuck server): bounded as well
             sftp = await asyncio.wait_for(conn.start_sftp_client(), s.connect_timeout_s)

@@ -162,11 +162,18 @@ class IngestReport:
             self.still_open.setdefault(kind, []).extend(entries)
         return self
 
-    def summary(self) -> str:
-        parts = [f"{len(self.ingested)} ingested"]
+    def file_classes(self) -> list[str]:
+        """The batch in words, "33 ingested", "1 quarantined" …: each file once, in the
+        class that says what happened to it. A cut file is partial or cut, not ingested (or
+        replaced, or endstats) as well: "1 ingested, 1 partial" of two files, where the
+        partial one was counted twice; an endstats file waiting for its round (or without
+        it) is in that class, not among the endstats stored with theirs."""
+        short = {*self.partial, *self.cut}
+        alone = short | {*self.endstats_waiting, *self.endstats_without_round}
+        parts = [f"{sum(n not in short for n in self.ingested)} ingested"]
         for label, items in (
-            ("endstats", self.endstats),
-            ("replaced", self.replaced),
+            ("endstats", [n for n in self.endstats if n not in alone]),
+            ("replaced", [n for n in self.replaced if n not in short]),
             ("duplicate", self.duplicates),
             ("skipped (not stats files)", self.skipped),
             ("empty (retry later)", self.empty),
@@ -180,6 +187,10 @@ class IngestReport:
         ):
             if items:
                 parts.append(f"{len(items)} {label}")
+        return parts
+
+    def summary(self) -> str:
+        parts = self.file_classes()
         known = [
             f"{len(entries)} {STILL_OPEN_LABELS.get(kind, kind)}"
             for kind, entries in self.still_open.items()
