@@ -262,3 +262,14 @@ def test_two_reasons_to_defer_defer_once(
     inter = run(main())  # the fake raises if the interaction is acknowledged twice
     assert inter.response.deferred and [m.kind for m in inter.sent] == ["followup"]
     assert len(inter.last.files) == 2  # the charts, not an apology
+
+
+def test_an_answer_whose_lake_version_was_removed_says_ask_again() -> None:
+    """An answer that read past its lake version's lease (review 139) is no bug and no
+    damaged lake: the user is told to ask again, not given the generic apology."""
+    from etl_duck.bot.respond import failure_reply
+    from etl_duck.lake.snapshot import SnapshotGone
+
+    reply = failure_reply(SnapshotGone("the lake version this answer was reading was removed"))
+    assert reply is not None and reply.ephemeral
+    assert reply.content == "The stats changed while this answer was read: ask again."

@@ -10,7 +10,11 @@ entry it went under is keyed by the version it read.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,6 +23,9 @@ from typing import Any
 import pytest
 
 from etl_duck.ingest.run import ingest_paths
+from etl_duck.lake.snapshot import REPIN_GRACE_S, LakeError, SnapshotGone
+from etl_duck.query.aio import AsyncStats
+from etl_duck.query.serving import PIN_RENEW_S
 from etl_duck.query.stats import SessionReport, SocialIndex, Stats
 from etl_duck.query.windows import ALL_FROM, ALL_TO
 from tests.lakecheck import renamed_pair
@@ -218,3 +225,155 @@ def test_the_rating_asked_at_an_older_version_than_the_book(
         assert stats.ratings().maps == truth[1]
     assert stats.ratings().maps == truth[2]
     assert stats._rating_book._version == 2  # private: the book was not taken back
+
+
+# ---- a pin past the lease an older snapshot keeps (review 209)
+
+
+def later_commits(folder: Path, n: int = 3) -> list[list[Path]]:
+    """``n`` more maps of the same evening, a commit each: enough for expiry to remove a
+    snapshot whose lease has lapsed (it keeps the last few otherwise)."""
+    out = []
+    for i in range(n):
+        f = folder / f"more{i}"
+        f.mkdir()
+        a, b = f"2026-03-14-22{2 * i}000", f"2026-03-14-22{2 * i + 1}000"
+        out.append(list(renamed_pair(f, a, b, f"m{i}")))
+    return out
+
+
+def served_elsewhere(stats: Stats, files: list[Path]) -> None:
+    """Commit ``files`` and serve the new version in another thread (this one is pinned):
+    the pinned thread's snapshot is now an older one, held a minute."""
+    t = threading.Thread(target=lambda: (ingest_paths(stats.lake.data_dir, files), stats.version()))
+    t.start()
+    t.join(120)  # returns when the thread ends; long only when it is blocked
+    assert not t.is_alive() and stats.lake.version() == 2
+
+
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Move this process's wall clock on (``time.time``: leases, expiry, pins read it)."""
+    real, ahead = time.time, [0.0]
+    monkeypatch.setattr(time, "time", lambda: real() + ahead[0])
+
+    def move(seconds: float) -> None:
+        ahead[0] += seconds
+
+    return move
+
+
+def lease_until(stats: Stats, snap: Path) -> float:
+    """When the Serving's lease of ``snap`` ends (its lease file's mtime)."""
+    holder = stats.serving._holder  # private: the lease file's name
+    return (stats.lake.snapshots / "leases" / f"{snap.name}.{os.getpid()}.{holder}").stat().st_mtime
+
+
+def test_a_pinned_answer_reads_on_past_the_minute(
+    lake: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's case: an answer pinned at v1 while v2 is served elsewhere; once a
+    newer version is served the older one is leased a minute, and an answer still reading
+    it after that lost its files to the next commit's expiry — failing as a damaged lake
+    ("run `etl-duck check` / `rebuild`"). The pin renews its lease as it reads."""
+    import shutil
+
+    assert PIN_RENEW_S == REPIN_GRACE_S / 2
+    data, files = lake
+    more = later_commits(tmp_path)
+    twin = tmp_path / "twin"  # (a reader of this lake would hold v1 for ten minutes)
+    shutil.copytree(data, twin, symlinks=True)
+    expect = report_shape(Stats(twin, min_rounds=1).session(DAY))
+    stats = Stats(data, min_rounds=1)
+    move = clock(monkeypatch)
+    with stats.serving.pinned() as (version, snap):
+        assert version == 1 and snap is not None
+        stats.run("career_totals")
+        served_elsewhere(stats, files)
+        move(PIN_RENEW_S + 1)
+        stats.run("career_totals")  # the answer reads on (a slow one): its lease renewed
+        move(PIN_RENEW_S)  # 61 s after v2 was served: past the minute v1 was held for
+        for f in more:
+            ingest_paths(data, f)  # each commit expires what no lease holds
+        assert snap.exists()
+        assert report_shape(stats.session(DAY)) == expect  # read at v1, whole
+    # the pin ended: v1 is let go at once (the renewal keeps nothing after it)
+    assert stats.serving._active == 0 and lease_until(stats, snap) <= time.time()
+    assert stats.version() == 5
+
+
+@pytest.mark.parametrize("how", ["read nothing for a minute", "lease cut"])
+def test_a_pinned_answer_whose_snapshot_is_gone_says_ask_again(
+    lake: tuple[Path, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """When the pinned snapshot is gone anyway (the answer read nothing for over a minute,
+    or the lease was cut), the answer fails with one sentence naming that — not as a
+    damaged lake telling the operator to run `check` or `rebuild`."""
+    data, files = lake
+    more = later_commits(tmp_path)
+    stats = Stats(data, min_rounds=1)
+    move = clock(monkeypatch)
+    with stats.serving.pinned() as (_, snap):
+        assert snap is not None
+        stats.run("career_totals")
+        served_elsewhere(stats, files)
+        if how == "lease cut":  # cut between two renewals: the read itself finds out
+            stats.run("career_totals")  # renewed: the next renewal is half a minute away
+            for p in (stats.lake.snapshots / "leases").iterdir():
+                if p.name.startswith(snap.name + "."):
+                    os.utime(p, (time.time() - 1, time.time() - 1))
+        else:
+            move(REPIN_GRACE_S + 1)
+        for f in more:
+            ingest_paths(data, f)
+        assert not snap.exists()
+        with pytest.raises(SnapshotGone) as caught:
+            stats.session(DAY)
+    said = str(caught.value)
+    assert isinstance(caught.value, LakeError)  # the CLI prints it as is: one sentence
+    assert said.startswith(f"the lake version this answer was reading ({snap.name}) was removed")
+    assert said.endswith("; ask again") and "rebuild" not in said and "check" not in said
+    took = re.search(r"took over (\d+) s", said)
+    assert took is not None and int(took[1]) >= (61 if how != "lease cut" else 0)
+    assert stats.serving._active == 0 and not stats.serving.is_pinned()
+    assert stats.session(DAY).rounds.height > 0  # asked again: the current version
+
+
+# ---- a chart holds no snapshot while it is drawn (review 209)
+
+
+def test_a_chart_being_drawn_holds_no_snapshot(lake: tuple[Path, list[Path]]) -> None:
+    """A chart is drawn from rows already read (``AsyncStats.cached``, the bot's
+    ``chart_png``): while the chart worker draws, nothing is read, so nothing is held. In a
+    pin it counted as a running query: a commit meanwhile kept the old snapshot leased a
+    minute instead of letting it go, and commits found no spare folder to build in."""
+    data, files = lake
+    stats = Stats(data, min_rounds=1)
+    stats.version()
+    old = stats.serving.snapshot
+    assert old is not None
+    drawing, drawn = threading.Event(), threading.Event()
+
+    def draw() -> bytes:  # what the chart worker does: reads no lake, takes its time
+        drawing.set()
+        assert drawn.wait(60)
+        return b"png"
+
+    async def answer() -> bytes:
+        a = AsyncStats(stats)
+        chart = asyncio.create_task(a.cached(("chart", "kills"), draw))
+        try:
+            assert await asyncio.to_thread(drawing.wait, 60)
+            assert stats.serving._active == 0  # not counted as a reader
+            assert await asyncio.to_thread(lambda: (ingest_paths(data, files), stats.version()))
+            assert stats.serving.snapshot != old
+            # let go at the refresh: not left for the last reader, not held a minute
+            assert not stats.serving._left and lease_until(stats, old) <= time.time()
+        finally:
+            drawn.set()
+        return await chart
+
+    assert asyncio.run(answer()) == b"png"
+    # filed under the version its key was taken at (v1), as before
+    assert [
+        k[2] for k in stats.cache._lru if isinstance(k, tuple) and k[0] == ("chart", "kills")
+    ] == [1]

@@ -23,7 +23,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound
+from etl_duck.query.stats import NoData, PlayerAmbiguous, PlayerNotFound, snapshot_gone
 
 from .format import FIELD_MAX, cell_of, esc, fit_first, labels
 
@@ -223,6 +223,10 @@ def failure_reply(exc: BaseException) -> Reply | None:
         return Reply(content=esc(str(exc)), ephemeral=True)
     if isinstance(exc, UserError):
         return Reply(content=str(exc), ephemeral=True)
+    if snapshot_gone(exc):  # a very slow answer outlived its lake version
+        return Reply(
+            content="The stats changed while this answer was read: ask again.", ephemeral=True
+        )
     return None
 
 

@@ -110,6 +110,13 @@ class LakeDamaged(LakeError):
     """A file of the lake cannot be read. The message names it and the way out."""
 
 
+class SnapshotGone(LakeError):
+    """A snapshot a reader held was removed under it: its lease lapsed (an answer that
+    read for longer than an older version is held once a newer one lands) and a commit
+    expired it. Nothing is wrong with the lake: asked again, the answer reads the current
+    version."""
+
+
 class DiskFull(LakeError):
     """A write failed for lack of space; the previous version is intact."""
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from etl_duck.lake.manifest import Manifest, Partition
-    from etl_duck.lake.snapshot import Lake
+    from etl_duck.lake.snapshot import Lake, LakeError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 VIEWS: tuple[str, ...] = (*SERVING_TABLES, *CAREERS)
 _NAMED = {t: re.compile(rf"\b{t}\b") for t in VIEWS}
 _DETAIL_NAMED = {t: re.compile(rf"\b{t}\b") for t in TABLES if t != "rounds"}
+#: a pin renews the lease of the snapshot it holds this often while it reads: half the
+#: minute an older snapshot is held once a newer one is served (``Lake.pin``'s
+#: ``REPIN_GRACE_S``, ``Serving._let_go``), so a pinned answer that goes on reading keeps
+#: its files however long it takes
+PIN_RENEW_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class Serving:
         self._lease_renew_at = 0.0
         self._holder = f"serving-{id(self):x}"  # this object's leases, whatever the thread
         self._active = 0  # queries and pins running in this process (any snapshot)
-        self._left: set[Path] = set()  # snapshots left behind while queries ran
+        #: snapshots left behind while queries ran → when (the time a newer one was served)
+        self._left: dict[Path, float] = {}
         self._readers_lock = threading.Lock()
         #: table → session date → the partition read (the manifest's own)
         self._loaded: dict[str, dict[str, Partition]] = {}
@@ -184,9 +190,10 @@ class Serving:
         ends: every query, view, signature and cache key of an answer built from several
         reads (``with serving.pinned() as (version, snapshot):``). The pin is this thread's
         alone and takes no lock: other threads refresh and answer at newer versions
-        meanwhile, and this thread's refreshes are no-ops. The snapshot stays leased while
-        pinned (a pin counts as a running query, see :meth:`_let_go`). A pin inside a pin
-        holds what the outer one holds."""
+        meanwhile, and this thread's refreshes only renew the held snapshot's lease (every
+        :data:`PIN_RENEW_S`: an older snapshot is otherwise held a minute once a newer one
+        is served). The snapshot stays leased while pinned (a pin counts as a running
+        query, see :meth:`_let_go`). A pin inside a pin holds what the outer one holds."""
         return _Pin(self)
 
     def on_new_lake(self, forget: Callable[[], None]) -> None:
@@ -207,6 +214,8 @@ class Serving:
         ``epoch`` moves on and every ``on_new_lake`` callback drops what it kept."""
         held: _View | None = getattr(self._local, "view", None)
         if held is not None:  # pinned: this thread reads the version it holds
+            if held is not self._view or time.time() > self._lease_renew_at:
+                self._renew_pin(held)  # a newer version is served, or the lease is due
             return held.version
         now = self._view
         current = self.lake.version()
@@ -515,6 +524,58 @@ class Serving:
         self.lake.lease(snap, LEASE_SECONDS, self._holder)
         self._lease_renew_at = time.time() + LEASE_SECONDS / 2
 
+    def _renew_pin(self, held: _View) -> None:
+        """Keep the snapshot this thread's pin holds leased while it reads. Once a newer
+        version is served the older one is held a minute (:meth:`_let_go`, ``Lake.pin``):
+        a pinned answer that read for longer lost its files to the next commit's expiry
+        and failed as a damaged lake. So a pin renews that minute when it sees the newer
+        version and then every :data:`PIN_RENEW_S` while it reads; a pin whose thread hangs
+        holds it a minute past its last read, as a hung query does. The snapshot still
+        served is renewed as a refresh renews it (never shortened). Gone already:
+        :meth:`removed`'s error."""
+        from etl_duck.lake.snapshot import REPIN_GRACE_S
+
+        snap = held.snapshot
+        if snap is None:
+            return
+        now = time.time()
+        if snap == self._view.snapshot:
+            if now > self._lease_renew_at:
+                self._hold(snap)
+            return
+        # (the snapshot, when next): a pin takes the version served, so a later pin of
+        # this thread holds another snapshot
+        renewed: tuple[Path, float] | None = getattr(self._local, "renewed", None)
+        if renewed is not None and now < renewed[1] and renewed[0] == snap:
+            return
+        self._local.renewed = (snap, now + PIN_RENEW_S)
+        if not self.lake.lease(snap, REPIN_GRACE_S, self._holder):
+            err = self.removed(snap, self.left_for(snap))
+            if err is not None:
+                raise err
+
+    def left_for(self, snap: Path | None) -> float:
+        """Seconds since a newer version than ``snap`` was served while readers still read
+        it (0: not left behind, or no reader left)."""
+        since = self._left.get(snap) if snap is not None else None
+        return 0.0 if since is None else time.time() - since
+
+    def removed(self, snap: Path | None, took: float) -> LakeError | None:
+        """The error for a read of ``snap`` that failed, when ``snap`` is gone (None when it
+        is there): the lake moved on and a commit expired it under a read of ``took``
+        seconds (its lease lapsed) — one sentence, nothing to repair, ask again; a folder
+        the ``lake`` link still names, removed by hand, is damage."""
+        from etl_duck.lake.snapshot import LakeDamaged, SnapshotGone, damaged_message
+
+        if snap is None or snap.exists():
+            return None
+        if self.lake.current_dir() == snap:
+            return LakeDamaged(damaged_message(snap, "the snapshot folder is missing"))
+        return SnapshotGone(
+            f"the lake version this answer was reading ({snap.name}) was removed while it "
+            f"read (the answer took over {max(int(took), 0)} s); ask again"
+        )
+
     def _let_go(self, old: Path | None, current: Path) -> None:
         """End the lease of the snapshot left behind at once when no query of this process
         is running, else when the last running one ends (any running query may have bound
@@ -526,7 +587,7 @@ class Serving:
         with self._readers_lock:
             busy = self._active > 0
             if busy:
-                self._left.add(old)
+                self._left.setdefault(old, time.time())
         # a minute at most even if a query never ends (its thread died)
         self.lake.lease(old, 60.0 if busy else 0.0, self._holder)
 
@@ -544,11 +605,11 @@ class Serving:
             self._active += 1
 
     def _end_reading(self) -> None:
-        done: set[Path] = set()
+        done: dict[Path, float] = {}
         with self._readers_lock:
             self._active -= 1
             if self._active == 0 and self._left:
-                done, self._left = self._left, set()
+                done, self._left = self._left, {}
         for snap in done:
             if snap != self._view.snapshot:
                 self.lake.lease(snap, 0.0, self._holder)  # the last query has ended
@@ -603,9 +664,10 @@ class Serving:
         """``signature(day, day)`` as one lookup (keys of thousands of single dates)."""
         return self.view().changed_at.get(day.isoformat(), 0)
 
-    def signature(self, date_from: date, date_to: date) -> int:
-        """Last version that changed any partition in [date_from, date_to]."""
-        v = self.view()
+    def signature(self, date_from: date, date_to: date, view: _View | None = None) -> int:
+        """Last version that changed any partition in [date_from, date_to] (in ``view``,
+        else the one this thread reads)."""
+        v = view or self.view()
         if date_from <= ALL_FROM and date_to >= ALL_TO:
             return v.max_changed
         lo = bisect.bisect_left(v.dates, date_from.isoformat())

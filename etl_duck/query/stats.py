@@ -78,6 +78,15 @@ def one_version(
     return pinned
 
 
+def snapshot_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the lake version an answer read was removed under it (a very
+    slow answer outlived its lease): nothing is wrong, asked again it reads the current one
+    (for callers that may not import the lake: the bot)."""
+    from etl_duck.lake.snapshot import SnapshotGone
+
+    return isinstance(exc, SnapshotGone)
+
+
 class TeamOverrides(Protocol):
     """Where admins' team corrections live (``etl_duck.botstate.BotState``): outside the
     lake, so they survive a rebuild; session ids are derived from file names, so a rebuilt
@@ -358,12 +367,18 @@ class Stats:
         text = sql(name)
         used = {k: v for k, v in params.items() if f"${k}" in text}
         cur = self.serving.cursor()
+        snap = self.serving.snapshot  # the one read (a pin's, else the latest refresh's)
         try:
             with self.serving.reading():
                 self.serving.prepare(cur, text, dates, _years(used, dates))
                 df = fetch(cur, text, used)
         except Exception as exc:
             import duckdb
+
+            # its files gone: the answer read past its lease (not damage; ask again)
+            took = max(time.perf_counter() - t0, self.serving.left_for(snap))
+            if isinstance(exc, duckdb.Error) and (gone := self.serving.removed(snap, took)):
+                raise gone from None
 
             # a damaged file: DuckDB names the Parquet reader, or (a corrupt footer or page
             # header) raises its bare Error from the Thrift decoder ("TProtocolException",
@@ -389,6 +404,8 @@ class Stats:
         key: Hashable,
         compute: Callable[[], T],
         window: tuple[date, date] = (ALL_FROM, ALL_TO),
+        *,
+        pin: bool = True,
     ) -> T:
         """``compute()`` through the one query cache, keyed on ``key`` and the last lake
         version that changed any session date in ``window`` (all time by default): the
@@ -396,8 +413,20 @@ class Stats:
 
         The key is taken and ``compute`` runs in this thread's pin (``Serving.pinned``):
         every query of the answer reads the version its key names, whatever commits land
-        meanwhile (a pin inside a pin holds the outer one's version)."""
+        meanwhile (a pin inside a pin holds the outer one's version).
+
+        ``pin=False``: ``compute`` reads nothing from the lake — a chart drawn from rows
+        already read, whose ``key`` names its content. The key takes the version now, and
+        nothing is held while it computes (inside a pin: the pin's version, held by it): a
+        pin counts as a running query, so a commit during a chart's render kept the old
+        snapshot leased a minute rather than letting it go at once, and commits found no
+        spare folder to build in."""
         if not self.serving.is_pinned():
+            if not pin:
+                self.serving.refresh()
+                v = self.serving.view()  # once: the epoch and signature of one version
+                sig = self.serving.signature(*window, view=v)
+                return self.cache.get_or_compute((key, v.epoch, sig), compute)
             with self.serving.pinned():
                 return self.cached(key, compute, window)
         # the pin's view: which lake (a recreated one reuses the version numbers) and when
