@@ -317,3 +317,26 @@ def test_status_embed_stays_within_discords_limits_however_many_problems() -> No
         (title,) = [t for t in titles if t.startswith(kind)]
         assert title.endswith("(60)")
         assert "more (`etl-duck status`)" in field_value(embed, title)
+
+
+def test_status_names_each_game_server_when_there_are_several() -> None:
+    """/status as `etl-duck status`: with several servers a line each (rounds, counted,
+    when the latest ended) — one that stopped sending shows by its date; one server: no
+    such field."""
+    from etl_duck.bot.embeds import system
+
+    info: dict[str, object] = {
+        "version": 3, "sessions": 2, "counted_rounds": 5, "players": 4,
+        "first_date": "2026-03-01", "last_date": "2026-03-14",
+        "servers": [
+            {"server": "", "rounds": 4, "counted_rounds": 4, "last_round": "2026-03-14T21:35:12"},
+            {"server": "scrim", "rounds": 1, "counted_rounds": 1, "last_round": "2026-03-01T22:44:49"},
+        ],
+    }  # fmt: skip
+    fields = {str(f.name): str(f.value) for f in system.status(info, {}).fields}
+    assert fields["Game servers"].splitlines() == [
+        "`main`: 4 rounds (4 counted), last round 2026-03-14 21:35",
+        "`scrim`: 1 rounds (1 counted), last round 2026-03-01 22:44",
+    ]
+    info["servers"] = info["servers"][:1]  # type: ignore[index]
+    assert "Game servers" not in {str(f.name) for f in system.status(info, {}).fields}

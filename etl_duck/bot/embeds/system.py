@@ -7,6 +7,7 @@ from typing import Any
 import discord
 
 from etl_duck.bot.format import EMBED_MAX, FIELD_MAX, code, cut, esc, fit_first, num
+from etl_duck.domain.sources import label
 from etl_duck.query.cache import CacheStats
 from etl_duck.query.stats import cut_fix, cut_said, empty_fix
 
@@ -27,6 +28,13 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
         )
     else:
         embed.description = "The lake is empty: no data yet."
+    servers = info.get("servers") or []
+    if len(servers) > 1:  # one line each, as `etl-duck status` prints: one that stopped shows
+        embed.add_field(
+            name="Game servers",
+            value=fit_first([_server_line(row) for row in servers], FIELD_MAX, "\n"),
+            inline=False,
+        )
     excluded = info.get("excluded") or {}
     if excluded:
         embed.add_field(
@@ -105,6 +113,15 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
     for name, value in bot.items():
         embed.add_field(name=name, value=cut(value, FIELD_MAX) or "—", inline=True)
     return embed
+
+
+def _server_line(row: dict[str, Any]) -> str:
+    """A game server's rounds and when its latest round ended (``Stats.status()``'s
+    ``servers`` row), in `etl-duck status`'s words."""
+    last = row.get("last_round")
+    when = "—" if not last else str(last)[:16].replace("T", " ")
+    rounds, counted = num(row["rounds"]), num(row["counted_rounds"])
+    return f"{code(label(row['server']))}: {rounds} rounds ({counted} counted), last round {when}"
 
 
 def _fit(lines: list[str], limit: int) -> str:
