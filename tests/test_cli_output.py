@@ -645,3 +645,22 @@ def test_an_unknown_guid_or_session_is_a_usage_error_and_ids_are_exact_in_json(
             assert isinstance(j[key], str) and j[key] == c[key]
         assert j["paired_round_id"] == (c["paired_round_id"] or None)
     assert any(int(r["round_id"]) > 2**53 for r in got)
+
+
+def test_a_read_only_file_system_is_one_sentence_with_its_fix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A data dir on a read-only mount (a restored backup, an `ro` share) failed a write
+    with "unexpected error: OSError: [Errno 30] …": now the file, the cause and the fix."""
+    from etl_duck.cli import _explain
+    from etl_duck.cli.app import STATE
+
+    STATE.data_dir = tmp_path / "data"
+    lock = str(STATE.data_dir / ".writer.lock")
+    assert _explain(OSError(errno.EROFS, "Read-only file system", lock)) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line == (
+        f"error: cannot write {lock}: its file system is mounted read-only — remount it "
+        "read-write or pass --data-dir on a writable disk (commands that only read still "
+        "answer)"
+    ), line

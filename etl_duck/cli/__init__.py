@@ -322,6 +322,15 @@ def _explain(exc: Exception) -> int:
             message = data_dir_denied(names, STATE.data_dir, os.geteuid())
         else:
             message = f"cannot write {name}: permission denied — make it writable by this user"
+    elif isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        # a data dir on a read-only mount (a restored backup, an `ro` NFS share): nothing
+        # was written; reading commands still answer from it
+        where = "a file the error does not name" if name is None else name
+        message = (
+            f"cannot write {where}: its file system is mounted read-only — remount it "
+            "read-write or pass --data-dir on a writable disk (commands that only read "
+            "still answer)"
+        )
     elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         out = None if name is not None else _stdout_full(exc.errno)
         message = _too_big(exc.errno, name, out)
