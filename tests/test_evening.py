@@ -555,7 +555,7 @@ def test_a_fitted_field_is_within_discords_limit_and_keeps_the_newest_lines(
 ) -> None:
     """The "… N earlier" line counts too: a digest field one character over is refused
     by Discord, and the whole digest with it (ten 99-character lines came to 1,012)."""
-    from etl_duck.bot.embeds.scoreboard import _fit
+    from etl_duck.bot.format import fit_last as _fit
 
     out = _fit(lines, limit)
     assert len(out) <= limit

@@ -180,8 +180,7 @@ class Connection:
 
     def _load_key(self) -> asyncssh.SSHKey:
         s = self.settings
-        if s.ssh_key_path is None:
-            raise FetchConfigError(missing_settings(s) or "ETL_DUCK_SSH_KEY_PATH not set")
+        assert s.ssh_key_path is not None  # _connect raised missing_settings() first
         path = s.ssh_key_path.expanduser()
         passphrase = s.ssh_key_passphrase.get_secret_value() if s.ssh_key_passphrase else None
         try:

@@ -85,15 +85,12 @@ class AsyncStats:
         key: Hashable,
         compute: Callable[[], T],
         window: tuple[date, date] = (ALL_FROM, ALL_TO),
-        *,
-        pin: bool = False,
     ) -> T:
         """:meth:`Stats.cached` computed in a worker thread: for the bot's charts, drawn
-        from rows it has read already (``key`` names them), so by default ``pin=False``:
-        keyed at the version now, no snapshot held while the chart worker draws. A
-        ``compute`` that queries the lake passes ``pin=True``."""
+        from rows it has read already (``key`` names them), so ``pin=False``: keyed at the
+        version now, no snapshot held while the chart worker draws."""
         return await self._call(
-            ("cached", key, window), lambda: self.stats.cached(key, compute, window, pin=pin)
+            ("cached", key, window), lambda: self.stats.cached(key, compute, window, pin=False)
         )
 
     async def resolve_window(self, window: str = "all", server: str | None = None) -> Window:

@@ -45,12 +45,15 @@ DATE_HELP = (
 )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name one file (a link, a relative data directory)."""
+def _pending_here(state_file: Path, data_dir: Path) -> str | None:
+    """The data directory's ``FOLLOW_PENDING`` marker (``follow_pending``) when the bot's
+    state is that directory's file (a link, a relative data directory: one file), else None:
+    a follow of another file settles nothing of it."""
     try:
-        return a.samefile(b)
+        ours = state_file.samefile(state_path(data_dir))
     except OSError:
-        return False
+        ours = False
+    return follow_pending(data_dir) if ours else None
 
 
 class ScoringCog(commands.Cog, name="Scoring"):
@@ -68,10 +71,8 @@ class ScoringCog(commands.Cog, name="Scoring"):
         correction was checked against the lake's sessions and is where it belongs (or
         there is none). One that did not look (no session in the lake) leaves it."""
         data_dir = self.bot.settings.data_dir
-        state = self.bot.state
-        ours = await asyncio.to_thread(_same_file, state.path, state_path(data_dir))
         # read before the lake: a failure of another process from here on is kept
-        pending = await asyncio.to_thread(follow_pending, data_dir) if ours else None
+        pending = await asyncio.to_thread(_pending_here, self.bot.state.path, data_dir)
         moves = await self._follow()
         if moves is not None and pending is not None:
             await asyncio.to_thread(follow_done, data_dir, pending)

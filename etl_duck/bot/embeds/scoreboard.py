@@ -80,9 +80,6 @@ def _mvp(rep: SessionReport, named: dict[str, str]) -> str | None:
     return f"**{esc(label_of(named, m))}** — {num(m['dpm'], 1)} DPM, {num(m['kills'])} kills"
 
 
-#: the digest's fitting of its fields (and the scoreboard's of its maps): the newest lines
-_fit = fit_last
-
 #: the description's line for maps dropped to fit: "… 3 earlier maps"
 EARLIER_MAPS = " maps"
 
@@ -119,7 +116,7 @@ def scoreboard(rep: SessionReport) -> discord.Embed:
         return fit_embed(embed)
     score = cut("\n".join(score_lines(rep)), left // 2)  # the score stays, within reason
     head = f"{score}\n\n" if score else ""
-    embed.description = head + _fit(maps, left - len(head), EARLIER_MAPS)
+    embed.description = head + fit_last(maps, left - len(head), EARLIER_MAPS)
     return fit_embed(embed)
 
 
@@ -183,18 +180,18 @@ def digest(
             f"{a.title}: **{esc(named.get(a.guid, player_name(a.name, a.guid)))}** ({a.shown})"
             for a in awards
         ]
-        embed.add_field(name="Awards", value=_fit(lines, 1024), inline=False)
+        embed.add_field(name="Awards", value=fit_last(lines, FIELD_MAX), inline=False)
     if records:
-        embed.add_field(name="Records broken", value=_fit(records, 1024), inline=False)
+        embed.add_field(name="Records broken", value=fit_last(records, FIELD_MAX), inline=False)
     if milestones:
-        embed.add_field(name="Milestones", value=_fit(milestones, 1024), inline=False)
+        embed.add_field(name="Milestones", value=fit_last(milestones, FIELD_MAX), inline=False)
     footer = f"session {rep.session_id}"
     lines = vs_average_lines(vs_average, named=named)
     # what matters least gives way first: tonight against the average takes what is left
     vs_name = "Tonight vs your average"
     left = min(FIELD_MAX, room(embed, vs_name, footer) - UPDATED_SLACK)
     if lines and left >= VS_LEAST:
-        embed.add_field(name=vs_name, value=_fit(lines, left), inline=False)
+        embed.add_field(name=vs_name, value=fit_last(lines, left), inline=False)
     if chart:
         embed.set_image(url=f"attachment://{chart}")
     embed.set_footer(text=footer)
