@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import inspect
 import json
 import os
 import re
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.core import TyperGroup
+from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 from etl_duck.cli import app
@@ -664,3 +667,22 @@ def test_a_read_only_file_system_is_one_sentence_with_its_fix(
         "read-write or pass --data-dir on a writable disk (commands that only read still "
         "answer)"
     ), line
+
+
+def test_the_command_list_shows_each_summary_as_one_unbroken_line() -> None:
+    """`etl-duck --help` lists each command with its docstring's first paragraph on one
+    line when the terminal is wide enough: Typer's rich help kept the source's line breaks
+    there ("newest first ⏎ (optionally one month or one ⏎ game server)")."""
+    group = get_command(app)
+    assert isinstance(group, TyperGroup)
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "400"}, terminal_width=400)
+    assert result.exit_code == 0, result.output
+    lines = [line.strip(" │") for line in result.output.splitlines()]
+    wrapped = 0
+    for name, command in group.commands.items():
+        first = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        summary = " ".join(first.split())
+        wrapped += "\n" in first
+        shown = [line for line in lines if line.startswith(f"{name} ")]
+        assert any(line.endswith(summary) for line in shown), (name, summary, shown)
+    assert wrapped, "no summary spans lines in the source: the test would prove nothing"

@@ -10,6 +10,7 @@ Exit codes (every command; README "Exit codes"):
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -44,6 +45,17 @@ class Commands(TyperGroup):
     """The app's commands. A command that takes a NAME given one starting with ``-`` (clan
     tags such as ``-=A=-Bolt`` are common) reads it as an option: instead of the parser's
     "No such option" box, one sentence that says to put ``--`` before it (exit 2)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, its list line (``etl-duck --help``) one sentence: Typer's rich help
+        keeps a docstring's line breaks there, so a summary wrapped at 100 columns in the
+        source broke mid-phrase in the table ("newest first ⏎ (optionally one month or one
+        ⏎ game server)")."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and command.short_help is None and command.help:
+            first = inspect.cleandoc(command.help).split("\n\n")[0]
+            command.short_help = " ".join(first.split())
+        return command
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
