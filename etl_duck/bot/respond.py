@@ -230,16 +230,18 @@ def failure_reply(exc: BaseException) -> Reply | None:
     return None
 
 
+def suggested(exc: PlayerNotFound) -> list[str]:
+    """The players a failed lookup suggests (the near-tied ones of an ambiguous name, the
+    closest ones of an unknown name) as the bot shows them: two of one name told apart
+    ("vid (D842)", "vid (5D98)": two bare "vid" left the user unable to pick), a GUID for a
+    name that shows nothing (:func:`~etl_duck.bot.format.labels`)."""
+    named = labels(exc.candidates)
+    return [named.get(g, g) for g, _ in exc.candidates]
+
+
 def _suggested(exc: PlayerNotFound) -> str:
-    """The "Did you mean" list: for an ambiguous name its players as the bot shows them (two
-    of one name told apart: "vid (D842)", a GUID for a name that shows nothing); else the
-    names the lookup suggests."""
-    if isinstance(exc, PlayerAmbiguous):
-        named = labels(exc.candidates)
-        shown = [named.get(g, g) for g, _ in exc.candidates]
-    else:
-        shown = [str(s) for s in exc.suggestions]
-    return fit_first([f"• {esc(s)}" for s in shown], FIELD_MAX, "\n")
+    """The "Did you mean" list (:func:`suggested`), one player a line."""
+    return fit_first([f"• {esc(s)}" for s in suggested(exc)], FIELD_MAX, "\n")
 
 
 class _Deferral:

@@ -87,6 +87,7 @@ class Event:
     session_date: date | None = None
     previous_date: date | None = None  # the previous holder's session date, likewise
     previous_session_id: int | None = None
+    previous_guid: str | None = None  # the previous holder's (None: a team, or none)
 
     def text(self, escape: Callable[[str], str] = _as_is) -> str:
         """How the bot says it, in Markdown. ``escape`` makes the players' names (the holder,
@@ -152,6 +153,7 @@ def _running(rows: list[dict[str, Any]], better: bool, scope: str, kind: str) ->
                     session_date=r.get("session_date"),
                     previous_date=best.get("session_date"),
                     previous_session_id=_sid(best.get("session_id")),
+                    previous_guid=best.get("guid"),
                 )
             )
         if best is None or ((v > best["value"]) if better else (v < best["value"])):

@@ -263,10 +263,35 @@ def label_of(named: dict[str, str], row: dict[str, Any], key: str = "name") -> s
 
 def events_told_apart(events: Iterable[Event]) -> list[Event]:
     """``events`` (records, personal bests, milestones of one answer) with each player
-    holder shown as :func:`labels` shows him among the others (a team's names as they are)."""
+    holder and previous holder shown as :func:`labels` shows him among the others of his
+    name in the answer ("by vid (5D98) (was … by vid (D842))", not "by vid (was … by vid)");
+    a team's names as they are."""
     events = list(events)
-    named = labels((e.guid, e.holder) for e in events if e.guid is not None)
-    return [e if e.guid is None else replace(e, holder=named[e.guid]) for e in events]
+    people = [(e.guid, e.holder) for e in events if e.guid is not None]
+    people += [
+        (e.previous_guid, e.previous_holder)
+        for e in events
+        if e.previous_guid is not None and e.previous_holder is not None
+    ]
+
+    def shown(guid: str, name: str) -> str:
+        # each (GUID, name) told apart from the answer's other players of that name: a
+        # player renamed between two of its events keeps each event's own name
+        same = [(g, n) for g, n in people if g != guid and n.lower() == name.lower()]
+        return labels([*same, (guid, name)])[guid]
+
+    return [
+        replace(
+            e,
+            holder=e.holder if e.guid is None else shown(e.guid, e.holder),
+            previous_holder=(
+                e.previous_holder
+                if e.previous_guid is None or e.previous_holder is None
+                else shown(e.previous_guid, e.previous_holder)
+            ),
+        )
+        for e in events
+    ]
 
 
 def roster_labels(

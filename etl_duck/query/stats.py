@@ -45,6 +45,7 @@ from etl_duck.query.rating import (
     RatingBook,
     RatingIndex,
     TeamForecast,
+    labels,
 )
 from etl_duck.query.serving import Serving, query_parts, query_polars
 from etl_duck.query.windows import ALL_FROM, ALL_TO, WINDOWS, Window
@@ -102,10 +103,17 @@ class NoData(LookupError):
 
 
 class PlayerNotFound(LookupError):
-    def __init__(self, text: str, suggestions: list[str], hint: str = "") -> None:
-        self.text, self.suggestions = text, suggestions
-        if suggestions:
-            hint = f" Did you mean: {', '.join(suggestions)}?"
+    """No player matches ``text``. ``candidates``: the players suggested instead, (GUID,
+    name) best first; ``suggestions``: their names as answers show them
+    (:func:`~etl_duck.query.rating.labels`): two of one name told apart, "vid (D842), vid
+    (5D98)" — two bare "vid" left nobody able to pick."""
+
+    def __init__(self, text: str, candidates: Sequence[tuple[str, str]], hint: str = "") -> None:
+        self.text, self.candidates = text, list(candidates)
+        named = labels(self.candidates)
+        self.suggestions = [named[g] for g, _ in self.candidates]
+        if self.suggestions:
+            hint = f" Did you mean: {', '.join(self.suggestions)}?"
         super().__init__(f"No player matches {text!r}.{hint}")
 
 
@@ -120,7 +128,8 @@ class PlayerAmbiguous(PlayerNotFound):
             f"{text!r} matches {len(candidates)} players: {listed}; give more of the "
             "name, or a GUID",
         )
-        self.text, self.suggestions = text, [n for _, n in candidates]
+        named = labels(candidates)  # two of one name told apart, as PlayerNotFound's
+        self.text, self.suggestions = text, [named[g] for g, _ in candidates]
 
 
 #: GUIDs are 8 hex digits; shorter prefixes than this match too many players to be useful
@@ -925,7 +934,8 @@ class Stats:
         if top["score"] >= 1.0:
             rows = close.head(10).iter_rows(named=True)
             raise PlayerAmbiguous(text, [(str(r["guid"]), str(r["name"])) for r in rows])
-        raise PlayerNotFound(text, [str(n) for n in found["name"].head(5)])
+        suggested = found.head(5).select("guid", "name").iter_rows()
+        raise PlayerNotFound(text, [(str(g), str(n)) for g, n in suggested])
 
     def _names(self) -> PlayerNames:
         """Every player's names (for lookups and aliases), once per lake version: one read
@@ -1270,9 +1280,13 @@ class Stats:
         return [e for e in self.session_events(sid) if e.file_name == file_name]
 
     def _sides(self, files: list[str]) -> dict[tuple[str, bool], str]:
-        """(round file, attacking?) → that side, as its clan tag or its first names."""
+        """(round file, attacking?) → that side, as its clan tag or its first names; the
+        names as answers show them (:func:`~etl_duck.query.rating.labels`, as the charts'):
+        two of one name told apart ("vid (D842), vid (5D98)", not "vid, vid"), his GUID
+        where a name shows nothing."""
         import polars as pl
 
+        from etl_duck.domain.parse import name_or_guid
         from etl_duck.domain.teams import clan_tag
 
         if not files:
@@ -1282,8 +1296,11 @@ class Stats:
         rows = self.run("round_attackers", dates, names=sorted(files))
         out: dict[tuple[str, bool], str] = {}
         for (f, attacking), part in rows.group_by("file_name", "attacking", maintain_order=True):
-            names = [str(n) for n in part["name"].to_list()]
-            tag = clan_tag(names)
+            side = part.sort("name", "guid").select("guid", "name").iter_rows()
+            people = [(str(g), str(n)) for g, n in side]
+            named = labels((g, name_or_guid(n, g)) for g, n in people)
+            names = [named[g] for g, _ in people]
+            tag = clan_tag(n for _, n in people)
             shown = tag or (", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
             out[(str(f), bool(attacking))] = shown
         return out

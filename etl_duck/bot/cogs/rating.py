@@ -19,7 +19,7 @@ from etl_duck.bot.deliver import nonce, post
 from etl_duck.bot.embeds import rating as embeds
 from etl_duck.bot.format import cell, code, esc, labels
 from etl_duck.bot.options import PairsText, PlayersText, PlayerText
-from etl_duck.bot.respond import Reply, UserError, before_chart, respond
+from etl_duck.bot.respond import Reply, UserError, before_chart, respond, suggested
 from etl_duck.domain.balance import BalanceError
 from etl_duck.domain.forecasts import played_by
 from etl_duck.forecaststore import ForecastStore, forecasts_path
@@ -159,7 +159,9 @@ class RatingCog(commands.Cog, name="Rating"):
             # the typed text cut: quoted twice, a long one made a message over Discord's
             # 2,000 characters and the answer was refused
             typed = cell(exc.text.strip(), NAME_INPUT_SHOWN)
-            hint = f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+            # two suggested players of one name told apart ("vid (D842), vid (5D98)")
+            shown = suggested(exc)
+            hint = f" Did you mean: {', '.join(shown)}?" if shown else ""
             raise UserError(
                 f"No player matches {code(typed)}.{esc(hint)} For a new player with no maps "
                 f"yet, write {code('+' + typed)}."

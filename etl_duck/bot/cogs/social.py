@@ -32,9 +32,19 @@ ANNOUNCED = "announced"
 
 
 def told_apart(events: Iterable[Event]) -> list[Event]:
-    """``events`` with each player holder as the bot shows him: his GUID where his name
-    shows nothing (``player_name``: not a ``****`` line), two of one name told apart."""
-    return events_told_apart(replace(e, holder=player_name(e.holder, e.guid)) for e in events)
+    """``events`` with each player holder (and previous holder) as the bot shows him: his
+    GUID where his name shows nothing (``player_name``: not a ``****`` line), two of one
+    name told apart."""
+    return events_told_apart(
+        replace(
+            e,
+            holder=player_name(e.holder, e.guid),
+            previous_holder=e.previous_holder
+            if e.previous_holder is None
+            else player_name(e.previous_holder, e.previous_guid),
+        )
+        for e in events
+    )
 
 
 class SocialCog(commands.Cog, name="Social"):
