@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from etl_duck.bot import autocomplete as ac
-from etl_duck.bot.format import cell
+from etl_duck.bot.format import cell, esc
 from etl_duck.bot.paginate import Paginator
 from etl_duck.domain.metrics import METRICS
 from tests.bot_fakes import (
@@ -340,3 +341,27 @@ def test_status_names_each_game_server_when_there_are_several() -> None:
     ]
     info["servers"] = info["servers"][:1]  # type: ignore[index]
     assert "Game servers" not in {str(f.name) for f in system.status(info, {}).fields}
+
+
+def test_status_names_a_configured_game_server_without_rounds(lake: Path, tmp_path: Path) -> None:
+    """A second server fetched from a wrong folder has no round: /status listed servers with
+    rounds only, so it never showed. Now it is listed as `etl-duck status` lists it, with
+    the fix; with the main server alone configured there is still no such field."""
+    from etl_duck.query.stats import no_round_said
+
+    main_rounds = lake_sql(lake, "SELECT count(*), max(end_time) FROM {t}", "rounds")
+    ((rounds, last),) = main_rounds
+    cup = [{"name": "cup", "ssh_remote_dir": "cup/stats"}]
+
+    async def main(**settings: Any) -> FakeInteraction:
+        async with bot_running(lake, tmp_path / "links.db", **settings) as bot:
+            return await invoke(bot, "status")
+
+    embed = run(main(ssh_host="game.example.org", servers=cup)).last.embed
+    lines = field_value(embed, "Game servers").splitlines()
+    assert lines[0].startswith(f"`main`: {rounds} rounds"), lines
+    assert lines[0].endswith(f"last round {last:%Y-%m-%d %H:%M}"), lines
+    assert lines[1:] == [f"`cup`: {esc(no_round_said('cup'))}"]
+    assert "no round in the lake yet" in lines[1] and "etl-duck fetch" in lines[1]
+    alone = run(main(ssh_host="game.example.org")).last.embed
+    assert "Game servers" not in {str(f.name) for f in alone.fields}

@@ -411,10 +411,11 @@ def status(as_json: JsonFlag = False) -> None:
 
 def show_status(as_json: bool = False) -> int:
     """Print the status; returns the exit code (3 while problems are open)."""
+    from etl_duck.cli.app import settings
     from etl_duck.domain.sources import label as server_label
     from etl_duck.ingest.future import is_future_reason
     from etl_duck.lake.snapshot import WRITER_LOCK, Lake
-    from etl_duck.query.stats import ORPHAN_OPEN_DAYS
+    from etl_duck.query.stats import ORPHAN_OPEN_DAYS, with_configured
 
     info = open_stats().status()
     # a writer holding the lock (the bot's fetch, a cron ingest) is an ingest in progress:
@@ -444,8 +445,12 @@ def show_status(as_json: bool = False) -> int:
     ) or any(o["open"] for o in (*info["orphans"], *info["replayed"]))  # fmt: skip
     # a line per game server only with several: one server's numbers are the lake's (a
     # single server's output, human and --json, stays as it was); named as people name
-    # them (the main server `main`, as `sessions --json` and the exports write it)
-    servers = info.pop("servers")
+    # them (the main server `main`, as `sessions --json` and the exports write it). A
+    # configured server with no round yet is listed too (its folder may be wrong), but is
+    # no open problem: a server just added has none
+    servers = with_configured(
+        info.pop("servers"), [src.server_name for src in settings().sources()]
+    )
     if len(servers) > 1:
         info["servers"] = [{**row, "server": server_label(row["server"])} for row in servers]
     if as_json:
@@ -629,10 +634,16 @@ def _server_line(row: dict[str, Any]) -> str:
     name labelled): its rounds and when its latest one ended, on its clock."""
     from datetime import datetime
 
+    from etl_duck.domain.sources import check_server_name
+    from etl_duck.query.stats import no_round_said
+
+    name = row["server"]
+    if not row["rounds"]:  # a configured server the lake has no round of: the fix
+        return f"server {escape(name)}: {escape(no_round_said(check_server_name(name)))}"
     last = row["last_round"]
     when = "—" if last is None else f"{datetime.fromisoformat(last):%Y-%m-%d %H:%M}"
     return (
-        f"server {escape(row['server'])}: {row['rounds']} rounds "
+        f"server {escape(name)}: {row['rounds']} rounds "
         f"({row['counted_rounds']} counted), last round {when}"
     )
 

@@ -199,11 +199,23 @@ class Connection:
     def _read_known_hosts(self) -> asyncssh.SSHKnownHosts:
         s = self.settings
         path = s.ssh_known_hosts.expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise HostKeyError(
                 f"known_hosts file {path} does not exist: will not connect to "
                 f"{s.ssh_host}:{s.ssh_port} without a verified host key; "
                 f"{self._add_key_fix(path)} (or point ETL_DUCK_SSH_KNOWN_HOSTS at your file)"
+            )
+        if not path.is_file():  # a folder, /dev/null: no host key in it, none can be added
+            if path.is_dir():
+                what, file = "a folder", path / "known_hosts"
+                where = f"a known_hosts file in it, such as {file},"
+            else:
+                what, file = "not a regular file", Path("~/.ssh/known_hosts").expanduser()
+                where = f"a regular file, such as {file} (what it reads when unset),"
+            raise HostKeyError(
+                f"known_hosts file {path} is {what}: will not connect to "
+                f"{s.ssh_host}:{s.ssh_port} without a verified host key; point "
+                f"ETL_DUCK_SSH_KNOWN_HOSTS at {where} and {self._add_key_fix(file)}"
             )
         try:
             return asyncssh.read_known_hosts(str(path))

@@ -249,6 +249,39 @@ def empty_fix(name: str) -> str:
     )
 
 
+def no_round_said(server: str) -> str:
+    """A configured game server the lake has no round of (just added, or its folder is
+    wrong, or its key refused), and the fix. Plain text: `etl-duck status` and the bot's
+    /status say the same."""
+    from etl_duck.domain.sources import MAIN
+
+    setting = (
+        "ETL_DUCK_SSH_REMOTE_DIR"
+        if server == MAIN
+        else "its ETL_DUCK_SERVERS entry's ssh_remote_dir"
+    )
+    return (
+        "no round in the lake yet — run `etl-duck fetch` (it says why a server cannot be "
+        f"fetched); if its stats folder holds round files, check that {setting} is that folder"
+    )
+
+
+def with_configured(
+    servers: list[dict[str, Any]], configured: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``Stats.status()``'s ``servers`` rows, and one (0 rounds, no last round) for each
+    ``configured`` game server (``""``: the main one) the lake has no round of: a server
+    fetched from the wrong folder shows. Ordered as the lake's rows (main first, then by
+    name)."""
+    have = {row["server"] for row in servers}
+    missing = [
+        {"server": server, "rounds": 0, "counted_rounds": 0, "last_round": None}
+        for server in dict.fromkeys(configured)
+        if server not in have
+    ]
+    return sorted([*servers, *missing], key=lambda row: str(row["server"]))
+
+
 def orphan_fix(name: str, map_name: str, start: datetime | None) -> str:
     """What to do about a round 2 whose round 1 is not in the lake."""
     when = f"{start:%Y-%m-%d %H:%M}" if start is not None else "an unknown time"

@@ -14,6 +14,7 @@ from discord.ext import commands
 from etl_duck.bot.embeds import system
 from etl_duck.bot.respond import Reply, respond
 from etl_duck.fetch.looks import trouble
+from etl_duck.query.stats import with_configured
 
 if TYPE_CHECKING:  # the bot imports the cogs: import its type for annotations only
     from etl_duck.bot.client import EtlDuckBot
@@ -74,6 +75,10 @@ class StatusCog(commands.Cog, name="Status"):
 
     async def status_reply(self) -> Reply:
         info: dict[str, Any] = await self.bot.stats.status()
+        # the configured game servers the lake has no round of yet, as `etl-duck status`
+        # lists them (a copy: the answer is cached)
+        configured = [src.server_name for src in self.bot.settings.sources()]
+        info = {**info, "servers": with_configured(info.get("servers") or [], configured)}
         lines = bot_lines(self.bot)
         # an open problem of `etl-duck status` too, in its words (a file read: off the loop)
         if looks := await asyncio.to_thread(trouble, self.bot.settings.data_dir):

@@ -9,7 +9,7 @@ import discord
 from etl_duck.bot.format import EMBED_MAX, FIELD_MAX, code, cut, esc, fit_first, num
 from etl_duck.domain.sources import label
 from etl_duck.query.cache import CacheStats
-from etl_duck.query.stats import cut_fix, cut_said, empty_fix
+from etl_duck.query.stats import cut_fix, cut_said, empty_fix, no_round_said
 
 COLOUR = discord.Colour.dark_grey()
 #: the field naming a record of the fetch's looks that cannot be used
@@ -117,7 +117,10 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
 
 def _server_line(row: dict[str, Any]) -> str:
     """A game server's rounds and when its latest round ended (``Stats.status()``'s
-    ``servers`` row), in `etl-duck status`'s words."""
+    ``servers`` row; a configured one the lake has no round of: the fix), in `etl-duck
+    status`'s words."""
+    if not row["rounds"]:  # a configured server the lake has no round of
+        return f"{code(label(row['server']))}: {esc(no_round_said(row['server']))}"
     last = row.get("last_round")
     when = "—" if not last else str(last)[:16].replace("T", " ")
     rounds, counted = num(row["rounds"]), num(row["counted_rounds"])
