@@ -13,7 +13,7 @@ import pytest
 
 from etl_duck.ingest.run import ingest_paths
 from etl_duck.query.aio import AsyncStats
-from etl_duck.query.cache import QueryCache
+from etl_duck.query.cache import QueryCache, VersionMemo
 from etl_duck.query.stats import Stats
 from tests.lakecheck import R1, R2, num, renamed_pair
 
@@ -142,3 +142,34 @@ def test_a_call_after_a_commit_never_joins_one_started_before_it(data_dir: Path)
 
     before, after = asyncio.run(main())
     assert after == before + 7
+
+
+def test_a_version_memo_builds_once_per_version_and_never_goes_back() -> None:
+    """Per-version tables (all-time totals, the names index): threads asking for one version
+    at once share one build; an answer pinned to an older version gets its own value, and
+    the newer one stays kept."""
+    memo: VersionMemo[str] = VersionMemo()
+    builds: list[tuple[int, int]] = []
+    gate = threading.Event()
+
+    def build(at: tuple[int, int]) -> str:
+        builds.append(at)
+        gate.wait(5)
+        return f"v{at[1]}"
+
+    got: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(memo.get((0, 2), lambda: build((0, 2)))))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert got == ["v2"] * 4 and builds == [(0, 2)]
+    assert memo.get((0, 1), lambda: build((0, 1))) == "v1"  # an older pin: its own value
+    assert memo.peek((0, 2)) == "v2" and memo.peek((0, 1)) is None
+    memo.clear()
+    assert memo.peek((0, 2)) is None

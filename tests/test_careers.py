@@ -184,7 +184,7 @@ def test_cards_and_boards_read_the_careers(season: tuple[Path, Truth], tmp_path:
         view, files={k: v for k, v in view.files.items() if k not in CAREERS}
     )
     stats.cache.clear()
-    stats._all_time = None  # private: the per-version frame, built again
+    stats._all_time.clear()  # private: the per-version frame, built again
     stats.serving._local.views = {}
     assert stats.leaderboard("kills", limit=3)["value"].to_list() == expected
     assert stats.player(guid).totals["kills"] == card.totals["kills"]

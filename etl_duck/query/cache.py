@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -93,3 +93,37 @@ class QueryCache:
             self._inflight.pop(key, None)
         fut.set_result(value)
         return value
+
+
+class VersionMemo(Generic[T]):
+    """One value kept per lake version (``(epoch, version)``, ``Stats._at``): a table over
+    all of history every answer of a version shares (all-time totals, the names index).
+    Built once per version under a lock (first requests in several threads share one
+    build); a newer version's value is never replaced by an older one's (an answer pinned
+    to an older version builds its own and keeps it to itself)."""
+
+    def __init__(self) -> None:
+        self._held: tuple[tuple[int, int], T] | None = None
+        self._lock = threading.Lock()
+
+    def peek(self, at: tuple[int, int]) -> T | None:
+        """The value of version ``at`` if built, else None (nothing built)."""
+        held = self._held
+        return held[1] if held is not None and held[0] == at else None
+
+    def get(self, at: tuple[int, int], build: Callable[[], T]) -> T:
+        held = self._held  # one read: a tuple replaced whole, never changed in place
+        if held is not None and held[0] == at:
+            return held[1]
+        with self._lock:
+            held = self._held
+            if held is not None and held[0] == at:
+                return held[1]
+            value = build()
+            if held is None or held[0] < at:
+                self._held = (at, value)
+            return value
+
+    def clear(self) -> None:
+        """Forget the value (another lake: its version numbers come again)."""
+        self._held = None

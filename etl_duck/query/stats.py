@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from etl_duck.domain.sessions import (
 )
 from etl_duck.domain.sources import label
 from etl_duck.domain.teams import Segment
-from etl_duck.query.cache import QueryCache
+from etl_duck.query.cache import QueryCache, VersionMemo
 from etl_duck.query.players import ByPlayer, PlayerCard, PlayerNames
 from etl_duck.query.rating import (
     Balance,
@@ -347,10 +346,9 @@ class Stats:
         #: the game server's zone (IANA) for "today"; None: the zone the lake was built in
         self.timezone = timezone
         self.timings: dict[str, list[float]] = {}
-        #: ((epoch, version), totals): kept per lake and version (``_at``)
-        self._all_time: tuple[tuple[int, int], pl.DataFrame] | None = None
-        self._all_time_lock = threading.Lock()
-        self._player_names: tuple[tuple[int, int], PlayerNames] | None = None
+        #: every player's all-time totals and the names index, kept per lake and version
+        self._all_time: VersionMemo[pl.DataFrame] = VersionMemo()
+        self._player_names: VersionMemo[PlayerNames] = VersionMemo()
         self._rating_book = RatingBook(self.serving, store=ratings)
         self.serving.on_new_lake(self._forget_lake)
 
@@ -358,8 +356,8 @@ class Stats:
         """The data dir holds another lake (deleted and rebuilt, a backup restored): what
         was kept by version number is the old one's, whose numbers come again."""
         self.cache.clear()
-        self._all_time = None
-        self._player_names = None
+        self._all_time.clear()
+        self._player_names.clear()
 
     # ---- plumbing
 
@@ -565,18 +563,7 @@ class Stats:
         from etl_duck.domain.metrics import with_metrics
 
         with self.serving.pinned():
-            at = self._at()
-            cached = self._all_time
-            if cached is not None and cached[0] == at:
-                return cached[1]
-            with self._all_time_lock:
-                cached = self._all_time
-                if cached is not None and cached[0] == at:
-                    return cached[1]
-                df = with_metrics(self.run("career_totals"))
-                if cached is None or cached[0] < at:
-                    self._all_time = (at, df)
-                return df
+            return self._all_time.get(self._at(), lambda: with_metrics(self.run("career_totals")))
 
     @one_version
     def leaderboard(
@@ -934,9 +921,9 @@ class Stats:
         if len(key) >= 8 and all(c in "0123456789abcdefABCDEF" for c in key):
             # maybe a full GUID (what cards, pages and buttons pass): the names index if this
             # version's is built, else one small read (a fresh process need not build it)
-            index = self._player_names
-            if index is not None and index[0] == self._at():
-                if (current := index[1].current_names.get(key.upper())) is not None:
+            index = self._player_names.peek(self._at())
+            if index is not None:
+                if (current := index.current_names.get(key.upper())) is not None:
                     return key.upper(), current
             else:
                 known = self._player_aliases(key.upper())
@@ -975,17 +962,9 @@ class Stats:
         of the career names table."""
         with self.serving.pinned():
             at = self._at()
-            held = self._player_names
-            if held is not None and held[0] == at:
-                return held[1]
-            with self._all_time_lock:
-                held = self._player_names
-                if held is not None and held[0] == at:
-                    return held[1]
-                names = PlayerNames.of(at[1], self.run("career_aliases"))
-                if held is None or held[0] < at:
-                    self._player_names = (at, names)
-                return names
+            return self._player_names.get(
+                at, lambda: PlayerNames.of(at[1], self.run("career_aliases"))
+            )
 
     @one_version
     def player(self, text: str, server: str | None = None) -> PlayerCard:
