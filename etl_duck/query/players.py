@@ -38,22 +38,22 @@ class ByPlayer:
 
 @dataclass(frozen=True)
 class PlayerNames:
-    """Every player's names, valid for one lake version: lookups by alias and GUID."""
+    """Every player's names, valid for one lake version (kept per version by ``Stats``):
+    lookups by alias and GUID."""
 
-    version: int
     aliases: ByPlayer  # newest name first
     names: dict[str, set[str]]  # lower-case alias → GUIDs
     current_names: dict[str, str]  # GUID → newest name
 
     @staticmethod
-    def of(version: int, aliases: pl.DataFrame) -> PlayerNames:
+    def of(aliases: pl.DataFrame) -> PlayerNames:
         """From ``career_aliases`` rows (guid, name, …; newest name first per player)."""
         names: dict[str, set[str]] = {}
         for guid, name in zip(aliases["guid"], aliases["name"], strict=True):
             names.setdefault(str(name).lower(), set()).add(str(guid))
         newest = aliases.group_by("guid", maintain_order=True).first()
         current = {str(g): str(n) for g, n in zip(newest["guid"], newest["name"], strict=True)}
-        return PlayerNames(version, ByPlayer(aliases), names, current)
+        return PlayerNames(ByPlayer(aliases), names, current)
 
 
 @dataclass(frozen=True)

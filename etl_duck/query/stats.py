@@ -961,9 +961,8 @@ class Stats:
         """Every player's names (for lookups and aliases), once per lake version: one read
         of the career names table."""
         with self.serving.pinned():
-            at = self._at()
             return self._player_names.get(
-                at, lambda: PlayerNames.of(at[1], self.run("career_aliases"))
+                self._at(), lambda: PlayerNames.of(self.run("career_aliases"))
             )
 
     @one_version
