@@ -85,6 +85,7 @@ def test_stats_unknown_player_suggests(lake: Path, tmp_path: Path) -> None:
     assert close.last.embed.title == "Player not found"
     assert "vid" in field_value(close.last.embed, "Did you mean")
     assert nothing.last.ephemeral and not nothing.last.embed.fields
+    assert "or his GUID" in str(nothing.last.embed.description)  # the fix, with nothing near
 
 
 def test_link_then_stats_for_me_and_for_a_member(lake: Path, tmp_path: Path) -> None:

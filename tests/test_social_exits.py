@@ -97,3 +97,4 @@ def test_an_unknown_player_is_exit_2_naming_him(
             code, out, err = cli("--data-dir", lake, command, "nobody-like-this", *extra)
             assert code == 2 and out == "", (command, extra, out)
             assert err.startswith("error: No player matches 'nobody-like-this'."), (command, err)
+            assert "or his GUID" in err, (command, err)  # the fix, with nothing near it

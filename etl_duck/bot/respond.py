@@ -218,6 +218,11 @@ def failure_reply(exc: BaseException) -> Reply | None:
         )
         if exc.suggestions:
             embed.add_field(name="Did you mean", value=_suggested(exc))
+        else:  # nothing near it: what would match
+            embed.description = (
+                f"{embed.description} Give a name the player used in the game (part of one "
+                "will do) or his GUID."
+            )
         return Reply(embeds=[embed], ephemeral=True)
     if isinstance(exc, NoData):  # its own words ("No session on 2025-11-12.")
         return Reply(content=esc(str(exc)), ephemeral=True)

@@ -938,7 +938,8 @@ class Stats:
             raise PlayerAmbiguous(text, sorted((g, career.current_names[g]) for g in exact))
         found = self.find_player(key)
         if found.is_empty():
-            hint = ""
+            # nothing near it either: what would match (a bare "No player matches" named no fix)
+            hint = " Give a name the player used in the game (part of one will do) or his GUID."
             if len(key) < MIN_GUID_PREFIX and all(c in "0123456789abcdefABCDEF" for c in key):
                 hint = f" GUID prefixes need at least {MIN_GUID_PREFIX} characters."
             raise PlayerNotFound(text, [], hint)
