@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import math
 import os
@@ -69,7 +70,16 @@ Ingest = Callable[[list[Path]], object]
 Progress = Callable[[int, int], object]
 
 FETCH_DIR = ".fetch"  # under the data dir: downloads waiting for the ingest
-_STALE_S = 3600.0  # a download folder this old belongs to a dead fetch
+#: a download folder this old whose owner holds no lock file belongs to a dead fetch (one of
+#: a version that kept none, or on a file system without flock)
+_STALE_S = 3600.0
+#: ``.fetch/<token>.lock``: held (flock) by the Fetcher whose download folders are
+#: ``.fetch/<token>-<ns>`` from before its first folder until it closes; one that can be
+#: taken belongs to a dead process, whose folders are removed at once
+_LOCK_SUFFIX = ".lock"
+#: tokens of this process's Fetchers: never another's to remove (a flock emulated by POSIX
+#: locks, as on NFS, does not keep one process's descriptors apart)
+_LIVE: set[str] = set()
 #: a download's failures that mean the link is gone (FetchConnectionError: a request went
 #: unanswered and the link was aborted)
 _LINK_LOST: tuple[type[BaseException], ...] = (FetchConnectionError, *CONNECTION_ERRORS)
@@ -257,6 +267,7 @@ class Fetcher:
         self._pending_tried = -1e9  # monotonic time of the last pending-only ingest
         self._housekept = 0.0
         self._token = uuid.uuid4().hex[:8]  # names this Fetcher's download folders
+        self._owner: int | None = None  # descriptor of .fetch/<token>.lock, flock held
         #: local epoch seconds (``time.time()``) of the last poll that saw a new or changed
         #: file: when the server last wrote one, by our clock (a remote mtime is the game
         #: host's clock, which may be off by any amount)
@@ -266,6 +277,7 @@ class Fetcher:
 
     async def close(self) -> None:
         await self.link.close()
+        self._disown()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -430,10 +442,14 @@ class Fetcher:
         unknown = self._unknown(files, stored)
         self._note_activity(files, unknown)
         now = self._clock()
-        if any(self._look_again_now(f, now) for f in unknown):
+        again = [f for f in unknown if self._look_again_now(f, now)]
+        if again:
             # old enough to take (or of no telling age), but seen once only: look again
-            # shortly, within this poll, and take what did not change in between
-            self._seen = {f.name: (f.size, f.mtime) for f in unknown}
+            # shortly, within this poll, and take what did not change in between. Only
+            # these: a young file keeps its look from the last poll (none in a one-shot
+            # fetch) and waits for the next poll, or a half-written round that an old file
+            # came with was taken after fetch_recheck_s of quiet
+            self._seen.update((f.name, (f.size, f.mtime)) for f in again)
             await asyncio.sleep(self.settings.fetch_recheck_s)
             report = FetchReport()  # the second listing's account replaces the first's
             files = await self._list(report)
@@ -694,22 +710,95 @@ class Fetcher:
             shutil.rmtree(batch, ignore_errors=True)
 
     async def _housekeep(self) -> None:
-        # download folders of dead fetches (a killed process cannot clean its own): hourly
+        # download folders of dead fetches (a killed process cannot clean its own): those of
+        # a dead owner's lock at the first poll, the others once an hour
         if self._housekept and time.monotonic() - self._housekept < _STALE_S:
             return
         self._housekept = time.monotonic()
-        await asyncio.to_thread(self._remove_stale_batches)
+        await asyncio.to_thread(self._own_and_clean)
+
+    def _own_and_clean(self) -> None:
+        if self._owner is None:
+            self._owner = self._own()
+        self._remove_stale_batches()
+
+    def _own(self) -> int | None:
+        """Take this Fetcher's lock file, before it writes its first download folder. None
+        when it cannot (its folders are then removed by the age rule only)."""
+        path = self.folder / f"{self._token}{_LOCK_SUFFIX}"
+        _LIVE.add(self._token)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for _ in range(100):
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                        return fd
+                except (BlockingIOError, FileNotFoundError):
+                    time.sleep(0.01)  # another's probe holds it a moment, or removed it
+                except OSError:
+                    os.close(fd)
+                    raise
+                os.close(fd)
+        except OSError as exc:  # read-only data dir, no flock: the ingest says what matters
+            log.debug("no lock file for %s: %s", path, exc)
+        return None
+
+    def _disown(self) -> None:
+        """Let go of the lock file: removed first, so no probe takes a download folder that
+        a thread of a cancelled poll may still be ingesting for a dead one's (without a lock
+        file, only the age rule removes it)."""
+        fd, self._owner = self._owner, None
+        _LIVE.discard(self._token)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.folder / f"{self._token}{_LOCK_SUFFIX}")
+            os.close(fd)
 
     def _remove_stale_batches(self) -> None:
+        """Remove the download folders of dead fetches: at once those whose owner's lock
+        file can be taken (its process is gone: killed, crashed), after an hour those with
+        no lock file; never one whose lock is held, nothing outside ``.fetch/``."""
         try:
             entries = list(os.scandir(self.folder))
         except FileNotFoundError:
             return
+        locks = {
+            e.name.removesuffix(_LOCK_SUFFIX)
+            for e in entries
+            if e.name.endswith(_LOCK_SUFFIX) and e.is_file(follow_symlinks=False)
+        }
+        for token in locks - _LIVE:
+            self._remove_if_dead(token, entries)
         cutoff = time.time() - _STALE_S
         for e in entries:
+            if e.name.partition("-")[0] in locks:
+                continue  # its owner's: held (alive), or removed above
             with contextlib.suppress(OSError):
-                if e.stat().st_mtime < cutoff:
+                if e.is_dir(follow_symlinks=False) and e.stat().st_mtime < cutoff:
                     shutil.rmtree(e.path, ignore_errors=True)
+
+    def _remove_if_dead(self, token: str, entries: list[os.DirEntry[str]]) -> None:
+        """When ``token``'s lock can be taken its owner is gone: its folders and lock file
+        are removed while the lock is held, so no owner can come back to them."""
+        path = self.folder / f"{token}{_LOCK_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                return  # removed and made anew meanwhile: not the one probed
+            for e in entries:
+                if e.name.startswith(f"{token}-") and e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path, ignore_errors=True)
+            os.unlink(path)
+        except OSError:  # held (its owner is alive), gone, or no flock here: left alone
+            return
+        finally:
+            os.close(fd)  # closing the descriptor lets the lock go
 
     # ----------------------------------------------------------------- watch / check
 
