@@ -132,8 +132,7 @@ async def list_stats_files(
                 msg = f"connection to {link.where} lost: {exc}"
                 raise FetchConnectionError(msg) from None
         except asyncssh.SFTPError as exc:
-            msg = f"cannot list {folder!r} on {link.where}: {exc.reason}"
-            raise FetchError(msg) from None
+            raise FetchError(_listing_problem(exc, folder, link)) from None
     files: list[RemoteFile] = []
     listed = 0
     for entry in entries:
@@ -172,6 +171,37 @@ async def list_stats_files(
             continue
         files.append(RemoteFile(name, raw, attrs.size, attrs.mtime))
     return files, listed
+
+
+def _listing_problem(exc: asyncssh.SFTPError, folder: str, link: Connection) -> str:
+    """Why the stats folder could not be listed, and the fix: the setting that names it, or
+    the permission the SSH user lacks (never the server's bare "No such file")."""
+    s = link.settings
+    setting = (
+        "ETL_DUCK_SSH_REMOTE_DIR"
+        if not s.server_name
+        else "its ETL_DUCK_SERVERS entry's ssh_remote_dir"
+    )
+    said = f"cannot list the stats folder {folder!r} on {link.where}"
+    # OpenSSH answers "no such file" for a file in the folder's place too (ENOTDIR)
+    if isinstance(exc, (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNotADirectory)):
+        home = f" (a relative path starts in {s.ssh_user}'s home folder)"
+        if folder.startswith("/"):
+            home = ""
+        return (
+            f"{said}: it does not exist or is not a folder — set {setting} to the folder the "
+            f"game server writes its round files into{home}"
+        )
+    if isinstance(exc, asyncssh.SFTPPermissionDenied):
+        return (
+            f"{said}: permission denied — let the SSH user {s.ssh_user} list it (chmod o+rx on "
+            f"it and o+x on the folders above it, or the same for a group {s.ssh_user} is in)"
+        )
+    why = (exc.reason or type(exc).__name__).rstrip(".")
+    return (
+        f"{said}: {why[:1].lower()}{why[1:]} — check that {setting} is the game server's stats "
+        f"folder and that {s.ssh_user} can list it"
+    )
 
 
 async def _read_dir(

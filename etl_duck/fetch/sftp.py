@@ -123,8 +123,11 @@ def _connect_problem(exc: BaseException, settings: Settings) -> str:
             f"no answer within {settings.connect_timeout_s:g} s (ETL_DUCK_CONNECT_TIMEOUT_S) "
             f"— {check}, the network and any firewall between"
         )
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror.lower()} — {check} and the network"
+    if isinstance(exc, OSError) and (exc.errno or exc.strerror):
+        # asyncio's own OSError(errno, "Connect call failed ('10.0.0.9', 22)") carries its
+        # text as strerror: the errno's words say what went wrong (network unreachable)
+        why = os.strerror(exc.errno) if exc.errno else str(exc.strerror)
+        return f"{why.lower()} — {check} and the network"
     text = str(exc) or type(exc).__name__
     return f"{text[:1].lower()}{text[1:]} — {check}, and that the SSH server runs there"
 
