@@ -139,6 +139,10 @@ def admit(
     fresh: list[tuple[str, bytes]] = []
     seen: set[str] = set()  # content already taken in this batch (a CRLF copy, a 2nd name)
     again: set[str] = set()  # quarantined files given again: read again
+    #: held content whose raw copy raw/ lacks (raw/ restored from an older backup): the
+    #: ledger's name → the bytes given, stored again (``RawStore.restore``)
+    lacking: dict[str, bytes] = {}
+    restoring_as: list[tuple[str, dict[str, Any]]] = []  # (given name, its ledger row)
     for (name, data), csha in zip(loaded, shas, strict=True):
         if not data and not _held_empty(by_name.get(name), csha):
             # 0 bytes: the writer had not written yet, or the copy failed. A name the lake
@@ -161,20 +165,37 @@ def admit(
         held = counted_by_sha.get(csha) if key == csha else None
         if held is None and (same := by_name.get(name)) and same["content_sha256"] == csha:
             held = same  # this very file again (quarantined: that problem again)
+        # the ledger holds it, so raw/ must: one stat says so (a copy lost with raw/ is
+        # stored again from this one, where the ledger expects it; the lake is unchanged)
+        restoring = False
+        if held is not None and _lacks(raw, held):
+            restoring = True
+            lacking.setdefault(str(held["file_name"]), data)
         if held is not None and held["file_name"] == name and _reads_again(held):
-            again.add(name)  # (raw/ holds it: nothing is stored)
+            again.add(name)  # (raw/ holds it, or will: nothing new is stored)
             continue
         if held is not None or key in seen:
+            if restoring and held is not None and held["status"] not in _STILL_A_PROBLEM:
+                restoring_as.append((name, held))  # named as restored, not as a duplicate
+                continue
             if not (name in retry and held is not None and held["file_name"] == name):
                 _already_held(name, held, report)  # (one retried lands: no problem)
             continue
         seen.add(key)
         fresh.append((name, data))
+    # first: a name whose first copy is lost and which brings a new version too keeps its
+    # order (the held content first, the new one a later version beside it)
+    restored = {v.name for v in raw.restore(sorted(lacking.items()))}
+    report.restored.extend(sorted(restored))
+    for name, held in restoring_as:  # raw/ held that content after all (it read it)
+        if str(held["file_name"]) not in restored:
+            _already_held(name, held, report)
     stored = raw.store(fresh)
     failpoint("raw stored")
     stored_now = {(v.name, v.content_sha256) for v in stored}
 
-    touched = {v.name for v in stored} | set(raw.pending()) | set(recheck) | again
+    pending = set(raw.pending())  # this batch's names, and those an interrupted ingest left
+    touched = {v.name for v in stored} | pending | set(recheck) | again
     out = Admitted(arrived=set(touched))
     touched |= set(retry)  # stored before: not brought by this batch
     again |= set(recheck)  # an admin's resolve reads a quarantined file again too
@@ -184,8 +205,10 @@ def admit(
     rows = lookup(ledger, "file_name", sorted(touched))
     for name in sorted(touched):
         choice = raw.decide(name, known)
-        if choice is None:
-            continue  # named as pending, never stored (a crash before the store)
+        if choice is None:  # named as pending, never stored (a full disk, a kill mid-copy)
+            if name in pending:  # said (the journal goes with this commit), not lost quietly
+                report.lost.append(name)
+            continue
         out.choices[name] = choice
         if choice.set_aside:
             out.set_aside.add(name)
@@ -222,6 +245,17 @@ def admit(
 #: file's bytes stay a duplicate under any name (an admin set them aside) — except a file
 #: of its header alone, whose bytes an idle server writes again for every timed-out map
 _NOT_LANDED = ("quarantined",)
+
+
+#: ledger statuses that stay a problem when their file is given again (``_already_held``):
+#: said so even when its raw copy is restored
+_STILL_A_PROBLEM = ("quarantined", "partial", "empty")
+
+
+def _lacks(raw: RawStore, row: dict[str, Any]) -> bool:
+    """raw/ lacks the copy of a file the ledger holds (one stat, see ``RawStore.holds``)."""
+    size = -1 if row["size"] is None else int(row["size"])
+    return not raw.holds(str(row["file_name"]), str(row["content_sha256"]), size)
 
 
 def _reads_again(row: dict[str, Any] | None) -> bool:

@@ -77,6 +77,14 @@ class IngestReport:
     endstats_without_round: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # grew, or an admin kept another version
     duplicates: list[str] = field(default_factory=list)  # content the lake already holds
+    #: content the lake already holds whose raw copy raw/ lacked (raw/ restored from an
+    #: older backup, a lost file): stored into raw/ again from the copy given, where the
+    #: ledger expects it; the lake is unchanged. Not a problem: a repair
+    restored: list[str] = field(default_factory=list)
+    #: names an interrupted ingest listed as being stored (``.ingest-pending``) that never
+    #: reached raw/ (a full disk, a kill during the copy): nothing of them is stored, the
+    #: journal is done with; they must be ingested again from where they came. A problem
+    lost: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # path → why (not a round file)
     #: 0 bytes: the writer is not done, or the copy failed. Recorded (ledger ``empty``) until
     #: a version with content lands or an admin dismisses it; a problem
@@ -127,6 +135,7 @@ class IngestReport:
             or self.partial
             or self.cut
             or self.endstats_without_round
+            or self.lost
         )
 
     def merge(self, later: IngestReport) -> IngestReport:
@@ -136,6 +145,8 @@ class IngestReport:
             "endstats",
             "replaced",
             "duplicates",
+            "restored",
+            "lost",
             "empty",
             "partial",
             "cut",
@@ -175,6 +186,8 @@ class IngestReport:
             ("endstats", [n for n in self.endstats if n not in alone]),
             ("replaced", [n for n in self.replaced if n not in short]),
             ("duplicate", self.duplicates),
+            ("restored to raw/", self.restored),
+            ("never reached raw/", self.lost),
             ("skipped (not stats files)", self.skipped),
             ("empty (retry later)", self.empty),
             ("partial (awaiting the rest)", self.partial),
@@ -199,7 +212,20 @@ class IngestReport:
         if known:  # not this run's news, but never hidden
             parts[-1] += f"; {', '.join(known)}, still open — see `etl-duck status`"
         where = f"lake version {self.version}" + ("" if self.committed else " (unchanged)")
-        return f"{', '.join(parts)}; {where}"
+        lost = f" — {lost_said(self.lost)}" if self.lost else ""
+        return f"{', '.join(parts)}; {where}{lost}"
+
+
+def lost_said(names: list[str], shown: int = 3) -> str:
+    """The one sentence for journal names that never reached raw/ (``IngestReport.lost``)."""
+    first = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+    n = len(names)
+    files, them, they = ("files", "them", "they") if n > 1 else ("file", "it", "it")
+    return (
+        f"{n} {files} listed by the interrupted ingest never reached raw/ ({first}): ingest "
+        f"{them} again from where {they} came (the server's stats folder via `etl-duck "
+        "fetch`, or the folder given before)"
+    )
 
 
 #: how the summary names the problems a re-read found again (``IngestReport.still_open``)

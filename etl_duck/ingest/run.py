@@ -75,7 +75,10 @@ def ingest_paths(
     the main one).
 
     Also picks up files a crashed run stored in ``raw/`` but never committed (listed in
-    ``data/.ingest-pending``), so rerunning after a crash completes the job. ``recheck``:
+    ``data/.ingest-pending``), so rerunning after a crash completes the job; the names it
+    listed that never reached ``raw/`` (a full disk, a kill during the copy) are named in
+    ``report.lost`` (a problem: exit 3) as the list is done with. A file the lake holds
+    whose raw copy ``raw/`` lacks is stored again (``report.restored``). ``recheck``:
     names whose counted version an admin changed (``etl-duck resolve``).
 
     The cost of a small batch does not grow with the history: the ledger is checked with

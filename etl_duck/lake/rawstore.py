@@ -9,7 +9,7 @@
     raw/.incoming/                                   temp files of stores in progress
     quarantine/<name> + <name>.reason                copies of files that cannot be read
     quarantine/.incoming/                            temp files of quarantine copies
-    .ingest-pending                                  names stored but not yet committed
+    .ingest-pending                                  names being stored, not yet committed
                                                      (its temp file beside it: raw/ may
                                                      be another file system)
 
@@ -47,7 +47,7 @@ RAW = "raw"
 QUARANTINE = "quarantine"
 INCOMING = ".incoming"
 VERSIONS = ".versions"
-PENDING = ".ingest-pending"  # names stored in raw/ but not yet committed (crash recovery)
+PENDING = ".ingest-pending"  # names being stored in raw/, not yet committed (crash recovery)
 ID_LENGTH = 12
 
 
@@ -132,6 +132,7 @@ class RawStore:
         self.raw_dir = self.data_dir / RAW
         self.quarantine_dir = self.data_dir / QUARANTINE
         self.incoming = self.raw_dir / INCOMING
+        self._raw = str(self.raw_dir)
 
     # ---- where things are
 
@@ -217,15 +218,18 @@ class RawStore:
 
     # ---- storing
 
-    def store(self, items: Iterable[tuple[str, bytes]]) -> list[RawVersion]:
+    def store(
+        self, items: Iterable[tuple[str, bytes]], *, journal: bool = True
+    ) -> list[RawVersion]:
         """Store each file unless a version with the same content is already there; never
         overwrite. Names are added to the pending list first (a crash before the commit
-        leaves a list the next ingest reads), and one sync makes the batch durable.
-        Returns the versions stored now."""
+        leaves a list the next ingest reads; ``journal=False``: not, see :meth:`restore`),
+        and one sync makes the batch durable. Returns the versions stored now."""
         items = list(items)
         if not items:
             return []
-        self.mark_pending(n for n, _ in items)
+        if journal:
+            self.mark_pending(n for n, _ in items)
         self.incoming.mkdir(parents=True, exist_ok=True)
         stored: list[RawVersion] = []
         written: list[Path] = []
@@ -268,13 +272,50 @@ class RawStore:
             # mount point or a link), and a rename across file systems fails (EXDEV)
             write_bytes_atomic(self.data_dir / PENDING, text)
 
+    def restore(self, items: Iterable[tuple[str, bytes]]) -> list[RawVersion]:
+        """Store again content the lake's ledger holds whose raw copy raw/ lacks (see
+        :meth:`holds`): the same atomic write as :meth:`store`, so it lands where a first
+        store put it (``raw/YYYY-MM-DD/<name>``; a later version beside a first one that is
+        there) and never replaces a raw copy. Not on the pending list: the lake counts it
+        already, there is nothing to commit (a crash leaves a temp file :meth:`recover`
+        removes, or the copy in place)."""
+        return self.store(items, journal=False)
+
+    def holds(self, name: str, content_sha256: str, size: int) -> bool:
+        """Whether raw/ holds the version of ``name`` with this content (the ledger's
+        ``content_sha256`` and ``size``): one ``stat`` when the first version has that size
+        (every file that never grew), a listing of its ``.versions/`` otherwise. A copy of
+        the right size is taken on trust: its bytes are not read."""
+        base, server = split_qualified(name)
+        root = os.path.join(self._raw, server) if server else self._raw
+        try:  # (a str path: ~4x cheaper than building the Path of self.path(name))
+            if os.stat(os.path.join(root, base[:10], base)).st_size == size:
+                return True
+        except FileNotFoundError:
+            return False  # no first version: raw/ holds nothing under this name
+        return any(rest == content_sha256[:ID_LENGTH] for _, _, rest in self._entries(name, ""))
+
     def pending(self) -> list[str]:
-        """Names a crashed ingest stored but did not commit."""
+        """The names on the pending list: an ingest that did not finish (a crash, a full
+        disk, a kill) meant to store them and had not committed them. Each may or may not
+        have reached raw/ (:meth:`pending_stored`, :meth:`pending_missing`)."""
         try:
             names = (self.data_dir / PENDING).read_text().split()
         except FileNotFoundError:
             return []
         return [n for n in names if _ours(n)]
+
+    def pending_stored(self) -> list[str]:
+        """Pending names raw/ holds a copy of (one ``stat`` each): what the next ingest
+        commits. A name raw/ held before keeps counting as stored (the list holds names,
+        not versions)."""
+        return [n for n in self.pending() if self.path(n).is_file()]
+
+    def pending_missing(self) -> list[str]:
+        """Pending names raw/ holds no copy of (one ``stat`` each): the interrupted ingest
+        never stored them (the disk filled, it was killed mid-copy); they must be ingested
+        again from where they came, and the next ingest names them."""
+        return [n for n in self.pending() if not self.path(n).is_file()]
 
     def clear_pending(self) -> None:
         (self.data_dir / PENDING).unlink(missing_ok=True)
