@@ -13,6 +13,8 @@ from etl_duck.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIA
 from etl_duck.domain.sources import label
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from etl_duck.fetch.poller import FetchReport, Ingest
     from etl_duck.pipeline import Ingestor
     from etl_duck.settings import Settings
@@ -193,7 +195,7 @@ def run_fetch(settings: Settings, *, ingest: Ingest | None = None) -> int:
             codes.append(EXIT_PARTIAL)  # `session` shows the uncorrected teams: open
         return worst(codes)
 
-    return run_async(main, err)
+    return run_async(main, err, settings.data_dir)
 
 
 class WatchLines:
@@ -259,8 +261,11 @@ def run_watch(
     Polls faster while a session looks active: a poll saw the server write a round file
     within ``session_gap_minutes`` (by our clock; the bot passes its own voice-channel rule
     to ``watch``).
-    The first Ctrl-C lets the current poll finish; a second one interrupts it (still safe:
-    nothing is ingested half).
+    The first Ctrl-C (or SIGTERM) stops at once while a poll lists or downloads (the
+    downloads are in memory: abandoned, nothing stored, fetched again by the next run) or
+    waits; a poll whose ingest has begun is let commit, and it says so. A second one
+    interrupts that too (exit 130; still safe: nothing is ingested half, and the lake
+    version printed is the one the lake is at once the ingest's thread has ended).
     """
     from rich.console import Console
 
@@ -283,13 +288,20 @@ def run_watch(
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         current = asyncio.current_task()
+        held: list[Fetcher | FetcherGroup] = []  # the fetcher, once made
 
         def on_signal() -> None:
             if stop.is_set() and current is not None:
                 current.cancel()
-            else:
-                err.print("stopping after the current poll (Ctrl-C again to interrupt)")
-                stop.set()
+                return
+            stop.set()
+            # read in this step, with stop set: no ingest begins after it (Fetcher.watch)
+            said = (
+                "stopping: waiting for the ingest in progress to commit (Ctrl-C again to interrupt)"
+                if held and held[0].committing
+                else "stopping"
+            )
+            err.print(said, markup=False, highlight=False, soft_wrap=True)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -318,6 +330,7 @@ def run_watch(
         fetcher: Fetcher | FetcherGroup = (
             fetchers[0] if len(fetchers) == 1 else FetcherGroup(fetchers)
         )
+        held.append(fetcher)
         async with fetcher:
             gap = settings.session_gap_minutes * 60.0
 
@@ -341,24 +354,42 @@ def run_watch(
             try:
                 await fetcher.watch(stop, active, on_report=on_report, on_trouble=on_trouble)
             except asyncio.CancelledError:
-                err.print("interrupted: nothing half-fetched or half-ingested")
-                return EXIT_INTERRUPTED
+                return EXIT_INTERRUPTED  # said by run_async, once the ingest's thread ended
         return EXIT_OK
 
-    return run_async(main, err)
+    return run_async(main, err, settings.data_dir)
 
 
-def run_async(main: Callable[[], Coroutine[Any, Any, int]], err: Any) -> int:
-    """Run a command's coroutine; setup problems exit 2, a failure 1, Ctrl-C 130."""
+def interrupted_line(data_dir: Path | None) -> str:
+    """What an interrupted `fetch` / `watch` says: that nothing is half-done, and the lake
+    version the lake is at (README "Exit codes", 130). Read once every thread has ended: an
+    ingest the interrupt found running has committed (or not) by then."""
+    said = "interrupted: nothing half-fetched or half-ingested"
+    if data_dir is None:
+        return said
+    from etl_duck.lake.snapshot import Lake
+
+    try:
+        version = Lake(data_dir).version()
+    except (OSError, ValueError, IndexError):  # a link that is not the lake's: status says
+        return f"{said}; run the same command again"
+    return f"{said}; the lake is at version {version}; run the same command again"
+
+
+def run_async(
+    main: Callable[[], Coroutine[Any, Any, int]], err: Any, data_dir: Path | None = None
+) -> int:
+    """Run a command's coroutine; setup problems exit 2, a failure 1, Ctrl-C 130 (said with
+    the version of the lake in ``data_dir``, read after ``asyncio.run`` has waited for the
+    worker threads: an ingest in one runs on to its end even when its poll is cancelled)."""
     from rich.markup import escape
 
     from etl_duck.fetch.sftp import AuthError, FetchConfigError, FetchError, HostKeyError
 
     try:
-        return int(asyncio.run(main()))
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing half-fetched or half-ingested")
-        return EXIT_INTERRUPTED
+        code = int(asyncio.run(main()))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        code = EXIT_INTERRUPTED
     except (HostKeyError, AuthError, FetchConfigError) as exc:
         # soft_wrap: one line in a log or a cron mail, whatever the width
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -366,3 +397,6 @@ def run_async(main: Callable[[], Coroutine[Any, Any, int]], err: Any) -> int:
     except (OSError, FetchError) as exc:  # the local side, or the server is unreachable
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
+    if code == EXIT_INTERRUPTED:
+        err.print(interrupted_line(data_dir), markup=False, highlight=False, soft_wrap=True)
+    return code

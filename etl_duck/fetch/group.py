@@ -70,6 +70,11 @@ class FetcherGroup:
         times = [f.last_activity for f in self.fetchers if f.last_activity is not None]
         return max(times) if times else None
 
+    @property
+    def committing(self) -> bool:
+        """Whether a server's poll in progress has begun its ingest (a stop waits for it)."""
+        return any(f.committing for f in self.fetchers)
+
     async def poll_once(self) -> GroupReport:
         """Poll every server at once. A setup error (host key, key, settings) on any server,
         or an error on every server, is raised after the polls have finished; a server that
@@ -97,9 +102,10 @@ class FetcherGroup:
         on_report: Callable[[FetchReport], object] | None = None,
         on_trouble: Callable[[str, str | None], object] | None = None,
     ) -> None:
-        """Each server's watch loop, side by side, until ``stop`` is set. If one loop stops
-        with an error (a setup problem), the others finish their poll and stop, and the
-        error is raised."""
+        """Each server's watch loop, side by side, until ``stop`` is set (each stops as
+        :meth:`Fetcher.watch` does: a poll still downloading is abandoned, one whose ingest
+        has begun commits first). If one loop stops with an error (a setup problem), the
+        others stop the same way, and the error is raised."""
         inner = asyncio.Event()
         tasks = [
             asyncio.create_task(

@@ -88,6 +88,10 @@ _AHEAD_S = 5.0
 _HELD_RECHECK_S = 3600.0  # names held by this process are checked against raw/ this often
 
 
+class _Stopped(Exception):
+    """`watch` was told to stop before this poll's ingest began: the poll is abandoned."""
+
+
 def _identity(folder: Path) -> tuple[int, int] | None:
     """(st_dev, st_ino) of a folder, None when it is missing: another folder in its place
     (raw/ restored from a backup) has another identity."""
@@ -274,6 +278,14 @@ class Fetcher:
         self.last_activity: float | None = None
         #: local epoch seconds (``time.time()``) of the last poll that downloaded a file
         self.last_download: float | None = None
+        #: the poll in progress has handed its batch to the ingest (a stop waits for it)
+        self._committing = False
+
+    @property
+    def committing(self) -> bool:
+        """Whether the poll in progress has begun its ingest: a stop of :meth:`watch` waits
+        for it to commit (any other poll is abandoned at once)."""
+        return self._committing
 
     async def close(self) -> None:
         await self.link.close()
@@ -428,10 +440,16 @@ class Fetcher:
         FetchConnectionError (retry later) or FetchError (listing failed). Per-file problems,
         including a connection lost mid-download, are in the report instead.
         """
-        async with self._poll_lock:
-            return await self._poll(time.perf_counter())
+        return await self._poll_locked(None)
 
-    async def _poll(self, t0: float) -> FetchReport:
+    async def _poll_locked(self, stop: asyncio.Event | None) -> FetchReport:
+        async with self._poll_lock:
+            try:
+                return await self._poll(time.perf_counter(), stop)
+            finally:
+                self._committing = False
+
+    async def _poll(self, t0: float, stop: asyncio.Event | None) -> FetchReport:
         report = FetchReport()
         await self._housekeep()
         self._looks_error = None
@@ -479,14 +497,14 @@ class Fetcher:
         got = await self._download_all(todo, report) if todo else []
         if got:
             self.last_download = time.time()
-            await self._hand_over(got, report)
+            await self._hand_over(got, report, stop)
             if self._remember_duplicates(got, report) == len(got) and not self._copies_told:
                 await self._tell_copies(files, len(got), report)
         elif self._pending_due() and await self._crash_left_pending():
             # a killed ingest stored rounds it did not commit: commit them now, not when the
             # next file arrives (the bot and `watch` only ingest what a poll hands over)
             self._pending_tried = time.monotonic()
-            await self._hand_over([], report)
+            await self._hand_over([], report, stop)
         if self._unsaved or self._unsaved_duplicates:
             await self._save_looks()
         report.looks_error = self._looks_error
@@ -546,18 +564,22 @@ class Fetcher:
         n = min(self.settings.fetch_parallel, len(todo))
         await asyncio.gather(*(worker() for _ in range(n)))
         if lost:
-            name, why = lost[0]
+            why = lost[0][1]
+            # every file in flight when the link went is named (each is fetched last now)
+            names = [n for n, _ in lost]
+            name = names[0] if len(names) == 1 else f"{len(names)} files ({', '.join(names)})"
             report.connection_lost = True  # `watch` backs off; a slow file alone does not
             report.connection_error = (
                 f"connection to {self.link.where} lost while fetching {name}: {why}"
             )
             report.failed.extend((f.name, "not attempted: connection lost") for f in queue)
             log.warning(
-                "connection to %s lost while fetching %s: %s; it is fetched after the others "
+                "connection to %s lost while fetching %s: %s; %s fetched after the others "
                 "from now on",
                 self.link.where,
                 name,
                 why,
+                "it is" if len(names) == 1 else "they are",
             )
             await self.link.drop()
         elif stalled:
@@ -568,9 +590,21 @@ class Fetcher:
             await self.link.drop()  # its read may still be queued on the server
         return got
 
-    async def _hand_over(self, got: list[tuple[RemoteFile, bytes]], report: FetchReport) -> None:
+    async def _hand_over(
+        self,
+        got: list[tuple[RemoteFile, bytes]],
+        report: FetchReport,
+        stop: asyncio.Event | None = None,
+    ) -> None:
         """Write the batch into this poll's own folder and ingest it in ONE thread call (a
-        cancelled poll cannot separate the two: the thread runs on to the end)."""
+        cancelled poll cannot separate the two: the thread runs on to the end).
+
+        ``stop`` (`watch`'s) already set: raises ``_Stopped`` instead, before anything is
+        written (checked here, in the same step that marks the poll committing, so a stop
+        either finds the ingest begun and waits for it, or keeps it from beginning)."""
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        self._committing = True
         batch = self.folder / f"{self._token}-{time.time_ns()}"
         # their looks stay in _seen: if the ingest fails they are taken again at once
         for f, _ in got:
@@ -818,8 +852,12 @@ class Fetcher:
         failing: each would fail again at once, and a failed ingest downloads the backlog
         again) it retries with exponential backoff from ``reconnect_backoff_s`` up to
         ``reconnect_backoff_max_s``. HostKeyError, AuthError and FetchConfigError are raised:
-        retrying cannot fix them. A poll in progress finishes before it returns (cancel the
-        task to interrupt; that is safe too, and aborts the connection).
+        retrying cannot fix them. Setting ``stop`` abandons a poll that is still listing or
+        downloading (the downloads are in memory: nothing was written, the connection is
+        aborted, the next poll or process fetches the files again) and returns at once; a
+        poll whose ingest has begun (:attr:`committing`) finishes first, so its batch
+        commits. Cancelling the task interrupts even that (safe too: the ingest's thread
+        runs on to its commit, which ``asyncio.run`` waits for at its end).
         ``on_trouble(server, sentence)``: each failed poll, then ``(server, None)`` once a poll
         works again (the operator sees an outage without --verbose).
         """
@@ -830,7 +868,9 @@ class Fetcher:
             started = time.monotonic()
             delay: float | None = None  # None: the regular interval
             try:
-                report = await self.poll_once()
+                report = await self._poll_unless_stopped(stop)
+                if report is None:
+                    return  # stopped mid-poll: abandoned before its ingest began
             except (HostKeyError, AuthError, FetchConfigError):
                 raise
             except (FetchError, OSError) as exc:  # OSError: the local disk (full, read-only)
@@ -857,6 +897,29 @@ class Fetcher:
                     if report.pending:
                         delay = s.fetch_recheck_s
             await self._wait(stop, started, delay, active)
+
+    async def _poll_unless_stopped(self, stop: asyncio.Event) -> FetchReport | None:
+        """One poll of :meth:`watch`, or None when ``stop`` is set before its ingest begins:
+        the poll is then cancelled (a stalled download is not waited for). One whose ingest
+        has begun runs to its end. Its errors are raised as :meth:`poll_once`'s."""
+        poll = asyncio.create_task(self._poll_locked(stop), name=f"poll {self.server}")
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({poll, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            # the same step reads `committing` and cancels: a poll not yet committing is
+            # suspended before its ingest, and _hand_over lets none begin once stop is set
+            if not poll.done() and not self._committing:
+                poll.cancel()  # aborts the connection under a download in flight
+            await asyncio.wait({poll})
+        except asyncio.CancelledError:  # the task running `watch` is cancelled
+            poll.cancel()
+            await asyncio.wait({poll})
+            raise
+        finally:
+            stopper.cancel()
+        if poll.cancelled() or isinstance(poll.exception(), _Stopped):
+            return None
+        return poll.result()
 
     async def _wait(
         self,

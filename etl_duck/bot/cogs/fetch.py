@@ -38,7 +38,7 @@ class FetchCog(commands.Cog, name="Fetch"):
     async def cog_unload(self) -> None:
         self._stop.set()
         if self._task is not None:
-            try:  # a poll in progress finishes (nothing half-fetched), then watch returns
+            try:  # a listing or download is dropped, an ingest under way commits; then watch returns
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
             except TimeoutError:
                 self._task.cancel()
