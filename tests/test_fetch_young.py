@@ -4,6 +4,8 @@ removed at the next fetch's start. Over the real SFTP test server (tests/sftp_se
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -11,6 +13,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
 
 from etl_duck.fetch.poller import FETCH_DIR, Fetcher
 from etl_duck.lake.rawstore import RawStore
@@ -163,3 +167,86 @@ def test_a_killed_fetchs_download_folder_is_removed_at_the_next_fetchs_start(
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def _no_flock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without flock (NFS mounted nolock, no lockd): every flock fails."""
+
+    def flock(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+def test_without_flock_every_download_folder_keeps_the_one_hour_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without flock a Fetcher left a lock file it could not lock, and every folder of a
+    token with a lock file was skipped: a killed fetch's folders stayed for ever (an hour
+    before locks). No lock file is left now; an unlockable token's folders go after the
+    hour, with its lock file once that is an hour old; younger ones stay."""
+    _no_flock(monkeypatch)
+    data = tmp_path / "data"
+    folder = data / FETCH_DIR
+    folder.mkdir(parents=True)
+    ages = {
+        "aaaaaaaa.lock": OLD * 2,  # a killed fetch's, from a release that left it
+        "aaaaaaaa-1": OLD * 2,
+        "bbbbbbbb.lock": 600.0,  # a fetch that may be running: under the hour
+        "bbbbbbbb-2": 600.0,
+        "0badf00d-3": OLD * 2,  # no lock file at all
+    }
+    for name, age in ages.items():
+        path = folder / name
+        if name.endswith(".lock"):
+            path.write_bytes(b"")
+        else:
+            path.mkdir()
+            (path / "x.txt").write_bytes(b"x")
+        t = time.time() - age
+        os.utime(path, (t, t))
+    name = stats_names(1)[0]
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path / "srv") as server:
+            server.write(name, CONTENT, age_s=OLD)
+            rec = Recorder()
+            async with Fetcher(server.settings(data), rec) as fetcher:
+                assert (await fetcher.poll_once()).downloaded == [name]
+                # no lock file of its own: nobody could ever take it
+                assert sorted(os.listdir(folder)) == ["bbbbbbbb-2", "bbbbbbbb.lock"]
+            rec.assert_once()
+
+    run(main())
+    assert sorted(os.listdir(folder)) == ["bbbbbbbb-2", "bbbbbbbb.lock"]
+    assert (folder / "bbbbbbbb-2" / "x.txt").read_bytes() == b"x"
+
+
+def test_a_reopened_fetcher_owns_its_download_folders_again(tmp_path: Path) -> None:
+    """The bot's fetch cog closes the Fetcher on unload and a reload polls the same one
+    again: its lock file was gone and not taken again for an hour, so another fetch's start
+    could take its download folders for a dead one's."""
+
+    async def main() -> None:
+        async with SFTPTestServer(tmp_path / "srv") as server:
+            data = tmp_path / "data"
+            fetcher = Fetcher(server.settings(data), Recorder())
+            lock = data / FETCH_DIR / f"{fetcher._token}.lock"
+            await fetcher.poll_once()
+            assert lock.is_file()
+            await fetcher.close()
+            assert not lock.exists()
+            await fetcher.poll_once()  # reopened
+            try:
+                assert lock.is_file()
+                fd = os.open(lock, os.O_RDWR)
+                try:
+                    with pytest.raises(BlockingIOError):  # held: another's probe keeps off
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                finally:
+                    os.close(fd)
+            finally:
+                await fetcher.close()
+            assert not lock.exists()
+
+    run(main())

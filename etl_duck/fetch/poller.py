@@ -772,6 +772,10 @@ class Fetcher:
                 except (BlockingIOError, FileNotFoundError):
                     time.sleep(0.01)  # another's probe holds it a moment, or removed it
                 except OSError:
+                    # no flock here (NFS without locking: ENOLCK, EOPNOTSUPP, EINVAL): a
+                    # lock file nobody can lock would keep its token's folders for ever
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
                     os.close(fd)
                     raise
                 os.close(fd)
@@ -782,9 +786,11 @@ class Fetcher:
     def _disown(self) -> None:
         """Let go of the lock file: removed first, so no probe takes a download folder that
         a thread of a cancelled poll may still be ingesting for a dead one's (without a lock
-        file, only the age rule removes it)."""
+        file, only the age rule removes it). A poll after a close (the bot's cog reloaded)
+        takes it again before its first download folder."""
         fd, self._owner = self._owner, None
         _LIVE.discard(self._token)
+        self._housekept = 0.0
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.folder / f"{self._token}{_LOCK_SUFFIX}")
@@ -792,8 +798,10 @@ class Fetcher:
 
     def _remove_stale_batches(self) -> None:
         """Remove the download folders of dead fetches: at once those whose owner's lock
-        file can be taken (its process is gone: killed, crashed), after an hour those with
-        no lock file; never one whose lock is held, nothing outside ``.fetch/``."""
+        file can be taken (its process is gone: killed, crashed), after an hour the others
+        (no lock file, or one that cannot be locked here: no flock, as on NFS without
+        locking; such a lock file goes too once an hour old); never one whose lock is held,
+        nothing outside ``.fetch/``."""
         try:
             entries = list(os.scandir(self.folder))
         except FileNotFoundError:
@@ -803,34 +811,46 @@ class Fetcher:
             for e in entries
             if e.name.endswith(_LOCK_SUFFIX) and e.is_file(follow_symlinks=False)
         }
-        for token in locks - _LIVE:
-            self._remove_if_dead(token, entries)
+        # owned: held (alive, or this process's) or removed with a dead owner's lock
+        owned = {t for t in locks if t in _LIVE or self._remove_if_dead(t, entries)}
         cutoff = time.time() - _STALE_S
+        unlockable = {f"{t}{_LOCK_SUFFIX}" for t in locks - owned}  # no flock here
         for e in entries:
-            if e.name.partition("-")[0] in locks:
-                continue  # its owner's: held (alive), or removed above
             with contextlib.suppress(OSError):
-                if e.is_dir(follow_symlinks=False) and e.stat().st_mtime < cutoff:
-                    shutil.rmtree(e.path, ignore_errors=True)
+                if e.is_dir(follow_symlinks=False):
+                    if e.name.partition("-")[0] not in owned and e.stat().st_mtime < cutoff:
+                        shutil.rmtree(e.path, ignore_errors=True)
+                elif e.name in unlockable and e.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(e.path)
 
-    def _remove_if_dead(self, token: str, entries: list[os.DirEntry[str]]) -> None:
+    def _remove_if_dead(self, token: str, entries: list[os.DirEntry[str]]) -> bool:
         """When ``token``'s lock can be taken its owner is gone: its folders and lock file
-        are removed while the lock is held, so no owner can come back to them."""
+        are removed while the lock is held, so no owner can come back to them. True when
+        its folders are dealt with (removed, or kept: held); False when its lock cannot be
+        probed here (no flock, gone, not ours to open): the age rule is theirs."""
         path = self.folder / f"{token}{_LOCK_SUFFIX}"
         try:
             fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
-            return
+            return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(path).st_ino:
-                return  # removed and made anew meanwhile: not the one probed
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True  # held: its owner is alive
+            except OSError:
+                return False  # no flock here (ENOLCK, EOPNOTSUPP, EINVAL)
+            try:
+                if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                    return True  # removed and made anew meanwhile: a new owner's
+            except OSError:
+                return False  # removed meanwhile
             for e in entries:
                 if e.name.startswith(f"{token}-") and e.is_dir(follow_symlinks=False):
                     shutil.rmtree(e.path, ignore_errors=True)
-            os.unlink(path)
-        except OSError:  # held (its owner is alive), gone, or no flock here: left alone
-            return
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return True
         finally:
             os.close(fd)  # closing the descriptor lets the lock go
 
