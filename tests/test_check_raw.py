@@ -7,9 +7,12 @@ copy part-way), naming the others with their fix."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +253,102 @@ def test_leftovers_count_only_the_pending_names_raw_holds(
     assert info["raw"] == []  # the stored one is the pending list's, not a stranger
     code, out, _ = cli(capsys, "--data-dir", lake, "status")
     assert "leftover 1 stored file(s)" in out and "leftover 2 file(s)" in out
+
+
+# --------------------------------------------------------------------- folders it cannot list
+
+
+@pytest.fixture
+def deny(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """``deny(folder)``: the folder on disk made unreadable (mode 000) for the user the
+    tests run as — root reads anything, so for root a listing of a folder whose mode
+    grants nothing fails with EACCES as it does for a service user (a volume's
+    `lost+found` is root's, mode 700)."""
+    denied: list[Path] = []
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if denied and os.stat(path).st_mode & 0o777 == 0:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path)
+
+    if os.geteuid() == 0:
+        monkeypatch.setattr(os, "scandir", scandir)
+
+    def deny(folder: Path) -> None:
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0)
+        denied.append(folder)
+
+    yield deny
+    for folder in denied:
+        folder.chmod(0o700)
+
+
+def test_a_lost_and_found_in_raw_raises_no_alarm(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], deny: Callable[[Path], None]
+) -> None:
+    """raw/ on its own volume (as the README suggests) is an ext4 mount point: its
+    `lost+found` (root's, mode 700) cannot be listed by the bot's user. `status` said
+    "raw/ cannot be listed … is raw/'s volume mounted?" for good (exit 3, `check` 1)."""
+    newer(lake, tmp_path)  # a server's folder too (raw/scrim/)
+    deny(lake / "raw" / "lost+found")
+    admins = lake / "raw" / "Old Backup" / "2026-02-01"  # not a server's: not etl-duck's
+    admins.mkdir(parents=True)
+    shutil.copy(next((lake / "raw" / "2026-02-01").glob("*round-1.txt")), admins)
+    code, out, err = cli(capsys, "--data-dir", lake, "check")
+    assert code == 0 and "raw/ holds every file the ledger counts and no other" in out, err
+    code, info = status_json(capsys, lake)
+    assert info["raw"] == [] and info["raw_files"] == counted(lake)
+    before = counted(lake)
+    assert cli(capsys, "--data-dir", lake, "rebuild")[0] in (0, 3)
+    assert counted(lake) == before and status_json(capsys, lake)[1]["raw"] == []
+
+
+@pytest.mark.parametrize("folder", ["2026-02-01", SCRIM, f"{SCRIM}/2026-02-11"])
+def test_a_server_or_date_folder_it_cannot_list_is_named_on_its_own(
+    lake: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    deny: Callable[[Path], None],
+    folder: str,
+) -> None:
+    """Not "raw/ cannot be listed … is raw/'s volume mounted? … `etl-duck ingest` refuses
+    to store anything" (all false): that one folder, and its fix; a rebuild refuses (it
+    would lose the folder's rounds), `--force` too."""
+    newer(lake, tmp_path)  # raw/scrim/2026-02-11/
+    where = lake / "raw" / folder
+    assert where.is_dir()
+    deny(where)
+    version = Lake(lake).version()
+    code, info = status_json(capsys, lake)
+    (said,) = info["raw"]
+    assert str(said).startswith(f"{where} cannot be listed (Permission denied), so raw/ was "), said
+    assert MOUNTED not in str(said) and "refuses" not in str(said)
+    assert code == 3 and info["raw_files"] is None
+    code, _, err = cli(capsys, "--data-dir", lake, "check")
+    assert code == 1 and f"{where} cannot be listed" in err and "could not be compared" in err
+    for force in ([], ["--force"]):
+        code, _, err = cli(capsys, "--data-dir", lake, "rebuild", *force)
+        assert code == 1 and "Traceback" not in err
+        assert err.startswith(f"error: {where} cannot be listed (Permission denied): "), err
+        assert Lake(lake).version() == version
+    assert cli(capsys, "--data-dir", lake, "ingest")[0] == 0  # ingest does not refuse
+
+
+# --------------------------------------------------------------------------- damaged ledger
+
+
+def test_check_of_a_damaged_ledger_says_raw_was_not_compared_in_one_sentence(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It wrapped the ledger's own error (several sentences, telling to run `check`)."""
+    snap = Lake(lake).current_dir()
+    assert snap is not None
+    (part,) = (snap / "_state" / "files").glob("*.parquet")
+    part.write_bytes(b"\0" * part.stat().st_size)  # a bad sector
+    code, _, err = cli(capsys, "--data-dir", lake, "check")
+    assert code == 1 and "damaged" in err and "Traceback" not in err
+    said = "raw/ vs ledger the ledger is damaged (above), so raw/ was not compared error: 1 "
+    assert said in err, err
+    assert "`etl-duck check` lists" not in err

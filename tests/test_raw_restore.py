@@ -99,6 +99,45 @@ def test_a_restore_never_replaces_a_raw_copy_and_puts_a_grown_version_back(
     assert ingest_paths(data, [whole]).duplicates == [whole.name]
 
 
+def test_a_lost_first_copy_of_a_file_that_grew_is_put_back_as_one_version(
+    committed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first, cut copy of a file that grew lost, its counted whole version kept in
+    .versions/: ingesting the whole file again stored it as a first version beside the
+    same content, and after `rebuild` `status` said "version X differs from the counted
+    version X" (a conflict of a version with itself)."""
+    data, raw = committed, RawStore(committed)
+    whole = one_player_round(tmp_path / "src", "2026-02-07-200000")
+    cut = tmp_path / "cut" / whole.name
+    cut.parent.mkdir()
+    cut.write_bytes(b"".join(whole.read_bytes().splitlines(keepends=True)[:-1]))
+    ingest_paths(data, [cut])
+    assert ingest_paths(data, [whole]).replaced == [whole.name]  # it grew
+    (later,) = (raw.path(whole.name).parent / ".versions").iterdir()
+    raw.path(whole.name).unlink()  # the first copy lost with raw/
+    # what raw/ keeps of the name is found: a store of that content again stores nothing
+    assert [v.path for v in raw.versions(whole.name)] == [later]
+    assert raw.store([(whole.name, whole.read_bytes())], journal=False) == []
+    assert not raw.path(whole.name).exists()
+    version, before = Lake(data).version(), content_digest(data)
+    capsys.readouterr()
+    assert run(["--data-dir", str(data), "ingest", str(whole)]) == 0
+    assert f"0 ingested, 1 restored to raw/; lake version {version} (unchanged)" in _said(capsys)
+    # the first copy back where the ledger expects it (and a rebuild lists it) …
+    assert raw.path(whole.name).read_bytes() == whole.read_bytes()
+    assert list(later.parent.iterdir()) == [later] and later.read_bytes() == whole.read_bytes()
+    # … and the content one version, counted, no conflict
+    (only,) = raw.versions(whole.name)
+    choice = raw.decide(whole.name)
+    assert choice is not None and choice.counted == only and not choice.conflicts
+    assert Lake(data).version() == version and content_digest(data) == before
+    assert rebuild(data).committed and content_digest(data) == before
+    capsys.readouterr()
+    assert run(["--data-dir", str(data), "status"]) == 0
+    assert "conflict" not in _said(capsys)
+    assert ingest_paths(data, [whole]).duplicates == [whole.name]
+
+
 def test_a_season_of_duplicates_costs_one_stat_each_and_reads_no_raw_copy(
     committed: Path, src: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -381,10 +381,7 @@ def _leftovers(data_dir: Path) -> list[str]:
 
     out: list[str] = []
     raw = RawStore(data_dir)
-    pending = raw.pending() if (data_dir / PENDING).exists() else []
-    held = {n for n in pending if raw.path(n).is_file()}  # one stat each
-    stored = [n for n in pending if n in held]
-    lost = [n for n in pending if n not in held]
+    stored, lost = raw.pending_stored(), raw.pending_missing()  # one stat each
     if stored:
         out.append(
             f"{len(stored)} stored file(s) not yet committed ({data_dir / PENDING}): "
@@ -426,7 +423,10 @@ class RawAudit:
     held: int  # round and endstats names raw/ holds (first versions)
     unknown: list[str]  # in raw/, neither in the ledger nor in the pending list
     missing: list[str]  # in the ledger, not in raw/
-    unreadable: str | None  # why raw/ itself cannot be listed (missing, a dangling link…)
+    unreadable: str | None  # why raw/ itself is not there (missing, a dangling link…)
+    #: raw/, or a server or date folder of it, that cannot be listed, and why (raw/ was
+    #: not compared)
+    unlisted: tuple[Path, str] | None = None
 
 
 def raw_audit(data_dir: Path) -> RawAudit | None:
@@ -438,7 +438,7 @@ def raw_audit(data_dir: Path) -> RawAudit | None:
     first read that raw/ lacks is lost."""
     import os
 
-    from etl_duck.lake.rawstore import RawStore
+    from etl_duck.lake.rawstore import RawFolderUnreadable, RawStore
     from etl_duck.lake.snapshot import Lake
 
     lake = Lake(data_dir)
@@ -453,6 +453,7 @@ def raw_audit(data_dir: Path) -> RawAudit | None:
 
     ledger = ledger_names(snap)
     unreadable: str | None = None
+    unlisted: tuple[Path, str] | None = None
     held: list[str] = []
     where = raw.raw_dir
     if not where.exists():
@@ -466,9 +467,9 @@ def raw_audit(data_dir: Path) -> RawAudit | None:
     else:
         try:
             held = raw.names()
-        except OSError as exc:
-            unreadable = f"{where} cannot be listed ({exc.strerror or exc})"
-    if unreadable is None and ledger and not held:
+        except RawFolderUnreadable as exc:  # (a folder that is not etl-duck's is skipped)
+            unlisted = (exc.folder, exc.why)
+    if unreadable is None and unlisted is None and ledger and not held:
         unreadable = f"{where} holds no round files"
     pending = set(raw.pending())
     known = ledger | (ledger_names(None) if lake.version() != version else set())
@@ -478,6 +479,7 @@ def raw_audit(data_dir: Path) -> RawAudit | None:
         unknown=sorted(set(held) - known - pending),
         missing=sorted(ledger - set(held)),
         unreadable=unreadable,
+        unlisted=unlisted,
     )
 
 
@@ -490,6 +492,13 @@ def raw_problems(audit: RawAudit | None, data_dir: Path) -> list[str]:
         return []
     raw = RawStore(data_dir)
     out: list[str] = []
+    if audit.unlisted is not None:  # what it holds is unknown: no comparison
+        folder, why = audit.unlisted
+        return [
+            f"{folder} cannot be listed ({why}), so raw/ was not compared with the lake's "
+            f"ledger — let the user etl-duck runs as read it (its owner and mode: `ls -ld "
+            f"{folder}`)"
+        ]
     if audit.unreadable is not None:
         if not audit.ledger:
             return []  # nothing stored yet: the first ingest makes raw/
@@ -574,7 +583,8 @@ def show_status(as_json: bool = False) -> int:
     # raw/ (the source of truth) against the ledger, both ways: a backup whose raw/ and
     # lake come from different moments, a deleted folder, an unmounted volume
     audit = raw_audit(STATE.data_dir)
-    info["raw_files"] = None if audit is None or audit.unreadable else audit.held
+    unknown = audit is None or audit.unreadable or audit.unlisted  # (raw/ not listed)
+    info["raw_files"] = None if unknown or audit is None else audit.held
     info["raw"] = raw_problems(audit, STATE.data_dir)
     info.update(_derivation(lake))
     from etl_duck.fetch.looks import trouble
@@ -919,12 +929,14 @@ def check() -> None:
     from etl_duck.lake.snapshot import Lake, verify
 
     manifest, damages = verify(Lake(STATE.data_dir))
+    audit: RawAudit | None = None
     try:
-        problems = raw_problems(raw_audit(STATE.data_dir), STATE.data_dir)
-    except Exception as exc:  # a damaged ledger: named with the damage, rebuild repairs it
+        audit = raw_audit(STATE.data_dir)
+        problems = raw_problems(audit, STATE.data_dir)
+    except Exception:  # a damaged ledger: named with the damage, rebuild repairs it
         if not damages:
             raise
-        problems = [f"the lake's ledger cannot be read ({exc}), so raw/ was not compared"]
+        problems = ["the ledger is damaged (above), so raw/ was not compared"]
     for d in damages:
         where = (
             f"an intact copy of an older version is at {d.intact_copy}"
@@ -945,7 +957,8 @@ def check() -> None:
         f"lake version {manifest.version}, {len(manifest.files())} files match their checksums"
     )
     if problems:
-        fail(f"{matched}, but raw/ and the lake's ledger differ (above)")
+        differ = "could not be compared" if audit is not None and audit.unlisted else "differ"
+        fail(f"{matched}, but raw/ and the lake's ledger {differ} (above)")
     held = "" if manifest.version == 0 else ", raw/ holds every file the ledger counts and no other"
     console.print(f"OK: {matched}{held}", soft_wrap=True)
 

@@ -39,9 +39,10 @@ from pathlib import Path
 from etl_duck.domain.endstats import is_endstats_file_name
 from etl_duck.domain.parse import is_stats_file_name
 from etl_duck.domain.sources import MAIN as MAIN_SERVER
-from etl_duck.domain.sources import qualify
+from etl_duck.domain.sources import check_server_name, qualify
 from etl_duck.domain.sources import split as split_qualified
 from etl_duck.lake.fsutil import failpoint, fsync_dir, sync_paths, write_bytes_atomic
+from etl_duck.lake.snapshot import LakeError
 
 RAW = "raw"
 QUARANTINE = "quarantine"
@@ -123,6 +124,20 @@ class RawStoreError(ValueError):
     """An admin's request the raw store cannot carry out (unknown name or version)."""
 
 
+class RawFolderUnreadable(LakeError):
+    """raw/, or one of its server or date folders, cannot be listed (its owner or mode
+    keeps the user etl-duck runs as out): raw/ cannot be read whole, and whatever reads
+    it whole (a rebuild, an ingest that re-reads it) stops before committing anything."""
+
+    def __init__(self, folder: Path, why: str) -> None:
+        self.folder, self.why = folder, why
+        super().__init__(
+            f"{folder} cannot be listed ({why}): raw/ cannot be read whole, so nothing was "
+            f"committed — let the user etl-duck runs as read it (its owner and mode: `ls -ld "
+            f"{folder}`) and run the command again"
+        )
+
+
 class RawStore:
     """``raw/`` and ``quarantine/`` of one data directory. Writes happen under the lake's
     writer lock (:meth:`etl_duck.lake.snapshot.Lake.writer_lock`)."""
@@ -152,17 +167,24 @@ class RawStore:
 
     def versions(self, name: str, known: Mapping[Path, bytes] | None = None) -> list[RawVersion]:
         """Every stored version of ``name``, in the order they arrived, with its bytes
-        (``known``: bytes already in memory by path, not read again)."""
+        (``known``: bytes already in memory by path, not read again). Content kept twice
+        is one version, the earlier copy: a first copy lost (raw/ restored from an older
+        backup) and put back by :meth:`restore` with the content of a later version, the
+        one the ledger counts. A lost first copy leaves the later versions."""
         known = known or {}
         out: list[RawVersion] = []
+        seen: set[str] = set()
         first = self.path(name)
         paths = [(first, 0)] + [(e, a) for e, a, _ in self._entries(name, "")]
         for path, arrival in paths:
             try:
                 data = known[path] if path in known else path.read_bytes()
             except FileNotFoundError:
-                return out  # no first version: nothing stored under this name
-            out.append(RawVersion(name, path, arrival, len(data), content_sha256(data), data))
+                continue  # the first copy lost: what raw/ keeps of the name still counts
+            csha = content_sha256(data)
+            if csha not in seen:
+                seen.add(csha)
+                out.append(RawVersion(name, path, arrival, len(data), csha, data))
         return out
 
     def sizes(self, name: str) -> set[int]:
@@ -219,12 +241,14 @@ class RawStore:
     # ---- storing
 
     def store(
-        self, items: Iterable[tuple[str, bytes]], *, journal: bool = True
+        self, items: Iterable[tuple[str, bytes]], *, journal: bool = True, refill: bool = False
     ) -> list[RawVersion]:
-        """Store each file unless a version with the same content is already there; never
-        overwrite. Names are added to the pending list first (a crash before the commit
-        leaves a list the next ingest reads; ``journal=False``: not, see :meth:`restore`),
-        and one sync makes the batch durable. Returns the versions stored now."""
+        """Store each file unless a version with the same content is already there (as its
+        first copy or a later version); never overwrite. Names are added to the pending
+        list first (a crash before the commit leaves a list the next ingest reads;
+        ``journal=False``: not, see :meth:`restore`), and one sync makes the batch durable.
+        ``refill``: a lost first copy is put back even when a later version keeps that
+        content (:meth:`restore`). Returns the versions stored now."""
         items = list(items)
         if not items:
             return []
@@ -240,10 +264,10 @@ class RawStore:
             csha = content_sha256(data)
             if name not in seen:
                 seen[name] = {v.content_sha256 for v in self.versions(name)}
-            if csha in seen[name]:
+            target = self.path(name)
+            if csha in seen[name] and not (refill and not target.exists()):
                 continue  # this content is stored already (a CRLF copy included)
             seen[name].add(csha)
-            target = self.path(name)
             arrival = 0
             if target.exists():  # the name is taken: a new version beside it
                 arrival = self._after_every_stamp(name, now + i)
@@ -276,16 +300,22 @@ class RawStore:
         """Store again content the lake's ledger holds whose raw copy raw/ lacks (see
         :meth:`holds`): the same atomic write as :meth:`store`, so it lands where a first
         store put it (``raw/YYYY-MM-DD/<name>``; a later version beside a first one that is
-        there) and never replaces a raw copy. Not on the pending list: the lake counts it
-        already, there is nothing to commit (a crash leaves a temp file :meth:`recover`
-        removes, or the copy in place)."""
-        return self.store(items, journal=False)
+        there) and never replaces a raw copy. A lost first copy is put back also when a
+        later version keeps the content (the counted version of a file that grew): the first
+        copy is what the ledger expects and what a rebuild lists, and :meth:`versions` counts
+        the content once. Not on the pending list: the lake counts it already, there is
+        nothing to commit (a crash leaves a temp file :meth:`recover` removes, or the copy
+        in place)."""
+        return self.store(items, journal=False, refill=True)
 
     def holds(self, name: str, content_sha256: str, size: int) -> bool:
         """Whether raw/ holds the version of ``name`` with this content (the ledger's
-        ``content_sha256`` and ``size``): one ``stat`` when the first version has that size
-        (every file that never grew), a listing of its ``.versions/`` otherwise. A copy of
-        the right size is taken on trust: its bytes are not read."""
+        ``content_sha256`` and ``size``) where the ledger expects it: one ``stat`` when the
+        first version has that size (every file that never grew), a listing of its
+        ``.versions/`` otherwise. A copy of the right size is taken on trust: its bytes are
+        not read. Without its first copy raw/ lacks the name (a rebuild lists first copies,
+        :meth:`names`), also when a later version keeps the content: :meth:`restore` puts
+        the first copy back."""
         base, server = split_qualified(name)
         root = os.path.join(self._raw, server) if server else self._raw
         try:  # (a str path: ~4x cheaper than building the Path of self.path(name))
@@ -437,22 +467,24 @@ class RawStore:
 
     def names(self) -> list[str]:
         """Every stored round (and endstats) file name, qualified with its server (a scan of
-        raw/: rebuild only). Date folders are the main server's; any other folder is a
-        server's, holding date folders of its own."""
+        raw/: rebuild, status and check). Date folders are the main server's; a folder named
+        as a server is (:func:`~etl_duck.domain.sources.check_server_name`) is that
+        server's, holding date folders of its own; any other folder is not etl-duck's and
+        is skipped (``lost+found`` of a volume mounted on raw/, root's and unreadable).
+        :class:`RawFolderUnreadable` names raw/, or the one server or date folder, that
+        cannot be listed."""
         if not self.raw_dir.exists():
             return []
         out: list[str] = []
-        with os.scandir(self.raw_dir) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if not entry.is_dir() or entry.name.startswith("."):
-                    continue
-                if entry.name[:1].isdigit():  # YYYY-MM-DD: the main server
-                    out.extend(_files_in(Path(entry.path), MAIN_SERVER))
-                    continue
-                with os.scandir(entry.path) as days:  # raw/<server>/YYYY-MM-DD/
-                    for day in sorted(days, key=lambda e: e.name):
-                        if day.is_dir() and day.name[:1].isdigit():
-                            out.extend(_files_in(Path(day.path), entry.name))
+        for entry in _listing(self.raw_dir):
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            if entry.name[:1].isdigit():  # YYYY-MM-DD: the main server
+                out.extend(_files_in(Path(entry.path), MAIN_SERVER))
+            elif _server_folder(entry.name):
+                for day in _listing(Path(entry.path)):  # raw/<server>/YYYY-MM-DD/
+                    if day.is_dir() and day.name[:1].isdigit():
+                        out.extend(_files_in(Path(day.path), entry.name))
         return out
 
     def holds_any(self, names: Iterable[str]) -> bool:
@@ -484,9 +516,29 @@ def _norm_prefix(shorter: RawVersion, longer: RawVersion) -> bool:
     return len(b) > len(a) and b.startswith(a)
 
 
+def _listing(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of a folder of raw/, by name; :class:`RawFolderUnreadable` names it when
+    it cannot be listed (a folder deleted meanwhile is gone: no error)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise RawFolderUnreadable(folder, exc.strerror or str(exc)) from exc
+
+
+def _server_folder(name: str) -> bool:
+    """A folder of raw/ named as another server is (never the main one's: its date folders
+    lie in raw/ itself)."""
+    try:
+        return check_server_name(name) == name
+    except ValueError:
+        return False
+
+
 def _files_in(day: Path, server: str) -> list[str]:
-    with os.scandir(day) as files:
-        return sorted(qualify(f.name, server) for f in files if f.is_file() and _ours(f.name))
+    return sorted(qualify(f.name, server) for f in _listing(day) if f.is_file() and _ours(f.name))
 
 
 def _ours(name: str) -> bool:
