@@ -342,11 +342,11 @@ def _per_version_cost(stats: Any, reps: int) -> dict[str, float]:
 
     totals, career = [], []
     for _ in range(reps):
-        stats._all_time = None  # private on purpose: only the benchmark drops them
+        stats._all_time.clear()  # private on purpose: only the benchmark drops them
         t0 = time.perf_counter()
         stats.player_totals(Window("all", ALL_FROM, ALL_TO))
         totals.append((time.perf_counter() - t0) * 1000)
-        stats._player_names = None
+        stats._player_names.clear()
         t0 = time.perf_counter()
         stats._names()
         career.append((time.perf_counter() - t0) * 1000)
