@@ -32,17 +32,6 @@ async def download(
     Every request goes through :meth:`Connection.call`: the file as a whole has
     ``timeout_s``, and the CLOSE has its own deadline (a stalled server never answers it:
     the link is then aborted, and the file is still only this file's failure)."""
-    try:
-        return await _download(link, sftp, f, timeout_s)
-    except CONNECTION_ERRORS:
-        raise  # asyncssh's "connection lost" errors are SFTP errors too: the link's failure
-    except asyncssh.SFTPError as exc:
-        raise FileRefused(exc.code, sftp_reason(exc, link.settings.ssh_user)) from None
-
-
-async def _download(
-    link: Connection, sftp: asyncssh.SFTPClient, f: RemoteFile, timeout_s: float
-) -> bytes:
     chunks: list[bytes] = []
     got = 0
     max_read = sftp.limits.max_read_len or _SAFE_READ
@@ -84,16 +73,9 @@ async def _download(
     return b"".join(chunks)
 
 
-class FileRefused(asyncssh.SFTPError):
-    """The server refused one file: ``reason`` is already :func:`sftp_reason`'s sentence,
-    the SSH user named."""
-
-
 def sftp_reason(exc: asyncssh.SFTPError, user: str | None = None) -> str:
     """Why the server refused a file, and the fix (the server's own reason is only its
     code in words, "Permission denied": never repeated after ours)."""
-    if isinstance(exc, FileRefused):
-        return exc.reason
     who = f"the SSH user {user}" if user else "the SSH user"
     if isinstance(exc, asyncssh.SFTPPermissionDenied):
         # the game server writes its files with its own umask: one chmod is not enough

@@ -552,7 +552,7 @@ class Fetcher:
                     self._seen.pop(f.name, None)  # it changed: needs two fresh looks
                     report.failed.append((f.name, str(exc)))
                 except asyncssh.SFTPError as exc:
-                    report.failed.append((f.name, sftp_reason(exc)))
+                    report.failed.append((f.name, sftp_reason(exc, self.settings.ssh_user)))
                 except Exception as exc:  # one odd file never stops the batch
                     log.exception("downloading %s failed", f.name)
                     report.failed.append((f.name, f"unexpected error: {exc!r}"))
