@@ -267,5 +267,8 @@ class AsyncStats:
     async def status(self) -> dict[str, Any]:
         return await self._call(("status",), self.stats.status)
 
+    async def disk_problems(self) -> dict[str, Any]:
+        return await self._call(None, self.stats.disk_problems)  # raw/ moves without a commit
+
     async def warm(self) -> None:
         await self._call(("warm",), self.stats.warm)

@@ -1674,6 +1674,15 @@ class Stats:
             ],
         }
 
+    def disk_problems(self) -> dict[str, Any]:
+        """What the folders on disk add to ``status()`` (never cached: raw/ changes without
+        a commit): an ingest in progress, an interrupted one's leftovers, raw/ against the
+        ledger — ``etl_duck.lake.rawaudit.disk_problems``, for the bot, which reads the lake
+        only through this API."""
+        from etl_duck.lake.rawaudit import disk_problems
+
+        return disk_problems(self.lake.data_dir)
+
     def warm(self) -> None:
         """Fill the cache for the common questions (after each commit)."""
         try:

@@ -14,6 +14,9 @@ from etl_duck.query.stats import cut_fix, cut_said, empty_fix, no_round_said
 COLOUR = discord.Colour.dark_grey()
 #: the field naming a record of the fetch's looks that cannot be used
 LOOKS = "Fetch record of looks"
+#: the fields naming raw/ against the lake's ledger and an interrupted ingest's traces
+RAW = "raw/ against the lake"
+LEFTOVERS = "Interrupted ingest"
 
 
 def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None) -> discord.Embed:
@@ -93,6 +96,10 @@ def status(info: dict[str, Any], bot: dict[str, str], posting: str | None = None
         # the fetch's record of looks cannot be used (the bot's check: the query core
         # imports no fetch code): `etl-duck status`'s sentence
         (LOOKS, [esc(t) for t in info.get("fetch_looks") or []]),
+        # raw/ (the source of truth) and the lake's ledger apart; an interrupted ingest's
+        # traces (the cog adds both from the disk: `etl-duck status`'s sentences)
+        (RAW, [esc(t) for t in info.get("raw") or []]),
+        (LEFTOVERS, [esc(t) for t in info.get("leftovers") or []]),
     )
     shown = [(f"{title} ({len(lines)})", lines) for title, lines in problems if lines]
     # Discord refuses an embed over 6,000 characters in all: the problems share what the
