@@ -9,7 +9,7 @@ from typing import Any
 
 import discord
 
-from etl_duck.domain.parse import name_or_guid
+from etl_duck.domain.parse import name_or_guid, without_bidi
 from etl_duck.query import rating as query_rating
 
 # Discord's limits for an embed (a message over any of them is refused whole: 400)
@@ -26,8 +26,10 @@ NAME_WIDTH = 16  # names are cut to this in tables so columns stay aligned on ph
 
 
 def esc(text: Any) -> str:
-    """A player-chosen name, safe in embed markdown (names may contain * _ ` | …)."""
-    return discord.utils.escape_markdown(str(text))
+    """A player-chosen name, safe in embed markdown (names may contain * _ ` | …) and
+    without direction controls (a right-to-left override in a name reversed the rest of
+    its line: the numbers after it)."""
+    return discord.utils.escape_markdown(without_bidi(str(text)))
 
 
 def code(text: Any) -> str:

@@ -49,9 +49,11 @@ SESSION_ID = re.compile(r"\d{14,18}")
 
 def plain(value: Any) -> str:
     """A data string (a player, team, map or file name) as a terminal may show it: every
-    C0/C1 control character removed (tabs and line breaks become a space). Display only:
-    the stored names are untouched."""
-    return _CONTROL.sub("", _BREAKS.sub(" ", str(value)))
+    C0/C1 control character and direction control removed (tabs and line breaks become a
+    space). Display only: the stored names are untouched."""
+    from etl_duck.domain.parse import without_bidi
+
+    return without_bidi(_CONTROL.sub("", _BREAKS.sub(" ", str(value))))
 
 
 def shown(value: Any) -> str:

@@ -280,6 +280,18 @@ def shows_something(name: str) -> bool:
     )
 
 
+#: Unicode's explicit direction controls (embeddings, overrides, isolates, marks): one in a
+#: player's name would reorder the text shown after it ("MVP: <RLO>evil — 293.1 DPM" shows
+#: the numbers reversed) on a page, in a terminal or in Discord. Names are free text from
+#: the game; nothing shown needs these. Display only: stored names keep them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def without_bidi(text: str) -> str:
+    """``text`` without direction controls (:data:`BIDI_CONTROLS`), for showing it."""
+    return BIDI_CONTROLS.sub("", text)
+
+
 def name_or_guid(name: object, guid: object) -> str:
     """The name to show for a player (a page, a post, a chart): his GUID where his name
     shows nothing (:func:`shows_something`); a row without a GUID (a team's) keeps it."""

@@ -23,20 +23,16 @@ from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 from etl_duck import sqlfiles
-from etl_duck.domain.parse import name_or_guid
+from etl_duck.domain.parse import BIDI_CONTROLS, name_or_guid, without_bidi
 from etl_duck.site import urls
 
 log = logging.getLogger(__name__)
 
-# Unicode's explicit direction controls (embeddings, overrides, isolates, marks): one in a
-# player's name would reorder the text around it ("MVP: <RLO>evil — 293.1 DPM" shows the
-# numbers reversed). Names are free text from the game; no page needs these.
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-
 
 def plain(text: str) -> str:
-    """``text`` without direction controls (for every string a page or index shows)."""
-    return BIDI_CONTROLS.sub("", text)
+    """``text`` without direction controls (for every string a page or index shows; the
+    rule the CLI and the bot use too: ``domain.parse.BIDI_CONTROLS``)."""
+    return without_bidi(text)
 
 
 def display_name(name: Any, guid: Any) -> str:
