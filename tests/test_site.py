@@ -94,6 +94,23 @@ def test_every_page_kind_is_built_and_every_link_resolves(built: tuple[Path, Pat
         assert str(data.absolute()).encode() not in path.read_bytes(), path
 
 
+def test_a_board_shows_its_own_value_once(built: tuple[Path, Path, Stats]) -> None:
+    """The kills board had two Kills columns, the DPM board two DPM and "Rounds played" a
+    Rounds column beside it: the extra column that repeats the board's value is left out,
+    every other board keeps all of them, and each row has a cell per header."""
+    _, site, _ = built
+    for metric in METRICS:
+        page = (site / urls.leaderboard(metric, "all")).read_text()
+        head = re.findall(r"<th[^>]*>([^<]*)</th>", page.split("</thead>")[0])
+        assert len(head) == len(set(head)), (metric, head)
+        extra = {"Rounds", "Kills", "Deaths", "DPM"} - {METRICS[metric].label}
+        if metric == "games":
+            extra.discard("Rounds")
+        assert extra <= set(head), (metric, head)
+        row = page.split("<tbody>")[1].split("</tr>")[0]
+        assert row.count("<td") == len(head), (metric, row)
+
+
 def test_session_page_numbers_equal_an_independent_count(built: tuple[Path, Path, Stats]) -> None:
     data, site, _ = built
     (sid,) = lake_sql(data, f"SELECT DISTINCT session_id FROM {{t}} WHERE session_date = '{LAST_DAY}'", "rounds")[0]  # fmt: skip

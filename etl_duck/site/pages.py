@@ -84,6 +84,10 @@ RECENT_SESSIONS = 10  # rows of a player's recent sessions and of the home page'
 BULK_SESSIONS = 8  # this many stale sessions in a year: load the year in one pass
 
 
+#: the leaderboard's extra column that repeats a metric's own value (not shown on its board)
+_REPEATED_COLUMN = {"kills": "kills", "dpm": "dpm", "games": "rounds"}
+
+
 @dataclass(frozen=True)
 class SiteOptions:
     title: str = "etl-duck"
@@ -700,6 +704,9 @@ class Plan:
             window_title=WINDOW_TITLES[window],
             window=w,
             rows=rows,
+            # the board's own value is not shown twice (the kills board had two Kills
+            # columns, the DPM board two DPM, "Rounds played" a Rounds column beside it)
+            repeats=_REPEATED_COLUMN.get(metric),
             min_rounds=threshold,
             chart=svg.bars(
                 [svg.Bar(r["name"], r["value"], None) for r in rows[:10]],
