@@ -24,6 +24,7 @@ from etl_duck.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from etl_duck.domain.scoring import OverrideClash
     from etl_duck.query.stats import Stats
 
 
@@ -311,7 +312,7 @@ def set_teams(
 ) -> None:
     """Correct a session's teams (kept in data/state, outside the lake: survives rebuilds)."""
     from etl_duck.botstate import BotState
-    from etl_duck.domain.scoring import TeamOverride
+    from etl_duck.domain.scoring import TeamOverride, override_clash, team_name
 
     with BotState.in_data_dir(STATE.data_dir) as state:
         stats = open_stats()
@@ -336,10 +337,29 @@ def set_teams(
                 if guid not in played:
                     fail(f"{plain(item)} ({guid}) did not play in session {sid}", EXIT_USAGE)
                 guids.add(guid)
-            if name or guids:
-                teams.append(TeamOverride(name, frozenset(guids)))
+            if team_name(name) or guids:  # a blank name is automatic, as the bot's
+                teams.append(TeamOverride(team_name(name), frozenset(guids)))
         if not any(t.guids for t in teams):
             fail("name at least one player of a team (--players1)", EXIT_USAGE)
+        clash = override_clash(teams)
+        if clash is not None:
+            fail(_clash_text(clash, rep.players), EXIT_USAGE)
         state.set_teams(sid, teams)
         console.print(f"teams of session {sid} corrected: " + " vs ".join(
             f"{shown(t.name or '(auto)')} ({len(t.guids)} anchored)" for t in teams))  # fmt: skip
+
+
+def _clash_text(clash: OverrideClash, players: Any) -> str:
+    """`set-teams`' one sentence for two teams that cannot stand (:func:`override_clash`):
+    the player as the session's answers tell him apart ("vid (D842)"), or the name."""
+    from etl_duck.query.rating import frame_labels
+
+    if clash.players:
+        named = frame_labels(players)
+        who = ", ".join(plain(named.get(g, g)) for g in clash.players)
+        verb, whom = ("is", "him") if len(clash.players) == 1 else ("are", "each")
+        return f"{who} {verb} on both teams: name {whom} in --players1 or --players2, not both"
+    return (
+        f"both teams are named {plain(clash.name)!r}: give --team2 another name (or leave it "
+        "out to name that team automatically)"
+    )

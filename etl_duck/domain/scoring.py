@@ -40,6 +40,40 @@ class TeamOverride:
     guids: frozenset[str]
 
 
+def team_name(name: str | None) -> str | None:
+    """A team name as an admin gives it (``/set_teams``, ``etl-duck set-teams``): trimmed;
+    a blank one (none, "", spaces) is None — the team is named automatically."""
+    return (name or "").strip() or None
+
+
+@dataclass(frozen=True)
+class OverrideClash:
+    """Why an admin's two teams cannot stand, each front end saying it in its own words:
+    ``players``, the GUIDs anchored to both teams (sorted; one player named by his name on
+    one side and by his GUID on the other too), or ``name``, the one name both teams were
+    given (equal once trimmed, in any case; as the second team gave it)."""
+
+    players: tuple[str, ...] = ()
+    name: str | None = None
+
+
+def override_clash(teams: Sequence[TeamOverride]) -> OverrideClash | None:
+    """The one rule of ``/set_teams`` and ``etl-duck set-teams``: a player belongs to one
+    team only (:func:`score_stopwatch` would silently keep him on the first) and the two
+    teams have two names (else the score reads "Foo 8 – 12 Foo"). None when they stand.
+    Compares resolved GUIDs and :func:`team_name`'d names; a blank name is automatic."""
+    if len(teams) < 2:
+        return None
+    a, b = teams[0], teams[1]
+    both = a.guids & b.guids
+    if both:
+        return OverrideClash(players=tuple(sorted(both)))
+    na, nb = team_name(a.name), team_name(b.name)
+    if na is not None and nb is not None and na.casefold() == nb.casefold():
+        return OverrideClash(name=nb)
+    return None
+
+
 @dataclass(frozen=True)
 class SessionScore:
     """``maps``: one row per match with R1 (complete or not): winner (`A`/`B`/None),

@@ -25,8 +25,15 @@ from etl_duck.bot.format import esc
 from etl_duck.bot.options import DateText, NameText, PlayersText
 from etl_duck.bot.respond import Reply, UserError, respond
 from etl_duck.botstate import state_path
-from etl_duck.domain.scoring import TeamOverride, session_awards
+from etl_duck.domain.scoring import (
+    OverrideClash,
+    TeamOverride,
+    override_clash,
+    session_awards,
+    team_name,
+)
 from etl_duck.pipeline import follow_done, follow_pending, log_moves, session_spans
+from etl_duck.query.rating import frame_labels
 from etl_duck.query.stats import NoData, PlayerNotFound
 
 from ._common import linked, noted, picked_session
@@ -54,6 +61,20 @@ def _pending_here(state_file: Path, data_dir: Path) -> str | None:
     except OSError:
         ours = False
     return follow_pending(data_dir) if ours else None
+
+
+def _clash_text(clash: OverrideClash, players: Any) -> str:
+    """/set_teams' one sentence for two teams that cannot stand (:func:`override_clash`):
+    the player as the session's answers tell him apart ("vid (D842)"), or the name."""
+    if clash.players:
+        named = frame_labels(players)
+        who = ", ".join(esc(named.get(g, g)) for g in clash.players)
+        verb, whom = ("is", "him") if len(clash.players) == 1 else ("are", "each")
+        return f"{who} {verb} on both teams: name {whom} in players1 or players2, not both."
+    return (
+        f"Both teams are named {esc(clash.name or '')}: give team2 another name (or leave it "
+        "empty to name that team automatically)."
+    )
 
 
 class ScoringCog(commands.Cog, name="Scoring"):
@@ -137,16 +158,15 @@ class ScoringCog(commands.Cog, name="Scoring"):
             return Reply(content=text, embeds=noted([session_embeds.teams(rep)], note))
         played = set(rep.players["guid"].to_list())
         teams: list[TeamOverride] = []
-        seen: set[str] = set()
         for name, listed in ((team1, players1), (team2, players2)):
             guids = await self._guids(listed or "", played)
-            if guids & seen:
-                raise UserError("A player cannot be on both teams.")
-            seen |= guids
-            if name or guids:
-                teams.append(TeamOverride((name or "").strip() or None, frozenset(guids)))
-        if not seen:
+            if team_name(name) or guids:  # a blank name: named automatically
+                teams.append(TeamOverride(team_name(name), frozenset(guids)))
+        if not any(t.guids for t in teams):
             raise UserError("Name at least one player of a team (names or GUIDs, comma-separated).")
+        clash = override_clash(teams)  # the CLI's `set-teams` rule too
+        if clash is not None:
+            raise UserError(_clash_text(clash, rep.players))
         await asyncio.to_thread(state.set_teams, rep.session_id, teams, user.id)
         rep = await self.bot.stats.session_by_id(rep.session_id, rep.session_date)
         await self._refresh_board(rep.session_id, rep)
