@@ -4,13 +4,19 @@ No pyplot: its global figure registry is not thread-safe, and these functions ru
 worker threads (``asyncio.to_thread``). Each call builds its own ``Figure`` and Agg
 canvas, renders to bytes and drops both, so nothing leaks between calls or threads.
 Pure functions of their inputs; no discord import (the demo uses them too).
+
+Text is drawn as written: a player named ``$$`` or ``$x^2$`` is not mathtext (the first
+raised, the second drew x²). See :func:`_literal_text`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections.abc import Callable
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import polars as pl
 
@@ -28,6 +34,30 @@ PALETTE = (
     "#faa61a", "#00b0f4", "#b9bbbe", "#9b59b6", "#1abc9c", "#e67e22",
 )  # fmt: skip
 DPI = 100
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_DRAWING = threading.RLock()
+
+
+def _literal_text(chart: Callable[P, R]) -> Callable[P, R]:
+    """``chart`` with every text it draws taken literally (``text.parse_math`` off): names,
+    map and team names, titles, tick labels, legends, bar labels. A ``Text`` reads the
+    setting when it is made, and tick labels are made as late as the render, so the whole
+    chart, built and rendered, runs in the context: one rule for every text, where escaping
+    ``$`` would have to be remembered at each call (and ``get_text()`` would say ``\\$``).
+    The context sets matplotlib's global rcParams and restores them on leaving; the lock
+    keeps two threads' charts from restoring each other's (Agg holds the GIL while it
+    draws: charts in threads did not run side by side anyway)."""
+
+    @functools.wraps(chart)
+    def literal(*args: P.args, **kwargs: P.kwargs) -> R:
+        import matplotlib as mpl
+
+        with _DRAWING, mpl.rc_context({"text.parse_math": False}):
+            return chart(*args, **kwargs)
+
+    return literal
 
 
 def _figure(width: float, height: float, **margins: float) -> Figure:
@@ -116,6 +146,7 @@ def _label_bars(ax: Axes, bars: Any, fmt: str) -> None:
     ax.bar_label(bars, fmt=fmt, color=FOREGROUND, fontsize=7, padding=1)
 
 
+@_literal_text
 def session_overview_png(report: SessionReport) -> bytes:
     """Four panels per player, bars in team colours with value labels, players grouped by
     team and ordered by DPM; counts are normalised by the player's own time played (a
@@ -170,6 +201,7 @@ def session_overview_png(report: SessionReport) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def dpm_timeline_png(report: SessionReport) -> bytes:
     """Each player's DPM per map of the session, one small panel per player (13 lines on
     one axis are unreadable): his line in his team's colour over the session's per-map
@@ -234,6 +266,7 @@ def dpm_timeline_png(report: SessionReport) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def compare_radar_png(rows: pl.DataFrame, metrics: list[str]) -> bytes:
     """Players (rows of ``Stats.compare``) on one radar; each axis scaled to its maximum."""
     fig = _figure(7, 7, left=0.12, right=0.88, top=0.88, bottom=0.16)
@@ -280,6 +313,7 @@ def value_axis(values: list[float]) -> tuple[float, float]:
     return max(start, 0.0) if lo >= 0 else start, hi + span * 0.3
 
 
+@_literal_text
 def leaderboard_png(board: pl.DataFrame, label: str) -> bytes:
     """A leaderboard (output of ``Stats.leaderboard``), best on top, as bars on an axis
     that starts near the smallest value (said in the axis label) with the exact value at
@@ -305,6 +339,7 @@ def leaderboard_png(board: pl.DataFrame, label: str) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def rating_history_png(history: pl.DataFrame, name: str) -> bytes:
     """A player's μ after each rated map with the ±σ band and the conservative rating
     (μ − 3σ): the output of ``Stats.player_rating(...).history``."""
@@ -329,6 +364,7 @@ def rating_history_png(history: pl.DataFrame, name: str) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def warm_up() -> None:
     """Render a tiny chart once: the first render loads fonts and caches (≈0.1 s holding
     the GIL), which a process should pay at start-up, not during its first command."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from etl_duck.cli.analytics import _write_problem, plain
 from etl_duck.cli.app import EXIT_USAGE, app, console, fail, print_json, require_lake, settings
 
 
@@ -37,6 +40,9 @@ def site(
         )
     except SiteError as exc:
         fail(exc, EXIT_USAGE)
+    except OSError as exc:
+        site_failed(exc, target)
+        raise
     if as_json:
         print_json(
             {
@@ -48,9 +54,23 @@ def site(
                 "rendered": report.rendered,
                 "reused": report.reused,
                 "removed": report.removed,
+                "repaired": report.repaired,
                 "seconds": round(report.seconds, 3),
             }
         )
         return
     console.print(report.summary(), highlight=False)
     console.print(f"open {report.out / 'index.html'}", highlight=False)
+
+
+def site_failed(exc: OSError, target: Path) -> None:
+    """A write of the site that did not fit (a full disk, the quota, the file-size limit)
+    in the export's words, naming the site (the error of a write() names no file: it was
+    "no space left on the device" without a word of where); other errors go on to the
+    general sentence, which names their file."""
+    out = target.absolute()
+    name = None if exc.filename is None else os.path.abspath(os.fsdecode(exc.filename))
+    beside = os.path.join(out.parent, f".{out.name}.")  # its versions, its link being made
+    ours = name is None or name == str(out) or name.startswith(beside)
+    if ours and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fail(f"cannot write the site {plain(out)}: {_write_problem(exc, out.parent)}")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ class SiteReport:
     rendered: int = 0
     reused: int = 0
     removed: int = 0
+    repaired: int = 0  # of those rendered: missing or damaged in the published version
     published: bool = False
     full: bool = False
     seconds: float = 0.0
@@ -47,10 +49,11 @@ class SiteReport:
                 f"site v{self.version} is up to date with lake v{self.lake_version} "
                 f"({self.pages} pages, {self.seconds:.2f} s)"
             )
+        repaired = f" ({self.repaired} missing or damaged)" if self.repaired else ""
         return (
             f"site v{self.version} published from lake v{self.lake_version}: "
-            f"{self.rendered} pages rendered, {self.reused} unchanged, {self.removed} removed "
-            f"({self.pages} in all) in {self.seconds:.2f} s"
+            f"{self.rendered} pages rendered{repaired}, {self.reused} unchanged, "
+            f"{self.removed} removed ({self.pages} in all) in {self.seconds:.2f} s"
         )
 
 
@@ -95,11 +98,15 @@ def _attempt(
     # say "(latest data)" depending on it): all a key holds but the lake
     teams = stats.teams.teams_revision() if stats.teams is not None else 0
     inputs = page_key(*plan.base, teams, stats.today())  # the server's date
+    # published pages that cannot be reused (removed by hand, cut short): rendered again
+    usable = {} if full or prev_dir is None else reusable(prev_dir, prev)
+    broken = set() if full else {path for path in prev.get("pages", {}) if path not in usable}
     if (
         not full
         and prev_dir is not None
         and prev.get("lake_version") == lake_version
         and prev.get("inputs") == inputs
+        and not broken
     ):
         # the same lake version and the same inputs give the same keys: nothing to compute
         # (a fresh process would otherwise replay the rating to find that out)
@@ -109,16 +116,22 @@ def _attempt(
         pages += Plan(stats, replace(options, scope=Scope(server)), gone).pages()
     pages += [_asset_page(path, name) for path, name in ASSETS.items()]
     old: dict[str, str] = {} if full or prev_dir is None else prev.get("pages", {})
-    stale = [p for p in pages if old.get(p.path) != p.key]
+    stale = [p for p in pages if old.get(p.path) != p.key or p.path in broken]
     current = {p.path for p in pages}
     removed = [path for path in old if path not in current]
     report = SiteReport(site.out, int(prev.get("version", 0)), lake_version, pages=len(pages))
     report.full = full
     if prev_dir is not None and not stale and not removed and not full:
         return report  # nothing changed: no new version
+    repair = [p.path for p in stale if old.get(p.path) == p.key]
+    if repair:
+        log.warning("%d pages of the published site %s are missing or damaged (%s): "
+                    "rendered again", len(repair), site.out, ", ".join(repair[:3]))  # fmt: skip
+    report.repaired = len(repair)
     plan.prepare(stale)
     version = site.next_version(report.version)
     staged = site.stage(version)
+    sizes: dict[str, int] = {}
     try:
         stale_paths = {p.path for p in stale}
         folders: set[str] = set()
@@ -127,12 +140,16 @@ def _attempt(
             if folder and folder not in folders:
                 os.makedirs(staged / folder, exist_ok=True)
                 folders.add(folder)
-            if page.path in stale_paths:
-                (staged / page.path).write_bytes(page.render())
-                report.written.append(page.path)
-            else:
+            if page.path not in stale_paths:
                 assert prev_dir is not None
-                link_or_copy(prev_dir / page.path, staged / page.path)
+                if link_or_copy(prev_dir / page.path, staged / page.path):
+                    sizes[page.path] = usable[page.path]
+                    continue
+                report.repaired += 1  # removed since ``reusable`` looked: rendered after all
+            data = page.render()
+            (staged / page.path).write_bytes(data)
+            sizes[page.path] = len(data)
+            report.written.append(page.path)
         if not last and stats.version() != lake_version:
             site.discard(staged)
             return None
@@ -145,6 +162,7 @@ def _attempt(
             "dates": live,
             "gone": gone,
             "pages": {p.path: p.key for p in pages},
+            "sizes": sizes,  # what ``reusable`` checks the published files against
         }
         (staged / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
         site.publish(staged, version)
@@ -152,11 +170,34 @@ def _attempt(
         site.discard(staged)
         raise
     report.version = version
-    report.rendered = len(stale)
-    report.reused = len(pages) - len(stale)
+    report.rendered = len(report.written)
+    report.reused = len(pages) - len(report.written)
     report.removed = len(removed)
     report.published = True
     return report
+
+
+def reusable(folder: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    """The pages of a published version that a build may hard-link into the next one, with
+    their sizes. Left out, so rendered again: a page missing (removed by hand), not a plain
+    file, unreadable to everyone, or of a size other than the one written (cut short or
+    overwritten; a manifest from before the sizes: not checked). One ``stat`` per page (a
+    few ms for thousands); a page changed in place to the same size is not seen (that
+    takes reading every file): ``etl-duck site --full`` renders them all."""
+    sizes: dict[str, int] = manifest.get("sizes", {})
+    found = {}
+    for path in manifest.get("pages", {}):
+        try:
+            st = os.stat(folder / path)
+        except (OSError, ValueError):
+            continue
+        if (
+            stat.S_ISREG(st.st_mode)
+            and st.st_mode & 0o444
+            and st.st_size == sizes.get(path, st.st_size)
+        ):
+            found[path] = st.st_size
+    return found
 
 
 def lake_id(stats: Stats) -> str:

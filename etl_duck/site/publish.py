@@ -157,8 +157,24 @@ class SiteDir:
         return removed
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> bool:
+    """Hard-link ``src`` at ``dst`` (copy it on a file system without hard links). False,
+    nothing written, when ``src`` is gone or cannot be read (a page removed by hand since
+    the build looked at it): the caller renders the page again."""
     try:
         os.link(src, dst)
+        return True
+    except FileNotFoundError:
+        if not os.path.lexists(src):
+            return False
     except OSError:  # a file system without hard links (some shares): copy instead
+        pass
+    try:
         shutil.copy2(src, dst)
+    except (FileNotFoundError, PermissionError) as exc:
+        if str(exc.filename) == str(src) or not os.path.lexists(src):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dst)  # a copy cut short
+            return False
+        raise
+    return True
