@@ -452,6 +452,10 @@ DEFAULTS: dict[str, Any] = {
     "round_id": None,
     "match_id": None,
 }
+#: the formats an export writes, by the ``--out`` suffix that names each (any case)
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
+#: ``--out -``: standard output, as ``/dev/stdout`` (a stream: written straight)
+STDOUT = Path("/dev/stdout")
 #: what names the detail partitions (per session date) a query reads: one of these
 SCOPES = ("session_id", "names", "round_id", "match_id")
 #: the largest whole number a query parameter holds (DuckDB BIGINT)
@@ -475,6 +479,29 @@ ID_HINTS = {
 _DETAIL_TABLES = re.compile(
     r"\bFROM\s+(player_rounds|weapon_rounds|endstats_awards|endstats_versus)\b", re.IGNORECASE
 )
+
+
+def takes_any_server(query: str) -> bool:
+    """Whether a query reads a missing ``$server`` as every server (``$server IS NULL OR
+    …``); one that compares ``server = $server`` alone (``player_server_*``, one server's
+    rows) would give no rows, so an export of it needs ``--param server=``."""
+    from etl_duck.sqlfiles import sql
+
+    return re.search(r"\$server\s+IS\s+NULL\b", sql(query), re.IGNORECASE) is not None
+
+
+def export_format(fmt: str | None, out: str | None) -> str:
+    """The format an export writes: ``--format`` in any case, else the one ``--out``'s
+    suffix names (.csv, .parquet, .json), else CSV. A ``--format`` that is none of them,
+    or that another known suffix of ``--out`` contradicts: one sentence, exit 2."""
+    chosen = fmt.lower() if fmt is not None else None
+    if chosen is not None and chosen not in FORMATS.values():
+        fail(f"unknown format {plain(fmt)!r}; use csv, parquet or json", EXIT_USAGE)
+    named = FORMATS.get(Path(out).suffix.lower()) if out and out != "-" else None
+    if chosen is not None and named is not None and chosen != named:
+        fail(f"--format {plain(fmt)} contradicts --out {plain(out)}, a {named} file name: "
+             f"drop --format or give --out a .{chosen} name", EXIT_USAGE)  # fmt: skip
+    return chosen or named or "csv"
 
 
 def reads_partitions(query: str) -> bool:
@@ -655,7 +682,8 @@ def _render(df: Any, fmt: str) -> bytes:
     import io
 
     if fmt == "json":
-        return json.dumps(json_rows(json_safe(df)), indent=1, default=str).encode()
+        # a text file ends with a newline (`cat`, `wc -l`, a log it is appended to)
+        return (json.dumps(json_rows(json_safe(df)), indent=1, default=str) + "\n").encode()
     buffer = io.BytesIO()
     if fmt == "csv":
         csv_safe(df).write_csv(buffer)
@@ -703,9 +731,13 @@ def export(
     query: Annotated[
         str, typer.Argument(help="A query name (e.g. player_totals); any other lists them.")
     ],
-    fmt: Annotated[str, typer.Option("--format", help="csv | parquet | json")] = "csv",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv | parquet | json (default: --out's suffix, or csv)"),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output file (default: export.<format>).")
+        str | None,
+        typer.Option("--out", help="Output file, - for stdout (default: export.<format>)."),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -726,14 +758,12 @@ def export(
 
     if query not in exportable():
         fail(f"unknown query {query!r}; choose one of: {', '.join(exportable())}", EXIT_USAGE)
-    if fmt not in ("csv", "parquet", "json"):
-        fail(f"unknown format {fmt!r}; use csv, parquet or json", EXIT_USAGE)
+    fmt = export_format(fmt, out)
     wanted = parameters(query)
-    params: dict[str, Any] = {
-        k: v
-        for k, v in {**DEFAULTS, "date_from": ALL_FROM, "date_to": ALL_TO}.items()
-        if k in wanted
-    }
+    defaults = {**DEFAULTS, "date_from": ALL_FROM, "date_to": ALL_TO}
+    if not takes_any_server(query):  # one server's rows: which one is the caller's to say
+        del defaults["server"]
+    params: dict[str, Any] = {k: v for k, v in defaults.items() if k in wanted}
     given: set[str] = set()
     for p in param or []:
         key, eq, value = p.partition("=")
@@ -750,13 +780,14 @@ def export(
         params[key] = param_value(key, value)
     missing = sorted(wanted - params.keys())
     if missing:
-        needed = " ".join(f"--param {m}=…" for m in missing)
+        hint = {"server": "NAME (main for the main server)"}
+        needed = " ".join(f"--param {m}={hint.get(m, '…')}" for m in missing)
         fail(f"{query} needs {', '.join(missing)}: add {needed}", EXIT_USAGE)
     lo, hi = params.get("date_from"), params.get("date_to")
     if isinstance(lo, date) and isinstance(hi, date) and lo > hi:
         fail(f"--param date_from={lo} is after date_to={hi}: give the earlier date first",
              EXIT_USAGE)  # fmt: skip
-    target = out or Path(f"export.{fmt}")
+    target = STDOUT if out == "-" else Path(out or f"export.{fmt}")
     name = plain(target)
     if target.is_dir():
         fail(f"cannot write {name}: it is a folder — give a file name, e.g. --out "
