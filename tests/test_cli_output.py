@@ -562,8 +562,19 @@ def test_a_csv_export_of_list_columns_is_refused_with_the_formats_that_hold_them
     assert res.exit_code == 0, res.output
     nested = [c for c, t in pl.read_parquet(got).schema.items() if t.is_nested()]
     assert nested and all(c in line for c in nested)
-    res = cli("--data-dir", data, "export", "social_map_bests", "--format", "json", "--out", got.with_suffix(".json"))
-    assert res.exit_code == 0 and isinstance(json.loads(got.with_suffix(".json").read_text())[0][nested[0]], list)
+    res = cli(
+        "--data-dir",
+        data,
+        "export",
+        "social_map_bests",
+        "--format",
+        "json",
+        "--out",
+        got.with_suffix(".json"),
+    )
+    assert res.exit_code == 0 and isinstance(
+        json.loads(got.with_suffix(".json").read_text())[0][nested[0]], list
+    )
 
 
 def test_has_order_reads_only_the_statements_own_order_by() -> None:
